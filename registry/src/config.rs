@@ -1,0 +1,428 @@
+//! The `[pool]` and `[route53]` configuration sections, shared by every subcommand that touches
+//! a pool, and their validation. Every error names the key, the bad value and what is allowed.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+
+use crate::model::{PoolSpec, RecordType};
+use crate::name::Fqdn;
+
+/// A configuration value that is well-formed TOML but not allowed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{key} = {value}: {problem}")]
+pub struct ConfigError {
+    /// The dotted key (`pool.ttl`).
+    pub key: String,
+    /// The bad value, as written.
+    pub value: String,
+    /// What is wrong and what is allowed.
+    pub problem: String,
+}
+
+impl ConfigError {
+    /// A new error about `key`.
+    pub fn new(
+        key: impl Into<String>,
+        value: impl Into<String>,
+        problem: impl Into<String>,
+    ) -> Self {
+        Self {
+            key: key.into(),
+            value: value.into(),
+            problem: problem.into(),
+        }
+    }
+}
+
+/// Deserialises a human-readable duration such as `"500ms"`, `"30s"` or `"2m"`.
+pub fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let text = String::deserialize(d)?;
+    humantime::parse_duration(&text).map_err(|e| {
+        serde::de::Error::custom(format!(
+            "{text:?} is not a duration ({e}); write e.g. \"500ms\", \"30s\" or \"2m\""
+        ))
+    })
+}
+
+/// Where the pool's hosted zone is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ZoneRef {
+    /// A hosted zone id (`Z0123…`).
+    Id(String),
+    /// A zone name, looked up with ListHostedZonesByName.
+    Name(Fqdn),
+}
+
+/// The placeholders a pool name may use, and the values to fill in.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Placeholders {
+    /// `{wavelength_zone}`: the Wavelength Zone, e.g. `us-east-1-wl1-bos-wlz-1`.
+    pub wavelength_zone: Option<String>,
+    /// `{region}`: the AWS region.
+    pub region: Option<String>,
+    /// `{az}`: the availability zone name.
+    pub az: Option<String>,
+}
+
+/// `[pool]`: the weighted name and how its records look.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PoolConfig {
+    /// The weighted name; may contain `{wavelength_zone}`, `{region}` and `{az}`.
+    pub name: String,
+    /// `A` or `AAAA`.
+    #[serde(default = "default_record_type")]
+    pub record_type: RecordType,
+    /// TTL of every record set, 1–2147483647.
+    #[serde(default = "default_ttl")]
+    pub ttl: i64,
+    /// The hosted zone id.
+    pub hosted_zone_id: Option<String>,
+    /// The hosted zone name (instead of `hosted_zone_id`).
+    pub zone: Option<String>,
+    /// Who owns the records this process writes.
+    #[serde(default = "default_owner")]
+    pub owner_id: String,
+}
+
+fn default_record_type() -> RecordType {
+    RecordType::A
+}
+fn default_ttl() -> i64 {
+    30
+}
+fn default_owner() -> String {
+    "wavelb".into()
+}
+
+const PLACEHOLDERS: [&str; 3] = ["wavelength_zone", "region", "az"];
+
+impl PoolConfig {
+    /// Validates everything that does not depend on placeholders.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.zone_ref()?;
+        self.checked_ttl()?;
+        check_owner_id(&self.owner_id)?;
+        // Fill every placeholder with a valid label so the rest of the name is checked now.
+        let sample = Placeholders {
+            wavelength_zone: Some("x".into()),
+            region: Some("x".into()),
+            az: Some("x".into()),
+        };
+        self.spec(&sample).map(|_| ())
+    }
+
+    /// Where the hosted zone is. Exactly one of `zone` and `hosted_zone_id` must be set.
+    pub fn zone_ref(&self) -> Result<ZoneRef, ConfigError> {
+        match (&self.hosted_zone_id, &self.zone) {
+            (Some(id), None) => {
+                let id = id.trim_start_matches("/hostedzone/");
+                if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric()) {
+                    return Err(ConfigError::new(
+                        "pool.hosted_zone_id",
+                        format!("{id:?}"),
+                        "expected a hosted zone id such as \"Z0123456789ABCDEFGHIJ\"",
+                    ));
+                }
+                Ok(ZoneRef::Id(id.to_owned()))
+            }
+            (None, Some(name)) => Fqdn::parse(name)
+                .map(ZoneRef::Name)
+                .map_err(|e| ConfigError::new("pool.zone", format!("{name:?}"), e.to_string())),
+            (Some(_), Some(_)) => Err(ConfigError::new(
+                "pool.zone",
+                "(set together with pool.hosted_zone_id)",
+                "set either pool.zone or pool.hosted_zone_id, not both",
+            )),
+            (None, None) => Err(ConfigError::new(
+                "pool.zone",
+                "(missing)",
+                "set pool.zone (a zone name) or pool.hosted_zone_id",
+            )),
+        }
+    }
+
+    fn checked_ttl(&self) -> Result<u32, ConfigError> {
+        u32::try_from(self.ttl)
+            .ok()
+            .filter(|t| (1..=2_147_483_647).contains(t))
+            .ok_or_else(|| {
+                ConfigError::new(
+                    "pool.ttl",
+                    self.ttl.to_string(),
+                    "expected an integer from 1 to 2147483647 (seconds)",
+                )
+            })
+    }
+
+    /// The pool with placeholders filled in. A placeholder without a value is an error that
+    /// says which subcommand can fill it in.
+    pub fn spec(&self, vars: &Placeholders) -> Result<PoolSpec, ConfigError> {
+        let name = render(&self.name, vars)?;
+        let name = Fqdn::parse(&name).map_err(|e| {
+            ConfigError::new("pool.name", format!("{:?}", self.name), e.to_string())
+        })?;
+        if let ZoneRef::Name(zone) = self.zone_ref()? {
+            if !name.is_within(&zone) || name == zone {
+                return Err(ConfigError::new(
+                    "pool.name",
+                    format!("{:?}", self.name),
+                    format!("the pool name must lie below pool.zone ({zone})"),
+                ));
+            }
+        }
+        Ok(PoolSpec {
+            name,
+            record_type: self.record_type,
+            ttl: self.checked_ttl()?,
+            owner_id: self.owner_id.clone(),
+        })
+    }
+}
+
+fn render(template: &str, vars: &Placeholders) -> Result<String, ConfigError> {
+    let mut out = String::new();
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let close = after.find('}').ok_or_else(|| {
+            ConfigError::new(
+                "pool.name",
+                format!("{template:?}"),
+                "a '{' is not closed; placeholders are {wavelength_zone}, {region} and {az}",
+            )
+        })?;
+        let key = &after[..close];
+        let value = match key {
+            "wavelength_zone" => vars.wavelength_zone.as_deref(),
+            "region" => vars.region.as_deref(),
+            "az" => vars.az.as_deref(),
+            _ => {
+                return Err(ConfigError::new(
+                    "pool.name",
+                    format!("{template:?}"),
+                    format!(
+                        "unknown placeholder {{{key}}}; allowed are {}",
+                        PLACEHOLDERS.map(|p| format!("{{{p}}}")).join(", ")
+                    ),
+                ));
+            }
+        };
+        let value = value.ok_or_else(|| {
+            ConfigError::new(
+                "pool.name",
+                format!("{template:?}"),
+                format!(
+                    "the placeholder {{{key}}} is only known to `wavelb agent` on an instance; \
+                     write the concrete name here"
+                ),
+            )
+        })?;
+        out.push_str(value);
+        rest = &after[close + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// An owner id goes into TXT strings unquoted: letters, digits, `.`, `_`, `-`; 1–64 characters.
+pub fn check_owner_id(owner: &str) -> Result<(), ConfigError> {
+    let ok = (1..=64).contains(&owner.len())
+        && owner
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError::new(
+            "pool.owner_id",
+            format!("{owner:?}"),
+            "expected 1-64 characters of letters, digits, '.', '_' or '-'",
+        ))
+    }
+}
+
+/// `[route53]`: how to reach Route 53 (or the lab resolver, or an emulator).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Route53Config {
+    /// An endpoint override (`http://127.0.0.1:8053`).
+    pub endpoint_url: Option<String>,
+    /// The signing region. Route 53 is global; `us-east-1` is right for it.
+    #[serde(default = "default_region")]
+    pub region: String,
+    /// The client-side request rate limit.
+    #[serde(default = "default_rate")]
+    pub max_requests_per_second: f64,
+    /// Attempts per request, including the first.
+    #[serde(default = "default_attempts")]
+    pub max_attempts: u32,
+    /// Poll GetChange after every batch until the change is INSYNC.
+    #[serde(default)]
+    pub wait_for_insync: bool,
+    /// How long to wait for INSYNC before giving up.
+    #[serde(default = "default_insync_timeout", deserialize_with = "duration")]
+    pub insync_timeout: Duration,
+    /// How long one HTTP attempt may take before it is abandoned and retried.
+    #[serde(default = "default_request_timeout", deserialize_with = "duration")]
+    pub request_timeout: Duration,
+}
+
+fn default_region() -> String {
+    "us-east-1".into()
+}
+fn default_rate() -> f64 {
+    4.0
+}
+fn default_attempts() -> u32 {
+    8
+}
+fn default_insync_timeout() -> Duration {
+    Duration::from_secs(300)
+}
+fn default_request_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+
+impl Default for Route53Config {
+    fn default() -> Self {
+        Self {
+            endpoint_url: None,
+            region: default_region(),
+            max_requests_per_second: default_rate(),
+            max_attempts: default_attempts(),
+            wait_for_insync: false,
+            insync_timeout: default_insync_timeout(),
+            request_timeout: default_request_timeout(),
+        }
+    }
+}
+
+impl Route53Config {
+    /// Checks value ranges.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(url) = &self.endpoint_url {
+            let ok = (url.starts_with("http://") || url.starts_with("https://"))
+                && url.len() > "https://".len();
+            if !ok {
+                return Err(ConfigError::new(
+                    "route53.endpoint_url",
+                    format!("{url:?}"),
+                    "expected an http:// or https:// URL such as \"http://127.0.0.1:8053\"",
+                ));
+            }
+        }
+        if self.region.is_empty() {
+            return Err(ConfigError::new(
+                "route53.region",
+                "\"\"",
+                "expected a region such as \"us-east-1\"",
+            ));
+        }
+        if !(self.max_requests_per_second > 0.0 && self.max_requests_per_second <= 1000.0) {
+            return Err(ConfigError::new(
+                "route53.max_requests_per_second",
+                self.max_requests_per_second.to_string(),
+                "expected a number above 0 and at most 1000 (Route 53 allows about 5 per second per account)",
+            ));
+        }
+        if !(1..=100).contains(&self.max_attempts) {
+            return Err(ConfigError::new(
+                "route53.max_attempts",
+                self.max_attempts.to_string(),
+                "expected an integer from 1 to 100",
+            ));
+        }
+        for (key, value) in [
+            ("route53.insync_timeout", self.insync_timeout),
+            ("route53.request_timeout", self.request_timeout),
+        ] {
+            if value.is_zero() {
+                return Err(ConfigError::new(
+                    key,
+                    "\"0s\"",
+                    "expected a duration above zero",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pool(toml_text: &str) -> PoolConfig {
+        toml::from_str(toml_text).unwrap()
+    }
+
+    #[test]
+    fn defaults_and_spec() {
+        let p = pool("name = \"Edge.Example.com\"\nzone = \"example.com\"");
+        let spec = p.spec(&Placeholders::default()).unwrap();
+        assert_eq!(spec.name.as_str(), "edge.example.com.");
+        assert_eq!(spec.ttl, 30);
+        assert_eq!(spec.owner_id, "wavelb");
+        assert_eq!(spec.record_type, RecordType::A);
+    }
+
+    #[test]
+    fn placeholders() {
+        let p = pool("name = \"edge.{wavelength_zone}.example.com\"\nzone = \"example.com\"");
+        p.validate().unwrap();
+        let err = p.spec(&Placeholders::default()).unwrap_err();
+        assert_eq!(err.key, "pool.name");
+        assert!(err.problem.contains("{wavelength_zone}"), "{err}");
+        let vars = Placeholders {
+            wavelength_zone: Some("us-east-1-wl1-bos-wlz-1".into()),
+            ..Placeholders::default()
+        };
+        assert_eq!(
+            p.spec(&vars).unwrap().name.as_str(),
+            "edge.us-east-1-wl1-bos-wlz-1.example.com."
+        );
+        let bad = pool("name = \"edge.{zone}.example.com\"\nzone = \"example.com\"");
+        assert!(
+            bad.validate()
+                .unwrap_err()
+                .problem
+                .contains("unknown placeholder {zone}")
+        );
+    }
+
+    #[test]
+    fn errors_name_key_value_and_allowed() {
+        let e = pool("name = \"a.example.com\"\nzone = \"example.com\"\nttl = 0")
+            .validate()
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "pool.ttl = 0: expected an integer from 1 to 2147483647 (seconds)"
+        );
+        let e = pool("name = \"a.example.com\"").validate().unwrap_err();
+        assert_eq!(e.key, "pool.zone");
+        let e = pool("name = \"a.other.com\"\nzone = \"example.com\"")
+            .validate()
+            .unwrap_err();
+        assert!(e.problem.contains("below pool.zone"));
+        let e = pool("name = \"a.example.com\"\nzone = \"example.com\"\nowner_id = \"a b\"")
+            .validate()
+            .unwrap_err();
+        assert_eq!(e.key, "pool.owner_id");
+        let r: Route53Config = toml::from_str("max_requests_per_second = 0").unwrap();
+        assert_eq!(
+            r.validate().unwrap_err().key,
+            "route53.max_requests_per_second"
+        );
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        let err =
+            toml::from_str::<PoolConfig>("name = \"a.b\"\nzone = \"b\"\ntll = 5").unwrap_err();
+        assert!(err.to_string().contains("tll"), "{err}");
+    }
+}

@@ -1,0 +1,325 @@
+//! The pool and record model: what a pool is, what a target is, and the raw Route 53 record
+//! sets and changes they map to.
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::str::FromStr;
+
+use crate::name::Fqdn;
+use crate::txt::{self, OwnershipRecord};
+
+/// The weight wavelb gives every ownership (TXT) record set. The TXT weight carries no meaning:
+/// the wanted weight lives inside the TXT value.
+pub const OWNERSHIP_RECORD_WEIGHT: i64 = 0;
+
+/// The label prepended to the pool name to form the ownership record's name.
+pub const OWNERSHIP_LABEL: &str = "_wavelb";
+
+/// The address family a pool publishes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum RecordType {
+    /// IPv4 addresses.
+    A,
+    /// IPv6 addresses.
+    #[serde(rename = "AAAA")]
+    Aaaa,
+}
+
+impl RecordType {
+    /// The Route 53 type code.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordType::A => "A",
+            RecordType::Aaaa => "AAAA",
+        }
+    }
+
+    /// True when `addr` belongs to this family.
+    pub fn fits(self, addr: &IpAddr) -> bool {
+        matches!(
+            (self, addr),
+            (RecordType::A, IpAddr::V4(_)) | (RecordType::Aaaa, IpAddr::V6(_))
+        )
+    }
+}
+
+impl fmt::Display for RecordType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A pool: one weighted DNS name and the rules every target record in it follows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolSpec {
+    /// The weighted name clients resolve.
+    pub name: Fqdn,
+    /// A or AAAA.
+    pub record_type: RecordType,
+    /// The TTL of every record set in the pool (Route 53 wants it equal across the group).
+    pub ttl: u32,
+    /// Who owns the records this process writes.
+    pub owner_id: String,
+}
+
+impl PoolSpec {
+    /// The name of the ownership/state TXT records: `_wavelb.<pool name>`.
+    pub fn ownership_name(&self) -> Fqdn {
+        self.name.child(OWNERSHIP_LABEL)
+    }
+}
+
+/// A target's place in the rotation, as recorded in its ownership record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TargetState {
+    /// In rotation with its wanted weight.
+    Active,
+    /// Taken out of rotation by a health controller (weight 0).
+    Quarantined,
+    /// Leaving: weight 0 while caches expire, then deleted.
+    Draining,
+}
+
+impl TargetState {
+    /// The value written after `state=`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TargetState::Active => "active",
+            TargetState::Quarantined => "quarantined",
+            TargetState::Draining => "draining",
+        }
+    }
+}
+
+impl fmt::Display for TargetState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for TargetState {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "active" => Ok(TargetState::Active),
+            "quarantined" => Ok(TargetState::Quarantined),
+            "draining" => Ok(TargetState::Draining),
+            other => Err(format!(
+                "unknown state {other:?}; expected active, quarantined or draining"
+            )),
+        }
+    }
+}
+
+/// One target of a pool: an address record plus its ownership record, decoded.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Target {
+    /// The SetIdentifier shared by both record sets (the EC2 instance id for agents).
+    pub id: String,
+    /// The addresses published in the address record.
+    pub addresses: Vec<IpAddr>,
+    /// The weight published on the address record (0 while quarantined or draining).
+    pub weight: u8,
+    /// The weight the owner wants when the target is active.
+    pub wanted_weight: u8,
+    /// Where the target stands.
+    pub state: TargetState,
+    /// When `state` was entered, in unix seconds.
+    pub since: u64,
+    /// Where a health controller should probe, when not the published address.
+    pub probe: Option<SocketAddr>,
+}
+
+impl Target {
+    /// A new active target publishing `addresses` at `weight`.
+    pub fn active(id: impl Into<String>, addresses: Vec<IpAddr>, weight: u8, now: u64) -> Self {
+        Self {
+            id: id.into(),
+            addresses,
+            weight,
+            wanted_weight: weight,
+            state: TargetState::Active,
+            since: now,
+            probe: None,
+        }
+    }
+
+    /// This target moved to `state`: the published weight follows the state (the wanted weight
+    /// when active, 0 otherwise) and `since` is reset when the state really changes. The wanted
+    /// weight is never touched.
+    pub fn with_state(mut self, state: TargetState, now: u64) -> Self {
+        if self.state != state {
+            self.since = now;
+        }
+        self.state = state;
+        self.weight = match state {
+            TargetState::Active => self.wanted_weight,
+            TargetState::Quarantined | TargetState::Draining => 0,
+        };
+        self
+    }
+
+    /// This target with a new wanted weight; the published weight follows when active.
+    pub fn with_wanted_weight(mut self, weight: u8) -> Self {
+        self.wanted_weight = weight;
+        if self.state == TargetState::Active {
+            self.weight = weight;
+        }
+        self
+    }
+
+    /// The ownership record content for this target.
+    pub fn ownership(&self, owner: &str) -> OwnershipRecord {
+        OwnershipRecord {
+            owner: owner.to_owned(),
+            wanted_weight: self.wanted_weight,
+            state: self.state,
+            since: self.since,
+            probe: self.probe,
+        }
+    }
+
+    /// The address record set for this target in `pool`.
+    pub fn address_record(&self, pool: &PoolSpec) -> RecordSet {
+        RecordSet {
+            name: pool.name.clone(),
+            rtype: pool.record_type.as_str().to_owned(),
+            set_identifier: Some(self.id.clone()),
+            weight: Some(i64::from(self.weight)),
+            ttl: Some(pool.ttl),
+            values: self.addresses.iter().map(ToString::to_string).collect(),
+            opaque: None,
+        }
+    }
+
+    /// The ownership (TXT) record set for this target in `pool`.
+    pub fn ownership_record(&self, pool: &PoolSpec) -> RecordSet {
+        RecordSet {
+            name: pool.ownership_name(),
+            rtype: "TXT".to_owned(),
+            set_identifier: Some(self.id.clone()),
+            weight: Some(OWNERSHIP_RECORD_WEIGHT),
+            ttl: Some(pool.ttl),
+            values: vec![txt::encode(&self.ownership(&pool.owner_id))],
+            opaque: None,
+        }
+    }
+}
+
+/// A Route 53 resource record set, as listed or written. Values are in Route 53's
+/// presentation format (TXT values quoted).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+pub struct RecordSet {
+    /// Owner name.
+    pub name: Fqdn,
+    /// Type code (`A`, `AAAA`, `TXT`, …).
+    pub rtype: String,
+    /// SetIdentifier of a routing-policy record set.
+    pub set_identifier: Option<String>,
+    /// Weight of a weighted record set.
+    pub weight: Option<i64>,
+    /// TTL; absent for alias records.
+    pub ttl: Option<u32>,
+    /// The resource record values.
+    pub values: Vec<String>,
+    /// Set when the record set uses features wavelb does not model (an alias target, another
+    /// routing policy, a health check). Such a set is always foreign and is never written back.
+    pub opaque: Option<String>,
+}
+
+impl RecordSet {
+    /// The identity Route 53 keys record sets by.
+    pub fn key(&self) -> RecordKey {
+        RecordKey {
+            name: self.name.clone(),
+            rtype: self.rtype.clone(),
+            set_identifier: self.set_identifier.clone(),
+        }
+    }
+
+    /// Characters counted against Route 53's per-request limit of 32 000 value characters.
+    pub fn value_chars(&self) -> usize {
+        self.values.iter().map(|v| v.chars().count()).sum()
+    }
+}
+
+/// What identifies a record set within a hosted zone.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RecordKey {
+    /// Owner name.
+    pub name: Fqdn,
+    /// Type code.
+    pub rtype: String,
+    /// SetIdentifier, if any.
+    pub set_identifier: Option<String>,
+}
+
+impl fmt::Display for RecordKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "[name='{}', type='{}'", self.name, self.rtype)?;
+        if let Some(id) = &self.set_identifier {
+            write!(f, ", set-identifier='{id}'")?;
+        }
+        f.write_str("]")
+    }
+}
+
+/// A ChangeResourceRecordSets action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+pub enum Action {
+    /// Create; fails when the set exists.
+    Create,
+    /// Delete; fails unless the given set matches the existing one exactly.
+    Delete,
+    /// Create or overwrite.
+    Upsert,
+}
+
+impl Action {
+    /// The Route 53 action name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Create => "CREATE",
+            Action::Delete => "DELETE",
+            Action::Upsert => "UPSERT",
+        }
+    }
+}
+
+/// One change of a ChangeBatch.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+pub struct Change {
+    /// What to do.
+    pub action: Action,
+    /// The record set it applies to.
+    pub record_set: RecordSet,
+}
+
+impl Change {
+    /// A CREATE of `record_set`.
+    pub fn create(record_set: RecordSet) -> Self {
+        Self {
+            action: Action::Create,
+            record_set,
+        }
+    }
+
+    /// An exact-match DELETE of `record_set`.
+    pub fn delete(record_set: RecordSet) -> Self {
+        Self {
+            action: Action::Delete,
+            record_set,
+        }
+    }
+
+    /// Characters this change counts against the per-request limit (UPSERT counts twice, as
+    /// Route 53 documents).
+    pub fn value_chars(&self) -> usize {
+        let chars = self.record_set.value_chars();
+        match self.action {
+            Action::Upsert => chars * 2,
+            Action::Create | Action::Delete => chars,
+        }
+    }
+}

@@ -1,0 +1,265 @@
+//! Reading a pool out of listed record sets: which targets are ours, and which are foreign.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use crate::model::{PoolSpec, RecordSet, Target};
+use crate::txt;
+
+/// A target this owner controls, with the exact record sets it was read from (needed for the
+/// exact-match DELETE of a conditional change).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnedTarget {
+    /// The decoded target. When the address record is missing, `addresses` is empty and
+    /// `weight` is 0.
+    pub target: Target,
+    /// The address record set as listed; `None` when someone deleted it.
+    pub address_set: Option<RecordSet>,
+    /// The ownership record set as listed.
+    pub ownership_set: RecordSet,
+}
+
+/// Why a record set is not ours to change.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "kind", content = "detail", rename_all = "snake_case")]
+pub enum ForeignReason {
+    /// An address record with no ownership record beside it.
+    MissingOwnership,
+    /// The ownership record names another owner.
+    OtherOwner(String),
+    /// The ownership record does not decode.
+    MalformedOwnership(String),
+    /// The address record is not a plain weighted set wavelb can manage.
+    Unmanageable(String),
+}
+
+impl std::fmt::Display for ForeignReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ForeignReason::MissingOwnership => f.write_str("no ownership record"),
+            ForeignReason::OtherOwner(o) => write!(f, "owned by {o}"),
+            ForeignReason::MalformedOwnership(e) => write!(f, "malformed ownership record: {e}"),
+            ForeignReason::Unmanageable(e) => write!(f, "unmanageable: {e}"),
+        }
+    }
+}
+
+/// A set identifier in the pool that this owner must not touch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForeignTarget {
+    /// The set identifier (`None` for a non-weighted record at the pool name).
+    pub id: Option<String>,
+    /// Why it is foreign.
+    pub reason: ForeignReason,
+    /// The address record set, when there is one.
+    pub address_set: Option<RecordSet>,
+    /// The TXT record set at the ownership name, when there is one.
+    pub ownership_set: Option<RecordSet>,
+}
+
+/// A pool as read from Route 53, from one owner's point of view.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PoolView {
+    /// Targets this owner controls, by set identifier.
+    pub owned: BTreeMap<String, OwnedTarget>,
+    /// Everything else at the pool's names.
+    pub foreign: Vec<ForeignTarget>,
+}
+
+impl PoolView {
+    /// True when `id` is a foreign set identifier.
+    pub fn is_foreign(&self, id: &str) -> bool {
+        self.foreign.iter().any(|f| f.id.as_deref() == Some(id))
+    }
+}
+
+/// Splits the record sets listed for a pool into owned and foreign targets. Record sets at other
+/// names or types are ignored. Nothing here fails: anything that does not decode is foreign.
+pub fn classify(pool: &PoolSpec, sets: &[RecordSet]) -> PoolView {
+    let ownership_name = pool.ownership_name();
+    let mut addresses: BTreeMap<Option<String>, &RecordSet> = BTreeMap::new();
+    let mut ownership: BTreeMap<Option<String>, &RecordSet> = BTreeMap::new();
+    for set in sets {
+        if set.name == pool.name && set.rtype == pool.record_type.as_str() {
+            addresses.insert(set.set_identifier.clone(), set);
+        } else if set.name == ownership_name && set.rtype == "TXT" {
+            ownership.insert(set.set_identifier.clone(), set);
+        }
+    }
+
+    let mut view = PoolView::default();
+    let mut ids: Vec<&Option<String>> = addresses.keys().chain(ownership.keys()).collect();
+    ids.sort();
+    ids.dedup();
+    for id in ids {
+        let address_set = addresses.get(id).copied();
+        let ownership_set = ownership.get(id).copied();
+        match judge(pool, id.as_deref(), address_set, ownership_set) {
+            Ok(owned) => {
+                view.owned.insert(owned.target.id.clone(), owned);
+            }
+            Err(reason) => {
+                if !matches!(reason, ForeignReason::OtherOwner(_)) {
+                    tracing::warn!(
+                        pool = %pool.name,
+                        set_id = id.as_deref().unwrap_or("-"),
+                        %reason,
+                        "record set is treated as foreign and will not be changed"
+                    );
+                }
+                view.foreign.push(ForeignTarget {
+                    id: id.clone(),
+                    reason,
+                    address_set: address_set.cloned(),
+                    ownership_set: ownership_set.cloned(),
+                });
+            }
+        }
+    }
+    view
+}
+
+fn judge(
+    pool: &PoolSpec,
+    id: Option<&str>,
+    address_set: Option<&RecordSet>,
+    ownership_set: Option<&RecordSet>,
+) -> Result<OwnedTarget, ForeignReason> {
+    let Some(id) = id else {
+        return Err(ForeignReason::Unmanageable(
+            "a record set without a SetIdentifier (simple routing)".into(),
+        ));
+    };
+    let Some(ownership_set) = ownership_set else {
+        return Err(ForeignReason::MissingOwnership);
+    };
+    let [value] = ownership_set.values.as_slice() else {
+        return Err(ForeignReason::MalformedOwnership(format!(
+            "expected one TXT value, found {}",
+            ownership_set.values.len()
+        )));
+    };
+    let record =
+        txt::decode(value).map_err(|e| ForeignReason::MalformedOwnership(e.to_string()))?;
+    if record.owner != pool.owner_id {
+        return Err(ForeignReason::OtherOwner(record.owner));
+    }
+    if let Some(note) = &ownership_set.opaque {
+        return Err(ForeignReason::Unmanageable(note.clone()));
+    }
+    let (addresses, weight) = match address_set {
+        None => (Vec::new(), 0),
+        Some(set) => decode_address_set(pool, set).map_err(ForeignReason::Unmanageable)?,
+    };
+    Ok(OwnedTarget {
+        target: Target {
+            id: id.to_owned(),
+            addresses,
+            weight,
+            wanted_weight: record.wanted_weight,
+            state: record.state,
+            since: record.since,
+            probe: record.probe,
+        },
+        address_set: address_set.cloned(),
+        ownership_set: ownership_set.clone(),
+    })
+}
+
+fn decode_address_set(pool: &PoolSpec, set: &RecordSet) -> Result<(Vec<IpAddr>, u8), String> {
+    if let Some(note) = &set.opaque {
+        return Err(note.clone());
+    }
+    let weight = set
+        .weight
+        .ok_or("a SetIdentifier without a Weight (not weighted routing)")?;
+    let weight = u8::try_from(weight).map_err(|_| format!("weight {weight} is outside 0-255"))?;
+    let addresses = set
+        .values
+        .iter()
+        .map(|v| match v.parse::<IpAddr>() {
+            Ok(ip) if pool.record_type.fits(&ip) => Ok(ip),
+            _ => Err(format!("{v:?} is not an {} address", pool.record_type)),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((addresses, weight))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{RecordType, TargetState};
+    use crate::name::Fqdn;
+
+    pub(crate) fn pool() -> PoolSpec {
+        PoolSpec {
+            name: Fqdn::parse("edge.example.com").unwrap(),
+            record_type: RecordType::A,
+            ttl: 30,
+            owner_id: "me".into(),
+        }
+    }
+
+    #[test]
+    fn owned_and_foreign() {
+        let pool = pool();
+        let mine = Target::active("i-1", vec!["192.0.2.1".parse().unwrap()], 10, 5);
+        let mut theirs_pool = pool.clone();
+        theirs_pool.owner_id = "them".into();
+        let theirs = Target::active("i-2", vec!["192.0.2.2".parse().unwrap()], 20, 5);
+        let bare = Target::active("i-3", vec!["192.0.2.3".parse().unwrap()], 30, 5);
+        let sets = vec![
+            mine.address_record(&pool),
+            mine.ownership_record(&pool),
+            theirs.address_record(&theirs_pool),
+            theirs.ownership_record(&theirs_pool),
+            bare.address_record(&pool),
+        ];
+        let view = classify(&pool, &sets);
+        assert_eq!(view.owned.len(), 1);
+        assert_eq!(view.owned["i-1"].target, mine);
+        assert_eq!(view.foreign.len(), 2);
+        assert!(view.is_foreign("i-2"));
+        assert!(view.is_foreign("i-3"));
+        let reasons: Vec<_> = view.foreign.iter().map(|f| f.reason.clone()).collect();
+        assert!(reasons.contains(&ForeignReason::OtherOwner("them".into())));
+        assert!(reasons.contains(&ForeignReason::MissingOwnership));
+    }
+
+    #[test]
+    fn malformed_txt_is_foreign_not_fatal() {
+        let pool = pool();
+        let t = Target::active("i-1", vec!["192.0.2.1".parse().unwrap()], 10, 5);
+        let mut txt = t.ownership_record(&pool);
+        txt.values = vec!["\"v=1\" \"owner=me\" \"weight=banana\"".into()];
+        let view = classify(&pool, &[t.address_record(&pool), txt]);
+        assert!(view.owned.is_empty());
+        assert!(matches!(
+            view.foreign[0].reason,
+            ForeignReason::MalformedOwnership(_)
+        ));
+    }
+
+    #[test]
+    fn orphan_ownership_record_is_owned_with_no_address() {
+        let pool = pool();
+        let t = Target::active("i-1", vec!["192.0.2.1".parse().unwrap()], 10, 5)
+            .with_state(TargetState::Quarantined, 9);
+        let view = classify(&pool, &[t.ownership_record(&pool)]);
+        let owned = &view.owned["i-1"];
+        assert!(owned.address_set.is_none());
+        assert!(owned.target.addresses.is_empty());
+        assert_eq!(owned.target.wanted_weight, 10);
+    }
+
+    #[test]
+    fn wrong_family_is_unmanageable() {
+        let pool = pool();
+        let t = Target::active("i-1", vec!["2001:db8::1".parse().unwrap()], 10, 5);
+        let view = classify(&pool, &[t.address_record(&pool), t.ownership_record(&pool)]);
+        assert!(matches!(
+            view.foreign[0].reason,
+            ForeignReason::Unmanageable(_)
+        ));
+    }
+}

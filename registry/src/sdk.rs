@@ -1,0 +1,152 @@
+//! Building the `aws-sdk-route53` client, and mapping between its types and the model.
+
+use aws_config::BehaviorVersion;
+use aws_credential_types::Credentials;
+use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
+use aws_sdk_route53::config::{Region, retry::RetryConfig, timeout::TimeoutConfig};
+use aws_sdk_route53::types::{
+    Change as SdkChange, ChangeAction, ResourceRecord, ResourceRecordSet, RrType,
+};
+
+use crate::config::Route53Config;
+use crate::model::{Action, Change, RecordSet};
+use crate::name::Fqdn;
+
+/// Access key id of the fixed credentials used against a lab endpoint when no others exist.
+pub const LAB_ACCESS_KEY_ID: &str = "wavelb-lab";
+const LAB_SECRET: &str = "wavelb-lab-secret";
+
+/// Builds a Route 53 client for `cfg`. The SDK's own retries are off: the writer owns retries.
+///
+/// Credentials come from the standard AWS chain. With an `endpoint_url`, only the environment
+/// and the shared profile files are consulted, and when neither has credentials fixed lab
+/// credentials are used (with a warning), so labs need no AWS setup and never touch IMDS.
+pub async fn client(cfg: &Route53Config) -> aws_sdk_route53::Client {
+    let region = Region::new(cfg.region.clone());
+    let credentials = match &cfg.endpoint_url {
+        Some(url) => lab_credentials(url).await,
+        None => SharedCredentialsProvider::new(
+            aws_config::default_provider::credentials::DefaultCredentialsChain::builder()
+                .region(region.clone())
+                .build()
+                .await,
+        ),
+    };
+    let mut builder = aws_sdk_route53::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(region)
+        .credentials_provider(credentials)
+        .retry_config(RetryConfig::disabled())
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(cfg.request_timeout.min(std::time::Duration::from_secs(3)))
+                .operation_attempt_timeout(cfg.request_timeout)
+                .build(),
+        );
+    if let Some(url) = &cfg.endpoint_url {
+        builder = builder.endpoint_url(url);
+    }
+    aws_sdk_route53::Client::from_conf(builder.build())
+}
+
+async fn lab_credentials(url: &str) -> SharedCredentialsProvider {
+    let env = aws_config::environment::EnvironmentVariableCredentialsProvider::new();
+    if env.provide_credentials().await.is_ok() {
+        return SharedCredentialsProvider::new(env);
+    }
+    let profile = aws_config::profile::ProfileFileCredentialsProvider::builder().build();
+    if profile.provide_credentials().await.is_ok() {
+        return SharedCredentialsProvider::new(profile);
+    }
+    tracing::warn!(
+        endpoint_url = url,
+        access_key_id = LAB_ACCESS_KEY_ID,
+        "no AWS credentials in the environment or profile; using fixed lab credentials for the endpoint override"
+    );
+    SharedCredentialsProvider::new(Credentials::new(
+        LAB_ACCESS_KEY_ID,
+        LAB_SECRET,
+        None,
+        None,
+        "wavelb-lab",
+    ))
+}
+
+/// Converts a listed record set into the model. Features wavelb does not model are noted in
+/// `opaque`, which makes the set foreign.
+pub fn from_sdk(rrs: &ResourceRecordSet) -> RecordSet {
+    let mut notes = Vec::new();
+    if rrs.alias_target().is_some() {
+        notes.push("alias target");
+    }
+    if rrs.region().is_some() {
+        notes.push("latency routing");
+    }
+    if rrs.failover().is_some() {
+        notes.push("failover routing");
+    }
+    if rrs.geo_location().is_some() || rrs.geo_proximity_location().is_some() {
+        notes.push("geo routing");
+    }
+    if rrs.multi_value_answer().is_some() {
+        notes.push("multivalue answer routing");
+    }
+    if rrs.cidr_routing_config().is_some() {
+        notes.push("CIDR routing");
+    }
+    if rrs.health_check_id().is_some() {
+        notes.push("a Route 53 health check");
+    }
+    if rrs.traffic_policy_instance_id().is_some() {
+        notes.push("a traffic policy");
+    }
+    RecordSet {
+        name: Fqdn::from_api(rrs.name()),
+        rtype: rrs.r#type().as_str().to_owned(),
+        set_identifier: rrs.set_identifier().map(str::to_owned),
+        weight: rrs.weight(),
+        ttl: rrs.ttl().and_then(|t| u32::try_from(t).ok()),
+        values: rrs
+            .resource_records()
+            .iter()
+            .map(|r| r.value().to_owned())
+            .collect(),
+        opaque: (!notes.is_empty()).then(|| notes.join(", ")),
+    }
+}
+
+/// Converts a planned change into the SDK's type.
+pub fn to_sdk(change: &Change) -> Result<SdkChange, String> {
+    let set = &change.record_set;
+    if let Some(note) = &set.opaque {
+        return Err(format!(
+            "refusing to write {} because it uses {note}",
+            set.key()
+        ));
+    }
+    let records = set
+        .values
+        .iter()
+        .map(|v| ResourceRecord::builder().value(v).build())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string())?;
+    let rrs = ResourceRecordSet::builder()
+        .name(set.name.as_str())
+        .r#type(RrType::from(set.rtype.as_str()))
+        .set_set_identifier(set.set_identifier.clone())
+        .set_weight(set.weight)
+        .set_ttl(set.ttl.map(i64::from))
+        .set_resource_records(Some(records))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let action = match change.action {
+        Action::Create => ChangeAction::Create,
+        Action::Delete => ChangeAction::Delete,
+        Action::Upsert => ChangeAction::Upsert,
+    };
+    SdkChange::builder()
+        .action(action)
+        .resource_record_set(rrs)
+        .build()
+        .map_err(|e| e.to_string())
+}

@@ -1,0 +1,300 @@
+//! The ownership/state TXT record codec (`v=1 owner=… weight=… state=… since=… [probe=…]`) and
+//! Route 53's quoted TXT presentation format.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use crate::model::TargetState;
+
+/// The protocol version this codec writes and reads.
+pub const VERSION: &str = "1";
+
+/// The decoded content of an ownership record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnershipRecord {
+    /// Who owns the target (`owner=`).
+    pub owner: String,
+    /// The weight the owner wants when active (`weight=`).
+    pub wanted_weight: u8,
+    /// The target's state (`state=`).
+    pub state: TargetState,
+    /// Unix seconds when the state was entered (`since=`).
+    pub since: u64,
+    /// Where to probe, if not the published address (`probe=`).
+    pub probe: Option<SocketAddr>,
+}
+
+/// Why a TXT value is not a valid ownership record.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TxtError {
+    /// The presentation format itself is broken (an unterminated quote, a bad escape).
+    #[error("malformed TXT presentation: {0}")]
+    Syntax(String),
+    /// A string is not of the form `key=value`.
+    #[error("the string {0:?} is not key=value")]
+    NotKeyValue(String),
+    /// A key appears twice.
+    #[error("the key {0:?} appears more than once")]
+    Duplicate(String),
+    /// A required key is missing.
+    #[error("the required key {0:?} is missing")]
+    Missing(&'static str),
+    /// The version is not one this codec reads.
+    #[error("unsupported version v={0:?}; this wavelb reads v=1")]
+    Version(String),
+    /// A value does not parse.
+    #[error("bad value {value:?} for {key}: {expected}")]
+    BadValue {
+        /// The key.
+        key: &'static str,
+        /// The value found.
+        value: String,
+        /// What is allowed.
+        expected: String,
+    },
+}
+
+/// Encodes an ownership record as one Route 53 TXT value (a sequence of quoted strings).
+pub fn encode(rec: &OwnershipRecord) -> String {
+    let mut parts = vec![
+        format!("v={VERSION}"),
+        format!("owner={}", rec.owner),
+        format!("weight={}", rec.wanted_weight),
+        format!("state={}", rec.state),
+        format!("since={}", rec.since),
+    ];
+    if let Some(probe) = rec.probe {
+        parts.push(format!("probe={probe}"));
+    }
+    join_quoted(&parts)
+}
+
+/// Decodes one Route 53 TXT value into an ownership record. Unknown keys are ignored, so newer
+/// writers can add keys without breaking older readers.
+pub fn decode(value: &str) -> Result<OwnershipRecord, TxtError> {
+    let mut fields: BTreeMap<String, String> = BTreeMap::new();
+    for s in split_quoted(value)? {
+        let (k, v) = s
+            .split_once('=')
+            .ok_or_else(|| TxtError::NotKeyValue(s.clone()))?;
+        if fields.insert(k.to_owned(), v.to_owned()).is_some() {
+            return Err(TxtError::Duplicate(k.to_owned()));
+        }
+    }
+    let take = |key: &'static str| fields.get(key).ok_or(TxtError::Missing(key));
+    let version = take("v")?;
+    if version != VERSION {
+        return Err(TxtError::Version(version.clone()));
+    }
+    let owner = take("owner")?;
+    if owner.is_empty() {
+        return Err(TxtError::BadValue {
+            key: "owner",
+            value: String::new(),
+            expected: "a non-empty owner id".into(),
+        });
+    }
+    let weight = take("weight")?;
+    let wanted_weight = weight.parse::<u8>().map_err(|_| TxtError::BadValue {
+        key: "weight",
+        value: weight.clone(),
+        expected: "an integer 0-255".into(),
+    })?;
+    let state_text = take("state")?;
+    let state = state_text
+        .parse::<TargetState>()
+        .map_err(|expected| TxtError::BadValue {
+            key: "state",
+            value: state_text.clone(),
+            expected,
+        })?;
+    let since_text = take("since")?;
+    let since = since_text.parse::<u64>().map_err(|_| TxtError::BadValue {
+        key: "since",
+        value: since_text.clone(),
+        expected: "unix seconds".into(),
+    })?;
+    let probe = match fields.get("probe") {
+        None => None,
+        Some(p) => Some(p.parse::<SocketAddr>().map_err(|_| TxtError::BadValue {
+            key: "probe",
+            value: p.clone(),
+            expected: "ip:port, or [ipv6]:port".into(),
+        })?),
+    };
+    Ok(OwnershipRecord {
+        owner: owner.clone(),
+        wanted_weight,
+        state,
+        since,
+        probe,
+    })
+}
+
+/// Joins strings into Route 53's TXT presentation: each one quoted, separated by spaces.
+pub fn join_quoted(parts: &[String]) -> String {
+    let mut out = String::new();
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        out.push('"');
+        for ch in part.chars() {
+            if ch == '"' || ch == '\\' {
+                out.push('\\');
+            }
+            out.push(ch);
+        }
+        out.push('"');
+    }
+    out
+}
+
+/// Splits a TXT value in Route 53's presentation format into its character strings.
+///
+/// Quoted strings may contain spaces, `\"`, `\\` and `\DDD` (decimal octet) escapes; unquoted
+/// runs end at white space.
+pub fn split_quoted(value: &str) -> Result<Vec<String>, TxtError> {
+    let mut out = Vec::new();
+    let mut chars = value.chars().peekable();
+    loop {
+        while chars.next_if(|c| c.is_ascii_whitespace()).is_some() {}
+        let Some(&first) = chars.peek() else {
+            return Ok(out);
+        };
+        let quoted = first == '"';
+        if quoted {
+            chars.next();
+        }
+        let mut bytes: Vec<u8> = Vec::new();
+        let mut closed = !quoted;
+        while let Some(ch) = chars.next() {
+            match ch {
+                '"' if quoted => {
+                    closed = true;
+                    break;
+                }
+                c if !quoted && c.is_ascii_whitespace() => break,
+                '\\' => {
+                    let Some(next) = chars.next() else {
+                        return Err(TxtError::Syntax("a backslash ends the value".into()));
+                    };
+                    if let Some(d0) = next.to_digit(10) {
+                        let mut n = d0;
+                        for _ in 0..2 {
+                            let d = chars.next().and_then(|c| c.to_digit(10)).ok_or_else(|| {
+                                TxtError::Syntax("a \\DDD escape needs three digits".into())
+                            })?;
+                            n = n * 10 + d;
+                        }
+                        let byte = u8::try_from(n).map_err(|_| {
+                            TxtError::Syntax(format!("the escape \\{n:03} is above 255"))
+                        })?;
+                        bytes.push(byte);
+                    } else {
+                        let mut buf = [0u8; 4];
+                        bytes.extend_from_slice(next.encode_utf8(&mut buf).as_bytes());
+                    }
+                }
+                c => {
+                    let mut buf = [0u8; 4];
+                    bytes.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+                }
+            }
+        }
+        if !closed {
+            return Err(TxtError::Syntax("a quoted string is not closed".into()));
+        }
+        out.push(String::from_utf8_lossy(&bytes).into_owned());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn sample() -> OwnershipRecord {
+        OwnershipRecord {
+            owner: "wavelb".into(),
+            wanted_weight: 100,
+            state: TargetState::Quarantined,
+            since: 1_700_000_000,
+            probe: Some("10.0.0.5:4433".parse().unwrap()),
+        }
+    }
+
+    #[test]
+    fn encodes_as_quoted_strings() {
+        assert_eq!(
+            encode(&sample()),
+            r#""v=1" "owner=wavelb" "weight=100" "state=quarantined" "since=1700000000" "probe=10.0.0.5:4433""#
+        );
+    }
+
+    #[test]
+    fn tolerates_unknown_keys_and_unquoted_strings() {
+        let rec = decode("v=1 owner=x \"weight=7\" state=active since=5 future=yes").unwrap();
+        assert_eq!(rec.owner, "x");
+        assert_eq!(rec.wanted_weight, 7);
+        assert_eq!(rec.probe, None);
+    }
+
+    #[test]
+    fn rejects_bad_records_with_reasons() {
+        assert_eq!(decode(""), Err(TxtError::Missing("v")));
+        assert_eq!(decode("\"v=2\""), Err(TxtError::Version("2".into())));
+        assert!(matches!(
+            decode("v=1 owner=x weight=300 state=active since=1"),
+            Err(TxtError::BadValue { key: "weight", .. })
+        ));
+        assert!(matches!(
+            decode("v=1 owner=x weight=3 state=sleeping since=1"),
+            Err(TxtError::BadValue { key: "state", .. })
+        ));
+        assert!(matches!(decode("\"v=1"), Err(TxtError::Syntax(_))));
+        assert!(matches!(decode("v=1 v=1"), Err(TxtError::Duplicate(_))));
+        assert!(matches!(decode("hello"), Err(TxtError::NotKeyValue(_))));
+    }
+
+    #[test]
+    fn decimal_escapes() {
+        assert_eq!(
+            split_quoted(r#""a\034b" "c\\d""#).unwrap(),
+            vec!["a\"b", "c\\d"]
+        );
+        assert!(split_quoted(r#""\999""#).is_err());
+    }
+
+    fn any_state() -> impl Strategy<Value = TargetState> {
+        prop_oneof![
+            Just(TargetState::Active),
+            Just(TargetState::Quarantined),
+            Just(TargetState::Draining)
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn round_trips(
+            owner in "[A-Za-z0-9._-]{1,40}",
+            weight in any::<u8>(),
+            state in any_state(),
+            since in any::<u64>(),
+            probe in proptest::option::of((any::<std::net::IpAddr>(), any::<u16>()).prop_map(|(ip, port)| SocketAddr::new(ip, port))),
+        ) {
+            let rec = OwnershipRecord { owner, wanted_weight: weight, state, since, probe };
+            prop_assert_eq!(decode(&encode(&rec)), Ok(rec));
+        }
+
+        #[test]
+        fn garbage_never_panics(input in any::<String>()) {
+            let _ = decode(&input);
+        }
+
+        #[test]
+        fn quoting_round_trips(parts in proptest::collection::vec("[ -~]{0,20}", 1..5)) {
+            prop_assert_eq!(split_quoted(&join_quoted(&parts)).unwrap(), parts);
+        }
+    }
+}

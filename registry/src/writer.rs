@@ -1,0 +1,493 @@
+//! The one module that talks to Route 53. It owns rate limiting, retries, batching, listing with
+//! pagination, and waiting for INSYNC.
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use aws_sdk_route53::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_route53::types::{ChangeBatch, ChangeStatus, RrType};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_types::error::display::DisplayErrorContext;
+
+use crate::config::{Route53Config, ZoneRef};
+use crate::limiter::TokenBucket;
+use crate::metrics::{RequestLabels, RetryLabels, WriterMetrics};
+use crate::model::{PoolSpec, RecordSet};
+use crate::name::Fqdn;
+use crate::plan::{BatchLimits, GroupTooLarge, Plan, batches};
+use crate::retry::{Backoff, Disposition, Failure, disposition};
+use crate::sdk;
+
+/// Why a Route 53 operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// Route 53 rejected the batch (`InvalidChangeBatch`): most often someone changed the
+    /// records since they were read. Re-read the pool and plan again.
+    #[error("Route 53 rejected the change batch (re-read and re-plan): {}", messages.join("; "))]
+    Conflict {
+        /// Route 53's messages.
+        messages: Vec<String>,
+    },
+    /// No hosted zone has the configured name.
+    #[error("no hosted zone is named {name}; create it or set pool.hosted_zone_id")]
+    ZoneNotFound {
+        /// The zone name looked up.
+        name: Fqdn,
+    },
+    /// Several hosted zones (e.g. a public and a private one) share the name.
+    #[error("several hosted zones are named {name} ({ids}); set pool.hosted_zone_id to pick one")]
+    ZoneAmbiguous {
+        /// The zone name looked up.
+        name: Fqdn,
+        /// The ids found.
+        ids: String,
+    },
+    /// A retryable failure kept happening.
+    #[error("{operation} failed {attempts} times; last error: {last}")]
+    RetriesExhausted {
+        /// The API operation.
+        operation: &'static str,
+        /// Attempts made.
+        attempts: u32,
+        /// The last error.
+        last: String,
+    },
+    /// A failure retrying cannot fix (access denied, no such zone, bad input).
+    #[error("{operation} failed: {message}")]
+    Api {
+        /// The API operation.
+        operation: &'static str,
+        /// The error code, when the service sent one.
+        code: Option<String>,
+        /// What went wrong.
+        message: String,
+    },
+    /// The change did not reach INSYNC in time.
+    #[error(
+        "change {change_id} was not INSYNC after {waited:?}; check Route 53 or raise route53.insync_timeout"
+    )]
+    InsyncTimeout {
+        /// The change id.
+        change_id: String,
+        /// How long was waited.
+        waited: Duration,
+    },
+    /// A planned group does not fit in one batch.
+    #[error(transparent)]
+    TooLarge(#[from] GroupTooLarge),
+    /// A change could not be expressed as an API request.
+    #[error("cannot build the request: {0}")]
+    Build(String),
+}
+
+/// Tunables of the writer, from `[route53]`.
+#[derive(Debug, Clone)]
+pub struct WriterSettings {
+    /// Client-side rate limit, requests per second.
+    pub requests_per_second: f64,
+    /// Attempts per request, including the first.
+    pub max_attempts: u32,
+    /// First retry delay.
+    pub backoff_base: Duration,
+    /// Largest retry delay.
+    pub backoff_cap: Duration,
+    /// Wait for INSYNC after each batch.
+    pub wait_for_insync: bool,
+    /// Give up waiting for INSYNC after this long.
+    pub insync_timeout: Duration,
+    /// GetChange polling period.
+    pub insync_poll: Duration,
+    /// Batch limits.
+    pub limits: BatchLimits,
+    /// MaxItems of each ListResourceRecordSets page (Route 53 allows up to 300).
+    pub page_size: i32,
+}
+
+impl WriterSettings {
+    /// Settings from the `[route53]` section.
+    pub fn from_config(cfg: &Route53Config) -> Self {
+        Self {
+            requests_per_second: cfg.max_requests_per_second,
+            max_attempts: cfg.max_attempts,
+            backoff_base: Duration::from_millis(200),
+            backoff_cap: Duration::from_secs(20),
+            wait_for_insync: cfg.wait_for_insync,
+            insync_timeout: cfg.insync_timeout,
+            insync_poll: Duration::from_secs(2),
+            limits: BatchLimits::default(),
+            page_size: 300,
+        }
+    }
+}
+
+/// A submitted change batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Submitted {
+    /// The change id (without the `/change/` prefix).
+    pub change_id: String,
+    /// The targets whose changes it carried.
+    pub target_ids: Vec<String>,
+    /// True once GetChange reported INSYNC.
+    pub insync: bool,
+}
+
+/// The Route 53 writer for one hosted zone.
+#[derive(Debug)]
+pub struct Writer {
+    client: aws_sdk_route53::Client,
+    zone_id: String,
+    settings: WriterSettings,
+    bucket: tokio::sync::Mutex<TokenBucket>,
+    metrics: WriterMetrics,
+}
+
+impl Writer {
+    /// Builds a client from `cfg` and finds the hosted zone.
+    pub async fn connect(
+        cfg: &Route53Config,
+        zone: &ZoneRef,
+        metrics: WriterMetrics,
+    ) -> Result<Self, WriteError> {
+        let client = sdk::client(cfg).await;
+        Self::with_client(client, WriterSettings::from_config(cfg), zone, metrics).await
+    }
+
+    /// Builds a writer around an existing client and settings, and finds the hosted zone.
+    pub async fn with_client(
+        client: aws_sdk_route53::Client,
+        settings: WriterSettings,
+        zone: &ZoneRef,
+        metrics: WriterMetrics,
+    ) -> Result<Self, WriteError> {
+        let bucket = TokenBucket::new(
+            settings.requests_per_second,
+            settings.requests_per_second.max(1.0),
+            Instant::now(),
+        );
+        let mut writer = Self {
+            client,
+            zone_id: String::new(),
+            settings,
+            bucket: tokio::sync::Mutex::new(bucket),
+            metrics,
+        };
+        writer.zone_id = match zone {
+            ZoneRef::Id(id) => id.clone(),
+            ZoneRef::Name(name) => writer.find_zone(name).await?,
+        };
+        Ok(writer)
+    }
+
+    /// The hosted zone id this writer changes.
+    pub fn zone_id(&self) -> &str {
+        &self.zone_id
+    }
+
+    async fn find_zone(&self, name: &Fqdn) -> Result<String, WriteError> {
+        let out = self
+            .call("ListHostedZonesByName", || {
+                self.client
+                    .list_hosted_zones_by_name()
+                    .dns_name(name.as_str())
+                    .max_items(10)
+                    .send()
+            })
+            .await?;
+        let ids: Vec<String> = out
+            .hosted_zones()
+            .iter()
+            .filter(|z| Fqdn::from_api(z.name()) == *name)
+            .map(|z| z.id().trim_start_matches("/hostedzone/").to_owned())
+            .collect();
+        match ids.as_slice() {
+            [] => Err(WriteError::ZoneNotFound { name: name.clone() }),
+            [id] => Ok(id.clone()),
+            _ => Err(WriteError::ZoneAmbiguous {
+                name: name.clone(),
+                ids: ids.join(", "),
+            }),
+        }
+    }
+
+    /// Lists the record sets at the pool's address name and ownership name, following
+    /// pagination to the end of the pool's part of the zone.
+    pub async fn list_pool(&self, pool: &PoolSpec) -> Result<Vec<RecordSet>, WriteError> {
+        let ownership = pool.ownership_name();
+        let mut out = Vec::new();
+        let mut seen = HashSet::new();
+        let mut start: (String, Option<RrType>, Option<String>) =
+            (pool.name.as_str().to_owned(), None, None);
+        loop {
+            let page = self
+                .call("ListResourceRecordSets", || {
+                    self.client
+                        .list_resource_record_sets()
+                        .hosted_zone_id(&self.zone_id)
+                        .start_record_name(&start.0)
+                        .set_start_record_type(start.1.clone())
+                        .set_start_record_identifier(start.2.clone())
+                        .max_items(self.settings.page_size)
+                        .send()
+                })
+                .await?;
+            let mut fresh = 0usize;
+            let mut left_pool = false;
+            for rrs in page.resource_record_sets() {
+                let set = sdk::from_sdk(rrs);
+                // Route 53 lists in reversed-label order, so a pool's subtree is contiguous.
+                if !set.name.is_within(&pool.name) {
+                    left_pool = true;
+                    break;
+                }
+                if seen.insert(set.key()) {
+                    fresh += 1;
+                    if set.name == pool.name || set.name == ownership {
+                        out.push(set);
+                    }
+                }
+            }
+            if left_pool || !page.is_truncated() {
+                return Ok(out);
+            }
+            let Some(next_name) = page.next_record_name() else {
+                return Err(WriteError::Api {
+                    operation: "ListResourceRecordSets",
+                    code: None,
+                    message: "the response is truncated but has no NextRecordName".into(),
+                });
+            };
+            if fresh == 0 {
+                return Err(WriteError::Api {
+                    operation: "ListResourceRecordSets",
+                    code: None,
+                    message: format!(
+                        "pagination made no progress at {next_name} (the endpoint returned no \
+                         NextRecordIdentifier inside a weighted group)"
+                    ),
+                });
+            }
+            start = (
+                next_name.to_owned(),
+                page.next_record_type().cloned(),
+                page.next_record_identifier().map(str::to_owned),
+            );
+        }
+    }
+
+    /// Submits every batch of `plan`, in order, waiting for INSYNC after each when configured.
+    /// Stops at the first failure; the batches before it stay applied.
+    pub async fn execute(&self, plan: &Plan) -> Result<Vec<Submitted>, WriteError> {
+        let mut done = Vec::new();
+        for batch in batches(&plan.groups, self.settings.limits)? {
+            let changes = batch
+                .changes
+                .iter()
+                .map(sdk::to_sdk)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(WriteError::Build)?;
+            let change_batch = ChangeBatch::builder()
+                .set_changes(Some(changes))
+                .comment(format!("wavelb: {}", batch.target_ids.join(" ")))
+                .build()
+                .map_err(|e| WriteError::Build(e.to_string()))?;
+            let submitted_at = Instant::now();
+            let out = self
+                .call("ChangeResourceRecordSets", || {
+                    self.client
+                        .change_resource_record_sets()
+                        .hosted_zone_id(&self.zone_id)
+                        .change_batch(change_batch.clone())
+                        .send()
+                })
+                .await?;
+            let info = out.change_info();
+            let change_id = info
+                .map(|i| i.id().trim_start_matches("/change/").to_owned())
+                .unwrap_or_default();
+            let mut insync = info.is_some_and(|i| *i.status() == ChangeStatus::Insync);
+            tracing::info!(
+                change_id,
+                targets = %batch.target_ids.join(","),
+                changes = batch.changes.len(),
+                "change batch accepted"
+            );
+            if self.settings.wait_for_insync && !insync && !change_id.is_empty() {
+                self.wait_insync(&change_id, submitted_at).await?;
+                insync = true;
+            }
+            if insync {
+                self.metrics
+                    .insync_seconds
+                    .observe(submitted_at.elapsed().as_secs_f64());
+            }
+            done.push(Submitted {
+                change_id,
+                target_ids: batch.target_ids,
+                insync,
+            });
+        }
+        Ok(done)
+    }
+
+    /// Polls GetChange until the change is INSYNC or `insync_timeout` has passed since
+    /// `submitted_at`.
+    pub async fn wait_insync(
+        &self,
+        change_id: &str,
+        submitted_at: Instant,
+    ) -> Result<(), WriteError> {
+        loop {
+            let out = self
+                .call("GetChange", || {
+                    self.client.get_change().id(change_id).send()
+                })
+                .await?;
+            if out
+                .change_info()
+                .is_some_and(|i| *i.status() == ChangeStatus::Insync)
+            {
+                return Ok(());
+            }
+            let waited = submitted_at.elapsed();
+            if waited >= self.settings.insync_timeout {
+                return Err(WriteError::InsyncTimeout {
+                    change_id: change_id.to_owned(),
+                    waited,
+                });
+            }
+            tokio::time::sleep(self.settings.insync_poll).await;
+        }
+    }
+
+    /// Runs one API operation under the rate limit, retrying what is retryable.
+    async fn call<T, E, Fut>(
+        &self,
+        operation: &'static str,
+        mut send: impl FnMut() -> Fut,
+    ) -> Result<T, WriteError>
+    where
+        Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        let mut backoff = Backoff::new(self.settings.backoff_base, self.settings.backoff_cap);
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let wait = self.bucket.lock().await.reserve(Instant::now());
+            if !wait.is_zero() {
+                tokio::time::sleep(wait).await;
+            }
+            let err = match send().await {
+                Ok(v) => {
+                    self.count(operation, "ok");
+                    return Ok(v);
+                }
+                Err(err) => err,
+            };
+            let (failure, code) = describe(&err);
+            let message = DisplayErrorContext(&err).to_string();
+            match disposition(failure) {
+                Disposition::Retry(reason) if attempt < self.settings.max_attempts => {
+                    self.count(operation, "retry");
+                    self.metrics
+                        .retries
+                        .get_or_create(&RetryLabels { reason })
+                        .inc();
+                    let delay = backoff.next_delay(&mut rand::rng());
+                    tracing::warn!(operation, attempt, reason, ?delay, error = %message, "retrying Route 53 request");
+                    tokio::time::sleep(delay).await;
+                }
+                Disposition::Retry(_) => {
+                    self.count(operation, "error");
+                    return Err(WriteError::RetriesExhausted {
+                        operation,
+                        attempts: attempt,
+                        last: message,
+                    });
+                }
+                Disposition::Conflict => {
+                    self.count(operation, "conflict");
+                    let mut messages = raw_body(&err).map(xml_messages).unwrap_or_default();
+                    if messages.is_empty() {
+                        messages.push(
+                            err.as_service_error()
+                                .and_then(|e| e.message())
+                                .map_or(message, str::to_owned),
+                        );
+                    }
+                    return Err(WriteError::Conflict { messages });
+                }
+                Disposition::Fail => {
+                    self.count(operation, "error");
+                    return Err(WriteError::Api {
+                        operation,
+                        code: code.map(str::to_owned),
+                        message,
+                    });
+                }
+            }
+        }
+    }
+
+    fn count(&self, operation: &'static str, outcome: &'static str) {
+        self.metrics
+            .requests
+            .get_or_create(&RequestLabels { operation, outcome })
+            .inc();
+    }
+}
+
+fn describe<E: ProvideErrorMetadata>(
+    err: &SdkError<E, HttpResponse>,
+) -> (Failure<'_>, Option<&str>) {
+    match err {
+        SdkError::ServiceError(se) => {
+            // Route 53 sends InvalidChangeBatch as its own XML document
+            // (`<InvalidChangeBatch><Messages>…`), which the SDK cannot parse into a code.
+            let code = se.err().code().or_else(|| {
+                raw_body(err)
+                    .filter(|b| b.contains("<InvalidChangeBatch"))
+                    .map(|_| "InvalidChangeBatch")
+            });
+            (
+                Failure::Service {
+                    code,
+                    status: Some(se.raw().status().as_u16()),
+                },
+                code,
+            )
+        }
+        SdkError::TimeoutError(_) => (Failure::Timeout, None),
+        SdkError::DispatchFailure(df) if df.is_timeout() => (Failure::Timeout, None),
+        SdkError::DispatchFailure(df) if df.is_io() => (Failure::Transport, None),
+        SdkError::ResponseError(re) => (
+            Failure::BadResponse {
+                status: Some(re.raw().status().as_u16()),
+            },
+            None,
+        ),
+        _ => (Failure::BadResponse { status: None }, None),
+    }
+}
+
+fn raw_body<E>(err: &SdkError<E, HttpResponse>) -> Option<&str> {
+    err.raw_response()
+        .and_then(|r| r.body().bytes())
+        .and_then(|b| std::str::from_utf8(b).ok())
+}
+
+/// The `<Message>` texts of a Route 53 error document, unescaped.
+fn xml_messages(body: &str) -> Vec<String> {
+    body.split("<Message>")
+        .skip(1)
+        .filter_map(|rest| rest.split_once("</Message>").map(|(m, _)| m))
+        .map(|m| {
+            m.replace("&lt;", "<")
+                .replace("&gt;", ">")
+                .replace("&quot;", "\"")
+                .replace("&apos;", "'")
+                .replace("&amp;", "&")
+        })
+        .collect()
+}

@@ -1,0 +1,194 @@
+//! Property tests of the planner: applying the plan to the observed zone, with Route 53's strict
+//! semantics, yields exactly what was intended; foreign records are never touched; batches stay
+//! within the limits.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr};
+
+use proptest::prelude::*;
+use registry::model::{PoolSpec, RecordType, Target, TargetState};
+use registry::name::Fqdn;
+use registry::plan::{BatchLimits, Intent, batches, plan};
+use registry::pool::classify;
+use registry::zone::ZoneRecords;
+
+fn pool(owner: &str) -> PoolSpec {
+    PoolSpec {
+        name: Fqdn::parse("edge.example.com").unwrap(),
+        record_type: RecordType::A,
+        ttl: 30,
+        owner_id: owner.into(),
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Observed {
+    Missing,
+    Owned {
+        target: Target,
+        address_missing: bool,
+    },
+    OtherOwner(Target),
+    Bare(Target),
+}
+
+fn target(id: String) -> impl Strategy<Value = Target> {
+    (
+        proptest::collection::vec(any::<u32>(), 1..4),
+        any::<u8>(),
+        prop_oneof![
+            Just(TargetState::Active),
+            Just(TargetState::Quarantined),
+            Just(TargetState::Draining)
+        ],
+        0u64..2_000_000_000,
+        proptest::option::of(any::<u16>()),
+    )
+        .prop_map(move |(addrs, wanted, state, since, probe_port)| {
+            let mut t = Target::active(
+                id.clone(),
+                addrs
+                    .into_iter()
+                    .map(|a| IpAddr::V4(Ipv4Addr::from(a)))
+                    .collect(),
+                wanted,
+                since,
+            );
+            t.probe = probe_port.map(|p| (Ipv4Addr::new(10, 0, 0, 1), p).into());
+            t.with_state(state, since)
+        })
+}
+
+fn observed(id: String) -> impl Strategy<Value = Observed> {
+    prop_oneof![
+        Just(Observed::Missing),
+        (target(id.clone()), any::<bool>()).prop_map(|(target, address_missing)| {
+            Observed::Owned {
+                target,
+                address_missing,
+            }
+        }),
+        target(id.clone()).prop_map(Observed::OtherOwner),
+        target(id).prop_map(Observed::Bare),
+    ]
+}
+
+fn scenario() -> impl Strategy<Value = Vec<(Observed, Option<Option<Target>>)>> {
+    (0..8usize)
+        .map(|i| {
+            let id = format!("t{i}");
+            (
+                observed(id.clone()),
+                proptest::option::of(proptest::option::of(target(id))),
+            )
+        })
+        .collect::<Vec<_>>()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    #[test]
+    fn applying_the_plan_reaches_the_intents(scenario in scenario(), max_changes in 4usize..12) {
+        let mine = pool("me");
+        let theirs = pool("them");
+        let mut sets = Vec::new();
+        let mut intents = BTreeMap::new();
+        let mut foreign_ids = Vec::new();
+        for (obs, intent) in &scenario {
+            match obs {
+                Observed::Missing => {}
+                Observed::Owned { target, address_missing } => {
+                    if !address_missing {
+                        sets.push(target.address_record(&mine));
+                    }
+                    sets.push(target.ownership_record(&mine));
+                }
+                Observed::OtherOwner(t) => {
+                    foreign_ids.push(t.id.clone());
+                    sets.push(t.address_record(&theirs));
+                    sets.push(t.ownership_record(&theirs));
+                }
+                Observed::Bare(t) => {
+                    foreign_ids.push(t.id.clone());
+                    sets.push(t.address_record(&mine));
+                }
+            }
+            if let Some(intent) = intent {
+                let id = match (intent, obs) {
+                    (Some(t), _) => t.id.clone(),
+                    (None, Observed::Owned { target, .. }) => target.id.clone(),
+                    (None, Observed::OtherOwner(t) | Observed::Bare(t)) => t.id.clone(),
+                    (None, Observed::Missing) => format!("absent-{}", intents.len()),
+                };
+                intents.insert(id, intent.clone().map_or(Intent::Absent, Intent::Present));
+            }
+        }
+        let mut zone = ZoneRecords::from_sets(sets.clone());
+        let view = classify(&mine, &sets);
+        let planned = plan(&mine, &view, &intents);
+
+        let limits = BatchLimits { max_changes, max_value_chars: 2_000 };
+        let packed = batches(&planned.groups, limits).unwrap();
+        let mut regrouped = Vec::new();
+        for batch in &packed {
+            prop_assert!(batch.changes.len() <= limits.max_changes);
+            let chars: usize = batch.changes.iter().map(|c| c.value_chars()).sum();
+            prop_assert!(chars <= limits.max_value_chars);
+            regrouped.extend(batch.target_ids.iter().cloned());
+            zone.apply(&batch.changes).map_err(|e| TestCaseError::fail(format!("{e:?}")))?;
+        }
+        // Groups are never split and keep their order.
+        let group_ids: Vec<_> = planned.groups.iter().map(|g| g.target_id.clone()).collect();
+        prop_assert_eq!(regrouped, group_ids);
+
+        let after: Vec<_> = zone.sets().cloned().collect();
+        let view_after = classify(&mine, &after);
+        for (id, intent) in &intents {
+            if foreign_ids.contains(id) {
+                prop_assert!(planned.skipped.iter().any(|s| &s.target_id == id));
+                continue;
+            }
+            match intent {
+                Intent::Present(t) => {
+                    let got = &view_after.owned[id];
+                    prop_assert_eq!(&got.target, t);
+                    prop_assert!(got.address_set.is_some());
+                }
+                Intent::Absent => {
+                    prop_assert!(!view_after.owned.contains_key(id));
+                    prop_assert!(after.iter().all(|s| s.set_identifier.as_deref() != Some(id.as_str())));
+                }
+            }
+        }
+        // Foreign sets, and sets without an intent, are exactly as they were.
+        for set in &sets {
+            let id = set.set_identifier.clone().unwrap_or_default();
+            if foreign_ids.contains(&id) || !intents.contains_key(&id) {
+                prop_assert!(after.contains(set), "{set:?} was touched");
+            }
+        }
+        // A second round has nothing left to do.
+        prop_assert!(plan(&mine, &view_after, &intents).is_empty());
+    }
+}
+
+#[test]
+fn oversized_group_is_an_error() {
+    let mine = pool("me");
+    let t = Target::active("big", vec![IpAddr::V4(Ipv4Addr::LOCALHOST); 50], 1, 0);
+    let planned = plan(
+        &mine,
+        &classify(&mine, &[]),
+        &BTreeMap::from([("big".to_owned(), Intent::Present(t))]),
+    );
+    let err = batches(
+        &planned.groups,
+        BatchLimits {
+            max_changes: 10,
+            max_value_chars: 100,
+        },
+    )
+    .unwrap_err();
+    assert_eq!(err.target_id, "big");
+}

@@ -1,0 +1,63 @@
+//! Test harness pieces shared by wavelb's integration tests.
+//!
+//! - [`moto_url`] and [`venv_python`]: the moto server and Python venv that `scripts/test.sh`
+//!   provides.
+//! - [`faulty::FaultyRoute53`]: a small Route 53 REST endpoint that answers with scripted
+//!   faults (the real Route 53 XML errors), so retry and conflict paths run through the real SDK.
+//! - [`wait_until`]: polling with a deadline instead of sleeping.
+
+pub mod faulty;
+
+use std::time::{Duration, Instant};
+
+/// The URL of the moto server started by `scripts/test.sh` (`WAVELB_MOTO_URL`).
+///
+/// Panics with instructions when it is not set: these tests need the emulator and must not be
+/// silently skipped.
+pub fn moto_url() -> String {
+    std::env::var("WAVELB_MOTO_URL").unwrap_or_else(|_| {
+        panic!(
+            "WAVELB_MOTO_URL is not set: run the suite with scripts/test.sh, which installs \
+             moto into a venv and starts it on a loopback port"
+        )
+    })
+}
+
+/// The Python interpreter of the test venv (`WAVELB_VENV`/bin/python).
+pub fn venv_python() -> String {
+    let venv = std::env::var("WAVELB_VENV")
+        .unwrap_or_else(|_| panic!("WAVELB_VENV is not set: run the suite with scripts/test.sh"));
+    format!("{venv}/bin/python")
+}
+
+/// A zone name no other test uses, so tests can share one moto server.
+pub fn unique_zone(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{prefix}-{}-{}-{}.test",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed),
+        rand::random::<u32>()
+    )
+}
+
+/// Polls `check` every 20 ms until it returns `Some`, or panics after `deadline` saying what
+/// was awaited.
+pub async fn wait_until<T, F, Fut>(what: &str, deadline: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(
+            start.elapsed() < deadline,
+            "timed out after {deadline:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
