@@ -1,1 +1,49 @@
-fn main() {}
+//! `wavelb`: one binary, one subcommand per job. See ARCHITECTURE.md.
+
+mod cli;
+mod config;
+mod exit;
+mod logging;
+mod records;
+mod version;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+use crate::config::Config;
+use crate::exit::UsageError;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    logging::init(cli.log_format, cli.verbose, cli.quiet);
+    exit::code(run(cli))
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let cfg = cli.config.as_deref().map(Config::load).transpose()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| anyhow::anyhow!("cannot start the async runtime: {e}"))?;
+    match cli.command {
+        Command::Records(args) => runtime.block_on(records::run(cfg.as_ref(), args)),
+        Command::Version => {
+            version::run();
+            Ok(())
+        }
+        Command::Agent(_) => unavailable("agent"),
+        Command::Health(_) => unavailable("health"),
+        Command::Resolver(_) => unavailable("resolver"),
+        Command::Lab(_) => unavailable("lab"),
+        Command::Probe(_) => unavailable("probe"),
+    }
+}
+
+fn unavailable(command: &str) -> anyhow::Result<()> {
+    Err(UsageError(format!(
+        "`wavelb {command}` is not yet available in this release; see the open issues in the project tracker"
+    ))
+    .into())
+}

@@ -163,14 +163,14 @@ impl PoolConfig {
         let name = Fqdn::parse(&name).map_err(|e| {
             ConfigError::new("pool.name", format!("{:?}", self.name), e.to_string())
         })?;
-        if let ZoneRef::Name(zone) = self.zone_ref()? {
-            if !name.is_within(&zone) || name == zone {
-                return Err(ConfigError::new(
-                    "pool.name",
-                    format!("{:?}", self.name),
-                    format!("the pool name must lie below pool.zone ({zone})"),
-                ));
-            }
+        if let ZoneRef::Name(zone) = self.zone_ref()?
+            && (!name.is_within(&zone) || name == zone)
+        {
+            return Err(ConfigError::new(
+                "pool.name",
+                format!("{:?}", self.name),
+                format!("the pool name must lie below pool.zone ({zone})"),
+            ));
         }
         Ok(PoolSpec {
             name,

@@ -3,6 +3,7 @@
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
@@ -63,5 +64,72 @@ impl WriterMetrics {
             m.insync_seconds.clone(),
         );
         m
+    }
+}
+
+/// Labels naming a pool.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct PoolLabels {
+    /// The pool name.
+    pub pool: String,
+}
+
+/// What a process saw of its pool on the last read.
+#[derive(Debug, Clone, Default)]
+pub struct PoolMetrics {
+    /// Foreign record sets (set identifiers) at the pool's names.
+    pub foreign: Family<PoolLabels, Gauge>,
+}
+
+impl PoolMetrics {
+    /// Creates the metrics and registers them in `registry`.
+    pub fn register(registry: &mut Registry) -> Self {
+        let m = Self::default();
+        registry.register(
+            "wavelb_pool_foreign_records",
+            "Record sets at the pool's names that this owner must not change",
+            m.foreign.clone(),
+        );
+        m
+    }
+
+    /// Records what `view` holds.
+    pub fn observe(&self, pool: &crate::model::PoolSpec, view: &crate::pool::PoolView) {
+        let count = i64::try_from(view.foreign.len()).unwrap_or(i64::MAX);
+        self.foreign
+            .get_or_create(&PoolLabels {
+                pool: pool.name.without_dot().to_owned(),
+            })
+            .set(count);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{PoolSpec, RecordType, Target};
+    use crate::name::Fqdn;
+
+    #[test]
+    fn foreign_records_are_counted() {
+        let mut registry = Registry::default();
+        let m = PoolMetrics::register(&mut registry);
+        let pool = PoolSpec {
+            name: Fqdn::parse("edge.example.com").unwrap(),
+            record_type: RecordType::A,
+            ttl: 30,
+            owner_id: "me".into(),
+        };
+        let bare = Target::active("x", vec!["192.0.2.1".parse().unwrap()], 1, 1);
+        m.observe(
+            &pool,
+            &crate::pool::classify(&pool, &[bare.address_record(&pool)]),
+        );
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+        assert!(
+            text.contains("wavelb_pool_foreign_records{pool=\"edge.example.com\"} 1"),
+            "{text}"
+        );
     }
 }

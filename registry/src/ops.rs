@@ -152,3 +152,107 @@ pub fn operator_plan(
         skipped: Vec::new(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Action, RecordType, Target};
+    use crate::name::Fqdn;
+    use crate::pool::classify;
+
+    fn pool() -> PoolSpec {
+        PoolSpec {
+            name: Fqdn::parse("edge.example.com").unwrap(),
+            record_type: RecordType::A,
+            ttl: 30,
+            owner_id: "me".into(),
+        }
+    }
+
+    fn created(plan: &Plan) -> Target {
+        let p = pool();
+        let sets: Vec<_> = plan.groups[0]
+            .changes
+            .iter()
+            .filter(|c| c.action == Action::Create)
+            .map(|c| c.record_set.clone())
+            .collect();
+        classify(&p, &sets)
+            .owned
+            .into_values()
+            .next()
+            .unwrap()
+            .target
+    }
+
+    fn view_of(t: &Target) -> PoolView {
+        let p = pool();
+        classify(&p, &[t.address_record(&p), t.ownership_record(&p)])
+    }
+
+    #[test]
+    fn quarantine_then_restore_puts_back_the_wanted_weight() {
+        let p = pool();
+        let t = Target::active("i-1", vec!["192.0.2.1".parse().unwrap()], 77, 10);
+        let q = created(
+            &operator_plan(&p, &view_of(&t), "i-1", Operation::Quarantine, 20, false).unwrap(),
+        );
+        assert_eq!(
+            (q.weight, q.wanted_weight, q.state, q.since),
+            (0, 77, TargetState::Quarantined, 20)
+        );
+        let w = created(
+            &operator_plan(&p, &view_of(&q), "i-1", Operation::SetWeight(5), 30, false).unwrap(),
+        );
+        assert_eq!((w.weight, w.wanted_weight, w.since), (0, 5, 20));
+        let r = created(
+            &operator_plan(&p, &view_of(&w), "i-1", Operation::Restore, 40, false).unwrap(),
+        );
+        assert_eq!(
+            (r.weight, r.wanted_weight, r.state, r.since),
+            (5, 5, TargetState::Active, 40)
+        );
+        assert!(
+            operator_plan(&p, &view_of(&r), "i-1", Operation::Restore, 50, false)
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn foreign_targets_need_force_and_cannot_be_restored() {
+        let p = pool();
+        let t = Target::active("x", vec!["192.0.2.9".parse().unwrap()], 7, 1);
+        let view = classify(&p, &[t.address_record(&p)]);
+        assert!(matches!(
+            operator_plan(&p, &view, "x", Operation::Quarantine, 2, false),
+            Err(OpError::Foreign { .. })
+        ));
+        let plan = operator_plan(&p, &view, "x", Operation::Quarantine, 2, true).unwrap();
+        let actions: Vec<_> = plan.groups[0].changes.iter().map(|c| c.action).collect();
+        assert_eq!(actions, [Action::Delete, Action::Create]);
+        assert_eq!(plan.groups[0].changes[1].record_set.weight, Some(0));
+        assert!(matches!(
+            operator_plan(&p, &view, "x", Operation::Restore, 2, true),
+            Err(OpError::Impossible { .. })
+        ));
+        assert_eq!(
+            operator_plan(&p, &view, "nope", Operation::Remove, 2, true),
+            Err(OpError::NotFound("nope".into()))
+        );
+    }
+
+    #[test]
+    fn orphan_ownership_record_can_only_be_removed() {
+        let p = pool();
+        let t = Target::active("i-1", vec!["192.0.2.1".parse().unwrap()], 7, 1);
+        let view = classify(&p, &[t.ownership_record(&p)]);
+        assert!(matches!(
+            operator_plan(&p, &view, "i-1", Operation::Quarantine, 2, false),
+            Err(OpError::Impossible { .. })
+        ));
+        let plan = operator_plan(&p, &view, "i-1", Operation::Remove, 2, false).unwrap();
+        assert_eq!(plan.groups[0].changes.len(), 1);
+        assert_eq!(plan.groups[0].changes[0].action, Action::Delete);
+    }
+}

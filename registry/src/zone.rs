@@ -33,15 +33,15 @@ impl ZoneRecords {
             let set = &change.record_set;
             let key = set.key();
             match change.action {
-                Action::Create => {
-                    if next.contains_key(&key) {
-                        errors.push(format!(
-                            "Tried to create resource record set {key} but it already exists"
-                        ));
-                    } else {
-                        next.insert(key, set.clone());
+                Action::Create => match next.entry(key) {
+                    std::collections::btree_map::Entry::Occupied(e) => errors.push(format!(
+                        "Tried to create resource record set {} but it already exists",
+                        e.key()
+                    )),
+                    std::collections::btree_map::Entry::Vacant(e) => {
+                        e.insert(set.clone());
                     }
-                }
+                },
                 Action::Delete => match next.get(&key) {
                     None => errors.push(format!(
                         "Tried to delete resource record set {key} but it was not found"

@@ -244,8 +244,7 @@ async fn pagination_resumes_inside_weighted_groups() {
         values: vec!["192.0.2.99".into()],
     });
     fake.set_records(records);
-    let mut w = writer(&fake, &mut reg).await;
-    let _ = &mut w;
+    let w = writer(&fake, &mut reg).await;
     let listed = w.list_pool(&p).await.unwrap();
     assert_eq!(listed.len(), 500);
     let view = classify(&p, &listed);

@@ -61,3 +61,24 @@ where
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// Runs a Python script in the test venv with dummy AWS credentials, returning its stdout.
+/// Panics with the script's stderr when it fails.
+pub fn python(script: &str, args: &[&str]) -> String {
+    let out = std::process::Command::new(venv_python())
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .expect("cannot run the venv's python");
+    assert!(
+        out.status.success(),
+        "python script failed: {}\n{script}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}

@@ -1,0 +1,94 @@
+//! The configuration file: one TOML document whose sections belong to the crates that use them.
+
+use std::path::Path;
+
+use registry::config::{ConfigError, PoolConfig, Route53Config};
+use serde::Deserialize;
+
+use crate::exit::UsageError;
+
+/// The whole configuration file. Unknown keys are errors, so typos fail loudly.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// `[pool]`
+    pub pool: Option<PoolConfig>,
+    /// `[route53]`
+    #[serde(default)]
+    pub route53: Route53Config,
+}
+
+impl Config {
+    /// Reads, parses and validates `path`. Every failure is a [`UsageError`] naming the file and
+    /// the key.
+    pub fn load(path: &Path) -> Result<Self, UsageError> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            UsageError(format!(
+                "cannot read the configuration file {}: {e}",
+                path.display()
+            ))
+        })?;
+        Self::parse(&text).map_err(|e| UsageError(format!("{}: {e}", path.display())))
+    }
+
+    /// Parses and validates a configuration document.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let cfg: Config = toml::from_str(text).map_err(|e| e.to_string().trim_end().to_owned())?;
+        cfg.validate().map_err(|e| e.to_string())?;
+        Ok(cfg)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(pool) = &self.pool {
+            pool.validate()?;
+        }
+        self.route53.validate()
+    }
+
+    /// The `[pool]` section, which `command` cannot run without.
+    pub fn require_pool(&self, command: &str) -> Result<&PoolConfig, UsageError> {
+        self.pool.as_ref().ok_or_else(|| {
+            UsageError(format!(
+                "`wavelb {command}` needs a [pool] section (name, zone) in the configuration file"
+            ))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_keys_and_sections_name_the_key() {
+        let err =
+            Config::parse("[pool]\nname = \"a.example.com\"\nzone = \"example.com\"\nttll = 3\n")
+                .unwrap_err();
+        assert!(err.contains("ttll"), "{err}");
+        let err = Config::parse("[pools]\n").unwrap_err();
+        assert!(err.contains("pools"), "{err}");
+    }
+
+    #[test]
+    fn wrong_types_and_values_name_the_key() {
+        let err = Config::parse("[route53]\nmax_attempts = \"many\"\n").unwrap_err();
+        assert!(err.contains("max_attempts"), "{err}");
+        let err = Config::parse("[route53]\ninsync_timeout = \"soon\"\n").unwrap_err();
+        assert!(
+            err.contains("insync_timeout") && err.contains("\"soon\""),
+            "{err}"
+        );
+        let err = Config::parse(
+            "[pool]\nname = \"a.example.com\"\nzone = \"example.com\"\nrecord_type = \"MX\"\n",
+        )
+        .unwrap_err();
+        assert!(err.contains("record_type") && err.contains("MX"), "{err}");
+    }
+
+    #[test]
+    fn minimal_file_gets_defaults() {
+        let cfg = Config::parse("[pool]\nname = \"www.lab.test\"\nzone = \"lab.test\"\n").unwrap();
+        assert_eq!(cfg.route53.max_requests_per_second, 4.0);
+        assert_eq!(cfg.pool.unwrap().ttl, 30);
+    }
+}

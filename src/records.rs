@@ -1,0 +1,251 @@
+//! `wavelb records`: list a pool and change one target by hand, through the same planner and
+//! writer every other part uses.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use registry::config::Placeholders;
+use registry::metrics::WriterMetrics;
+use registry::model::PoolSpec;
+use registry::ops::{Operation, operator_plan};
+use registry::pool::{PoolView, classify};
+use registry::writer::{WriteError, Writer};
+use serde::Serialize;
+
+use crate::cli::{RecordsAction, RecordsArgs};
+use crate::config::Config;
+use crate::exit::UsageError;
+
+/// How often a change is re-read and re-planned when another writer got there first.
+const CONFLICT_ATTEMPTS: usize = 3;
+
+/// Runs `wavelb records`.
+pub async fn run(cfg: Option<&Config>, args: RecordsArgs) -> anyhow::Result<()> {
+    let cfg = cfg.ok_or_else(|| {
+        UsageError("`wavelb records` needs a configuration file: pass --config PATH".into())
+    })?;
+    let pool_cfg = cfg.require_pool("records")?;
+    let pool = pool_cfg
+        .spec(&Placeholders::default())
+        .map_err(|e| UsageError(e.to_string()))?;
+    if args.check_config {
+        println!(
+            "configuration is valid: pool {} ({})",
+            pool.name, pool.record_type
+        );
+        return Ok(());
+    }
+    let Some(action) = args.action else {
+        return Err(UsageError(
+            "`wavelb records` needs an action: list, set-weight, quarantine, restore or remove"
+                .into(),
+        )
+        .into());
+    };
+    let zone = pool_cfg.zone_ref().map_err(|e| UsageError(e.to_string()))?;
+    let writer = Writer::connect(&cfg.route53, &zone, WriterMetrics::default())
+        .await
+        .context("cannot open the pool's hosted zone")?;
+    let (set_id, op, force) = match action {
+        RecordsAction::List { json } => {
+            let view = read(&writer, &pool).await?;
+            print_list(&view, json)?;
+            return Ok(());
+        }
+        RecordsAction::SetWeight {
+            set_id,
+            weight,
+            force,
+        } => (set_id, Operation::SetWeight(weight), force),
+        RecordsAction::Quarantine { set_id, force } => (set_id, Operation::Quarantine, force),
+        RecordsAction::Restore { set_id, force } => (set_id, Operation::Restore, force),
+        RecordsAction::Remove { set_id, force } => (set_id, Operation::Remove, force),
+    };
+    change(&writer, &pool, &set_id, op, force).await
+}
+
+async fn read(writer: &Writer, pool: &PoolSpec) -> anyhow::Result<PoolView> {
+    let sets = writer
+        .list_pool(pool)
+        .await
+        .with_context(|| format!("cannot list the records of pool {}", pool.name))?;
+    Ok(classify(pool, &sets))
+}
+
+async fn change(
+    writer: &Writer,
+    pool: &PoolSpec,
+    set_id: &str,
+    op: Operation,
+    force: bool,
+) -> anyhow::Result<()> {
+    for attempt in 1..=CONFLICT_ATTEMPTS {
+        let view = read(writer, pool).await?;
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or(Duration::ZERO)
+            .as_secs();
+        let plan = operator_plan(pool, &view, set_id, op, now, force)
+            .map_err(|e| UsageError(e.to_string()))?;
+        if plan.is_empty() {
+            println!("{set_id}: nothing to change");
+            return Ok(());
+        }
+        match writer.execute(&plan).await {
+            Ok(done) => {
+                let ids: Vec<_> = done.iter().map(|d| d.change_id.as_str()).collect();
+                println!("{set_id}: {} (change {})", describe(op), ids.join(", "));
+                return Ok(());
+            }
+            Err(WriteError::Conflict { messages }) if attempt < CONFLICT_ATTEMPTS => {
+                tracing::warn!(
+                    set_id,
+                    attempt,
+                    ?messages,
+                    "the records changed while we wrote; reading them again"
+                );
+            }
+            Err(err) => {
+                return Err(err).with_context(|| format!("cannot change target {set_id}"));
+            }
+        }
+    }
+    unreachable!("the last attempt returns")
+}
+
+fn describe(op: Operation) -> String {
+    match op {
+        Operation::SetWeight(w) => format!("wanted weight set to {w}"),
+        Operation::Quarantine => "quarantined".into(),
+        Operation::Restore => "restored".into(),
+        Operation::Remove => "removed".into(),
+    }
+}
+
+/// One row of `records list`.
+#[derive(Debug, Serialize)]
+struct Row {
+    set_id: String,
+    addresses: Vec<String>,
+    weight: Option<i64>,
+    wanted_weight: Option<u8>,
+    state: Option<String>,
+    owner: Option<String>,
+    since: Option<u64>,
+    foreign: bool,
+    note: Option<String>,
+}
+
+fn rows(view: &PoolView) -> Vec<Row> {
+    let mut rows: Vec<Row> = view
+        .owned
+        .values()
+        .map(|o| Row {
+            set_id: o.target.id.clone(),
+            addresses: o.target.addresses.iter().map(ToString::to_string).collect(),
+            weight: o.address_set.as_ref().and_then(|s| s.weight),
+            wanted_weight: Some(o.target.wanted_weight),
+            state: Some(o.target.state.to_string()),
+            owner: None,
+            since: Some(o.target.since),
+            foreign: false,
+            note: o
+                .address_set
+                .is_none()
+                .then(|| "address record missing".to_owned()),
+        })
+        .collect();
+    rows.extend(view.foreign.iter().map(|f| {
+        let decoded = f
+            .ownership_set
+            .as_ref()
+            .and_then(|s| s.values.first())
+            .and_then(|v| registry::txt::decode(v).ok());
+        Row {
+            set_id: f.id.clone().unwrap_or_else(|| "(simple)".into()),
+            addresses: f
+                .address_set
+                .as_ref()
+                .map(|s| s.values.clone())
+                .unwrap_or_default(),
+            weight: f.address_set.as_ref().and_then(|s| s.weight),
+            wanted_weight: decoded.as_ref().map(|d| d.wanted_weight),
+            state: decoded.as_ref().map(|d| d.state.to_string()),
+            owner: decoded.as_ref().map(|d| d.owner.clone()),
+            since: decoded.as_ref().map(|d| d.since),
+            foreign: true,
+            note: Some(format!("foreign: {}", f.reason)),
+        }
+    }));
+    rows.sort_by(|a, b| a.set_id.cmp(&b.set_id));
+    rows
+}
+
+fn print_list(view: &PoolView, json: bool) -> anyhow::Result<()> {
+    let mut rows = rows(view);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(());
+    }
+    let dash = || "-".to_owned();
+    let table: Vec<[String; 8]> = rows
+        .iter_mut()
+        .map(|r| {
+            [
+                r.set_id.clone(),
+                if r.addresses.is_empty() {
+                    dash()
+                } else {
+                    r.addresses.join(",")
+                },
+                r.weight.map_or_else(dash, |w| w.to_string()),
+                r.wanted_weight.map_or_else(dash, |w| w.to_string()),
+                r.state.clone().unwrap_or_else(dash),
+                r.owner.clone().unwrap_or_else(|| {
+                    if r.foreign {
+                        dash()
+                    } else {
+                        "(this owner)".into()
+                    }
+                }),
+                r.since.map_or_else(dash, |s| {
+                    humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(s))
+                        .to_string()
+                }),
+                r.note.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    let header = [
+        "SET ID",
+        "ADDRESSES",
+        "WEIGHT",
+        "WANTED",
+        "STATE",
+        "OWNER",
+        "SINCE",
+        "NOTE",
+    ];
+    let mut widths = header.map(str::len);
+    for row in &table {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.len());
+        }
+    }
+    let line = |cells: &[String]| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        println!("{}", padded.join("  ").trim_end());
+    };
+    line(&header.map(str::to_owned));
+    for row in &table {
+        line(row);
+    }
+    if table.is_empty() {
+        println!("(no targets)");
+    }
+    Ok(())
+}
