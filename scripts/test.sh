@@ -18,6 +18,7 @@ moto_pid=$!
 cleanup() {
   kill "$moto_pid" 2>/dev/null || true
   wait "$moto_pid" 2>/dev/null || true
+  rm -rf "$logdir"
 }
 trap cleanup EXIT
 export WAVELB_MOTO_URL="http://127.0.0.1:$port"
@@ -39,4 +40,7 @@ cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 echo "== cargo test"
-cargo test --workspace "$@"
+cargo test --workspace "$@" 2>&1 | tee "$logdir/test.log"
+# One closing line for the whole suite, summed over every test binary.
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1); if ($i ~ /^ignored;?$/) s += $(i-1) } }
+     END { printf "%d passed, %d failed, %d skipped\n", p, f, s }' "$logdir/test.log"
