@@ -209,7 +209,7 @@ impl Target {
 
 /// A Route 53 resource record set, as listed or written. Values are in Route 53's
 /// presentation format (TXT values quoted).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct RecordSet {
     /// Owner name.
     pub name: Fqdn,

@@ -39,7 +39,9 @@ pub enum NameError {
 }
 
 /// An absolute, lower-case domain name with a trailing dot (`edge.example.com.`).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(transparent)]
 pub struct Fqdn(String);
 

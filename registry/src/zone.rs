@@ -1,48 +1,149 @@
-//! An in-memory hosted zone that applies ChangeBatches with Route 53's strict semantics:
-//! atomic batches, exact-match DELETE, CREATE of an existing set fails.
+//! An in-memory hosted zone that applies ChangeBatches with Route 53's documented semantics:
+//! atomic batches, exact-match DELETE, CREATE of an existing set fails, names inside the zone,
+//! weights 0–255, at most 100 weighted sets per name and type, no mixing of weighted and simple
+//! sets, CNAME exclusivity, and one TTL per weighted group (the last one written wins).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::model::{Action, Change, RecordKey, RecordSet};
+use crate::name::Fqdn;
+
+/// Route 53's limit on weighted record sets with the same name and type.
+pub const MAX_WEIGHTED_PER_GROUP: usize = 100;
+/// Route 53's limit on changes in one batch.
+pub const MAX_CHANGES: usize = 1000;
+
+/// Why a batch was rejected, in Route 53's two error families.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChangeError {
+    /// The request itself is malformed (`InvalidInput`).
+    #[error("{0}")]
+    InvalidInput(String),
+    /// The batch is well-formed but cannot be applied (`InvalidChangeBatch`).
+    #[error("{}", .0.join("; "))]
+    InvalidChangeBatch(Vec<String>),
+}
 
 /// A hosted zone's record sets, keyed as Route 53 keys them.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ZoneRecords {
-    sets: BTreeMap<RecordKey, RecordSet>,
+    origin: Fqdn,
+    sets: BTreeMap<String, RecordSet>,
+}
+
+fn map_key(key: &RecordKey) -> String {
+    format!(
+        "{} {} {}",
+        key.name,
+        key.rtype,
+        key.set_identifier.as_deref().unwrap_or("")
+    )
+}
+
+fn describe(change: &Change) -> String {
+    let s = &change.record_set;
+    format!(
+        "[Action={}, Name={}, Type={}, SetIdentifier={}]",
+        change.action.as_str(),
+        s.name,
+        s.rtype,
+        s.set_identifier.as_deref().unwrap_or("null")
+    )
 }
 
 impl ZoneRecords {
-    /// A zone holding `sets` (later duplicates of a key replace earlier ones).
-    pub fn from_sets(sets: impl IntoIterator<Item = RecordSet>) -> Self {
+    /// An empty zone named `origin`.
+    pub fn new(origin: Fqdn) -> Self {
         Self {
-            sets: sets.into_iter().map(|s| (s.key(), s)).collect(),
+            origin,
+            sets: BTreeMap::new(),
         }
     }
 
-    /// All record sets, in key order.
+    /// A zone named `origin` holding `sets`, taken as they are (no rules are checked).
+    pub fn from_sets(origin: Fqdn, sets: impl IntoIterator<Item = RecordSet>) -> Self {
+        Self {
+            origin,
+            sets: sets.into_iter().map(|s| (map_key(&s.key()), s)).collect(),
+        }
+    }
+
+    /// The zone's name.
+    pub fn origin(&self) -> &Fqdn {
+        &self.origin
+    }
+
+    /// All record sets, in no particular order.
     pub fn sets(&self) -> impl Iterator<Item = &RecordSet> {
         self.sets.values()
     }
 
-    /// Applies a batch atomically. On error nothing changes, and every problem found is
-    /// reported in Route 53's wording.
-    pub fn apply(&mut self, changes: &[Change]) -> Result<(), Vec<String>> {
-        let mut next = self.sets.clone();
+    /// How many record sets the zone holds.
+    pub fn len(&self) -> usize {
+        self.sets.len()
+    }
+
+    /// True when the zone holds no record sets.
+    pub fn is_empty(&self) -> bool {
+        self.sets.is_empty()
+    }
+
+    /// Applies a batch atomically: either every change applies or nothing changes.
+    ///
+    /// `check_value(type, value)` validates one resource record value of a type (the DNS layer
+    /// knows the presentation formats); it returns a message for a bad value.
+    pub fn apply(
+        &mut self,
+        changes: &[Change],
+        check_value: &dyn Fn(&str, &str) -> Result<(), String>,
+    ) -> Result<(), ChangeError> {
+        validate_input(changes)?;
         let mut errors = Vec::new();
+        let mut next = self.sets.clone();
+        let mut touched: BTreeSet<(Fqdn, String)> = BTreeSet::new();
+        let mut group_ttl: BTreeMap<(Fqdn, String), Option<u32>> = BTreeMap::new();
         for change in changes {
             let set = &change.record_set;
-            let key = set.key();
-            match change.action {
-                Action::Create => match next.entry(key) {
-                    std::collections::btree_map::Entry::Occupied(e) => errors.push(format!(
-                        "Tried to create resource record set {} but it already exists",
-                        e.key()
-                    )),
-                    std::collections::btree_map::Entry::Vacant(e) => {
-                        e.insert(set.clone());
+            if !set.name.is_within(&self.origin) {
+                errors.push(format!(
+                    "RRSet with DNS name {} is not permitted in zone {}",
+                    set.name, self.origin
+                ));
+                continue;
+            }
+            if set.name == self.origin
+                && (set.rtype == "SOA" || set.rtype == "NS")
+                && change.action != Action::Upsert
+            {
+                errors.push(format!(
+                    "The {} record at the zone apex {} can only be changed with UPSERT",
+                    set.rtype, self.origin
+                ));
+                continue;
+            }
+            if change.action != Action::Delete {
+                for value in &set.values {
+                    if let Err(why) = check_value(&set.rtype, value) {
+                        errors.push(format!(
+                            "Invalid Resource Record: FATAL problem: {why} encountered with '{value}'"
+                        ));
                     }
-                },
-                Action::Delete => match next.get(&key) {
+                }
+            }
+            let key = set.key();
+            let k = map_key(&key);
+            touched.insert((set.name.clone(), set.rtype.clone()));
+            match change.action {
+                Action::Create => {
+                    if next.contains_key(&k) {
+                        errors.push(format!(
+                            "Tried to create resource record set {key} but it already exists"
+                        ));
+                    } else {
+                        next.insert(k, set.clone());
+                    }
+                }
+                Action::Delete => match next.get(&k) {
                     None => errors.push(format!(
                         "Tried to delete resource record set {key} but it was not found"
                     )),
@@ -50,19 +151,136 @@ impl ZoneRecords {
                         "Tried to delete resource record set {key} but the values provided do not match the current values"
                     )),
                     Some(_) => {
-                        next.remove(&key);
+                        next.remove(&k);
                     }
                 },
                 Action::Upsert => {
-                    next.insert(key, set.clone());
+                    next.insert(k, set.clone());
                 }
             }
+            if change.action != Action::Delete && set.weight.is_some() {
+                group_ttl.insert((set.name.clone(), set.rtype.clone()), set.ttl);
+            }
+        }
+        // Route 53: within a weighted group, the TTL written last applies to every set.
+        for ((name, rtype), ttl) in &group_ttl {
+            for s in next.values_mut() {
+                if s.name == *name && s.rtype == *rtype && s.weight.is_some() {
+                    s.ttl = *ttl;
+                }
+            }
+        }
+        for (name, rtype) in &touched {
+            check_group(&self.origin, &next, name, rtype, &mut errors);
         }
         if errors.is_empty() {
             self.sets = next;
             Ok(())
         } else {
-            Err(errors)
+            Err(ChangeError::InvalidChangeBatch(errors))
+        }
+    }
+}
+
+fn validate_input(changes: &[Change]) -> Result<(), ChangeError> {
+    if changes.is_empty() {
+        return Err(ChangeError::InvalidInput(
+            "1 validation error detected: Value '[]' at 'changeBatch.changes' failed to satisfy constraint: Member must have length greater than or equal to 1".into(),
+        ));
+    }
+    if changes.len() > MAX_CHANGES {
+        return Err(ChangeError::InvalidInput(format!(
+            "1 validation error detected: the batch has {} changes; Route 53 allows at most {MAX_CHANGES}",
+            changes.len()
+        )));
+    }
+    for change in changes {
+        let s = &change.record_set;
+        if let Some(note) = &s.opaque {
+            return Err(ChangeError::InvalidInput(format!(
+                "Invalid request: {note} is not supported, in Change with {}",
+                describe(change)
+            )));
+        }
+        if let Some(w) = s.weight
+            && !(0..=255).contains(&w)
+        {
+            return Err(ChangeError::InvalidInput(format!(
+                "1 validation error detected: Value '{w}' at 'changeBatch.changes.member.resourceRecordSet.weight' failed to satisfy constraint: Member must have value between 0 and 255"
+            )));
+        }
+        match (&s.set_identifier, s.weight) {
+            (Some(id), _) if id.is_empty() || id.chars().count() > 128 => {
+                return Err(ChangeError::InvalidInput(format!(
+                    "1 validation error detected: SetIdentifier must be 1-128 characters, in Change with {}",
+                    describe(change)
+                )));
+            }
+            (Some(_), None) => {
+                return Err(ChangeError::InvalidInput(format!(
+                    "Invalid request: Expected exactly one of [Weight, Region, Failover, GeoLocation, MultiValueAnswer, GeoProximityLocation, or CidrRoutingConfig], but found none in Change with {}",
+                    describe(change)
+                )));
+            }
+            (None, Some(_)) => {
+                return Err(ChangeError::InvalidInput(format!(
+                    "Invalid request: Missing field 'SetIdentifier' in Change with {}",
+                    describe(change)
+                )));
+            }
+            _ => {}
+        }
+        if s.ttl.is_none() || s.values.is_empty() {
+            return Err(ChangeError::InvalidInput(format!(
+                "Invalid request: Expected exactly one of [AliasTarget, all of [TTL, and ResourceRecords], or TrafficPolicyInstanceId], but found none in Change with {}",
+                describe(change)
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn check_group(
+    origin: &Fqdn,
+    sets: &BTreeMap<String, RecordSet>,
+    name: &Fqdn,
+    rtype: &str,
+    errors: &mut Vec<String>,
+) {
+    let group: Vec<&RecordSet> = sets
+        .values()
+        .filter(|s| s.name == *name && s.rtype == rtype)
+        .collect();
+    let weighted = group.iter().filter(|s| s.weight.is_some()).count();
+    if weighted > 0 && weighted < group.len() {
+        errors.push(format!(
+            "RRSet with DNS name {name}, type {rtype} cannot mix weighted and non-weighted record sets"
+        ));
+    }
+    if weighted > MAX_WEIGHTED_PER_GROUP {
+        errors.push(format!(
+            "RRSet with DNS name {name}, type {rtype} has {weighted} weighted record sets; the limit is {MAX_WEIGHTED_PER_GROUP}"
+        ));
+    }
+    let at_name: Vec<&RecordSet> = sets.values().filter(|s| s.name == *name).collect();
+    let has_cname = at_name.iter().any(|s| s.rtype == "CNAME");
+    if has_cname {
+        if name == origin {
+            errors.push(format!(
+                "RRSet of type CNAME with DNS name {name} is not permitted at apex in zone {origin}"
+            ));
+        } else if at_name.iter().any(|s| s.rtype != "CNAME") {
+            errors.push(format!(
+                "RRSet of type CNAME with DNS name {name} is not permitted as it conflicts with other records with the same DNS name in zone {origin}"
+            ));
+        }
+        if at_name
+            .iter()
+            .any(|s| s.rtype == "CNAME" && s.values.len() > 1)
+        {
+            errors.push(format!(
+                "RRSet of type CNAME with DNS name {name} has more than one value; a CNAME holds exactly one"
+            ));
         }
     }
 }
@@ -75,4 +293,209 @@ fn same_content(a: &RecordSet, b: &RecordSet) -> bool {
         v
     };
     a.ttl == b.ttl && a.weight == b.weight && a.opaque == b.opaque && sorted(a) == sorted(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn origin() -> Fqdn {
+        Fqdn::parse("lab.test").unwrap()
+    }
+
+    fn rs(
+        name: &str,
+        rtype: &str,
+        id: Option<&str>,
+        weight: Option<i64>,
+        ttl: u32,
+        values: &[&str],
+    ) -> RecordSet {
+        RecordSet {
+            name: Fqdn::parse(name).unwrap(),
+            rtype: rtype.into(),
+            set_identifier: id.map(str::to_owned),
+            weight,
+            ttl: Some(ttl),
+            values: values.iter().map(|v| (*v).to_owned()).collect(),
+            opaque: None,
+        }
+    }
+
+    fn any(_: &str, _: &str) -> Result<(), String> {
+        Ok(())
+    }
+
+    fn errors(r: Result<(), ChangeError>) -> String {
+        r.unwrap_err().to_string()
+    }
+
+    #[test]
+    fn batches_are_atomic_and_deletes_exact() {
+        let mut z = ZoneRecords::new(origin());
+        let a = rs("www.lab.test", "A", Some("a"), Some(10), 30, &["192.0.2.1"]);
+        z.apply(&[Change::create(a.clone())], &any).unwrap();
+        let mut wrong = a.clone();
+        wrong.values = vec!["192.0.2.9".into()];
+        let b = rs("www.lab.test", "A", Some("b"), Some(10), 30, &["192.0.2.2"]);
+        let e = errors(z.apply(&[Change::create(b.clone()), Change::delete(wrong)], &any));
+        assert!(e.contains("do not match the current values"), "{e}");
+        assert_eq!(z.len(), 1, "the CREATE in the failed batch did not apply");
+        let e = errors(z.apply(&[Change::create(a.clone())], &any));
+        assert!(e.contains("but it already exists"), "{e}");
+        z.apply(&[Change::delete(a.clone())], &any).unwrap();
+        let e = errors(z.apply(&[Change::delete(a)], &any));
+        assert!(e.contains("but it was not found"), "{e}");
+    }
+
+    #[test]
+    fn route53_rules() {
+        let mut z = ZoneRecords::new(origin());
+        let e = errors(z.apply(
+            &[Change::create(rs(
+                "www.other.test",
+                "A",
+                None,
+                None,
+                30,
+                &["192.0.2.1"],
+            ))],
+            &any,
+        ));
+        assert!(e.contains("is not permitted in zone lab.test."), "{e}");
+        let e = errors(z.apply(
+            &[Change::create(rs(
+                "www.lab.test",
+                "A",
+                Some("a"),
+                Some(256),
+                30,
+                &["192.0.2.1"],
+            ))],
+            &any,
+        ));
+        assert!(e.contains("255"), "{e}");
+        assert!(matches!(
+            z.apply(
+                &[Change::create(rs(
+                    "www.lab.test",
+                    "A",
+                    Some("a"),
+                    None,
+                    30,
+                    &["192.0.2.1"]
+                ))],
+                &any
+            ),
+            Err(ChangeError::InvalidInput(_))
+        ));
+        z.apply(
+            &[Change::create(rs(
+                "www.lab.test",
+                "A",
+                None,
+                None,
+                30,
+                &["192.0.2.1"],
+            ))],
+            &any,
+        )
+        .unwrap();
+        let e = errors(z.apply(
+            &[Change::create(rs(
+                "www.lab.test",
+                "A",
+                Some("a"),
+                Some(1),
+                30,
+                &["192.0.2.1"],
+            ))],
+            &any,
+        ));
+        assert!(e.contains("cannot mix weighted and non-weighted"), "{e}");
+        let e = errors(z.apply(
+            &[Change::create(rs(
+                "www.lab.test",
+                "CNAME",
+                None,
+                None,
+                30,
+                &["x.lab.test."],
+            ))],
+            &any,
+        ));
+        assert!(e.contains("conflicts with other records"), "{e}");
+        let e = errors(z.apply(
+            &[Change::delete(rs(
+                "lab.test",
+                "NS",
+                None,
+                None,
+                30,
+                &["ns.lab.test."],
+            ))],
+            &any,
+        ));
+        assert!(e.contains("can only be changed with UPSERT"), "{e}");
+        let reject = |t: &str, v: &str| {
+            if t == "A" && v.parse::<std::net::Ipv4Addr>().is_err() {
+                Err("ARRDATAIllegalIPv4Address".to_owned())
+            } else {
+                Ok(())
+            }
+        };
+        let e = errors(z.apply(
+            &[Change::create(rs(
+                "bad.lab.test",
+                "A",
+                None,
+                None,
+                30,
+                &["nope"],
+            ))],
+            &reject,
+        ));
+        assert!(
+            e.contains("ARRDATAIllegalIPv4Address") && e.contains("'nope'"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn at_most_100_weighted_and_one_ttl_per_group() {
+        let mut z = ZoneRecords::new(origin());
+        let creates: Vec<Change> = (0..100)
+            .map(|i| {
+                Change::create(rs(
+                    "w.lab.test",
+                    "A",
+                    Some(&format!("s{i}")),
+                    Some(1),
+                    30,
+                    &["192.0.2.1"],
+                ))
+            })
+            .collect();
+        z.apply(&creates, &any).unwrap();
+        let e = errors(z.apply(
+            &[Change::create(rs(
+                "w.lab.test",
+                "A",
+                Some("s100"),
+                Some(1),
+                30,
+                &["192.0.2.1"],
+            ))],
+            &any,
+        ));
+        assert!(e.contains("the limit is 100"), "{e}");
+        let old = rs("w.lab.test", "A", Some("s0"), Some(1), 30, &["192.0.2.1"]);
+        let new = rs("w.lab.test", "A", Some("s0"), Some(1), 60, &["192.0.2.1"]);
+        z.apply(&[Change::delete(old), Change::create(new)], &any)
+            .unwrap();
+        assert!(
+            z.sets().all(|s| s.ttl == Some(60)),
+            "the last TTL written applies to the group"
+        );
+    }
 }
