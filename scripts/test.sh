@@ -8,6 +8,7 @@ export WAVELB_VENV="${WAVELB_VENV:-$HOME/.cache/wavelb/venv}"
 export AWS_EC2_METADATA_DISABLED=true
 
 echo "== installing test dependencies"
+scripts/ensure-packages.sh
 scripts/ensure-venv.sh "$WAVELB_VENV"
 
 echo "== starting moto server"

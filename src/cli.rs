@@ -48,9 +48,9 @@ pub enum Command {
     /// Probe every target of a pool and quarantine the failed ones.
     Health(Pending),
     /// Serve a local authoritative DNS zone with a Route 53-compatible API (labs and tests).
-    Resolver(Pending),
+    Resolver(ResolverArgs),
     /// Run the whole system on loopback: resolver, demo targets, registration, health checks.
-    Lab(Pending),
+    Lab(LabArgs),
     /// Inspect and change a pool's records by hand.
     Records(RecordsArgs),
     /// Run one health probe against a target.
@@ -68,6 +68,70 @@ pub struct Pending {
     /// Arguments for the future subcommand (ignored).
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
     pub rest: Vec<String>,
+}
+
+/// `wavelb resolver`. Each flag overrides the `[resolver]` key of the same name.
+#[derive(Debug, Args)]
+pub struct ResolverArgs {
+    /// Validate the configuration file and exit.
+    #[arg(long)]
+    pub check_config: bool,
+    /// DNS address, UDP and TCP (repeatable; port 0 picks one) [default: 127.0.0.1:5353].
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub dns_listen: Vec<std::net::SocketAddr>,
+    /// Route 53 API address [default: 127.0.0.1:8053].
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub api_listen: Option<std::net::SocketAddr>,
+    /// Prometheus /metrics and /healthz address [default: 127.0.0.1:9153].
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
+    /// A hosted zone to create at start if missing (repeatable).
+    #[arg(long = "zone", value_name = "NAME")]
+    pub zones: Vec<String>,
+    /// Directory for the durable state file; without it, state lives in memory only.
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// How long a change stays PENDING before INSYNC, e.g. 2s [default: 0s].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub propagation_delay: Option<std::time::Duration>,
+    /// API requests per second before Throttling errors [default: unlimited].
+    #[arg(long, value_name = "N")]
+    pub api_rate_limit: Option<f64>,
+    /// TOML file of SigV4 keys ([[credentials]] access_key_id, secret_access_key) the API requires.
+    #[arg(long, value_name = "FILE")]
+    pub api_credentials: Option<PathBuf>,
+    /// Serve an unauthenticated API on a non-loopback address.
+    #[arg(long)]
+    pub api_insecure: bool,
+}
+
+/// `wavelb lab`: everything on loopback, no configuration needed.
+///
+/// Stdin commands: kill N, revive N (stop/start demo target N's echo server); quarantine N,
+/// restore N, weight N W (change its record through the Route 53 API); help; quit.
+#[derive(Debug, Args)]
+pub struct LabArgs {
+    /// DNS address of the lab resolver (UDP and TCP).
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:5353")]
+    pub dns_listen: std::net::SocketAddr,
+    /// Route 53 API address of the lab resolver.
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:8053")]
+    pub api_listen: std::net::SocketAddr,
+    /// Prometheus /metrics and /healthz address.
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:9153")]
+    pub metrics_listen: std::net::SocketAddr,
+    /// UDP port of the demo echo targets on 127.0.0.11-14 (0 picks a free one).
+    #[arg(long, value_name = "PORT", default_value_t = 4000)]
+    pub target_port: u16,
+    /// How often the live table is printed.
+    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_duration)]
+    pub refresh: std::time::Duration,
+}
+
+/// Parses a duration flag such as `500ms` or `2s`.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    humantime::parse_duration(text)
+        .map_err(|e| format!("{text:?} is not a duration ({e}); write e.g. 500ms or 2s"))
 }
 
 /// `wavelb records`.

@@ -16,6 +16,9 @@ pub struct Config {
     /// `[route53]`
     #[serde(default)]
     pub route53: Route53Config,
+    /// `[resolver]`
+    #[serde(default)]
+    pub resolver: resolver::config::ResolverConfig,
 }
 
 impl Config {

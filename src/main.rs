@@ -3,8 +3,12 @@
 mod cli;
 mod config;
 mod exit;
+mod lab;
 mod logging;
+mod metrics_http;
 mod records;
+mod resolver;
+mod systemd;
 mod version;
 
 use std::process::ExitCode;
@@ -27,18 +31,21 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .map_err(|e| anyhow::anyhow!("cannot start the async runtime: {e}"))?;
-    match cli.command {
+    let result = match cli.command {
         Command::Records(args) => runtime.block_on(records::run(cfg.as_ref(), args)),
+        Command::Resolver(args) => runtime.block_on(resolver::run(cfg.as_ref(), args)),
+        Command::Lab(args) => runtime.block_on(lab::run(args)),
         Command::Version => {
             version::run();
             Ok(())
         }
         Command::Agent(_) => unavailable("agent"),
         Command::Health(_) => unavailable("health"),
-        Command::Resolver(_) => unavailable("resolver"),
-        Command::Lab(_) => unavailable("lab"),
         Command::Probe(_) => unavailable("probe"),
-    }
+    };
+    // A blocking stdin read (the lab's console) must not keep the process alive.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    result
 }
 
 fn unavailable(command: &str) -> anyhow::Result<()> {

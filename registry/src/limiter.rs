@@ -27,11 +27,26 @@ impl TokenBucket {
         }
     }
 
-    /// Takes one token and says how long to wait before using it (zero when one was available).
-    pub fn reserve(&mut self, now: Instant) -> Duration {
+    fn refill(&mut self, now: Instant) {
         let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
         self.last = self.last.max(now);
         self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
+    }
+
+    /// Takes a token if one is available now; never queues (for servers that refuse excess).
+    pub fn try_take(&mut self, now: Instant) -> bool {
+        self.refill(now);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Takes one token and says how long to wait before using it (zero when one was available).
+    pub fn reserve(&mut self, now: Instant) -> Duration {
+        self.refill(now);
         self.tokens -= 1.0;
         if self.tokens >= 0.0 {
             Duration::ZERO
@@ -56,6 +71,15 @@ mod tests {
         // A second later the debt is paid and half a token has been earned back.
         let later = t0 + Duration::from_secs(1);
         assert_eq!(b.reserve(later), Duration::ZERO);
+    }
+
+    #[test]
+    fn try_take_refuses_without_queueing() {
+        let t0 = Instant::now();
+        let mut b = TokenBucket::new(5.0, 5.0, t0);
+        assert_eq!((0..10).filter(|_| b.try_take(t0)).count(), 5);
+        assert!(!b.try_take(t0 + Duration::from_millis(100)));
+        assert!(b.try_take(t0 + Duration::from_millis(200)));
     }
 
     proptest! {

@@ -134,15 +134,14 @@ impl ZoneRecords {
             let k = map_key(&key);
             touched.insert((set.name.clone(), set.rtype.clone()));
             match change.action {
-                Action::Create => {
-                    if next.contains_key(&k) {
-                        errors.push(format!(
-                            "Tried to create resource record set {key} but it already exists"
-                        ));
-                    } else {
-                        next.insert(k, set.clone());
+                Action::Create => match next.entry(k) {
+                    std::collections::btree_map::Entry::Occupied(_) => errors.push(format!(
+                        "Tried to create resource record set {key} but it already exists"
+                    )),
+                    std::collections::btree_map::Entry::Vacant(slot) => {
+                        slot.insert(set.clone());
                     }
-                }
+                },
                 Action::Delete => match next.get(&k) {
                     None => errors.push(format!(
                         "Tried to delete resource record set {key} but it was not found"

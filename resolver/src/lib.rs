@@ -1,3 +1,21 @@
 //! The wavelb lab resolver: an authoritative weighted DNS server with Route 53's semantics and a
-//! Route 53-compatible control API. Its behaviour arrives with the resolver issue; the crate
-//! exists so the workspace layout is stable.
+//! Route 53-compatible control API, so the agent, the health controller, the aws CLI and boto3
+//! run against it unchanged.
+//!
+//! - [`store`]: hosted zones, record sets (Route 53's change rules via `registry::zone`) and
+//!   changes; [`persist`] makes every acknowledged change durable.
+//! - [`snapshot`] and [`answer`]: the immutable DNS view and the pure query → response step.
+//! - [`api`] and [`xml`]: the REST/XML API; [`sigv4`] authenticates it.
+//! - [`service`]: startup, the shared state and the DNS listeners.
+
+pub mod answer;
+pub mod api;
+pub mod config;
+pub mod metrics;
+pub mod persist;
+pub mod rdata;
+pub mod service;
+pub mod sigv4;
+pub mod snapshot;
+pub mod store;
+pub mod xml;

@@ -7,6 +7,7 @@
 //! - [`wait_until`]: polling with a deadline instead of sleeping.
 
 pub mod faulty;
+pub mod process;
 
 use std::time::{Duration, Instant};
 

@@ -1,0 +1,88 @@
+//! The `[resolver]` configuration section and the `--api-credentials` file.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::sigv4::Credentials;
+
+/// `[resolver]`: every key has a command-line flag of the same name that overrides it.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResolverConfig {
+    /// `--dns-listen`: UDP and TCP addresses (default `127.0.0.1:5353`).
+    pub dns_listen: Option<Vec<SocketAddr>>,
+    /// `--api-listen` (default `127.0.0.1:8053`).
+    pub api_listen: Option<SocketAddr>,
+    /// `--metrics-listen` (default `127.0.0.1:9153`).
+    pub metrics_listen: Option<SocketAddr>,
+    /// `--zone`: zones created at start when missing.
+    pub zones: Option<Vec<String>>,
+    /// `--state-dir`: where acknowledged changes are kept.
+    pub state_dir: Option<PathBuf>,
+    /// `--propagation-delay`: how long changes stay PENDING.
+    #[serde(default, deserialize_with = "optional_duration")]
+    pub propagation_delay: Option<Duration>,
+    /// `--api-rate-limit`: requests per second before `Throttling`.
+    pub api_rate_limit: Option<f64>,
+    /// `--api-credentials`: a TOML file of SigV4 keys the API accepts.
+    pub api_credentials: Option<PathBuf>,
+    /// `--api-insecure`: allow an unauthenticated API on a non-loopback address.
+    pub api_insecure: Option<bool>,
+}
+
+fn optional_duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    registry::config::duration(d).map(Some)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CredentialsFile {
+    credentials: Vec<CredentialEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CredentialEntry {
+    access_key_id: String,
+    secret_access_key: String,
+}
+
+/// Reads an `--api-credentials` file:
+///
+/// ```toml
+/// [[credentials]]
+/// access_key_id = "AKIDLAB"
+/// secret_access_key = "…"
+/// ```
+pub fn load_credentials(path: &Path) -> Result<Vec<Credentials>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        format!(
+            "cannot read the API credentials file {}: {e}",
+            path.display()
+        )
+    })?;
+    let file: CredentialsFile = toml::from_str(&text)
+        .map_err(|e| format!("{}: {}", path.display(), e.to_string().trim_end()))?;
+    if file.credentials.is_empty() {
+        return Err(format!("{}: no [[credentials]] entries", path.display()));
+    }
+    file.credentials
+        .into_iter()
+        .map(|c| {
+            if c.access_key_id.is_empty() || c.secret_access_key.is_empty() {
+                Err(format!(
+                    "{}: access_key_id and secret_access_key must not be empty",
+                    path.display()
+                ))
+            } else {
+                Ok(Credentials {
+                    access_key_id: c.access_key_id,
+                    secret_access_key: c.secret_access_key,
+                })
+            }
+        })
+        .collect()
+}

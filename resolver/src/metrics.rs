@@ -1,0 +1,102 @@
+//! The resolver's Prometheus metrics.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+/// Labels of `wavelb_dns_queries_total`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct QueryLabels {
+    /// The question type (`A`, `AAAA`, …, or `none`).
+    pub qtype: String,
+    /// The response code (`NOERROR`, `NXDOMAIN`, …).
+    pub rcode: String,
+}
+
+/// Labels of `wavelb_dns_answers_total`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct AnswerLabels {
+    /// The weighted name.
+    pub pool: String,
+    /// The set identifier answered.
+    pub set_id: String,
+}
+
+/// Labels of `wavelb_api_requests_total`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct ApiLabels {
+    /// The API operation.
+    pub operation: &'static str,
+    /// `OK` or the error code.
+    pub code: String,
+}
+
+/// The resolver's metrics. Cloning shares the series.
+#[derive(Debug, Clone)]
+pub struct ResolverMetrics {
+    /// DNS queries by type and rcode.
+    pub queries: Family<QueryLabels, Counter>,
+    /// Weighted answers by pool and set id.
+    pub answers: Family<AnswerLabels, Counter>,
+    /// Time to answer a query.
+    pub query_duration: Histogram,
+    /// API requests by operation and outcome code.
+    pub api_requests: Family<ApiLabels, Counter>,
+    /// API requests refused by the rate limit.
+    pub api_throttled: Counter,
+    /// Change batches applied.
+    pub zone_changes: Counter,
+}
+
+impl Default for ResolverMetrics {
+    fn default() -> Self {
+        Self {
+            queries: Family::default(),
+            answers: Family::default(),
+            query_duration: Histogram::new(exponential_buckets(0.000_005, 2.0, 16)),
+            api_requests: Family::default(),
+            api_throttled: Counter::default(),
+            zone_changes: Counter::default(),
+        }
+    }
+}
+
+impl ResolverMetrics {
+    /// Creates the metrics and registers them in `registry`.
+    pub fn register(registry: &mut Registry) -> Self {
+        let m = Self::default();
+        registry.register(
+            "wavelb_dns_queries",
+            "DNS queries answered, by question type and response code",
+            m.queries.clone(),
+        );
+        registry.register(
+            "wavelb_dns_answers",
+            "Weighted answers served, by pool and set identifier",
+            m.answers.clone(),
+        );
+        registry.register(
+            "wavelb_dns_query_duration_seconds",
+            "Time to answer one DNS query",
+            m.query_duration.clone(),
+        );
+        registry.register(
+            "wavelb_api_requests",
+            "Route 53 API requests, by operation and result code",
+            m.api_requests.clone(),
+        );
+        registry.register(
+            "wavelb_api_throttled",
+            "Route 53 API requests refused by --api-rate-limit",
+            m.api_throttled.clone(),
+        );
+        registry.register(
+            "wavelb_zone_changes",
+            "Change batches applied to hosted zones",
+            m.zone_changes.clone(),
+        );
+        m
+    }
+}

@@ -1,0 +1,359 @@
+//! The running resolver: shared state, startup (binding, zones, state file), and the DNS
+//! listeners. The HTTP API lives in [`crate::api`].
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use prometheus_client::registry::Registry;
+use rand::{Rng, SeedableRng};
+use registry::limiter::TokenBucket;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+
+use crate::answer::{self, Transport};
+use crate::metrics::{AnswerLabels, QueryLabels, ResolverMetrics};
+use crate::persist::{PersistError, StateFile};
+use crate::sigv4::Credentials;
+use crate::snapshot::{Snapshot, ZoneSource};
+use crate::store::Store;
+
+/// How long an idle DNS-over-TCP connection is kept.
+const TCP_IDLE: Duration = Duration::from_secs(10);
+
+/// What the resolver needs to start (from flags and `[resolver]`).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// DNS listen addresses (UDP and TCP on each).
+    pub dns_listen: Vec<SocketAddr>,
+    /// The API listen address.
+    pub api_listen: SocketAddr,
+    /// Zones created at start when missing.
+    pub zones: Vec<String>,
+    /// Where the state file lives; `None` keeps everything in memory.
+    pub state_dir: Option<PathBuf>,
+    /// How long changes stay PENDING.
+    pub propagation_delay: Duration,
+    /// API requests per second before `Throttling`.
+    pub api_rate_limit: Option<f64>,
+    /// SigV4 credentials the API accepts; `None` accepts unsigned requests.
+    pub api_credentials: Option<Vec<Credentials>>,
+    /// Allow an unauthenticated API on a non-loopback address.
+    pub api_insecure: bool,
+}
+
+/// Why the resolver could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A socket could not be bound.
+    #[error("cannot listen on {addr} ({what}): {source}; pick another address or port")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Which listener.
+        what: &'static str,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The API would be open to the network without authentication.
+    #[error(
+        "refusing to serve the API on {0} without authentication: bind it to loopback, pass \
+         --api-credentials FILE, or pass --api-insecure"
+    )]
+    Insecure(SocketAddr),
+    /// The state file is unusable.
+    #[error(transparent)]
+    State(#[from] PersistError),
+    /// A `--zone` name is invalid.
+    #[error("--zone {name:?}: {why}")]
+    Zone {
+        /// The name.
+        name: String,
+        /// Why.
+        why: String,
+    },
+}
+
+/// State shared by the DNS listeners and the API.
+pub struct Shared {
+    /// The zones; writers hold this lock while they persist, readers of the API briefly.
+    pub store: tokio::sync::Mutex<Store>,
+    /// What DNS queries are answered from; swapped atomically after every change.
+    pub snapshot: ArcSwap<Snapshot>,
+    /// Where changes are made durable.
+    pub state_file: Option<StateFile>,
+    /// How long changes stay PENDING.
+    pub propagation_delay: Duration,
+    /// The API's request budget.
+    pub rate_limit: Option<std::sync::Mutex<TokenBucket>>,
+    /// Accepted SigV4 keys.
+    pub credentials: Option<Vec<Credentials>>,
+    /// Metrics.
+    pub metrics: ResolverMetrics,
+}
+
+impl Shared {
+    /// Rebuilds the DNS snapshot from `store` and swaps it in.
+    pub fn publish(&self, store: &Store) {
+        let sources: Vec<ZoneSource<'_>> = store
+            .zones()
+            .map(|z| ZoneSource {
+                zone_id: &z.id,
+                origin: &z.name,
+                serial: z.serial,
+                sets: z.records.sets().collect(),
+            })
+            .collect();
+        self.snapshot.store(Arc::new(Snapshot::build(&sources)));
+    }
+}
+
+/// A started resolver: its bound addresses and its shared state.
+pub struct Running {
+    /// DNS addresses actually bound (UDP and TCP share each).
+    pub dns: Vec<SocketAddr>,
+    /// The API address actually bound.
+    pub api: SocketAddr,
+    /// The shared state.
+    pub shared: Arc<Shared>,
+    tasks: tokio::task::JoinSet<()>,
+}
+
+impl Running {
+    /// Waits until a listener task ends (they run until the process stops).
+    pub async fn join(mut self) {
+        self.tasks.join_next().await;
+    }
+}
+
+/// Loads the state, binds every socket, and starts serving.
+pub async fn start(settings: &Settings, registry: &mut Registry) -> Result<Running, StartError> {
+    if settings.api_credentials.is_none()
+        && !settings.api_insecure
+        && !settings.api_listen.ip().is_loopback()
+    {
+        return Err(StartError::Insecure(settings.api_listen));
+    }
+    let state_file = settings
+        .state_dir
+        .as_deref()
+        .map(StateFile::in_dir)
+        .transpose()?;
+    let mut store = match &state_file {
+        Some(f) => f.load()?.unwrap_or_default(),
+        None => Store::default(),
+    };
+    let mut created = false;
+    for name in &settings.zones {
+        let fqdn = registry::name::Fqdn::parse(name).map_err(|e| StartError::Zone {
+            name: name.clone(),
+            why: e.to_string(),
+        })?;
+        if !store.zones().any(|z| z.name == fqdn) {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(0));
+            store
+                .create_zone(name, &format!("wavelb-resolver:{fqdn}"), None, now)
+                .map_err(|e| StartError::Zone {
+                    name: name.clone(),
+                    why: e.to_string(),
+                })?;
+            created = true;
+        }
+    }
+    if created && let Some(f) = &state_file {
+        f.save(&store)?;
+    }
+    let shared = Arc::new(Shared {
+        store: tokio::sync::Mutex::new(Store::default()),
+        snapshot: ArcSwap::from_pointee(Snapshot::default()),
+        state_file,
+        propagation_delay: settings.propagation_delay,
+        rate_limit: settings
+            .api_rate_limit
+            .map(|r| std::sync::Mutex::new(TokenBucket::new(r, r.max(1.0), Instant::now()))),
+        credentials: settings.api_credentials.clone(),
+        metrics: ResolverMetrics::register(registry),
+    });
+    shared.publish(&store);
+    *shared.store.lock().await = store;
+
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut dns = Vec::new();
+    for addr in &settings.dns_listen {
+        let (udp, tcp) = bind_dns(*addr).await?;
+        let bound = udp.local_addr().map_err(|source| StartError::Bind {
+            addr: *addr,
+            what: "DNS UDP",
+            source,
+        })?;
+        dns.push(bound);
+        let udp = Arc::new(udp);
+        let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+        for _ in 0..workers {
+            tasks.spawn(serve_udp(udp.clone(), shared.clone()));
+        }
+        tasks.spawn(serve_tcp(tcp, shared.clone()));
+    }
+    let api_listener = TcpListener::bind(settings.api_listen)
+        .await
+        .map_err(|source| StartError::Bind {
+            addr: settings.api_listen,
+            what: "API",
+            source,
+        })?;
+    let api = api_listener
+        .local_addr()
+        .map_err(|source| StartError::Bind {
+            addr: settings.api_listen,
+            what: "API",
+            source,
+        })?;
+    let router = crate::api::router(shared.clone());
+    tasks.spawn(async move {
+        if let Err(e) = axum::serve(api_listener, router).await {
+            tracing::error!(error = %e, "the API server stopped");
+        }
+    });
+    Ok(Running {
+        dns,
+        api,
+        shared,
+        tasks,
+    })
+}
+
+/// Binds UDP and TCP on the same address; with port 0 both get the same free port.
+async fn bind_dns(addr: SocketAddr) -> Result<(UdpSocket, TcpListener), StartError> {
+    let mut last = None;
+    for _ in 0..16 {
+        let udp = UdpSocket::bind(addr)
+            .await
+            .map_err(|source| StartError::Bind {
+                addr,
+                what: "DNS UDP",
+                source,
+            })?;
+        let port = udp
+            .local_addr()
+            .map_err(|source| StartError::Bind {
+                addr,
+                what: "DNS UDP",
+                source,
+            })?
+            .port();
+        match TcpListener::bind(SocketAddr::new(addr.ip(), port)).await {
+            Ok(tcp) => return Ok((udp, tcp)),
+            Err(source) if addr.port() == 0 => last = Some(source),
+            Err(source) => {
+                return Err(StartError::Bind {
+                    addr,
+                    what: "DNS TCP",
+                    source,
+                });
+            }
+        }
+    }
+    Err(StartError::Bind {
+        addr,
+        what: "DNS TCP",
+        source: last.unwrap_or_else(|| std::io::Error::other("no free port for both UDP and TCP")),
+    })
+}
+
+fn record(shared: &Shared, resp: &answer::Response, started: Instant) {
+    let m = &shared.metrics;
+    m.queries
+        .get_or_create(&QueryLabels {
+            qtype: resp
+                .qtype
+                .map_or_else(|| "none".to_owned(), |t| t.to_string()),
+            rcode: resp.rcode.to_str().to_owned(),
+        })
+        .inc();
+    if let Some((_, pool, set_id)) = &resp.picked {
+        m.answers
+            .get_or_create(&AnswerLabels {
+                pool: pool.trim_end_matches('.').to_owned(),
+                set_id: set_id.clone(),
+            })
+            .inc();
+    }
+    m.query_duration.observe(started.elapsed().as_secs_f64());
+}
+
+async fn serve_udp(socket: Arc<UdpSocket>, shared: Arc<Shared>) {
+    let mut rng = rand::rngs::SmallRng::from_rng(&mut rand::rng());
+    let mut buf = vec![0u8; 4096];
+    loop {
+        let (len, peer) = match socket.recv_from(&mut buf).await {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::debug!(error = %e, "UDP receive failed");
+                continue;
+            }
+        };
+        let started = Instant::now();
+        let snapshot = shared.snapshot.load();
+        let Some(resp) = answer::respond(&snapshot, &buf[..len], Transport::Udp, rng.random())
+        else {
+            continue;
+        };
+        if let Err(e) = socket.send_to(&resp.bytes, peer).await {
+            tracing::debug!(%peer, error = %e, "UDP send failed");
+        }
+        record(&shared, &resp, started);
+    }
+}
+
+async fn serve_tcp(listener: TcpListener, shared: Arc<Shared>) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, peer)) => {
+                let shared = shared.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = serve_tcp_conn(stream, &shared).await {
+                        tracing::debug!(%peer, error = %e, "DNS-over-TCP connection ended");
+                    }
+                });
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "TCP accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+async fn serve_tcp_conn(mut stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
+    let mut rng = rand::rngs::SmallRng::from_rng(&mut rand::rng());
+    loop {
+        let mut len = [0u8; 2];
+        match tokio::time::timeout(TCP_IDLE, stream.read_exact(&mut len)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
+            Ok(Err(e)) => return Err(e),
+            Err(_) => return Ok(()),
+        }
+        let mut msg = vec![0u8; usize::from(u16::from_be_bytes(len))];
+        tokio::time::timeout(TCP_IDLE, stream.read_exact(&mut msg))
+            .await
+            .map_err(|_| {
+                std::io::Error::new(std::io::ErrorKind::TimedOut, "message body timed out")
+            })??;
+        let started = Instant::now();
+        let snapshot = shared.snapshot.load();
+        let Some(resp) = answer::respond(&snapshot, &msg, Transport::Tcp, rng.random()) else {
+            return Ok(());
+        };
+        let n = u16::try_from(resp.bytes.len()).unwrap_or(u16::MAX);
+        let mut framed = Vec::with_capacity(resp.bytes.len() + 2);
+        framed.extend_from_slice(&n.to_be_bytes());
+        framed.extend_from_slice(&resp.bytes);
+        stream.write_all(&framed).await?;
+        record(shared, &resp, started);
+    }
+}

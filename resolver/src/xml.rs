@@ -1,0 +1,338 @@
+//! The Route 53 REST API's XML: parsing request bodies and writing response documents.
+
+use std::time::{Duration, UNIX_EPOCH};
+
+use registry::model::{Action, Change, RecordSet};
+use registry::name::Fqdn;
+use roxmltree::{Document, Node};
+
+use crate::store::{ChangeRecord, HostedZone};
+
+/// Route 53's XML namespace.
+pub const NS: &str = "https://route53.amazonaws.com/doc/2013-04-01/";
+
+/// A request body that is not the XML the operation expects.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct XmlError(pub String);
+
+fn child<'a>(node: Node<'a, 'a>, name: &str) -> Option<Node<'a, 'a>> {
+    node.children()
+        .find(|c| c.is_element() && c.tag_name().name() == name)
+}
+
+fn text(node: Node<'_, '_>, name: &str) -> Option<String> {
+    child(node, name).map(|c| c.text().unwrap_or("").trim().to_owned())
+}
+
+fn parse_doc(body: &str) -> Result<Document<'_>, XmlError> {
+    Document::parse(body)
+        .map_err(|e| XmlError(format!("the request body is not well-formed XML: {e}")))
+}
+
+/// A parsed CreateHostedZone request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreateZone {
+    /// The zone name.
+    pub name: String,
+    /// The idempotency token.
+    pub caller_reference: String,
+    /// The comment.
+    pub comment: Option<String>,
+    /// True when a private zone (with a VPC) was asked for.
+    pub private: bool,
+}
+
+/// Parses `CreateHostedZoneRequest`.
+pub fn parse_create_zone(body: &str) -> Result<CreateZone, XmlError> {
+    let doc = parse_doc(body)?;
+    let root = doc.root_element();
+    if root.tag_name().name() != "CreateHostedZoneRequest" {
+        return Err(XmlError(format!(
+            "expected a CreateHostedZoneRequest document, got <{}>",
+            root.tag_name().name()
+        )));
+    }
+    let name =
+        text(root, "Name").ok_or_else(|| XmlError("CreateHostedZoneRequest lacks Name".into()))?;
+    let caller_reference = text(root, "CallerReference")
+        .ok_or_else(|| XmlError("CreateHostedZoneRequest lacks CallerReference".into()))?;
+    let config = child(root, "HostedZoneConfig");
+    let comment = config
+        .and_then(|c| text(c, "Comment"))
+        .filter(|c| !c.is_empty());
+    let private = config.and_then(|c| text(c, "PrivateZone")).as_deref() == Some("true")
+        || child(root, "VPC").is_some();
+    Ok(CreateZone {
+        name,
+        caller_reference,
+        comment,
+        private,
+    })
+}
+
+/// A parsed ChangeResourceRecordSets request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeBatch {
+    /// The changes.
+    pub changes: Vec<Change>,
+    /// The batch comment.
+    pub comment: Option<String>,
+}
+
+/// Parses `ChangeResourceRecordSetsRequest`.
+pub fn parse_change_batch(body: &str) -> Result<ChangeBatch, XmlError> {
+    let doc = parse_doc(body)?;
+    let root = doc.root_element();
+    if root.tag_name().name() != "ChangeResourceRecordSetsRequest" {
+        return Err(XmlError(format!(
+            "expected a ChangeResourceRecordSetsRequest document, got <{}>",
+            root.tag_name().name()
+        )));
+    }
+    let batch = child(root, "ChangeBatch")
+        .ok_or_else(|| XmlError("the request lacks ChangeBatch".into()))?;
+    let comment = text(batch, "Comment").filter(|c| !c.is_empty());
+    let list =
+        child(batch, "Changes").ok_or_else(|| XmlError("ChangeBatch lacks Changes".into()))?;
+    let mut changes = Vec::new();
+    for (i, c) in list.children().filter(|c| c.is_element()).enumerate() {
+        let at = |what: &str| XmlError(format!("change {} {what}", i + 1));
+        let action = match text(c, "Action").as_deref() {
+            Some("CREATE") => Action::Create,
+            Some("DELETE") => Action::Delete,
+            Some("UPSERT") => Action::Upsert,
+            Some(other) => {
+                return Err(at(&format!(
+                    "has Action {other:?}; expected CREATE, DELETE or UPSERT"
+                )));
+            }
+            None => return Err(at("lacks Action")),
+        };
+        let rrs = child(c, "ResourceRecordSet").ok_or_else(|| at("lacks ResourceRecordSet"))?;
+        changes.push(Change {
+            action,
+            record_set: parse_record_set(rrs).map_err(|e| at(&e))?,
+        });
+    }
+    Ok(ChangeBatch { changes, comment })
+}
+
+fn parse_record_set(rrs: Node<'_, '_>) -> Result<RecordSet, String> {
+    let name = text(rrs, "Name").ok_or("lacks Name")?;
+    let name = Fqdn::parse(&name).map_err(|e| e.to_string())?;
+    let rtype = text(rrs, "Type").ok_or("lacks Type")?;
+    let number = |key: &str| -> Result<Option<i64>, String> {
+        text(rrs, key)
+            .map(|v| {
+                v.parse::<i64>()
+                    .map_err(|_| format!("has {key} {v:?}, not an integer"))
+            })
+            .transpose()
+    };
+    let ttl = number("TTL")?
+        .map(|t| {
+            u32::try_from(t)
+                .ok()
+                .filter(|t| *t <= 2_147_483_647)
+                .ok_or(format!("has TTL {t}; allowed 0-2147483647"))
+        })
+        .transpose()?;
+    let values = child(rrs, "ResourceRecords")
+        .map(|rr| {
+            rr.children()
+                .filter(|c| c.is_element())
+                .filter_map(|c| text(c, "Value"))
+                .collect()
+        })
+        .unwrap_or_default();
+    let unsupported: Vec<&str> = [
+        ("AliasTarget", "an alias target"),
+        ("Region", "latency routing"),
+        ("Failover", "failover routing"),
+        ("GeoLocation", "geolocation routing"),
+        ("GeoProximityLocation", "geoproximity routing"),
+        ("MultiValueAnswer", "multivalue answer routing"),
+        ("CidrRoutingConfig", "CIDR routing"),
+        ("HealthCheckId", "a health check"),
+        ("TrafficPolicyInstanceId", "a traffic policy"),
+    ]
+    .iter()
+    .filter(|(tag, _)| child(rrs, tag).is_some())
+    .map(|(_, what)| *what)
+    .collect();
+    Ok(RecordSet {
+        name,
+        rtype,
+        set_identifier: text(rrs, "SetIdentifier"),
+        weight: number("Weight")?,
+        ttl,
+        values,
+        opaque: (!unsupported.is_empty()).then(|| unsupported.join(", ")),
+    })
+}
+
+/// Escapes text for XML content.
+pub fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn timestamp(ms: u64) -> String {
+    humantime::format_rfc3339_millis(UNIX_EPOCH + Duration::from_millis(ms)).to_string()
+}
+
+/// `<ChangeInfo>` with the status as of now.
+pub fn change_info(change: &ChangeRecord, insync: bool) -> String {
+    let comment = change
+        .comment
+        .as_ref()
+        .map(|c| format!("<Comment>{}</Comment>", esc(c)))
+        .unwrap_or_default();
+    format!(
+        "<ChangeInfo><Id>/change/{}</Id><Status>{}</Status><SubmittedAt>{}</SubmittedAt>{comment}</ChangeInfo>",
+        change.id,
+        if insync { "INSYNC" } else { "PENDING" },
+        timestamp(change.submitted_at_ms)
+    )
+}
+
+/// `<HostedZone>`.
+pub fn hosted_zone(zone: &HostedZone) -> String {
+    let comment = zone
+        .comment
+        .as_ref()
+        .map(|c| format!("<Comment>{}</Comment>", esc(c)))
+        .unwrap_or_default();
+    format!(
+        "<HostedZone><Id>/hostedzone/{}</Id><Name>{}</Name><CallerReference>{}</CallerReference><Config>{comment}<PrivateZone>false</PrivateZone></Config><ResourceRecordSetCount>{}</ResourceRecordSetCount></HostedZone>",
+        zone.id,
+        esc(zone.name.as_str()),
+        esc(&zone.caller_reference),
+        zone.records.len()
+    )
+}
+
+/// `<DelegationSet>`.
+pub fn delegation_set(zone: &HostedZone) -> String {
+    let servers: String = zone
+        .name_servers()
+        .iter()
+        .map(|n| format!("<NameServer>{}</NameServer>", esc(n)))
+        .collect();
+    format!("<DelegationSet><NameServers>{servers}</NameServers></DelegationSet>")
+}
+
+/// `<ResourceRecordSet>`.
+pub fn record_set(set: &RecordSet) -> String {
+    let mut out = format!(
+        "<ResourceRecordSet><Name>{}</Name><Type>{}</Type>",
+        esc(set.name.as_str()),
+        esc(&set.rtype)
+    );
+    if let Some(id) = &set.set_identifier {
+        out.push_str(&format!("<SetIdentifier>{}</SetIdentifier>", esc(id)));
+    }
+    if let Some(w) = set.weight {
+        out.push_str(&format!("<Weight>{w}</Weight>"));
+    }
+    if let Some(ttl) = set.ttl {
+        out.push_str(&format!("<TTL>{ttl}</TTL>"));
+    }
+    out.push_str("<ResourceRecords>");
+    for v in &set.values {
+        out.push_str(&format!(
+            "<ResourceRecord><Value>{}</Value></ResourceRecord>",
+            esc(v)
+        ));
+    }
+    out.push_str("</ResourceRecords></ResourceRecordSet>");
+    out
+}
+
+/// A whole response document: `<{root} xmlns=…>{inner}</{root}>`.
+pub fn document(root: &str, inner: &str) -> String {
+    format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<{root} xmlns=\"{NS}\">{inner}</{root}>")
+}
+
+/// Route 53's error document.
+pub fn error(code: &str, message: &str, request_id: &str, sender: bool) -> String {
+    document(
+        "ErrorResponse",
+        &format!(
+            "<Error><Type>{}</Type><Code>{}</Code><Message>{}</Message></Error><RequestId>{}</RequestId>",
+            if sender { "Sender" } else { "Receiver" },
+            esc(code),
+            esc(message),
+            esc(request_id)
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_change_batch_like_the_sdk_sends() {
+        let body = r#"<?xml version="1.0" encoding="UTF-8"?><ChangeResourceRecordSetsRequest xmlns="https://route53.amazonaws.com/doc/2013-04-01/"><ChangeBatch><Comment>c</Comment><Changes><Change><Action>DELETE</Action><ResourceRecordSet><Name>www.lab.test.</Name><Type>A</Type><SetIdentifier>i-1</SetIdentifier><Weight>10</Weight><TTL>30</TTL><ResourceRecords><ResourceRecord><Value>192.0.2.1</Value></ResourceRecord></ResourceRecords></ResourceRecordSet></Change><Change><Action>CREATE</Action><ResourceRecordSet><Name>x.lab.test</Name><Type>A</Type><AliasTarget><HostedZoneId>Z</HostedZoneId><DNSName>y</DNSName><EvaluateTargetHealth>false</EvaluateTargetHealth></AliasTarget></ResourceRecordSet></Change></Changes></ChangeBatch></ChangeResourceRecordSetsRequest>"#;
+        let b = parse_change_batch(body).unwrap();
+        assert_eq!(b.comment.as_deref(), Some("c"));
+        assert_eq!(b.changes.len(), 2);
+        let first = &b.changes[0];
+        assert_eq!(first.action, Action::Delete);
+        assert_eq!(first.record_set.weight, Some(10));
+        assert_eq!(first.record_set.values, ["192.0.2.1"]);
+        assert_eq!(
+            b.changes[1].record_set.opaque.as_deref(),
+            Some("an alias target")
+        );
+    }
+
+    #[test]
+    fn bad_bodies_say_what_is_wrong() {
+        assert!(
+            parse_change_batch("<nope")
+                .unwrap_err()
+                .0
+                .contains("not well-formed")
+        );
+        assert!(
+            parse_change_batch("<Other/>")
+                .unwrap_err()
+                .0
+                .contains("expected a ChangeResourceRecordSetsRequest")
+        );
+        let no_action = "<ChangeResourceRecordSetsRequest><ChangeBatch><Changes><Change><ResourceRecordSet/></Change></Changes></ChangeBatch></ChangeResourceRecordSetsRequest>";
+        assert_eq!(
+            parse_change_batch(no_action).unwrap_err().0,
+            "change 1 lacks Action"
+        );
+        let bad_ttl = "<ChangeResourceRecordSetsRequest><ChangeBatch><Changes><Change><Action>CREATE</Action><ResourceRecordSet><Name>a.b</Name><Type>A</Type><TTL>-1</TTL></ResourceRecordSet></Change></Changes></ChangeBatch></ChangeResourceRecordSetsRequest>";
+        assert!(
+            parse_change_batch(bad_ttl)
+                .unwrap_err()
+                .0
+                .contains("TTL -1")
+        );
+    }
+
+    #[test]
+    fn escapes_text() {
+        assert_eq!(esc("<a&\"b\">"), "&lt;a&amp;&quot;b&quot;&gt;");
+        assert!(
+            record_set(&RecordSet {
+                name: Fqdn::parse("t.lab.test").unwrap(),
+                rtype: "TXT".into(),
+                set_identifier: None,
+                weight: None,
+                ttl: Some(5),
+                values: vec!["\"v=1\"".into()],
+                opaque: None,
+            })
+            .contains("<Value>&quot;v=1&quot;</Value>")
+        );
+    }
+}

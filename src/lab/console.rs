@@ -1,0 +1,191 @@
+//! The lab's live table and stdin commands.
+
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use registry::model::PoolSpec;
+use registry::ops::{Operation, operator_plan};
+use registry::pool::classify;
+use registry::writer::Writer;
+use resolver::metrics::AnswerLabels;
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+use super::targets::EchoTarget;
+use super::{now, set_id};
+
+/// What the console drives.
+pub struct Console {
+    /// The registry writer (same as the agent's).
+    pub writer: Writer,
+    /// The lab pool.
+    pub pool: PoolSpec,
+    /// The last table printed without its answer counts (to print on change when not a TTY).
+    pub last: String,
+    /// The demo targets, 1-based in commands.
+    pub targets: Vec<EchoTarget>,
+    /// Weighted answers served, from the resolver's metrics.
+    pub answers: Family<AnswerLabels, Counter>,
+}
+
+const HELP: &str =
+    "commands: kill N | revive N | quarantine N | restore N | weight N W | help | quit";
+
+impl Console {
+    /// Shows the table every `refresh` and executes commands until quit or a signal.
+    pub async fn run(&mut self, refresh: Duration) {
+        let mut lines = BufReader::new(tokio::io::stdin()).lines();
+        let mut stdin_open = true;
+        let mut tick = tokio::time::interval(refresh);
+        // Created once, so a signal that arrives while a command runs is not lost.
+        let shutdown = crate::systemd::shutdown_signal();
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => return,
+                _ = tick.tick() => self.table().await,
+                line = lines.next_line(), if stdin_open => match line {
+                    Ok(Some(line)) => {
+                        if self.command(line.trim()).await {
+                            return;
+                        }
+                        self.table().await;
+                    }
+                    // Stdin closed (e.g. run from a script): keep serving until a signal.
+                    Ok(None) | Err(_) => stdin_open = false,
+                },
+            }
+        }
+    }
+
+    /// Executes one command; true means quit.
+    async fn command(&mut self, line: &str) -> bool {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let index = |w: Option<&&str>| {
+            w.and_then(|s| s.parse::<usize>().ok())
+                .filter(|n| (1..=self.targets.len()).contains(n))
+        };
+        let outcome: Result<String, String> = match words.as_slice() {
+            [] => return false,
+            ["quit" | "exit"] => return true,
+            ["help"] => Ok(HELP.into()),
+            ["kill", ..] => match index(words.get(1)) {
+                Some(n) => {
+                    self.targets[n - 1].kill();
+                    Ok(format!("target {n} killed (its socket is closed)"))
+                }
+                None => Err(format!("usage: kill N (1-{})", self.targets.len())),
+            },
+            ["revive", ..] => match index(words.get(1)) {
+                Some(n) => self.targets[n - 1]
+                    .revive()
+                    .await
+                    .map(|()| format!("target {n} revived"))
+                    .map_err(|e| format!("cannot revive target {n}: {e}")),
+                None => Err(format!("usage: revive N (1-{})", self.targets.len())),
+            },
+            ["quarantine", ..] | ["restore", ..] | ["weight", ..] => {
+                let op = match (words[0], words.get(2).and_then(|w| w.parse::<u8>().ok())) {
+                    ("quarantine", _) => Some(Operation::Quarantine),
+                    ("restore", _) => Some(Operation::Restore),
+                    ("weight", Some(w)) => Some(Operation::SetWeight(w)),
+                    _ => None,
+                };
+                match (index(words.get(1)), op) {
+                    (Some(n), Some(op)) => self.change(n, op).await,
+                    _ => Err(format!(
+                        "usage: quarantine N | restore N | weight N W (1-{}, W 0-255)",
+                        self.targets.len()
+                    )),
+                }
+            }
+            _ => Err(format!("unknown command {line:?}; {HELP}")),
+        };
+        match outcome {
+            Ok(msg) => println!("> {msg}"),
+            Err(msg) => println!("! {msg}"),
+        }
+        false
+    }
+
+    async fn change(&self, n: usize, op: Operation) -> Result<String, String> {
+        let id = set_id(n);
+        let sets = self
+            .writer
+            .list_pool(&self.pool)
+            .await
+            .map_err(|e| e.to_string())?;
+        let view = classify(&self.pool, &sets);
+        let plan =
+            operator_plan(&self.pool, &view, &id, op, now(), false).map_err(|e| e.to_string())?;
+        self.writer
+            .execute(&plan)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(format!("{id}: done"))
+    }
+
+    /// Prints the table: redrawn in place on a terminal, printed on change otherwise.
+    async fn table(&mut self) {
+        let view = match self.writer.list_pool(&self.pool).await {
+            Ok(sets) => classify(&self.pool, &sets),
+            Err(e) => {
+                println!("! cannot read the pool: {e}");
+                return;
+            }
+        };
+        let mut rows = Vec::new();
+        for (i, t) in self.targets.iter().enumerate() {
+            let id = set_id(i + 1);
+            let served = self
+                .answers
+                .get(&AnswerLabels {
+                    pool: self.pool.name.without_dot().to_owned(),
+                    set_id: id.clone(),
+                })
+                .map_or(0, |c| c.get());
+            let (weight, wanted, state) =
+                view.owned
+                    .get(&id)
+                    .map_or(("-".into(), "-".into(), "missing".into()), |o| {
+                        (
+                            o.target.weight.to_string(),
+                            o.target.wanted_weight.to_string(),
+                            o.target.state.to_string(),
+                        )
+                    });
+            let row = format!(
+                "{:<3} {:<8} {:<18} {:>6} {:>6}  {:<12} {:<6}",
+                i + 1,
+                id,
+                t.addr,
+                weight,
+                wanted,
+                state,
+                if t.alive() { "up" } else { "down" },
+            );
+            rows.push((row, served));
+        }
+        let shape: String = rows
+            .iter()
+            .map(|(r, _)| r.as_str())
+            .collect::<Vec<_>>()
+            .join("\n");
+        let terminal = std::io::stdout().is_terminal();
+        if !terminal && shape == self.last {
+            return;
+        }
+        self.last = shape;
+        if terminal {
+            println!("\x1b[H\x1b[2J{HELP}");
+        }
+        println!(
+            "{:<3} {:<8} {:<18} {:>6} {:>6}  {:<12} {:<6} {:>8}",
+            "#", "SET ID", "ADDRESS", "WEIGHT", "WANTED", "STATE", "PROC", "ANSWERS"
+        );
+        for (row, served) in rows {
+            println!("{row} {served:>8}");
+        }
+    }
+}

@@ -1,0 +1,115 @@
+//! `wavelb resolver`: the lab resolver as a long-running service.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context;
+use prometheus_client::registry::Registry;
+use resolver::config::load_credentials;
+use resolver::service::{self, Settings};
+
+use crate::cli::ResolverArgs;
+use crate::config::Config;
+use crate::exit::UsageError;
+
+/// Default DNS address.
+pub const DEFAULT_DNS: &str = "127.0.0.1:5353";
+/// Default API address.
+pub const DEFAULT_API: &str = "127.0.0.1:8053";
+/// Default metrics address.
+pub const DEFAULT_METRICS: &str = "127.0.0.1:9153";
+
+fn addr(text: &str) -> SocketAddr {
+    // The defaults above are literal socket addresses; parsing them cannot fail.
+    text.parse()
+        .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+}
+
+/// The resolver's settings: flags over `[resolver]` over defaults.
+pub fn settings(
+    cfg: Option<&Config>,
+    args: &ResolverArgs,
+) -> Result<(Settings, SocketAddr), UsageError> {
+    let file = cfg.map(|c| c.resolver.clone()).unwrap_or_default();
+    let dns_listen = if args.dns_listen.is_empty() {
+        file.dns_listen.unwrap_or_else(|| vec![addr(DEFAULT_DNS)])
+    } else {
+        args.dns_listen.clone()
+    };
+    let mut zones = file.zones.unwrap_or_default();
+    zones.extend(args.zones.iter().cloned());
+    let credentials_path = args.api_credentials.clone().or(file.api_credentials);
+    let api_credentials = credentials_path
+        .as_deref()
+        .map(load_credentials)
+        .transpose()
+        .map_err(UsageError)?;
+    let api_rate_limit = args.api_rate_limit.or(file.api_rate_limit);
+    if let Some(r) = api_rate_limit
+        && (!r.is_finite() || r <= 0.0)
+    {
+        return Err(UsageError(format!(
+            "api_rate_limit {r}: expected requests per second above 0"
+        )));
+    }
+    let settings = Settings {
+        dns_listen,
+        api_listen: args
+            .api_listen
+            .or(file.api_listen)
+            .unwrap_or_else(|| addr(DEFAULT_API)),
+        zones,
+        state_dir: args.state_dir.clone().or(file.state_dir),
+        propagation_delay: args
+            .propagation_delay
+            .or(file.propagation_delay)
+            .unwrap_or(Duration::ZERO),
+        api_rate_limit,
+        api_credentials,
+        api_insecure: args.api_insecure || file.api_insecure.unwrap_or(false),
+    };
+    let metrics = args
+        .metrics_listen
+        .or(file.metrics_listen)
+        .unwrap_or_else(|| addr(DEFAULT_METRICS));
+    Ok((settings, metrics))
+}
+
+/// Runs `wavelb resolver` until SIGTERM or SIGINT.
+pub async fn run(cfg: Option<&Config>, args: ResolverArgs) -> anyhow::Result<()> {
+    let (settings, metrics_listen) = settings(cfg, &args)?;
+    if args.check_config {
+        println!("configuration is valid");
+        return Ok(());
+    }
+    let mut registry = Registry::default();
+    let running = service::start(&settings, &mut registry)
+        .await
+        .map_err(|e| match e {
+            service::StartError::Zone { .. } | service::StartError::Insecure(_) => {
+                anyhow::Error::new(UsageError(e.to_string()))
+            }
+            other => anyhow::Error::new(other),
+        })?;
+    let metrics = crate::metrics_http::serve(metrics_listen, registry).await?;
+    let line = serde_json::json!({
+        "dns": running.dns.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "api": running.api.to_string(),
+        "api_url": format!("http://{}", running.api),
+        "metrics": metrics.to_string(),
+    });
+    println!("{line}");
+    tracing::info!(dns = ?running.dns, api = %running.api, %metrics, "resolver ready");
+    crate::systemd::ready(&format!(
+        "serving DNS on {:?}, API on {}",
+        running.dns, running.api
+    ));
+    tokio::select! {
+        _ = crate::systemd::shutdown_signal() => {
+            crate::systemd::stopping();
+            tracing::info!("stopping");
+            Ok(())
+        }
+        _ = running.join() => Err(anyhow::anyhow!("a resolver listener stopped unexpectedly")).context("resolver failed"),
+    }
+}

@@ -1,0 +1,93 @@
+//! Running `wavelb` subcommands as child processes that announce their addresses as one JSON
+//! line on stdout.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// A running service; killed (SIGKILL) when dropped.
+pub struct Service {
+    /// The child process.
+    pub child: Child,
+    /// The JSON line it printed when ready.
+    pub ready: serde_json::Value,
+    /// The rest of its stdout, line by line.
+    pub lines: mpsc::Receiver<String>,
+}
+
+impl Service {
+    /// Starts `bin args…` and waits (up to 30 s) for its JSON ready line.
+    pub fn spawn(bin: &str, args: &[&str]) -> Self {
+        Self::spawn_cmd(Command::new(bin).args(args))
+    }
+
+    /// Starts a prepared command and waits for its JSON ready line.
+    pub fn spawn_cmd(cmd: &mut Command) -> Self {
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("cannot start the service");
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let lines = pump(stdout);
+        let first = match lines.recv_timeout(Duration::from_secs(30)) {
+            Ok(line) => line,
+            Err(e) => {
+                let _ = child.kill();
+                panic!(
+                    "the service printed no ready line: {e}; status {:?}",
+                    child.try_wait()
+                );
+            }
+        };
+        let ready = serde_json::from_str(&first)
+            .unwrap_or_else(|e| panic!("the ready line {first:?} is not JSON: {e}"));
+        Self {
+            child,
+            ready,
+            lines,
+        }
+    }
+
+    /// A string field of the ready line.
+    pub fn field(&self, key: &str) -> String {
+        self.ready[key]
+            .as_str()
+            .unwrap_or_else(|| panic!("ready line lacks {key}: {}", self.ready))
+            .to_owned()
+    }
+
+    /// The first DNS address of a resolver's ready line.
+    pub fn dns(&self) -> String {
+        self.ready["dns"][0]
+            .as_str()
+            .unwrap_or_else(|| panic!("ready line lacks dns: {}", self.ready))
+            .to_owned()
+    }
+
+    /// Sends SIGKILL and reaps the process.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn pump(stdout: ChildStdout) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}

@@ -1,0 +1,144 @@
+//! `wavelb lab` as a process: four targets in the table, weighted answers to dig, stdin commands
+//! that take a target out and back, and a clean exit on Ctrl-C.
+
+use std::io::Write;
+use std::net::UdpSocket;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use testkit::process::Service;
+
+fn dig(dns: &str, n: usize) -> Vec<String> {
+    let (host, port) = dns.rsplit_once(':').unwrap();
+    let mut args = vec![format!("@{host}"), "-p".into(), port.into()];
+    for _ in 0..n {
+        args.extend(["www.lab.test".into(), "+short".into()]);
+    }
+    let out = Command::new("dig")
+        .args(&args)
+        .output()
+        .expect("dig is installed by scripts/test.sh");
+    assert!(out.status.success());
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+fn echo(addr: &str) -> bool {
+    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    s.connect(addr).unwrap();
+    let _ = s.send(b"ping");
+    let mut buf = [0u8; 16];
+    matches!(s.recv(&mut buf), Ok(4) if &buf[..4] == b"ping")
+}
+
+fn wait_line(lab: &Service, what: &str, pred: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if let Ok(line) = lab.lines.recv_timeout(Duration::from_millis(200))
+            && pred(&line)
+        {
+            return line;
+        }
+    }
+    panic!("timed out waiting for {what}");
+}
+
+fn poll(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn lab_serves_weighted_answers_and_obeys_commands() {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wavelb"));
+    cmd.args([
+        "-q",
+        "lab",
+        "--dns-listen",
+        "127.0.0.1:0",
+        "--api-listen",
+        "127.0.0.1:0",
+        "--metrics-listen",
+        "127.0.0.1:0",
+        "--target-port",
+        "0",
+        "--refresh",
+        "200ms",
+    ])
+    .stdin(Stdio::piped());
+    let mut lab = Service::spawn_cmd(&mut cmd);
+    let dns = lab.dns();
+    let targets: Vec<String> = lab.ready["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(targets.len(), 4);
+    for (i, w) in [10, 20, 30, 40].iter().enumerate() {
+        let row = wait_line(&lab, "the table", |l| {
+            l.starts_with(&format!("{}   demo-{}", i + 1, i + 1))
+        });
+        assert!(
+            row.contains(&format!(" {w} ")) && row.contains("active") && row.contains("up"),
+            "{row}"
+        );
+    }
+
+    let answers = dig(&dns, 60);
+    assert_eq!(answers.len(), 60);
+    assert!(answers.iter().all(|a| ["127.0.0.11", "127.0.0.12", "127.0.0.13", "127.0.0.14"].contains(&a.as_str())));
+    let distinct: std::collections::HashSet<_> = answers.iter().collect();
+    assert!(distinct.len() >= 3, "weighted answers spread: {distinct:?}");
+
+    let mut stdin = lab.child.stdin.take().unwrap();
+    writeln!(stdin, "quarantine 4").unwrap();
+    wait_line(&lab, "the quarantine", |l| l == "> demo-4: done");
+    assert!(
+        dig(&dns, 60).iter().all(|a| a != "127.0.0.14"),
+        "a quarantined target is never answered"
+    );
+    writeln!(stdin, "restore 4").unwrap();
+    wait_line(&lab, "the restore", |l| l == "> demo-4: done");
+    poll("demo-4 back in answers", || {
+        dig(&dns, 30).iter().any(|a| a == "127.0.0.14")
+    });
+
+    assert!(echo(&targets[1]));
+    writeln!(stdin, "kill 2").unwrap();
+    wait_line(&lab, "kill", |l| {
+        l.starts_with("2   demo-2") && l.contains("down")
+    });
+    poll("target 2 to stop echoing", || !echo(&targets[1]));
+    writeln!(stdin, "revive 2").unwrap();
+    poll("target 2 to echo again", || echo(&targets[1]));
+    writeln!(stdin, "bogus").unwrap();
+    wait_line(&lab, "an error for a bad command", |l| {
+        l.starts_with("! unknown command")
+    });
+
+    let pid = lab.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(s) = lab.child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "the lab did not stop on SIGINT");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(0));
+}
