@@ -6,6 +6,7 @@ mod exit;
 mod lab;
 mod logging;
 mod metrics_http;
+mod probe;
 mod records;
 mod resolver;
 mod systemd;
@@ -41,7 +42,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Agent(_) => unavailable("agent"),
         Command::Health(_) => unavailable("health"),
-        Command::Probe(_) => unavailable("probe"),
+        Command::Probe(args) => runtime.block_on(probe::run(args)),
     };
     // A blocking stdin read (the lab's console) must not keep the process alive.
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
