@@ -461,3 +461,51 @@ fn acknowledged_changes_survive_kill_9() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn metrics_cover_queries_answers_and_the_api() {
+    let r = resolver(&[]);
+    let api = r.field("api_url");
+    let p = pool();
+    let w = writer(&api, 300).await;
+    let t = Target::active("i-1", vec!["192.0.2.1".parse().unwrap()], 10, 1);
+    w.execute(&plan(
+        &p,
+        &classify(&p, &[]),
+        &BTreeMap::from([(t.id.clone(), Intent::Present(t))]),
+    ))
+    .await
+    .unwrap();
+    let (host, port) = r
+        .dns()
+        .rsplit_once(':')
+        .map(|(h, p)| (h.to_owned(), p.to_owned()))
+        .unwrap();
+    let out = Command::new("dig")
+        .args([
+            format!("@{host}"),
+            "-p".into(),
+            port,
+            "www.lab.test".into(),
+            "+short".into(),
+            "nope.lab.test".into(),
+            "+short".into(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "192.0.2.1");
+    let base = format!("http://{}", r.field("metrics"));
+    assert_eq!(reqwest_get(&format!("{base}/healthz")).await.trim(), "ok");
+    let text = reqwest_get(&format!("{base}/metrics")).await;
+    for series in [
+        "wavelb_dns_queries_total{qtype=\"A\",rcode=\"NOERROR\"} 1",
+        "wavelb_dns_queries_total{qtype=\"A\",rcode=\"NXDOMAIN\"} 1",
+        "wavelb_dns_answers_total{pool=\"www.lab.test\",set_id=\"i-1\"} 1",
+        "wavelb_dns_query_duration_seconds_count 2",
+        "wavelb_api_requests_total{operation=\"ChangeResourceRecordSets\",code=\"OK\"} 1",
+        "wavelb_zone_changes_total 1",
+        "wavelb_api_throttled_total 0",
+    ] {
+        assert!(text.contains(series), "missing {series} in\n{text}");
+    }
+}

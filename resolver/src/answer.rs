@@ -246,3 +246,90 @@ fn format_error(packet: &[u8]) -> Response {
         truncated: false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::snapshot::ZoneSource;
+    use crate::store::Store;
+    use hickory_proto::op::Query;
+    use hickory_proto::rr::Name;
+    use registry::model::{Change, RecordSet};
+    use registry::name::Fqdn;
+
+    fn store() -> Store {
+        let mut s = Store::default();
+        let (zone, _) = s.create_zone("lab.test", "r", None, 0).unwrap();
+        let set = |id: &str, w: i64, ip: &str| RecordSet {
+            name: Fqdn::parse("www.lab.test").unwrap(),
+            rtype: "A".into(),
+            set_identifier: Some(id.into()),
+            weight: Some(w),
+            ttl: Some(30),
+            values: vec![ip.into()],
+            opaque: None,
+        };
+        s.change(
+            &zone.id,
+            &[
+                Change::create(set("a", 1, "192.0.2.1")),
+                Change::create(set("b", 3, "192.0.2.2")),
+            ],
+            None,
+            1,
+        )
+        .unwrap();
+        s
+    }
+
+    fn snapshot(s: &Store) -> Snapshot {
+        let sources: Vec<ZoneSource<'_>> = s
+            .zones()
+            .map(|z| ZoneSource {
+                zone_id: &z.id,
+                origin: &z.name,
+                serial: z.serial,
+                sets: z.records.sets().collect(),
+            })
+            .collect();
+        Snapshot::build(&sources)
+    }
+
+    fn query(name: &str) -> Vec<u8> {
+        let mut m = Message::query();
+        m.metadata.id = 0x4242;
+        m.queries
+            .push(Query::query(Name::from_ascii(name).unwrap(), RecordType::A));
+        m.to_vec().unwrap()
+    }
+
+    #[test]
+    fn the_random_number_picks_by_cumulative_weight() {
+        let snap = snapshot(&store());
+        let pick = |r| {
+            respond(&snap, &query("www.lab.test."), Transport::Udp, r)
+                .unwrap()
+                .picked
+                .unwrap()
+                .2
+        };
+        assert_eq!(
+            [pick(0), pick(1), pick(2), pick(3), pick(4)],
+            ["a", "b", "b", "b", "a"]
+        );
+    }
+
+    #[test]
+    fn short_packets_and_responses_are_ignored_and_garbage_gets_formerr() {
+        let snap = snapshot(&store());
+        assert!(respond(&snap, &[1, 2, 3], Transport::Udp, 0).is_none());
+        let mut resp = query("www.lab.test.");
+        resp[2] |= 0x80;
+        assert!(respond(&snap, &resp, Transport::Udp, 0).is_none());
+        let mut bad = query("www.lab.test.")[..14].to_vec();
+        bad[0] = 0x99;
+        let r = respond(&snap, &bad, Transport::Udp, 0).unwrap();
+        assert_eq!(r.rcode, ResponseCode::FormErr);
+        assert_eq!(&r.bytes[..2], &[0x99, 0x42]);
+    }
+}

@@ -264,6 +264,21 @@ async fn bind_dns(addr: SocketAddr) -> Result<(UdpSocket, TcpListener), StartErr
     })
 }
 
+/// The conventional mnemonic (`NOERROR`, `NXDOMAIN`, …) for metrics labels.
+fn rcode_name(rcode: hickory_proto::op::ResponseCode) -> String {
+    use hickory_proto::op::ResponseCode as R;
+    match rcode {
+        R::NoError => "NOERROR".into(),
+        R::FormErr => "FORMERR".into(),
+        R::ServFail => "SERVFAIL".into(),
+        R::NXDomain => "NXDOMAIN".into(),
+        R::NotImp => "NOTIMP".into(),
+        R::Refused => "REFUSED".into(),
+        R::BADVERS => "BADVERS".into(),
+        other => u16::from(other).to_string(),
+    }
+}
+
 fn record(shared: &Shared, resp: &answer::Response, started: Instant) {
     let m = &shared.metrics;
     m.queries
@@ -271,7 +286,7 @@ fn record(shared: &Shared, resp: &answer::Response, started: Instant) {
             qtype: resp
                 .qtype
                 .map_or_else(|| "none".to_owned(), |t| t.to_string()),
-            rcode: resp.rcode.to_str().to_owned(),
+            rcode: rcode_name(resp.rcode),
         })
         .inc();
     if let Some((_, pool, set_id)) = &resp.picked {
