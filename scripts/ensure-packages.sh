@@ -1,14 +1,33 @@
 #!/usr/bin/env bash
-# Installs (idempotently) the Debian packages the test-suite uses: real DNS clients (dig, kdig).
+# Installs (idempotently) the Debian packages the test-suite uses: real DNS clients (dig, kdig),
+# a real STUN server (coturn's turnserver), a real SRT listener (srt-tools' srt-live-transmit),
+# and systemd-analyze for the unit checks.
 set -euo pipefail
 missing=()
 command -v dig >/dev/null 2>&1 || missing+=(dnsutils)
 command -v kdig >/dev/null 2>&1 || missing+=(knot-dnsutils)
+command -v turnserver >/dev/null 2>&1 || missing+=(coturn)
+command -v srt-live-transmit >/dev/null 2>&1 || missing+=(srt-tools)
+command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
   echo "missing packages: ${missing[*]}; install them (apt-get install ${missing[*]}) or run as root" >&2
   exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
+# The tests start their own servers in the foreground: keep package scripts from starting daemons
+# (coturn ships a system service), and remove the policy again afterwards if we added it.
+policy=/usr/sbin/policy-rc.d
+added_policy=0
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' >"$policy"
+  chmod +x "$policy"
+  added_policy=1
+fi
+cleanup() { if [ "$added_policy" -eq 1 ]; then rm -f "$policy"; fi; }
+trap cleanup EXIT
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+if command -v systemctl >/dev/null 2>&1; then
+  systemctl disable --now coturn >/dev/null 2>&1 || true
+fi

@@ -46,7 +46,7 @@ pub enum Command {
     /// Keep this instance's weighted record in Route 53, and drain it on the way out.
     Agent(Pending),
     /// Probe every target of a pool and quarantine the failed ones.
-    Health(Pending),
+    Health(HealthArgs),
     /// Serve a local authoritative DNS zone with a Route 53-compatible API (labs and tests).
     Resolver(ResolverArgs),
     /// Run the whole system on loopback: resolver, demo targets, registration, health checks.
@@ -105,10 +105,26 @@ pub struct ResolverArgs {
     pub api_insecure: bool,
 }
 
+/// `wavelb health`: the health controller for the configured `[pool]`.
+#[derive(Debug, Args)]
+pub struct HealthArgs {
+    /// Validate the configuration file and exit.
+    #[arg(long)]
+    pub check_config: bool,
+    /// This controller's name in the leader lease (overrides `[health] controller_id`).
+    #[arg(long, value_name = "ID")]
+    pub controller_id: Option<String>,
+    /// `/metrics` address (overrides `[health] metrics_listen`; port 0 picks one).
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
+}
+
 /// `wavelb lab`: everything on loopback, no configuration needed.
 ///
-/// Stdin commands: kill N, revive N (stop/start demo target N's echo server); quarantine N,
-/// restore N, weight N W (change its record through the Route 53 API); help; quit.
+/// A health controller probes the targets over UDP and takes a killed one out of the answers
+/// within about 3 probe intervals. Stdin commands: kill N, revive N (stop/start demo target N's
+/// echo server); quarantine N, restore N, weight N W (change its record through the Route 53
+/// API); help; quit.
 #[derive(Debug, Args)]
 pub struct LabArgs {
     /// DNS address of the lab resolver (UDP and TCP).
@@ -126,6 +142,12 @@ pub struct LabArgs {
     /// How often the live table is printed.
     #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_duration)]
     pub refresh: std::time::Duration,
+    /// How often the health controller probes each demo target (fall 3, rise 2).
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
+    pub probe_interval: std::time::Duration,
+    /// Do not run the health controller (targets then stay in rotation when killed).
+    #[arg(long)]
+    pub no_health: bool,
 }
 
 /// Parses a duration flag such as `500ms` or `2s`.

@@ -19,6 +19,8 @@ pub struct Config {
     /// `[resolver]`
     #[serde(default)]
     pub resolver: resolver::config::ResolverConfig,
+    /// `[health]`
+    pub health: Option<health::config::HealthConfig>,
 }
 
 impl Config {
@@ -44,6 +46,9 @@ impl Config {
     fn validate(&self) -> Result<(), ConfigError> {
         if let Some(pool) = &self.pool {
             pool.validate()?;
+        }
+        if let Some(health) = &self.health {
+            health.validate()?;
         }
         self.route53.validate()
     }

@@ -3,6 +3,7 @@
 mod cli;
 mod config;
 mod exit;
+mod health;
 mod lab;
 mod logging;
 mod metrics_http;
@@ -21,6 +22,8 @@ use crate::config::Config;
 use crate::exit::UsageError;
 
 fn main() -> ExitCode {
+    // One rustls crypto provider for the whole process (aws-lc-rs, as the AWS SDK uses).
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let cli = Cli::parse();
     logging::init(cli.log_format, cli.verbose, cli.quiet);
     exit::code(run(cli))
@@ -41,7 +44,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Agent(_) => unavailable("agent"),
-        Command::Health(_) => unavailable("health"),
+        Command::Health(args) => runtime.block_on(health::run(cfg.as_ref(), args)),
         Command::Probe(args) => runtime.block_on(probe::run(args)),
     };
     // A blocking stdin read (the lab's console) must not keep the process alive.

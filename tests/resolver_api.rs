@@ -18,20 +18,7 @@ use testkit::process::Service;
 const BIN: &str = env!("CARGO_BIN_EXE_wavelb");
 
 fn resolver(extra: &[&str]) -> Service {
-    let mut args = vec![
-        "-q",
-        "resolver",
-        "--dns-listen",
-        "127.0.0.1:0",
-        "--api-listen",
-        "127.0.0.1:0",
-        "--metrics-listen",
-        "127.0.0.1:0",
-        "--zone",
-        "lab.test",
-    ];
-    args.extend_from_slice(extra);
-    Service::spawn(BIN, &args)
+    testkit::process::resolver(BIN, extra)
 }
 
 fn py(script: &str, args: &[&str]) -> std::process::Output {
@@ -89,6 +76,18 @@ async fn writer(api: &str, page_size: i32) -> Writer {
     )
     .await
     .unwrap()
+}
+
+/// Registers one target at 192.0.2.1 through `w`.
+async fn register(w: &Writer, p: &PoolSpec, id: impl Into<String>, weight: u8) {
+    let t = Target::active(id, vec!["192.0.2.1".parse().unwrap()], weight, 1);
+    w.execute(&plan(
+        p,
+        &classify(p, &[]),
+        &BTreeMap::from([(t.id.clone(), Intent::Present(t))]),
+    ))
+    .await
+    .unwrap();
 }
 
 #[tokio::test]
@@ -197,14 +196,7 @@ async fn records_quarantine_restore_cycle_end_to_end() {
     let api = r.field("api_url");
     let p = pool();
     let w = writer(&api, 300).await;
-    let t = Target::active("i-1", vec!["192.0.2.1".parse().unwrap()], 10, 1);
-    w.execute(&plan(
-        &p,
-        &classify(&p, &[]),
-        &BTreeMap::from([(t.id.clone(), Intent::Present(t))]),
-    ))
-    .await
-    .unwrap();
+    register(&w, &p, "i-1", 10).await;
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("wavelb.toml");
     std::fs::write(
@@ -306,35 +298,15 @@ async fn rate_limit_throttles_and_the_writer_rides_it_out() {
     let p = pool();
     let w = writer(&api, 300).await;
     for i in 0..12 {
-        let t = Target::active(format!("i-{i}"), vec!["192.0.2.1".parse().unwrap()], 1, 1);
-        w.execute(&plan(
-            &p,
-            &classify(&p, &[]),
-            &BTreeMap::from([(t.id.clone(), Intent::Present(t))]),
-        ))
-        .await
-        .unwrap();
+        register(&w, &p, format!("i-{i}"), 1).await;
     }
     assert_eq!(
         classify(&p, &w.list_pool(&p).await.unwrap()).owned.len(),
         12
     );
-    let metrics = reqwest_get(&format!("http://{}/metrics", r.field("metrics"))).await;
-    let throttled: f64 = metrics
-        .lines()
-        .find_map(|l| l.strip_prefix("wavelb_api_throttled_total "))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0.0);
+    let metrics = testkit::http_get(&format!("http://{}/metrics", r.field("metrics")));
+    let throttled = testkit::metric(&metrics, "wavelb_api_throttled_total").unwrap_or(0.0);
     assert!(throttled > 0.0, "the burst was throttled: {metrics}");
-}
-
-async fn reqwest_get(url: &str) -> String {
-    let out = tokio::process::Command::new(testkit::venv_python())
-        .args(["-c", "import sys,urllib.request;print(urllib.request.urlopen(sys.argv[1],timeout=5).read().decode())", url])
-        .output()
-        .await
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 #[tokio::test]
@@ -468,14 +440,7 @@ async fn metrics_cover_queries_answers_and_the_api() {
     let api = r.field("api_url");
     let p = pool();
     let w = writer(&api, 300).await;
-    let t = Target::active("i-1", vec!["192.0.2.1".parse().unwrap()], 10, 1);
-    w.execute(&plan(
-        &p,
-        &classify(&p, &[]),
-        &BTreeMap::from([(t.id.clone(), Intent::Present(t))]),
-    ))
-    .await
-    .unwrap();
+    register(&w, &p, "i-1", 10).await;
     let (host, port) = r
         .dns()
         .rsplit_once(':')
@@ -495,8 +460,8 @@ async fn metrics_cover_queries_answers_and_the_api() {
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "192.0.2.1");
     let base = format!("http://{}", r.field("metrics"));
-    assert_eq!(reqwest_get(&format!("{base}/healthz")).await.trim(), "ok");
-    let text = reqwest_get(&format!("{base}/metrics")).await;
+    assert_eq!(testkit::http_get(&format!("{base}/healthz")).trim(), "ok");
+    let text = testkit::http_get(&format!("{base}/metrics"));
     for series in [
         "wavelb_dns_queries_total{qtype=\"A\",rcode=\"NOERROR\"} 1",
         "wavelb_dns_queries_total{qtype=\"A\",rcode=\"NXDOMAIN\"} 1",

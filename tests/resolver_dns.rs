@@ -4,20 +4,7 @@
 use testkit::process::Service;
 
 fn resolver() -> Service {
-    Service::spawn(
-        env!("CARGO_BIN_EXE_wavelb"),
-        &[
-            "resolver",
-            "--dns-listen",
-            "127.0.0.1:0",
-            "--api-listen",
-            "127.0.0.1:0",
-            "--metrics-listen",
-            "127.0.0.1:0",
-            "--zone",
-            "lab.test",
-        ],
-    )
+    testkit::process::resolver(env!("CARGO_BIN_EXE_wavelb"), &[])
 }
 
 fn conformance(check: &str) {

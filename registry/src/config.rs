@@ -229,11 +229,7 @@ fn render(template: &str, vars: &Placeholders) -> Result<String, ConfigError> {
 
 /// An owner id goes into TXT strings unquoted: letters, digits, `.`, `_`, `-`; 1–64 characters.
 pub fn check_owner_id(owner: &str) -> Result<(), ConfigError> {
-    let ok = (1..=64).contains(&owner.len())
-        && owner
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
-    if ok {
+    if crate::txt::is_token(owner) {
         Ok(())
     } else {
         Err(ConfigError::new(

@@ -15,6 +15,9 @@ pub const OWNERSHIP_RECORD_WEIGHT: i64 = 0;
 /// The label prepended to the pool name to form the ownership record's name.
 pub const OWNERSHIP_LABEL: &str = "_wavelb";
 
+/// The label prepended to the pool name to form the health controllers' leader lease name.
+pub const LEADER_LABEL: &str = "_wavelb-leader";
+
 /// The address family a pool publishes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum RecordType {
@@ -66,6 +69,11 @@ impl PoolSpec {
     /// The name of the ownership/state TXT records: `_wavelb.<pool name>`.
     pub fn ownership_name(&self) -> Fqdn {
         self.name.child(OWNERSHIP_LABEL)
+    }
+
+    /// The name of the health controllers' leader lease: `_wavelb-leader.<pool name>`.
+    pub fn leader_name(&self) -> Fqdn {
+        self.name.child(LEADER_LABEL)
     }
 }
 
@@ -129,6 +137,11 @@ pub struct Target {
     pub since: u64,
     /// Where a health controller should probe, when not the published address.
     pub probe: Option<SocketAddr>,
+    /// Who put the target in its current state (`health`, `agent`, `operator`), if recorded.
+    pub by: Option<String>,
+    /// True when the address record is removed on purpose (a health controller's `fail_closed`
+    /// when every target is down): only the ownership record exists, and it keeps `addresses`.
+    pub parked: bool,
 }
 
 impl Target {
@@ -142,21 +155,56 @@ impl Target {
             state: TargetState::Active,
             since: now,
             probe: None,
+            by: None,
+            parked: false,
         }
     }
 
     /// This target moved to `state`: the published weight follows the state (the wanted weight
-    /// when active, 0 otherwise) and `since` is reset when the state really changes. The wanted
-    /// weight is never touched.
+    /// when active, 0 otherwise) and `since` is reset when the state really changes (and `by`
+    /// cleared; see [`Target::by`]). The wanted weight is never touched.
     pub fn with_state(mut self, state: TargetState, now: u64) -> Self {
         if self.state != state {
             self.since = now;
+            self.by = None;
+        }
+        if state == TargetState::Active {
+            self.parked = false;
         }
         self.state = state;
         self.weight = match state {
             TargetState::Active => self.wanted_weight,
             TargetState::Quarantined | TargetState::Draining => 0,
         };
+        self
+    }
+
+    /// Removes the address record on purpose, keeping the addresses in the ownership record.
+    pub fn parked(mut self) -> Self {
+        self.parked = true;
+        self
+    }
+
+    /// Brings a parked target's address record back (with its state's weight).
+    pub fn unparked(mut self) -> Self {
+        self.parked = false;
+        self
+    }
+
+    /// The record sets this target consists of: the address record (unless parked) and the
+    /// ownership record.
+    pub fn record_sets(&self, pool: &PoolSpec) -> Vec<RecordSet> {
+        let mut sets = Vec::with_capacity(2);
+        if !self.parked {
+            sets.push(self.address_record(pool));
+        }
+        sets.push(self.ownership_record(pool));
+        sets
+    }
+
+    /// Records who put the target in its current state.
+    pub fn by(mut self, who: &str) -> Self {
+        self.by = Some(who.to_owned());
         self
     }
 
@@ -177,6 +225,8 @@ impl Target {
             state: self.state,
             since: self.since,
             probe: self.probe,
+            by: self.by.clone(),
+            parked: self.parked.then(|| self.addresses.clone()),
         }
     }
 

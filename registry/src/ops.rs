@@ -7,6 +7,9 @@ use crate::model::{Change, PoolSpec, TargetState};
 use crate::plan::{ChangeGroup, Intent, Plan, plan};
 use crate::pool::PoolView;
 
+/// The `by=` value of states set by an operator.
+pub const OPERATOR: &str = "operator";
+
 /// What the operator asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Operation {
@@ -68,7 +71,7 @@ pub fn operator_plan(
 ) -> Result<Plan, OpError> {
     if let Some(owned) = view.owned.get(id) {
         let t = owned.target.clone();
-        if owned.address_set.is_none() && op != Operation::Remove {
+        if owned.address_set.is_none() && !t.parked && op != Operation::Remove {
             return Err(OpError::Impossible {
                 id: id.into(),
                 action: verb(op),
@@ -79,7 +82,9 @@ pub fn operator_plan(
         }
         let intent = match op {
             Operation::SetWeight(w) => Intent::Present(t.with_wanted_weight(w)),
-            Operation::Quarantine => Intent::Present(t.with_state(TargetState::Quarantined, now)),
+            Operation::Quarantine => {
+                Intent::Present(t.with_state(TargetState::Quarantined, now).by(OPERATOR))
+            }
             Operation::Restore => Intent::Present(t.with_state(TargetState::Active, now)),
             Operation::Remove => Intent::Absent,
         };

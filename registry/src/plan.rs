@@ -84,7 +84,7 @@ pub fn plan(pool: &PoolSpec, view: &PoolView, intents: &BTreeMap<String, Intent>
                     });
                     continue;
                 }
-                vec![target.address_record(pool), target.ownership_record(pool)]
+                target.record_sets(pool)
             }
             Intent::Absent => Vec::new(),
         };

@@ -147,9 +147,10 @@ fn judge(
     if let Some(note) = &ownership_set.opaque {
         return Err(ForeignReason::Unmanageable(note.clone()));
     }
-    let (addresses, weight) = match address_set {
-        None => (Vec::new(), 0),
-        Some(set) => decode_address_set(pool, set).map_err(ForeignReason::Unmanageable)?,
+    let (addresses, weight) = match (address_set, &record.parked) {
+        (Some(set), _) => decode_address_set(pool, set).map_err(ForeignReason::Unmanageable)?,
+        (None, Some(parked)) => (parked.clone(), 0),
+        (None, None) => (Vec::new(), 0),
     };
     Ok(OwnedTarget {
         target: Target {
@@ -160,6 +161,8 @@ fn judge(
             state: record.state,
             since: record.since,
             probe: record.probe,
+            by: record.by,
+            parked: record.parked.is_some(),
         },
         address_set: address_set.cloned(),
         ownership_set: ownership_set.clone(),

@@ -2,7 +2,7 @@
 //! Route 53's quoted TXT presentation format.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use crate::model::TargetState;
 
@@ -22,6 +22,11 @@ pub struct OwnershipRecord {
     pub since: u64,
     /// Where to probe, if not the published address (`probe=`).
     pub probe: Option<SocketAddr>,
+    /// Who put the target in its state (`by=`), e.g. `health`, `agent`, `operator`.
+    pub by: Option<String>,
+    /// Set when the address record was removed on purpose (`parked=ip,ip`): the addresses to
+    /// publish again on restore.
+    pub parked: Option<Vec<IpAddr>>,
 }
 
 /// Why a TXT value is not a valid ownership record.
@@ -65,6 +70,13 @@ pub fn encode(rec: &OwnershipRecord) -> String {
     ];
     if let Some(probe) = rec.probe {
         parts.push(format!("probe={probe}"));
+    }
+    if let Some(by) = &rec.by {
+        parts.push(format!("by={by}"));
+    }
+    if let Some(addrs) = &rec.parked {
+        let list: Vec<String> = addrs.iter().map(ToString::to_string).collect();
+        parts.push(format!("parked={}", list.join(",")));
     }
     join_quoted(&parts)
 }
@@ -122,13 +134,48 @@ pub fn decode(value: &str) -> Result<OwnershipRecord, TxtError> {
             expected: "ip:port, or [ipv6]:port".into(),
         })?),
     };
+    let by = match fields.get("by") {
+        None => None,
+        Some(b) if is_token(b) => Some(b.clone()),
+        Some(b) => {
+            return Err(TxtError::BadValue {
+                key: "by",
+                value: b.clone(),
+                expected: "1-64 letters, digits, '.', '_' or '-'".into(),
+            });
+        }
+    };
+    let parked = match fields.get("parked") {
+        None => None,
+        Some(list) => Some(
+            list.split(',')
+                .map(|a| a.parse::<IpAddr>())
+                .collect::<Result<Vec<_>, _>>()
+                .ok()
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| TxtError::BadValue {
+                    key: "parked",
+                    value: list.clone(),
+                    expected: "a comma-separated list of IP addresses".into(),
+                })?,
+        ),
+    };
     Ok(OwnershipRecord {
         owner: owner.clone(),
         wanted_weight,
         state,
         since,
         probe,
+        by,
+        parked,
     })
+}
+
+/// True for the space-free tokens the protocol allows in `owner=` and `by=`.
+pub fn is_token(s: &str) -> bool {
+    (1..=64).contains(&s.len())
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }
 
 /// Joins strings into Route 53's TXT presentation: each one quoted, separated by spaces.
@@ -221,6 +268,8 @@ mod tests {
             state: TargetState::Quarantined,
             since: 1_700_000_000,
             probe: Some("10.0.0.5:4433".parse().unwrap()),
+            by: Some("health".into()),
+            parked: None,
         }
     }
 
@@ -228,7 +277,7 @@ mod tests {
     fn encodes_as_quoted_strings() {
         assert_eq!(
             encode(&sample()),
-            r#""v=1" "owner=wavelb" "weight=100" "state=quarantined" "since=1700000000" "probe=10.0.0.5:4433""#
+            r#""v=1" "owner=wavelb" "weight=100" "state=quarantined" "since=1700000000" "probe=10.0.0.5:4433" "by=health""#
         );
     }
 
@@ -282,8 +331,10 @@ mod tests {
             state in any_state(),
             since in any::<u64>(),
             probe in proptest::option::of((any::<std::net::IpAddr>(), any::<u16>()).prop_map(|(ip, port)| SocketAddr::new(ip, port))),
+            by in proptest::option::of("[a-z0-9._-]{1,20}"),
+            parked in proptest::option::of(proptest::collection::vec(any::<std::net::IpAddr>(), 1..4)),
         ) {
-            let rec = OwnershipRecord { owner, wanted_weight: weight, state, since, probe };
+            let rec = OwnershipRecord { owner, wanted_weight: weight, state, since, probe, by, parked };
             prop_assert_eq!(decode(&encode(&rec)), Ok(rec));
         }
 

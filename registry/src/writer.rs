@@ -210,10 +210,11 @@ impl Writer {
         }
     }
 
-    /// Lists the record sets at the pool's address name and ownership name, following
+    /// Lists the record sets at the pool's address, ownership and leader-lease names, following
     /// pagination to the end of the pool's part of the zone.
     pub async fn list_pool(&self, pool: &PoolSpec) -> Result<Vec<RecordSet>, WriteError> {
         let ownership = pool.ownership_name();
+        let leader = pool.leader_name();
         let mut out = Vec::new();
         let mut seen = HashSet::new();
         let mut start: (String, Option<RrType>, Option<String>) =
@@ -242,7 +243,7 @@ impl Writer {
                 }
                 if seen.insert(set.key()) {
                     fresh += 1;
-                    if set.name == pool.name || set.name == ownership {
+                    if set.name == pool.name || set.name == ownership || set.name == leader {
                         out.push(set);
                     }
                 }

@@ -43,8 +43,9 @@ fn target(id: String) -> impl Strategy<Value = Target> {
         ],
         0u64..2_000_000_000,
         proptest::option::of(any::<u16>()),
+        any::<bool>(),
     )
-        .prop_map(move |(addrs, wanted, state, since, probe_port)| {
+        .prop_map(move |(addrs, wanted, state, since, probe_port, parked)| {
             let mut t = Target::active(
                 id.clone(),
                 addrs
@@ -55,7 +56,12 @@ fn target(id: String) -> impl Strategy<Value = Target> {
                 since,
             );
             t.probe = probe_port.map(|p| (Ipv4Addr::new(10, 0, 0, 1), p).into());
-            t.with_state(state, since)
+            let t = t.with_state(state, since);
+            if parked && state != TargetState::Active {
+                t.parked()
+            } else {
+                t
+            }
         })
 }
 
@@ -99,7 +105,7 @@ proptest! {
             match obs {
                 Observed::Missing => {}
                 Observed::Owned { target, address_missing } => {
-                    if !address_missing {
+                    if !address_missing && !target.parked {
                         sets.push(target.address_record(&mine));
                     }
                     sets.push(target.ownership_record(&mine));
@@ -153,7 +159,7 @@ proptest! {
                 Intent::Present(t) => {
                     let got = &view_after.owned[id];
                     prop_assert_eq!(&got.target, t);
-                    prop_assert!(got.address_set.is_some());
+                    prop_assert_eq!(got.address_set.is_some(), !t.parked);
                 }
                 Intent::Absent => {
                     prop_assert!(!view_after.owned.contains_key(id));

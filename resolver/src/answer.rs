@@ -250,7 +250,6 @@ fn format_error(packet: &[u8]) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::snapshot::ZoneSource;
     use crate::store::Store;
     use hickory_proto::op::Query;
     use hickory_proto::rr::Name;
@@ -282,19 +281,6 @@ mod tests {
         s
     }
 
-    fn snapshot(s: &Store) -> Snapshot {
-        let sources: Vec<ZoneSource<'_>> = s
-            .zones()
-            .map(|z| ZoneSource {
-                zone_id: &z.id,
-                origin: &z.name,
-                serial: z.serial,
-                sets: z.records.sets().collect(),
-            })
-            .collect();
-        Snapshot::build(&sources)
-    }
-
     fn query(name: &str) -> Vec<u8> {
         let mut m = Message::query();
         m.metadata.id = 0x4242;
@@ -305,7 +291,7 @@ mod tests {
 
     #[test]
     fn the_random_number_picks_by_cumulative_weight() {
-        let snap = snapshot(&store());
+        let snap = Snapshot::of_store(&store());
         let pick = |r| {
             respond(&snap, &query("www.lab.test."), Transport::Udp, r)
                 .unwrap()
@@ -321,7 +307,7 @@ mod tests {
 
     #[test]
     fn short_packets_and_responses_are_ignored_and_garbage_gets_formerr() {
-        let snap = snapshot(&store());
+        let snap = Snapshot::of_store(&store());
         assert!(respond(&snap, &[1, 2, 3], Transport::Udp, 0).is_none());
         let mut resp = query("www.lab.test.");
         resp[2] |= 0x80;

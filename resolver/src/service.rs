@@ -17,7 +17,7 @@ use crate::answer::{self, Transport};
 use crate::metrics::{AnswerLabels, QueryLabels, ResolverMetrics};
 use crate::persist::{PersistError, StateFile};
 use crate::sigv4::Credentials;
-use crate::snapshot::{Snapshot, ZoneSource};
+use crate::snapshot::Snapshot;
 use crate::store::Store;
 
 /// How long an idle DNS-over-TCP connection is kept.
@@ -97,16 +97,7 @@ pub struct Shared {
 impl Shared {
     /// Rebuilds the DNS snapshot from `store` and swaps it in.
     pub fn publish(&self, store: &Store) {
-        let sources: Vec<ZoneSource<'_>> = store
-            .zones()
-            .map(|z| ZoneSource {
-                zone_id: &z.id,
-                origin: &z.name,
-                serial: z.serial,
-                sets: z.records.sets().collect(),
-            })
-            .collect();
-        self.snapshot.store(Arc::new(Snapshot::build(&sources)));
+        self.snapshot.store(Arc::new(Snapshot::of_store(store)));
     }
 }
 

@@ -120,6 +120,20 @@ impl Snapshot {
         Self { zones }
     }
 
+    /// Builds the snapshot of every zone in `store`.
+    pub fn of_store(store: &crate::store::Store) -> Self {
+        let sources: Vec<ZoneSource<'_>> = store
+            .zones()
+            .map(|z| ZoneSource {
+                zone_id: &z.id,
+                origin: &z.name,
+                serial: z.serial,
+                sets: z.records.sets().collect(),
+            })
+            .collect();
+        Self::build(&sources)
+    }
+
     /// The zone that is authoritative for `qname` (lower case, trailing dot), if any.
     pub fn zone_for(&self, qname: &str) -> Option<&ZoneView> {
         self.zones.iter().find(|z| {

@@ -10,10 +10,15 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use ::health::config::{HealthConfig, ProbeVia};
+use ::health::controller::Controller;
+use ::health::decide::AllDown;
+use ::health::metrics::HealthMetrics;
+use ::health::probe::{ProbeConfig, ProbeKind, Prober};
 use anyhow::Context;
 use prometheus_client::registry::Registry;
 use registry::config::{Route53Config, ZoneRef};
-use registry::metrics::WriterMetrics;
+use registry::metrics::{PoolMetrics, WriterMetrics};
 use registry::model::{PoolSpec, RecordType, Target};
 use registry::name::Fqdn;
 use registry::plan::{Intent, plan};
@@ -57,6 +62,51 @@ pub fn set_id(i: usize) -> String {
     format!("demo-{i}")
 }
 
+/// The lab's health controller: UDP probes ("ping" echoed) of every demo target.
+async fn health_controller(
+    cfg: &Route53Config,
+    zone: &ZoneRef,
+    port: u16,
+    interval: Duration,
+    registry: &mut Registry,
+) -> anyhow::Result<Controller> {
+    let mut probe = ProbeConfig::new(ProbeKind::Udp);
+    probe.port = Some(port);
+    probe.send = Some("ping".into());
+    probe.expect = Some("ping".into());
+    probe.timeout = (interval / 2).max(Duration::from_millis(50));
+    let hc = HealthConfig {
+        interval,
+        timeout: None,
+        rise: 2,
+        fall: 3,
+        poll_interval: interval * 5,
+        metrics_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        probe_via: ProbeVia::Published,
+        max_quarantined_fraction: 0.5,
+        all_down: AllDown::FailOpen,
+        gc_after: Duration::from_secs(24 * 3600),
+        lease_ttl: (interval * 15).max(Duration::from_secs(2)),
+        concurrency: 16,
+        controller_id: Some("lab".into()),
+        probe,
+    };
+    hc.validate()
+        .map_err(|e| anyhow::anyhow!("lab health configuration: {e}"))?;
+    let prober =
+        Prober::new(&hc.effective_probe()).map_err(|e| anyhow::anyhow!("lab probe: {e}"))?;
+    let writer = Writer::connect(cfg, zone, WriterMetrics::register(registry)).await?;
+    Ok(Controller::new(
+        pool(),
+        writer,
+        hc,
+        prober,
+        "lab".into(),
+        HealthMetrics::register(registry),
+        PoolMetrics::register(registry),
+    ))
+}
+
 /// Runs the lab until Ctrl-C, SIGTERM or `quit`.
 pub async fn run(args: LabArgs) -> anyhow::Result<()> {
     let settings = Settings {
@@ -74,7 +124,6 @@ pub async fn run(args: LabArgs) -> anyhow::Result<()> {
         .await
         .context("cannot start the lab resolver")?;
     let answers = running.shared.metrics.answers.clone();
-    let metrics = crate::metrics_http::serve(args.metrics_listen, registry).await?;
 
     // Demo targets share one port: the first binds (port 0 picks one), the rest follow.
     let mut targets = Vec::new();
@@ -114,6 +163,22 @@ pub async fn run(args: LabArgs) -> anyhow::Result<()> {
         .await
         .context("cannot register the demo targets")?;
 
+    let controller = if args.no_health {
+        None
+    } else {
+        Some(health_controller(&cfg, &zone, port, args.probe_interval, &mut registry).await?)
+    };
+    let metrics = crate::metrics_http::serve(args.metrics_listen, registry).await?;
+    let (stop_health, health_stopped) = tokio::sync::oneshot::channel::<()>();
+    let health_task = controller.map(|c| {
+        tokio::spawn(c.run(
+            async {
+                let _ = health_stopped.await;
+            },
+            |summary| tracing::info!(summary, "lab health controller running"),
+        ))
+    });
+
     let dns = running.dns.first().copied().unwrap_or(args.dns_listen);
     println!(
         "{}",
@@ -140,6 +205,10 @@ pub async fn run(args: LabArgs) -> anyhow::Result<()> {
     };
     console.run(args.refresh).await;
     crate::systemd::stopping();
+    let _ = stop_health.send(());
+    if let Some(task) = health_task {
+        let _ = task.await;
+    }
     println!("lab stopped");
     Ok(())
 }

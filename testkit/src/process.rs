@@ -91,3 +91,22 @@ fn pump(stdout: ChildStdout) -> mpsc::Receiver<String> {
     });
     rx
 }
+
+/// Starts `wavelb resolver` (binary `bin`) on free loopback ports serving `lab.test`, quiet,
+/// with `extra` arguments appended.
+pub fn resolver(bin: &str, extra: &[&str]) -> Service {
+    let mut args = vec![
+        "-q",
+        "resolver",
+        "--dns-listen",
+        "127.0.0.1:0",
+        "--api-listen",
+        "127.0.0.1:0",
+        "--metrics-listen",
+        "127.0.0.1:0",
+        "--zone",
+        "lab.test",
+    ];
+    args.extend_from_slice(extra);
+    Service::spawn(bin, &args)
+}

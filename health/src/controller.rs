@@ -1,0 +1,444 @@
+//! The health controller's adapter: probe tasks on a schedule, the round loop that reads the
+//! pool, takes the leader lease, and writes quarantines/restores/deletions through the registry
+//! writer. Every decision is made by the pure modules ([`crate::state`], [`crate::decide`],
+//! [`crate::lease`]); this module only moves data and keeps time.
+
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rand::Rng;
+use registry::metrics::{PoolLabels, PoolMetrics};
+use registry::model::PoolSpec;
+use registry::plan::plan;
+use registry::pool::{OwnedTarget, PoolView, classify};
+use registry::writer::{WriteError, Writer};
+use tokio::sync::{Semaphore, mpsc};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use crate::config::{HealthConfig, ProbeVia};
+use crate::decide::{Policy, decide};
+use crate::lease::{self, LeaseStep};
+use crate::metrics::{DirectionLabels, FailureLabels, HealthMetrics, ProbeLabels, TargetLabels};
+use crate::probe::{ProbeResult, Prober};
+use crate::state::{Health, TargetHealth, Thresholds, Transition};
+
+/// How many recent probe results are kept per target for the transition log.
+const RECENT: usize = 5;
+
+/// One probe result, tagged with the target and the probe task's generation.
+struct Observation {
+    id: String,
+    generation: u64,
+    result: ProbeResult,
+}
+
+struct Probed {
+    addr: SocketAddr,
+    generation: u64,
+    health: TargetHealth,
+    recent: VecDeque<ProbeResult>,
+    task: JoinHandle<()>,
+}
+
+/// A running controller for one pool.
+pub struct Controller {
+    pool: PoolSpec,
+    writer: Writer,
+    cfg: HealthConfig,
+    prober: Arc<Prober>,
+    id: String,
+    metrics: HealthMetrics,
+    pool_metrics: PoolMetrics,
+    targets: HashMap<String, Probed>,
+    next_generation: u64,
+    semaphore: Arc<Semaphore>,
+    leader: bool,
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+impl Controller {
+    /// A controller for `pool` writing through `writer`, known as `id` in the leader lease.
+    pub fn new(
+        pool: PoolSpec,
+        writer: Writer,
+        cfg: HealthConfig,
+        prober: Prober,
+        id: String,
+        metrics: HealthMetrics,
+        pool_metrics: PoolMetrics,
+    ) -> Self {
+        let semaphore = Arc::new(Semaphore::new(cfg.concurrency));
+        Self {
+            pool,
+            writer,
+            cfg,
+            prober: Arc::new(prober),
+            id,
+            metrics,
+            pool_metrics,
+            targets: HashMap::new(),
+            next_generation: 0,
+            semaphore,
+            leader: false,
+        }
+    }
+
+    fn pool_label(&self) -> PoolLabels {
+        PoolLabels {
+            pool: self.pool.name.without_dot().to_owned(),
+        }
+    }
+
+    /// Runs rounds and probes until `shutdown` resolves. `ready` is called once, after the
+    /// first successful read of the pool.
+    pub async fn run(mut self, shutdown: impl Future<Output = ()>, mut ready: impl FnMut(&str)) {
+        let (tx, mut rx) = mpsc::channel::<Observation>(1024);
+        let mut rounds = tokio::time::interval(self.cfg.poll_interval);
+        rounds.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut announced = false;
+        tokio::pin!(shutdown);
+        loop {
+            let mut round_now = false;
+            tokio::select! {
+                _ = &mut shutdown => break,
+                _ = rounds.tick() => round_now = true,
+                Some(obs) = rx.recv() => {
+                    if self.observe(obs) {
+                        round_now = true;
+                        rounds.reset();
+                    }
+                }
+            }
+            if round_now {
+                match self.round(&tx).await {
+                    Ok(summary) if !announced => {
+                        announced = true;
+                        ready(&summary);
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::warn!(pool = %self.pool.name, error = %e, "health round failed; retrying next round")
+                    }
+                }
+            }
+        }
+        for (_, t) in self.targets.drain() {
+            t.task.abort();
+        }
+        self.metrics.leader.get_or_create(&self.pool_label()).set(0);
+    }
+
+    /// Feeds one probe result into the target's state machine; true when the verdict changed.
+    fn observe(&mut self, obs: Observation) -> bool {
+        let kind = self.prober.kind().as_str();
+        let outcome = if obs.result.healthy {
+            "healthy"
+        } else {
+            "unhealthy"
+        };
+        self.metrics
+            .probe_duration
+            .get_or_create(&ProbeLabels { kind, outcome })
+            .observe(obs.result.latency.as_secs_f64());
+        if let Some(reason) = obs.result.reason {
+            self.metrics
+                .probe_failures
+                .get_or_create(&FailureLabels {
+                    kind,
+                    reason: reason.as_str(),
+                })
+                .inc();
+        }
+        let thresholds = Thresholds {
+            rise: self.cfg.rise,
+            fall: self.cfg.fall,
+        };
+        let pool = self.pool.name.without_dot().to_owned();
+        let Some(t) = self.targets.get_mut(&obs.id) else {
+            return false;
+        };
+        if t.generation != obs.generation {
+            return false;
+        }
+        if t.recent.len() == RECENT {
+            t.recent.pop_front();
+        }
+        t.recent.push_back(obs.result.clone());
+        let transition = t.health.observe(obs.result.healthy, thresholds);
+        self.metrics
+            .target_healthy
+            .get_or_create(&TargetLabels {
+                pool,
+                target: obs.id.clone(),
+            })
+            .set(t.health.state().gauge());
+        let Some(Transition { from, to }) = transition else {
+            return false;
+        };
+        let recent: Vec<String> = t
+            .recent
+            .iter()
+            .map(|r| match r.reason {
+                None => format!("ok {:?}", r.latency),
+                Some(reason) => format!("{} ({})", reason.as_str(), r.detail),
+            })
+            .collect();
+        let direction = if to == Health::Healthy { "up" } else { "down" };
+        self.metrics
+            .transitions
+            .get_or_create(&DirectionLabels { direction })
+            .inc();
+        tracing::warn!(
+            target_id = %obs.id,
+            addr = %t.addr,
+            %from,
+            %to,
+            reason = obs.result.reason.map_or("ok", |r| r.as_str()),
+            detail = %obs.result.detail,
+            recent = ?recent,
+            "target verdict changed"
+        );
+        true
+    }
+
+    /// Where `owned` is probed.
+    fn probe_addr(&self, owned: &OwnedTarget) -> Option<SocketAddr> {
+        let published = owned
+            .target
+            .addresses
+            .first()
+            .and_then(|ip| self.prober.port().map(|port| SocketAddr::new(*ip, port)));
+        match self.cfg.probe_via {
+            ProbeVia::Probe => owned.target.probe.or(published),
+            ProbeVia::Published => published,
+        }
+    }
+
+    /// Starts, restarts or stops probe tasks so they match the owned targets.
+    fn sync_probes(&mut self, view: &PoolView, tx: &mpsc::Sender<Observation>) {
+        let wanted: HashMap<String, SocketAddr> = view
+            .owned
+            .values()
+            .filter_map(|o| match self.probe_addr(o) {
+                Some(addr) => Some((o.target.id.clone(), addr)),
+                None => {
+                    tracing::warn!(target_id = %o.target.id, "no address to probe (no published address, or no port in [health.probe])");
+                    None
+                }
+            })
+            .collect();
+        self.targets.retain(|id, t| {
+            let keep = wanted.get(id) == Some(&t.addr);
+            if !keep {
+                t.task.abort();
+            }
+            keep
+        });
+        let new: Vec<(String, SocketAddr)> = wanted
+            .into_iter()
+            .filter(|(id, _)| !self.targets.contains_key(id))
+            .collect();
+        let interval = self.cfg.interval;
+        let count = new.len().max(1) as u32;
+        let mut rng = rand::rng();
+        for (i, (id, addr)) in new.into_iter().enumerate() {
+            // Spread the first probes evenly across the interval, plus a little jitter.
+            let spread = interval * u32::try_from(i).unwrap_or(0) / count;
+            let jitter = interval.mul_f64(rng.random_range(0.0..0.05));
+            self.next_generation += 1;
+            let generation = self.next_generation;
+            let task = tokio::spawn(probe_loop(
+                id.clone(),
+                generation,
+                addr,
+                self.prober.clone(),
+                interval,
+                spread + jitter,
+                self.semaphore.clone(),
+                tx.clone(),
+            ));
+            self.targets.insert(
+                id,
+                Probed {
+                    addr,
+                    generation,
+                    health: TargetHealth::default(),
+                    recent: VecDeque::new(),
+                    task,
+                },
+            );
+        }
+    }
+
+    /// One round: read, lease, decide, write. Returns a one-line summary.
+    async fn round(&mut self, tx: &mpsc::Sender<Observation>) -> Result<String, WriteError> {
+        let sets = self.writer.list_pool(&self.pool).await?;
+        let view = classify(&self.pool, &sets);
+        self.pool_metrics.observe(&self.pool, &view);
+        self.sync_probes(&view, tx);
+        let now = unix_now();
+        let label = self.pool_label();
+
+        let step = lease::step(
+            &self.pool,
+            lease::find(&self.pool, &sets),
+            &self.id,
+            now,
+            self.cfg.lease_ttl.as_secs().max(1),
+        );
+        self.leader = match step {
+            LeaseStep::Follow { holder } => {
+                if self.leader {
+                    tracing::warn!(%holder, "lost the leader lease; following");
+                }
+                false
+            }
+            LeaseStep::Write(changes) => {
+                let group = registry::plan::Plan {
+                    groups: vec![registry::plan::ChangeGroup {
+                        target_id: registry::model::LEADER_LABEL.into(),
+                        changes,
+                    }],
+                    skipped: Vec::new(),
+                };
+                match self.writer.execute(&group).await {
+                    Ok(_) => {
+                        if !self.leader {
+                            tracing::info!(controller = %self.id, "took the leader lease");
+                        }
+                        true
+                    }
+                    Err(WriteError::Conflict { .. }) => false,
+                    Err(e) => return Err(e),
+                }
+            }
+        };
+        self.metrics
+            .leader
+            .get_or_create(&label)
+            .set(i64::from(self.leader));
+
+        let verdicts: HashMap<String, Health> = self
+            .targets
+            .iter()
+            .map(|(id, t)| (id.clone(), t.health.state()))
+            .collect();
+        let policy = Policy {
+            max_quarantined_fraction: self.cfg.max_quarantined_fraction,
+            all_down: self.cfg.all_down,
+            gc_after: self.cfg.gc_after.as_secs(),
+        };
+        let decision = decide(&view, &verdicts, &policy, &|_| None, now);
+        self.metrics
+            .panic
+            .get_or_create(&label)
+            .set(i64::from(decision.panic()));
+        if decision.panic() {
+            tracing::error!(
+                pool = %self.pool.name,
+                withheld = ?decision.withheld,
+                members = decision.members,
+                max_fraction = self.cfg.max_quarantined_fraction,
+                "PANIC: more targets failed than may be quarantined; keeping them in rotation. \
+                 The prober is more likely broken than the fleet: check it"
+            );
+        }
+        let summary = format!(
+            "{} targets, {} quarantined, {}",
+            decision.members,
+            decision.quarantined,
+            if self.leader { "leader" } else { "follower" }
+        );
+        if !self.leader {
+            let current = view
+                .owned
+                .values()
+                .filter(|o| o.target.state == registry::model::TargetState::Quarantined)
+                .count();
+            self.metrics
+                .quarantined
+                .get_or_create(&label)
+                .set(i64::try_from(current).unwrap_or(0));
+            return Ok(summary);
+        }
+        let planned = plan(&self.pool, &view, &decision.intents);
+        if !planned.is_empty() {
+            match self.writer.execute(&planned).await {
+                Ok(_) => {
+                    for id in &decision.collected {
+                        tracing::warn!(target_id = %id, "deleted a target quarantined past gc_after");
+                    }
+                    self.metrics
+                        .gc_deleted
+                        .inc_by(decision.collected.len() as u64);
+                }
+                Err(WriteError::Conflict { messages }) => {
+                    tracing::info!(
+                        ?messages,
+                        "the pool changed while we wrote; next round re-reads it"
+                    );
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        self.metrics
+            .quarantined
+            .get_or_create(&label)
+            .set(i64::try_from(decision.quarantined).unwrap_or(0));
+        Ok(summary)
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn probe_loop(
+    id: String,
+    generation: u64,
+    addr: SocketAddr,
+    prober: Arc<Prober>,
+    interval: Duration,
+    offset: Duration,
+    semaphore: Arc<Semaphore>,
+    tx: mpsc::Sender<Observation>,
+) {
+    let mut next = Instant::now() + offset;
+    loop {
+        tokio::time::sleep_until(next).await;
+        let result = {
+            let Ok(_permit) = semaphore.acquire().await else {
+                return;
+            };
+            prober.probe(addr).await
+        };
+        if tx
+            .send(Observation {
+                id: id.clone(),
+                generation,
+                result,
+            })
+            .await
+            .is_err()
+        {
+            return;
+        }
+        next += interval;
+        let now = Instant::now();
+        if next < now {
+            // A slow probe overran its slot: skip the missed slots instead of bursting.
+            let behind = now - next;
+            let missed = (behind.as_nanos() / interval.as_nanos().max(1)) as u32 + 1;
+            tracing::debug!(target_id = %id, missed, "probe slots missed");
+            next += interval * missed;
+        }
+        let jitter = interval.mul_f64(rand::rng().random_range(0.0..0.02));
+        next += jitter;
+    }
+}

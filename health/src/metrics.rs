@@ -1,0 +1,121 @@
+//! The health controller's Prometheus metrics.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use registry::metrics::PoolLabels;
+
+/// Labels of `wavelb_target_healthy`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct TargetLabels {
+    /// The pool name.
+    pub pool: String,
+    /// The set identifier.
+    pub target: String,
+}
+
+/// Labels of `wavelb_probe_duration_seconds`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct ProbeLabels {
+    /// The probe kind.
+    pub kind: &'static str,
+    /// `healthy` or `unhealthy`.
+    pub outcome: &'static str,
+}
+
+/// Labels of `wavelb_probe_failures_total`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct FailureLabels {
+    /// The probe kind.
+    pub kind: &'static str,
+    /// The failure reason.
+    pub reason: &'static str,
+}
+
+/// Labels of `wavelb_health_transitions_total`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct DirectionLabels {
+    /// `up` or `down`.
+    pub direction: &'static str,
+}
+
+fn histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.000_1, 2.0, 16))
+}
+
+/// The controller's metrics. Cloning shares the series.
+#[derive(Debug, Clone)]
+pub struct HealthMetrics {
+    /// 1 healthy, 0 unhealthy, -1 unknown.
+    pub target_healthy: Family<TargetLabels, Gauge>,
+    /// Probe latency by kind and outcome.
+    pub probe_duration: Family<ProbeLabels, Histogram, fn() -> Histogram>,
+    /// Failed probes by kind and reason.
+    pub probe_failures: Family<FailureLabels, Counter>,
+    /// Verdict changes by direction.
+    pub transitions: Family<DirectionLabels, Counter>,
+    /// Quarantined targets.
+    pub quarantined: Family<PoolLabels, Gauge>,
+    /// 1 while the fraction guard holds back quarantines.
+    pub panic: Family<PoolLabels, Gauge>,
+    /// 1 while this controller holds the leader lease.
+    pub leader: Family<PoolLabels, Gauge>,
+    /// Dead targets deleted.
+    pub gc_deleted: Counter,
+}
+
+impl HealthMetrics {
+    /// Creates the metrics and registers them in `registry`.
+    pub fn register(registry: &mut Registry) -> Self {
+        let m = Self {
+            target_healthy: Family::default(),
+            probe_duration: Family::new_with_constructor(histogram),
+            probe_failures: Family::default(),
+            transitions: Family::default(),
+            quarantined: Family::default(),
+            panic: Family::default(),
+            leader: Family::default(),
+            gc_deleted: Counter::default(),
+        };
+        registry.register(
+            "wavelb_target_healthy",
+            "Verdict per target: 1 healthy, 0 unhealthy, -1 unknown",
+            m.target_healthy.clone(),
+        );
+        registry.register(
+            "wavelb_probe_duration_seconds",
+            "Probe latency by kind and outcome",
+            m.probe_duration.clone(),
+        );
+        registry.register(
+            "wavelb_probe_failures",
+            "Failed probes by kind and reason",
+            m.probe_failures.clone(),
+        );
+        registry.register(
+            "wavelb_health_transitions",
+            "Verdict changes by direction",
+            m.transitions.clone(),
+        );
+        registry.register(
+            "wavelb_health_quarantined",
+            "Targets of the pool in quarantine",
+            m.quarantined.clone(),
+        );
+        registry.register("wavelb_health_panic", "1 while the fraction guard holds back quarantines (the prober is more likely broken than the fleet)", m.panic.clone());
+        registry.register(
+            "wavelb_health_leader",
+            "1 while this controller holds the pool's leader lease",
+            m.leader.clone(),
+        );
+        registry.register(
+            "wavelb_gc_deleted",
+            "Targets deleted because their instance is gone",
+            m.gc_deleted.clone(),
+        );
+        m
+    }
+}

@@ -1,0 +1,306 @@
+//! `dns`: one query over UDP; healthy on NOERROR (and a matching answer when `expect` or
+//! `expect_regex` is set).
+//!
+//! The query asks for recursion (RD) and advertises EDNS with a 1232-byte payload. A response
+//! that is not for our query (id, question) is a `bad_reply`, as is any response code other
+//! than NOERROR (NXDOMAIN, REFUSED, SERVFAIL, …). Without `expect*` an empty NOERROR answer
+//! (NODATA) is healthy: the server is up and authoritative or recursive for the name. With
+//! `expect`, some answer record of type `qtype` must have exactly that text form (presentation
+//! format, e.g. `192.0.2.1` or `ns1.example.com.`; a trailing dot on either side is ignored);
+//! with `expect_regex`, the regular expression must match some answer's text form. A truncated
+//! response is judged on what it carries (no retry over TCP).
+
+use std::net::SocketAddr;
+use std::str::FromStr;
+
+use hickory_proto::op::{Edns, Message, MessageType, Query, ResponseCode};
+use hickory_proto::rr::{Name, RecordType};
+
+use super::udp::exchange;
+use super::{Failure, Outcome, ProbeConfig, ProbeConfigError, Success};
+
+/// What a DNS answer must look like.
+#[derive(Debug)]
+enum TextExpect {
+    NoError,
+    Exact(String),
+    Regex(regex::Regex),
+}
+
+/// A validated `dns` probe.
+#[derive(Debug)]
+pub(crate) struct DnsProbe {
+    name: Name,
+    qtype: RecordType,
+    expect: TextExpect,
+}
+
+impl DnsProbe {
+    pub(crate) fn new(cfg: &ProbeConfig) -> Result<Self, ProbeConfigError> {
+        let text = cfg.name.as_deref().ok_or_else(|| {
+            ProbeConfigError::new(
+                "name",
+                "kind dns needs the name to query, e.g. name = \"example.com\"",
+            )
+        })?;
+        let mut name = Name::from_utf8(text).map_err(|e| {
+            ProbeConfigError::new("name", format!("{text:?} is not a domain name: {e}"))
+        })?;
+        if name.is_root() && text != "." {
+            return Err(ProbeConfigError::new("name", "is empty"));
+        }
+        name.set_fqdn(true);
+        let qtype = match cfg.qtype.as_deref() {
+            None => RecordType::A,
+            Some(t) => parse_qtype(t)?,
+        };
+        super::at_most_one(&[
+            ("expect", cfg.expect.is_some()),
+            ("expect_regex", cfg.expect_regex.is_some()),
+        ])?;
+        let expect = if let Some(text) = &cfg.expect {
+            TextExpect::Exact(text.trim_end_matches('.').to_owned())
+        } else if let Some(text) = &cfg.expect_regex {
+            TextExpect::Regex(regex::Regex::new(text).map_err(|e| {
+                ProbeConfigError::new(
+                    "expect_regex",
+                    format!("is not a valid regular expression: {e}"),
+                )
+            })?)
+        } else {
+            TextExpect::NoError
+        };
+        Ok(Self {
+            name,
+            qtype,
+            expect,
+        })
+    }
+
+    fn query(&self) -> Message {
+        let mut msg = Message::query();
+        msg.metadata.recursion_desired = true;
+        msg.add_query(Query::query(self.name.clone(), self.qtype));
+        let mut edns = Edns::new();
+        edns.set_max_payload(1232);
+        msg.set_edns(edns);
+        msg
+    }
+
+    pub(crate) async fn run(&self, target: SocketAddr) -> Outcome {
+        let query = self.query();
+        let bytes = query.to_vec().map_err(|e| {
+            Failure::new(super::Reason::Io, format!("cannot encode the query: {e}"))
+        })?;
+        let (reply, start) = exchange(target, &bytes).await?;
+        let latency = start.elapsed();
+        let detail = self
+            .judge(query.metadata.id, &reply)
+            .map_err(Failure::bad_reply)?;
+        Ok(Success { detail, latency })
+    }
+
+    /// Checks a response to the query with id `id`; returns a detail or why it is wrong.
+    fn judge(&self, id: u16, reply: &[u8]) -> Result<String, String> {
+        let msg = Message::from_vec(reply)
+            .map_err(|e| format!("not a DNS message ({} bytes): {e}", reply.len()))?;
+        if msg.metadata.message_type != MessageType::Response {
+            return Err("a DNS query, not a response".to_owned());
+        }
+        if msg.metadata.id != id {
+            return Err(format!(
+                "response id {} does not match the query id {id}",
+                msg.metadata.id
+            ));
+        }
+        let rcode = msg.metadata.response_code;
+        // A server without EDNS may answer FORMERR without a question section; check the
+        // response code first so that the detail names it.
+        if rcode != ResponseCode::NoError {
+            return Err(format!(
+                "{} for {} {}",
+                rcode_name(rcode),
+                self.name,
+                self.qtype
+            ));
+        }
+        match msg.queries.first() {
+            // Name equality is case-insensitive.
+            Some(q) if q.name() == &self.name && q.query_type() == self.qtype => {}
+            Some(q) => {
+                return Err(format!(
+                    "response for {} {}, not for our question",
+                    q.name(),
+                    q.query_type()
+                ));
+            }
+            None => return Err("response without a question section".to_owned()),
+        }
+        let answers: Vec<String> = msg
+            .answers
+            .iter()
+            .filter(|r| r.record_type() == self.qtype)
+            .map(|r| r.data.to_string())
+            .collect();
+        let truncated = if msg.metadata.truncation {
+            " (truncated)"
+        } else {
+            ""
+        };
+        let found = match &self.expect {
+            TextExpect::NoError => {
+                return Ok(match answers.first() {
+                    None => format!("NOERROR, no {} answer{truncated}", self.qtype),
+                    Some(first) => format!(
+                        "NOERROR, {} {} answer(s), first {first}{truncated}",
+                        answers.len(),
+                        self.qtype
+                    ),
+                });
+            }
+            TextExpect::Exact(want) => answers
+                .iter()
+                .find(|a| a.trim_end_matches('.') == want.as_str()),
+            TextExpect::Regex(re) => answers.iter().find(|a| re.is_match(a)),
+        };
+        match found {
+            Some(answer) => Ok(format!("NOERROR, {} {answer}", self.qtype)),
+            None => {
+                let want = match &self.expect {
+                    TextExpect::Exact(w) => format!("{w:?}"),
+                    TextExpect::Regex(re) => format!("/{}/", re.as_str()),
+                    TextExpect::NoError => String::new(),
+                };
+                let mut got: Vec<String> = answers.iter().take(4).cloned().collect();
+                if answers.len() > 4 {
+                    got.push("…".to_owned());
+                }
+                Err(format!(
+                    "no {} answer matches {want}; got [{}]{truncated}",
+                    self.qtype,
+                    got.join(", ")
+                ))
+            }
+        }
+    }
+}
+
+/// The mnemonic of a response code (`REFUSED`, …).
+fn rcode_name(rcode: ResponseCode) -> String {
+    let code = u16::from(rcode);
+    let name = match code {
+        0 => "NOERROR",
+        1 => "FORMERR",
+        2 => "SERVFAIL",
+        3 => "NXDOMAIN",
+        4 => "NOTIMP",
+        5 => "REFUSED",
+        6 => "YXDOMAIN",
+        7 => "YXRRSET",
+        8 => "NXRRSET",
+        9 => "NOTAUTH",
+        10 => "NOTZONE",
+        _ => return format!("RCODE {code}"),
+    };
+    name.to_owned()
+}
+
+fn parse_qtype(text: &str) -> Result<RecordType, ProbeConfigError> {
+    let upper = text.to_ascii_uppercase();
+    match RecordType::from_str(&upper) {
+        Ok(RecordType::Unknown(_)) | Err(_) => Err(ProbeConfigError::new(
+            "qtype",
+            format!(
+                "{text:?} is not a known DNS record type; use e.g. A, AAAA, CNAME, MX, NS, SOA, SRV, TXT"
+            ),
+        )),
+        Ok(RecordType::OPT | RecordType::AXFR | RecordType::IXFR) => Err(ProbeConfigError::new(
+            "qtype",
+            format!("{text} cannot be probed over UDP; use e.g. A, AAAA, SOA or TXT"),
+        )),
+        Ok(t) => Ok(t),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hickory_proto::rr::rdata::A;
+    use hickory_proto::rr::{RData, Record};
+
+    fn probe(name: &str, qtype: Option<&str>, expect: Option<&str>, re: Option<&str>) -> DnsProbe {
+        let mut cfg = ProbeConfig::new(super::super::ProbeKind::Dns);
+        cfg.name = Some(name.to_owned());
+        cfg.qtype = qtype.map(str::to_owned);
+        cfg.expect = expect.map(str::to_owned);
+        cfg.expect_regex = re.map(str::to_owned);
+        DnsProbe::new(&cfg).unwrap()
+    }
+
+    fn answer(p: &DnsProbe, rcode: ResponseCode, ips: &[[u8; 4]]) -> (u16, Vec<u8>) {
+        let q = p.query();
+        let id = q.metadata.id;
+        let mut r = Message::response(id, q.metadata.op_code);
+        r.metadata.response_code = rcode;
+        r.add_query(q.queries[0].clone());
+        for ip in ips {
+            r.add_answer(Record::from_rdata(
+                p.name.clone(),
+                60,
+                RData::A(A::new(ip[0], ip[1], ip[2], ip[3])),
+            ));
+        }
+        (id, r.to_vec().unwrap())
+    }
+
+    #[test]
+    fn noerror_with_or_without_answers() {
+        let p = probe("svc.example", None, None, None);
+        let (id, r) = answer(&p, ResponseCode::NoError, &[]);
+        assert!(p.judge(id, &r).unwrap().contains("no A answer"));
+        let (id, r) = answer(&p, ResponseCode::NoError, &[[192, 0, 2, 1]]);
+        assert!(p.judge(id, &r).unwrap().contains("192.0.2.1"));
+        assert!(p.judge(id.wrapping_add(1), &r).is_err(), "other id");
+    }
+
+    #[test]
+    fn error_rcodes_are_bad_replies() {
+        let p = probe("svc.example", None, None, None);
+        let (id, r) = answer(&p, ResponseCode::Refused, &[]);
+        assert!(p.judge(id, &r).unwrap_err().contains("REFUSED"));
+        let (id, r) = answer(&p, ResponseCode::NXDomain, &[]);
+        assert!(p.judge(id, &r).unwrap_err().contains("NXDOMAIN"));
+        assert!(p.judge(id, b"garbage").is_err());
+    }
+
+    #[test]
+    fn expect_exact_and_regex() {
+        let p = probe("svc.example", Some("a"), Some("192.0.2.7"), None);
+        let (id, r) = answer(&p, ResponseCode::NoError, &[[192, 0, 2, 1], [192, 0, 2, 7]]);
+        assert!(p.judge(id, &r).is_ok());
+        let (id, r) = answer(&p, ResponseCode::NoError, &[[192, 0, 2, 1]]);
+        assert!(p.judge(id, &r).unwrap_err().contains("192.0.2.1"));
+        let (id, r) = answer(&p, ResponseCode::NoError, &[]);
+        assert!(p.judge(id, &r).is_err(), "expect needs an answer");
+        let p = probe("svc.example", None, None, Some(r"^192\.0\.2\."));
+        let (id, r) = answer(&p, ResponseCode::NoError, &[[192, 0, 2, 9]]);
+        assert!(p.judge(id, &r).is_ok());
+    }
+
+    #[test]
+    fn validation() {
+        let mut cfg = ProbeConfig::new(super::super::ProbeKind::Dns);
+        assert_eq!(DnsProbe::new(&cfg).unwrap_err().key, "name");
+        cfg.name = Some("ok.example".into());
+        cfg.qtype = Some("BOGUS".into());
+        assert_eq!(DnsProbe::new(&cfg).unwrap_err().key, "qtype");
+        cfg.qtype = Some("soa".into());
+        assert_eq!(DnsProbe::new(&cfg).unwrap().qtype, RecordType::SOA);
+        cfg.expect = Some("x".into());
+        cfg.expect_regex = Some("y".into());
+        assert_eq!(DnsProbe::new(&cfg).unwrap_err().key, "expect_regex");
+        cfg.expect = None;
+        cfg.expect_regex = Some("(".into());
+        assert_eq!(DnsProbe::new(&cfg).unwrap_err().key, "expect_regex");
+    }
+}

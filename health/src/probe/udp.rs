@@ -1,0 +1,93 @@
+//! `udp`: send a payload on a connected socket and match the reply.
+
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::Instant;
+
+use tokio::net::UdpSocket;
+
+use super::payload::{Expect, excerpt, send_payload};
+use super::{Failure, Outcome, ProbeConfig, ProbeConfigError, Success};
+
+/// The largest reply read (a UDP datagram cannot be longer).
+const MAX_REPLY: usize = 65_535;
+
+/// A UDP socket connected to `target`, so that an ICMP port unreachable surfaces as
+/// `ECONNREFUSED` on the next send or receive.
+pub(crate) async fn connected(target: SocketAddr) -> Result<UdpSocket, Failure> {
+    let local: SocketAddr = if target.is_ipv4() {
+        (Ipv4Addr::UNSPECIFIED, 0).into()
+    } else {
+        (Ipv6Addr::UNSPECIFIED, 0).into()
+    };
+    let socket = UdpSocket::bind(local)
+        .await
+        .map_err(|e| Failure::io("cannot bind a UDP socket", &e))?;
+    socket
+        .connect(target)
+        .await
+        .map_err(|e| Failure::io("cannot connect the UDP socket", &e))?;
+    Ok(socket)
+}
+
+/// Sends `request` and returns the first datagram that comes back, and when the send started.
+pub(crate) async fn exchange(
+    target: SocketAddr,
+    request: &[u8],
+) -> Result<(Vec<u8>, Instant), Failure> {
+    let socket = connected(target).await?;
+    let start = Instant::now();
+    socket
+        .send(request)
+        .await
+        .map_err(|e| Failure::io("send failed", &e))?;
+    let mut buf = vec![0u8; MAX_REPLY];
+    let n = socket
+        .recv(&mut buf)
+        .await
+        .map_err(|e| Failure::io("no reply", &e))?;
+    buf.truncate(n);
+    Ok((buf, start))
+}
+
+/// A validated `udp` probe.
+#[derive(Debug)]
+pub(crate) struct UdpProbe {
+    payload: Vec<u8>,
+    expect: Expect,
+}
+
+impl UdpProbe {
+    pub(crate) fn new(cfg: &ProbeConfig) -> Result<Self, ProbeConfigError> {
+        Ok(Self {
+            payload: send_payload(
+                cfg.send.as_deref(),
+                cfg.send_hex.as_deref(),
+                cfg.send_base64.as_deref(),
+            )?,
+            expect: Expect::from_keys(
+                cfg.expect.as_deref(),
+                cfg.expect_hex.as_deref(),
+                cfg.expect_prefix.as_deref(),
+                cfg.expect_regex.as_deref(),
+            )?,
+        })
+    }
+
+    pub(crate) async fn run(&self, target: SocketAddr) -> Outcome {
+        let (reply, start) = exchange(target, &self.payload).await?;
+        let latency = start.elapsed();
+        if self.expect.matches(&reply) {
+            Ok(Success {
+                detail: format!("{} byte reply", reply.len()),
+                latency,
+            })
+        } else {
+            Err(Failure::bad_reply(format!(
+                "got \"{}\" ({} bytes), expected {}",
+                excerpt(&reply),
+                reply.len(),
+                self.expect.describe()
+            )))
+        }
+    }
+}

@@ -1,0 +1,381 @@
+//! `wavelb health` end to end against the lab resolver: quarantine and restore, the fraction
+//! guard, garbage collection of dead targets, and two controllers sharing one leader lease.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use registry::config::{Route53Config, ZoneRef};
+use registry::metrics::WriterMetrics;
+use registry::model::{PoolSpec, RecordType, Target, TargetState};
+use registry::name::Fqdn;
+use registry::plan::{Intent, plan};
+use registry::pool::{PoolView, classify};
+use registry::writer::Writer;
+use testkit::echo::Echo;
+use testkit::process::Service;
+
+const BIN: &str = env!("CARGO_BIN_EXE_wavelb");
+
+struct Lab {
+    resolver: Service,
+    api: String,
+    targets: Vec<Echo>,
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+fn pool() -> PoolSpec {
+    PoolSpec {
+        name: Fqdn::parse("www.lab.test").unwrap(),
+        record_type: RecordType::A,
+        ttl: 5,
+        owner_id: "wavelb-lab".into(),
+    }
+}
+
+async fn writer(api: &str) -> Writer {
+    let cfg = Route53Config {
+        endpoint_url: Some(api.to_owned()),
+        max_requests_per_second: 1000.0,
+        ..Route53Config::default()
+    };
+    Writer::connect(
+        &cfg,
+        &ZoneRef::Name(Fqdn::parse("lab.test").unwrap()),
+        WriterMetrics::default(),
+    )
+    .await
+    .unwrap()
+}
+
+/// A resolver, `n` echo targets on 127.0.0.2x sharing one port, registered with weights 10, 20, …
+async fn lab(n: usize) -> Lab {
+    let resolver = testkit::process::resolver(BIN, &[]);
+    let api = resolver.field("api_url");
+    let mut targets: Vec<Echo> = Vec::new();
+    let mut port = 0;
+    for i in 0..n {
+        let e = Echo::start(SocketAddr::from((
+            [127, 0, 0, 21 + u8::try_from(i).unwrap()],
+            port,
+        )));
+        port = e.addr.port();
+        targets.push(e);
+    }
+    let p = pool();
+    let intents: BTreeMap<String, Intent> = targets
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let t = Target::active(
+                format!("t{i}"),
+                vec![e.addr.ip()],
+                u8::try_from(10 * (i + 1)).unwrap(),
+                1,
+            );
+            (t.id.clone(), Intent::Present(t))
+        })
+        .collect();
+    let w = writer(&api).await;
+    w.execute(&plan(&p, &classify(&p, &[]), &intents))
+        .await
+        .unwrap();
+    Lab {
+        resolver,
+        api,
+        targets,
+        dir: tempfile::tempdir().unwrap(),
+        port,
+    }
+}
+
+impl Lab {
+    fn config(&self, name: &str, extra: &str) -> std::path::PathBuf {
+        let path = self.dir.path().join(format!("{name}.toml"));
+        std::fs::write(
+            &path,
+            format!(
+                r#"[pool]
+name = "www.lab.test"
+zone = "lab.test"
+ttl = 5
+owner_id = "wavelb-lab"
+
+[route53]
+endpoint_url = "{api}"
+max_requests_per_second = 100
+
+[health]
+interval = "200ms"
+timeout = "150ms"
+rise = 2
+fall = 3
+poll_interval = "500ms"
+metrics_listen = "127.0.0.1:0"
+{extra}
+
+[health.probe]
+kind = "udp"
+port = {port}
+send = "ping"
+expect = "ping"
+"#,
+                api = self.api,
+                port = self.port
+            ),
+        )
+        .unwrap();
+        path
+    }
+
+    fn controller(&self, name: &str, extra: &str) -> Service {
+        let cfg = self.config(name, extra);
+        Service::spawn(
+            BIN,
+            &[
+                "-q",
+                "--config",
+                cfg.to_str().unwrap(),
+                "health",
+                "--controller-id",
+                name,
+            ],
+        )
+    }
+
+    async fn view(&self) -> PoolView {
+        let p = pool();
+        classify(&p, &writer(&self.api).await.list_pool(&p).await.unwrap())
+    }
+
+    async fn wait_for(
+        &self,
+        what: &str,
+        deadline: Duration,
+        check: impl Fn(&PoolView) -> bool,
+    ) -> Duration {
+        let start = Instant::now();
+        loop {
+            let v = self.view().await;
+            if check(&v) {
+                return start.elapsed();
+            }
+            assert!(
+                start.elapsed() < deadline,
+                "timed out after {deadline:?} waiting for {what}: {:?}",
+                v.owned
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    fn dig(&self, n: usize) -> Vec<String> {
+        let dns = self.resolver.dns();
+        let (host, port) = dns.rsplit_once(':').unwrap();
+        let mut args = vec![format!("@{host}"), "-p".into(), port.into()];
+        for _ in 0..n {
+            args.extend(["www.lab.test".into(), "+short".into()]);
+        }
+        let out = Command::new("dig").args(&args).output().unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+fn state(v: &PoolView, id: &str) -> (u8, u8, TargetState) {
+    let t = &v.owned[id].target;
+    (t.weight, t.wanted_weight, t.state)
+}
+
+fn metrics(s: &Service) -> String {
+    testkit::http_get(&format!("http://{}/metrics", s.field("metrics")))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stopped_target_is_quarantined_and_restored_with_its_weight() {
+    let mut lab = lab(4).await;
+    let c = lab.controller("c1", "");
+    // Everyone healthy first (rise = 2 probes), so the stop below is what is measured.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !metrics(&c).contains("wavelb_target_healthy{pool=\"www.lab.test\",target=\"t3\"} 1") {
+        assert!(
+            Instant::now() < deadline,
+            "targets never became healthy: {}",
+            metrics(&c)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    lab.targets[1].stop();
+    // fall × interval + one round (500ms), with slack for a loaded CI machine.
+    let took = lab
+        .wait_for("t1 quarantined", Duration::from_secs(10), |v| {
+            state(v, "t1") == (0, 20, TargetState::Quarantined)
+        })
+        .await;
+    assert!(
+        took < Duration::from_millis(600 + 500 + 2000),
+        "quarantine took {took:?}"
+    );
+    assert_eq!(
+        state(&lab.view().await, "t0"),
+        (10, 10, TargetState::Active)
+    );
+    assert!(
+        lab.dig(40).iter().all(|a| a != "127.0.0.22"),
+        "a quarantined target is not answered"
+    );
+    let text = metrics(&c);
+    assert_eq!(
+        testkit::metric(&text, "wavelb_health_transitions_total{direction=\"down\"}"),
+        Some(1.0),
+        "{text}"
+    );
+    assert!(
+        text.contains("wavelb_probe_failures_total{kind=\"udp\",reason=\"refused\"}"),
+        "{text}"
+    );
+    assert_eq!(
+        testkit::metric(&text, "wavelb_health_leader{pool=\"www.lab.test\"}"),
+        Some(1.0)
+    );
+
+    lab.targets[1].resume();
+    lab.wait_for("t1 restored", Duration::from_secs(10), |v| {
+        state(v, "t1") == (20, 20, TargetState::Active)
+    })
+    .await;
+    assert_eq!(lab.view().await.owned["t1"].target.by, None);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_fraction_guard_keeps_half_the_pool_in_rotation() {
+    let mut lab = lab(4).await;
+    let c = lab.controller("c1", "");
+    for t in lab.targets.iter_mut().take(3) {
+        t.stop();
+    }
+    lab.wait_for("two quarantined", Duration::from_secs(10), |v| {
+        v.owned
+            .values()
+            .filter(|o| o.target.state == TargetState::Quarantined)
+            .count()
+            == 2
+    })
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while testkit::metric(&metrics(&c), "wavelb_health_panic{pool=\"www.lab.test\"}") != Some(1.0) {
+        assert!(
+            Instant::now() < deadline,
+            "no panic metric: {}",
+            metrics(&c)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Give the controller several more rounds: the guard must keep holding.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let v = lab.view().await;
+    let quarantined: Vec<_> = v
+        .owned
+        .values()
+        .filter(|o| o.target.state == TargetState::Quarantined)
+        .collect();
+    assert_eq!(quarantined.len(), 2, "never more than half of 4");
+    assert_eq!(
+        v.owned["t3"].target.state,
+        TargetState::Active,
+        "the healthy target stays"
+    );
+    let answers = lab.dig(40);
+    assert!(
+        answers.iter().any(|a| a == "127.0.0.24"),
+        "the healthy target is still answered: {answers:?}"
+    );
+    assert_eq!(
+        testkit::metric(
+            &metrics(&c),
+            "wavelb_health_quarantined{pool=\"www.lab.test\"}"
+        ),
+        Some(2.0)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn long_quarantined_targets_are_garbage_collected() {
+    let mut lab = lab(4).await;
+    let c = lab.controller("c1", "gc_after = \"1s\"");
+    lab.targets[2].stop();
+    lab.wait_for("t2 deleted", Duration::from_secs(15), |v| {
+        !v.owned.contains_key("t2")
+    })
+    .await;
+    let v = lab.view().await;
+    assert_eq!(v.owned.len(), 3);
+    assert!(v.foreign.is_empty());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while testkit::metric(&metrics(&c), "wavelb_gc_deleted_total") != Some(1.0) {
+        assert!(Instant::now() < deadline, "gc metric: {}", metrics(&c));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_controllers_one_leader_and_a_takeover() {
+    let mut lab = lab(4).await;
+    let extra = "lease_ttl = \"2s\"";
+    let mut a = lab.controller("ctl-a", extra);
+    let mut b = lab.controller("ctl-b", extra);
+    let leader_of =
+        |s: &Service| testkit::metric(&metrics(s), "wavelb_health_leader{pool=\"www.lab.test\"}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let (leader, follower) = loop {
+        match (leader_of(&a), leader_of(&b)) {
+            (Some(1.0), Some(0.0)) => break (&mut a, &mut b),
+            (Some(0.0), Some(1.0)) => break (&mut b, &mut a),
+            other => {
+                assert!(Instant::now() < deadline, "no single leader: {other:?}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    // Exactly one leader, for several rounds.
+    for _ in 0..5 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(
+            (leader_of(leader), leader_of(follower)),
+            (Some(1.0), Some(0.0))
+        );
+    }
+    let follower_id = follower.field("controller_id");
+    leader.kill();
+    lab.targets[0].stop();
+    // The follower takes over once the lease lapses, and handles the failure.
+    lab.wait_for(
+        "t0 quarantined by the new leader",
+        Duration::from_secs(15),
+        |v| state(v, "t0") == (0, 10, TargetState::Quarantined),
+    )
+    .await;
+    assert_eq!(leader_of(follower), Some(1.0));
+    let sets = writer(&lab.api).await.list_pool(&pool()).await.unwrap();
+    let lease = sets
+        .iter()
+        .find(|s| s.name.as_str().starts_with("_wavelb-leader."))
+        .expect("a lease record");
+    assert!(
+        lease.values[0].contains(&format!("holder={follower_id}")),
+        "{lease:?}"
+    );
+    // Nothing else changed, and nothing was quarantined twice over.
+    let v = lab.view().await;
+    assert_eq!(
+        v.owned
+            .values()
+            .filter(|o| o.target.state == TargetState::Quarantined)
+            .count(),
+        1
+    );
+}
