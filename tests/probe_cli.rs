@@ -165,20 +165,7 @@ fn udp_verdicts_and_exit_codes() {
 
 #[test]
 fn dns_against_the_lab_resolver() {
-    let resolver = Service::spawn(
-        env!("CARGO_BIN_EXE_wavelb"),
-        &[
-            "resolver",
-            "--dns-listen",
-            "127.0.0.1:0",
-            "--api-listen",
-            "127.0.0.1:0",
-            "--metrics-listen",
-            "127.0.0.1:0",
-            "--zone",
-            "lab.test",
-        ],
-    );
+    let resolver = testkit::process::resolver(env!("CARGO_BIN_EXE_wavelb"), &[]);
     let dns = resolver.dns();
     let out = wavelb(&[
         "probe", "dns", &dns, "--name", "lab.test", "--qtype", "SOA", "--json",

@@ -3,7 +3,9 @@
 //! connected socket, RST for TCP), a socket that never answers (`timeout`), and a server that
 //! answers garbage (`bad_reply`).
 
-use std::net::SocketAddr;
+mod common;
+
+use common::{assert_healthy, assert_unhealthy, probe};
 use std::time::Duration;
 
 use health::probe::{ProbeConfig, ProbeKind, ProbeResult, Prober, Reason};
@@ -31,25 +33,6 @@ fn dns(name: &str) -> ProbeConfig {
     let mut c = cfg(ProbeKind::Dns);
     c.name = Some(name.to_owned());
     c
-}
-
-async fn probe(c: &ProbeConfig, target: SocketAddr) -> ProbeResult {
-    Prober::new(c)
-        .unwrap_or_else(|e| panic!("{e}"))
-        .probe(target)
-        .await
-}
-
-#[track_caller]
-fn assert_healthy(r: &ProbeResult) {
-    assert!(r.healthy, "expected healthy: {r:?}");
-    assert_eq!(r.reason, None, "{r:?}");
-}
-
-#[track_caller]
-fn assert_unhealthy(r: &ProbeResult, reason: Reason) {
-    assert!(!r.healthy, "expected unhealthy ({reason}): {r:?}");
-    assert_eq!(r.reason, Some(reason), "{r:?}");
 }
 
 /// A refusal is known at once, long before the timeout.

@@ -2,11 +2,14 @@
 //! (`quic` in every TLS mode, `quic-ping`), coturn (`stun`), and srt-live-transmit (`srt`).
 //! Nothing is skipped: a missing binary or venv fails the test with instructions.
 
+mod common;
+
+use common::{assert_healthy, assert_unhealthy, probe};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use health::probe::{ProbeConfig, ProbeKind, ProbeResult, Prober, Reason};
+use health::probe::{ProbeConfig, ProbeKind, Prober, Reason};
 use testkit::process::Service;
 use testkit::servers::{closed_udp_port, quic_server, srt_listener, turnserver};
 
@@ -49,25 +52,6 @@ fn quic(alpn: &str) -> ProbeConfig {
     c.alpn = vec![alpn.to_owned()];
     c.timeout = Duration::from_secs(3);
     c
-}
-
-async fn probe(c: &ProbeConfig, target: SocketAddr) -> ProbeResult {
-    Prober::new(c)
-        .unwrap_or_else(|e| panic!("{e}"))
-        .probe(target)
-        .await
-}
-
-#[track_caller]
-fn assert_healthy(r: &ProbeResult) {
-    assert!(r.healthy, "expected healthy: {r:?}");
-    assert_eq!(r.reason, None, "{r:?}");
-}
-
-#[track_caller]
-fn assert_unhealthy(r: &ProbeResult, reason: Reason) {
-    assert!(!r.healthy, "expected unhealthy ({reason}): {r:?}");
-    assert_eq!(r.reason, Some(reason), "{r:?}");
 }
 
 #[tokio::test]
