@@ -93,6 +93,42 @@ mod tests {
         assert!(err.contains("record_type") && err.contains("MX"), "{err}");
     }
 
+    /// The health issue's minimal configuration must work exactly as written.
+    #[test]
+    fn the_minimal_health_config_works_as_written() {
+        let text = r#"
+[pool]
+name = "www.lab.test"
+zone = "lab.test"
+ttl = 30
+owner_id = "wavelb-lab"
+
+[route53]
+endpoint_url = "http://127.0.0.1:8053"
+
+[health]
+interval = "1s"
+timeout = "500ms"
+rise = 2
+fall = 3
+poll_interval = "5s"
+metrics_listen = "127.0.0.1:9465"
+
+[health.probe]
+kind = "udp"
+port = 4000
+send = "ping"
+expect = "ping"
+"#;
+        let cfg = Config::parse(text).unwrap();
+        let h = cfg.health.unwrap();
+        assert_eq!(
+            h.effective_probe().timeout,
+            std::time::Duration::from_millis(500)
+        );
+        assert_eq!(h.metrics_listen.port(), 9465);
+    }
+
     #[test]
     fn minimal_file_gets_defaults() {
         let cfg = Config::parse("[pool]\nname = \"www.lab.test\"\nzone = \"lab.test\"\n").unwrap();

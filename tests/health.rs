@@ -132,17 +132,21 @@ expect = "ping"
 
     fn controller(&self, name: &str, extra: &str) -> Service {
         let cfg = self.config(name, extra);
-        Service::spawn(
+        Service::spawn_logged(
             BIN,
             &[
-                "-q",
                 "--config",
                 cfg.to_str().unwrap(),
                 "health",
                 "--controller-id",
                 name,
             ],
+            &self.log(name),
         )
+    }
+
+    fn log(&self, name: &str) -> std::path::PathBuf {
+        self.dir.path().join(format!("{name}.log"))
     }
 
     async fn view(&self) -> PoolView {
@@ -301,6 +305,42 @@ async fn the_fraction_guard_keeps_half_the_pool_in_rotation() {
         ),
         Some(2.0)
     );
+    let log = std::fs::read_to_string(lab.log("c1")).unwrap();
+    assert!(
+        log.contains("PANIC: more targets failed than may be quarantined"),
+        "{log}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fail_closed_empties_the_answers_when_everything_is_down() {
+    let mut lab = lab(2).await;
+    let _c = lab.controller("c1", "all_down = \"fail_closed\"");
+    for t in lab.targets.iter_mut() {
+        t.stop();
+    }
+    lab.wait_for("both parked", Duration::from_secs(10), |v| {
+        v.owned
+            .values()
+            .all(|o| o.target.parked && o.address_set.is_none())
+    })
+    .await;
+    assert!(
+        lab.dig(5).is_empty(),
+        "no addresses are answered while everything is down"
+    );
+    lab.targets[1].resume();
+    lab.wait_for(
+        "t1 back, t0 quarantined at weight 0",
+        Duration::from_secs(10),
+        |v| {
+            state(v, "t1") == (20, 20, TargetState::Active)
+                && state(v, "t0") == (0, 10, TargetState::Quarantined)
+                && !v.owned["t0"].target.parked
+        },
+    )
+    .await;
+    assert!(lab.dig(20).iter().all(|a| a == "127.0.0.22"));
 }
 
 #[tokio::test(flavor = "multi_thread")]

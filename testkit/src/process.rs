@@ -22,11 +22,20 @@ impl Service {
         Self::spawn_cmd(Command::new(bin).args(args))
     }
 
-    /// Starts a prepared command and waits for its JSON ready line.
+    /// Starts `bin args…` with its stderr (the logs) written to `log`.
+    pub fn spawn_logged(bin: &str, args: &[&str], log: &std::path::Path) -> Self {
+        let file = std::fs::File::create(log).expect("cannot create the log file");
+        Self::start(Command::new(bin).args(args).stderr(file))
+    }
+
+    /// Starts a prepared command (stderr inherited) and waits for its JSON ready line.
     pub fn spawn_cmd(cmd: &mut Command) -> Self {
+        Self::start(cmd.stderr(Stdio::inherit()))
+    }
+
+    fn start(cmd: &mut Command) -> Self {
         let mut child = cmd
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
             .spawn()
             .expect("cannot start the service");
         let stdout = child.stdout.take().expect("stdout is piped");
