@@ -44,7 +44,7 @@ pub enum LogFormat {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Keep this instance's weighted record in Route 53, and drain it on the way out.
-    Agent(Pending),
+    Agent(AgentArgs),
     /// Probe every target of a pool and quarantine the failed ones.
     Health(HealthArgs),
     /// Serve a local authoritative DNS zone with a Route 53-compatible API (labs and tests).
@@ -57,17 +57,6 @@ pub enum Command {
     Probe(crate::probe::ProbeArgs),
     /// Print the version and build features.
     Version,
-}
-
-/// Arguments of a subcommand that a later release fills in.
-#[derive(Debug, Args)]
-pub struct Pending {
-    /// Validate the configuration file and exit.
-    #[arg(long)]
-    pub check_config: bool,
-    /// Arguments for the future subcommand (ignored).
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-    pub rest: Vec<String>,
 }
 
 /// `wavelb resolver`. Each flag overrides the `[resolver]` key of the same name.
@@ -103,6 +92,27 @@ pub struct ResolverArgs {
     /// Serve an unauthenticated API on a non-loopback address.
     #[arg(long)]
     pub api_insecure: bool,
+}
+
+/// `wavelb agent`: register this instance, keep its record right, drain on stop, Spot
+/// interruption or Auto Scaling termination.
+#[derive(Debug, Args)]
+pub struct AgentArgs {
+    /// Validate the configuration file and exit.
+    #[arg(long)]
+    pub check_config: bool,
+    /// Register, wait for INSYNC, exit (for user-data scripts).
+    #[arg(long)]
+    pub once: bool,
+    /// Drain (weight 0, wait, delete), then exit.
+    #[arg(long)]
+    pub deregister: bool,
+    /// With --deregister: delete at once, without the weight-0 phase.
+    #[arg(long)]
+    pub now: bool,
+    /// `/metrics` address (overrides `[agent] metrics_listen`; port 0 picks one).
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 /// `wavelb health`: the health controller for the configured `[pool]`.

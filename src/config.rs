@@ -21,6 +21,10 @@ pub struct Config {
     pub resolver: resolver::config::ResolverConfig,
     /// `[health]`
     pub health: Option<health::config::HealthConfig>,
+    /// `[agent]`
+    pub agent: Option<agent::config::AgentConfig>,
+    /// `[ec2]`
+    pub ec2: Option<agent::config::Ec2Config>,
 }
 
 impl Config {
@@ -49,6 +53,9 @@ impl Config {
         }
         if let Some(health) = &self.health {
             health.validate()?;
+        }
+        if let Some(agent) = &self.agent {
+            agent.validate()?;
         }
         self.route53.validate()
     }

@@ -1,5 +1,6 @@
 //! `wavelb`: one binary, one subcommand per job. See ARCHITECTURE.md.
 
+mod agent;
 mod cli;
 mod config;
 mod exit;
@@ -19,7 +20,6 @@ use clap::Parser;
 
 use crate::cli::{Cli, Command};
 use crate::config::Config;
-use crate::exit::UsageError;
 
 fn main() -> ExitCode {
     // One rustls crypto provider for the whole process (aws-lc-rs, as the AWS SDK uses).
@@ -43,18 +43,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             version::run();
             Ok(())
         }
-        Command::Agent(_) => unavailable("agent"),
+        Command::Agent(args) => runtime.block_on(agent::run(cfg.as_ref(), args)),
         Command::Health(args) => runtime.block_on(health::run(cfg.as_ref(), args)),
         Command::Probe(args) => runtime.block_on(probe::run(args)),
     };
     // A blocking stdin read (the lab's console) must not keep the process alive.
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     result
-}
-
-fn unavailable(command: &str) -> anyhow::Result<()> {
-    Err(UsageError(format!(
-        "`wavelb {command}` is not yet available in this release; see the open issues in the project tracker"
-    ))
-    .into())
 }

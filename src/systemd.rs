@@ -20,6 +20,11 @@ pub fn ready(status: &str) {
     }
 }
 
+/// Updates the one-line status `systemctl status` shows.
+pub fn status(text: &str) {
+    notify(&[NotifyState::Status(text)]);
+}
+
 /// Tells systemd the service is stopping.
 pub fn stopping() {
     notify(&[NotifyState::Stopping]);
@@ -47,5 +52,20 @@ pub async fn shutdown_signal() {
     tokio::select! {
         _ = term => {}
         _ = tokio::signal::ctrl_c() => {}
+    }
+}
+
+/// The agent's view of systemd.
+pub struct Systemd;
+
+impl agent::run::Notifier for Systemd {
+    fn ready(&self, status: &str) {
+        ready(status);
+    }
+    fn status(&self, text: &str) {
+        status(text);
+    }
+    fn stopping(&self) {
+        stopping();
     }
 }

@@ -1,3 +1,16 @@
-//! The wavelb agent: discovers this instance, keeps its weighted record in Route 53, and drains
-//! it on the way out. Its behaviour arrives with the agent issue; the crate exists so the
-//! workspace layout is stable.
+//! The wavelb agent: finds this instance's id, zone and Carrier IP, keeps a weighted Route 53
+//! record for it, and drains it cleanly on stop, Spot interruption or Auto Scaling termination.
+//!
+//! - [`config`]: `[agent]` and `[ec2]`.
+//! - [`imds`] and [`discovery`] (plus `ec2` with the feature): who and where this instance is.
+//! - [`lifecycle`]: pure decisions — register, repair drift, self-quarantine, drain.
+//! - [`run`]: the adapter that applies them over time (timers, notices, signals).
+
+pub mod config;
+pub mod discovery;
+#[cfg(feature = "ec2")]
+pub mod ec2;
+pub mod imds;
+pub mod lifecycle;
+pub mod metrics;
+pub mod run;

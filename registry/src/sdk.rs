@@ -23,15 +23,7 @@ const LAB_SECRET: &str = "wavelb-lab-secret";
 /// credentials are used (with a warning), so labs need no AWS setup and never touch IMDS.
 pub async fn client(cfg: &Route53Config) -> aws_sdk_route53::Client {
     let region = Region::new(cfg.region.clone());
-    let credentials = match &cfg.endpoint_url {
-        Some(url) => lab_credentials(url).await,
-        None => SharedCredentialsProvider::new(
-            aws_config::default_provider::credentials::DefaultCredentialsChain::builder()
-                .region(region.clone())
-                .build()
-                .await,
-        ),
-    };
+    let credentials = credentials(cfg.endpoint_url.as_deref(), &cfg.region).await;
     let mut builder = aws_sdk_route53::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(region)
@@ -47,6 +39,20 @@ pub async fn client(cfg: &Route53Config) -> aws_sdk_route53::Client {
         builder = builder.endpoint_url(url);
     }
     aws_sdk_route53::Client::from_conf(builder.build())
+}
+
+/// The credentials for an AWS client: the standard chain, or, with an endpoint override, the
+/// environment and profile only, falling back to fixed lab credentials (never IMDS).
+pub async fn credentials(endpoint_url: Option<&str>, region: &str) -> SharedCredentialsProvider {
+    match endpoint_url {
+        Some(url) => lab_credentials(url).await,
+        None => SharedCredentialsProvider::new(
+            aws_config::default_provider::credentials::DefaultCredentialsChain::builder()
+                .region(Region::new(region.to_owned()))
+                .build()
+                .await,
+        ),
+    }
 }
 
 async fn lab_credentials(url: &str) -> SharedCredentialsProvider {

@@ -8,6 +8,7 @@
 
 pub mod echo;
 pub mod faulty;
+pub mod imds;
 pub mod process;
 pub mod servers;
 

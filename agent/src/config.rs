@@ -1,0 +1,164 @@
+//! The `[agent]` (with `[agent.self_check]`) and `[ec2]` configuration sections.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use health::probe::ProbeConfig;
+use registry::config::{ConfigError, duration};
+use serde::Deserialize;
+
+/// Which network interfaces' public addresses are published.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Interfaces {
+    /// The primary interface (device number 0).
+    Primary,
+    /// Every attached interface.
+    All,
+}
+
+/// `[agent]`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentConfig {
+    /// The weight this instance wants (0–255).
+    #[serde(default = "default_weight")]
+    pub weight: u8,
+    /// Publish this address instead of discovering the Carrier IP (labs, non-EC2 hosts).
+    pub address: Option<IpAddr>,
+    /// The set identifier to use instead of the instance id (with `address`, IMDS is not needed).
+    pub target_id: Option<String>,
+    /// The IMDS endpoint (`http://169.254.169.254`, or `http://[fd00:ec2::254]` for IPv6).
+    #[serde(default = "default_imds")]
+    pub imds_endpoint: String,
+    /// Which interfaces count for discovery.
+    #[serde(default = "default_interfaces")]
+    pub interfaces: Interfaces,
+    /// How often the agent re-reads its records and repairs drift (±20 % jitter).
+    #[serde(default = "default_reconcile", deserialize_with = "duration")]
+    pub reconcile_interval: Duration,
+    /// The bound on the whole drain.
+    #[serde(default = "default_drain_timeout", deserialize_with = "duration")]
+    pub drain_timeout: Duration,
+    /// A random wait of up to this long before registering.
+    #[serde(default = "default_jitter", deserialize_with = "duration")]
+    pub startup_jitter: Duration,
+    /// How often IMDS is polled for a Spot interruption or a lifecycle `Terminated`.
+    #[serde(default = "default_notice_poll", deserialize_with = "duration")]
+    pub notice_poll_interval: Duration,
+    /// `/metrics` and `/healthz`.
+    #[serde(default = "default_metrics")]
+    pub metrics_listen: SocketAddr,
+    /// Publish `probe=<private ip>:<port>` so health controllers probe the private address.
+    pub probe_port: Option<u16>,
+    /// Quarantine itself when the self-check fails `fall` times (and restore when it passes).
+    #[serde(default)]
+    pub self_quarantine: bool,
+    /// `[agent.self_check]` (the keys of `[health.probe]`): gate registration, and optionally
+    /// quarantine, on a probe of the local service at 127.0.0.1.
+    pub self_check: Option<ProbeConfig>,
+    /// Self-check passes in a row before registering (and before a self-restore).
+    #[serde(default = "default_rise")]
+    pub self_check_rise: u32,
+    /// Self-check failures in a row before a self-quarantine.
+    #[serde(default = "default_fall")]
+    pub self_check_fall: u32,
+    /// How often the self-check runs.
+    #[serde(default = "default_check_interval", deserialize_with = "duration")]
+    pub self_check_interval: Duration,
+}
+
+/// `[ec2]`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ec2Config {
+    /// An endpoint override (an emulator).
+    pub endpoint_url: Option<String>,
+    /// The region; default: the instance's region from IMDS.
+    pub region: Option<String>,
+}
+
+fn default_weight() -> u8 {
+    100
+}
+fn default_imds() -> String {
+    "http://169.254.169.254".into()
+}
+fn default_interfaces() -> Interfaces {
+    Interfaces::Primary
+}
+fn default_reconcile() -> Duration {
+    Duration::from_secs(60)
+}
+fn default_drain_timeout() -> Duration {
+    Duration::from_secs(120)
+}
+fn default_jitter() -> Duration {
+    Duration::from_secs(3)
+}
+fn default_notice_poll() -> Duration {
+    Duration::from_secs(5)
+}
+fn default_metrics() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 9464))
+}
+fn default_rise() -> u32 {
+    2
+}
+fn default_fall() -> u32 {
+    3
+}
+fn default_check_interval() -> Duration {
+    Duration::from_secs(5)
+}
+
+impl AgentConfig {
+    /// Checks value ranges and the self-check probe.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let url_ok = self.imds_endpoint.starts_with("http://") && self.imds_endpoint.len() > 7;
+        if !url_ok {
+            return Err(ConfigError::new(
+                "agent.imds_endpoint",
+                format!("{:?}", self.imds_endpoint),
+                "expected an http:// URL such as \"http://169.254.169.254\"",
+            ));
+        }
+        if let Some(id) = &self.target_id
+            && (id.is_empty() || id.chars().count() > 128)
+        {
+            return Err(ConfigError::new("agent.target_id", format!("{id:?}"), "expected 1-128 characters"));
+        }
+        for (key, d, min) in [
+            ("agent.reconcile_interval", self.reconcile_interval, Duration::from_secs(1)),
+            ("agent.drain_timeout", self.drain_timeout, Duration::from_millis(1)),
+            ("agent.notice_poll_interval", self.notice_poll_interval, Duration::from_millis(100)),
+        ] {
+            if d < min {
+                return Err(ConfigError::new(
+                    key,
+                    format!("\"{}\"", humantime::format_duration(d)),
+                    format!("expected at least {}", humantime::format_duration(min)),
+                ));
+            }
+        }
+        for (key, v) in [
+            ("agent.self_check_rise", self.self_check_rise),
+            ("agent.self_check_fall", self.self_check_fall),
+        ] {
+            if !(1..=100).contains(&v) {
+                return Err(ConfigError::new(key, v.to_string(), "expected an integer from 1 to 100"));
+            }
+        }
+        if let Some(sc) = &self.self_check {
+            health::probe::Prober::new(sc)
+                .map_err(|e| ConfigError::new("agent.self_check", "(section)", e.to_string()))?;
+        } else if self.self_quarantine {
+            return Err(ConfigError::new(
+                "agent.self_quarantine",
+                "true",
+                "needs an [agent.self_check] section to decide with",
+            ));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,188 @@
+//! What the agent wants its own records to be: registration, drift repair, self-quarantine and
+//! the drain steps. Pure: the view, the identity and the time are passed in.
+
+use std::net::{IpAddr, SocketAddr};
+
+use registry::model::{Target, TargetState};
+use registry::plan::Intent;
+use registry::pool::PoolView;
+
+/// The `by=` value of states the agent sets on itself.
+pub const BY_AGENT: &str = "agent";
+
+/// What this instance publishes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Me {
+    /// The set identifier.
+    pub id: String,
+    /// The addresses.
+    pub addresses: Vec<IpAddr>,
+    /// The wanted weight.
+    pub weight: u8,
+    /// Where health controllers should probe, if not the published address.
+    pub probe: Option<SocketAddr>,
+}
+
+impl Me {
+    fn fresh(&self, now: u64) -> Target {
+        let mut t = Target::active(self.id.clone(), self.addresses.clone(), self.weight, now);
+        t.probe = self.probe;
+        t
+    }
+}
+
+/// The agent's own health verdict from its self-check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SelfHealth {
+    /// No self-check, or it has not decided either way.
+    Unknown,
+    /// Passing.
+    Passing,
+    /// Failing (for `fall` checks in a row) and self-quarantine is enabled.
+    Failing,
+}
+
+/// What one reconcile found and wants.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reconcile {
+    /// Write this (the planner skips it if nothing differs).
+    Write(Intent, Status),
+    /// Someone else quarantined us (a health controller or an operator): leave it alone.
+    QuarantinedBy(String),
+    /// A foreign record set uses our set identifier: never touch it.
+    Foreign(String),
+}
+
+/// The state the agent reports (metrics, `STATUS=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// In rotation.
+    Active,
+    /// Quarantined by its own self-check.
+    SelfQuarantined,
+}
+
+/// Decides how to make the records match `me`.
+///
+/// - Missing (never registered, or deleted behind our back): register.
+/// - Quarantined by a health controller or an operator: never fight it.
+/// - Otherwise: the published addresses, weight, probe address and TTL follow `me`, and the
+///   self-check decides between active and self-quarantined. `since` is kept unless the state
+///   changes.
+pub fn reconcile(view: &PoolView, me: &Me, health: SelfHealth, now: u64) -> Reconcile {
+    if let Some(f) = view.foreign.iter().find(|f| f.id.as_deref() == Some(me.id.as_str())) {
+        return Reconcile::Foreign(f.reason.to_string());
+    }
+    let current = view.owned.get(&me.id).map(|o| &o.target);
+    if let Some(t) = current
+        && t.state == TargetState::Quarantined
+        && t.by.as_deref() != Some(BY_AGENT)
+    {
+        return Reconcile::QuarantinedBy(t.by.clone().unwrap_or_else(|| "someone else".into()));
+    }
+    let base = match current {
+        Some(t) => {
+            let mut t = t.clone();
+            t.addresses = me.addresses.clone();
+            t.probe = me.probe;
+            t.parked = false;
+            t.with_wanted_weight(me.weight)
+        }
+        None => me.fresh(now),
+    };
+    if health == SelfHealth::Failing {
+        let q = base.with_state(TargetState::Quarantined, now).by(BY_AGENT);
+        return Reconcile::Write(Intent::Present(q), Status::SelfQuarantined);
+    }
+    let active = base.with_state(TargetState::Active, now);
+    Reconcile::Write(Intent::Present(active), Status::Active)
+}
+
+/// Drain step one: weight 0 and `state=draining`, from whatever is there now (`None` when the
+/// records are already gone).
+pub fn start_drain(view: &PoolView, me: &Me, now: u64) -> Option<Intent> {
+    let t = view.owned.get(&me.id)?.target.clone();
+    Some(Intent::Present(t.unparked().with_state(TargetState::Draining, now).by(BY_AGENT)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use registry::model::{PoolSpec, RecordType};
+    use registry::name::Fqdn;
+    use registry::pool::classify;
+
+    fn pool(owner: &str) -> PoolSpec {
+        PoolSpec {
+            name: Fqdn::parse("edge.example.com").unwrap(),
+            record_type: RecordType::A,
+            ttl: 30,
+            owner_id: owner.into(),
+        }
+    }
+
+    fn me() -> Me {
+        Me {
+            id: "i-1".into(),
+            addresses: vec!["155.146.0.1".parse().unwrap()],
+            weight: 100,
+            probe: None,
+        }
+    }
+
+    fn view_of(t: &Target) -> PoolView {
+        let p = pool("wavelb");
+        classify(&p, &t.record_sets(&p))
+    }
+
+    fn written(r: Reconcile) -> Target {
+        match r {
+            Reconcile::Write(Intent::Present(t), _) => t,
+            other => panic!("expected a write, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn registers_and_repairs_drift_keeping_since() {
+        let empty = classify(&pool("wavelb"), &[]);
+        let t = written(reconcile(&empty, &me(), SelfHealth::Unknown, 10));
+        assert_eq!((t.weight, t.state, t.since), (100, TargetState::Active, 10));
+        let mut drifted = t.clone();
+        drifted.addresses = vec!["9.9.9.9".parse().unwrap()];
+        drifted.weight = 3;
+        let repaired = written(reconcile(&view_of(&drifted), &me(), SelfHealth::Unknown, 50));
+        assert_eq!(repaired, t, "address and weight restored, since kept");
+    }
+
+    #[test]
+    fn never_fights_a_controller_or_operator_quarantine() {
+        let q = me().fresh(1).with_state(TargetState::Quarantined, 5).by("health");
+        assert_eq!(reconcile(&view_of(&q), &me(), SelfHealth::Passing, 9), Reconcile::QuarantinedBy("health".into()));
+        let mut no_by = q.clone();
+        no_by.by = None;
+        assert!(matches!(reconcile(&view_of(&no_by), &me(), SelfHealth::Passing, 9), Reconcile::QuarantinedBy(_)));
+    }
+
+    #[test]
+    fn self_quarantine_and_self_restore() {
+        let t = me().fresh(1);
+        let q = written(reconcile(&view_of(&t), &me(), SelfHealth::Failing, 5));
+        assert_eq!((q.weight, q.wanted_weight, q.state, q.by.as_deref()), (0, 100, TargetState::Quarantined, Some(BY_AGENT)));
+        let r = written(reconcile(&view_of(&q), &me(), SelfHealth::Passing, 9));
+        assert_eq!((r.weight, r.state, r.since), (100, TargetState::Active, 9));
+    }
+
+    #[test]
+    fn foreign_set_ids_are_left_alone_and_draining_zeroes_the_weight() {
+        let p = pool("someone");
+        let theirs = me().fresh(1);
+        let view = classify(&pool("wavelb"), &theirs.record_sets(&p));
+        assert!(matches!(reconcile(&view, &me(), SelfHealth::Unknown, 2), Reconcile::Foreign(_)));
+        let d = match start_drain(&view_of(&me().fresh(1)), &me(), 7) {
+            Some(Intent::Present(t)) => t,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!((d.weight, d.wanted_weight, d.state, d.since), (0, 100, TargetState::Draining, 7));
+        assert_eq!(start_drain(&classify(&pool("wavelb"), &[]), &me(), 7), None);
+    }
+}

@@ -1,0 +1,95 @@
+//! The agent's Prometheus metrics.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use registry::metrics::PoolLabels;
+
+/// Labels of `wavelb_agent_state`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct StateLabels {
+    /// The state name.
+    pub state: &'static str,
+}
+
+/// Labels of `wavelb_agent_reconcile_total`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct OutcomeLabels {
+    /// `unchanged`, `repaired`, `quarantined_by_other`, `foreign` or `error`.
+    pub outcome: &'static str,
+}
+
+/// Labels of `wavelb_agent_info`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct InfoLabels {
+    /// The set identifier (instance id).
+    pub instance_id: String,
+    /// The availability (Wavelength) zone.
+    pub zone: String,
+    /// The published addresses.
+    pub address: String,
+}
+
+/// Every state the agent reports, in lifecycle order.
+pub const STATES: [&str; 7] = [
+    "starting",
+    "registering",
+    "active",
+    "quarantined",
+    "self_quarantined",
+    "draining",
+    "deregistered",
+];
+
+/// The agent's metrics. Cloning shares the series.
+#[derive(Debug, Clone)]
+pub struct AgentMetrics {
+    /// 1 while the record is registered.
+    pub registered: Family<PoolLabels, Gauge>,
+    /// 1 for the current state, 0 for the others.
+    pub state: Family<StateLabels, Gauge>,
+    /// Reconciles by outcome.
+    pub reconcile: Family<OutcomeLabels, Counter>,
+    /// When the last reconcile finished.
+    pub last_reconcile: Gauge,
+    /// How long drains took.
+    pub drain_seconds: Histogram,
+    /// Identity, as labels of a constant 1.
+    pub info: Family<InfoLabels, Gauge>,
+}
+
+impl AgentMetrics {
+    /// Creates the metrics and registers them in `registry`.
+    pub fn register(registry: &mut Registry) -> Self {
+        let m = Self {
+            registered: Family::default(),
+            state: Family::default(),
+            reconcile: Family::default(),
+            last_reconcile: Gauge::default(),
+            drain_seconds: Histogram::new(exponential_buckets(0.5, 2.0, 10)),
+            info: Family::default(),
+        };
+        registry.register("wavelb_agent_registered", "1 while this instance's record is registered", m.registered.clone());
+        registry.register("wavelb_agent_state", "1 for the agent's current state", m.state.clone());
+        registry.register("wavelb_agent_reconcile", "Reconciles of this instance's records, by outcome", m.reconcile.clone());
+        registry.register(
+            "wavelb_agent_last_reconcile_timestamp_seconds",
+            "Unix time of the last finished reconcile",
+            m.last_reconcile.clone(),
+        );
+        registry.register("wavelb_agent_drain_seconds", "Time from the start of a drain to the deletion", m.drain_seconds.clone());
+        registry.register("wavelb_agent_info", "This instance: id, zone and published address", m.info.clone());
+        m.set_state("starting");
+        m
+    }
+
+    /// Marks `state` as the current one.
+    pub fn set_state(&self, state: &'static str) {
+        for s in STATES {
+            self.state.get_or_create(&StateLabels { state: s }).set(i64::from(s == state));
+        }
+    }
+}

@@ -1,0 +1,543 @@
+//! The agent over time: start (jitter, discovery, self-check gate, register), run (reconcile,
+//! Spot and lifecycle notices, self-check), drain. Decisions come from [`crate::lifecycle`].
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use health::probe::Prober;
+use health::state::{Health, TargetHealth, Thresholds};
+use rand::Rng;
+use registry::config::{PoolConfig, Route53Config};
+use registry::metrics::{PoolLabels, WriterMetrics};
+use registry::model::PoolSpec;
+use registry::plan::{Intent, plan};
+use registry::pool::{PoolView, classify};
+use registry::retry::Backoff;
+use registry::writer::{Submitted, WriteError, Writer};
+use tokio::sync::watch;
+
+use crate::config::{AgentConfig, Ec2Config};
+use crate::discovery::{Identity, discover};
+use crate::imds::Imds;
+use crate::lifecycle::{Me, Reconcile, SelfHealth, Status, reconcile, start_drain};
+use crate::metrics::{AgentMetrics, InfoLabels, OutcomeLabels};
+
+/// How systemd (or a test) hears about the agent.
+pub trait Notifier: Send + Sync {
+    /// READY=1 with a status line.
+    fn ready(&self, status: &str);
+    /// STATUS= line.
+    fn status(&self, status: &str);
+    /// STOPPING=1.
+    fn stopping(&self);
+}
+
+/// What the process was asked to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Register, keep the record, drain on the way out.
+    Run,
+    /// Register, wait for INSYNC, exit.
+    Once,
+    /// Drain (or with `now`, delete at once), then exit.
+    Deregister {
+        /// Skip the weight-0 phase.
+        now: bool,
+    },
+}
+
+/// Why the agent stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    /// The configuration cannot work on this instance (e.g. a placeholder it cannot fill).
+    #[error("{0}")]
+    Config(String),
+    /// A foreign record set uses this instance's set identifier.
+    #[error("a foreign record set uses set identifier {id:?} ({why}); the agent will not overwrite it")]
+    Foreign {
+        /// The set identifier.
+        id: String,
+        /// Why it is foreign.
+        why: String,
+    },
+    /// Route 53 kept failing in a one-shot mode.
+    #[error(transparent)]
+    Write(#[from] WriteError),
+}
+
+/// Everything the agent needs.
+pub struct Agent<'a> {
+    /// `[pool]`.
+    pub pool: &'a PoolConfig,
+    /// `[route53]`.
+    pub route53: &'a Route53Config,
+    /// `[agent]`.
+    pub cfg: &'a AgentConfig,
+    /// `[ec2]`.
+    pub ec2: &'a Ec2Config,
+    /// Metrics.
+    pub metrics: AgentMetrics,
+    /// The writer's metrics.
+    pub writer_metrics: WriterMetrics,
+    /// systemd.
+    pub notify: &'a dyn Notifier,
+}
+
+/// Why a drain started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DrainCause {
+    Signal,
+    Spot,
+    Lifecycle,
+    Command,
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// Counts SIGTERM/SIGINT; the count is what drains (1) and skips the drain's waits (2).
+fn signal_counter() -> watch::Receiver<u32> {
+    let (tx, rx) = watch::channel(0u32);
+    tokio::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+            tracing::error!("cannot watch SIGTERM/SIGINT");
+            return;
+        };
+        loop {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+            tx.send_modify(|n| *n += 1);
+        }
+    });
+    rx
+}
+
+/// Sleeps for `d`, or returns `false` early when a signal arrives.
+async fn sleep_or_signal(d: Duration, signals: &mut watch::Receiver<u32>) -> bool {
+    let seen = *signals.borrow();
+    tokio::select! {
+        _ = tokio::time::sleep(d) => true,
+        _ = signals.wait_for(|n| *n > seen) => false,
+    }
+}
+
+struct Running<'a> {
+    agent: &'a Agent<'a>,
+    pool: PoolSpec,
+    writer: Writer,
+    me: Me,
+    signals: watch::Receiver<u32>,
+    self_check: Option<(Prober, u16, TargetHealth)>,
+}
+
+/// Runs the agent in `mode` until it is done. `Ok` means exit 0.
+pub async fn run(agent: &Agent<'_>, mode: Mode) -> Result<(), AgentError> {
+    let mut signals = signal_counter();
+    let cfg = agent.cfg;
+    if !matches!(mode, Mode::Deregister { .. }) && !cfg.startup_jitter.is_zero() {
+        let jitter = cfg.startup_jitter.mul_f64(rand::rng().random_range(0.0..1.0));
+        agent.notify.status(&format!("waiting {jitter:?} of startup jitter"));
+        if !sleep_or_signal(jitter, &mut signals).await {
+            return Ok(());
+        }
+    }
+    let Some(identity) = discover_until_ok(agent, &mut signals).await else {
+        return Ok(());
+    };
+    let pool = agent
+        .pool
+        .spec(&identity.placeholders())
+        .map_err(|e| AgentError::Config(e.to_string()))?;
+    let zone = agent.pool.zone_ref().map_err(|e| AgentError::Config(e.to_string()))?;
+    // `--once` promises INSYNC before it exits.
+    let mut route53 = agent.route53.clone();
+    route53.wait_for_insync |= mode == Mode::Once;
+    let Some(writer) = connect_until_ok(agent, &route53, &zone, &mut signals).await else {
+        return Ok(());
+    };
+    let probe = match (cfg.probe_port, identity.private_ip) {
+        (Some(port), Some(ip)) => Some(std::net::SocketAddr::new(ip, port)),
+        _ => None,
+    };
+    let me = Me {
+        id: identity.target_id.clone(),
+        addresses: identity.addresses.clone(),
+        weight: cfg.weight,
+        probe,
+    };
+    agent
+        .metrics
+        .info
+        .get_or_create(&InfoLabels {
+            instance_id: me.id.clone(),
+            zone: identity.az.clone().unwrap_or_default(),
+            address: me.addresses.iter().map(ToString::to_string).collect::<Vec<_>>().join(","),
+        })
+        .set(1);
+    let self_check = match &cfg.self_check {
+        None => None,
+        Some(p) => {
+            let prober = Prober::new(p).map_err(|e| AgentError::Config(format!("agent.self_check: {e}")))?;
+            let port = prober
+                .port()
+                .ok_or_else(|| AgentError::Config("agent.self_check: set port".into()))?;
+            Some((prober, port, TargetHealth::default()))
+        }
+    };
+    let mut r = Running {
+        agent,
+        pool,
+        writer,
+        me,
+        signals,
+        self_check,
+    };
+    match mode {
+        Mode::Deregister { now } => {
+            r.drain(DrainCause::Command, now).await;
+            Ok(())
+        }
+        Mode::Once | Mode::Run => {
+            if !r.gate_on_self_check().await || !r.register(mode == Mode::Once).await? {
+                return Ok(());
+            }
+            agent.notify.ready(&format!(
+                "registered {} ({}) in {}",
+                r.me.id,
+                identity.addresses.iter().map(ToString::to_string).collect::<Vec<_>>().join(","),
+                r.pool.name.without_dot()
+            ));
+            if mode == Mode::Once {
+                return Ok(());
+            }
+            r.serve(&identity).await;
+            Ok(())
+        }
+    }
+}
+
+async fn discover_until_ok(agent: &Agent<'_>, signals: &mut watch::Receiver<u32>) -> Option<Identity> {
+    let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(10));
+    loop {
+        match discover(agent.cfg, agent.ec2).await {
+            Ok(id) => return Some(id),
+            Err(e) => {
+                tracing::warn!(error = %e, "discovery failed; retrying");
+                agent.notify.status(&format!("waiting for instance metadata: {e}"));
+                let delay = backoff.next_delay(&mut rand::rng());
+                if !sleep_or_signal(delay, signals).await {
+                    return None;
+                }
+            }
+        }
+    }
+}
+
+async fn connect_until_ok(
+    agent: &Agent<'_>,
+    route53: &Route53Config,
+    zone: &registry::config::ZoneRef,
+    signals: &mut watch::Receiver<u32>,
+) -> Option<Writer> {
+    let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(10));
+    loop {
+        match Writer::connect(route53, zone, agent.writer_metrics.clone()).await {
+            Ok(w) => return Some(w),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot open the hosted zone; retrying");
+                agent.notify.status(&format!("waiting for Route 53: {e}"));
+                let delay = backoff.next_delay(&mut rand::rng());
+                if !sleep_or_signal(delay, signals).await {
+                    return None;
+                }
+            }
+        }
+    }
+}
+
+impl Running<'_> {
+    fn label(&self) -> PoolLabels {
+        PoolLabels {
+            pool: self.pool.name.without_dot().to_owned(),
+        }
+    }
+
+    async fn view(&self) -> Result<PoolView, WriteError> {
+        Ok(classify(&self.pool, &self.writer.list_pool(&self.pool).await?))
+    }
+
+    async fn write(&self, view: &PoolView, intent: Intent) -> Result<Vec<Submitted>, WriteError> {
+        let planned = plan(&self.pool, view, &BTreeMap::from([(self.me.id.clone(), intent)]));
+        if planned.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.writer.execute(&planned).await
+    }
+
+    fn self_health(&self) -> SelfHealth {
+        match &self.self_check {
+            Some((_, _, h)) if self.agent.cfg.self_quarantine => match h.state() {
+                Health::Unhealthy => SelfHealth::Failing,
+                Health::Healthy => SelfHealth::Passing,
+                Health::Unknown => SelfHealth::Unknown,
+            },
+            _ => SelfHealth::Unknown,
+        }
+    }
+
+    /// Probes the local service once; true when the verdict changed.
+    async fn check_self(&mut self) -> bool {
+        let thresholds = Thresholds {
+            rise: self.agent.cfg.self_check_rise,
+            fall: self.agent.cfg.self_check_fall,
+        };
+        let Some((prober, port, health)) = &mut self.self_check else { return false };
+        let result = prober.probe(std::net::SocketAddr::from(([127, 0, 0, 1], *port))).await;
+        let changed = health.observe(result.healthy, thresholds);
+        if let Some(t) = changed {
+            tracing::warn!(from = %t.from, to = %t.to, detail = %result.detail, "self-check verdict changed");
+        }
+        changed.is_some()
+    }
+
+    /// Waits until the self-check passes `rise` times (no-op without one). False on a signal.
+    async fn gate_on_self_check(&mut self) -> bool {
+        if self.self_check.is_none() {
+            return true;
+        }
+        let interval = self.agent.cfg.self_check_interval;
+        loop {
+            self.check_self().await;
+            if self.self_check.as_ref().is_some_and(|(_, _, h)| h.state() == Health::Healthy) {
+                return true;
+            }
+            self.agent.notify.status("waiting for the local service to pass its self-check");
+            if !sleep_or_signal(interval, &mut self.signals).await {
+                return false;
+            }
+        }
+    }
+
+    /// One reconcile. Returns the status to report.
+    async fn reconcile_once(&self) -> Result<&'static str, AgentError> {
+        let m = &self.agent.metrics;
+        let outcome = |o: &'static str| m.reconcile.get_or_create(&OutcomeLabels { outcome: o }).inc();
+        let view = self.view().await?;
+        let state = match reconcile(&view, &self.me, self.self_health(), unix_now()) {
+            Reconcile::Foreign(why) => {
+                outcome("foreign");
+                return Err(AgentError::Foreign {
+                    id: self.me.id.clone(),
+                    why,
+                });
+            }
+            Reconcile::QuarantinedBy(by) => {
+                outcome("quarantined_by_other");
+                tracing::info!(by, "quarantined by {by}; leaving the record alone");
+                "quarantined"
+            }
+            Reconcile::Write(intent, status) => {
+                let done = match self.write(&view, intent).await {
+                    Ok(done) => done,
+                    Err(e) => {
+                        outcome("error");
+                        return Err(e.into());
+                    }
+                };
+                outcome(if done.is_empty() { "unchanged" } else { "repaired" });
+                if !done.is_empty() && view.owned.contains_key(&self.me.id) {
+                    tracing::warn!(id = %self.me.id, "repaired drift in this instance's records");
+                }
+                match status {
+                    Status::Active => "active",
+                    Status::SelfQuarantined => "self_quarantined",
+                }
+            }
+        };
+        m.last_reconcile.set(i64::try_from(unix_now()).unwrap_or(i64::MAX));
+        m.registered.get_or_create(&self.label()).set(1);
+        m.set_state(state);
+        Ok(state)
+    }
+
+    /// Registers, retrying until it works (or, in one-shot mode, failing). False on a signal.
+    async fn register(&mut self, once: bool) -> Result<bool, AgentError> {
+        self.agent.metrics.set_state("registering");
+        let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(15));
+        loop {
+            match self.reconcile_once().await {
+                Ok(state) => {
+                    tracing::info!(id = %self.me.id, pool = %self.pool.name, state, "registered");
+                    return Ok(true);
+                }
+                Err(e @ AgentError::Foreign { .. }) => return Err(e),
+                Err(e) if once && !matches!(e, AgentError::Write(WriteError::Conflict { .. })) => return Err(e),
+                Err(e) => {
+                    tracing::warn!(error = %e, "registration failed; retrying");
+                    self.agent.notify.status(&format!("registering: {e}"));
+                    let delay = backoff.next_delay(&mut rand::rng());
+                    if !sleep_or_signal(delay, &mut self.signals).await {
+                        return Ok(false);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Runs until a drain ends it.
+    async fn serve(&mut self, identity: &Identity) {
+        let cfg = self.agent.cfg;
+        let imds = if cfg.address.is_some() && cfg.target_id.is_some() {
+            None
+        } else {
+            Imds::new(&cfg.imds_endpoint, 1).ok()
+        };
+        let mut notices = tokio::time::interval(cfg.notice_poll_interval);
+        let mut checks = tokio::time::interval(cfg.self_check_interval);
+        let mut next_reconcile = tokio::time::Instant::now() + jittered(cfg.reconcile_interval);
+        self.agent.notify.status(&format!("active: {} in {}", self.me.id, self.pool.name.without_dot()));
+        let mut signals = self.signals.clone();
+        let cause = loop {
+            let seen = *signals.borrow();
+            tokio::select! {
+                _ = signals.wait_for(|n| *n > seen) => break DrainCause::Signal,
+                _ = tokio::time::sleep_until(next_reconcile) => {
+                    next_reconcile = tokio::time::Instant::now() + jittered(cfg.reconcile_interval);
+                    self.reconcile_and_report().await;
+                }
+                _ = checks.tick(), if self.self_check.is_some() => {
+                    if self.check_self().await && cfg.self_quarantine {
+                        self.reconcile_and_report().await;
+                    }
+                }
+                _ = notices.tick(), if imds.is_some() => {
+                    if let Some(imds) = &imds && let Some(cause) = notice(imds).await {
+                        break cause;
+                    }
+                }
+            }
+        };
+        tracing::warn!(?cause, id = %identity.target_id, "draining");
+        self.drain(cause, false).await;
+        if cause != DrainCause::Signal {
+            // The instance is going away on its own; stay deregistered until stopped.
+            self.agent.notify.status("deregistered; waiting for the instance to stop");
+            let seen = *self.signals.borrow();
+            let _ = self.signals.wait_for(|n| *n > seen).await;
+        }
+    }
+
+    async fn reconcile_and_report(&self) {
+        match self.reconcile_once().await {
+            Ok(state) => self.agent.notify.status(&format!("{state}: {} in {}", self.me.id, self.pool.name.without_dot())),
+            Err(e) => {
+                tracing::warn!(error = %e, "reconcile failed; retrying next interval");
+                self.agent.notify.status(&format!("reconcile failed: {e}"));
+            }
+        }
+    }
+
+    /// Weight 0 and `state=draining`; wait for INSYNC and one TTL; delete. Bounded by
+    /// `drain_timeout`; a second signal skips the waits.
+    async fn drain(&mut self, cause: DrainCause, now: bool) {
+        let started = Instant::now();
+        if cause == DrainCause::Signal {
+            self.agent.notify.stopping();
+        }
+        self.agent.metrics.set_state("draining");
+        self.agent.notify.status("draining");
+        let deadline = tokio::time::Instant::now() + self.agent.cfg.drain_timeout;
+        if !now {
+            let skip_after = *self.signals.borrow() + u32::from(cause == DrainCause::Signal);
+            let phase_one = async {
+                let submitted = self.drain_step_one().await?;
+                if let Err(e) = self.writer.wait_insync(&submitted.change_id, Instant::now()).await {
+                    tracing::warn!(error = %e, "the weight-0 change did not reach INSYNC");
+                }
+                tokio::time::sleep(Duration::from_secs(u64::from(self.pool.ttl))).await;
+                Some(())
+            };
+            let mut signals = self.signals.clone();
+            tokio::select! {
+                _ = phase_one => {}
+                _ = tokio::time::sleep_until(deadline) => tracing::warn!("drain_timeout reached; deleting now"),
+                _ = signals.wait_for(|n| *n > skip_after) => tracing::warn!("second signal: deleting now"),
+            }
+        }
+        let deleted = tokio::time::timeout_at(deadline + Duration::from_secs(10), self.delete_self()).await;
+        match deleted {
+            Ok(true) => tracing::info!(id = %self.me.id, "deregistered"),
+            _ => tracing::error!(id = %self.me.id, "could not delete this instance's records; a health controller will collect them"),
+        }
+        let m = &self.agent.metrics;
+        m.drain_seconds.observe(started.elapsed().as_secs_f64());
+        m.registered.get_or_create(&self.label()).set(0);
+        m.set_state("deregistered");
+    }
+
+    /// Drain step one, retried on conflicts. `None` when there is nothing to drain.
+    async fn drain_step_one(&self) -> Option<Submitted> {
+        for _ in 0..5 {
+            let view = self.view().await.ok()?;
+            let intent = start_drain(&view, &self.me, unix_now())?;
+            match self.write(&view, intent).await {
+                Ok(mut done) => return done.pop(),
+                Err(WriteError::Conflict { .. }) => continue,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot set weight 0 before deleting");
+                    return None;
+                }
+            }
+        }
+        None
+    }
+
+    /// Deletes this instance's records, retried on conflicts; true when they are gone.
+    async fn delete_self(&self) -> bool {
+        let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(5));
+        for _ in 0..10 {
+            match self.view().await {
+                Ok(view) if !view.owned.contains_key(&self.me.id) => return true,
+                Ok(view) => match self.write(&view, Intent::Absent).await {
+                    Ok(_) => return true,
+                    Err(e) => tracing::warn!(error = %e, "delete failed; retrying"),
+                },
+                Err(e) => tracing::warn!(error = %e, "cannot read the pool; retrying"),
+            }
+            tokio::time::sleep(backoff.next_delay(&mut rand::rng())).await;
+        }
+        false
+    }
+}
+
+/// The reconcile interval with ±20 % jitter.
+fn jittered(d: Duration) -> Duration {
+    d.mul_f64(rand::rng().random_range(0.8..1.2))
+}
+
+/// Checks the Spot and Auto Scaling notices.
+async fn notice(imds: &Imds) -> Option<DrainCause> {
+    match imds.get("meta-data/spot/instance-action").await {
+        Ok(Some(action)) => {
+            tracing::warn!(action, "Spot interruption notice");
+            return Some(DrainCause::Spot);
+        }
+        Ok(None) => {}
+        Err(e) => tracing::debug!(error = %e, "cannot read the Spot notice"),
+    }
+    match imds.get("meta-data/autoscaling/target-lifecycle-state").await {
+        Ok(Some(state)) if state.trim() == "Terminated" => {
+            tracing::warn!("Auto Scaling lifecycle state Terminated");
+            Some(DrainCause::Lifecycle)
+        }
+        Ok(_) => None,
+        Err(e) => {
+            tracing::debug!(error = %e, "cannot read the lifecycle state");
+            None
+        }
+    }
+}

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Checks the deployment artefacts in deploy/: every CloudFormation template passes cfn-lint with no
+# error or warning, and every IAM policy in deploy/iam/ is least-privilege enough for the agent
+# (see deploy/README.md). Prints `ok <file>` per file; exits non-zero on any failure.
+# Usage: scripts/check-deploy.sh   (venv: $WAVELB_VENV or ~/.cache/wavelb/venv)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+venv="${WAVELB_VENV:-$HOME/.cache/wavelb/venv}"
+scripts/ensure-venv.sh "$venv"
+status=0
+
+shopt -s nullglob
+templates=(deploy/cloudformation/*.yaml deploy/cloudformation/*.yml deploy/cloudformation/*.json)
+policies=(deploy/iam/*.json)
+if [ ${#templates[@]} -eq 0 ] || [ ${#policies[@]} -eq 0 ]; then
+  echo "FAIL no templates in deploy/cloudformation or no policies in deploy/iam"; exit 1
+fi
+
+for t in "${templates[@]}"; do
+  # cfn-lint exits non-zero on errors (2) and warnings (4); informational findings are off.
+  if "$venv/bin/cfn-lint" -- "$t"; then echo "ok $t"; else echo "FAIL $t: cfn-lint"; status=1; fi
+done
+
+"$venv/bin/python" - "${policies[@]}" <<'PY' || status=1
+import json, sys
+
+CRRS = "route53:changeresourcerecordsets"
+KEYS = {"route53:ChangeResourceRecordSetsNormalizedRecordNames",
+        "route53:ChangeResourceRecordSetsRecordTypes",
+        "route53:ChangeResourceRecordSetsActions"}
+
+def as_list(v):
+    return v if isinstance(v, list) else [v]
+
+def problems(doc):
+    if doc.get("Version") != "2012-10-17":
+        yield 'Version is not "2012-10-17"'
+    for i, st in enumerate(as_list(doc.get("Statement", []))):
+        name = st.get("Sid", f"statement {i}")
+        if st.get("Effect") != "Allow":
+            continue
+        if "NotAction" in st or "NotResource" in st:
+            yield f"{name}: NotAction/NotResource in an Allow statement"
+        actions = [a.lower() for a in as_list(st.get("Action", []))]
+        for a in actions:
+            if a == "*" or a.endswith(":*"):
+                yield f"{name}: wildcard action {a!r}"
+        if CRRS in actions:
+            for r in as_list(st.get("Resource", [])):
+                if "*" in r:
+                    yield f"{name}: ChangeResourceRecordSets on resource {r!r}, not one hosted zone"
+            present = {k for cond in st.get("Condition", {}).values() for k in cond}
+            for k in sorted(KEYS - present):
+                yield f"{name}: ChangeResourceRecordSets without the condition key {k}"
+
+failed = False
+for path in sys.argv[1:]:
+    try:
+        with open(path) as f:
+            found = list(problems(json.load(f)))
+    except (OSError, ValueError, AttributeError, TypeError) as e:
+        found = [f"not a valid policy document: {e}"]
+    for p in found:
+        print(f"FAIL {path}: {p}")
+    if not found:
+        print(f"ok {path}")
+    failed |= bool(found)
+sys.exit(1 if failed else 0)
+PY
+exit $status

@@ -1,0 +1,61 @@
+//! `wavelb agent`: keep this instance's weighted record in Route 53, drain it on the way out.
+
+use agent::config::Ec2Config;
+use agent::metrics::AgentMetrics;
+use agent::run::{Agent, AgentError, Mode};
+use prometheus_client::registry::Registry;
+use registry::metrics::WriterMetrics;
+
+use crate::cli::AgentArgs;
+use crate::config::Config;
+use crate::exit::UsageError;
+
+/// Runs `wavelb agent`.
+pub async fn run(cfg: Option<&Config>, args: AgentArgs) -> anyhow::Result<()> {
+    let cfg = cfg.ok_or_else(|| UsageError("`wavelb agent` needs a configuration file: pass --config PATH".into()))?;
+    let pool = cfg.require_pool("agent")?;
+    let mut agent_cfg = cfg
+        .agent
+        .clone()
+        .ok_or_else(|| UsageError("`wavelb agent` needs an [agent] section".into()))?;
+    if let Some(addr) = args.metrics_listen {
+        agent_cfg.metrics_listen = addr;
+    }
+    agent_cfg.validate().map_err(|e| UsageError(e.to_string()))?;
+    if args.check_config {
+        println!("configuration is valid: pool {}", pool.name);
+        return Ok(());
+    }
+    let mode = match (args.once, args.deregister) {
+        (true, true) => return Err(UsageError("--once and --deregister cannot be combined".into()).into()),
+        (true, false) => Mode::Once,
+        (false, true) => Mode::Deregister { now: args.now },
+        (false, false) if args.now => return Err(UsageError("--now goes with --deregister".into()).into()),
+        (false, false) => Mode::Run,
+    };
+    let mut registry = Registry::default();
+    let metrics = AgentMetrics::register(&mut registry);
+    let writer_metrics = WriterMetrics::register(&mut registry);
+    let ec2 = cfg.ec2.clone().unwrap_or_else(Ec2Config::default);
+    let metrics_addr = if mode == Mode::Run {
+        let addr = crate::metrics_http::serve(agent_cfg.metrics_listen, registry).await?;
+        println!("{}", serde_json::json!({ "metrics": addr.to_string() }));
+        Some(addr)
+    } else {
+        None
+    };
+    tracing::info!(?mode, metrics = ?metrics_addr, "agent starting");
+    let agent = Agent {
+        pool,
+        route53: &cfg.route53,
+        cfg: &agent_cfg,
+        ec2: &ec2,
+        metrics,
+        writer_metrics,
+        notify: &crate::systemd::Systemd,
+    };
+    agent::run::run(&agent, mode).await.map_err(|e| match e {
+        AgentError::Config(msg) => UsageError(msg).into(),
+        other => anyhow::Error::new(other),
+    })
+}
