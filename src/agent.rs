@@ -12,7 +12,9 @@ use crate::exit::UsageError;
 
 /// Runs `wavelb agent`.
 pub async fn run(cfg: Option<&Config>, args: AgentArgs) -> anyhow::Result<()> {
-    let cfg = cfg.ok_or_else(|| UsageError("`wavelb agent` needs a configuration file: pass --config PATH".into()))?;
+    let cfg = cfg.ok_or_else(|| {
+        UsageError("`wavelb agent` needs a configuration file: pass --config PATH".into())
+    })?;
     let pool = cfg.require_pool("agent")?;
     let mut agent_cfg = cfg
         .agent
@@ -21,16 +23,22 @@ pub async fn run(cfg: Option<&Config>, args: AgentArgs) -> anyhow::Result<()> {
     if let Some(addr) = args.metrics_listen {
         agent_cfg.metrics_listen = addr;
     }
-    agent_cfg.validate().map_err(|e| UsageError(e.to_string()))?;
+    agent_cfg
+        .validate()
+        .map_err(|e| UsageError(e.to_string()))?;
     if args.check_config {
         println!("configuration is valid: pool {}", pool.name);
         return Ok(());
     }
     let mode = match (args.once, args.deregister) {
-        (true, true) => return Err(UsageError("--once and --deregister cannot be combined".into()).into()),
+        (true, true) => {
+            return Err(UsageError("--once and --deregister cannot be combined".into()).into());
+        }
         (true, false) => Mode::Once,
         (false, true) => Mode::Deregister { now: args.now },
-        (false, false) if args.now => return Err(UsageError("--now goes with --deregister".into()).into()),
+        (false, false) if args.now => {
+            return Err(UsageError("--now goes with --deregister".into()).into());
+        }
         (false, false) => Mode::Run,
     };
     let mut registry = Registry::default();

@@ -177,13 +177,14 @@ fn usage_and_configuration_errors_exit_2() {
         assert!(text.contains(cmd), "--help lacks {cmd}: {text}");
     }
 
-    let out = wavelb(&["agent"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not yet available"));
-
-    let out = wavelb(&["health"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--config"));
+    for cmd in ["agent", "health", "records"] {
+        let out = wavelb(&[cmd, "--check-config"]);
+        assert_eq!(out.status.code(), Some(2), "{cmd} without a config");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("--config"),
+            "{cmd}"
+        );
+    }
 
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.toml");

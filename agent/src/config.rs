@@ -126,12 +126,28 @@ impl AgentConfig {
         if let Some(id) = &self.target_id
             && (id.is_empty() || id.chars().count() > 128)
         {
-            return Err(ConfigError::new("agent.target_id", format!("{id:?}"), "expected 1-128 characters"));
+            return Err(ConfigError::new(
+                "agent.target_id",
+                format!("{id:?}"),
+                "expected 1-128 characters",
+            ));
         }
         for (key, d, min) in [
-            ("agent.reconcile_interval", self.reconcile_interval, Duration::from_secs(1)),
-            ("agent.drain_timeout", self.drain_timeout, Duration::from_millis(1)),
-            ("agent.notice_poll_interval", self.notice_poll_interval, Duration::from_millis(100)),
+            (
+                "agent.reconcile_interval",
+                self.reconcile_interval,
+                Duration::from_secs(1),
+            ),
+            (
+                "agent.drain_timeout",
+                self.drain_timeout,
+                Duration::from_millis(1),
+            ),
+            (
+                "agent.notice_poll_interval",
+                self.notice_poll_interval,
+                Duration::from_millis(100),
+            ),
         ] {
             if d < min {
                 return Err(ConfigError::new(
@@ -146,7 +162,11 @@ impl AgentConfig {
             ("agent.self_check_fall", self.self_check_fall),
         ] {
             if !(1..=100).contains(&v) {
-                return Err(ConfigError::new(key, v.to_string(), "expected an integer from 1 to 100"));
+                return Err(ConfigError::new(
+                    key,
+                    v.to_string(),
+                    "expected an integer from 1 to 100",
+                ));
             }
         }
         if let Some(sc) = &self.self_check {

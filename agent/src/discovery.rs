@@ -73,7 +73,9 @@ pub enum DiscoveryError {
         what: String,
     },
     /// No address to publish.
-    #[error("no Carrier IP or public address found on the {which} interface(s) (IMDS public-ipv4s{ec2}); associate a Carrier IP, or set [agent] address")]
+    #[error(
+        "no Carrier IP or public address found on the {which} interface(s) (IMDS public-ipv4s{ec2}); associate a Carrier IP, or set [agent] address"
+    )]
     NoAddress {
         /// Which interfaces were looked at.
         which: &'static str,
@@ -134,9 +136,16 @@ fn ips(text: Option<String>) -> Vec<IpAddr> {
 
 /// Reads the interfaces from IMDS.
 pub async fn imds_interfaces(imds: &Imds) -> Result<Vec<ImdsInterface>, DiscoveryError> {
-    let macs = imds.get("meta-data/network/interfaces/macs/").await?.unwrap_or_default();
+    let macs = imds
+        .get("meta-data/network/interfaces/macs/")
+        .await?
+        .unwrap_or_default();
     let mut out = Vec::new();
-    for mac in macs.lines().map(|l| l.trim().trim_end_matches('/')).filter(|l| !l.is_empty()) {
+    for mac in macs
+        .lines()
+        .map(|l| l.trim().trim_end_matches('/'))
+        .filter(|l| !l.is_empty())
+    {
         let base = format!("meta-data/network/interfaces/macs/{mac}");
         let device = imds
             .get(&format!("{base}/device-number"))
@@ -168,20 +177,30 @@ pub async fn discover(cfg: &AgentConfig, ec2: &Ec2Config) -> Result<Identity, Di
     let imds = Imds::new(&cfg.imds_endpoint, 3)?;
     let instance_id = required(&imds, "meta-data/instance-id", "instance id").await?;
     let region = required(&imds, "meta-data/placement/region", "region").await?;
-    let az = required(&imds, "meta-data/placement/availability-zone", "availability zone").await?;
+    let az = required(
+        &imds,
+        "meta-data/placement/availability-zone",
+        "availability zone",
+    )
+    .await?;
     let interfaces = imds_interfaces(&imds).await?;
     let private_ip = interfaces.first().and_then(|i| i.private.first().copied());
     let addresses = match cfg.address {
         Some(a) => vec![a],
         None => {
             let from_ec2 = ec2_interfaces(ec2, &region, &instance_id).await?;
-            let (addresses, note) = choose_addresses(&interfaces, from_ec2.as_deref(), cfg.interfaces);
+            let (addresses, note) =
+                choose_addresses(&interfaces, from_ec2.as_deref(), cfg.interfaces);
             if let Some(note) = note {
                 tracing::warn!(instance_id, "{note}");
             }
             if addresses.is_empty() {
                 return Err(DiscoveryError::NoAddress {
-                    which: if cfg.interfaces == Interfaces::All { "attached" } else { "primary" },
+                    which: if cfg.interfaces == Interfaces::All {
+                        "attached"
+                    } else {
+                        "primary"
+                    },
                     ec2: match from_ec2 {
                         Some(list) => format!(", EC2 {list:?}"),
                         None => String::new(),
@@ -245,15 +264,42 @@ mod tests {
     #[test]
     fn carrier_ip_first_then_public_then_imds() {
         let i = [imds(0, &["155.146.0.1"]), imds(1, &["155.146.0.2"])];
-        let carrier = [Ec2Interface { device: 0, carrier_ip: Some(ip("155.146.9.9")), public_ip: Some(ip("3.3.3.3")) }];
+        let carrier = [Ec2Interface {
+            device: 0,
+            carrier_ip: Some(ip("155.146.9.9")),
+            public_ip: Some(ip("3.3.3.3")),
+        }];
         let (a, note) = choose_addresses(&i, Some(&carrier), Interfaces::Primary);
         assert_eq!(a, [ip("155.146.9.9")]);
-        assert!(note.unwrap().contains("using EC2's"), "a disagreement is reported");
-        let public = [Ec2Interface { device: 0, carrier_ip: None, public_ip: Some(ip("155.146.0.1")) }];
-        assert_eq!(choose_addresses(&i, Some(&public), Interfaces::Primary), (vec![ip("155.146.0.1")], None));
-        assert_eq!(choose_addresses(&i, None, Interfaces::Primary).0, [ip("155.146.0.1")]);
-        assert_eq!(choose_addresses(&i, None, Interfaces::All).0, [ip("155.146.0.1"), ip("155.146.0.2")]);
-        assert_eq!(choose_addresses(&i, Some(&[]), Interfaces::Primary).0, [ip("155.146.0.1")]);
-        assert!(choose_addresses(&[imds(0, &[])], None, Interfaces::Primary).0.is_empty());
+        assert!(
+            note.unwrap().contains("using EC2's"),
+            "a disagreement is reported"
+        );
+        let public = [Ec2Interface {
+            device: 0,
+            carrier_ip: None,
+            public_ip: Some(ip("155.146.0.1")),
+        }];
+        assert_eq!(
+            choose_addresses(&i, Some(&public), Interfaces::Primary),
+            (vec![ip("155.146.0.1")], None)
+        );
+        assert_eq!(
+            choose_addresses(&i, None, Interfaces::Primary).0,
+            [ip("155.146.0.1")]
+        );
+        assert_eq!(
+            choose_addresses(&i, None, Interfaces::All).0,
+            [ip("155.146.0.1"), ip("155.146.0.2")]
+        );
+        assert_eq!(
+            choose_addresses(&i, Some(&[]), Interfaces::Primary).0,
+            [ip("155.146.0.1")]
+        );
+        assert!(
+            choose_addresses(&[imds(0, &[])], None, Interfaces::Primary)
+                .0
+                .is_empty()
+        );
     }
 }

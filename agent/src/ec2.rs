@@ -7,7 +7,11 @@ use crate::config::Ec2Config;
 use crate::discovery::Ec2Interface;
 
 /// The interfaces attached to `instance_id`, with their Carrier and public IPs.
-pub async fn interfaces(cfg: &Ec2Config, region: &str, instance_id: &str) -> Result<Vec<Ec2Interface>, String> {
+pub async fn interfaces(
+    cfg: &Ec2Config,
+    region: &str,
+    instance_id: &str,
+) -> Result<Vec<Ec2Interface>, String> {
     let region = cfg.region.clone().unwrap_or_else(|| region.to_owned());
     let credentials = registry::sdk::credentials(cfg.endpoint_url.as_deref(), &region).await;
     let mut builder = aws_sdk_ec2::Config::builder()
@@ -20,7 +24,12 @@ pub async fn interfaces(cfg: &Ec2Config, region: &str, instance_id: &str) -> Res
     let client = aws_sdk_ec2::Client::from_conf(builder.build());
     let out = client
         .describe_network_interfaces()
-        .filters(Filter::builder().name("attachment.instance-id").values(instance_id).build())
+        .filters(
+            Filter::builder()
+                .name("attachment.instance-id")
+                .values(instance_id)
+                .build(),
+        )
         .send()
         .await
         .map_err(|e| aws_sdk_ec2::error::DisplayErrorContext(&e).to_string())?;
@@ -36,7 +45,11 @@ pub fn convert(ni: &NetworkInterface) -> Ec2Interface {
             .and_then(|a| a.device_index())
             .and_then(|d| u32::try_from(d).ok())
             .unwrap_or(u32::MAX),
-        carrier_ip: association.and_then(|a| a.carrier_ip()).and_then(|ip| ip.parse().ok()),
-        public_ip: association.and_then(|a| a.public_ip()).and_then(|ip| ip.parse().ok()),
+        carrier_ip: association
+            .and_then(|a| a.carrier_ip())
+            .and_then(|ip| ip.parse().ok()),
+        public_ip: association
+            .and_then(|a| a.public_ip())
+            .and_then(|ip| ip.parse().ok()),
     }
 }

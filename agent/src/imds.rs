@@ -22,7 +22,9 @@ pub enum ImdsError {
     #[error("bad IMDS endpoint {0:?}: expected http://host[:port], e.g. http://169.254.169.254")]
     BadEndpoint(String),
     /// Nothing answered (connection refused, timeout).
-    #[error("IMDS at {endpoint} did not answer {path}: {why}; is this an EC2 instance with the metadata service enabled (or set [agent] address and target_id)?")]
+    #[error(
+        "IMDS at {endpoint} did not answer {path}: {why}; is this an EC2 instance with the metadata service enabled (or set [agent] address and target_id)?"
+    )]
     Unreachable {
         /// The endpoint.
         endpoint: String,
@@ -66,7 +68,9 @@ impl Imds {
             .map(|a| a.trim_end_matches('/'))
             .filter(|a| !a.is_empty() && !a.contains('/'))
             .ok_or_else(|| ImdsError::BadEndpoint(endpoint.to_owned()))?;
-        let authority = if authority.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+        let authority = if authority
+            .rsplit_once(':')
+            .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
             && !(authority.starts_with('[') && authority.ends_with(']'))
         {
             authority.to_owned()
@@ -108,11 +112,15 @@ impl Imds {
 
     async fn get_once(&self, path: &str) -> Result<Option<String>, ImdsError> {
         let token = self.token(false).await?;
-        let mut reply = self.call("GET", path, &[("X-aws-ec2-metadata-token", &token)]).await?;
+        let mut reply = self
+            .call("GET", path, &[("X-aws-ec2-metadata-token", &token)])
+            .await?;
         if reply.status == 401 {
             // The token expired or IMDS restarted: take a new one once.
             let token = self.token(true).await?;
-            reply = self.call("GET", path, &[("X-aws-ec2-metadata-token", &token)]).await?;
+            reply = self
+                .call("GET", path, &[("X-aws-ec2-metadata-token", &token)])
+                .await?;
         }
         match reply.status {
             200 => Ok(Some(reply.body)),
@@ -136,7 +144,11 @@ impl Imds {
         let ttl = TOKEN_TTL_SECONDS.to_string();
         let path = "/latest/api/token";
         let reply = self
-            .call("PUT", path, &[("X-aws-ec2-metadata-token-ttl-seconds", &ttl)])
+            .call(
+                "PUT",
+                path,
+                &[("X-aws-ec2-metadata-token-ttl-seconds", &ttl)],
+            )
             .await?;
         if reply.status != 200 {
             return Err(ImdsError::Status {
@@ -150,20 +162,33 @@ impl Imds {
         Ok(token)
     }
 
-    async fn call(&self, method: &str, path: &str, headers: &[(&str, &str)]) -> Result<Reply, ImdsError> {
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<Reply, ImdsError> {
         let unreachable = |why: String| ImdsError::Unreachable {
             endpoint: self.endpoint.clone(),
             path: path.to_owned(),
             why,
         };
         let exchange = async {
-            let mut stream = TcpStream::connect(&self.authority).await.map_err(|e| e.to_string())?;
-            let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: 0\r\n", self.authority);
+            let mut stream = TcpStream::connect(&self.authority)
+                .await
+                .map_err(|e| e.to_string())?;
+            let mut request = format!(
+                "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: 0\r\n",
+                self.authority
+            );
             for (k, v) in headers {
                 request.push_str(&format!("{k}: {v}\r\n"));
             }
             request.push_str("\r\n");
-            stream.write_all(request.as_bytes()).await.map_err(|e| e.to_string())?;
+            stream
+                .write_all(request.as_bytes())
+                .await
+                .map_err(|e| e.to_string())?;
             let mut raw = Vec::new();
             stream
                 .take(MAX_RESPONSE as u64)
@@ -181,16 +206,23 @@ impl Imds {
 
 fn parse_reply(raw: &[u8]) -> Result<Reply, String> {
     let text = String::from_utf8_lossy(raw);
-    let (head, body) = text.split_once("\r\n\r\n").ok_or("a truncated HTTP response")?;
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .ok_or("a truncated HTTP response")?;
     let status = head
         .split_whitespace()
         .nth(1)
         .and_then(|s| s.parse::<u16>().ok())
         .ok_or("a response without an HTTP status")?;
-    let chunked = head
-        .lines()
-        .any(|l| l.to_ascii_lowercase().starts_with("transfer-encoding:") && l.to_ascii_lowercase().contains("chunked"));
-    let body = if chunked { dechunk(body)? } else { body.to_owned() };
+    let chunked = head.lines().any(|l| {
+        l.to_ascii_lowercase().starts_with("transfer-encoding:")
+            && l.to_ascii_lowercase().contains("chunked")
+    });
+    let body = if chunked {
+        dechunk(body)?
+    } else {
+        body.to_owned()
+    };
     Ok(Reply { status, body })
 }
 
@@ -214,9 +246,18 @@ mod tests {
 
     #[test]
     fn endpoints_and_replies() {
-        assert_eq!(Imds::new("http://169.254.169.254", 1).unwrap().authority, "169.254.169.254:80");
-        assert_eq!(Imds::new("http://127.0.0.1:8111/", 1).unwrap().authority, "127.0.0.1:8111");
-        assert_eq!(Imds::new("http://[fd00:ec2::254]", 1).unwrap().authority, "[fd00:ec2::254]:80");
+        assert_eq!(
+            Imds::new("http://169.254.169.254", 1).unwrap().authority,
+            "169.254.169.254:80"
+        );
+        assert_eq!(
+            Imds::new("http://127.0.0.1:8111/", 1).unwrap().authority,
+            "127.0.0.1:8111"
+        );
+        assert_eq!(
+            Imds::new("http://[fd00:ec2::254]", 1).unwrap().authority,
+            "[fd00:ec2::254]:80"
+        );
         assert!(Imds::new("https://x", 1).is_err());
         let r = parse_reply(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc").unwrap();
         assert_eq!((r.status, r.body.as_str()), (200, "abc"));

@@ -70,7 +70,11 @@ pub enum Status {
 ///   self-check decides between active and self-quarantined. `since` is kept unless the state
 ///   changes.
 pub fn reconcile(view: &PoolView, me: &Me, health: SelfHealth, now: u64) -> Reconcile {
-    if let Some(f) = view.foreign.iter().find(|f| f.id.as_deref() == Some(me.id.as_str())) {
+    if let Some(f) = view
+        .foreign
+        .iter()
+        .find(|f| f.id.as_deref() == Some(me.id.as_str()))
+    {
         return Reconcile::Foreign(f.reason.to_string());
     }
     let current = view.owned.get(&me.id).map(|o| &o.target);
@@ -102,7 +106,11 @@ pub fn reconcile(view: &PoolView, me: &Me, health: SelfHealth, now: u64) -> Reco
 /// records are already gone).
 pub fn start_drain(view: &PoolView, me: &Me, now: u64) -> Option<Intent> {
     let t = view.owned.get(&me.id)?.target.clone();
-    Some(Intent::Present(t.unparked().with_state(TargetState::Draining, now).by(BY_AGENT)))
+    Some(Intent::Present(
+        t.unparked()
+            .with_state(TargetState::Draining, now)
+            .by(BY_AGENT),
+    ))
 }
 
 #[cfg(test)]
@@ -150,24 +158,41 @@ mod tests {
         let mut drifted = t.clone();
         drifted.addresses = vec!["9.9.9.9".parse().unwrap()];
         drifted.weight = 3;
-        let repaired = written(reconcile(&view_of(&drifted), &me(), SelfHealth::Unknown, 50));
+        let repaired = written(reconcile(
+            &view_of(&drifted),
+            &me(),
+            SelfHealth::Unknown,
+            50,
+        ));
         assert_eq!(repaired, t, "address and weight restored, since kept");
     }
 
     #[test]
     fn never_fights_a_controller_or_operator_quarantine() {
-        let q = me().fresh(1).with_state(TargetState::Quarantined, 5).by("health");
-        assert_eq!(reconcile(&view_of(&q), &me(), SelfHealth::Passing, 9), Reconcile::QuarantinedBy("health".into()));
+        let q = me()
+            .fresh(1)
+            .with_state(TargetState::Quarantined, 5)
+            .by("health");
+        assert_eq!(
+            reconcile(&view_of(&q), &me(), SelfHealth::Passing, 9),
+            Reconcile::QuarantinedBy("health".into())
+        );
         let mut no_by = q.clone();
         no_by.by = None;
-        assert!(matches!(reconcile(&view_of(&no_by), &me(), SelfHealth::Passing, 9), Reconcile::QuarantinedBy(_)));
+        assert!(matches!(
+            reconcile(&view_of(&no_by), &me(), SelfHealth::Passing, 9),
+            Reconcile::QuarantinedBy(_)
+        ));
     }
 
     #[test]
     fn self_quarantine_and_self_restore() {
         let t = me().fresh(1);
         let q = written(reconcile(&view_of(&t), &me(), SelfHealth::Failing, 5));
-        assert_eq!((q.weight, q.wanted_weight, q.state, q.by.as_deref()), (0, 100, TargetState::Quarantined, Some(BY_AGENT)));
+        assert_eq!(
+            (q.weight, q.wanted_weight, q.state, q.by.as_deref()),
+            (0, 100, TargetState::Quarantined, Some(BY_AGENT))
+        );
         let r = written(reconcile(&view_of(&q), &me(), SelfHealth::Passing, 9));
         assert_eq!((r.weight, r.state, r.since), (100, TargetState::Active, 9));
     }
@@ -177,12 +202,18 @@ mod tests {
         let p = pool("someone");
         let theirs = me().fresh(1);
         let view = classify(&pool("wavelb"), &theirs.record_sets(&p));
-        assert!(matches!(reconcile(&view, &me(), SelfHealth::Unknown, 2), Reconcile::Foreign(_)));
+        assert!(matches!(
+            reconcile(&view, &me(), SelfHealth::Unknown, 2),
+            Reconcile::Foreign(_)
+        ));
         let d = match start_drain(&view_of(&me().fresh(1)), &me(), 7) {
             Some(Intent::Present(t)) => t,
             other => panic!("{other:?}"),
         };
-        assert_eq!((d.weight, d.wanted_weight, d.state, d.since), (0, 100, TargetState::Draining, 7));
+        assert_eq!(
+            (d.weight, d.wanted_weight, d.state, d.since),
+            (0, 100, TargetState::Draining, 7)
+        );
         assert_eq!(start_drain(&classify(&pool("wavelb"), &[]), &me(), 7), None);
     }
 }

@@ -72,16 +72,36 @@ impl AgentMetrics {
             drain_seconds: Histogram::new(exponential_buckets(0.5, 2.0, 10)),
             info: Family::default(),
         };
-        registry.register("wavelb_agent_registered", "1 while this instance's record is registered", m.registered.clone());
-        registry.register("wavelb_agent_state", "1 for the agent's current state", m.state.clone());
-        registry.register("wavelb_agent_reconcile", "Reconciles of this instance's records, by outcome", m.reconcile.clone());
+        registry.register(
+            "wavelb_agent_registered",
+            "1 while this instance's record is registered",
+            m.registered.clone(),
+        );
+        registry.register(
+            "wavelb_agent_state",
+            "1 for the agent's current state",
+            m.state.clone(),
+        );
+        registry.register(
+            "wavelb_agent_reconcile",
+            "Reconciles of this instance's records, by outcome",
+            m.reconcile.clone(),
+        );
         registry.register(
             "wavelb_agent_last_reconcile_timestamp_seconds",
             "Unix time of the last finished reconcile",
             m.last_reconcile.clone(),
         );
-        registry.register("wavelb_agent_drain_seconds", "Time from the start of a drain to the deletion", m.drain_seconds.clone());
-        registry.register("wavelb_agent_info", "This instance: id, zone and published address", m.info.clone());
+        registry.register(
+            "wavelb_agent_drain_seconds",
+            "Time from the start of a drain to the deletion",
+            m.drain_seconds.clone(),
+        );
+        registry.register(
+            "wavelb_agent_info",
+            "This instance: id, zone and published address",
+            m.info.clone(),
+        );
         m.set_state("starting");
         m
     }
@@ -89,7 +109,9 @@ impl AgentMetrics {
     /// Marks `state` as the current one.
     pub fn set_state(&self, state: &'static str) {
         for s in STATES {
-            self.state.get_or_create(&StateLabels { state: s }).set(i64::from(s == state));
+            self.state
+                .get_or_create(&StateLabels { state: s })
+                .set(i64::from(s == state));
         }
     }
 }

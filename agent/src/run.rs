@@ -53,7 +53,9 @@ pub enum AgentError {
     #[error("{0}")]
     Config(String),
     /// A foreign record set uses this instance's set identifier.
-    #[error("a foreign record set uses set identifier {id:?} ({why}); the agent will not overwrite it")]
+    #[error(
+        "a foreign record set uses set identifier {id:?} ({why}); the agent will not overwrite it"
+    )]
     Foreign {
         /// The set identifier.
         id: String,
@@ -93,7 +95,9 @@ enum DrainCause {
 }
 
 fn unix_now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// Counts SIGTERM/SIGINT; the count is what drains (1) and skips the drain's waits (2).
@@ -101,7 +105,10 @@ fn signal_counter() -> watch::Receiver<u32> {
     let (tx, rx) = watch::channel(0u32);
     tokio::spawn(async move {
         use tokio::signal::unix::{SignalKind, signal};
-        let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
             tracing::error!("cannot watch SIGTERM/SIGINT");
             return;
         };
@@ -139,8 +146,12 @@ pub async fn run(agent: &Agent<'_>, mode: Mode) -> Result<(), AgentError> {
     let mut signals = signal_counter();
     let cfg = agent.cfg;
     if !matches!(mode, Mode::Deregister { .. }) && !cfg.startup_jitter.is_zero() {
-        let jitter = cfg.startup_jitter.mul_f64(rand::rng().random_range(0.0..1.0));
-        agent.notify.status(&format!("waiting {jitter:?} of startup jitter"));
+        let jitter = cfg
+            .startup_jitter
+            .mul_f64(rand::rng().random_range(0.0..1.0));
+        agent
+            .notify
+            .status(&format!("waiting {jitter:?} of startup jitter"));
         if !sleep_or_signal(jitter, &mut signals).await {
             return Ok(());
         }
@@ -152,7 +163,10 @@ pub async fn run(agent: &Agent<'_>, mode: Mode) -> Result<(), AgentError> {
         .pool
         .spec(&identity.placeholders())
         .map_err(|e| AgentError::Config(e.to_string()))?;
-    let zone = agent.pool.zone_ref().map_err(|e| AgentError::Config(e.to_string()))?;
+    let zone = agent
+        .pool
+        .zone_ref()
+        .map_err(|e| AgentError::Config(e.to_string()))?;
     // `--once` promises INSYNC before it exits.
     let mut route53 = agent.route53.clone();
     route53.wait_for_insync |= mode == Mode::Once;
@@ -175,13 +189,19 @@ pub async fn run(agent: &Agent<'_>, mode: Mode) -> Result<(), AgentError> {
         .get_or_create(&InfoLabels {
             instance_id: me.id.clone(),
             zone: identity.az.clone().unwrap_or_default(),
-            address: me.addresses.iter().map(ToString::to_string).collect::<Vec<_>>().join(","),
+            address: me
+                .addresses
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(","),
         })
         .set(1);
     let self_check = match &cfg.self_check {
         None => None,
         Some(p) => {
-            let prober = Prober::new(p).map_err(|e| AgentError::Config(format!("agent.self_check: {e}")))?;
+            let prober =
+                Prober::new(p).map_err(|e| AgentError::Config(format!("agent.self_check: {e}")))?;
             let port = prober
                 .port()
                 .ok_or_else(|| AgentError::Config("agent.self_check: set port".into()))?;
@@ -208,7 +228,12 @@ pub async fn run(agent: &Agent<'_>, mode: Mode) -> Result<(), AgentError> {
             agent.notify.ready(&format!(
                 "registered {} ({}) in {}",
                 r.me.id,
-                identity.addresses.iter().map(ToString::to_string).collect::<Vec<_>>().join(","),
+                identity
+                    .addresses
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(","),
                 r.pool.name.without_dot()
             ));
             if mode == Mode::Once {
@@ -220,14 +245,19 @@ pub async fn run(agent: &Agent<'_>, mode: Mode) -> Result<(), AgentError> {
     }
 }
 
-async fn discover_until_ok(agent: &Agent<'_>, signals: &mut watch::Receiver<u32>) -> Option<Identity> {
+async fn discover_until_ok(
+    agent: &Agent<'_>,
+    signals: &mut watch::Receiver<u32>,
+) -> Option<Identity> {
     let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(10));
     loop {
         match discover(agent.cfg, agent.ec2).await {
             Ok(id) => return Some(id),
             Err(e) => {
                 tracing::warn!(error = %e, "discovery failed; retrying");
-                agent.notify.status(&format!("waiting for instance metadata: {e}"));
+                agent
+                    .notify
+                    .status(&format!("waiting for instance metadata: {e}"));
                 let delay = backoff.next_delay(&mut rand::rng());
                 if !sleep_or_signal(delay, signals).await {
                     return None;
@@ -267,11 +297,18 @@ impl Running<'_> {
     }
 
     async fn view(&self) -> Result<PoolView, WriteError> {
-        Ok(classify(&self.pool, &self.writer.list_pool(&self.pool).await?))
+        Ok(classify(
+            &self.pool,
+            &self.writer.list_pool(&self.pool).await?,
+        ))
     }
 
     async fn write(&self, view: &PoolView, intent: Intent) -> Result<Vec<Submitted>, WriteError> {
-        let planned = plan(&self.pool, view, &BTreeMap::from([(self.me.id.clone(), intent)]));
+        let planned = plan(
+            &self.pool,
+            view,
+            &BTreeMap::from([(self.me.id.clone(), intent)]),
+        );
         if planned.is_empty() {
             return Ok(Vec::new());
         }
@@ -295,8 +332,12 @@ impl Running<'_> {
             rise: self.agent.cfg.self_check_rise,
             fall: self.agent.cfg.self_check_fall,
         };
-        let Some((prober, port, health)) = &mut self.self_check else { return false };
-        let result = prober.probe(std::net::SocketAddr::from(([127, 0, 0, 1], *port))).await;
+        let Some((prober, port, health)) = &mut self.self_check else {
+            return false;
+        };
+        let result = prober
+            .probe(std::net::SocketAddr::from(([127, 0, 0, 1], *port)))
+            .await;
         let changed = health.observe(result.healthy, thresholds);
         if let Some(t) = changed {
             tracing::warn!(from = %t.from, to = %t.to, detail = %result.detail, "self-check verdict changed");
@@ -312,10 +353,16 @@ impl Running<'_> {
         let interval = self.agent.cfg.self_check_interval;
         loop {
             self.check_self().await;
-            if self.self_check.as_ref().is_some_and(|(_, _, h)| h.state() == Health::Healthy) {
+            if self
+                .self_check
+                .as_ref()
+                .is_some_and(|(_, _, h)| h.state() == Health::Healthy)
+            {
                 return true;
             }
-            self.agent.notify.status("waiting for the local service to pass its self-check");
+            self.agent
+                .notify
+                .status("waiting for the local service to pass its self-check");
             if !sleep_or_signal(interval, &mut self.signals).await {
                 return false;
             }
@@ -325,7 +372,11 @@ impl Running<'_> {
     /// One reconcile. Returns the status to report.
     async fn reconcile_once(&self) -> Result<&'static str, AgentError> {
         let m = &self.agent.metrics;
-        let outcome = |o: &'static str| m.reconcile.get_or_create(&OutcomeLabels { outcome: o }).inc();
+        let outcome = |o: &'static str| {
+            m.reconcile
+                .get_or_create(&OutcomeLabels { outcome: o })
+                .inc()
+        };
         let view = self.view().await?;
         let state = match reconcile(&view, &self.me, self.self_health(), unix_now()) {
             Reconcile::Foreign(why) => {
@@ -348,7 +399,11 @@ impl Running<'_> {
                         return Err(e.into());
                     }
                 };
-                outcome(if done.is_empty() { "unchanged" } else { "repaired" });
+                outcome(if done.is_empty() {
+                    "unchanged"
+                } else {
+                    "repaired"
+                });
                 if !done.is_empty() && view.owned.contains_key(&self.me.id) {
                     tracing::warn!(id = %self.me.id, "repaired drift in this instance's records");
                 }
@@ -358,7 +413,8 @@ impl Running<'_> {
                 }
             }
         };
-        m.last_reconcile.set(i64::try_from(unix_now()).unwrap_or(i64::MAX));
+        m.last_reconcile
+            .set(i64::try_from(unix_now()).unwrap_or(i64::MAX));
         m.registered.get_or_create(&self.label()).set(1);
         m.set_state(state);
         Ok(state)
@@ -375,7 +431,9 @@ impl Running<'_> {
                     return Ok(true);
                 }
                 Err(e @ AgentError::Foreign { .. }) => return Err(e),
-                Err(e) if once && !matches!(e, AgentError::Write(WriteError::Conflict { .. })) => return Err(e),
+                Err(e) if once && !matches!(e, AgentError::Write(WriteError::Conflict { .. })) => {
+                    return Err(e);
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "registration failed; retrying");
                     self.agent.notify.status(&format!("registering: {e}"));
@@ -399,7 +457,11 @@ impl Running<'_> {
         let mut notices = tokio::time::interval(cfg.notice_poll_interval);
         let mut checks = tokio::time::interval(cfg.self_check_interval);
         let mut next_reconcile = tokio::time::Instant::now() + jittered(cfg.reconcile_interval);
-        self.agent.notify.status(&format!("active: {} in {}", self.me.id, self.pool.name.without_dot()));
+        self.agent.notify.status(&format!(
+            "active: {} in {}",
+            self.me.id,
+            self.pool.name.without_dot()
+        ));
         let mut signals = self.signals.clone();
         let cause = loop {
             let seen = *signals.borrow();
@@ -425,7 +487,9 @@ impl Running<'_> {
         self.drain(cause, false).await;
         if cause != DrainCause::Signal {
             // The instance is going away on its own; stay deregistered until stopped.
-            self.agent.notify.status("deregistered; waiting for the instance to stop");
+            self.agent
+                .notify
+                .status("deregistered; waiting for the instance to stop");
             let seen = *self.signals.borrow();
             let _ = self.signals.wait_for(|n| *n > seen).await;
         }
@@ -433,7 +497,11 @@ impl Running<'_> {
 
     async fn reconcile_and_report(&self) {
         match self.reconcile_once().await {
-            Ok(state) => self.agent.notify.status(&format!("{state}: {} in {}", self.me.id, self.pool.name.without_dot())),
+            Ok(state) => self.agent.notify.status(&format!(
+                "{state}: {} in {}",
+                self.me.id,
+                self.pool.name.without_dot()
+            )),
             Err(e) => {
                 tracing::warn!(error = %e, "reconcile failed; retrying next interval");
                 self.agent.notify.status(&format!("reconcile failed: {e}"));
@@ -455,7 +523,11 @@ impl Running<'_> {
             let skip_after = *self.signals.borrow() + u32::from(cause == DrainCause::Signal);
             let phase_one = async {
                 let submitted = self.drain_step_one().await?;
-                if let Err(e) = self.writer.wait_insync(&submitted.change_id, Instant::now()).await {
+                if let Err(e) = self
+                    .writer
+                    .wait_insync(&submitted.change_id, Instant::now())
+                    .await
+                {
                     tracing::warn!(error = %e, "the weight-0 change did not reach INSYNC");
                 }
                 tokio::time::sleep(Duration::from_secs(u64::from(self.pool.ttl))).await;
@@ -468,10 +540,13 @@ impl Running<'_> {
                 _ = signals.wait_for(|n| *n > skip_after) => tracing::warn!("second signal: deleting now"),
             }
         }
-        let deleted = tokio::time::timeout_at(deadline + Duration::from_secs(10), self.delete_self()).await;
+        let deleted =
+            tokio::time::timeout_at(deadline + Duration::from_secs(10), self.delete_self()).await;
         match deleted {
             Ok(true) => tracing::info!(id = %self.me.id, "deregistered"),
-            _ => tracing::error!(id = %self.me.id, "could not delete this instance's records; a health controller will collect them"),
+            _ => {
+                tracing::error!(id = %self.me.id, "could not delete this instance's records; a health controller will collect them")
+            }
         }
         let m = &self.agent.metrics;
         m.drain_seconds.observe(started.elapsed().as_secs_f64());
@@ -529,7 +604,10 @@ async fn notice(imds: &Imds) -> Option<DrainCause> {
         Ok(None) => {}
         Err(e) => tracing::debug!(error = %e, "cannot read the Spot notice"),
     }
-    match imds.get("meta-data/autoscaling/target-lifecycle-state").await {
+    match imds
+        .get("meta-data/autoscaling/target-lifecycle-state")
+        .await
+    {
         Ok(Some(state)) if state.trim() == "Terminated" => {
             tracing::warn!("Auto Scaling lifecycle state Terminated");
             Some(DrainCause::Lifecycle)

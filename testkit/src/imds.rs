@@ -74,7 +74,8 @@ impl Imds {
 
     /// Posts a Spot interruption notice.
     pub fn interrupt_spot(&self) {
-        self.lock().spot = Some(r#"{"action": "terminate", "time": "2026-11-27T12:00:00Z"}"#.into());
+        self.lock().spot =
+            Some(r#"{"action": "terminate", "time": "2026-11-27T12:00:00Z"}"#.into());
     }
 
     /// Sets `autoscaling/target-lifecycle-state`.
@@ -105,7 +106,12 @@ impl Imds {
 
 const TOKEN: &str = "wavelb-test-token";
 
-async fn handle(State(inner): State<Arc<Mutex<Inner>>>, method: Method, uri: Uri, headers: HeaderMap) -> Response {
+async fn handle(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
     let delay = inner.lock().unwrap().delay;
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
@@ -122,7 +128,11 @@ async fn handle(State(inner): State<Arc<Mutex<Inner>>>, method: Method, uri: Uri
         g.tokens_issued += 1;
         return TOKEN.into_response();
     }
-    if headers.get("x-aws-ec2-metadata-token").and_then(|v| v.to_str().ok()) != Some(TOKEN) {
+    if headers
+        .get("x-aws-ec2-metadata-token")
+        .and_then(|v| v.to_str().ok())
+        != Some(TOKEN)
+    {
         g.unauthorized += 1;
         return StatusCode::UNAUTHORIZED.into_response();
     }
@@ -135,17 +145,25 @@ async fn handle(State(inner): State<Arc<Mutex<Inner>>>, method: Method, uri: Uri
         "placement/availability-zone" => Some(g.az.clone()),
         "spot/instance-action" => g.spot.clone(),
         "autoscaling/target-lifecycle-state" => Some(g.lifecycle.clone()),
-        "network/interfaces/macs/" => Some(g.interfaces.iter().map(|i| format!("{}/", i.mac)).collect::<Vec<_>>().join("\n")),
-        other => other.strip_prefix("network/interfaces/macs/").and_then(|tail| {
-            let (mac, key) = tail.split_once('/')?;
-            let i = g.interfaces.iter().find(|i| i.mac == mac)?;
-            match key {
-                "device-number" => Some(i.device.to_string()),
-                "local-ipv4s" => Some(i.private.join("\n")),
-                "public-ipv4s" if !i.public.is_empty() => Some(i.public.join("\n")),
-                _ => None,
-            }
-        }),
+        "network/interfaces/macs/" => Some(
+            g.interfaces
+                .iter()
+                .map(|i| format!("{}/", i.mac))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        ),
+        other => other
+            .strip_prefix("network/interfaces/macs/")
+            .and_then(|tail| {
+                let (mac, key) = tail.split_once('/')?;
+                let i = g.interfaces.iter().find(|i| i.mac == mac)?;
+                match key {
+                    "device-number" => Some(i.device.to_string()),
+                    "local-ipv4s" => Some(i.private.join("\n")),
+                    "public-ipv4s" if !i.public.is_empty() => Some(i.public.join("\n")),
+                    _ => None,
+                }
+            }),
     };
     match found {
         Some(body) => body.into_response(),

@@ -1,0 +1,498 @@
+//! `wavelb agent` as a process on an EC2-like test bed: an IMDSv2 emulator, the lab resolver's
+//! strict Route 53 API, and moto for EC2. Covers registration and READY=1, drift repair,
+//! respecting a quarantine, the drain order on SIGTERM, Spot and lifecycle notices, an IMDS
+//! outage at start, a registration storm under API throttling, and bad configuration.
+
+use std::collections::BTreeMap;
+use std::os::unix::net::UnixDatagram;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use registry::config::{Route53Config, ZoneRef};
+use registry::metrics::WriterMetrics;
+use registry::model::{PoolSpec, RecordType, TargetState};
+use registry::name::Fqdn;
+use registry::plan::{Intent, plan};
+use registry::pool::{PoolView, classify};
+use registry::writer::Writer;
+use testkit::imds::{Imds, Interface};
+use testkit::process::Service;
+
+const BIN: &str = env!("CARGO_BIN_EXE_wavelb");
+const AZ: &str = "us-east-1-wl1-bos-wlz-1";
+
+struct Bed {
+    resolver: Service,
+    api: String,
+    imds: Imds,
+    dir: tempfile::TempDir,
+}
+
+fn pool() -> PoolSpec {
+    PoolSpec {
+        name: Fqdn::parse(&format!("edge.{AZ}.lab.test")).unwrap(),
+        record_type: RecordType::A,
+        ttl: 2,
+        owner_id: "wavelb".into(),
+    }
+}
+
+async fn bed(extra_resolver: &[&str]) -> Bed {
+    let resolver = testkit::process::resolver(BIN, extra_resolver);
+    let api = resolver.field("api_url");
+    let imds = Imds::start(
+        "i-0123456789abcdef0",
+        AZ,
+        vec![Interface {
+            mac: "0e:11:22:33:44:55".into(),
+            device: 0,
+            private: vec!["10.0.0.5".into()],
+            public: vec!["155.146.10.20".into()],
+        }],
+    )
+    .await;
+    Bed {
+        resolver,
+        api,
+        imds,
+        dir: tempfile::tempdir().unwrap(),
+    }
+}
+
+impl Bed {
+    /// Writes an agent configuration. `[ec2]` always names an emulator (moto, which knows no
+    /// instance unless a test created one): a test must never reach the real EC2 API.
+    fn config(&self, name: &str, agent: &str) -> PathBuf {
+        self.config_for(
+            "edge.{wavelength_zone}.lab.test",
+            name,
+            agent,
+            &testkit::moto_url(),
+        )
+    }
+
+    fn config_for(&self, pool_name: &str, name: &str, agent: &str, ec2_endpoint: &str) -> PathBuf {
+        let path = self.dir.path().join(format!("{name}.toml"));
+        std::fs::write(
+            &path,
+            format!(
+                r#"[pool]
+name = "{pool_name}"
+zone = "lab.test"
+ttl = 2
+owner_id = "wavelb"
+
+[route53]
+endpoint_url = "{api}"
+
+[ec2]
+endpoint_url = "{ec2_endpoint}"
+
+[agent]
+weight = 60
+imds_endpoint = "{imds}"
+reconcile_interval = "1s"
+drain_timeout = "30s"
+startup_jitter = "0s"
+notice_poll_interval = "200ms"
+metrics_listen = "127.0.0.1:0"
+probe_port = 4433
+{agent}
+"#,
+                api = self.api,
+                imds = self.imds.url,
+            ),
+        )
+        .unwrap();
+        path
+    }
+
+    async fn view(&self) -> PoolView {
+        let p = pool();
+        classify(&p, &writer(&self.api).await.list_pool(&p).await.unwrap())
+    }
+
+    async fn wait_for(&self, what: &str, deadline: Duration, check: impl Fn(&PoolView) -> bool) {
+        let start = Instant::now();
+        loop {
+            let v = self.view().await;
+            if check(&v) {
+                return;
+            }
+            assert!(
+                start.elapsed() < deadline,
+                "timed out waiting for {what}: {:?}",
+                v.owned
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+async fn writer(api: &str) -> Writer {
+    let cfg = Route53Config {
+        endpoint_url: Some(api.to_owned()),
+        max_requests_per_second: 1000.0,
+        max_attempts: 40,
+        ..Route53Config::default()
+    };
+    Writer::connect(
+        &cfg,
+        &ZoneRef::Name(Fqdn::parse("lab.test").unwrap()),
+        WriterMetrics::default(),
+    )
+    .await
+    .unwrap()
+}
+
+fn agent(cfg: &Path, notify: Option<&Path>) -> Service {
+    let mut cmd = Command::new(BIN);
+    cmd.args(["-q", "--config", cfg.to_str().unwrap(), "agent"]);
+    if let Some(sock) = notify {
+        cmd.env("NOTIFY_SOCKET", sock);
+    }
+    Service::spawn_cmd(&mut cmd)
+}
+
+fn signal(s: &Service, sig: &str) {
+    assert!(
+        Command::new("kill")
+            .args([sig, &s.child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+}
+
+fn wait_exit(s: &mut Service, deadline: Duration) -> Option<i32> {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = s.child.try_wait().unwrap() {
+            return status.code();
+        }
+        assert!(start.elapsed() < deadline, "the agent did not exit");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+const ID: &str = "i-0123456789abcdef0";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn registers_then_says_ready_and_drains_in_order_on_sigterm() {
+    let bed = bed(&[]).await;
+    let sock_path = bed.dir.path().join("notify.sock");
+    let sock = UnixDatagram::bind(&sock_path).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut a = agent(&bed.config("a", ""), Some(&sock_path));
+    let mut buf = [0u8; 4096];
+    let ready = loop {
+        let n = sock.recv(&mut buf).expect("no READY=1 from the agent");
+        let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
+        if msg.contains("READY=1") {
+            break msg;
+        }
+    };
+    // READY=1 comes only after the record is written: it must be there right now.
+    let v = bed.view().await;
+    let owned = v
+        .owned
+        .get(ID)
+        .unwrap_or_else(|| panic!("no record at READY: {ready}"));
+    let t = &owned.target;
+    assert_eq!(
+        t.addresses,
+        vec!["155.146.10.20".parse::<std::net::IpAddr>().unwrap()]
+    );
+    assert_eq!(
+        (t.weight, t.wanted_weight, t.state),
+        (60, 60, TargetState::Active)
+    );
+    assert_eq!(t.probe, Some("10.0.0.5:4433".parse().unwrap()));
+    assert_eq!(owned.address_set.as_ref().unwrap().ttl, Some(2));
+    assert!(
+        ready.contains("STATUS=registered i-0123456789abcdef0"),
+        "{ready}"
+    );
+    assert!(bed.imds.tokens_issued() >= 1);
+
+    let metrics = testkit::http_get(&format!("http://{}/metrics", a.field("metrics")));
+    assert!(
+        metrics.contains(&format!(
+            "wavelb_agent_registered{{pool=\"edge.{AZ}.lab.test\"}} 1"
+        )),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("wavelb_agent_state{state=\"active\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("wavelb_agent_info{instance_id=\"i-0123456789abcdef0\""),
+        "{metrics}"
+    );
+
+    // SIGTERM: weight 0 + draining first, then deletion, then exit 0.
+    signal(&a, "-TERM");
+    bed.wait_for("draining at weight 0", Duration::from_secs(10), |v| {
+        v.owned
+            .get(ID)
+            .is_some_and(|o| o.target.state == TargetState::Draining && o.target.weight == 0)
+    })
+    .await;
+    bed.wait_for("deletion", Duration::from_secs(15), |v| {
+        !v.owned.contains_key(ID)
+    })
+    .await;
+    assert_eq!(wait_exit(&mut a, Duration::from_secs(10)), Some(0));
+    let mut stopping = false;
+    while let Ok(n) = sock.recv(&mut buf) {
+        if String::from_utf8_lossy(&buf[..n]).contains("STOPPING=1") {
+            stopping = true;
+            break;
+        }
+    }
+    assert!(stopping, "STOPPING=1 was sent");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn repairs_a_deleted_record_and_respects_a_quarantine() {
+    let bed = bed(&[]).await;
+    let cfg = bed.config("a", "");
+    let a = agent(&cfg, None);
+    bed.wait_for("registration", Duration::from_secs(15), |v| {
+        v.owned.contains_key(ID)
+    })
+    .await;
+    let p = pool();
+    let w = writer(&bed.api).await;
+    let v = bed.view().await;
+    w.execute(&plan(
+        &p,
+        &v,
+        &BTreeMap::from([(ID.to_owned(), Intent::Absent)]),
+    ))
+    .await
+    .unwrap();
+    bed.wait_for("the record restored", Duration::from_secs(10), |v| {
+        v.owned.get(ID).is_some_and(|o| o.target.weight == 60)
+    })
+    .await;
+
+    // `wavelb records` cannot fill placeholders: give it the concrete pool name.
+    let cfg = bed.config_for(
+        &format!("edge.{AZ}.lab.test"),
+        "records",
+        "",
+        &testkit::moto_url(),
+    );
+    let out = Command::new(BIN)
+        .args([
+            "--config",
+            cfg.to_str().unwrap(),
+            "records",
+            "quarantine",
+            ID,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let base = format!("http://{}/metrics", a.field("metrics"));
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while testkit::metric(
+        &testkit::http_get(&base),
+        "wavelb_agent_reconcile_total{outcome=\"quarantined_by_other\"}",
+    )
+    .unwrap_or(0.0)
+        < 2.0
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the agent did not reconcile twice"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let t = bed.view().await.owned[ID].target.clone();
+    assert_eq!(
+        (t.state, t.weight, t.by.as_deref()),
+        (TargetState::Quarantined, 0, Some("operator")),
+        "never fights it"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn spot_and_lifecycle_notices_drain_and_the_agent_stays_deregistered() {
+    for notice in ["spot", "lifecycle"] {
+        let bed = bed(&[]).await;
+        let mut a = agent(&bed.config("a", ""), None);
+        bed.wait_for("registration", Duration::from_secs(15), |v| {
+            v.owned.contains_key(ID)
+        })
+        .await;
+        match notice {
+            "spot" => bed.imds.interrupt_spot(),
+            _ => bed.imds.set_lifecycle("Terminated"),
+        }
+        bed.wait_for("draining", Duration::from_secs(10), |v| {
+            v.owned
+                .get(ID)
+                .is_some_and(|o| o.target.state == TargetState::Draining)
+        })
+        .await;
+        bed.wait_for("deletion", Duration::from_secs(15), |v| {
+            !v.owned.contains_key(ID)
+        })
+        .await;
+        assert!(
+            a.child.try_wait().unwrap().is_none(),
+            "{notice}: the agent stays up, deregistered"
+        );
+        signal(&a, "-TERM");
+        assert_eq!(
+            wait_exit(&mut a, Duration::from_secs(10)),
+            Some(0),
+            "{notice}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_imds_outage_at_start_is_retried() {
+    let bed = bed(&[]).await;
+    bed.imds.set_down(true);
+    let _a = agent(&bed.config("a", ""), None);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while bed.imds.tokens_issued() == 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(bed.view().await.owned.is_empty());
+    bed.imds.set_down(false);
+    bed.wait_for(
+        "registration after the outage",
+        Duration::from_secs(30),
+        |v| v.owned.contains_key(ID),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fifty_agents_register_through_a_throttled_api() {
+    let bed = bed(&["--api-rate-limit", "5"]).await;
+    let agents: Vec<Service> = (0..50)
+        .map(|i| {
+            // Static addresses: no IMDS, so the pool name must be concrete.
+            let cfg = bed.config_for(
+                &format!("edge.{AZ}.lab.test"),
+                &format!("a{i}"),
+                &format!(
+                    "address = \"198.51.100.{}\"\ntarget_id = \"lab-host-{i:02}\"",
+                    i + 1
+                ),
+                &testkit::moto_url(),
+            );
+            // Spread the start over 3 s, as an Auto Scaling scale-out would be.
+            let text = std::fs::read_to_string(&cfg)
+                .unwrap()
+                .replace("startup_jitter = \"0s\"", "startup_jitter = \"3s\"")
+                .replace(
+                    "reconcile_interval = \"1s\"",
+                    "reconcile_interval = \"60s\"",
+                );
+            std::fs::write(&cfg, text).unwrap();
+            agent(&cfg, None)
+        })
+        .collect();
+    bed.wait_for("all 50 registered", Duration::from_secs(150), |v| {
+        v.owned.len() == 50
+    })
+    .await;
+    let v = bed.view().await;
+    assert!(
+        v.owned
+            .values()
+            .all(|o| o.target.state == TargetState::Active && o.target.weight == 60)
+    );
+    let metrics = testkit::http_get(&format!("http://{}/metrics", bed.resolver.field("metrics")));
+    assert!(
+        testkit::metric(&metrics, "wavelb_api_throttled_total").unwrap_or(0.0) > 0.0,
+        "the storm was throttled"
+    );
+    drop(agents);
+}
+
+#[test]
+fn bad_configuration_exits_2_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("bad.toml");
+    for (agent, key) in [
+        ("weight = 300", "weight"),
+        ("reconcile_interval = \"0s\"", "agent.reconcile_interval"),
+        ("wieght = 3", "wieght"),
+        ("self_quarantine = true", "agent.self_quarantine"),
+    ] {
+        std::fs::write(
+            &cfg,
+            format!("[pool]\nname = \"edge.lab.test\"\nzone = \"lab.test\"\n\n[agent]\n{agent}\n"),
+        )
+        .unwrap();
+        let out = Command::new(BIN)
+            .args(["--config", cfg.to_str().unwrap(), "agent"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{agent}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(key), "{agent}: {err}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ec2_public_ip_wins_over_imds_against_moto() {
+    let moto = testkit::moto_url();
+    let setup = testkit::python(
+        r#"
+import sys, boto3
+ec2 = boto3.client("ec2", endpoint_url=sys.argv[1], region_name="us-east-1")
+img = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+iid = ec2.run_instances(ImageId=img, MinCount=1, MaxCount=1, InstanceType="t3.medium")["Instances"][0]["InstanceId"]
+alloc = ec2.allocate_address(Domain="vpc")
+ec2.associate_address(InstanceId=iid, AllocationId=alloc["AllocationId"])
+print(iid, alloc["PublicIp"])
+"#,
+        &[&moto],
+    );
+    let (iid, public_ip) = setup.trim().split_once(' ').unwrap();
+    let resolver = testkit::process::resolver(BIN, &[]);
+    let imds = Imds::start(
+        iid,
+        AZ,
+        vec![Interface {
+            mac: "0e:00:00:00:00:01".into(),
+            device: 0,
+            private: vec!["10.0.0.9".into()],
+            public: vec!["155.146.99.99".into()],
+        }],
+    )
+    .await;
+    let bed = Bed {
+        api: resolver.field("api_url"),
+        resolver,
+        imds,
+        dir: tempfile::tempdir().unwrap(),
+    };
+    let _a = agent(&bed.config("a", ""), None);
+    bed.wait_for(
+        "registration with the EC2 address",
+        Duration::from_secs(20),
+        |v| {
+            v.owned.get(iid).is_some_and(|o| {
+                o.target.addresses == vec![public_ip.parse::<std::net::IpAddr>().unwrap()]
+            })
+        },
+    )
+    .await;
+}
