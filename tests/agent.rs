@@ -496,3 +496,129 @@ print(iid, alloc["PublicIp"])
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_sigterm_skips_the_wait() {
+    let bed = bed(&[]).await;
+    let cfg = bed.config("a", "");
+    // A long TTL: the drain would wait a minute for caches to expire.
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("ttl = 2", "ttl = 60");
+    std::fs::write(&cfg, text).unwrap();
+    let mut a = agent(&cfg, None);
+    bed.wait_for("registration", Duration::from_secs(15), |v| {
+        v.owned.contains_key(ID)
+    })
+    .await;
+    signal(&a, "-TERM");
+    bed.wait_for("draining", Duration::from_secs(10), |v| {
+        v.owned
+            .get(ID)
+            .is_some_and(|o| o.target.state == TargetState::Draining)
+    })
+    .await;
+    let second = Instant::now();
+    signal(&a, "-TERM");
+    bed.wait_for("deletion", Duration::from_secs(20), |v| {
+        !v.owned.contains_key(ID)
+    })
+    .await;
+    assert_eq!(wait_exit(&mut a, Duration::from_secs(10)), Some(0));
+    assert!(
+        second.elapsed() < Duration::from_secs(30),
+        "the TTL wait was skipped"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn once_and_deregister_modes() {
+    let bed = bed(&[]).await;
+    let cfg = bed.config("a", "");
+    let run = |args: &[&str]| {
+        let mut full = vec!["-q", "--config", cfg.to_str().unwrap(), "agent"];
+        full.extend_from_slice(args);
+        Command::new(BIN).args(&full).output().unwrap()
+    };
+    let out = run(&["--once"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(bed.view().await.owned[ID].target.state, TargetState::Active);
+    let out = run(&["--deregister"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!bed.view().await.owned.contains_key(ID));
+    assert_eq!(run(&["--once"]).status.code(), Some(0));
+    let out = run(&["--deregister", "--now"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!bed.view().await.owned.contains_key(ID));
+    assert_eq!(
+        run(&["--now"]).status.code(),
+        Some(2),
+        "--now needs --deregister"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_self_check_gates_registration_and_quarantines_itself() {
+    let bed = bed(&[]).await;
+    let mut echo = testkit::echo::Echo::start("127.0.0.1:0".parse().unwrap());
+    let port = echo.addr.port();
+    echo.stop();
+    let cfg = bed.config(
+        "a",
+        &format!(
+            "self_quarantine = true\nself_check_rise = 2\nself_check_fall = 2\nself_check_interval = \"200ms\"\n\n[agent.self_check]\nkind = \"udp\"\nport = {port}\nsend = \"ping\"\nexpect = \"ping\"\ntimeout = \"150ms\"\n"
+        ),
+    );
+    let _a = agent(&cfg, None);
+    // Not registered while the local service fails its self-check.
+    let until = Instant::now() + Duration::from_millis(1500);
+    while Instant::now() < until {
+        assert!(
+            bed.view().await.owned.is_empty(),
+            "registered before the self-check passed"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    echo.resume();
+    bed.wait_for(
+        "registration once the self-check passes",
+        Duration::from_secs(15),
+        |v| {
+            v.owned
+                .get(ID)
+                .is_some_and(|o| o.target.state == TargetState::Active)
+        },
+    )
+    .await;
+    echo.stop();
+    bed.wait_for("self-quarantine", Duration::from_secs(15), |v| {
+        v.owned.get(ID).is_some_and(|o| {
+            o.target.state == TargetState::Quarantined
+                && o.target.weight == 0
+                && o.target.by.as_deref() == Some("agent")
+        })
+    })
+    .await;
+    echo.resume();
+    bed.wait_for("self-restore", Duration::from_secs(15), |v| {
+        v.owned
+            .get(ID)
+            .is_some_and(|o| o.target.state == TargetState::Active && o.target.weight == 60)
+    })
+    .await;
+}

@@ -520,7 +520,8 @@ impl Running<'_> {
         self.agent.notify.status("draining");
         let deadline = tokio::time::Instant::now() + self.agent.cfg.drain_timeout;
         if !now {
-            let skip_after = *self.signals.borrow() + u32::from(cause == DrainCause::Signal);
+            // Any signal after the one that started the drain (if any) skips the waits.
+            let skip_after = *self.signals.borrow();
             let phase_one = async {
                 let submitted = self.drain_step_one().await?;
                 if let Err(e) = self

@@ -1,0 +1,95 @@
+//! The `CarrierIp` branch of EC2 discovery, through the real SDK, against a recorded
+//! DescribeNetworkInterfaces response (moto has no Carrier IPs).
+#![cfg(feature = "ec2")]
+
+use agent::config::Ec2Config;
+use agent::discovery::Ec2Interface;
+use axum::Router;
+use axum::body::Bytes;
+
+/// A DescribeNetworkInterfaces response for a Wavelength instance: the primary interface has a
+/// Carrier IP (EC2 also reports it as the public IP); a secondary one has none.
+const RECORDED: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<DescribeNetworkInterfacesResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">
+    <requestId>7a62c49f-347e-4fc4-9331-6e8eEXAMPLE</requestId>
+    <networkInterfaceSet>
+        <item>
+            <networkInterfaceId>eni-0f7db4e4e4EXAMPLE</networkInterfaceId>
+            <subnetId>subnet-0a1b2c3dEXAMPLE</subnetId>
+            <vpcId>vpc-0a1b2c3dEXAMPLE</vpcId>
+            <availabilityZone>us-east-1-wl1-bos-wlz-1</availabilityZone>
+            <status>in-use</status>
+            <macAddress>0e:11:22:33:44:55</macAddress>
+            <privateIpAddress>10.0.0.5</privateIpAddress>
+            <attachment>
+                <attachmentId>eni-attach-0a1b2c3dEXAMPLE</attachmentId>
+                <instanceId>i-0123456789abcdef0</instanceId>
+                <deviceIndex>0</deviceIndex>
+                <status>attached</status>
+            </attachment>
+            <association>
+                <carrierIp>155.146.10.20</carrierIp>
+                <ipOwnerId>amazon</ipOwnerId>
+                <publicIp>155.146.10.20</publicIp>
+            </association>
+        </item>
+        <item>
+            <networkInterfaceId>eni-0a9b8c7dEXAMPLE</networkInterfaceId>
+            <status>in-use</status>
+            <privateIpAddress>10.0.1.7</privateIpAddress>
+            <attachment>
+                <attachmentId>eni-attach-0b2c3d4eEXAMPLE</attachmentId>
+                <instanceId>i-0123456789abcdef0</instanceId>
+                <deviceIndex>1</deviceIndex>
+                <status>attached</status>
+            </attachment>
+        </item>
+    </networkInterfaceSet>
+</DescribeNetworkInterfacesResponse>"#;
+
+#[tokio::test]
+async fn reads_the_carrier_ip_of_each_interface() {
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let record = seen.clone();
+    let app = Router::new().fallback(move |body: Bytes| {
+        let record = record.clone();
+        async move {
+            *record.lock().unwrap() = String::from_utf8_lossy(&body).into_owned();
+            ([("content-type", "text/xml")], RECORDED)
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let cfg = Ec2Config {
+        endpoint_url: Some(url),
+        region: None,
+    };
+    let got = agent::ec2::interfaces(&cfg, "us-east-1", "i-0123456789abcdef0")
+        .await
+        .unwrap();
+    assert_eq!(
+        got,
+        [
+            Ec2Interface {
+                device: 0,
+                carrier_ip: Some("155.146.10.20".parse().unwrap()),
+                public_ip: Some("155.146.10.20".parse().unwrap()),
+            },
+            Ec2Interface {
+                device: 1,
+                carrier_ip: None,
+                public_ip: None,
+            },
+        ]
+    );
+    let request = seen.lock().unwrap().clone();
+    assert!(
+        request.contains("Action=DescribeNetworkInterfaces"),
+        "{request}"
+    );
+    assert!(
+        request.contains("attachment.instance-id") && request.contains("i-0123456789abcdef0"),
+        "{request}"
+    );
+}
