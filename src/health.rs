@@ -80,7 +80,10 @@ pub async fn run(cfg: Option<&Config>, args: HealthArgs) -> anyhow::Result<()> {
         serde_json::json!({ "metrics": metrics_addr.to_string(), "controller_id": id, "pool": pool.name.without_dot() })
     );
     tracing::info!(pool = %pool.name, controller = %id, metrics = %metrics_addr, "health controller starting");
-    let controller = Controller::new(pool, writer, hc, prober, id, metrics, pool_metrics);
+    let mut controller = Controller::new(pool, writer, hc, prober, id, metrics, pool_metrics);
+    if let Some(ec2) = &cfg.ec2 {
+        controller = with_ec2(controller, ec2)?;
+    }
     controller
         .run(crate::systemd::shutdown_signal(), |summary| {
             crate::systemd::ready(summary)
@@ -88,4 +91,27 @@ pub async fn run(cfg: Option<&Config>, args: HealthArgs) -> anyhow::Result<()> {
         .await;
     crate::systemd::stopping();
     Ok(())
+}
+
+/// Garbage collection asks EC2 whether an instance is gone (`[ec2]` present).
+#[cfg(feature = "ec2")]
+fn with_ec2(controller: Controller, ec2: &agent::config::Ec2Config) -> anyhow::Result<Controller> {
+    struct Ec2(agent::config::Ec2Config);
+    impl ::health::controller::Liveness for Ec2 {
+        fn instance_gone<'a>(
+            &'a self,
+            id: &'a str,
+        ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Option<bool>> + Send + 'a>>
+        {
+            let region = self.0.region.clone().unwrap_or_else(|| "us-east-1".into());
+            Box::pin(async move { agent::ec2::instance_gone(&self.0, &region, id).await })
+        }
+    }
+    Ok(controller.with_liveness(std::sync::Arc::new(Ec2(ec2.clone()))))
+}
+
+/// Without the `ec2` feature an `[ec2]` section cannot be honoured: say so instead of ignoring it.
+#[cfg(not(feature = "ec2"))]
+fn with_ec2(_: Controller, _: &agent::config::Ec2Config) -> anyhow::Result<Controller> {
+    Err(UsageError("[ec2] needs a wavelb built with the `ec2` feature (the default)".into()).into())
 }

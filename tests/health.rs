@@ -362,6 +362,63 @@ async fn long_quarantined_targets_are_garbage_collected() {
     }
 }
 
+/// With `[ec2]`, garbage collection deletes a long-quarantined target only when EC2 says its
+/// instance is gone (moto: a running instance is kept; an id EC2 does not know is deleted).
+#[tokio::test(flavor = "multi_thread")]
+async fn garbage_collection_asks_ec2_whether_the_instance_is_gone() {
+    let moto = testkit::moto_url();
+    let live = testkit::python(
+        r#"
+import sys, boto3
+ec2 = boto3.client("ec2", endpoint_url=sys.argv[1], region_name="us-east-1")
+img = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+print(ec2.run_instances(ImageId=img, MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"])
+"#,
+        &[&moto],
+    );
+    let live = live.trim();
+    let mut lab = lab(4).await;
+    // A fifth target named after the live instance, with nothing listening at its address.
+    let p = pool();
+    let t = Target::active(live, vec!["127.0.0.25".parse().unwrap()], 50, 1);
+    let v = lab.view().await;
+    writer(&lab.api)
+        .await
+        .execute(&plan(
+            &p,
+            &v,
+            &BTreeMap::from([(t.id.clone(), Intent::Present(t))]),
+        ))
+        .await
+        .unwrap();
+    let extra =
+        format!("gc_after = \"1s\"\n\n[ec2]\nendpoint_url = \"{moto}\"\nregion = \"us-east-1\"");
+    let c = lab.controller("c1", &extra);
+    lab.targets[2].stop();
+    lab.wait_for("t2 deleted", Duration::from_secs(15), |v| {
+        !v.owned.contains_key("t2")
+    })
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while testkit::metric(&metrics(&c), "wavelb_gc_deleted_total") != Some(1.0) {
+        assert!(Instant::now() < deadline, "gc metric: {}", metrics(&c));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Several more rounds: the live instance's target stays, quarantined.
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    let v = lab.view().await;
+    assert_eq!(
+        v.owned[live].target.state,
+        TargetState::Quarantined,
+        "{:?}",
+        v.owned
+    );
+    assert_eq!(
+        testkit::metric(&metrics(&c), "wavelb_gc_deleted_total"),
+        Some(1.0)
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn two_controllers_one_leader_and_a_takeover() {
     let mut lab = lab(4).await;

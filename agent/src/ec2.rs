@@ -1,6 +1,5 @@
 //! EC2 DescribeNetworkInterfaces for the Carrier IP (feature `ec2`).
 
-use aws_sdk_ec2::config::{BehaviorVersion, Region};
 use aws_sdk_ec2::types::{Filter, NetworkInterface};
 
 use crate::config::Ec2Config;
@@ -13,15 +12,9 @@ pub async fn interfaces(
     instance_id: &str,
 ) -> Result<Vec<Ec2Interface>, String> {
     let region = cfg.region.clone().unwrap_or_else(|| region.to_owned());
-    let credentials = registry::sdk::credentials(cfg.endpoint_url.as_deref(), &region).await;
-    let mut builder = aws_sdk_ec2::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(region))
-        .credentials_provider(credentials);
-    if let Some(url) = &cfg.endpoint_url {
-        builder = builder.endpoint_url(url);
-    }
-    let client = aws_sdk_ec2::Client::from_conf(builder.build());
+    let client = aws_sdk_ec2::Client::new(
+        &registry::sdk::shared_config(cfg.endpoint_url.as_deref(), &region).await,
+    );
     let out = client
         .describe_network_interfaces()
         .filters(
@@ -51,5 +44,48 @@ pub fn convert(ni: &NetworkInterface) -> Ec2Interface {
         public_ip: association
             .and_then(|a| a.public_ip())
             .and_then(|ip| ip.parse().ok()),
+    }
+}
+
+/// Whether an EC2 instance is gone: `Some(true)` when it is terminated (or shutting down) or
+/// does not exist, `Some(false)` when it exists, `None` when EC2 could not say.
+pub async fn instance_gone(cfg: &Ec2Config, region: &str, instance_id: &str) -> Option<bool> {
+    let region = cfg.region.clone().unwrap_or_else(|| region.to_owned());
+    let client = aws_sdk_ec2::Client::new(
+        &registry::sdk::shared_config(cfg.endpoint_url.as_deref(), &region).await,
+    );
+    match client
+        .describe_instances()
+        .instance_ids(instance_id)
+        .send()
+        .await
+    {
+        Ok(out) => {
+            let states: Vec<_> = out
+                .reservations()
+                .iter()
+                .flat_map(|r| r.instances())
+                .filter_map(|i| {
+                    i.state()
+                        .and_then(|s| s.name())
+                        .map(|n| n.as_str().to_owned())
+                })
+                .collect();
+            Some(
+                states.is_empty()
+                    || states
+                        .iter()
+                        .all(|s| s == "terminated" || s == "shutting-down"),
+            )
+        }
+        Err(e) => {
+            let code = aws_sdk_ec2::error::ProvideErrorMetadata::code(&e).unwrap_or("");
+            if code.starts_with("InvalidInstanceID") {
+                Some(true)
+            } else {
+                tracing::warn!(instance_id, error = %aws_sdk_ec2::error::DisplayErrorContext(&e), "cannot ask EC2 whether the instance exists");
+                None
+            }
+        }
     }
 }

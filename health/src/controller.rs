@@ -44,6 +44,15 @@ struct Probed {
     task: JoinHandle<()>,
 }
 
+/// Tells whether a target's instance is gone, for garbage collection (EC2 in production).
+pub trait Liveness: Send + Sync {
+    /// `Some(true)`: terminated or nonexistent; `Some(false)`: exists; `None`: cannot tell.
+    fn instance_gone<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Option<bool>> + Send + 'a>>;
+}
+
 /// A running controller for one pool.
 pub struct Controller {
     pool: PoolSpec,
@@ -57,6 +66,7 @@ pub struct Controller {
     next_generation: u64,
     semaphore: Arc<Semaphore>,
     leader: bool,
+    liveness: Option<Arc<dyn Liveness>>,
 }
 
 fn unix_now() -> u64 {
@@ -89,7 +99,15 @@ impl Controller {
             next_generation: 0,
             semaphore,
             leader: false,
+            liveness: None,
         }
+    }
+
+    /// Asks `liveness` before deleting a long-quarantined target; without it (labs), a target
+    /// quarantined longer than `gc_after` is deleted whatever its instance.
+    pub fn with_liveness(mut self, liveness: Arc<dyn Liveness>) -> Self {
+        self.liveness = Some(liveness);
+        self
     }
 
     fn pool_label(&self) -> PoolLabels {
@@ -337,7 +355,14 @@ impl Controller {
             all_down: self.cfg.all_down,
             gc_after: self.cfg.gc_after.as_secs(),
         };
-        let decision = decide(&view, &verdicts, &policy, &|_| None, now);
+        let gone = self.instances_gone(&view, now).await;
+        let decision = decide(
+            &view,
+            &verdicts,
+            &policy,
+            &|id| gone.get(id).copied().flatten(),
+            now,
+        );
         self.metrics
             .panic
             .get_or_create(&label)
@@ -395,6 +420,26 @@ impl Controller {
             .get_or_create(&label)
             .set(i64::try_from(decision.quarantined).unwrap_or(0));
         Ok(summary)
+    }
+}
+
+impl Controller {
+    /// Asks the liveness oracle about the targets old enough for garbage collection.
+    async fn instances_gone(&self, view: &PoolView, now: u64) -> HashMap<String, Option<bool>> {
+        let mut out = HashMap::new();
+        let Some(liveness) = &self.liveness else {
+            return out;
+        };
+        let gc_after = self.cfg.gc_after.as_secs();
+        for o in view.owned.values() {
+            let t = &o.target;
+            if t.state == registry::model::TargetState::Quarantined
+                && now.saturating_sub(t.since) >= gc_after
+            {
+                out.insert(t.id.clone(), liveness.instance_gone(&t.id).await);
+            }
+        }
+        out
     }
 }
 

@@ -41,6 +41,19 @@ pub async fn client(cfg: &Route53Config) -> aws_sdk_route53::Client {
     aws_sdk_route53::Client::from_conf(builder.build())
 }
 
+/// Shared settings for other AWS clients (EC2): region, credentials as [`credentials`] picks
+/// them, and the endpoint override.
+pub async fn shared_config(endpoint_url: Option<&str>, region: &str) -> aws_config::SdkConfig {
+    let mut builder = aws_config::SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(region.to_owned()))
+        .credentials_provider(credentials(endpoint_url, region).await);
+    if let Some(url) = endpoint_url {
+        builder = builder.endpoint_url(url);
+    }
+    builder.build()
+}
+
 /// The credentials for an AWS client: the standard chain, or, with an endpoint override, the
 /// environment and profile only, falling back to fixed lab credentials (never IMDS).
 pub async fn credentials(endpoint_url: Option<&str>, region: &str) -> SharedCredentialsProvider {
