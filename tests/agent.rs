@@ -3,19 +3,19 @@
 //! respecting a quarantine, the drain order on SIGTERM, Spot and lifecycle notices, an IMDS
 //! outage at start, a registration storm under API throttling, and bad configuration.
 
+mod common;
+
+use common::writer;
 use std::collections::BTreeMap;
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use registry::config::{Route53Config, ZoneRef};
-use registry::metrics::WriterMetrics;
 use registry::model::{PoolSpec, RecordType, TargetState};
 use registry::name::Fqdn;
 use registry::plan::{Intent, plan};
 use registry::pool::{PoolView, classify};
-use registry::writer::Writer;
 use testkit::imds::{Imds, Interface};
 use testkit::process::Service;
 
@@ -39,16 +39,22 @@ fn pool() -> PoolSpec {
 }
 
 async fn bed(extra_resolver: &[&str]) -> Bed {
+    bed_for(ID, "155.146.10.20", extra_resolver).await
+}
+
+/// A resolver and an IMDS emulator for `instance_id`, whose primary interface has the private
+/// address 10.0.0.5 and IMDS public address `imds_public`.
+async fn bed_for(instance_id: &str, imds_public: &str, extra_resolver: &[&str]) -> Bed {
     let resolver = testkit::process::resolver(BIN, extra_resolver);
     let api = resolver.field("api_url");
     let imds = Imds::start(
-        "i-0123456789abcdef0",
+        instance_id,
         AZ,
         vec![Interface {
             mac: "0e:11:22:33:44:55".into(),
             device: 0,
             private: vec!["10.0.0.5".into()],
-            public: vec!["155.146.10.20".into()],
+            public: vec![imds_public.into()],
         }],
     )
     .await;
@@ -128,22 +134,6 @@ probe_port = 4433
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
-}
-
-async fn writer(api: &str) -> Writer {
-    let cfg = Route53Config {
-        endpoint_url: Some(api.to_owned()),
-        max_requests_per_second: 1000.0,
-        max_attempts: 40,
-        ..Route53Config::default()
-    };
-    Writer::connect(
-        &cfg,
-        &ZoneRef::Name(Fqdn::parse("lab.test").unwrap()),
-        WriterMetrics::default(),
-    )
-    .await
-    .unwrap()
 }
 
 fn agent(cfg: &Path, notify: Option<&Path>) -> Service {
@@ -466,24 +456,7 @@ print(iid, alloc["PublicIp"])
         &[&moto],
     );
     let (iid, public_ip) = setup.trim().split_once(' ').unwrap();
-    let resolver = testkit::process::resolver(BIN, &[]);
-    let imds = Imds::start(
-        iid,
-        AZ,
-        vec![Interface {
-            mac: "0e:00:00:00:00:01".into(),
-            device: 0,
-            private: vec!["10.0.0.9".into()],
-            public: vec!["155.146.99.99".into()],
-        }],
-    )
-    .await;
-    let bed = Bed {
-        api: resolver.field("api_url"),
-        resolver,
-        imds,
-        dir: tempfile::tempdir().unwrap(),
-    };
+    let bed = bed_for(iid, "155.146.99.99", &[]).await;
     let _a = agent(&bed.config("a", ""), None);
     bed.wait_for(
         "registration with the EC2 address",

@@ -1,18 +1,18 @@
 //! `wavelb health` end to end against the lab resolver: quarantine and restore, the fraction
 //! guard, garbage collection of dead targets, and two controllers sharing one leader lease.
 
+mod common;
+
+use common::writer;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use registry::config::{Route53Config, ZoneRef};
-use registry::metrics::WriterMetrics;
 use registry::model::{PoolSpec, RecordType, Target, TargetState};
 use registry::name::Fqdn;
 use registry::plan::{Intent, plan};
 use registry::pool::{PoolView, classify};
-use registry::writer::Writer;
 use testkit::echo::Echo;
 use testkit::process::Service;
 
@@ -33,21 +33,6 @@ fn pool() -> PoolSpec {
         ttl: 5,
         owner_id: "wavelb-lab".into(),
     }
-}
-
-async fn writer(api: &str) -> Writer {
-    let cfg = Route53Config {
-        endpoint_url: Some(api.to_owned()),
-        max_requests_per_second: 1000.0,
-        ..Route53Config::default()
-    };
-    Writer::connect(
-        &cfg,
-        &ZoneRef::Name(Fqdn::parse("lab.test").unwrap()),
-        WriterMetrics::default(),
-    )
-    .await
-    .unwrap()
 }
 
 /// A resolver, `n` echo targets on 127.0.0.2x sharing one port, registered with weights 10, 20, …
