@@ -136,6 +136,44 @@ expect = "ping"
         assert_eq!(h.metrics_listen.port(), 9465);
     }
 
+    /// The agent issue's configuration keys must keep working: scripts rely on them.
+    #[test]
+    fn the_agent_config_keys_work_as_written() {
+        let text = r#"
+[pool]
+name = "edge.{wavelength_zone}.example.com"
+zone = "example.com"
+ttl = 30
+owner_id = "wavelb"
+
+[route53]
+# endpoint_url = "http://127.0.0.1:8053"
+
+[ec2]
+# endpoint_url = "http://127.0.0.1:5000"
+
+[agent]
+weight = 100
+# address = "203.0.113.10"
+reconcile_interval = "60s"
+drain_timeout = "120s"
+startup_jitter = "3s"
+metrics_listen = "127.0.0.1:9464"
+
+[agent.self_check]
+kind = "quic"
+port = 4433
+alpn = ["h3"]
+insecure = true
+"#;
+        let cfg = Config::parse(text).unwrap();
+        let agent = cfg.agent.unwrap();
+        assert_eq!(agent.weight, 100);
+        assert_eq!(agent.drain_timeout, std::time::Duration::from_secs(120));
+        assert_eq!(agent.self_check.unwrap().alpn, ["h3"]);
+        assert!(cfg.ec2.is_some());
+    }
+
     #[test]
     fn minimal_file_gets_defaults() {
         let cfg = Config::parse("[pool]\nname = \"www.lab.test\"\nzone = \"lab.test\"\n").unwrap();
