@@ -46,6 +46,10 @@ echo "== systemd units"
 scripts/check-units.sh "$CARGO_TARGET_DIR/debug/wavelb"
 echo "== deploy (IAM policy, CloudFormation with cfn-lint)"
 scripts/check-deploy.sh
+echo "== benchmarks build (criterion)"
+cargo bench --workspace --no-run
+echo "== benchmarks smoke (benches/run.sh --smoke)"
+benches/run.sh --smoke
 # One closing line for the whole suite, summed over every test binary.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1); if ($i ~ /^ignored;?$/) s += $(i-1) } }
      END { printf "%d passed, %d failed, %d skipped\n", p, f, s }' "$logdir/test.log"
