@@ -442,20 +442,8 @@ fn bad_configuration_exits_2_naming_the_key() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn ec2_public_ip_wins_over_imds_against_moto() {
-    let moto = testkit::moto_url();
-    let setup = testkit::python(
-        r#"
-import sys, boto3
-ec2 = boto3.client("ec2", endpoint_url=sys.argv[1], region_name="us-east-1")
-img = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
-iid = ec2.run_instances(ImageId=img, MinCount=1, MaxCount=1, InstanceType="t3.medium")["Instances"][0]["InstanceId"]
-alloc = ec2.allocate_address(Domain="vpc")
-ec2.associate_address(InstanceId=iid, AllocationId=alloc["AllocationId"])
-print(iid, alloc["PublicIp"])
-"#,
-        &[&moto],
-    );
-    let (iid, public_ip) = setup.trim().split_once(' ').unwrap();
+    let (iid, public_ip) = testkit::moto_instance(true);
+    let (iid, public_ip) = (iid.as_str(), public_ip.expect("an Elastic IP"));
     let bed = bed_for(iid, "155.146.99.99", &[]).await;
     let _a = agent(&bed.config("a", ""), None);
     bed.wait_for(

@@ -352,16 +352,8 @@ async fn long_quarantined_targets_are_garbage_collected() {
 #[tokio::test(flavor = "multi_thread")]
 async fn garbage_collection_asks_ec2_whether_the_instance_is_gone() {
     let moto = testkit::moto_url();
-    let live = testkit::python(
-        r#"
-import sys, boto3
-ec2 = boto3.client("ec2", endpoint_url=sys.argv[1], region_name="us-east-1")
-img = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
-print(ec2.run_instances(ImageId=img, MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"])
-"#,
-        &[&moto],
-    );
-    let live = live.trim();
+    let (live, _) = testkit::moto_instance(false);
+    let live = live.as_str();
     let mut lab = lab(4).await;
     // A fifth target named after the live instance, with nothing listening at its address.
     let p = pool();

@@ -114,3 +114,26 @@ pub fn metric(text: &str, series: &str) -> Option<f64> {
         .find_map(|l| l.strip_prefix(series).and_then(|v| v.strip_prefix(' ')))
         .and_then(|v| v.trim().parse().ok())
 }
+
+/// Starts an EC2 instance in moto and returns its id; with `elastic_ip`, also associates an
+/// Elastic IP and returns it (moto has no Carrier IPs: this is the `PublicIp` path).
+pub fn moto_instance(elastic_ip: bool) -> (String, Option<String>) {
+    let out = python(
+        r#"
+import sys, boto3
+ec2 = boto3.client("ec2", endpoint_url=sys.argv[1], region_name="us-east-1")
+img = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+iid = ec2.run_instances(ImageId=img, MinCount=1, MaxCount=1, InstanceType="t3.medium")["Instances"][0]["InstanceId"]
+if sys.argv[2] == "eip":
+    alloc = ec2.allocate_address(Domain="vpc")
+    ec2.associate_address(InstanceId=iid, AllocationId=alloc["AllocationId"])
+    print(iid, alloc["PublicIp"])
+else:
+    print(iid)
+"#,
+        &[&moto_url(), if elastic_ip { "eip" } else { "none" }],
+    );
+    let mut words = out.split_whitespace().map(str::to_owned);
+    let id = words.next().expect("moto returned an instance id");
+    (id, words.next())
+}
