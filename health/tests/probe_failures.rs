@@ -254,3 +254,31 @@ async fn probes_are_reusable_and_concurrent() {
         assert_healthy(&t.await.unwrap());
     }
 }
+
+/// A listener whose accept queue is full drops new SYNs: the connect never completes, and the
+/// probe fails with `timeout` once its bound passes.
+#[tokio::test]
+async fn tcp_times_out_when_nothing_completes_the_handshake() {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = socket.local_addr().unwrap();
+    let listener = socket.listen(0).unwrap();
+    // Fill the accept queue (never accepted) until a further connect stalls.
+    let mut held = Vec::new();
+    loop {
+        match tokio::time::timeout(
+            Duration::from_millis(300),
+            tokio::net::TcpStream::connect(addr),
+        )
+        .await
+        {
+            Ok(Ok(s)) => held.push(s),
+            Ok(Err(e)) => panic!("connect failed instead of stalling: {e}"),
+            Err(_) => break,
+        }
+        assert!(held.len() < 64, "the accept queue never filled");
+    }
+    let r = probe(&cfg(ProbeKind::Tcp), addr).await;
+    assert_unhealthy(&r, Reason::Timeout);
+    drop(listener);
+}
