@@ -307,7 +307,7 @@ impl Writer {
                 .map(|i| i.id().trim_start_matches("/change/").to_owned())
                 .unwrap_or_default();
             let mut insync = info.is_some_and(|i| *i.status() == ChangeStatus::Insync);
-            tracing::info!(
+            tracing::debug!(
                 change_id,
                 targets = %batch.target_ids.join(","),
                 changes = batch.changes.len(),
