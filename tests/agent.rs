@@ -313,6 +313,38 @@ async fn repairs_a_deleted_record_and_respects_a_quarantine() {
         (TargetState::Quarantined, 0, Some("operator")),
         "never fights it"
     );
+
+    // A restart starts with a blind CREATE (one API call for a new instance): against the
+    // strict API it is refused, the agent reads the pool, and the quarantine stands.
+    drop(a);
+    let b = agent(&cfg, None);
+    let base = format!("http://{}/metrics", b.field("metrics"));
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while testkit::metric(
+        &testkit::http_get(&base),
+        "wavelb_agent_reconcile_total{outcome=\"quarantined_by_other\"}",
+    )
+    .unwrap_or(0.0)
+        < 1.0
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the restarted agent did not reconcile"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let metrics = testkit::http_get(&base);
+    assert_eq!(
+        testkit::metric(&metrics, "wavelb_agent_reconcile_total{outcome=\"created\"}"),
+        None,
+        "{metrics}"
+    );
+    let t = bed.view().await.owned[ID].target.clone();
+    assert_eq!(
+        (t.state, t.weight, t.by.as_deref()),
+        (TargetState::Quarantined, 0, Some("operator")),
+        "a restart does not clear it either"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -391,7 +423,7 @@ async fn fifty_agents_register_through_a_throttled_api() {
                 .replace("startup_jitter = \"0s\"", "startup_jitter = \"3s\"")
                 .replace(
                     "reconcile_interval = \"1s\"",
-                    "reconcile_interval = \"60s\"",
+                    "reconcile_interval = \"600s\"",
                 );
             std::fs::write(&cfg, text).unwrap();
             agent(&cfg, None)
@@ -412,6 +444,18 @@ async fn fifty_agents_register_through_a_throttled_api() {
         testkit::metric(&metrics, "wavelb_api_throttled_total").unwrap_or(0.0) > 0.0,
         "the storm was throttled"
     );
+    // One API call each besides finding the zone: the blind CREATE, no listing.
+    for a in &agents {
+        let m = testkit::http_get(&format!("http://{}/metrics", a.field("metrics")));
+        let ok = |op: &str| {
+            testkit::metric(
+                &m,
+                &format!("wavelb_route53_requests_total{{operation=\"{op}\",outcome=\"ok\"}}"),
+            )
+        };
+        assert_eq!(ok("ChangeResourceRecordSets"), Some(1.0), "{m}");
+        assert_eq!(ok("ListResourceRecordSets"), None, "{m}");
+    }
     drop(agents);
 }
 

@@ -62,6 +62,16 @@ pub enum Status {
     SelfQuarantined,
 }
 
+impl Status {
+    /// The name used in metrics and `STATUS=`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Active => "active",
+            Status::SelfQuarantined => "self_quarantined",
+        }
+    }
+}
+
 /// Decides how to make the records match `me`.
 ///
 /// - Missing (never registered, or deleted behind our back): register.

@@ -19,7 +19,7 @@ use tokio::sync::watch;
 use crate::config::{AgentConfig, Ec2Config};
 use crate::discovery::{Identity, discover};
 use crate::imds::Imds;
-use crate::lifecycle::{Me, Reconcile, SelfHealth, Status, reconcile, start_drain};
+use crate::lifecycle::{Me, Reconcile, SelfHealth, reconcile, start_drain};
 use crate::metrics::{AgentMetrics, InfoLabels, OutcomeLabels};
 
 /// How systemd (or a test) hears about the agent.
@@ -407,22 +407,62 @@ impl Running<'_> {
                 if !done.is_empty() && view.owned.contains_key(&self.me.id) {
                     tracing::warn!(id = %self.me.id, "repaired drift in this instance's records");
                 }
-                match status {
-                    Status::Active => "active",
-                    Status::SelfQuarantined => "self_quarantined",
-                }
+                status.as_str()
             }
         };
+        self.registered_as(state);
+        Ok(state)
+    }
+
+    fn registered_as(&self, state: &'static str) {
+        let m = &self.agent.metrics;
         m.last_reconcile
             .set(i64::try_from(unix_now()).unwrap_or(i64::MAX));
         m.registered.get_or_create(&self.label()).set(1);
         m.set_state(state);
-        Ok(state)
+    }
+
+    /// A new instance's first attempt: the plan is made against an empty pool, so the batch is
+    /// CREATEs only and the registration costs one API call instead of two (a listing and a
+    /// change), which is what counts when a whole fleet starts under Route 53's 5 requests/s.
+    /// Route 53 refuses to CREATE a set that exists, so this never overwrites a quarantine, a
+    /// drain or a foreign record: any refusal or failure falls back to reading the pool. (Lax
+    /// emulators that accept a duplicate CREATE, such as moto, lose that guarantee.)
+    async fn register_fresh(&self) -> bool {
+        let empty = PoolView::default();
+        let Reconcile::Write(intent, status) =
+            reconcile(&empty, &self.me, self.self_health(), unix_now())
+        else {
+            return false;
+        };
+        match self.write(&empty, intent).await {
+            Ok(_) => {
+                self.agent
+                    .metrics
+                    .reconcile
+                    .get_or_create(&OutcomeLabels { outcome: "created" })
+                    .inc();
+                self.registered_as(status.as_str());
+                true
+            }
+            Err(WriteError::Conflict { .. }) => {
+                tracing::debug!(id = %self.me.id, "records exist already; reading the pool");
+                false
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "registration failed; reading the pool and retrying");
+                false
+            }
+        }
     }
 
     /// Registers, retrying until it works (or, in one-shot mode, failing). False on a signal.
     async fn register(&mut self, once: bool) -> Result<bool, AgentError> {
         self.agent.metrics.set_state("registering");
+        if self.register_fresh().await {
+            tracing::info!(id = %self.me.id, pool = %self.pool.name, "registered");
+            return Ok(true);
+        }
         let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(15));
         loop {
             match self.reconcile_once().await {

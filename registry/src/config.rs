@@ -252,9 +252,13 @@ pub struct Route53Config {
     /// The client-side request rate limit.
     #[serde(default = "default_rate")]
     pub max_requests_per_second: f64,
-    /// Attempts per request, including the first.
+    /// Attempts per request, including the first. Throttled attempts do not count: they are
+    /// retried for up to two minutes.
     #[serde(default = "default_attempts")]
     pub max_attempts: u32,
+    /// The longest wait between retries of a throttled request (jittered, from 200ms up).
+    #[serde(default = "default_throttle_max_delay", deserialize_with = "duration")]
+    pub throttle_max_delay: Duration,
     /// Poll GetChange after every batch until the change is INSYNC.
     #[serde(default)]
     pub wait_for_insync: bool,
@@ -275,6 +279,9 @@ fn default_rate() -> f64 {
 fn default_attempts() -> u32 {
     8
 }
+fn default_throttle_max_delay() -> Duration {
+    Duration::from_secs(3)
+}
 fn default_insync_timeout() -> Duration {
     Duration::from_secs(300)
 }
@@ -289,6 +296,7 @@ impl Default for Route53Config {
             region: default_region(),
             max_requests_per_second: default_rate(),
             max_attempts: default_attempts(),
+            throttle_max_delay: default_throttle_max_delay(),
             wait_for_insync: false,
             insync_timeout: default_insync_timeout(),
             request_timeout: default_request_timeout(),
@@ -334,6 +342,7 @@ impl Route53Config {
         for (key, value) in [
             ("route53.insync_timeout", self.insync_timeout),
             ("route53.request_timeout", self.request_timeout),
+            ("route53.throttle_max_delay", self.throttle_max_delay),
         ] {
             if value.is_zero() {
                 return Err(ConfigError::new(

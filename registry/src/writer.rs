@@ -92,6 +92,13 @@ pub struct WriterSettings {
     pub backoff_base: Duration,
     /// Largest retry delay.
     pub backoff_cap: Duration,
+    /// Largest delay between retries of a throttled request. Kept short: Route 53's limit is a
+    /// per-second rate shared by every caller in the account, so a long wait only leaves tokens
+    /// unused when the contention ends (benches: registration storm).
+    pub throttle_max_delay: Duration,
+    /// How long a throttled request keeps being retried. Throttling does not count against
+    /// `max_attempts`: under a fleet-wide start it is expected, not a fault.
+    pub throttle_patience: Duration,
     /// Wait for INSYNC after each batch.
     pub wait_for_insync: bool,
     /// Give up waiting for INSYNC after this long.
@@ -112,6 +119,8 @@ impl WriterSettings {
             max_attempts: cfg.max_attempts,
             backoff_base: Duration::from_millis(200),
             backoff_cap: Duration::from_secs(20),
+            throttle_max_delay: cfg.throttle_max_delay,
+            throttle_patience: Duration::from_secs(120),
             wait_for_insync: cfg.wait_for_insync,
             insync_timeout: cfg.insync_timeout,
             insync_poll: Duration::from_secs(2),
@@ -371,7 +380,15 @@ impl Writer {
         Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
-        let mut backoff = Backoff::new(self.settings.backoff_base, self.settings.backoff_cap);
+        let settings = &self.settings;
+        let mut backoff = Backoff::new(settings.backoff_base, settings.backoff_cap);
+        let mut throttle_backoff = Backoff::new(
+            settings.backoff_base.min(settings.throttle_max_delay),
+            settings.throttle_max_delay,
+        );
+        let started = Instant::now();
+        // Attempts that count against `max_attempts`: every one but the throttled ones.
+        let mut counted = 0u32;
         let mut attempt = 0u32;
         loop {
             attempt += 1;
@@ -388,15 +405,33 @@ impl Writer {
             };
             let (failure, code) = describe(&err);
             let message = DisplayErrorContext(&err).to_string();
-            match disposition(failure) {
-                Disposition::Retry(reason) if attempt < self.settings.max_attempts => {
+            let disposition = disposition(failure);
+            let throttled = disposition == Disposition::Retry("throttling");
+            if !throttled {
+                counted += 1;
+            }
+            match disposition {
+                Disposition::Retry(reason)
+                    if (throttled && started.elapsed() < settings.throttle_patience)
+                        || (!throttled && counted < settings.max_attempts) =>
+                {
                     self.count(operation, "retry");
                     self.metrics
                         .retries
                         .get_or_create(&RetryLabels { reason })
                         .inc();
-                    let delay = backoff.next_delay(&mut rand::rng());
-                    tracing::warn!(operation, attempt, reason, ?delay, error = %message, "retrying Route 53 request");
+                    let delay = if throttled {
+                        throttle_backoff.next_delay(&mut rand::rng())
+                    } else {
+                        backoff.next_delay(&mut rand::rng())
+                    };
+                    // Throttling is routine during a fleet-wide start: one line per request
+                    // would flood the journal of every instance.
+                    if throttled {
+                        tracing::debug!(operation, attempt, ?delay, "throttled; retrying");
+                    } else {
+                        tracing::warn!(operation, attempt, reason, ?delay, error = %message, "retrying Route 53 request");
+                    }
                     tokio::time::sleep(delay).await;
                 }
                 Disposition::Retry(_) => {

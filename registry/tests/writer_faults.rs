@@ -25,6 +25,14 @@ fn pool() -> PoolSpec {
 }
 
 async fn writer(fake: &FaultyRoute53, registry: &mut Registry) -> Writer {
+    writer_tuned(fake, registry, |_| {}).await
+}
+
+async fn writer_tuned(
+    fake: &FaultyRoute53,
+    registry: &mut Registry,
+    tune: impl FnOnce(&mut WriterSettings),
+) -> Writer {
     let cfg = Route53Config {
         endpoint_url: Some(fake.url.clone()),
         request_timeout: Duration::from_millis(400),
@@ -34,8 +42,10 @@ async fn writer(fake: &FaultyRoute53, registry: &mut Registry) -> Writer {
     let mut settings = WriterSettings::from_config(&cfg);
     settings.backoff_base = Duration::from_millis(5);
     settings.backoff_cap = Duration::from_millis(50);
+    settings.throttle_max_delay = Duration::from_millis(20);
     settings.requests_per_second = 1000.0;
     settings.insync_poll = Duration::from_millis(10);
+    tune(&mut settings);
     let client = registry::sdk::client(&cfg).await;
     let metrics = WriterMetrics::register(registry);
     Writer::with_client(
@@ -89,6 +99,47 @@ async fn retries_throttling_prior_request_and_server_errors() {
 }
 
 #[tokio::test]
+async fn throttling_is_retried_past_max_attempts_until_the_patience_runs_out() {
+    let fake = FaultyRoute53::start("lab.test").await;
+    let mut reg = Registry::default();
+    let w = writer(&fake, &mut reg).await;
+    // Twice max_attempts (4) throttles in a row: a fleet-wide start, not a fault.
+    for _ in 0..8 {
+        fake.push(Op::Change, Fault::Throttling);
+    }
+    let done = w.execute(&one_target_plan()).await.unwrap();
+    assert_eq!(done.len(), 1);
+    assert_eq!(fake.count(Op::Change), 9);
+    assert!(
+        metrics_text(&reg).contains("wavelb_route53_retries_total{reason=\"throttling\"} 8"),
+        "{}",
+        metrics_text(&reg)
+    );
+
+    // Endless throttling ends once the patience is spent, with the operation named.
+    let w = writer_tuned(&fake, &mut Registry::default(), |s| {
+        s.throttle_patience = Duration::from_millis(150);
+    })
+    .await;
+    for _ in 0..1000 {
+        fake.push(Op::Change, Fault::Throttling);
+    }
+    let err = w.execute(&one_target_plan()).await.unwrap_err();
+    match err {
+        WriteError::RetriesExhausted {
+            operation,
+            attempts,
+            ref last,
+        } => {
+            assert_eq!(operation, "ChangeResourceRecordSets");
+            assert!(attempts > 1 && attempts < 1000, "{attempts}");
+            assert!(last.contains("Throttling"), "{last}");
+        }
+        other => panic!("expected exhaustion, got {other:?}"),
+    }
+}
+
+#[tokio::test]
 async fn slow_responses_time_out_and_are_retried() {
     let fake = FaultyRoute53::start("lab.test").await;
     let mut reg = Registry::default();
@@ -122,7 +173,7 @@ async fn gives_up_after_max_attempts_and_on_access_denied() {
     let mut reg = Registry::default();
     let w = writer(&fake, &mut reg).await;
     for _ in 0..4 {
-        fake.push(Op::Change, Fault::Throttling);
+        fake.push(Op::Change, Fault::ServerError);
     }
     let err = w.execute(&one_target_plan()).await.unwrap_err();
     assert!(
