@@ -459,6 +459,43 @@ async fn fifty_agents_register_through_a_throttled_api() {
     drop(agents);
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn reconciles_space_out_while_route53_throttles_them() {
+    // Four agents reconciling every second against 1 request/s: their reads crowd the limit.
+    let bed = bed(&["--api-rate-limit", "1"]).await;
+    let agents: Vec<Service> = (0..4)
+        .map(|i| {
+            let cfg = bed.config_for(
+                &format!("edge.{AZ}.lab.test"),
+                &format!("s{i}"),
+                &format!(
+                    "address = \"198.51.100.{}\"\ntarget_id = \"lab-host-{i:02}\"",
+                    i + 1
+                ),
+                &testkit::moto_url(),
+            );
+            agent(&cfg, None)
+        })
+        .collect();
+    let interval = |a: &Service| {
+        testkit::metric(
+            &testkit::http_get(&format!("http://{}/metrics", a.field("metrics"))),
+            "wavelb_agent_reconcile_interval_seconds",
+        )
+        .unwrap_or(0.0)
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !agents.iter().any(|a| interval(a) >= 2.0) {
+        assert!(
+            Instant::now() < deadline,
+            "no agent stretched its reconcile interval: {:?}",
+            agents.iter().map(interval).collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(agents.iter().all(|a| interval(a) <= 8.0), "at most 8x");
+}
+
 #[test]
 fn bad_configuration_exits_2_naming_the_key() {
     let dir = tempfile::tempdir().unwrap();

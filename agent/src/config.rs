@@ -34,7 +34,8 @@ pub struct AgentConfig {
     /// Which interfaces count for discovery.
     #[serde(default = "default_interfaces")]
     pub interfaces: Interfaces,
-    /// How often the agent re-reads its records and repairs drift (±20 % jitter).
+    /// How often the agent re-reads its records and repairs drift (±20 % jitter; stretched up to
+    /// 8× while Route 53 throttles). Each reconcile costs one API call from the account's 5/s.
     #[serde(default = "default_reconcile", deserialize_with = "duration")]
     pub reconcile_interval: Duration,
     /// The bound on the whole drain.
@@ -88,7 +89,7 @@ fn default_interfaces() -> Interfaces {
     Interfaces::Primary
 }
 fn default_reconcile() -> Duration {
-    Duration::from_secs(60)
+    Duration::from_secs(300)
 }
 fn default_drain_timeout() -> Duration {
     Duration::from_secs(120)

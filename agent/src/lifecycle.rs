@@ -112,6 +112,21 @@ pub fn reconcile(view: &PoolView, me: &Me, health: SelfHealth, now: u64) -> Reco
     Reconcile::Write(Intent::Present(active), Status::Active)
 }
 
+/// The most the reconcile interval is stretched under throttling.
+pub const MAX_STRETCH: u32 = 8;
+
+/// The next stretch of the reconcile interval: doubled (up to [`MAX_STRETCH`]) after a reconcile
+/// that Route 53 throttled, halved back towards 1 after one it did not. A fleet whose periodic
+/// reads crowd the account's 5 requests/s thereby spaces itself out instead of keeping the
+/// limit saturated.
+pub fn next_stretch(stretch: u32, throttled: bool) -> u32 {
+    if throttled {
+        stretch.saturating_mul(2).min(MAX_STRETCH)
+    } else {
+        (stretch / 2).max(1)
+    }
+}
+
 /// Drain step one: weight 0 and `state=draining`, from whatever is there now (`None` when the
 /// records are already gone).
 pub fn start_drain(view: &PoolView, me: &Me, now: u64) -> Option<Intent> {
@@ -126,6 +141,18 @@ pub fn start_drain(view: &PoolView, me: &Me, now: u64) -> Option<Intent> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_interval_stretches_under_throttling_and_recovers() {
+        let mut s = 1;
+        let mut seen = vec![];
+        for throttled in [true, true, true, true, true, false, false, false, false] {
+            s = next_stretch(s, throttled);
+            seen.push(s);
+        }
+        assert_eq!(seen, [2, 4, 8, 8, 8, 4, 2, 1, 1]);
+        assert_eq!(next_stretch(0, false), 1);
+    }
     use registry::model::{PoolSpec, RecordType};
     use registry::name::Fqdn;
     use registry::pool::classify;

@@ -18,7 +18,7 @@ pub struct StateLabels {
 /// Labels of `wavelb_agent_reconcile_total`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 pub struct OutcomeLabels {
-    /// `unchanged`, `repaired`, `quarantined_by_other`, `foreign` or `error`.
+    /// `created`, `unchanged`, `repaired`, `quarantined_by_other`, `foreign` or `error`.
     pub outcome: &'static str,
 }
 
@@ -55,6 +55,8 @@ pub struct AgentMetrics {
     pub reconcile: Family<OutcomeLabels, Counter>,
     /// When the last reconcile finished.
     pub last_reconcile: Gauge,
+    /// The reconcile interval in use (stretched while Route 53 throttles).
+    pub reconcile_interval: Gauge,
     /// How long drains took.
     pub drain_seconds: Histogram,
     /// Identity, as labels of a constant 1.
@@ -69,6 +71,7 @@ impl AgentMetrics {
             state: Family::default(),
             reconcile: Family::default(),
             last_reconcile: Gauge::default(),
+            reconcile_interval: Gauge::default(),
             drain_seconds: Histogram::new(exponential_buckets(0.5, 2.0, 10)),
             info: Family::default(),
         };
@@ -91,6 +94,11 @@ impl AgentMetrics {
             "wavelb_agent_last_reconcile_timestamp_seconds",
             "Unix time of the last finished reconcile",
             m.last_reconcile.clone(),
+        );
+        registry.register(
+            "wavelb_agent_reconcile_interval_seconds",
+            "The reconcile interval in use: agent.reconcile_interval, stretched up to 8x while Route 53 throttles",
+            m.reconcile_interval.clone(),
         );
         registry.register(
             "wavelb_agent_drain_seconds",

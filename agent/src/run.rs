@@ -19,7 +19,7 @@ use tokio::sync::watch;
 use crate::config::{AgentConfig, Ec2Config};
 use crate::discovery::{Identity, discover};
 use crate::imds::Imds;
-use crate::lifecycle::{Me, Reconcile, SelfHealth, reconcile, start_drain};
+use crate::lifecycle::{Me, Reconcile, SelfHealth, next_stretch, reconcile, start_drain};
 use crate::metrics::{AgentMetrics, InfoLabels, OutcomeLabels};
 
 /// How systemd (or a test) hears about the agent.
@@ -496,6 +496,11 @@ impl Running<'_> {
         };
         let mut notices = tokio::time::interval(cfg.notice_poll_interval);
         let mut checks = tokio::time::interval(cfg.self_check_interval);
+        let mut stretch = 1;
+        self.agent
+            .metrics
+            .reconcile_interval
+            .set(i64::try_from(cfg.reconcile_interval.as_secs()).unwrap_or(i64::MAX));
         let mut next_reconcile = tokio::time::Instant::now() + jittered(cfg.reconcile_interval);
         self.agent.notify.status(&format!(
             "active: {} in {}",
@@ -508,8 +513,15 @@ impl Running<'_> {
             tokio::select! {
                 _ = signals.wait_for(|n| *n > seen) => break DrainCause::Signal,
                 _ = tokio::time::sleep_until(next_reconcile) => {
-                    next_reconcile = tokio::time::Instant::now() + jittered(cfg.reconcile_interval);
+                    let throttled_before = self.writer.throttled();
                     self.reconcile_and_report().await;
+                    stretch = next_stretch(stretch, self.writer.throttled() > throttled_before);
+                    let interval = cfg.reconcile_interval * stretch;
+                    self.agent
+                        .metrics
+                        .reconcile_interval
+                        .set(i64::try_from(interval.as_secs()).unwrap_or(i64::MAX));
+                    next_reconcile = tokio::time::Instant::now() + jittered(interval);
                 }
                 _ = checks.tick(), if self.self_check.is_some() => {
                     if self.check_self().await && cfg.self_quarantine {

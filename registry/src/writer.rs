@@ -3,6 +3,7 @@
 
 use std::collections::HashSet;
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use aws_sdk_route53::error::{ProvideErrorMetadata, SdkError};
@@ -149,6 +150,7 @@ pub struct Writer {
     settings: WriterSettings,
     bucket: tokio::sync::Mutex<TokenBucket>,
     metrics: WriterMetrics,
+    throttled: AtomicU64,
 }
 
 impl Writer {
@@ -180,12 +182,19 @@ impl Writer {
             settings,
             bucket: tokio::sync::Mutex::new(bucket),
             metrics,
+            throttled: AtomicU64::new(0),
         };
         writer.zone_id = match zone {
             ZoneRef::Id(id) => id.clone(),
             ZoneRef::Name(name) => writer.find_zone(name).await?,
         };
         Ok(writer)
+    }
+
+    /// How many requests Route 53 has throttled so far. Callers that poll on their own schedule
+    /// compare it before and after a round to space their rounds out under contention.
+    pub fn throttled(&self) -> u64 {
+        self.throttled.load(Ordering::Relaxed)
     }
 
     /// The hosted zone id this writer changes.
@@ -407,7 +416,9 @@ impl Writer {
             let message = DisplayErrorContext(&err).to_string();
             let disposition = disposition(failure);
             let throttled = disposition == Disposition::Retry("throttling");
-            if !throttled {
+            if throttled {
+                self.throttled.fetch_add(1, Ordering::Relaxed);
+            } else {
                 counted += 1;
             }
             match disposition {
