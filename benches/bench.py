@@ -463,42 +463,66 @@ def failover_trial(port, proc, restart, victim, limit_s, rate=400, name="www.lab
     return out_s, back_s, proc
 
 
+def quic_probe_table(cfg, port, cert):
+    """Replaces the udp probe of a health configuration with a quic one: a full handshake with ALPN h3,
+    the certificate checked against `cert` (the bench servers' own) for the default SNI localhost."""
+    head = cfg.read_text().split("[health.probe]")[0]
+    cfg.write_text(head + f'''[health.probe]
+kind = "quic"
+port = {port}
+alpn = ["h3"]
+ca = "{cert}"
+''')
+    return cfg
+
+
 def suite_failover(ctx):
     trials = 3 if ctx.smoke else 20
     intervals = [0.2] if ctx.smoke else [0.2, 1.0]
-    out = [f"Four UDP echo targets (weights 10/20/30/40) registered in `wavelb resolver`; `wavelb health` "
-           f"with udp probes, fall 3, rise 2, poll_interval 1s. The 40-weight target's process is killed "
+    # The rows to run (default all): udp, quic (wavelb's probes), pdns (the peer).
+    wanted = os.environ.get("BENCH_FAILOVER_ROWS", "udp,quic,pdns").split(",")
+    out = [f"Four targets (weights 10/20/30/40) registered in `wavelb resolver`; `wavelb health` with fall 3, "
+           f"rise 2, poll_interval 1s, probe timeout min(500 ms, 0.75 × interval). *udp* rows: UDP echo targets "
+           f"(benches/echo.py), `kind = \"udp\"`. *quic* rows: each target a quinn QUIC server process "
+           f"(`quic_handshakes serve`, benches/quic_handshakes.rs), `kind = \"quic\"` (full handshake, ALPN h3, "
+           f"certificate checked with `ca`). The 40-weight target's process is killed "
            f"(SIGKILL) and restarted; a dnspython loop queries the resolver at ~400 q/s. *Out* = kill → first "
            f"query after the last answer naming it (then ≥ 200 answers and ≥ 1 s without it); *back* = "
            f"restart → first answer naming it. {trials} trials each, one clock (monotonic).", "",
            "| probe | interval | fall | trials | out p50 / p99 s | back p50 / p99 s | goal (out p99) |",
            "| --- | ---: | ---: | ---: | ---: | ---: | --- |"]
-    for interval in intervals:
-        res = ctx.wavelb.resolver(core=None)
-        port = free_port()
-        others = [echo(ip, port) for ip in list(WEIGHTS)[:3]]
-        Wavelb.register(res.info["api_url"], [(f"t{i}", ip, w) for i, (ip, w) in enumerate(WEIGHTS.items(), 1)])
-        h = ctx.wavelb.health(ctx.wavelb.health_config(f"failover-{interval}", res.info["api_url"], port, interval),
-                              name=f"health-{int(interval * 1000)}ms")
-        victim = "127.0.0.14"
-        proc = echo(victim, port)
-        outs, backs = [], []
-        for i in range(trials):
-            o, b, proc = failover_trial(res.dns_port, proc, lambda: echo(victim, port), victim, 30)
-            outs.append(o)
-            backs.append(b)
-            log(f"failover interval={interval}s trial {i + 1}: out {o:.3f}s back {b:.3f}s")
-        goal = 1.0 if interval < 0.5 else 3.5
-        p99 = pct(outs, 99)
-        out.append(f"| udp | {int(interval * 1000)} ms | 3 | {trials} | {pct(outs, 50):.2f} / {p99:.2f} "
-                   f"| {pct(backs, 50):.2f} / {pct(backs, 99):.2f} | ≤ {goal} s: **{'met' if p99 <= goal else 'MISSED'}** |")
-        for p in [h, proc, *others, res]:
-            if p is not None:
-                PROCS.stop(p)
+    for kind in [k for k in ("udp", "quic") if k in wanted]:
+        for interval in intervals:
+            res = ctx.wavelb.resolver(core=None)
+            port = free_port()
+
+            def start(ip, kind=kind, port=port):
+                return echo(ip, port) if kind == "udp" else quic_server(ctx, f"{ip}:{port}")
+            others = [start(ip) for ip in list(WEIGHTS)[:3]]
+            Wavelb.register(res.info["api_url"], [(f"t{i}", ip, w) for i, (ip, w) in enumerate(WEIGHTS.items(), 1)])
+            cfg = ctx.wavelb.health_config(f"failover-{kind}-{interval}", res.info["api_url"], port, interval)
+            if kind == "quic":
+                quic_probe_table(cfg, port, others[0].info["cert"])
+            h = ctx.wavelb.health(cfg, name=f"health-{kind}-{int(interval * 1000)}ms")
+            victim = "127.0.0.14"
+            proc = start(victim)
+            outs, backs = [], []
+            for i in range(trials):
+                o, b, proc = failover_trial(res.dns_port, proc, lambda: start(victim), victim, 30)
+                outs.append(o)
+                backs.append(b)
+                log(f"failover {kind} interval={interval}s trial {i + 1}: out {o:.3f}s back {b:.3f}s")
+            goal = 1.0 if interval < 0.5 else 3.5
+            p99 = pct(outs, 99)
+            out.append(f"| {kind} | {int(interval * 1000)} ms | 3 | {trials} | {pct(outs, 50):.2f} / {p99:.2f} "
+                       f"| {pct(backs, 50):.2f} / {pct(backs, 99):.2f} | ≤ {goal} s: **{'met' if p99 <= goal else 'MISSED'}** |")
+            for p in [h, proc, *others, res]:
+                if p is not None:
+                    PROCS.stop(p)
     # The peer: PowerDNS ifportup (TCP connect checks) at its default interval (5 s) and its fastest (1 s).
-    if not shutil.which("pdns_server"):
+    if "pdns" in wanted and not shutil.which("pdns_server"):
         print("!!!!! SKIPPED PEER pdns-ifportup failover: pdns_server not installed !!!!!", flush=True)
-    for interval in ([1] if ctx.smoke else [5, 1]):
+    for interval in (([1] if ctx.smoke else [5, 1]) if "pdns" in wanted else []):
         ptrials = 2 if ctx.smoke else int(os.environ.get("BENCH_PDNS_TRIALS", "20"))
         if not shutil.which("pdns_server"):
             break
@@ -516,6 +540,115 @@ def suite_failover(ctx):
                    f"| {pct(backs, 50):.2f} / {pct(backs, 99):.2f} | peer |")
         for q in [p, proc, *tcp]:
             PROCS.stop(q)
+    out.append("")
+    return out
+
+
+# ---------------------------------------------------------------------------- suite: quic
+
+def quic_bench_exe(ctx):
+    """The `quic_handshakes` bench executable (benches/quic_handshakes.rs): its `serve` mode is the
+    quinn QUIC server of the quic and failover suites, its `client` mode wavelb's prober in a loop.
+    Built once per run (`cargo bench --no-run`, the bench profile)."""
+    if getattr(ctx, "quic_exe", None):
+        return ctx.quic_exe
+    env = dict(os.environ)
+    env.setdefault("CARGO_TARGET_DIR", str(Path.home() / ".cache/wavelb/target"))  # as run.sh
+    r = subprocess.run(["cargo", "bench", "--bench", "quic_handshakes", "--no-run", "--message-format=json"],
+                       cwd=HERE.parent, capture_output=True, text=True, timeout=1800, env=env)
+    exe = None
+    for line in r.stdout.splitlines():
+        try:
+            msg = json.loads(line)
+        except ValueError:
+            continue
+        if msg.get("reason") == "compiler-artifact" and msg.get("target", {}).get("name") == "quic_handshakes":
+            exe = msg.get("executable") or exe
+    if r.returncode != 0 or not exe:
+        raise RuntimeError(f"cannot build the quic_handshakes bench (exit {r.returncode}): {r.stderr[-1500:]}")
+    ctx.quic_exe = exe
+    return exe
+
+
+def quic_server(ctx, listen, core=None, name=None):
+    """A quinn QUIC server (`quic_handshakes serve`, ALPN h3, the bench's certificate for localhost)
+    as its own process, on `listen` ("127.x.y.z:port"; port 0: any). Returns the process, with
+    `.info` = its ready line ({"listen", "port", "cert", "spki_sha256"})."""
+    d = ctx.work / (name or f"quic-{listen.replace(':', '-')}")
+    d.mkdir(exist_ok=True)
+    p = PROCS.start([quic_bench_exe(ctx), "serve", "--listen", listen, "--dir", str(d)], core=core,
+                    stdout=subprocess.PIPE, text=True)
+    p.info = json.loads(read_line(p, 15, want="{"))
+    return p
+
+
+def suite_quic(ctx):
+    secs, warmup, conc = (1, 0.3, 32) if ctx.smoke else (10, 1, 32)
+    runs = [("wavelb", "ca"), ("aioquic", "ca")] if ctx.smoke else \
+        [("wavelb", "ca"), ("wavelb", "pin"), ("wavelb", "insecure"), ("aioquic", "ca"), ("aioquic", "insecure")]
+    exe = quic_bench_exe(ctx)
+    server = quic_server(ctx, "127.0.0.1:0", core=SERVER_CORE, name="quic-bench-server")
+    port, cert = server.info["port"], server.info["cert"]
+    rows = {}
+    for client, trust in runs:
+        load = ["--secs", str(secs), "--warmup", str(warmup), "--concurrency", str(conc)]
+        if client == "wavelb":
+            argv = [exe, "client", "--target", f"127.0.0.1:{port}", "--cert", cert, "--trust", trust, "--core",
+                    str(LOADGEN_CORE), *load]
+        else:
+            argv = [sys.executable, str(HERE / "quic_client.py"), "127.0.0.1", str(port), "--cert", cert,
+                    "--trust", trust, *load]
+        argv = ["taskset", "-c", str(LOADGEN_CORE), *argv]
+        c0, t0 = cpu_seconds(server.pid), time.monotonic()
+        try:
+            r = subprocess.run(argv, capture_output=True, text=True, timeout=secs + warmup + 60)
+        except subprocess.TimeoutExpired:
+            r = None
+        server_cpu = 100 * (cpu_seconds(server.pid) - c0) / (time.monotonic() - t0)
+        lines = [l for l in (r.stdout.splitlines() if r else []) if l.startswith("{")]
+        if r is None or r.returncode != 0 or not lines:
+            why = "timed out" if r is None else f"exit {r.returncode}: {(r.stderr or r.stdout)[-800:].strip()}"
+            if client == "aioquic":
+                print(f"!!!!! SKIPPED PEER aioquic ({trust}): {why} !!!!!", flush=True)
+                continue
+            raise RuntimeError(f"wavelb's quic prober ({trust}) failed: {why}")
+        res = json.loads(lines[-1])
+        res["server_cpu"] = server_cpu
+        rows[(client, trust)] = res
+        log(f"quic {client} {trust}: {res['handshakes']} handshakes in {res['wall_s']:.2f}s, {res['per_s']:.0f}/s, "
+            f"cpu {res['cpu_s']:.2f}s, {res['per_cpu_s']:.0f} per CPU-second, server cpu {server_cpu:.0f}%")
+    PROCS.stop(server)
+    out = [f"Full QUIC handshakes (TLS 1.3, ALPN h3, ECDSA P-256 certificate; the server sends no session tickets, so "
+           f"none is a resumption) against one quinn server (`quic_handshakes serve`, benches/quic_handshakes.rs) "
+           f"pinned to core {SERVER_CORE}. *wavelb* = the product's `quic` probe (`health::probe::Prober`, the code "
+           f"`wavelb health` runs; one tokio thread) in a loop, {conc} probes in flight, pinned to core {LOADGEN_CORE}; "
+           f"trust `ca` = chain and name checked against the server's certificate, `pin` = SPKI pin, `insecure` = "
+           f"any certificate (the handshake signature is checked in every mode). *aioquic* = aioquic's client "
+           f"(`connect()`, benches/quic_client.py) in the same way: `ca` = `load_verify_locations`, `insecure` = "
+           f"`CERT_NONE`. {warmup} s warm-up, then {secs} s measured. *Per CPU-second* = handshakes ÷ the client "
+           f"process's own user+system CPU time (getrusage / `time.process_time`), i.e. handshakes per second one core "
+           f"sustains, valid even when the server is the bottleneck (server CPU shown).", "",
+           "| client | trust | in flight | handshakes | wall s | handshakes/s | client CPU-s | handshakes per CPU-second "
+           "(one core) | server CPU | handshake p50 / p99 ms | failures | goal ≥ 500 / core | wavelb ÷ aioquic |",
+           "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |"]
+    for client, trust in runs:
+        r = rows.get((client, trust))
+        if not r:
+            out.append(f"| {client} | {trust} | SKIPPED | | | | | | | | | | |")
+            continue
+        failed = sum(r["failures"].values())
+        goal = f"**{'met' if r['per_cpu_s'] >= 500 else 'MISSED'}**" if client == "wavelb" else "peer"
+        peer = rows.get(("aioquic", trust))
+        ratio = f"{r['per_cpu_s'] / peer['per_cpu_s']:.1f}×" if client == "wavelb" and peer else "—"
+        out.append(f"| {client} | {trust} | {r['concurrency']} | {r['handshakes']:,} | {r['wall_s']:.2f} "
+                   f"| {r['per_s']:,.0f} | {r['cpu_s']:.2f} | {r['per_cpu_s']:,.0f} | {r['server_cpu']:.0f} % "
+                   f"| {r['p50_ms']:.2f} / {r['p99_ms']:.2f} | {failed} | {goal} | {ratio} |")
+    out.append("")
+    for (client, trust), r in rows.items():
+        if r.get("first_failure"):
+            out.append(f"- {client} {trust}, first failure: {str(r['first_failure'])[:300]}")
+    if not any(c == "aioquic" for c, _ in rows):
+        out.append("- aioquic was not measured (see the SKIPPED PEER line): no ratio.")
     out.append("")
     return out
 
@@ -751,7 +884,7 @@ def suite_micro(ctx):
 
 
 SUITES = {"resolver": suite_resolver, "micro": suite_micro, "failover": suite_failover, "storm": suite_storm,
-          "prober": suite_prober, "footprint": suite_footprint}
+          "prober": suite_prober, "footprint": suite_footprint, "quic": suite_quic}
 
 
 def machine():

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The benchmarks, side by side with the peers (benches/README.md).
-# Usage: benches/run.sh [--smoke] [suite…]   suites: resolver micro failover storm prober footprint
+# Usage: benches/run.sh [--smoke] [suite…]   suites: resolver micro failover storm prober footprint quic
 # Installs what it needs (Debian, as root), builds `wavelb --release`, runs every server on
 # loopback with the server pinned to core 0 and the load generator to core 1, stops everything it
 # started, and writes docs/benchmarks.md (--smoke: a few seconds per suite, into a temp file).
@@ -15,11 +15,11 @@ suites=()
 for arg in "$@"; do
   case "$arg" in
     --smoke) smoke=1 ;;
-    resolver | micro | failover | storm | prober | footprint) suites+=("$arg") ;;
-    *) echo "usage: benches/run.sh [--smoke] [resolver|micro|failover|storm|prober|footprint]…" >&2; exit 2 ;;
+    resolver | micro | failover | storm | prober | footprint | quic) suites+=("$arg") ;;
+    *) echo "usage: benches/run.sh [--smoke] [resolver|micro|failover|storm|prober|footprint|quic]…" >&2; exit 2 ;;
   esac
 done
-[ ${#suites[@]} -gt 0 ] || suites=(resolver micro failover storm prober footprint)
+[ ${#suites[@]} -gt 0 ] || suites=(resolver micro failover storm prober footprint quic)
 started=$(date +%s)
 
 echo "== installing benchmark dependencies"
