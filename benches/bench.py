@@ -304,18 +304,80 @@ def dnsperf(port, datafile, secs, qps=None, verbose=False):
         argv += ["-Q", str(int(qps))]
     if verbose:
         argv += ["-v"]
-    out = subprocess.run(argv, capture_output=True, text=True, timeout=secs + 30).stdout
+    with tempfile.TemporaryFile("w+") as f:  # a file, not a pipe: -v writes a line per query
+        p = subprocess.Popen(argv, stdout=f, stderr=subprocess.DEVNULL, text=True)
+        time.sleep(secs)
+        cpu = cpu_seconds(p.pid)  # read at the end of the load: dnsperf may spin while it waits -t for the lost
+        try:
+            p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+            raise
+        f.seek(0)
+        out = f.read()
     m = re.search(r"Queries per second:\s+([\d.]+)", out)
     lost = re.search(r"Queries lost:\s+(\d+)", out)
     avg = re.search(r"Average Latency \(s\):\s+([\d.]+)", out)
+    run = re.search(r"Run time \(s\):\s+([\d.]+)", out)  # the load, without the final -t wait
     res = {"qps": float(m.group(1)) if m else 0.0, "lost": int(lost.group(1)) if lost else -1,
-           "avg_ms": float(avg.group(1)) * 1000 if avg else float("nan"), "argv": argv}
+           "avg_ms": float(avg.group(1)) * 1000 if avg else float("nan"), "argv": argv,
+           "run_s": float(run.group(1)) if run else float(secs), "cpu_pct": 100 * cpu / secs}
     if verbose:  # "> NOERROR www.lab.test A 0.000123": one line per completed query
         lat = [float(f[-1]) * 1000 for f in (l.split() for l in out.splitlines() if l.startswith("> "))
                if re.fullmatch(r"[\d.]+", f[-1])]
         res["p99_ms"] = pct(lat, 99)
         res["p50_ms"] = pct(lat, 50)
     return res
+
+
+# benches/dnsload (the project's own load generator): 256 in flight like dnsperf's -q, 8 client ports
+# like its -c.
+DNSLOAD_ARGS = ["--outstanding", "256", "--sockets", "8"]
+
+
+def dnsload_bin():
+    """benches/dnsload's release binary (run.sh builds it into $CARGO_TARGET_DIR)."""
+    target = Path(os.environ.get("CARGO_TARGET_DIR") or HERE.parent / "target")
+    binary = Path(os.environ.get("DNSLOAD") or target / "release" / "dnsload")
+    if not binary.is_file():
+        raise RuntimeError(f"{binary} is missing: cargo build --release -p dnsload (benches/run.sh does)")
+    return binary
+
+
+def dnsload(binary, port, datafile, secs, qps=None, timeout_ms=1000):
+    """One dnsload run pinned to the load generator core: its JSON report (qps, lost, avg_ms,
+    p99_ms, answers, cpu_pct = its own CPU over the run, …) plus argv. A reply later than
+    timeout_ms counts lost (and the run ends at most that long after its `secs`)."""
+    argv = ["taskset", "-c", str(LOADGEN_CORE), str(binary), "--server", f"127.0.0.1:{port}", "--queries",
+            str(datafile), "--secs", str(secs), *DNSLOAD_ARGS, "--timeout-ms", str(timeout_ms)]
+    argv += ["--qps", str(int(qps))] if qps else []
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=secs + 30)
+    if r.returncode != 0:
+        raise RuntimeError(f"dnsload exited {r.returncode}: {r.stderr.strip()[-500:]}")
+    res = {k: float("nan") if v is None else v for k, v in json.loads(r.stdout).items()}
+    res["argv"] = argv
+    return res
+
+
+def limited_by(server_cpu, gen_cpu, gen):
+    """Which side saturated its core at max QPS (≥ 90 %), as far as CPU shows."""
+    return "server" if server_cpu >= 90 else gen if gen_cpu >= 90 else "neither"
+
+
+def verdict(value, ok):
+    """"**1.02× — met**"."""
+    return f"**{value} — {'met' if ok else 'MISSED'}**"
+
+
+def shares(counts, weights=WEIGHTS):
+    """"10/20/30/40 % (max dev …)" of {address: answers}, as in `distribution`."""
+    n = sum(counts.values())
+    if not n:
+        return "no answers"
+    total = sum(weights.values())
+    worst = max(abs(counts.get(ip, 0) / n - w / total) for ip, w in weights.items()) * 100
+    return f"{'/'.join(f'{100 * counts.get(ip, 0) / n:.0f}' for ip in weights)} % (max dev {worst:.1f} pp, n={n})"
 
 
 def distribution(port, name, n, weights=WEIGHTS):
@@ -339,6 +401,7 @@ def distribution(port, name, n, weights=WEIGHTS):
 
 def suite_resolver(ctx):
     work, secs = ctx.work, (1 if ctx.smoke else 10)
+    dl_bin, dl_secs, dl_timeout = dnsload_bin(), (0.5 if ctx.smoke else secs), (250 if ctx.smoke else 1000)
     data = {}
     for wl, lines in (("www", ["www.lab.test A"] * 10),
                       ("www+10%nx", ["www.lab.test A"] * 9 + ["nx.lab.test A"])):
@@ -373,12 +436,19 @@ def suite_resolver(ctx):
         rss0 = rss_mib(p.pid)
         for wl in ("www", "www+10%nx"):
             f = data[(wl, "up" if s == "pdns-ifportup" else "www")]
-            c0, t0 = cpu_seconds(p.pid), time.monotonic()
+            # Server CPU over the load's run time (dnsperf then waits -t 2 s for lost replies: idle).
+            c0 = cpu_seconds(p.pid)
             mx = dnsperf(port, f, secs)
-            cpu = 100 * (cpu_seconds(p.pid) - c0) / (time.monotonic() - t0)
+            cpu, gen_cpu = 100 * (cpu_seconds(p.pid) - c0) / mx["run_s"], mx["cpu_pct"]
             half = dnsperf(port, f, secs, qps=max(100, mx["qps"] / 2), verbose=True)
-            rows[(s, wl)] = dict(qps=mx["qps"], lost=mx["lost"], cpu=cpu, avg=half["avg_ms"], p99=half["p99_ms"],
-                                 half_qps=half["qps"], rss=rss_mib(p.pid), rss0=rss0)
+            c0 = cpu_seconds(p.pid)
+            lmx = dnsload(dl_bin, port, f, dl_secs, timeout_ms=dl_timeout)
+            lcpu = 100 * (cpu_seconds(p.pid) - c0) / lmx["elapsed_s"]
+            lhalf = dnsload(dl_bin, port, f, dl_secs, qps=max(100, lmx["qps"] / 2), timeout_ms=dl_timeout)
+            dl = dict(qps=lmx["qps"], lost=lmx["lost"], cpu=lcpu, gen_cpu=lmx["cpu_pct"], avg=lhalf["avg_ms"],
+                      p99=lhalf["p99_ms"], half_qps=lhalf["qps"], answers=lhalf["answers"])
+            rows[(s, wl)] = dict(qps=mx["qps"], lost=mx["lost"], cpu=cpu, gen_cpu=gen_cpu, avg=half["avg_ms"],
+                                 p99=half["p99_ms"], half_qps=half["qps"], rss=rss_mib(p.pid), rss0=rss0, dl=dl)
             log(s, wl, rows[(s, wl)])
             ctx.commands.add(" ".join(mx["argv"]).replace(str(work), "$WORK").replace(str(port), "$PORT"))
         rows[(s, "dist")] = distribution(port, name, 200 if ctx.smoke else 4000,
@@ -393,34 +463,70 @@ def suite_resolver(ctx):
     out = [f"dnsperf: {secs} s per run, 8 clients, 256 outstanding, one thread on core {LOADGEN_CORE}; every server "
            f"pinned to core {SERVER_CORE} with one worker where it has the setting (wavelb: its default runtime, "
            "pinned). Max = dnsperf unthrottled; latency at `-Q` = 50 % of that server's own max, p99 from "
-           "dnsperf `-v` per-query times. RSS = VmRSS of the process tree after the runs (idle before).", ""]
+           "dnsperf `-v` per-query times. RSS = VmRSS of the process tree after the runs (idle before).", "",
+           f"dnsload (`benches/dnsload`, the project's own generator: one thread, `sendmmsg`/`recvmmsg`, "
+           f"`{' '.join(DNSLOAD_ARGS)} --timeout-ms {dl_timeout}`, {dl_secs:g} s per run, core {LOADGEN_CORE}) "
+           "measures the same servers with the same query files, because dnsperf saturates its own core first: "
+           "max = its window of 256 in flight, latency at `--qps` = 50 % of that server's own dnsload max (open "
+           "loop, 100 µs ticks). CPU = user+system time over the load's run time (dnsperf's *Run "
+           "time*, dnsload's `elapsed_s`; dnsperf's own CPU read when its load ends), not over the final wait for "
+           "lost replies, when the server idles and dnsperf may spin; *limited by* = the side at ≥ 90 % of its core at max (on loopback the kernel's receive "
+           "work for the queries is charged to the sender's core, and softirq time to neither process, so a "
+           "server short of 100 % can still be the limit).", ""]
     goals = {"gdnsd": 1.0, "pdns-lua": 5.0, "knot": 0.7}
     for wl in ("www", "www+10%nx"):
-        out += [f"### Workload `{wl}`", "",
-                "| server | max QPS | server CPU at max | lost | avg / p99 ms at 50 % | RSS MiB (idle → after) | wavelb ÷ server |",
-                "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        out += [f"### Workload `{wl}`", "", "With dnsperf:", "",
+                "| server | max QPS | server CPU at max | dnsperf CPU at max | limited by | lost | avg / p99 ms at 50 % "
+                "| RSS MiB (idle → after) | wavelb ÷ server |",
+                "| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |"]
         base = rows.get(("wavelb", wl))
         for s in servers:
             r = rows.get((s, wl))
             if not r:
-                out.append(f"| {s} | SKIPPED | | | | | |")
+                out.append(f"| {s} | SKIPPED | | | | | | | |")
                 continue
             ratio = base["qps"] / r["qps"] if base and r["qps"] else float("nan")
-            out.append(f"| {s} | {r['qps']:,.0f} | {r['cpu']:.0f} % | {r['lost']} | {r['avg']:.3f} / {r['p99']:.3f} "
-                       f"| {r['rss0']:.1f} → {r['rss']:.1f} | {ratio:.2f}× |")
+            out.append(f"| {s} | {r['qps']:,.0f} | {r['cpu']:.0f} % | {r['gen_cpu']:.0f} % "
+                       f"| {limited_by(r['cpu'], r['gen_cpu'], 'dnsperf')} | {r['lost']} "
+                       f"| {r['avg']:.3f} / {r['p99']:.3f} | {r['rss0']:.1f} → {r['rss']:.1f} | {ratio:.2f}× |")
+        out += ["", "With dnsload:", "",
+                "| server | max QPS | ÷ dnsperf's | server CPU at max | dnsload CPU at max | limited by | lost "
+                "| avg / p99 ms at 50 % | wavelb ÷ server |",
+                "| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: |"]
+        for s in servers:
+            r = rows.get((s, wl))
+            if not r:
+                out.append(f"| {s} | SKIPPED | | | | | | | |")
+                continue
+            d = r["dl"]
+            ratio = base["dl"]["qps"] / d["qps"] if base and d["qps"] else float("nan")
+            vs = d["qps"] / r["qps"] if r["qps"] else float("nan")
+            out.append(f"| {s} | {d['qps']:,.0f} | {vs:.2f}× | {d['cpu']:.0f} % | {d['gen_cpu']:.0f} % "
+                       f"| {limited_by(d['cpu'], d['gen_cpu'], 'dnsload')} | {d['lost']} "
+                       f"| {d['avg']:.3f} / {d['p99']:.3f} | {ratio:.2f}× |")
         out.append("")
         if base:
             for peer, goal in goals.items():
                 r = rows.get((peer, wl))
-                if r and r["qps"]:
-                    ratio = base["qps"] / r["qps"]
-                    out.append(f"- goal ≥ {goal}× {peer}: **{ratio:.2f}× — {'met' if ratio >= goal else 'MISSED'}**")
+                if r and r["qps"] and r["dl"]["qps"]:
+                    ratio, dl_ratio = base["qps"] / r["qps"], base["dl"]["qps"] / r["dl"]["qps"]
+                    out.append(f"- goal ≥ {goal}× {peer}: dnsperf {verdict(f'{ratio:.2f}×', ratio >= goal)}, "
+                               f"dnsload {verdict(f'{dl_ratio:.2f}×', dl_ratio >= goal)}")
                 else:
                     out.append(f"- goal ≥ {goal}× {peer}: not measured (peer skipped)")
-            out.append(f"- goal p99 < 1 ms at 50 % load: **{base['p99']:.3f} ms — {'met' if base['p99'] < 1 else 'MISSED'}**")
+            p99, dl_p99 = base["p99"], base["dl"]["p99"]
+            out.append(f"- goal p99 < 1 ms at 50 % load: dnsperf {verdict(f'{p99:.3f} ms', p99 < 1)}, "
+                       f"dnsload {verdict(f'{dl_p99:.3f} ms', dl_p99 < 1)}")
             out.append("")
-    out += ["### Answer distribution (expected 10/20/30/40 %)", "", "| server | share of 127.0.0.11/12/13/14 |", "| --- | --- |"]
-    out += [f"| {s} | {rows[(s, 'dist')]} |" for s in servers if (s, "dist") in rows]
+    out += ["### Answer distribution (expected 10/20/30/40 %)", "",
+            "| server | share of 127.0.0.11/12/13/14 | first A of dnsload's replies (`www`, 50 % run) |",
+            "| --- | --- | --- |"]
+    for s in servers:
+        if (s, "dist") in rows:
+            static = "static" in rows[(s, "dist")]
+            first = "— (static)" if static or (s, "www") not in rows else shares(
+                rows[(s, "www")]["dl"]["answers"], dict.fromkeys(WEIGHTS, 1) if s == "pdns-ifportup" else WEIGHTS)
+            out.append(f"| {s} | {rows[(s, 'dist')]} | {first} |")
     out.append("")
     return out
 

@@ -45,8 +45,9 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 scripts/ensure-venv.sh "$WAVELB_VENV"
 
-echo "== building wavelb (release)"
+echo "== building wavelb and benches/dnsload, the resolver suite's own load generator (release)"
 cargo build --release --bin wavelb --quiet
+cargo build --release -p dnsload --quiet # bench.py finds it in $CARGO_TARGET_DIR/release
 bin="$CARGO_TARGET_DIR/release/wavelb"
 
 if [ "$smoke" -eq 1 ]; then
