@@ -102,6 +102,23 @@ struct Load {
     stats: Stats,
 }
 
+/// An iovec pointing nowhere, to fill arrays with.
+const NO_IOV: libc::iovec = libc::iovec {
+    iov_base: std::ptr::null_mut(),
+    iov_len: 0,
+};
+
+/// One message header per iovec, for `sendmmsg`/`recvmmsg`; they point into `iov`.
+fn headers(iov: &mut [libc::iovec; BATCH]) -> [libc::mmsghdr; BATCH] {
+    // SAFETY: mmsghdr is a plain C struct; all-zero (null pointers, zero lengths) is valid.
+    let mut msgs: [libc::mmsghdr; BATCH] = unsafe { std::mem::zeroed() };
+    for (m, v) in msgs.iter_mut().zip(iov.iter_mut()) {
+        m.msg_hdr.msg_iov = v;
+        m.msg_hdr.msg_iovlen = 1;
+    }
+    msgs
+}
+
 fn would_block(e: &io::Error) -> bool {
     matches!(
         e.kind(),
@@ -168,14 +185,11 @@ impl Load {
         self.start.elapsed().as_nanos() as u64
     }
 
-    /// Sends up to `want` (≤ BATCH) queries on socket `s` in one `sendmmsg`; returns how many left.
+    /// Sends up to `want` (≤ BATCH) queries on socket `s` in one `sendmmsg`; returns how many went.
     fn send(&mut self, s: usize, want: usize) -> usize {
         let want = want.min(BATCH);
         let mut ids = [0u16; BATCH];
-        let mut iov = [libc::iovec {
-            iov_base: std::ptr::null_mut(),
-            iov_len: 0,
-        }; BATCH];
+        let mut iov = [NO_IOV; BATCH];
         let sock = &mut self.socks[s];
         for (i, buf) in self.tx.iter_mut().enumerate().take(want) {
             let mut id = sock.next_id;
@@ -193,12 +207,7 @@ impl Load {
                 iov_len: q.len(),
             };
         }
-        // SAFETY: mmsghdr is a plain C struct; all-zero (null pointers, zero lengths) is valid.
-        let mut msgs: [libc::mmsghdr; BATCH] = unsafe { std::mem::zeroed() };
-        for (m, v) in msgs.iter_mut().zip(iov.iter_mut()) {
-            m.msg_hdr.msg_iov = v;
-            m.msg_hdr.msg_iovlen = 1;
-        }
+        let mut msgs = headers(&mut iov);
         // SAFETY: msgs[..want] point at iov[..want], which point into self.tx; all outlive the call.
         let n = unsafe {
             libc::sendmmsg(
@@ -229,22 +238,14 @@ impl Load {
     fn recv(&mut self, s: usize) -> usize {
         let mut total = 0;
         loop {
-            let mut iov = [libc::iovec {
-                iov_base: std::ptr::null_mut(),
-                iov_len: 0,
-            }; BATCH];
+            let mut iov = [NO_IOV; BATCH];
             for (v, buf) in iov.iter_mut().zip(self.rx.iter_mut()) {
                 *v = libc::iovec {
                     iov_base: buf.as_mut_ptr().cast(),
                     iov_len: RX_LEN,
                 };
             }
-            // SAFETY: as in `send`, all-zero is a valid mmsghdr.
-            let mut msgs: [libc::mmsghdr; BATCH] = unsafe { std::mem::zeroed() };
-            for (m, v) in msgs.iter_mut().zip(iov.iter_mut()) {
-                m.msg_hdr.msg_iov = v;
-                m.msg_hdr.msg_iovlen = 1;
-            }
+            let mut msgs = headers(&mut iov);
             let fd = self.socks[s].udp.as_raw_fd();
             // SAFETY: msgs point at iov, which point into self.rx; all outlive the call. A null
             // timeout: return what is queued.
