@@ -241,6 +241,47 @@ async fn a_stopped_target_is_quarantined_and_restored_with_its_weight() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn first_verdicts_cost_no_rounds_and_a_failure_costs_one() {
+    let mut lab = lab(8).await;
+    // Periodic rounds only at the start and every 60 s: any other round is verdict-driven.
+    let cfg = lab.config("c", "lease_ttl = \"120s\"");
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("poll_interval = \"500ms\"", "poll_interval = \"60s\"");
+    std::fs::write(&cfg, text).unwrap();
+    let c = Service::spawn_logged(
+        BIN,
+        &["--config", cfg.to_str().unwrap(), "health"],
+        &lab.log("c"),
+    );
+    let lists = |c: &Service| {
+        testkit::metric(
+            &metrics(c),
+            "wavelb_route53_requests_total{operation=\"ListResourceRecordSets\",outcome=\"ok\"}",
+        )
+        .unwrap_or(0.0)
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while (0..8).any(|i| {
+        !metrics(&c).contains(&format!(
+            "wavelb_target_healthy{{pool=\"www.lab.test\",target=\"t{i}\"}} 1"
+        ))
+    }) {
+        assert!(Instant::now() < deadline, "targets never became healthy");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Eight first verdicts of healthy change nothing in the pool: no round for them.
+    assert_eq!(lists(&c), 1.0, "{}", metrics(&c));
+
+    lab.targets[2].stop();
+    lab.wait_for("t2 quarantined", Duration::from_secs(10), |v| {
+        state(v, "t2").2 == TargetState::Quarantined
+    })
+    .await;
+    assert_eq!(lists(&c), 2.0, "one round for the failure: {}", metrics(&c));
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn the_fraction_guard_keeps_half_the_pool_in_rotation() {
     let mut lab = lab(4).await;
     let c = lab.controller("c1", "");

@@ -422,18 +422,18 @@ impl Running<'_> {
         m.set_state(state);
     }
 
-    /// A new instance's first attempt: the plan is made against an empty pool, so the batch is
-    /// CREATEs only and the registration costs one API call instead of two (a listing and a
-    /// change), which is what counts when a whole fleet starts under Route 53's 5 requests/s.
-    /// Route 53 refuses to CREATE a set that exists, so this never overwrites a quarantine, a
-    /// drain or a foreign record: any refusal or failure falls back to reading the pool. (Lax
-    /// emulators that accept a duplicate CREATE, such as moto, lose that guarantee.)
-    async fn register_fresh(&self) -> bool {
+    /// A new instance's registration: the plan is made against an empty pool, so the batch is
+    /// CREATEs only and costs one API call instead of two (a listing and a change), which is
+    /// what counts when a whole fleet starts under Route 53's 5 requests/s. Route 53 refuses to
+    /// CREATE a set that exists, so this never overwrites a quarantine, a drain or a foreign
+    /// record. `Ok(None)` means it refused: the records exist, read the pool and reconcile.
+    /// (Lax emulators that accept a duplicate CREATE, such as moto, lose that guarantee.)
+    async fn register_fresh(&self) -> Result<Option<&'static str>, AgentError> {
         let empty = PoolView::default();
         let Reconcile::Write(intent, status) =
             reconcile(&empty, &self.me, self.self_health(), unix_now())
         else {
-            return false;
+            return Ok(None);
         };
         match self.write(&empty, intent).await {
             Ok(_) => {
@@ -443,33 +443,34 @@ impl Running<'_> {
                     .get_or_create(&OutcomeLabels { outcome: "created" })
                     .inc();
                 self.registered_as(status.as_str());
-                true
+                Ok(Some(status.as_str()))
             }
             Err(WriteError::Conflict { .. }) => {
                 tracing::debug!(id = %self.me.id, "records exist already; reading the pool");
-                false
+                Ok(None)
             }
-            Err(e) => {
-                tracing::warn!(error = %e, "registration failed; reading the pool and retrying");
-                false
-            }
+            Err(e) => Err(e.into()),
         }
     }
 
     /// Registers, retrying until it works (or, in one-shot mode, failing). False on a signal.
     async fn register(&mut self, once: bool) -> Result<bool, AgentError> {
         self.agent.metrics.set_state("registering");
-        if self.register_fresh().await {
-            tracing::info!(id = %self.me.id, pool = %self.pool.name, "registered");
-            return Ok(true);
-        }
         let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(15));
+        // Blind CREATEs until Route 53 says the records exist; then read and reconcile.
+        let mut blind = true;
         loop {
-            match self.reconcile_once().await {
-                Ok(state) => {
+            let attempt = if blind {
+                self.register_fresh().await
+            } else {
+                self.reconcile_once().await.map(Some)
+            };
+            match attempt {
+                Ok(Some(state)) => {
                     tracing::info!(id = %self.me.id, pool = %self.pool.name, state, "registered");
                     return Ok(true);
                 }
+                Ok(None) => blind = false,
                 Err(e @ AgentError::Foreign { .. }) => return Err(e),
                 Err(e) if once && !matches!(e, AgentError::Write(WriteError::Conflict { .. })) => {
                     return Err(e);

@@ -130,7 +130,14 @@ impl Controller {
                 _ = &mut shutdown => break,
                 _ = rounds.tick() => round_now = true,
                 Some(obs) = rx.recv() => {
-                    if self.observe(obs) {
+                    let mut urgent = self.observe(obs);
+                    // Whatever queued up meanwhile (during the last round, say) goes into the
+                    // same round: a hundred targets failing together cost one write, not a
+                    // hundred rounds against Route 53's 5 requests/s.
+                    while let Ok(obs) = rx.try_recv() {
+                        urgent |= self.observe(obs);
+                    }
+                    if urgent {
                         round_now = true;
                         rounds.reset();
                     }
@@ -155,7 +162,9 @@ impl Controller {
         self.metrics.leader.get_or_create(&self.pool_label()).set(0);
     }
 
-    /// Feeds one probe result into the target's state machine; true when the verdict changed.
+    /// Feeds one probe result into the target's state machine. True when the verdict changed in
+    /// a way the pool may have to follow at once: to unhealthy, or back from unhealthy. A first
+    /// verdict of healthy (every target, once, after a start) waits for the next round.
     fn observe(&mut self, obs: Observation) -> bool {
         let kind = self.prober.kind().as_str();
         let outcome = if obs.result.healthy {
@@ -225,7 +234,7 @@ impl Controller {
             recent = ?recent,
             "target verdict changed"
         );
-        true
+        to == Health::Unhealthy || from == Health::Unhealthy
     }
 
     /// Where `owned` is probed.
@@ -454,9 +463,12 @@ async fn probe_loop(
     semaphore: Arc<Semaphore>,
     tx: mpsc::Sender<Observation>,
 ) {
-    let mut next = Instant::now() + offset;
+    // `slot` advances by exactly `interval`; the jitter moves each probe within its slot
+    // without accumulating, so a target gets one probe per interval on average.
+    let mut slot = Instant::now() + offset;
+    let mut jitter = Duration::ZERO;
     loop {
-        tokio::time::sleep_until(next).await;
+        tokio::time::sleep_until(slot + jitter).await;
         let result = {
             let Ok(_permit) = semaphore.acquire().await else {
                 return;
@@ -474,16 +486,15 @@ async fn probe_loop(
         {
             return;
         }
-        next += interval;
+        slot += interval;
         let now = Instant::now();
-        if next < now {
+        if slot < now {
             // A slow probe overran its slot: skip the missed slots instead of bursting.
-            let behind = now - next;
+            let behind = now - slot;
             let missed = (behind.as_nanos() / interval.as_nanos().max(1)) as u32 + 1;
             tracing::debug!(target_id = %id, missed, "probe slots missed");
-            next += interval * missed;
+            slot += interval * missed;
         }
-        let jitter = interval.mul_f64(rand::rng().random_range(0.0..0.02));
-        next += jitter;
+        jitter = interval.mul_f64(rand::rng().random_range(0.0..0.02));
     }
 }
