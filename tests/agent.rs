@@ -335,7 +335,10 @@ async fn repairs_a_deleted_record_and_respects_a_quarantine() {
     }
     let metrics = testkit::http_get(&base);
     assert_eq!(
-        testkit::metric(&metrics, "wavelb_agent_reconcile_total{outcome=\"created\"}"),
+        testkit::metric(
+            &metrics,
+            "wavelb_agent_reconcile_total{outcome=\"created\"}"
+        ),
         None,
         "{metrics}"
     );
