@@ -11,6 +11,7 @@ import ipaddress
 import json
 import os
 import platform
+import random
 import re
 import selectors
 import shutil
@@ -533,10 +534,12 @@ def suite_resolver(ctx):
 
 # ---------------------------------------------------------------------------- suite: failover
 
-def failover_trial(port, proc, restart, victim, limit_s, rate=400, name="www.lab.test"):
+def failover_trial(port, proc, restart, victim, limit_s, phase_s, rate=400, name="www.lab.test"):
     """Kills the victim's process `proc`, restarts it with `restart()`. Returns (seconds until the
     resolver stops returning it, seconds from the restart until it is returned again, the new
-    process). One clock: time.monotonic()."""
+    process). One clock: time.monotonic(). The kill comes at a random moment of the checker's
+    cycle (a uniform wait of up to `phase_s`, its check interval, once the victim is answered):
+    without it every kill would land just after the check that brought the victim back."""
     gap = 1.0 / rate
 
     def loop(until, limit):
@@ -552,6 +555,7 @@ def failover_trial(port, proc, restart, victim, limit_s, rate=400, name="www.lab
         raise RuntimeError(f"no verdict within {limit}s")
 
     poll("the victim to be answered", limit_s, lambda: victim in (query(port, name) or []))
+    time.sleep(random.uniform(0, phase_s))  # the crash's moment in the probe cycle, not a synchronisation
     t_kill = time.monotonic()
     PROCS.stop(proc, signal.SIGKILL)
 
@@ -592,7 +596,7 @@ def suite_failover(ctx):
            f"(benches/echo.py), `kind = \"udp\"`. *quic* rows: each target a quinn QUIC server process "
            f"(`quic_handshakes serve`, benches/quic_handshakes.rs), `kind = \"quic\"` (full handshake, ALPN h3, "
            f"certificate checked with `ca`). The 40-weight target's process is killed "
-           f"(SIGKILL) and restarted; a dnspython loop queries the resolver at ~400 q/s. *Out* = kill → first "
+           f"(SIGKILL) at a random moment of the probe cycle (a uniform wait of up to one interval once it is answered) and restarted; a dnspython loop queries the resolver at ~400 q/s. *Out* = kill → first "
            f"query after the last answer naming it (then ≥ 200 answers and ≥ 1 s without it); *back* = "
            f"restart → first answer naming it. {trials} trials each, one clock (monotonic).", "",
            "| probe | interval | fall | trials | out p50 / p99 s | back p50 / p99 s | goal (out p99) |",
@@ -614,7 +618,7 @@ def suite_failover(ctx):
             proc = start(victim)
             outs, backs = [], []
             for i in range(trials):
-                o, b, proc = failover_trial(res.dns_port, proc, lambda: start(victim), victim, 30)
+                o, b, proc = failover_trial(res.dns_port, proc, lambda: start(victim), victim, 30, interval)
                 outs.append(o)
                 backs.append(b)
                 log(f"failover {kind} interval={interval}s trial {i + 1}: out {o:.3f}s back {b:.3f}s")
@@ -638,7 +642,8 @@ def suite_failover(ctx):
         p, port = start_peer("pdns-ifportup", ctx.work, f"lua-health-checks-interval={interval}\n")
         outs, backs = [], []
         for i in range(ptrials):
-            o, b, proc = failover_trial(port, proc, lambda: echo(victim, 4000, tcp=True), victim, 60, name="up.lab.test")
+            o, b, proc = failover_trial(port, proc, lambda: echo(victim, 4000, tcp=True), victim, 60, interval,
+                                     name="up.lab.test")
             outs.append(o)
             backs.append(b)
             log(f"pdns ifportup interval={interval}s trial {i + 1}: out {o:.3f}s back {b:.3f}s")
@@ -850,12 +855,23 @@ def suite_storm(ctx):
         cfgs = [agent_config(ctx.work, api, i, pool=f"edge{i // per_pool}.lab.test", zone_id=zone_id) for i in range(n)]
         t0 = time.monotonic()
         agents = [PROCS.start([ctx.wavelb.bin, "-q", "--config", str(c), "agent"], env=env) for c in cfgs]
+        spawned = time.monotonic() - t0
         limit = 3 * n / 5 + 30
+        marks = {}  # fraction registered → seconds, for the log
+
+        def progress():
+            got = registered(state / "state.json")
+            for f in (0.25, 0.5, 0.75, 0.9):
+                if got >= f * n and f not in marks:
+                    marks[f] = time.monotonic() - t0
+            return got >= n and time.monotonic() - t0
+
         try:
-            took = poll(f"{n} registrations", limit,
-                        lambda: registered(state / "state.json") >= n and time.monotonic() - t0, every=0.1)
+            took = poll(f"{n} registrations", limit, progress, every=0.1)
         except RuntimeError:
             took = float("nan")
+        log(f"storm n={n}: all started after {spawned:.1f}s; " +
+            ", ".join(f"{int(f * 100)}% at {t:.1f}s" for f, t in sorted(marks.items())))
         calls = metric_sum(metrics, "wavelb_api_requests_total") - calls0
         throttled = metric_sum(metrics, "wavelb_api_throttled_total") - thr0
         early = sum(1 for a in agents if a.poll() is not None)
