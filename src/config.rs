@@ -11,8 +11,9 @@ use crate::exit::UsageError;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
-    /// `[pool]`
-    pub pool: Option<PoolConfig>,
+    /// `[pool]`, or several `[[pool]]` sections (only `wavelb health` watches more than one).
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub pool: Vec<PoolConfig>,
     /// `[route53]`
     #[serde(default)]
     pub route53: Route53Config,
@@ -48,8 +49,17 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
-        if let Some(pool) = &self.pool {
+        for pool in &self.pool {
             pool.validate()?;
+        }
+        let mut names: Vec<&str> = self.pool.iter().map(|p| p.name.as_str()).collect();
+        names.sort_unstable();
+        if let Some(w) = names.windows(2).find(|w| w[0].eq_ignore_ascii_case(w[1])) {
+            return Err(ConfigError::new(
+                "pool.name",
+                format!("{:?}", w[0]),
+                "each [[pool]] section needs its own name",
+            ));
         }
         if let Some(health) = &self.health {
             health.validate()?;
@@ -60,14 +70,46 @@ impl Config {
         self.route53.validate()
     }
 
-    /// The `[pool]` section, which `command` cannot run without.
+    /// The one `[pool]` section, which `command` cannot run without.
     pub fn require_pool(&self, command: &str) -> Result<&PoolConfig, UsageError> {
-        self.pool.as_ref().ok_or_else(|| {
-            UsageError(format!(
-                "`wavelb {command}` needs a [pool] section (name, zone) in the configuration file"
-            ))
-        })
+        match self.require_pools(command)? {
+            [one] => Ok(one),
+            many => Err(UsageError(format!(
+                "`wavelb {command}` works on one pool, but the configuration file has {} [[pool]] \
+                 sections; give it a file with one [pool] section",
+                many.len()
+            ))),
+        }
     }
+
+    /// The `[pool]` or `[[pool]]` sections, at least one.
+    pub fn require_pools(&self, command: &str) -> Result<&[PoolConfig], UsageError> {
+        if self.pool.is_empty() {
+            return Err(UsageError(format!(
+                "`wavelb {command}` needs a [pool] section (name, zone) in the configuration file"
+            )));
+        }
+        Ok(&self.pool)
+    }
+}
+
+/// `[pool]` (one table) or `[[pool]]` (an array of tables); each parsed with its own key checks.
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<PoolConfig>, D::Error> {
+    struct Visitor;
+    impl<'de> serde::de::Visitor<'de> for Visitor {
+        type Value = Vec<PoolConfig>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a [pool] section or [[pool]] sections")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+            PoolConfig::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                .map(|p| vec![p])
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+            Vec::<PoolConfig>::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))
+        }
+    }
+    d.deserialize_any(Visitor)
 }
 
 #[cfg(test)]
@@ -82,6 +124,44 @@ mod tests {
         assert!(err.contains("ttll"), "{err}");
         let err = Config::parse("[pools]\n").unwrap_err();
         assert!(err.contains("pools"), "{err}");
+        let err = Config::parse(
+            "[[pool]]\nname = \"a.example.com\"\nzone = \"example.com\"\n\
+             [[pool]]\nname = \"b.example.com\"\nzone = \"example.com\"\nttll = 3\n",
+        )
+        .unwrap_err();
+        assert!(err.contains("ttll"), "{err}");
+    }
+
+    #[test]
+    fn one_pool_or_several() {
+        let one =
+            Config::parse("[pool]\nname = \"a.example.com\"\nzone = \"example.com\"\n").unwrap();
+        assert_eq!(one.require_pool("agent").unwrap().name, "a.example.com");
+        let text = "[[pool]]\nname = \"a.example.com\"\nzone = \"example.com\"\n\
+                    [[pool]]\nname = \"b.example.com\"\nhosted_zone_id = \"Z1\"\n";
+        let two = Config::parse(text).unwrap();
+        assert_eq!(two.require_pools("health").unwrap().len(), 2);
+        let err = two.require_pool("agent").unwrap_err().0;
+        assert!(
+            err.contains("one pool") && err.contains("2 [[pool]]"),
+            "{err}"
+        );
+        let none = Config::parse("").unwrap();
+        assert!(
+            none.require_pools("health")
+                .unwrap_err()
+                .0
+                .contains("[pool]")
+        );
+        let dup = Config::parse(
+            "[[pool]]\nname = \"a.example.com\"\nzone = \"example.com\"\n\
+             [[pool]]\nname = \"A.example.com\"\nzone = \"example.com\"\n",
+        )
+        .unwrap_err();
+        assert!(
+            dup.contains("pool.name") && dup.contains("own name"),
+            "{dup}"
+        );
     }
 
     #[test]
@@ -178,6 +258,6 @@ insecure = true
     fn minimal_file_gets_defaults() {
         let cfg = Config::parse("[pool]\nname = \"www.lab.test\"\nzone = \"lab.test\"\n").unwrap();
         assert_eq!(cfg.route53.max_requests_per_second, 4.0);
-        assert_eq!(cfg.pool.unwrap().ttl, 30);
+        assert_eq!(cfg.pool[0].ttl, 30);
     }
 }

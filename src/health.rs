@@ -1,13 +1,17 @@
 //! `wavelb health`: the health controller as a long-running service.
 
+use std::sync::Arc;
+
 use anyhow::Context;
-use health::controller::Controller;
+use health::controller::{Controller, Liveness};
 use health::metrics::HealthMetrics;
 use health::probe::Prober;
 use prometheus_client::registry::Registry;
 use registry::config::Placeholders;
 use registry::metrics::{PoolMetrics, WriterMetrics};
 use registry::writer::Writer;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
 
 use crate::cli::HealthArgs;
 use crate::config::Config;
@@ -34,14 +38,17 @@ pub fn default_controller_id() -> String {
     format!("{host}-{}", std::process::id())
 }
 
-/// Runs `wavelb health` until SIGTERM or SIGINT.
+/// Runs `wavelb health` until SIGTERM or SIGINT: one controller per `[pool]`/`[[pool]]` section,
+/// in one process, sharing the prober, the metrics endpoint and the Route 53 request budget.
 pub async fn run(cfg: Option<&Config>, args: HealthArgs) -> anyhow::Result<()> {
     let cfg = cfg.ok_or_else(|| {
         UsageError("`wavelb health` needs a configuration file: pass --config PATH".into())
     })?;
-    let pool_cfg = cfg.require_pool("health")?;
-    let pool = pool_cfg
-        .spec(&Placeholders::default())
+    let pool_cfgs = cfg.require_pools("health")?;
+    let pools = pool_cfgs
+        .iter()
+        .map(|p| Ok((p.spec(&Placeholders::default())?, p.zone_ref()?)))
+        .collect::<Result<Vec<_>, registry::config::ConfigError>>()
         .map_err(|e| UsageError(e.to_string()))?;
     let mut hc = cfg.health.clone().ok_or_else(|| {
         UsageError("`wavelb health` needs a [health] section with [health.probe]".into())
@@ -53,12 +60,18 @@ pub async fn run(cfg: Option<&Config>, args: HealthArgs) -> anyhow::Result<()> {
         hc.metrics_listen = addr;
     }
     hc.validate().map_err(|e| UsageError(e.to_string()))?;
-    let prober =
-        Prober::new(&hc.effective_probe()).map_err(|e| UsageError(format!("health.probe: {e}")))?;
+    let prober = Arc::new(
+        Prober::new(&hc.effective_probe()).map_err(|e| UsageError(format!("health.probe: {e}")))?,
+    );
+    let names: Vec<String> = pools
+        .iter()
+        .map(|(p, _)| p.name.without_dot().to_owned())
+        .collect();
     if args.check_config {
         println!(
-            "configuration is valid: pool {} probed with {}",
-            pool.name,
+            "configuration is valid: pool{} {} probed with {}",
+            if names.len() == 1 { "" } else { "s" },
+            names.join(", "),
             prober.kind().as_str()
         );
         return Ok(());
@@ -68,36 +81,90 @@ pub async fn run(cfg: Option<&Config>, args: HealthArgs) -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(default_controller_id);
     let mut registry = Registry::default();
-    let zone = pool_cfg.zone_ref().map_err(|e| UsageError(e.to_string()))?;
-    let writer = Writer::connect(&cfg.route53, &zone, WriterMetrics::register(&mut registry))
-        .await
-        .context("cannot open the pool's hosted zone")?;
+    let writer_metrics = WriterMetrics::register(&mut registry);
     let metrics = HealthMetrics::register(&mut registry);
     let pool_metrics = PoolMetrics::register(&mut registry);
+    // One writer per pool, all sharing the first one's client and rate limit.
+    let mut writers: Vec<Writer> = Vec::with_capacity(pools.len());
+    for (pool, zone) in &pools {
+        let writer = match writers.first() {
+            None => Writer::connect(&cfg.route53, zone, writer_metrics.clone()).await,
+            Some(first) => first.sibling(zone).await,
+        }
+        .with_context(|| format!("cannot open the hosted zone of pool {}", pool.name))?;
+        writers.push(writer);
+    }
     let metrics_addr = crate::metrics_http::serve(hc.metrics_listen, registry).await?;
     println!(
         "{}",
-        serde_json::json!({ "metrics": metrics_addr.to_string(), "controller_id": id, "pool": pool.name.without_dot() })
+        serde_json::json!({ "metrics": metrics_addr.to_string(), "controller_id": id, "pool": names[0], "pools": names })
     );
-    tracing::info!(pool = %pool.name, controller = %id, metrics = %metrics_addr, "health controller starting");
-    let mut controller = Controller::new(pool, writer, hc, prober, id, metrics, pool_metrics);
-    if let Some(ec2) = &cfg.ec2 {
-        controller = with_ec2(controller, ec2)?;
+    tracing::info!(pools = %names.join(","), controller = %id, metrics = %metrics_addr, "health controller starting");
+    let liveness = match &cfg.ec2 {
+        Some(ec2) => Some(ec2_liveness(ec2)?),
+        None => None,
+    };
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let (ready_tx, mut ready_rx) = mpsc::unbounded_channel::<String>();
+    let mut tasks = JoinSet::new();
+    for ((pool, _), writer) in pools.into_iter().zip(writers) {
+        let mut controller = Controller::new(
+            pool,
+            writer,
+            hc.clone(),
+            prober.clone(),
+            id.clone(),
+            metrics.clone(),
+            pool_metrics.clone(),
+        );
+        if let Some(l) = &liveness {
+            controller = controller.with_liveness(l.clone());
+        }
+        let mut stop = stop_rx.clone();
+        let ready = ready_tx.clone();
+        tasks.spawn(async move {
+            let stopped = async move {
+                let _ = stop.wait_for(|s| *s).await;
+            };
+            controller
+                .run(stopped, |summary| {
+                    let _ = ready.send(summary.to_owned());
+                })
+                .await;
+        });
     }
-    controller
-        .run(crate::systemd::shutdown_signal(), |summary| {
-            crate::systemd::ready(summary)
-        })
-        .await;
+    drop(ready_tx);
+    // READY=1 once every pool has been read: until then a restart would lose nothing.
+    let total = names.len();
+    let mut first = Vec::new();
+    let shutdown = crate::systemd::shutdown_signal();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            Some(summary) = ready_rx.recv(), if first.len() < total => {
+                first.push(summary);
+                if first.len() == total {
+                    crate::systemd::ready(&if total == 1 {
+                        first[0].clone()
+                    } else {
+                        format!("{total} pools read; {}", first.join("; "))
+                    });
+                }
+            }
+        }
+    }
+    let _ = stop_tx.send(true);
+    while tasks.join_next().await.is_some() {}
     crate::systemd::stopping();
     Ok(())
 }
 
 /// Garbage collection asks EC2 whether an instance is gone (`[ec2]` present).
 #[cfg(feature = "ec2")]
-fn with_ec2(controller: Controller, ec2: &agent::config::Ec2Config) -> anyhow::Result<Controller> {
+fn ec2_liveness(ec2: &agent::config::Ec2Config) -> anyhow::Result<Arc<dyn Liveness>> {
     struct Ec2(agent::config::Ec2Config);
-    impl ::health::controller::Liveness for Ec2 {
+    impl Liveness for Ec2 {
         fn instance_gone<'a>(
             &'a self,
             id: &'a str,
@@ -107,11 +174,11 @@ fn with_ec2(controller: Controller, ec2: &agent::config::Ec2Config) -> anyhow::R
             Box::pin(async move { agent::ec2::instance_gone(&self.0, &region, id).await })
         }
     }
-    Ok(controller.with_liveness(std::sync::Arc::new(Ec2(ec2.clone()))))
+    Ok(Arc::new(Ec2(ec2.clone())))
 }
 
 /// Without the `ec2` feature an `[ec2]` section cannot be honoured: say so instead of ignoring it.
 #[cfg(not(feature = "ec2"))]
-fn with_ec2(_: Controller, _: &agent::config::Ec2Config) -> anyhow::Result<Controller> {
+fn ec2_liveness(_: &agent::config::Ec2Config) -> anyhow::Result<Arc<dyn Liveness>> {
     Err(UsageError("[ec2] needs a wavelb built with the `ec2` feature (the default)".into()).into())
 }

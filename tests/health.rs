@@ -282,6 +282,88 @@ async fn first_verdicts_cost_no_rounds_and_a_failure_costs_one() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn one_process_watches_several_pools() {
+    let lab = lab(2).await;
+    // A second pool, api.lab.test, with two targets of its own on the same probe port.
+    let api_pool = PoolSpec {
+        name: Fqdn::parse("api.lab.test").unwrap(),
+        ..pool()
+    };
+    let mut api_targets: Vec<Echo> = (0..2)
+        .map(|i| Echo::start(SocketAddr::from(([127, 0, 0, 31 + i], lab.port))))
+        .collect();
+    let intents: BTreeMap<String, Intent> = api_targets
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let t = Target::active(format!("a{i}"), vec![e.addr.ip()], 50, 1);
+            (t.id.clone(), Intent::Present(t))
+        })
+        .collect();
+    let w = writer(&lab.api).await;
+    w.execute(&plan(&api_pool, &classify(&api_pool, &[]), &intents))
+        .await
+        .unwrap();
+    let cfg = lab.config("multi", "");
+    let text = std::fs::read_to_string(&cfg).unwrap().replace(
+        "[pool]\nname = \"www.lab.test\"\nzone = \"lab.test\"\nttl = 5\nowner_id = \"wavelb-lab\"\n",
+        "[[pool]]\nname = \"www.lab.test\"\nzone = \"lab.test\"\nttl = 5\nowner_id = \"wavelb-lab\"\n\n\
+         [[pool]]\nname = \"api.lab.test\"\nzone = \"lab.test\"\nttl = 5\nowner_id = \"wavelb-lab\"\n",
+    );
+    assert!(text.contains("api.lab.test"));
+    std::fs::write(&cfg, text).unwrap();
+    let c = Service::spawn_logged(
+        BIN,
+        &["--config", cfg.to_str().unwrap(), "health"],
+        &lab.log("multi"),
+    );
+    assert_eq!(c.ready["pools"], serde_json::json!(["www.lab.test", "api.lab.test"]));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !["t1", "a1"]
+        .iter()
+        .all(|t| metrics(&c).contains(&format!("target=\"{t}\"}} 1")))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "targets never became healthy: {}",
+            metrics(&c)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    api_targets[1].stop();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let v = classify(&api_pool, &w.list_pool(&api_pool).await.unwrap());
+        if v.owned["a1"].target.state == TargetState::Quarantined {
+            assert_eq!(v.owned["a0"].target.state, TargetState::Active);
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "a1 was not quarantined: {:?}",
+            v.owned
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        lab.view()
+            .await
+            .owned
+            .values()
+            .all(|o| o.target.state == TargetState::Active),
+        "the other pool is untouched"
+    );
+    let text = metrics(&c);
+    for pool in ["www.lab.test", "api.lab.test"] {
+        assert_eq!(
+            testkit::metric(&text, &format!("wavelb_health_leader{{pool=\"{pool}\"}}")),
+            Some(1.0),
+            "{text}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn the_fraction_guard_keeps_half_the_pool_in_rotation() {
     let mut lab = lab(4).await;
     let c = lab.controller("c1", "");

@@ -76,12 +76,13 @@ fn unix_now() -> u64 {
 }
 
 impl Controller {
-    /// A controller for `pool` writing through `writer`, known as `id` in the leader lease.
+    /// A controller for `pool` writing through `writer`, known as `id` in the leader lease. One
+    /// process may run several (one per pool), sharing the prober and the metrics.
     pub fn new(
         pool: PoolSpec,
         writer: Writer,
         cfg: HealthConfig,
-        prober: Prober,
+        prober: Arc<Prober>,
         id: String,
         metrics: HealthMetrics,
         pool_metrics: PoolMetrics,
@@ -91,7 +92,7 @@ impl Controller {
             pool,
             writer,
             cfg,
-            prober: Arc::new(prober),
+            prober,
             id,
             metrics,
             pool_metrics,

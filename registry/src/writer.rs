@@ -3,6 +3,7 @@
 
 use std::collections::HashSet;
 use std::future::Future;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -148,9 +149,9 @@ pub struct Writer {
     client: aws_sdk_route53::Client,
     zone_id: String,
     settings: WriterSettings,
-    bucket: tokio::sync::Mutex<TokenBucket>,
+    bucket: Arc<tokio::sync::Mutex<TokenBucket>>,
     metrics: WriterMetrics,
-    throttled: AtomicU64,
+    throttled: Arc<AtomicU64>,
 }
 
 impl Writer {
@@ -176,19 +177,39 @@ impl Writer {
             settings.requests_per_second.max(1.0),
             Instant::now(),
         );
-        let mut writer = Self {
+        let writer = Self {
             client,
             zone_id: String::new(),
             settings,
-            bucket: tokio::sync::Mutex::new(bucket),
+            bucket: Arc::new(tokio::sync::Mutex::new(bucket)),
             metrics,
-            throttled: AtomicU64::new(0),
+            throttled: Arc::new(AtomicU64::new(0)),
         };
-        writer.zone_id = match zone {
+        writer.open(zone).await
+    }
+
+    /// A writer for another hosted zone that shares this one's client, rate limit, metrics and
+    /// throttle count: one process stays within one request budget however many zones it
+    /// writes to.
+    pub async fn sibling(&self, zone: &ZoneRef) -> Result<Self, WriteError> {
+        let writer = Self {
+            client: self.client.clone(),
+            zone_id: String::new(),
+            settings: self.settings.clone(),
+            bucket: self.bucket.clone(),
+            metrics: self.metrics.clone(),
+            throttled: self.throttled.clone(),
+        };
+        writer.open(zone).await
+    }
+
+    /// Sets the zone id, looking the name up when the zone is given by name.
+    async fn open(mut self, zone: &ZoneRef) -> Result<Self, WriteError> {
+        self.zone_id = match zone {
             ZoneRef::Id(id) => id.clone(),
-            ZoneRef::Name(name) => writer.find_zone(name).await?,
+            ZoneRef::Name(name) => self.find_zone(name).await?,
         };
-        Ok(writer)
+        Ok(self)
     }
 
     /// How many requests Route 53 has throttled so far. Callers that poll on their own schedule

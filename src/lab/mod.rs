@@ -100,7 +100,7 @@ async fn health_controller(
         pool(),
         writer,
         hc,
-        prober,
+        std::sync::Arc::new(prober),
         "lab".into(),
         HealthMetrics::register(registry),
         PoolMetrics::register(registry),
