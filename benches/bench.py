@@ -890,18 +890,50 @@ def suite_storm(ctx):
     return out
 
 
+def prober_config(work, name, api_url, port, pools):
+    """One `wavelb health` configuration watching every pool in `pools` ([[pool]] sections)."""
+    path = work / f"{name}.toml"
+    sections = "".join(f"""[[pool]]
+name = "{pool}"
+zone = "lab.test"
+ttl = 30
+owner_id = "wavelb-lab"
+
+""" for pool in pools)
+    path.write_text(sections + f"""[route53]
+endpoint_url = "{api_url}"
+max_requests_per_second = 100
+
+[health]
+interval = "1s"
+timeout = "500ms"
+rise = 2
+fall = 3
+poll_interval = "5s"
+lease_ttl = "15s"
+metrics_listen = "127.0.0.1:0"
+
+[health.probe]
+kind = "udp"
+port = {port}
+send = "ping"
+expect = "ping"
+""")
+    return path
+
+
 def suite_prober(ctx):
     sizes = [200] if ctx.smoke else [int(x) for x in os.environ.get("BENCH_PROBER_SIZES", "1000,5000,10000").split(",")]
     window = 3 if ctx.smoke else 20
     per_pool = 100  # Route 53 allows at most 100 weighted sets per name and type
     out = [f"N UDP echo targets (one process, one socket per 127.1.x.y address, one port), registered in the lab "
-           f"resolver as N/{per_pool} pools of {per_pool} (Route 53's limit of weighted sets per name): one "
-           f"`wavelb health` per pool (its configuration holds one pool), udp probes at interval 1 s, poll_interval 5s, "
-           f"all pinned to core {SERVER_CORE}; the echo process and the resolver on core {LOADGEN_CORE}. Measured over "
-           f"{window} s once every target has been probed twice. CPU and RSS are summed over all health processes. "
-           f"Missed slots = N × seconds − probes completed (`wavelb_probe_duration_seconds_count`).", "",
-           "| targets | health processes | CPU % of one core (sum) | goal ≤ 30 % at 10 000 | RSS MiB (sum / per process) "
-           "| probe p99 ms | probes/s | missed slots | failures |",
+           f"resolver as N/{per_pool} pools of {per_pool} (Route 53's limit of weighted sets per name), all watched "
+           f"by ONE `wavelb health` process (`[[pool]]` sections): udp probes at interval 1 s, poll_interval 5 s, "
+           f"pinned to core {SERVER_CORE}; the echo process and the resolver on core {LOADGEN_CORE}. Measured over "
+           f"{window} s once every target has been probed twice. Missed slots = N × seconds − probes completed "
+           f"(`wavelb_probe_duration_seconds_count`).", "",
+           "| targets | pools | CPU % of one core | goal ≤ 30 % at 10 000 | RSS MiB | probe p99 ms | probes/s "
+           "| missed slots | failures |",
            "| ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |"]
     for n in sizes:
         res = ctx.wavelb.resolver(core=LOADGEN_CORE)
@@ -911,52 +943,38 @@ def suite_prober(ctx):
         for k, pool in enumerate(pools):
             Wavelb.register(res.info["api_url"], [(f"t{i}", str(ipaddress.IPv4Address("127.1.0.1") + i), 10)
                                                   for i in range(k * per_pool, min(n, (k + 1) * per_pool))], pool=pool)
-        hs = []
-        for k, pool in enumerate(pools):
-            cfg = ctx.wavelb.health_config(f"prober-{n}-{k}", res.info["api_url"], port, 1.0, pool=pool)
-            cfg.write_text(cfg.read_text().replace('poll_interval = "1s"', 'poll_interval = "5s"'))
-            hs.append(ctx.wavelb.health(cfg, core=SERVER_CORE, name=f"prober-{n}-{k}"))
-        urls = []
-        for k in range(len(pools)):
-            log_file = ctx.work / f"prober-{n}-{k}.log"
-            m = poll("a health metrics address", 30,
-                     lambda: re.search(r'"metrics"\s*:\s*"([^"]+)"', log_file.read_text(errors="replace")))
-            urls.append(f"http://{m.group(1)}/metrics")
-        count = lambda: sum(metric_sum(u, "wavelb_probe_duration_seconds_count") for u in urls)
-        fails = lambda: sum(metric_sum(u, "wavelb_probe_failures_total") for u in urls)
-        hist = lambda: merge([histogram(u, "wavelb_probe_duration_seconds") for u in urls])
-        cpu = lambda: sum(cpu_seconds(h.pid) for h in hs)
+        cfg = prober_config(ctx.work, f"prober-{n}", res.info["api_url"], port, pools)
+        h = ctx.wavelb.health(cfg, core=SERVER_CORE, name=f"prober-{n}")
+        log_file = ctx.work / f"prober-{n}.log"
+        m = poll("the health metrics address", 60,
+                 lambda: re.search(r'"metrics"\s*:\s*"([^"]+)"', log_file.read_text(errors="replace")))
+        url = f"http://{m.group(1)}/metrics"
+        count = lambda: metric_sum(url, "wavelb_probe_duration_seconds_count")
         try:
             poll(f"{n} targets probed twice", 30 + n / 50, lambda: count() >= 2 * n, every=0.5)
         except RuntimeError as e:
-            out.append(f"| {n} | {len(hs)} | {e} (probes counted: {count():.0f}) | | | | | | |")
+            out.append(f"| {n} | {len(pools)} | {e} (probes counted: {count():.0f}) | | | | | | |")
             log(f"prober n={n}: {e}; probes counted {count():.0f}")
-            for p in (*hs, targets, res):
+            for p in (h, targets, res):
                 PROCS.stop(p)
             continue
-        c0, p0, f0, b0, t0 = cpu(), count(), fails(), hist(), time.monotonic()
+        c0, p0, f0, b0 = cpu_seconds(h.pid), count(), metric_sum(url, "wavelb_probe_failures_total"), histogram(
+            url, "wavelb_probe_duration_seconds")
+        t0 = time.monotonic()
         time.sleep(window)  # the measurement window itself, not a synchronisation
         dt = time.monotonic() - t0
-        used = 100 * (cpu() - c0) / dt
-        probes, failed = count() - p0, fails() - f0
-        p99 = histogram_p99(b0, hist()) * 1000
-        rss = sum(rss_mib(h.pid) for h in hs)
+        used = 100 * (cpu_seconds(h.pid) - c0) / dt
+        probes, failed = count() - p0, metric_sum(url, "wavelb_probe_failures_total") - f0
+        p99 = histogram_p99(b0, histogram(url, "wavelb_probe_duration_seconds")) * 1000
+        rss = rss_mib(h.pid)
         missed = max(0, round(n * dt - probes))
         goal = ("**met**" if used <= 30 else "**MISSED**") if n == 10000 else ""
-        out.append(f"| {n} | {len(hs)} | {used:.1f} | {goal} | {rss:.0f} / {rss / len(hs):.1f} | {p99:.2f} "
+        out.append(f"| {n} | {len(pools)} | {used:.1f} | {goal} | {rss:.0f} | {p99:.2f} "
                    f"| {probes / dt:,.0f} | {missed} | {failed:.0f} |")
         log(f"prober n={n}: cpu {used:.1f}% rss {rss:.0f} MiB p99 {p99:.2f} ms probes/s {probes / dt:.0f} missed {missed}")
-        for p in (*hs, targets, res):
+        for p in (h, targets, res):
             PROCS.stop(p)
     out.append("")
-    return out
-
-
-def merge(hists):
-    out = {}
-    for h in hists:
-        for le, c in h.items():
-            out[le] = out.get(le, 0) + c
     return out
 
 
