@@ -363,7 +363,8 @@ def dnsload(binary, port, datafile, secs, qps=None, timeout_ms=1000):
 
 def limited_by(server_cpu, gen_cpu, gen):
     """Which side saturated its core at max QPS (≥ 90 %), as far as CPU shows."""
-    return "server" if server_cpu >= 90 else gen if gen_cpu >= 90 else "neither"
+    server, generator = server_cpu >= 90, gen_cpu >= 90
+    return "both" if server and generator else "server" if server else gen if generator else "neither"
 
 
 def verdict(value, ok):
@@ -473,7 +474,9 @@ def suite_resolver(ctx):
            "time*, dnsload's `elapsed_s`; dnsperf's own CPU read when its load ends), not over the final wait for "
            "lost replies, when the server idles and dnsperf may spin; *limited by* = the side at ≥ 90 % of its core at max (on loopback the kernel's receive "
            "work for the queries is charged to the sender's core, and softirq time to neither process, so a "
-           "server short of 100 % can still be the limit).", ""]
+           "server short of 100 % can still be the limit). Lost at max: with 256 in flight a server's socket "
+           "buffer (about 200 queries at the default 208 KiB) overflows; dnsload keeps a lost query in its window "
+           "for the 1 s timeout, so it loses about (256 − that) per second, dnsperf its last window.", ""]
     goals = {"gdnsd": 1.0, "pdns-lua": 5.0, "knot": 0.7}
     for wl in ("www", "www+10%nx"):
         out += [f"### Workload `{wl}`", "", "With dnsperf:", "",
