@@ -470,13 +470,13 @@ def suite_resolver(ctx):
            f"`{' '.join(DNSLOAD_ARGS)} --timeout-ms {dl_timeout}`, {dl_secs:g} s per run, core {LOADGEN_CORE}) "
            "measures the same servers with the same query files, because dnsperf saturates its own core first: "
            "max = its window of 256 in flight, latency at `--qps` = 50 % of that server's own dnsload max (open "
-           "loop, 100 µs ticks). CPU = user+system time over the load's run time (dnsperf's *Run "
-           "time*, dnsload's `elapsed_s`; dnsperf's own CPU read when its load ends), not over the final wait for "
-           "lost replies, when the server idles and dnsperf may spin; *limited by* = the side at ≥ 90 % of its core at max (on loopback the kernel's receive "
-           "work for the queries is charged to the sender's core, and softirq time to neither process, so a "
-           "server short of 100 % can still be the limit). Lost at max: with 256 in flight a server's socket "
-           "buffer (about 200 queries at the default 208 KiB) overflows; dnsload keeps a lost query in its window "
-           "for the 1 s timeout, so it loses about (256 − that) per second, dnsperf its last window.", ""]
+           "loop, 100 µs ticks). CPU = user+system time over the load's run time (dnsperf's *Run time*, dnsload's "
+           "`elapsed_s`; dnsperf's own CPU read when its load ends), not over the final wait for lost replies, "
+           "when the server idles and dnsperf may spin. *Limited by* = the side at ≥ 90 % of its core at max (on "
+           "loopback the kernel's receive work for the queries is charged to the sender's core, and softirq time "
+           "to neither process, so a server short of 100 % can still be the limit). Lost at max: with 256 in "
+           "flight a server's socket buffer (about 200 queries at the default 208 KiB) overflows; dnsload keeps a "
+           "lost query in its window for the 1 s timeout, so it loses about (256 − that) per second.", ""]
     goals = {"gdnsd": 1.0, "pdns-lua": 5.0, "knot": 0.7}
     for wl in ("www", "www+10%nx"):
         out += [f"### Workload `{wl}`", "", "With dnsperf:", "",
