@@ -120,7 +120,11 @@ impl Controller {
     /// Runs rounds and probes until `shutdown` resolves. `ready` is called once, after the
     /// first successful read of the pool.
     pub async fn run(mut self, shutdown: impl Future<Output = ()>, mut ready: impl FnMut(&str)) {
-        let (tx, mut rx) = mpsc::channel::<Observation>(1024);
+        // Unbounded on purpose: a round can take long (Route 53 throttling is retried for up
+        // to two minutes), and a bounded queue would then stall every probe task on `send`,
+        // leaving the verdicts stale exactly when they matter. The backlog is at most one
+        // observation per target and interval for the round's duration.
+        let (tx, mut rx) = mpsc::unbounded_channel::<Observation>();
         let mut rounds = tokio::time::interval(self.cfg.poll_interval);
         rounds.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut announced = false;
@@ -252,7 +256,7 @@ impl Controller {
     }
 
     /// Starts, restarts or stops probe tasks so they match the owned targets.
-    fn sync_probes(&mut self, view: &PoolView, tx: &mpsc::Sender<Observation>) {
+    fn sync_probes(&mut self, view: &PoolView, tx: &mpsc::UnboundedSender<Observation>) {
         let wanted: HashMap<String, SocketAddr> = view
             .owned
             .values()
@@ -308,7 +312,10 @@ impl Controller {
     }
 
     /// One round: read, lease, decide, write. Returns a one-line summary.
-    async fn round(&mut self, tx: &mpsc::Sender<Observation>) -> Result<String, WriteError> {
+    async fn round(
+        &mut self,
+        tx: &mpsc::UnboundedSender<Observation>,
+    ) -> Result<String, WriteError> {
         let sets = self.writer.list_pool(&self.pool).await?;
         let view = classify(&self.pool, &sets);
         self.pool_metrics.observe(&self.pool, &view);
@@ -462,7 +469,7 @@ async fn probe_loop(
     interval: Duration,
     offset: Duration,
     semaphore: Arc<Semaphore>,
-    tx: mpsc::Sender<Observation>,
+    tx: mpsc::UnboundedSender<Observation>,
 ) {
     // `slot` advances by exactly `interval`; the jitter moves each probe within its slot
     // without accumulating, so a target gets one probe per interval on average.
@@ -482,7 +489,6 @@ async fn probe_loop(
                 generation,
                 result,
             })
-            .await
             .is_err()
         {
             return;
