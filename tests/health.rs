@@ -317,7 +317,10 @@ async fn one_process_watches_several_pools() {
         &["--config", cfg.to_str().unwrap(), "health"],
         &lab.log("multi"),
     );
-    assert_eq!(c.ready["pools"], serde_json::json!(["www.lab.test", "api.lab.test"]));
+    assert_eq!(
+        c.ready["pools"],
+        serde_json::json!(["www.lab.test", "api.lab.test"])
+    );
     let deadline = Instant::now() + Duration::from_secs(10);
     while !["t1", "a1"]
         .iter()
