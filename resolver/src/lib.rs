@@ -6,14 +6,12 @@
 //!   changes; [`persist`] makes every acknowledged change durable.
 //! - [`snapshot`] and [`answer`]: the immutable DNS view and the pure query → response step.
 //! - [`api`] and [`xml`]: the REST/XML API; [`sigv4`] authenticates it.
-//! - [`service`]: startup, the shared state and the DNS listeners (batched UDP I/O on Linux).
+//! - [`service`]: startup, the shared state and the DNS listeners.
 
 pub mod answer;
 pub mod api;
 pub mod config;
 pub mod metrics;
-#[cfg(target_os = "linux")]
-mod mmsg;
 pub mod persist;
 pub mod rdata;
 pub mod service;

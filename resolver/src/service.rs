@@ -291,62 +291,6 @@ fn record(shared: &Shared, resp: &answer::Response, started: Instant) {
     m.query_duration.observe(started.elapsed().as_secs_f64());
 }
 
-/// Answers UDP queries in batches: one `recvmmsg` for what is queued, one `sendmmsg` for the
-/// answers.
-#[cfg(target_os = "linux")]
-async fn serve_udp(socket: Arc<UdpSocket>, shared: Arc<Shared>) {
-    use std::os::fd::AsRawFd;
-    use tokio::io::Interest;
-
-    let mut rng = rand::rngs::SmallRng::from_rng(&mut rand::rng());
-    let mut batch = crate::mmsg::Batch::new();
-    let mut replies: Vec<(usize, Vec<u8>)> = Vec::with_capacity(crate::mmsg::BATCH);
-    let fd = socket.as_raw_fd();
-    loop {
-        if let Err(e) = socket.readable().await {
-            tracing::debug!(error = %e, "UDP socket not readable");
-            continue;
-        }
-        let n = match socket.try_io(Interest::READABLE, || batch.recv(fd)) {
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
-            Err(e) => {
-                tracing::debug!(error = %e, "UDP receive failed");
-                continue;
-            }
-        };
-        let snapshot = shared.snapshot.load();
-        replies.clear();
-        for i in 0..n {
-            let started = Instant::now();
-            if let Some(resp) =
-                answer::respond(&snapshot, batch.query(i), Transport::Udp, rng.random())
-            {
-                record(&shared, &resp, started);
-                replies.push((i, resp.bytes));
-            }
-        }
-        let mut done = 0;
-        while done < replies.len() {
-            match socket.try_io(Interest::WRITABLE, || batch.send(fd, &replies[done..])) {
-                Ok(sent) => done += sent,
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                    if socket.writable().await.is_err() {
-                        break;
-                    }
-                }
-                Err(e) => {
-                    // One bad peer address fails its own datagram: skip it, send the rest.
-                    tracing::debug!(error = %e, "UDP send failed");
-                    done += 1;
-                }
-            }
-        }
-    }
-}
-
-/// Answers UDP queries one datagram at a time (systems without `recvmmsg`).
-#[cfg(not(target_os = "linux"))]
 async fn serve_udp(socket: Arc<UdpSocket>, shared: Arc<Shared>) {
     let mut rng = rand::rngs::SmallRng::from_rng(&mut rand::rng());
     let mut buf = vec![0u8; 4096];
