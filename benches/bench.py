@@ -907,35 +907,15 @@ def suite_storm(ctx):
     return out
 
 
-def prober_config(work, name, api_url, port, pools):
-    """One `wavelb health` configuration watching every pool in `pools` ([[pool]] sections)."""
-    path = work / f"{name}.toml"
-    sections = "".join(f"""[[pool]]
-name = "{pool}"
-zone = "lab.test"
-ttl = 30
-owner_id = "wavelb-lab"
-
-""" for pool in pools)
-    path.write_text(sections + f"""[route53]
-endpoint_url = "{api_url}"
-max_requests_per_second = 100
-
-[health]
-interval = "1s"
-timeout = "500ms"
-rise = 2
-fall = 3
-poll_interval = "30s"
-lease_ttl = "90s"
-metrics_listen = "127.0.0.1:0"
-
-[health.probe]
-kind = "udp"
-port = {port}
-send = "ping"
-expect = "ping"
-""")
+def prober_config(wavelb, name, api_url, port, pools):
+    """One `wavelb health` configuration watching every pool in `pools` ([[pool]] sections),
+    polling each every 30 s (see the suite's text)."""
+    path = wavelb.health_config(name, api_url, port, 1.0, extra='lease_ttl = "90s"', pool=pools[0])
+    one = path.read_text().split("[route53]")[0]
+    sections = "".join(one.replace("[pool]", "[[pool]]").replace(f'name = "{pools[0]}"', f'name = "{pool}"')
+                       for pool in pools)
+    rest = "[route53]" + path.read_text().split("[route53]", 1)[1]
+    path.write_text(sections + rest.replace('poll_interval = "1s"', 'poll_interval = "30s"'))
     return path
 
 
@@ -962,7 +942,7 @@ def suite_prober(ctx):
         for k, pool in enumerate(pools):
             Wavelb.register(res.info["api_url"], [(f"t{i}", str(ipaddress.IPv4Address("127.1.0.1") + i), 10)
                                                   for i in range(k * per_pool, min(n, (k + 1) * per_pool))], pool=pool)
-        cfg = prober_config(ctx.work, f"prober-{n}", res.info["api_url"], port, pools)
+        cfg = prober_config(ctx.wavelb, f"prober-{n}", res.info["api_url"], port, pools)
         h = ctx.wavelb.health(cfg, core=SERVER_CORE, name=f"prober-{n}")
         log_file = ctx.work / f"prober-{n}.log"
         m = poll("the health metrics address", 60,

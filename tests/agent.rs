@@ -246,6 +246,22 @@ async fn registers_then_says_ready_and_drains_in_order_on_sigterm() {
     assert!(stopping, "STOPPING=1 was sent");
 }
 
+/// Polls `agent`'s metrics until it has counted `n` reconciles that left another's quarantine.
+async fn wait_for_quarantined_by_other(agent: &Service, n: f64, what: &str) {
+    let base = format!("http://{}/metrics", agent.field("metrics"));
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while testkit::metric(
+        &testkit::http_get(&base),
+        "wavelb_agent_reconcile_total{outcome=\"quarantined_by_other\"}",
+    )
+    .unwrap_or(0.0)
+        < n
+    {
+        assert!(Instant::now() < deadline, "{what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn repairs_a_deleted_record_and_respects_a_quarantine() {
     let bed = bed(&[]).await;
@@ -292,21 +308,7 @@ async fn repairs_a_deleted_record_and_respects_a_quarantine() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let base = format!("http://{}/metrics", a.field("metrics"));
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while testkit::metric(
-        &testkit::http_get(&base),
-        "wavelb_agent_reconcile_total{outcome=\"quarantined_by_other\"}",
-    )
-    .unwrap_or(0.0)
-        < 2.0
-    {
-        assert!(
-            Instant::now() < deadline,
-            "the agent did not reconcile twice"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_for_quarantined_by_other(&a, 2.0, "the agent did not reconcile twice").await;
     let t = bed.view().await.owned[ID].target.clone();
     assert_eq!(
         (t.state, t.weight, t.by.as_deref()),
@@ -318,22 +320,8 @@ async fn repairs_a_deleted_record_and_respects_a_quarantine() {
     // strict API it is refused, the agent reads the pool, and the quarantine stands.
     drop(a);
     let b = agent(&cfg, None);
-    let base = format!("http://{}/metrics", b.field("metrics"));
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while testkit::metric(
-        &testkit::http_get(&base),
-        "wavelb_agent_reconcile_total{outcome=\"quarantined_by_other\"}",
-    )
-    .unwrap_or(0.0)
-        < 1.0
-    {
-        assert!(
-            Instant::now() < deadline,
-            "the restarted agent did not reconcile"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let metrics = testkit::http_get(&base);
+    wait_for_quarantined_by_other(&b, 1.0, "the restarted agent did not reconcile").await;
+    let metrics = testkit::http_get(&format!("http://{}/metrics", b.field("metrics")));
     assert_eq!(
         testkit::metric(
             &metrics,
