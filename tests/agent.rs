@@ -78,6 +78,20 @@ impl Bed {
         )
     }
 
+    /// Agent number `i` with a static address and set identifier: no IMDS, so the pool name
+    /// must be concrete.
+    fn static_config(&self, name: &str, i: usize) -> PathBuf {
+        self.config_for(
+            &format!("edge.{AZ}.lab.test"),
+            name,
+            &format!(
+                "address = \"198.51.100.{}\"\ntarget_id = \"lab-host-{i:02}\"",
+                i + 1
+            ),
+            &testkit::moto_url(),
+        )
+    }
+
     fn config_for(&self, pool_name: &str, name: &str, agent: &str, ec2_endpoint: &str) -> PathBuf {
         let path = self.dir.path().join(format!("{name}.toml"));
         std::fs::write(
@@ -398,16 +412,7 @@ async fn fifty_agents_register_through_a_throttled_api() {
     let bed = bed(&["--api-rate-limit", "5"]).await;
     let agents: Vec<Service> = (0..50)
         .map(|i| {
-            // Static addresses: no IMDS, so the pool name must be concrete.
-            let cfg = bed.config_for(
-                &format!("edge.{AZ}.lab.test"),
-                &format!("a{i}"),
-                &format!(
-                    "address = \"198.51.100.{}\"\ntarget_id = \"lab-host-{i:02}\"",
-                    i + 1
-                ),
-                &testkit::moto_url(),
-            );
+            let cfg = bed.static_config(&format!("a{i}"), i);
             // Spread the start over 3 s, as an Auto Scaling scale-out would be.
             let text = std::fs::read_to_string(&cfg)
                 .unwrap()
@@ -456,15 +461,7 @@ async fn reconciles_space_out_while_route53_throttles_them() {
     let bed = bed(&["--api-rate-limit", "1"]).await;
     let agents: Vec<Service> = (0..4)
         .map(|i| {
-            let cfg = bed.config_for(
-                &format!("edge.{AZ}.lab.test"),
-                &format!("s{i}"),
-                &format!(
-                    "address = \"198.51.100.{}\"\ntarget_id = \"lab-host-{i:02}\"",
-                    i + 1
-                ),
-                &testkit::moto_url(),
-            );
+            let cfg = bed.static_config(&format!("s{i}"), i);
             agent(&cfg, None)
         })
         .collect();
