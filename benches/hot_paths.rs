@@ -1,5 +1,5 @@
 //! Criterion micro-benchmarks for the hot paths (public APIs only): the weighted pick, response
-//! encoding, the planner with batching, and the ownership TXT codec.
+//! encoding (hickory's general path and the pre-encoded fast path), the planner with batching, and the ownership TXT codec.
 //!
 //! `cargo bench --bench hot_paths` runs them; `benches/run.sh micro` runs them and writes the
 //! table into docs/benchmarks.md.
@@ -9,12 +9,15 @@ use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr};
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 use registry::model::{Change, PoolSpec, RecordSet, RecordType, Target, TargetState};
 use registry::name::Fqdn;
 use registry::plan::{BatchLimits, Intent};
 use registry::pool::classify;
 use registry::txt::{OwnershipRecord, decode, encode};
 use resolver::answer::{Transport, respond};
+use resolver::fast;
 use resolver::snapshot::{Snapshot, Weighted, WeightedSet};
 use resolver::store::Store;
 
@@ -58,11 +61,7 @@ fn query(name: &str, qtype: u16, edns: bool) -> Vec<u8> {
 
 fn weighted_pick(c: &mut Criterion) {
     let sets = (1..=4u8)
-        .map(|i| WeightedSet {
-            set_id: format!("t{i}"),
-            weight: i * 10,
-            records: Vec::new(),
-        })
+        .map(|i| WeightedSet::new(format!("t{i}"), i * 10, Vec::new(), Counter::default()))
         .collect();
     let group = Weighted::new(sets);
     let mut x = 0x9e37_79b9_7f4a_7c15u64;
@@ -75,7 +74,7 @@ fn weighted_pick(c: &mut Criterion) {
 }
 
 fn response_encoding(c: &mut Criterion) {
-    let snapshot = Snapshot::of_store(&lab_store());
+    let snapshot = Snapshot::of_store(&lab_store(), &Family::default());
     let a = query("www.lab.test", 1, false);
     let a_edns = query("www.lab.test", 1, true);
     let nx = query("nope.lab.test", 1, false);
@@ -91,6 +90,19 @@ fn response_encoding(c: &mut Criterion) {
             b.iter(|| {
                 x = x.wrapping_add(0x9e37_79b9);
                 respond(&snapshot, black_box(packet), Transport::Udp, x).map(|r| r.bytes.len())
+            })
+        });
+    }
+    g.finish();
+    let mut g = c.benchmark_group("fast");
+    let mut out = Vec::with_capacity(1232);
+    for (name, packet) in [("weighted_a", &a), ("weighted_a_edns", &a_edns)] {
+        assert!(fast::answer(&snapshot, packet, Transport::Udp, 0, &mut out).is_some());
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                x = x.wrapping_add(0x9e37_79b9);
+                fast::answer(&snapshot, black_box(packet), Transport::Udp, x, &mut out)
+                    .map(|a| a.set.weight)
             })
         });
     }

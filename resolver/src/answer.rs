@@ -4,7 +4,7 @@ use hickory_proto::op::{Edns, Message, MessageType, OpCode, ResponseCode};
 use hickory_proto::rr::rdata::HINFO;
 use hickory_proto::rr::{RData, Record, RecordType};
 
-use crate::snapshot::{Rrset, Snapshot, ZoneView};
+use crate::snapshot::{Rrset, Snapshot, WeightedSet, ZoneView};
 
 /// The largest UDP payload this server advertises and sends (RFC 9715's 1232-byte advice).
 pub const MAX_UDP_PAYLOAD: u16 = 1232;
@@ -22,27 +22,27 @@ pub enum Transport {
 
 /// A response, with what the metrics need to know about it.
 #[derive(Debug, Clone)]
-pub struct Response {
+pub struct Response<'s> {
     /// The wire bytes.
     pub bytes: Vec<u8>,
     /// Its RCODE.
     pub rcode: ResponseCode,
     /// The question's type (`None` when there was no usable question).
     pub qtype: Option<RecordType>,
-    /// The weighted set answered, as (hosted zone id, owner name, set id).
-    pub picked: Option<(String, String, String)>,
+    /// The weighted set answered.
+    pub picked: Option<&'s WeightedSet>,
     /// True when the answer did not fit and TC was set.
     pub truncated: bool,
 }
 
 /// Answers `packet`. Returns `None` for input that must be ignored: fewer than 12 bytes (no
 /// header to answer to) or a message that is itself a response.
-pub fn respond(
-    snapshot: &Snapshot,
+pub fn respond<'s>(
+    snapshot: &'s Snapshot,
     packet: &[u8],
     transport: Transport,
     random: u64,
-) -> Option<Response> {
+) -> Option<Response<'s>> {
     if packet.len() < 12 {
         return None;
     }
@@ -97,14 +97,14 @@ pub fn respond(
     Some(finish(resp, Some(qtype), picked, max_size))
 }
 
-fn answer_in_zone(
-    zone: &ZoneView,
+fn answer_in_zone<'s>(
+    zone: &'s ZoneView,
     qname: &str,
     original: hickory_proto::rr::Name,
     qtype: RecordType,
     random: u64,
     resp: &mut Message,
-) -> Option<(String, String, String)> {
+) -> Option<&'s WeightedSet> {
     let mut name = qname.to_owned();
     let mut owner = original;
     let mut picked = None;
@@ -143,7 +143,7 @@ fn answer_in_zone(
             Rrset::Simple(records) => records.clone(),
             Rrset::Weighted(group) => match group.pick(random) {
                 Some(set) => {
-                    picked = Some((zone.zone_id.clone(), name.clone(), set.set_id.clone()));
+                    picked = Some(set);
                     set.records.clone()
                 }
                 None => Vec::new(),
@@ -207,9 +207,9 @@ fn set_rcode(resp: &mut Message, rcode: ResponseCode) {
 fn finish(
     mut resp: Message,
     qtype: Option<RecordType>,
-    picked: Option<(String, String, String)>,
+    picked: Option<&WeightedSet>,
     max_size: usize,
-) -> Response {
+) -> Response<'_> {
     let rcode = resp.metadata.response_code;
     let mut truncated = false;
     let mut bytes = resp.to_vec().unwrap_or_default();
@@ -231,7 +231,7 @@ fn finish(
 }
 
 /// FORMERR for a message with a header that does not parse: same id and opcode, no sections.
-fn format_error(packet: &[u8]) -> Response {
+fn format_error(packet: &[u8]) -> Response<'static> {
     let mut bytes = vec![0u8; 12];
     bytes[0] = packet[0];
     bytes[1] = packet[1];
@@ -253,6 +253,7 @@ mod tests {
     use crate::store::Store;
     use hickory_proto::op::Query;
     use hickory_proto::rr::Name;
+    use prometheus_client::metrics::family::Family;
     use registry::model::{Change, RecordSet};
     use registry::name::Fqdn;
 
@@ -291,13 +292,14 @@ mod tests {
 
     #[test]
     fn the_random_number_picks_by_cumulative_weight() {
-        let snap = Snapshot::of_store(&store());
+        let snap = Snapshot::of_store(&store(), &Family::default());
         let pick = |r| {
             respond(&snap, &query("www.lab.test."), Transport::Udp, r)
                 .unwrap()
                 .picked
                 .unwrap()
-                .2
+                .set_id
+                .clone()
         };
         assert_eq!(
             [pick(0), pick(1), pick(2), pick(3), pick(4)],
@@ -307,7 +309,7 @@ mod tests {
 
     #[test]
     fn short_packets_and_responses_are_ignored_and_garbage_gets_formerr() {
-        let snap = Snapshot::of_store(&store());
+        let snap = Snapshot::of_store(&store(), &Family::default());
         assert!(respond(&snap, &[1, 2, 3], Transport::Udp, 0).is_none());
         let mut resp = query("www.lab.test.");
         resp[2] |= 0x80;

@@ -4,13 +4,15 @@
 //!
 //! - [`store`]: hosted zones, record sets (Route 53's change rules via `registry::zone`) and
 //!   changes; [`persist`] makes every acknowledged change durable.
-//! - [`snapshot`] and [`answer`]: the immutable DNS view and the pure query → response step.
+//! - [`snapshot`] and [`answer`]: the immutable DNS view and the pure query → response step;
+//!   [`fast`] answers the common query (A/AAAA for a weighted name) from pre-encoded wire data.
 //! - [`api`] and [`xml`]: the REST/XML API; [`sigv4`] authenticates it.
 //! - [`service`]: startup, the shared state and the DNS listeners.
 
 pub mod answer;
 pub mod api;
 pub mod config;
+pub mod fast;
 pub mod metrics;
 pub mod persist;
 pub mod rdata;

@@ -1,5 +1,7 @@
 //! The resolver's Prometheus metrics.
 
+use std::borrow::Cow;
+
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -10,9 +12,9 @@ use prometheus_client::registry::Registry;
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 pub struct QueryLabels {
     /// The question type (`A`, `AAAA`, …, or `none`).
-    pub qtype: String,
+    pub qtype: Cow<'static, str>,
     /// The response code (`NOERROR`, `NXDOMAIN`, …).
-    pub rcode: String,
+    pub rcode: Cow<'static, str>,
 }
 
 /// Labels of `wavelb_dns_answers_total`.
@@ -38,6 +40,8 @@ pub struct ApiLabels {
 pub struct ResolverMetrics {
     /// DNS queries by type and rcode.
     pub queries: Family<QueryLabels, Counter>,
+    /// The series of `queries` for A and AAAA answered NOERROR, resolved once for the fast path.
+    pub answered: FastSeries,
     /// Weighted answers by pool and set id.
     pub answers: Family<AnswerLabels, Counter>,
     /// Time to answer a query.
@@ -50,10 +54,38 @@ pub struct ResolverMetrics {
     pub zone_changes: Counter,
 }
 
+/// Series of `wavelb_dns_queries_total` the fast path increments without hashing labels.
+#[derive(Debug, Clone)]
+pub struct FastSeries {
+    /// `{qtype="A", rcode="NOERROR"}`.
+    pub a: Counter,
+    /// `{qtype="AAAA", rcode="NOERROR"}`.
+    pub aaaa: Counter,
+}
+
+impl FastSeries {
+    fn of(queries: &Family<QueryLabels, Counter>) -> Self {
+        let series = |qtype: &'static str| {
+            queries
+                .get_or_create(&QueryLabels {
+                    qtype: qtype.into(),
+                    rcode: "NOERROR".into(),
+                })
+                .clone()
+        };
+        Self {
+            a: series("A"),
+            aaaa: series("AAAA"),
+        }
+    }
+}
+
 impl Default for ResolverMetrics {
     fn default() -> Self {
+        let queries = Family::default();
         Self {
-            queries: Family::default(),
+            answered: FastSeries::of(&queries),
+            queries,
             answers: Family::default(),
             query_duration: Histogram::new(exponential_buckets(0.000_005, 2.0, 16)),
             api_requests: Family::default(),

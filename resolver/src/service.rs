@@ -1,6 +1,7 @@
 //! The running resolver: shared state, startup (binding, zones, state file), and the DNS
 //! listeners. The HTTP API lives in [`crate::api`].
 
+use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -14,7 +15,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 
 use crate::answer::{self, Transport};
-use crate::metrics::{AnswerLabels, QueryLabels, ResolverMetrics};
+use crate::fast;
+use crate::metrics::{QueryLabels, ResolverMetrics};
 use crate::persist::{PersistError, StateFile};
 use crate::sigv4::Credentials;
 use crate::snapshot::Snapshot;
@@ -97,7 +99,8 @@ pub struct Shared {
 impl Shared {
     /// Rebuilds the DNS snapshot from `store` and swaps it in.
     pub fn publish(&self, store: &Store) {
-        self.snapshot.store(Arc::new(Snapshot::of_store(store)));
+        self.snapshot
+            .store(Arc::new(Snapshot::of_store(store, &self.metrics.answers)));
     }
 }
 
@@ -256,7 +259,7 @@ async fn bind_dns(addr: SocketAddr) -> Result<(UdpSocket, TcpListener), StartErr
 }
 
 /// The conventional mnemonic (`NOERROR`, `NXDOMAIN`, …) for metrics labels.
-fn rcode_name(rcode: hickory_proto::op::ResponseCode) -> String {
+fn rcode_name(rcode: hickory_proto::op::ResponseCode) -> Cow<'static, str> {
     use hickory_proto::op::ResponseCode as R;
     match rcode {
         R::NoError => "NOERROR".into(),
@@ -266,34 +269,57 @@ fn rcode_name(rcode: hickory_proto::op::ResponseCode) -> String {
         R::NotImp => "NOTIMP".into(),
         R::Refused => "REFUSED".into(),
         R::BADVERS => "BADVERS".into(),
-        other => u16::from(other).to_string(),
+        other => u16::from(other).to_string().into(),
     }
 }
 
-fn record(shared: &Shared, resp: &answer::Response, started: Instant) {
-    let m = &shared.metrics;
-    m.queries
-        .get_or_create(&QueryLabels {
-            qtype: resp
-                .qtype
-                .map_or_else(|| "none".to_owned(), |t| t.to_string()),
-            rcode: rcode_name(resp.rcode),
-        })
-        .inc();
-    if let Some((_, pool, set_id)) = &resp.picked {
-        m.answers
-            .get_or_create(&AnswerLabels {
-                pool: pool.trim_end_matches('.').to_owned(),
-                set_id: set_id.clone(),
+/// Answers `packet` into `out` and counts it: from pre-encoded wire data when it is the common
+/// query ([`fast`]), with hickory otherwise ([`answer::respond`]). False when the packet must be
+/// ignored (no header, or itself a response).
+fn answer_query(
+    metrics: &ResolverMetrics,
+    snapshot: &Snapshot,
+    packet: &[u8],
+    transport: Transport,
+    random: u64,
+    out: &mut Vec<u8>,
+) -> bool {
+    let started = Instant::now();
+    if let Some(hit) = fast::answer(snapshot, packet, transport, random, out) {
+        match hit.qtype {
+            1 => metrics.answered.a.inc(),
+            _ => metrics.answered.aaaa.inc(),
+        };
+        hit.set.served.inc();
+    } else {
+        let Some(resp) = answer::respond(snapshot, packet, transport, random) else {
+            return false;
+        };
+        out.clear();
+        out.extend_from_slice(&resp.bytes);
+        metrics
+            .queries
+            .get_or_create(&QueryLabels {
+                qtype: resp
+                    .qtype
+                    .map_or(Cow::Borrowed("none"), |t| Cow::Borrowed(t.into())),
+                rcode: rcode_name(resp.rcode),
             })
             .inc();
+        if let Some(set) = resp.picked {
+            set.served.inc();
+        }
     }
-    m.query_duration.observe(started.elapsed().as_secs_f64());
+    metrics
+        .query_duration
+        .observe(started.elapsed().as_secs_f64());
+    true
 }
 
 async fn serve_udp(socket: Arc<UdpSocket>, shared: Arc<Shared>) {
     let mut rng = rand::rngs::SmallRng::from_rng(&mut rand::rng());
     let mut buf = vec![0u8; 4096];
+    let mut reply = Vec::with_capacity(usize::from(answer::MAX_UDP_PAYLOAD));
     loop {
         let (len, peer) = match socket.recv_from(&mut buf).await {
             Ok(x) => x,
@@ -302,16 +328,21 @@ async fn serve_udp(socket: Arc<UdpSocket>, shared: Arc<Shared>) {
                 continue;
             }
         };
-        let started = Instant::now();
         let snapshot = shared.snapshot.load();
-        let Some(resp) = answer::respond(&snapshot, &buf[..len], Transport::Udp, rng.random())
-        else {
+        let packet = &buf[..len];
+        if !answer_query(
+            &shared.metrics,
+            &snapshot,
+            packet,
+            Transport::Udp,
+            rng.random(),
+            &mut reply,
+        ) {
             continue;
-        };
-        if let Err(e) = socket.send_to(&resp.bytes, peer).await {
+        }
+        if let Err(e) = socket.send_to(&reply, peer).await {
             tracing::debug!(%peer, error = %e, "UDP send failed");
         }
-        record(&shared, &resp, started);
     }
 }
 
@@ -350,16 +381,26 @@ async fn serve_tcp_conn(mut stream: TcpStream, shared: &Shared) -> std::io::Resu
             .map_err(|_| {
                 std::io::Error::new(std::io::ErrorKind::TimedOut, "message body timed out")
             })??;
-        let started = Instant::now();
-        let snapshot = shared.snapshot.load();
-        let Some(resp) = answer::respond(&snapshot, &msg, Transport::Tcp, rng.random()) else {
-            return Ok(());
+        let mut reply = Vec::new();
+        let answered = {
+            let snapshot = shared.snapshot.load();
+            answer_query(
+                &shared.metrics,
+                &snapshot,
+                &msg,
+                Transport::Tcp,
+                rng.random(),
+                &mut reply,
+            )
         };
-        let n = u16::try_from(resp.bytes.len()).unwrap_or(u16::MAX);
-        let mut framed = Vec::with_capacity(resp.bytes.len() + 2);
+        if !answered {
+            return Ok(());
+        }
+        // TCP answers are at most 65535 bytes (Transport::Tcp truncates beyond that).
+        let n = u16::try_from(reply.len()).unwrap_or(u16::MAX);
+        let mut framed = Vec::with_capacity(reply.len() + 2);
         framed.extend_from_slice(&n.to_be_bytes());
-        framed.extend_from_slice(&resp.bytes);
+        framed.extend_from_slice(&reply);
         stream.write_all(&framed).await?;
-        record(shared, &resp, started);
     }
 }

@@ -2,10 +2,15 @@
 //! in atomically, so queries never wait on writes.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use hickory_proto::rr::{Name, RData, Record, RecordType};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 use registry::model::RecordSet;
 use registry::name::Fqdn;
+
+use crate::metrics::AnswerLabels;
 
 /// One weighted record set inside a group.
 #[derive(Debug, Clone)]
@@ -16,6 +21,54 @@ pub struct WeightedSet {
     pub weight: u8,
     /// All its records, answered together.
     pub records: Vec<Record>,
+    /// Its series of `wavelb_dns_answers_total`, resolved once when the snapshot is built so
+    /// that answering does not hash labels.
+    pub served: Counter,
+    /// The answer section for an A or AAAA set, pre-encoded for [`crate::fast`]: every record
+    /// with its owner compressed to the question's name (offset 12). `None` for other types.
+    wire: Option<Box<[u8]>>,
+}
+
+impl WeightedSet {
+    /// A set; `served` is the counter its answers increment.
+    pub fn new(set_id: String, weight: u8, records: Vec<Record>, served: Counter) -> Self {
+        let wire = encode_answers(&records);
+        Self {
+            set_id,
+            weight,
+            records,
+            served,
+            wire,
+        }
+    }
+
+    /// The pre-encoded answer section (see the field), and how many records it holds.
+    pub(crate) fn wire(&self) -> Option<(&[u8], u16)> {
+        let wire = self.wire.as_deref()?;
+        // At most 400 values per set (the API's limit) keep this far below u16::MAX.
+        Some((wire, u16::try_from(self.records.len()).ok()?))
+    }
+}
+
+/// The answer section of `records` when they are all A or all AAAA: each record's owner is a
+/// compression pointer to the question (`C0 0C`), then type, class IN, TTL and address.
+fn encode_answers(records: &[Record]) -> Option<Box<[u8]>> {
+    let first = records.first()?.record_type();
+    let mut wire = Vec::with_capacity(records.len() * 28);
+    for r in records {
+        let (rtype, address): (u16, Vec<u8>) = match &r.data {
+            RData::A(a) if first == RecordType::A => (1, a.0.octets().to_vec()),
+            RData::AAAA(a) if first == RecordType::AAAA => (28, a.0.octets().to_vec()),
+            _ => return None,
+        };
+        wire.extend_from_slice(&[0xc0, 0x0c]);
+        wire.extend_from_slice(&rtype.to_be_bytes());
+        wire.extend_from_slice(&1u16.to_be_bytes());
+        wire.extend_from_slice(&r.ttl.to_be_bytes());
+        wire.extend_from_slice(&u16::try_from(address.len()).ok()?.to_be_bytes());
+        wire.extend_from_slice(&address);
+    }
+    Some(wire.into_boxed_slice())
 }
 
 /// A weighted group (same name and type), with cumulative weights for an O(log n) pick.
@@ -65,8 +118,8 @@ impl Weighted {
 pub enum Rrset {
     /// Simple routing: every record is answered.
     Simple(Vec<Record>),
-    /// Weighted routing: one set per answer.
-    Weighted(Weighted),
+    /// Weighted routing: one set per answer (shared with the snapshot's fast-path table).
+    Weighted(Arc<Weighted>),
 }
 
 /// Everything at one owner name.
@@ -91,6 +144,17 @@ pub struct ZoneView {
     pub interior: HashSet<String>,
 }
 
+impl ZoneView {
+    /// True when `qname` (lower case, trailing dot) is the origin or below it.
+    pub fn contains(&self, qname: &str) -> bool {
+        let origin = &self.origin;
+        qname == origin
+            || (qname.len() > origin.len()
+                && qname.ends_with(origin.as_str())
+                && (origin == "." || qname.as_bytes()[qname.len() - origin.len() - 1] == b'.'))
+    }
+}
+
 /// What one served zone is built from.
 #[derive(Debug, Clone)]
 pub struct ZoneSource<'a> {
@@ -108,20 +172,67 @@ pub struct ZoneSource<'a> {
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
     zones: Vec<ZoneView>,
+    /// The weighted A and AAAA groups by question: the lower-case wire name followed by the
+    /// type (2 bytes, big-endian). Only groups whose every set is pre-encoded, and only in the
+    /// zone that is authoritative for the name.
+    fast: HashMap<Box<[u8]>, Arc<Weighted>>,
 }
 
 impl Snapshot {
     /// Builds a snapshot. Values that do not parse are skipped with a warning (the API
-    /// validates them, so this only happens with a hand-edited state file).
-    pub fn build(sources: &[ZoneSource<'_>]) -> Self {
-        let mut zones: Vec<ZoneView> = sources.iter().filter_map(build_zone).collect();
+    /// validates them, so this only happens with a hand-edited state file). Weighted sets count
+    /// their answers in `answers`.
+    pub fn build(sources: &[ZoneSource<'_>], answers: &Family<AnswerLabels, Counter>) -> Self {
+        let mut zones: Vec<ZoneView> = sources
+            .iter()
+            .filter_map(|s| build_zone(s, answers))
+            .collect();
         // Longest origin first, so the most specific zone answers.
         zones.sort_by_key(|z| std::cmp::Reverse(z.origin.len()));
-        Self { zones }
+        let mut snapshot = Self {
+            zones,
+            fast: HashMap::new(),
+        };
+        snapshot.fast = snapshot.fast_table();
+        snapshot
     }
 
-    /// Builds the snapshot of every zone in `store`.
-    pub fn of_store(store: &crate::store::Store) -> Self {
+    fn fast_table(&self) -> HashMap<Box<[u8]>, Arc<Weighted>> {
+        let mut fast = HashMap::new();
+        for (index, zone) in self.zones.iter().enumerate() {
+            for (name, node) in &zone.nodes {
+                // A name below a more specific zone is answered by that zone.
+                let authoritative = self
+                    .zones
+                    .iter()
+                    .position(|z| z.contains(name))
+                    .is_some_and(|i| i == index);
+                if !authoritative {
+                    continue;
+                }
+                for (rtype, rrset) in &node.rrsets {
+                    let Rrset::Weighted(group) = rrset else {
+                        continue;
+                    };
+                    let owner = group.sets.first().and_then(|s| s.records.first());
+                    let (Some(owner), true) = (owner, group.sets.iter().all(|s| s.wire.is_some()))
+                    else {
+                        continue;
+                    };
+                    fast.insert(fast_key(&owner.name, *rtype), group.clone());
+                }
+            }
+        }
+        fast
+    }
+
+    /// The weighted group a fast-path question key (see the field) is answered from.
+    pub(crate) fn fast_group(&self, key: &[u8]) -> Option<&Weighted> {
+        self.fast.get(key).map(|g| &**g)
+    }
+
+    /// Builds the snapshot of every zone in `store`, counting answers in `answers`.
+    pub fn of_store(store: &crate::store::Store, answers: &Family<AnswerLabels, Counter>) -> Self {
         let sources: Vec<ZoneSource<'_>> = store
             .zones()
             .map(|z| ZoneSource {
@@ -131,18 +242,12 @@ impl Snapshot {
                 sets: z.records.sets().collect(),
             })
             .collect();
-        Self::build(&sources)
+        Self::build(&sources, answers)
     }
 
     /// The zone that is authoritative for `qname` (lower case, trailing dot), if any.
     pub fn zone_for(&self, qname: &str) -> Option<&ZoneView> {
-        self.zones.iter().find(|z| {
-            qname == z.origin
-                || (qname.len() > z.origin.len()
-                    && qname.ends_with(&z.origin)
-                    && (z.origin == "."
-                        || qname.as_bytes()[qname.len() - z.origin.len() - 1] == b'.'))
-        })
+        self.zones.iter().find(|z| z.contains(qname))
     }
 
     /// The served zones.
@@ -151,7 +256,20 @@ impl Snapshot {
     }
 }
 
-fn build_zone(src: &ZoneSource<'_>) -> Option<ZoneView> {
+/// The fast-path key of a question: the name in lower-case wire format, then the type.
+fn fast_key(name: &Name, rtype: RecordType) -> Box<[u8]> {
+    let mut key = Vec::with_capacity(name.len() + 3);
+    for label in name.to_lowercase().iter() {
+        // A label is at most 63 bytes (hickory refuses longer ones when parsing).
+        key.push(u8::try_from(label.len()).unwrap_or(u8::MAX));
+        key.extend_from_slice(label);
+    }
+    key.push(0);
+    key.extend_from_slice(&u16::from(rtype).to_be_bytes());
+    key.into_boxed_slice()
+}
+
+fn build_zone(src: &ZoneSource<'_>, answers: &Family<AnswerLabels, Counter>) -> Option<ZoneView> {
     let origin = src.origin.as_str().to_owned();
     let mut nodes: HashMap<String, Node> = HashMap::new();
     let mut weighted: HashMap<(String, RecordType), Vec<WeightedSet>> = HashMap::new();
@@ -180,11 +298,17 @@ fn build_zone(src: &ZoneSource<'_>) -> Option<ZoneView> {
             soa = Some(first.clone());
         }
         match (&set.set_identifier, set.weight) {
-            (Some(id), Some(w)) => weighted.entry((key, rtype)).or_default().push(WeightedSet {
-                set_id: id.clone(),
-                weight: u8::try_from(w).unwrap_or(0),
-                records,
-            }),
+            (Some(id), Some(w)) => {
+                let served = answers
+                    .get_or_create(&AnswerLabels {
+                        pool: key.trim_end_matches('.').to_owned(),
+                        set_id: id.clone(),
+                    })
+                    .clone();
+                let set =
+                    WeightedSet::new(id.clone(), u8::try_from(w).unwrap_or(0), records, served);
+                weighted.entry((key, rtype)).or_default().push(set);
+            }
             _ => {
                 nodes
                     .entry(key)
@@ -200,7 +324,7 @@ fn build_zone(src: &ZoneSource<'_>) -> Option<ZoneView> {
             .entry(key)
             .or_default()
             .rrsets
-            .insert(rtype, Rrset::Weighted(Weighted::new(sets)));
+            .insert(rtype, Rrset::Weighted(Arc::new(Weighted::new(sets))));
     }
     let Some(mut soa) = soa else {
         tracing::warn!(zone = %origin, "zone has no apex SOA; not serving it");
@@ -245,10 +369,8 @@ mod tests {
             weights
                 .iter()
                 .enumerate()
-                .map(|(i, &weight)| WeightedSet {
-                    set_id: format!("s{i}"),
-                    weight,
-                    records: Vec::new(),
+                .map(|(i, &weight)| {
+                    WeightedSet::new(format!("s{i}"), weight, Vec::new(), Counter::default())
                 })
                 .collect(),
         )
