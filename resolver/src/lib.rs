@@ -7,17 +7,23 @@
 //! - [`snapshot`] and [`answer`]: the immutable DNS view and the pure query → response step;
 //!   [`fast`] answers the common query (A/AAAA for a weighted name) from pre-encoded wire data.
 //! - [`api`] and [`xml`]: the REST/XML API; [`sigv4`] authenticates it.
-//! - [`service`]: startup, the shared state and the DNS listeners.
+//! - [`service`]: startup, the shared state, DNS over TCP; `udp`: the DNS-over-UDP threads
+//!   (batched I/O with `recvmmsg`/`sendmmsg`, which is why the resolver is Linux-only).
 
 pub mod answer;
 pub mod api;
 pub mod config;
 pub mod fast;
 pub mod metrics;
+mod mmsg;
 pub mod persist;
 pub mod rdata;
 pub mod service;
 pub mod sigv4;
 pub mod snapshot;
 pub mod store;
+mod udp;
 pub mod xml;
+
+#[cfg(not(target_os = "linux"))]
+compile_error!("wavelb's resolver answers UDP with recvmmsg/sendmmsg and builds on Linux only");

@@ -96,6 +96,15 @@ impl Default for ResolverMetrics {
 }
 
 impl ResolverMetrics {
+    /// Observes `count` queries answered in `took` each (a UDP batch is received and answered
+    /// together, so its queries share one time: from receipt until the answers were sent).
+    pub fn answered_in(&self, count: usize, took: std::time::Duration) {
+        let seconds = took.as_secs_f64();
+        for _ in 0..count {
+            self.query_duration.observe(seconds);
+        }
+    }
+
     /// Creates the metrics and registers them in `registry`.
     pub fn register(registry: &mut Registry) -> Self {
         let m = Self::default();
@@ -111,7 +120,7 @@ impl ResolverMetrics {
         );
         registry.register(
             "wavelb_dns_query_duration_seconds",
-            "Time to answer one DNS query",
+            "Time to answer one DNS query, from receipt until the answer was sent",
             m.query_duration.clone(),
         );
         registry.register(

@@ -65,6 +65,17 @@ pub enum StartError {
          --api-credentials FILE, or pass --api-insecure"
     )]
     Insecure(SocketAddr),
+    /// The threads answering DNS over UDP could not start.
+    #[error(
+        "cannot start the DNS-over-UDP threads on {addr}: {source}; check the process's thread \
+         limit (systemd TasksMax=, ulimit -u)"
+    )]
+    UdpWorkers {
+        /// The address.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
     /// The state file is unusable.
     #[error(transparent)]
     State(#[from] PersistError),
@@ -113,10 +124,12 @@ pub struct Running {
     /// The shared state.
     pub shared: Arc<Shared>,
     tasks: tokio::task::JoinSet<()>,
+    /// The UDP threads; they stop when this is dropped.
+    _udp: crate::udp::Workers,
 }
 
 impl Running {
-    /// Waits until a listener task ends (they run until the process stops).
+    /// Waits until a TCP or API listener task ends (they run until the process stops).
     pub async fn join(mut self) {
         self.tasks.join_next().await;
     }
@@ -176,6 +189,7 @@ pub async fn start(settings: &Settings, registry: &mut Registry) -> Result<Runni
     *shared.store.lock().await = store;
 
     let mut tasks = tokio::task::JoinSet::new();
+    let udp_workers = crate::udp::Workers::default();
     let mut dns = Vec::new();
     for addr in &settings.dns_listen {
         let (udp, tcp) = bind_dns(*addr).await?;
@@ -185,11 +199,13 @@ pub async fn start(settings: &Settings, registry: &mut Registry) -> Result<Runni
             source,
         })?;
         dns.push(bound);
-        let udp = Arc::new(udp);
         let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
-        for _ in 0..workers {
-            tasks.spawn(serve_udp(udp.clone(), shared.clone()));
-        }
+        udp.into_std()
+            .and_then(|udp| udp_workers.spawn(udp, workers, &shared))
+            .map_err(|source| StartError::UdpWorkers {
+                addr: bound,
+                source,
+            })?;
         tasks.spawn(serve_tcp(tcp, shared.clone()));
     }
     let api_listener = TcpListener::bind(settings.api_listen)
@@ -217,6 +233,7 @@ pub async fn start(settings: &Settings, registry: &mut Registry) -> Result<Runni
         api,
         shared,
         tasks,
+        _udp: udp_workers,
     })
 }
 
@@ -275,8 +292,9 @@ fn rcode_name(rcode: hickory_proto::op::ResponseCode) -> Cow<'static, str> {
 
 /// Answers `packet` into `out` and counts it: from pre-encoded wire data when it is the common
 /// query ([`fast`]), with hickory otherwise ([`answer::respond`]). False when the packet must be
-/// ignored (no header, or itself a response).
-fn answer_query(
+/// ignored (no header, or itself a response). The caller observes the time to answer, once the
+/// answer is sent ([`ResolverMetrics::answered_in`]).
+pub(crate) fn answer_query(
     metrics: &ResolverMetrics,
     snapshot: &Snapshot,
     packet: &[u8],
@@ -284,7 +302,6 @@ fn answer_query(
     random: u64,
     out: &mut Vec<u8>,
 ) -> bool {
-    let started = Instant::now();
     if let Some(hit) = fast::answer(snapshot, packet, transport, random, out) {
         match hit.qtype {
             1 => metrics.answered.a.inc(),
@@ -310,40 +327,7 @@ fn answer_query(
             set.served.inc();
         }
     }
-    metrics
-        .query_duration
-        .observe(started.elapsed().as_secs_f64());
     true
-}
-
-async fn serve_udp(socket: Arc<UdpSocket>, shared: Arc<Shared>) {
-    let mut rng = rand::rngs::SmallRng::from_rng(&mut rand::rng());
-    let mut buf = vec![0u8; 4096];
-    let mut reply = Vec::with_capacity(usize::from(answer::MAX_UDP_PAYLOAD));
-    loop {
-        let (len, peer) = match socket.recv_from(&mut buf).await {
-            Ok(x) => x,
-            Err(e) => {
-                tracing::debug!(error = %e, "UDP receive failed");
-                continue;
-            }
-        };
-        let snapshot = shared.snapshot.load();
-        let packet = &buf[..len];
-        if !answer_query(
-            &shared.metrics,
-            &snapshot,
-            packet,
-            Transport::Udp,
-            rng.random(),
-            &mut reply,
-        ) {
-            continue;
-        }
-        if let Err(e) = socket.send_to(&reply, peer).await {
-            tracing::debug!(%peer, error = %e, "UDP send failed");
-        }
-    }
 }
 
 async fn serve_tcp(listener: TcpListener, shared: Arc<Shared>) {
@@ -381,6 +365,7 @@ async fn serve_tcp_conn(mut stream: TcpStream, shared: &Shared) -> std::io::Resu
             .map_err(|_| {
                 std::io::Error::new(std::io::ErrorKind::TimedOut, "message body timed out")
             })??;
+        let started = Instant::now();
         let mut reply = Vec::new();
         let answered = {
             let snapshot = shared.snapshot.load();
@@ -402,5 +387,6 @@ async fn serve_tcp_conn(mut stream: TcpStream, shared: &Shared) -> std::io::Resu
         framed.extend_from_slice(&n.to_be_bytes());
         framed.extend_from_slice(&reply);
         stream.write_all(&framed).await?;
+        shared.metrics.answered_in(1, started.elapsed());
     }
 }
