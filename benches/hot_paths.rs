@@ -1,5 +1,6 @@
 //! Criterion micro-benchmarks for the hot paths (public APIs only): the weighted pick, response
-//! encoding (hickory's general path and the pre-encoded fast path), the planner with batching, and the ownership TXT codec.
+//! encoding (hickory's general path and the pre-encoded fast path), the planner with batching,
+//! and the ownership TXT codec.
 //!
 //! `cargo bench --bench hot_paths` runs them; `benches/run.sh micro` runs them and writes the
 //! table into docs/benchmarks.md.

@@ -41,7 +41,7 @@ pub struct ResolverMetrics {
     /// DNS queries by type and rcode.
     pub queries: Family<QueryLabels, Counter>,
     /// The series of `queries` for A and AAAA answered NOERROR, resolved once for the fast path.
-    pub answered: FastSeries,
+    pub noerror: NoErrorSeries,
     /// Weighted answers by pool and set id.
     pub answers: Family<AnswerLabels, Counter>,
     /// Time to answer a query.
@@ -56,14 +56,14 @@ pub struct ResolverMetrics {
 
 /// Series of `wavelb_dns_queries_total` the fast path increments without hashing labels.
 #[derive(Debug, Clone)]
-pub struct FastSeries {
+pub struct NoErrorSeries {
     /// `{qtype="A", rcode="NOERROR"}`.
     pub a: Counter,
     /// `{qtype="AAAA", rcode="NOERROR"}`.
     pub aaaa: Counter,
 }
 
-impl FastSeries {
+impl NoErrorSeries {
     fn of(queries: &Family<QueryLabels, Counter>) -> Self {
         let series = |qtype: &'static str| {
             queries
@@ -84,7 +84,7 @@ impl Default for ResolverMetrics {
     fn default() -> Self {
         let queries = Family::default();
         Self {
-            answered: FastSeries::of(&queries),
+            noerror: NoErrorSeries::of(&queries),
             queries,
             answers: Family::default(),
             query_duration: Histogram::new(exponential_buckets(0.000_005, 2.0, 16)),

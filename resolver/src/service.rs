@@ -304,8 +304,8 @@ pub(crate) fn answer_query(
 ) -> bool {
     if let Some(hit) = fast::answer(snapshot, packet, transport, random, out) {
         match hit.qtype {
-            1 => metrics.answered.a.inc(),
-            _ => metrics.answered.aaaa.inc(),
+            1 => metrics.noerror.a.inc(),
+            _ => metrics.noerror.aaaa.inc(),
         };
         hit.set.served.inc();
     } else {
