@@ -7,8 +7,11 @@
 //!
 //! Failures: the certificate rejected, or any other TLS alert → `tls`; no common ALPN
 //! (`no_application_protocol`), no common QUIC version, or a transport error → `handshake`;
-//! no answer → `timeout`. The client endpoint is not a connected socket, so an ICMP port
-//! unreachable is not seen: a closed port is a `timeout`.
+//! no answer → `timeout`; nothing listening → `refused`. The shared client endpoint is not a
+//! connected socket and never sees an ICMP port unreachable, so each probe also sends one
+//! `quic-ping` datagram from a connected socket: a closed port fails the probe as soon as the
+//! ICMP error arrives, instead of at the timeout. A live server answers that datagram with a
+//! stateless Version Negotiation packet, which is ignored.
 
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
@@ -109,6 +112,13 @@ impl QuicProbe {
     }
 
     pub(crate) async fn run(&self, target: SocketAddr) -> Outcome {
+        tokio::select! {
+            outcome = self.handshake(target) => outcome,
+            refused = refused(target) => Err(refused),
+        }
+    }
+
+    async fn handshake(&self, target: SocketAddr) -> Outcome {
         let endpoint = self.endpoint(target).await?;
         let start = Instant::now();
         let connecting = endpoint
@@ -143,6 +153,22 @@ impl QuicProbe {
             }
         };
         let _ = tokio::time::timeout(bound, wait).await;
+    }
+}
+
+/// Resolves only when `target`'s port is closed (a `quic-ping` from a connected socket gets an
+/// ICMP port unreachable); stays pending on any other outcome, leaving the verdict to the
+/// handshake.
+async fn refused(target: SocketAddr) -> Failure {
+    match super::quic_ping::run(target).await {
+        Err(f) if f.reason == Reason::Refused => Failure::new(
+            Reason::Refused,
+            format!(
+                "nothing listens on the port (ICMP port unreachable): {}",
+                f.detail
+            ),
+        ),
+        _ => std::future::pending().await,
     }
 }
 
