@@ -243,6 +243,11 @@ mod tests {
         q
     }
 
+    /// A query with RD set, class IN, no EDNS: the common shape.
+    fn plain(name: &str, qtype: u16) -> Vec<u8> {
+        query([0x01, 0], name, qtype, 1, 0, &[])
+    }
+
     fn opt(payload: u16, ttl: [u8; 4], rdata: &[u8]) -> Vec<u8> {
         let mut o = vec![0, 0, 41];
         o.extend_from_slice(&payload.to_be_bytes());
@@ -285,17 +290,14 @@ mod tests {
         let snap = snapshot();
         let no_opt: &[u8] = &[];
         let cases: Vec<(&str, Vec<u8>)> = vec![
-            ("A", query([0x01, 0], "www.lab.test", 1, 1, 0, no_opt)),
+            ("A", plain("www.lab.test", 1)),
             ("A, no RD", query([0, 0], "www.lab.test", 1, 1, 0, no_opt)),
-            (
-                "A, 0x20 case",
-                query([0x01, 0], "wWw.LaB.tEsT", 1, 1, 0, no_opt),
-            ),
+            ("A, 0x20 case", plain("wWw.LaB.tEsT", 1)),
             (
                 "A, AD and CD",
                 query([0x01, 0x30], "www.lab.test", 1, 1, 0, no_opt),
             ),
-            ("AAAA", query([0x01, 0], "www.lab.test", 28, 1, 0, no_opt)),
+            ("AAAA", plain("www.lab.test", 28)),
             (
                 "A, EDNS 1232",
                 query([0x01, 0], "www.lab.test", 1, 1, 1, &opt(1232, [0; 4], &[])),
@@ -315,14 +317,8 @@ mod tests {
                 "A, EDNS 100",
                 query([0x01, 0], "www.lab.test", 1, 1, 1, &opt(100, [0; 4], &[])),
             ),
-            (
-                "all weights 0",
-                query([0x01, 0], "zero.lab.test", 1, 1, 0, no_opt),
-            ),
-            (
-                "child zone wins",
-                query([0x01, 0], "x.sub.lab.test", 1, 1, 0, no_opt),
-            ),
+            ("all weights 0", plain("zero.lab.test", 1)),
+            ("child zone wins", plain("x.sub.lab.test", 1)),
             (
                 "big set, EDNS",
                 query([0x01, 0], "big.lab.test", 1, 1, 1, &opt(1232, [0; 4], &[])),
@@ -348,32 +344,20 @@ mod tests {
     fn everything_else_is_left_to_the_general_path() {
         let snap = snapshot();
         let no_opt: &[u8] = &[];
-        let mut pointer = query([0x01, 0], "www.lab.test", 1, 1, 0, no_opt);
+        let mut pointer = plain("www.lab.test", 1);
         pointer.splice(12..17, [0xc0, 0x0c]); // a compression pointer in the question
         let cases: Vec<(&str, Vec<u8>)> = vec![
-            ("TXT", query([0x01, 0], "www.lab.test", 16, 1, 0, no_opt)),
-            ("ANY", query([0x01, 0], "www.lab.test", 255, 1, 0, no_opt)),
+            ("TXT", plain("www.lab.test", 16)),
+            ("ANY", plain("www.lab.test", 255)),
             (
                 "class CH",
                 query([0x01, 0], "www.lab.test", 1, 3, 0, no_opt),
             ),
-            (
-                "simple A",
-                query([0x01, 0], "plain.lab.test", 1, 1, 0, no_opt),
-            ),
-            ("CNAME", query([0x01, 0], "alias.lab.test", 1, 1, 0, no_opt)),
-            (
-                "NXDOMAIN",
-                query([0x01, 0], "nope.lab.test", 1, 1, 0, no_opt),
-            ),
-            (
-                "other zone",
-                query([0x01, 0], "www.example", 1, 1, 0, no_opt),
-            ),
-            (
-                "too big for 512",
-                query([0x01, 0], "big.lab.test", 1, 1, 0, no_opt),
-            ),
+            ("simple A", plain("plain.lab.test", 1)),
+            ("CNAME", plain("alias.lab.test", 1)),
+            ("NXDOMAIN", plain("nope.lab.test", 1)),
+            ("other zone", plain("www.example", 1)),
+            ("too big for 512", plain("big.lab.test", 1)),
             (
                 "EDNS version 1",
                 query(
@@ -410,7 +394,7 @@ mod tests {
             ),
             (
                 "truncated question",
-                query([0x01, 0], "www.lab.test", 1, 1, 0, no_opt)[..20].to_vec(),
+                plain("www.lab.test", 1)[..20].to_vec(),
             ),
             (
                 "response",
