@@ -1,5 +1,7 @@
 //! `wavelb`: one binary, one subcommand per job. See ARCHITECTURE.md.
 
+#![forbid(unsafe_code)]
+
 mod agent;
 mod cli;
 mod config;

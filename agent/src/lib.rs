@@ -6,6 +6,8 @@
 //! - [`lifecycle`]: pure decisions — register, repair drift, self-quarantine, drain.
 //! - [`run`]: the adapter that applies them over time (timers, notices, signals).
 
+#![forbid(unsafe_code)]
+
 pub mod config;
 pub mod discovery;
 #[cfg(feature = "ec2")]

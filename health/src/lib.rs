@@ -7,6 +7,8 @@
 //!   [`probe::ProbeResult`] (healthy, or unhealthy with a [`probe::Reason`]), bounded by its
 //!   timeout. `wavelb probe` runs one from the command line.
 
+#![forbid(unsafe_code)]
+
 pub mod config;
 pub mod controller;
 pub mod decide;

@@ -4,6 +4,8 @@
 //! Data flows one way: listed record sets → [`pool::classify`] → intents →
 //! [`plan::plan`] → [`plan::batches`] → [`writer::Writer::execute`].
 
+#![forbid(unsafe_code)]
+
 pub mod config;
 pub mod limiter;
 pub mod metrics;

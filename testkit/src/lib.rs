@@ -6,6 +6,8 @@
 //!   faults (the real Route 53 XML errors), so retry and conflict paths run through the real SDK.
 //! - [`wait_until`]: polling with a deadline instead of sleeping.
 
+#![forbid(unsafe_code)]
+
 pub mod echo;
 pub mod faulty;
 pub mod imds;
