@@ -151,6 +151,38 @@ pub struct Batch {
     pub changes: Vec<Change>,
 }
 
+/// Route 53's limit on a ChangeBatch `Comment`, in characters.
+pub const MAX_COMMENT_CHARS: usize = 256;
+
+impl Batch {
+    /// The batch's `Comment`: `wavelb:` and the target ids, cut to fit Route 53's
+    /// [`MAX_COMMENT_CHARS`] with a `(+N more)` suffix naming how many ids were left out (a
+    /// longer comment makes Route 53 reject the whole batch).
+    pub fn comment(&self) -> String {
+        let mut out = String::from("wavelb:");
+        for (i, id) in self.target_ids.iter().enumerate() {
+            let rest = self.target_ids.len() - i - 1;
+            // Room for this id, and for a suffix naming the ids after it if there are any.
+            let suffix = if rest == 0 {
+                0
+            } else {
+                more_suffix(rest).chars().count()
+            };
+            if out.chars().count() + 1 + id.chars().count() + suffix > MAX_COMMENT_CHARS {
+                out.push_str(&more_suffix(rest + 1));
+                return out;
+            }
+            out.push(' ');
+            out.push_str(id);
+        }
+        out
+    }
+}
+
+fn more_suffix(n: usize) -> String {
+    format!(" (+{n} more)")
+}
+
 /// Packs groups into as few batches as possible, first fit in order, never splitting a group.
 pub fn batches(groups: &[ChangeGroup], limits: BatchLimits) -> Result<Vec<Batch>, GroupTooLarge> {
     let mut out: Vec<Batch> = Vec::new();

@@ -328,7 +328,7 @@ impl Writer {
                 .map_err(WriteError::Build)?;
             let change_batch = ChangeBatch::builder()
                 .set_changes(Some(changes))
-                .comment(format!("wavelb: {}", batch.target_ids.join(" ")))
+                .comment(batch.comment())
                 .build()
                 .map_err(|e| WriteError::Build(e.to_string()))?;
             let submitted_at = Instant::now();

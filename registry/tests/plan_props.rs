@@ -198,3 +198,45 @@ fn oversized_group_is_an_error() {
     .unwrap_err();
     assert_eq!(err.target_id, "big");
 }
+
+proptest! {
+    /// A batch's Comment never exceeds Route 53's 256 characters (a longer one gets the whole
+    /// batch rejected), lists the ids it has room for in order, and counts the rest.
+    #[test]
+    fn batch_comment_fits_route53_and_accounts_for_every_target(
+        ids in proptest::collection::vec("[a-zé0-9-]{1,300}", 0..60),
+    ) {
+        let batch = registry::plan::Batch { target_ids: ids.clone(), changes: Vec::new() };
+        let comment = batch.comment();
+        prop_assert!(comment.chars().count() <= registry::plan::MAX_COMMENT_CHARS, "{comment}");
+        let body = comment.strip_prefix("wavelb:").expect("prefix");
+        let (listed, more) = match body.rsplit_once(" (+") {
+            Some((listed, tail)) => {
+                let n: usize = tail.strip_suffix(" more)").expect("suffix").parse().expect("count");
+                prop_assert!(n >= 1);
+                (listed, n)
+            }
+            None => (body, 0),
+        };
+        let listed: Vec<&str> = listed.split_whitespace().collect();
+        prop_assert_eq!(listed.len() + more, ids.len());
+        prop_assert_eq!(listed, ids[..ids.len() - more].iter().map(String::as_str).collect::<Vec<_>>());
+    }
+}
+
+#[test]
+fn a_batch_of_many_instances_names_those_that_fit() {
+    let ids: Vec<String> = (0..40).map(|i| format!("i-0123456789abcd{i:03}")).collect();
+    let comment = registry::plan::Batch {
+        target_ids: ids,
+        changes: Vec::new(),
+    }
+    .comment();
+    assert!(
+        comment.len() <= 256,
+        "{} characters: {comment}",
+        comment.len()
+    );
+    assert!(comment.starts_with("wavelb: i-0123456789abcd000 i-0123456789abcd001"));
+    assert!(comment.ends_with(" (+29 more)"), "{comment}");
+}
