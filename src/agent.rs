@@ -64,6 +64,11 @@ pub async fn run(cfg: Option<&Config>, args: AgentArgs) -> anyhow::Result<()> {
     };
     agent::run::run(&agent, mode).await.map_err(|e| match e {
         AgentError::Config(msg) => UsageError(msg).into(),
+        // Route 53 refuses the batch for good (the pool is full, a value is bad): the
+        // configuration or the pool must change, so exit 2 and let the unit not restart.
+        e @ AgentError::Write(registry::writer::WriteError::Rejected { .. }) => {
+            UsageError(e.to_string()).into()
+        }
         other => anyhow::Error::new(other),
     })
 }

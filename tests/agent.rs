@@ -652,3 +652,61 @@ async fn the_self_check_gates_registration_and_quarantines_itself() {
     })
     .await;
 }
+
+/// The 101st instance of a pool: Route 53 refuses a 101st weighted set per name for good. The
+/// agent must not take that for a conflict and retry forever: `--once` and the service both exit
+/// 2 (the unit's `RestartPreventExitStatus=2`) naming Route 53's reason.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_101st_instance_of_a_pool_fails_clearly_instead_of_retrying() {
+    let bed = bed(&[]).await;
+    let p = pool();
+    let intents: BTreeMap<String, Intent> = (0..100u8)
+        .map(|i| {
+            let id = format!("i-full{i:03}");
+            let addr = std::net::IpAddr::from([198, 51, 100, i]);
+            let target = registry::model::Target::active(id.clone(), vec![addr], 10, 1);
+            (id, Intent::Present(target))
+        })
+        .collect();
+    writer(&bed.api)
+        .await
+        .execute(&plan(&p, &bed.view().await, &intents))
+        .await
+        .unwrap();
+    assert_eq!(bed.view().await.owned.len(), 100);
+
+    let cfg = bed.config("a", "");
+    for mode in [&["--once"][..], &[]] {
+        let mut args = vec!["-q", "--config", cfg.to_str().unwrap(), "agent"];
+        args.extend_from_slice(mode);
+        let mut child = Command::new(BIN)
+            .args(&args)
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                child.kill().unwrap();
+                panic!("agent {mode:?} kept retrying a batch Route 53 refuses for good");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+        assert_eq!(status.code(), Some(2), "{mode:?}: {stderr}");
+        assert!(
+            stderr.contains("re-reading cannot fix"),
+            "{mode:?}: {stderr}"
+        );
+        assert!(stderr.contains("the limit is 100"), "{mode:?}: {stderr}");
+    }
+    assert_eq!(
+        bed.view().await.owned.len(),
+        100,
+        "nothing else was written"
+    );
+}

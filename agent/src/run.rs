@@ -471,7 +471,14 @@ impl Running<'_> {
                     return Ok(true);
                 }
                 Ok(None) => blind = false,
-                Err(e @ AgentError::Foreign { .. }) => return Err(e),
+                // Neither fixes itself by retrying: a foreign record in the way, or a batch
+                // Route 53 refuses for good (the 101st weighted set of a name, a bad value).
+                Err(
+                    e @ (AgentError::Foreign { .. }
+                    | AgentError::Write(WriteError::Rejected { .. })),
+                ) => {
+                    return Err(e);
+                }
                 Err(e) if once && !matches!(e, AgentError::Write(WriteError::Conflict { .. })) => {
                     return Err(e);
                 }

@@ -12,7 +12,7 @@ use prometheus_client::registry::Registry;
 pub struct RequestLabels {
     /// The API operation.
     pub operation: &'static str,
-    /// `ok`, `retry`, `conflict` or `error`.
+    /// `ok`, `retry`, `conflict`, `rejected` (a permanent `InvalidChangeBatch`) or `error`.
     pub outcome: &'static str,
 }
 

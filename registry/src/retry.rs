@@ -10,7 +10,8 @@ use rand::Rng;
 pub enum Disposition {
     /// Try again later; the label names why, for metrics.
     Retry(&'static str),
-    /// Another writer changed the records since they were read: re-read and re-plan.
+    /// Route 53 refused the batch (`InvalidChangeBatch`): a lost compare-and-swap (re-read and
+    /// re-plan) or a permanent rejection, told apart by [`is_cas_conflict`] on its messages.
     Conflict,
     /// Give up: retrying cannot help.
     Fail,
@@ -57,6 +58,52 @@ pub fn disposition(failure: Failure<'_>) -> Disposition {
         }
         Failure::BadResponse { .. } => Disposition::Fail,
     }
+}
+
+/// The endings of the `InvalidChangeBatch` messages that mean a compare-and-swap lost: the
+/// records changed since they were read (a CREATE of a set that exists, a DELETE of one that is
+/// gone or whose values differ). Re-reading and re-planning fixes those.
+const CAS_ENDINGS: [&str; 3] = [
+    "but it already exists",
+    "but it was not found",
+    "but the values provided do not match the current values",
+];
+
+/// Whether an `InvalidChangeBatch` rejection is only lost compare-and-swaps (re-read and
+/// re-plan), rather than a permanent error such as 100 weighted sets per name, the batch size
+/// limit, mixing weighted and simple sets, or a bad value, which re-planning cannot fix.
+///
+/// Route 53 may send several messages, or one message listing them as `[m1, m2]`: every
+/// `Tried to … <ending>` sentence is cut out, and the rejection is a conflict only when nothing
+/// but brackets, commas and blanks is left. Anything unrecognised is not a conflict, so an
+/// unknown error fails clearly instead of looping.
+pub fn is_cas_conflict(messages: &[String]) -> bool {
+    let mut any = false;
+    for message in messages {
+        let mut rest = message.as_str();
+        let mut left = String::new();
+        while let Some(start) = rest.find("Tried to ") {
+            let after = &rest[start..];
+            let Some((end, ending)) = CAS_ENDINGS
+                .iter()
+                .filter_map(|e| after.find(e).map(|i| (i, e.len())))
+                .min()
+            else {
+                break;
+            };
+            left.push_str(&rest[..start]);
+            rest = &after[end + ending..];
+            any = true;
+        }
+        left.push_str(rest);
+        if !left
+            .chars()
+            .all(|c| matches!(c, '[' | ']' | ',') || c.is_whitespace())
+        {
+            return false;
+        }
+    }
+    any
 }
 
 /// "Decorrelated jitter" backoff: each delay is uniform in `[base, 3 × previous]`, capped.
@@ -123,6 +170,40 @@ mod tests {
             disposition(Failure::Transport),
             Disposition::Retry("transport")
         );
+    }
+
+    #[test]
+    fn only_lost_compare_and_swaps_are_conflicts() {
+        let m = |s: &[&str]| s.iter().map(|m| (*m).to_owned()).collect::<Vec<_>>();
+        let exists = "Tried to create resource record set [name='edge.lab.test.', type='A', \
+                      set-identifier='i-1'] but it already exists";
+        let gone = "Tried to delete resource record set [name='edge.lab.test.', type='TXT', \
+                    set-identifier='i-2'] but it was not found";
+        let differs = "Tried to delete resource record set [name='edge.lab.test.', type='A', \
+                       set-identifier='i-3'] but the values provided do not match the current values";
+        assert!(is_cas_conflict(&m(&[exists])));
+        assert!(is_cas_conflict(&m(&[exists, gone, differs])));
+        // Route 53's one-message list form.
+        assert!(is_cas_conflict(&m(&[&format!(
+            "[{exists}, {gone}, {differs}]"
+        )])));
+
+        let limit = "RRSet with DNS name edge.lab.test., type A has 101 weighted record sets; \
+                     the limit is 100";
+        let mixed = "RRSet with DNS name edge.lab.test., type A cannot mix weighted and \
+                     non-weighted record sets";
+        let size = "Number of records limit of 1000 exceeded.";
+        assert!(!is_cas_conflict(&m(&[limit])));
+        assert!(!is_cas_conflict(&m(&[mixed])));
+        assert!(!is_cas_conflict(&m(&[size])));
+        // A real conflict next to a permanent error is still permanent.
+        assert!(!is_cas_conflict(&m(&[exists, limit])));
+        assert!(!is_cas_conflict(&m(&[&format!("[{gone}, {limit}]")])));
+        // No message, or a sentence that starts like one but never ends like one.
+        assert!(!is_cas_conflict(&[]));
+        assert!(!is_cas_conflict(&m(&[
+            "Tried to create resource record set [x] but failed"
+        ])));
     }
 
     proptest! {

@@ -31,6 +31,18 @@ pub enum WriteError {
         /// Route 53's messages.
         messages: Vec<String>,
     },
+    /// Route 53 rejected the batch (`InvalidChangeBatch`) for a reason re-reading cannot fix: a
+    /// limit (100 weighted sets per name, records per batch), mixing weighted and simple sets,
+    /// or a bad value.
+    #[error(
+        "Route 53 rejected the change batch for a reason re-reading cannot fix (check the pool's \
+         size against Route 53's limits and the configured values): {}",
+        messages.join("; ")
+    )]
+    Rejected {
+        /// Route 53's messages.
+        messages: Vec<String>,
+    },
     /// No hosted zone has the configured name.
     #[error("no hosted zone is named {name}; create it or set pool.hosted_zone_id")]
     ZoneNotFound {
@@ -475,7 +487,6 @@ impl Writer {
                     });
                 }
                 Disposition::Conflict => {
-                    self.count(operation, "conflict");
                     let mut messages = raw_body(&err).map(xml_messages).unwrap_or_default();
                     if messages.is_empty() {
                         messages.push(
@@ -484,6 +495,11 @@ impl Writer {
                                 .map_or(message, str::to_owned),
                         );
                     }
+                    if !crate::retry::is_cas_conflict(&messages) {
+                        self.count(operation, "rejected");
+                        return Err(WriteError::Rejected { messages });
+                    }
+                    self.count(operation, "conflict");
                     return Err(WriteError::Conflict { messages });
                 }
                 Disposition::Fail => {

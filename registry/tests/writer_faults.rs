@@ -168,6 +168,26 @@ async fn invalid_change_batch_is_a_conflict_and_not_retried() {
 }
 
 #[tokio::test]
+async fn invalid_change_batch_for_a_limit_is_a_rejection_not_a_conflict() {
+    let fake = FaultyRoute53::start("lab.test").await;
+    let mut reg = Registry::default();
+    let w = writer(&fake, &mut reg).await;
+    let msg =
+        "RRSet with DNS name edge.lab.test., type A has 101 weighted record sets; the limit is 100";
+    fake.push(Op::Change, Fault::InvalidChangeBatch(vec![msg.into()]));
+    let err = w.execute(&one_target_plan()).await.unwrap_err();
+    match &err {
+        WriteError::Rejected { messages } => assert_eq!(messages, &[msg.to_owned()]),
+        other => panic!("expected a permanent rejection, got {other:?}"),
+    }
+    assert!(err.to_string().contains("re-reading cannot fix"), "{err}");
+    assert_eq!(fake.count(Op::Change), 1);
+    assert!(metrics_text(&reg).contains(
+        "wavelb_route53_requests_total{operation=\"ChangeResourceRecordSets\",outcome=\"rejected\"} 1"
+    ));
+}
+
+#[tokio::test]
 async fn gives_up_after_max_attempts_and_on_access_denied() {
     let fake = FaultyRoute53::start("lab.test").await;
     let mut reg = Registry::default();
