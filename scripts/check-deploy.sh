@@ -67,4 +67,33 @@ for path in sys.argv[1:]:
     failed |= bool(found)
 sys.exit(1 if failed else 0)
 PY
+# The unit a template writes onto the instance must be systemd/wavelb-agent.service itself, so the
+# two cannot drift (a heredoc `cat > /etc/systemd/system/wavelb-agent.service <<'UNIT'`).
+"$venv/bin/python" - systemd/wavelb-agent.service "${templates[@]}" <<'PY' || status=1
+import sys
+
+unit_path, templates = sys.argv[1], sys.argv[2:]
+with open(unit_path) as f:
+    unit = f.read()
+opener = "cat > /etc/systemd/system/wavelb-agent.service <<'UNIT'"
+failed = False
+for path in templates:
+    with open(path) as f:
+        lines = f.read().splitlines(keepends=True)
+    for i, line in enumerate(lines):
+        if line.strip() != opener:
+            continue
+        indent = line[: len(line) - len(line.lstrip())]
+        body = []
+        for l in lines[i + 1:]:
+            if l.strip() == "UNIT":
+                break
+            body.append(l[len(indent):] if l.startswith(indent) else l.lstrip(" "))
+        if "".join(body) == unit:
+            print(f"ok {path}:{i + 1}: the embedded unit is {unit_path}")
+        else:
+            print(f"FAIL {path}:{i + 1}: the embedded unit differs from {unit_path}; paste that file in")
+            failed = True
+sys.exit(1 if failed else 0)
+PY
 exit $status
