@@ -21,6 +21,7 @@ use testkit::process::Service;
 
 const BIN: &str = env!("CARGO_BIN_EXE_wavelb");
 const AZ: &str = "us-east-1-wl1-bos-wlz-1";
+const MAC: &str = "0e:11:22:33:44:55";
 
 struct Bed {
     resolver: Service,
@@ -39,19 +40,30 @@ fn pool() -> PoolSpec {
 }
 
 async fn bed(extra_resolver: &[&str]) -> Bed {
-    bed_for(ID, "155.146.10.20", extra_resolver).await
+    bed_for(ID, "155.146.10.20", None, extra_resolver).await
 }
 
 /// A resolver and an IMDS emulator for `instance_id`, whose primary interface has the private
-/// address 10.0.0.5 and IMDS public address `imds_public`.
-async fn bed_for(instance_id: &str, imds_public: &str, extra_resolver: &[&str]) -> Bed {
+/// address 10.0.0.5, IMDS public address `imds_public`, and the ENI id and MAC `eni` (default:
+/// no id, MAC 0e:11:22:33:44:55).
+async fn bed_for(
+    instance_id: &str,
+    imds_public: &str,
+    eni: Option<(String, String)>,
+    extra_resolver: &[&str],
+) -> Bed {
+    let (interface_id, mac) = match eni {
+        Some((id, mac)) => (Some(id), mac),
+        None => (None, MAC.to_owned()),
+    };
     let resolver = testkit::process::resolver(BIN, extra_resolver);
     let api = resolver.field("api_url");
     let imds = Imds::start(
         instance_id,
         AZ,
         vec![Interface {
-            mac: "0e:11:22:33:44:55".into(),
+            mac,
+            interface_id,
             device: 0,
             private: vec!["10.0.0.5".into()],
             public: vec![imds_public.into()],
@@ -513,7 +525,8 @@ fn bad_configuration_exits_2_naming_the_key() {
 async fn ec2_public_ip_wins_over_imds_against_moto() {
     let (iid, public_ip) = testkit::moto_instance(true);
     let (iid, public_ip) = (iid.as_str(), public_ip.expect("an Elastic IP"));
-    let bed = bed_for(iid, "155.146.99.99", &[]).await;
+    let eni = testkit::moto_primary_interface(iid);
+    let bed = bed_for(iid, "155.146.99.99", Some(eni), &[]).await;
     let _a = agent(&bed.config("a", ""), None);
     bed.wait_for(
         "registration with the EC2 address",
@@ -709,4 +722,22 @@ async fn the_101st_instance_of_a_pool_fails_clearly_instead_of_retrying() {
         100,
         "nothing else was written"
     );
+}
+
+/// A Carrier IP re-associated while the agent runs: the next reconcile discovers the new address
+/// and publishes it (IMDS public-ipv4s here, since moto knows no such instance).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reassociated_address_is_published_at_the_next_reconcile() {
+    let bed = bed(&[]).await;
+    let _a = agent(&bed.config("a", ""), None);
+    let addresses = |v: &PoolView| v.owned.get(ID).map(|o| o.target.addresses.clone());
+    bed.wait_for("registration", Duration::from_secs(15), |v| {
+        addresses(v) == Some(vec!["155.146.10.20".parse().unwrap()])
+    })
+    .await;
+    bed.imds.set_public(MAC, vec!["155.146.10.30".into()]);
+    bed.wait_for("the new address", Duration::from_secs(15), |v| {
+        addresses(v) == Some(vec!["155.146.10.30".parse().unwrap()])
+    })
+    .await;
 }

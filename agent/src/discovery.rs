@@ -13,6 +13,8 @@ use crate::imds::{Imds, ImdsError};
 pub struct ImdsInterface {
     /// The MAC address.
     pub mac: String,
+    /// The ENI id (`interface-id`), when IMDS reports it.
+    pub interface_id: Option<String>,
     /// The device number (0 for the primary interface).
     pub device: u32,
     /// Private addresses.
@@ -152,8 +154,14 @@ pub async fn imds_interfaces(imds: &Imds) -> Result<Vec<ImdsInterface>, Discover
             .await?
             .and_then(|d| d.trim().parse().ok())
             .unwrap_or(u32::MAX);
+        let interface_id = imds
+            .get(&format!("{base}/interface-id"))
+            .await?
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty());
         out.push(ImdsInterface {
             mac: mac.to_owned(),
+            interface_id,
             device,
             private: ips(imds.get(&format!("{base}/local-ipv4s")).await?),
             public: ips(imds.get(&format!("{base}/public-ipv4s")).await?),
@@ -188,7 +196,7 @@ pub async fn discover(cfg: &AgentConfig, ec2: &Ec2Config) -> Result<Identity, Di
     let addresses = match cfg.address {
         Some(a) => vec![a],
         None => {
-            let from_ec2 = ec2_interfaces(ec2, &region, &instance_id).await?;
+            let from_ec2 = ec2_interfaces(ec2, &region, &instance_id, &interfaces).await?;
             let (addresses, note) =
                 choose_addresses(&interfaces, from_ec2.as_deref(), cfg.interfaces);
             if let Some(note) = note {
@@ -224,8 +232,9 @@ async fn ec2_interfaces(
     cfg: &Ec2Config,
     region: &str,
     instance_id: &str,
+    imds: &[ImdsInterface],
 ) -> Result<Option<Vec<Ec2Interface>>, DiscoveryError> {
-    match crate::ec2::interfaces(cfg, region, instance_id).await {
+    match crate::ec2::interfaces(cfg, region, instance_id, imds).await {
         Ok(list) => Ok(Some(list)),
         // IMDS public-ipv4s is the fallback: an EC2 API outage must not keep the instance out.
         Err(e) => {
@@ -240,6 +249,7 @@ async fn ec2_interfaces(
     _cfg: &Ec2Config,
     _region: &str,
     _instance_id: &str,
+    _imds: &[ImdsInterface],
 ) -> Result<Option<Vec<Ec2Interface>>, DiscoveryError> {
     Ok(None)
 }
@@ -255,6 +265,7 @@ mod tests {
     fn imds(device: u32, public: &[&str]) -> ImdsInterface {
         ImdsInterface {
             mac: format!("0e:00:00:00:00:0{device}"),
+            interface_id: None,
             device,
             private: vec![ip("10.0.0.5")],
             public: public.iter().map(|p| ip(p)).collect(),

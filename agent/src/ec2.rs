@@ -3,30 +3,59 @@
 use aws_sdk_ec2::types::{Filter, NetworkInterface};
 
 use crate::config::Ec2Config;
-use crate::discovery::Ec2Interface;
+use crate::discovery::{Ec2Interface, ImdsInterface};
 
-/// The interfaces attached to `instance_id`, with their Carrier and public IPs.
+/// The most pages of DescribeNetworkInterfaces read (an instance has at most a few dozen
+/// interfaces; an endpoint that keeps sending NextToken is not followed forever).
+pub const MAX_PAGES: usize = 10;
+
+/// The interfaces of this instance that IMDS reported (`imds`), with their Carrier and public
+/// IPs.
+///
+/// They are asked for by ENI id (IMDS `interface-id`) when IMDS gave every id, else by MAC
+/// address, and always only while attached to `instance_id`, so an interface that moved to
+/// another instance is never read as ours. Every page is read, up to [`MAX_PAGES`].
 pub async fn interfaces(
     cfg: &Ec2Config,
     region: &str,
     instance_id: &str,
+    imds: &[ImdsInterface],
 ) -> Result<Vec<Ec2Interface>, String> {
     let region = cfg.region.clone().unwrap_or_else(|| region.to_owned());
     let client = aws_sdk_ec2::Client::new(
         &registry::sdk::shared_config(cfg.endpoint_url.as_deref(), &region).await,
     );
-    let out = client
-        .describe_network_interfaces()
-        .filters(
-            Filter::builder()
-                .name("attachment.instance-id")
-                .values(instance_id)
-                .build(),
-        )
-        .send()
-        .await
-        .map_err(|e| aws_sdk_ec2::error::DisplayErrorContext(&e).to_string())?;
-    Ok(out.network_interfaces().iter().map(convert).collect())
+    let mut request = client.describe_network_interfaces().filters(
+        Filter::builder()
+            .name("attachment.instance-id")
+            .values(instance_id)
+            .build(),
+    );
+    let ids: Option<Vec<String>> = imds.iter().map(|i| i.interface_id.clone()).collect();
+    match ids {
+        Some(ids) if !ids.is_empty() => request = request.set_network_interface_ids(Some(ids)),
+        _ if !imds.is_empty() => {
+            request = request.filters(
+                Filter::builder()
+                    .name("mac-address")
+                    .set_values(Some(imds.iter().map(|i| i.mac.clone()).collect()))
+                    .build(),
+            );
+        }
+        _ => {}
+    }
+    let mut pages = request.into_paginator().send();
+    let mut out = Vec::new();
+    for _ in 0..MAX_PAGES {
+        let Some(page) = pages.next().await else {
+            return Ok(out);
+        };
+        let page = page.map_err(|e| aws_sdk_ec2::error::DisplayErrorContext(&e).to_string())?;
+        out.extend(page.network_interfaces().iter().map(convert));
+    }
+    Err(format!(
+        "DescribeNetworkInterfaces for {instance_id} still had more pages after {MAX_PAGES}"
+    ))
 }
 
 /// Reads one interface of the response.

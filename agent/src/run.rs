@@ -522,6 +522,7 @@ impl Running<'_> {
                 _ = signals.wait_for(|n| *n > seen) => break DrainCause::Signal,
                 _ = tokio::time::sleep_until(next_reconcile) => {
                     let throttled_before = self.writer.throttled();
+                    self.rediscover().await;
                     self.reconcile_and_report().await;
                     stretch = next_stretch(stretch, self.writer.throttled() > throttled_before);
                     let interval = cfg.reconcile_interval * stretch;
@@ -552,6 +553,36 @@ impl Running<'_> {
                 .status("deregistered; waiting for the instance to stop");
             let seen = *self.signals.borrow();
             let _ = self.signals.wait_for(|n| *n > seen).await;
+        }
+    }
+
+    /// Discovers the addresses again (IMDS and EC2), so a re-associated Carrier IP is
+    /// published at this reconcile. A configured `address` never changes; a failed discovery
+    /// keeps the addresses in use.
+    async fn rediscover(&mut self) {
+        if self.agent.cfg.address.is_some() {
+            return;
+        }
+        match discover(self.agent.cfg, self.agent.ec2).await {
+            Ok(found) if found.target_id != self.me.id => tracing::warn!(
+                id = %self.me.id,
+                found = %found.target_id,
+                "discovery now names another target id; keeping the one registered"
+            ),
+            Ok(found) if found.addresses != self.me.addresses => {
+                tracing::info!(
+                    id = %self.me.id,
+                    old = ?self.me.addresses,
+                    new = ?found.addresses,
+                    "this instance's public address changed; publishing the new one"
+                );
+                self.me.addresses = found.addresses;
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(
+                error = %e,
+                "discovery failed; keeping the addresses in use until the next reconcile"
+            ),
         }
     }
 

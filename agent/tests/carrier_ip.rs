@@ -3,7 +3,9 @@
 #![cfg(feature = "ec2")]
 
 use agent::config::Ec2Config;
-use agent::discovery::Ec2Interface;
+use std::sync::{Arc, Mutex};
+
+use agent::discovery::{Ec2Interface, ImdsInterface};
 use axum::Router;
 use axum::body::Bytes;
 
@@ -65,7 +67,7 @@ async fn reads_the_carrier_ip_of_each_interface() {
         endpoint_url: Some(url),
         region: None,
     };
-    let got = agent::ec2::interfaces(&cfg, "us-east-1", "i-0123456789abcdef0")
+    let got = agent::ec2::interfaces(&cfg, "us-east-1", "i-0123456789abcdef0", &imds(true))
         .await
         .unwrap();
     assert_eq!(
@@ -92,4 +94,106 @@ async fn reads_the_carrier_ip_of_each_interface() {
         request.contains("attachment.instance-id") && request.contains("i-0123456789abcdef0"),
         "{request}"
     );
+    assert!(
+        request.contains("NetworkInterfaceId.1=eni-0f7db4e4e4EXAMPLE")
+            && request.contains("NetworkInterfaceId.2=eni-0a9b8c7dEXAMPLE"),
+        "asks for the interfaces IMDS named: {request}"
+    );
+}
+
+/// The two interfaces as IMDS reports them, with or without their `interface-id`.
+fn imds(with_ids: bool) -> Vec<ImdsInterface> {
+    [
+        ("0e:11:22:33:44:55", "eni-0f7db4e4e4EXAMPLE", 0),
+        ("0e:11:22:33:44:66", "eni-0a9b8c7dEXAMPLE", 1),
+    ]
+    .into_iter()
+    .map(|(mac, id, device)| ImdsInterface {
+        mac: mac.into(),
+        interface_id: with_ids.then(|| id.into()),
+        device,
+        private: Vec::new(),
+        public: Vec::new(),
+    })
+    .collect()
+}
+
+/// A DescribeNetworkInterfaces endpoint answering from `pages` in turn: each page is one item of
+/// the recorded response, with a NextToken while more follow (`endless`: always one).
+async fn paged_endpoint(endless: bool) -> (String, Arc<Mutex<Vec<String>>>) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let record = seen.clone();
+    let app = Router::new().fallback(move |body: Bytes| {
+        let record = record.clone();
+        async move {
+            let body = String::from_utf8_lossy(&body).into_owned();
+            let n = {
+                let mut seen = record.lock().unwrap();
+                seen.push(body);
+                seen.len()
+            };
+            let (item, more) = match (n, endless) {
+                (_, true) => (FIRST_ITEM, true),
+                (1, false) => (FIRST_ITEM, true),
+                _ => (SECOND_ITEM, false),
+            };
+            let token = if more {
+                format!("<nextToken>page{}</nextToken>", n + 1)
+            } else {
+                String::new()
+            };
+            (
+                [("content-type", "text/xml")],
+                format!(
+                    r#"<DescribeNetworkInterfacesResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>r</requestId><networkInterfaceSet>{item}</networkInterfaceSet>{token}</DescribeNetworkInterfacesResponse>"#
+                ),
+            )
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, seen)
+}
+
+const FIRST_ITEM: &str = "<item><networkInterfaceId>eni-0f7db4e4e4EXAMPLE</networkInterfaceId><attachment><deviceIndex>0</deviceIndex></attachment><association><carrierIp>155.146.10.20</carrierIp><publicIp>155.146.10.20</publicIp></association></item>";
+const SECOND_ITEM: &str = "<item><networkInterfaceId>eni-0a9b8c7dEXAMPLE</networkInterfaceId><attachment><deviceIndex>1</deviceIndex></attachment><association><carrierIp>155.146.10.21</carrierIp></association></item>";
+
+#[tokio::test]
+async fn reads_every_page_and_asks_by_mac_without_interface_ids() {
+    let (url, seen) = paged_endpoint(false).await;
+    let cfg = Ec2Config {
+        endpoint_url: Some(url),
+        region: None,
+    };
+    let got = agent::ec2::interfaces(&cfg, "us-east-1", "i-0123456789abcdef0", &imds(false))
+        .await
+        .unwrap();
+    let carrier: Vec<_> = got
+        .iter()
+        .map(|i| i.carrier_ip.unwrap().to_string())
+        .collect();
+    assert_eq!(carrier, ["155.146.10.20", "155.146.10.21"]);
+    let requests = seen.lock().unwrap().clone();
+    assert_eq!(requests.len(), 2, "{requests:?}");
+    assert!(requests[1].contains("NextToken=page2"), "{requests:?}");
+    for r in &requests {
+        assert!(r.contains("mac-address"), "{r}");
+        assert!(r.contains("0e%3A11%3A22%3A33%3A44%3A55"), "{r}");
+        assert!(!r.contains("NetworkInterfaceId."), "{r}");
+    }
+}
+
+#[tokio::test]
+async fn an_endless_next_token_is_not_followed_forever() {
+    let (url, seen) = paged_endpoint(true).await;
+    let cfg = Ec2Config {
+        endpoint_url: Some(url),
+        region: None,
+    };
+    let err = agent::ec2::interfaces(&cfg, "us-east-1", "i-0123456789abcdef0", &imds(true))
+        .await
+        .unwrap_err();
+    assert!(err.contains("more pages after"), "{err}");
+    assert_eq!(seen.lock().unwrap().len(), agent::ec2::MAX_PAGES);
 }

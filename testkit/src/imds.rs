@@ -15,6 +15,8 @@ use axum::response::{IntoResponse, Response};
 pub struct Interface {
     /// MAC address.
     pub mac: String,
+    /// The ENI id (`interface-id`; none: the path answers 404).
+    pub interface_id: Option<String>,
     /// Device number.
     pub device: u32,
     /// Private IPv4 addresses.
@@ -70,6 +72,14 @@ impl Imds {
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap()
+    }
+
+    /// Replaces the public addresses of the interface `mac` (a re-associated Carrier IP).
+    pub fn set_public(&self, mac: &str, public: Vec<String>) {
+        let mut g = self.lock();
+        if let Some(i) = g.interfaces.iter_mut().find(|i| i.mac == mac) {
+            i.public = public;
+        }
     }
 
     /// Posts a Spot interruption notice.
@@ -159,6 +169,7 @@ async fn handle(
                 let i = g.interfaces.iter().find(|i| i.mac == mac)?;
                 match key {
                     "device-number" => Some(i.device.to_string()),
+                    "interface-id" => i.interface_id.clone(),
                     "local-ipv4s" => Some(i.private.join("\n")),
                     "public-ipv4s" if !i.public.is_empty() => Some(i.public.join("\n")),
                     _ => None,

@@ -139,3 +139,22 @@ else:
     let id = words.next().expect("moto returned an instance id");
     (id, words.next())
 }
+
+/// The primary interface of moto instance `instance_id`: its ENI id and MAC address, as IMDS
+/// would report them.
+pub fn moto_primary_interface(instance_id: &str) -> (String, String) {
+    let out = python(
+        r#"
+import sys, boto3
+ec2 = boto3.client("ec2", endpoint_url=sys.argv[1], region_name="us-east-1")
+inst = ec2.describe_instances(InstanceIds=[sys.argv[2]])["Reservations"][0]["Instances"][0]
+eni = next(n for n in inst["NetworkInterfaces"] if n["Attachment"]["DeviceIndex"] == 0)
+print(eni["NetworkInterfaceId"], eni["MacAddress"])
+"#,
+        &[&moto_url(), instance_id],
+    );
+    let mut words = out.split_whitespace().map(str::to_owned);
+    let eni = words.next().expect("moto returned an interface id");
+    let mac = words.next().expect("moto returned a MAC address");
+    (eni, mac)
+}
