@@ -11,7 +11,6 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::family::Family;
 use registry::model::{Change, PoolSpec, RecordSet, RecordType, Target, TargetState};
 use registry::name::Fqdn;
 use registry::plan::{BatchLimits, Intent};
@@ -19,6 +18,7 @@ use registry::pool::classify;
 use registry::txt::{OwnershipRecord, decode, encode};
 use resolver::answer::{Transport, respond};
 use resolver::fast;
+use resolver::metrics::AnswerCounters;
 use resolver::snapshot::{Snapshot, Weighted, WeightedSet};
 use resolver::store::Store;
 
@@ -75,7 +75,7 @@ fn weighted_pick(c: &mut Criterion) {
 }
 
 fn response_encoding(c: &mut Criterion) {
-    let snapshot = Snapshot::of_store(&lab_store(), &Family::default());
+    let snapshot = Snapshot::of_store(&lab_store(), &AnswerCounters::default());
     let a = query("www.lab.test", 1, false);
     let a_edns = query("www.lab.test", 1, true);
     let nx = query("nope.lab.test", 1, false);

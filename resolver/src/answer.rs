@@ -1,15 +1,34 @@
 //! Answering one DNS query from a [`Snapshot`]: pure, with the randomness passed in.
+//!
+//! Every reply of the general path is finished in one place (`finish`, or `header_only` when the
+//! request is not read past its header), which holds the bounds the listeners rely on (the fast
+//! path only answers what fits, and declines everything else):
+//! - a reply is never empty and never larger than the client's limit ([`reply_limit`]: 512 bytes
+//!   without EDNS, the EDNS size capped at [`MAX_UDP_PAYLOAD`], 65535 on TCP); an answer that
+//!   does not fit is truncated (TC set, the question kept, the other sections dropped);
+//! - an error reply over UDP is never larger than the query plus the OPT record this server
+//!   adds, so the server cannot amplify: a query without exactly one question, or that does not
+//!   parse, gets a header-only reply.
+//!
+//! [`reply`] is the whole answer path the listeners run: [`crate::fast`] first, then [`respond`].
 
-use hickory_proto::op::{Edns, Message, MessageType, OpCode, ResponseCode};
+use hickory_proto::op::{Edns, Message, OpCode, ResponseCode};
 use hickory_proto::rr::rdata::HINFO;
-use hickory_proto::rr::{RData, Record, RecordType};
+use hickory_proto::rr::{DNSClass, RData, Record, RecordType};
 
+use crate::fast;
 use crate::snapshot::{Rrset, Snapshot, WeightedSet, ZoneView};
 
 /// The largest UDP payload this server advertises and sends (RFC 9715's 1232-byte advice).
 pub const MAX_UDP_PAYLOAD: u16 = 1232;
 /// How many CNAMEs are followed inside a zone.
 const MAX_CNAME_CHAIN: usize = 8;
+/// The DNS header (RFC 1035 §4.1.1).
+const HEADER_LEN: usize = 12;
+/// The OPT record this server adds to a reply (root owner, type, class, TTL, empty RDATA).
+pub(crate) const OPT_LEN: usize = 11;
+/// The largest reply without EDNS (RFC 1035 §4.2.1).
+const PLAIN_UDP_PAYLOAD: u16 = 512;
 
 /// How the query arrived, which bounds the response size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,6 +37,17 @@ pub enum Transport {
     Udp,
     /// TCP: 65535 bytes.
     Tcp,
+}
+
+/// The largest reply a client may get: 65535 bytes on TCP (the frame's length field); on UDP
+/// its EDNS buffer size (`edns_payload`, from the query's OPT record) between 512 and
+/// [`MAX_UDP_PAYLOAD`], or 512 without EDNS.
+pub fn reply_limit(transport: Transport, edns_payload: Option<u16>) -> usize {
+    usize::from(match (transport, edns_payload) {
+        (Transport::Tcp, _) => u16::MAX,
+        (Transport::Udp, Some(p)) => p.clamp(PLAIN_UDP_PAYLOAD, MAX_UDP_PAYLOAD),
+        (Transport::Udp, None) => PLAIN_UDP_PAYLOAD,
+    })
 }
 
 /// A response, with what the metrics need to know about it.
@@ -35,33 +65,144 @@ pub struct Response<'s> {
     pub truncated: bool,
 }
 
-/// Answers `packet`. Returns `None` for input that must be ignored: fewer than 12 bytes (no
-/// header to answer to) or a message that is itself a response.
+/// Which path [`reply`] took, with what the metrics count.
+#[derive(Debug, Clone, Copy)]
+pub enum Replied<'s> {
+    /// The fast path: NOERROR for an A or AAAA question, answered from `set`.
+    Fast(fast::Answered<'s>),
+    /// The general path ([`respond`]).
+    General {
+        /// The reply's RCODE.
+        rcode: ResponseCode,
+        /// The question's type (`None` when there was no usable question).
+        qtype: Option<RecordType>,
+        /// The weighted set answered.
+        picked: Option<&'s WeightedSet>,
+    },
+}
+
+/// The whole answer path, as the DNS listeners run it: writes the reply to `packet` into `out`
+/// (cleared first), from [`crate::fast`] when it is the common query and from [`respond`]
+/// otherwise. `None` when the packet gets no reply at all (see [`respond`]). Public so that a
+/// fuzz target drives raw bytes through exactly what the listeners run; the two paths are
+/// public too, to compare them.
+pub fn reply<'s>(
+    snapshot: &'s Snapshot,
+    packet: &[u8],
+    transport: Transport,
+    random: u64,
+    out: &mut Vec<u8>,
+) -> Option<Replied<'s>> {
+    if let Some(hit) = fast::answer(snapshot, packet, transport, random, out) {
+        return Some(Replied::Fast(hit));
+    }
+    let resp = respond(snapshot, packet, transport, random)?;
+    out.clear();
+    out.extend_from_slice(&resp.bytes);
+    Some(Replied::General {
+        rcode: resp.rcode,
+        qtype: resp.qtype,
+        picked: resp.picked,
+    })
+}
+
+/// What a reply needs from the request's header, read before (or without) parsing the rest.
+#[derive(Debug, Clone, Copy)]
+struct Envelope {
+    /// The request's id.
+    id: [u8; 2],
+    /// The request's third header byte: its opcode and RD bit are echoed.
+    flags: u8,
+    /// The request's length: an error reply over UDP stays within it plus [`OPT_LEN`].
+    len: usize,
+    transport: Transport,
+}
+
+impl Envelope {
+    /// The envelope of a request, or `None` for a packet that gets no reply: shorter than a
+    /// header (there is no id to answer to: RFC 1035 leaves it undefined, and servers such as
+    /// Knot and NSD drop it), or with QR set (a response: answering it could start a loop
+    /// between two servers, RFC 5452 §9.3 / RFC 1035 §7.3).
+    fn of(packet: &[u8], transport: Transport) -> Option<Self> {
+        let header = packet.get(..HEADER_LEN)?;
+        if header[2] & 0x80 != 0 {
+            return None;
+        }
+        Some(Self {
+            id: [header[0], header[1]],
+            flags: header[2],
+            len: packet.len(),
+            transport,
+        })
+    }
+
+    fn opcode(self) -> u8 {
+        (self.flags >> 3) & 0x0f
+    }
+
+    /// The largest reply with `rcode`: an error reply over UDP is bounded by the query (plus the
+    /// OPT record it may gain), whatever the client's buffer; anything else by `limit`.
+    fn bound(self, rcode: ResponseCode, limit: usize) -> usize {
+        let error = !matches!(rcode, ResponseCode::NoError | ResponseCode::NXDomain);
+        if error && self.transport == Transport::Udp {
+            limit.min(self.len + OPT_LEN).max(HEADER_LEN)
+        } else {
+            limit
+        }
+    }
+}
+
+/// A reply of only a header: the request's id, opcode and RD bit, QR set, `rcode`, every count
+/// zero. Nothing the request carried past its header is read or echoed, so it is never longer
+/// than the request.
+fn header_only(env: Envelope, rcode: ResponseCode) -> Response<'static> {
+    let mut bytes = vec![0u8; HEADER_LEN];
+    bytes[..2].copy_from_slice(&env.id);
+    // QR=1, the request's opcode (0x78) and RD (0x01); AA, TC, RA, Z, AD, CD clear.
+    bytes[2] = 0x80 | (env.flags & 0x79);
+    bytes[3] = rcode.low();
+    Response {
+        bytes,
+        rcode,
+        qtype: None,
+        picked: None,
+        truncated: false,
+    }
+}
+
+/// Answers `packet` with the general path (hickory). Returns `None` for input that gets no
+/// reply: fewer than 12 bytes (no header to answer to) or a message that is itself a response.
+///
+/// - Not exactly one question (QDCOUNT ≠ 1, RFC 9619): a header-only FORMERR (NOTIMP for
+///   another opcode than QUERY); the questions are neither parsed nor echoed.
+/// - A header but a body that does not parse: a header-only FORMERR (RFC 1035 §4.1.1, "unable
+///   to interpret the query"), echoing the id.
+/// - Another opcode than QUERY: NOTIMP; an EDNS version above 0: BADVERS; another class than IN:
+///   REFUSED. These echo the one question (and an OPT record when the query had one).
 pub fn respond<'s>(
     snapshot: &'s Snapshot,
     packet: &[u8],
     transport: Transport,
     random: u64,
 ) -> Option<Response<'s>> {
-    if packet.len() < 12 {
-        return None;
+    let env = Envelope::of(packet, transport)?;
+    let qdcount = u16::from_be_bytes([packet[4], packet[5]]);
+    if qdcount != 1 {
+        let rcode = if env.opcode() == 0 {
+            ResponseCode::FormErr
+        } else {
+            ResponseCode::NotImp
+        };
+        return Some(header_only(env, rcode));
     }
-    let request = match Message::from_vec(packet) {
-        Ok(m) => m,
-        Err(_) => return Some(format_error(packet)),
+    let Ok(request) = Message::from_vec(packet) else {
+        return Some(header_only(env, ResponseCode::FormErr));
     };
-    if request.metadata.message_type == MessageType::Response {
-        return None;
-    }
     let mut resp = Message::response(request.metadata.id, request.metadata.op_code);
     resp.metadata.recursion_desired = request.metadata.recursion_desired;
     resp.metadata.checking_disabled = request.metadata.checking_disabled;
     resp.queries = request.queries.clone();
-    let max_size = match (transport, &request.edns) {
-        (Transport::Tcp, _) => usize::from(u16::MAX),
-        (Transport::Udp, Some(e)) => usize::from(e.max_payload().clamp(512, MAX_UDP_PAYLOAD)),
-        (Transport::Udp, None) => 512,
-    };
+    let limit = reply_limit(transport, request.edns.as_ref().map(Edns::max_payload));
     if let Some(req_edns) = &request.edns {
         let mut edns = Edns::new();
         edns.set_max_payload(MAX_UDP_PAYLOAD);
@@ -70,18 +211,27 @@ pub fn respond<'s>(
         if req_edns.version() != 0 {
             // BADVERS (16): the high bits travel in the OPT record.
             set_rcode(&mut resp, ResponseCode::BADVERS);
-            return Some(finish(resp, None, None, max_size));
+            return Some(finish(resp, env, None, None, limit));
         }
     }
     if request.metadata.op_code != OpCode::Query {
         set_rcode(&mut resp, ResponseCode::NotImp);
-        return Some(finish(resp, None, None, max_size));
+        return Some(finish(resp, env, None, None, limit));
     }
     let [query] = request.queries.as_slice() else {
-        set_rcode(&mut resp, ResponseCode::FormErr);
-        return Some(finish(resp, None, None, max_size));
+        // QDCOUNT was 1, so the parse found one question; this only guards the invariant.
+        return Some(header_only(env, ResponseCode::FormErr));
     };
     let qtype = query.query_type;
+    if query.query_class != DNSClass::IN {
+        // Only class IN is served. REFUSED, not NOTIMP: the class is a valid one, and this
+        // server simply holds no zone in it. That is what Knot and NSD answer for a class they
+        // do not serve, and for a CHAOS name they hold nothing for. Unlike them, QCLASS ANY is
+        // refused too, not answered from the IN data: an answer with AA to class ANY would claim
+        // to hold every class at the name. No AA: nothing here is authoritative.
+        set_rcode(&mut resp, ResponseCode::Refused);
+        return Some(finish(resp, env, Some(qtype), None, limit));
+    }
     let qname = query.name.to_lowercase().to_ascii();
     let qname = if qname.ends_with('.') {
         qname
@@ -90,11 +240,11 @@ pub fn respond<'s>(
     };
     let Some(zone) = snapshot.zone_for(&qname) else {
         set_rcode(&mut resp, ResponseCode::Refused);
-        return Some(finish(resp, Some(qtype), None, max_size));
+        return Some(finish(resp, env, Some(qtype), None, limit));
     };
     resp.metadata.authoritative = true;
     let picked = answer_in_zone(zone, &qname, query.name.clone(), qtype, random, &mut resp);
-    Some(finish(resp, Some(qtype), picked, max_size))
+    Some(finish(resp, env, Some(qtype), picked, limit))
 }
 
 fn answer_in_zone<'s>(
@@ -203,83 +353,99 @@ fn set_rcode(resp: &mut Message, rcode: ResponseCode) {
     }
 }
 
-/// Encodes, truncating (TC=1, empty sections) when the response does not fit.
+/// Encodes `resp` within the request's bound ([`Envelope::bound`] of `limit`). An answer that
+/// does not fit is truncated: TC set, the question and the OPT record kept, the other sections
+/// dropped (RFC 2181 §9), and nothing counted as answered. Should even that not fit or not
+/// encode (it cannot: one parsed question and an OPT record take at most 282 bytes), the reply
+/// is a header-only SERVFAIL: never an empty one.
 fn finish(
     mut resp: Message,
+    env: Envelope,
     qtype: Option<RecordType>,
     picked: Option<&WeightedSet>,
-    max_size: usize,
+    limit: usize,
 ) -> Response<'_> {
     let rcode = resp.metadata.response_code;
-    let mut truncated = false;
-    let mut bytes = resp.to_vec().unwrap_or_default();
-    if bytes.len() > max_size || bytes.is_empty() {
-        resp.answers.clear();
-        resp.authorities.clear();
-        resp.additionals.clear();
-        resp.metadata.truncation = true;
-        truncated = true;
-        bytes = resp.to_vec().unwrap_or_default();
+    let bound = env.bound(rcode, limit);
+    let encode = |m: &Message| m.to_vec().ok().filter(|b| b.len() <= bound);
+    if let Some(bytes) = encode(&resp) {
+        return Response {
+            bytes,
+            rcode,
+            qtype,
+            picked,
+            truncated: false,
+        };
     }
-    Response {
-        bytes,
-        rcode,
-        qtype,
-        picked: if truncated { None } else { picked },
-        truncated,
-    }
-}
-
-/// FORMERR for a message with a header that does not parse: same id and opcode, no sections.
-fn format_error(packet: &[u8]) -> Response<'static> {
-    let mut bytes = vec![0u8; 12];
-    bytes[0] = packet[0];
-    bytes[1] = packet[1];
-    // QR=1, the request's opcode, RD echoed; RCODE=FORMERR (1).
-    bytes[2] = 0x80 | (packet[2] & 0x79);
-    bytes[3] = ResponseCode::FormErr.low();
-    Response {
-        bytes,
-        rcode: ResponseCode::FormErr,
-        qtype: None,
-        picked: None,
-        truncated: false,
+    resp.answers.clear();
+    resp.authorities.clear();
+    resp.additionals.clear();
+    resp.metadata.truncation = true;
+    match encode(&resp) {
+        Some(bytes) => Response {
+            bytes,
+            rcode,
+            qtype,
+            picked: None,
+            truncated: true,
+        },
+        None => {
+            tracing::debug!(
+                ?rcode,
+                bound,
+                "a truncated reply did not encode within its bound; answering SERVFAIL"
+            );
+            header_only(env, ResponseCode::ServFail)
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metrics::AnswerCounters;
     use crate::store::Store;
     use hickory_proto::op::Query;
     use hickory_proto::rr::Name;
-    use prometheus_client::metrics::family::Family;
+    use rand::{Rng, SeedableRng};
     use registry::model::{Change, RecordSet};
     use registry::name::Fqdn;
 
-    fn store() -> Store {
-        let mut s = Store::default();
-        let (zone, _) = s.create_zone("lab.test", "r", None, 0).unwrap();
-        let set = |id: &str, w: i64, ip: &str| RecordSet {
-            name: Fqdn::parse("www.lab.test").unwrap(),
+    fn weighted(name: &str, id: &str, w: i64, values: Vec<String>) -> Change {
+        Change::create(RecordSet {
+            name: Fqdn::parse(name).unwrap(),
             rtype: "A".into(),
             set_identifier: Some(id.into()),
             weight: Some(w),
             ttl: Some(30),
-            values: vec![ip.into()],
+            values,
             opaque: None,
-        };
+        })
+    }
+
+    /// `www` (weights 1 and 3), `mid` (40 addresses: over 512 bytes, within 1232) and `big`
+    /// (100 addresses: over 1232 bytes).
+    fn store() -> Store {
+        let mut s = Store::default();
+        let (zone, _) = s.create_zone("lab.test", "r", None, 0).unwrap();
+        let ips = |n: u8| (1..=n).map(|i| format!("192.0.2.{i}")).collect::<Vec<_>>();
         s.change(
             &zone.id,
             &[
-                Change::create(set("a", 1, "192.0.2.1")),
-                Change::create(set("b", 3, "192.0.2.2")),
+                weighted("www.lab.test", "a", 1, vec!["192.0.2.1".into()]),
+                weighted("www.lab.test", "b", 3, vec!["192.0.2.2".into()]),
+                weighted("mid.lab.test", "m", 1, ips(40)),
+                weighted("big.lab.test", "g", 1, ips(100)),
             ],
             None,
             1,
         )
         .unwrap();
         s
+    }
+
+    fn snapshot() -> Snapshot {
+        Snapshot::of_store(&store(), &AnswerCounters::default())
     }
 
     fn query(name: &str) -> Vec<u8> {
@@ -290,9 +456,59 @@ mod tests {
         m.to_vec().unwrap()
     }
 
+    /// A query for `name` A with an OPT record advertising `payload`.
+    fn edns_query(name: &str, payload: u16) -> Vec<u8> {
+        let mut m = Message::from_vec(&query(name)).unwrap();
+        let mut edns = Edns::new();
+        edns.set_max_payload(payload);
+        m.edns = Some(edns);
+        m.to_vec().unwrap()
+    }
+
+    /// A header (id 0xbeef, RD) counting `qdcount` questions, followed by `body`.
+    fn raw(flags: u8, qdcount: u16, body: &[u8]) -> Vec<u8> {
+        let mut q = vec![0xbe, 0xef, flags, 0];
+        q.extend_from_slice(&qdcount.to_be_bytes());
+        q.extend_from_slice(&[0; 6]);
+        q.extend_from_slice(body);
+        q
+    }
+
+    /// `www.lab.test` A IN in wire form (18 bytes).
+    const WWW: &[u8] = b"\x03www\x03lab\x04test\x00\x00\x01\x00\x01";
+
+    /// The questions of finding 3: none, two, 600, and 406 in 2455 bytes (one in full, five for
+    /// the root, 400 as compression pointers to the first).
+    fn multi_question_queries() -> Vec<(&'static str, Vec<u8>)> {
+        let mut packed = WWW.to_vec();
+        for _ in 0..5 {
+            packed.extend_from_slice(&[0, 0, 1, 0, 1]);
+        }
+        for _ in 0..400 {
+            packed.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1]);
+        }
+        vec![
+            ("QDCOUNT 0", raw(0x01, 0, &[])),
+            ("QDCOUNT 0 with a question", raw(0x01, 0, WWW)),
+            ("QDCOUNT 2", raw(0x01, 2, &WWW.repeat(2))),
+            ("QDCOUNT 600", raw(0x01, 600, &WWW.repeat(600))),
+            ("2455 bytes, 406 questions", raw(0x01, 406, &packed)),
+            ("QDCOUNT 2, one there", raw(0x01, 2, WWW)),
+        ]
+    }
+
+    fn assert_header_only(bytes: &[u8], query: &[u8], rcode: ResponseCode, what: &str) {
+        assert_eq!(bytes.len(), HEADER_LEN, "{what}: {bytes:02x?}");
+        assert!(bytes.len() <= query.len(), "{what}");
+        assert_eq!(bytes[..2], query[..2], "{what}: id echoed");
+        assert_eq!(bytes[2], 0x80 | (query[2] & 0x79), "{what}: QR, opcode, RD");
+        assert_eq!(bytes[3], rcode.low(), "{what}: rcode");
+        assert_eq!(bytes[4..], [0; 8], "{what}: all counts zero");
+    }
+
     #[test]
     fn the_random_number_picks_by_cumulative_weight() {
-        let snap = Snapshot::of_store(&store(), &Family::default());
+        let snap = snapshot();
         let pick = |r| {
             respond(&snap, &query("www.lab.test."), Transport::Udp, r)
                 .unwrap()
@@ -309,15 +525,201 @@ mod tests {
 
     #[test]
     fn short_packets_and_responses_are_ignored_and_garbage_gets_formerr() {
-        let snap = Snapshot::of_store(&store(), &Family::default());
-        assert!(respond(&snap, &[1, 2, 3], Transport::Udp, 0).is_none());
+        let snap = snapshot();
+        for len in 0..HEADER_LEN {
+            assert!(respond(&snap, &query("www.lab.test.")[..len], Transport::Udp, 0).is_none());
+        }
         let mut resp = query("www.lab.test.");
         resp[2] |= 0x80;
         assert!(respond(&snap, &resp, Transport::Udp, 0).is_none());
+        resp.truncate(14);
+        assert!(
+            respond(&snap, &resp, Transport::Udp, 0).is_none(),
+            "garbage responses too"
+        );
         let mut bad = query("www.lab.test.")[..14].to_vec();
         bad[0] = 0x99;
         let r = respond(&snap, &bad, Transport::Udp, 0).unwrap();
         assert_eq!(r.rcode, ResponseCode::FormErr);
-        assert_eq!(&r.bytes[..2], &[0x99, 0x42]);
+        assert_header_only(&r.bytes, &bad, ResponseCode::FormErr, "garbage");
+    }
+
+    #[test]
+    fn not_exactly_one_question_gets_a_header_only_formerr_on_both_transports() {
+        let snap = snapshot();
+        for (what, q) in multi_question_queries() {
+            for transport in [Transport::Udp, Transport::Tcp] {
+                let mut out = Vec::new();
+                let replied = reply(&snap, &q, transport, 0, &mut out).unwrap();
+                assert!(
+                    matches!(
+                        replied,
+                        Replied::General {
+                            rcode: ResponseCode::FormErr,
+                            qtype: None,
+                            picked: None
+                        }
+                    ),
+                    "{what}: {replied:?}"
+                );
+                assert_header_only(&out, &q, ResponseCode::FormErr, what);
+            }
+        }
+        assert_eq!(multi_question_queries()[4].1.len(), 2455);
+        // Another opcode (NOTIFY) without exactly one question: NOTIMP, header only.
+        let notify = raw(0x21, 3, &WWW.repeat(3));
+        let r = respond(&snap, &notify, Transport::Udp, 0).unwrap();
+        assert_header_only(&r.bytes, &notify, ResponseCode::NotImp, "NOTIFY");
+    }
+
+    #[test]
+    fn classes_other_than_in_are_refused_without_aa() {
+        let snap = snapshot();
+        for class in [3u16, 4, 254, 255, 77] {
+            let mut q = raw(0x01, 1, WWW);
+            let at = q.len() - 2;
+            q[at..].copy_from_slice(&class.to_be_bytes());
+            let mut out = Vec::new();
+            for transport in [Transport::Udp, Transport::Tcp] {
+                assert!(fast::answer(&snap, &q, transport, 0, &mut out).is_none());
+                let replied = reply(&snap, &q, transport, 0, &mut out).unwrap();
+                assert!(matches!(
+                    replied,
+                    Replied::General {
+                        rcode: ResponseCode::Refused,
+                        picked: None,
+                        ..
+                    }
+                ));
+                let m = Message::from_vec(&out).unwrap();
+                assert_eq!(
+                    m.metadata.response_code,
+                    ResponseCode::Refused,
+                    "class {class}"
+                );
+                assert!(!m.metadata.authoritative, "class {class}: no AA");
+                assert!(m.answers.is_empty() && m.authorities.is_empty());
+                assert_eq!(m.queries.len(), 1);
+                assert_eq!(u16::from(m.queries[0].query_class), class);
+                assert!(out.len() <= q.len(), "class {class}: no amplification");
+            }
+        }
+    }
+
+    #[test]
+    fn answers_that_do_not_fit_are_truncated_to_the_question_within_the_limit() {
+        let snap = snapshot();
+        let cases = [
+            ("mid, no EDNS", query("mid.lab.test."), 512, true),
+            (
+                "mid, EDNS 4096",
+                edns_query("mid.lab.test.", 4096),
+                1232,
+                false,
+            ),
+            ("big, no EDNS", query("big.lab.test."), 512, true),
+            (
+                "big, EDNS 4096",
+                edns_query("big.lab.test.", 4096),
+                1232,
+                true,
+            ),
+            ("big, EDNS 100", edns_query("big.lab.test.", 100), 512, true),
+        ];
+        for (what, q, limit, truncated) in cases {
+            let mut out = Vec::new();
+            let replied = reply(&snap, &q, Transport::Udp, 0, &mut out).unwrap();
+            assert!(
+                !out.is_empty() && out.len() <= limit,
+                "{what}: {} bytes",
+                out.len()
+            );
+            let m = Message::from_vec(&out).unwrap();
+            assert_eq!(m.metadata.truncation, truncated, "{what}: TC");
+            assert_eq!(m.queries.len(), 1, "{what}: the question is kept");
+            assert_eq!(
+                m.edns.is_some(),
+                !what.contains("no EDNS"),
+                "{what}: OPT kept"
+            );
+            if truncated {
+                assert!(m.answers.is_empty(), "{what}");
+                // A truncated answer served nothing: its set is not counted.
+                assert!(matches!(replied, Replied::General { picked: None, .. }));
+            } else {
+                assert_eq!(m.answers.len(), 40, "{what}");
+            }
+        }
+        let mut out = Vec::new();
+        reply(&snap, &query("big.lab.test."), Transport::Tcp, 0, &mut out).unwrap();
+        let m = Message::from_vec(&out).unwrap();
+        assert!(
+            !m.metadata.truncation && m.answers.len() == 100,
+            "TCP carries it all"
+        );
+    }
+
+    /// The finishing rules hold for anything: a thousands of mutated queries (bytes flipped,
+    /// cut, counts changed, appended) never get an empty reply, one over the client's limit, or
+    /// an error reply larger than the query plus an OPT record; and when the fast path answers,
+    /// the general path answers the same bytes.
+    #[test]
+    fn mutated_queries_never_get_empty_oversized_or_amplified_replies() {
+        let snap = snapshot();
+        let seeds = [
+            query("www.lab.test."),
+            edns_query("www.lab.test.", 1232),
+            query("mid.lab.test."),
+            edns_query("big.lab.test.", 4096),
+            query("nope.lab.test."),
+            raw(0x01, 2, &WWW.repeat(2)),
+        ];
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(11);
+        let (mut out, mut fast_out) = (Vec::new(), Vec::new());
+        for round in 0..20_000 {
+            let mut q = seeds[round % seeds.len()].clone();
+            for _ in 0..rng.random_range(1..4) {
+                match rng.random_range(0..4) {
+                    0 if !q.is_empty() => {
+                        let at = rng.random_range(0..q.len());
+                        q[at] ^= 1 << rng.random_range(0..8);
+                    }
+                    1 => q.truncate(rng.random_range(0..=q.len())),
+                    2 if q.len() >= HEADER_LEN => {
+                        let at = 2 * rng.random_range(2..6);
+                        q[at..at + 2].copy_from_slice(&rng.random_range(0..4u16).to_be_bytes());
+                    }
+                    _ => q.extend((0..rng.random_range(0..40)).map(|_| rng.random::<u8>())),
+                }
+            }
+            for transport in [Transport::Udp, Transport::Tcp] {
+                let random = rng.random();
+                let replied = reply(&snap, &q, transport, random, &mut out);
+                let ignored = q.len() < HEADER_LEN || q[2] & 0x80 != 0;
+                assert_eq!(replied.is_none(), ignored, "{q:02x?}");
+                let Some(replied) = replied else { continue };
+                let limit = match transport {
+                    Transport::Tcp => usize::from(u16::MAX),
+                    // Without an additional record there is no OPT: 512.
+                    Transport::Udp if q[10..12] == [0, 0] => 512,
+                    Transport::Udp => usize::from(MAX_UDP_PAYLOAD),
+                };
+                assert!(out.len() >= HEADER_LEN && out.len() <= limit, "{q:02x?}");
+                assert_eq!(out[..2], q[..2], "id echoed");
+                if let Replied::General { rcode, .. } = replied
+                    && !matches!(rcode, ResponseCode::NoError | ResponseCode::NXDomain)
+                    && transport == Transport::Udp
+                {
+                    assert!(out.len() <= q.len() + OPT_LEN, "{rcode:?} for {q:02x?}");
+                }
+                if fast::answer(&snap, &q, transport, random, &mut fast_out).is_some() {
+                    let general = respond(&snap, &q, transport, random).unwrap();
+                    assert_eq!(
+                        fast_out, general.bytes,
+                        "fast and general differ on {q:02x?}"
+                    );
+                }
+            }
+        }
     }
 }

@@ -1,17 +1,18 @@
 //! The fast path for the common query, an A or AAAA question for a weighted name: the answer is
 //! copied from wire data pre-encoded when the snapshot was built, with no parsing into hickory
-//! types and no allocation. Anything else (other types, EDNS options, flags or shapes this path
-//! does not handle, answers that need truncation) returns `None`, and [`crate::answer::respond`]
-//! answers it. Both produce the same bytes for the same random number; the tests hold them to it.
+//! types and no allocation. Anything else (other types or classes, EDNS options, flags or shapes
+//! this path does not handle, answers that need truncation) returns `None`, and
+//! [`crate::answer::respond`] answers it. Both produce the same bytes for the same random number;
+//! the tests hold them to it.
 
-use crate::answer::{MAX_UDP_PAYLOAD, Transport};
+use crate::answer::{MAX_UDP_PAYLOAD, OPT_LEN, Transport, reply_limit};
 use crate::snapshot::{Snapshot, WeightedSet};
 
 /// The longest wire name (RFC 1035 §3.1), plus the two type bytes of a fast-path key.
 const KEY_MAX: usize = 255 + 2;
 /// The OPT record of every EDNS response: root owner, type 41, our payload size, extended
 /// RCODE 0, version 0, no flags, no options.
-const OPT: [u8; 11] = {
+const OPT: [u8; OPT_LEN] = {
     let size = MAX_UDP_PAYLOAD.to_be_bytes();
     [0, 0, 41, size[0], size[1], 0, 0, 0, 0, 0, 0]
 };
@@ -39,13 +40,9 @@ pub fn answer<'s>(
     let group = snapshot.fast_group(&q.key[..q.key_len])?;
     let set = group.pick(random)?;
     let (wire, count) = set.wire()?;
-    let max = match (transport, q.edns_payload) {
-        (Transport::Tcp, _) => usize::from(u16::MAX),
-        (Transport::Udp, Some(p)) => usize::from(p.clamp(512, MAX_UDP_PAYLOAD)),
-        (Transport::Udp, None) => 512,
-    };
     let edns = q.edns_payload.is_some();
-    if 12 + q.question.len() + wire.len() + if edns { OPT.len() } else { 0 } > max {
+    let len = 12 + q.question.len() + wire.len() + if edns { OPT.len() } else { 0 };
+    if len > reply_limit(transport, q.edns_payload) {
         return None; // truncation is the general path's job
     }
     let [id0, id1, flags, flags2, ..] = *packet else {
@@ -123,6 +120,8 @@ impl<'p> Query<'p> {
         let name_len = at - 12;
         let tail = packet.get(at..at + 4)?;
         let qtype = u16::from_be_bytes([tail[0], tail[1]]);
+        // A or AAAA in class IN only: another class (CH, ANY, NONE, …) is the general path's
+        // to refuse.
         if !matches!(qtype, 1 | 28) || tail[2..4] != [0, 1] {
             return None;
         }
@@ -154,8 +153,8 @@ impl<'p> Query<'p> {
 mod tests {
     use super::*;
     use crate::answer::respond;
+    use crate::metrics::AnswerCounters;
     use crate::store::Store;
-    use prometheus_client::metrics::family::Family;
     use registry::model::{Change, RecordSet};
     use registry::name::Fqdn;
 
@@ -217,7 +216,7 @@ mod tests {
             1,
         )
         .unwrap();
-        Snapshot::of_store(&s, &Family::default())
+        Snapshot::of_store(&s, &AnswerCounters::default())
     }
 
     /// A query: header flags, name labels as given (case kept), type, class, then `extra`

@@ -1,6 +1,8 @@
 //! The resolver's Prometheus metrics.
 
 use std::borrow::Cow;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -26,6 +28,49 @@ pub struct AnswerLabels {
     pub set_id: String,
 }
 
+/// `wavelb_dns_answers_total`: one series per weighted set that a served snapshot holds. A
+/// snapshot resolves its sets' series once ([`AnswerCounters::series`]); when a snapshot is built
+/// without a set, [`AnswerCounters::retain`] removes that set's series, so the series of deleted
+/// set identifiers do not stay in the exposition forever. Cloning shares the series.
+#[derive(Debug, Clone, Default)]
+pub struct AnswerCounters {
+    family: Family<AnswerLabels, Counter>,
+    /// Every label set that has a series in `family` (the family cannot be listed).
+    live: Arc<Mutex<HashSet<AnswerLabels>>>,
+}
+
+impl AnswerCounters {
+    /// The series of `labels`, created at 0 when it does not exist.
+    pub fn series(&self, labels: &AnswerLabels) -> Counter {
+        self.live_sets().insert(labels.clone());
+        self.family.get_or_create(labels).clone()
+    }
+
+    /// Removes every series whose labels are not in `keep`. Answers still counted on a removed
+    /// series (by the snapshot being replaced) are lost with it; the set is gone anyway.
+    pub fn retain(&self, keep: &HashSet<AnswerLabels>) {
+        let mut live = self.live_sets();
+        live.retain(|labels| {
+            let kept = keep.contains(labels);
+            if !kept {
+                self.family.remove(labels);
+            }
+            kept
+        });
+    }
+
+    /// The family, to register or read it.
+    pub fn family(&self) -> &Family<AnswerLabels, Counter> {
+        &self.family
+    }
+
+    fn live_sets(&self) -> std::sync::MutexGuard<'_, HashSet<AnswerLabels>> {
+        // The set is only inserted into and filtered, so a panic elsewhere cannot leave it
+        // half-changed: a poisoned lock is still consistent.
+        self.live.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
 /// Labels of `wavelb_api_requests_total`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 pub struct ApiLabels {
@@ -43,7 +88,7 @@ pub struct ResolverMetrics {
     /// The series of `queries` for A and AAAA answered NOERROR, resolved once for the fast path.
     pub noerror: NoErrorSeries,
     /// Weighted answers by pool and set id.
-    pub answers: Family<AnswerLabels, Counter>,
+    pub answers: AnswerCounters,
     /// Time to answer a query.
     pub query_duration: Histogram,
     /// API requests by operation and outcome code.
@@ -86,7 +131,7 @@ impl Default for ResolverMetrics {
         Self {
             noerror: NoErrorSeries::of(&queries),
             queries,
-            answers: Family::default(),
+            answers: AnswerCounters::default(),
             query_duration: Histogram::new(exponential_buckets(0.000_005, 2.0, 16)),
             api_requests: Family::default(),
             api_throttled: Counter::default(),
@@ -116,7 +161,7 @@ impl ResolverMetrics {
         registry.register(
             "wavelb_dns_answers",
             "Weighted answers served, by pool and set identifier",
-            m.answers.clone(),
+            m.answers.family().clone(),
         );
         registry.register(
             "wavelb_dns_query_duration_seconds",

@@ -1,9 +1,13 @@
 //! Batched UDP I/O for the DNS listener (Linux system calls): one `recvmmsg` takes up to [`BATCH`] queued
 //! queries and one `sendmmsg` sends their answers, so the per-call cost of the system call is
 //! paid once per batch instead of twice per query. Nothing here allocates after [`Batch::new`].
+//!
+//! The resolver's only unsafe code (the crate denies `unsafe_code` elsewhere): the system calls
+//! take raw pointers into buffers this module owns, and every block says why they are valid.
+#![allow(unsafe_code)]
 
 use std::io;
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, BorrowedFd};
 
 /// Datagrams per system call.
 const BATCH: usize = 16;
@@ -30,7 +34,9 @@ impl Batch {
         Self {
             queries: Box::new([[0; QUERY_MAX]; BATCH]),
             lens: [0; BATCH],
-            // SAFETY: sockaddr_storage is a plain C struct for which all-zero bytes are valid.
+            // SAFETY: `sockaddr_storage` is a C struct of integers and byte arrays only (no
+            // references, no niches), so the all-zero bit pattern is a valid value of it
+            // (family AF_UNSPEC); an array of them likewise.
             peers: unsafe { std::mem::zeroed() },
             peer_lens: [0; BATCH],
             received: 0,
@@ -46,7 +52,7 @@ impl Batch {
     /// Receives up to [`BATCH`] datagrams from the blocking socket `fd`: waits for the first,
     /// then takes what is queued; earlier answers are forgotten. `WouldBlock` when the socket's
     /// receive timeout passed with nothing received.
-    pub(crate) fn recv(&mut self, fd: RawFd) -> io::Result<usize> {
+    pub(crate) fn recv(&mut self, fd: BorrowedFd<'_>) -> io::Result<usize> {
         self.received = 0;
         self.answered = 0;
         self.sent = 0;
@@ -54,7 +60,9 @@ impl Batch {
             iov_base: self.queries[i].as_mut_ptr().cast(),
             iov_len: QUERY_MAX,
         });
-        // SAFETY: mmsghdr is a plain C struct; all-zero (null pointers, zero lengths) is valid.
+        // SAFETY: `mmsghdr` is a C struct of integers and raw pointers only; raw pointers have
+        // no validity invariant, so all-zero (null pointers, zero lengths and flags) is a valid
+        // value. The kernel is only handed these after the loop below points them at buffers.
         let mut msgs: [libc::mmsghdr; BATCH] = unsafe { std::mem::zeroed() };
         for ((m, iov), peer) in msgs.iter_mut().zip(&mut iov).zip(&mut self.peers) {
             m.msg_hdr.msg_iov = iov;
@@ -62,11 +70,16 @@ impl Batch {
             m.msg_hdr.msg_name = (peer as *mut libc::sockaddr_storage).cast();
             m.msg_hdr.msg_namelen = socklen::<libc::sockaddr_storage>();
         }
-        // SAFETY: every pointer in `msgs` points into `iov`, `self.queries` or `self.peers`, all
-        // alive and exclusively borrowed for the duration of the call, with matching lengths.
+        // SAFETY: `fd` is a borrowed, open descriptor for the whole call. `msgs` holds exactly
+        // BATCH entries, the count passed. Each entry's `msg_iov` points at one `iovec` of
+        // `iov` (msg_iovlen 1), whose base and length (QUERY_MAX) describe `self.queries[i]`;
+        // each `msg_name` points at `self.peers[i]` with its size in `msg_namelen`. All of it is
+        // owned by this frame or exclusively borrowed through `&mut self`, alive until the call
+        // returns, and the kernel writes only within the lengths given. A null timeout is
+        // allowed (block per the socket's own timeout).
         let n = unsafe {
             libc::recvmmsg(
-                fd,
+                fd.as_raw_fd(),
                 msgs.as_mut_ptr(),
                 BATCH as libc::c_uint,
                 libc::MSG_WAITFORONE,
@@ -110,13 +123,13 @@ impl Batch {
     /// Sends the unsent answers with one `sendmmsg` (blocking while the send buffer is full).
     /// Returns how many went; an error means the first unsent one failed (`Interrupted`: try
     /// again; anything else: [`Batch::skip`] it).
-    pub(crate) fn send(&mut self, fd: RawFd) -> io::Result<usize> {
+    pub(crate) fn send(&mut self, fd: BorrowedFd<'_>) -> io::Result<usize> {
         let pending = self.sent..self.answered;
         let mut iov: [libc::iovec; BATCH] = std::array::from_fn(|_| libc::iovec {
             iov_base: std::ptr::null_mut(),
             iov_len: 0,
         });
-        // SAFETY: as in `recv`: all-zero is a valid mmsghdr.
+        // SAFETY: as in `recv`: all-zero is a valid `mmsghdr` (integers and raw pointers only).
         let mut msgs: [libc::mmsghdr; BATCH] = unsafe { std::mem::zeroed() };
         for ((k, m), iov) in pending.clone().zip(&mut msgs).zip(&mut iov) {
             let reply = &self.replies[k];
@@ -128,13 +141,19 @@ impl Batch {
             m.msg_hdr.msg_iov = iov;
             m.msg_hdr.msg_iovlen = 1;
             m.msg_hdr.msg_name = (&mut self.peers[peer] as *mut libc::sockaddr_storage).cast();
-            m.msg_hdr.msg_namelen = self.peer_lens[peer];
+            // What `recvmmsg` reported, never more than the buffer holds.
+            m.msg_hdr.msg_namelen = self.peer_lens[peer].min(socklen::<libc::sockaddr_storage>());
         }
-        // SAFETY: the first `pending.len()` entries of `msgs` point into `iov` (alive for the
-        // call), the answer buffers and `self.peers`, with their lengths; the kernel only reads.
+        // SAFETY: `fd` is a borrowed, open descriptor for the whole call. The count passed is
+        // `pending.len()` (at most BATCH, the length of `msgs`), and the loop above filled
+        // exactly those first entries: each `msg_iov` points at one `iovec` of `iov` describing
+        // an answer buffer of `self.replies` (pointer and its `len()`), each `msg_name` at a
+        // `self.peers` entry with a length clamped to that entry's size. These live in this frame
+        // or behind `&mut self`, unchanged until the call returns; the kernel only reads them
+        // (the `*mut` casts are what the C signature asks for, nothing is written through them).
         let n = unsafe {
             libc::sendmmsg(
-                fd,
+                fd.as_raw_fd(),
                 msgs.as_mut_ptr(),
                 libc::c_uint::try_from(pending.len()).unwrap_or(0),
                 0,
@@ -158,7 +177,7 @@ impl Batch {
 /// information (`IP_PMTUDISC_OMIT`, `IPV6_PMTUDISC_OMIT`), as DNS servers do (DNS Flag Day
 /// 2020): answers are kept below 1232 bytes anyway, and a forged ICMP "fragmentation needed"
 /// cannot make the kernel fragment them. It also spares a path-MTU check per answer.
-pub(crate) fn omit_path_mtu(fd: RawFd, ipv6: bool) -> io::Result<()> {
+pub(crate) fn omit_path_mtu(fd: BorrowedFd<'_>, ipv6: bool) -> io::Result<()> {
     let (level, name, value) = if ipv6 {
         (
             libc::IPPROTO_IPV6,
@@ -172,10 +191,13 @@ pub(crate) fn omit_path_mtu(fd: RawFd, ipv6: bool) -> io::Result<()> {
             libc::IP_PMTUDISC_OMIT,
         )
     };
-    // SAFETY: `value` is a c_int that lives for the call, and its size is passed with it.
+    // SAFETY: `fd` is a borrowed, open descriptor for the call. The option value pointer points
+    // at `value`, a `c_int` local that outlives the call, and the length passed is exactly
+    // `size_of::<c_int>()`, which is what these IP/IPv6 options read; the kernel copies it and
+    // keeps no pointer.
     let rc = unsafe {
         libc::setsockopt(
-            fd,
+            fd.as_raw_fd(),
             level,
             name,
             (&value as *const libc::c_int).cast(),
@@ -196,7 +218,7 @@ fn socklen<T>() -> libc::socklen_t {
 mod tests {
     use super::*;
     use std::net::UdpSocket;
-    use std::os::fd::AsRawFd;
+    use std::os::fd::AsFd;
     use std::time::Duration;
 
     #[test]
@@ -218,7 +240,7 @@ mod tests {
         let mut seen = Vec::new();
         // The three datagrams may take more than one receive; each gets its own answers.
         while got < 3 {
-            got += batch.recv(server.as_raw_fd()).unwrap();
+            got += batch.recv(server.as_fd()).unwrap();
             batch.answer_each(|query, reply| {
                 seen.push(String::from_utf8_lossy(query).into_owned());
                 if query == b"q1" {
@@ -229,7 +251,7 @@ mod tests {
                 true
             });
             while batch.unsent() > 0 {
-                batch.send(server.as_raw_fd()).unwrap();
+                batch.send(server.as_fd()).unwrap();
             }
         }
         seen.sort();
@@ -251,9 +273,9 @@ mod tests {
     #[test]
     fn path_mtu_discovery_can_be_omitted_for_both_families() {
         let v4 = UdpSocket::bind("127.0.0.1:0").unwrap();
-        omit_path_mtu(v4.as_raw_fd(), false).unwrap();
+        omit_path_mtu(v4.as_fd(), false).unwrap();
         if let Ok(v6) = UdpSocket::bind("[::1]:0") {
-            omit_path_mtu(v6.as_raw_fd(), true).unwrap();
+            omit_path_mtu(v6.as_fd(), true).unwrap();
         }
     }
 }

@@ -14,8 +14,7 @@ use registry::limiter::TokenBucket;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 
-use crate::answer::{self, Transport};
-use crate::fast;
+use crate::answer::{self, Replied, Transport};
 use crate::metrics::{QueryLabels, ResolverMetrics};
 use crate::persist::{PersistError, StateFile};
 use crate::sigv4::Credentials;
@@ -290,10 +289,10 @@ fn rcode_name(rcode: hickory_proto::op::ResponseCode) -> Cow<'static, str> {
     }
 }
 
-/// Answers `packet` into `out` and counts it: from pre-encoded wire data when it is the common
-/// query ([`fast`]), with hickory otherwise ([`answer::respond`]). False when the packet must be
-/// ignored (no header, or itself a response). The caller observes the time to answer, once the
-/// answer is sent ([`ResolverMetrics::answered_in`]).
+/// Answers `packet` into `out` ([`answer::reply`]: the fast path for the common query, the
+/// general path otherwise) and counts it. False when the packet must be ignored (no header, or
+/// itself a response). The caller observes the time to answer, once the answer is sent
+/// ([`ResolverMetrics::answered_in`]).
 pub(crate) fn answer_query(
     metrics: &ResolverMetrics,
     snapshot: &Snapshot,
@@ -302,29 +301,30 @@ pub(crate) fn answer_query(
     random: u64,
     out: &mut Vec<u8>,
 ) -> bool {
-    if let Some(hit) = fast::answer(snapshot, packet, transport, random, out) {
-        match hit.qtype {
-            1 => metrics.noerror.a.inc(),
-            _ => metrics.noerror.aaaa.inc(),
-        };
-        hit.set.served.inc();
-    } else {
-        let Some(resp) = answer::respond(snapshot, packet, transport, random) else {
-            return false;
-        };
-        out.clear();
-        out.extend_from_slice(&resp.bytes);
-        metrics
-            .queries
-            .get_or_create(&QueryLabels {
-                qtype: resp
-                    .qtype
-                    .map_or(Cow::Borrowed("none"), |t| Cow::Borrowed(t.into())),
-                rcode: rcode_name(resp.rcode),
-            })
-            .inc();
-        if let Some(set) = resp.picked {
-            set.served.inc();
+    match answer::reply(snapshot, packet, transport, random, out) {
+        None => return false,
+        Some(Replied::Fast(hit)) => {
+            match hit.qtype {
+                1 => metrics.noerror.a.inc(),
+                _ => metrics.noerror.aaaa.inc(),
+            };
+            hit.set.served.inc();
+        }
+        Some(Replied::General {
+            rcode,
+            qtype,
+            picked,
+        }) => {
+            metrics
+                .queries
+                .get_or_create(&QueryLabels {
+                    qtype: qtype.map_or(Cow::Borrowed("none"), |t| Cow::Borrowed(t.into())),
+                    rcode: rcode_name(rcode),
+                })
+                .inc();
+            if let Some(set) = picked {
+                set.served.inc();
+            }
         }
     }
     true

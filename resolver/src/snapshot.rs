@@ -6,11 +6,10 @@ use std::sync::Arc;
 
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::family::Family;
 use registry::model::RecordSet;
 use registry::name::Fqdn;
 
-use crate::metrics::AnswerLabels;
+use crate::metrics::{AnswerCounters, AnswerLabels};
 
 /// One weighted record set inside a group.
 #[derive(Debug, Clone)]
@@ -181,12 +180,14 @@ pub struct Snapshot {
 impl Snapshot {
     /// Builds a snapshot. Values that do not parse are skipped with a warning (the API
     /// validates them, so this only happens with a hand-edited state file). Weighted sets count
-    /// their answers in `answers`.
-    pub fn build(sources: &[ZoneSource<'_>], answers: &Family<AnswerLabels, Counter>) -> Self {
+    /// their answers in `answers`, whose series for sets this snapshot no longer holds are
+    /// removed.
+    pub fn build(sources: &[ZoneSource<'_>], answers: &AnswerCounters) -> Self {
         let mut zones: Vec<ZoneView> = sources
             .iter()
             .filter_map(|s| build_zone(s, answers))
             .collect();
+        answers.retain(&answer_labels(&zones));
         // Longest origin first, so the most specific zone answers.
         zones.sort_by_key(|z| std::cmp::Reverse(z.origin.len()));
         let mut snapshot = Self {
@@ -232,7 +233,7 @@ impl Snapshot {
     }
 
     /// Builds the snapshot of every zone in `store`, counting answers in `answers`.
-    pub fn of_store(store: &crate::store::Store, answers: &Family<AnswerLabels, Counter>) -> Self {
+    pub fn of_store(store: &crate::store::Store, answers: &AnswerCounters) -> Self {
         let sources: Vec<ZoneSource<'_>> = store
             .zones()
             .map(|z| ZoneSource {
@@ -256,6 +257,30 @@ impl Snapshot {
     }
 }
 
+/// The labels of every weighted set in `zones`: the series of `wavelb_dns_answers_total` they use.
+fn answer_labels(zones: &[ZoneView]) -> HashSet<AnswerLabels> {
+    let mut labels = HashSet::new();
+    for zone in zones {
+        for (name, node) in &zone.nodes {
+            for rrset in node.rrsets.values() {
+                let Rrset::Weighted(group) = rrset else {
+                    continue;
+                };
+                labels.extend(group.sets.iter().map(|set| answer_label(name, &set.set_id)));
+            }
+        }
+    }
+    labels
+}
+
+/// The labels of the answers of set `set_id` at `name` (lower case, trailing dot).
+fn answer_label(name: &str, set_id: &str) -> AnswerLabels {
+    AnswerLabels {
+        pool: name.trim_end_matches('.').to_owned(),
+        set_id: set_id.to_owned(),
+    }
+}
+
 /// The fast-path key of a question: the name in lower-case wire format, then the type.
 fn fast_key(name: &Name, rtype: RecordType) -> Box<[u8]> {
     let mut key = Vec::with_capacity(name.len() + 3);
@@ -269,7 +294,7 @@ fn fast_key(name: &Name, rtype: RecordType) -> Box<[u8]> {
     key.into_boxed_slice()
 }
 
-fn build_zone(src: &ZoneSource<'_>, answers: &Family<AnswerLabels, Counter>) -> Option<ZoneView> {
+fn build_zone(src: &ZoneSource<'_>, answers: &AnswerCounters) -> Option<ZoneView> {
     let origin = src.origin.as_str().to_owned();
     let mut nodes: HashMap<String, Node> = HashMap::new();
     let mut weighted: HashMap<(String, RecordType), Vec<WeightedSet>> = HashMap::new();
@@ -299,12 +324,7 @@ fn build_zone(src: &ZoneSource<'_>, answers: &Family<AnswerLabels, Counter>) -> 
         }
         match (&set.set_identifier, set.weight) {
             (Some(id), Some(w)) => {
-                let served = answers
-                    .get_or_create(&AnswerLabels {
-                        pool: key.trim_end_matches('.').to_owned(),
-                        set_id: id.clone(),
-                    })
-                    .clone();
+                let served = answers.series(&answer_label(&key, id));
                 let set =
                     WeightedSet::new(id.clone(), u8::try_from(w).unwrap_or(0), records, served);
                 weighted.entry((key, rtype)).or_default().push(set);
@@ -385,6 +405,69 @@ mod tests {
         assert_eq!(ids.iter().filter(|i| *i == "s0").count(), 10);
         assert_eq!(ids.iter().filter(|i| *i == "s1").count(), 0);
         assert_eq!(ids.iter().filter(|i| *i == "s2").count(), 30);
+    }
+
+    /// A store with weighted sets `ids` at `www.lab.test`, and a plain set.
+    fn store(ids: &[&str]) -> crate::store::Store {
+        let mut s = crate::store::Store::default();
+        let (zone, _) = s.create_zone("lab.test", "r", None, 0).unwrap();
+        let set = |id: Option<&str>| {
+            registry::model::Change::create(RecordSet {
+                name: Fqdn::parse("www.lab.test").unwrap(),
+                rtype: if id.is_some() { "A" } else { "TXT" }.into(),
+                set_identifier: id.map(Into::into),
+                weight: id.map(|_| 1),
+                ttl: Some(30),
+                values: vec![if id.is_some() { "192.0.2.1" } else { "\"x\"" }.into()],
+                opaque: None,
+            })
+        };
+        let mut changes: Vec<_> = ids.iter().map(|id| set(Some(id))).collect();
+        changes.push(set(None));
+        s.change(&zone.id, &changes, None, 1).unwrap();
+        s
+    }
+
+    fn series(answers: &AnswerCounters) -> Vec<(String, String, u64)> {
+        let mut text = String::new();
+        let mut registry = prometheus_client::registry::Registry::default();
+        registry.register("answers", "", answers.family().clone());
+        prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+        let mut found: Vec<_> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("answers_total{pool=\""))
+            .map(|l| {
+                let (pool, rest) = l.split_once("\",set_id=\"").unwrap();
+                let (id, value) = rest.split_once("\"} ").unwrap();
+                (pool.to_owned(), id.to_owned(), value.parse().unwrap())
+            })
+            .collect();
+        found.sort();
+        found
+    }
+
+    #[test]
+    fn answer_series_of_sets_a_snapshot_no_longer_holds_are_removed() {
+        let answers = AnswerCounters::default();
+        let first = Snapshot::of_store(&store(&["a", "b", "c"]), &answers);
+        let www = |snap: &Snapshot| match &snap.zones()[0].nodes["www.lab.test."].rrsets
+            [&RecordType::A]
+        {
+            Rrset::Weighted(group) => group.clone(),
+            Rrset::Simple(_) => panic!("www is weighted"),
+        };
+        for (set, n) in www(&first).sets.iter().zip([5, 6, 7]) {
+            set.served.inc_by(n);
+        }
+        let row = |id: &str, n| ("www.lab.test".to_owned(), id.to_owned(), n);
+        assert_eq!(series(&answers), [row("a", 5), row("b", 6), row("c", 7)]);
+        // "b" deleted, "d" created: b's series goes, the others keep their counts.
+        let second = Snapshot::of_store(&store(&["a", "c", "d"]), &answers);
+        assert_eq!(series(&answers), [row("a", 5), row("c", 7), row("d", 0)]);
+        assert_eq!(www(&second).sets[0].served.get(), 5, "the same series");
+        // A snapshot without the zone's weighted sets leaves no series at all.
+        Snapshot::of_store(&store(&[]), &answers);
+        assert!(series(&answers).is_empty());
     }
 
     #[test]

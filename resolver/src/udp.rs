@@ -6,7 +6,7 @@
 //! A thread blocked in `recvmmsg` is only woken when the socket was idle.
 
 use std::io::ErrorKind;
-use std::os::fd::AsRawFd;
+use std::os::fd::AsFd;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -42,7 +42,7 @@ impl Workers {
         socket.set_nonblocking(false)?;
         socket.set_read_timeout(Some(STOP_POLL))?;
         let ipv6 = socket.local_addr()?.is_ipv6();
-        if let Err(e) = crate::mmsg::omit_path_mtu(socket.as_raw_fd(), ipv6) {
+        if let Err(e) = crate::mmsg::omit_path_mtu(socket.as_fd(), ipv6) {
             tracing::warn!(error = %e, "cannot turn path-MTU discovery off on the DNS socket; answers keep the don't-fragment bit");
         }
         for _ in 0..count {
@@ -62,7 +62,7 @@ impl Workers {
 fn serve(socket: &std::net::UdpSocket, shared: &Shared, stop: &AtomicBool) {
     let mut rng = rand::rngs::SmallRng::from_rng(&mut rand::rng());
     let mut batch = crate::mmsg::Batch::new(usize::from(MAX_UDP_PAYLOAD));
-    let fd = socket.as_raw_fd();
+    let fd = socket.as_fd();
     while !stop.load(Ordering::Relaxed) {
         match batch.recv(fd) {
             Ok(_) => {}

@@ -123,7 +123,7 @@ pub async fn run(args: LabArgs) -> anyhow::Result<()> {
     let running = service::start(&settings, &mut registry)
         .await
         .context("cannot start the lab resolver")?;
-    let answers = running.shared.metrics.answers.clone();
+    let answers = running.shared.metrics.answers.family().clone();
 
     // Demo targets share one port: the first binds (port 0 picks one), the rest follow.
     let mut targets = Vec::new();

@@ -1,14 +1,16 @@
 """DNS conformance checks of `wavelb resolver`, with real clients (dnspython, dig, kdig).
 
-Usage: python dns_conformance.py CHECK HOST:PORT API_URL
+Usage: python dns_conformance.py CHECK HOST:PORT API_URL [METRICS_HOST:PORT]
 Seeds the zone lab.test through the Route 53 API (boto3), then runs one group of checks and
 exits non-zero with a message on the first failure.
 """
 import os
 import random
 import socket
+import struct
 import subprocess
 import sys
+import urllib.request
 
 import boto3
 import dns.edns
@@ -20,6 +22,7 @@ import dns.rcode
 import dns.rdatatype
 
 CHECK, DNS_ADDR, API = sys.argv[1], sys.argv[2], sys.argv[3]
+METRICS = sys.argv[4] if len(sys.argv) > 4 else None
 HOST, PORT = DNS_ADDR.rsplit(":", 1)
 PORT = int(PORT)
 R53 = boto3.client("route53", endpoint_url=API, region_name="us-east-1",
@@ -62,6 +65,7 @@ def seed():
         rrset("txt.lab.test", "TXT", ['"hello world"']),
         rrset("big.lab.test", "TXT", big),
         rrset("alias.lab.test", "CNAME", ["www.lab.test."]),
+        rrset("many.lab.test", "A", ["127.0.1.%d" % i for i in range(1, 101)], set_id="m1", weight=1),
     ])
 
 
@@ -180,6 +184,100 @@ def check_malformed():
     check(len(answers(r)) == 1, "TCP still answers")
 
 
+def tcp_exchange(payload, timeout=3):
+    """One framed query over a fresh TCP connection; the framed reply's body (None: closed)."""
+    with socket.create_connection((HOST, PORT), timeout=timeout) as s:
+        s.sendall(struct.pack("!H", len(payload)) + payload)
+        head = s.recv(2, socket.MSG_WAITALL)
+        if len(head) < 2:
+            return None
+        return s.recv(struct.unpack("!H", head)[0], socket.MSG_WAITALL)
+
+
+WWW = b"\x03www\x03lab\x04test\x00\x00\x01\x00\x01"
+
+
+def header(qdcount, id_=0xbeef, flags=0x0100, arcount=0):
+    return struct.pack("!HHHHHH", id_, flags, qdcount, 0, 0, arcount)
+
+
+def check_header_only_formerr(reply, query, what):
+    check(reply is not None and len(reply) > 0, "%s: a reply, never an empty one" % what)
+    check(len(reply) <= len(query), "%s: %d-byte reply to a %d-byte query" % (what, len(reply), len(query)))
+    check(len(reply) == 12, "%s: header only, no echoed questions (%d bytes)" % (what, len(reply)))
+    check(reply[:2] == query[:2], "%s: id echoed" % what)
+    check(reply[2] & 0x80 and reply[3] & 0x0F == dns.rcode.FORMERR, "%s: QR and FORMERR" % what)
+    check(reply[4:] == b"\0" * 8, "%s: every count zero" % what)
+
+
+def check_hostile():
+    # Finding 3: queries without exactly one question.
+    packed = WWW + b"\x00\x00\x01\x00\x01" * 5 + b"\xc0\x0c\x00\x01\x00\x01" * 400
+    queries = [
+        ("QDCOUNT=0", header(0)),
+        ("QDCOUNT=2", header(2) + WWW * 2),
+        ("QDCOUNT=600", header(600) + WWW * 600),
+        ("2455-byte query, 406 questions", header(406) + packed),
+    ]
+    check(len(queries[3][1]) == 2455, "the 2455-byte query is %d bytes" % len(queries[3][1]))
+    for what, q in queries:
+        check_header_only_formerr(raw_exchange(q, timeout=3), q, what + " over UDP")
+        check_header_only_formerr(tcp_exchange(q), q, what + " over TCP")
+    # A big answer is truncated to the client's limit, the question kept.
+    for payload, limit in [(None, 512), (4096, 1232), (1232, 1232)]:
+        q = dns.message.make_query("many.lab.test", "A", use_edns=-1 if payload is None else 0,
+                                   payload=payload or 512)
+        wire = q.to_wire()
+        reply = raw_exchange(wire, timeout=3)
+        check(reply is not None and 12 <= len(reply) <= limit,
+              "many A, EDNS %s: %s bytes, limit %d" % (payload, reply and len(reply), limit))
+        r = dns.message.from_wire(reply)
+        check(r.flags & dns.flags.TC and len(r.question) == 1 and not r.answer,
+              "many A, EDNS %s: TC with the question only" % payload)
+    r = ask("many.lab.test", tcp=True)
+    check(not r.flags & dns.flags.TC and len(r.answer[0]) == 100, "TCP carries all 100 addresses")
+    # Finding 7: classes other than IN are refused, never answered with AA.
+    for rdclass in ["CH", "ANY", "NONE"]:
+        for tcp in [False, True]:
+            q = dns.message.make_query("www.lab.test", "A", rdclass=rdclass)
+            r = ask(None, tcp=tcp, raw=q)
+            check(r.rcode() == dns.rcode.REFUSED and not r.flags & dns.flags.AA and not r.answer,
+                  "class %s (tcp=%s): REFUSED without AA: %s" % (rdclass, tcp, r))
+    q = dns.message.make_query("version.bind", "TXT", rdclass="CH")
+    r = ask(None, raw=q)
+    check(r.rcode() == dns.rcode.REFUSED and not r.answer, "CH TXT version.bind is refused")
+    # The server still answers.
+    check(len(answers(ask("www.lab.test"))) == 1, "UDP still answers")
+    check(len(answers(ask("www.lab.test", tcp=True))) == 1, "TCP still answers")
+
+
+def scrape():
+    with urllib.request.urlopen("http://%s/metrics" % METRICS, timeout=5) as resp:
+        return resp.read().decode()
+
+
+def answer_series(text, set_id):
+    return [l for l in text.splitlines()
+            if l.startswith("wavelb_dns_answers_total{") and 'pool="www.lab.test"' in l
+            and 'set_id="%s"' % set_id in l]
+
+
+def check_metrics():
+    check(METRICS is not None, "the metrics address is passed")
+    for _ in range(50):
+        ask("www.lab.test")
+    before = scrape()
+    for set_id in ["w1", "w2", "w3", "w4"]:
+        check(len(answer_series(before, set_id)) == 1, "a series for %s:\n%s" % (set_id, before))
+    change([rrset("www.lab.test", "A", ["127.0.0.13"], set_id="w3", weight=30, action="DELETE")])
+    after = scrape()
+    check(not answer_series(after, "w3"), "the deleted set's series is gone:\n%s" % after)
+    for set_id in ["w1", "w2", "w4"]:
+        check(len(answer_series(after, set_id)) == 1, "%s keeps its series" % set_id)
+    total = sum(float(answer_series(after, s)[0].rsplit(" ", 1)[1]) for s in ["w1", "w2", "w4"])
+    check(total > 0, "the remaining sets keep their counts")
+
+
 def run(cmd):
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=20)
     check(out.returncode == 0, "%s failed: %s" % (cmd, out.stderr))
@@ -236,5 +334,6 @@ def check_weights():
 
 seed()
 {"authority": check_authority, "negative": check_negative, "protocol": check_protocol,
- "malformed": check_malformed, "clients": check_clients, "weights": check_weights}[CHECK]()
+ "malformed": check_malformed, "clients": check_clients, "weights": check_weights,
+ "hostile": check_hostile, "metrics": check_metrics}[CHECK]()
 print("ok", CHECK)
