@@ -505,7 +505,7 @@ mod tests {
             format!("<r><!--{hidden}--></r>"),
             format!("<r><![CDATA[{hidden}]]></r>"),
             format!("<?pi {hidden}?><r/>"),
-            format!("<r a='>'><!-- -- > --></r>"),
+            "<r a='>'><!-- -- > --></r>".to_owned(),
         ] {
             assert_eq!(check_shape(&wrapped), Ok(()), "{wrapped}");
         }
