@@ -92,6 +92,9 @@ pub struct ResolverArgs {
     /// Serve an unauthenticated API on a non-loopback address.
     #[arg(long)]
     pub api_insecure: bool,
+    /// Accept SigV4 requests that leave the body unsigned (x-amz-content-sha256: UNSIGNED-PAYLOAD).
+    #[arg(long)]
+    pub api_allow_unsigned_payload: bool,
 }
 
 /// `wavelb agent`: register this instance, keep its record right, drain on stop, Spot

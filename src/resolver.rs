@@ -67,6 +67,8 @@ pub fn settings(
         api_rate_limit,
         api_credentials,
         api_insecure: args.api_insecure || file.api_insecure.unwrap_or(false),
+        api_allow_unsigned_payload: args.api_allow_unsigned_payload
+            || file.api_allow_unsigned_payload.unwrap_or(false),
     };
     let metrics = args
         .metrics_listen

@@ -228,15 +228,21 @@ async fn records_quarantine_restore_cycle_end_to_end() {
     assert!(row(&cfg, "i-1").is_null());
 }
 
-#[test]
-fn sigv4_is_required_when_credentials_are_configured() {
-    let dir = tempfile::tempdir().unwrap();
-    let creds = dir.path().join("creds.toml");
+/// Writes an `--api-credentials` file with the key `AKIDLAB` / `s3cret/lab+key` into `dir`.
+fn credentials_file(dir: &std::path::Path) -> std::path::PathBuf {
+    let creds = dir.join("creds.toml");
     std::fs::write(
         &creds,
         "[[credentials]]\naccess_key_id = \"AKIDLAB\"\nsecret_access_key = \"s3cret/lab+key\"\n",
     )
     .unwrap();
+    creds
+}
+
+#[test]
+fn sigv4_is_required_when_credentials_are_configured() {
+    let dir = tempfile::tempdir().unwrap();
+    let creds = credentials_file(dir.path());
     let r = resolver(&["--api-credentials", creds.to_str().unwrap()]);
     let api = r.field("api_url");
     assert_ok(
@@ -481,4 +487,205 @@ async fn metrics_cover_queries_answers_and_the_api() {
     ] {
         assert!(text.contains(series), "missing {series} in\n{text}");
     }
+}
+
+/// Sends `head` (request line and headers, without the blank line; `Connection: close` and the
+/// `Host` of `api` are added) and `body` on a fresh connection to `api` (`http://ADDR:PORT`).
+/// Returns the status and the whole response text; fails if no answer comes within 60 s.
+fn raw_http(api: &str, head: &str, body: &[u8]) -> (u16, String) {
+    use std::io::{Read, Write};
+    let addr = api.trim_start_matches("http://");
+    let mut conn = std::net::TcpStream::connect(addr).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    conn.set_write_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let request = format!("{head}\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    conn.write_all(request.as_bytes()).unwrap();
+    conn.write_all(body).unwrap();
+    let mut response = Vec::new();
+    conn.read_to_end(&mut response)
+        .expect("the API answers within 60 s");
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no HTTP status in {text:?}"));
+    (status, text)
+}
+
+/// POSTs `body` to `path` of `api`.
+fn raw_post(api: &str, path: &str, body: &str) -> (u16, String) {
+    raw_http(
+        api,
+        &format!(
+            "POST {path} HTTP/1.1\r\nContent-Type: text/xml\r\nContent-Length: {}",
+            body.len()
+        ),
+        body.as_bytes(),
+    )
+}
+
+/// `dig @DNS NAME TYPE +short` against the resolver.
+fn dig_short(r: &Service, name: &str, rtype: &str) -> String {
+    let (host, port) = r
+        .dns()
+        .rsplit_once(':')
+        .map(|(h, p)| (h.to_owned(), p.to_owned()))
+        .unwrap();
+    let out = Command::new("dig")
+        .args([
+            format!("@{host}"),
+            "-p".into(),
+            port,
+            name.into(),
+            rtype.into(),
+            "+short".into(),
+            "+tries=1".into(),
+            "+time=5".into(),
+        ])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+#[test]
+fn hostile_xml_gets_a_quick_400_and_the_resolver_keeps_serving() {
+    let r = resolver(&[]);
+    let api = r.field("api_url");
+    let (status, zones) = raw_http(&api, "GET /2013-04-01/hostedzone HTTP/1.1", b"");
+    assert_eq!(status, 200, "{zones}");
+    let zone = zones
+        .split("<Id>/hostedzone/")
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .unwrap_or_else(|| panic!("no zone id in {zones}"))
+        .to_owned();
+    let nested = |root: &str| {
+        format!(
+            "<{root}>{}{}</{root}>",
+            "<a>".repeat(400),
+            "</a>".repeat(400)
+        )
+    };
+    let attributes = |root: &str| {
+        let many: String = (0..40_000).map(|i| format!(" a{i}=\"\"")).collect();
+        format!("<{root}{many}/>")
+    };
+    let targets = [
+        (
+            "/2013-04-01/hostedzone".to_owned(),
+            "CreateHostedZoneRequest",
+        ),
+        (
+            format!("/2013-04-01/hostedzone/{zone}/rrset/"),
+            "ChangeResourceRecordSetsRequest",
+        ),
+    ];
+    for (path, root) in &targets {
+        for (body, limit) in [
+            (nested(root), "more than 16 levels"),
+            (attributes(root), "more than 8 attributes"),
+        ] {
+            let started = std::time::Instant::now();
+            let (status, text) = raw_post(&api, path, &body);
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "{path} {limit}: took {:?}",
+                started.elapsed()
+            );
+            assert_eq!(status, 400, "{path} {limit}: {text}");
+            assert!(
+                text.contains("<Code>InvalidInput</Code>") && text.contains(limit),
+                "{path}: {text}"
+            );
+        }
+    }
+
+    // A body over the limit is refused from its declared length, before it is read.
+    let (status, text) = raw_http(
+        &api,
+        "POST /2013-04-01/hostedzone HTTP/1.1\r\nContent-Length: 1048577",
+        b"",
+    );
+    assert_eq!(status, 413, "{text}");
+    assert!(
+        text.contains("<Code>RequestEntityTooLarge</Code>")
+            && text.contains("at most 1048576 bytes"),
+        "{text}"
+    );
+
+    // The process survived: DNS and the API still answer.
+    assert!(dig_short(&r, "lab.test", "SOA").contains("lab.test"));
+    let (status, zones) = raw_http(&api, "GET /2013-04-01/hostedzone HTTP/1.1", b"");
+    assert_eq!(status, 200, "{zones}");
+    assert!(zones.contains("<Name>lab.test.</Name>"), "{zones}");
+}
+
+/// Runs tests/py/api_guard.py against `api` (signing with `keys` when given).
+fn guard_probes(api: &str, keys: &[&str]) -> serde_json::Value {
+    let mut args = vec![api];
+    args.extend_from_slice(keys);
+    let out = py("api_guard.py", &args);
+    serde_json::from_str(&assert_ok(&out, "api_guard.py")).unwrap()
+}
+
+#[test]
+fn an_unauthenticated_api_refuses_web_pages_and_foreign_hosts() {
+    let refused = serde_json::json!([403, "AccessDenied"]);
+    let ok = serde_json::json!([200, ""]);
+    let r = resolver(&[]);
+    let got = guard_probes(&r.field("api_url"), &[]);
+    for (probe, want) in [
+        ("origin", &refused),
+        ("dns_name_host", &refused),
+        ("ip_host", &refused),
+        ("localhost", &ok),
+        ("loopback", &ok),
+    ] {
+        assert_eq!(&got[probe], want, "{probe}: {got}");
+    }
+    // --api-insecure (an API meant for a network) also answers IP hosts, never names or pages.
+    let r = resolver(&["--api-insecure"]);
+    let got = guard_probes(&r.field("api_url"), &[]);
+    for (probe, want) in [
+        ("origin", &refused),
+        ("dns_name_host", &refused),
+        ("ip_host", &ok),
+        ("loopback", &ok),
+    ] {
+        assert_eq!(&got[probe], want, "--api-insecure {probe}: {got}");
+    }
+}
+
+#[test]
+fn a_signed_api_refuses_unsigned_payloads_unless_allowed_and_serves_any_host() {
+    let dir = tempfile::tempdir().unwrap();
+    let creds = credentials_file(dir.path());
+    let creds = creds.to_str().unwrap();
+    let keys = ["AKIDLAB", "s3cret/lab+key"];
+    let ok = serde_json::json!([200, ""]);
+    let r = resolver(&["--api-credentials", creds]);
+    let got = guard_probes(&r.field("api_url"), &keys);
+    for probe in [
+        "origin",
+        "dns_name_host",
+        "ip_host",
+        "localhost",
+        "loopback",
+    ] {
+        assert_eq!(got[probe], ok, "{probe}: {got}");
+    }
+    assert_eq!(
+        got["unsigned_payload"],
+        serde_json::json!([403, "AccessDenied"]),
+        "{got}"
+    );
+    assert_eq!(dig_short(&r, "unsigned.lab.test", "A"), "");
+
+    let r = resolver(&["--api-credentials", creds, "--api-allow-unsigned-payload"]);
+    let got = guard_probes(&r.field("api_url"), &keys);
+    assert_eq!(got["unsigned_payload"], ok, "{got}");
+    assert_eq!(dig_short(&r, "unsigned.lab.test", "A"), "192.0.2.7");
 }

@@ -2,33 +2,40 @@
 //! boto3 and Terraform use for hosted zones, record sets and changes.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::service::Shared;
 use crate::sigv4::{self, SignedRequest};
 use crate::store::{Store, StoreError, list_page, reversed};
-use crate::xml;
+use crate::xml::{self, XmlError};
 
 /// Route 53's largest page of record sets.
 const MAX_RRSET_ITEMS: usize = 300;
 /// Route 53's largest page of hosted zones.
 const MAX_ZONE_ITEMS: usize = 100;
-/// The largest request body accepted.
-const MAX_BODY: usize = 4 * 1024 * 1024;
+/// The largest request body accepted, in bytes; a larger one gets 413 `RequestEntityTooLarge`.
+///
+/// The largest body Route 53 itself accepts is a ChangeResourceRecordSets batch of 1 000 changes
+/// (1 000 `ResourceRecord` elements) carrying 32 000 characters of values. As the SDKs write it, a
+/// change with every field the resolver reads at its maximum is 264 bytes of markup
+/// (`<Change><Action>UPSERT</Action>…<TTL>2147483647</TTL>…</Change>`) + a 255-byte name + a
+/// 128-byte set identifier = 647 bytes; 1 000 of them are 647 000 bytes. The values add 32 000
+/// bytes, or 192 000 if every character were written as a 6-byte entity (`&quot;`); the envelope
+/// and a 256-character comment (escaped: 1 536) add under 2 000. That is at most ~841 000 bytes;
+/// 1 MiB leaves 25 % margin.
+pub const MAX_BODY: usize = 1024 * 1024;
 
 /// The API router.
 pub fn router(shared: Arc<Shared>) -> Router {
-    Router::new()
-        .fallback(handle)
-        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
-        .with_state(shared)
+    Router::new().fallback(handle).with_state(shared)
 }
 
 /// An API failure, rendered as Route 53's error document.
@@ -49,6 +56,17 @@ impl ApiError {
 
     fn input(message: impl Into<String>) -> Self {
         Self::new(400, "InvalidInput", message)
+    }
+
+    fn too_large(what: &str) -> Self {
+        Self::new(
+            413,
+            "RequestEntityTooLarge",
+            format!(
+                "the request body {what}; at most {MAX_BODY} bytes are accepted (split the change \
+                 batch)"
+            ),
+        )
     }
 }
 
@@ -103,12 +121,13 @@ async fn handle(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
     let id = request_id();
-    let path = uri.path().to_owned();
-    let query_text = uri.query().unwrap_or("").to_owned();
-    let (operation, result) = dispatch(&shared, &method, &path, &query_text, &headers, &body).await;
+    let (operation, result) = match read_body(&headers, body).await {
+        Ok(body) => dispatch(&shared, &method, &uri, &headers, &body).await,
+        Err(e) => ("Unknown", Err(e)),
+    };
     let code = match &result {
         Ok(_) => "OK".to_owned(),
         Err(e) => e.code.to_owned(),
@@ -137,14 +156,54 @@ async fn handle(
     response
 }
 
+/// Reads the whole body, refusing one declared or found to be over [`MAX_BODY`].
+async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if let Some(n) = declared
+        && usize::try_from(n).map_or(true, |n| n > MAX_BODY)
+    {
+        return Err(ApiError::too_large(&format!("is {n} bytes")));
+    }
+    axum::body::to_bytes(body, MAX_BODY)
+        .await
+        .map_err(|_| ApiError::too_large("is larger than the limit or was cut off"))
+}
+
+/// Parses a request body with `parse` on the blocking pool, so a slow document never holds an
+/// async worker (DNS over TCP and other API requests share them).
+async fn parse_body<T: Send + 'static>(
+    body: &Bytes,
+    parse: fn(&str) -> Result<T, XmlError>,
+) -> Result<T, ApiError> {
+    let body = body.clone();
+    tokio::task::spawn_blocking(move || {
+        let text = std::str::from_utf8(&body)
+            .map_err(|_| XmlError("the request body is not UTF-8".into()))?;
+        parse(text)
+    })
+    .await
+    .map_err(|e| {
+        ApiError::new(
+            500,
+            "InternalFailure",
+            format!("the XML parser failed: {e}"),
+        )
+    })?
+    .map_err(|e| ApiError::input(e.0))
+}
+
 async fn dispatch(
     shared: &Shared,
     method: &Method,
-    path: &str,
-    query_text: &str,
+    uri: &Uri,
     headers: &HeaderMap,
     body: &Bytes,
 ) -> (&'static str, ApiResult) {
+    let path = uri.path();
+    let query_text = uri.query().unwrap_or("");
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let operation = match (method.as_str(), segments.as_slice()) {
         ("POST", ["2013-04-01", "hostedzone"]) => "CreateHostedZone",
@@ -169,7 +228,11 @@ async fn dispatch(
             );
         }
     };
-    if let Err(e) = authenticate(shared, method, path, query_text, headers, body) {
+    let checked = match &shared.credentials {
+        Some(keys) => authenticate(shared, keys, method, path, query_text, headers, body),
+        None => local_only(headers, uri, shared.api_insecure),
+    };
+    if let Err(e) = checked {
         return (operation, Err(e));
     }
     if let Some(limiter) = &shared.rate_limit {
@@ -187,13 +250,8 @@ async fn dispatch(
     }
     let query: HashMap<String, String> = url_query(query_text);
     let arg = |i: usize| segments.get(i).copied().unwrap_or("");
-    let text =
-        || std::str::from_utf8(body).map_err(|_| ApiError::input("the request body is not UTF-8"));
     let result = match operation {
-        "CreateHostedZone" => match text() {
-            Ok(t) => create_zone(shared, t).await,
-            Err(e) => Err(e),
-        },
+        "CreateHostedZone" => create_zone(shared, body).await,
         "ListHostedZones" => list_zones(shared, &query).await,
         "ListHostedZonesByName" => zones_by_name(shared, &query).await,
         "GetHostedZoneCount" => {
@@ -206,10 +264,7 @@ async fn dispatch(
         }
         "GetHostedZone" => get_zone(shared, arg(2)).await,
         "DeleteHostedZone" => delete_zone(shared, arg(2)).await,
-        "ChangeResourceRecordSets" => match text() {
-            Ok(t) => change(shared, arg(2), t).await,
-            Err(e) => Err(e),
-        },
+        "ChangeResourceRecordSets" => change(shared, arg(2), body).await,
         "ListResourceRecordSets" => list_rrsets(shared, arg(2), &query).await,
         _ => get_change(shared, arg(2)).await,
     };
@@ -218,15 +273,13 @@ async fn dispatch(
 
 fn authenticate(
     shared: &Shared,
+    keys: &[sigv4::Credentials],
     method: &Method,
     path: &str,
     query: &str,
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<(), ApiError> {
-    let Some(keys) = &shared.credentials else {
-        return Ok(());
-    };
     let header_list: Vec<(String, String)> = headers
         .iter()
         .map(|(k, v)| {
@@ -243,9 +296,88 @@ fn authenticate(
         headers: &header_list,
         body,
     };
-    sigv4::verify(&request, keys, SystemTime::now(), "route53")
-        .map(|_| ())
-        .map_err(|e| ApiError::new(403, e.code(), e.to_string()))
+    sigv4::verify(
+        &request,
+        keys,
+        SystemTime::now(),
+        "route53",
+        shared.unsigned_payload,
+    )
+    .map(|_| ())
+    .map_err(|e| ApiError::new(403, e.code(), e.to_string()))
+}
+
+/// The guard of an unauthenticated API: only local programs may use it, never a web page.
+///
+/// A request carrying `Origin` comes from a browser page (any site the local user visits) and is
+/// refused. So is one whose `Host` (or HTTP/2 authority) is not `localhost` or a loopback address
+/// (127.0.0.0/8, `[::1]`), with or without a port: a page whose DNS name was re-pointed at
+/// 127.0.0.1 (DNS rebinding) still sends its own name. With `--api-insecure` (the operator
+/// exposed the API to a network) any IP-literal `Host` is accepted too; names never are.
+fn local_only(headers: &HeaderMap, uri: &Uri, insecure: bool) -> Result<(), ApiError> {
+    if headers.contains_key(header::ORIGIN) {
+        return Err(ApiError::new(
+            403,
+            "AccessDenied",
+            "the API is unauthenticated and refuses requests from web pages (this one carries an \
+             Origin header); configure --api-credentials to serve browsers",
+        ));
+    }
+    let host = match headers.get(header::HOST) {
+        Some(v) => v.to_str().ok(),
+        None => uri.authority().map(axum::http::uri::Authority::as_str),
+    };
+    match host.map(host_address) {
+        Some(HostName::Localhost) => Ok(()),
+        Some(HostName::Ip(ip)) if ip.is_loopback() || insecure => Ok(()),
+        _ => Err(ApiError::new(
+            403,
+            "AccessDenied",
+            format!(
+                "the API is unauthenticated and only answers requests addressed to localhost or a \
+                 loopback address; this one is for Host {:?}: use http://127.0.0.1:PORT, or \
+                 configure --api-credentials",
+                host.unwrap_or("<none>")
+            ),
+        )),
+    }
+}
+
+/// What a `Host` header names, its port (if any) removed.
+#[derive(Debug, PartialEq, Eq)]
+enum HostName {
+    /// `localhost` (any case, with or without the root dot).
+    Localhost,
+    /// An IP literal (IPv6 in brackets); IPv4-mapped IPv6 counts as the IPv4 address.
+    Ip(IpAddr),
+    /// Anything else: a DNS name or garbage.
+    Other,
+}
+
+fn host_address(host: &str) -> HostName {
+    let port_ok = |p: &str| p.is_empty() || p.parse::<u16>().is_ok();
+    if let Some(rest) = host.strip_prefix('[') {
+        return match rest.split_once(']') {
+            Some((ip, port)) if port.is_empty() || port.strip_prefix(':').is_some_and(port_ok) => {
+                ip.parse::<std::net::Ipv6Addr>()
+                    .map_or(HostName::Other, |ip| {
+                        HostName::Ip(IpAddr::V6(ip).to_canonical())
+                    })
+            }
+            _ => HostName::Other,
+        };
+    }
+    let name = match host.rsplit_once(':') {
+        Some((name, port)) if port_ok(port) => name,
+        Some(_) => return HostName::Other,
+        None => host,
+    };
+    if name.eq_ignore_ascii_case("localhost") || name.eq_ignore_ascii_case("localhost.") {
+        HostName::Localhost
+    } else {
+        name.parse::<std::net::Ipv4Addr>()
+            .map_or(HostName::Other, |ip| HostName::Ip(IpAddr::V4(ip)))
+    }
 }
 
 fn url_query(q: &str) -> HashMap<String, String> {
@@ -305,8 +437,8 @@ fn max_items(
     }
 }
 
-async fn create_zone(shared: &Shared, body: &str) -> ApiResult {
-    let req = xml::parse_create_zone(body).map_err(|e| ApiError::input(e.0))?;
+async fn create_zone(shared: &Shared, body: &Bytes) -> ApiResult {
+    let req = parse_body(body, xml::parse_create_zone).await?;
     if req.private {
         return Err(ApiError::input(
             "private hosted zones (VPC associations) are not supported by the lab resolver",
@@ -415,8 +547,8 @@ async fn zones_by_name(shared: &Shared, query: &HashMap<String, String>) -> ApiR
     Ok(ok(StatusCode::OK, "ListHostedZonesByNameResponse", &inner))
 }
 
-async fn change(shared: &Shared, zone_id: &str, body: &str) -> ApiResult {
-    let batch = xml::parse_change_batch(body).map_err(|e| ApiError::input(e.0))?;
+async fn change(shared: &Shared, zone_id: &str, body: &Bytes) -> ApiResult {
+    let batch = parse_body(body, xml::parse_change_batch).await?;
     let change = shared
         .mutate(|store, now| store.change(zone_id, &batch.changes, batch.comment.clone(), now))
         .await?;
@@ -519,5 +651,66 @@ impl Shared {
         *store = next;
         self.publish(&store);
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn guard(pairs: &[(&'static str, &str)], uri: &str, insecure: bool) -> Result<(), String> {
+        let mut headers = HeaderMap::new();
+        for (name, value) in pairs {
+            headers.insert(*name, value.parse().unwrap());
+        }
+        local_only(&headers, &uri.parse().unwrap(), insecure).map_err(|e| e.message)
+    }
+
+    #[test]
+    fn hosts_are_read_with_or_without_a_port() {
+        let v4 = |a: [u8; 4]| HostName::Ip(IpAddr::from(a));
+        assert_eq!(host_address("localhost"), HostName::Localhost);
+        assert_eq!(host_address("LocalHost.:8053"), HostName::Localhost);
+        assert_eq!(host_address("127.0.0.1:8053"), v4([127, 0, 0, 1]));
+        assert_eq!(host_address("127.9.9.9"), v4([127, 9, 9, 9]));
+        assert_eq!(
+            host_address("[::1]:8053"),
+            HostName::Ip("::1".parse().unwrap())
+        );
+        assert_eq!(host_address("[::ffff:127.0.0.1]"), v4([127, 0, 0, 1]));
+        for other in [
+            "evil.example",
+            "localhost.evil.example:8053",
+            "127.0.0.1.nip.io",
+            "127.0.0.1:99999",
+            "[::1]x",
+            "[::1",
+            "::1",
+            "",
+        ] {
+            assert_eq!(host_address(other), HostName::Other, "{other}");
+        }
+    }
+
+    #[test]
+    fn an_unauthenticated_api_answers_local_programs_only() {
+        assert_eq!(guard(&[("host", "127.0.0.1:8053")], "/", false), Ok(()));
+        assert_eq!(guard(&[("host", "localhost")], "/", false), Ok(()));
+        // HTTP/2 carries the authority in the URI.
+        assert_eq!(guard(&[], "http://[::1]:8053/", false), Ok(()));
+        let page = guard(
+            &[
+                ("host", "127.0.0.1:8053"),
+                ("origin", "http://evil.example"),
+            ],
+            "/",
+            true,
+        );
+        assert!(page.unwrap_err().contains("Origin"));
+        let rebound = guard(&[("host", "evil.example:8053")], "/", true).unwrap_err();
+        assert!(rebound.contains("\"evil.example:8053\""), "{rebound}");
+        assert!(guard(&[("host", "192.0.2.1:8053")], "/", false).is_err());
+        assert_eq!(guard(&[("host", "192.0.2.1:8053")], "/", true), Ok(()));
+        assert!(guard(&[], "/", false).unwrap_err().contains("<none>"));
     }
 }

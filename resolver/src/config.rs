@@ -31,6 +31,9 @@ pub struct ResolverConfig {
     pub api_credentials: Option<PathBuf>,
     /// `--api-insecure`: allow an unauthenticated API on a non-loopback address.
     pub api_insecure: Option<bool>,
+    /// `--api-allow-unsigned-payload`: accept signed requests whose body is not signed
+    /// (`x-amz-content-sha256: UNSIGNED-PAYLOAD`).
+    pub api_allow_unsigned_payload: Option<bool>,
 }
 
 fn optional_duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {

@@ -43,6 +43,8 @@ pub struct Settings {
     pub api_credentials: Option<Vec<Credentials>>,
     /// Allow an unauthenticated API on a non-loopback address.
     pub api_insecure: bool,
+    /// Accept SigV4 requests whose body is not signed (`x-amz-content-sha256: UNSIGNED-PAYLOAD`).
+    pub api_allow_unsigned_payload: bool,
 }
 
 /// Why the resolver could not start.
@@ -102,6 +104,10 @@ pub struct Shared {
     pub rate_limit: Option<std::sync::Mutex<TokenBucket>>,
     /// Accepted SigV4 keys.
     pub credentials: Option<Vec<Credentials>>,
+    /// Whether signed requests may leave their body unsigned.
+    pub unsigned_payload: crate::sigv4::Payload,
+    /// `--api-insecure`: an unauthenticated API also answers requests for non-loopback IP hosts.
+    pub api_insecure: bool,
     /// Metrics.
     pub metrics: ResolverMetrics,
 }
@@ -182,6 +188,12 @@ pub async fn start(settings: &Settings, registry: &mut Registry) -> Result<Runni
             .api_rate_limit
             .map(|r| std::sync::Mutex::new(TokenBucket::new(r, r.max(1.0), Instant::now()))),
         credentials: settings.api_credentials.clone(),
+        unsigned_payload: if settings.api_allow_unsigned_payload {
+            crate::sigv4::Payload::MayBeUnsigned
+        } else {
+            crate::sigv4::Payload::MustBeSigned
+        },
+        api_insecure: settings.api_insecure,
         metrics: ResolverMetrics::register(registry),
     });
     shared.publish(&store);

@@ -32,8 +32,15 @@
 //!   sorted and unique), values trimmed of spaces with runs of spaces collapsed to one, repeated
 //!   headers joined with `,` in arrival order.
 //! - **Payload hash** — the `x-amz-content-sha256` header if present (it must then be the body's
-//!   hex SHA-256, or `UNSIGNED-PAYLOAD`, in which case the body is not covered by the signature),
-//!   otherwise the SHA-256 of the body.
+//!   hex SHA-256, or `UNSIGNED-PAYLOAD` when the caller passes [`Payload::MayBeUnsigned`], in which
+//!   case the body is not covered by the signature), otherwise the SHA-256 of the body.
+//!
+//! # Bounds
+//!
+//! The `Authorization` header is at most [`MAX_AUTHORIZATION_LEN`] bytes and names at most
+//! [`MAX_SIGNED_HEADERS`] signed headers; the credential scope has exactly five parts. Longer or
+//! larger headers are refused as malformed before anything is allocated for them. No input makes
+//! the parser panic.
 //!
 //! Presigned (query-string) signatures and SigV4a are not supported: such requests are refused.
 
@@ -52,6 +59,26 @@ const AUTHORIZATION: &str = "authorization";
 const HOST: &str = "host";
 const AMZ_DATE: &str = "x-amz-date";
 const CONTENT_SHA256: &str = "x-amz-content-sha256";
+
+/// The longest `Authorization` header accepted, in bytes. An SDK's header is about 300 bytes
+/// (algorithm, a credential scope of at most ~200, a handful of signed header names, 64 hex
+/// digits).
+pub const MAX_AUTHORIZATION_LEN: usize = 4096;
+
+/// The most header names `SignedHeaders` may list. The SDKs sign five to eight.
+pub const MAX_SIGNED_HEADERS: usize = 32;
+
+/// Whether a request may leave its body out of the signature with
+/// `x-amz-content-sha256: UNSIGNED-PAYLOAD`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Payload {
+    /// The body must be covered by the signature; `UNSIGNED-PAYLOAD` is refused with
+    /// [`AuthError::UnsignedPayload`].
+    MustBeSigned,
+    /// `UNSIGNED-PAYLOAD` is accepted: whoever can replay or intercept a signed request can
+    /// change its body.
+    MayBeUnsigned,
+}
 
 /// How far `x-amz-date` may be from the caller's clock, either way, before the request is refused
 /// with [`AuthError::RequestExpired`].
@@ -158,6 +185,13 @@ pub enum AuthError {
         /// The hex SHA-256 of the body that arrived.
         actual: String,
     },
+    /// The request declares `x-amz-content-sha256: UNSIGNED-PAYLOAD` and the verifier requires
+    /// signed bodies ([`Payload::MustBeSigned`]).
+    #[error(
+        "the request body is not signed (x-amz-content-sha256: UNSIGNED-PAYLOAD): sign the \
+         payload, or start the resolver with --api-allow-unsigned-payload"
+    )]
+    UnsignedPayload,
     /// The signature is well formed but is not the one computed for this request.
     #[error(
         "the request signature does not match the one computed for it: check the secret key, \
@@ -179,6 +213,7 @@ impl AuthError {
             | Self::SignedHeaderMissing(_)
             | Self::InvalidDate(_) => "IncompleteSignature",
             Self::UnknownAccessKey(_) => "InvalidClientTokenId",
+            Self::UnsignedPayload => "AccessDenied",
             Self::RequestExpired { .. } => "RequestExpired",
             Self::WrongService { .. }
             | Self::ScopeDateMismatch { .. }
@@ -189,7 +224,7 @@ impl AuthError {
 }
 
 /// Verifies the SigV4 `Authorization` header of `req` against `keys`, for `service` (Route 53
-/// uses `"route53"`), at time `now`.
+/// uses `"route53"`), at time `now`; `payload` says whether `UNSIGNED-PAYLOAD` is accepted.
 ///
 /// Returns the access key id that signed the request. The region in the credential scope is
 /// taken as given (it feeds the signing key, so it must be the one the client signed with).
@@ -198,12 +233,14 @@ impl AuthError {
 /// # Errors
 ///
 /// An [`AuthError`] saying what is wrong when the request is not signed, not signed with one of
-/// `keys`, signed for another service, outside [`MAX_CLOCK_SKEW`], or not as it was signed.
+/// `keys`, signed for another service, outside [`MAX_CLOCK_SKEW`], not as it was signed, or with
+/// an unsigned body that `payload` does not allow.
 pub fn verify(
     req: &SignedRequest<'_>,
     keys: &[Credentials],
     now: SystemTime,
     service: &str,
+    payload: Payload,
 ) -> Result<String, AuthError> {
     let auth = parse_authorization(authorization_value(req.headers)?)?;
     for required in [HOST, AMZ_DATE] {
@@ -241,7 +278,7 @@ pub fn verify(
         .iter()
         .find(|k| k.access_key_id == auth.access_key_id)
         .ok_or_else(|| AuthError::UnknownAccessKey(auth.access_key_id.to_owned()))?;
-    let payload_hash = payload_hash(req.headers, req.body)?;
+    let payload_hash = payload_hash(req.headers, req.body, payload)?;
 
     let canonical_request = canonical_request(
         req,
@@ -290,7 +327,8 @@ pub fn sign(
     let date = &amz_date[..8];
     let canonical_headers =
         canonical_headers(req.headers, &names_ref).expect("signed headers are present");
-    let payload_hash = payload_hash(req.headers, req.body).expect("payload hash is consistent");
+    let payload_hash = payload_hash(req.headers, req.body, Payload::MayBeUnsigned)
+        .expect("payload hash is consistent");
     let canonical_request =
         canonical_request(req, &canonical_headers, &signed_headers_raw, &payload_hash);
     let scope = format!("{date}/{region}/{service}/{TERMINATOR}");
@@ -305,15 +343,24 @@ pub fn sign(
     )
 }
 
-/// The parts of an `Authorization: AWS4-HMAC-SHA256 …` header.
-struct Authorization<'h> {
-    access_key_id: &'h str,
-    date: &'h str,
-    region: &'h str,
-    service: &'h str,
-    signed_headers: Vec<&'h str>,
-    signed_headers_raw: &'h str,
-    signature: [u8; 32],
+/// The parts of an `Authorization: AWS4-HMAC-SHA256 …` header, as [`parse_authorization`] found
+/// them (borrowed from the header).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Authorization<'h> {
+    /// The access key id of the credential scope.
+    pub access_key_id: &'h str,
+    /// The scope's `YYYYMMDD` date.
+    pub date: &'h str,
+    /// The scope's region.
+    pub region: &'h str,
+    /// The scope's service.
+    pub service: &'h str,
+    /// The signed header names: lower-case, sorted, distinct, at most [`MAX_SIGNED_HEADERS`].
+    pub signed_headers: Vec<&'h str>,
+    /// `SignedHeaders` as it arrived.
+    pub signed_headers_raw: &'h str,
+    /// The signature's 32 bytes.
+    pub signature: [u8; 32],
 }
 
 /// The one `Authorization` header of the request.
@@ -333,7 +380,21 @@ fn malformed(reason: impl Into<String>) -> AuthError {
     AuthError::MalformedAuthorization(reason.into())
 }
 
-fn parse_authorization(value: &str) -> Result<Authorization<'_>, AuthError> {
+/// Parses the value of an `Authorization` header (`AWS4-HMAC-SHA256 Credential=…,
+/// SignedHeaders=…, Signature=…`), checking its form and bounds but not the signature.
+///
+/// # Errors
+///
+/// [`AuthError::UnsupportedAlgorithm`] for another scheme, [`AuthError::MalformedAuthorization`]
+/// saying which part is wrong, too long ([`MAX_AUTHORIZATION_LEN`]) or too many
+/// ([`MAX_SIGNED_HEADERS`]).
+pub fn parse_authorization(value: &str) -> Result<Authorization<'_>, AuthError> {
+    if value.len() > MAX_AUTHORIZATION_LEN {
+        return Err(malformed(format!(
+            "the header is {} bytes long; at most {MAX_AUTHORIZATION_LEN} are accepted",
+            value.len()
+        )));
+    }
     let (scheme, components) = value.split_once([' ', '\t']).unwrap_or((value, ""));
     if scheme != ALGORITHM {
         return Err(AuthError::UnsupportedAlgorithm(scheme.to_owned()));
@@ -363,7 +424,7 @@ fn parse_authorization(value: &str) -> Result<Authorization<'_>, AuthError> {
     let signature = signature.ok_or_else(|| malformed("the Signature component is missing"))?;
 
     let [access_key_id, date, region, service, terminator] =
-        credential.split('/').collect::<Vec<_>>()[..]
+        credential.splitn(6, '/').collect::<Vec<_>>()[..]
     else {
         return Err(malformed(format!(
             "Credential {credential:?} is not ACCESS_KEY_ID/YYYYMMDD/REGION/SERVICE/aws4_request"
@@ -388,7 +449,15 @@ fn parse_authorization(value: &str) -> Result<Authorization<'_>, AuthError> {
         )));
     }
 
-    let signed_headers: Vec<&str> = signed_headers_raw.split(';').collect();
+    let signed_headers: Vec<&str> = signed_headers_raw
+        .split(';')
+        .take(MAX_SIGNED_HEADERS + 1)
+        .collect();
+    if signed_headers.len() > MAX_SIGNED_HEADERS {
+        return Err(malformed(format!(
+            "SignedHeaders names more than {MAX_SIGNED_HEADERS} headers"
+        )));
+    }
     let well_formed = signed_headers.iter().all(|name| {
         !name.is_empty()
             && name
@@ -461,11 +530,18 @@ fn canonical_headers(headers: &[(String, String)], signed: &[&str]) -> Result<St
 }
 
 /// The hash that ends the canonical request (see the module documentation).
-fn payload_hash(headers: &[(String, String)], body: &[u8]) -> Result<String, AuthError> {
+fn payload_hash(
+    headers: &[(String, String)],
+    body: &[u8],
+    payload: Payload,
+) -> Result<String, AuthError> {
     let actual = || hex::encode(Sha256::digest(body));
     match header_value(headers, CONTENT_SHA256) {
         None => Ok(actual()),
-        Some(declared) if declared == UNSIGNED_PAYLOAD => Ok(declared),
+        Some(declared) if declared == UNSIGNED_PAYLOAD => match payload {
+            Payload::MayBeUnsigned => Ok(declared),
+            Payload::MustBeSigned => Err(AuthError::UnsignedPayload),
+        },
         Some(declared) => {
             let actual = actual();
             if declared.eq_ignore_ascii_case(&actual) {
@@ -771,7 +847,13 @@ mod tests {
         };
         let keys = [creds(SUITE_KEY, SUITE_SECRET)];
         assert_eq!(
-            verify(&req, &keys, at(SUITE_DATE), "service"),
+            verify(
+                &req,
+                &keys,
+                at(SUITE_DATE),
+                "service",
+                Payload::MustBeSigned
+            ),
             Ok(SUITE_KEY.to_owned()),
             "{}",
             case.name
@@ -963,7 +1045,7 @@ mod tests {
                 &req,
                 &canonical_headers,
                 "host;x-amz-date",
-                &payload_hash(&hs, b"").expect("no header"),
+                &payload_hash(&hs, b"", Payload::MustBeSigned).expect("no header"),
             ),
             "POST\n\
              /2015-03-31/functions/arn%253Aaws%253Alambda%253Aus-west-2%253A892717189312\
@@ -1032,7 +1114,10 @@ mod tests {
             headers: &hs,
             body: body.as_bytes(),
         };
-        assert_eq!(verify(&req, &keys, at(date), "route53"), Ok(KEY.to_owned()));
+        assert_eq!(
+            verify(&req, &keys, at(date), "route53", Payload::MustBeSigned),
+            Ok(KEY.to_owned())
+        );
 
         // ListResourceRecordSets: an unsorted query.
         let date = "20261127T112547Z";
@@ -1054,7 +1139,10 @@ mod tests {
             headers: &hs,
             body: b"",
         };
-        assert_eq!(verify(&req, &keys, at(date), "route53"), Ok(KEY.to_owned()));
+        assert_eq!(
+            verify(&req, &keys, at(date), "route53", Payload::MustBeSigned),
+            Ok(KEY.to_owned())
+        );
 
         // GetHealthCheck with HealthCheckId "abc:def/ghi jkl": escapes in the path are signed
         // double-encoded.
@@ -1076,7 +1164,10 @@ mod tests {
             headers: &hs,
             body: b"",
         };
-        assert_eq!(verify(&req, &keys, at(date), "route53"), Ok(KEY.to_owned()));
+        assert_eq!(
+            verify(&req, &keys, at(date), "route53", Payload::MustBeSigned),
+            Ok(KEY.to_owned())
+        );
 
         // ListHostedZonesByName with a session token.
         let hs = headers(&[
@@ -1098,7 +1189,10 @@ mod tests {
             headers: &hs,
             body: b"",
         };
-        assert_eq!(verify(&req, &keys, at(date), "route53"), Ok(KEY.to_owned()));
+        assert_eq!(
+            verify(&req, &keys, at(date), "route53", Payload::MustBeSigned),
+            Ok(KEY.to_owned())
+        );
     }
 
     const KEY: &str = "AKIAWAVELBEXAMPLE";
@@ -1173,6 +1267,7 @@ mod tests {
             &[creds("AKIAOTHERKEY", "other"), creds(KEY, SECRET)],
             now,
             "route53",
+            Payload::MustBeSigned,
         )
     }
 
@@ -1292,13 +1387,74 @@ mod tests {
             &["host", "x-amz-date", "x-amz-content-sha256"],
         );
         hs.push(("Authorization".to_owned(), authorization));
-        assert_eq!(check(&hs, PATH, "other body", at(DATE)), Ok(KEY.to_owned()));
+        // Refused unless the verifier allows unsigned bodies; then any body passes.
+        assert_eq!(
+            check(&hs, PATH, BODY, at(DATE)),
+            Err(AuthError::UnsignedPayload)
+        );
+        let other = SignedRequest {
+            method: "POST",
+            path: PATH,
+            query: "",
+            headers: &hs,
+            body: b"other body",
+        };
+        let keys = [creds(KEY, SECRET)];
+        assert_eq!(
+            verify(&other, &keys, at(DATE), "route53", Payload::MayBeUnsigned),
+            Ok(KEY.to_owned())
+        );
         // Switching an unsigned request to a signed payload changes the canonical request.
         let switched = with_header(&hs, CONTENT_SHA256, &hex::encode(Sha256::digest(BODY)));
         assert_eq!(
             check(&switched, PATH, BODY, at(DATE)),
             Err(AuthError::SignatureMismatch)
         );
+    }
+
+    #[test]
+    fn oversized_authorization_headers_are_refused_without_panicking() {
+        let scope = "AKID/20260301/us-east-1/route53/aws4_request";
+        let signature = "0".repeat(64);
+        let header = |credential: &str, signed: &str| {
+            format!(
+                "AWS4-HMAC-SHA256 Credential={credential}, SignedHeaders={signed}, \
+                 Signature={signature}"
+            )
+        };
+        let at_limit: Vec<String> = (0..MAX_SIGNED_HEADERS)
+            .map(|i| format!("h{i:03}"))
+            .collect();
+        let parsed = header(scope, &at_limit.join(";"));
+        assert_eq!(
+            parse_authorization(&parsed).map(|a| a.signed_headers.len()),
+            Ok(MAX_SIGNED_HEADERS)
+        );
+        let past: Vec<String> = (0..=MAX_SIGNED_HEADERS)
+            .map(|i| format!("h{i:03}"))
+            .collect();
+        let err = parse_authorization(&header(scope, &past.join(";"))).unwrap_err();
+        assert!(err.to_string().contains("more than 32 headers"), "{err}");
+        let long = header(
+            &format!("{}/{scope}", "A".repeat(MAX_AUTHORIZATION_LEN)),
+            "host",
+        );
+        let err = parse_authorization(&long).unwrap_err();
+        assert!(err.to_string().contains("at most 4096"), "{err}");
+        let many_parts = header(&format!("{scope}{}", "/x".repeat(500)), "host");
+        assert!(matches!(
+            parse_authorization(&many_parts),
+            Err(AuthError::MalformedAuthorization(_))
+        ));
+        for odd in [
+            "",
+            " ",
+            "AWS4-HMAC-SHA256 ",
+            "AWS4-HMAC-SHA256 ,,,",
+            "AWS4-HMAC-SHA256 =;=/",
+        ] {
+            assert!(parse_authorization(odd).is_err(), "{odd:?}");
+        }
     }
 
     #[test]
@@ -1317,7 +1473,13 @@ mod tests {
             body: BODY.as_bytes(),
         };
         assert_eq!(
-            verify(&req, &[creds(KEY, SECRET)], at(DATE), "route53"),
+            verify(
+                &req,
+                &[creds(KEY, SECRET)],
+                at(DATE),
+                "route53",
+                Payload::MustBeSigned
+            ),
             Err(AuthError::SignatureMismatch)
         );
         let req = SignedRequest {
@@ -1326,7 +1488,13 @@ mod tests {
             ..req
         };
         assert_eq!(
-            verify(&req, &[creds(KEY, SECRET)], at(DATE), "route53"),
+            verify(
+                &req,
+                &[creds(KEY, SECRET)],
+                at(DATE),
+                "route53",
+                Payload::MustBeSigned
+            ),
             Err(AuthError::SignatureMismatch)
         );
     }
@@ -1375,8 +1543,14 @@ mod tests {
             headers: &hs,
             body: BODY.as_bytes(),
         };
-        let err = verify(&req, &[creds(KEY, "not-the-secret")], at(DATE), "route53")
-            .expect_err("wrong secret");
+        let err = verify(
+            &req,
+            &[creds(KEY, "not-the-secret")],
+            at(DATE),
+            "route53",
+            Payload::MustBeSigned,
+        )
+        .expect_err("wrong secret");
         assert_eq!(err, AuthError::SignatureMismatch);
         assert_eq!(err.code(), "SignatureDoesNotMatch");
     }
@@ -1391,12 +1565,18 @@ mod tests {
             headers: &hs,
             body: BODY.as_bytes(),
         };
-        let err = verify(&req, &[creds("AKIAOTHERKEY", SECRET)], at(DATE), "route53")
-            .expect_err("unknown key");
+        let err = verify(
+            &req,
+            &[creds("AKIAOTHERKEY", SECRET)],
+            at(DATE),
+            "route53",
+            Payload::MustBeSigned,
+        )
+        .expect_err("unknown key");
         assert_eq!(err, AuthError::UnknownAccessKey(KEY.to_owned()));
         assert_eq!(err.code(), "InvalidClientTokenId");
         assert_eq!(
-            verify(&req, &[], at(DATE), "route53"),
+            verify(&req, &[], at(DATE), "route53", Payload::MustBeSigned),
             Err(AuthError::UnknownAccessKey(KEY.to_owned()))
         );
     }
@@ -1450,8 +1630,14 @@ mod tests {
                 headers: &signed_hs,
                 ..unsigned
             };
-            let err = verify(&req, &[creds(KEY, SECRET)], at(DATE), "route53")
-                .expect_err("unsigned required header");
+            let err = verify(
+                &req,
+                &[creds(KEY, SECRET)],
+                at(DATE),
+                "route53",
+                Payload::MustBeSigned,
+            )
+            .expect_err("unsigned required header");
             assert_eq!(err, AuthError::RequiredHeaderNotSigned(missing));
             assert_eq!(err.code(), "IncompleteSignature");
         }
@@ -1495,8 +1681,14 @@ mod tests {
             headers: &hs,
             body: BODY.as_bytes(),
         };
-        let err = verify(&req, &[creds(KEY, SECRET)], at(DATE), "route53domains")
-            .expect_err("wrong service");
+        let err = verify(
+            &req,
+            &[creds(KEY, SECRET)],
+            at(DATE),
+            "route53domains",
+            Payload::MustBeSigned,
+        )
+        .expect_err("wrong service");
         assert_eq!(
             err,
             AuthError::WrongService {

@@ -25,8 +25,141 @@ fn text(node: Node<'_, '_>, name: &str) -> Option<String> {
     child(node, name).map(|c| c.text().unwrap_or("").trim().to_owned())
 }
 
+/// The deepest element nesting a request body may have. Route 53's request documents are at most 8
+/// elements deep (`ChangeResourceRecordSetsRequest/ChangeBatch/Changes/Change/ResourceRecordSet/
+/// ResourceRecords/ResourceRecord/Value`); roxmltree recurses once per level, so the depth is
+/// checked before it sees the body.
+pub const MAX_DEPTH: usize = 16;
+/// The most attributes (namespace declarations included) one element may carry. Route 53's
+/// documents carry one (`xmlns` on the root); roxmltree's duplicate check is quadratic in this.
+pub const MAX_ATTRIBUTES: usize = 8;
+/// The most elements a request body may hold. A 1 000-change batch needs about 1 000 × 12 elements
+/// plus 2 per value (Route 53 allows 1 000 `ResourceRecord` elements per request): ~14 000.
+pub const MAX_ELEMENTS: usize = 65_536;
+
+/// Checks, in one linear pass and without recursion, that `body` stays within [`MAX_DEPTH`],
+/// [`MAX_ATTRIBUTES`] and [`MAX_ELEMENTS`], and carries no DTD, so that handing it to roxmltree
+/// afterwards costs time and stack proportional to its length.
+///
+/// The scan follows XML's lexical rules as far as nesting is concerned: comments, CDATA sections
+/// and processing instructions are skipped up to their first terminator (as an XML parser does);
+/// attribute values are quoted strings after `=`, and may not contain `<` (as XML requires), so no
+/// tag can hide from the count. A body that is not well-formed may pass; the parser then refuses
+/// it at its first error, never deeper than the scan counted.
+///
+/// # Errors
+///
+/// An [`XmlError`] naming the limit that was exceeded, or the DTD.
+pub fn check_shape(body: &str) -> Result<(), XmlError> {
+    let bytes = body.as_bytes();
+    let (mut depth, mut elements, mut i) = (0usize, 0usize, 0usize);
+    while let Some(offset) = bytes[i..].iter().position(|&b| b == b'<') {
+        let rest = &bytes[i + offset..];
+        let skip_past = |terminator: &[u8], opener: usize| {
+            rest[opener..]
+                .windows(terminator.len())
+                .position(|w| w == terminator)
+                .map_or(bytes.len(), |p| i + offset + opener + p + terminator.len())
+        };
+        i = if rest.starts_with(b"<!--") {
+            skip_past(b"-->", 4)
+        } else if rest.starts_with(b"<![CDATA[") {
+            skip_past(b"]]>", 9)
+        } else if rest.starts_with(b"<?") {
+            skip_past(b"?>", 2)
+        } else if rest.starts_with(b"<!") {
+            return Err(XmlError(
+                "the request body carries a DTD or declaration (<!…>); Route 53 request \
+                 documents have none"
+                    .into(),
+            ));
+        } else if rest.starts_with(b"</") {
+            depth = depth.saturating_sub(1);
+            skip_past(b">", 2)
+        } else {
+            let tag = start_tag(&rest[1..])?;
+            elements += 1;
+            if elements > MAX_ELEMENTS {
+                return Err(XmlError(format!(
+                    "the request body has more than {MAX_ELEMENTS} elements"
+                )));
+            }
+            if !tag.self_closing {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Err(XmlError(format!(
+                        "the request body nests elements more than {MAX_DEPTH} levels deep"
+                    )));
+                }
+            }
+            i + offset + 1 + tag.len
+        };
+    }
+    Ok(())
+}
+
+/// A start tag as [`check_shape`] sees it.
+struct StartTag {
+    /// Bytes up to and including its `>` (or to the end of the body), after the `<`.
+    len: usize,
+    /// True for `<name …/>`.
+    self_closing: bool,
+}
+
+/// Scans the start tag that `tag` (the bytes after its `<`) begins, counting attributes.
+fn start_tag(tag: &[u8]) -> Result<StartTag, XmlError> {
+    let (mut attributes, mut quote, mut after_eq) = (0usize, None, false);
+    for (at, &b) in tag.iter().enumerate() {
+        match (quote, b) {
+            (Some(_), b'<') => {
+                return Err(XmlError(
+                    "an attribute value in the request body contains '<'".into(),
+                ));
+            }
+            (Some(q), _) if b == q => quote = None,
+            (Some(_), _) => {}
+            (None, b'=') => {
+                attributes += 1;
+                if attributes > MAX_ATTRIBUTES {
+                    return Err(XmlError(format!(
+                        "an element of the request body has more than {MAX_ATTRIBUTES} attributes"
+                    )));
+                }
+                after_eq = true;
+            }
+            (None, b'"' | b'\'') if after_eq => {
+                quote = Some(b);
+                after_eq = false;
+            }
+            (None, b'>') => {
+                return Ok(StartTag {
+                    len: at + 1,
+                    self_closing: at > 0 && tag[at - 1] == b'/',
+                });
+            }
+            (None, b'<') => {
+                return Err(XmlError("a tag in the request body contains '<'".into()));
+            }
+            (None, _) if b.is_ascii_whitespace() => {}
+            (None, _) => after_eq = false,
+        }
+    }
+    Ok(StartTag {
+        len: tag.len(),
+        self_closing: false,
+    })
+}
+
+/// Parses `body` after [`check_shape`], without DTDs and with at most [`MAX_ELEMENTS`] nodes of
+/// each kind (text, comments and instructions included, twice over).
 fn parse_doc(body: &str) -> Result<Document<'_>, XmlError> {
-    Document::parse(body)
+    check_shape(body)?;
+    let options = roxmltree::ParsingOptions {
+        allow_dtd: false,
+        // 65 536 × 4 fits in u32; the pre-scan already bounds elements, this bounds the rest.
+        nodes_limit: u32::try_from(MAX_ELEMENTS * 4).unwrap_or(u32::MAX),
+    };
+    Document::parse_with_options(body, options)
         .map_err(|e| XmlError(format!("the request body is not well-formed XML: {e}")))
 }
 
@@ -316,6 +449,94 @@ mod tests {
                 .unwrap_err()
                 .0
                 .contains("TTL -1")
+        );
+    }
+
+    fn nested(levels: usize) -> String {
+        format!("{}{}", "<a>".repeat(levels), "</a>".repeat(levels))
+    }
+
+    fn with_attributes(n: usize) -> String {
+        let attributes: String = (0..n).map(|i| format!(" a{i}='x>/'")).collect();
+        format!("<a{attributes}><b/></a>")
+    }
+
+    #[test]
+    fn depth_is_bounded_before_parsing() {
+        assert_eq!(check_shape(&nested(MAX_DEPTH)), Ok(()));
+        let err = check_shape(&nested(MAX_DEPTH + 1)).unwrap_err();
+        assert!(err.0.contains("more than 16 levels"), "{err}");
+        // Self-closing elements and closed siblings do not add depth.
+        let wide = format!("<r>{}</r>", "<a><b/></a>".repeat(1000));
+        assert_eq!(check_shape(&wide), Ok(()));
+        // Thousands of levels are refused by the scan; the parser never sees them.
+        let deep = format!("<ChangeResourceRecordSetsRequest>{}", nested(5000));
+        assert!(parse_change_batch(&deep).unwrap_err().0.contains("levels"));
+    }
+
+    #[test]
+    fn attributes_per_element_are_bounded() {
+        assert_eq!(check_shape(&with_attributes(MAX_ATTRIBUTES)), Ok(()));
+        let err = check_shape(&with_attributes(MAX_ATTRIBUTES + 1)).unwrap_err();
+        assert!(err.0.contains("more than 8 attributes"), "{err}");
+        // '=' inside a quoted value is not an attribute.
+        let quoted = format!("<a b=\"{}\"/>", "=".repeat(100));
+        assert_eq!(check_shape(&quoted), Ok(()));
+        let spread: String = (0..MAX_ATTRIBUTES + 1)
+            .map(|i| format!(" a{i} = \"\""))
+            .collect();
+        assert!(check_shape(&format!("<a{spread}/>")).is_err());
+    }
+
+    #[test]
+    fn elements_are_bounded() {
+        let at = format!("<r>{}</r>", "<a/>".repeat(MAX_ELEMENTS - 1));
+        assert_eq!(check_shape(&at), Ok(()));
+        let past = format!("<r>{}</r>", "<a/>".repeat(MAX_ELEMENTS));
+        assert!(check_shape(&past).unwrap_err().0.contains("65536 elements"));
+    }
+
+    #[test]
+    fn comments_cdata_and_instructions_do_not_confuse_the_scan() {
+        // Tags inside comments, CDATA and processing instructions are not elements (so these
+        // pass although they "contain" deep nesting)...
+        let hidden = nested(MAX_DEPTH + 1);
+        for wrapped in [
+            format!("<r><!--{hidden}--></r>"),
+            format!("<r><![CDATA[{hidden}]]></r>"),
+            format!("<?pi {hidden}?><r/>"),
+            "<r a='>'><!-- -- > --></r>".to_owned(),
+        ] {
+            assert_eq!(check_shape(&wrapped), Ok(()), "{wrapped}");
+        }
+        // ...but they end at their first terminator, as in the parser, so nothing after it hides.
+        for escaped in [
+            format!("<r><!-- --> {hidden}</r>"),
+            format!("<r><![CDATA[ ]]> {hidden}</r>"),
+            format!("<?pi ?>{hidden}"),
+        ] {
+            assert!(check_shape(&escaped).is_err(), "{escaped}");
+        }
+        // A quote that does not open an attribute value hides nothing, and '<' inside a value
+        // (which XML forbids) is refused.
+        assert!(check_shape(&format!("<r \"x>{hidden}\"")).is_err());
+        assert!(check_shape("<r a='<b>'/>").is_err());
+        // Unterminated constructs end the scan; the parser then refuses the body.
+        assert_eq!(check_shape("<r><!-- <a><a><a>"), Ok(()));
+        assert!(parse_change_batch("<r><!-- <a><a><a>").is_err());
+        // DTDs are refused outright (entities could otherwise build elements).
+        let dtd = "<!DOCTYPE r [<!ENTITY e '<a>'>]><r>&e;</r>";
+        assert!(check_shape(dtd).unwrap_err().0.contains("DTD"));
+    }
+
+    #[test]
+    fn the_sdk_request_shapes_pass_the_scan() {
+        let batch = r#"<?xml version="1.0" encoding="UTF-8"?><ChangeResourceRecordSetsRequest xmlns="https://route53.amazonaws.com/doc/2013-04-01/"><ChangeBatch><Changes><Change><Action>CREATE</Action><ResourceRecordSet><Name>a.lab.test</Name><Type>A</Type><TTL>30</TTL><ResourceRecords><ResourceRecord><Value>192.0.2.1</Value></ResourceRecord></ResourceRecords></ResourceRecordSet></Change></Changes></ChangeBatch></ChangeResourceRecordSetsRequest>"#;
+        assert_eq!(parse_change_batch(batch).map(|b| b.changes.len()), Ok(1));
+        let zone = r#"<?xml version="1.0" encoding="UTF-8"?><CreateHostedZoneRequest xmlns="https://route53.amazonaws.com/doc/2013-04-01/"><Name>z.test</Name><CallerReference>r</CallerReference><HostedZoneConfig><Comment>c</Comment></HostedZoneConfig></CreateHostedZoneRequest>"#;
+        assert_eq!(
+            parse_create_zone(zone).map(|z| z.comment),
+            Ok(Some("c".into()))
         );
     }
 

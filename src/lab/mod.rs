@@ -118,6 +118,7 @@ pub async fn run(args: LabArgs) -> anyhow::Result<()> {
         api_rate_limit: None,
         api_credentials: None,
         api_insecure: false,
+        api_allow_unsigned_payload: false,
     };
     let mut registry = Registry::default();
     let running = service::start(&settings, &mut registry)
