@@ -132,6 +132,19 @@ impl WriterSettings {
     }
 }
 
+/// The batch's `Comment`: the target ids, cut to Route 53's 256 characters (a batch for many
+/// targets lists the first ones and how many more).
+fn batch_comment(target_ids: &[String]) -> String {
+    const MAX: usize = crate::zone::MAX_COMMENT_CHARS;
+    let full = format!("wavelb: {}", target_ids.join(" "));
+    if full.chars().count() <= MAX {
+        return full;
+    }
+    let tail = format!(" … ({} targets)", target_ids.len());
+    let keep = MAX.saturating_sub(tail.chars().count());
+    full.chars().take(keep).chain(tail.chars()).collect()
+}
+
 /// A submitted change batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Submitted {
@@ -328,7 +341,7 @@ impl Writer {
                 .map_err(WriteError::Build)?;
             let change_batch = ChangeBatch::builder()
                 .set_changes(Some(changes))
-                .comment(format!("wavelb: {}", batch.target_ids.join(" ")))
+                .comment(batch_comment(&batch.target_ids))
                 .build()
                 .map_err(|e| WriteError::Build(e.to_string()))?;
             let submitted_at = Instant::now();
@@ -558,4 +571,22 @@ fn xml_messages(body: &str) -> Vec<String> {
                 .replace("&amp;", "&")
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batch_comments_fit_route53s_256_characters() {
+        let few = vec!["a".to_owned(), "b".to_owned()];
+        assert_eq!(batch_comment(&few), "wavelb: a b");
+        let many: Vec<String> = (0..100).map(|i| format!("target-{i:03}")).collect();
+        let c = batch_comment(&many);
+        assert_eq!(c.chars().count(), crate::zone::MAX_COMMENT_CHARS, "{c}");
+        assert!(
+            c.starts_with("wavelb: target-000 ") && c.ends_with("(100 targets)"),
+            "{c}"
+        );
+    }
 }
