@@ -118,6 +118,8 @@ pub async fn run(args: LabArgs) -> anyhow::Result<()> {
         api_rate_limit: None,
         api_credentials: None,
         api_insecure: false,
+        dns_tcp: Default::default(),
+        api_limits: Default::default(),
     };
     let mut registry = Registry::default();
     let running = service::start(&settings, &mut registry)
