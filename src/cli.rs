@@ -95,6 +95,28 @@ pub struct ResolverArgs {
     /// Accept SigV4 requests that leave the body unsigned (x-amz-content-sha256: UNSIGNED-PAYLOAD).
     #[arg(long)]
     pub api_allow_unsigned_payload: bool,
+    /// Open DNS-over-TCP connections at most; more are closed at once [default: 512].
+    #[arg(long, value_name = "N")]
+    pub dns_tcp_max_connections: Option<usize>,
+    /// Open DNS-over-TCP connections at most from one address [default: 64].
+    #[arg(long, value_name = "N")]
+    pub dns_tcp_max_per_source: Option<usize>,
+    /// DNS-over-TCP idle, read and write timeout [default: 10s].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub dns_tcp_timeout: Option<std::time::Duration>,
+    /// Queries answered on one DNS-over-TCP connection before it is closed [default: 1000].
+    #[arg(long, value_name = "N")]
+    pub dns_tcp_max_queries: Option<usize>,
+    /// Open API connections at most; more are closed at once [default: 256].
+    #[arg(long, value_name = "N")]
+    pub api_max_connections: Option<usize>,
+    /// Open API connections at most from one address [default: 64].
+    #[arg(long, value_name = "N")]
+    pub api_max_per_source: Option<usize>,
+    /// Time for a client to send an API request's head, and the API's keep-alive idle timeout
+    /// [default: 10s].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub api_header_timeout: Option<std::time::Duration>,
 }
 
 /// `wavelb agent`: register this instance, keep its record right, drain on stop, Spot

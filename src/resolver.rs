@@ -5,8 +5,11 @@ use std::time::Duration;
 
 use anyhow::Context;
 use prometheus_client::registry::Registry;
-use resolver::config::load_credentials;
+use resolver::config::{ResolverConfig, load_credentials};
+use resolver::conn::Caps;
+use resolver::http::ApiLimits;
 use resolver::service::{self, Settings};
+use resolver::tcp::TcpLimits;
 
 use crate::cli::ResolverArgs;
 use crate::config::Config;
@@ -31,6 +34,7 @@ pub fn settings(
     args: &ResolverArgs,
 ) -> Result<(Settings, SocketAddr), UsageError> {
     let file = cfg.map(|c| c.resolver.clone()).unwrap_or_default();
+    let (dns_tcp, api_limits) = connection_limits(&file, args)?;
     let dns_listen = if args.dns_listen.is_empty() {
         file.dns_listen.unwrap_or_else(|| vec![addr(DEFAULT_DNS)])
     } else {
@@ -69,12 +73,90 @@ pub fn settings(
         api_insecure: args.api_insecure || file.api_insecure.unwrap_or(false),
         api_allow_unsigned_payload: args.api_allow_unsigned_payload
             || file.api_allow_unsigned_payload.unwrap_or(false),
+        dns_tcp,
+        api_limits,
     };
     let metrics = args
         .metrics_listen
         .or(file.metrics_listen)
         .unwrap_or_else(|| addr(DEFAULT_METRICS));
     Ok((settings, metrics))
+}
+
+/// The DNS-over-TCP and API connection bounds: flags over `[resolver]` over defaults; every
+/// count and time must be above 0.
+fn connection_limits(
+    file: &ResolverConfig,
+    args: &ResolverArgs,
+) -> Result<(TcpLimits, ApiLimits), UsageError> {
+    fn pick<T: Copy + PartialEq + Default + std::fmt::Debug>(
+        key: &str,
+        flag: Option<T>,
+        file: Option<T>,
+        default: T,
+    ) -> Result<T, UsageError> {
+        let value = flag.or(file).unwrap_or(default);
+        if value == T::default() {
+            return Err(UsageError(format!(
+                "{key} {value:?}: expected a value above 0"
+            )));
+        }
+        Ok(value)
+    }
+    let tcp = TcpLimits::default();
+    let api = ApiLimits::default();
+    let dns_tcp = TcpLimits {
+        caps: Caps {
+            total: pick(
+                "dns_tcp_max_connections",
+                args.dns_tcp_max_connections,
+                file.dns_tcp_max_connections,
+                tcp.caps.total,
+            )?,
+            per_source: pick(
+                "dns_tcp_max_per_source",
+                args.dns_tcp_max_per_source,
+                file.dns_tcp_max_per_source,
+                tcp.caps.per_source,
+            )?,
+        },
+        timeout: pick(
+            "dns_tcp_timeout",
+            args.dns_tcp_timeout,
+            file.dns_tcp_timeout,
+            tcp.timeout,
+        )?,
+        max_queries: pick(
+            "dns_tcp_max_queries",
+            args.dns_tcp_max_queries,
+            file.dns_tcp_max_queries,
+            tcp.max_queries,
+        )?,
+    };
+    let api_limits = ApiLimits {
+        caps: Caps {
+            total: pick(
+                "api_max_connections",
+                args.api_max_connections,
+                file.api_max_connections,
+                api.caps.total,
+            )?,
+            per_source: pick(
+                "api_max_per_source",
+                args.api_max_per_source,
+                file.api_max_per_source,
+                api.caps.per_source,
+            )?,
+        },
+        header_timeout: pick(
+            "api_header_timeout",
+            args.api_header_timeout,
+            file.api_header_timeout,
+            api.header_timeout,
+        )?,
+        ..api
+    };
+    Ok((dns_tcp, api_limits))
 }
 
 /// Runs `wavelb resolver` until SIGTERM or SIGINT.

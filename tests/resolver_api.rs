@@ -489,6 +489,7 @@ async fn metrics_cover_queries_answers_and_the_api() {
     }
 }
 
+<<<<<<< HEAD
 /// Sends `head` (request line and headers, without the blank line; `Connection: close` and the
 /// `Host` of `api` are added) and `body` on a fresh connection to `api` (`http://ADDR:PORT`).
 /// Returns the status and the whole response text; fails if no answer comes within 60 s.
@@ -688,4 +689,240 @@ fn a_signed_api_refuses_unsigned_payloads_unless_allowed_and_serves_any_host() {
     let got = guard_probes(&r.field("api_url"), &keys);
     assert_eq!(got["unsigned_payload"], ok, "{got}");
     assert_eq!(dig_short(&r, "unsigned.lab.test", "A"), "192.0.2.7");
+=======
+/// The id of zone `name` at `api`.
+fn zone_id(api: &str, name: &str) -> String {
+    let (status, body) = testkit::http(
+        "GET",
+        &format!("{api}/2013-04-01/hostedzonesbyname?dnsname={name}"),
+        "",
+    );
+    assert_eq!(status, 200, "{body}");
+    let id = body.split("<Id>/hostedzone/").nth(1).unwrap();
+    id[..id.find('<').unwrap()].to_owned()
+}
+
+/// A ChangeResourceRecordSets body: one `action` of an A set `name` with `values`.
+fn change_body(action: &str, name: &str, values: &[String], comment: &str) -> String {
+    let records: String = values
+        .iter()
+        .map(|v| format!("<ResourceRecord><Value>{v}</Value></ResourceRecord>"))
+        .collect();
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><ChangeResourceRecordSetsRequest xmlns=\"https://route53.amazonaws.com/doc/2013-04-01/\"><ChangeBatch><Comment>{comment}</Comment><Changes><Change><Action>{action}</Action><ResourceRecordSet><Name>{name}</Name><Type>A</Type><TTL>30</TTL><ResourceRecords>{records}</ResourceRecords></ResourceRecordSet></Change></Changes></ChangeBatch></ChangeResourceRecordSetsRequest>"
+    )
+}
+
+/// A CreateHostedZone body.
+fn create_zone_body(name: &str, reference: &str, comment: &str) -> String {
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><CreateHostedZoneRequest xmlns=\"https://route53.amazonaws.com/doc/2013-04-01/\"><Name>{name}</Name><CallerReference>{reference}</CallerReference><HostedZoneConfig><Comment>{comment}</Comment></HostedZoneConfig></CreateHostedZoneRequest>"
+    )
+}
+
+/// The change id in a ChangeInfo document.
+fn change_id(body: &str) -> String {
+    let id = body
+        .split("<Id>/change/")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no change id in {body}"));
+    id[..id.find('<').unwrap()].to_owned()
+}
+
+#[test]
+fn route53_limits_refuse_long_comments_and_references_and_big_sets() {
+    let r = resolver(&[]);
+    let api = r.field("api_url");
+    let zone = zone_id(&api, "lab.test");
+    let rrset = format!("{api}/2013-04-01/hostedzone/{zone}/rrset");
+    let one = vec!["192.0.2.1".to_owned()];
+    let refused = |url: &str, body: &str, code: &str| {
+        let (status, text) = testkit::http("POST", url, body);
+        assert_eq!(status, 400, "{text}");
+        assert!(text.contains(&format!("<Code>{code}</Code>")), "{text}");
+        assert!(text.len() < 2000, "the reply echoes no long input: {text}");
+    };
+    refused(
+        &rrset,
+        &change_body("CREATE", "a.lab.test", &one, &"c".repeat(257)),
+        "InvalidInput",
+    );
+    let zones = format!("{api}/2013-04-01/hostedzone");
+    refused(
+        &zones,
+        &create_zone_body("other.test", &"r".repeat(129), "fine"),
+        "InvalidInput",
+    );
+    refused(
+        &zones,
+        &create_zone_body("other.test", "ref-1", &"c".repeat(257)),
+        "InvalidInput",
+    );
+    let many: Vec<String> = (0..401)
+        .map(|i| format!("10.0.{}.{}", i / 256, i % 256))
+        .collect();
+    refused(
+        &rrset,
+        &change_body("CREATE", "m.lab.test", &many, "x"),
+        "InvalidChangeBatch",
+    );
+    // At the limits everything is accepted.
+    let (status, text) = testkit::http(
+        "POST",
+        &rrset,
+        &change_body("CREATE", "m.lab.test", &many[..400], &"c".repeat(256)),
+    );
+    assert_eq!(status, 200, "{text}");
+    let (status, text) = testkit::http(
+        "POST",
+        &zones,
+        &create_zone_body("other.test", &"r".repeat(128), &"c".repeat(256)),
+    );
+    assert_eq!(status, 201, "{text}");
+}
+
+#[test]
+fn after_2000_changes_the_change_log_and_state_file_stay_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let state_arg = dir.path().to_str().unwrap();
+    let r = resolver(&["--state-dir", state_arg]);
+    let api = r.field("api_url");
+    let zone = zone_id(&api, "lab.test");
+    let rrset = format!("{api}/2013-04-01/hostedzone/{zone}/rrset");
+    let one = vec!["192.0.2.1".to_owned()];
+    let file = dir.path().join("state.json");
+    let mut ids = Vec::new();
+    let mut size_at_1000 = 0;
+    for i in 0..2000 {
+        let action = if i % 2 == 0 { "CREATE" } else { "DELETE" };
+        let comment = format!("{i:04}").repeat(16);
+        let (status, text) = testkit::http(
+            "POST",
+            &rrset,
+            &change_body(action, "w.lab.test", &one, &comment),
+        );
+        assert_eq!(status, 200, "change {i}: {text}");
+        ids.push(change_id(&text));
+        if i == 999 {
+            size_at_1000 = std::fs::metadata(&file).unwrap().len();
+        }
+    }
+    let size_at_2000 = std::fs::metadata(&file).unwrap().len();
+    assert!(
+        size_at_2000 <= size_at_1000 + 1024,
+        "the state grew from {size_at_1000} to {size_at_2000} bytes"
+    );
+    let distinct: std::collections::BTreeSet<&String> = ids.iter().collect();
+    assert_eq!(distinct.len(), ids.len(), "change ids are distinct");
+    for id in &ids {
+        assert!(
+            id.len() == 21
+                && id.starts_with('C')
+                && id[1..]
+                    .bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()),
+            "{id} is not in Route 53's shape"
+        );
+    }
+    let common = ids[0]
+        .chars()
+        .zip(ids[1].chars())
+        .take_while(|(a, b)| a == b)
+        .count();
+    assert!(common < 10, "not a sequence: {} {}", ids[0], ids[1]);
+    // The oldest change was forgotten and answers INSYNC; the newest is still logged.
+    for id in [&ids[0], &ids[1999]] {
+        let (status, text) = testkit::http("GET", &format!("{api}/2013-04-01/change/{id}"), "");
+        assert_eq!(status, 200, "{text}");
+        assert!(text.contains("<Status>INSYNC</Status>"), "{text}");
+    }
+    let (status, _) = testkit::http("GET", &format!("{api}/2013-04-01/change/NOPE"), "");
+    assert_eq!(status, 404);
+}
+
+#[test]
+fn a_state_file_with_its_counter_at_u64_max_loads_and_accepts_a_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let state_arg = dir.path().to_str().unwrap();
+    let mut r = resolver(&["--state-dir", state_arg]);
+    r.kill();
+    // Rewrite the state as an older version stored it, the counter at the top of its range.
+    testkit::python(
+        "import sys,json,hashlib\n\
+         p=sys.argv[1]+'/state.json'\n\
+         head,payload=open(p,'rb').read().split(b'\\n',1)\n\
+         s=json.loads(payload)\n\
+         s['changes']={c['id']:c for c in s['changes']}\n\
+         s.pop('forgotten_until_ms',None)\n\
+         s['counter']=2**64-1\n\
+         out=json.dumps(s).encode()\n\
+         open(p,'wb').write(b'wavelb-resolver-state v1 len=%d sha256=%s\\n'%(len(out),hashlib.sha256(out).hexdigest().encode())+out)",
+        &[state_arg],
+    );
+    let r = resolver(&["--state-dir", state_arg]);
+    let api = r.field("api_url");
+    let zone = zone_id(&api, "lab.test");
+    let (status, text) = testkit::http(
+        "POST",
+        &format!("{api}/2013-04-01/hostedzone/{zone}/rrset"),
+        &change_body("CREATE", "w.lab.test", &["192.0.2.1".to_owned()], "after"),
+    );
+    assert_eq!(status, 200, "{text}");
+    let id = change_id(&text);
+    let (status, text) = testkit::http("GET", &format!("{api}/2013-04-01/change/{id}"), "");
+    assert_eq!(status, 200, "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slowloris_api_clients_are_cut_at_the_header_timeout() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let r = resolver(&["--api-header-timeout", "1s"]);
+    let api_addr = r.field("api");
+    let started = std::time::Instant::now();
+    let mut slow = tokio::task::JoinSet::new();
+    for _ in 0..20 {
+        let addr = api_addr.clone();
+        slow.spawn(async move {
+            let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+            let head =
+                format!("GET /2013-04-01/hostedzonecount HTTP/1.1\r\nHost: {addr}\r\nX-Slow: ");
+            s.write_all(head.as_bytes()).await.unwrap();
+            let mut buf = [0u8; 512];
+            // One byte every 100 ms, for at most 10 s, until the server closes the connection.
+            for _ in 0..100 {
+                if s.write_all(b"a").await.is_err() {
+                    return started.elapsed();
+                }
+                let read =
+                    tokio::time::timeout(std::time::Duration::from_millis(100), s.read(&mut buf));
+                if let Ok(Ok(0) | Err(_)) = read.await {
+                    return started.elapsed();
+                }
+            }
+            panic!("a slowloris connection stayed open 10 s");
+        });
+    }
+    // Meanwhile the API answers.
+    let api = r.field("api_url");
+    let (status, body) = tokio::task::block_in_place(|| {
+        testkit::http("GET", &format!("{api}/2013-04-01/hostedzonecount"), "")
+    });
+    assert_eq!(status, 200, "{body}");
+    while let Some(held) = slow.join_next().await {
+        let held = held.unwrap();
+        assert!(
+            held >= std::time::Duration::from_millis(800)
+                && held < std::time::Duration::from_secs(5),
+            "a slowloris connection was cut after {held:?}"
+        );
+    }
+    let metrics = format!("http://{}/metrics", r.field("metrics"));
+    let text = tokio::task::block_in_place(|| testkit::http_get(&metrics));
+    let cut = testkit::metric(
+        &text,
+        "wavelb_connections_ended_total{listener=\"api\",reason=\"header_timeout\"}",
+    )
+    .unwrap_or(0.0);
+    assert!(cut >= 20.0, "{text}");
+>>>>>>> h-r2b
 }

@@ -151,8 +151,7 @@ pub struct Batch {
     pub changes: Vec<Change>,
 }
 
-/// Route 53's limit on a ChangeBatch `Comment`, in characters.
-pub const MAX_COMMENT_CHARS: usize = 256;
+pub use crate::zone::MAX_COMMENT_CHARS;
 
 impl Batch {
     /// The batch's `Comment`: `wavelb:` and the target ids, cut to fit Route 53's

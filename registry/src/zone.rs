@@ -1,7 +1,9 @@
 //! An in-memory hosted zone that applies ChangeBatches with Route 53's documented semantics:
 //! atomic batches, exact-match DELETE, CREATE of an existing set fails, names inside the zone,
 //! weights 0–255, at most 100 weighted sets per name and type, no mixing of weighted and simple
-//! sets, CNAME exclusivity, and one TTL per weighted group (the last one written wins).
+//! sets, CNAME exclusivity, and one TTL per weighted group (the last one written wins). Route 53's
+//! size quotas bound what a batch can add: 400 values per set, 32 000 value characters per batch,
+//! 10 000 record sets per zone.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -12,6 +14,14 @@ use crate::name::Fqdn;
 pub const MAX_WEIGHTED_PER_GROUP: usize = 100;
 /// Route 53's limit on changes in one batch.
 pub const MAX_CHANGES: usize = 1000;
+/// Route 53's limit on values (resource records) in one record set.
+pub const MAX_VALUES_PER_SET: usize = 400;
+/// Route 53's limit on the characters of all values in one batch (UPSERT values count twice).
+pub const MAX_VALUE_CHARS: usize = 32_000;
+/// Route 53's longest `Comment` of a change batch, in characters.
+pub const MAX_COMMENT_CHARS: usize = 256;
+/// Route 53's default quota on record sets in one hosted zone.
+pub const MAX_RECORD_SETS: usize = 10_000;
 
 /// Why a batch was rejected, in Route 53's two error families.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -172,6 +182,14 @@ impl ZoneRecords {
         for (name, rtype) in &touched {
             check_group(&self.origin, &next, name, rtype, &mut errors);
         }
+        // A zone already beyond the quota (loaded from an older state file) may still shrink.
+        if next.len() > MAX_RECORD_SETS && next.len() > self.sets.len() {
+            errors.push(format!(
+                "The hosted zone {} would hold {} record sets; the limit is {MAX_RECORD_SETS}",
+                self.origin,
+                next.len()
+            ));
+        }
         if errors.is_empty() {
             self.sets = next;
             Ok(())
@@ -192,6 +210,23 @@ fn validate_input(changes: &[Change]) -> Result<(), ChangeError> {
             "1 validation error detected: the batch has {} changes; Route 53 allows at most {MAX_CHANGES}",
             changes.len()
         )));
+    }
+    let value_chars: usize = changes
+        .iter()
+        .map(|c| {
+            let chars: usize = c.record_set.values.iter().map(|v| v.chars().count()).sum();
+            if c.action == Action::Upsert {
+                chars.saturating_mul(2)
+            } else {
+                chars
+            }
+        })
+        .fold(0, usize::saturating_add);
+    if value_chars > MAX_VALUE_CHARS {
+        return Err(ChangeError::InvalidChangeBatch(vec![format!(
+            "Character limit of {MAX_VALUE_CHARS} exceeded: the values of the batch hold \
+             {value_chars} characters (UPSERT values count twice); split the batch"
+        )]));
     }
     for change in changes {
         let s = &change.record_set;
@@ -234,6 +269,13 @@ fn validate_input(changes: &[Change]) -> Result<(), ChangeError> {
                 "Invalid request: Expected exactly one of [AliasTarget, all of [TTL, and ResourceRecords], or TrafficPolicyInstanceId], but found none in Change with {}",
                 describe(change)
             )));
+        }
+        if s.values.len() > MAX_VALUES_PER_SET {
+            return Err(ChangeError::InvalidChangeBatch(vec![format!(
+                "Cannot have more than {MAX_VALUES_PER_SET} records in a RRSet: {} has {}",
+                describe(change),
+                s.values.len()
+            )]));
         }
     }
     Ok(())
@@ -496,5 +538,82 @@ mod tests {
             z.sets().all(|s| s.ttl == Some(60)),
             "the last TTL written applies to the group"
         );
+    }
+
+    fn batch_error(r: Result<(), ChangeError>) -> String {
+        match r {
+            Err(ChangeError::InvalidChangeBatch(m)) => m.join("; "),
+            other => panic!("expected InvalidChangeBatch, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_set_holds_at_most_400_values() {
+        let mut z = ZoneRecords::new(origin());
+        let values: Vec<String> = (0..=MAX_VALUES_PER_SET)
+            .map(|i| format!("192.0.{}.{}", i / 256, i % 256))
+            .collect();
+        let refs: Vec<&str> = values.iter().map(String::as_str).collect();
+        let big = rs("m.lab.test", "A", None, None, 30, &refs);
+        let e = batch_error(z.apply(&[Change::create(big)], &any));
+        assert!(e.contains("more than 400 records"), "{e}");
+        assert!(z.is_empty());
+        let fits = rs(
+            "m.lab.test",
+            "A",
+            None,
+            None,
+            30,
+            &refs[..MAX_VALUES_PER_SET],
+        );
+        z.apply(&[Change::create(fits)], &any).unwrap();
+    }
+
+    #[test]
+    fn a_batch_holds_at_most_32000_value_characters_upserts_twice() {
+        let mut z = ZoneRecords::new(origin());
+        let value = format!("\"{}\"", "x".repeat(198));
+        let sets = |n: usize| -> Vec<RecordSet> {
+            (0..n)
+                .map(|i| rs(&format!("t{i}.lab.test"), "TXT", None, None, 30, &[&value]))
+                .collect()
+        };
+        // 160 values of 200 characters: exactly the limit as CREATEs, twice it as UPSERTs.
+        let creates: Vec<Change> = sets(160).into_iter().map(Change::create).collect();
+        let upserts: Vec<Change> = sets(160)
+            .into_iter()
+            .map(|record_set| Change {
+                action: Action::Upsert,
+                record_set,
+            })
+            .collect();
+        let e = batch_error(z.apply(&upserts, &any));
+        assert!(e.contains("32000"), "{e}");
+        z.apply(&creates, &any).unwrap();
+        let more: Vec<Change> = sets(161).into_iter().map(Change::create).collect();
+        assert!(batch_error(z.apply(&more, &any)).contains("32000"));
+    }
+
+    #[test]
+    fn a_zone_holds_at_most_10000_sets_but_may_shrink_beyond() {
+        let set = |i: usize| {
+            rs(
+                &format!("h{i}.lab.test"),
+                "A",
+                None,
+                None,
+                30,
+                &["192.0.2.1"],
+            )
+        };
+        let mut z = ZoneRecords::from_sets(origin(), (0..MAX_RECORD_SETS).map(set));
+        let e = batch_error(z.apply(&[Change::create(set(MAX_RECORD_SETS))], &any));
+        assert!(e.contains("the limit is 10000"), "{e}");
+        // A zone loaded beyond the quota accepts changes that do not grow it.
+        let mut over = ZoneRecords::from_sets(origin(), (0..MAX_RECORD_SETS + 2).map(set));
+        over.apply(&[Change::delete(set(0))], &any).unwrap();
+        z.apply(&[Change::delete(set(0))], &any).unwrap();
+        z.apply(&[Change::create(set(MAX_RECORD_SETS))], &any)
+            .unwrap();
     }
 }

@@ -81,6 +81,7 @@ impl From<StoreError> for ApiError {
             }
             StoreError::HostedZoneNotEmpty => Self::new(400, "HostedZoneNotEmpty", message),
             StoreError::InvalidDomainName(_) => Self::new(400, "InvalidDomainName", message),
+            StoreError::TooManyHostedZones => Self::new(400, "TooManyHostedZones", message),
             StoreError::Change(registry::zone::ChangeError::InvalidInput(_)) => {
                 Self::input(message)
             }
@@ -606,7 +607,7 @@ async fn get_change(shared: &Shared, id: &str) -> ApiResult {
     Ok(ok(
         StatusCode::OK,
         "GetChangeResponse",
-        &xml::change_info(change, shared.insync(change)),
+        &xml::change_info(&change, shared.insync(&change)),
     ))
 }
 

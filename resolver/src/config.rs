@@ -34,6 +34,22 @@ pub struct ResolverConfig {
     /// `--api-allow-unsigned-payload`: accept signed requests whose body is not signed
     /// (`x-amz-content-sha256: UNSIGNED-PAYLOAD`).
     pub api_allow_unsigned_payload: Option<bool>,
+    /// `--dns-tcp-max-connections`: open DNS-over-TCP connections at most.
+    pub dns_tcp_max_connections: Option<usize>,
+    /// `--dns-tcp-max-per-source`: open DNS-over-TCP connections at most from one address.
+    pub dns_tcp_max_per_source: Option<usize>,
+    /// `--dns-tcp-timeout`: DNS-over-TCP idle, read and write timeout.
+    #[serde(default, deserialize_with = "optional_duration")]
+    pub dns_tcp_timeout: Option<Duration>,
+    /// `--dns-tcp-max-queries`: queries answered on one DNS-over-TCP connection.
+    pub dns_tcp_max_queries: Option<usize>,
+    /// `--api-max-connections`: open API connections at most.
+    pub api_max_connections: Option<usize>,
+    /// `--api-max-per-source`: open API connections at most from one address.
+    pub api_max_per_source: Option<usize>,
+    /// `--api-header-timeout`: time to send a request's head; the keep-alive idle timeout.
+    #[serde(default, deserialize_with = "optional_duration")]
+    pub api_header_timeout: Option<Duration>,
 }
 
 fn optional_duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {

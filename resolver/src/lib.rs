@@ -7,13 +7,16 @@
 //! - [`snapshot`] and [`answer`]: the immutable DNS view and the pure query → response step;
 //!   [`fast`] answers the common query (A/AAAA for a weighted name) from pre-encoded wire data.
 //! - [`api`] and [`xml`]: the REST/XML API; [`sigv4`] authenticates it.
-//! - [`service`]: startup, the shared state, DNS over TCP; `udp`: the DNS-over-UDP threads
+//! - [`service`]: startup and the shared state; [`tcp`]: DNS over TCP; [`http`]: the API's
+//!   HTTP server; [`conn`]: the connection caps both share; `udp`: the DNS-over-UDP threads
 //!   (batched I/O with `recvmmsg`/`sendmmsg`, which is why the resolver is Linux-only).
 
 pub mod answer;
 pub mod api;
 pub mod config;
+pub mod conn;
 pub mod fast;
+pub mod http;
 pub mod metrics;
 mod mmsg;
 pub mod persist;
@@ -22,6 +25,7 @@ pub mod service;
 pub mod sigv4;
 pub mod snapshot;
 pub mod store;
+pub mod tcp;
 mod udp;
 pub mod xml;
 

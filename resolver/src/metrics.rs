@@ -80,6 +80,15 @@ pub struct ApiLabels {
     pub code: String,
 }
 
+/// Labels of `wavelb_connections_refused_total` and `wavelb_connections_ended_total`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct ConnectionLabels {
+    /// `dns-tcp` or `api`.
+    pub listener: &'static str,
+    /// Which cap refused it, or how it ended.
+    pub reason: &'static str,
+}
+
 /// The resolver's metrics. Cloning shares the series.
 #[derive(Debug, Clone)]
 pub struct ResolverMetrics {
@@ -97,6 +106,10 @@ pub struct ResolverMetrics {
     pub api_throttled: Counter,
     /// Change batches applied.
     pub zone_changes: Counter,
+    /// Connections closed at once because a cap was reached, by listener and cap.
+    pub connections_refused: Family<ConnectionLabels, Counter>,
+    /// Admitted connections that ended, by listener and how.
+    pub connections_ended: Family<ConnectionLabels, Counter>,
 }
 
 /// Series of `wavelb_dns_queries_total` the fast path increments without hashing labels.
@@ -136,6 +149,8 @@ impl Default for ResolverMetrics {
             api_requests: Family::default(),
             api_throttled: Counter::default(),
             zone_changes: Counter::default(),
+            connections_refused: Family::default(),
+            connections_ended: Family::default(),
         }
     }
 }
@@ -182,6 +197,18 @@ impl ResolverMetrics {
             "wavelb_zone_changes",
             "Change batches applied to hosted zones",
             m.zone_changes.clone(),
+        );
+        registry.register(
+            "wavelb_connections_refused",
+            "DNS-over-TCP and API connections closed at once because a connection cap was reached, \
+             by listener and cap (total, per_source)",
+            m.connections_refused.clone(),
+        );
+        registry.register(
+            "wavelb_connections_ended",
+            "DNS-over-TCP and API connections that ended, by listener and reason (client, idle, \
+             read_timeout, write_timeout, query_cap, header_timeout, lifetime, error)",
+            m.connections_ended.clone(),
         );
         m
     }

@@ -172,8 +172,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let f = StateFile::in_dir(dir.path()).unwrap();
         assert!(f.load().unwrap().is_none());
-        f.save(&sample()).unwrap();
-        assert_eq!(f.load().unwrap(), Some(sample()));
+        // Ids are random: the store loaded is the one saved, not another sample.
+        let saved = sample();
+        f.save(&saved).unwrap();
+        assert_eq!(f.load().unwrap(), Some(saved));
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! The running resolver: shared state, startup (binding, zones, state file), and the DNS
-//! listeners. The HTTP API lives in [`crate::api`].
+//! The running resolver: shared state and startup (binding, zones, state file), composing the
+//! listeners: DNS over UDP ([`crate::udp`]), DNS over TCP ([`crate::tcp`]) and the API
+//! ([`crate::http`] serving [`crate::api`]).
 
 use std::borrow::Cow;
 use std::net::SocketAddr;
@@ -9,20 +10,20 @@ use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use prometheus_client::registry::Registry;
-use rand::{Rng, SeedableRng};
 use registry::limiter::TokenBucket;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use sha2::Digest;
+use tokio::net::{TcpListener, UdpSocket};
 
 use crate::answer::{self, Replied, Transport};
+use crate::answer::{self, Transport};
+use crate::fast;
+use crate::http::ApiLimits;
 use crate::metrics::{QueryLabels, ResolverMetrics};
 use crate::persist::{PersistError, StateFile};
 use crate::sigv4::Credentials;
 use crate::snapshot::Snapshot;
 use crate::store::Store;
-
-/// How long an idle DNS-over-TCP connection is kept.
-const TCP_IDLE: Duration = Duration::from_secs(10);
+use crate::tcp::TcpLimits;
 
 /// What the resolver needs to start (from flags and `[resolver]`).
 #[derive(Debug, Clone)]
@@ -45,6 +46,10 @@ pub struct Settings {
     pub api_insecure: bool,
     /// Accept SigV4 requests whose body is not signed (`x-amz-content-sha256: UNSIGNED-PAYLOAD`).
     pub api_allow_unsigned_payload: bool,
+    /// Bounds on DNS-over-TCP connections.
+    pub dns_tcp: TcpLimits,
+    /// Bounds on API connections.
+    pub api_limits: ApiLimits,
 }
 
 /// Why the resolver could not start.
@@ -168,7 +173,7 @@ pub async fn start(settings: &Settings, registry: &mut Registry) -> Result<Runni
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(0));
             store
-                .create_zone(name, &format!("wavelb-resolver:{fqdn}"), None, now)
+                .create_zone(name, &startup_reference(&fqdn), None, now)
                 .map_err(|e| StartError::Zone {
                     name: name.clone(),
                     why: e.to_string(),
@@ -217,7 +222,7 @@ pub async fn start(settings: &Settings, registry: &mut Registry) -> Result<Runni
                 addr: bound,
                 source,
             })?;
-        tasks.spawn(serve_tcp(tcp, shared.clone()));
+        tasks.spawn(crate::tcp::serve(tcp, shared.clone(), settings.dns_tcp));
     }
     let api_listener = TcpListener::bind(settings.api_listen)
         .await
@@ -234,11 +239,12 @@ pub async fn start(settings: &Settings, registry: &mut Registry) -> Result<Runni
             source,
         })?;
     let router = crate::api::router(shared.clone());
-    tasks.spawn(async move {
-        if let Err(e) = axum::serve(api_listener, router).await {
-            tracing::error!(error = %e, "the API server stopped");
-        }
-    });
+    tasks.spawn(crate::http::serve(
+        api_listener,
+        router,
+        shared.clone(),
+        settings.api_limits,
+    ));
     Ok(Running {
         dns,
         api,
@@ -246,6 +252,18 @@ pub async fn start(settings: &Settings, registry: &mut Registry) -> Result<Runni
         tasks,
         _udp: udp_workers,
     })
+}
+
+/// The caller reference of a zone created by `--zone`: `wavelb-resolver:` and its name, or a
+/// digest of a name too long for Route 53's 128 characters.
+fn startup_reference(name: &registry::name::Fqdn) -> String {
+    let plain = format!("wavelb-resolver:{name}");
+    if plain.chars().count() <= crate::store::MAX_CALLER_REFERENCE_CHARS {
+        return plain;
+    }
+    let digest = sha2::Sha256::digest(name.as_str().as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("wavelb-resolver:sha256:{hex}")
 }
 
 /// Binds UDP and TCP on the same address; with port 0 both get the same free port.
@@ -340,65 +358,4 @@ pub(crate) fn answer_query(
         }
     }
     true
-}
-
-async fn serve_tcp(listener: TcpListener, shared: Arc<Shared>) {
-    loop {
-        match listener.accept().await {
-            Ok((stream, peer)) => {
-                let shared = shared.clone();
-                tokio::spawn(async move {
-                    if let Err(e) = serve_tcp_conn(stream, &shared).await {
-                        tracing::debug!(%peer, error = %e, "DNS-over-TCP connection ended");
-                    }
-                });
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "TCP accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
-    }
-}
-
-async fn serve_tcp_conn(mut stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
-    let mut rng = rand::rngs::SmallRng::from_rng(&mut rand::rng());
-    loop {
-        let mut len = [0u8; 2];
-        match tokio::time::timeout(TCP_IDLE, stream.read_exact(&mut len)).await {
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
-            Ok(Err(e)) => return Err(e),
-            Err(_) => return Ok(()),
-        }
-        let mut msg = vec![0u8; usize::from(u16::from_be_bytes(len))];
-        tokio::time::timeout(TCP_IDLE, stream.read_exact(&mut msg))
-            .await
-            .map_err(|_| {
-                std::io::Error::new(std::io::ErrorKind::TimedOut, "message body timed out")
-            })??;
-        let started = Instant::now();
-        let mut reply = Vec::new();
-        let answered = {
-            let snapshot = shared.snapshot.load();
-            answer_query(
-                &shared.metrics,
-                &snapshot,
-                &msg,
-                Transport::Tcp,
-                rng.random(),
-                &mut reply,
-            )
-        };
-        if !answered {
-            return Ok(());
-        }
-        // TCP answers are at most 65535 bytes (Transport::Tcp truncates beyond that).
-        let n = u16::try_from(reply.len()).unwrap_or(u16::MAX);
-        let mut framed = Vec::with_capacity(reply.len() + 2);
-        framed.extend_from_slice(&n.to_be_bytes());
-        framed.extend_from_slice(&reply);
-        stream.write_all(&framed).await?;
-        shared.metrics.answered_in(1, started.elapsed());
-    }
 }

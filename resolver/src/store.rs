@@ -1,7 +1,14 @@
-//! The resolver's state: hosted zones, their record sets and the change log. Pure: ids come
-//! from a counter and times are passed in, so the API layer and tests drive it deterministically.
+//! The resolver's state: hosted zones, their record sets and the change log. Pure: times are
+//! passed in and ids are random (Route 53's shape), so the API layer and tests drive it without
+//! a clock.
+//!
+//! Bounded as Route 53 bounds an account ([`MAX_HOSTED_ZONES`], [`MAX_COMMENT_CHARS`],
+//! [`MAX_CALLER_REFERENCE_CHARS`]; per zone and batch, `registry::zone`), and the change log
+//! keeps the last [`MAX_CHANGE_LOG`] changes: GetChange of an older one answers as if INSYNC.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
+
+use rand::Rng;
 
 use registry::model::{Change, RecordSet};
 use registry::name::Fqdn;
@@ -12,6 +19,16 @@ use serde::{Deserialize, Serialize};
 const APEX_NS_TTL: u32 = 172_800;
 /// The TTL Route 53 gives a new zone's apex SOA record.
 const APEX_SOA_TTL: u32 = 900;
+/// Route 53's default quota on hosted zones per account.
+pub const MAX_HOSTED_ZONES: usize = 500;
+/// Route 53's longest `Comment` (of a hosted zone or a change batch), in characters.
+pub use registry::zone::MAX_COMMENT_CHARS;
+/// Route 53's longest `CallerReference`, in characters.
+pub const MAX_CALLER_REFERENCE_CHARS: usize = 128;
+/// Changes the log keeps; older ones are forgotten (GetChange answers them INSYNC).
+pub const MAX_CHANGE_LOG: usize = 1000;
+/// Random characters after the `Z` or `C` of an id (Route 53's ids are up to 32 characters).
+const ID_CHARS: usize = 20;
 
 /// A hosted zone.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,25 +85,93 @@ pub enum StoreError {
     /// `InvalidDomainName`
     #[error("{0}")]
     InvalidDomainName(String),
+    /// `TooManyHostedZones`
+    #[error(
+        "This operation can't be completed because the current account has reached the limit of \
+         {MAX_HOSTED_ZONES} hosted zones. Delete a hosted zone you no longer need first."
+    )]
+    TooManyHostedZones,
     /// `InvalidInput` / `InvalidChangeBatch`
     #[error(transparent)]
     Change(#[from] ChangeError),
 }
 
-/// All hosted zones and changes.
+/// All hosted zones and the recent changes.
+///
+/// State files written before the log was bounded hold `changes` as a map by id and a
+/// `counter`; both load (the counter is ignored, the map is ordered by submission time).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Store {
     zones: BTreeMap<String, HostedZone>,
-    changes: BTreeMap<String, ChangeRecord>,
-    counter: u64,
+    /// The last [`MAX_CHANGE_LOG`] changes, oldest first.
+    #[serde(deserialize_with = "change_log")]
+    changes: VecDeque<ChangeRecord>,
+    /// When the newest change dropped from the log was submitted; `None` before any was.
+    #[serde(default)]
+    forgotten_until_ms: Option<u64>,
+}
+
+/// The change log as written now (oldest first) or by older versions (a map by id).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum ChangeLog {
+    List(VecDeque<ChangeRecord>),
+    ById(BTreeMap<String, ChangeRecord>),
+}
+
+fn change_log<'de, D: serde::Deserializer<'de>>(d: D) -> Result<VecDeque<ChangeRecord>, D::Error> {
+    Ok(match ChangeLog::deserialize(d)? {
+        ChangeLog::List(list) => list,
+        ChangeLog::ById(map) => {
+            let mut list: Vec<ChangeRecord> = map.into_values().collect();
+            list.sort_by_key(|c| c.submitted_at_ms);
+            list.into()
+        }
+    })
+}
+
+/// A random id in Route 53's shape: `prefix` and upper-case letters and digits.
+fn random_id(prefix: char) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    let mut rng = rand::rng();
+    std::iter::once(prefix)
+        .chain((0..ID_CHARS).map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())])))
+        .collect()
+}
+
+/// True for an id this store could have given out with `prefix`.
+fn has_id_shape(id: &str, prefix: char) -> bool {
+    id.strip_prefix(prefix).is_some_and(|rest| {
+        rest.len() == ID_CHARS
+            && rest
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+    })
+}
+
+/// `InvalidInput` when `value` is longer than `max` characters (the value is not echoed: it can
+/// be megabytes long).
+fn check_length(field: &str, value: &str, max: usize) -> Result<(), StoreError> {
+    let chars = value.chars().count();
+    if chars > max {
+        return Err(StoreError::Change(ChangeError::InvalidInput(format!(
+            "1 validation error detected: Value at '{field}' failed to satisfy constraint: \
+             Member must have length less than or equal to {max} (it has {chars} characters)"
+        ))));
+    }
+    Ok(())
 }
 
 impl Store {
-    fn next_id(&mut self, prefix: char) -> String {
-        self.counter += 1;
-        // Route 53 ids are upper-case alphanumerics; a mixed counter keeps them unique and opaque.
-        let mixed = self.counter.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0x0005_DEEC_E66D;
-        format!("{prefix}{mixed:016X}")
+    /// A fresh id with `prefix` that no zone and no logged change holds.
+    fn fresh_id(&self, prefix: char) -> String {
+        // 20 characters of 36 make a repeat all but impossible; the loop makes it impossible.
+        loop {
+            let id = random_id(prefix);
+            if !self.zones.contains_key(&id) && !self.changes.iter().any(|c| c.id == id) {
+                return id;
+            }
+        }
     }
 
     /// Creates a hosted zone with its apex SOA and NS record sets.
@@ -98,6 +183,21 @@ impl Store {
         now_ms: u64,
     ) -> Result<(HostedZone, ChangeRecord), StoreError> {
         let name = Fqdn::parse(name).map_err(|e| StoreError::InvalidDomainName(e.to_string()))?;
+        if caller_reference.is_empty() {
+            return Err(StoreError::Change(ChangeError::InvalidInput(
+                "1 validation error detected: Value at 'callerReference' failed to satisfy \
+                 constraint: Member must have length greater than or equal to 1"
+                    .into(),
+            )));
+        }
+        check_length(
+            "callerReference",
+            caller_reference,
+            MAX_CALLER_REFERENCE_CHARS,
+        )?;
+        if let Some(c) = &comment {
+            check_length("hostedZoneConfig.comment", c, MAX_COMMENT_CHARS)?;
+        }
         if self
             .zones
             .values()
@@ -107,7 +207,10 @@ impl Store {
                 caller_reference.to_owned(),
             ));
         }
-        let id = self.next_id('Z');
+        if self.zones.len() >= MAX_HOSTED_ZONES {
+            return Err(StoreError::TooManyHostedZones);
+        }
+        let id = self.fresh_id('Z');
         let apex = |rtype: &str, ttl: u32, value: String| RecordSet {
             name: name.clone(),
             rtype: rtype.into(),
@@ -142,13 +245,22 @@ impl Store {
         Ok((zone, change))
     }
 
+    /// Logs a change, forgetting the oldest beyond [`MAX_CHANGE_LOG`].
     fn record_change(&mut self, comment: Option<String>, now_ms: u64) -> ChangeRecord {
         let change = ChangeRecord {
-            id: self.next_id('C'),
+            id: self.fresh_id('C'),
             submitted_at_ms: now_ms,
             comment,
         };
-        self.changes.insert(change.id.clone(), change.clone());
+        self.changes.push_back(change.clone());
+        while self.changes.len() > MAX_CHANGE_LOG {
+            if let Some(old) = self.changes.pop_front() {
+                self.forgotten_until_ms = Some(
+                    self.forgotten_until_ms
+                        .map_or(old.submitted_at_ms, |t| t.max(old.submitted_at_ms)),
+                );
+            }
+        }
         change
     }
 
@@ -185,6 +297,9 @@ impl Store {
         comment: Option<String>,
         now_ms: u64,
     ) -> Result<ChangeRecord, StoreError> {
+        if let Some(c) = &comment {
+            check_length("changeBatch.comment", c, MAX_COMMENT_CHARS)?;
+        }
         let id = self.zone(zone_id)?.id.clone();
         let zone = self
             .zones
@@ -195,12 +310,22 @@ impl Store {
         Ok(self.record_change(comment, now_ms))
     }
 
-    /// A change by id (with or without `/change/`).
-    pub fn get_change(&self, id: &str) -> Result<&ChangeRecord, StoreError> {
+    /// A change by id (with or without `/change/`). A change already dropped from the log (an id
+    /// of this store's shape while the log has forgotten some) comes back without its comment,
+    /// submitted when the newest forgotten one was: long applied, so INSYNC.
+    pub fn get_change(&self, id: &str) -> Result<ChangeRecord, StoreError> {
         let id = id.trim_start_matches("/change/");
-        self.changes
-            .get(id)
-            .ok_or_else(|| StoreError::NoSuchChange(id.to_owned()))
+        if let Some(c) = self.changes.iter().find(|c| c.id == id) {
+            return Ok(c.clone());
+        }
+        match self.forgotten_until_ms {
+            Some(at) if has_id_shape(id, 'C') => Ok(ChangeRecord {
+                id: id.to_owned(),
+                submitted_at_ms: at,
+                comment: None,
+            }),
+            _ => Err(StoreError::NoSuchChange(id.to_owned())),
+        }
     }
 }
 
@@ -272,7 +397,6 @@ pub fn list_page<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use registry::model::Change;
 
     fn a(name: &str, id: &str, w: i64) -> RecordSet {
         RecordSet {
@@ -403,5 +527,149 @@ mod tests {
         }
         assert_eq!(got.len(), expected.len());
         assert!(got.iter().zip(&expected).all(|(a, b)| std::ptr::eq(*a, *b)));
+    }
+
+    fn input_error(r: Result<impl std::fmt::Debug, StoreError>) -> String {
+        match r {
+            Err(StoreError::Change(ChangeError::InvalidInput(m))) => m,
+            other => panic!("expected InvalidInput, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn comments_and_caller_references_have_route53_lengths() {
+        let mut s = Store::default();
+        let long_ref = "r".repeat(MAX_CALLER_REFERENCE_CHARS + 1);
+        let m = input_error(s.create_zone("lab.test", &long_ref, None, 0));
+        assert!(m.contains("callerReference") && m.contains("128"), "{m}");
+        assert!(!m.contains(&long_ref), "the value is not echoed: {m}");
+        input_error(s.create_zone("lab.test", "", None, 0));
+        let m = input_error(s.create_zone("lab.test", "r", Some("c".repeat(257)), 0));
+        assert!(m.contains("256"), "{m}");
+        // At the limits, in characters (not bytes), everything is accepted.
+        let (zone, _) = s
+            .create_zone(
+                "lab.test",
+                &"é".repeat(MAX_CALLER_REFERENCE_CHARS),
+                Some("é".repeat(MAX_COMMENT_CHARS)),
+                0,
+            )
+            .unwrap();
+        let create = [Change::create(a("www.lab.test", "x", 1))];
+        let m = input_error(s.change(&zone.id, &create, Some("c".repeat(257)), 1));
+        assert!(m.contains("changeBatch.comment"), "{m}");
+        assert_eq!(
+            s.zone(&zone.id).unwrap().records.len(),
+            2,
+            "nothing applied"
+        );
+        s.change(&zone.id, &create, Some("c".repeat(256)), 1)
+            .unwrap();
+    }
+
+    #[test]
+    fn an_account_holds_at_most_500_zones() {
+        let mut s = Store::default();
+        for i in 0..MAX_HOSTED_ZONES {
+            s.create_zone(&format!("z{i}.test"), &format!("r{i}"), None, 0)
+                .unwrap();
+        }
+        assert_eq!(
+            s.create_zone("one-more.test", "r-more", None, 0),
+            Err(StoreError::TooManyHostedZones)
+        );
+        let first = s.zones().next().unwrap().id.clone();
+        s.delete_zone(&first, 1).unwrap();
+        s.create_zone("one-more.test", "r-more", None, 1).unwrap();
+    }
+
+    #[test]
+    fn the_change_log_keeps_the_last_changes_and_old_ids_answer_as_applied() {
+        let mut s = Store::default();
+        let (zone, first) = s.create_zone("lab.test", "r", None, 5).unwrap();
+        let mut ids = vec![first.id.clone()];
+        for i in 0..(MAX_CHANGE_LOG + 100) {
+            let set = a("www.lab.test", "x", 1);
+            let change = if i % 2 == 0 {
+                Change::create(set)
+            } else {
+                Change::delete(set)
+            };
+            let now = 10 + u64::try_from(i).unwrap();
+            ids.push(s.change(&zone.id, &[change], None, now).unwrap().id);
+        }
+        assert_eq!(s.changes.len(), MAX_CHANGE_LOG);
+        let distinct: std::collections::BTreeSet<&String> = ids.iter().collect();
+        assert_eq!(distinct.len(), ids.len(), "ids are distinct");
+        assert!(ids.iter().all(|id| has_id_shape(id, 'C')), "{ids:?}");
+        // The first change was forgotten: it answers, submitted no later than the log's horizon.
+        let old = s.get_change(&format!("/change/{}", first.id)).unwrap();
+        assert_eq!(old.id, first.id);
+        assert!(old.submitted_at_ms <= s.changes[0].submitted_at_ms);
+        let last = ids.last().unwrap();
+        assert_eq!(&s.get_change(last).unwrap().id, last);
+        // Not an id this store gives out: unknown.
+        assert!(matches!(
+            s.get_change("nope"),
+            Err(StoreError::NoSuchChange(_))
+        ));
+    }
+
+    #[test]
+    fn before_anything_is_forgotten_an_unknown_id_is_no_such_change() {
+        let mut s = Store::default();
+        s.create_zone("lab.test", "r", None, 0).unwrap();
+        let unknown = random_id('C');
+        assert!(matches!(
+            s.get_change(&unknown),
+            Err(StoreError::NoSuchChange(_))
+        ));
+    }
+
+    #[test]
+    fn ids_are_random_in_route53_shape_and_never_reuse_a_taken_one() {
+        let mut s = Store::default();
+        let (z1, c1) = s.create_zone("a.test", "r1", None, 0).unwrap();
+        let (z2, c2) = s.create_zone("b.test", "r2", None, 0).unwrap();
+        assert!(has_id_shape(&z1.id, 'Z') && has_id_shape(&z2.id, 'Z'));
+        assert!(has_id_shape(&c1.id, 'C') && has_id_shape(&c2.id, 'C'));
+        assert_ne!(z1.id, z2.id);
+        // Not a sequence: the two ids differ in more than their last characters.
+        let common = z1
+            .id
+            .chars()
+            .zip(z2.id.chars())
+            .take_while(|(a, b)| a == b)
+            .count();
+        assert!(common < 10, "{} {}", z1.id, z2.id);
+        for _ in 0..200 {
+            let id = s.fresh_id('Z');
+            assert!(id != z1.id && id != z2.id);
+        }
+    }
+
+    #[test]
+    fn an_older_state_with_a_change_map_and_a_counter_at_the_top_loads_and_takes_changes() {
+        let old = serde_json::json!({
+            "zones": {},
+            "changes": {
+                "C2": {"id": "C2", "submitted_at_ms": 20, "comment": null},
+                "C1": {"id": "C1", "submitted_at_ms": 10, "comment": "first"}
+            },
+            "counter": u64::MAX
+        });
+        let mut s: Store = serde_json::from_value(old).unwrap();
+        assert_eq!(s.changes[0].id, "C1", "ordered by submission");
+        assert_eq!(s.get_change("C2").unwrap().submitted_at_ms, 20);
+        let (zone, _) = s.create_zone("lab.test", "r", None, 30).unwrap();
+        s.change(
+            &zone.id,
+            &[Change::create(a("www.lab.test", "x", 1))],
+            None,
+            31,
+        )
+        .unwrap();
+        let again: Store = serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap();
+        assert_eq!(again, s, "the new form round-trips");
     }
 }

@@ -119,6 +119,8 @@ pub async fn run(args: LabArgs) -> anyhow::Result<()> {
         api_credentials: None,
         api_insecure: false,
         api_allow_unsigned_payload: false,
+        dns_tcp: Default::default(),
+        api_limits: Default::default(),
     };
     let mut registry = Registry::default();
     let running = service::start(&settings, &mut registry)

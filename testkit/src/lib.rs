@@ -91,6 +91,12 @@ pub fn python(script: &str, args: &[&str]) -> String {
 
 /// A plain HTTP/1.0 GET on loopback, returning the body (panics on failure).
 pub fn http_get(url: &str) -> String {
+    http("GET", url, "").1
+}
+
+/// A plain HTTP/1.0 request on loopback, returning the status and the body (panics when the
+/// server cannot be reached or answers no status line within 10 s).
+pub fn http(method: &str, url: &str, body: &str) -> (u16, String) {
     use std::io::{Read, Write};
     let rest = url.strip_prefix("http://").expect("an http:// URL");
     let (host, path) = rest
@@ -101,13 +107,24 @@ pub fn http_get(url: &str) -> String {
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n").unwrap();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.0\r\nHost: {host}\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
-    response
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("{method} {url}: no status line in {response:?}"));
+    let body = response
         .split_once("\r\n\r\n")
         .map(|(_, body)| body.to_owned())
-        .unwrap_or_default()
+        .unwrap_or_default();
+    (status, body)
 }
 
 /// The value of one un-labelled or exactly-labelled series in a Prometheus text exposition.
