@@ -116,6 +116,7 @@ fn planner(c: &mut Criterion) {
         record_type: RecordType::A,
         ttl: 30,
         owner_id: "bench".into(),
+        ownership_key: None,
     };
     let n = 100u32;
     let address = |i: u32| IpAddr::V4(Ipv4Addr::from(0x7f00_0000 + 0x100 + i));
