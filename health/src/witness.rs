@@ -104,7 +104,7 @@ mod tests {
         assert_eq!(w.quarantined_for("a", 1_030), Some(30));
         assert_eq!(w.quarantined_for("b", 1_030), None);
         // Seen again later: the first sighting counts.
-        w.observe(&view(&[q.clone()]), 1_020);
+        w.observe(&view(std::slice::from_ref(&q)), 1_020);
         assert_eq!(w.quarantined_for("a", 1_030), Some(30));
         // Restored in between: the clock starts again.
         w.observe(&view(&[target("a")]), 1_040);
