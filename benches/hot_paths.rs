@@ -164,6 +164,7 @@ fn txt_codec(c: &mut Criterion) {
         probe: Some("127.0.0.14:4433".parse().unwrap()),
         by: Some("health".into()),
         parked: None,
+        mac: None,
     };
     let text = encode(&rec);
     assert_eq!(decode(&text).unwrap(), rec);
