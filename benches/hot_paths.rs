@@ -116,6 +116,7 @@ fn planner(c: &mut Criterion) {
         record_type: RecordType::A,
         ttl: 30,
         owner_id: "bench".into(),
+        ownership_key: None,
     };
     let n = 100u32;
     let address = |i: u32| IpAddr::V4(Ipv4Addr::from(0x7f00_0000 + 0x100 + i));
@@ -163,6 +164,7 @@ fn txt_codec(c: &mut Criterion) {
         probe: Some("127.0.0.14:4433".parse().unwrap()),
         by: Some("health".into()),
         parked: None,
+        mac: None,
     };
     let text = encode(&rec);
     assert_eq!(decode(&text).unwrap(), rec);

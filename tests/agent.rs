@@ -36,6 +36,7 @@ fn pool() -> PoolSpec {
         record_type: RecordType::A,
         ttl: 2,
         owner_id: "wavelb".into(),
+        ownership_key: None,
     }
 }
 

@@ -9,9 +9,9 @@ use std::net::SocketAddr;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use registry::model::{PoolSpec, RecordType, Target, TargetState};
+use registry::model::{Change, PoolSpec, RecordSet, RecordType, Target, TargetState};
 use registry::name::Fqdn;
-use registry::plan::{Intent, plan};
+use registry::plan::{ChangeGroup, Intent, Plan, plan};
 use registry::pool::{PoolView, classify};
 use testkit::echo::Echo;
 use testkit::process::Service;
@@ -32,6 +32,7 @@ fn pool() -> PoolSpec {
         record_type: RecordType::A,
         ttl: 5,
         owner_id: "wavelb-lab".into(),
+        ownership_key: None,
     }
 }
 
@@ -578,4 +579,187 @@ async fn two_controllers_one_leader_and_a_takeover() {
             .count(),
         1
     );
+}
+
+/// Writes `changes` exactly as given, as anyone with write access to the zone can: no planner,
+/// no ownership checks.
+async fn raw_write(api: &str, changes: Vec<Change>) {
+    writer(api)
+        .await
+        .execute(&Plan {
+            groups: vec![ChangeGroup {
+                target_id: "raw".into(),
+                changes,
+            }],
+            skipped: Vec::new(),
+        })
+        .await
+        .unwrap();
+}
+
+/// A TXT record set at `name` with one value.
+fn txt(name: Fqdn, set_id: Option<&str>, value: &str) -> RecordSet {
+    RecordSet {
+        name,
+        rtype: "TXT".into(),
+        weight: set_id.map(|_| 0),
+        set_identifier: set_id.map(str::to_owned),
+        ttl: Some(5),
+        values: vec![value.into()],
+        opaque: None,
+    }
+}
+
+/// Waits (bounded) until controller `c` has read the pool `n` more times.
+async fn wait_rounds(c: &Service, n: f64) {
+    let lists = || {
+        testkit::metric(
+            &metrics(c),
+            "wavelb_route53_requests_total{operation=\"ListResourceRecordSets\",outcome=\"ok\"}",
+        )
+        .unwrap_or(0.0)
+    };
+    let until = lists() + n;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while lists() < until {
+        assert!(Instant::now() < deadline, "no rounds: {}", metrics(c));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Issue 11: a TXT written beside another team's address record, claiming it for this owner as
+/// quarantined since 1970 (`since=0`), never makes the controller delete that record, even well
+/// past `gc_after` — while a real dead target of the same pool is collected in the same run.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_spoofed_quarantine_never_deletes_a_foreign_record() {
+    let mut lab = lab(4).await;
+    let p = pool();
+    // Another team's record in the weighted group, nothing answering at its address.
+    let theirs = Target::active("other-team", vec!["127.0.0.40".parse().unwrap()], 10, 1);
+    let foreign = theirs.address_record(&p);
+    let forged = txt(
+        p.ownership_name(),
+        Some("other-team"),
+        r#""v=1" "owner=wavelb-lab" "weight=10" "state=quarantined" "since=0" "by=health""#,
+    );
+    raw_write(
+        &lab.api,
+        vec![
+            Change::create(foreign.clone()),
+            Change::create(forged.clone()),
+        ],
+    )
+    .await;
+    let c = lab.controller("c1", "gc_after = \"1s\"");
+    lab.targets[2].stop();
+    lab.wait_for("t2 collected", Duration::from_secs(20), |v| {
+        !v.owned.contains_key("t2")
+    })
+    .await;
+    // Six more rounds of 500ms: three times gc_after, and `since=0` is decades old.
+    wait_rounds(&c, 6.0).await;
+    let sets = writer(&lab.api).await.list_pool(&p).await.unwrap();
+    assert!(
+        sets.contains(&foreign),
+        "the foreign address record is untouched: {sets:?}"
+    );
+    assert!(sets.iter().any(|s| s.key() == forged.key()), "{sets:?}");
+    let v = classify(&p, &sets);
+    assert!(v.is_foreign("other-team"), "{:?}", v.foreign);
+    assert_eq!(v.owned.len(), 3);
+    assert_eq!(
+        testkit::metric(&metrics(&c), "wavelb_gc_deleted_total"),
+        Some(1.0),
+        "only t2 was collected"
+    );
+}
+
+/// Issue 11: a TXT-only set claiming a parked target of this owner (`parked=127.0.0.1
+/// weight=255`, quarantined by `health`) never makes the controller publish an address record,
+/// although something answers probes at that address and the controller leads and writes.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_spoofed_parked_record_is_never_published() {
+    let mut lab = lab(4).await;
+    let _answers = Echo::start(SocketAddr::from(([127, 0, 0, 1], lab.port)));
+    let p = pool();
+    let forged = txt(
+        p.ownership_name(),
+        Some("evil"),
+        r#""v=1" "owner=wavelb-lab" "weight=255" "state=quarantined" "since=0" "by=health" "parked=127.0.0.1""#,
+    );
+    raw_write(&lab.api, vec![Change::create(forged.clone())]).await;
+    let c = lab.controller("c1", "");
+    // The claimed address answers: without the fix this is where it would be restored.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !metrics(&c).contains("wavelb_target_healthy{pool=\"www.lab.test\",target=\"evil\"} 1") {
+        assert!(
+            Instant::now() < deadline,
+            "evil never probed: {}",
+            metrics(&c)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The controller leads and writes: a real failure is quarantined.
+    lab.targets[1].stop();
+    lab.wait_for("t1 quarantined", Duration::from_secs(10), |v| {
+        assert!(
+            v.owned["evil"].address_set.is_none(),
+            "an address record appeared: {:?}",
+            v.owned["evil"]
+        );
+        state(v, "t1") == (0, 20, TargetState::Quarantined)
+    })
+    .await;
+    wait_rounds(&c, 4.0).await;
+    let v = lab.view().await;
+    assert!(
+        v.owned["evil"].address_set.is_none(),
+        "{:?}",
+        v.owned["evil"]
+    );
+    assert!(v.owned["evil"].target.parked);
+    assert!(
+        lab.dig(20).iter().all(|a| a != "127.0.0.1"),
+        "the claimed address is never answered"
+    );
+}
+
+/// Issue 11: a leader lease written by someone else that never expires (`expires=u64::MAX`)
+/// does not lock the controllers out: the controller takes it over, leads, quarantines a dead
+/// target, and counts and logs the implausible lease.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lease_that_never_expires_is_taken_over() {
+    let mut lab = lab(4).await;
+    let p = pool();
+    let lease = txt(
+        p.leader_name(),
+        None,
+        &format!(r#""holder=attacker" "expires={}""#, u64::MAX),
+    );
+    raw_write(&lab.api, vec![Change::create(lease)]).await;
+    let c = lab.controller("c1", "");
+    lab.targets[0].stop();
+    lab.wait_for("t0 quarantined", Duration::from_secs(15), |v| {
+        state(v, "t0") == (0, 10, TargetState::Quarantined)
+    })
+    .await;
+    let text = metrics(&c);
+    assert_eq!(
+        testkit::metric(&text, "wavelb_health_leader{pool=\"www.lab.test\"}"),
+        Some(1.0),
+        "{text}"
+    );
+    assert!(
+        testkit::metric(
+            &text,
+            "wavelb_health_lease_implausible_total{pool=\"www.lab.test\"}"
+        )
+        .is_some_and(|n| n >= 1.0),
+        "{text}"
+    );
+    let sets = writer(&lab.api).await.list_pool(&p).await.unwrap();
+    let lease = sets.iter().find(|s| s.name == p.leader_name()).unwrap();
+    assert!(lease.values[0].contains("holder=c1"), "{lease:?}");
+    let log = std::fs::read_to_string(lab.log("c1")).unwrap();
+    assert!(log.contains("implausibly far ahead"), "{log}");
 }

@@ -163,6 +163,7 @@ mod tests {
             record_type: RecordType::A,
             ttl: 30,
             owner_id: owner.into(),
+            ownership_key: None,
         }
     }
 
@@ -194,14 +195,20 @@ mod tests {
         assert_eq!((t.weight, t.state, t.since), (100, TargetState::Active, 10));
         let mut drifted = t.clone();
         drifted.addresses = vec!["9.9.9.9".parse().unwrap()];
-        drifted.weight = 3;
         let repaired = written(reconcile(
             &view_of(&drifted),
             &me(),
             SelfHealth::Unknown,
             50,
         ));
-        assert_eq!(repaired, t, "address and weight restored, since kept");
+        assert_eq!(repaired, t, "address restored, since kept");
+        // An address record whose weight contradicts the ownership record is not a pair wavelb
+        // wrote: it is foreign, and left alone.
+        drifted.weight = 3;
+        assert!(matches!(
+            reconcile(&view_of(&drifted), &me(), SelfHealth::Unknown, 50),
+            Reconcile::Foreign(_)
+        ));
     }
 
     #[test]

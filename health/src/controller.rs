@@ -25,9 +25,14 @@ use crate::lease::{self, LeaseStep};
 use crate::metrics::{DirectionLabels, FailureLabels, HealthMetrics, ProbeLabels, TargetLabels};
 use crate::probe::{ProbeResult, Prober};
 use crate::state::{Health, TargetHealth, Thresholds, Transition};
+use crate::witness::Witness;
 
 /// How many recent probe results are kept per target for the transition log.
 const RECENT: usize = 5;
+
+/// At most one warning about implausible leases per this interval (every one is counted in
+/// `wavelb_health_lease_implausible_total`).
+const LEASE_WARN_EVERY: Duration = Duration::from_secs(60);
 
 /// One probe result, tagged with the target and the probe task's generation.
 struct Observation {
@@ -67,6 +72,8 @@ pub struct Controller {
     semaphore: Arc<Semaphore>,
     leader: bool,
     liveness: Option<Arc<dyn Liveness>>,
+    witness: Witness,
+    lease_warned: Option<Instant>,
 }
 
 fn unix_now() -> u64 {
@@ -101,6 +108,8 @@ impl Controller {
             semaphore,
             leader: false,
             liveness: None,
+            witness: Witness::default(),
+            lease_warned: None,
         }
     }
 
@@ -318,18 +327,21 @@ impl Controller {
     ) -> Result<String, WriteError> {
         let sets = self.writer.list_pool(&self.pool).await?;
         let view = classify(&self.pool, &sets);
+        let now = unix_now();
+        self.witness.observe(&view, now);
         self.pool_metrics.observe(&self.pool, &view);
         self.sync_probes(&view, tx);
-        let now = unix_now();
         let label = self.pool_label();
 
-        let step = lease::step(
-            &self.pool,
-            lease::find(&self.pool, &sets),
-            &self.id,
-            now,
-            self.cfg.lease_ttl.as_secs().max(1),
-        );
+        let lease_ttl = self.cfg.lease_ttl.as_secs().max(1);
+        let current = lease::find(&self.pool, &sets);
+        if let Some((Ok(l), _)) = &current
+            && l.holder != self.id
+            && lease::implausible(l, now, lease_ttl)
+        {
+            self.implausible_lease(l, now);
+        }
+        let step = lease::step(&self.pool, current, &self.id, now, lease_ttl);
         self.leader = match step {
             LeaseStep::Follow { holder } => {
                 if self.leader {
@@ -377,6 +389,7 @@ impl Controller {
             &view,
             &verdicts,
             &policy,
+            &self.witness,
             &|id| gone.get(id).copied().flatten(),
             now,
         );
@@ -413,6 +426,7 @@ impl Controller {
             return Ok(summary);
         }
         let planned = plan(&self.pool, &view, &decision.intents);
+        self.witness.parking(&decision.intents);
         if !planned.is_empty() {
             match self.writer.execute(&planned).await {
                 Ok(_) => {
@@ -441,6 +455,32 @@ impl Controller {
 }
 
 impl Controller {
+    /// Counts a lease whose expiry lies implausibly far ahead (it is taken over) and warns about
+    /// it, at most once per [`LEASE_WARN_EVERY`].
+    fn implausible_lease(&mut self, lease: &lease::Lease, now: u64) {
+        self.metrics
+            .lease_implausible
+            .get_or_create(&self.pool_label())
+            .inc();
+        if self
+            .lease_warned
+            .is_some_and(|at| at.elapsed() < LEASE_WARN_EVERY)
+        {
+            return;
+        }
+        self.lease_warned = Some(Instant::now());
+        tracing::warn!(
+            pool = %self.pool.name,
+            holder = %lease.holder,
+            expires = lease.expires,
+            now,
+            max_ahead_s = self.cfg.lease_ttl.as_secs().max(1) * lease::MAX_LEASE_TTLS,
+            "the leader lease expires implausibly far ahead (no controller writes that); \
+             treating it as expired and taking it over. Someone with zone write access wrote it, \
+             or a controller's clock is far off"
+        );
+    }
+
     /// Asks the liveness oracle about the targets old enough for garbage collection.
     async fn instances_gone(&self, view: &PoolView, now: u64) -> HashMap<String, Option<bool>> {
         let mut out = HashMap::new();
@@ -450,8 +490,10 @@ impl Controller {
         let gc_after = self.cfg.gc_after.as_secs();
         for o in view.owned.values() {
             let t = &o.target;
-            if t.state == registry::model::TargetState::Quarantined
-                && now.saturating_sub(t.since) >= gc_after
+            if self
+                .witness
+                .quarantined_for(&t.id, now)
+                .is_some_and(|seen| seen >= gc_after)
             {
                 out.insert(t.id.clone(), liveness.instance_gone(&t.id).await);
             }

@@ -6,10 +6,11 @@ use std::collections::{BTreeMap, HashMap};
 
 use registry::model::{Target, TargetState};
 use registry::plan::Intent;
-use registry::pool::PoolView;
+use registry::pool::{OwnedTarget, PoolView};
 use serde::Deserialize;
 
 use crate::state::Health;
+use crate::witness::Witness;
 
 /// The `by=` value the controller writes on the targets it quarantines.
 pub const BY_HEALTH: &str = "health";
@@ -33,7 +34,8 @@ pub struct Policy {
     pub max_quarantined_fraction: f64,
     /// What to do when everything is down.
     pub all_down: AllDown,
-    /// A target quarantined this long (seconds) is garbage-collected when its instance is gone.
+    /// A target this controller has seen quarantined this long (seconds), and still finds
+    /// unhealthy, is garbage-collected when its instance is gone.
     pub gc_after: u64,
 }
 
@@ -62,21 +64,30 @@ impl Decision {
 /// Decides one round.
 ///
 /// - `verdicts`: the hysteresis verdict per set identifier (missing means unknown);
+/// - `witness`: what this controller has seen itself (quarantine sightings, what it parked);
 /// - `instance_gone(id)`: `Some(true)` when the target's instance is terminated or does not exist,
 ///   `Some(false)` when it exists, `None` when unknowable (no EC2 API: labs);
 /// - `now`: unix seconds.
+///
+/// A parked target that this controller did not park and whose record is not authenticated is
+/// not a member: its `parked=` addresses are only a claim, so it is neither counted nor ever
+/// published.
 pub fn decide(
     view: &PoolView,
     verdicts: &HashMap<String, Health>,
     policy: &Policy,
+    witness: &Witness,
     instance_gone: &dyn Fn(&str) -> Option<bool>,
     now: u64,
 ) -> Decision {
+    let vouched =
+        |o: &OwnedTarget| o.authenticated || witness.parked(&o.target.id, &o.target.addresses);
     let members: Vec<&Target> = view
         .owned
         .values()
         .filter(|o| {
-            (o.address_set.is_some() || o.target.parked) && o.target.state != TargetState::Draining
+            (o.address_set.is_some() || (o.target.parked && vouched(o)))
+                && o.target.state != TargetState::Draining
         })
         .map(|o| &o.target)
         .collect();
@@ -151,14 +162,17 @@ pub fn decide(
     }
     out.quarantined = quarantined.len() + candidates.len().min(room);
 
-    // Dead instances: quarantined long enough and gone (or unknowable without EC2).
+    // Dead instances: seen quarantined by this controller long enough (never on the strength of
+    // the record's `since=`), failing our own probes, and gone (or unknowable without EC2).
     let mut budget = limit;
     for t in &quarantined {
         if budget == 0 {
             break;
         }
-        let old_enough = now.saturating_sub(t.since) >= policy.gc_after;
-        if old_enough && instance_gone(&t.id) != Some(false) {
+        let old_enough = witness
+            .quarantined_for(&t.id, now)
+            .is_some_and(|seen| seen >= policy.gc_after);
+        if old_enough && verdict(t) == Health::Unhealthy && instance_gone(&t.id) != Some(false) {
             out.intents.insert(t.id.clone(), Intent::Absent);
             out.collected.push(t.id.clone());
             out.quarantined -= 1;
@@ -181,6 +195,7 @@ mod tests {
             record_type: RecordType::A,
             ttl: 5,
             owner_id: "lab".into(),
+            ownership_key: None,
         }
     }
 
@@ -220,6 +235,11 @@ mod tests {
         None
     }
 
+    /// A controller that has seen nothing yet (just started).
+    fn none() -> Witness {
+        Witness::default()
+    }
+
     #[test]
     fn quarantines_the_unhealthy_and_never_the_unknown() {
         let v = view(&fleet(4));
@@ -227,6 +247,7 @@ mod tests {
             &v,
             &verdicts(&[("t1", Health::Unhealthy), ("t2", Health::Unknown)]),
             &POLICY,
+            &none(),
             &no_ec2,
             10,
         );
@@ -251,7 +272,7 @@ mod tests {
             .iter()
             .map(|t| (*t, Health::Unhealthy))
             .collect();
-        let d = decide(&v, &verdicts(&all_bad), &POLICY, &no_ec2, 10);
+        let d = decide(&v, &verdicts(&all_bad), &POLICY, &none(), &no_ec2, 10);
         assert_eq!(d.intents.len(), 2, "at most half of 4");
         assert_eq!(d.withheld, ["t2", "t3"]);
         assert!(d.panic());
@@ -269,7 +290,16 @@ mod tests {
             .iter()
             .map(|t| (*t, Health::Unhealthy))
             .collect();
-        let d = decide(&view(&fleet(3)), &verdicts(&all_bad), &closed, &no_ec2, 10);
+        let mut w = Witness::default();
+        let d = decide(
+            &view(&fleet(3)),
+            &verdicts(&all_bad),
+            &closed,
+            &w,
+            &no_ec2,
+            10,
+        );
+        w.parking(&d.intents);
         assert_eq!(d.intents.len(), 3);
         assert!(!d.panic());
         let parked: Vec<Target> = d
@@ -291,18 +321,19 @@ mod tests {
         // Read back: the addresses survive in the ownership records.
         let sets: Vec<_> = parked.iter().flat_map(|t| t.record_sets(&p)).collect();
         let v = classify(&p, &sets);
+        w.observe(&v, 11);
         assert_eq!(
             v.owned["t1"].target.addresses,
             vec!["10.0.0.1".parse::<std::net::IpAddr>().unwrap()]
         );
-        // Still all down: nothing to do. Unknown after a restart: nothing either.
+        // Still all down: nothing to do. Unknown verdicts: nothing either.
         assert!(
-            decide(&v, &verdicts(&all_bad), &closed, &no_ec2, 11)
+            decide(&v, &verdicts(&all_bad), &closed, &w, &no_ec2, 11)
                 .intents
                 .is_empty()
         );
         assert!(
-            decide(&v, &HashMap::new(), &closed, &no_ec2, 11)
+            decide(&v, &HashMap::new(), &closed, &w, &no_ec2, 11)
                 .intents
                 .is_empty()
         );
@@ -312,7 +343,12 @@ mod tests {
             ("t1", Health::Unhealthy),
             ("t2", Health::Unhealthy),
         ]);
-        let d = decide(&v, &one_up, &closed, &no_ec2, 12);
+        // A controller that did not park them (another one, or this one after a restart) does
+        // not publish addresses it only read in a record: the parked targets stay parked.
+        let d = decide(&v, &one_up, &closed, &none(), &no_ec2, 12);
+        assert!(d.intents.is_empty(), "{d:?}");
+        assert_eq!(d.members, 0);
+        let d = decide(&v, &one_up, &closed, &w, &no_ec2, 12);
         let t0 = match &d.intents["t0"] {
             Intent::Present(t) => t.clone(),
             Intent::Absent => panic!(),
@@ -348,6 +384,7 @@ mod tests {
             &v,
             &verdicts(&[("t0", Health::Healthy), ("t1", Health::Healthy)]),
             &POLICY,
+            &none(),
             &no_ec2,
             10,
         );
@@ -373,27 +410,86 @@ mod tests {
         }
         let v = view(&f);
         let bad = verdicts(&[("t0", Health::Unhealthy), ("t1", Health::Unhealthy)]);
+        // The records say quarantined since 0, but this controller first sees them at 1000.
+        let mut w = Witness::default();
+        w.observe(&v, 1_000);
+        for now in [600, 1_599] {
+            assert!(
+                decide(&v, &bad, &POLICY, &w, &no_ec2, now)
+                    .collected
+                    .is_empty(),
+                "not before this controller has seen gc_after pass ({now})"
+            );
+        }
         assert!(
-            decide(&v, &bad, &POLICY, &no_ec2, 599).collected.is_empty(),
-            "not before gc_after"
+            decide(&v, &bad, &POLICY, &none(), &no_ec2, 5_000)
+                .collected
+                .is_empty(),
+            "never without its own sighting"
         );
-        let d = decide(&v, &bad, &POLICY, &no_ec2, 600);
+        let d = decide(&v, &bad, &POLICY, &w, &no_ec2, 1_600);
         assert_eq!(d.collected, ["t0", "t1"]);
         assert_eq!(d.intents["t0"], Intent::Absent);
         let t1_exists = |id: &str| Some(id != "t1");
         assert_eq!(
-            decide(&v, &bad, &POLICY, &t1_exists, 600).collected,
+            decide(&v, &bad, &POLICY, &w, &t1_exists, 1_600).collected,
             ["t0"],
             "t1's instance still exists"
+        );
+        let t1_unknown = verdicts(&[("t0", Health::Unhealthy), ("t1", Health::Unknown)]);
+        assert_eq!(
+            decide(&v, &t1_unknown, &POLICY, &w, &no_ec2, 1_600).collected,
+            ["t0"],
+            "only what our own probes find unhealthy"
         );
         let strict = Policy {
             max_quarantined_fraction: 0.25,
             ..POLICY
         };
         assert_eq!(
-            decide(&v, &bad, &strict, &no_ec2, 600).collected.len(),
+            decide(&v, &bad, &strict, &w, &no_ec2, 1_600)
+                .collected
+                .len(),
             1,
             "deletions obey the guard"
         );
+    }
+
+    #[test]
+    fn a_spoofed_parked_record_is_never_published() {
+        // A TXT-only set claiming to be ours, parked at 127.0.0.1 with weight 255.
+        let p = pool();
+        let forged = registry::model::RecordSet {
+            name: p.ownership_name(),
+            rtype: "TXT".into(),
+            set_identifier: Some("evil".into()),
+            weight: Some(0),
+            ttl: Some(p.ttl),
+            values: vec![
+                r#""v=1" "owner=lab" "weight=255" "state=quarantined" "since=0" "parked=127.0.0.1""#
+                    .into(),
+            ],
+            opaque: None,
+        };
+        let mut sets: Vec<_> = fleet(2).iter().flat_map(|t| t.record_sets(&p)).collect();
+        sets.push(forged);
+        let v = classify(&p, &sets);
+        assert!(v.owned["evil"].target.parked, "it decodes as ours");
+        let mut w = Witness::default();
+        w.observe(&v, 10);
+        let closed = Policy {
+            all_down: AllDown::FailClosed,
+            ..POLICY
+        };
+        for health in [Health::Healthy, Health::Unhealthy] {
+            for policy in [POLICY, closed] {
+                let d = decide(&v, &verdicts(&[("evil", health)]), &policy, &w, &no_ec2, 20);
+                assert!(
+                    !d.intents.contains_key("evil"),
+                    "{health} {policy:?}: {d:?}"
+                );
+                assert_eq!(d.members, 2, "not counted either");
+            }
+        }
     }
 }

@@ -2,9 +2,22 @@
 //! lives in Route 53 itself: a TXT record `_wavelb-leader.<pool>` holding `holder=<id>
 //! expires=<unix>`, taken and renewed with an exact-match DELETE + CREATE in one batch, which
 //! Route 53 turns into a compare-and-swap. Pure.
+//!
+//! Anyone with zone write access can write the lease, so it is not taken on trust: an expiry
+//! further ahead than [`MAX_LEASE_TTLS`] lease TTLs is treated as expired (a controller writes
+//! `now + lease_ttl`), and when the pool has an ownership key, a lease without a valid `mac=` is
+//! treated as malformed. Either way it is replaced.
 
 use registry::model::{Change, PoolSpec, RecordSet};
 use registry::txt;
+
+/// How many lease TTLs ahead of now an expiry may lie before the lease is treated as expired.
+/// A controller writes `now + lease_ttl`, so this leaves two lease TTLs for clock skew between
+/// controllers (and for a peer configured with a longer `lease_ttl`, up to three times ours).
+pub const MAX_LEASE_TTLS: u64 = 3;
+
+/// The domain separator of a lease's MAC input.
+const LEASE_MAC_CONTEXT: &str = "wavelb-lease-v1";
 
 /// A decoded lease.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,17 +40,30 @@ pub enum LeaseStep {
     },
 }
 
+/// What a lease's MAC covers.
+fn mac_parts<'a>(pool: &'a PoolSpec, holder: &'a str, expires: &'a str) -> [&'a str; 4] {
+    [LEASE_MAC_CONTEXT, pool.name.as_str(), holder, expires]
+}
+
 fn lease_record(pool: &PoolSpec, lease: &Lease) -> RecordSet {
+    let expires = lease.expires.to_string();
+    let mut parts = vec![
+        format!("holder={}", lease.holder),
+        format!("expires={expires}"),
+    ];
+    if let Some(key) = &pool.ownership_key {
+        parts.push(format!(
+            "mac={}",
+            key.sign(&mac_parts(pool, &lease.holder, &expires))
+        ));
+    }
     RecordSet {
         name: pool.leader_name(),
         rtype: "TXT".into(),
         set_identifier: None,
         weight: None,
         ttl: Some(pool.ttl),
-        values: vec![txt::join_quoted(&[
-            format!("holder={}", lease.holder),
-            format!("expires={}", lease.expires),
-        ])],
+        values: vec![txt::join_quoted(&parts)],
         opaque: None,
     }
 }
@@ -48,10 +74,10 @@ pub fn find(pool: &PoolSpec, sets: &[RecordSet]) -> Option<(Result<Lease, String
     let set = sets
         .iter()
         .find(|s| s.name == pool.leader_name() && s.rtype == "TXT")?;
-    Some((decode(set), set.clone()))
+    Some((decode(pool, set), set.clone()))
 }
 
-fn decode(set: &RecordSet) -> Result<Lease, String> {
+fn decode(pool: &PoolSpec, set: &RecordSet) -> Result<Lease, String> {
     let [value] = set.values.as_slice() else {
         return Err(format!(
             "expected one TXT value, found {}",
@@ -60,26 +86,44 @@ fn decode(set: &RecordSet) -> Result<Lease, String> {
     };
     let mut holder = None;
     let mut expires = None;
+    let mut mac = None;
     for s in txt::split_quoted(value).map_err(|e| e.to_string())? {
         if let Some(h) = s.strip_prefix("holder=") {
             holder = Some(h.to_owned());
         } else if let Some(e) = s.strip_prefix("expires=") {
-            expires = Some(
-                e.parse::<u64>()
-                    .map_err(|_| format!("expires={e:?} is not unix seconds"))?,
-            );
+            expires = Some(e.to_owned());
+        } else if let Some(m) = s.strip_prefix("mac=") {
+            mac = Some(m.to_owned());
         }
     }
-    Ok(Lease {
-        holder: holder.ok_or("holder= is missing")?,
-        expires: expires.ok_or("expires= is missing")?,
-    })
+    let holder = holder.ok_or("holder= is missing")?;
+    if !txt::is_token(&holder) {
+        return Err("holder= is not 1-64 letters, digits, '.', '_' or '-'".into());
+    }
+    let expires_text = expires.ok_or("expires= is missing")?;
+    let expires = expires_text
+        .parse::<u64>()
+        .map_err(|_| format!("expires={expires_text:?} is not unix seconds"))?;
+    if let Some(key) = &pool.ownership_key {
+        let signed = mac.is_some_and(|m| key.verify(&mac_parts(pool, &holder, &expires_text), &m));
+        if !signed {
+            return Err("no mac= that verifies with this pool's ownership key".into());
+        }
+    }
+    Ok(Lease { holder, expires })
+}
+
+/// True when `lease` expires further ahead of `now` than [`MAX_LEASE_TTLS`] times `ttl`: no
+/// controller wrote it with a sane clock, so it is treated as expired.
+pub fn implausible(lease: &Lease, now: u64, ttl: u64) -> bool {
+    lease.expires > now.saturating_add(ttl.saturating_mul(MAX_LEASE_TTLS))
 }
 
 /// Decides whether `me` takes/renews the lease at `now` (unix seconds) for `ttl` seconds.
 ///
-/// A live lease of another holder is respected; an expired or malformed one is replaced. Our
-/// own lease is renewed. The change group is conditional on the record exactly as read.
+/// A live lease of another holder is respected; an expired, [`implausible`] or malformed one is
+/// replaced. Our own lease is renewed. The change group is conditional on the record exactly as
+/// read.
 pub fn step(
     pool: &PoolSpec,
     current: Option<(Result<Lease, String>, RecordSet)>,
@@ -96,6 +140,7 @@ pub fn step(
         if let Ok(l) = &lease
             && l.holder != me
             && l.expires > now
+            && !implausible(l, now, ttl)
         {
             return LeaseStep::Follow {
                 holder: l.holder.clone(),
@@ -120,6 +165,7 @@ mod tests {
             record_type: RecordType::A,
             ttl: 5,
             owner_id: "o".into(),
+            ownership_key: None,
         }
     }
 
@@ -161,6 +207,84 @@ mod tests {
         assert!(apply(&mut zone, takeover).is_ok());
         assert!(apply(&mut zone, stale).is_err());
         assert_eq!(read(&zone).unwrap().0.unwrap().holder, "b");
+    }
+
+    fn forged(
+        p: &PoolSpec,
+        holder: &str,
+        expires: u64,
+    ) -> Option<(Result<Lease, String>, RecordSet)> {
+        let set = lease_record(
+            p,
+            &Lease {
+                holder: holder.into(),
+                expires,
+            },
+        );
+        find(p, std::slice::from_ref(&set))
+    }
+
+    #[test]
+    fn an_expiry_far_in_the_future_is_taken_over() {
+        let p = pool();
+        for expires in [u64::MAX, 1_000 + 15 * MAX_LEASE_TTLS + 1] {
+            let current = forged(&p, "attacker", expires);
+            assert!(implausible(
+                current.as_ref().unwrap().0.as_ref().unwrap(),
+                1_000,
+                15
+            ));
+            assert!(
+                matches!(step(&p, current, "a", 1_000, 15), LeaseStep::Write(c) if c.len() == 2),
+                "expires={expires}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_live_peer_is_respected_within_the_clock_skew_bound() {
+        let p = pool();
+        // A peer's normal lease, and one from a peer whose clock runs up to two TTLs ahead.
+        for peer_now in [1_000, 1_010, 1_000 + 2 * 15] {
+            let current = forged(&p, "b", peer_now + 15);
+            assert_eq!(
+                step(&p, current, "a", 1_000, 15),
+                LeaseStep::Follow { holder: "b".into() },
+                "peer clock at {peer_now}"
+            );
+        }
+        // Our own lease, however far ahead, is just renewed.
+        assert!(matches!(
+            step(&p, forged(&p, "a", u64::MAX), "a", 1_000, 15),
+            LeaseStep::Write(_)
+        ));
+    }
+
+    #[test]
+    fn with_a_key_only_a_signed_lease_is_respected() {
+        let keyed = PoolSpec {
+            ownership_key: Some(
+                registry::mac::OwnershipKey::from_bytes(b"a shared key of 32 bytes, really")
+                    .unwrap(),
+            ),
+            ..pool()
+        };
+        let signed = forged(&keyed, "b", 1_010);
+        assert_eq!(
+            step(&keyed, signed.clone(), "a", 1_000, 15),
+            LeaseStep::Follow { holder: "b".into() }
+        );
+        // Unsigned (written without the key), or signed and then edited: replaced.
+        let unsigned = forged(&pool(), "b", 1_010).unwrap().1;
+        let mut edited = signed.unwrap().1;
+        edited.values[0] = edited.values[0].replace("holder=b", "holder=c");
+        for set in [unsigned, edited] {
+            let current = find(&keyed, std::slice::from_ref(&set));
+            assert!(current.as_ref().unwrap().0.is_err(), "{set:?}");
+            assert!(
+                matches!(step(&keyed, current, "a", 1_000, 15), LeaseStep::Write(c) if c.len() == 2)
+            );
+        }
     }
 
     #[test]

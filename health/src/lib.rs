@@ -16,3 +16,4 @@ pub mod lease;
 pub mod metrics;
 pub mod probe;
 pub mod state;
+pub mod witness;

@@ -65,6 +65,8 @@ pub struct HealthMetrics {
     pub leader: Family<PoolLabels, Gauge>,
     /// Dead targets deleted.
     pub gc_deleted: Counter,
+    /// Leases taken over because their expiry lay implausibly far ahead.
+    pub lease_implausible: Family<PoolLabels, Counter>,
 }
 
 impl HealthMetrics {
@@ -79,6 +81,7 @@ impl HealthMetrics {
             panic: Family::default(),
             leader: Family::default(),
             gc_deleted: Counter::default(),
+            lease_implausible: Family::default(),
         };
         registry.register(
             "wavelb_target_healthy",
@@ -115,6 +118,11 @@ impl HealthMetrics {
             "wavelb_gc_deleted",
             "Targets deleted because their instance is gone",
             m.gc_deleted.clone(),
+        );
+        registry.register(
+            "wavelb_health_lease_implausible",
+            "Rounds that found the leader lease expiring more than 3 lease TTLs ahead (treated as expired)",
+            m.lease_implausible.clone(),
         );
         m
     }

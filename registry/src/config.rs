@@ -1,10 +1,12 @@
 //! The `[pool]` and `[route53]` configuration sections, shared by every subcommand that touches
 //! a pool, and their validation. Every error names the key, the bad value and what is allowed.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
+use crate::mac::OwnershipKey;
 use crate::model::{PoolSpec, RecordType};
 use crate::name::Fqdn;
 
@@ -84,6 +86,10 @@ pub struct PoolConfig {
     /// Who owns the records this process writes.
     #[serde(default = "default_owner")]
     pub owner_id: String,
+    /// A file holding the shared ownership key (16–4096 bytes; surrounding white space is
+    /// ignored). When set, every ownership record written is signed (`mac=`) and only records
+    /// whose MAC verifies are treated as this owner's. The key is never written in the config.
+    pub ownership_key_file: Option<PathBuf>,
 }
 
 fn default_record_type() -> RecordType {
@@ -177,6 +183,21 @@ impl PoolConfig {
             record_type: self.record_type,
             ttl: self.checked_ttl()?,
             owner_id: self.owner_id.clone(),
+            ownership_key: self.ownership_key()?,
+        })
+    }
+
+    /// Reads `ownership_key_file`, when set.
+    fn ownership_key(&self) -> Result<Option<OwnershipKey>, ConfigError> {
+        let Some(path) = &self.ownership_key_file else {
+            return Ok(None);
+        };
+        OwnershipKey::from_file(path).map(Some).map_err(|e| {
+            ConfigError::new(
+                "pool.ownership_key_file",
+                format!("{:?}", path.display().to_string()),
+                e.to_string(),
+            )
         })
     }
 }
@@ -372,6 +393,33 @@ mod tests {
         assert_eq!(spec.ttl, 30);
         assert_eq!(spec.owner_id, "wavelb");
         assert_eq!(spec.record_type, RecordType::A);
+        assert_eq!(spec.ownership_key, None);
+    }
+
+    #[test]
+    fn the_ownership_key_is_read_from_its_file() {
+        let dir = std::env::temp_dir().join(format!("wavelb-key-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let good = dir.join("good");
+        std::fs::write(&good, "0123456789abcdef0123456789abcdef\n").unwrap();
+        let short = dir.join("short");
+        std::fs::write(&short, "tiny").unwrap();
+        let with = |path: &std::path::Path| {
+            pool(&format!(
+                "name = \"a.example.com\"\nzone = \"example.com\"\nownership_key_file = {:?}",
+                path.display().to_string()
+            ))
+        };
+        let spec = with(&good).spec(&Placeholders::default()).unwrap();
+        assert_eq!(
+            spec.ownership_key,
+            Some(OwnershipKey::from_bytes(b"0123456789abcdef0123456789abcdef").unwrap())
+        );
+        for bad in [short, dir.join("missing")] {
+            let e = with(&bad).validate().unwrap_err();
+            assert_eq!(e.key, "pool.ownership_key_file", "{e}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -8,6 +8,7 @@
 
 pub mod config;
 pub mod limiter;
+pub mod mac;
 pub mod metrics;
 pub mod model;
 pub mod name;

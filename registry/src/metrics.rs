@@ -119,6 +119,7 @@ mod tests {
             record_type: RecordType::A,
             ttl: 30,
             owner_id: "me".into(),
+            ownership_key: None,
         };
         let bare = Target::active("x", vec!["192.0.2.1".parse().unwrap()], 1, 1);
         m.observe(

@@ -5,6 +5,7 @@ use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
 
+use crate::mac::OwnershipKey;
 use crate::name::Fqdn;
 use crate::txt::{self, OwnershipRecord};
 
@@ -63,9 +64,50 @@ pub struct PoolSpec {
     pub ttl: u32,
     /// Who owns the records this process writes.
     pub owner_id: String,
+    /// The shared key (`[pool] ownership_key_file`) that signs the ownership records this
+    /// process writes and must verify every ownership record it trusts. `None`: nothing is
+    /// signed and no record counts as authenticated.
+    pub ownership_key: Option<OwnershipKey>,
 }
 
+/// The domain separator of an ownership record's MAC input.
+const OWNERSHIP_MAC_CONTEXT: &str = "wavelb-ownership-v1";
+
 impl PoolSpec {
+    /// What an ownership record's MAC covers: the pool name and type, the set identifier and
+    /// the record's canonical text. A signed record therefore cannot be copied to another set
+    /// identifier or pool.
+    fn ownership_mac_parts<'a>(&'a self, id: &'a str, canonical: &'a str) -> [&'a str; 5] {
+        [
+            OWNERSHIP_MAC_CONTEXT,
+            self.name.as_str(),
+            self.record_type.as_str(),
+            id,
+            canonical,
+        ]
+    }
+
+    /// `rec` with its `mac=` set for set identifier `id`, when this pool has a key.
+    pub fn sign_ownership(&self, id: &str, mut rec: OwnershipRecord) -> OwnershipRecord {
+        rec.mac = self.ownership_key.as_ref().map(|key| {
+            let canonical = txt::canonical(&rec);
+            key.sign(&self.ownership_mac_parts(id, &canonical))
+        });
+        rec
+    }
+
+    /// True when this pool has a key and `rec` carries a `mac=` that verifies for set
+    /// identifier `id`.
+    pub fn authenticates(&self, id: &str, rec: &OwnershipRecord) -> bool {
+        match (&self.ownership_key, &rec.mac) {
+            (Some(key), Some(mac)) => {
+                let canonical = txt::canonical(rec);
+                key.verify(&self.ownership_mac_parts(id, &canonical), mac)
+            }
+            _ => false,
+        }
+    }
+
     /// The name of the ownership/state TXT records: `_wavelb.<pool name>`.
     pub fn ownership_name(&self) -> Fqdn {
         self.name.child(OWNERSHIP_LABEL)
@@ -227,6 +269,7 @@ impl Target {
             probe: self.probe,
             by: self.by.clone(),
             parked: self.parked.then(|| self.addresses.clone()),
+            mac: None,
         }
     }
 
@@ -243,15 +286,16 @@ impl Target {
         }
     }
 
-    /// The ownership (TXT) record set for this target in `pool`.
+    /// The ownership (TXT) record set for this target in `pool`, signed when the pool has a key.
     pub fn ownership_record(&self, pool: &PoolSpec) -> RecordSet {
+        let record = pool.sign_ownership(&self.id, self.ownership(&pool.owner_id));
         RecordSet {
             name: pool.ownership_name(),
             rtype: "TXT".to_owned(),
             set_identifier: Some(self.id.clone()),
             weight: Some(OWNERSHIP_RECORD_WEIGHT),
             ttl: Some(pool.ttl),
-            values: vec![txt::encode(&self.ownership(&pool.owner_id))],
+            values: vec![txt::encode(&record)],
             opaque: None,
         }
     }

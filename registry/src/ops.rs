@@ -171,6 +171,7 @@ mod tests {
             record_type: RecordType::A,
             ttl: 30,
             owner_id: "me".into(),
+            ownership_key: None,
         }
     }
 

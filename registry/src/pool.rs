@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
-use crate::model::{PoolSpec, RecordSet, Target};
+use crate::model::{PoolSpec, RecordSet, Target, TargetState};
 use crate::txt;
 
 /// A target this owner controls, with the exact record sets it was read from (needed for the
@@ -17,6 +17,10 @@ pub struct OwnedTarget {
     pub address_set: Option<RecordSet>,
     /// The ownership record set as listed.
     pub ownership_set: RecordSet,
+    /// True when the pool has an ownership key and the record's `mac=` verifies with it. Without
+    /// a key nothing is authenticated, and decisions that would publish addresses taken from the
+    /// record (a `parked=` list) need other evidence.
+    pub authenticated: bool,
 }
 
 /// Why a record set is not ours to change.
@@ -31,6 +35,12 @@ pub enum ForeignReason {
     MalformedOwnership(String),
     /// The address record is not a plain weighted set wavelb can manage.
     Unmanageable(String),
+    /// The pool has an ownership key and the ownership record's `mac=` is missing or does not
+    /// verify.
+    Unauthenticated(String),
+    /// The ownership record names this owner but contradicts the address record beside it, so
+    /// wavelb did not write the pair as it stands (see [`consistency`]).
+    Inconsistent(String),
 }
 
 impl std::fmt::Display for ForeignReason {
@@ -40,6 +50,10 @@ impl std::fmt::Display for ForeignReason {
             ForeignReason::OtherOwner(o) => write!(f, "owned by {o}"),
             ForeignReason::MalformedOwnership(e) => write!(f, "malformed ownership record: {e}"),
             ForeignReason::Unmanageable(e) => write!(f, "unmanageable: {e}"),
+            ForeignReason::Unauthenticated(e) => write!(f, "unauthenticated: {e}"),
+            ForeignReason::Inconsistent(e) => {
+                write!(f, "inconsistent with its address record: {e}")
+            }
         }
     }
 }
@@ -147,11 +161,22 @@ fn judge(
     if let Some(note) = &ownership_set.opaque {
         return Err(ForeignReason::Unmanageable(note.clone()));
     }
+    let authenticated = pool.authenticates(id, &record);
+    if pool.ownership_key.is_some() && !authenticated {
+        return Err(ForeignReason::Unauthenticated(
+            match record.mac {
+                None => "no mac=, and this pool has an ownership key",
+                Some(_) => "the mac= does not verify with this pool's ownership key",
+            }
+            .into(),
+        ));
+    }
     let (addresses, weight) = match (address_set, &record.parked) {
         (Some(set), _) => decode_address_set(pool, set).map_err(ForeignReason::Unmanageable)?,
         (None, Some(parked)) => (parked.clone(), 0),
         (None, None) => (Vec::new(), 0),
     };
+    consistency(&record, address_set.map(|_| weight)).map_err(ForeignReason::Inconsistent)?;
     Ok(OwnedTarget {
         target: Target {
             id: id.to_owned(),
@@ -166,7 +191,47 @@ fn judge(
         },
         address_set: address_set.cloned(),
         ownership_set: ownership_set.clone(),
+        authenticated,
     })
+}
+
+/// The rule that an ownership record and the address record beside it (`address_weight`, when
+/// there is one) could have been written together by wavelb, which always writes both in one
+/// atomic batch:
+///
+/// - the address record's weight is the one the record's state implies: the wanted weight when
+///   `active`, 0 when `quarantined` or `draining`;
+/// - a `parked=` record has no address record beside it, and is not `active` (a target is
+///   parked out of rotation, and put back in by publishing its addresses again).
+///
+/// A pair that breaks it was changed by someone else, and a record wavelb did not write is never
+/// trusted to decide a change or a deletion: the target is foreign.
+pub fn consistency(
+    record: &txt::OwnershipRecord,
+    address_weight: Option<u8>,
+) -> Result<(), String> {
+    if record.parked.is_some() {
+        if address_weight.is_some() {
+            return Err("a parked= ownership record beside an address record".into());
+        }
+        if record.state == TargetState::Active {
+            return Err("parked= with state=active".into());
+        }
+    }
+    let Some(weight) = address_weight else {
+        return Ok(());
+    };
+    let implied = match record.state {
+        TargetState::Active => record.wanted_weight,
+        TargetState::Quarantined | TargetState::Draining => 0,
+    };
+    if weight != implied {
+        return Err(format!(
+            "the address record has weight {weight}, but state={} weight={} means {implied}",
+            record.state, record.wanted_weight
+        ));
+    }
+    Ok(())
 }
 
 fn decode_address_set(pool: &PoolSpec, set: &RecordSet) -> Result<(Vec<IpAddr>, u8), String> {
@@ -200,7 +265,150 @@ mod tests {
             record_type: RecordType::A,
             ttl: 30,
             owner_id: "me".into(),
+            ownership_key: None,
         }
+    }
+
+    fn keyed() -> PoolSpec {
+        PoolSpec {
+            ownership_key: Some(
+                crate::mac::OwnershipKey::from_bytes(b"a shared key of 32 bytes, really").unwrap(),
+            ),
+            ..pool()
+        }
+    }
+
+    /// A TXT written by hand beside `address`, as anyone with zone write access can.
+    fn spoof(pool: &PoolSpec, id: &str, value: &str) -> RecordSet {
+        RecordSet {
+            name: pool.ownership_name(),
+            rtype: "TXT".into(),
+            set_identifier: Some(id.into()),
+            weight: Some(0),
+            ttl: Some(pool.ttl),
+            values: vec![value.into()],
+            opaque: None,
+        }
+    }
+
+    fn reason(view: &PoolView, id: &str) -> ForeignReason {
+        view.foreign
+            .iter()
+            .find(|f| f.id.as_deref() == Some(id))
+            .map(|f| f.reason.clone())
+            .unwrap_or_else(|| panic!("{id} is not foreign: {view:?}"))
+    }
+
+    #[test]
+    fn a_claim_that_contradicts_the_address_record_is_foreign() {
+        let p = pool();
+        // Another team's record, and a TXT claiming it is ours and quarantined since 1970.
+        let theirs = Target::active("i-9", vec!["192.0.2.9".parse().unwrap()], 10, 5);
+        let forged = spoof(
+            &p,
+            "i-9",
+            r#""v=1" "owner=me" "weight=10" "state=quarantined" "since=0""#,
+        );
+        let view = classify(&p, &[theirs.address_record(&p), forged]);
+        assert!(view.owned.is_empty());
+        assert!(matches!(
+            reason(&view, "i-9"),
+            ForeignReason::Inconsistent(_)
+        ));
+        // Active with another wanted weight than published: also not a pair wavelb wrote.
+        let forged = spoof(
+            &p,
+            "i-9",
+            r#""v=1" "owner=me" "weight=11" "state=active" "since=0""#,
+        );
+        let view = classify(&p, &[theirs.address_record(&p), forged]);
+        assert!(matches!(
+            reason(&view, "i-9"),
+            ForeignReason::Inconsistent(_)
+        ));
+        // What wavelb writes is consistent in every state.
+        for state in [
+            TargetState::Active,
+            TargetState::Quarantined,
+            TargetState::Draining,
+        ] {
+            let t = theirs.clone().with_state(state, 7);
+            let view = classify(&p, &t.record_sets(&p));
+            assert_eq!(view.owned["i-9"].target, t, "{state}");
+        }
+    }
+
+    #[test]
+    fn parked_records_must_look_parked() {
+        let p = pool();
+        let a = Target::active("i-1", vec!["192.0.2.1".parse().unwrap()], 10, 5);
+        let parked_txt = spoof(
+            &p,
+            "i-1",
+            r#""v=1" "owner=me" "weight=0" "state=quarantined" "since=0" "parked=127.0.0.1""#,
+        );
+        let mut beside = a.address_record(&p);
+        beside.weight = Some(0);
+        let view = classify(&p, &[beside, parked_txt.clone()]);
+        assert!(matches!(
+            reason(&view, "i-1"),
+            ForeignReason::Inconsistent(_)
+        ));
+        let active = spoof(
+            &p,
+            "i-2",
+            r#""v=1" "owner=me" "weight=255" "state=active" "since=0" "parked=127.0.0.1""#,
+        );
+        assert!(matches!(
+            reason(&classify(&p, &[active]), "i-2"),
+            ForeignReason::Inconsistent(_)
+        ));
+        // A TXT-only parked set decodes as owned, but nothing vouches for its addresses.
+        let view = classify(&p, &[parked_txt]);
+        assert!(view.owned["i-1"].target.parked);
+        assert!(!view.owned["i-1"].authenticated);
+    }
+
+    #[test]
+    fn with_a_key_only_signed_records_are_owned() {
+        let p = keyed();
+        let t = Target::active("i-1", vec!["192.0.2.1".parse().unwrap()], 10, 5).parked();
+        let t = t.with_state(TargetState::Quarantined, 6);
+        let signed = t.record_sets(&p);
+        let view = classify(&p, &signed);
+        assert!(view.owned["i-1"].authenticated);
+        assert_eq!(view.owned["i-1"].target, t);
+        // Without the key configured, the same records are owned but not authenticated.
+        assert!(!classify(&pool(), &signed).owned["i-1"].authenticated);
+        // Unsigned, tampered, or copied to another set identifier: foreign.
+        let unsigned = t.record_sets(&pool());
+        assert!(matches!(
+            reason(&classify(&p, &unsigned), "i-1"),
+            ForeignReason::Unauthenticated(_)
+        ));
+        let mut tampered = signed[0].clone();
+        tampered.values[0] = tampered.values[0].replace("parked=192.0.2.1", "parked=127.0.0.1");
+        assert_ne!(tampered, signed[0]);
+        assert!(matches!(
+            reason(&classify(&p, &[tampered]), "i-1"),
+            ForeignReason::Unauthenticated(_)
+        ));
+        let mut copied = signed[0].clone();
+        copied.set_identifier = Some("i-2".into());
+        assert!(matches!(
+            reason(&classify(&p, &[copied]), "i-2"),
+            ForeignReason::Unauthenticated(_)
+        ));
+        let other_key = PoolSpec {
+            ownership_key: Some(
+                crate::mac::OwnershipKey::from_bytes(b"another key of at least 16 bytes").unwrap(),
+            ),
+            ..pool()
+        };
+        assert!(matches!(
+            reason(&classify(&other_key, &signed), "i-1"),
+            ForeignReason::Unauthenticated(_)
+        ));
     }
 
     #[test]

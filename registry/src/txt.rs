@@ -1,5 +1,9 @@
-//! The ownership/state TXT record codec (`v=1 owner=… weight=… state=… since=… [probe=…]`) and
-//! Route 53's quoted TXT presentation format.
+//! The ownership/state TXT record codec (`v=1 owner=… weight=… state=… since=… [probe=…]
+//! [by=…] [parked=…] [mac=…]`) and Route 53's quoted TXT presentation format.
+//!
+//! [`decode`] and [`encode`] are the entry points for fuzzing: `decode` takes any string (a TXT
+//! value exactly as Route 53 lists it) and never panics; for every record it accepts,
+//! `decode(&encode(&r)) == Ok(r)`.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
@@ -27,6 +31,9 @@ pub struct OwnershipRecord {
     /// Set when the address record was removed on purpose (`parked=ip,ip`): the addresses to
     /// publish again on restore.
     pub parked: Option<Vec<IpAddr>>,
+    /// The HMAC over the rest of the record (`mac=`, 64 lowercase hex digits), when the writer
+    /// holds the pool's ownership key; see [`crate::mac`] and [`canonical`].
+    pub mac: Option<String>,
 }
 
 /// Why a TXT value is not a valid ownership record.
@@ -78,7 +85,20 @@ pub fn encode(rec: &OwnershipRecord) -> String {
         let list: Vec<String> = addrs.iter().map(ToString::to_string).collect();
         parts.push(format!("parked={}", list.join(",")));
     }
+    if let Some(mac) = &rec.mac {
+        parts.push(format!("mac={mac}"));
+    }
     join_quoted(&parts)
+}
+
+/// The text a `mac=` covers: the record encoded without its `mac=`. Decoding is canonical (a
+/// record decodes to the same fields however its values were spelled), so a verifier recomputes
+/// exactly what the writer signed.
+pub fn canonical(rec: &OwnershipRecord) -> String {
+    encode(&OwnershipRecord {
+        mac: None,
+        ..rec.clone()
+    })
 }
 
 /// Decodes one Route 53 TXT value into an ownership record. Unknown keys are ignored, so newer
@@ -160,6 +180,17 @@ pub fn decode(value: &str) -> Result<OwnershipRecord, TxtError> {
                 })?,
         ),
     };
+    let mac = match fields.get("mac") {
+        None => None,
+        Some(m) if crate::mac::is_mac(m) => Some(m.clone()),
+        Some(m) => {
+            return Err(TxtError::BadValue {
+                key: "mac",
+                value: m.clone(),
+                expected: format!("{} lowercase hex digits", crate::mac::MAC_HEX_LEN),
+            });
+        }
+    };
     Ok(OwnershipRecord {
         owner: owner.clone(),
         wanted_weight,
@@ -168,6 +199,7 @@ pub fn decode(value: &str) -> Result<OwnershipRecord, TxtError> {
         probe,
         by,
         parked,
+        mac,
     })
 }
 
@@ -270,6 +302,7 @@ mod tests {
             probe: Some("10.0.0.5:4433".parse().unwrap()),
             by: Some("health".into()),
             parked: None,
+            mac: None,
         }
     }
 
@@ -304,6 +337,10 @@ mod tests {
         assert!(matches!(decode("\"v=1"), Err(TxtError::Syntax(_))));
         assert!(matches!(decode("v=1 v=1"), Err(TxtError::Duplicate(_))));
         assert!(matches!(decode("hello"), Err(TxtError::NotKeyValue(_))));
+        assert!(matches!(
+            decode("v=1 owner=x weight=3 state=active since=1 mac=ABC"),
+            Err(TxtError::BadValue { key: "mac", .. })
+        ));
     }
 
     #[test]
@@ -333,9 +370,25 @@ mod tests {
             probe in proptest::option::of((any::<std::net::IpAddr>(), any::<u16>()).prop_map(|(ip, port)| SocketAddr::new(ip, port))),
             by in proptest::option::of("[a-z0-9._-]{1,20}"),
             parked in proptest::option::of(proptest::collection::vec(any::<std::net::IpAddr>(), 1..4)),
+            mac in proptest::option::of("[0-9a-f]{64}"),
         ) {
-            let rec = OwnershipRecord { owner, wanted_weight: weight, state, since, probe, by, parked };
-            prop_assert_eq!(decode(&encode(&rec)), Ok(rec));
+            let rec = OwnershipRecord { owner, wanted_weight: weight, state, since, probe, by, parked, mac };
+            prop_assert_eq!(decode(&encode(&rec)), Ok(rec.clone()));
+            // What a MAC covers does not depend on the MAC, and survives a round trip.
+            let decoded = decode(&encode(&rec)).unwrap();
+            prop_assert_eq!(canonical(&decoded), canonical(&OwnershipRecord { mac: None, ..rec }));
+        }
+
+        /// However a value is spelled (leading zeros, unknown keys, order, quoting), the
+        /// canonical text is that of the decoded record, so a MAC verifies the same fields.
+        #[test]
+        fn canonical_is_independent_of_spelling(weight in any::<u8>(), since in any::<u32>()) {
+            let odd = format!("since=00{since} junk=1 \"weight=0{weight}\" state=active owner=me v=1");
+            let rec = decode(&odd).unwrap();
+            prop_assert_eq!(decode(&canonical(&rec)), Ok(rec.clone()));
+            prop_assert_eq!(canonical(&rec), format!(
+                "\"v=1\" \"owner=me\" \"weight={weight}\" \"state=active\" \"since={since}\""
+            ));
         }
 
         #[test]

@@ -63,6 +63,7 @@ fn pool(lab: &Lab) -> PoolSpec {
         record_type: RecordType::A,
         ttl: 30,
         owner_id: "wavelb".into(),
+        ownership_key: None,
     }
 }
 

@@ -18,6 +18,7 @@ fn pool(owner: &str) -> PoolSpec {
         record_type: RecordType::A,
         ttl: 30,
         owner_id: owner.into(),
+        ownership_key: None,
     }
 }
 

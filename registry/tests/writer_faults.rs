@@ -21,6 +21,7 @@ fn pool() -> PoolSpec {
         record_type: RecordType::A,
         ttl: 30,
         owner_id: "wavelb".into(),
+        ownership_key: None,
     }
 }
 

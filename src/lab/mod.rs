@@ -54,6 +54,7 @@ pub fn pool() -> PoolSpec {
         record_type: RecordType::A,
         ttl: TTL,
         owner_id: OWNER.into(),
+        ownership_key: None,
     }
 }
 
