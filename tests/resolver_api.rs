@@ -490,7 +490,6 @@ async fn metrics_cover_queries_answers_and_the_api() {
     }
 }
 
-<<<<<<< HEAD
 /// Sends `head` (request line and headers, without the blank line; `Connection: close` and the
 /// `Host` of `api` are added) and `body` on a fresh connection to `api` (`http://ADDR:PORT`).
 /// Returns the status and the whole response text; fails if no answer comes within 60 s.
@@ -690,7 +689,8 @@ fn a_signed_api_refuses_unsigned_payloads_unless_allowed_and_serves_any_host() {
     let got = guard_probes(&r.field("api_url"), &keys);
     assert_eq!(got["unsigned_payload"], ok, "{got}");
     assert_eq!(dig_short(&r, "unsigned.lab.test", "A"), "192.0.2.7");
-=======
+}
+
 /// The id of zone `name` at `api`.
 fn zone_id(api: &str, name: &str) -> String {
     let (status, body) = testkit::http(
@@ -925,5 +925,4 @@ async fn slowloris_api_clients_are_cut_at_the_header_timeout() {
     )
     .unwrap_or(0.0);
     assert!(cut >= 20.0, "{text}");
->>>>>>> h-r2b
 }

@@ -58,7 +58,6 @@ fn answers_follow_route53_weighting() {
     conformance("weights");
 }
 
-<<<<<<< HEAD
 /// Issue 11, finding 3 and the DNS part of finding 7, against the binary over UDP and TCP:
 /// queries without exactly one question (0, 2, 600, and 406 in 2455 bytes) get a header-only
 /// FORMERR no longer than the query, never an empty reply; a big answer is truncated within
@@ -74,7 +73,8 @@ fn hostile_queries_get_bounded_replies_and_other_classes_are_refused() {
 #[test]
 fn answer_series_of_a_deleted_set_leave_the_metrics() {
     conformance("metrics");
-=======
+}
+
 /// A DNS query for `lab.test` SOA with `id`, framed for TCP.
 fn tcp_query(id: u16) -> Vec<u8> {
     let mut q = Vec::new();
@@ -267,5 +267,4 @@ async fn a_pipelining_client_that_never_reads_is_cut_at_the_write_timeout() {
     // The resolver still answers on new connections.
     let mut fresh = connect_from("127.0.0.1", &r.dns()).await;
     assert!(answers(&mut fresh, 9).await);
->>>>>>> h-r2b
 }
