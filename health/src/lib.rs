@@ -8,6 +8,7 @@
 //!   timeout. `wavelb probe` runs one from the command line.
 
 pub mod config;
+#[cfg(feature = "sdk")]
 pub mod controller;
 pub mod decide;
 pub mod lease;
