@@ -90,7 +90,7 @@ fn quic_ping_reply(reply: &[u8]) {
         let scid = &reply[7 + dcid_len..7 + dcid_len + scid_len];
         assert_eq!(scid, DCID, "does not echo our destination id");
         let versions = &reply[7 + dcid_len + scid_len..];
-        assert!(!versions.is_empty() && versions.len() % 4 == 0);
+        assert!(!versions.is_empty() && versions.len().is_multiple_of(4));
     }
     let ours = quic_ping::initial(VERSION, &DCID, &SCID);
     assert!(quic_ping::parse_version_negotiation(&ours, VERSION, &DCID, &SCID).is_err());
