@@ -42,6 +42,9 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 echo "== cargo test"
 cargo test --workspace "$@" 2>&1 | tee "$logdir/test.log"
+echo "== fuzz smoke (fuzz/run.sh all 5: every libFuzzer target 5 s on its corpus)"
+cargo fmt --manifest-path fuzz/Cargo.toml -- --check
+fuzz/run.sh all 5
 echo "== systemd units"
 scripts/check-units.sh "$CARGO_TARGET_DIR/debug/wavelb"
 echo "== deploy (IAM policy, CloudFormation with cfn-lint)"

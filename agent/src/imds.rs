@@ -226,7 +226,12 @@ fn parse_reply(raw: &[u8]) -> Result<Reply, String> {
     Ok(Reply { status, body })
 }
 
-fn dechunk(mut body: &str) -> Result<String, String> {
+/// Decodes an HTTP/1.1 chunked body (chunk extensions and trailers are not expected from IMDS).
+///
+/// # Errors
+///
+/// Why the body is not well-formed chunked encoding (a bad or truncated chunk).
+pub fn dechunk(mut body: &str) -> Result<String, String> {
     let mut out = String::new();
     loop {
         let (size, rest) = body.split_once("\r\n").ok_or("a truncated chunked body")?;

@@ -4,7 +4,7 @@
 //! - [`config`]: `[agent]` and `[ec2]`.
 //! - [`imds`] and [`discovery`] (plus `ec2` with the feature): who and where this instance is.
 //! - [`lifecycle`]: pure decisions — register, repair drift, self-quarantine, drain.
-//! - [`run`]: the adapter that applies them over time (timers, notices, signals).
+//! - `run` (with the default `sdk` feature): the adapter that applies them over time (timers, notices, signals).
 
 #![forbid(unsafe_code)]
 
@@ -15,4 +15,5 @@ pub mod ec2;
 pub mod imds;
 pub mod lifecycle;
 pub mod metrics;
+#[cfg(feature = "sdk")]
 pub mod run;

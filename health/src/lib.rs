@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
+#[cfg(feature = "sdk")]
 pub mod controller;
 pub mod decide;
 pub mod lease;

@@ -2,7 +2,10 @@
 //! classification), the pure change planner, and the one Route 53 writer.
 //!
 //! Data flows one way: listed record sets → [`pool::classify`] → intents →
-//! [`plan::plan`] → [`plan::batches`] → [`writer::Writer::execute`].
+//! [`plan::plan`] → [`plan::batches`] → `writer::Writer::execute`.
+//!
+//! The `sdk` feature (on by default) holds the AWS SDK client ([`sdk`]) and the writer
+//! ([`writer`]); without it the crate is the pure model, codec and planner.
 
 #![forbid(unsafe_code)]
 
@@ -16,7 +19,9 @@ pub mod ops;
 pub mod plan;
 pub mod pool;
 pub mod retry;
+#[cfg(feature = "sdk")]
 pub mod sdk;
 pub mod txt;
+#[cfg(feature = "sdk")]
 pub mod writer;
 pub mod zone;

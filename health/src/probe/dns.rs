@@ -29,14 +29,19 @@ enum TextExpect {
 
 /// A validated `dns` probe.
 #[derive(Debug)]
-pub(crate) struct DnsProbe {
+pub struct DnsProbe {
     name: Name,
     qtype: RecordType,
     expect: TextExpect,
 }
 
 impl DnsProbe {
-    pub(crate) fn new(cfg: &ProbeConfig) -> Result<Self, ProbeConfigError> {
+    /// Validates the `dns` keys of `cfg` (`name`, `qtype`, `expect` or `expect_regex`).
+    ///
+    /// # Errors
+    ///
+    /// The key that is missing or invalid, and why.
+    pub fn new(cfg: &ProbeConfig) -> Result<Self, ProbeConfigError> {
         let text = cfg.name.as_deref().ok_or_else(|| {
             ProbeConfigError::new(
                 "name",
@@ -101,7 +106,11 @@ impl DnsProbe {
     }
 
     /// Checks a response to the query with id `id`; returns a detail or why it is wrong.
-    fn judge(&self, id: u16, reply: &[u8]) -> Result<String, String> {
+    ///
+    /// # Errors
+    ///
+    /// Why `reply` is not a healthy answer to the query.
+    pub fn judge(&self, id: u16, reply: &[u8]) -> Result<String, String> {
         let msg = Message::from_vec(reply)
             .map_err(|e| format!("not a DNS message ({} bytes): {e}", reply.len()))?;
         if msg.metadata.message_type != MessageType::Response {

@@ -30,15 +30,17 @@
 //! Which keys a kind uses is checked: a key that the kind ignores is a configuration error, so a
 //! typo or a copy-pasted table cannot silently probe something else than intended.
 
-mod dns;
+// The reply parsers of `dns`, `quic_ping`, `srt`, `stun` and `udp` are public for the fuzz
+// targets (fuzz/fuzz_targets/probe_replies.rs); everything that does I/O stays crate-private.
+pub mod dns;
 mod payload;
 mod quic;
-mod quic_ping;
-mod srt;
-mod stun;
+pub mod quic_ping;
+pub mod srt;
+pub mod stun;
 mod tcp;
 mod tls;
-mod udp;
+pub mod udp;
 
 use std::fmt;
 use std::net::SocketAddr;

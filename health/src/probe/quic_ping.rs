@@ -28,12 +28,12 @@ pub(crate) async fn run(target: SocketAddr) -> Outcome {
 }
 
 /// A version of the reserved form `0x?a?a?a?a` from random bits.
-pub(crate) fn reserved_version(random: u32) -> u32 {
+pub fn reserved_version(random: u32) -> u32 {
     (random & 0xF0F0_F0F0) | 0x0A0A_0A0A
 }
 
 /// The Initial-shaped probe datagram.
-pub(crate) fn initial(version: u32, dcid: &[u8], scid: &[u8]) -> Vec<u8> {
+pub fn initial(version: u32, dcid: &[u8], scid: &[u8]) -> Vec<u8> {
     let mut p = Vec::with_capacity(DATAGRAM_LEN);
     p.push(0xC0); // long header, fixed bit, type Initial, packet number length 1
     p.extend_from_slice(&version.to_be_bytes());
@@ -50,7 +50,7 @@ pub(crate) fn initial(version: u32, dcid: &[u8], scid: &[u8]) -> Vec<u8> {
 }
 
 /// Checks that `reply` is a Version Negotiation for our packet; returns the versions offered.
-pub(crate) fn parse_version_negotiation(
+pub fn parse_version_negotiation(
     reply: &[u8],
     our_version: u32,
     dcid: &[u8],

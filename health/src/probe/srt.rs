@@ -35,7 +35,7 @@ pub(crate) async fn run(target: SocketAddr) -> Outcome {
 }
 
 /// The caller's INDUCTION handshake packet.
-pub(crate) fn induction(socket_id: u32, isn: u32, peer: IpAddr) -> [u8; HANDSHAKE_LEN] {
+pub fn induction(socket_id: u32, isn: u32, peer: IpAddr) -> [u8; HANDSHAKE_LEN] {
     let mut p = [0u8; HANDSHAKE_LEN];
     let mut put = |at: usize, v: u32| p[at..at + 4].copy_from_slice(&v.to_be_bytes());
     put(0, CONTROL_HANDSHAKE); // F=1, control type 0 (HANDSHAKE), subtype 0
@@ -72,7 +72,7 @@ fn be32(b: &[u8], at: usize) -> u32 {
 }
 
 /// Checks the listener's answer to our INDUCTION; returns a detail, or why it is wrong.
-pub(crate) fn parse_induction_response(reply: &[u8], socket_id: u32) -> Result<String, String> {
+pub fn parse_induction_response(reply: &[u8], socket_id: u32) -> Result<String, String> {
     if reply.len() < HANDSHAKE_LEN {
         return Err(format!(
             "{} byte reply is shorter than an SRT handshake ({HANDSHAKE_LEN})",

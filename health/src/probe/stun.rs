@@ -24,7 +24,7 @@ pub(crate) async fn run(target: SocketAddr) -> Outcome {
 }
 
 /// A Binding Request with no attributes.
-pub(crate) fn request(txid: &[u8; 12]) -> [u8; HEADER_LEN] {
+pub fn request(txid: &[u8; 12]) -> [u8; HEADER_LEN] {
     let mut msg = [0u8; HEADER_LEN];
     msg[0..2].copy_from_slice(&BINDING_REQUEST.to_be_bytes());
     // Message length 0: no attributes.
@@ -35,7 +35,7 @@ pub(crate) fn request(txid: &[u8; 12]) -> [u8; HEADER_LEN] {
 
 /// Checks that `reply` is a Binding Success Response to `txid`; returns a detail such as
 /// `mapped 198.51.100.7:40000`, or why it is not.
-pub(crate) fn parse_response(reply: &[u8], txid: &[u8; 12]) -> Result<String, String> {
+pub fn parse_response(reply: &[u8], txid: &[u8; 12]) -> Result<String, String> {
     if reply.len() < HEADER_LEN {
         return Err(format!(
             "{} byte reply is shorter than a STUN header",

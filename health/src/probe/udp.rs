@@ -52,13 +52,18 @@ pub(crate) async fn exchange(
 
 /// A validated `udp` probe.
 #[derive(Debug)]
-pub(crate) struct UdpProbe {
+pub struct UdpProbe {
     payload: Vec<u8>,
     expect: Expect,
 }
 
 impl UdpProbe {
-    pub(crate) fn new(cfg: &ProbeConfig) -> Result<Self, ProbeConfigError> {
+    /// Validates the `udp` keys of `cfg` (exactly one payload, at most one matcher).
+    ///
+    /// # Errors
+    ///
+    /// The key that is missing or invalid, and why.
+    pub fn new(cfg: &ProbeConfig) -> Result<Self, ProbeConfigError> {
         Ok(Self {
             payload: send_payload(
                 cfg.send.as_deref(),
@@ -77,18 +82,25 @@ impl UdpProbe {
     pub(crate) async fn run(&self, target: SocketAddr) -> Outcome {
         let (reply, start) = exchange(target, &self.payload).await?;
         let latency = start.elapsed();
-        if self.expect.matches(&reply) {
-            Ok(Success {
-                detail: format!("{} byte reply", reply.len()),
-                latency,
-            })
+        let detail = self.judge(&reply).map_err(Failure::bad_reply)?;
+        Ok(Success { detail, latency })
+    }
+
+    /// Checks a reply against the matcher; returns a detail or why it does not match.
+    ///
+    /// # Errors
+    ///
+    /// What arrived (an escaped excerpt) and what was expected.
+    pub fn judge(&self, reply: &[u8]) -> Result<String, String> {
+        if self.expect.matches(reply) {
+            Ok(format!("{} byte reply", reply.len()))
         } else {
-            Err(Failure::bad_reply(format!(
+            Err(format!(
                 "got \"{}\" ({} bytes), expected {}",
-                excerpt(&reply),
+                excerpt(reply),
                 reply.len(),
                 self.expect.describe()
-            )))
+            ))
         }
     }
 }
