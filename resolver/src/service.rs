@@ -15,8 +15,6 @@ use sha2::Digest;
 use tokio::net::{TcpListener, UdpSocket};
 
 use crate::answer::{self, Replied, Transport};
-use crate::answer::{self, Transport};
-use crate::fast;
 use crate::http::ApiLimits;
 use crate::metrics::{QueryLabels, ResolverMetrics};
 use crate::persist::{PersistError, StateFile};
