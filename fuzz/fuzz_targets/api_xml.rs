@@ -19,7 +19,7 @@
 use std::sync::LazyLock;
 
 use libfuzzer_sys::fuzz_target;
-use prometheus_client::metrics::family::Family;
+use resolver::metrics::AnswerCounters;
 use registry::model::{Change, RecordSet};
 use registry::name::Fqdn;
 use resolver::snapshot::Snapshot;
@@ -104,7 +104,7 @@ fn change_batch(body: &str) {
         Ok(_) => {
             let zone = store.zone(zone_id).expect("the base zone");
             assert_ne!(zone.serial, serial, "an applied batch left the serial");
-            let _ = Snapshot::of_store(&store, &Family::default());
+            let _ = Snapshot::of_store(&store, &AnswerCounters::default());
         }
     }
 }
@@ -118,7 +118,7 @@ fn create_zone(body: &str) {
     let Ok((zone, _)) = store.create_zone(&req.name, &req.caller_reference, req.comment, 2) else {
         return;
     };
-    let snapshot = Snapshot::of_store(&store, &Family::default());
+    let snapshot = Snapshot::of_store(&store, &AnswerCounters::default());
     assert!(
         snapshot.zone_for(zone.name.as_str()).is_some(),
         "created zone {} is not served",

@@ -14,7 +14,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use libfuzzer_sys::fuzz_target;
-use resolver::sigv4::{AuthError, Credentials, SignedRequest, verify};
+use resolver::sigv4::{AuthError, Credentials, Payload, SignedRequest, verify};
 
 const KEY_ID: &str = "AKIDEXAMPLE";
 const SECRET: &str = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
@@ -31,7 +31,7 @@ fn keys(secret: &str) -> [Credentials; 1] {
 
 fn check(req: &SignedRequest<'_>, secret: &str) -> Result<String, AuthError> {
     let now: SystemTime = UNIX_EPOCH + Duration::from_secs(NOW_SECONDS);
-    let result = verify(req, &keys(secret), now, SERVICE);
+    let result = verify(req, &keys(secret), now, SERVICE, Payload::MayBeUnsigned);
     if let Err(e) = &result {
         assert!(!e.code().is_empty() && !e.to_string().is_empty());
     }

@@ -46,6 +46,7 @@ impl Fields {
             probe: self.probe.map(SocketAddr::from),
             by: self.by,
             parked: self.parked,
+            mac: None,
         })
     }
 }

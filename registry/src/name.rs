@@ -36,6 +36,17 @@ pub enum NameError {
         /// The first bad character.
         ch: char,
     },
+    /// A label starts with a hyphen (RFC 1123 host names; DNS servers, wavelb's resolver
+    /// included, do not read such a name as a host name).
+    #[error(
+        "the label {label:?} in {name:?} starts with '-'; a label must start with a letter, a digit or '_'"
+    )]
+    LeadingHyphen {
+        /// The offending name.
+        name: String,
+        /// The offending label.
+        label: String,
+    },
 }
 
 /// An absolute, lower-case domain name with a trailing dot (`edge.example.com.`).
@@ -78,6 +89,12 @@ impl Fqdn {
                     name: input.to_owned(),
                     label: label.to_owned(),
                     ch,
+                });
+            }
+            if label.starts_with('-') {
+                return Err(NameError::LeadingHyphen {
+                    name: input.to_owned(),
+                    label: label.to_owned(),
                 });
             }
         }
@@ -149,6 +166,11 @@ mod tests {
             Fqdn::parse("a..b"),
             Err(NameError::BadLabelLength { .. })
         ));
+        assert!(matches!(
+            Fqdn::parse("-a.example.com"),
+            Err(NameError::LeadingHyphen { .. })
+        ));
+        assert!(Fqdn::parse("a-.example.com").is_ok());
         assert!(matches!(
             Fqdn::parse("a b.com"),
             Err(NameError::BadCharacter { ch: ' ', .. })
