@@ -19,9 +19,9 @@
 use std::sync::LazyLock;
 
 use libfuzzer_sys::fuzz_target;
-use resolver::metrics::AnswerCounters;
 use registry::model::{Change, RecordSet};
 use registry::name::Fqdn;
+use resolver::metrics::AnswerCounters;
 use resolver::snapshot::Snapshot;
 use resolver::store::Store;
 use resolver::xml;

@@ -21,7 +21,7 @@ use hickory_proto::op::{Message, ResponseCode};
 use libfuzzer_sys::fuzz_target;
 use registry::model::{Change, RecordSet};
 use registry::name::Fqdn;
-use resolver::answer::{Transport, reply, reply_limit, respond};
+use resolver::answer::{Transport, reply_limit, respond};
 use resolver::metrics::AnswerCounters;
 use resolver::snapshot::Snapshot;
 use resolver::store::Store;
@@ -146,6 +146,6 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(&fast, reply, "the fast path and the general path disagree");
     }
     let mut sent = Vec::new();
-    assert!(reply(snapshot, packet, transport, random, &mut sent).is_some());
+    assert!(resolver::answer::reply(snapshot, packet, transport, random, &mut sent).is_some());
     assert_eq!(&sent, reply, "the listeners' path sends other bytes");
 });

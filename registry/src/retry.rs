@@ -75,7 +75,8 @@ const CAS_ENDINGS: [&str; 3] = [
 ///
 /// Route 53 may send several messages, or one message listing them as `[m1, m2]`: every
 /// `Tried to … <ending>` sentence is cut out, and the rejection is a conflict only when nothing
-/// but brackets, commas and blanks is left. Anything unrecognised is not a conflict, so an
+/// but brackets, commas, semicolons (the lab resolver joins its messages with `; `) and blanks
+/// is left. Anything unrecognised is not a conflict, so an
 /// unknown error fails clearly instead of looping.
 pub fn is_cas_conflict(messages: &[String]) -> bool {
     let mut any = false;
@@ -98,7 +99,7 @@ pub fn is_cas_conflict(messages: &[String]) -> bool {
         left.push_str(rest);
         if !left
             .chars()
-            .all(|c| matches!(c, '[' | ']' | ',') || c.is_whitespace())
+            .all(|c| matches!(c, '[' | ']' | ',' | ';') || c.is_whitespace())
         {
             return false;
         }
@@ -187,6 +188,8 @@ mod tests {
         assert!(is_cas_conflict(&m(&[&format!(
             "[{exists}, {gone}, {differs}]"
         )])));
+        // The lab resolver's one-message form.
+        assert!(is_cas_conflict(&m(&[&format!("{exists}; {gone}")])));
 
         let limit = "RRSet with DNS name edge.lab.test., type A has 101 weighted record sets; \
                      the limit is 100";
