@@ -401,6 +401,65 @@ async fn spot_and_lifecycle_notices_drain_and_the_agent_stays_deregistered() {
     }
 }
 
+/// Amazon EC2 Auto Scaling: an instance in a warm pool (`Warmed:*`) is never registered;
+/// `Standby` drains it, and `InService` registers it again.
+#[tokio::test(flavor = "multi_thread")]
+async fn warm_pool_instances_wait_and_standby_drains_until_in_service_again() {
+    let bed = bed(&[]).await;
+    bed.imds.set_lifecycle("Warmed:Running");
+    let mut a = agent(&bed.config("a", ""), None);
+    // The agent has looked at the lifecycle state several times and still not registered.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while bed.imds.lifecycle_reads() < 4 {
+        assert!(
+            Instant::now() < deadline,
+            "the agent never read the lifecycle state"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        bed.view().await.owned.is_empty(),
+        "a warm pool instance registered"
+    );
+    let metrics = testkit::http_get(&format!("http://{}/metrics", a.field("metrics")));
+    assert!(
+        metrics.contains("wavelb_agent_state{state=\"out_of_service\"} 1"),
+        "{metrics}"
+    );
+
+    bed.imds.set_lifecycle("InService");
+    bed.wait_for("registration in service", Duration::from_secs(15), |v| {
+        v.owned.contains_key(ID)
+    })
+    .await;
+    bed.imds.set_lifecycle("Standby");
+    bed.wait_for("draining on Standby", Duration::from_secs(10), |v| {
+        v.owned
+            .get(ID)
+            .is_some_and(|o| o.target.state == TargetState::Draining)
+    })
+    .await;
+    bed.wait_for("deletion on Standby", Duration::from_secs(15), |v| {
+        !v.owned.contains_key(ID)
+    })
+    .await;
+    assert!(a.child.try_wait().unwrap().is_none(), "the agent stays up");
+    bed.imds.set_lifecycle("InService");
+    bed.wait_for(
+        "registration back in service",
+        Duration::from_secs(15),
+        |v| {
+            v.owned
+                .get(ID)
+                .is_some_and(|o| o.target.state == TargetState::Active && o.target.weight == 60)
+        },
+    )
+    .await;
+    signal(&a, "-TERM");
+    assert_eq!(wait_exit(&mut a, Duration::from_secs(15)), Some(0));
+    assert!(bed.view().await.owned.is_empty(), "SIGTERM deregistered it");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn an_imds_outage_at_start_is_retried() {
     let bed = bed(&[]).await;

@@ -127,6 +127,46 @@ pub fn next_stretch(stretch: u32, throttled: bool) -> u32 {
     }
 }
 
+/// What the instance's Auto Scaling lifecycle state (IMDS
+/// `autoscaling/target-lifecycle-state`) asks of the agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placement {
+    /// In service, or not in an Auto Scaling group at all: be registered.
+    InService,
+    /// `Standby`: out of service for now; drain, and register again when it returns.
+    Standby,
+    /// `Warmed:*` (a warm pool instance): never registered until it is placed in service.
+    Warmed,
+    /// `Terminated`: drain and stay deregistered until the instance stops.
+    Terminating,
+    /// A value Auto Scaling does not document: change nothing.
+    Unknown,
+}
+
+impl Placement {
+    /// Reads the IMDS value; `None` (no such key: the instance is in no Auto Scaling group)
+    /// is in service. Amazon EC2 Auto Scaling's user guide ("Retrieve the target lifecycle
+    /// state through instance metadata") lists `InService`, `Standby`, `Terminated` and the
+    /// `Warmed:*` states.
+    pub fn from_imds(value: Option<&str>) -> Self {
+        let Some(v) = value.map(str::trim) else {
+            return Self::InService;
+        };
+        match v {
+            "InService" => Self::InService,
+            "Standby" => Self::Standby,
+            "Terminated" => Self::Terminating,
+            _ if v.starts_with("Warmed:") => Self::Warmed,
+            _ => Self::Unknown,
+        }
+    }
+
+    /// True when the agent may register (or stay registered) in this state.
+    pub fn may_register(self) -> bool {
+        matches!(self, Self::InService | Self::Unknown)
+    }
+}
+
 /// Drain step one: weight 0 and `state=draining`, from whatever is there now (`None` when the
 /// records are already gone).
 pub fn start_drain(view: &PoolView, me: &Me, now: u64) -> Option<Intent> {
@@ -259,5 +299,26 @@ mod tests {
             (0, 100, TargetState::Draining, 7)
         );
         assert_eq!(start_drain(&classify(&pool("wavelb"), &[]), &me(), 7), None);
+    }
+
+    #[test]
+    fn lifecycle_states_say_when_to_register() {
+        use Placement::*;
+        let cases = [
+            (None, InService, true),
+            (Some("InService"), InService, true),
+            (Some("InService\n"), InService, true),
+            (Some("Standby"), Standby, false),
+            (Some("Warmed:Running"), Warmed, false),
+            (Some("Warmed:Stopped"), Warmed, false),
+            (Some("Warmed:Hibernated"), Warmed, false),
+            (Some("Terminated"), Terminating, false),
+            (Some("Pending"), Unknown, true),
+            (Some("<html>"), Unknown, true),
+        ];
+        for (value, placement, may) in cases {
+            assert_eq!(Placement::from_imds(value), placement, "{value:?}");
+            assert_eq!(placement.may_register(), may, "{value:?}");
+        }
     }
 }

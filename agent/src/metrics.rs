@@ -34,7 +34,7 @@ pub struct InfoLabels {
 }
 
 /// Every state the agent reports, in lifecycle order.
-pub const STATES: [&str; 7] = [
+pub const STATES: [&str; 8] = [
     "starting",
     "registering",
     "active",
@@ -42,6 +42,7 @@ pub const STATES: [&str; 7] = [
     "self_quarantined",
     "draining",
     "deregistered",
+    "out_of_service",
 ];
 
 /// The agent's metrics. Cloning shares the series.

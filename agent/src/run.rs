@@ -8,7 +8,7 @@ use health::probe::Prober;
 use health::state::{Health, TargetHealth, Thresholds};
 use rand::Rng;
 use registry::config::{PoolConfig, Route53Config};
-use registry::metrics::{PoolLabels, WriterMetrics};
+use registry::metrics::{PoolLabels, PoolMetrics, WriterMetrics};
 use registry::model::PoolSpec;
 use registry::plan::{Intent, plan};
 use registry::pool::{PoolView, classify};
@@ -19,7 +19,9 @@ use tokio::sync::watch;
 use crate::config::{AgentConfig, Ec2Config};
 use crate::discovery::{Identity, discover};
 use crate::imds::Imds;
-use crate::lifecycle::{Me, Reconcile, SelfHealth, next_stretch, reconcile, start_drain};
+use crate::lifecycle::{
+    Me, Placement, Reconcile, SelfHealth, next_stretch, reconcile, start_drain,
+};
 use crate::metrics::{AgentMetrics, InfoLabels, OutcomeLabels};
 
 /// How systemd (or a test) hears about the agent.
@@ -81,6 +83,8 @@ pub struct Agent<'a> {
     pub metrics: AgentMetrics,
     /// The writer's metrics.
     pub writer_metrics: WriterMetrics,
+    /// What the agent saw of its pool (foreign records, a TTL mismatch).
+    pub pool_metrics: PoolMetrics,
     /// systemd.
     pub notify: &'a dyn Notifier,
 }
@@ -90,7 +94,10 @@ pub struct Agent<'a> {
 enum DrainCause {
     Signal,
     Spot,
+    /// Auto Scaling `Terminated`.
     Lifecycle,
+    /// Auto Scaling `Standby` or `Warmed:*`: out of service for now.
+    OutOfService,
     Command,
 }
 
@@ -139,6 +146,8 @@ struct Running<'a> {
     me: Me,
     signals: watch::Receiver<u32>,
     self_check: Option<(Prober, u16, TargetHealth)>,
+    /// IMDS for the Spot and lifecycle notices; `None` on a host configured without one.
+    imds: Option<Imds>,
 }
 
 /// Runs the agent in `mode` until it is done. `Ok` means exit 0.
@@ -208,6 +217,11 @@ pub async fn run(agent: &Agent<'_>, mode: Mode) -> Result<(), AgentError> {
             Some((prober, port, TargetHealth::default()))
         }
     };
+    let imds = if cfg.address.is_some() && cfg.target_id.is_some() {
+        None
+    } else {
+        Imds::new(&cfg.imds_endpoint, 1).ok()
+    };
     let mut r = Running {
         agent,
         pool,
@@ -215,6 +229,7 @@ pub async fn run(agent: &Agent<'_>, mode: Mode) -> Result<(), AgentError> {
         me,
         signals,
         self_check,
+        imds,
     };
     match mode {
         Mode::Deregister { now } => {
@@ -222,25 +237,30 @@ pub async fn run(agent: &Agent<'_>, mode: Mode) -> Result<(), AgentError> {
             Ok(())
         }
         Mode::Once | Mode::Run => {
-            if !r.gate_on_self_check().await || !r.register(mode == Mode::Once).await? {
-                return Ok(());
+            let once = mode == Mode::Once;
+            // Once per time in service: a Standby or warm-pool spell drains, and the agent
+            // registers again when Auto Scaling puts the instance back in service.
+            loop {
+                if !r.wait_until_in_service(once).await
+                    || !r.gate_on_self_check().await
+                    || !r.register(once).await?
+                {
+                    return Ok(());
+                }
+                agent.notify.ready(&format!(
+                    "registered {} ({}) in {}",
+                    r.me.id,
+                    r.me.addresses
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(","),
+                    r.pool.name.without_dot()
+                ));
+                if once || !r.serve(&identity).await {
+                    return Ok(());
+                }
             }
-            agent.notify.ready(&format!(
-                "registered {} ({}) in {}",
-                r.me.id,
-                identity
-                    .addresses
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join(","),
-                r.pool.name.without_dot()
-            ));
-            if mode == Mode::Once {
-                return Ok(());
-            }
-            r.serve(&identity).await;
-            Ok(())
         }
     }
 }
@@ -297,10 +317,9 @@ impl Running<'_> {
     }
 
     async fn view(&self) -> Result<PoolView, WriteError> {
-        Ok(classify(
-            &self.pool,
-            &self.writer.list_pool(&self.pool).await?,
-        ))
+        let view = classify(&self.pool, &self.writer.list_pool(&self.pool).await?);
+        self.agent.pool_metrics.observe(&self.pool, &view);
+        Ok(view)
     }
 
     async fn write(&self, view: &PoolView, intent: Intent) -> Result<Vec<Submitted>, WriteError> {
@@ -494,14 +513,56 @@ impl Running<'_> {
         }
     }
 
-    /// Runs until a drain ends it.
-    async fn serve(&mut self, identity: &Identity) {
-        let cfg = self.agent.cfg;
-        let imds = if cfg.address.is_some() && cfg.target_id.is_some() {
-            None
-        } else {
-            Imds::new(&cfg.imds_endpoint, 1).ok()
+    /// The instance's Auto Scaling lifecycle state (in service when there is no IMDS or no
+    /// Auto Scaling group; unknown when IMDS cannot be read).
+    async fn placement(&self) -> Placement {
+        let Some(imds) = &self.imds else {
+            return Placement::InService;
         };
+        match imds
+            .get("meta-data/autoscaling/target-lifecycle-state")
+            .await
+        {
+            Ok(value) => Placement::from_imds(value.as_deref()),
+            Err(e) => {
+                tracing::debug!(error = %e, "cannot read the lifecycle state");
+                Placement::Unknown
+            }
+        }
+    }
+
+    /// Waits while Auto Scaling holds the instance out of service (`Standby`, `Warmed:*`):
+    /// such an instance is never registered. False when the agent should not register at all:
+    /// a signal, `Terminated`, or one-shot mode out of service.
+    async fn wait_until_in_service(&mut self, once: bool) -> bool {
+        loop {
+            let placement = self.placement().await;
+            if placement.may_register() {
+                return true;
+            }
+            let why = format!("not registering: Auto Scaling lifecycle state {placement:?}");
+            tracing::warn!("{why}");
+            self.agent.metrics.set_state("out_of_service");
+            self.agent.notify.status(&why);
+            if once {
+                return false;
+            }
+            if placement == Placement::Terminating {
+                let seen = *self.signals.borrow();
+                let _ = self.signals.wait_for(|n| *n > seen).await;
+                return false;
+            }
+            let poll = self.agent.cfg.notice_poll_interval;
+            if !sleep_or_signal(poll, &mut self.signals).await {
+                return false;
+            }
+        }
+    }
+
+    /// Runs until a drain ends it. True when the instance only left service for now (Standby,
+    /// warm pool) and should register again when it returns.
+    async fn serve(&mut self, identity: &Identity) -> bool {
+        let cfg = self.agent.cfg;
         let mut notices = tokio::time::interval(cfg.notice_poll_interval);
         let mut checks = tokio::time::interval(cfg.self_check_interval);
         let mut stretch = 1;
@@ -537,8 +598,8 @@ impl Running<'_> {
                         self.reconcile_and_report().await;
                     }
                 }
-                _ = notices.tick(), if imds.is_some() => {
-                    if let Some(imds) = &imds && let Some(cause) = notice(imds).await {
+                _ = notices.tick(), if self.imds.is_some() => {
+                    if let Some(cause) = self.notice().await {
                         break cause;
                     }
                 }
@@ -546,13 +607,42 @@ impl Running<'_> {
         };
         tracing::warn!(?cause, id = %identity.target_id, "draining");
         self.drain(cause, false).await;
-        if cause != DrainCause::Signal {
-            // The instance is going away on its own; stay deregistered until stopped.
-            self.agent
-                .notify
-                .status("deregistered; waiting for the instance to stop");
-            let seen = *self.signals.borrow();
-            let _ = self.signals.wait_for(|n| *n > seen).await;
+        match cause {
+            DrainCause::Signal | DrainCause::Command => false,
+            DrainCause::OutOfService => true,
+            DrainCause::Spot | DrainCause::Lifecycle => {
+                // The instance is going away on its own; stay deregistered until stopped.
+                self.agent
+                    .notify
+                    .status("deregistered; waiting for the instance to stop");
+                let seen = *self.signals.borrow();
+                let _ = self.signals.wait_for(|n| *n > seen).await;
+                false
+            }
+        }
+    }
+
+    /// Checks the Spot and Auto Scaling notices.
+    async fn notice(&self) -> Option<DrainCause> {
+        let imds = self.imds.as_ref()?;
+        match imds.get("meta-data/spot/instance-action").await {
+            Ok(Some(action)) => {
+                tracing::warn!(action, "Spot interruption notice");
+                return Some(DrainCause::Spot);
+            }
+            Ok(None) => {}
+            Err(e) => tracing::debug!(error = %e, "cannot read the Spot notice"),
+        }
+        match self.placement().await {
+            Placement::Terminating => {
+                tracing::warn!("Auto Scaling lifecycle state Terminated");
+                Some(DrainCause::Lifecycle)
+            }
+            p @ (Placement::Standby | Placement::Warmed) => {
+                tracing::warn!(placement = ?p, "Auto Scaling took the instance out of service");
+                Some(DrainCause::OutOfService)
+            }
+            Placement::InService | Placement::Unknown => None,
         }
     }
 
@@ -614,7 +704,7 @@ impl Running<'_> {
             // Any signal after the one that started the drain (if any) skips the waits.
             let skip_after = *self.signals.borrow();
             let phase_one = async {
-                let submitted = self.drain_step_one().await?;
+                let (submitted, ttl) = self.drain_step_one().await?;
                 if let Err(e) = self
                     .writer
                     .wait_insync(&submitted.change_id, Instant::now())
@@ -622,7 +712,8 @@ impl Running<'_> {
                 {
                     tracing::warn!(error = %e, "the weight-0 change did not reach INSYNC");
                 }
-                tokio::time::sleep(Duration::from_secs(u64::from(self.pool.ttl))).await;
+                // Caches hold the answer for the TTL the pool has, which may not be ours.
+                tokio::time::sleep(Duration::from_secs(u64::from(ttl))).await;
                 Some(())
             };
             let mut signals = self.signals.clone();
@@ -646,13 +737,16 @@ impl Running<'_> {
         m.set_state("deregistered");
     }
 
-    /// Drain step one, retried on conflicts. `None` when there is nothing to drain.
-    async fn drain_step_one(&self) -> Option<Submitted> {
+    /// Drain step one, retried on conflicts: the weight-0 change and the pool's TTL. `None`
+    /// when there is nothing to drain.
+    async fn drain_step_one(&self) -> Option<(Submitted, u32)> {
         for _ in 0..5 {
             let view = self.view().await.ok()?;
             let intent = start_drain(&view, &self.me, unix_now())?;
             match self.write(&view, intent).await {
-                Ok(mut done) => return done.pop(),
+                Ok(mut done) => {
+                    return Some((done.pop()?, view.group_ttl.unwrap_or(self.pool.ttl)));
+                }
                 Err(WriteError::Conflict { .. }) => continue,
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot set weight 0 before deleting");
@@ -684,30 +778,4 @@ impl Running<'_> {
 /// The reconcile interval with ±20 % jitter.
 fn jittered(d: Duration) -> Duration {
     d.mul_f64(rand::rng().random_range(0.8..1.2))
-}
-
-/// Checks the Spot and Auto Scaling notices.
-async fn notice(imds: &Imds) -> Option<DrainCause> {
-    match imds.get("meta-data/spot/instance-action").await {
-        Ok(Some(action)) => {
-            tracing::warn!(action, "Spot interruption notice");
-            return Some(DrainCause::Spot);
-        }
-        Ok(None) => {}
-        Err(e) => tracing::debug!(error = %e, "cannot read the Spot notice"),
-    }
-    match imds
-        .get("meta-data/autoscaling/target-lifecycle-state")
-        .await
-    {
-        Ok(Some(state)) if state.trim() == "Terminated" => {
-            tracing::warn!("Auto Scaling lifecycle state Terminated");
-            Some(DrainCause::Lifecycle)
-        }
-        Ok(_) => None,
-        Err(e) => {
-            tracing::debug!(error = %e, "cannot read the lifecycle state");
-            None
-        }
-    }
 }

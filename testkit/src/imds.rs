@@ -37,6 +37,7 @@ struct Inner {
     delay: Duration,
     tokens_issued: u32,
     unauthorized: u32,
+    lifecycle_reads: u32,
 }
 
 /// The running emulator.
@@ -62,6 +63,7 @@ impl Imds {
             delay: Duration::ZERO,
             tokens_issued: 0,
             unauthorized: 0,
+            lifecycle_reads: 0,
         }));
         let app = Router::new().fallback(handle).with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -106,6 +108,11 @@ impl Imds {
     /// Tokens issued so far.
     pub fn tokens_issued(&self) -> u32 {
         self.lock().tokens_issued
+    }
+
+    /// Reads of `autoscaling/target-lifecycle-state` so far.
+    pub fn lifecycle_reads(&self) -> u32 {
+        self.lock().lifecycle_reads
     }
 
     /// Requests refused for lack of a valid token.
@@ -154,7 +161,10 @@ async fn handle(
         "placement/region" => Some(g.region.clone()),
         "placement/availability-zone" => Some(g.az.clone()),
         "spot/instance-action" => g.spot.clone(),
-        "autoscaling/target-lifecycle-state" => Some(g.lifecycle.clone()),
+        "autoscaling/target-lifecycle-state" => {
+            g.lifecycle_reads += 1;
+            Some(g.lifecycle.clone())
+        }
         "network/interfaces/macs/" => Some(
             g.interfaces
                 .iter()
