@@ -4,7 +4,7 @@ use agent::config::Ec2Config;
 use agent::metrics::AgentMetrics;
 use agent::run::{Agent, AgentError, Mode};
 use prometheus_client::registry::Registry;
-use registry::metrics::WriterMetrics;
+use registry::metrics::{PoolMetrics, WriterMetrics};
 
 use crate::cli::AgentArgs;
 use crate::config::Config;
@@ -44,6 +44,7 @@ pub async fn run(cfg: Option<&Config>, args: AgentArgs) -> anyhow::Result<()> {
     let mut registry = Registry::default();
     let metrics = AgentMetrics::register(&mut registry);
     let writer_metrics = WriterMetrics::register(&mut registry);
+    let pool_metrics = PoolMetrics::register(&mut registry);
     let ec2 = cfg.ec2.clone().unwrap_or_else(Ec2Config::default);
     let metrics_addr = if mode == Mode::Run {
         let addr = crate::metrics_http::serve(agent_cfg.metrics_listen, registry).await?;
@@ -60,6 +61,7 @@ pub async fn run(cfg: Option<&Config>, args: AgentArgs) -> anyhow::Result<()> {
         ec2: &ec2,
         metrics,
         writer_metrics,
+        pool_metrics,
         notify: &crate::systemd::Systemd,
     };
     agent::run::run(&agent, mode).await.map_err(|e| match e {

@@ -240,6 +240,14 @@ pub enum RecordsAction {
         #[arg(long)]
         force: bool,
     },
+    /// Change the pool's TTL on purpose: rewrite every target this owner controls with it.
+    /// (Every other write keeps the TTL the pool has in Route 53, which applies one TTL to the
+    /// whole weighted group.) Set the same `pool.ttl` in every agent and controller afterwards.
+    SetTtl {
+        /// The TTL in seconds, 1-2147483647.
+        #[arg(value_parser = clap::value_parser!(u32).range(1..=2_147_483_647))]
+        ttl: u32,
+    },
     /// Delete a target's address and ownership records.
     Remove {
         /// The target's set identifier.

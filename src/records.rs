@@ -8,8 +8,9 @@ use registry::config::Placeholders;
 use registry::metrics::WriterMetrics;
 use registry::model::PoolSpec;
 use registry::ops::{Operation, operator_plan};
+use registry::plan::{Plan, retarget_ttl};
 use registry::pool::{PoolView, classify};
-use registry::writer::{WriteError, Writer};
+use registry::writer::{Submitted, WriteError, Writer};
 use serde::Serialize;
 
 use crate::cli::{RecordsAction, RecordsArgs};
@@ -37,7 +38,8 @@ pub async fn run(cfg: Option<&Config>, args: RecordsArgs) -> anyhow::Result<()> 
     }
     let Some(action) = args.action else {
         return Err(UsageError(
-            "`wavelb records` needs an action: list, set-weight, quarantine, restore or remove"
+            "`wavelb records` needs an action: list, set-weight, set-ttl, quarantine, restore or \
+             remove"
                 .into(),
         )
         .into());
@@ -49,7 +51,7 @@ pub async fn run(cfg: Option<&Config>, args: RecordsArgs) -> anyhow::Result<()> 
     let (set_id, op, force) = match action {
         RecordsAction::List { json } => {
             let view = read(&writer, &pool).await?;
-            print_list(&view, json)?;
+            print_list(&pool, &view, json)?;
             return Ok(());
         }
         RecordsAction::SetWeight {
@@ -60,6 +62,7 @@ pub async fn run(cfg: Option<&Config>, args: RecordsArgs) -> anyhow::Result<()> 
         RecordsAction::Quarantine { set_id, force } => (set_id, Operation::Quarantine, force),
         RecordsAction::Restore { set_id, force } => (set_id, Operation::Restore, force),
         RecordsAction::Remove { set_id, force } => (set_id, Operation::Remove, force),
+        RecordsAction::SetTtl { ttl } => return set_ttl(&writer, &pool, ttl).await,
     };
     change(&writer, &pool, &set_id, op, force).await
 }
@@ -72,6 +75,44 @@ async fn read(writer: &Writer, pool: &PoolSpec) -> anyhow::Result<PoolView> {
     Ok(classify(pool, &sets))
 }
 
+/// Reads the pool, plans with `decide` and writes the plan, reading again when another writer
+/// changed the records first (up to [`CONFLICT_ATTEMPTS`] times). `None`: nothing to change.
+async fn read_plan_write(
+    writer: &Writer,
+    pool: &PoolSpec,
+    what: &str,
+    decide: impl Fn(&PoolView) -> anyhow::Result<Plan>,
+) -> anyhow::Result<Option<(Plan, Vec<Submitted>)>> {
+    let mut attempt = 1;
+    loop {
+        let view = read(writer, pool).await?;
+        let plan = decide(&view)?;
+        if plan.is_empty() {
+            return Ok(None);
+        }
+        match writer.execute(&plan).await {
+            Ok(done) => return Ok(Some((plan, done))),
+            Err(WriteError::Conflict { messages }) if attempt < CONFLICT_ATTEMPTS => {
+                tracing::warn!(
+                    what,
+                    attempt,
+                    ?messages,
+                    "the records changed while we wrote; reading them again"
+                );
+                attempt += 1;
+            }
+            Err(err) => return Err(err).with_context(|| format!("cannot {what}")),
+        }
+    }
+}
+
+fn change_ids(done: &[Submitted]) -> String {
+    done.iter()
+        .map(|d| d.change_id.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 async fn change(
     writer: &Writer,
     pool: &PoolSpec,
@@ -79,38 +120,40 @@ async fn change(
     op: Operation,
     force: bool,
 ) -> anyhow::Result<()> {
-    for attempt in 1..=CONFLICT_ATTEMPTS {
-        let view = read(writer, pool).await?;
+    let what = format!("change target {set_id}");
+    let written = read_plan_write(writer, pool, &what, |view| {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or(Duration::ZERO)
             .as_secs();
-        let plan = operator_plan(pool, &view, set_id, op, now, force)
-            .map_err(|e| UsageError(e.to_string()))?;
-        if plan.is_empty() {
-            println!("{set_id}: nothing to change");
-            return Ok(());
-        }
-        match writer.execute(&plan).await {
-            Ok(done) => {
-                let ids: Vec<_> = done.iter().map(|d| d.change_id.as_str()).collect();
-                println!("{set_id}: {} (change {})", describe(op), ids.join(", "));
-                return Ok(());
-            }
-            Err(WriteError::Conflict { messages }) if attempt < CONFLICT_ATTEMPTS => {
-                tracing::warn!(
-                    set_id,
-                    attempt,
-                    ?messages,
-                    "the records changed while we wrote; reading them again"
-                );
-            }
-            Err(err) => {
-                return Err(err).with_context(|| format!("cannot change target {set_id}"));
-            }
-        }
+        operator_plan(pool, view, set_id, op, now, force)
+            .map_err(|e| UsageError(e.to_string()).into())
+    })
+    .await?;
+    match written {
+        None => println!("{set_id}: nothing to change"),
+        Some((_, done)) => println!(
+            "{set_id}: {} (change {})",
+            describe(op),
+            change_ids(&done)
+        ),
     }
-    unreachable!("the last attempt returns")
+    Ok(())
+}
+
+async fn set_ttl(writer: &Writer, pool: &PoolSpec, ttl: u32) -> anyhow::Result<()> {
+    let name = pool.name.without_dot();
+    let what = format!("set the TTL of pool {name}");
+    match read_plan_write(writer, pool, &what, |view| Ok(retarget_ttl(pool, view, ttl))).await? {
+        None => println!("{name}: the TTL is {ttl} already"),
+        Some((plan, done)) => println!(
+            "{name}: TTL set to {ttl} on {} targets (change {}); set pool.ttl = {ttl} in every \
+             agent and controller of the pool",
+            plan.groups.len(),
+            change_ids(&done)
+        ),
+    }
+    Ok(())
 }
 
 fn describe(op: Operation) -> String {
@@ -181,7 +224,7 @@ fn rows(view: &PoolView) -> Vec<Row> {
     rows
 }
 
-fn print_list(view: &PoolView, json: bool) -> anyhow::Result<()> {
+fn print_list(pool: &PoolSpec, view: &PoolView, json: bool) -> anyhow::Result<()> {
     let mut rows = rows(view);
     if json {
         println!("{}", serde_json::to_string_pretty(&rows)?);
@@ -246,6 +289,14 @@ fn print_list(view: &PoolView, json: bool) -> anyhow::Result<()> {
     }
     if table.is_empty() {
         println!("(no targets)");
+    }
+    match view.ttl_mismatch(pool) {
+        Some(existing) => println!(
+            "TTL {existing} in Route 53, but pool.ttl is {}: writes keep {existing}; \
+             `wavelb records set-ttl` changes it",
+            pool.ttl
+        ),
+        None => println!("TTL {}", pool.ttl),
     }
     Ok(())
 }

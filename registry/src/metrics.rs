@@ -79,6 +79,8 @@ pub struct PoolLabels {
 pub struct PoolMetrics {
     /// Foreign record sets (set identifiers) at the pool's names.
     pub foreign: Family<PoolLabels, Gauge>,
+    /// 1 while the pool's TTL in Route 53 differs from the configured `pool.ttl`.
+    pub ttl_mismatch: Family<PoolLabels, Gauge>,
 }
 
 impl PoolMetrics {
@@ -90,17 +92,46 @@ impl PoolMetrics {
             "Record sets at the pool's names that this owner must not change",
             m.foreign.clone(),
         );
+        registry.register(
+            "wavelb_pool_ttl_mismatch",
+            "1 while the TTL of the pool's weighted records in Route 53 differs from this \
+             process's pool.ttl (writes keep the existing TTL)",
+            m.ttl_mismatch.clone(),
+        );
         m
     }
 
-    /// Records what `view` holds.
+    /// Records what `view` holds, and warns when the pool's TTL starts (or stops) disagreeing
+    /// with the configured one.
     pub fn observe(&self, pool: &crate::model::PoolSpec, view: &crate::pool::PoolView) {
+        let labels = PoolLabels {
+            pool: pool.name.without_dot().to_owned(),
+        };
         let count = i64::try_from(view.foreign.len()).unwrap_or(i64::MAX);
-        self.foreign
-            .get_or_create(&PoolLabels {
-                pool: pool.name.without_dot().to_owned(),
-            })
-            .set(count);
+        self.foreign.get_or_create(&labels).set(count);
+        let mismatch = view.ttl_mismatch(pool);
+        let was = self
+            .ttl_mismatch
+            .get_or_create(&labels)
+            .set(i64::from(mismatch.is_some()));
+        match mismatch {
+            Some(existing) if was == 0 => tracing::warn!(
+                pool = %labels.pool,
+                configured = pool.ttl,
+                existing,
+                "the pool's records in Route 53 have TTL {existing}, not the configured {}: \
+                 writes keep {existing} so the group does not flap; set the same pool.ttl in \
+                 every agent and controller of the pool, or change it on purpose with \
+                 `wavelb records set-ttl`",
+                pool.ttl
+            ),
+            None if was == 1 => tracing::info!(
+                pool = %labels.pool,
+                ttl = pool.ttl,
+                "the pool's TTL agrees with the configuration again"
+            ),
+            _ => {}
+        }
     }
 }
 
@@ -111,7 +142,7 @@ mod tests {
     use crate::name::Fqdn;
 
     #[test]
-    fn foreign_records_are_counted() {
+    fn foreign_records_and_a_ttl_mismatch_are_reported() {
         let mut registry = Registry::default();
         let m = PoolMetrics::register(&mut registry);
         let pool = PoolSpec {
@@ -130,6 +161,24 @@ mod tests {
         prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
         assert!(
             text.contains("wavelb_pool_foreign_records{pool=\"edge.example.com\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("wavelb_pool_ttl_mismatch{pool=\"edge.example.com\"} 0"),
+            "{text}"
+        );
+        let other = PoolSpec {
+            ttl: 60,
+            ..pool.clone()
+        };
+        m.observe(
+            &pool,
+            &crate::pool::classify(&pool, &bare.record_sets(&other)),
+        );
+        text.clear();
+        prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+        assert!(
+            text.contains("wavelb_pool_ttl_mismatch{pool=\"edge.example.com\"} 1"),
             "{text}"
         );
     }

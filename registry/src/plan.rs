@@ -61,7 +61,23 @@ impl Plan {
 /// Every change is conditional: a target that exists is replaced by an exact DELETE of both of
 /// its record sets as read plus a CREATE of both as wanted, so Route 53 rejects the batch if
 /// anybody changed them since they were read. Foreign set identifiers are never touched.
+///
+/// Records are written with the TTL the pool already has in Route 53 when it differs from
+/// `pool.ttl`: Route 53 applies the last TTL written to the whole weighted group, so writers
+/// that disagree would flip every client's TTL back and forth ([`PoolView::ttl_mismatch`]
+/// reports it; [`retarget_ttl`] changes it on purpose).
 pub fn plan(pool: &PoolSpec, view: &PoolView, intents: &BTreeMap<String, Intent>) -> Plan {
+    let existing;
+    let pool = match view.ttl_mismatch(pool) {
+        Some(ttl) => {
+            existing = PoolSpec {
+                ttl,
+                ..pool.clone()
+            };
+            &existing
+        }
+        None => pool,
+    };
     let mut out = Plan::default();
     for (id, intent) in intents {
         if view.is_foreign(id) {
@@ -103,6 +119,26 @@ pub fn plan(pool: &PoolSpec, view: &PoolView, intents: &BTreeMap<String, Intent>
         });
     }
     out
+}
+
+/// Plans rewriting every owned target with TTL `ttl`, the one deliberate way to change a pool's
+/// TTL (every other plan keeps the TTL the pool has). Foreign sets in the same weighted group
+/// take the new TTL too: Route 53 applies it to the whole group.
+pub fn retarget_ttl(pool: &PoolSpec, view: &PoolView, ttl: u32) -> Plan {
+    let target = PoolSpec {
+        ttl,
+        ..pool.clone()
+    };
+    let wanted = PoolView {
+        group_ttl: Some(ttl),
+        ..view.clone()
+    };
+    let intents = view
+        .owned
+        .iter()
+        .map(|(id, o)| (id.clone(), Intent::Present(o.target.clone())))
+        .collect();
+    plan(&target, &wanted, &intents)
 }
 
 /// Route 53's limits for one ChangeResourceRecordSets request.

@@ -78,6 +78,10 @@ pub struct PoolView {
     pub owned: BTreeMap<String, OwnedTarget>,
     /// Everything else at the pool's names.
     pub foreign: Vec<ForeignTarget>,
+    /// The TTL of the pool's weighted address records as listed (the most common one, the
+    /// lowest on a tie; `None` when there are none). Route 53 gives a weighted group one TTL:
+    /// the last one written applies to every record in it.
+    pub group_ttl: Option<u32>,
 }
 
 impl PoolView {
@@ -85,6 +89,30 @@ impl PoolView {
     pub fn is_foreign(&self, id: &str) -> bool {
         self.foreign.iter().any(|f| f.id.as_deref() == Some(id))
     }
+
+    /// The pool's TTL in Route 53 when it differs from the configured `pool.ttl`. Writers then
+    /// keep the existing TTL (see [`crate::plan::plan`]) instead of flipping the whole group
+    /// with every write; `wavelb records set-ttl` changes it on purpose.
+    pub fn ttl_mismatch(&self, pool: &PoolSpec) -> Option<u32> {
+        self.group_ttl.filter(|ttl| *ttl != pool.ttl)
+    }
+}
+
+/// The most common TTL among weighted sets, the lowest on a tie.
+fn group_ttl<'a>(sets: impl Iterator<Item = &'a RecordSet>) -> Option<u32> {
+    let mut counts: BTreeMap<u32, usize> = BTreeMap::new();
+    for set in sets.filter(|s| s.weight.is_some()) {
+        if let Some(ttl) = set.ttl {
+            *counts.entry(ttl).or_default() += 1;
+        }
+    }
+    // `max_by_key` keeps the last maximum; iterating from the highest TTL down makes that the
+    // lowest TTL among the most common ones.
+    counts
+        .into_iter()
+        .rev()
+        .max_by_key(|(_, n)| *n)
+        .map(|(ttl, _)| ttl)
 }
 
 /// Splits the record sets listed for a pool into owned and foreign targets. Record sets at other
@@ -101,7 +129,10 @@ pub fn classify(pool: &PoolSpec, sets: &[RecordSet]) -> PoolView {
         }
     }
 
-    let mut view = PoolView::default();
+    let mut view = PoolView {
+        group_ttl: group_ttl(addresses.values().copied()),
+        ..PoolView::default()
+    };
     let mut ids: Vec<&Option<String>> = addresses.keys().chain(ownership.keys()).collect();
     ids.sort();
     ids.dedup();
@@ -472,5 +503,69 @@ mod tests {
             view.foreign[0].reason,
             ForeignReason::Unmanageable(_)
         ));
+    }
+
+    /// Route 53 gives a weighted group one TTL. A writer configured with another one keeps the
+    /// pool's TTL instead of flipping the whole group (and every cache) back and forth; only
+    /// `retarget_ttl` changes it.
+    #[test]
+    fn writers_keep_the_pools_ttl_unless_told_to_change_it() {
+        use crate::plan::{Intent, plan, retarget_ttl};
+        use crate::zone::ZoneRecords;
+        let at_60 = PoolSpec { ttl: 60, ..pool() };
+        let a = Target::active("a", vec!["192.0.2.1".parse().unwrap()], 10, 1);
+        let b = Target::active("b", vec!["192.0.2.2".parse().unwrap()], 10, 1);
+        let mut sets = a.record_sets(&at_60);
+        sets.extend(b.record_sets(&pool()));
+        // The address group holds a at 60 and b at 30: a tie keeps the lower.
+        assert_eq!(classify(&pool(), &sets).group_ttl, Some(30));
+        sets.extend(
+            Target::active("c", vec!["192.0.2.3".parse().unwrap()], 10, 1).record_sets(&at_60),
+        );
+        let view = classify(&pool(), &sets);
+        assert_eq!(view.group_ttl, Some(60), "the most common TTL");
+        assert_eq!(view.ttl_mismatch(&pool()), Some(60));
+        assert_eq!(view.ttl_mismatch(&at_60), None);
+        assert_eq!(classify(&pool(), &[]).group_ttl, None);
+
+        // A writer at 30 changing b's weight writes it at the pool's 60.
+        let intents = std::collections::BTreeMap::from([(
+            "b".to_owned(),
+            Intent::Present(b.clone().with_wanted_weight(20)),
+        )]);
+        let p = plan(&pool(), &view, &intents);
+        let created: Vec<_> = p.groups[0]
+            .changes
+            .iter()
+            .filter(|c| c.action == crate::model::Action::Create)
+            .map(|c| c.record_set.ttl)
+            .collect();
+        assert_eq!(created, [Some(60), Some(60)]);
+        // Nothing to change for a and c: the configured TTL alone is no reason to write.
+        let all: std::collections::BTreeMap<_, _> = view
+            .owned
+            .iter()
+            .map(|(id, o)| (id.clone(), Intent::Present(o.target.clone())))
+            .collect();
+        let p = plan(&pool(), &view, &all);
+        assert_eq!(
+            p.groups
+                .iter()
+                .map(|g| g.target_id.as_str())
+                .collect::<Vec<_>>(),
+            ["b"],
+            "only b, whose records are at 30, is brought to the pool's TTL"
+        );
+
+        // retarget_ttl rewrites every owned target, and Route 53's rules accept it.
+        let mut zone = ZoneRecords::from_sets(Fqdn::parse("example.com").unwrap(), sets);
+        let p = retarget_ttl(&pool(), &view, 15);
+        assert_eq!(p.groups.len(), 3);
+        let changes: Vec<_> = p.groups.iter().flat_map(|g| g.changes.clone()).collect();
+        zone.apply(&changes, &|_, _| Ok(())).unwrap();
+        let after = classify(&pool(), &zone.sets().cloned().collect::<Vec<_>>());
+        assert_eq!(after.group_ttl, Some(15));
+        assert_eq!(after.owned.len(), 3);
+        assert!(after.foreign.is_empty());
     }
 }
