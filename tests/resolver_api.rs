@@ -10,7 +10,7 @@ use registry::config::{Route53Config, ZoneRef};
 use registry::metrics::WriterMetrics;
 use registry::model::{PoolSpec, RecordType, Target, TargetState};
 use registry::name::Fqdn;
-use registry::plan::{Intent, plan};
+use registry::plan::{BatchLimits, Intent, batches, plan};
 use registry::pool::classify;
 use registry::writer::{WriteError, Writer, WriterSettings};
 use testkit::process::Service;
@@ -62,6 +62,11 @@ fn pool() -> PoolSpec {
 }
 
 async fn writer(api: &str, page_size: i32) -> Writer {
+    writer_with_limits(api, page_size, BatchLimits::default()).await
+}
+
+/// A writer for `lab.test` at `api` that packs batches within `limits`.
+async fn writer_with_limits(api: &str, page_size: i32, limits: BatchLimits) -> Writer {
     let cfg = Route53Config {
         endpoint_url: Some(api.to_owned()),
         ..Route53Config::default()
@@ -69,6 +74,7 @@ async fn writer(api: &str, page_size: i32) -> Writer {
     let mut settings = WriterSettings::from_config(&cfg);
     settings.page_size = page_size;
     settings.requests_per_second = 1000.0;
+    settings.limits = limits;
     Writer::with_client(
         registry::sdk::client(&cfg).await,
         settings,
@@ -705,12 +711,25 @@ fn zone_id(api: &str, name: &str) -> String {
 
 /// A ChangeResourceRecordSets body: one `action` of an A set `name` with `values`.
 fn change_body(action: &str, name: &str, values: &[String], comment: &str) -> String {
-    let records: String = values
+    batch_body(&[(action, name, values)], comment)
+}
+
+/// A ChangeResourceRecordSets body: for each (action, name, values), a change of an A set.
+fn batch_body(changes: &[(&str, &str, &[String])], comment: &str) -> String {
+    let changes: String = changes
         .iter()
-        .map(|v| format!("<ResourceRecord><Value>{v}</Value></ResourceRecord>"))
+        .map(|(action, name, values)| {
+            let records: String = values
+                .iter()
+                .map(|v| format!("<ResourceRecord><Value>{v}</Value></ResourceRecord>"))
+                .collect();
+            format!(
+                "<Change><Action>{action}</Action><ResourceRecordSet><Name>{name}</Name><Type>A</Type><TTL>30</TTL><ResourceRecords>{records}</ResourceRecords></ResourceRecordSet></Change>"
+            )
+        })
         .collect();
     format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><ChangeResourceRecordSetsRequest xmlns=\"https://route53.amazonaws.com/doc/2013-04-01/\"><ChangeBatch><Comment>{comment}</Comment><Changes><Change><Action>{action}</Action><ResourceRecordSet><Name>{name}</Name><Type>A</Type><TTL>30</TTL><ResourceRecords>{records}</ResourceRecords></ResourceRecordSet></Change></Changes></ChangeBatch></ChangeResourceRecordSetsRequest>"
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><ChangeResourceRecordSetsRequest xmlns=\"https://route53.amazonaws.com/doc/2013-04-01/\"><ChangeBatch><Comment>{comment}</Comment><Changes>{changes}</Changes></ChangeBatch></ChangeResourceRecordSetsRequest>"
     )
 }
 
@@ -780,6 +799,150 @@ fn route53_limits_refuse_long_comments_and_references_and_big_sets() {
         &create_zone_body("other.test", &"r".repeat(128), &"c".repeat(256)),
     );
     assert_eq!(status, 201, "{text}");
+}
+
+/// `n` distinct IPv4 addresses in 10.`net`.0.0/16.
+fn addresses(net: usize, n: usize) -> Vec<String> {
+    (0..n)
+        .map(|a| format!("10.{net}.{}.{}", a / 256, a % 256))
+        .collect()
+}
+
+/// Route 53's limit of 1 000 ResourceRecord elements per request (UPSERT values count twice):
+/// the resolver refuses a batch past it as Route 53 does, in the standard error document, and
+/// applies none of it; the planner and writer split a pool change past it into batches the
+/// resolver accepts.
+#[tokio::test]
+async fn batches_over_1000_records_are_refused_and_the_writer_splits_them() {
+    let r = resolver(&[]);
+    let api = r.field("api_url");
+    let zone = zone_id(&api, "lab.test");
+    let rrset = format!("{api}/2013-04-01/hostedzone/{zone}/rrset");
+    let (v334, v251, v250) = (addresses(1, 334), addresses(2, 251), addresses(3, 250));
+    let listed = |name: &str| {
+        let (status, text) =
+            testkit::http("GET", &format!("{rrset}?name={name}&type=A&maxitems=1"), "");
+        assert_eq!(status, 200, "{text}");
+        text.contains(&format!("<Name>{name}.</Name>"))
+    };
+    let refused = |body: &str| {
+        let (status, text) = testkit::http("POST", &rrset, body);
+        assert_eq!(status, 400, "{text}");
+        assert!(
+            text.contains("<ErrorResponse")
+                && text.contains("<Code>InvalidChangeBatch</Code>")
+                && text.contains("<Message>[Number of records limit of 1000 exceeded."),
+            "{text}"
+        );
+    };
+    // 3 changes carrying 1 002 values.
+    refused(&batch_body(
+        &[
+            ("CREATE", "r0.lab.test", &v334),
+            ("CREATE", "r1.lab.test", &v334),
+            ("CREATE", "r2.lab.test", &v334),
+        ],
+        "too many records",
+    ));
+    assert!(
+        !listed("r0.lab.test"),
+        "nothing of the refused batch applies"
+    );
+    // 501 UPSERTed values count as 1 002; as CREATEs they are accepted.
+    let upserts: [(&str, &str, &[String]); 2] = [
+        ("UPSERT", "u0.lab.test", &v251),
+        ("UPSERT", "u1.lab.test", &v250),
+    ];
+    refused(&batch_body(&upserts, "upserts count twice"));
+    assert!(!listed("u0.lab.test"));
+    let (status, text) = testkit::http(
+        "POST",
+        &rrset,
+        &batch_body(
+            &[
+                ("CREATE", "u0.lab.test", &v251),
+                ("CREATE", "u1.lab.test", &v250),
+            ],
+            "within the limit",
+        ),
+    );
+    assert_eq!(status, 200, "{text}");
+    assert!(listed("u0.lab.test") && listed("u1.lab.test"));
+
+    // A neighbour that sorts between the pool's name and its ownership records unless names
+    // sort with their trailing dot, as Route 53 sorts them.
+    let (status, text) = testkit::http(
+        "POST",
+        &rrset,
+        &change_body("CREATE", "www-2.lab.test", &v250[..1], "neighbour"),
+    );
+    assert_eq!(status, 200, "{text}");
+
+    // 30 targets of 40 addresses: 60 changes, but 1 230 records.
+    let p = pool();
+    let targets: Vec<Target> = (0..30)
+        .map(|i| {
+            let addrs = addresses(10 + i, 40)
+                .iter()
+                .map(|a| a.parse().unwrap())
+                .collect();
+            Target::active(format!("i-{i:03}"), addrs, 10, 1)
+        })
+        .collect();
+    let intents: BTreeMap<_, _> = targets
+        .iter()
+        .map(|t| (t.id.clone(), Intent::Present(t.clone())))
+        .collect();
+    let planned = plan(&p, &classify(&p, &[]), &intents);
+    assert_eq!(
+        planned
+            .groups
+            .iter()
+            .map(|g| g.changes.len())
+            .sum::<usize>(),
+        60
+    );
+
+    // A writer that packs by changes and characters only sends one batch, which is refused as a
+    // permanent error (re-reading cannot fix it), and nothing applies.
+    let by_changes_only = BatchLimits {
+        max_records: usize::MAX,
+        ..BatchLimits::default()
+    };
+    assert_eq!(batches(&planned.groups, by_changes_only).unwrap().len(), 1);
+    let naive = writer_with_limits(&api, 300, by_changes_only).await;
+    match naive.execute(&planned).await.unwrap_err() {
+        WriteError::Rejected { messages } => assert!(
+            messages
+                .join(" ")
+                .contains("Number of records limit of 1000 exceeded"),
+            "{messages:?}"
+        ),
+        other => panic!("expected a permanent rejection, got {other:?}"),
+    }
+    assert!(naive.list_pool(&p).await.unwrap().is_empty());
+
+    // The planner's packing: several batches, each accepted.
+    let w = writer(&api, 300).await;
+    let submitted = w.execute(&planned).await.unwrap();
+    assert!(submitted.len() >= 2, "{submitted:?}");
+    let view = classify(&p, &w.list_pool(&p).await.unwrap());
+    let got: Vec<&Target> = view.owned.values().map(|o| &o.target).collect();
+    assert_eq!(got, targets.iter().collect::<Vec<_>>());
+
+    // Changing every weight replaces both sets of every target: 2 460 records.
+    let heavier: BTreeMap<_, _> = targets
+        .iter()
+        .map(|t| {
+            let t = t.clone().with_wanted_weight(20);
+            (t.id.clone(), Intent::Present(t))
+        })
+        .collect();
+    let submitted = w.execute(&plan(&p, &view, &heavier)).await.unwrap();
+    assert!(submitted.len() >= 3, "{submitted:?}");
+    let view = classify(&p, &w.list_pool(&p).await.unwrap());
+    assert_eq!(view.owned.len(), 30);
+    assert!(view.owned.values().all(|o| o.target.wanted_weight == 20));
 }
 
 #[test]

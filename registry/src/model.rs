@@ -407,13 +407,24 @@ impl Change {
         }
     }
 
-    /// Characters this change counts against the per-request limit (UPSERT counts twice, as
-    /// Route 53 documents).
+    /// Characters this change counts against the per-request limit of 32 000 (UPSERT counts
+    /// twice, as Route 53 documents).
     pub fn value_chars(&self) -> usize {
-        let chars = self.record_set.value_chars();
+        self.counted(self.record_set.value_chars())
+    }
+
+    /// `ResourceRecord` elements (values) this change counts against the per-request limit of
+    /// 1 000 (UPSERT counts twice, as Route 53 documents).
+    pub fn records(&self) -> usize {
+        self.counted(self.record_set.values.len())
+    }
+
+    /// `n` as Route 53 counts it against a request's limits: the API reference's
+    /// ChangeResourceRecordSets page, "Limits", counts an UPSERT's values twice.
+    fn counted(&self, n: usize) -> usize {
         match self.action {
-            Action::Upsert => chars * 2,
-            Action::Create | Action::Delete => chars,
+            Action::Upsert => n.saturating_mul(2),
+            Action::Create | Action::Delete => n,
         }
     }
 }

@@ -26,8 +26,41 @@ pub struct ChangeGroup {
 }
 
 impl ChangeGroup {
-    fn value_chars(&self) -> usize {
-        self.changes.iter().map(Change::value_chars).sum()
+    /// What the group counts against each of a batch's limits.
+    fn size(&self) -> BatchSize {
+        BatchSize::of(&self.changes)
+    }
+}
+
+/// What a set of changes counts against Route 53's per-request limits.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct BatchSize {
+    changes: usize,
+    records: usize,
+    chars: usize,
+}
+
+impl BatchSize {
+    fn of(changes: &[Change]) -> Self {
+        Self {
+            changes: changes.len(),
+            records: changes.iter().map(Change::records).sum(),
+            chars: changes.iter().map(Change::value_chars).sum(),
+        }
+    }
+
+    fn plus(self, other: Self) -> Self {
+        Self {
+            changes: self.changes + other.changes,
+            records: self.records + other.records,
+            chars: self.chars + other.chars,
+        }
+    }
+
+    fn within(self, limits: BatchLimits) -> bool {
+        self.changes <= limits.max_changes
+            && self.records <= limits.max_records
+            && self.chars <= limits.max_value_chars
     }
 }
 
@@ -141,20 +174,25 @@ pub fn retarget_ttl(pool: &PoolSpec, view: &PoolView, ttl: u32) -> Plan {
     plan(&target, &wanted, &intents)
 }
 
-/// Route 53's limits for one ChangeResourceRecordSets request.
+/// Route 53's limits for one ChangeResourceRecordSets request (the API reference's
+/// ChangeResourceRecordSets page, "Limits").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BatchLimits {
-    /// At most this many changes.
+    /// At most this many changes (`Change` elements).
     pub max_changes: usize,
+    /// At most this many values (`ResourceRecord` elements; UPSERTs count twice).
+    pub max_records: usize,
     /// At most this many characters across all values (UPSERTs count twice).
     pub max_value_chars: usize,
 }
 
 impl Default for BatchLimits {
+    /// Route 53's: 1 000 changes, 1 000 records, 32 000 characters.
     fn default() -> Self {
         Self {
-            max_changes: 1000,
-            max_value_chars: 32_000,
+            max_changes: MAX_CHANGES,
+            max_records: MAX_RECORDS,
+            max_value_chars: MAX_VALUE_CHARS,
         }
     }
 }
@@ -162,18 +200,23 @@ impl Default for BatchLimits {
 /// A group that cannot fit in any batch.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "the changes for target {target_id} need {changes} changes and {chars} value characters, \
-     more than one Route 53 batch allows ({max_changes} changes, {max_chars} characters)"
+    "the changes for target {target_id} need {changes} changes, {records} records and {chars} \
+     value characters, more than one Route 53 batch allows ({max_changes} changes, {max_records} \
+     records, {max_chars} characters; UPSERT values count twice); publish fewer addresses for it"
 )]
 pub struct GroupTooLarge {
     /// The target.
     pub target_id: String,
     /// Its change count.
     pub changes: usize,
-    /// Its value characters.
+    /// Its `ResourceRecord` elements (UPSERTs count twice).
+    pub records: usize,
+    /// Its value characters (UPSERTs count twice).
     pub chars: usize,
     /// The change limit.
     pub max_changes: usize,
+    /// The record limit.
+    pub max_records: usize,
     /// The character limit.
     pub max_chars: usize,
 }
@@ -188,6 +231,7 @@ pub struct Batch {
 }
 
 pub use crate::zone::MAX_COMMENT_CHARS;
+use crate::zone::{MAX_CHANGES, MAX_RECORDS, MAX_VALUE_CHARS};
 
 impl Batch {
     /// The batch's `Comment`: `wavelb:` and the target ids, cut to fit Route 53's
@@ -218,37 +262,209 @@ fn more_suffix(n: usize) -> String {
     format!(" (+{n} more)")
 }
 
-/// Packs groups into as few batches as possible, first fit in order, never splitting a group.
+/// Packs groups into batches in order, never splitting a group: a group joins the last batch
+/// when the batch stays within every limit (changes, records, characters), and opens a new
+/// batch otherwise.
 pub fn batches(groups: &[ChangeGroup], limits: BatchLimits) -> Result<Vec<Batch>, GroupTooLarge> {
     let mut out: Vec<Batch> = Vec::new();
-    let mut chars_in_last = 0usize;
+    let mut last = BatchSize::default();
     for group in groups {
-        let chars = group.value_chars();
-        if group.changes.len() > limits.max_changes || chars > limits.max_value_chars {
+        let size = group.size();
+        if !size.within(limits) {
             return Err(GroupTooLarge {
                 target_id: group.target_id.clone(),
-                changes: group.changes.len(),
-                chars,
+                changes: size.changes,
+                records: size.records,
+                chars: size.chars,
                 max_changes: limits.max_changes,
+                max_records: limits.max_records,
                 max_chars: limits.max_value_chars,
             });
         }
-        let fits = out.last().is_some_and(|b| {
-            b.changes.len() + group.changes.len() <= limits.max_changes
-                && chars_in_last + chars <= limits.max_value_chars
-        });
-        if !fits {
+        if out.is_empty() || !last.plus(size).within(limits) {
             out.push(Batch {
                 target_ids: Vec::new(),
                 changes: Vec::new(),
             });
-            chars_in_last = 0;
+            last = BatchSize::default();
         }
         if let Some(batch) = out.last_mut() {
             batch.target_ids.push(group.target_id.clone());
             batch.changes.extend(group.changes.iter().cloned());
-            chars_in_last += chars;
+            last = last.plus(size);
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::IpAddr;
+
+    use super::*;
+    use crate::model::{Action, RecordType};
+    use crate::name::Fqdn;
+    use crate::pool::classify;
+    use crate::zone::ZoneRecords;
+
+    fn pool(record_type: RecordType) -> PoolSpec {
+        PoolSpec {
+            name: Fqdn::parse("www.lab.test").unwrap(),
+            record_type,
+            ttl: 30,
+            owner_id: "wavelb".into(),
+            ownership_key: None,
+        }
+    }
+
+    /// Target `i` publishing `n` addresses of the pool's family (IPv6 ones 39 characters long).
+    fn target(record_type: RecordType, i: usize, n: usize) -> Target {
+        let addresses: Vec<IpAddr> = (i * n..(i + 1) * n)
+            .map(|k| {
+                let text = match record_type {
+                    RecordType::A => format!("10.{}.{}.{}", k >> 16, (k >> 8) & 255, k & 255),
+                    RecordType::Aaaa => format!("2001:db8:ffff:ffff:ffff:ffff:ffff:{k:04x}"),
+                };
+                text.parse().unwrap()
+            })
+            .collect();
+        Target::active(format!("i-{i:04}"), addresses, 10, 1)
+    }
+
+    fn intents(targets: &[Target]) -> BTreeMap<String, Intent> {
+        targets
+            .iter()
+            .map(|t| (t.id.clone(), Intent::Present(t.clone())))
+            .collect()
+    }
+
+    /// A group of one `action` of an A set with `values` values.
+    fn group(id: &str, action: Action, values: usize) -> ChangeGroup {
+        let mut set = target(RecordType::A, 0, 1).address_record(&pool(RecordType::A));
+        set.values = (0..values)
+            .map(|v| format!("10.1.{}.{}", v / 256, v % 256))
+            .collect();
+        ChangeGroup {
+            target_id: id.into(),
+            changes: vec![Change {
+                action,
+                record_set: set,
+            }],
+        }
+    }
+
+    fn ids(packed: &[Batch]) -> Vec<Vec<&str>> {
+        packed
+            .iter()
+            .map(|b| b.target_ids.iter().map(String::as_str).collect())
+            .collect()
+    }
+
+    #[test]
+    fn groups_that_fit_by_changes_but_not_by_records_get_their_own_batches() {
+        let limits = BatchLimits::default();
+        // 3 changes in all, far below 1 000, but 1 200 records.
+        let groups = [
+            group("a", Action::Create, 400),
+            group("b", Action::Create, 400),
+            group("c", Action::Create, 400),
+        ];
+        let packed = batches(&groups, limits).unwrap();
+        assert_eq!(ids(&packed), [vec!["a", "b"], vec!["c"]]);
+        // UPSERTed values count twice: 300 + 300 CREATEs share a batch, UPSERTs do not.
+        let creates = [
+            group("a", Action::Create, 300),
+            group("b", Action::Create, 300),
+        ];
+        assert_eq!(ids(&batches(&creates, limits).unwrap()), [vec!["a", "b"]]);
+        let upserts = [
+            group("a", Action::Upsert, 300),
+            group("b", Action::Upsert, 300),
+        ];
+        assert_eq!(
+            ids(&batches(&upserts, limits).unwrap()),
+            [vec!["a"], vec!["b"]]
+        );
+    }
+
+    #[test]
+    fn a_group_over_the_record_limit_is_refused_naming_all_three_limits() {
+        let limits = BatchLimits {
+            max_records: 100,
+            ..BatchLimits::default()
+        };
+        let big = group("big", Action::Upsert, 51);
+        let chars: usize = big.changes[0]
+            .record_set
+            .values
+            .iter()
+            .map(String::len)
+            .sum();
+        let err = batches(std::slice::from_ref(&big), limits).unwrap_err();
+        assert_eq!((err.changes, err.records, err.chars), (1, 102, 2 * chars));
+        let text = err.to_string();
+        for part in [
+            "target big",
+            "102 records",
+            "1000 changes",
+            "100 records",
+            "32000 characters",
+        ] {
+            assert!(text.contains(part), "{part} in {text}");
+        }
+    }
+
+    /// Every batch the planner packs for pools of several shapes is accepted by a zone that
+    /// enforces Route 53's limits, in order, and leaves the zone as intended.
+    #[test]
+    fn every_packed_batch_is_accepted_by_route53_rules() {
+        // (family, targets, addresses per target): few records, records binding (A values are
+        // at most 15 characters), characters binding (IPv6 values of 39 characters).
+        let shapes = [
+            (RecordType::A, 100, 1),
+            (RecordType::A, 1, 400),
+            (RecordType::A, 30, 40),
+            (RecordType::A, 7, 333),
+            (RecordType::A, 100, 12),
+            (RecordType::Aaaa, 30, 40),
+            (RecordType::Aaaa, 3, 400),
+        ];
+        for (family, count, n) in shapes {
+            let p = pool(family);
+            let shape = format!("{family} {count}x{n}");
+            let mut zone = ZoneRecords::new(Fqdn::parse("lab.test").unwrap());
+            let wanted: Vec<Target> = (0..count).map(|i| target(family, i, n)).collect();
+            // Register every target, then change every weight (a DELETE and a CREATE each).
+            let changed: Vec<Target> = wanted
+                .iter()
+                .map(|t| t.clone().with_wanted_weight(20))
+                .collect();
+            for round in [&wanted, &changed] {
+                let view = classify(&p, &zone.sets().cloned().collect::<Vec<_>>());
+                let planned = plan(&p, &view, &intents(round));
+                assert_eq!(planned.groups.len(), count, "{shape}");
+                let limits = BatchLimits::default();
+                let packed = batches(&planned.groups, limits).unwrap();
+                // A batch is only closed when the next group would not fit in it.
+                let sizes: BTreeMap<&str, BatchSize> = planned
+                    .groups
+                    .iter()
+                    .map(|g| (g.target_id.as_str(), g.size()))
+                    .collect();
+                for pair in packed.windows(2) {
+                    let next = sizes[pair[1].target_ids[0].as_str()];
+                    assert!(
+                        !BatchSize::of(&pair[0].changes).plus(next).within(limits),
+                        "{shape}: a batch was closed early"
+                    );
+                }
+                for batch in &packed {
+                    zone.apply(&batch.changes, &|_, _| Ok(()))
+                        .unwrap_or_else(|e| panic!("{shape}: {e}"));
+                }
+                let after = classify(&p, &zone.sets().cloned().collect::<Vec<_>>());
+                assert!(plan(&p, &after, &intents(round)).is_empty(), "{shape}");
+            }
+        }
+    }
 }

@@ -73,11 +73,11 @@ const CAS_ENDINGS: [&str; 3] = [
 /// re-plan), rather than a permanent error such as 100 weighted sets per name, the batch size
 /// limit, mixing weighted and simple sets, or a bad value, which re-planning cannot fix.
 ///
-/// Route 53 may send several messages, or one message listing them as `[m1, m2]`: every
-/// `Tried to … <ending>` sentence is cut out, and the rejection is a conflict only when nothing
-/// but brackets, commas, semicolons (the lab resolver joins its messages with `; `) and blanks
-/// is left. Anything unrecognised is not a conflict, so an
-/// unknown error fails clearly instead of looping.
+/// Route 53 may send several messages (its older `<InvalidChangeBatch><Messages>` document), or
+/// one message listing them as `[m1, m2]` (the standard error document, which the lab resolver
+/// sends too): every `Tried to … <ending>` sentence is cut out, and the rejection is a conflict
+/// only when nothing but brackets, commas and blanks is left. Anything unrecognised is not a
+/// conflict, so an unknown error fails clearly instead of looping.
 pub fn is_cas_conflict(messages: &[String]) -> bool {
     let mut any = false;
     for message in messages {
@@ -99,7 +99,7 @@ pub fn is_cas_conflict(messages: &[String]) -> bool {
         left.push_str(rest);
         if !left
             .chars()
-            .all(|c| matches!(c, '[' | ']' | ',' | ';') || c.is_whitespace())
+            .all(|c| matches!(c, '[' | ']' | ',') || c.is_whitespace())
         {
             return false;
         }
@@ -188,8 +188,10 @@ mod tests {
         assert!(is_cas_conflict(&m(&[&format!(
             "[{exists}, {gone}, {differs}]"
         )])));
-        // The lab resolver's one-message form.
-        assert!(is_cas_conflict(&m(&[&format!("{exists}; {gone}")])));
+        // The lab resolver's message, as its API renders it.
+        let lab = |s: &[&str]| vec![crate::zone::ChangeError::InvalidChangeBatch(m(s)).to_string()];
+        assert!(is_cas_conflict(&lab(&[exists])));
+        assert!(is_cas_conflict(&lab(&[exists, gone])));
 
         let limit = "RRSet with DNS name edge.lab.test., type A has 101 weighted record sets; \
                      the limit is 100";
@@ -202,6 +204,8 @@ mod tests {
         // A real conflict next to a permanent error is still permanent.
         assert!(!is_cas_conflict(&m(&[exists, limit])));
         assert!(!is_cas_conflict(&m(&[&format!("[{gone}, {limit}]")])));
+        assert!(!is_cas_conflict(&lab(&[gone, limit])));
+        assert!(!is_cas_conflict(&lab(&[size])));
         // No message, or a sentence that starts like one but never ends like one.
         assert!(!is_cas_conflict(&[]));
         assert!(!is_cas_conflict(&m(&[

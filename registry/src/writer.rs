@@ -527,7 +527,8 @@ fn describe<E: ProvideErrorMetadata>(
 ) -> (Failure<'_>, Option<&str>) {
     match err {
         SdkError::ServiceError(se) => {
-            // Route 53 sends InvalidChangeBatch as its own XML document
+            // Route 53 now sends InvalidChangeBatch in the standard error document, with every
+            // message in one `[m1, m2]`; it used to send its own document
             // (`<InvalidChangeBatch><Messages>…`), which the SDK cannot parse into a code.
             let code = se.err().code().or_else(|| {
                 raw_body(err)

@@ -2,8 +2,9 @@
 //! atomic batches, exact-match DELETE, CREATE of an existing set fails, names inside the zone,
 //! weights 0–255, at most 100 weighted sets per name and type, no mixing of weighted and simple
 //! sets, CNAME exclusivity, and one TTL per weighted group (the last one written wins). Route 53's
-//! size quotas bound what a batch can add: 400 values per set, 32 000 value characters per batch,
-//! 10 000 record sets per zone.
+//! size quotas bound what a batch can add: 400 values per set, 1 000 values (`ResourceRecord`
+//! elements) and 32 000 value characters per batch (UPSERT values count twice), 10 000 record
+//! sets per zone.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -16,6 +17,9 @@ pub const MAX_WEIGHTED_PER_GROUP: usize = 100;
 pub const MAX_CHANGES: usize = 1000;
 /// Route 53's limit on values (resource records) in one record set.
 pub const MAX_VALUES_PER_SET: usize = 400;
+/// Route 53's limit on `ResourceRecord` elements (values) in one batch (UPSERT values count
+/// twice).
+pub const MAX_RECORDS: usize = 1000;
 /// Route 53's limit on the characters of all values in one batch (UPSERT values count twice).
 pub const MAX_VALUE_CHARS: usize = 32_000;
 /// Route 53's longest `Comment` of a change batch, in characters.
@@ -29,8 +33,10 @@ pub enum ChangeError {
     /// The request itself is malformed (`InvalidInput`).
     #[error("{0}")]
     InvalidInput(String),
-    /// The batch is well-formed but cannot be applied (`InvalidChangeBatch`).
-    #[error("{}", .0.join("; "))]
+    /// The batch is well-formed but cannot be applied (`InvalidChangeBatch`). Displayed as
+    /// Route 53 writes the `<Message>` of its error document: every problem in one list,
+    /// `[m1, m2]` (one problem too is in brackets).
+    #[error("[{}]", .0.join(", "))]
     InvalidChangeBatch(Vec<String>),
 }
 
@@ -211,22 +217,29 @@ fn validate_input(changes: &[Change]) -> Result<(), ChangeError> {
             changes.len()
         )));
     }
-    let value_chars: usize = changes
+    let mut too_big = Vec::new();
+    let records = changes
         .iter()
-        .map(|c| {
-            let chars: usize = c.record_set.values.iter().map(|v| v.chars().count()).sum();
-            if c.action == Action::Upsert {
-                chars.saturating_mul(2)
-            } else {
-                chars
-            }
-        })
+        .map(Change::records)
+        .fold(0, usize::saturating_add);
+    if records > MAX_RECORDS {
+        too_big.push(format!(
+            "Number of records limit of {MAX_RECORDS} exceeded. The batch holds {records} \
+             ResourceRecord elements (UPSERT values count twice); split the batch"
+        ));
+    }
+    let value_chars = changes
+        .iter()
+        .map(Change::value_chars)
         .fold(0, usize::saturating_add);
     if value_chars > MAX_VALUE_CHARS {
-        return Err(ChangeError::InvalidChangeBatch(vec![format!(
+        too_big.push(format!(
             "Character limit of {MAX_VALUE_CHARS} exceeded: the values of the batch hold \
              {value_chars} characters (UPSERT values count twice); split the batch"
-        )]));
+        ));
+    }
+    if !too_big.is_empty() {
+        return Err(ChangeError::InvalidChangeBatch(too_big));
     }
     for change in changes {
         let s = &change.record_set;
@@ -592,6 +605,114 @@ mod tests {
         z.apply(&creates, &any).unwrap();
         let more: Vec<Change> = sets(161).into_iter().map(Change::create).collect();
         assert!(batch_error(z.apply(&more, &any)).contains("32000"));
+    }
+
+    /// A set `name` of `n` distinct A values.
+    fn wide(name: &str, n: usize) -> RecordSet {
+        let mut set = rs(name, "A", None, None, 30, &[]);
+        set.values = (0..n)
+            .map(|i| format!("10.0.{}.{}", i / 256, i % 256))
+            .collect();
+        set
+    }
+
+    fn upsert(record_set: RecordSet) -> Change {
+        Change {
+            action: Action::Upsert,
+            record_set,
+        }
+    }
+
+    #[test]
+    fn a_batch_holds_at_most_1000_records_upserts_twice() {
+        let over = "Number of records limit of 1000 exceeded.";
+        let mut z = ZoneRecords::new(origin());
+        // 400 + 400 + 201 CREATEd values: one past the limit, and nothing applies.
+        let e = errors(z.apply(
+            &[
+                Change::create(wide("r0.lab.test", 400)),
+                Change::create(wide("r1.lab.test", 400)),
+                Change::create(wide("r2.lab.test", 201)),
+            ],
+            &any,
+        ));
+        assert!(e.starts_with(&format!("[{over}")), "{e}");
+        assert!(e.contains("1001 ResourceRecord elements"), "{e}");
+        assert!(z.is_empty());
+        // Exactly the limit.
+        z.apply(
+            &[
+                Change::create(wide("r0.lab.test", 400)),
+                Change::create(wide("r1.lab.test", 400)),
+                Change::create(wide("r2.lab.test", 200)),
+            ],
+            &any,
+        )
+        .unwrap();
+        // UPSERTed values count twice: 250 + 250 is the limit, 250 + 251 one past it.
+        z.apply(
+            &[
+                upsert(wide("r0.lab.test", 250)),
+                upsert(wide("r1.lab.test", 250)),
+            ],
+            &any,
+        )
+        .unwrap();
+        let e = batch_error(z.apply(
+            &[
+                upsert(wide("r0.lab.test", 251)),
+                upsert(wide("r1.lab.test", 250)),
+            ],
+            &any,
+        ));
+        assert!(e.contains(over) && e.contains("1002 ResourceRecord"), "{e}");
+        assert_eq!(
+            z.sets().map(|s| s.values.len()).collect::<Vec<_>>(),
+            [250, 250, 200],
+            "the rejected UPSERTs changed nothing"
+        );
+        // The same 501 values as CREATEs count once.
+        z.apply(
+            &[
+                Change::create(wide("c0.lab.test", 251)),
+                Change::create(wide("c1.lab.test", 250)),
+            ],
+            &any,
+        )
+        .unwrap();
+        // DELETEs count too: 200 + 400 + 401 values.
+        let e = batch_error(z.apply(
+            &[
+                Change::delete(wide("r2.lab.test", 200)),
+                Change::create(wide("d0.lab.test", 400)),
+                Change::create(wide("d1.lab.test", 400)),
+                Change::create(wide("d2.lab.test", 1)),
+            ],
+            &any,
+        ));
+        assert!(e.contains(over), "{e}");
+    }
+
+    #[test]
+    fn a_batch_over_both_size_limits_reports_both_in_one_list() {
+        let mut z = ZoneRecords::new(origin());
+        let value = format!("\"{}\"", "x".repeat(38));
+        let changes: Vec<Change> = (0..3)
+            .map(|i| {
+                let mut set = rs(&format!("t{i}.lab.test"), "TXT", None, None, 30, &[]);
+                set.values = (0..334)
+                    .map(|j| format!("\"{j}{}\"", &value[1..]))
+                    .collect();
+                Change::create(set)
+            })
+            .collect();
+        let e = errors(z.apply(&changes, &any));
+        assert!(
+            e.starts_with("[Number of records limit of 1000 exceeded.")
+                && e.contains(", Character limit of 32000 exceeded")
+                && e.ends_with(']'),
+            "{e}"
+        );
     }
 
     #[test]

@@ -96,7 +96,12 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(300))]
 
     #[test]
-    fn applying_the_plan_reaches_the_intents(scenario in scenario(), max_changes in 4usize..12) {
+    fn applying_the_plan_reaches_the_intents(
+        scenario in scenario(),
+        max_changes in 4usize..12,
+        // A group holds at most 8 records: 3 addresses and the ownership value, read and written.
+        max_records in 8usize..24,
+    ) {
         let mine = pool("me");
         let theirs = pool("them");
         let mut sets = Vec::new();
@@ -135,13 +140,15 @@ proptest! {
         let view = classify(&mine, &sets);
         let planned = plan(&mine, &view, &intents);
 
-        let limits = BatchLimits { max_changes, max_value_chars: 2_000 };
+        let limits = BatchLimits { max_changes, max_records, max_value_chars: 2_000 };
         let packed = batches(&planned.groups, limits).unwrap();
         let mut regrouped = Vec::new();
         for batch in &packed {
             prop_assert!(batch.changes.len() <= limits.max_changes);
             let chars: usize = batch.changes.iter().map(|c| c.value_chars()).sum();
             prop_assert!(chars <= limits.max_value_chars);
+            let records: usize = batch.changes.iter().map(|c| c.records()).sum();
+            prop_assert!(records <= limits.max_records);
             regrouped.extend(batch.target_ids.iter().cloned());
             zone.apply(&batch.changes, &|_, _| Ok(())).map_err(|e| TestCaseError::fail(format!("{e:?}")))?;
         }
@@ -193,6 +200,7 @@ fn oversized_group_is_an_error() {
         &planned.groups,
         BatchLimits {
             max_changes: 10,
+            max_records: 1000,
             max_value_chars: 100,
         },
     )

@@ -85,6 +85,8 @@ impl From<StoreError> for ApiError {
             StoreError::Change(registry::zone::ChangeError::InvalidInput(_)) => {
                 Self::input(message)
             }
+            // As Route 53 sends it now: the standard error document, every problem in one
+            // `<Message>` as `[m1, m2]` (ChangeError's Display).
             StoreError::Change(registry::zone::ChangeError::InvalidChangeBatch(_)) => {
                 Self::new(400, "InvalidChangeBatch", message)
             }

@@ -329,7 +329,8 @@ impl Store {
     }
 }
 
-/// Route 53's listing order: by name with labels reversed, then type, then set identifier.
+/// Route 53's listing order: by name with labels reversed and its trailing dot kept (see
+/// [`reversed`]), then type, then set identifier.
 pub fn listing_key(set: &RecordSet) -> (String, String, String) {
     (
         reversed(set.name.as_str()),
@@ -338,10 +339,18 @@ pub fn listing_key(set: &RecordSet) -> (String, String, String) {
     )
 }
 
-/// `www.example.com.` → `com.example.www`
+/// `www.example.com.` → `com.example.www.`: the key Route 53 sorts names by in
+/// ListResourceRecordSets and ListHostedZonesByName (the API reference pages of both): labels
+/// reversed, *with* the trailing dot, compared as ASCII. The dot matters when one reversed name
+/// is a prefix of another: `a-b.example.com.` (`com.example.a-b.`) lists before
+/// `a.example.com.` (`com.example.a.`) because `-` (45) sorts before `.` (46). It also keeps a
+/// name's subtree contiguous (every name below `www.example.com.` starts with
+/// `com.example.www.`), which the registry writer's listing relies on.
 pub fn reversed(name: &str) -> String {
     let trimmed = name.trim_end_matches('.');
-    trimmed.rsplit('.').collect::<Vec<_>>().join(".")
+    let mut key = trimmed.rsplit('.').collect::<Vec<_>>().join(".");
+    key.push('.');
+    key
 }
 
 /// One page of ListResourceRecordSets.
@@ -524,6 +533,54 @@ mod tests {
         );
         let p2 = list_page(zone, Some(&n), Some(&t), i.as_deref(), 2);
         assert_eq!(names(&p2), ["www.lab.test. s2", "www.lab.test. s3"]);
+    }
+
+    #[test]
+    fn names_sort_as_route53_does_reversed_with_the_trailing_dot_in_ascii() {
+        assert_eq!(reversed("www.example.com."), "com.example.www.");
+        assert_eq!(reversed("www.example.com"), "com.example.www.");
+        let mut s = Store::default();
+        let (zone, _) = s.create_zone("lab.test", "ref-1", None, 0).unwrap();
+        // Inserted out of order; '-' (45) < '.' (46) < '0' (48) < '_' (95) < 'a' (97).
+        let names = [
+            "a0.lab.test",
+            "b.a.lab.test",
+            "_x.a.lab.test",
+            "a.lab.test",
+            "a-b.lab.test",
+            "www-2.lab.test",
+            "_wavelb.www.lab.test",
+            "www.lab.test",
+        ];
+        let changes: Vec<Change> = names.iter().map(|n| Change::create(a(n, "s", 1))).collect();
+        s.change(&zone.id, &changes, None, 1).unwrap();
+        let zone = s.zone(&zone.id).unwrap();
+        let listed: Vec<String> = list_page(zone, Some("a-b.lab.test"), None, None, 100)
+            .sets
+            .iter()
+            .map(|s| s.name.to_string())
+            .collect();
+        assert_eq!(
+            listed,
+            [
+                "a-b.lab.test.",
+                "a.lab.test.",
+                "_x.a.lab.test.",
+                "b.a.lab.test.",
+                "a0.lab.test.",
+                "www-2.lab.test.",
+                "www.lab.test.",
+                "_wavelb.www.lab.test.",
+            ]
+        );
+        // A name's subtree follows it without a gap, so a listing from the pool name stops at
+        // the first name outside it.
+        let from_www: Vec<String> = list_page(zone, Some("www.lab.test"), None, None, 2)
+            .sets
+            .iter()
+            .map(|s| s.name.to_string())
+            .collect();
+        assert_eq!(from_www, ["www.lab.test.", "_wavelb.www.lab.test."]);
     }
 
     #[test]
