@@ -250,8 +250,40 @@ insecure = true
         let agent = cfg.agent.unwrap();
         assert_eq!(agent.weight, 100);
         assert_eq!(agent.drain_timeout, std::time::Duration::from_secs(120));
-        assert_eq!(agent.self_check.unwrap().alpn, ["h3"]);
+        assert_eq!(agent.self_check.as_ref().unwrap().alpn, ["h3"]);
         assert!(cfg.ec2.is_some());
+        // The private address is published for probes by default, without a port.
+        let private: std::net::IpAddr = "10.0.0.5".parse().unwrap();
+        assert_eq!(
+            agent.probe_address(Some(private)),
+            Some(registry::model::ProbeAddr {
+                ip: private,
+                port: None
+            })
+        );
+        assert_eq!(agent.probe_address(None), None);
+        let pinned =
+            Config::parse(&text.replace("weight = 100", "weight = 100\nprobe_port = 4433"))
+                .unwrap()
+                .agent
+                .unwrap();
+        assert_eq!(
+            pinned.probe_address(Some(private)).map(|p| p.to_string()),
+            Some("10.0.0.5:4433".to_owned())
+        );
+        let off =
+            Config::parse(&text.replace("weight = 100", "weight = 100\npublish_probe = false"))
+                .unwrap()
+                .agent
+                .unwrap();
+        assert_eq!(off.probe_address(Some(private)), None);
+        let e = Config::parse(&text.replace(
+            "weight = 100",
+            "weight = 100\npublish_probe = false\nprobe_port = 4433",
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("agent.probe_port"), "{e}");
     }
 
     #[test]

@@ -132,11 +132,7 @@ async fn change(
     .await?;
     match written {
         None => println!("{set_id}: nothing to change"),
-        Some((_, done)) => println!(
-            "{set_id}: {} (change {})",
-            describe(op),
-            change_ids(&done)
-        ),
+        Some((_, done)) => println!("{set_id}: {} (change {})", describe(op), change_ids(&done)),
     }
     Ok(())
 }
@@ -144,7 +140,11 @@ async fn change(
 async fn set_ttl(writer: &Writer, pool: &PoolSpec, ttl: u32) -> anyhow::Result<()> {
     let name = pool.name.without_dot();
     let what = format!("set the TTL of pool {name}");
-    match read_plan_write(writer, pool, &what, |view| Ok(retarget_ttl(pool, view, ttl))).await? {
+    match read_plan_write(writer, pool, &what, |view| {
+        Ok(retarget_ttl(pool, view, ttl))
+    })
+    .await?
+    {
         None => println!("{name}: the TTL is {ttl} already"),
         Some((plan, done)) => println!(
             "{name}: TTL set to {ttl} on {} targets (change {}); set pool.ttl = {ttl} in every \

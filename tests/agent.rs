@@ -130,7 +130,6 @@ drain_timeout = "30s"
 startup_jitter = "0s"
 notice_poll_interval = "200ms"
 metrics_listen = "127.0.0.1:0"
-probe_port = 4433
 {agent}
 "#,
                 api = self.api,
@@ -202,7 +201,7 @@ async fn registers_then_says_ready_and_drains_in_order_on_sigterm() {
     let sock = UnixDatagram::bind(&sock_path).unwrap();
     sock.set_read_timeout(Some(Duration::from_secs(30)))
         .unwrap();
-    let mut a = agent(&bed.config("a", ""), Some(&sock_path));
+    let mut a = agent(&bed.config("a", "probe_port = 4433"), Some(&sock_path));
     let mut buf = [0u8; 4096];
     let ready = loop {
         let n = sock.recv(&mut buf).expect("no READY=1 from the agent");
@@ -432,6 +431,15 @@ async fn warm_pool_instances_wait_and_standby_drains_until_in_service_again() {
         v.owned.contains_key(ID)
     })
     .await;
+    // By default the private address is published for probes, without a port (controllers
+    // use their own [health.probe] port).
+    assert_eq!(
+        bed.view().await.owned[ID].target.probe,
+        Some(registry::model::ProbeAddr {
+            ip: "10.0.0.5".parse().unwrap(),
+            port: None
+        })
+    );
     bed.imds.set_lifecycle("Standby");
     bed.wait_for("draining on Standby", Duration::from_secs(10), |v| {
         v.owned
@@ -458,6 +466,86 @@ async fn warm_pool_instances_wait_and_standby_drains_until_in_service_again() {
     signal(&a, "-TERM");
     assert_eq!(wait_exit(&mut a, Duration::from_secs(15)), Some(0));
     assert!(bed.view().await.owned.is_empty(), "SIGTERM deregistered it");
+}
+
+/// Route 53 gives a weighted group one TTL, the last written. An agent whose `pool.ttl` differs
+/// from the pool's keeps the pool's TTL (no flapping), reports the mismatch, and `wavelb records
+/// set-ttl` changes the TTL on purpose.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_agent_keeps_the_pools_ttl_and_reports_a_mismatch() {
+    let bed = bed(&[]).await;
+    let cfg = bed.config("a", "");
+    let a = agent(&cfg, None);
+    bed.wait_for("registration", Duration::from_secs(15), |v| {
+        v.owned.contains_key(ID)
+    })
+    .await;
+    let operator = bed.config_for(
+        &pool().name.to_string(),
+        "operator",
+        "",
+        &testkit::moto_url(),
+    );
+    let set_ttl = |ttl: &str| {
+        let out = Command::new(BIN)
+            .args([
+                "-q",
+                "--config",
+                operator.to_str().unwrap(),
+                "records",
+                "set-ttl",
+                ttl,
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let ttl_of = |v: &PoolView| v.owned[ID].address_set.as_ref().and_then(|s| s.ttl);
+    assert_eq!(ttl_of(&bed.view().await), Some(2));
+    assert!(set_ttl("7").contains("TTL set to 7 on 1 targets"));
+    assert_eq!(ttl_of(&bed.view().await), Some(7));
+
+    let base = format!("http://{}/metrics", a.field("metrics"));
+    let reconciles = |m: &str| {
+        testkit::metric(m, "wavelb_agent_reconcile_total{outcome=\"unchanged\"}").unwrap_or(0.0)
+    };
+    let seen = reconciles(&testkit::http_get(&base));
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let m = testkit::http_get(&base);
+        // Two reconciles after the change: each read the pool at 7 and left it there.
+        if reconciles(&m) >= seen + 2.0 {
+            assert!(
+                m.contains(
+                    "wavelb_pool_ttl_mismatch{pool=\"edge.us-east-1-wl1-bos-wlz-1.lab.test\"} 1"
+                ),
+                "{m}"
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "no reconciles: {m}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        ttl_of(&bed.view().await),
+        Some(7),
+        "the agent did not flip it back"
+    );
+
+    assert!(set_ttl("2").contains("TTL set to 2"));
+    assert!(set_ttl("2").contains("the TTL is 2 already"));
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !testkit::http_get(&base)
+        .contains("wavelb_pool_ttl_mismatch{pool=\"edge.us-east-1-wl1-bos-wlz-1.lab.test\"} 0")
+    {
+        assert!(Instant::now() < deadline, "the mismatch never cleared");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

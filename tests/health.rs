@@ -38,8 +38,6 @@ fn pool() -> PoolSpec {
 
 /// A resolver, `n` echo targets on 127.0.0.2x sharing one port, registered with weights 10, 20, …
 async fn lab(n: usize) -> Lab {
-    let resolver = testkit::process::resolver(BIN, &[]);
-    let api = resolver.field("api_url");
     let mut targets: Vec<Echo> = Vec::new();
     let mut port = 0;
     for i in 0..n {
@@ -50,19 +48,29 @@ async fn lab(n: usize) -> Lab {
         port = e.addr.port();
         targets.push(e);
     }
-    let p = pool();
-    let intents: BTreeMap<String, Intent> = targets
+    let records = targets
         .iter()
         .enumerate()
         .map(|(i, e)| {
-            let t = Target::active(
+            Target::active(
                 format!("t{i}"),
                 vec![e.addr.ip()],
                 u8::try_from(10 * (i + 1)).unwrap(),
                 1,
-            );
-            (t.id.clone(), Intent::Present(t))
+            )
         })
+        .collect();
+    lab_of(targets, records).await
+}
+
+/// A resolver with `records` registered; `servers` share one port, the probe port.
+async fn lab_of(servers: Vec<Echo>, records: Vec<Target>) -> Lab {
+    let resolver = testkit::process::resolver(BIN, &[]);
+    let api = resolver.field("api_url");
+    let p = pool();
+    let intents: BTreeMap<String, Intent> = records
+        .into_iter()
+        .map(|t| (t.id.clone(), Intent::Present(t)))
         .collect();
     let w = writer(&api).await;
     w.execute(&plan(&p, &classify(&p, &[]), &intents))
@@ -71,9 +79,9 @@ async fn lab(n: usize) -> Lab {
     Lab {
         resolver,
         api,
-        targets,
+        port: servers[0].addr.port(),
+        targets: servers,
         dir: tempfile::tempdir().unwrap(),
-        port,
     }
 }
 
@@ -239,6 +247,59 @@ async fn a_stopped_target_is_quarantined_and_restored_with_its_weight() {
     })
     .await;
     assert_eq!(lab.view().await.owned["t1"].target.by, None);
+}
+
+/// Wavelength zones admit no inbound traffic from outside the carrier network: a controller in
+/// the Region reaches targets only at their private addresses. By default it probes the
+/// `probe=` an agent publishes (with its own port, or at `[health.probe] port` when it names
+/// none); probing the published addresses instead sees every target dead.
+#[tokio::test(flavor = "multi_thread")]
+async fn targets_are_probed_at_their_private_probe_address_by_default() {
+    async fn carrier_lab() -> Lab {
+        let private = Echo::start(SocketAddr::from(([127, 0, 0, 31], 0)));
+        let port = private.addr.port();
+        let other = Echo::start(SocketAddr::from(([127, 0, 0, 32], port)));
+        // The published "Carrier IPs" answer nothing, as seen from a Region subnet.
+        let mut t0 = Target::active("t0", vec!["127.0.0.41".parse().unwrap()], 10, 1);
+        t0.probe = Some(private.addr.ip().into());
+        let mut t1 = Target::active("t1", vec!["127.0.0.42".parse().unwrap()], 20, 1);
+        t1.probe = Some(other.addr.into());
+        lab_of(vec![private, other], vec![t0, t1]).await
+    }
+    let lab = carrier_lab().await;
+    let c = lab.controller("c1", "");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let m = metrics(&c);
+        if ["t0", "t1"].iter().all(|t| {
+            m.contains(&format!(
+                "wavelb_target_healthy{{pool=\"www.lab.test\",target=\"{t}\"}} 1"
+            ))
+        }) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never healthy via probe=: {m}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let v = lab.view().await;
+    assert_eq!(state(&v, "t0"), (10, 10, TargetState::Active));
+    assert_eq!(state(&v, "t1"), (20, 20, TargetState::Active));
+
+    let published = carrier_lab().await;
+    let _c = published.controller("c2", "probe_via = \"published\"");
+    published
+        .wait_for(
+            "a quarantine (up to the guard) through the unreachable published addresses",
+            Duration::from_secs(10),
+            |v| {
+                v.owned
+                    .values()
+                    .filter(|o| o.target.state == TargetState::Quarantined)
+                    .count()
+                    == 1
+            },
+        )
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

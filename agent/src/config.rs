@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use health::probe::ProbeConfig;
 use registry::config::{ConfigError, duration};
+use registry::model::ProbeAddr;
 use serde::Deserialize;
 
 /// Which network interfaces' public addresses are published.
@@ -50,7 +51,13 @@ pub struct AgentConfig {
     /// `/metrics` and `/healthz`.
     #[serde(default = "default_metrics")]
     pub metrics_listen: SocketAddr,
-    /// Publish `probe=<private ip>:<port>` so health controllers probe the private address.
+    /// Publish `probe=<private ip>` so health controllers probe the private address (the only
+    /// one they can reach from the Region: a Wavelength zone admits no inbound traffic from
+    /// outside the carrier network).
+    #[serde(default = "default_publish_probe")]
+    pub publish_probe: bool,
+    /// The port in `probe=` (`probe=<private ip>:<port>`); without it, controllers probe at
+    /// their `[health.probe] port`.
     pub probe_port: Option<u16>,
     /// Quarantine itself when the self-check fails `fall` times (and restore when it passes).
     #[serde(default)]
@@ -79,6 +86,9 @@ pub struct Ec2Config {
     pub region: Option<String>,
 }
 
+fn default_publish_probe() -> bool {
+    true
+}
 fn default_weight() -> u8 {
     100
 }
@@ -114,6 +124,15 @@ fn default_check_interval() -> Duration {
 }
 
 impl AgentConfig {
+    /// The `probe=` to publish for an instance whose private address is `private_ip`.
+    pub fn probe_address(&self, private_ip: Option<IpAddr>) -> Option<ProbeAddr> {
+        let ip = private_ip.filter(|_| self.publish_probe)?;
+        Some(ProbeAddr {
+            ip,
+            port: self.probe_port,
+        })
+    }
+
     /// Checks value ranges and the self-check probe.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let url_ok = self.imds_endpoint.starts_with("http://") && self.imds_endpoint.len() > 7;
@@ -169,6 +188,15 @@ impl AgentConfig {
                     "expected an integer from 1 to 100",
                 ));
             }
+        }
+        if let Some(port) = self.probe_port
+            && !self.publish_probe
+        {
+            return Err(ConfigError::new(
+                "agent.probe_port",
+                port.to_string(),
+                "goes with publish_probe = true (the default); remove one of them",
+            ));
         }
         if let Some(sc) = &self.self_check {
             health::probe::Prober::new(sc)

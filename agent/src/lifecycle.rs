@@ -1,9 +1,9 @@
 //! What the agent wants its own records to be: registration, drift repair, self-quarantine and
 //! the drain steps. Pure: the view, the identity and the time are passed in.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
-use registry::model::{Target, TargetState};
+use registry::model::{ProbeAddr, Target, TargetState};
 use registry::plan::Intent;
 use registry::pool::PoolView;
 
@@ -20,7 +20,7 @@ pub struct Me {
     /// The wanted weight.
     pub weight: u8,
     /// Where health controllers should probe, if not the published address.
-    pub probe: Option<SocketAddr>,
+    pub probe: Option<ProbeAddr>,
 }
 
 impl Me {

@@ -182,10 +182,7 @@ pub async fn run(agent: &Agent<'_>, mode: Mode) -> Result<(), AgentError> {
     let Some(writer) = connect_until_ok(agent, &route53, &zone, &mut signals).await else {
         return Ok(());
     };
-    let probe = match (cfg.probe_port, identity.private_ip) {
-        (Some(port), Some(ip)) => Some(std::net::SocketAddr::new(ip, port)),
-        _ => None,
-    };
+    let probe = cfg.probe_address(identity.private_ip);
     let me = Me {
         id: identity.target_id.clone(),
         addresses: identity.addresses.clone(),

@@ -8,11 +8,11 @@
 //!   tokens, a non-empty `parked` list), built from the input with `arbitrary`.
 #![no_main]
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
 use arbitrary::{Arbitrary, Unstructured};
 use libfuzzer_sys::fuzz_target;
-use registry::model::TargetState;
+use registry::model::{ProbeAddr, TargetState};
 use registry::txt::{self, OwnershipRecord};
 
 /// The fields of an [`OwnershipRecord`], in a form `arbitrary` can build.
@@ -22,7 +22,7 @@ struct Fields {
     wanted_weight: u8,
     state: u8,
     since: u64,
-    probe: Option<(IpAddr, u16)>,
+    probe: Option<(IpAddr, Option<u16>)>,
     by: Option<String>,
     parked: Option<Vec<IpAddr>>,
 }
@@ -43,7 +43,7 @@ impl Fields {
             wanted_weight: self.wanted_weight,
             state,
             since: self.since,
-            probe: self.probe.map(SocketAddr::from),
+            probe: self.probe.map(|(ip, port)| ProbeAddr { ip, port }),
             by: self.by,
             parked: self.parked,
             mac: None,

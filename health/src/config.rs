@@ -9,14 +9,17 @@ use serde::{Deserialize, Deserializer};
 use crate::decide::AllDown;
 use crate::probe::ProbeConfig;
 
-/// Where a target is probed.
+/// Where a target is probed. Wavelength zones admit no inbound traffic from the internet, so a
+/// controller outside the carrier network reaches a target only at its private address: the
+/// `probe=` the agent publishes by default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ProbeVia {
     /// The published address, at `[health.probe] port`.
     Published,
-    /// The `probe=` address from the target's ownership record (falling back to the published
-    /// address when a target has none).
+    /// The `probe=` address from the target's ownership record, at its port or else
+    /// `[health.probe] port` (falling back to the published address when a target has none).
+    /// The default.
     Probe,
 }
 
@@ -85,7 +88,7 @@ fn default_metrics() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 9465))
 }
 fn default_via() -> ProbeVia {
-    ProbeVia::Published
+    ProbeVia::Probe
 }
 fn default_fraction() -> f64 {
     0.5
@@ -211,6 +214,11 @@ expect = "ping"
         assert_eq!(c.effective_probe().timeout, Duration::from_millis(500));
         assert_eq!(c.max_quarantined_fraction, 0.5);
         assert_eq!(c.all_down, AllDown::FailOpen);
+        assert_eq!(
+            c.probe_via,
+            ProbeVia::Probe,
+            "the private address by default"
+        );
     }
 
     #[test]

@@ -259,7 +259,11 @@ impl Controller {
             .first()
             .and_then(|ip| self.prober.port().map(|port| SocketAddr::new(*ip, port)));
         match self.cfg.probe_via {
-            ProbeVia::Probe => owned.target.probe.or(published),
+            ProbeVia::Probe => owned
+                .target
+                .probe
+                .and_then(|p| p.socket(self.prober.port()))
+                .or(published),
             ProbeVia::Published => published,
         }
     }

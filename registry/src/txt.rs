@@ -6,9 +6,9 @@
 //! `decode(&encode(&r)) == Ok(r)`.
 
 use std::collections::BTreeMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
-use crate::model::TargetState;
+use crate::model::{ProbeAddr, TargetState};
 
 /// The protocol version this codec writes and reads.
 pub const VERSION: &str = "1";
@@ -25,7 +25,7 @@ pub struct OwnershipRecord {
     /// Unix seconds when the state was entered (`since=`).
     pub since: u64,
     /// Where to probe, if not the published address (`probe=`).
-    pub probe: Option<SocketAddr>,
+    pub probe: Option<ProbeAddr>,
     /// Who put the target in its state (`by=`), e.g. `health`, `agent`, `operator`.
     pub by: Option<String>,
     /// Set when the address record was removed on purpose (`parked=ip,ip`): the addresses to
@@ -148,10 +148,10 @@ pub fn decode(value: &str) -> Result<OwnershipRecord, TxtError> {
     })?;
     let probe = match fields.get("probe") {
         None => None,
-        Some(p) => Some(p.parse::<SocketAddr>().map_err(|_| TxtError::BadValue {
+        Some(p) => Some(p.parse::<ProbeAddr>().map_err(|_| TxtError::BadValue {
             key: "probe",
             value: p.clone(),
-            expected: "ip:port, or [ipv6]:port".into(),
+            expected: "ip, ip:port, or [ipv6]:port".into(),
         })?),
     };
     let by = match fields.get("by") {
@@ -315,6 +315,38 @@ mod tests {
     }
 
     #[test]
+    fn a_probe_address_may_name_a_port() {
+        for (text, ip, port) in [
+            ("10.0.0.5", "10.0.0.5", None),
+            ("10.0.0.5:4433", "10.0.0.5", Some(4433)),
+            ("[fd00::5]:53", "fd00::5", Some(53)),
+            ("fd00::5", "fd00::5", None),
+        ] {
+            let rec = decode(&format!(
+                "v=1 owner=x weight=1 state=active since=5 probe={text}"
+            ))
+            .unwrap();
+            let want = ProbeAddr {
+                ip: ip.parse().unwrap(),
+                port,
+            };
+            assert_eq!(rec.probe, Some(want), "{text}");
+            assert_eq!(want.to_string(), text);
+            assert_eq!(want.socket(Some(9)).unwrap().port(), port.unwrap_or(9));
+            assert_eq!(want.socket(None).is_some(), port.is_some());
+        }
+        for bad in ["10.0.0.5:", "10.0.0.5:99999", "host:53", "[fd00::5]", ""] {
+            let e = decode(&format!(
+                "v=1 owner=x weight=1 state=active since=5 probe={bad}"
+            ));
+            assert!(
+                matches!(e, Err(TxtError::BadValue { key: "probe", .. })),
+                "{bad}: {e:?}"
+            );
+        }
+    }
+
+    #[test]
     fn tolerates_unknown_keys_and_unquoted_strings() {
         let rec = decode("v=1 owner=x \"weight=7\" state=active since=5 future=yes").unwrap();
         assert_eq!(rec.owner, "x");
@@ -367,7 +399,7 @@ mod tests {
             weight in any::<u8>(),
             state in any_state(),
             since in any::<u64>(),
-            probe in proptest::option::of((any::<std::net::IpAddr>(), any::<u16>()).prop_map(|(ip, port)| SocketAddr::new(ip, port))),
+            probe in proptest::option::of((any::<std::net::IpAddr>(), proptest::option::of(any::<u16>())).prop_map(|(ip, port)| ProbeAddr { ip, port })),
             by in proptest::option::of("[a-z0-9._-]{1,20}"),
             parked in proptest::option::of(proptest::collection::vec(any::<std::net::IpAddr>(), 1..4)),
             mac in proptest::option::of("[0-9a-f]{64}"),

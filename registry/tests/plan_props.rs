@@ -56,7 +56,8 @@ fn target(id: String) -> impl Strategy<Value = Target> {
                 wanted,
                 since,
             );
-            t.probe = probe_port.map(|p| (Ipv4Addr::new(10, 0, 0, 1), p).into());
+            t.probe = probe_port
+                .map(|p| std::net::SocketAddr::from((Ipv4Addr::new(10, 0, 0, 1), p)).into());
             let t = t.with_state(state, since);
             if parked && state != TargetState::Active {
                 t.parked()

@@ -83,7 +83,7 @@ async fn health_controller(
         fall: 3,
         poll_interval: interval * 5,
         metrics_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-        probe_via: ProbeVia::Published,
+        probe_via: ProbeVia::Probe,
         max_quarantined_fraction: 0.5,
         all_down: AllDown::FailOpen,
         gc_after: Duration::from_secs(24 * 3600),
@@ -157,7 +157,7 @@ pub async fn run(args: LabArgs) -> anyhow::Result<()> {
         .enumerate()
         .map(|(i, (t, w))| {
             let mut target = Target::active(set_id(i + 1), vec![t.addr.ip()], w, now());
-            target.probe = Some(t.addr);
+            target.probe = Some(t.addr.into());
             (target.id.clone(), Intent::Present(target))
         })
         .collect();

@@ -43,12 +43,38 @@ pub(crate) fn decode_base64(key: &'static str, text: &str) -> Result<Vec<u8>, Pr
     Ok(bytes)
 }
 
-/// The payload of a `udp` probe: exactly one of `send`, `send_hex`, `send_base64`.
+/// The largest `udp` probe payload: a datagram of 1300 bytes with its IPv4 (20) and UDP (8)
+/// headers, the MTU between a Wavelength Zone and its Region (AWS Wavelength Developer Guide,
+/// "Quotas and considerations for Wavelength Zones"). A larger probe would be fragmented or
+/// dropped on that path and fail where the service works.
+pub(crate) const MAX_UDP_PAYLOAD: usize = 1300 - 20 - 8;
+
+/// The payload of a `udp` probe: exactly one of `send`, `send_hex`, `send_base64`, at most
+/// [`MAX_UDP_PAYLOAD`] bytes.
 pub(crate) fn send_payload(
     send: Option<&str>,
     send_hex: Option<&str>,
     send_base64: Option<&str>,
 ) -> Result<Vec<u8>, ProbeConfigError> {
+    let (key, payload) = any_payload(send, send_hex, send_base64)?;
+    if payload.len() > MAX_UDP_PAYLOAD {
+        return Err(ProbeConfigError::new(
+            key,
+            format!(
+                "is {} bytes; at most {MAX_UDP_PAYLOAD} fit the 1300-byte MTU between a \
+                 Wavelength Zone and its Region: send a shorter request",
+                payload.len()
+            ),
+        ));
+    }
+    Ok(payload)
+}
+
+fn any_payload(
+    send: Option<&str>,
+    send_hex: Option<&str>,
+    send_base64: Option<&str>,
+) -> Result<(&'static str, Vec<u8>), ProbeConfigError> {
     at_most_one(&[
         ("send", send.is_some()),
         ("send_hex", send_hex.is_some()),
@@ -58,13 +84,13 @@ pub(crate) fn send_payload(
         if text.is_empty() {
             return Err(ProbeConfigError::new("send", "is empty"));
         }
-        return Ok(text.as_bytes().to_vec());
+        return Ok(("send", text.as_bytes().to_vec()));
     }
     if let Some(text) = send_hex {
-        return decode_hex("send_hex", text);
+        return Ok(("send_hex", decode_hex("send_hex", text)?));
     }
     if let Some(text) = send_base64 {
-        return decode_base64("send_base64", text);
+        return Ok(("send_base64", decode_base64("send_base64", text)?));
     }
     Err(ProbeConfigError::new(
         "send",
@@ -190,6 +216,14 @@ mod tests {
         assert_eq!(err.key, "send_hex");
         assert!(err.message.contains("`send`"), "{err}");
         assert_eq!(send_payload(None, None, None).unwrap_err().key, "send");
+        let fits = "ab".repeat(MAX_UDP_PAYLOAD);
+        assert_eq!(
+            send_payload(None, Some(&fits), None).unwrap().len(),
+            MAX_UDP_PAYLOAD
+        );
+        let err = send_payload(None, Some(&format!("{fits}00")), None).unwrap_err();
+        assert_eq!(err.key, "send_hex");
+        assert!(err.to_string().contains("1272"), "{err}");
     }
 
     #[test]

@@ -86,6 +86,11 @@ impl QuicProbe {
         // (it has a floor of about 3 s anyway) and never keep a connection alive.
         transport.max_idle_timeout(Some(VarInt::from_u32(30_000).into()));
         transport.keep_alive_interval(None);
+        // Every datagram stays at QUIC's minimum of 1200 bytes (1228 with the IPv4 and UDP
+        // headers), within the 1300-byte MTU between a Wavelength Zone and its Region: no path
+        // MTU probing past it.
+        transport.initial_mtu(1200);
+        transport.mtu_discovery_config(None);
         client.transport_config(Arc::new(transport));
         Ok(Self {
             client,
