@@ -6,11 +6,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::Context;
 use registry::config::Placeholders;
 use registry::metrics::WriterMetrics;
-use registry::model::PoolSpec;
+use registry::model::{PoolSpec, RecordSet};
 use registry::ops::{Operation, operator_plan};
 use registry::plan::{Plan, retarget_ttl};
 use registry::pool::{PoolView, classify};
-use registry::writer::{Submitted, WriteError, Writer};
+use registry::reconcile::{Decision, ReconcileError, decide_with, reconcile};
+use registry::writer::{Submitted, Writer};
 use serde::Serialize;
 
 use crate::cli::{RecordsAction, RecordsArgs};
@@ -18,7 +19,7 @@ use crate::config::Config;
 use crate::exit::UsageError;
 
 /// How often a change is re-read and re-planned when another writer got there first.
-const CONFLICT_ATTEMPTS: usize = 3;
+const CONFLICT_ATTEMPTS: u32 = 3;
 
 /// Runs `wavelb records`.
 pub async fn run(cfg: Option<&Config>, args: RecordsArgs) -> anyhow::Result<()> {
@@ -75,34 +76,26 @@ async fn read(writer: &Writer, pool: &PoolSpec) -> anyhow::Result<PoolView> {
     Ok(classify(pool, &sets))
 }
 
-/// Reads the pool, plans with `decide` and writes the plan, reading again when another writer
-/// changed the records first (up to [`CONFLICT_ATTEMPTS`] times). `None`: nothing to change.
+/// Reads the pool, plans with `decide` and writes the plan through the one reconcile loop,
+/// reading again when another writer changed the records first (up to [`CONFLICT_ATTEMPTS`]
+/// times). `None`: nothing to change.
 async fn read_plan_write(
     writer: &Writer,
     pool: &PoolSpec,
     what: &str,
-    decide: impl Fn(&PoolView) -> anyhow::Result<Plan>,
+    decide: impl Fn(&PoolView) -> anyhow::Result<Plan> + Sync,
 ) -> anyhow::Result<Option<(Plan, Vec<Submitted>)>> {
-    let mut attempt = 1;
-    loop {
-        let view = read(writer, pool).await?;
-        let plan = decide(&view)?;
-        if plan.is_empty() {
-            return Ok(None);
-        }
-        match writer.execute(&plan).await {
-            Ok(done) => return Ok(Some((plan, done))),
-            Err(WriteError::Conflict { messages }) if attempt < CONFLICT_ATTEMPTS => {
-                tracing::warn!(
-                    what,
-                    attempt,
-                    ?messages,
-                    "the records changed while we wrote; reading them again"
-                );
-                attempt += 1;
-            }
-            Err(err) => return Err(err).with_context(|| format!("cannot {what}")),
-        }
+    let mut decider = decide_with(|view: &PoolView, _: &[RecordSet]| {
+        Ok::<_, anyhow::Error>(Decision {
+            plan: decide(view)?,
+            outcome: (),
+        })
+    });
+    match reconcile(writer, pool, CONFLICT_ATTEMPTS, &mut decider).await {
+        Ok(done) if done.plan.is_empty() => Ok(None),
+        Ok(done) => Ok(Some((done.plan, done.submitted))),
+        Err(ReconcileError::Decide(e)) => Err(e),
+        Err(ReconcileError::Write(e)) => Err(e).with_context(|| format!("cannot {what}")),
     }
 }
 

@@ -9,10 +9,12 @@ use health::state::{Health, TargetHealth, Thresholds};
 use rand::Rng;
 use registry::config::{PoolConfig, Route53Config};
 use registry::metrics::{PoolLabels, PoolMetrics, WriterMetrics};
-use registry::model::PoolSpec;
+use registry::model::{PoolSpec, RecordSet};
 use registry::plan::{Intent, plan};
-use registry::pool::{PoolView, classify};
+use registry::pool::PoolView;
+use registry::reconcile::{Decision, ReconcileError, Reconciled, decide_with, reconcile};
 use registry::retry::Backoff;
+use registry::store::PoolStore;
 use registry::writer::{Submitted, WriteError, Writer};
 use tokio::sync::watch;
 
@@ -20,7 +22,7 @@ use crate::config::{AgentConfig, Ec2Config};
 use crate::discovery::{Identity, discover};
 use crate::imds::Imds;
 use crate::lifecycle::{
-    Me, Placement, Reconcile, SelfHealth, next_stretch, reconcile, start_drain,
+    Me, Placement, Reconcile, SelfHealth, next_stretch, reconcile as reconcile_self, start_drain,
 };
 use crate::metrics::{AgentMetrics, InfoLabels, OutcomeLabels};
 
@@ -139,10 +141,13 @@ async fn sleep_or_signal(d: Duration, signals: &mut watch::Receiver<u32>) -> boo
     }
 }
 
-struct Running<'a> {
+/// How often a write is re-read and re-decided after another writer changed the pool first.
+const CONFLICT_ATTEMPTS: u32 = 3;
+
+struct Running<'a, S: PoolStore = Writer> {
     agent: &'a Agent<'a>,
     pool: PoolSpec,
-    writer: Writer,
+    writer: S,
     me: Me,
     signals: watch::Receiver<u32>,
     self_check: Option<(Prober, u16, TargetHealth)>,
@@ -306,29 +311,36 @@ async fn connect_until_ok(
     }
 }
 
-impl Running<'_> {
+impl<S: PoolStore> Running<'_, S> {
     fn label(&self) -> PoolLabels {
         PoolLabels {
             pool: self.pool.name.without_dot().to_owned(),
         }
     }
 
-    async fn view(&self) -> Result<PoolView, WriteError> {
-        let view = classify(&self.pool, &self.writer.list_pool(&self.pool).await?);
-        self.agent.pool_metrics.observe(&self.pool, &view);
-        Ok(view)
-    }
-
-    async fn write(&self, view: &PoolView, intent: Intent) -> Result<Vec<Submitted>, WriteError> {
-        let planned = plan(
-            &self.pool,
-            view,
-            &BTreeMap::from([(self.me.id.clone(), intent)]),
-        );
-        if planned.is_empty() {
-            return Ok(Vec::new());
-        }
-        self.writer.execute(&planned).await
+    /// Runs the one reconcile loop for this instance's set identifier: `decide` returns the
+    /// intent (none: leave the records alone) and an outcome.
+    async fn write_self<T: Send>(
+        &self,
+        decide: impl Fn(&PoolView) -> Result<(Option<Intent>, T), AgentError> + Sync,
+    ) -> Result<Reconciled<T>, AgentError> {
+        let mut decider = decide_with(|view: &PoolView, _: &[RecordSet]| {
+            self.agent.pool_metrics.observe(&self.pool, view);
+            let (intent, outcome) = decide(view)?;
+            let intents = intent
+                .map(|i| BTreeMap::from([(self.me.id.clone(), i)]))
+                .unwrap_or_default();
+            Ok(Decision {
+                plan: plan(&self.pool, view, &intents),
+                outcome,
+            })
+        });
+        reconcile(&self.writer, &self.pool, CONFLICT_ATTEMPTS, &mut decider)
+            .await
+            .map_err(|e| match e {
+                ReconcileError::Decide(e) => e,
+                ReconcileError::Write(e) => AgentError::Write(e),
+            })
     }
 
     fn self_health(&self) -> SelfHealth {
@@ -393,34 +405,43 @@ impl Running<'_> {
                 .get_or_create(&OutcomeLabels { outcome: o })
                 .inc()
         };
-        let view = self.view().await?;
-        let state = match reconcile(&view, &self.me, self.self_health(), unix_now()) {
-            Reconcile::Foreign(why) => {
-                outcome("foreign");
-                return Err(AgentError::Foreign {
-                    id: self.me.id.clone(),
-                    why,
+        let health = self.self_health();
+        let done = self
+            .write_self(
+                |view| match reconcile_self(view, &self.me, health, unix_now()) {
+                    Reconcile::Foreign(why) => Err(AgentError::Foreign {
+                        id: self.me.id.clone(),
+                        why,
+                    }),
+                    Reconcile::QuarantinedBy(by) => Ok((None, Err(by))),
+                    Reconcile::Write(intent, status) => Ok((Some(intent), Ok(status))),
+                },
+            )
+            .await;
+        let done = match done {
+            Ok(done) => done,
+            Err(e) => {
+                outcome(if matches!(e, AgentError::Foreign { .. }) {
+                    "foreign"
+                } else {
+                    "error"
                 });
+                return Err(e);
             }
-            Reconcile::QuarantinedBy(by) => {
+        };
+        let state = match done.outcome {
+            Err(by) => {
                 outcome("quarantined_by_other");
                 tracing::info!(by, "quarantined by {by}; leaving the record alone");
                 "quarantined"
             }
-            Reconcile::Write(intent, status) => {
-                let done = match self.write(&view, intent).await {
-                    Ok(done) => done,
-                    Err(e) => {
-                        outcome("error");
-                        return Err(e.into());
-                    }
-                };
-                outcome(if done.is_empty() {
+            Ok(status) => {
+                outcome(if done.submitted.is_empty() {
                     "unchanged"
                 } else {
                     "repaired"
                 });
-                if !done.is_empty() && view.owned.contains_key(&self.me.id) {
+                if !done.submitted.is_empty() && done.view.owned.contains_key(&self.me.id) {
                     tracing::warn!(id = %self.me.id, "repaired drift in this instance's records");
                 }
                 status.as_str()
@@ -447,11 +468,17 @@ impl Running<'_> {
     async fn register_fresh(&self) -> Result<Option<&'static str>, AgentError> {
         let empty = PoolView::default();
         let Reconcile::Write(intent, status) =
-            reconcile(&empty, &self.me, self.self_health(), unix_now())
+            reconcile_self(&empty, &self.me, self.self_health(), unix_now())
         else {
             return Ok(None);
         };
-        match self.write(&empty, intent).await {
+        // The one write that skips the loop's read, on purpose (see above).
+        let planned = plan(
+            &self.pool,
+            &empty,
+            &BTreeMap::from([(self.me.id.clone(), intent)]),
+        );
+        match self.writer.execute(&planned).await {
             Ok(_) => {
                 self.agent
                     .metrics
@@ -704,7 +731,7 @@ impl Running<'_> {
                 let (submitted, ttl) = self.drain_step_one().await?;
                 if let Err(e) = self
                     .writer
-                    .wait_insync(&submitted.change_id, Instant::now())
+                    .wait_insync(&submitted.change_id, tokio::time::Instant::now())
                     .await
                 {
                     tracing::warn!(error = %e, "the weight-0 change did not reach INSYNC");
@@ -734,37 +761,35 @@ impl Running<'_> {
         m.set_state("deregistered");
     }
 
-    /// Drain step one, retried on conflicts: the weight-0 change and the pool's TTL. `None`
-    /// when there is nothing to drain.
+    /// Drain step one, through the reconcile loop: the weight-0 change and the pool's TTL.
+    /// `None` when there is nothing to drain or the write failed.
     async fn drain_step_one(&self) -> Option<(Submitted, u32)> {
-        for _ in 0..5 {
-            let view = self.view().await.ok()?;
-            let intent = start_drain(&view, &self.me, unix_now())?;
-            match self.write(&view, intent).await {
-                Ok(mut done) => {
-                    return Some((done.pop()?, view.group_ttl.unwrap_or(self.pool.ttl)));
-                }
-                Err(WriteError::Conflict { .. }) => continue,
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot set weight 0 before deleting");
-                    return None;
-                }
+        let now = unix_now();
+        let done = self
+            .write_self(|view| {
+                Ok((
+                    start_drain(view, &self.me, now),
+                    view.group_ttl.unwrap_or(self.pool.ttl),
+                ))
+            })
+            .await;
+        match done {
+            Ok(mut done) => Some((done.submitted.pop()?, done.outcome)),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot set weight 0 before deleting");
+                None
             }
         }
-        None
     }
 
-    /// Deletes this instance's records, retried on conflicts; true when they are gone.
+    /// Deletes this instance's records, through the reconcile loop, retrying failures with a
+    /// back-off; true when they are gone.
     async fn delete_self(&self) -> bool {
         let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(5));
         for _ in 0..10 {
-            match self.view().await {
-                Ok(view) if !view.owned.contains_key(&self.me.id) => return true,
-                Ok(view) => match self.write(&view, Intent::Absent).await {
-                    Ok(_) => return true,
-                    Err(e) => tracing::warn!(error = %e, "delete failed; retrying"),
-                },
-                Err(e) => tracing::warn!(error = %e, "cannot read the pool; retrying"),
+            match self.write_self(|_| Ok((Some(Intent::Absent), ()))).await {
+                Ok(_) => return true,
+                Err(e) => tracing::warn!(error = %e, "delete failed; retrying"),
             }
             tokio::time::sleep(backoff.next_delay(&mut rand::rng())).await;
         }
@@ -775,4 +800,205 @@ impl Running<'_> {
 /// The reconcile interval with ±20 % jitter.
 fn jittered(d: Duration) -> Duration {
     d.mul_f64(rand::rng().random_range(0.8..1.2))
+}
+
+#[cfg(test)]
+mod tests {
+    //! The agent over time, in-process: the one reconcile loop against the in-memory store on
+    //! tokio's paused clock. No sockets, no sleeps: time advances only when every task waits.
+
+    use std::sync::Mutex;
+
+    use prometheus_client::registry::Registry;
+    use registry::memory::MemoryStore;
+    use registry::model::{Change, Target, TargetState};
+    use registry::name::Fqdn;
+    use registry::pool::classify;
+    use tokio::time::Instant as TokioInstant;
+
+    use super::*;
+
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<String>>);
+
+    impl Notifier for Recorder {
+        fn ready(&self, status: &str) {
+            self.push(format!("READY {status}"));
+        }
+        fn status(&self, status: &str) {
+            self.push(format!("STATUS {status}"));
+        }
+        fn stopping(&self) {
+            self.push("STOPPING".into());
+        }
+    }
+
+    impl Recorder {
+        fn push(&self, line: String) {
+            self.0.lock().unwrap().push(line);
+        }
+    }
+
+    struct Bed {
+        pool: PoolConfig,
+        route53: Route53Config,
+        cfg: AgentConfig,
+        ec2: Ec2Config,
+        notify: Recorder,
+    }
+
+    fn bed(agent: &str) -> Bed {
+        let pool: PoolConfig = toml::from_str(
+            "name = \"edge.example.com\"\nzone = \"example.com\"\nttl = 30\nowner_id = \"wavelb\"",
+        )
+        .unwrap();
+        let cfg: AgentConfig = toml::from_str(&format!(
+            "address = \"192.0.2.10\"\ntarget_id = \"i-1\"\nweight = 60\n{agent}"
+        ))
+        .unwrap();
+        Bed {
+            pool,
+            route53: Route53Config::default(),
+            cfg,
+            ec2: Ec2Config::default(),
+            notify: Recorder::default(),
+        }
+    }
+
+    fn agent(bed: &Bed) -> Agent<'_> {
+        let mut registry = Registry::default();
+        Agent {
+            pool: &bed.pool,
+            route53: &bed.route53,
+            cfg: &bed.cfg,
+            ec2: &bed.ec2,
+            metrics: AgentMetrics::register(&mut registry),
+            writer_metrics: WriterMetrics::default(),
+            pool_metrics: PoolMetrics::default(),
+            notify: &bed.notify,
+        }
+    }
+
+    fn running<'a>(
+        agent: &'a Agent<'a>,
+        store: MemoryStore,
+        signals: watch::Receiver<u32>,
+    ) -> Running<'a, MemoryStore> {
+        Running {
+            agent,
+            pool: agent.pool.spec(&Default::default()).unwrap(),
+            writer: store,
+            me: Me {
+                id: "i-1".into(),
+                addresses: vec!["192.0.2.10".parse().unwrap()],
+                weight: 60,
+                probe: None,
+            },
+            signals,
+            self_check: None,
+            imds: None,
+        }
+    }
+
+    fn store() -> MemoryStore {
+        MemoryStore::new(Fqdn::parse("example.com").unwrap())
+    }
+
+    fn view(r: &Running<'_, MemoryStore>) -> PoolView {
+        classify(&r.pool, &r.writer.sets())
+    }
+
+    /// Register, then drain: weight 0 and `draining`, delete after INSYNC (60 s here) plus one
+    /// TTL (30 s), all on the paused clock.
+    #[tokio::test(start_paused = true)]
+    async fn register_then_drain_waits_for_insync_and_one_ttl() {
+        let bed = bed("drain_timeout = \"300s\"");
+        let agent = agent(&bed);
+        let (_tx, rx) = watch::channel(0);
+        let mut r = running(&agent, store(), rx);
+        r.writer
+            .faults(|f| f.insync_after = Duration::from_secs(60));
+        assert!(r.register(false).await.unwrap());
+        let t = view(&r).owned["i-1"].target.clone();
+        assert_eq!((t.weight, t.state), (60, TargetState::Active));
+
+        let start = TokioInstant::now();
+        r.drain(DrainCause::Command, false).await;
+        assert_eq!(start.elapsed(), Duration::from_secs(90), "INSYNC + one TTL");
+        assert!(view(&r).owned.is_empty(), "deleted");
+        assert_eq!(r.writer.calls().accepted, 3, "register, weight 0, delete");
+    }
+
+    /// `drain_timeout` bounds the waits; a second signal skips them at once.
+    #[tokio::test(start_paused = true)]
+    async fn drain_timeout_and_a_second_signal_cut_the_waits() {
+        let bed = bed("drain_timeout = \"45s\"");
+        let agent = agent(&bed);
+        let (_tx, rx) = watch::channel(0);
+        let mut r = running(&agent, store(), rx);
+        r.writer
+            .faults(|f| f.insync_after = Duration::from_secs(60));
+        assert!(r.register(false).await.unwrap());
+        let start = TokioInstant::now();
+        r.drain(DrainCause::Command, false).await;
+        assert_eq!(start.elapsed(), Duration::from_secs(45), "drain_timeout");
+        assert!(view(&r).owned.is_empty());
+
+        let second_bed = super::tests::bed("drain_timeout = \"300s\"");
+        let agent = super::tests::agent(&second_bed);
+        let (tx, rx) = watch::channel(1);
+        let mut r = running(&agent, store(), rx);
+        r.writer
+            .faults(|f| f.insync_after = Duration::from_secs(60));
+        assert!(r.register(false).await.unwrap());
+        let start = TokioInstant::now();
+        let second = async {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            tx.send_modify(|n| *n += 1);
+        };
+        tokio::join!(r.drain(DrainCause::Signal, false), second);
+        assert_eq!(start.elapsed(), Duration::from_secs(5), "the second signal");
+        assert!(view(&r).owned.is_empty());
+        let said = second_bed.notify.0.lock().unwrap().clone();
+        assert!(said.contains(&"STOPPING".to_owned()), "{said:?}");
+    }
+
+    /// Registration against a throttled, then conflicting store: throttles cost time and are
+    /// counted; a record someone else wrote in between is read again, never overwritten.
+    #[tokio::test(start_paused = true)]
+    async fn registration_survives_throttling_and_respects_a_quarantine() {
+        let bed = bed("");
+        let agent = agent(&bed);
+        let (_tx, rx) = watch::channel(0);
+        let r = running(&agent, store(), rx);
+        // An operator quarantined i-1 before this agent started.
+        let mut q = Target::active("i-1", r.me.addresses.clone(), 60, 1)
+            .with_state(TargetState::Quarantined, 2)
+            .by("operator");
+        q.probe = None;
+        let creates: Vec<Change> = q
+            .record_sets(&r.pool)
+            .into_iter()
+            .map(Change::create)
+            .collect();
+        r.writer.apply(&creates).unwrap();
+        r.writer.faults(|f| {
+            f.throttle_next = 5;
+            f.throttle_delay = Duration::from_secs(2);
+        });
+        let mut r = r;
+        let start = TokioInstant::now();
+        assert!(r.register(false).await.unwrap());
+        // Two requests, each throttled once: the refused blind CREATE and one listing.
+        let calls = r.writer.calls();
+        assert_eq!((calls.batches, calls.accepted, calls.lists), (1, 0, 1));
+        assert_eq!(r.writer.throttled(), 2);
+        assert_eq!(start.elapsed(), Duration::from_secs(4));
+        let t = view(&r).owned["i-1"].target.clone();
+        assert_eq!(
+            (t.state, t.weight, t.by.as_deref()),
+            (TargetState::Quarantined, 0, Some("operator")),
+            "the blind CREATE was refused and the reconcile left the quarantine alone"
+        );
+    }
 }

@@ -11,9 +11,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rand::Rng;
 use registry::metrics::{PoolLabels, PoolMetrics};
-use registry::model::PoolSpec;
-use registry::plan::plan;
-use registry::pool::{OwnedTarget, PoolView, classify};
+use registry::model::{PoolSpec, RecordSet};
+use registry::plan::{Plan, plan};
+use registry::pool::{OwnedTarget, PoolView};
+use registry::reconcile::{Decide, Decision, ReconcileError, reconcile};
 use registry::writer::{WriteError, Writer};
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinHandle;
@@ -61,7 +62,7 @@ pub trait Liveness: Send + Sync {
 /// A running controller for one pool.
 pub struct Controller {
     pool: PoolSpec,
-    writer: Writer,
+    writer: Arc<Writer>,
     cfg: HealthConfig,
     prober: Arc<Prober>,
     id: String,
@@ -97,7 +98,7 @@ impl Controller {
         let semaphore = Arc::new(Semaphore::new(cfg.concurrency));
         Self {
             pool,
-            writer,
+            writer: Arc::new(writer),
             cfg,
             prober,
             id,
@@ -324,21 +325,59 @@ impl Controller {
         }
     }
 
-    /// One round: read, lease, decide, write. Returns a one-line summary.
+    /// One round: read, lease, decide, write, through the one reconcile loop with a single
+    /// attempt (a conflict is read again by the next round). Returns a one-line summary.
     async fn round(
         &mut self,
         tx: &mpsc::UnboundedSender<Observation>,
     ) -> Result<String, WriteError> {
-        let sets = self.writer.list_pool(&self.pool).await?;
-        let view = classify(&self.pool, &sets);
+        let store = Arc::clone(&self.writer);
+        let pool = self.pool.clone();
+        let mut round = Round {
+            controller: self,
+            store: &store,
+            tx,
+        };
+        let done = reconcile(&*store, &pool, 1, &mut round).await;
+        match done {
+            Ok(done) if !done.submitted.is_empty() => {
+                let (summary, collected) = done.outcome;
+                for id in &collected {
+                    tracing::warn!(target_id = %id, "deleted a target quarantined past gc_after");
+                }
+                self.metrics.gc_deleted.inc_by(collected.len() as u64);
+                Ok(summary)
+            }
+            Ok(done) => Ok(done.outcome.0),
+            Err(ReconcileError::Write(WriteError::Conflict { messages })) => {
+                tracing::info!(
+                    ?messages,
+                    "the pool changed while we wrote; next round re-reads it"
+                );
+                Ok("the pool changed while we wrote; next round re-reads it".into())
+            }
+            Err(ReconcileError::Write(e) | ReconcileError::Decide(e)) => Err(e),
+        }
+    }
+
+    /// The decisions of one round on what was read: the lease step (written at once), then
+    /// the plan for the targets when this controller leads. Returns the plan, the summary and
+    /// the targets the plan garbage-collects.
+    async fn decide_round(
+        &mut self,
+        store: &Writer,
+        view: &PoolView,
+        sets: &[RecordSet],
+        tx: &mpsc::UnboundedSender<Observation>,
+    ) -> Result<(Plan, String, Vec<String>), WriteError> {
         let now = unix_now();
-        self.witness.observe(&view, now);
-        self.pool_metrics.observe(&self.pool, &view);
-        self.sync_probes(&view, tx);
+        self.witness.observe(view, now);
+        self.pool_metrics.observe(&self.pool, view);
+        self.sync_probes(view, tx);
         let label = self.pool_label();
 
         let lease_ttl = self.cfg.lease_ttl.as_secs().max(1);
-        let current = lease::find(&self.pool, &sets);
+        let current = lease::find(&self.pool, sets);
         if let Some((Ok(l), _)) = &current
             && l.holder != self.id
             && lease::implausible(l, now, lease_ttl)
@@ -361,7 +400,7 @@ impl Controller {
                     }],
                     skipped: Vec::new(),
                 };
-                match self.writer.execute(&group).await {
+                match store.execute(&group).await {
                     Ok(_) => {
                         if !self.leader {
                             tracing::info!(controller = %self.id, "took the leader lease");
@@ -388,9 +427,9 @@ impl Controller {
             all_down: self.cfg.all_down,
             gc_after: self.cfg.gc_after.as_secs(),
         };
-        let gone = self.instances_gone(&view, now).await;
+        let gone = self.instances_gone(view, now).await;
         let decision = decide(
-            &view,
+            view,
             &verdicts,
             &policy,
             &self.witness,
@@ -427,34 +466,43 @@ impl Controller {
                 .quarantined
                 .get_or_create(&label)
                 .set(i64::try_from(current).unwrap_or(0));
-            return Ok(summary);
+            return Ok((Plan::default(), summary, Vec::new()));
         }
-        let planned = plan(&self.pool, &view, &decision.intents);
+        let planned = plan(&self.pool, view, &decision.intents);
         self.witness.parking(&decision.intents);
-        if !planned.is_empty() {
-            match self.writer.execute(&planned).await {
-                Ok(_) => {
-                    for id in &decision.collected {
-                        tracing::warn!(target_id = %id, "deleted a target quarantined past gc_after");
-                    }
-                    self.metrics
-                        .gc_deleted
-                        .inc_by(decision.collected.len() as u64);
-                }
-                Err(WriteError::Conflict { messages }) => {
-                    tracing::info!(
-                        ?messages,
-                        "the pool changed while we wrote; next round re-reads it"
-                    );
-                }
-                Err(e) => return Err(e),
-            }
-        }
         self.metrics
             .quarantined
             .get_or_create(&label)
             .set(i64::try_from(decision.quarantined).unwrap_or(0));
-        Ok(summary)
+        Ok((planned, summary, decision.collected))
+    }
+}
+
+/// One round's decision for the reconcile loop: the controller, the store its lease is written
+/// through, and where probe tasks report.
+struct Round<'a> {
+    controller: &'a mut Controller,
+    store: &'a Writer,
+    tx: &'a mpsc::UnboundedSender<Observation>,
+}
+
+impl Decide for Round<'_> {
+    /// The summary line and the targets the plan garbage-collects.
+    type Outcome = (String, Vec<String>);
+    type Error = WriteError;
+    async fn decide(
+        &mut self,
+        view: &PoolView,
+        sets: &[RecordSet],
+    ) -> Result<Decision<Self::Outcome>, WriteError> {
+        let (plan, summary, collected) = self
+            .controller
+            .decide_round(self.store, view, sets, self.tx)
+            .await?;
+        Ok(Decision {
+            plan,
+            outcome: (summary, collected),
+        })
     }
 }
 

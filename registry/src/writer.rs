@@ -17,83 +17,10 @@ use crate::limiter::TokenBucket;
 use crate::metrics::{RequestLabels, RetryLabels, WriterMetrics};
 use crate::model::{PoolSpec, RecordSet};
 use crate::name::Fqdn;
-use crate::plan::{BatchLimits, GroupTooLarge, Plan, batches};
+use crate::plan::{BatchLimits, Plan, batches};
 use crate::retry::{Backoff, Disposition, Failure, disposition};
 use crate::sdk;
-
-/// Why a Route 53 operation failed.
-#[derive(Debug, thiserror::Error)]
-pub enum WriteError {
-    /// Route 53 rejected the batch (`InvalidChangeBatch`): most often someone changed the
-    /// records since they were read. Re-read the pool and plan again.
-    #[error("Route 53 rejected the change batch (re-read and re-plan): {}", messages.join("; "))]
-    Conflict {
-        /// Route 53's messages.
-        messages: Vec<String>,
-    },
-    /// Route 53 rejected the batch (`InvalidChangeBatch`) for a reason re-reading cannot fix: a
-    /// limit (100 weighted sets per name, records per batch), mixing weighted and simple sets,
-    /// or a bad value.
-    #[error(
-        "Route 53 rejected the change batch for a reason re-reading cannot fix (check the pool's \
-         size against Route 53's limits and the configured values): {}",
-        messages.join("; ")
-    )]
-    Rejected {
-        /// Route 53's messages.
-        messages: Vec<String>,
-    },
-    /// No hosted zone has the configured name.
-    #[error("no hosted zone is named {name}; create it or set pool.hosted_zone_id")]
-    ZoneNotFound {
-        /// The zone name looked up.
-        name: Fqdn,
-    },
-    /// Several hosted zones (e.g. a public and a private one) share the name.
-    #[error("several hosted zones are named {name} ({ids}); set pool.hosted_zone_id to pick one")]
-    ZoneAmbiguous {
-        /// The zone name looked up.
-        name: Fqdn,
-        /// The ids found.
-        ids: String,
-    },
-    /// A retryable failure kept happening.
-    #[error("{operation} failed {attempts} times; last error: {last}")]
-    RetriesExhausted {
-        /// The API operation.
-        operation: &'static str,
-        /// Attempts made.
-        attempts: u32,
-        /// The last error.
-        last: String,
-    },
-    /// A failure retrying cannot fix (access denied, no such zone, bad input).
-    #[error("{operation} failed: {message}")]
-    Api {
-        /// The API operation.
-        operation: &'static str,
-        /// The error code, when the service sent one.
-        code: Option<String>,
-        /// What went wrong.
-        message: String,
-    },
-    /// The change did not reach INSYNC in time.
-    #[error(
-        "change {change_id} was not INSYNC after {waited:?}; check Route 53 or raise route53.insync_timeout"
-    )]
-    InsyncTimeout {
-        /// The change id.
-        change_id: String,
-        /// How long was waited.
-        waited: Duration,
-    },
-    /// A planned group does not fit in one batch.
-    #[error(transparent)]
-    TooLarge(#[from] GroupTooLarge),
-    /// A change could not be expressed as an API request.
-    #[error("cannot build the request: {0}")]
-    Build(String),
-}
+pub use crate::store::{PoolStore, Submitted, WriteError};
 
 /// Tunables of the writer, from `[route53]`.
 #[derive(Debug, Clone)]
@@ -142,17 +69,6 @@ impl WriterSettings {
             page_size: 300,
         }
     }
-}
-
-/// A submitted change batch.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Submitted {
-    /// The change id (without the `/change/` prefix).
-    pub change_id: String,
-    /// The targets whose changes it carried.
-    pub target_ids: Vec<String>,
-    /// True once GetChange reported INSYNC.
-    pub insync: bool,
 }
 
 /// The Route 53 writer for one hosted zone.
@@ -343,7 +259,7 @@ impl Writer {
                 .comment(batch.comment())
                 .build()
                 .map_err(|e| WriteError::Build(e.to_string()))?;
-            let submitted_at = Instant::now();
+            let submitted_at = tokio::time::Instant::now();
             let out = self
                 .call("ChangeResourceRecordSets", || {
                     self.client
@@ -387,7 +303,7 @@ impl Writer {
     pub async fn wait_insync(
         &self,
         change_id: &str,
-        submitted_at: Instant,
+        submitted_at: tokio::time::Instant,
     ) -> Result<(), WriteError> {
         loop {
             let out = self
@@ -575,4 +491,26 @@ fn xml_messages(body: &str) -> Vec<String> {
                 .replace("&amp;", "&")
         })
         .collect()
+}
+
+impl PoolStore for Writer {
+    async fn list_pool(&self, pool: &PoolSpec) -> Result<Vec<RecordSet>, WriteError> {
+        Writer::list_pool(self, pool).await
+    }
+
+    async fn execute(&self, plan: &Plan) -> Result<Vec<Submitted>, WriteError> {
+        Writer::execute(self, plan).await
+    }
+
+    async fn wait_insync(
+        &self,
+        change_id: &str,
+        submitted_at: tokio::time::Instant,
+    ) -> Result<(), WriteError> {
+        Writer::wait_insync(self, change_id, submitted_at).await
+    }
+
+    fn throttled(&self) -> u64 {
+        Writer::throttled(self)
+    }
 }

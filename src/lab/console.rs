@@ -5,15 +5,16 @@ use std::time::Duration;
 
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
-use registry::model::PoolSpec;
+use registry::model::{PoolSpec, RecordSet};
 use registry::ops::{Operation, operator_plan};
-use registry::pool::classify;
+use registry::pool::{PoolView, classify};
+use registry::reconcile::{Decision, decide_with, reconcile};
 use registry::writer::Writer;
 use resolver::metrics::AnswerLabels;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 use super::targets::EchoTarget;
-use super::{now, set_id};
+use super::{CONFLICT_ATTEMPTS, now, set_id};
 
 /// What the console drives.
 pub struct Console {
@@ -111,16 +112,12 @@ impl Console {
 
     async fn change(&self, n: usize, op: Operation) -> Result<String, String> {
         let id = set_id(n);
-        let sets = self
-            .writer
-            .list_pool(&self.pool)
-            .await
-            .map_err(|e| e.to_string())?;
-        let view = classify(&self.pool, &sets);
-        let plan =
-            operator_plan(&self.pool, &view, &id, op, now(), false).map_err(|e| e.to_string())?;
-        self.writer
-            .execute(&plan)
+        let mut decider = decide_with(|view: &PoolView, _: &[RecordSet]| {
+            let plan = operator_plan(&self.pool, view, &id, op, now(), false)
+                .map_err(|e| e.to_string())?;
+            Ok::<_, String>(Decision { plan, outcome: () })
+        });
+        reconcile(&self.writer, &self.pool, CONFLICT_ATTEMPTS, &mut decider)
             .await
             .map_err(|e| e.to_string())?;
         Ok(format!("{id}: done"))

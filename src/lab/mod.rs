@@ -19,10 +19,11 @@ use anyhow::Context;
 use prometheus_client::registry::Registry;
 use registry::config::{Route53Config, ZoneRef};
 use registry::metrics::{PoolMetrics, WriterMetrics};
-use registry::model::{PoolSpec, RecordType, Target};
+use registry::model::{PoolSpec, RecordSet, RecordType, Target};
 use registry::name::Fqdn;
 use registry::plan::{Intent, plan};
-use registry::pool::classify;
+use registry::pool::PoolView;
+use registry::reconcile::{Decision, decide_with, reconcile};
 use registry::writer::Writer;
 use resolver::service::{self, Settings};
 
@@ -39,6 +40,8 @@ pub const OWNER: &str = "wavelb-lab";
 pub const WEIGHTS: [u8; 4] = [10, 20, 30, 40];
 /// The lab's record TTL: low, so clients see changes quickly.
 pub const TTL: u32 = 5;
+/// How often the lab's writes are re-read and re-decided after a conflicting write.
+const CONFLICT_ATTEMPTS: u32 = 3;
 
 fn now() -> u64 {
     SystemTime::now()
@@ -161,9 +164,13 @@ pub async fn run(args: LabArgs) -> anyhow::Result<()> {
             (target.id.clone(), Intent::Present(target))
         })
         .collect();
-    let view = classify(&p, &writer.list_pool(&p).await?);
-    writer
-        .execute(&plan(&p, &view, &intents))
+    let mut register = decide_with(|view: &PoolView, _: &[RecordSet]| {
+        Ok::<_, std::convert::Infallible>(Decision {
+            plan: plan(&p, view, &intents),
+            outcome: (),
+        })
+    });
+    reconcile(&writer, &p, CONFLICT_ATTEMPTS, &mut register)
         .await
         .context("cannot register the demo targets")?;
 

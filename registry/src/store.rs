@@ -1,0 +1,127 @@
+//! The seam between what wavelb decides and Route 53: [`PoolStore`], what every caller needs
+//! from a hosted zone (list a pool, execute a plan, wait for INSYNC). Two implementations: the
+//! SDK writer (`writer::Writer`, the one place that talks to Route 53) and
+//! [`crate::memory::MemoryStore`] (Route 53's strict rules in memory, with injected faults, for
+//! in-process tests on tokio's paused clock).
+
+use std::future::Future;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::model::{PoolSpec, RecordSet};
+use crate::name::Fqdn;
+use crate::plan::{GroupTooLarge, Plan};
+
+/// Why a Route 53 operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// Route 53 rejected the batch (`InvalidChangeBatch`): most often someone changed the
+    /// records since they were read. Re-read the pool and plan again.
+    #[error("Route 53 rejected the change batch (re-read and re-plan): {}", messages.join("; "))]
+    Conflict {
+        /// Route 53's messages.
+        messages: Vec<String>,
+    },
+    /// Route 53 rejected the batch (`InvalidChangeBatch`) for a reason re-reading cannot fix: a
+    /// limit (100 weighted sets per name, records per batch), mixing weighted and simple sets,
+    /// or a bad value.
+    #[error(
+        "Route 53 rejected the change batch for a reason re-reading cannot fix (check the pool's \
+         size against Route 53's limits and the configured values): {}",
+        messages.join("; ")
+    )]
+    Rejected {
+        /// Route 53's messages.
+        messages: Vec<String>,
+    },
+    /// No hosted zone has the configured name.
+    #[error("no hosted zone is named {name}; create it or set pool.hosted_zone_id")]
+    ZoneNotFound {
+        /// The zone name looked up.
+        name: Fqdn,
+    },
+    /// Several hosted zones (e.g. a public and a private one) share the name.
+    #[error("several hosted zones are named {name} ({ids}); set pool.hosted_zone_id to pick one")]
+    ZoneAmbiguous {
+        /// The zone name looked up.
+        name: Fqdn,
+        /// The ids found.
+        ids: String,
+    },
+    /// A retryable failure kept happening.
+    #[error("{operation} failed {attempts} times; last error: {last}")]
+    RetriesExhausted {
+        /// The API operation.
+        operation: &'static str,
+        /// Attempts made.
+        attempts: u32,
+        /// The last error.
+        last: String,
+    },
+    /// A failure retrying cannot fix (access denied, no such zone, bad input).
+    #[error("{operation} failed: {message}")]
+    Api {
+        /// The API operation.
+        operation: &'static str,
+        /// The error code, when the service sent one.
+        code: Option<String>,
+        /// What went wrong.
+        message: String,
+    },
+    /// The change did not reach INSYNC in time.
+    #[error(
+        "change {change_id} was not INSYNC after {waited:?}; check Route 53 or raise route53.insync_timeout"
+    )]
+    InsyncTimeout {
+        /// The change id.
+        change_id: String,
+        /// How long was waited.
+        waited: Duration,
+    },
+    /// A planned group does not fit in one batch.
+    #[error(transparent)]
+    TooLarge(#[from] GroupTooLarge),
+    /// A change could not be expressed as an API request.
+    #[error("cannot build the request: {0}")]
+    Build(String),
+}
+
+/// A submitted change batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Submitted {
+    /// The change id (without the `/change/` prefix).
+    pub change_id: String,
+    /// The targets whose changes it carried.
+    pub target_ids: Vec<String>,
+    /// True once GetChange reported INSYNC.
+    pub insync: bool,
+}
+
+/// What callers need from the hosted zone that holds a pool.
+pub trait PoolStore: Send + Sync {
+    /// The record sets at the pool's address, ownership and leader-lease names.
+    fn list_pool(
+        &self,
+        pool: &PoolSpec,
+    ) -> impl Future<Output = Result<Vec<RecordSet>, WriteError>> + Send;
+
+    /// Submits every batch of `plan`, in order (waiting for INSYNC after each when the store is
+    /// configured to). Stops at the first failure; the batches before it stay applied.
+    fn execute(
+        &self,
+        plan: &Plan,
+    ) -> impl Future<Output = Result<Vec<Submitted>, WriteError>> + Send;
+
+    /// Waits until the change is INSYNC, or fails once the store's INSYNC timeout has passed
+    /// since `submitted_at`.
+    fn wait_insync(
+        &self,
+        change_id: &str,
+        submitted_at: Instant,
+    ) -> impl Future<Output = Result<(), WriteError>> + Send;
+
+    /// How many requests were throttled so far. Callers that poll on their own schedule compare
+    /// it before and after a round to space their rounds out under contention.
+    fn throttled(&self) -> u64;
+}
