@@ -1,9 +1,10 @@
 //! `wavelb records`: list a pool and change one target by hand, through the same planner and
 //! writer every other part uses.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 use anyhow::Context;
+use registry::clock::unix_now;
 use registry::config::Placeholders;
 use registry::metrics::WriterMetrics;
 use registry::model::{PoolSpec, RecordSet};
@@ -115,11 +116,7 @@ async fn change(
 ) -> anyhow::Result<()> {
     let what = format!("change target {set_id}");
     let written = read_plan_write(writer, pool, &what, |view| {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or(Duration::ZERO)
-            .as_secs();
-        operator_plan(pool, view, set_id, op, now, force)
+        operator_plan(pool, view, set_id, op, unix_now(), force)
             .map_err(|e| UsageError(e.to_string()).into())
     })
     .await?;

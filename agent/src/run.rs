@@ -2,11 +2,12 @@
 //! Spot and lifecycle notices, self-check), drain. Decisions come from [`crate::lifecycle`].
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use health::probe::Prober;
 use health::state::{Health, TargetHealth, Thresholds};
 use rand::Rng;
+use registry::clock::unix_now;
 use registry::config::{PoolConfig, Route53Config};
 use registry::metrics::{PoolLabels, PoolMetrics, WriterMetrics};
 use registry::model::{PoolSpec, RecordSet};
@@ -101,12 +102,6 @@ enum DrainCause {
     /// Auto Scaling `Standby` or `Warmed:*`: out of service for now.
     OutOfService,
     Command,
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 /// Counts SIGTERM/SIGINT; the count is what drains (1) and skips the drain's waits (2).

@@ -7,9 +7,10 @@ use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use rand::Rng;
+use registry::clock::unix_now;
 use registry::metrics::{PoolLabels, PoolMetrics};
 use registry::model::{PoolSpec, RecordSet};
 use registry::plan::{Plan, plan};
@@ -75,12 +76,6 @@ pub struct Controller {
     liveness: Option<Arc<dyn Liveness>>,
     witness: Witness,
     lease_warned: Option<Instant>,
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 impl Controller {
@@ -302,16 +297,16 @@ impl Controller {
             let jitter = interval.mul_f64(rng.random_range(0.0..0.05));
             self.next_generation += 1;
             let generation = self.next_generation;
-            let task = tokio::spawn(probe_loop(
-                id.clone(),
+            let task = tokio::spawn(probe_loop(ProbeTask {
+                id: id.clone(),
                 generation,
                 addr,
-                self.prober.clone(),
+                prober: self.prober.clone(),
                 interval,
-                spread + jitter,
-                self.semaphore.clone(),
-                tx.clone(),
-            ));
+                offset: spread + jitter,
+                semaphore: self.semaphore.clone(),
+                tx: tx.clone(),
+            }));
             self.targets.insert(
                 id,
                 Probed {
@@ -554,8 +549,9 @@ impl Controller {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn probe_loop(
+/// One target's probe task: probes `addr` once per `interval` (first after `offset`) and
+/// reports each result, tagged with `generation` so results of a replaced task are dropped.
+struct ProbeTask {
     id: String,
     generation: u64,
     addr: SocketAddr,
@@ -564,7 +560,19 @@ async fn probe_loop(
     offset: Duration,
     semaphore: Arc<Semaphore>,
     tx: mpsc::UnboundedSender<Observation>,
-) {
+}
+
+async fn probe_loop(task: ProbeTask) {
+    let ProbeTask {
+        id,
+        generation,
+        addr,
+        prober,
+        interval,
+        offset,
+        semaphore,
+        tx,
+    } = task;
     // `slot` advances by exactly `interval`; the jitter moves each probe within its slot
     // without accumulating, so a target gets one probe per interval on average.
     let mut slot = Instant::now() + offset;

@@ -14,7 +14,8 @@ use resolver::metrics::AnswerLabels;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 use super::targets::EchoTarget;
-use super::{CONFLICT_ATTEMPTS, now, set_id};
+use super::{CONFLICT_ATTEMPTS, set_id};
+use registry::clock::unix_now;
 
 /// What the console drives.
 pub struct Console {
@@ -113,7 +114,7 @@ impl Console {
     async fn change(&self, n: usize, op: Operation) -> Result<String, String> {
         let id = set_id(n);
         let mut decider = decide_with(|view: &PoolView, _: &[RecordSet]| {
-            let plan = operator_plan(&self.pool, view, &id, op, now(), false)
+            let plan = operator_plan(&self.pool, view, &id, op, unix_now(), false)
                 .map_err(|e| e.to_string())?;
             Ok::<_, String>(Decision { plan, outcome: () })
         });

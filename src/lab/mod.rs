@@ -8,7 +8,7 @@ mod targets;
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use ::health::config::{HealthConfig, ProbeVia};
 use ::health::controller::Controller;
@@ -17,6 +17,7 @@ use ::health::metrics::HealthMetrics;
 use ::health::probe::{ProbeConfig, ProbeKind, Prober};
 use anyhow::Context;
 use prometheus_client::registry::Registry;
+use registry::clock::unix_now;
 use registry::config::{Route53Config, ZoneRef};
 use registry::metrics::{PoolMetrics, WriterMetrics};
 use registry::model::{PoolSpec, RecordSet, RecordType, Target};
@@ -42,12 +43,6 @@ pub const WEIGHTS: [u8; 4] = [10, 20, 30, 40];
 pub const TTL: u32 = 5;
 /// How often the lab's writes are re-read and re-decided after a conflicting write.
 const CONFLICT_ATTEMPTS: u32 = 3;
-
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
 
 /// The lab pool.
 pub fn pool() -> PoolSpec {
@@ -159,7 +154,7 @@ pub async fn run(args: LabArgs) -> anyhow::Result<()> {
         .zip(WEIGHTS)
         .enumerate()
         .map(|(i, (t, w))| {
-            let mut target = Target::active(set_id(i + 1), vec![t.addr.ip()], w, now());
+            let mut target = Target::active(set_id(i + 1), vec![t.addr.ip()], w, unix_now());
             target.probe = Some(t.addr.into());
             (target.id.clone(), Intent::Present(target))
         })
