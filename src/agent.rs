@@ -1,6 +1,5 @@
 //! `wavelb agent`: keep this instance's weighted record in Route 53, drain it on the way out.
 
-use agent::config::Ec2Config;
 use agent::metrics::AgentMetrics;
 use agent::run::{Agent, AgentError, Mode};
 use prometheus_client::registry::Registry;
@@ -45,7 +44,7 @@ pub async fn run(cfg: Option<&Config>, args: AgentArgs) -> anyhow::Result<()> {
     let metrics = AgentMetrics::register(&mut registry);
     let writer_metrics = WriterMetrics::register(&mut registry);
     let pool_metrics = PoolMetrics::register(&mut registry);
-    let ec2 = cfg.ec2.clone().unwrap_or_else(Ec2Config::default);
+    let ec2 = agent::discovery::Ec2Source::new(cfg.ec2.clone().unwrap_or_default());
     let metrics_addr = if mode == Mode::Run {
         let addr = crate::metrics_http::serve(agent_cfg.metrics_listen, registry).await?;
         println!("{}", serde_json::json!({ "metrics": addr.to_string() }));

@@ -25,7 +25,7 @@ pub struct Config {
     /// `[agent]`
     pub agent: Option<agent::config::AgentConfig>,
     /// `[ec2]`
-    pub ec2: Option<agent::config::Ec2Config>,
+    pub ec2: Option<registry::config::Ec2Config>,
 }
 
 impl Config {

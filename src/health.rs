@@ -101,7 +101,7 @@ pub async fn run(cfg: Option<&Config>, args: HealthArgs) -> anyhow::Result<()> {
     );
     tracing::info!(pools = %names.join(","), controller = %id, metrics = %metrics_addr, "health controller starting");
     let liveness = match &cfg.ec2 {
-        Some(ec2) => Some(ec2_liveness(ec2)?),
+        Some(ec2) => Some(ec2_liveness(ec2).await?),
         None => None,
     };
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -160,25 +160,29 @@ pub async fn run(cfg: Option<&Config>, args: HealthArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Garbage collection asks EC2 whether an instance is gone (`[ec2]` present).
+/// Garbage collection asks EC2 whether an instance is gone (`[ec2]` present), through one
+/// client built here for `[ec2] region` or the SDK's region chain (never a guessed region).
 #[cfg(feature = "ec2")]
-fn ec2_liveness(ec2: &agent::config::Ec2Config) -> anyhow::Result<Arc<dyn Liveness>> {
-    struct Ec2(agent::config::Ec2Config);
+async fn ec2_liveness(ec2: &registry::config::Ec2Config) -> anyhow::Result<Arc<dyn Liveness>> {
+    struct Ec2(registry::ec2::Ec2);
     impl Liveness for Ec2 {
         fn instance_gone<'a>(
             &'a self,
             id: &'a str,
         ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Option<bool>> + Send + 'a>>
         {
-            let region = self.0.region.clone().unwrap_or_else(|| "us-east-1".into());
-            Box::pin(async move { agent::ec2::instance_gone(&self.0, &region, id).await })
+            Box::pin(self.0.instance_gone(id))
         }
     }
-    Ok(Arc::new(Ec2(ec2.clone())))
+    let client = registry::ec2::Ec2::connect(ec2, None)
+        .await
+        .map_err(|e| UsageError(format!("[ec2]: {e}")))?;
+    tracing::info!(region = client.region(), "garbage collection asks EC2");
+    Ok(Arc::new(Ec2(client)))
 }
 
 /// Without the `ec2` feature an `[ec2]` section cannot be honoured: say so instead of ignoring it.
 #[cfg(not(feature = "ec2"))]
-fn ec2_liveness(_: &agent::config::Ec2Config) -> anyhow::Result<Arc<dyn Liveness>> {
+async fn ec2_liveness(_: &registry::config::Ec2Config) -> anyhow::Result<Arc<dyn Liveness>> {
     Err(UsageError("[ec2] needs a wavelb built with the `ec2` feature (the default)".into()).into())
 }

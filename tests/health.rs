@@ -584,6 +584,30 @@ async fn garbage_collection_asks_ec2_whether_the_instance_is_gone() {
     );
 }
 
+/// With `[ec2]` but no region anywhere (no `region`, no AWS_REGION, no profile), the
+/// controller refuses to start instead of guessing one.
+#[tokio::test(flavor = "multi_thread")]
+async fn garbage_collection_never_guesses_the_ec2_region() {
+    let lab = lab(1).await;
+    let cfg = lab.config("noregion", "\n[ec2]\nendpoint_url = \"http://127.0.0.1:9\"");
+    let out = Command::new(BIN)
+        .args(["--config", cfg.to_str().unwrap(), "health"])
+        .env_remove("AWS_REGION")
+        .env_remove("AWS_DEFAULT_REGION")
+        .env_remove("AWS_PROFILE")
+        .env("AWS_CONFIG_FILE", lab.dir.path().join("no-config"))
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            lab.dir.path().join("no-credentials"),
+        )
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("no region for EC2"), "{err}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn two_controllers_one_leader_and_a_takeover() {
     let mut lab = lab(4).await;

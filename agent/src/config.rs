@@ -1,4 +1,4 @@
-//! The `[agent]` (with `[agent.self_check]`) and `[ec2]` configuration sections.
+//! The `[agent]` configuration section (with `[agent.self_check]`).
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -74,16 +74,6 @@ pub struct AgentConfig {
     /// How often the self-check runs.
     #[serde(default = "default_check_interval", deserialize_with = "duration")]
     pub self_check_interval: Duration,
-}
-
-/// `[ec2]`.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Ec2Config {
-    /// An endpoint override (an emulator).
-    pub endpoint_url: Option<String>,
-    /// The region; default: the instance's region from IMDS.
-    pub region: Option<String>,
 }
 
 fn default_publish_probe() -> bool {

@@ -1,11 +1,15 @@
 //! Who and where this instance is, and which address it publishes: IMDSv2 for the identity and
-//! the interfaces, EC2 DescribeNetworkInterfaces (feature `ec2`) for the Carrier IP.
+//! the interfaces, EC2 DescribeNetworkInterfaces (`registry::ec2`, feature `ec2`) for the
+//! Carrier IP.
 
 use std::net::IpAddr;
 
 use registry::config::Placeholders;
 
-use crate::config::{AgentConfig, Ec2Config, Interfaces};
+use registry::config::Ec2Config;
+use registry::ec2::{Ec2Interface, InterfaceQuery};
+
+use crate::config::{AgentConfig, Interfaces};
 use crate::imds::{Imds, ImdsError};
 
 /// One network interface as IMDS describes it.
@@ -23,15 +27,72 @@ pub struct ImdsInterface {
     pub public: Vec<IpAddr>,
 }
 
-/// One network interface as EC2 describes it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Ec2Interface {
-    /// The attachment's device index.
-    pub device: u32,
-    /// `Association.CarrierIp`.
-    pub carrier_ip: Option<IpAddr>,
-    /// `Association.PublicIp` (EC2 folds a Carrier IP into it).
-    pub public_ip: Option<IpAddr>,
+/// The EC2 client discovery asks: built once per process, at the first discovery (which
+/// knows the instance's region), and reused by every rediscovery.
+#[derive(Debug, Default)]
+pub struct Ec2Source {
+    cfg: Ec2Config,
+    #[cfg(feature = "ec2")]
+    client: tokio::sync::OnceCell<registry::ec2::Ec2>,
+}
+
+impl Ec2Source {
+    /// A source for `[ec2]`.
+    pub fn new(cfg: Ec2Config) -> Self {
+        Self {
+            cfg,
+            #[cfg(feature = "ec2")]
+            client: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    /// What EC2 says about the interfaces IMDS reported (`imds`): asked by ENI id when IMDS
+    /// gave every id, else by MAC address, always only while attached to `instance_id`.
+    /// `None` without the `ec2` feature.
+    pub async fn describe(
+        &self,
+        region: &str,
+        instance_id: &str,
+        imds: &[ImdsInterface],
+    ) -> Option<Result<Vec<Ec2Interface>, String>> {
+        let ids: Option<Vec<String>> = imds.iter().map(|i| i.interface_id.clone()).collect();
+        let query = match ids {
+            Some(ids) if !ids.is_empty() => InterfaceQuery::Ids(ids),
+            _ if !imds.is_empty() => {
+                InterfaceQuery::Macs(imds.iter().map(|i| i.mac.clone()).collect())
+            }
+            _ => InterfaceQuery::All,
+        };
+        self.interfaces(region, instance_id, &query).await
+    }
+
+    #[cfg(feature = "ec2")]
+    async fn interfaces(
+        &self,
+        region: &str,
+        instance_id: &str,
+        query: &InterfaceQuery,
+    ) -> Option<Result<Vec<Ec2Interface>, String>> {
+        let client = self
+            .client
+            .get_or_try_init(|| registry::ec2::Ec2::connect(&self.cfg, Some(region)))
+            .await;
+        Some(match client {
+            Ok(client) => client.interfaces(instance_id, query).await,
+            Err(e) => Err(e.to_string()),
+        })
+    }
+
+    #[cfg(not(feature = "ec2"))]
+    async fn interfaces(
+        &self,
+        _region: &str,
+        _instance_id: &str,
+        _query: &InterfaceQuery,
+    ) -> Option<Result<Vec<Ec2Interface>, String>> {
+        let _ = &self.cfg;
+        None
+    }
 }
 
 /// What the agent knows about itself.
@@ -172,7 +233,7 @@ pub async fn imds_interfaces(imds: &Imds) -> Result<Vec<ImdsInterface>, Discover
 }
 
 /// Discovers the identity. With `[agent] address` and `target_id` set, IMDS is not used at all.
-pub async fn discover(cfg: &AgentConfig, ec2: &Ec2Config) -> Result<Identity, DiscoveryError> {
+pub async fn discover(cfg: &AgentConfig, ec2: &Ec2Source) -> Result<Identity, DiscoveryError> {
     if let (Some(address), Some(id)) = (cfg.address, &cfg.target_id) {
         return Ok(Identity {
             target_id: id.clone(),
@@ -196,7 +257,7 @@ pub async fn discover(cfg: &AgentConfig, ec2: &Ec2Config) -> Result<Identity, Di
     let addresses = match cfg.address {
         Some(a) => vec![a],
         None => {
-            let from_ec2 = ec2_interfaces(ec2, &region, &instance_id, &interfaces).await?;
+            let from_ec2 = ec2_interfaces(ec2, &region, &instance_id, &interfaces).await;
             let (addresses, note) =
                 choose_addresses(&interfaces, from_ec2.as_deref(), cfg.interfaces);
             if let Some(note) = note {
@@ -227,31 +288,21 @@ pub async fn discover(cfg: &AgentConfig, ec2: &Ec2Config) -> Result<Identity, Di
     })
 }
 
-#[cfg(feature = "ec2")]
+/// What EC2 says about this instance's interfaces, `None` when it cannot be asked or fails:
+/// IMDS public-ipv4s is the fallback, so an EC2 API outage never keeps the instance out.
 async fn ec2_interfaces(
-    cfg: &Ec2Config,
+    ec2: &Ec2Source,
     region: &str,
     instance_id: &str,
     imds: &[ImdsInterface],
-) -> Result<Option<Vec<Ec2Interface>>, DiscoveryError> {
-    match crate::ec2::interfaces(cfg, region, instance_id, imds).await {
-        Ok(list) => Ok(Some(list)),
-        // IMDS public-ipv4s is the fallback: an EC2 API outage must not keep the instance out.
+) -> Option<Vec<Ec2Interface>> {
+    match ec2.describe(region, instance_id, imds).await? {
+        Ok(list) => Some(list),
         Err(e) => {
             tracing::warn!(error = %e, "EC2 DescribeNetworkInterfaces failed; falling back to IMDS public-ipv4s");
-            Ok(None)
+            None
         }
     }
-}
-
-#[cfg(not(feature = "ec2"))]
-async fn ec2_interfaces(
-    _cfg: &Ec2Config,
-    _region: &str,
-    _instance_id: &str,
-    _imds: &[ImdsInterface],
-) -> Result<Option<Vec<Ec2Interface>>, DiscoveryError> {
-    Ok(None)
 }
 
 #[cfg(test)]

@@ -1,8 +1,8 @@
 //! The wavelb agent: finds this instance's id, zone and Carrier IP, keeps a weighted Route 53
 //! record for it, and drains it cleanly on stop, Spot interruption or Auto Scaling termination.
 //!
-//! - [`config`]: `[agent]` and `[ec2]`.
-//! - [`imds`] and [`discovery`] (plus `ec2` with the feature): who and where this instance is.
+//! - [`config`]: `[agent]`.
+//! - [`imds`] and [`discovery`] (EC2 through `registry::ec2`): who and where this instance is.
 //! - [`lifecycle`]: pure decisions — register, repair drift, self-quarantine, drain.
 //! - `run` (with the default `sdk` feature): the adapter that applies them over time (timers, notices, signals).
 
@@ -10,8 +10,6 @@
 
 pub mod config;
 pub mod discovery;
-#[cfg(feature = "ec2")]
-pub mod ec2;
 pub mod imds;
 pub mod lifecycle;
 pub mod metrics;

@@ -19,8 +19,8 @@ use registry::store::PoolStore;
 use registry::writer::{Submitted, WriteError, Writer};
 use tokio::sync::watch;
 
-use crate::config::{AgentConfig, Ec2Config};
-use crate::discovery::{Identity, discover};
+use crate::config::AgentConfig;
+use crate::discovery::{Ec2Source, Identity, discover};
 use crate::imds::Imds;
 use crate::lifecycle::{
     Me, Placement, Reconcile, SelfHealth, next_stretch, reconcile as reconcile_self, start_drain,
@@ -81,7 +81,7 @@ pub struct Agent<'a> {
     /// `[agent]`.
     pub cfg: &'a AgentConfig,
     /// `[ec2]`.
-    pub ec2: &'a Ec2Config,
+    pub ec2: &'a Ec2Source,
     /// Metrics.
     pub metrics: AgentMetrics,
     /// The writer's metrics.
@@ -838,7 +838,7 @@ mod tests {
         pool: PoolConfig,
         route53: Route53Config,
         cfg: AgentConfig,
-        ec2: Ec2Config,
+        ec2: Ec2Source,
         notify: Recorder,
     }
 
@@ -855,7 +855,7 @@ mod tests {
             pool,
             route53: Route53Config::default(),
             cfg,
-            ec2: Ec2Config::default(),
+            ec2: Ec2Source::default(),
             notify: Recorder::default(),
         }
     }

@@ -2,12 +2,14 @@
 //! DescribeNetworkInterfaces response (moto has no Carrier IPs).
 #![cfg(feature = "ec2")]
 
-use agent::config::Ec2Config;
+use agent::discovery::Ec2Source;
+use registry::config::Ec2Config;
 use std::sync::{Arc, Mutex};
 
-use agent::discovery::{Ec2Interface, ImdsInterface};
+use agent::discovery::ImdsInterface;
 use axum::Router;
 use axum::body::Bytes;
+use registry::ec2::Ec2Interface;
 
 /// A DescribeNetworkInterfaces response for a Wavelength instance: the primary interface has a
 /// Carrier IP (EC2 also reports it as the public IP); a secondary one has none.
@@ -67,8 +69,10 @@ async fn reads_the_carrier_ip_of_each_interface() {
         endpoint_url: Some(url),
         region: None,
     };
-    let got = agent::ec2::interfaces(&cfg, "us-east-1", "i-0123456789abcdef0", &imds(true))
+    let got = Ec2Source::new(cfg)
+        .describe("us-east-1", "i-0123456789abcdef0", &imds(true))
         .await
+        .expect("built with ec2")
         .unwrap();
     assert_eq!(
         got,
@@ -166,8 +170,10 @@ async fn reads_every_page_and_asks_by_mac_without_interface_ids() {
         endpoint_url: Some(url),
         region: None,
     };
-    let got = agent::ec2::interfaces(&cfg, "us-east-1", "i-0123456789abcdef0", &imds(false))
+    let got = Ec2Source::new(cfg)
+        .describe("us-east-1", "i-0123456789abcdef0", &imds(false))
         .await
+        .expect("built with ec2")
         .unwrap();
     let carrier: Vec<_> = got
         .iter()
@@ -191,9 +197,11 @@ async fn an_endless_next_token_is_not_followed_forever() {
         endpoint_url: Some(url),
         region: None,
     };
-    let err = agent::ec2::interfaces(&cfg, "us-east-1", "i-0123456789abcdef0", &imds(true))
+    let err = Ec2Source::new(cfg)
+        .describe("us-east-1", "i-0123456789abcdef0", &imds(true))
         .await
+        .expect("built with ec2")
         .unwrap_err();
     assert!(err.contains("more pages after"), "{err}");
-    assert_eq!(seen.lock().unwrap().len(), agent::ec2::MAX_PAGES);
+    assert_eq!(seen.lock().unwrap().len(), registry::ec2::MAX_PAGES);
 }

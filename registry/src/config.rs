@@ -67,6 +67,19 @@ pub struct Placeholders {
     pub az: Option<String>,
 }
 
+/// `[ec2]`: the EC2 API the agent (Carrier IP discovery) and the health controller (whether
+/// an instance is gone) call.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ec2Config {
+    /// An endpoint override (an emulator such as moto); unset, the region's public endpoint.
+    pub endpoint_url: Option<String>,
+    /// The region to ask. Unset: the agent uses its instance's region from IMDS; the health
+    /// controller uses the SDK's region chain (`AWS_REGION`, the profile) and refuses to
+    /// start without one.
+    pub region: Option<String>,
+}
+
 /// `[pool]`: the weighted name and how its records look.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -11,6 +11,7 @@
 
 pub mod clock;
 pub mod config;
+pub mod ec2;
 pub mod limiter;
 pub mod mac;
 pub mod memory;
