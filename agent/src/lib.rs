@@ -1,7 +1,7 @@
 //! The wavelb agent: finds this instance's id, zone and Carrier IP, keeps a weighted Route 53
 //! record for it, and drains it cleanly on stop, Spot interruption or Auto Scaling termination.
 //!
-//! - [`config`]: `[agent]`.
+//! - [`config`]: the `[agent]` section.
 //! - [`imds`] and [`discovery`] (EC2 through `registry::ec2`): who and where this instance is.
 //! - [`lifecycle`]: pure decisions — register, repair drift, self-quarantine, drain.
 //! - `run` (with the default `sdk` feature): the adapter that applies them over time (timers, notices, signals).
