@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -12,9 +12,9 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::service::Shared;
+use crate::shared::{Shared, WriteError};
 use crate::sigv4::{self, SignedRequest};
-use crate::store::{Store, StoreError, list_page, reversed};
+use crate::store::{StoreError, list_page, reversed};
 use crate::xml::{self, XmlError};
 
 /// Route 53's largest page of record sets.
@@ -94,6 +94,17 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<WriteError> for ApiError {
+    fn from(e: WriteError) -> Self {
+        match e {
+            WriteError::Refused(e) => e.into(),
+            WriteError::NotDurable(_) | WriteError::Writer(_) => {
+                Self::new(500, "InternalFailure", e.to_string())
+            }
+        }
+    }
+}
+
 type ApiResult = Result<Response, ApiError>;
 
 fn request_id() -> String {
@@ -111,12 +122,6 @@ fn ok(status: StatusCode, root: &str, inner: &str) -> Response {
         xml::document(root, inner),
     )
         .into_response()
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 async fn handle(
@@ -611,50 +616,6 @@ async fn get_change(shared: &Shared, id: &str) -> ApiResult {
         "GetChangeResponse",
         &xml::change_info(&change, shared.insync(&change)),
     ))
-}
-
-impl Shared {
-    /// True once the change's propagation delay has passed.
-    pub fn insync(&self, change: &crate::store::ChangeRecord) -> bool {
-        let delay = u64::try_from(self.propagation_delay.as_millis()).unwrap_or(u64::MAX);
-        now_ms() >= change.submitted_at_ms.saturating_add(delay)
-    }
-
-    /// Applies `op` to a copy of the store, makes the copy durable, then publishes it (store
-    /// and DNS snapshot). Nothing is published, and the client gets an error, if the write to
-    /// disk fails.
-    async fn mutate<T>(
-        &self,
-        op: impl FnOnce(&mut Store, u64) -> Result<T, StoreError>,
-    ) -> Result<T, ApiError> {
-        let mut store = self.store.lock().await;
-        let mut next = store.clone();
-        let out = op(&mut next, now_ms())?;
-        if let Some(file) = &self.state_file {
-            let file = file.clone();
-            let copy = next.clone();
-            tokio::task::spawn_blocking(move || file.save(&copy))
-                .await
-                .map_err(|e| {
-                    ApiError::new(
-                        500,
-                        "InternalFailure",
-                        format!("the state writer failed: {e}"),
-                    )
-                })?
-                .map_err(|e| {
-                    tracing::error!(error = %e, "cannot persist a change; it was not applied");
-                    ApiError::new(
-                        500,
-                        "InternalFailure",
-                        format!("the change was not applied: {e}"),
-                    )
-                })?;
-        }
-        *store = next;
-        self.publish(&store);
-        Ok(out)
-    }
 }
 
 #[cfg(test)]

@@ -1,8 +1,8 @@
-//! The running resolver: shared state and startup (binding, zones, state file), composing the
-//! listeners: DNS over UDP ([`crate::udp`]), DNS over TCP ([`crate::tcp`]) and the API
-//! ([`crate::http`] serving [`crate::api`]).
+//! Starting the resolver: loads the state file, creates the `--zone` zones, builds the
+//! [`Shared`] state and binds the listeners on it: DNS over UDP ([`crate::udp`]), DNS over TCP
+//! ([`crate::tcp`]) and the API ([`crate::http`] serving [`crate::api`]). Nothing here runs after
+//! start; no listener depends on this module.
 
-use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -14,11 +14,11 @@ use registry::limiter::TokenBucket;
 use sha2::Digest;
 use tokio::net::{TcpListener, UdpSocket};
 
-use crate::answer::{self, Replied, Transport};
 use crate::http::ApiLimits;
-use crate::metrics::{QueryLabels, ResolverMetrics};
+use crate::metrics::ResolverMetrics;
 use crate::persist::{PersistError, StateFile};
-use crate::sigv4::Credentials;
+use crate::shared::Shared;
+use crate::sigv4::{Credentials, Payload};
 use crate::snapshot::Snapshot;
 use crate::store::Store;
 use crate::tcp::TcpLimits;
@@ -93,36 +93,6 @@ pub enum StartError {
     },
 }
 
-/// State shared by the DNS listeners and the API.
-pub struct Shared {
-    /// The zones; writers hold this lock while they persist, readers of the API briefly.
-    pub store: tokio::sync::Mutex<Store>,
-    /// What DNS queries are answered from; swapped atomically after every change.
-    pub snapshot: ArcSwap<Snapshot>,
-    /// Where changes are made durable.
-    pub state_file: Option<StateFile>,
-    /// How long changes stay PENDING.
-    pub propagation_delay: Duration,
-    /// The API's request budget.
-    pub rate_limit: Option<std::sync::Mutex<TokenBucket>>,
-    /// Accepted SigV4 keys.
-    pub credentials: Option<Vec<Credentials>>,
-    /// Whether signed requests may leave their body unsigned.
-    pub unsigned_payload: crate::sigv4::Payload,
-    /// `--api-insecure`: an unauthenticated API also answers requests for non-loopback IP hosts.
-    pub api_insecure: bool,
-    /// Metrics.
-    pub metrics: ResolverMetrics,
-}
-
-impl Shared {
-    /// Rebuilds the DNS snapshot from `store` and swaps it in.
-    pub fn publish(&self, store: &Store) {
-        self.snapshot
-            .store(Arc::new(Snapshot::of_store(store, &self.metrics.answers)));
-    }
-}
-
 /// A started resolver: its bound addresses and its shared state.
 pub struct Running {
     /// DNS addresses actually bound (UDP and TCP share each).
@@ -192,9 +162,9 @@ pub async fn start(settings: &Settings, registry: &mut Registry) -> Result<Runni
             .map(|r| std::sync::Mutex::new(TokenBucket::new(r, r.max(1.0), Instant::now()))),
         credentials: settings.api_credentials.clone(),
         unsigned_payload: if settings.api_allow_unsigned_payload {
-            crate::sigv4::Payload::MayBeUnsigned
+            Payload::MayBeUnsigned
         } else {
-            crate::sigv4::Payload::MustBeSigned
+            Payload::MustBeSigned
         },
         api_insecure: settings.api_insecure,
         metrics: ResolverMetrics::register(registry),
@@ -300,60 +270,4 @@ async fn bind_dns(addr: SocketAddr) -> Result<(UdpSocket, TcpListener), StartErr
         what: "DNS TCP",
         source: last.unwrap_or_else(|| std::io::Error::other("no free port for both UDP and TCP")),
     })
-}
-
-/// The conventional mnemonic (`NOERROR`, `NXDOMAIN`, …) for metrics labels.
-fn rcode_name(rcode: hickory_proto::op::ResponseCode) -> Cow<'static, str> {
-    use hickory_proto::op::ResponseCode as R;
-    match rcode {
-        R::NoError => "NOERROR".into(),
-        R::FormErr => "FORMERR".into(),
-        R::ServFail => "SERVFAIL".into(),
-        R::NXDomain => "NXDOMAIN".into(),
-        R::NotImp => "NOTIMP".into(),
-        R::Refused => "REFUSED".into(),
-        R::BADVERS => "BADVERS".into(),
-        other => u16::from(other).to_string().into(),
-    }
-}
-
-/// Answers `packet` into `out` ([`answer::reply`]: the fast path for the common query, the
-/// general path otherwise) and counts it. False when the packet must be ignored (no header, or
-/// itself a response). The caller observes the time to answer, once the answer is sent
-/// ([`ResolverMetrics::answered_in`]).
-pub(crate) fn answer_query(
-    metrics: &ResolverMetrics,
-    snapshot: &Snapshot,
-    packet: &[u8],
-    transport: Transport,
-    random: u64,
-    out: &mut Vec<u8>,
-) -> bool {
-    match answer::reply(snapshot, packet, transport, random, out) {
-        None => return false,
-        Some(Replied::Fast(hit)) => {
-            match hit.qtype {
-                1 => metrics.noerror.a.inc(),
-                _ => metrics.noerror.aaaa.inc(),
-            };
-            hit.set.served.inc();
-        }
-        Some(Replied::General {
-            rcode,
-            qtype,
-            picked,
-        }) => {
-            metrics
-                .queries
-                .get_or_create(&QueryLabels {
-                    qtype: qtype.map_or(Cow::Borrowed("none"), |t| Cow::Borrowed(t.into())),
-                    rcode: rcode_name(rcode),
-                })
-                .inc();
-            if let Some(set) = picked {
-                set.served.inc();
-            }
-        }
-    }
-    true
 }
