@@ -134,7 +134,7 @@ async fn handle(
     let id = request_id();
     let (operation, result) = match read_body(&headers, body).await {
         Ok(body) => dispatch(&shared, &method, &uri, &headers, &body).await,
-        Err(e) => ("Unknown", Err(e)),
+        Err(e) => (UNKNOWN_OPERATION, Err(e)),
     };
     let code = match &result {
         Ok(_) => "OK".to_owned(),
@@ -203,6 +203,90 @@ async fn parse_body<T: Send + 'static>(
     .map_err(|e| ApiError::input(e.0))
 }
 
+/// A Route 53 operation the lab resolver implements, with the id its path names; parsed once
+/// from the method and path ([`Operation::parse`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Operation<'p> {
+    /// `POST /2013-04-01/hostedzone`.
+    CreateHostedZone,
+    /// `GET /2013-04-01/hostedzone`.
+    ListHostedZones,
+    /// `GET /2013-04-01/hostedzonesbyname`.
+    ListHostedZonesByName,
+    /// `GET /2013-04-01/hostedzonecount`.
+    GetHostedZoneCount,
+    /// `GET /2013-04-01/hostedzone/{zone}`.
+    GetHostedZone {
+        /// The hosted zone id, as the path names it.
+        zone: &'p str,
+    },
+    /// `DELETE /2013-04-01/hostedzone/{zone}`.
+    DeleteHostedZone {
+        /// The hosted zone id, as the path names it.
+        zone: &'p str,
+    },
+    /// `POST /2013-04-01/hostedzone/{zone}/rrset`.
+    ChangeResourceRecordSets {
+        /// The hosted zone id, as the path names it.
+        zone: &'p str,
+    },
+    /// `GET /2013-04-01/hostedzone/{zone}/rrset`.
+    ListResourceRecordSets {
+        /// The hosted zone id, as the path names it.
+        zone: &'p str,
+    },
+    /// `GET /2013-04-01/change/{change}`.
+    GetChange {
+        /// The change id, as the path names it.
+        change: &'p str,
+    },
+}
+
+impl<'p> Operation<'p> {
+    /// The operation `method` on `path` asks for (a trailing `/` and repeated leading or trailing
+    /// slashes are ignored), or `None` when the resolver does not implement it.
+    fn parse(method: &Method, path: &'p str) -> Option<Self> {
+        let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+        Some(match (method.as_str(), segments.as_slice()) {
+            ("POST", ["2013-04-01", "hostedzone"]) => Self::CreateHostedZone,
+            ("GET", ["2013-04-01", "hostedzone"]) => Self::ListHostedZones,
+            ("GET", ["2013-04-01", "hostedzonesbyname"]) => Self::ListHostedZonesByName,
+            ("GET", ["2013-04-01", "hostedzonecount"]) => Self::GetHostedZoneCount,
+            ("GET", ["2013-04-01", "hostedzone", zone]) => Self::GetHostedZone { zone },
+            ("DELETE", ["2013-04-01", "hostedzone", zone]) => Self::DeleteHostedZone { zone },
+            ("POST", ["2013-04-01", "hostedzone", zone, "rrset"]) => {
+                Self::ChangeResourceRecordSets { zone }
+            }
+            ("GET", ["2013-04-01", "hostedzone", zone, "rrset"]) => {
+                Self::ListResourceRecordSets { zone }
+            }
+            ("GET", ["2013-04-01", "change", change]) => Self::GetChange { change },
+            _ => return None,
+        })
+    }
+
+    /// The operation's name, as Route 53 calls it (the `operation` label of
+    /// `wavelb_api_requests_total`).
+    fn name(self) -> &'static str {
+        match self {
+            Self::CreateHostedZone => "CreateHostedZone",
+            Self::ListHostedZones => "ListHostedZones",
+            Self::ListHostedZonesByName => "ListHostedZonesByName",
+            Self::GetHostedZoneCount => "GetHostedZoneCount",
+            Self::GetHostedZone { .. } => "GetHostedZone",
+            Self::DeleteHostedZone { .. } => "DeleteHostedZone",
+            Self::ChangeResourceRecordSets { .. } => "ChangeResourceRecordSets",
+            Self::ListResourceRecordSets { .. } => "ListResourceRecordSets",
+            Self::GetChange { .. } => "GetChange",
+        }
+    }
+}
+
+/// The `operation` label of a request that names no operation the resolver implements.
+const UNKNOWN_OPERATION: &str = "Unknown";
+
+/// Authenticates, rate-limits and runs one request; returns the operation's name (for the
+/// metrics) and the response.
 async fn dispatch(
     shared: &Shared,
     method: &Method,
@@ -212,36 +296,24 @@ async fn dispatch(
 ) -> (&'static str, ApiResult) {
     let path = uri.path();
     let query_text = uri.query().unwrap_or("");
-    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-    let operation = match (method.as_str(), segments.as_slice()) {
-        ("POST", ["2013-04-01", "hostedzone"]) => "CreateHostedZone",
-        ("GET", ["2013-04-01", "hostedzone"]) => "ListHostedZones",
-        ("GET", ["2013-04-01", "hostedzonesbyname"]) => "ListHostedZonesByName",
-        ("GET", ["2013-04-01", "hostedzonecount"]) => "GetHostedZoneCount",
-        ("GET", ["2013-04-01", "hostedzone", _]) => "GetHostedZone",
-        ("DELETE", ["2013-04-01", "hostedzone", _]) => "DeleteHostedZone",
-        ("POST", ["2013-04-01", "hostedzone", _, "rrset"]) => "ChangeResourceRecordSets",
-        ("GET", ["2013-04-01", "hostedzone", _, "rrset"]) => "ListResourceRecordSets",
-        ("GET", ["2013-04-01", "change", _]) => "GetChange",
-        _ => {
-            return (
-                "Unknown",
-                Err(ApiError::new(
-                    404,
-                    "UnknownOperationException",
-                    format!(
-                        "the lab resolver does not implement {method} {path}; see docs/route53-compatibility.md"
-                    ),
-                )),
-            );
-        }
+    let Some(operation) = Operation::parse(method, path) else {
+        return (
+            UNKNOWN_OPERATION,
+            Err(ApiError::new(
+                404,
+                "UnknownOperationException",
+                format!(
+                    "the lab resolver does not implement {method} {path}; see docs/route53-compatibility.md"
+                ),
+            )),
+        );
     };
     let checked = match &shared.credentials {
         Some(keys) => authenticate(shared, keys, method, path, query_text, headers, body),
         None => local_only(headers, uri, shared.api_insecure),
     };
     if let Err(e) = checked {
-        return (operation, Err(e));
+        return (operation.name(), Err(e));
     }
     if let Some(limiter) = &shared.rate_limit {
         let allowed = limiter
@@ -251,18 +323,17 @@ async fn dispatch(
         if !allowed {
             shared.metrics.api_throttled.inc();
             return (
-                operation,
+                operation.name(),
                 Err(ApiError::new(400, "Throttling", "Rate exceeded")),
             );
         }
     }
-    let query: HashMap<String, String> = url_query(query_text);
-    let arg = |i: usize| segments.get(i).copied().unwrap_or("");
+    let query = url_query(query_text);
     let result = match operation {
-        "CreateHostedZone" => create_zone(shared, body).await,
-        "ListHostedZones" => list_zones(shared, &query).await,
-        "ListHostedZonesByName" => zones_by_name(shared, &query).await,
-        "GetHostedZoneCount" => {
+        Operation::CreateHostedZone => create_zone(shared, body).await,
+        Operation::ListHostedZones => list_zones(shared, &query).await,
+        Operation::ListHostedZonesByName => zones_by_name(shared, &query).await,
+        Operation::GetHostedZoneCount => {
             let n = shared.store.lock().await.zones().count();
             Ok(ok(
                 StatusCode::OK,
@@ -270,13 +341,13 @@ async fn dispatch(
                 &format!("<HostedZoneCount>{n}</HostedZoneCount>"),
             ))
         }
-        "GetHostedZone" => get_zone(shared, arg(2)).await,
-        "DeleteHostedZone" => delete_zone(shared, arg(2)).await,
-        "ChangeResourceRecordSets" => change(shared, arg(2), body).await,
-        "ListResourceRecordSets" => list_rrsets(shared, arg(2), &query).await,
-        _ => get_change(shared, arg(2)).await,
+        Operation::GetHostedZone { zone } => get_zone(shared, zone).await,
+        Operation::DeleteHostedZone { zone } => delete_zone(shared, zone).await,
+        Operation::ChangeResourceRecordSets { zone } => change(shared, zone, body).await,
+        Operation::ListResourceRecordSets { zone } => list_rrsets(shared, zone, &query).await,
+        Operation::GetChange { change } => get_change(shared, change).await,
     };
-    (operation, result)
+    (operation.name(), result)
 }
 
 fn authenticate(
@@ -628,6 +699,86 @@ mod tests {
             headers.insert(*name, value.parse().unwrap());
         }
         local_only(&headers, &uri.parse().unwrap(), insecure).map_err(|e| e.message)
+    }
+
+    #[test]
+    fn operations_are_parsed_from_method_and_path() {
+        let parse = |method: Method, path: &'static str| Operation::parse(&method, path);
+        let zone = "Z0123456789";
+        for (method, path, operation, name) in [
+            (
+                Method::POST,
+                "/2013-04-01/hostedzone",
+                Operation::CreateHostedZone,
+                "CreateHostedZone",
+            ),
+            (
+                Method::GET,
+                "/2013-04-01/hostedzone/",
+                Operation::ListHostedZones,
+                "ListHostedZones",
+            ),
+            (
+                Method::GET,
+                "/2013-04-01/hostedzonesbyname",
+                Operation::ListHostedZonesByName,
+                "ListHostedZonesByName",
+            ),
+            (
+                Method::GET,
+                "/2013-04-01/hostedzonecount",
+                Operation::GetHostedZoneCount,
+                "GetHostedZoneCount",
+            ),
+            (
+                Method::GET,
+                "/2013-04-01/hostedzone/Z0123456789",
+                Operation::GetHostedZone { zone },
+                "GetHostedZone",
+            ),
+            (
+                Method::DELETE,
+                "/2013-04-01/hostedzone/Z0123456789",
+                Operation::DeleteHostedZone { zone },
+                "DeleteHostedZone",
+            ),
+            (
+                Method::POST,
+                "/2013-04-01/hostedzone/Z0123456789/rrset/",
+                Operation::ChangeResourceRecordSets { zone },
+                "ChangeResourceRecordSets",
+            ),
+            (
+                Method::GET,
+                "/2013-04-01/hostedzone/Z0123456789/rrset",
+                Operation::ListResourceRecordSets { zone },
+                "ListResourceRecordSets",
+            ),
+            (
+                Method::GET,
+                "/2013-04-01/change/C42",
+                Operation::GetChange { change: "C42" },
+                "GetChange",
+            ),
+        ] {
+            assert_eq!(
+                parse(method.clone(), path),
+                Some(operation),
+                "{method} {path}"
+            );
+            assert_eq!(operation.name(), name);
+        }
+        for (method, path) in [
+            (Method::PUT, "/2013-04-01/hostedzone"),
+            (Method::GET, "/2013-04-01/healthcheck/abc"),
+            (Method::GET, "/2013-04-01/hostedzone/Z1/rrset/extra"),
+            (Method::GET, "/2013-04-01//hostedzone"),
+            (Method::GET, "/2012-12-12/hostedzone"),
+            (Method::DELETE, "/2013-04-01/change/C42"),
+            (Method::GET, "/"),
+        ] {
+            assert_eq!(parse(method.clone(), path), None, "{method} {path}");
+        }
     }
 
     #[test]
