@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::shared::{Shared, WriteError};
 use crate::sigv4::{self, SignedRequest};
-use crate::store::{StoreError, list_page, reversed};
+use crate::store::{ListFrom, StoreError, list_page, reversed};
 use crate::xml::{self, XmlError};
 
 /// Route 53's largest page of record sets.
@@ -33,7 +33,8 @@ const MAX_ZONE_ITEMS: usize = 100;
 /// 1 MiB leaves 25 % margin.
 pub const MAX_BODY: usize = 1024 * 1024;
 
-/// The API router.
+/// The API's axum router: every request, whatever its path, goes to one handler that parses
+/// the operation, authenticates, rate-limits and answers in Route 53's XML.
 pub fn router(shared: Arc<Shared>) -> Router {
     Router::new().fallback(handle).with_state(shared)
 }
@@ -628,19 +629,24 @@ async fn list_rrsets(shared: &Shared, zone_id: &str, query: &HashMap<String, Str
     }
     let store = shared.store.lock().await;
     let zone = store.zone(zone_id)?;
-    let page = list_page(zone, name, rtype, identifier, max);
+    let from = name.map(|name| ListFrom {
+        name,
+        rtype,
+        identifier,
+    });
+    let page = list_page(zone, from, max);
     let sets: String = page.sets.iter().map(|s| xml::record_set(s)).collect();
     let mut inner = format!(
         "<ResourceRecordSets>{sets}</ResourceRecordSets><IsTruncated>{}</IsTruncated>",
         page.next.is_some()
     );
-    if let Some((n, t, i)) = &page.next {
+    if let Some(next) = &page.next {
         inner.push_str(&format!(
             "<NextRecordName>{}</NextRecordName><NextRecordType>{}</NextRecordType>",
-            xml::esc(n),
-            xml::esc(t)
+            xml::esc(&next.name),
+            xml::esc(&next.rtype)
         ));
-        if let Some(i) = i {
+        if let Some(i) = &next.identifier {
             inner.push_str(&format!(
                 "<NextRecordIdentifier>{}</NextRecordIdentifier>",
                 xml::esc(i)
@@ -675,81 +681,51 @@ mod tests {
 
     #[test]
     fn operations_are_parsed_from_method_and_path() {
-        let parse = |method: Method, path: &'static str| Operation::parse(&method, path);
-        let zone = "Z0123456789";
-        for (method, path, operation, name) in [
-            (
-                Method::POST,
-                "/2013-04-01/hostedzone",
-                Operation::CreateHostedZone,
-                "CreateHostedZone",
-            ),
-            (
-                Method::GET,
-                "/2013-04-01/hostedzone/",
-                Operation::ListHostedZones,
-                "ListHostedZones",
-            ),
-            (
-                Method::GET,
-                "/2013-04-01/hostedzonesbyname",
-                Operation::ListHostedZonesByName,
-                "ListHostedZonesByName",
-            ),
-            (
-                Method::GET,
-                "/2013-04-01/hostedzonecount",
-                Operation::GetHostedZoneCount,
-                "GetHostedZoneCount",
-            ),
-            (
-                Method::GET,
-                "/2013-04-01/hostedzone/Z0123456789",
-                Operation::GetHostedZone { zone },
-                "GetHostedZone",
-            ),
-            (
-                Method::DELETE,
-                "/2013-04-01/hostedzone/Z0123456789",
-                Operation::DeleteHostedZone { zone },
-                "DeleteHostedZone",
-            ),
-            (
-                Method::POST,
-                "/2013-04-01/hostedzone/Z0123456789/rrset/",
-                Operation::ChangeResourceRecordSets { zone },
-                "ChangeResourceRecordSets",
-            ),
-            (
-                Method::GET,
-                "/2013-04-01/hostedzone/Z0123456789/rrset",
-                Operation::ListResourceRecordSets { zone },
-                "ListResourceRecordSets",
-            ),
-            (
-                Method::GET,
-                "/2013-04-01/change/C42",
-                Operation::GetChange { change: "C42" },
-                "GetChange",
-            ),
-        ] {
-            assert_eq!(
-                parse(method.clone(), path),
-                Some(operation),
-                "{method} {path}"
+        let parse = |request: &'static str| {
+            let (method, path) = request.split_once(' ').unwrap();
+            Operation::parse(&Method::from_bytes(method.as_bytes()).unwrap(), path)
+        };
+        let zone = "Z1";
+        let requests = [
+            "POST /2013-04-01/hostedzone",
+            "GET /2013-04-01/hostedzone/",
+            "GET /2013-04-01/hostedzonesbyname",
+            "GET /2013-04-01/hostedzonecount",
+            "GET /2013-04-01/hostedzone/Z1",
+            "DELETE /2013-04-01/hostedzone/Z1",
+            "POST /2013-04-01/hostedzone/Z1/rrset/",
+            "GET /2013-04-01/hostedzone/Z1/rrset",
+            "GET /2013-04-01/change/C42",
+        ];
+        let operations = [
+            Operation::CreateHostedZone,
+            Operation::ListHostedZones,
+            Operation::ListHostedZonesByName,
+            Operation::GetHostedZoneCount,
+            Operation::GetHostedZone { zone },
+            Operation::DeleteHostedZone { zone },
+            Operation::ChangeResourceRecordSets { zone },
+            Operation::ListResourceRecordSets { zone },
+            Operation::GetChange { change: "C42" },
+        ];
+        for (request, operation) in requests.into_iter().zip(operations) {
+            assert_eq!(parse(request), Some(operation), "{request}");
+            // The metrics label is the variant's name, which is Route 53's.
+            assert!(
+                format!("{operation:?}").starts_with(operation.name()),
+                "{request}"
             );
-            assert_eq!(operation.name(), name);
         }
-        for (method, path) in [
-            (Method::PUT, "/2013-04-01/hostedzone"),
-            (Method::GET, "/2013-04-01/healthcheck/abc"),
-            (Method::GET, "/2013-04-01/hostedzone/Z1/rrset/extra"),
-            (Method::GET, "/2013-04-01//hostedzone"),
-            (Method::GET, "/2012-12-12/hostedzone"),
-            (Method::DELETE, "/2013-04-01/change/C42"),
-            (Method::GET, "/"),
+        for request in [
+            "PUT /2013-04-01/hostedzone",
+            "GET /2013-04-01/healthcheck/abc",
+            "GET /2013-04-01/hostedzone/Z1/rrset/extra",
+            "GET /2013-04-01//hostedzone",
+            "GET /2012-12-12/hostedzone",
+            "DELETE /2013-04-01/change/C42",
+            "GET /",
         ] {
-            assert_eq!(parse(method.clone(), path), None, "{method} {path}");
+            assert_eq!(parse(request), None, "{request}");
         }
     }
 
