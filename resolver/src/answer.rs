@@ -28,13 +28,13 @@ const HEADER_LEN: usize = 12;
 /// A response, with what the metrics need to know about it.
 #[derive(Debug, Clone)]
 pub struct Response<'s> {
-    /// The wire bytes.
+    /// The wire bytes, within the client's [`reply_limit`].
     pub bytes: Vec<u8>,
-    /// Its RCODE.
+    /// Its RCODE (for the `rcode` label of `wavelb_dns_queries_total`).
     pub rcode: ResponseCode,
     /// The question's type (`None` when there was no usable question).
     pub qtype: Option<RecordType>,
-    /// The weighted set answered.
+    /// The weighted set answered, when the answer came from a weighted group.
     pub picked: Option<&'s WeightedSet>,
     /// True when the answer did not fit and TC was set.
     pub truncated: bool,
@@ -47,11 +47,11 @@ pub enum Replied<'s> {
     Fast(fast::Answered<'s>),
     /// The general path ([`respond`]).
     General {
-        /// The reply's RCODE.
+        /// The reply's RCODE (for the `rcode` label of `wavelb_dns_queries_total`).
         rcode: ResponseCode,
         /// The question's type (`None` when there was no usable question).
         qtype: Option<RecordType>,
-        /// The weighted set answered.
+        /// The weighted set answered, when the answer came from a weighted group.
         picked: Option<&'s WeightedSet>,
     },
 }

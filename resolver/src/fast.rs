@@ -22,7 +22,7 @@ const OPT: [u8; OPT_LEN] = {
 pub struct Answered<'a> {
     /// The question's type: A (1) or AAAA (28).
     pub qtype: u16,
-    /// The weighted set answered.
+    /// The weighted set answered (its `served` counter counts the answer).
     pub set: &'a WeightedSet,
 }
 

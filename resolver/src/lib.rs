@@ -16,6 +16,8 @@
 //!
 //! No two modules depend on each other (`scripts/check-cycles.py resolver/src`).
 
+#![warn(missing_docs)]
+
 pub mod answer;
 pub mod api;
 pub mod config;

@@ -28,13 +28,13 @@ use crate::tcp::TcpLimits;
 pub struct Settings {
     /// DNS listen addresses (UDP and TCP on each).
     pub dns_listen: Vec<SocketAddr>,
-    /// The API listen address.
+    /// The API listen address; anything but loopback needs credentials or `api_insecure`.
     pub api_listen: SocketAddr,
     /// Zones created at start when missing.
     pub zones: Vec<String>,
     /// Where the state file lives; `None` keeps everything in memory.
     pub state_dir: Option<PathBuf>,
-    /// How long changes stay PENDING.
+    /// How long changes stay PENDING before GetChange reports them INSYNC.
     pub propagation_delay: Duration,
     /// API requests per second before `Throttling`.
     pub api_rate_limit: Option<f64>,
@@ -56,11 +56,11 @@ pub enum StartError {
     /// A socket could not be bound.
     #[error("cannot listen on {addr} ({what}): {source}; pick another address or port")]
     Bind {
-        /// The address.
+        /// The address as configured (port 0 when any free port was asked for).
         addr: SocketAddr,
-        /// Which listener.
+        /// Which listener: `DNS UDP`, `DNS TCP` or `API`.
         what: &'static str,
-        /// The OS error.
+        /// The OS error (address in use, permission denied for a port below 1024, …).
         source: std::io::Error,
     },
     /// The API would be open to the network without authentication.
@@ -75,9 +75,9 @@ pub enum StartError {
          limit (systemd TasksMax=, ulimit -u)"
     )]
     UdpWorkers {
-        /// The address.
+        /// The bound DNS address whose threads did not start.
         addr: SocketAddr,
-        /// The OS error.
+        /// The OS error from cloning the socket or spawning a thread.
         source: std::io::Error,
     },
     /// The state file is unusable.
@@ -86,9 +86,9 @@ pub enum StartError {
     /// A `--zone` name is invalid.
     #[error("--zone {name:?}: {why}")]
     Zone {
-        /// The name.
+        /// The name as given to `--zone` (or `zones` in `[resolver]`).
         name: String,
-        /// Why.
+        /// Why it was refused: not a valid domain name, or a zone the store refuses.
         why: String,
     },
 }
@@ -99,7 +99,7 @@ pub struct Running {
     pub dns: Vec<SocketAddr>,
     /// The API address actually bound.
     pub api: SocketAddr,
-    /// The shared state.
+    /// The state the listeners share (the lab reads its metrics).
     pub shared: Arc<Shared>,
     tasks: tokio::task::JoinSet<()>,
     /// The UDP threads; they stop when this is dropped.

@@ -353,13 +353,13 @@ pub struct Authorization<'h> {
     pub access_key_id: &'h str,
     /// The scope's `YYYYMMDD` date.
     pub date: &'h str,
-    /// The scope's region.
+    /// The scope's region; it feeds the signing key, so it is taken as the client wrote it.
     pub region: &'h str,
-    /// The scope's service.
+    /// The scope's service; [`verify`] refuses another than the one it verifies for.
     pub service: &'h str,
     /// The signed header names: lower-case, sorted, distinct, at most [`MAX_SIGNED_HEADERS`].
     pub signed_headers: Vec<&'h str>,
-    /// `SignedHeaders` as it arrived.
+    /// `SignedHeaders` as it arrived, which the canonical request repeats verbatim.
     pub signed_headers_raw: &'h str,
     /// The signature's 32 bytes.
     pub signature: [u8; 32],
