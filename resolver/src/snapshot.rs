@@ -471,6 +471,33 @@ mod tests {
         assert!(series(&answers).is_empty());
     }
 
+    /// Every zone the API creates is served by DNS: a name the API accepts but the DNS view
+    /// cannot read would be a zone that silently answers nothing (found by fuzz/api_xml).
+    #[test]
+    fn every_created_zone_is_served() {
+        for name in [
+            "-",
+            "test",
+            "a",
+            "_",
+            "-.test",
+            "a-.test",
+            "-a.test",
+            "_x.test",
+            "ok.test",
+            "x--y.test",
+        ] {
+            let mut s = crate::store::Store::default();
+            if let Ok((zone, _)) = s.create_zone(name, "ref", None, 0) {
+                let snap = Snapshot::of_store(&s, &AnswerCounters::default());
+                assert!(
+                    snap.zone_for(zone.name.as_str()).is_some(),
+                    "{name} is not served"
+                );
+            }
+        }
+    }
+
     #[test]
     fn all_zero_is_uniform() {
         let g = group(&[0, 0, 0]);
