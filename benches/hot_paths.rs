@@ -16,11 +16,12 @@ use registry::name::Fqdn;
 use registry::plan::{BatchLimits, Intent};
 use registry::pool::classify;
 use registry::txt::{OwnershipRecord, decode, encode};
-use resolver::answer::{Transport, respond};
+use resolver::answer::respond;
 use resolver::fast;
 use resolver::metrics::AnswerCounters;
 use resolver::snapshot::{Snapshot, Weighted, WeightedSet};
 use resolver::store::Store;
+use resolver::transport::Transport;
 
 /// `www.lab.test` with the benchmark's four targets, weights 10/20/30/40, TTL 30.
 fn lab_store() -> Store {

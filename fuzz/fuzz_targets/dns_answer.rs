@@ -21,10 +21,11 @@ use hickory_proto::op::{Message, ResponseCode};
 use libfuzzer_sys::fuzz_target;
 use registry::model::{Change, RecordSet};
 use registry::name::Fqdn;
-use resolver::answer::{Transport, reply_limit, respond};
+use resolver::answer::respond;
 use resolver::metrics::AnswerCounters;
 use resolver::snapshot::Snapshot;
 use resolver::store::Store;
+use resolver::transport::{Transport, reply_limit};
 
 /// An OPT record with no options: what an error reply may add to the query's size.
 const OPT_LEN: usize = 11;

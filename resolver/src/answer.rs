@@ -18,48 +18,23 @@ use hickory_proto::rr::{DNSClass, RData, Record, RecordType};
 
 use crate::fast;
 use crate::snapshot::{Rrset, Snapshot, WeightedSet, ZoneView};
+use crate::transport::{MAX_UDP_PAYLOAD, OPT_LEN, Transport, reply_limit};
 
-/// The largest UDP payload this server advertises and sends (RFC 9715's 1232-byte advice).
-pub const MAX_UDP_PAYLOAD: u16 = 1232;
 /// How many CNAMEs are followed inside a zone.
 const MAX_CNAME_CHAIN: usize = 8;
 /// The DNS header (RFC 1035 §4.1.1).
 const HEADER_LEN: usize = 12;
-/// The OPT record this server adds to a reply (root owner, type, class, TTL, empty RDATA).
-pub(crate) const OPT_LEN: usize = 11;
-/// The largest reply without EDNS (RFC 1035 §4.2.1).
-const PLAIN_UDP_PAYLOAD: u16 = 512;
-
-/// How the query arrived, which bounds the response size.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Transport {
-    /// UDP: 512 bytes, or the client's EDNS buffer size up to [`MAX_UDP_PAYLOAD`].
-    Udp,
-    /// TCP: 65535 bytes.
-    Tcp,
-}
-
-/// The largest reply a client may get: 65535 bytes on TCP (the frame's length field); on UDP
-/// its EDNS buffer size (`edns_payload`, from the query's OPT record) between 512 and
-/// [`MAX_UDP_PAYLOAD`], or 512 without EDNS.
-pub fn reply_limit(transport: Transport, edns_payload: Option<u16>) -> usize {
-    usize::from(match (transport, edns_payload) {
-        (Transport::Tcp, _) => u16::MAX,
-        (Transport::Udp, Some(p)) => p.clamp(PLAIN_UDP_PAYLOAD, MAX_UDP_PAYLOAD),
-        (Transport::Udp, None) => PLAIN_UDP_PAYLOAD,
-    })
-}
 
 /// A response, with what the metrics need to know about it.
 #[derive(Debug, Clone)]
 pub struct Response<'s> {
-    /// The wire bytes.
+    /// The wire bytes, within the client's [`reply_limit`].
     pub bytes: Vec<u8>,
-    /// Its RCODE.
+    /// Its RCODE (for the `rcode` label of `wavelb_dns_queries_total`).
     pub rcode: ResponseCode,
     /// The question's type (`None` when there was no usable question).
     pub qtype: Option<RecordType>,
-    /// The weighted set answered.
+    /// The weighted set answered, when the answer came from a weighted group.
     pub picked: Option<&'s WeightedSet>,
     /// True when the answer did not fit and TC was set.
     pub truncated: bool,
@@ -72,11 +47,11 @@ pub enum Replied<'s> {
     Fast(fast::Answered<'s>),
     /// The general path ([`respond`]).
     General {
-        /// The reply's RCODE.
+        /// The reply's RCODE (for the `rcode` label of `wavelb_dns_queries_total`).
         rcode: ResponseCode,
         /// The question's type (`None` when there was no usable question).
         qtype: Option<RecordType>,
-        /// The weighted set answered.
+        /// The weighted set answered, when the answer came from a weighted group.
         picked: Option<&'s WeightedSet>,
     },
 }

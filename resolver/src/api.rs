@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -12,9 +12,9 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::service::Shared;
+use crate::shared::{Shared, WriteError};
 use crate::sigv4::{self, SignedRequest};
-use crate::store::{Store, StoreError, list_page, reversed};
+use crate::store::{ListFrom, StoreError, list_page, reversed};
 use crate::xml::{self, XmlError};
 
 /// Route 53's largest page of record sets.
@@ -33,7 +33,8 @@ const MAX_ZONE_ITEMS: usize = 100;
 /// 1 MiB leaves 25 % margin.
 pub const MAX_BODY: usize = 1024 * 1024;
 
-/// The API router.
+/// The API's axum router: every request, whatever its path, goes to one handler that parses
+/// the operation, authenticates, rate-limits and answers in Route 53's XML.
 pub fn router(shared: Arc<Shared>) -> Router {
     Router::new().fallback(handle).with_state(shared)
 }
@@ -94,6 +95,17 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<WriteError> for ApiError {
+    fn from(e: WriteError) -> Self {
+        match e {
+            WriteError::Refused(e) => e.into(),
+            WriteError::NotDurable(_) | WriteError::Writer(_) => {
+                Self::new(500, "InternalFailure", e.to_string())
+            }
+        }
+    }
+}
+
 type ApiResult = Result<Response, ApiError>;
 
 fn request_id() -> String {
@@ -113,12 +125,6 @@ fn ok(status: StatusCode, root: &str, inner: &str) -> Response {
         .into_response()
 }
 
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
 async fn handle(
     State(shared): State<Arc<Shared>>,
     method: Method,
@@ -129,7 +135,7 @@ async fn handle(
     let id = request_id();
     let (operation, result) = match read_body(&headers, body).await {
         Ok(body) => dispatch(&shared, &method, &uri, &headers, &body).await,
-        Err(e) => ("Unknown", Err(e)),
+        Err(e) => (UNKNOWN_OPERATION, Err(e)),
     };
     let code = match &result {
         Ok(_) => "OK".to_owned(),
@@ -198,6 +204,90 @@ async fn parse_body<T: Send + 'static>(
     .map_err(|e| ApiError::input(e.0))
 }
 
+/// A Route 53 operation the lab resolver implements, with the id its path names; parsed once
+/// from the method and path ([`Operation::parse`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Operation<'p> {
+    /// `POST /2013-04-01/hostedzone`.
+    CreateHostedZone,
+    /// `GET /2013-04-01/hostedzone`.
+    ListHostedZones,
+    /// `GET /2013-04-01/hostedzonesbyname`.
+    ListHostedZonesByName,
+    /// `GET /2013-04-01/hostedzonecount`.
+    GetHostedZoneCount,
+    /// `GET /2013-04-01/hostedzone/{zone}`.
+    GetHostedZone {
+        /// The hosted zone id, as the path names it.
+        zone: &'p str,
+    },
+    /// `DELETE /2013-04-01/hostedzone/{zone}`.
+    DeleteHostedZone {
+        /// The hosted zone id, as the path names it.
+        zone: &'p str,
+    },
+    /// `POST /2013-04-01/hostedzone/{zone}/rrset`.
+    ChangeResourceRecordSets {
+        /// The hosted zone id, as the path names it.
+        zone: &'p str,
+    },
+    /// `GET /2013-04-01/hostedzone/{zone}/rrset`.
+    ListResourceRecordSets {
+        /// The hosted zone id, as the path names it.
+        zone: &'p str,
+    },
+    /// `GET /2013-04-01/change/{change}`.
+    GetChange {
+        /// The change id, as the path names it.
+        change: &'p str,
+    },
+}
+
+impl<'p> Operation<'p> {
+    /// The operation `method` on `path` asks for (a trailing `/` and repeated leading or trailing
+    /// slashes are ignored), or `None` when the resolver does not implement it.
+    fn parse(method: &Method, path: &'p str) -> Option<Self> {
+        let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+        Some(match (method.as_str(), segments.as_slice()) {
+            ("POST", ["2013-04-01", "hostedzone"]) => Self::CreateHostedZone,
+            ("GET", ["2013-04-01", "hostedzone"]) => Self::ListHostedZones,
+            ("GET", ["2013-04-01", "hostedzonesbyname"]) => Self::ListHostedZonesByName,
+            ("GET", ["2013-04-01", "hostedzonecount"]) => Self::GetHostedZoneCount,
+            ("GET", ["2013-04-01", "hostedzone", zone]) => Self::GetHostedZone { zone },
+            ("DELETE", ["2013-04-01", "hostedzone", zone]) => Self::DeleteHostedZone { zone },
+            ("POST", ["2013-04-01", "hostedzone", zone, "rrset"]) => {
+                Self::ChangeResourceRecordSets { zone }
+            }
+            ("GET", ["2013-04-01", "hostedzone", zone, "rrset"]) => {
+                Self::ListResourceRecordSets { zone }
+            }
+            ("GET", ["2013-04-01", "change", change]) => Self::GetChange { change },
+            _ => return None,
+        })
+    }
+
+    /// The operation's name, as Route 53 calls it (the `operation` label of
+    /// `wavelb_api_requests_total`).
+    fn name(self) -> &'static str {
+        match self {
+            Self::CreateHostedZone => "CreateHostedZone",
+            Self::ListHostedZones => "ListHostedZones",
+            Self::ListHostedZonesByName => "ListHostedZonesByName",
+            Self::GetHostedZoneCount => "GetHostedZoneCount",
+            Self::GetHostedZone { .. } => "GetHostedZone",
+            Self::DeleteHostedZone { .. } => "DeleteHostedZone",
+            Self::ChangeResourceRecordSets { .. } => "ChangeResourceRecordSets",
+            Self::ListResourceRecordSets { .. } => "ListResourceRecordSets",
+            Self::GetChange { .. } => "GetChange",
+        }
+    }
+}
+
+/// The `operation` label of a request that names no operation the resolver implements.
+const UNKNOWN_OPERATION: &str = "Unknown";
+
+/// Authenticates, rate-limits and runs one request; returns the operation's name (for the
+/// metrics) and the response.
 async fn dispatch(
     shared: &Shared,
     method: &Method,
@@ -207,36 +297,24 @@ async fn dispatch(
 ) -> (&'static str, ApiResult) {
     let path = uri.path();
     let query_text = uri.query().unwrap_or("");
-    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-    let operation = match (method.as_str(), segments.as_slice()) {
-        ("POST", ["2013-04-01", "hostedzone"]) => "CreateHostedZone",
-        ("GET", ["2013-04-01", "hostedzone"]) => "ListHostedZones",
-        ("GET", ["2013-04-01", "hostedzonesbyname"]) => "ListHostedZonesByName",
-        ("GET", ["2013-04-01", "hostedzonecount"]) => "GetHostedZoneCount",
-        ("GET", ["2013-04-01", "hostedzone", _]) => "GetHostedZone",
-        ("DELETE", ["2013-04-01", "hostedzone", _]) => "DeleteHostedZone",
-        ("POST", ["2013-04-01", "hostedzone", _, "rrset"]) => "ChangeResourceRecordSets",
-        ("GET", ["2013-04-01", "hostedzone", _, "rrset"]) => "ListResourceRecordSets",
-        ("GET", ["2013-04-01", "change", _]) => "GetChange",
-        _ => {
-            return (
-                "Unknown",
-                Err(ApiError::new(
-                    404,
-                    "UnknownOperationException",
-                    format!(
-                        "the lab resolver does not implement {method} {path}; see docs/route53-compatibility.md"
-                    ),
-                )),
-            );
-        }
+    let Some(operation) = Operation::parse(method, path) else {
+        return (
+            UNKNOWN_OPERATION,
+            Err(ApiError::new(
+                404,
+                "UnknownOperationException",
+                format!(
+                    "the lab resolver does not implement {method} {path}; see docs/route53-compatibility.md"
+                ),
+            )),
+        );
     };
     let checked = match &shared.credentials {
         Some(keys) => authenticate(shared, keys, method, path, query_text, headers, body),
         None => local_only(headers, uri, shared.api_insecure),
     };
     if let Err(e) = checked {
-        return (operation, Err(e));
+        return (operation.name(), Err(e));
     }
     if let Some(limiter) = &shared.rate_limit {
         let allowed = limiter
@@ -246,18 +324,17 @@ async fn dispatch(
         if !allowed {
             shared.metrics.api_throttled.inc();
             return (
-                operation,
+                operation.name(),
                 Err(ApiError::new(400, "Throttling", "Rate exceeded")),
             );
         }
     }
-    let query: HashMap<String, String> = url_query(query_text);
-    let arg = |i: usize| segments.get(i).copied().unwrap_or("");
+    let query = url_query(query_text);
     let result = match operation {
-        "CreateHostedZone" => create_zone(shared, body).await,
-        "ListHostedZones" => list_zones(shared, &query).await,
-        "ListHostedZonesByName" => zones_by_name(shared, &query).await,
-        "GetHostedZoneCount" => {
+        Operation::CreateHostedZone => create_zone(shared, body).await,
+        Operation::ListHostedZones => list_zones(shared, &query).await,
+        Operation::ListHostedZonesByName => zones_by_name(shared, &query).await,
+        Operation::GetHostedZoneCount => {
             let n = shared.store.lock().await.zones().count();
             Ok(ok(
                 StatusCode::OK,
@@ -265,13 +342,13 @@ async fn dispatch(
                 &format!("<HostedZoneCount>{n}</HostedZoneCount>"),
             ))
         }
-        "GetHostedZone" => get_zone(shared, arg(2)).await,
-        "DeleteHostedZone" => delete_zone(shared, arg(2)).await,
-        "ChangeResourceRecordSets" => change(shared, arg(2), body).await,
-        "ListResourceRecordSets" => list_rrsets(shared, arg(2), &query).await,
-        _ => get_change(shared, arg(2)).await,
+        Operation::GetHostedZone { zone } => get_zone(shared, zone).await,
+        Operation::DeleteHostedZone { zone } => delete_zone(shared, zone).await,
+        Operation::ChangeResourceRecordSets { zone } => change(shared, zone, body).await,
+        Operation::ListResourceRecordSets { zone } => list_rrsets(shared, zone, &query).await,
+        Operation::GetChange { change } => get_change(shared, change).await,
     };
-    (operation, result)
+    (operation.name(), result)
 }
 
 fn authenticate(
@@ -383,45 +460,17 @@ fn host_address(host: &str) -> HostName {
     }
 }
 
+/// The parameters of a raw query string, form-decoded ([`sigv4::form_decode`]; bytes that are
+/// not UTF-8 become U+FFFD); of a repeated name, the last value.
 fn url_query(q: &str) -> HashMap<String, String> {
+    let decode = |text: &str| String::from_utf8_lossy(&sigv4::form_decode(text)).into_owned();
     q.split('&')
         .filter(|p| !p.is_empty())
         .map(|p| {
             let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (percent_decode(k), percent_decode(v))
+            (decode(k), decode(v))
         })
         .collect()
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let hex = |b: u8| {
-        char::from(b)
-            .to_digit(16)
-            .and_then(|d| u8::try_from(d).ok())
-    };
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let decoded = (bytes[i] == b'%')
-            .then(|| Some(hex(*bytes.get(i + 1)?)? * 16 + hex(*bytes.get(i + 2)?)?))
-            .flatten();
-        match (decoded, bytes[i]) {
-            (Some(b), _) => {
-                out.push(b);
-                i += 3;
-            }
-            (None, b'+') => {
-                out.push(b' ');
-                i += 1;
-            }
-            (None, b) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn max_items(
@@ -580,19 +629,24 @@ async fn list_rrsets(shared: &Shared, zone_id: &str, query: &HashMap<String, Str
     }
     let store = shared.store.lock().await;
     let zone = store.zone(zone_id)?;
-    let page = list_page(zone, name, rtype, identifier, max);
+    let from = name.map(|name| ListFrom {
+        name,
+        rtype,
+        identifier,
+    });
+    let page = list_page(zone, from, max);
     let sets: String = page.sets.iter().map(|s| xml::record_set(s)).collect();
     let mut inner = format!(
         "<ResourceRecordSets>{sets}</ResourceRecordSets><IsTruncated>{}</IsTruncated>",
         page.next.is_some()
     );
-    if let Some((n, t, i)) = &page.next {
+    if let Some(next) = &page.next {
         inner.push_str(&format!(
             "<NextRecordName>{}</NextRecordName><NextRecordType>{}</NextRecordType>",
-            xml::esc(n),
-            xml::esc(t)
+            xml::esc(&next.name),
+            xml::esc(&next.rtype)
         ));
-        if let Some(i) = i {
+        if let Some(i) = &next.identifier {
             inner.push_str(&format!(
                 "<NextRecordIdentifier>{}</NextRecordIdentifier>",
                 xml::esc(i)
@@ -613,50 +667,6 @@ async fn get_change(shared: &Shared, id: &str) -> ApiResult {
     ))
 }
 
-impl Shared {
-    /// True once the change's propagation delay has passed.
-    pub fn insync(&self, change: &crate::store::ChangeRecord) -> bool {
-        let delay = u64::try_from(self.propagation_delay.as_millis()).unwrap_or(u64::MAX);
-        now_ms() >= change.submitted_at_ms.saturating_add(delay)
-    }
-
-    /// Applies `op` to a copy of the store, makes the copy durable, then publishes it (store
-    /// and DNS snapshot). Nothing is published, and the client gets an error, if the write to
-    /// disk fails.
-    async fn mutate<T>(
-        &self,
-        op: impl FnOnce(&mut Store, u64) -> Result<T, StoreError>,
-    ) -> Result<T, ApiError> {
-        let mut store = self.store.lock().await;
-        let mut next = store.clone();
-        let out = op(&mut next, now_ms())?;
-        if let Some(file) = &self.state_file {
-            let file = file.clone();
-            let copy = next.clone();
-            tokio::task::spawn_blocking(move || file.save(&copy))
-                .await
-                .map_err(|e| {
-                    ApiError::new(
-                        500,
-                        "InternalFailure",
-                        format!("the state writer failed: {e}"),
-                    )
-                })?
-                .map_err(|e| {
-                    tracing::error!(error = %e, "cannot persist a change; it was not applied");
-                    ApiError::new(
-                        500,
-                        "InternalFailure",
-                        format!("the change was not applied: {e}"),
-                    )
-                })?;
-        }
-        *store = next;
-        self.publish(&store);
-        Ok(out)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -667,6 +677,56 @@ mod tests {
             headers.insert(*name, value.parse().unwrap());
         }
         local_only(&headers, &uri.parse().unwrap(), insecure).map_err(|e| e.message)
+    }
+
+    #[test]
+    fn operations_are_parsed_from_method_and_path() {
+        let parse = |request: &'static str| {
+            let (method, path) = request.split_once(' ').unwrap();
+            Operation::parse(&Method::from_bytes(method.as_bytes()).unwrap(), path)
+        };
+        let zone = "Z1";
+        let requests = [
+            "POST /2013-04-01/hostedzone",
+            "GET /2013-04-01/hostedzone/",
+            "GET /2013-04-01/hostedzonesbyname",
+            "GET /2013-04-01/hostedzonecount",
+            "GET /2013-04-01/hostedzone/Z1",
+            "DELETE /2013-04-01/hostedzone/Z1",
+            "POST /2013-04-01/hostedzone/Z1/rrset/",
+            "GET /2013-04-01/hostedzone/Z1/rrset",
+            "GET /2013-04-01/change/C42",
+        ];
+        let operations = [
+            Operation::CreateHostedZone,
+            Operation::ListHostedZones,
+            Operation::ListHostedZonesByName,
+            Operation::GetHostedZoneCount,
+            Operation::GetHostedZone { zone },
+            Operation::DeleteHostedZone { zone },
+            Operation::ChangeResourceRecordSets { zone },
+            Operation::ListResourceRecordSets { zone },
+            Operation::GetChange { change: "C42" },
+        ];
+        for (request, operation) in requests.into_iter().zip(operations) {
+            assert_eq!(parse(request), Some(operation), "{request}");
+            // The metrics label is the variant's name, which is Route 53's.
+            assert!(
+                format!("{operation:?}").starts_with(operation.name()),
+                "{request}"
+            );
+        }
+        for request in [
+            "PUT /2013-04-01/hostedzone",
+            "GET /2013-04-01/healthcheck/abc",
+            "GET /2013-04-01/hostedzone/Z1/rrset/extra",
+            "GET /2013-04-01//hostedzone",
+            "GET /2012-12-12/hostedzone",
+            "DELETE /2013-04-01/change/C42",
+            "GET /",
+        ] {
+            assert_eq!(parse(request), None, "{request}");
+        }
     }
 
     #[test]

@@ -37,7 +37,7 @@ pub enum Refusal {
 }
 
 impl Refusal {
-    /// The metrics label.
+    /// The `reason` label of `wavelb_connections_refused_total`: `total` or `per_source`.
     pub fn label(self) -> &'static str {
         match self {
             Self::Total => "total",

@@ -5,8 +5,8 @@
 //! [`crate::answer::respond`] answers it. Both produce the same bytes for the same random number;
 //! the tests hold them to it.
 
-use crate::answer::{MAX_UDP_PAYLOAD, OPT_LEN, Transport, reply_limit};
 use crate::snapshot::{Snapshot, WeightedSet};
+use crate::transport::{MAX_UDP_PAYLOAD, OPT_LEN, Transport, reply_limit};
 
 /// The longest wire name (RFC 1035 §3.1), plus the two type bytes of a fast-path key.
 const KEY_MAX: usize = 255 + 2;
@@ -22,7 +22,7 @@ const OPT: [u8; OPT_LEN] = {
 pub struct Answered<'a> {
     /// The question's type: A (1) or AAAA (28).
     pub qtype: u16,
-    /// The weighted set answered.
+    /// The weighted set answered (its `served` counter counts the answer).
     pub set: &'a WeightedSet,
 }
 

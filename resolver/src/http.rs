@@ -16,7 +16,7 @@ use tokio::net::TcpListener;
 
 use crate::conn::{self, Caps, Counters, Limiter};
 use crate::metrics::ConnectionLabels;
-use crate::service::Shared;
+use crate::shared::Shared;
 
 /// The bounds on API connections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,11 +5,18 @@
 //! - [`store`]: hosted zones, record sets (Route 53's change rules via `registry::zone`) and
 //!   changes; [`persist`] makes every acknowledged change durable.
 //! - [`snapshot`] and [`answer`]: the immutable DNS view and the pure query → response step;
-//!   [`fast`] answers the common query (A/AAAA for a weighted name) from pre-encoded wire data.
+//!   [`fast`] answers the common query (A/AAAA for a weighted name) from pre-encoded wire data;
+//!   [`transport`]: how a query arrived and how large its reply may be.
+//! - [`shared`]: the state every listener shares (store, snapshot, metrics) and its write path.
 //! - [`api`] and [`xml`]: the REST/XML API; [`sigv4`] authenticates it.
-//! - [`service`]: startup and the shared state; [`tcp`]: DNS over TCP; [`http`]: the API's
-//!   HTTP server; [`conn`]: the connection caps both share; `udp`: the DNS-over-UDP threads
-//!   (batched I/O with `recvmmsg`/`sendmmsg`, which is why the resolver is Linux-only).
+//! - [`tcp`]: DNS over TCP; [`http`]: the API's HTTP server; [`conn`]: the connection caps both
+//!   share; `udp`: the DNS-over-UDP threads (batched I/O with `recvmmsg`/`sendmmsg`, which is
+//!   why the resolver is Linux-only).
+//! - [`service`]: startup only: builds [`shared::Shared`] and composes the listeners on it.
+//!
+//! No two modules depend on each other (`scripts/check-cycles.py resolver/src`).
+
+#![warn(missing_docs)]
 
 pub mod answer;
 pub mod api;
@@ -22,10 +29,12 @@ mod mmsg;
 pub mod persist;
 pub mod rdata;
 pub mod service;
+pub mod shared;
 pub mod sigv4;
 pub mod snapshot;
 pub mod store;
 pub mod tcp;
+pub mod transport;
 mod udp;
 pub mod xml;
 

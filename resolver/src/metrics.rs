@@ -22,9 +22,9 @@ pub struct QueryLabels {
 /// Labels of `wavelb_dns_answers_total`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 pub struct AnswerLabels {
-    /// The weighted name.
+    /// The weighted name (the pool), with its trailing dot.
     pub pool: String,
-    /// The set identifier answered.
+    /// The set identifier answered (one per instance for wavelb's pools).
     pub set_id: String,
 }
 
@@ -74,7 +74,7 @@ impl AnswerCounters {
 /// Labels of `wavelb_api_requests_total`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 pub struct ApiLabels {
-    /// The API operation.
+    /// The API operation as Route 53 names it (`ChangeResourceRecordSets`, …), or `Unknown`.
     pub operation: &'static str,
     /// `OK` or the error code.
     pub code: String,
@@ -104,7 +104,7 @@ pub struct ResolverMetrics {
     pub api_requests: Family<ApiLabels, Counter>,
     /// API requests refused by the rate limit.
     pub api_throttled: Counter,
-    /// Change batches applied.
+    /// ChangeResourceRecordSets batches applied (and made durable).
     pub zone_changes: Counter,
     /// Connections closed at once because a cap was reached, by listener and cap.
     pub connections_refused: Family<ConnectionLabels, Counter>,
@@ -211,5 +211,20 @@ impl ResolverMetrics {
             m.connections_ended.clone(),
         );
         m
+    }
+}
+
+/// The conventional mnemonic (`NOERROR`, `NXDOMAIN`, …) for metrics labels.
+pub(crate) fn rcode_name(rcode: hickory_proto::op::ResponseCode) -> Cow<'static, str> {
+    use hickory_proto::op::ResponseCode as R;
+    match rcode {
+        R::NoError => "NOERROR".into(),
+        R::FormErr => "FORMERR".into(),
+        R::ServFail => "SERVFAIL".into(),
+        R::NXDomain => "NXDOMAIN".into(),
+        R::NotImp => "NOTIMP".into(),
+        R::Refused => "REFUSED".into(),
+        R::BADVERS => "BADVERS".into(),
+        other => u16::from(other).to_string().into(),
     }
 }

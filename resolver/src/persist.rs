@@ -19,11 +19,11 @@ pub enum PersistError {
     /// Reading or writing failed.
     #[error("{action} {path}: {source}")]
     Io {
-        /// What was being done.
+        /// What was being done (`cannot read`, `cannot write`, …), the start of the message.
         action: &'static str,
-        /// The file.
+        /// The file or directory the operation was on.
         path: PathBuf,
-        /// The OS error.
+        /// The OS error (permissions, full disk, …).
         source: std::io::Error,
     },
     /// The file exists but is not a complete, intact state file.
@@ -32,7 +32,7 @@ pub enum PersistError {
          or move it away to start with no zones"
     )]
     Corrupt {
-        /// The file.
+        /// The state file that was read.
         path: PathBuf,
         /// What is wrong with it.
         why: String,

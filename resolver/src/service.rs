@@ -1,8 +1,8 @@
-//! The running resolver: shared state and startup (binding, zones, state file), composing the
-//! listeners: DNS over UDP ([`crate::udp`]), DNS over TCP ([`crate::tcp`]) and the API
-//! ([`crate::http`] serving [`crate::api`]).
+//! Starting the resolver: loads the state file, creates the `--zone` zones, builds the
+//! [`Shared`] state and binds the listeners on it: DNS over UDP ([`crate::udp`]), DNS over TCP
+//! ([`crate::tcp`]) and the API ([`crate::http`] serving [`crate::api`]). Nothing here runs after
+//! start; no listener depends on this module.
 
-use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -14,11 +14,11 @@ use registry::limiter::TokenBucket;
 use sha2::Digest;
 use tokio::net::{TcpListener, UdpSocket};
 
-use crate::answer::{self, Replied, Transport};
 use crate::http::ApiLimits;
-use crate::metrics::{QueryLabels, ResolverMetrics};
+use crate::metrics::ResolverMetrics;
 use crate::persist::{PersistError, StateFile};
-use crate::sigv4::Credentials;
+use crate::shared::Shared;
+use crate::sigv4::{Credentials, Payload};
 use crate::snapshot::Snapshot;
 use crate::store::Store;
 use crate::tcp::TcpLimits;
@@ -28,13 +28,13 @@ use crate::tcp::TcpLimits;
 pub struct Settings {
     /// DNS listen addresses (UDP and TCP on each).
     pub dns_listen: Vec<SocketAddr>,
-    /// The API listen address.
+    /// The API listen address; anything but loopback needs credentials or `api_insecure`.
     pub api_listen: SocketAddr,
     /// Zones created at start when missing.
     pub zones: Vec<String>,
     /// Where the state file lives; `None` keeps everything in memory.
     pub state_dir: Option<PathBuf>,
-    /// How long changes stay PENDING.
+    /// How long changes stay PENDING before GetChange reports them INSYNC.
     pub propagation_delay: Duration,
     /// API requests per second before `Throttling`.
     pub api_rate_limit: Option<f64>,
@@ -56,11 +56,11 @@ pub enum StartError {
     /// A socket could not be bound.
     #[error("cannot listen on {addr} ({what}): {source}; pick another address or port")]
     Bind {
-        /// The address.
+        /// The address as configured (port 0 when any free port was asked for).
         addr: SocketAddr,
-        /// Which listener.
+        /// Which listener: `DNS UDP`, `DNS TCP` or `API`.
         what: &'static str,
-        /// The OS error.
+        /// The OS error (address in use, permission denied for a port below 1024, …).
         source: std::io::Error,
     },
     /// The API would be open to the network without authentication.
@@ -75,9 +75,9 @@ pub enum StartError {
          limit (systemd TasksMax=, ulimit -u)"
     )]
     UdpWorkers {
-        /// The address.
+        /// The bound DNS address whose threads did not start.
         addr: SocketAddr,
-        /// The OS error.
+        /// The OS error from cloning the socket or spawning a thread.
         source: std::io::Error,
     },
     /// The state file is unusable.
@@ -86,41 +86,11 @@ pub enum StartError {
     /// A `--zone` name is invalid.
     #[error("--zone {name:?}: {why}")]
     Zone {
-        /// The name.
+        /// The name as given to `--zone` (or `zones` in `[resolver]`).
         name: String,
-        /// Why.
+        /// Why it was refused: not a valid domain name, or a zone the store refuses.
         why: String,
     },
-}
-
-/// State shared by the DNS listeners and the API.
-pub struct Shared {
-    /// The zones; writers hold this lock while they persist, readers of the API briefly.
-    pub store: tokio::sync::Mutex<Store>,
-    /// What DNS queries are answered from; swapped atomically after every change.
-    pub snapshot: ArcSwap<Snapshot>,
-    /// Where changes are made durable.
-    pub state_file: Option<StateFile>,
-    /// How long changes stay PENDING.
-    pub propagation_delay: Duration,
-    /// The API's request budget.
-    pub rate_limit: Option<std::sync::Mutex<TokenBucket>>,
-    /// Accepted SigV4 keys.
-    pub credentials: Option<Vec<Credentials>>,
-    /// Whether signed requests may leave their body unsigned.
-    pub unsigned_payload: crate::sigv4::Payload,
-    /// `--api-insecure`: an unauthenticated API also answers requests for non-loopback IP hosts.
-    pub api_insecure: bool,
-    /// Metrics.
-    pub metrics: ResolverMetrics,
-}
-
-impl Shared {
-    /// Rebuilds the DNS snapshot from `store` and swaps it in.
-    pub fn publish(&self, store: &Store) {
-        self.snapshot
-            .store(Arc::new(Snapshot::of_store(store, &self.metrics.answers)));
-    }
 }
 
 /// A started resolver: its bound addresses and its shared state.
@@ -129,7 +99,7 @@ pub struct Running {
     pub dns: Vec<SocketAddr>,
     /// The API address actually bound.
     pub api: SocketAddr,
-    /// The shared state.
+    /// The state the listeners share (the lab reads its metrics).
     pub shared: Arc<Shared>,
     tasks: tokio::task::JoinSet<()>,
     /// The UDP threads; they stop when this is dropped.
@@ -192,9 +162,9 @@ pub async fn start(settings: &Settings, registry: &mut Registry) -> Result<Runni
             .map(|r| std::sync::Mutex::new(TokenBucket::new(r, r.max(1.0), Instant::now()))),
         credentials: settings.api_credentials.clone(),
         unsigned_payload: if settings.api_allow_unsigned_payload {
-            crate::sigv4::Payload::MayBeUnsigned
+            Payload::MayBeUnsigned
         } else {
-            crate::sigv4::Payload::MustBeSigned
+            Payload::MustBeSigned
         },
         api_insecure: settings.api_insecure,
         metrics: ResolverMetrics::register(registry),
@@ -300,60 +270,4 @@ async fn bind_dns(addr: SocketAddr) -> Result<(UdpSocket, TcpListener), StartErr
         what: "DNS TCP",
         source: last.unwrap_or_else(|| std::io::Error::other("no free port for both UDP and TCP")),
     })
-}
-
-/// The conventional mnemonic (`NOERROR`, `NXDOMAIN`, …) for metrics labels.
-fn rcode_name(rcode: hickory_proto::op::ResponseCode) -> Cow<'static, str> {
-    use hickory_proto::op::ResponseCode as R;
-    match rcode {
-        R::NoError => "NOERROR".into(),
-        R::FormErr => "FORMERR".into(),
-        R::ServFail => "SERVFAIL".into(),
-        R::NXDomain => "NXDOMAIN".into(),
-        R::NotImp => "NOTIMP".into(),
-        R::Refused => "REFUSED".into(),
-        R::BADVERS => "BADVERS".into(),
-        other => u16::from(other).to_string().into(),
-    }
-}
-
-/// Answers `packet` into `out` ([`answer::reply`]: the fast path for the common query, the
-/// general path otherwise) and counts it. False when the packet must be ignored (no header, or
-/// itself a response). The caller observes the time to answer, once the answer is sent
-/// ([`ResolverMetrics::answered_in`]).
-pub(crate) fn answer_query(
-    metrics: &ResolverMetrics,
-    snapshot: &Snapshot,
-    packet: &[u8],
-    transport: Transport,
-    random: u64,
-    out: &mut Vec<u8>,
-) -> bool {
-    match answer::reply(snapshot, packet, transport, random, out) {
-        None => return false,
-        Some(Replied::Fast(hit)) => {
-            match hit.qtype {
-                1 => metrics.noerror.a.inc(),
-                _ => metrics.noerror.aaaa.inc(),
-            };
-            hit.set.served.inc();
-        }
-        Some(Replied::General {
-            rcode,
-            qtype,
-            picked,
-        }) => {
-            metrics
-                .queries
-                .get_or_create(&QueryLabels {
-                    qtype: qtype.map_or(Cow::Borrowed("none"), |t| Cow::Borrowed(t.into())),
-                    rcode: rcode_name(rcode),
-                })
-                .inc();
-            if let Some(set) = picked {
-                set.served.inc();
-            }
-        }
-    }
-    true
 }

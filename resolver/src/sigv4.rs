@@ -48,7 +48,9 @@ use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hmac::{Hmac, Mac};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, percent_encode};
 use sha2::{Digest, Sha256};
+use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -351,13 +353,13 @@ pub struct Authorization<'h> {
     pub access_key_id: &'h str,
     /// The scope's `YYYYMMDD` date.
     pub date: &'h str,
-    /// The scope's region.
+    /// The scope's region; it feeds the signing key, so it is taken as the client wrote it.
     pub region: &'h str,
-    /// The scope's service.
+    /// The scope's service; [`verify`] refuses another than the one it verifies for.
     pub service: &'h str,
     /// The signed header names: lower-case, sorted, distinct, at most [`MAX_SIGNED_HEADERS`].
     pub signed_headers: Vec<&'h str>,
-    /// `SignedHeaders` as it arrived.
+    /// `SignedHeaders` as it arrived, which the canonical request repeats verbatim.
     pub signed_headers_raw: &'h str,
     /// The signature's 32 bytes.
     pub signature: [u8; 32],
@@ -624,62 +626,27 @@ fn canonical_query(raw_query: &str) -> String {
     out
 }
 
-/// Decodes `%XX` escapes and `+` (as a space); a `%` not followed by two hex digits stays as is.
-fn form_decode(text: &str) -> Vec<u8> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while let Some(&byte) = bytes.get(i) {
-        let escaped = match (byte, bytes.get(i + 1), bytes.get(i + 2)) {
-            (b'%', Some(&hi), Some(&lo)) => hex_value(hi).zip(hex_value(lo)),
-            _ => None,
-        };
-        match (byte, escaped) {
-            (_, Some((hi, lo))) => {
-                out.push((hi << 4) | lo);
-                i += 3;
-            }
-            (b'+', None) => {
-                out.push(b' ');
-                i += 1;
-            }
-            (byte, None) => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    out
+/// Decodes `%XX` escapes and `+` (as a space), as `application/x-www-form-urlencoded` does; a
+/// `%` not followed by two hex digits stays as is.
+pub(crate) fn form_decode(text: &str) -> Vec<u8> {
+    percent_decode_str(&text.replace('+', " ")).collect()
 }
 
-fn hex_value(digit: u8) -> Option<u8> {
-    match digit {
-        b'0'..=b'9' => Some(digit - b'0'),
-        b'a'..=b'f' => Some(digit - b'a' + 10),
-        b'A'..=b'F' => Some(digit - b'A' + 10),
-        _ => None,
-    }
-}
+/// What SigV4's UriEncode leaves bare: `A-Z a-z 0-9 - _ . ~`.
+const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
 
 /// SigV4's UriEncode with `/` encoded too.
 fn uri_encode(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len());
-    uri_encode_into(&mut out, bytes);
-    out
+    percent_encode(bytes, UNRESERVED).to_string()
 }
 
 /// Appends `bytes` with everything but `A-Z a-z 0-9 - _ . ~` as upper-case `%XX`.
 fn uri_encode_into(out: &mut String, bytes: &[u8]) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    for &byte in bytes {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
-            out.push(char::from(byte));
-        } else {
-            out.push('%');
-            out.push(char::from(HEX[usize::from(byte >> 4)]));
-            out.push(char::from(HEX[usize::from(byte & 0x0f)]));
-        }
-    }
+    out.extend(percent_encode(bytes, UNRESERVED));
 }
 
 fn new_mac(key: &[u8]) -> Result<HmacSha256, AuthError> {
@@ -715,75 +682,44 @@ fn unix_seconds(time: SystemTime) -> i64 {
     }
 }
 
-/// Parses `YYYYMMDDTHHMMSSZ` into seconds since the Unix epoch.
+/// Parses `YYYYMMDDTHHMMSSZ` (UTC) into seconds since the Unix epoch; `None` unless every
+/// field is digits and the date and time exist.
 fn parse_amz_date(text: &str) -> Option<i64> {
     let bytes = text.as_bytes();
     if bytes.len() != 16 || bytes.get(8) != Some(&b'T') || bytes.get(15) != Some(&b'Z') {
         return None;
     }
-    let number = |from: usize, to: usize| -> Option<i64> {
-        bytes.get(from..to)?.iter().try_fold(0i64, |acc, &b| {
-            b.is_ascii_digit().then(|| acc * 10 + i64::from(b - b'0'))
+    let number = |from: usize, to: usize| -> Option<u16> {
+        bytes.get(from..to)?.iter().try_fold(0u16, |acc, &b| {
+            b.is_ascii_digit().then(|| acc * 10 + u16::from(b - b'0'))
         })
     };
-    let (year, month, day) = (number(0, 4)?, number(4, 6)?, number(6, 8)?);
-    let (hour, minute, second) = (number(9, 11)?, number(11, 13)?, number(13, 15)?);
-    let valid = (1..=12).contains(&month)
-        && (1..=days_in_month(year, month)).contains(&day)
-        && hour < 24
-        && minute < 60
-        && second < 60;
-    valid.then(|| days_from_civil(year, month, day) * 86_400 + hour * 3_600 + minute * 60 + second)
-}
-
-/// Formats seconds since the Unix epoch as `YYYYMMDDTHHMMSSZ`.
-fn format_amz_date(seconds: i64) -> String {
-    let (days, time) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
-    let (year, month, day) = civil_from_days(days);
-    format!(
-        "{year:04}{month:02}{day:02}T{:02}{:02}{:02}Z",
-        time / 3_600,
-        time % 3_600 / 60,
-        time % 60
+    let two_digits = |from: usize| number(from, from + 2).and_then(|n| u8::try_from(n).ok());
+    let month = Month::try_from(two_digits(4)?).ok()?;
+    let date = Date::from_calendar_date(i32::from(number(0, 4)?), month, two_digits(6)?).ok()?;
+    let time = Time::from_hms(two_digits(9)?, two_digits(11)?, two_digits(13)?).ok()?;
+    Some(
+        PrimitiveDateTime::new(date, time)
+            .assume_utc()
+            .unix_timestamp(),
     )
 }
 
-fn days_in_month(year: i64, month: i64) -> i64 {
-    match month {
-        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
+/// Formats seconds since the Unix epoch as `YYYYMMDDTHHMMSSZ`; a time outside the years
+/// -9999..=9999 is written as its seconds (`… seconds since 1970-01-01`).
+fn format_amz_date(seconds: i64) -> String {
+    match OffsetDateTime::from_unix_timestamp(seconds) {
+        Ok(t) => format!(
+            "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
+            t.year(),
+            u8::from(t.month()),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second()
+        ),
+        Err(_) => format!("{seconds} seconds since 1970-01-01"),
     }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
-}
-
-/// The proleptic Gregorian date of a day count since 1970-01-01.
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let days = days + 719_468;
-    let era = days.div_euclid(146_097);
-    let day_of_era = days - era * 146_097;
-    let year_of_era =
-        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let shifted_month = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
-    let month = if shifted_month < 10 {
-        shifted_month + 3
-    } else {
-        shifted_month - 9
-    };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 #[cfg(test)]
@@ -814,41 +750,88 @@ mod tests {
         UNIX_EPOCH + Duration::from_secs(u64::try_from(seconds).expect("after 1970"))
     }
 
-    /// One case of the AWS SigV4 test suite (aws-c-auth / aws-sigv4 `aws-signing-test-suite/v4`,
-    /// credentials AKIDEXAMPLE, region us-east-1, service "service", 2015-08-30T12:36:00Z).
-    struct SuiteCase {
-        name: &'static str,
-        method: &'static str,
-        path: &'static str,
-        query: &'static str,
-        extra_headers: &'static [(&'static str, &'static str)],
-        body: &'static str,
-        signed_headers: &'static str,
-        signature: &'static str,
+    /// One request of a vectors file under `resolver/tests/data/sigv4/`.
+    ///
+    /// A file is a list of sections, each starting with a line `=== NAME` (lines before the first
+    /// are comments). A request section is written as on the wire: `METHOD TARGET HTTP/1.1`
+    /// (TARGET is the raw path and `?query`), then `Name: value` header lines in arrival order
+    /// (the value is everything after `": "`, spaces kept), an empty line, and the body up to the
+    /// next section (its trailing newlines dropped).
+    struct Vector {
+        name: String,
+        method: String,
+        path: String,
+        query: String,
+        headers: Vec<(String, String)>,
+        body: String,
     }
 
-    fn run_suite_case(case: &SuiteCase) {
-        let mut hs = headers(&[("Host", "example.amazonaws.com")]);
-        hs.extend(headers(case.extra_headers));
-        hs.push(("X-Amz-Date".to_owned(), SUITE_DATE.to_owned()));
-        hs.push((
-            "Authorization".to_owned(),
-            format!(
-                "AWS4-HMAC-SHA256 Credential={SUITE_SCOPE}, SignedHeaders={}, Signature={}",
-                case.signed_headers, case.signature
-            ),
-        ));
-        let req = SignedRequest {
-            method: case.method,
-            path: case.path,
-            query: case.query,
-            headers: &hs,
-            body: case.body.as_bytes(),
-        };
+    impl Vector {
+        fn request(&self) -> SignedRequest<'_> {
+            SignedRequest {
+                method: &self.method,
+                path: &self.path,
+                query: &self.query,
+                headers: &self.headers,
+                body: self.body.as_bytes(),
+            }
+        }
+
+        /// The time it was signed: its `x-amz-date`.
+        fn signed_at(&self) -> SystemTime {
+            at(&header_value(&self.headers, AMZ_DATE).expect("vector has x-amz-date"))
+        }
+    }
+
+    /// The sections of a vectors file: (name, text).
+    fn sections(file: &str) -> Vec<(&str, &str)> {
+        file.split("\n=== ")
+            .skip(1)
+            .map(|section| section.split_once('\n').unwrap_or((section, "")))
+            .collect()
+    }
+
+    fn vector(name: &str, text: &str) -> Vector {
+        let (head, body) = text.split_once("\n\n").unwrap_or((text, ""));
+        let mut lines = head.lines();
+        let request_line = lines.next().expect("request line");
+        let target = request_line
+            .strip_suffix(" HTTP/1.1")
+            .expect("request line ends in HTTP/1.1");
+        let (method, target) = target.split_once(' ').expect("METHOD TARGET");
+        let (path, query) = target.split_once('?').unwrap_or((target, ""));
+        let headers = lines
+            .map(|line| {
+                let (n, v) = line.split_once(": ").expect("Name: value");
+                (n.to_owned(), v.to_owned())
+            })
+            .collect();
+        Vector {
+            name: name.to_owned(),
+            method: method.to_owned(),
+            path: path.to_owned(),
+            query: query.to_owned(),
+            headers,
+            body: body.trim_end_matches('\n').to_owned(),
+        }
+    }
+
+    fn vectors(file: &str) -> Vec<Vector> {
+        sections(file)
+            .into_iter()
+            .map(|(name, text)| vector(name, text))
+            .collect()
+    }
+
+    /// The AWS SigV4 test suite (aws-c-auth / aws-sigv4 `aws-signing-test-suite/v4`).
+    const AWS_SUITE: &str = include_str!("../tests/data/sigv4/aws-suite.txt");
+
+    fn verify_suite_case(case: &Vector) {
         let keys = [creds(SUITE_KEY, SUITE_SECRET)];
+        assert_eq!(case.signed_at(), at(SUITE_DATE), "{}", case.name);
         assert_eq!(
             verify(
-                &req,
+                &case.request(),
                 &keys,
                 at(SUITE_DATE),
                 "service",
@@ -858,204 +841,70 @@ mod tests {
             "{}",
             case.name
         );
+        assert!(
+            authorization_of(&case.headers).contains(SUITE_SCOPE),
+            "{}",
+            case.name
+        );
     }
 
     #[test]
     fn aws_suite_get_vanilla() {
-        run_suite_case(&SuiteCase {
-            name: "get-vanilla",
-            method: "GET",
-            path: "/",
-            query: "",
-            extra_headers: &[],
-            body: "",
-            signed_headers: "host;x-amz-date",
-            signature: "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31",
-        });
+        let cases = vectors(AWS_SUITE);
+        let vanilla = cases
+            .iter()
+            .find(|c| c.name == "get-vanilla")
+            .expect("get-vanilla is in the suite");
+        assert_eq!(
+            (vanilla.method.as_str(), vanilla.path.as_str()),
+            ("GET", "/")
+        );
+        verify_suite_case(vanilla);
     }
 
     #[test]
     fn aws_suite_more_vectors() {
-        let cases = [
-            SuiteCase {
-                name: "get-vanilla-query-order-key-case",
-                method: "GET",
-                path: "/",
-                query: "Param2=value2&Param1=value1",
-                extra_headers: &[],
-                body: "",
-                signed_headers: "host;x-amz-date",
-                signature: "b97d918cfa904a5beff61c982a1b6f458b799221646efd99d3219ec94cdf2500",
-            },
-            SuiteCase {
-                name: "get-vanilla-query-order-encoded",
-                method: "GET",
-                path: "/",
-                query: "Param-3=Value3&Param=Value2&%E1%88%B4=Value1",
-                extra_headers: &[],
-                body: "",
-                signed_headers: "host;x-amz-date",
-                signature: "371d3713e185cc334048618a97f809c9ffe339c62934c032af5a0e595648fcac",
-            },
-            SuiteCase {
-                name: "get-vanilla-query-unreserved",
-                method: "GET",
-                path: "/",
-                query: "-._~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz=\
-                        -._~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz",
-                extra_headers: &[],
-                body: "",
-                signed_headers: "host;x-amz-date",
-                signature: "9c3e54bfcdf0b19771a7f523ee5669cdf59bc7cc0884027167c21bb143a40197",
-            },
-            SuiteCase {
-                name: "get-unreserved",
-                method: "GET",
-                path: "/-._~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz",
-                query: "",
-                extra_headers: &[],
-                body: "",
-                signed_headers: "host;x-amz-date",
-                signature: "07ef7494c76fa4850883e2b006601f940f8a34d404d0cfa977f52a65bbf5f24f",
-            },
-            SuiteCase {
-                name: "get-slashes-normalized",
-                method: "GET",
-                path: "//example//",
-                query: "",
-                extra_headers: &[],
-                body: "",
-                signed_headers: "host;x-amz-date",
-                signature: "9a624bd73a37c9a373b5312afbebe7a714a789de108f0bdfe846570885f57e84",
-            },
-            SuiteCase {
-                name: "get-relative-relative-normalized",
-                method: "GET",
-                path: "/example1/example2/../..",
-                query: "",
-                extra_headers: &[],
-                body: "",
-                signed_headers: "host;x-amz-date",
-                signature: "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31",
-            },
-            SuiteCase {
-                name: "get-header-key-duplicate",
-                method: "GET",
-                path: "/",
-                query: "",
-                extra_headers: &[
-                    ("My-Header1", "value2"),
-                    ("My-Header1", "value2"),
-                    ("My-Header1", "value1"),
-                ],
-                body: "",
-                signed_headers: "host;my-header1;x-amz-date",
-                signature: "c9d5ea9f3f72853aea855b47ea873832890dbdd183b4468f858259531a5138ea",
-            },
-            SuiteCase {
-                name: "get-header-value-order",
-                method: "GET",
-                path: "/",
-                query: "",
-                extra_headers: &[
-                    ("My-Header1", "value4"),
-                    ("My-Header1", "value1"),
-                    ("My-Header1", "value3"),
-                    ("My-Header1", "value2"),
-                ],
-                body: "",
-                signed_headers: "host;my-header1;x-amz-date",
-                signature: "08c7e5a9acfcfeb3ab6b2185e75ce8b1deb5e634ec47601a50643f830c755c01",
-            },
-            SuiteCase {
-                name: "get-header-value-trim",
-                method: "GET",
-                path: "/",
-                query: "",
-                extra_headers: &[("My-Header1", " value1"), ("My-Header2", " \"a   b   c\"")],
-                body: "",
-                signed_headers: "host;my-header1;my-header2;x-amz-date",
-                signature: "acc3ed3afb60bb290fc8d2dd0098b9911fcaa05412b367055dee359757a9c736",
-            },
-            SuiteCase {
-                name: "get-vanilla-with-session-token",
-                method: "GET",
-                path: "/",
-                query: "",
-                extra_headers: &[(
-                    "X-Amz-Security-Token",
-                    "6e86291e8372ff2a2260956d9b8aae1d763fbf315fa00fa31553b73ebf194267",
-                )],
-                body: "",
-                signed_headers: "host;x-amz-date;x-amz-security-token",
-                signature: "07ec1639c89043aa0e3e2de82b96708f198cceab042d4a97044c66dd9f74e7f8",
-            },
-            SuiteCase {
-                name: "post-vanilla-query",
-                method: "POST",
-                path: "/",
-                query: "Param1=value1",
-                extra_headers: &[],
-                body: "",
-                signed_headers: "host;x-amz-date",
-                signature: "28038455d6de14eafc1f9222cf5aa6f1a96197d7deb8263271d420d138af7f11",
-            },
-            SuiteCase {
-                name: "post-x-www-form-urlencoded",
-                method: "POST",
-                path: "/",
-                query: "",
-                extra_headers: &[
-                    ("Content-Type", "application/x-www-form-urlencoded"),
-                    ("Content-Length", "13"),
-                    (
-                        "X-Amz-Content-Sha256",
-                        "9095672bbd1f56dfc5b65f3e153adc8731a4a654192329106275f4c7b24d0b6e",
-                    ),
-                ],
-                body: "Param1=value1",
-                signed_headers: "content-length;content-type;host;x-amz-content-sha256;x-amz-date",
-                signature: "d3875051da38690788ef43de4db0d8f280229d82040bfac253562e56c3f20e0b",
-            },
-        ];
+        let cases = vectors(AWS_SUITE);
+        assert_eq!(cases.len(), 13, "the suite's cases");
         for case in &cases {
-            run_suite_case(case);
+            verify_suite_case(case);
         }
+        let form = cases
+            .iter()
+            .find(|c| c.name == "post-x-www-form-urlencoded")
+            .expect("a case with a body");
+        assert_eq!(form.body, "Param1=value1");
+        let trimmed = cases
+            .iter()
+            .find(|c| c.name == "get-header-value-trim")
+            .expect("a case with spaces in header values");
+        assert_eq!(
+            trimmed.headers[1],
+            ("My-Header1".to_owned(), " value1".to_owned())
+        );
     }
 
     /// aws-sigv4's own double-encoding vectors (`double-url-encode`, `double-encode-path`): the
     /// raw path's escapes are encoded a second time in the canonical request.
     #[test]
     fn aws_sigv4_double_encoding_canonical_requests() {
-        let hs = headers(&[
-            ("Host", "lambda.us-east-2.amazonaws.com"),
-            ("X-Amz-Date", "20210511T154045Z"),
-        ]);
-        let req = SignedRequest {
-            method: "POST",
-            path: "/2015-03-31/functions/arn%3Aaws%3Alambda%3Aus-west-2%3A892717189312\
-                   %3Afunction%3Amy-rusty-fun/invocations",
-            query: "",
-            headers: &hs,
-            body: b"",
+        let file = include_str!("../tests/data/sigv4/double-url-encode.txt");
+        let sections = sections(file);
+        let [(name, text), ("canonical request", expected)] = sections[..] else {
+            panic!("double-url-encode.txt: a request and its canonical request");
         };
-        let canonical_headers = canonical_headers(&hs, &["host", "x-amz-date"]).expect("present");
+        let case = vector(name, text);
+        let req = case.request();
+        let canonical_headers =
+            canonical_headers(&case.headers, &["host", "x-amz-date"]).expect("present");
         assert_eq!(
             canonical_request(
                 &req,
                 &canonical_headers,
                 "host;x-amz-date",
-                &payload_hash(&hs, b"", Payload::MustBeSigned).expect("no header"),
+                &payload_hash(&case.headers, b"", Payload::MustBeSigned).expect("no header"),
             ),
-            "POST\n\
-             /2015-03-31/functions/arn%253Aaws%253Alambda%253Aus-west-2%253A892717189312\
-             %253Afunction%253Amy-rusty-fun/invocations\n\
-             \n\
-             host:lambda.us-east-2.amazonaws.com\n\
-             x-amz-date:20210511T154045Z\n\
-             \n\
-             host;x-amz-date\n\
-             e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+            expected.trim_end_matches('\n')
         );
         assert_eq!(
             canonical_uri("/test/@connections/JBDvjfGEIAMCERw%3D"),
@@ -1069,129 +918,30 @@ mod tests {
     fn botocore_route53_requests_verify() {
         const KEY: &str = "AKIDWAVELBTEST";
         const SECRET: &str = "wavelb/secret+KEY";
-        const UA: &str = "Botocore/1.43.11 ua/2.1 os/linux md/arch#x86_64 lang/python#3.11.7";
         let keys = [creds(KEY, SECRET)];
-        let auth = |signed: &str, signature: &str| {
-            format!(
-                "AWS4-HMAC-SHA256 Credential={KEY}/20261127/us-east-1/route53/aws4_request, \
-                 SignedHeaders={signed}, Signature={signature}"
-            )
-        };
-
-        // ChangeResourceRecordSets.
-        let body = "<ChangeResourceRecordSetsRequest xmlns=\"https://route53.amazonaws.com/doc/\
-                    2013-04-01/\"><ChangeBatch><Changes><Change><Action>UPSERT</Action>\
-                    <ResourceRecordSet><Name>svc.example.com.</Name><Type>A</Type>\
-                    <SetIdentifier>wz-1</SetIdentifier><Weight>10</Weight><TTL>30</TTL>\
-                    <ResourceRecords><ResourceRecord><Value>192.0.2.10</Value></ResourceRecord>\
-                    </ResourceRecords></ResourceRecordSet></Change></Changes></ChangeBatch>\
-                    </ChangeResourceRecordSetsRequest>";
-        assert_eq!(body.len(), 449);
-        let date = "20261127T112546Z";
-        let hs = headers(&[
-            ("Host", "127.0.0.1:8053"),
-            ("Accept-Encoding", "identity"),
-            ("User-Agent", UA),
-            ("X-Amz-Date", date),
-            (
-                "Authorization",
-                &auth(
-                    "host;x-amz-date",
-                    "c9dd4f5b16df6beef5bac18d45bf90650b80d359b7124c0473f11fba94b8c420",
+        let cases = vectors(include_str!("../tests/data/sigv4/botocore-route53.txt"));
+        assert_eq!(cases.len(), 4, "ChangeResourceRecordSets and three GETs");
+        for case in &cases {
+            if let Some(length) = header_value(&case.headers, "content-length") {
+                assert_eq!(case.body.len().to_string(), length, "{}", case.name);
+            }
+            assert_eq!(
+                verify(
+                    &case.request(),
+                    &keys,
+                    case.signed_at(),
+                    "route53",
+                    Payload::MustBeSigned
                 ),
-            ),
-            (
-                "amz-sdk-invocation-id",
-                "bda13e10-27b7-4601-b861-444267812f5d",
-            ),
-            ("amz-sdk-request", "attempt=1"),
-            ("Content-Length", "449"),
-        ]);
-        let req = SignedRequest {
-            method: "POST",
-            path: "/2013-04-01/hostedzone/Z1PA6795UKMFR9/rrset/",
-            query: "",
-            headers: &hs,
-            body: body.as_bytes(),
-        };
+                Ok(KEY.to_owned()),
+                "{}",
+                case.name
+            );
+        }
+        assert_eq!(cases[0].body.len(), 449);
         assert_eq!(
-            verify(&req, &keys, at(date), "route53", Payload::MustBeSigned),
-            Ok(KEY.to_owned())
-        );
-
-        // ListResourceRecordSets: an unsorted query.
-        let date = "20261127T112547Z";
-        let hs = headers(&[
-            ("Host", "127.0.0.1:8053"),
-            ("X-Amz-Date", date),
-            (
-                "Authorization",
-                &auth(
-                    "host;x-amz-date",
-                    "d7b809092b1626a5845bbb6bb32ab9629de7edea4c02f23f2b65ea1c6b794152",
-                ),
-            ),
-        ]);
-        let req = SignedRequest {
-            method: "GET",
-            path: "/2013-04-01/hostedzone/Z1PA6795UKMFR9/rrset",
-            query: "name=svc.example.com.&type=A&maxitems=10",
-            headers: &hs,
-            body: b"",
-        };
-        assert_eq!(
-            verify(&req, &keys, at(date), "route53", Payload::MustBeSigned),
-            Ok(KEY.to_owned())
-        );
-
-        // GetHealthCheck with HealthCheckId "abc:def/ghi jkl": escapes in the path are signed
-        // double-encoded.
-        let hs = headers(&[
-            ("host", "127.0.0.1:8053"),
-            ("x-amz-date", date),
-            (
-                "authorization",
-                &auth(
-                    "host;x-amz-date",
-                    "263717594d836a2703a7b152ccd3275f22b1f9deb2950b294e9f6bb630da9895",
-                ),
-            ),
-        ]);
-        let req = SignedRequest {
-            method: "GET",
-            path: "/2013-04-01/healthcheck/abc%3Adef%2Fghi%20jkl",
-            query: "",
-            headers: &hs,
-            body: b"",
-        };
-        assert_eq!(
-            verify(&req, &keys, at(date), "route53", Payload::MustBeSigned),
-            Ok(KEY.to_owned())
-        );
-
-        // ListHostedZonesByName with a session token.
-        let hs = headers(&[
-            ("Host", "127.0.0.1:8053"),
-            ("X-Amz-Date", date),
-            ("X-Amz-Security-Token", "FwoGZXIvYXdzEXAMPLETOKEN//+="),
-            (
-                "Authorization",
-                &auth(
-                    "host;x-amz-date;x-amz-security-token",
-                    "eab394852deba1fe855227a7c4ffb7b8001552ae43612e8873c5045459c4f527",
-                ),
-            ),
-        ]);
-        let req = SignedRequest {
-            method: "GET",
-            path: "/2013-04-01/hostedzonesbyname",
-            query: "dnsname=example.com.&maxitems=1",
-            headers: &hs,
-            body: b"",
-        };
-        assert_eq!(
-            verify(&req, &keys, at(date), "route53", Payload::MustBeSigned),
-            Ok(KEY.to_owned())
+            cases[2].path,
+            "/2013-04-01/healthcheck/abc%3Adef%2Fghi%20jkl"
         );
     }
 

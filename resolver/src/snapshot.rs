@@ -14,9 +14,9 @@ use crate::metrics::{AnswerCounters, AnswerLabels};
 /// One weighted record set inside a group.
 #[derive(Debug, Clone)]
 pub struct WeightedSet {
-    /// Its SetIdentifier.
+    /// Its SetIdentifier, unique within the group.
     pub set_id: String,
-    /// Its weight.
+    /// Its Route 53 weight (0-255): its share of answers is weight / the group's total.
     pub weight: u8,
     /// All its records, answered together.
     pub records: Vec<Record>,
@@ -80,7 +80,7 @@ pub struct Weighted {
 }
 
 impl Weighted {
-    /// Builds a group.
+    /// Builds a group from its sets (kept in this order), with their cumulative weights.
     pub fn new(sets: Vec<WeightedSet>) -> Self {
         let mut cumulative = Vec::with_capacity(sets.len());
         let mut total = 0u64;
@@ -124,11 +124,11 @@ pub enum Rrset {
 /// Everything at one owner name.
 #[derive(Debug, Clone, Default)]
 pub struct Node {
-    /// By type.
+    /// The record sets at this name, by record type.
     pub rrsets: HashMap<RecordType, Rrset>,
 }
 
-/// One served zone.
+/// One served zone: its records by owner name, and what negative answers need.
 #[derive(Debug, Clone)]
 pub struct ZoneView {
     /// The zone's name, lower case with trailing dot.
@@ -157,17 +157,18 @@ impl ZoneView {
 /// What one served zone is built from.
 #[derive(Debug, Clone)]
 pub struct ZoneSource<'a> {
-    /// The hosted zone id.
+    /// The hosted zone id (for metrics labels).
     pub zone_id: &'a str,
-    /// The zone name.
+    /// The zone's apex name.
     pub origin: &'a Fqdn,
     /// The SOA serial to publish.
     pub serial: u32,
-    /// Its record sets.
+    /// The zone's record sets, as the store holds them.
     pub sets: Vec<&'a RecordSet>,
 }
 
-/// All zones, as served.
+/// Every served zone and the fast-path table, built from the store after each change and read
+/// by every query without locking.
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
     zones: Vec<ZoneView>,
@@ -251,7 +252,7 @@ impl Snapshot {
         self.zones.iter().find(|z| z.contains(qname))
     }
 
-    /// The served zones.
+    /// The served zones, in the order [`Snapshot::zone_for`] tries them.
     pub fn zones(&self) -> &[ZoneView] {
         &self.zones
     }
@@ -468,6 +469,33 @@ mod tests {
         // A snapshot without the zone's weighted sets leaves no series at all.
         Snapshot::of_store(&store(&[]), &answers);
         assert!(series(&answers).is_empty());
+    }
+
+    /// Every zone the API creates is served by DNS: a name the API accepts but the DNS view
+    /// cannot read would be a zone that silently answers nothing (found by fuzz/api_xml).
+    #[test]
+    fn every_created_zone_is_served() {
+        for name in [
+            "-",
+            "test",
+            "a",
+            "_",
+            "-.test",
+            "a-.test",
+            "-a.test",
+            "_x.test",
+            "ok.test",
+            "x--y.test",
+        ] {
+            let mut s = crate::store::Store::default();
+            if let Ok((zone, _)) = s.create_zone(name, "ref", None, 0) {
+                let snap = Snapshot::of_store(&s, &AnswerCounters::default());
+                assert!(
+                    snap.zone_for(zone.name.as_str()).is_some(),
+                    "{name} is not served"
+                );
+            }
+        }
     }
 
     #[test]

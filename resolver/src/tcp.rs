@@ -10,10 +10,10 @@ use rand::{Rng, SeedableRng};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::answer::Transport;
 use crate::conn::{self, Caps, Counters, Limiter};
 use crate::metrics::ConnectionLabels;
-use crate::service::{Shared, answer_query};
+use crate::shared::Shared;
+use crate::transport::Transport;
 
 /// The bounds on DNS-over-TCP connections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,14 +125,7 @@ async fn serve_conn(
         let started = Instant::now();
         let answered = {
             let snapshot = shared.snapshot.load();
-            answer_query(
-                &shared.metrics,
-                &snapshot,
-                &msg,
-                Transport::Tcp,
-                rng.random(),
-                &mut reply,
-            )
+            shared.answer_query(&snapshot, &msg, Transport::Tcp, rng.random(), &mut reply)
         };
         if !answered {
             return Ok(Ended::Client);

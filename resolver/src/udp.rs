@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use rand::{Rng, SeedableRng};
 
-use crate::answer::{MAX_UDP_PAYLOAD, Transport};
-use crate::service::{Shared, answer_query};
+use crate::shared::Shared;
+use crate::transport::{MAX_UDP_PAYLOAD, Transport};
 
 /// How often an idle worker looks at its stop flag.
 const STOP_POLL: Duration = Duration::from_millis(200);
@@ -79,14 +79,7 @@ fn serve(socket: &std::net::UdpSocket, shared: &Shared, stop: &AtomicBool) {
             let snapshot = shared.snapshot.load();
             batch.answer_each(|query, reply| {
                 let random = rng.random();
-                answer_query(
-                    &shared.metrics,
-                    &snapshot,
-                    query,
-                    Transport::Udp,
-                    random,
-                    reply,
-                )
+                shared.answer_query(&snapshot, query, Transport::Udp, random, reply)
             });
         }
         while batch.unsent() > 0 {

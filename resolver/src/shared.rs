@@ -1,0 +1,152 @@
+//! The state every listener shares: the zones ([`Store`]), the DNS view built from them
+//! ([`Snapshot`]), the metrics, the API's settings, and the two paths through them: the write
+//! path ([`Shared::mutate`]: change a copy, make it durable, publish it) and the read path of a
+//! DNS query ([`Shared::answer_query`]). The listeners ([`crate::udp`], [`crate::tcp`],
+//! [`crate::http`] and [`crate::api`]) depend on this module; [`crate::service`] builds it.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use arc_swap::ArcSwap;
+use registry::limiter::TokenBucket;
+
+use crate::answer::{self, Replied};
+use crate::metrics::{QueryLabels, ResolverMetrics, rcode_name};
+use crate::persist::{PersistError, StateFile};
+use crate::sigv4::{Credentials, Payload};
+use crate::snapshot::Snapshot;
+use crate::store::{ChangeRecord, Store, StoreError};
+use crate::transport::Transport;
+
+/// State shared by the DNS listeners and the API.
+pub struct Shared {
+    /// The zones; writers hold this lock while they persist, readers of the API briefly.
+    pub store: tokio::sync::Mutex<Store>,
+    /// What DNS queries are answered from; swapped atomically after every change.
+    pub snapshot: ArcSwap<Snapshot>,
+    /// Where changes are made durable before they are acknowledged; `None` keeps them in memory
+    /// only.
+    pub state_file: Option<StateFile>,
+    /// How long a change stays PENDING before [`Shared::insync`] reports it INSYNC.
+    pub propagation_delay: Duration,
+    /// The API's request budget (`--api-rate-limit`); a request past it gets `Throttling`.
+    pub rate_limit: Option<std::sync::Mutex<TokenBucket>>,
+    /// The SigV4 keys the API accepts; `None` serves unauthenticated requests from local
+    /// programs only.
+    pub credentials: Option<Vec<Credentials>>,
+    /// Whether signed requests may leave their body unsigned (`UNSIGNED-PAYLOAD`).
+    pub unsigned_payload: Payload,
+    /// `--api-insecure`: an unauthenticated API also answers requests for non-loopback IP hosts.
+    pub api_insecure: bool,
+    /// The resolver's metrics, registered once at start.
+    pub metrics: ResolverMetrics,
+}
+
+/// Why a change to the store was not applied (nothing was published).
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// The change breaks Route 53's rules or names something that does not exist.
+    #[error(transparent)]
+    Refused(#[from] StoreError),
+    /// The changed store could not be written to the state file.
+    #[error("the change was not applied: {0}")]
+    NotDurable(PersistError),
+    /// The task writing the state file did not finish (it panicked or was cancelled).
+    #[error("the state writer failed: {0}")]
+    Writer(tokio::task::JoinError),
+}
+
+/// Milliseconds since the Unix epoch, by the wall clock (0 before 1970).
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+impl Shared {
+    /// Rebuilds the DNS snapshot from `store` and swaps it in.
+    pub fn publish(&self, store: &Store) {
+        self.snapshot
+            .store(Arc::new(Snapshot::of_store(store, &self.metrics.answers)));
+    }
+
+    /// True once the change's propagation delay has passed.
+    pub fn insync(&self, change: &ChangeRecord) -> bool {
+        let delay = u64::try_from(self.propagation_delay.as_millis()).unwrap_or(u64::MAX);
+        now_ms() >= change.submitted_at_ms.saturating_add(delay)
+    }
+
+    /// Applies `op` to a copy of the store (with the current time in milliseconds), makes the
+    /// copy durable, then publishes it (store and DNS snapshot). Nothing is published, and the
+    /// caller gets the error, if `op` refuses or the write to disk fails.
+    ///
+    /// # Errors
+    ///
+    /// [`WriteError::Refused`] with `op`'s error; [`WriteError::NotDurable`] or
+    /// [`WriteError::Writer`] when the state file could not be written.
+    pub async fn mutate<T>(
+        &self,
+        op: impl FnOnce(&mut Store, u64) -> Result<T, StoreError>,
+    ) -> Result<T, WriteError> {
+        let mut store = self.store.lock().await;
+        let mut next = store.clone();
+        let out = op(&mut next, now_ms())?;
+        if let Some(file) = &self.state_file {
+            let file = file.clone();
+            let copy = next.clone();
+            tokio::task::spawn_blocking(move || file.save(&copy))
+                .await
+                .map_err(WriteError::Writer)?
+                .map_err(|e| {
+                    tracing::error!(error = %e, "cannot persist a change; it was not applied");
+                    WriteError::NotDurable(e)
+                })?;
+        }
+        *store = next;
+        self.publish(&store);
+        Ok(out)
+    }
+
+    /// Answers `packet` from `snapshot` into `out` ([`answer::reply`]: the fast path for the
+    /// common query, the general path otherwise) and counts it. False when the packet must be
+    /// ignored (no header, or itself a response). The caller observes the time to answer, once
+    /// the answer is sent ([`ResolverMetrics::answered_in`]).
+    pub(crate) fn answer_query(
+        &self,
+        snapshot: &Snapshot,
+        packet: &[u8],
+        transport: Transport,
+        random: u64,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        let metrics = &self.metrics;
+        match answer::reply(snapshot, packet, transport, random, out) {
+            None => return false,
+            Some(Replied::Fast(hit)) => {
+                match hit.qtype {
+                    1 => metrics.noerror.a.inc(),
+                    _ => metrics.noerror.aaaa.inc(),
+                };
+                hit.set.served.inc();
+            }
+            Some(Replied::General {
+                rcode,
+                qtype,
+                picked,
+            }) => {
+                metrics
+                    .queries
+                    .get_or_create(&QueryLabels {
+                        qtype: qtype.map_or(Cow::Borrowed("none"), |t| Cow::Borrowed(t.into())),
+                        rcode: rcode_name(rcode),
+                    })
+                    .inc();
+                if let Some(set) = picked {
+                    set.served.inc();
+                }
+            }
+        }
+        true
+    }
+}
