@@ -21,10 +21,12 @@ pub mod name;
 pub mod ops;
 pub mod plan;
 pub mod pool;
+pub mod probe_addr;
 pub mod reconcile;
 pub mod retry;
 #[cfg(feature = "sdk")]
 pub mod sdk;
+pub mod state;
 pub mod store;
 pub mod txt;
 #[cfg(feature = "sdk")]

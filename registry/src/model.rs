@@ -2,12 +2,12 @@
 //! sets and changes they map to.
 
 use std::fmt;
-use std::net::{IpAddr, SocketAddr};
-use std::str::FromStr;
+use std::net::IpAddr;
 
 use crate::mac::OwnershipKey;
 use crate::name::Fqdn;
 use crate::txt::{self, OwnershipRecord};
+pub use crate::{probe_addr::ProbeAddr, state::TargetState};
 
 /// The weight wavelb gives every ownership (TXT) record set. The TXT weight carries no meaning:
 /// the wanted weight lives inside the TXT value.
@@ -116,106 +116,6 @@ impl PoolSpec {
     /// The name of the health controllers' leader lease: `_wavelb-leader.<pool name>`.
     pub fn leader_name(&self) -> Fqdn {
         self.name.child(LEADER_LABEL)
-    }
-}
-
-/// A target's place in the rotation, as recorded in its ownership record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TargetState {
-    /// In rotation with its wanted weight.
-    Active,
-    /// Taken out of rotation by a health controller (weight 0).
-    Quarantined,
-    /// Leaving: weight 0 while caches expire, then deleted.
-    Draining,
-}
-
-impl TargetState {
-    /// The value written after `state=`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TargetState::Active => "active",
-            TargetState::Quarantined => "quarantined",
-            TargetState::Draining => "draining",
-        }
-    }
-}
-
-impl fmt::Display for TargetState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for TargetState {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "active" => Ok(TargetState::Active),
-            "quarantined" => Ok(TargetState::Quarantined),
-            "draining" => Ok(TargetState::Draining),
-            other => Err(format!(
-                "unknown state {other:?}; expected active, quarantined or draining"
-            )),
-        }
-    }
-}
-
-/// Where a health controller probes a target instead of its published address (`probe=` in
-/// the ownership record): the instance's private address, with a port or without one (then the
-/// controller's `[health.probe] port` applies). Wavelength zones admit no inbound traffic from
-/// outside the carrier network, so controllers in the Region reach targets only at their
-/// private addresses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
-pub struct ProbeAddr {
-    /// The address.
-    pub ip: IpAddr,
-    /// The port, when the target names one.
-    pub port: Option<u16>,
-}
-
-impl ProbeAddr {
-    /// The socket address to probe: this port, or else `default_port`.
-    pub fn socket(self, default_port: Option<u16>) -> Option<SocketAddr> {
-        self.port
-            .or(default_port)
-            .map(|port| SocketAddr::new(self.ip, port))
-    }
-}
-
-impl From<SocketAddr> for ProbeAddr {
-    fn from(addr: SocketAddr) -> Self {
-        Self {
-            ip: addr.ip(),
-            port: Some(addr.port()),
-        }
-    }
-}
-
-impl From<IpAddr> for ProbeAddr {
-    fn from(ip: IpAddr) -> Self {
-        Self { ip, port: None }
-    }
-}
-
-impl fmt::Display for ProbeAddr {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.port {
-            Some(port) => SocketAddr::new(self.ip, port).fmt(f),
-            None => self.ip.fmt(f),
-        }
-    }
-}
-
-impl FromStr for ProbeAddr {
-    type Err = String;
-    /// `ip`, `ip:port` or `[ipv6]:port`.
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        s.parse::<SocketAddr>()
-            .map(Self::from)
-            .or_else(|_| s.parse::<IpAddr>().map(Self::from))
-            .map_err(|_| format!("{s:?} is not an ip, ip:port or [ipv6]:port"))
     }
 }
 

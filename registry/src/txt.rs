@@ -8,7 +8,8 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
-use crate::model::{ProbeAddr, TargetState};
+use crate::probe_addr::ProbeAddr;
+use crate::state::TargetState;
 
 /// The protocol version this codec writes and reads.
 pub const VERSION: &str = "1";
