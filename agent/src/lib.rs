@@ -7,6 +7,7 @@
 //! - `run` (with the default `sdk` feature): the adapter that applies them over time (timers, notices, signals).
 
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod config;
 pub mod discovery;

@@ -8,6 +8,7 @@
 //! ([`writer`]); without it the crate is the pure model, codec and planner.
 
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod clock;
 pub mod config;
