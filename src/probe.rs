@@ -8,8 +8,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use ::probe::{ProbeConfig, ProbeConfigError, ProbeKind, ProbeResult, Prober};
 use clap::Args;
-use health::probe::{ProbeConfig, ProbeConfigError, ProbeKind, ProbeResult, Prober};
 
 use crate::exit::UsageError;
 
@@ -76,7 +76,7 @@ pub struct ProbeArgs {
 
 fn parse_kind(text: &str) -> Result<ProbeKind, String> {
     text.parse()
-        .map_err(|e: health::probe::UnknownKind| e.to_string())
+        .map_err(|e: ::probe::UnknownKind| e.to_string())
 }
 
 impl ProbeArgs {

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use health::probe::{ProbeConfig, ProbeConfigError, ProbeKind, Prober};
+use probe::{ProbeConfig, ProbeConfigError, ProbeKind, Prober};
 
 fn parse(toml_text: &str) -> ProbeConfig {
     toml::from_str(toml_text).unwrap_or_else(|e| panic!("{toml_text}\n{e}"))

@@ -1,4 +1,6 @@
-//! Health probes that speak the protocol a target really serves.
+//! Health probes that speak the protocol a target really serves, and the per-target hysteresis
+//! ([`state`]) that turns their verdicts into healthy or unhealthy. Used by the health controller
+//! (`[health.probe]`), the agent's self-check (`[agent.self_check]`) and `wavelb probe`.
 //!
 //! A [`ProbeConfig`] (the `[health.probe]` and `[agent.self_check]` tables of the configuration
 //! file, or the flags of `wavelb probe`) is validated once by [`Prober::new`]; the [`Prober`] is
@@ -30,6 +32,8 @@
 //! Which keys a kind uses is checked: a key that the kind ignores is a configuration error, so a
 //! typo or a copy-pasted table cannot silently probe something else than intended.
 
+#![forbid(unsafe_code)]
+
 // The reply parsers of `dns`, `quic_ping`, `srt`, `stun` and `udp` are public for the fuzz
 // targets (fuzz/fuzz_targets/probe_replies.rs); everything that does I/O stays crate-private.
 pub mod dns;
@@ -37,6 +41,7 @@ mod payload;
 mod quic;
 pub mod quic_ping;
 pub mod srt;
+pub mod state;
 pub mod stun;
 mod tcp;
 mod tls;
