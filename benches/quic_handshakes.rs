@@ -1,6 +1,6 @@
 //! QUIC handshakes per second per core of wavelb's `quic` probe (issue #6).
 //!
-//! The client is the product's own prober (`health::probe::Prober` with a `quic` [`ProbeConfig`],
+//! The client is the product's own prober (`probe::Prober` with a `quic` [`ProbeConfig`],
 //! the code `wavelb health` runs), probing one local QUIC server in a loop with a few probes in
 //! flight. The server is a small quinn server (this executable, `serve`), a separate process
 //! pinned to core 0; the prober is pinned to core 1, and its own CPU time (getrusage of the
@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use health::probe::{ProbeConfig, ProbeKind, Prober};
+use probe::{ProbeConfig, ProbeKind, Prober};
 use quinn::crypto::rustls::QuicServerConfig;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};

@@ -1,129 +1,157 @@
 //! `wavelb probe`: run one health probe against a target and print the verdict.
 //!
-//! The flags build the same [`ProbeConfig`] as a `[health.probe]` table and go through the same
-//! validation ([`Prober::new`]); a rejected flag is bad usage (exit 2) and the message names the
-//! flag. Exit codes: 0 healthy, 1 unhealthy (or the host name does not resolve), 2 bad usage.
+//! The flags are built from the probe crate's key table ([`Key::ALL`]: name, value, help), set
+//! the same [`ProbeConfig`] as a `[health.probe]` table, and go through the same validation
+//! ([`Prober::new`]); a rejected flag is bad usage (exit 2) and the message, rendered with
+//! [`Naming::Cli`], names the flag. Exit codes: 0 healthy, 1 unhealthy (or the host name does not
+//! resolve), 2 bad usage.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::time::Duration;
 
-use clap::Args;
-use health::probe::{ProbeConfig, ProbeConfigError, ProbeKind, ProbeResult, Prober};
+use ::probe::key::Cli;
+use ::probe::{Key, Naming, ProbeConfig, ProbeKind, ProbeResult, Prober};
+use clap::{Arg, ArgAction, ArgMatches, FromArgMatches};
 
 use crate::exit::UsageError;
 
-/// `wavelb probe <kind> <host:port> [options]`.
+/// The target's argument id.
+const TARGET: &str = "target";
+/// The `--json` switch's id.
+const JSON: &str = "json";
+
+/// `wavelb probe <kind> <host:port> [options]`: the kind, the target, and the flags given, in
+/// the probe crate's keys (each checked by [`ProbeConfig::set`] and [`Prober::new`] in [`run`]).
 ///
 /// Exit codes: 0 healthy, 1 unhealthy, 2 bad usage.
-#[derive(Debug, Args)]
+#[derive(Debug)]
 pub struct ProbeArgs {
-    /// Probe kind: udp, quic, quic-ping, stun, srt, dns or tcp.
-    #[arg(value_name = "KIND", value_parser = parse_kind)]
+    /// The probe kind.
     pub kind: ProbeKind,
-    /// The target: IP:PORT, [IPv6]:PORT or HOSTNAME:PORT (the first address it resolves to).
-    #[arg(value_name = "HOST:PORT")]
+    /// The target: IP:PORT, [IPv6]:PORT or HOSTNAME:PORT.
     pub target: String,
-    /// The bound on the whole probe, e.g. 500ms or 2s.
-    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = crate::cli::parse_duration)]
-    pub timeout: Duration,
-    /// udp: the payload as text.
-    #[arg(long, value_name = "TEXT", allow_hyphen_values = true)]
-    pub send: Option<String>,
-    /// udp: the payload as hex digits.
-    #[arg(long, value_name = "HEX")]
-    pub send_hex: Option<String>,
-    /// udp: the payload as base64.
-    #[arg(long, value_name = "BASE64")]
-    pub send_base64: Option<String>,
-    /// udp: the reply must be exactly this text; dns: an answer must be exactly this.
-    #[arg(long, value_name = "TEXT", allow_hyphen_values = true)]
-    pub expect: Option<String>,
-    /// udp: the reply must be exactly these bytes (hex).
-    #[arg(long, value_name = "HEX")]
-    pub expect_hex: Option<String>,
-    /// udp: the reply must start with this text.
-    #[arg(long, value_name = "TEXT", allow_hyphen_values = true)]
-    pub expect_prefix: Option<String>,
-    /// udp: a regular expression the reply must match; dns: that an answer must match.
-    #[arg(long, value_name = "RE", allow_hyphen_values = true)]
-    pub expect_regex: Option<String>,
-    /// quic: an ALPN protocol to offer (repeatable; at least one), e.g. h3.
-    #[arg(long = "alpn", value_name = "PROTOCOL")]
-    pub alpn: Vec<String>,
-    /// quic: the TLS server name [default: localhost].
-    #[arg(long, value_name = "NAME")]
-    pub sni: Option<String>,
-    /// quic: accept any certificate (the handshake signature is still checked).
-    #[arg(long)]
-    pub insecure: bool,
-    /// quic: trust only the PEM CA certificates in FILE.
-    #[arg(long, value_name = "FILE")]
-    pub ca: Option<PathBuf>,
-    /// quic: the SHA-256 of the certificate's SubjectPublicKeyInfo (64 hex digits or base64).
-    #[arg(long, value_name = "SHA256")]
-    pub pin: Option<String>,
-    /// dns: the name to query.
-    #[arg(long, value_name = "NAME")]
-    pub name: Option<String>,
-    /// dns: the query type [default: A].
-    #[arg(long, value_name = "TYPE")]
-    pub qtype: Option<String>,
+    /// The flags given, as (key, value) in key order; a switch's value is `true`.
+    pub settings: Vec<(Key, String)>,
     /// Print one JSON object instead of a line of text.
-    #[arg(long)]
     pub json: bool,
 }
 
 fn parse_kind(text: &str) -> Result<ProbeKind, String> {
     text.parse()
-        .map_err(|e: health::probe::UnknownKind| e.to_string())
+        .map_err(|e: ::probe::UnknownKind| e.to_string())
+}
+
+/// The command-line argument of `key`, or `None` for a positional one (declared by hand).
+fn flag_arg(key: Key) -> Option<Arg> {
+    let spec = key.spec();
+    let (long, action) = match spec.cli {
+        Cli::Positional(_) => return None,
+        Cli::Switch(long) => (long, ArgAction::SetTrue),
+        Cli::One(long) => (long, ArgAction::Set),
+        Cli::Many(long) => (long, ArgAction::Append),
+    };
+    let arg = Arg::new(spec.toml)
+        .long(long)
+        .action(action)
+        .help(spec.help);
+    Some(match spec.cli {
+        Cli::Switch(_) => arg,
+        _ => arg
+            .value_name(spec.value_name)
+            .allow_hyphen_values(spec.hyphen_values),
+    })
+}
+
+impl clap::Args for ProbeArgs {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        let cmd = cmd
+            .arg(
+                Arg::new(Key::Kind.spec().toml)
+                    .value_name(Key::Kind.spec().value_name)
+                    .required(true)
+                    .value_parser(parse_kind)
+                    .help(Key::Kind.spec().help),
+            )
+            .arg(
+                Arg::new(TARGET)
+                    .value_name("HOST:PORT")
+                    .required(true)
+                    .help(
+                        "The target: IP:PORT, [IPv6]:PORT or HOSTNAME:PORT (the first address \
+                         it resolves to)",
+                    ),
+            );
+        Key::ALL
+            .into_iter()
+            .filter_map(flag_arg)
+            .fold(cmd, clap::Command::arg)
+            .arg(
+                Arg::new(JSON)
+                    .long(JSON)
+                    .action(ArgAction::SetTrue)
+                    .help("Print one JSON object instead of a line of text"),
+            )
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        Self::augment_args(cmd)
+    }
+}
+
+impl FromArgMatches for ProbeArgs {
+    fn from_arg_matches(m: &ArgMatches) -> Result<Self, clap::Error> {
+        let missing = |id: &str| {
+            clap::Error::raw(
+                clap::error::ErrorKind::MissingRequiredArgument,
+                format!("<{id}> is required"),
+            )
+        };
+        let kind = *m
+            .get_one::<ProbeKind>(Key::Kind.spec().toml)
+            .ok_or_else(|| missing("KIND"))?;
+        let target = m
+            .get_one::<String>(TARGET)
+            .ok_or_else(|| missing("HOST:PORT"))?
+            .clone();
+        let mut settings = Vec::new();
+        for key in Key::ALL {
+            let id = key.spec().toml;
+            match key.spec().cli {
+                Cli::Positional(_) => {}
+                Cli::Switch(_) => {
+                    if m.get_flag(id) {
+                        settings.push((key, "true".to_owned()));
+                    }
+                }
+                Cli::One(_) | Cli::Many(_) => {
+                    let values = m.get_many::<String>(id).into_iter().flatten();
+                    settings.extend(values.map(|v| (key, v.clone())));
+                }
+            }
+        }
+        Ok(Self {
+            kind,
+            target,
+            settings,
+            json: m.get_flag(JSON),
+        })
+    }
+
+    fn update_from_arg_matches(&mut self, m: &ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(m)?;
+        Ok(())
+    }
 }
 
 impl ProbeArgs {
-    fn config(&self) -> ProbeConfig {
+    /// The probe configuration the flags describe; a bad value names its flag.
+    fn config(&self) -> Result<ProbeConfig, UsageError> {
         let mut cfg = ProbeConfig::new(self.kind);
-        cfg.timeout = self.timeout;
-        cfg.send = self.send.clone();
-        cfg.send_hex = self.send_hex.clone();
-        cfg.send_base64 = self.send_base64.clone();
-        cfg.expect = self.expect.clone();
-        cfg.expect_hex = self.expect_hex.clone();
-        cfg.expect_prefix = self.expect_prefix.clone();
-        cfg.expect_regex = self.expect_regex.clone();
-        cfg.alpn = self.alpn.clone();
-        cfg.sni = self.sni.clone();
-        cfg.insecure = self.insecure;
-        cfg.ca = self.ca.clone();
-        cfg.pin = self.pin.clone();
-        cfg.name = self.name.clone();
-        cfg.qtype = self.qtype.clone();
-        cfg
+        for (key, value) in &self.settings {
+            cfg.set(*key, value)
+                .map_err(|e| UsageError(e.render(Naming::Cli)))?;
+        }
+        Ok(cfg)
     }
-}
-
-/// The flag form of a configuration key (`send_hex` → `--send-hex`).
-fn flag(key: &str) -> String {
-    match key {
-        "kind" => "<KIND>".to_owned(),
-        "port" => "<HOST:PORT>".to_owned(),
-        _ => format!("--{}", key.replace('_', "-")),
-    }
-}
-
-/// A configuration error in terms of flags: the key and every `` `key` `` in the message.
-fn usage_error(err: &ProbeConfigError) -> UsageError {
-    let mut message = String::new();
-    let mut rest = err.message.as_str();
-    while let Some(open) = rest.find('`') {
-        let Some(len) = rest[open + 1..].find('`') else {
-            break;
-        };
-        message.push_str(&rest[..open]);
-        message.push_str(&flag(&rest[open + 1..open + 1 + len]));
-        rest = &rest[open + 1 + len + 1..];
-    }
-    message.push_str(rest);
-    UsageError(format!("{}: {message}", flag(err.key)))
 }
 
 /// Splits `HOST:PORT` and resolves it. A malformed target is bad usage; a name that does not
@@ -185,7 +213,7 @@ fn json(kind: ProbeKind, target: SocketAddr, r: &ProbeResult) -> serde_json::Val
 
 /// Runs `wavelb probe`.
 pub async fn run(args: ProbeArgs) -> anyhow::Result<()> {
-    let prober = Prober::new(&args.config()).map_err(|e| usage_error(&e))?;
+    let prober = Prober::new(&args.config()?).map_err(|e| UsageError(e.render(Naming::Cli)))?;
     let target = resolve(&args.target).await?;
     let result = prober.probe(target).await;
     prober.shutdown().await;
@@ -204,16 +232,72 @@ pub async fn run(args: ProbeArgs) -> anyhow::Result<()> {
 mod tests {
     use super::*;
 
+    use clap::Args as _;
+
+    fn args(line: &[&str]) -> ProbeArgs {
+        let cmd = ProbeArgs::augment_args(clap::Command::new("probe"));
+        let m = cmd
+            .try_get_matches_from(["probe"].iter().chain(line))
+            .unwrap_or_else(|e| panic!("{line:?}: {e}"));
+        ProbeArgs::from_arg_matches(&m).unwrap()
+    }
+
+    #[test]
+    fn the_flags_from_the_key_table_are_a_valid_command() {
+        ProbeArgs::augment_args(clap::Command::new("probe")).debug_assert();
+    }
+
+    #[test]
+    fn every_flag_sets_its_key() {
+        let a = args(&[
+            "quic",
+            "h:1",
+            "--alpn",
+            "h3",
+            "--alpn",
+            "hq",
+            "--insecure",
+            "--sni",
+            "edge.test",
+            "--timeout",
+            "2s",
+            "--json",
+        ]);
+        assert_eq!(
+            (a.kind, a.target.as_str(), a.json),
+            (ProbeKind::Quic, "h:1", true)
+        );
+        let cfg = a.config().unwrap();
+        assert_eq!(cfg.alpn, ["h3", "hq"]);
+        assert!(cfg.insecure);
+        assert_eq!(cfg.sni.as_deref(), Some("edge.test"));
+        assert_eq!(cfg.timeout, std::time::Duration::from_secs(2));
+        let a = args(&["udp", "h:1", "--send", "-ping", "--expect-regex", "^-"]);
+        let cfg = a.config().unwrap();
+        assert_eq!(
+            (cfg.send.as_deref(), cfg.expect_regex.as_deref()),
+            (Some("-ping"), Some("^-")),
+            "free text may start with a hyphen"
+        );
+    }
+
     #[test]
     fn config_errors_speak_in_flags() {
-        let err = ProbeConfigError {
-            key: "send_hex",
-            message: "conflicts with `send`; give at most one of `send`, `send_hex`".into(),
-        };
+        let a = args(&["udp", "h:1", "--send", "a", "--send-hex", "00"]);
+        let err = Prober::new(&a.config().unwrap()).unwrap_err();
         assert_eq!(
-            usage_error(&err).0,
-            "--send-hex: conflicts with --send; give at most one of --send, --send-hex"
+            err.render(Naming::Cli),
+            "--send-hex: conflicts with --send; give at most one of --send, --send-hex or \
+             --send-base64"
         );
+        let err = args(&["tcp", "h:1", "--timeout", "soon"])
+            .config()
+            .unwrap_err();
+        assert!(
+            err.0.starts_with("--timeout: \"soon\" is not a duration"),
+            "{err}"
+        );
+        assert!(err.0.ends_with("write e.g. --timeout 500ms"), "{err}");
     }
 
     #[tokio::test]

@@ -3,7 +3,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use health::probe::ProbeConfig;
+use probe::ProbeConfig;
 use registry::config::{ConfigError, duration};
 use registry::model::ProbeAddr;
 use serde::Deserialize;
@@ -189,7 +189,7 @@ impl AgentConfig {
             ));
         }
         if let Some(sc) = &self.self_check {
-            health::probe::Prober::new(sc)
+            probe::Prober::new(sc)
                 .map_err(|e| ConfigError::new("agent.self_check", "(section)", e.to_string()))?;
         } else if self.self_quarantine {
             return Err(ConfigError::new(

@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use health::probe::Prober;
-use health::state::{Health, TargetHealth, Thresholds};
+use probe::Prober;
+use probe::state::{Health, TargetHealth, Thresholds};
 use rand::Rng;
 use registry::clock::unix_now;
 use registry::config::{PoolConfig, Route53Config};

@@ -1,4 +1,4 @@
-//! Every probe's reply parser (`health::probe::{stun, srt, quic_ping, dns, udp}`).
+//! Every probe's reply parser (`probe::{stun, srt, quic_ping, dns, udp}`).
 //!
 //! Input: 1 selector byte (modulo 5: stun, srt, quic-ping, dns, udp), then the reply datagram.
 //! The probe's side (transaction id, socket id, connection ids, query id) is fixed; the corpus
@@ -13,11 +13,11 @@
 
 use std::sync::LazyLock;
 
-use health::probe::dns::DnsProbe;
-use health::probe::udp::UdpProbe;
-use health::probe::{ProbeConfig, ProbeKind, quic_ping, srt, stun};
 use hickory_proto::op::{Message, MessageType, ResponseCode};
 use libfuzzer_sys::fuzz_target;
+use probe::dns::DnsProbe;
+use probe::udp::UdpProbe;
+use probe::{ProbeConfig, ProbeKind, quic_ping, srt, stun};
 
 const TXID: [u8; 12] = *b"wavelb-fuzz!";
 const SOCKET_ID: u32 = 0x1234_5678;

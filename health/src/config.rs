@@ -7,7 +7,7 @@ use registry::config::{ConfigError, duration};
 use serde::{Deserialize, Deserializer};
 
 use crate::decide::AllDown;
-use crate::probe::ProbeConfig;
+use probe::ProbeConfig;
 
 /// Where a target is probed. Wavelength zones admit no inbound traffic from the internet, so a
 /// controller outside the carrier network reaches a target only at its private address: the
@@ -173,7 +173,7 @@ impl HealthConfig {
                 "expected 1-64 letters, digits, '.', '_' or '-'",
             ));
         }
-        crate::probe::Prober::new(&self.effective_probe())
+        probe::Prober::new(&self.effective_probe())
             .map(|_| ())
             .map_err(|e| ConfigError::new("health.probe", "(section)", e.to_string()))
     }

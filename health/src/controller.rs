@@ -1,6 +1,6 @@
 //! The health controller's adapter: probe tasks on a schedule, the round loop that reads the
 //! pool, takes the leader lease, and writes quarantines/restores/deletions through the registry
-//! writer. Every decision is made by the pure modules ([`crate::state`], [`crate::decide`],
+//! writer. Every decision is made by the pure modules ([`probe::state`], [`crate::decide`],
 //! [`crate::lease`]); this module only moves data and keeps time.
 
 use std::collections::{HashMap, VecDeque};
@@ -25,9 +25,9 @@ use crate::config::{HealthConfig, ProbeVia};
 use crate::decide::{Policy, decide};
 use crate::lease::{self, LeaseStep};
 use crate::metrics::{DirectionLabels, FailureLabels, HealthMetrics, ProbeLabels, TargetLabels};
-use crate::probe::{ProbeResult, Prober};
-use crate::state::{Health, TargetHealth, Thresholds, Transition};
 use crate::witness::Witness;
+use probe::state::{Health, TargetHealth, Thresholds, Transition};
+use probe::{ProbeResult, Prober};
 
 /// How many recent probe results are kept per target for the transition log.
 const RECENT: usize = 5;

@@ -9,8 +9,8 @@ use registry::plan::Intent;
 use registry::pool::{OwnedTarget, PoolView};
 use serde::Deserialize;
 
-use crate::state::Health;
 use crate::witness::Witness;
+use probe::state::Health;
 
 /// The `by=` value the controller writes on the targets it quarantines.
 pub const BY_HEALTH: &str = "health";

@@ -1,11 +1,7 @@
-//! The wavelb health controller: UDP- and QUIC-aware probes, hysteresis, and quarantine that
-//! cannot cause an outage.
+//! The wavelb health controller: quarantine that cannot cause an outage.
 //!
-//! - [`probe`]: one probe per kind of service (`udp`, `quic`, `quic-ping`, `stun`, `srt`, `dns`,
-//!   `tcp`), built once from a validated [`probe::ProbeConfig`] into a reusable
-//!   [`probe::Prober`]. A probe never fails with an error: it always returns a
-//!   [`probe::ProbeResult`] (healthy, or unhealthy with a [`probe::Reason`]), bounded by its
-//!   timeout. `wavelb probe` runs one from the command line.
+//! The probes and the per-target hysteresis live in the `probe` crate (`wavelb-probe`), shared
+//! with the agent's self-check; this crate decides and writes with their verdicts.
 
 #![forbid(unsafe_code)]
 
@@ -15,6 +11,4 @@ pub mod controller;
 pub mod decide;
 pub mod lease;
 pub mod metrics;
-pub mod probe;
-pub mod state;
 pub mod witness;

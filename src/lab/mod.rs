@@ -14,7 +14,7 @@ use ::health::config::{HealthConfig, ProbeVia};
 use ::health::controller::Controller;
 use ::health::decide::AllDown;
 use ::health::metrics::HealthMetrics;
-use ::health::probe::{ProbeConfig, ProbeKind, Prober};
+use ::probe::{ProbeConfig, ProbeKind, Prober};
 use anyhow::Context;
 use prometheus_client::registry::Registry;
 use registry::clock::unix_now;

@@ -2,10 +2,10 @@
 
 use base64::Engine as _;
 
-use super::{ProbeConfigError, at_most_one};
+use super::{Key, Message, ProbeConfigError, at_most_one};
 
 /// Decodes hex digits; ASCII whitespace and `:` between bytes are ignored.
-pub(crate) fn decode_hex(key: &'static str, text: &str) -> Result<Vec<u8>, ProbeConfigError> {
+pub(crate) fn decode_hex(key: Key, text: &str) -> Result<Vec<u8>, ProbeConfigError> {
     let digits: String = text
         .chars()
         .filter(|c| !c.is_ascii_whitespace() && *c != ':')
@@ -25,7 +25,7 @@ pub(crate) fn decode_hex(key: &'static str, text: &str) -> Result<Vec<u8>, Probe
 }
 
 /// Decodes standard base64, with or without padding.
-pub(crate) fn decode_base64(key: &'static str, text: &str) -> Result<Vec<u8>, ProbeConfigError> {
+pub(crate) fn decode_base64(key: Key, text: &str) -> Result<Vec<u8>, ProbeConfigError> {
     let engine = base64::engine::GeneralPurpose::new(
         &base64::alphabet::STANDARD,
         base64::engine::GeneralPurposeConfig::new()
@@ -74,27 +74,28 @@ fn any_payload(
     send: Option<&str>,
     send_hex: Option<&str>,
     send_base64: Option<&str>,
-) -> Result<(&'static str, Vec<u8>), ProbeConfigError> {
+) -> Result<(Key, Vec<u8>), ProbeConfigError> {
     at_most_one(&[
-        ("send", send.is_some()),
-        ("send_hex", send_hex.is_some()),
-        ("send_base64", send_base64.is_some()),
+        (Key::Send, send.is_some()),
+        (Key::SendHex, send_hex.is_some()),
+        (Key::SendBase64, send_base64.is_some()),
     ])?;
     if let Some(text) = send {
         if text.is_empty() {
-            return Err(ProbeConfigError::new("send", "is empty"));
+            return Err(ProbeConfigError::new(Key::Send, "is empty"));
         }
-        return Ok(("send", text.as_bytes().to_vec()));
+        return Ok((Key::Send, text.as_bytes().to_vec()));
     }
     if let Some(text) = send_hex {
-        return Ok(("send_hex", decode_hex("send_hex", text)?));
+        return Ok((Key::SendHex, decode_hex(Key::SendHex, text)?));
     }
     if let Some(text) = send_base64 {
-        return Ok(("send_base64", decode_base64("send_base64", text)?));
+        return Ok((Key::SendBase64, decode_base64(Key::SendBase64, text)?));
     }
     Err(ProbeConfigError::new(
-        "send",
-        "kind udp needs a payload: give one of `send`, `send_hex` or `send_base64`",
+        Key::Send,
+        Message::text("kind udp needs a payload: give one of ")
+            .keys(&[Key::Send, Key::SendHex, Key::SendBase64], "or"),
     ))
 }
 
@@ -121,21 +122,21 @@ impl Expect {
         expect_regex: Option<&str>,
     ) -> Result<Self, ProbeConfigError> {
         at_most_one(&[
-            ("expect", expect.is_some()),
-            ("expect_hex", expect_hex.is_some()),
-            ("expect_prefix", expect_prefix.is_some()),
-            ("expect_regex", expect_regex.is_some()),
+            (Key::Expect, expect.is_some()),
+            (Key::ExpectHex, expect_hex.is_some()),
+            (Key::ExpectPrefix, expect_prefix.is_some()),
+            (Key::ExpectRegex, expect_regex.is_some()),
         ])?;
         if let Some(text) = expect {
             return Ok(Expect::Exact(text.as_bytes().to_vec()));
         }
         if let Some(text) = expect_hex {
-            return Ok(Expect::Exact(decode_hex("expect_hex", text)?));
+            return Ok(Expect::Exact(decode_hex(Key::ExpectHex, text)?));
         }
         if let Some(text) = expect_prefix {
             if text.is_empty() {
                 return Err(ProbeConfigError::new(
-                    "expect_prefix",
+                    Key::ExpectPrefix,
                     "is empty; leave it out to accept any reply",
                 ));
             }
@@ -144,7 +145,7 @@ impl Expect {
         if let Some(text) = expect_regex {
             let re = regex::bytes::Regex::new(text).map_err(|e| {
                 ProbeConfigError::new(
-                    "expect_regex",
+                    Key::ExpectRegex,
                     format!("is not a valid regular expression: {e}"),
                 )
             })?;
@@ -194,35 +195,38 @@ mod tests {
     #[test]
     fn hex_ignores_separators_and_rejects_garbage() {
         assert_eq!(
-            decode_hex("send_hex", "de:ad be\nef").unwrap(),
+            decode_hex(Key::SendHex, "de:ad be\nef").unwrap(),
             [0xde, 0xad, 0xbe, 0xef]
         );
-        assert_eq!(decode_hex("send_hex", "zz").unwrap_err().key, "send_hex");
-        assert!(decode_hex("send_hex", "abc").is_err(), "odd length");
-        assert!(decode_hex("send_hex", " ").is_err(), "empty");
+        assert_eq!(
+            decode_hex(Key::SendHex, "zz").unwrap_err().key,
+            Key::SendHex
+        );
+        assert!(decode_hex(Key::SendHex, "abc").is_err(), "odd length");
+        assert!(decode_hex(Key::SendHex, " ").is_err(), "empty");
     }
 
     #[test]
     fn base64_with_or_without_padding() {
-        assert_eq!(decode_base64("send_base64", "aGk=").unwrap(), b"hi");
-        assert_eq!(decode_base64("send_base64", "aGk").unwrap(), b"hi");
-        assert!(decode_base64("send_base64", "a*b").is_err());
+        assert_eq!(decode_base64(Key::SendBase64, "aGk=").unwrap(), b"hi");
+        assert_eq!(decode_base64(Key::SendBase64, "aGk").unwrap(), b"hi");
+        assert!(decode_base64(Key::SendBase64, "a*b").is_err());
     }
 
     #[test]
     fn exactly_one_payload() {
         assert_eq!(send_payload(Some("ping"), None, None).unwrap(), b"ping");
         let err = send_payload(Some("ping"), Some("00"), None).unwrap_err();
-        assert_eq!(err.key, "send_hex");
-        assert!(err.message.contains("`send`"), "{err}");
-        assert_eq!(send_payload(None, None, None).unwrap_err().key, "send");
+        assert_eq!(err.key, Key::SendHex);
+        assert!(err.to_string().contains("`send`"), "{err}");
+        assert_eq!(send_payload(None, None, None).unwrap_err().key, Key::Send);
         let fits = "ab".repeat(MAX_UDP_PAYLOAD);
         assert_eq!(
             send_payload(None, Some(&fits), None).unwrap().len(),
             MAX_UDP_PAYLOAD
         );
         let err = send_payload(None, Some(&format!("{fits}00")), None).unwrap_err();
-        assert_eq!(err.key, "send_hex");
+        assert_eq!(err.key, Key::SendHex);
         assert!(err.to_string().contains("1272"), "{err}");
     }
 
@@ -240,9 +244,9 @@ mod tests {
         assert!(m(None, None, None, Some(r"^ok \d+$")).matches(b"ok 42"));
         assert!(!m(None, None, None, Some(r"^ok \d+$")).matches(b"ok x"));
         let err = Expect::from_keys(None, None, None, Some("(")).unwrap_err();
-        assert_eq!(err.key, "expect_regex");
+        assert_eq!(err.key, Key::ExpectRegex);
         let err = Expect::from_keys(Some("a"), None, Some("b"), None).unwrap_err();
-        assert_eq!(err.key, "expect_prefix");
+        assert_eq!(err.key, Key::ExpectPrefix);
     }
 
     #[test]

@@ -3,15 +3,13 @@
 //! connected socket, RST for TCP), a socket that never answers (`timeout`), and a server that
 //! answers garbage (`bad_reply`).
 
-mod common;
-
-use common::{assert_healthy, assert_unhealthy, probe};
+use crate::common::{assert_healthy, assert_unhealthy, probe};
 use std::time::Duration;
 
-use health::probe::{ProbeConfig, ProbeKind, ProbeResult, Prober, Reason};
 use hickory_proto::op::Message;
 use hickory_proto::rr::rdata::A;
 use hickory_proto::rr::{RData, Record};
+use probe::{ProbeConfig, ProbeKind, ProbeResult, Prober, Reason};
 use testkit::echo::Echo;
 use testkit::servers::{UdpReplier, closed_tcp_port, closed_udp_port, silent_udp};
 

@@ -16,7 +16,7 @@ use rustls::server::ParsedCertificate;
 use rustls::{CertificateError, DigitallySignedStruct, OtherError, RootCertStore, SignatureScheme};
 use sha2::{Digest, Sha256};
 
-use super::ProbeConfigError;
+use super::{Key, ProbeConfigError};
 
 /// The crypto provider of every TLS config wavelb builds.
 pub(crate) fn provider() -> Arc<CryptoProvider> {
@@ -67,22 +67,25 @@ pub(crate) fn system_roots() -> RootCertStore {
 pub(crate) fn load_ca(path: &Path) -> Result<RootCertStore, ProbeConfigError> {
     let shown = path.display();
     let iter = CertificateDer::pem_file_iter(path)
-        .map_err(|e| ProbeConfigError::new("ca", format!("cannot read {shown}: {e}")))?;
+        .map_err(|e| ProbeConfigError::new(Key::Ca, format!("cannot read {shown}: {e}")))?;
     let mut roots = RootCertStore::empty();
     for cert in iter {
         let cert = cert.map_err(|e| {
-            ProbeConfigError::new("ca", format!("{shown} is not a PEM certificate file: {e}"))
+            ProbeConfigError::new(
+                Key::Ca,
+                format!("{shown} is not a PEM certificate file: {e}"),
+            )
         })?;
         roots.add(cert).map_err(|e| {
             ProbeConfigError::new(
-                "ca",
+                Key::Ca,
                 format!("{shown} holds a certificate that cannot be a trust root: {e}"),
             )
         })?;
     }
     if roots.is_empty() {
         return Err(ProbeConfigError::new(
-            "ca",
+            Key::Ca,
             format!("{shown} holds no PEM certificate (-----BEGIN CERTIFICATE-----)"),
         ));
     }
@@ -107,7 +110,7 @@ pub(crate) fn parse_pin(text: &str) -> Result<[u8; 32], ProbeConfigError> {
         .and_then(|b| <[u8; 32]>::try_from(b).ok())
         .ok_or_else(|| {
             ProbeConfigError::new(
-                "pin",
+                Key::Pin,
                 format!(
                     "{text:?} is not a SHA-256 pin; give the SHA-256 of the certificate's \
                      SubjectPublicKeyInfo as 64 hex digits or as base64 of 32 bytes"
@@ -135,7 +138,7 @@ pub(crate) fn client_config(
             provider.clone(),
         )
         .build()
-        .map_err(|e| ProbeConfigError::new("ca", format!("unusable trust roots: {e}")))?,
+        .map_err(|e| ProbeConfigError::new(Key::Ca, format!("unusable trust roots: {e}")))?,
         Trust::Pin(pin) => Arc::new(LaxVerifier {
             pin: Some(*pin),
             algs,
@@ -144,7 +147,7 @@ pub(crate) fn client_config(
     };
     let mut config = rustls::ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13])
-        .map_err(|e| ProbeConfigError::new("kind", format!("no TLS 1.3 support: {e}")))?
+        .map_err(|e| ProbeConfigError::new(Key::Kind, format!("no TLS 1.3 support: {e}")))?
         .dangerous()
         .with_custom_certificate_verifier(verifier)
         .with_no_client_auth();
@@ -240,7 +243,7 @@ mod tests {
         let b64 = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
         assert_eq!(parse_pin(&b64).unwrap(), [7u8; 32]);
         assert_eq!(parse_pin(&format!("sha256/{b64}")).unwrap(), [7u8; 32]);
-        assert_eq!(parse_pin("abcd").unwrap_err().key, "pin");
+        assert_eq!(parse_pin("abcd").unwrap_err().key, Key::Pin);
         let short = base64::engine::general_purpose::STANDARD.encode([7u8; 31]);
         assert!(parse_pin(&short).is_err());
         assert!(parse_pin(&"zz".repeat(32)).is_err());
@@ -249,11 +252,11 @@ mod tests {
     #[test]
     fn ca_file_errors_name_the_key() {
         let err = load_ca(Path::new("/nonexistent/ca.pem")).unwrap_err();
-        assert_eq!(err.key, "ca");
+        assert_eq!(err.key, Key::Ca);
         let dir = tempfile::tempdir().unwrap();
         let empty = dir.path().join("empty.pem");
         std::fs::write(&empty, "not a certificate\n").unwrap();
-        assert!(load_ca(&empty).unwrap_err().message.contains("no PEM"));
+        assert!(load_ca(&empty).unwrap_err().to_string().contains("no PEM"));
     }
 
     #[test]

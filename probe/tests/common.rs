@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 
-use health::probe::{ProbeConfig, ProbeResult, Prober, Reason};
+use probe::{ProbeConfig, ProbeResult, Prober, Reason};
 
 /// Builds a prober from `c` (panicking on a bad config) and runs one probe.
 pub async fn probe(c: &ProbeConfig, target: SocketAddr) -> ProbeResult {

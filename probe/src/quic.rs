@@ -22,7 +22,7 @@ use quinn::{ConnectionError, Endpoint, TransportErrorCode, VarInt};
 use tokio::sync::OnceCell;
 
 use super::tls::{self, Trust};
-use super::{Failure, Outcome, ProbeConfig, ProbeConfigError, Reason, Success};
+use super::{Failure, Key, Message, Outcome, ProbeConfig, ProbeConfigError, Reason, Success};
 
 /// The default SNI: targets are IP addresses, which are not valid SNI names.
 pub(crate) const DEFAULT_SNI: &str = "localhost";
@@ -43,14 +43,15 @@ impl QuicProbe {
     pub(crate) fn new(cfg: &ProbeConfig) -> Result<Self, ProbeConfigError> {
         if cfg.alpn.is_empty() {
             return Err(ProbeConfigError::new(
-                "alpn",
-                "kind quic needs at least one ALPN protocol, e.g. alpn = [\"h3\"]",
+                Key::Alpn,
+                Message::text("kind quic needs at least one ALPN protocol, e.g. ")
+                    .example(Key::Alpn, "h3"),
             ));
         }
         for p in &cfg.alpn {
             if p.is_empty() || p.len() > 255 {
                 return Err(ProbeConfigError::new(
-                    "alpn",
+                    Key::Alpn,
                     format!("{p:?} is not an ALPN protocol id (1-255 bytes)"),
                 ));
             }
@@ -58,14 +59,14 @@ impl QuicProbe {
         let sni = cfg.sni.clone().unwrap_or_else(|| DEFAULT_SNI.to_owned());
         if rustls::pki_types::ServerName::try_from(sni.as_str()).is_err() {
             return Err(ProbeConfigError::new(
-                "sni",
+                Key::Sni,
                 format!("{sni:?} is not a DNS name or IP address"),
             ));
         }
         super::at_most_one(&[
-            ("insecure", cfg.insecure),
-            ("ca", cfg.ca.is_some()),
-            ("pin", cfg.pin.is_some()),
+            (Key::Insecure, cfg.insecure),
+            (Key::Ca, cfg.ca.is_some()),
+            (Key::Pin, cfg.pin.is_some()),
         ])?;
         let trust = if cfg.insecure {
             Trust::Insecure
@@ -78,7 +79,7 @@ impl QuicProbe {
         };
         let tls_config = tls::client_config(&trust, &cfg.alpn)?;
         let quic_tls = QuicClientConfig::try_from(tls_config).map_err(|e| {
-            ProbeConfigError::new("kind", format!("cannot build a QUIC TLS config: {e}"))
+            ProbeConfigError::new(Key::Kind, format!("cannot build a QUIC TLS config: {e}"))
         })?;
         let mut client = quinn::ClientConfig::new(Arc::new(quic_tls));
         let mut transport = quinn::TransportConfig::default();

@@ -16,8 +16,9 @@ use std::str::FromStr;
 use hickory_proto::op::{Edns, Message, MessageType, Query, ResponseCode};
 use hickory_proto::rr::{Name, RecordType};
 
+use super::key::Message as KeyMessage;
 use super::udp::exchange;
-use super::{Failure, Outcome, ProbeConfig, ProbeConfigError, Success};
+use super::{Failure, Key, Outcome, ProbeConfig, ProbeConfigError, Success};
 
 /// What a DNS answer must look like.
 #[derive(Debug)]
@@ -44,15 +45,16 @@ impl DnsProbe {
     pub fn new(cfg: &ProbeConfig) -> Result<Self, ProbeConfigError> {
         let text = cfg.name.as_deref().ok_or_else(|| {
             ProbeConfigError::new(
-                "name",
-                "kind dns needs the name to query, e.g. name = \"example.com\"",
+                Key::Name,
+                KeyMessage::text("kind dns needs the name to query, e.g. ")
+                    .example(Key::Name, "example.com"),
             )
         })?;
         let mut name = Name::from_utf8(text).map_err(|e| {
-            ProbeConfigError::new("name", format!("{text:?} is not a domain name: {e}"))
+            ProbeConfigError::new(Key::Name, format!("{text:?} is not a domain name: {e}"))
         })?;
         if name.is_root() && text != "." {
-            return Err(ProbeConfigError::new("name", "is empty"));
+            return Err(ProbeConfigError::new(Key::Name, "is empty"));
         }
         name.set_fqdn(true);
         let qtype = match cfg.qtype.as_deref() {
@@ -60,15 +62,15 @@ impl DnsProbe {
             Some(t) => parse_qtype(t)?,
         };
         super::at_most_one(&[
-            ("expect", cfg.expect.is_some()),
-            ("expect_regex", cfg.expect_regex.is_some()),
+            (Key::Expect, cfg.expect.is_some()),
+            (Key::ExpectRegex, cfg.expect_regex.is_some()),
         ])?;
         let expect = if let Some(text) = &cfg.expect {
             TextExpect::Exact(text.trim_end_matches('.').to_owned())
         } else if let Some(text) = &cfg.expect_regex {
             TextExpect::Regex(regex::Regex::new(text).map_err(|e| {
                 ProbeConfigError::new(
-                    "expect_regex",
+                    Key::ExpectRegex,
                     format!("is not a valid regular expression: {e}"),
                 )
             })?)
@@ -218,13 +220,13 @@ fn parse_qtype(text: &str) -> Result<RecordType, ProbeConfigError> {
     let upper = text.to_ascii_uppercase();
     match RecordType::from_str(&upper) {
         Ok(RecordType::Unknown(_)) | Err(_) => Err(ProbeConfigError::new(
-            "qtype",
+            Key::Qtype,
             format!(
                 "{text:?} is not a known DNS record type; use e.g. A, AAAA, CNAME, MX, NS, SOA, SRV, TXT"
             ),
         )),
         Ok(RecordType::OPT | RecordType::AXFR | RecordType::IXFR) => Err(ProbeConfigError::new(
-            "qtype",
+            Key::Qtype,
             format!("{text} cannot be probed over UDP; use e.g. A, AAAA, SOA or TXT"),
         )),
         Ok(t) => Ok(t),
@@ -299,17 +301,17 @@ mod tests {
     #[test]
     fn validation() {
         let mut cfg = ProbeConfig::new(super::super::ProbeKind::Dns);
-        assert_eq!(DnsProbe::new(&cfg).unwrap_err().key, "name");
+        assert_eq!(DnsProbe::new(&cfg).unwrap_err().key, Key::Name);
         cfg.name = Some("ok.example".into());
         cfg.qtype = Some("BOGUS".into());
-        assert_eq!(DnsProbe::new(&cfg).unwrap_err().key, "qtype");
+        assert_eq!(DnsProbe::new(&cfg).unwrap_err().key, Key::Qtype);
         cfg.qtype = Some("soa".into());
         assert_eq!(DnsProbe::new(&cfg).unwrap().qtype, RecordType::SOA);
         cfg.expect = Some("x".into());
         cfg.expect_regex = Some("y".into());
-        assert_eq!(DnsProbe::new(&cfg).unwrap_err().key, "expect_regex");
+        assert_eq!(DnsProbe::new(&cfg).unwrap_err().key, Key::ExpectRegex);
         cfg.expect = None;
         cfg.expect_regex = Some("(".into());
-        assert_eq!(DnsProbe::new(&cfg).unwrap_err().key, "expect_regex");
+        assert_eq!(DnsProbe::new(&cfg).unwrap_err().key, Key::ExpectRegex);
     }
 }

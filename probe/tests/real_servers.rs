@@ -2,21 +2,19 @@
 //! (`quic` in every TLS mode, `quic-ping`), coturn (`stun`), and srt-live-transmit (`srt`).
 //! Nothing is skipped: a missing binary or venv fails the test with instructions.
 
-mod common;
-
-use common::{assert_healthy, assert_unhealthy, probe};
+use crate::common::{assert_healthy, assert_unhealthy, probe};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use health::probe::{ProbeConfig, ProbeKind, Prober, Reason};
+use probe::{ProbeConfig, ProbeKind, Prober, Reason};
 use testkit::process::Service;
 use testkit::servers::{closed_udp_port, quic_server, srt_listener, turnserver};
 
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
-        .expect("health/ is inside the workspace")
+        .expect("probe/ is inside the workspace")
         .to_path_buf()
 }
 

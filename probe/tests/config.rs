@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use health::probe::{ProbeConfig, ProbeConfigError, ProbeKind, Prober};
+use probe::{Key, Naming, ProbeConfig, ProbeConfigError, ProbeKind, Prober};
 
 fn parse(toml_text: &str) -> ProbeConfig {
     toml::from_str(toml_text).unwrap_or_else(|e| panic!("{toml_text}\n{e}"))
@@ -80,91 +80,102 @@ fn serde_rejects_unknown_keys_kinds_and_bad_durations() {
 #[test]
 fn payload_and_expect_forms() {
     let e = reject("kind = \"udp\"");
-    assert_eq!(e.key, "send");
-    assert!(e.message.contains("`send_hex`"), "{e}");
+    assert_eq!(e.key, Key::Send);
+    assert!(e.to_string().contains("`send_hex`"), "{e}");
 
     let e = reject("kind = \"udp\"\nsend = \"a\"\nsend_hex = \"00\"");
-    assert_eq!(e.key, "send_hex");
+    assert_eq!(e.key, Key::SendHex);
     assert!(
         e.to_string().starts_with("send_hex: conflicts with `send`"),
         "{e}"
     );
+    assert!(
+        e.render(Naming::Cli)
+            .starts_with("--send-hex: conflicts with --send; give at most one of --send, "),
+        "{}",
+        e.render(Naming::Cli)
+    );
 
     let e = reject("kind = \"udp\"\nsend_hex = \"0g\"");
-    assert_eq!(e.key, "send_hex");
-    assert!(e.message.contains("not hex"), "{e}");
+    assert_eq!(e.key, Key::SendHex);
+    assert!(e.to_string().contains("not hex"), "{e}");
 
     let e = reject("kind = \"udp\"\nsend_base64 = \"@@@\"");
-    assert_eq!(e.key, "send_base64");
+    assert_eq!(e.key, Key::SendBase64);
 
     let e = reject("kind = \"udp\"\nsend = \"a\"\nexpect = \"b\"\nexpect_regex = \"c\"");
-    assert_eq!(e.key, "expect_regex");
+    assert_eq!(e.key, Key::ExpectRegex);
 
     let e = reject("kind = \"udp\"\nsend = \"a\"\nexpect_regex = \"(\"");
-    assert_eq!(e.key, "expect_regex");
-    assert!(e.message.contains("regular expression"), "{e}");
+    assert_eq!(e.key, Key::ExpectRegex);
+    assert!(e.to_string().contains("regular expression"), "{e}");
 
     let e = reject("kind = \"udp\"\nsend = \"a\"\nexpect_hex = \"abc\"");
-    assert_eq!(e.key, "expect_hex");
+    assert_eq!(e.key, Key::ExpectHex);
 }
 
 #[test]
 fn quic_keys() {
     let e = reject("kind = \"quic\"");
-    assert_eq!(e.key, "alpn");
-    assert!(e.message.contains("at least one"), "{e}");
+    assert_eq!(e.key, Key::Alpn);
+    assert!(e.to_string().contains("at least one"), "{e}");
 
     let e = reject("kind = \"quic\"\nalpn = [\"h3\"]\ninsecure = true\npin = \"00\"");
-    assert_eq!(e.key, "pin");
-    assert!(e.message.contains("conflicts with `insecure`"), "{e}");
+    assert_eq!(e.key, Key::Pin);
+    assert!(e.to_string().contains("conflicts with `insecure`"), "{e}");
 
     let e = reject("kind = \"quic\"\nalpn = [\"h3\"]\npin = \"abcd\"");
-    assert_eq!(e.key, "pin");
-    assert!(e.message.contains("64 hex digits"), "{e}");
+    assert_eq!(e.key, Key::Pin);
+    assert!(e.to_string().contains("64 hex digits"), "{e}");
 
     let e = reject("kind = \"quic\"\nalpn = [\"h3\"]\nca = \"/nonexistent/ca.pem\"");
-    assert_eq!(e.key, "ca");
-    assert!(e.message.contains("/nonexistent/ca.pem"), "{e}");
+    assert_eq!(e.key, Key::Ca);
+    assert!(e.to_string().contains("/nonexistent/ca.pem"), "{e}");
 
     let e = reject("kind = \"quic\"\nalpn = [\"h3\"]\nsni = \"not a name\"");
-    assert_eq!(e.key, "sni");
+    assert_eq!(e.key, Key::Sni);
 
     let e = reject("kind = \"quic\"\nalpn = [\"\"]");
-    assert_eq!(e.key, "alpn");
+    assert_eq!(e.key, Key::Alpn);
 }
 
 #[test]
 fn dns_keys() {
     let e = reject("kind = \"dns\"");
-    assert_eq!(e.key, "name");
+    assert_eq!(e.key, Key::Name);
     let e = reject("kind = \"dns\"\nname = \"a.test\"\nqtype = \"NOPE\"");
-    assert_eq!(e.key, "qtype");
-    assert!(e.message.contains("AAAA"), "lists allowed types: {e}");
+    assert_eq!(e.key, Key::Qtype);
+    assert!(e.to_string().contains("AAAA"), "lists allowed types: {e}");
     let e = reject("kind = \"dns\"\nname = \"a.test\"\nexpect_hex = \"00\"");
-    assert_eq!(e.key, "expect_hex");
-    assert!(e.message.contains("only by udp"), "{e}");
+    assert_eq!(e.key, Key::ExpectHex);
+    assert!(e.to_string().contains("only by udp"), "{e}");
 }
 
 #[test]
 fn keys_a_kind_does_not_use_are_rejected() {
     let e = reject("kind = \"stun\"\nalpn = [\"h3\"]");
-    assert_eq!(e.key, "alpn");
-    assert!(
-        e.message.contains("not used by kind stun") && e.message.contains("quic"),
-        "{e}"
+    assert_eq!(e.key, Key::Alpn);
+    assert_eq!(
+        e.to_string(),
+        "alpn: is not used by kind stun (only by quic); remove it or change `kind`"
+    );
+    assert_eq!(
+        e.render(Naming::Cli),
+        "--alpn: is not used by kind stun (only by quic); remove it or change <KIND>",
+        "the same error in the command line's words"
     );
     let e = reject("kind = \"tcp\"\nsend = \"x\"");
-    assert_eq!(e.key, "send");
+    assert_eq!(e.key, Key::Send);
     let e = reject("kind = \"udp\"\nsend = \"x\"\ninsecure = true");
-    assert_eq!(e.key, "insecure");
+    assert_eq!(e.key, Key::Insecure);
     let e = reject("kind = \"quic-ping\"\nname = \"x.test\"");
-    assert_eq!(e.key, "name");
+    assert_eq!(e.key, Key::Name);
 }
 
 #[test]
 fn timeout_and_port_bounds() {
     let e = reject("kind = \"tcp\"\ntimeout = \"0s\"");
-    assert_eq!(e.key, "timeout");
+    assert_eq!(e.key, Key::Timeout);
     let e = reject("kind = \"tcp\"\nport = 0");
-    assert_eq!(e.key, "port");
+    assert_eq!(e.key, Key::Port);
 }

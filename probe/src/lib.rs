@@ -1,4 +1,6 @@
-//! Health probes that speak the protocol a target really serves.
+//! Health probes that speak the protocol a target really serves, and the per-target hysteresis
+//! ([`state`]) that turns their verdicts into healthy or unhealthy. Used by the health controller
+//! (`[health.probe]`), the agent's self-check (`[agent.self_check]`) and `wavelb probe`.
 //!
 //! A [`ProbeConfig`] (the `[health.probe]` and `[agent.self_check]` tables of the configuration
 //! file, or the flags of `wavelb probe`) is validated once by [`Prober::new`]; the [`Prober`] is
@@ -27,16 +29,21 @@
 //!   and name are not checked. The handshake signature is still verified.
 //! - `insecure = true`: any certificate; the handshake signature is still verified.
 //!
-//! Which keys a kind uses is checked: a key that the kind ignores is a configuration error, so a
-//! typo or a copy-pasted table cannot silently probe something else than intended.
+//! Which keys a kind uses is checked ([`key`], the one table of keys and flags): a key that the
+//! kind ignores is a configuration error, so a typo or a copy-pasted table cannot silently probe
+//! something else than intended.
+
+#![forbid(unsafe_code)]
 
 // The reply parsers of `dns`, `quic_ping`, `srt`, `stun` and `udp` are public for the fuzz
 // targets (fuzz/fuzz_targets/probe_replies.rs); everything that does I/O stays crate-private.
 pub mod dns;
+pub mod key;
 mod payload;
 mod quic;
 pub mod quic_ping;
 pub mod srt;
+pub mod state;
 pub mod stun;
 mod tcp;
 mod tls;
@@ -47,6 +54,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::{Duration, Instant};
+
+use key::Message;
+pub use key::{Key, Naming, ProbeConfigError};
 
 /// The default probe timeout (the `timeout` key).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
@@ -252,27 +262,6 @@ pub struct ProbeResult {
     pub detail: String,
 }
 
-/// A configuration that cannot be probed with. `key` is the offending key in snake_case; the
-/// message says what is allowed, naming other keys in backticks (`` `send_hex` ``). The
-/// caller prefixes the section, e.g. `health.probe.` + the Display.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{key}: {message}")]
-pub struct ProbeConfigError {
-    /// The offending key (`send_hex`, `alpn`, …).
-    pub key: &'static str,
-    /// What is wrong and what is allowed.
-    pub message: String,
-}
-
-impl ProbeConfigError {
-    fn new(key: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            key,
-            message: message.into(),
-        }
-    }
-}
-
 /// A validated probe, reused for every target and every round.
 pub struct Prober {
     kind: ProbeKind,
@@ -339,72 +328,30 @@ impl Failure {
 
 pub(crate) type Outcome = Result<Success, Failure>;
 
-/// The keys each kind may use, besides `kind`, `port` and `timeout`.
-fn allowed_keys(kind: ProbeKind) -> &'static [&'static str] {
-    match kind {
-        ProbeKind::Udp => &[
-            "send",
-            "send_hex",
-            "send_base64",
-            "expect",
-            "expect_hex",
-            "expect_prefix",
-            "expect_regex",
-        ],
-        ProbeKind::Quic => &["alpn", "sni", "insecure", "ca", "pin"],
-        ProbeKind::Dns => &["name", "qtype", "expect", "expect_regex"],
-        ProbeKind::QuicPing | ProbeKind::Stun | ProbeKind::Srt | ProbeKind::Tcp => &[],
-    }
-}
-
-/// The kind-specific keys that are set in `cfg`.
-fn keys_set(cfg: &ProbeConfig) -> Vec<&'static str> {
-    let mut keys = Vec::new();
-    let mut note = |set: bool, key: &'static str| {
-        if set {
-            keys.push(key);
-        }
-    };
-    note(cfg.send.is_some(), "send");
-    note(cfg.send_hex.is_some(), "send_hex");
-    note(cfg.send_base64.is_some(), "send_base64");
-    note(cfg.expect.is_some(), "expect");
-    note(cfg.expect_hex.is_some(), "expect_hex");
-    note(cfg.expect_prefix.is_some(), "expect_prefix");
-    note(cfg.expect_regex.is_some(), "expect_regex");
-    note(!cfg.alpn.is_empty(), "alpn");
-    note(cfg.sni.is_some(), "sni");
-    note(cfg.insecure, "insecure");
-    note(cfg.ca.is_some(), "ca");
-    note(cfg.pin.is_some(), "pin");
-    note(cfg.name.is_some(), "name");
-    note(cfg.qtype.is_some(), "qtype");
-    keys
-}
-
-fn users_of(key: &str) -> String {
-    let users: Vec<&str> = ProbeKind::ALL
+/// The key of `cfg` that its kind does not use, if any.
+fn unused_key(cfg: &ProbeConfig) -> Option<Key> {
+    Key::ALL
         .into_iter()
-        .filter(|k| allowed_keys(*k).contains(&key))
-        .map(ProbeKind::as_str)
-        .collect();
+        .find(|k| k.is_set(cfg) && !k.used_by(cfg.kind))
+}
+
+/// The kinds that use `key`, as `udp and dns`.
+fn users_of(key: Key) -> String {
+    let users: Vec<&str> = key.spec().kinds.iter().map(|k| k.as_str()).collect();
     users.join(" and ")
 }
 
 /// Checks that at most one of `keys` is set (the one set, if any, is returned).
-pub(crate) fn at_most_one(
-    set: &[(&'static str, bool)],
-) -> Result<Option<&'static str>, ProbeConfigError> {
-    let given: Vec<&'static str> = set.iter().filter(|(_, s)| *s).map(|(k, _)| *k).collect();
+pub(crate) fn at_most_one(set: &[(Key, bool)]) -> Result<Option<Key>, ProbeConfigError> {
+    let given: Vec<Key> = set.iter().filter(|(_, s)| *s).map(|(k, _)| *k).collect();
     if given.len() > 1 {
-        let all: Vec<String> = set.iter().map(|(k, _)| format!("`{k}`")).collect();
+        let all: Vec<Key> = set.iter().map(|(k, _)| *k).collect();
         return Err(ProbeConfigError::new(
             given[1],
-            format!(
-                "conflicts with `{}`; give at most one of {}",
-                given[0],
-                all.join(", ")
-            ),
+            Message::text("conflicts with ")
+                .key(given[0])
+                .then("; give at most one of ")
+                .keys(&all, "or"),
         ));
     }
     Ok(given.first().copied())
@@ -416,22 +363,22 @@ impl Prober {
     pub fn new(cfg: &ProbeConfig) -> Result<Prober, ProbeConfigError> {
         if cfg.timeout.is_zero() {
             return Err(ProbeConfigError::new(
-                "timeout",
-                "must be more than 0, e.g. \"500ms\" or \"1s\"",
+                Key::Timeout,
+                Message::text("must be more than 0, e.g. ").example(Key::Timeout, "500ms"),
             ));
         }
         if cfg.port == Some(0) {
-            return Err(ProbeConfigError::new("port", "must be 1-65535"));
+            return Err(ProbeConfigError::new(Key::Port, "must be 1-65535"));
         }
-        let allowed = allowed_keys(cfg.kind);
-        if let Some(key) = keys_set(cfg).into_iter().find(|k| !allowed.contains(k)) {
+        if let Some(key) = unused_key(cfg) {
             return Err(ProbeConfigError::new(
                 key,
-                format!(
-                    "is not used by kind {} (only by {}); remove it or change `kind`",
+                Message::text(format!(
+                    "is not used by kind {} (only by {}); remove it or change ",
                     cfg.kind,
                     users_of(key)
-                ),
+                ))
+                .key(Key::Kind),
             ));
         }
         let spec = match cfg.kind {
