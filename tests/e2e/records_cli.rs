@@ -92,7 +92,10 @@ fn lists_records_written_by_boto3_with_foreign_ones_marked() {
     let lines: Vec<&str> = table.lines().collect();
     assert!(lines[0].starts_with("SET ID"), "{table}");
     assert_eq!(lines.len(), 6, "{table}");
-    assert_eq!(lines[5], "TTL 30", "the pool's TTL agrees with pool.ttl: {table}");
+    assert_eq!(
+        lines[5], "TTL 30",
+        "the pool's TTL agrees with pool.ttl: {table}"
+    );
     let line = |id: &str| *lines.iter().find(|l| l.starts_with(id)).unwrap();
     assert!(line("i-2 ").contains("192.0.2.2,192.0.2.3"), "{table}");
     assert!(line("i-1").contains("active"), "{table}");
