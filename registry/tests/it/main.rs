@@ -1,5 +1,5 @@
 //! The registry's integration tests, in one test binary (one link of the AWS SDK): run one module
-//! with `cargo test -p registry --test it moto::`.
+//! with `cargo test --workspace --test it moto::`.
 
 mod moto;
 mod plan_props;
