@@ -1,9 +1,7 @@
 //! `wavelb health` end to end against the lab resolver: quarantine and restore, the fraction
 //! guard, garbage collection of dead targets, and two controllers sharing one leader lease.
 
-mod common;
-
-use common::writer;
+use crate::common::writer;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::process::Command;

@@ -3,9 +3,7 @@
 //! respecting a quarantine, the drain order on SIGTERM, Spot and lifecycle notices, an IMDS
 //! outage at start, a registration storm under API throttling, and bad configuration.
 
-mod common;
-
-use common::writer;
+use crate::common::writer;
 use std::collections::BTreeMap;
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
