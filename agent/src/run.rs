@@ -554,15 +554,23 @@ impl<S: PoolStore> Running<'_, S> {
     /// such an instance is never registered. False when the agent should not register at all:
     /// a signal, `Terminated`, or one-shot mode out of service.
     async fn wait_until_in_service(&mut self, once: bool) -> bool {
+        let mut told = None;
         loop {
             let placement = self.placement().await;
             if placement.may_register() {
+                if told.is_some() {
+                    tracing::info!(?placement, "back in service; registering");
+                }
                 return true;
             }
-            let why = format!("not registering: Auto Scaling lifecycle state {placement:?}");
-            tracing::warn!("{why}");
-            self.agent.metrics.set_state("out_of_service");
-            self.agent.notify.status(&why);
+            // Said once per state, not at every poll.
+            if told != Some(placement) {
+                let why = format!("not registering: Auto Scaling lifecycle state {placement:?}");
+                tracing::warn!("{why}");
+                self.agent.metrics.set_state("out_of_service");
+                self.agent.notify.status(&why);
+                told = Some(placement);
+            }
             if once {
                 return false;
             }
@@ -903,6 +911,18 @@ mod tests {
         classify(&r.pool, &r.writer.sets())
     }
 
+    /// A running agent registered in a store whose changes are INSYNC after 60 s.
+    async fn registered<'a>(
+        agent: &'a Agent<'a>,
+        signals: watch::Receiver<u32>,
+    ) -> Running<'a, MemoryStore> {
+        let mut r = running(agent, store(), signals);
+        r.writer
+            .faults(|f| f.insync_after = Duration::from_secs(60));
+        assert!(r.register(false).await.unwrap());
+        r
+    }
+
     /// Register, then drain: weight 0 and `draining`, delete after INSYNC (60 s here) plus one
     /// TTL (30 s), all on the paused clock.
     #[tokio::test(start_paused = true)]
@@ -910,10 +930,7 @@ mod tests {
         let bed = bed("drain_timeout = \"300s\"");
         let agent = agent(&bed);
         let (_tx, rx) = watch::channel(0);
-        let mut r = running(&agent, store(), rx);
-        r.writer
-            .faults(|f| f.insync_after = Duration::from_secs(60));
-        assert!(r.register(false).await.unwrap());
+        let mut r = registered(&agent, rx).await;
         let t = view(&r).owned["i-1"].target.clone();
         assert_eq!((t.weight, t.state), (60, TargetState::Active));
 
@@ -930,10 +947,7 @@ mod tests {
         let bed = bed("drain_timeout = \"45s\"");
         let agent = agent(&bed);
         let (_tx, rx) = watch::channel(0);
-        let mut r = running(&agent, store(), rx);
-        r.writer
-            .faults(|f| f.insync_after = Duration::from_secs(60));
-        assert!(r.register(false).await.unwrap());
+        let mut r = registered(&agent, rx).await;
         let start = TokioInstant::now();
         r.drain(DrainCause::Command, false).await;
         assert_eq!(start.elapsed(), Duration::from_secs(45), "drain_timeout");
@@ -942,10 +956,7 @@ mod tests {
         let second_bed = super::tests::bed("drain_timeout = \"300s\"");
         let agent = super::tests::agent(&second_bed);
         let (tx, rx) = watch::channel(1);
-        let mut r = running(&agent, store(), rx);
-        r.writer
-            .faults(|f| f.insync_after = Duration::from_secs(60));
-        assert!(r.register(false).await.unwrap());
+        let mut r = registered(&agent, rx).await;
         let start = TokioInstant::now();
         let second = async {
             tokio::time::sleep(Duration::from_secs(5)).await;

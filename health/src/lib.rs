@@ -4,6 +4,7 @@
 //! with the agent's self-check; this crate decides and writes with their verdicts.
 
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod config;
 #[cfg(feature = "sdk")]

@@ -34,6 +34,7 @@
 //! something else than intended.
 
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 // The reply parsers of `dns`, `quic_ping`, `srt`, `stun` and `udp` are public for the fuzz
 // targets (fuzz/fuzz_targets/probe_replies.rs); everything that does I/O stays crate-private.

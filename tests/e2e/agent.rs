@@ -143,6 +143,26 @@ metrics_listen = "127.0.0.1:0"
         classify(&p, &writer(&self.api).await.list_pool(&p).await.unwrap())
     }
 
+    /// Waits for this instance's records to go `draining`, then to be deleted (after `why`).
+    async fn wait_for_drain(&self, why: &str) {
+        self.wait_for(
+            &format!("draining on {why}"),
+            Duration::from_secs(10),
+            |v| {
+                v.owned
+                    .get(ID)
+                    .is_some_and(|o| o.target.state == TargetState::Draining)
+            },
+        )
+        .await;
+        self.wait_for(
+            &format!("deletion on {why}"),
+            Duration::from_secs(15),
+            |v| !v.owned.contains_key(ID),
+        )
+        .await;
+    }
+
     async fn wait_for(&self, what: &str, deadline: Duration, check: impl Fn(&PoolView) -> bool) {
         let start = Instant::now();
         loop {
@@ -375,16 +395,7 @@ async fn spot_and_lifecycle_notices_drain_and_the_agent_stays_deregistered() {
             "spot" => bed.imds.interrupt_spot(),
             _ => bed.imds.set_lifecycle("Terminated"),
         }
-        bed.wait_for("draining", Duration::from_secs(10), |v| {
-            v.owned
-                .get(ID)
-                .is_some_and(|o| o.target.state == TargetState::Draining)
-        })
-        .await;
-        bed.wait_for("deletion", Duration::from_secs(15), |v| {
-            !v.owned.contains_key(ID)
-        })
-        .await;
+        bed.wait_for_drain(notice).await;
         assert!(
             a.child.try_wait().unwrap().is_none(),
             "{notice}: the agent stays up, deregistered"
@@ -439,16 +450,7 @@ async fn warm_pool_instances_wait_and_standby_drains_until_in_service_again() {
         })
     );
     bed.imds.set_lifecycle("Standby");
-    bed.wait_for("draining on Standby", Duration::from_secs(10), |v| {
-        v.owned
-            .get(ID)
-            .is_some_and(|o| o.target.state == TargetState::Draining)
-    })
-    .await;
-    bed.wait_for("deletion on Standby", Duration::from_secs(15), |v| {
-        !v.owned.contains_key(ID)
-    })
-    .await;
+    bed.wait_for_drain("Standby").await;
     assert!(a.child.try_wait().unwrap().is_none(), "the agent stays up");
     bed.imds.set_lifecycle("InService");
     bed.wait_for(
