@@ -96,4 +96,15 @@ for path in templates:
             failed = True
 sys.exit(1 if failed else 0)
 PY
+
+# The example's agents keep the product's reconcile interval (300 s): a shorter one makes a
+# 100-instance fleet spend most of the account's 5 Route 53 requests/s (docs/configuration.md,
+# "Route 53 request budget").
+for t in "${templates[@]}"; do
+  if grep -nE '^[[:space:]]*reconcile_interval[[:space:]]*=' "$t"; then
+    echo "FAIL $t: sets reconcile_interval; keep the product default (300s)"; status=1
+  else
+    echo "ok $t: agents keep the default reconcile_interval"
+  fi
+done
 exit $status
