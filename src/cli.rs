@@ -54,7 +54,7 @@ pub enum Command {
     /// Inspect and change a pool's records by hand.
     Records(RecordsArgs),
     /// Run one health probe against a target.
-    Probe(crate::probe::ProbeArgs),
+    Probe(crate::cmd::probe::ProbeArgs),
     /// Print the version and build features.
     Version,
 }

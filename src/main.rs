@@ -2,19 +2,13 @@
 
 #![forbid(unsafe_code)]
 
-mod agent;
 mod cli;
+mod cmd;
 mod config;
 mod exit;
-mod health;
-mod lab;
 mod logging;
 mod metrics_http;
-mod probe;
-mod records;
-mod resolver;
 mod systemd;
-mod version;
 
 use std::process::ExitCode;
 
@@ -38,16 +32,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         .build()
         .map_err(|e| anyhow::anyhow!("cannot start the async runtime: {e}"))?;
     let result = match cli.command {
-        Command::Records(args) => runtime.block_on(records::run(cfg.as_ref(), args)),
-        Command::Resolver(args) => runtime.block_on(resolver::run(cfg.as_ref(), args)),
-        Command::Lab(args) => runtime.block_on(lab::run(args)),
+        Command::Records(args) => runtime.block_on(cmd::records::run(cfg.as_ref(), args)),
+        Command::Resolver(args) => runtime.block_on(cmd::resolver::run(cfg.as_ref(), args)),
+        Command::Lab(args) => runtime.block_on(cmd::lab::run(args)),
         Command::Version => {
-            version::run();
+            cmd::version::run();
             Ok(())
         }
-        Command::Agent(args) => runtime.block_on(agent::run(cfg.as_ref(), args)),
-        Command::Health(args) => runtime.block_on(health::run(cfg.as_ref(), args)),
-        Command::Probe(args) => runtime.block_on(probe::run(args)),
+        Command::Agent(args) => runtime.block_on(cmd::agent::run(cfg.as_ref(), args)),
+        Command::Health(args) => runtime.block_on(cmd::health::run(cfg.as_ref(), args)),
+        Command::Probe(args) => runtime.block_on(cmd::probe::run(args)),
     };
     // A blocking stdin read (the lab's console) must not keep the process alive.
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));

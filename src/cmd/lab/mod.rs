@@ -10,12 +10,12 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
-use ::health::config::{HealthConfig, ProbeVia};
-use ::health::controller::Controller;
-use ::health::decide::AllDown;
-use ::health::metrics::HealthMetrics;
-use ::probe::{ProbeConfig, ProbeKind, Prober};
 use anyhow::Context;
+use health::config::{HealthConfig, ProbeVia};
+use health::controller::Controller;
+use health::decide::AllDown;
+use health::metrics::HealthMetrics;
+use probe::{ProbeConfig, ProbeKind, Prober};
 use prometheus_client::registry::Registry;
 use registry::clock::unix_now;
 use registry::config::{Route53Config, ZoneRef};

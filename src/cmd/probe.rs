@@ -8,9 +8,9 @@
 
 use std::net::SocketAddr;
 
-use ::probe::key::Cli;
-use ::probe::{Key, Naming, ProbeConfig, ProbeKind, ProbeResult, Prober};
 use clap::{Arg, ArgAction, ArgMatches, FromArgMatches};
+use probe::key::Cli;
+use probe::{Key, Naming, ProbeConfig, ProbeKind, ProbeResult, Prober};
 
 use crate::exit::UsageError;
 
@@ -36,8 +36,7 @@ pub struct ProbeArgs {
 }
 
 fn parse_kind(text: &str) -> Result<ProbeKind, String> {
-    text.parse()
-        .map_err(|e: ::probe::UnknownKind| e.to_string())
+    text.parse().map_err(|e: probe::UnknownKind| e.to_string())
 }
 
 /// The command-line argument of `key`, or `None` for a positional one (declared by hand).

@@ -2,10 +2,10 @@
 
 use std::sync::Arc;
 
-use ::probe::Prober;
 use anyhow::Context;
 use health::controller::{Controller, Liveness};
 use health::metrics::HealthMetrics;
+use probe::Prober;
 use prometheus_client::registry::Registry;
 use registry::config::Placeholders;
 use registry::metrics::{PoolMetrics, WriterMetrics};
