@@ -10,13 +10,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rand::Rng;
-use registry::clock::unix_now;
+use registry::clock::Clock;
 use registry::metrics::{PoolLabels, PoolMetrics};
 use registry::model::{PoolSpec, RecordSet};
 use registry::plan::{Plan, plan};
 use registry::pool::{OwnedTarget, PoolView};
 use registry::reconcile::{Decide, Decision, ReconcileError, reconcile};
-use registry::writer::{WriteError, Writer};
+use registry::store::{PoolStore, WriteError};
+use registry::writer::Writer;
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -27,7 +28,7 @@ use crate::lease::{self, LeaseStep};
 use crate::metrics::{DirectionLabels, FailureLabels, HealthMetrics, ProbeLabels, TargetLabels};
 use crate::witness::Witness;
 use probe::state::{Health, TargetHealth, Thresholds, Transition};
-use probe::{ProbeResult, Prober};
+use probe::{ProbeKind, ProbeResult, Prober};
 
 /// How many recent probe results are kept per target for the transition log.
 const RECENT: usize = 5;
@@ -60,12 +61,37 @@ pub trait Liveness: Send + Sync {
     ) -> std::pin::Pin<Box<dyn Future<Output = Option<bool>> + Send + 'a>>;
 }
 
-/// A running controller for one pool.
-pub struct Controller {
+/// What the controller needs from a prober: [`Prober`] in production; in-process tests script
+/// the answers.
+pub trait Probe: Send + Sync + 'static {
+    /// The probe kind, for metrics and logs.
+    fn kind(&self) -> ProbeKind;
+    /// The port a target is probed at unless its `probe=` address names one.
+    fn port(&self) -> Option<u16>;
+    /// Probes `addr` once. Never fails: a failure is an unhealthy [`ProbeResult`].
+    fn probe(&self, addr: SocketAddr) -> impl Future<Output = ProbeResult> + Send;
+}
+
+impl Probe for Prober {
+    fn kind(&self) -> ProbeKind {
+        Prober::kind(self)
+    }
+    fn port(&self) -> Option<u16> {
+        Prober::port(self)
+    }
+    fn probe(&self, addr: SocketAddr) -> impl Future<Output = ProbeResult> + Send {
+        Prober::probe(self, addr)
+    }
+}
+
+/// A running controller for one pool, writing through the store `S` (the Route 53 [`Writer`]
+/// in production) with the prober `P`.
+pub struct Controller<S = Writer, P = Prober> {
     pool: PoolSpec,
-    writer: Arc<Writer>,
+    store: Arc<S>,
     cfg: HealthConfig,
-    prober: Arc<Prober>,
+    prober: Arc<P>,
+    clock: Clock,
     id: String,
     metrics: HealthMetrics,
     pool_metrics: PoolMetrics,
@@ -78,14 +104,14 @@ pub struct Controller {
     lease_warned: Option<Instant>,
 }
 
-impl Controller {
-    /// A controller for `pool` writing through `writer`, known as `id` in the leader lease. One
+impl<S: PoolStore + 'static, P: Probe> Controller<S, P> {
+    /// A controller for `pool` writing through `store`, known as `id` in the leader lease. One
     /// process may run several (one per pool), sharing the prober and the metrics.
     pub fn new(
         pool: PoolSpec,
-        writer: Writer,
+        store: Arc<S>,
         cfg: HealthConfig,
-        prober: Arc<Prober>,
+        prober: Arc<P>,
         id: String,
         metrics: HealthMetrics,
         pool_metrics: PoolMetrics,
@@ -93,9 +119,10 @@ impl Controller {
         let semaphore = Arc::new(Semaphore::new(cfg.concurrency));
         Self {
             pool,
-            writer: Arc::new(writer),
+            store,
             cfg,
             prober,
+            clock: Clock::System,
             id,
             metrics,
             pool_metrics,
@@ -113,6 +140,13 @@ impl Controller {
     /// quarantined longer than `gc_after` is deleted whatever its instance.
     pub fn with_liveness(mut self, liveness: Arc<dyn Liveness>) -> Self {
         self.liveness = Some(liveness);
+        self
+    }
+
+    /// Reads the wall clock (leases, quarantine sightings, garbage collection) from `clock`
+    /// instead of the system's.
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
         self
     }
 
@@ -326,7 +360,7 @@ impl Controller {
         &mut self,
         tx: &mpsc::UnboundedSender<Observation>,
     ) -> Result<String, WriteError> {
-        let store = Arc::clone(&self.writer);
+        let store = Arc::clone(&self.store);
         let pool = self.pool.clone();
         let mut round = Round {
             controller: self,
@@ -360,12 +394,12 @@ impl Controller {
     /// the targets the plan garbage-collects.
     async fn decide_round(
         &mut self,
-        store: &Writer,
+        store: &S,
         view: &PoolView,
         sets: &[RecordSet],
         tx: &mpsc::UnboundedSender<Observation>,
     ) -> Result<(Plan, String, Vec<String>), WriteError> {
-        let now = unix_now();
+        let now = self.clock.unix_now();
         self.witness.observe(view, now);
         self.pool_metrics.observe(&self.pool, view);
         self.sync_probes(view, tx);
@@ -475,13 +509,13 @@ impl Controller {
 
 /// One round's decision for the reconcile loop: the controller, the store its lease is written
 /// through, and where probe tasks report.
-struct Round<'a> {
-    controller: &'a mut Controller,
-    store: &'a Writer,
+struct Round<'a, S, P> {
+    controller: &'a mut Controller<S, P>,
+    store: &'a S,
     tx: &'a mpsc::UnboundedSender<Observation>,
 }
 
-impl Decide for Round<'_> {
+impl<S: PoolStore + 'static, P: Probe> Decide for Round<'_, S, P> {
     /// The summary line and the targets the plan garbage-collects.
     type Outcome = (String, Vec<String>);
     type Error = WriteError;
@@ -501,7 +535,7 @@ impl Decide for Round<'_> {
     }
 }
 
-impl Controller {
+impl<S: PoolStore + 'static, P: Probe> Controller<S, P> {
     /// Counts a lease whose expiry lies implausibly far ahead (it is taken over) and warns about
     /// it, at most once per [`LEASE_WARN_EVERY`].
     fn implausible_lease(&mut self, lease: &lease::Lease, now: u64) {
@@ -551,18 +585,18 @@ impl Controller {
 
 /// One target's probe task: probes `addr` once per `interval` (first after `offset`) and
 /// reports each result, tagged with `generation` so results of a replaced task are dropped.
-struct ProbeTask {
+struct ProbeTask<P> {
     id: String,
     generation: u64,
     addr: SocketAddr,
-    prober: Arc<Prober>,
+    prober: Arc<P>,
     interval: Duration,
     offset: Duration,
     semaphore: Arc<Semaphore>,
     tx: mpsc::UnboundedSender<Observation>,
 }
 
-async fn probe_loop(task: ProbeTask) {
+async fn probe_loop<P: Probe>(task: ProbeTask<P>) {
     let ProbeTask {
         id,
         generation,
@@ -605,5 +639,530 @@ async fn probe_loop(task: ProbeTask) {
             slot += interval * missed;
         }
         jitter = interval.mul_f64(rand::rng().random_range(0.0..0.02));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The controller over time, in-process: rounds, probe tasks and the leader lease against the
+    //! in-memory store, with scripted probes, on tokio's paused clock. No sockets and no sleeps:
+    //! virtual time advances only when every task waits, so the timings asserted here are exact
+    //! consequences of the configuration, not of the machine's speed.
+
+    use std::collections::{BTreeMap, HashSet};
+    use std::net::{IpAddr, Ipv4Addr};
+    use std::sync::Mutex;
+
+    use prometheus_client::metrics::family::Family;
+    use prometheus_client::metrics::gauge::Gauge;
+    use prometheus_client::registry::Registry;
+    use registry::memory::MemoryStore;
+    use registry::model::{RecordType, Target, TargetState};
+    use registry::name::Fqdn;
+    use registry::plan::Intent;
+    use registry::pool::classify;
+    use registry::reconcile::decide_with;
+    use tokio::sync::oneshot;
+
+    use super::*;
+    use crate::metrics::TargetLabels;
+
+    /// Unix time at the start of every test.
+    const START: u64 = 1_800_000_000;
+    /// How long a probe of a dead target takes (its timeout).
+    const TIMEOUT: Duration = Duration::from_millis(500);
+    const POOL: &str = "edge.example.com";
+
+    /// Scripted probes: every address answers unless it is in `dead`.
+    #[derive(Default)]
+    struct Script {
+        dead: Mutex<HashSet<IpAddr>>,
+    }
+
+    impl Script {
+        fn set(&self, ip: IpAddr, alive: bool) {
+            let mut dead = self.dead.lock().unwrap();
+            if alive {
+                dead.remove(&ip);
+            } else {
+                dead.insert(ip);
+            }
+        }
+    }
+
+    impl Probe for Script {
+        fn kind(&self) -> ProbeKind {
+            ProbeKind::Udp
+        }
+        fn port(&self) -> Option<u16> {
+            Some(4000)
+        }
+        async fn probe(&self, addr: SocketAddr) -> ProbeResult {
+            if self.dead.lock().unwrap().contains(&addr.ip()) {
+                tokio::time::sleep(TIMEOUT).await;
+                ProbeResult {
+                    healthy: false,
+                    latency: TIMEOUT,
+                    reason: Some(probe::Reason::Timeout),
+                    detail: "scripted: dead".into(),
+                }
+            } else {
+                ProbeResult {
+                    healthy: true,
+                    latency: Duration::from_millis(1),
+                    reason: None,
+                    detail: "scripted: alive".into(),
+                }
+            }
+        }
+    }
+
+    /// Says every instance still exists, or every one is gone.
+    struct Instances {
+        gone: bool,
+    }
+
+    impl Liveness for Instances {
+        fn instance_gone<'a>(
+            &'a self,
+            _id: &'a str,
+        ) -> std::pin::Pin<Box<dyn Future<Output = Option<bool>> + Send + 'a>> {
+            Box::pin(async move { Some(self.gone) })
+        }
+    }
+
+    fn pool() -> PoolSpec {
+        PoolSpec {
+            name: Fqdn::parse(POOL).unwrap(),
+            record_type: RecordType::A,
+            ttl: 30,
+            owner_id: "wavelb".into(),
+            ownership_key: None,
+        }
+    }
+
+    fn ip(i: u8) -> IpAddr {
+        IpAddr::V4(Ipv4Addr::new(192, 0, 2, i))
+    }
+
+    /// `[health]` with 1 s probes, fall 3, rise 2, 5 s rounds, and `extra` lines.
+    fn config(extra: &str) -> HealthConfig {
+        let cfg: HealthConfig = toml::from_str(&format!(
+            "interval = \"1s\"\ntimeout = \"500ms\"\nrise = 2\nfall = 3\npoll_interval = \"5s\"\n\
+             {extra}\n[probe]\nkind = \"udp\"\nport = 4000\nsend = \"ping\"\nexpect = \"ping\"\n"
+        ))
+        .unwrap();
+        cfg.validate().unwrap();
+        cfg
+    }
+
+    /// A zone holding the pool with targets `i-1` … `i-n` at 192.0.2.1 … n, weight 10 each,
+    /// registered through the one reconcile loop as agents do.
+    async fn zone(n: u8) -> Arc<MemoryStore> {
+        let store = Arc::new(MemoryStore::new(Fqdn::parse("example.com").unwrap()));
+        let pool = pool();
+        let intents: BTreeMap<String, Intent> = (1..=n)
+            .map(|i| {
+                let t = Target::active(format!("i-{i}"), vec![ip(i)], 10, START);
+                (t.id.clone(), Intent::Present(t))
+            })
+            .collect();
+        let mut register = decide_with(|view: &PoolView, _: &[RecordSet]| {
+            Ok::<_, std::convert::Infallible>(Decision {
+                plan: plan(&pool, view, &intents),
+                outcome: (),
+            })
+        });
+        reconcile(&*store, &pool, 1, &mut register).await.unwrap();
+        store
+    }
+
+    /// The owned targets as the zone holds them now.
+    fn targets(store: &MemoryStore) -> BTreeMap<String, Target> {
+        classify(&pool(), &store.sets())
+            .owned
+            .into_values()
+            .map(|o| (o.target.id.clone(), o.target))
+            .collect()
+    }
+
+    fn state(store: &MemoryStore, id: &str) -> Option<TargetState> {
+        targets(store).get(id).map(|t| t.state)
+    }
+
+    fn quarantined(store: &MemoryStore) -> usize {
+        targets(store)
+            .values()
+            .filter(|t| t.state == TargetState::Quarantined)
+            .count()
+    }
+
+    /// A running controller and what the test needs to watch and stop it.
+    struct Running {
+        metrics: HealthMetrics,
+        ready: Arc<Mutex<Option<String>>>,
+        stop: Option<oneshot::Sender<()>>,
+        task: JoinHandle<()>,
+    }
+
+    impl Running {
+        fn gauge(&self, family: impl Fn(&HealthMetrics) -> &Family<PoolLabels, Gauge>) -> i64 {
+            family(&self.metrics)
+                .get_or_create(&PoolLabels { pool: POOL.into() })
+                .get()
+        }
+
+        fn leads(&self) -> bool {
+            self.gauge(|m| &m.leader) == 1
+        }
+
+        fn healthy(&self, id: &str) -> bool {
+            let labels = TargetLabels {
+                pool: POOL.into(),
+                target: id.into(),
+            };
+            self.metrics.target_healthy.get_or_create(&labels).get() == 1
+        }
+
+        async fn stop(mut self) {
+            if let Some(stop) = self.stop.take() {
+                let _ = stop.send(());
+            }
+            self.task.await.unwrap();
+        }
+    }
+
+    fn start(
+        store: &Arc<MemoryStore>,
+        script: &Arc<Script>,
+        cfg: HealthConfig,
+        id: &str,
+        liveness: Option<Arc<dyn Liveness>>,
+    ) -> Running {
+        let mut registry = Registry::default();
+        let metrics = HealthMetrics::register(&mut registry);
+        let mut controller = Controller::new(
+            pool(),
+            Arc::clone(store),
+            cfg,
+            Arc::clone(script),
+            id.into(),
+            metrics.clone(),
+            PoolMetrics::register(&mut registry),
+        )
+        .with_clock(Clock::following_tokio(START));
+        if let Some(l) = liveness {
+            controller = controller.with_liveness(l);
+        }
+        let ready = Arc::new(Mutex::new(None));
+        let (stop, stopped) = oneshot::channel::<()>();
+        let announced = Arc::clone(&ready);
+        let task = tokio::spawn(controller.run(
+            async {
+                let _ = stopped.await;
+            },
+            move |summary| *announced.lock().unwrap() = Some(summary.to_owned()),
+        ));
+        Running {
+            metrics,
+            ready,
+            stop: Some(stop),
+            task,
+        }
+    }
+
+    /// Polls `check` every 100 ms of virtual time until it holds; returns how long that took.
+    /// Fails after `limit`.
+    async fn within(limit: Duration, what: &str, mut check: impl FnMut() -> bool) -> Duration {
+        let started = Instant::now();
+        loop {
+            if check() {
+                return started.elapsed();
+            }
+            assert!(started.elapsed() < limit, "{what}: not within {limit:?}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Checks that `check` holds at every 100 ms step for `span` of virtual time.
+    async fn throughout(span: Duration, what: &str, mut check: impl FnMut() -> bool) {
+        let started = Instant::now();
+        while started.elapsed() < span {
+            assert!(check(), "{what}: broken after {:?}", started.elapsed());
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Starts one controller on a pool of `n`, with `liveness`, and waits until it leads and has
+    /// seen every target healthy.
+    async fn leading(
+        n: u8,
+        cfg: HealthConfig,
+        liveness: Option<Arc<dyn Liveness>>,
+    ) -> (Arc<MemoryStore>, Arc<Script>, Running) {
+        let store = zone(n).await;
+        let script = Arc::new(Script::default());
+        let running = start(&store, &script, cfg, "c-1", liveness);
+        within(
+            Duration::from_secs(10),
+            "leader, every target healthy",
+            || {
+                running.leads()
+                    && running.ready.lock().unwrap().is_some()
+                    && (1..=n).all(|i| running.healthy(&format!("i-{i}")))
+            },
+        )
+        .await;
+        (store, script, running)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_dead_target_falls_after_fall_probes_and_rises_after_rise_probes() {
+        let (store, script, running) = leading(4, config(""), None).await;
+
+        script.set(ip(2), false);
+        let took = within(Duration::from_secs(30), "quarantine of i-2", || {
+            state(&store, "i-2") == Some(TargetState::Quarantined)
+        })
+        .await;
+        // Three failed probes one second apart, each known after its timeout; the verdict
+        // triggers a round at once instead of waiting for the 5 s poll.
+        assert!(
+            took >= Duration::from_secs(2) + TIMEOUT && took <= Duration::from_secs(4),
+            "quarantined after {took:?}"
+        );
+        let t = &targets(&store)["i-2"];
+        assert_eq!(
+            (t.weight, t.wanted_weight, t.by.as_deref()),
+            (0, 10, Some("health"))
+        );
+        assert_eq!(quarantined(&store), 1, "only i-2");
+        assert_eq!(running.gauge(|m| &m.quarantined), 1);
+
+        script.set(ip(2), true);
+        let took = within(Duration::from_secs(30), "restore of i-2", || {
+            state(&store, "i-2") == Some(TargetState::Active)
+        })
+        .await;
+        // Two good probes one second apart: the second is at most two intervals away.
+        assert!(
+            took >= Duration::from_millis(500) && took <= Duration::from_secs(3),
+            "restored after {took:?}"
+        );
+        assert_eq!(
+            targets(&store)["i-2"].weight,
+            10,
+            "back at its wanted weight"
+        );
+        assert_eq!(running.gauge(|m| &m.quarantined), 0);
+        running.stop().await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn probe_failures_shorter_than_fall_change_nothing() {
+        let (store, script, running) = leading(4, config(""), None).await;
+        let before = store.calls().accepted;
+        // Two failures in a row, then it answers again: below fall = 3.
+        script.set(ip(3), false);
+        let failures = || {
+            let labels = FailureLabels {
+                kind: "udp",
+                reason: "timeout",
+            };
+            running.metrics.probe_failures.get_or_create(&labels).get()
+        };
+        within(Duration::from_secs(10), "two failed probes", || {
+            failures() == 2
+        })
+        .await;
+        script.set(ip(3), true);
+        throughout(Duration::from_secs(20), "i-3 stays active", || {
+            state(&store, "i-3") == Some(TargetState::Active)
+        })
+        .await;
+        assert_eq!(
+            store.calls().accepted - before,
+            4,
+            "only the lease renewals of four 5 s rounds were written"
+        );
+        running.stop().await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_fraction_guard_keeps_half_the_pool_and_raises_panic() {
+        let (store, script, running) = leading(4, config(""), None).await;
+        for i in 1..=3 {
+            script.set(ip(i), false);
+        }
+        within(Duration::from_secs(30), "panic", || {
+            running.gauge(|m| &m.panic) == 1
+        })
+        .await;
+        throughout(Duration::from_secs(30), "at most half quarantined", || {
+            quarantined(&store) == 2
+        })
+        .await;
+        assert_eq!(state(&store, "i-4"), Some(TargetState::Active));
+
+        // Two recover: the one held back is quarantined now, and the panic ends.
+        script.set(ip(1), true);
+        script.set(ip(2), true);
+        within(Duration::from_secs(30), "panic over", || {
+            running.gauge(|m| &m.panic) == 0
+                && state(&store, "i-3") == Some(TargetState::Quarantined)
+                && quarantined(&store) == 1
+        })
+        .await;
+        running.stop().await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn fail_closed_parks_the_whole_pool_and_unparks_when_one_recovers() {
+        let cfg = config("all_down = \"fail_closed\"");
+        let (store, script, running) = leading(3, cfg, None).await;
+        for i in 1..=3 {
+            script.set(ip(i), false);
+        }
+        let addresses = |store: &MemoryStore| {
+            store
+                .sets()
+                .into_iter()
+                .filter(|s| s.name == pool().name && s.rtype == "A")
+                .count()
+        };
+        within(
+            Duration::from_secs(60),
+            "every address record removed",
+            || addresses(&store) == 0,
+        )
+        .await;
+        let parked = targets(&store);
+        assert_eq!(parked.len(), 3, "the ownership records stay");
+        assert!(parked.values().all(|t| t.parked && t.addresses.len() == 1));
+
+        script.set(ip(2), true);
+        within(Duration::from_secs(30), "i-2 back in rotation", || {
+            targets(&store)
+                .get("i-2")
+                .is_some_and(|t| t.state == TargetState::Active && !t.parked && t.weight == 10)
+        })
+        .await;
+        assert_eq!(
+            addresses(&store),
+            3,
+            "the failing targets get their address records back, at weight 0"
+        );
+        running.stop().await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn garbage_collection_waits_gc_after_and_asks_whether_the_instance_is_gone() {
+        for (liveness, deleted) in [
+            (None, true),
+            (
+                Some(Arc::new(Instances { gone: true }) as Arc<dyn Liveness>),
+                true,
+            ),
+            (
+                Some(Arc::new(Instances { gone: false }) as Arc<dyn Liveness>),
+                false,
+            ),
+        ] {
+            let (store, script, running) = leading(4, config("gc_after = \"60s\""), liveness).await;
+            script.set(ip(4), false);
+            within(Duration::from_secs(30), "quarantine", || {
+                state(&store, "i-4") == Some(TargetState::Quarantined)
+            })
+            .await;
+            throughout(Duration::from_secs(55), "kept before gc_after", || {
+                state(&store, "i-4").is_some()
+            })
+            .await;
+            if deleted {
+                let took = within(Duration::from_secs(30), "deleted", || {
+                    state(&store, "i-4").is_none()
+                })
+                .await;
+                // First seen quarantined within a round of the write; deleted by the first
+                // round 60 s after that.
+                assert!(
+                    took <= Duration::from_secs(11),
+                    "deleted {took:?} after 55 s"
+                );
+                assert_eq!(running.metrics.gc_deleted.get(), 1);
+            } else {
+                throughout(
+                    Duration::from_secs(60),
+                    "an existing instance is kept",
+                    || state(&store, "i-4") == Some(TargetState::Quarantined),
+                )
+                .await;
+                assert_eq!(running.metrics.gc_deleted.get(), 0);
+            }
+            running.stop().await;
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn one_leader_writes_and_a_follower_takes_over_when_its_lease_lapses() {
+        let store = zone(4).await;
+        let script = Arc::new(Script::default());
+        let a = start(&store, &script, config(""), "c-a", None);
+        within(Duration::from_secs(10), "a leads", || a.leads()).await;
+        let b = start(&store, &script, config(""), "c-b", None);
+        let holder = |store: &MemoryStore| {
+            lease::find(&pool(), &store.sets()).and_then(|(l, _)| l.ok().map(|l| l.holder))
+        };
+        throughout(
+            Duration::from_secs(30),
+            "a keeps the lease, b follows",
+            || holder(&store).as_deref() == Some("c-a") && a.leads() && !b.leads(),
+        )
+        .await;
+
+        // A follower probes but does not write: the leader quarantines.
+        script.set(ip(1), false);
+        within(Duration::from_secs(30), "quarantine by the leader", || {
+            state(&store, "i-1") == Some(TargetState::Quarantined)
+        })
+        .await;
+
+        // The leader stops without releasing: b waits out the 15 s lease, then leads.
+        a.stop().await;
+        let took = within(Duration::from_secs(40), "b takes over", || {
+            holder(&store).as_deref() == Some("c-b") && b.leads()
+        })
+        .await;
+        assert!(
+            took >= Duration::from_secs(9) && took <= Duration::from_secs(21),
+            "took over after {took:?}"
+        );
+        script.set(ip(1), true);
+        within(Duration::from_secs(30), "b restores i-1", || {
+            state(&store, "i-1") == Some(TargetState::Active)
+        })
+        .await;
+        b.stop().await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_throttled_round_still_quarantines() {
+        let (store, script, running) = leading(4, config(""), None).await;
+        store.faults(|f| {
+            f.throttle_next = 3;
+            f.throttle_delay = Duration::from_secs(1);
+        });
+        script.set(ip(1), false);
+        let took = within(Duration::from_secs(30), "quarantine", || {
+            state(&store, "i-1") == Some(TargetState::Quarantined)
+        })
+        .await;
+        // The three throttled requests cost a second each on top of detection.
+        assert!(
+            took >= Duration::from_secs(5) && took <= Duration::from_secs(8),
+            "quarantined after {took:?}"
+        );
+        assert_eq!(store.throttled(), 3);
+        running.stop().await;
     }
 }

@@ -110,7 +110,7 @@ pub async fn run(cfg: Option<&Config>, args: HealthArgs) -> anyhow::Result<()> {
     for ((pool, _), writer) in pools.into_iter().zip(writers) {
         let mut controller = Controller::new(
             pool,
-            writer,
+            Arc::new(writer),
             hc.clone(),
             prober.clone(),
             id.clone(),

@@ -97,7 +97,7 @@ async fn health_controller(
     let writer = Writer::connect(cfg, zone, WriterMetrics::register(registry)).await?;
     Ok(Controller::new(
         pool(),
-        writer,
+        std::sync::Arc::new(writer),
         hc,
         std::sync::Arc::new(prober),
         "lab".into(),
