@@ -15,6 +15,7 @@ use std::str::FromStr;
 
 use hickory_proto::op::{Edns, Message, MessageType, Query, ResponseCode};
 use hickory_proto::rr::{Name, RecordType};
+use registry::rcode::rcode_name;
 
 use super::key::Message as KeyMessage;
 use super::udp::exchange;
@@ -130,7 +131,7 @@ impl DnsProbe {
         if rcode != ResponseCode::NoError {
             return Err(format!(
                 "{} for {} {}",
-                rcode_name(rcode),
+                rcode_name(u16::from(rcode)),
                 self.name,
                 self.qtype
             ));
@@ -194,26 +195,6 @@ impl DnsProbe {
             }
         }
     }
-}
-
-/// The mnemonic of a response code (`REFUSED`, …).
-fn rcode_name(rcode: ResponseCode) -> String {
-    let code = u16::from(rcode);
-    let name = match code {
-        0 => "NOERROR",
-        1 => "FORMERR",
-        2 => "SERVFAIL",
-        3 => "NXDOMAIN",
-        4 => "NOTIMP",
-        5 => "REFUSED",
-        6 => "YXDOMAIN",
-        7 => "YXRRSET",
-        8 => "NXRRSET",
-        9 => "NOTAUTH",
-        10 => "NOTZONE",
-        _ => return format!("RCODE {code}"),
-    };
-    name.to_owned()
 }
 
 fn parse_qtype(text: &str) -> Result<RecordType, ProbeConfigError> {

@@ -23,6 +23,7 @@ pub mod ops;
 pub mod plan;
 pub mod pool;
 pub mod probe_addr;
+pub mod rcode;
 pub mod reconcile;
 pub mod retry;
 #[cfg(feature = "sdk")]

@@ -213,18 +213,3 @@ impl ResolverMetrics {
         m
     }
 }
-
-/// The conventional mnemonic (`NOERROR`, `NXDOMAIN`, …) for metrics labels.
-pub(crate) fn rcode_name(rcode: hickory_proto::op::ResponseCode) -> Cow<'static, str> {
-    use hickory_proto::op::ResponseCode as R;
-    match rcode {
-        R::NoError => "NOERROR".into(),
-        R::FormErr => "FORMERR".into(),
-        R::ServFail => "SERVFAIL".into(),
-        R::NXDomain => "NXDOMAIN".into(),
-        R::NotImp => "NOTIMP".into(),
-        R::Refused => "REFUSED".into(),
-        R::BADVERS => "BADVERS".into(),
-        other => u16::from(other).to_string().into(),
-    }
-}

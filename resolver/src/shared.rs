@@ -12,12 +12,13 @@ use arc_swap::ArcSwap;
 use registry::limiter::TokenBucket;
 
 use crate::answer::{self, Replied};
-use crate::metrics::{QueryLabels, ResolverMetrics, rcode_name};
+use crate::metrics::{QueryLabels, ResolverMetrics};
 use crate::persist::{PersistError, StateFile};
 use crate::sigv4::{Credentials, Payload};
 use crate::snapshot::Snapshot;
 use crate::store::{ChangeRecord, Store, StoreError};
 use crate::transport::Transport;
+use registry::rcode::rcode_name;
 
 /// State shared by the DNS listeners and the API.
 pub struct Shared {
@@ -139,7 +140,7 @@ impl Shared {
                     .queries
                     .get_or_create(&QueryLabels {
                         qtype: qtype.map_or(Cow::Borrowed("none"), |t| Cow::Borrowed(t.into())),
-                        rcode: rcode_name(rcode),
+                        rcode: rcode_name(u16::from(rcode)),
                     })
                     .inc();
                 if let Some(set) = picked {

@@ -458,7 +458,12 @@ fn run(args: &Args) -> Result<serde_json::Value, String> {
         st.latency_ns.iter().map(|&v| f64::from(v)).sum::<f64>() / st.latency_ns.len() as f64 / 1e6;
     let rcodes: BTreeMap<String, u64> = (0u8..16)
         .filter(|&r| st.rcodes[usize::from(r)] > 0)
-        .map(|r| (wire::rcode_name(r), st.rcodes[usize::from(r)]))
+        .map(|r| {
+            (
+                registry::rcode::rcode_name(u16::from(r)).into_owned(),
+                st.rcodes[usize::from(r)],
+            )
+        })
         .collect();
     let answers: BTreeMap<String, u64> = st
         .answers

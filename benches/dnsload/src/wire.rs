@@ -134,19 +134,6 @@ fn skip_name(buf: &[u8], mut pos: usize) -> Option<usize> {
     }
 }
 
-/// The rcode's mnemonic.
-pub fn rcode_name(rcode: u8) -> String {
-    match rcode {
-        0 => "NOERROR".into(),
-        1 => "FORMERR".into(),
-        2 => "SERVFAIL".into(),
-        3 => "NXDOMAIN".into(),
-        4 => "NOTIMP".into(),
-        5 => "REFUSED".into(),
-        n => format!("RCODE{n}"),
-    }
-}
-
 /// The nearest-rank `p`-th percentile of sorted values (`None` when empty).
 pub fn percentile(sorted: &[u32], p: f64) -> Option<u32> {
     let n = sorted.len();
@@ -211,7 +198,6 @@ mod tests {
             Some(None)
         );
         assert_eq!(parse_reply(&encode_query("a.test", 1).unwrap()), None);
-        assert_eq!(rcode_name(3), "NXDOMAIN");
     }
 
     #[test]
