@@ -338,7 +338,7 @@ DNSLOAD_ARGS = ["--outstanding", "256", "--sockets", "8"]
 
 
 def dnsload_bin():
-    """benches/dnsload's release binary (run.sh builds it into $CARGO_TARGET_DIR)."""
+    """benches/dnsload's release binary (run.sh builds it and sets DNSLOAD)."""
     target = Path(os.environ.get("CARGO_TARGET_DIR") or HERE.parent / "target")
     binary = Path(os.environ.get("DNSLOAD") or target / "release" / "dnsload")
     if not binary.is_file():
@@ -674,15 +674,27 @@ def suite_failover(ctx):
 
 # ---------------------------------------------------------------------------- suite: quic
 
+def profile_name():
+    """The cargo profile run.sh built with: bench (release, thin LTO), or dev for --smoke."""
+    return os.environ.get("WAVELB_BENCH_PROFILE", "bench")
+
+
+def cargo_bench():
+    """`cargo bench` arguments up to the bench name, with run.sh's feature resolution (the whole
+    workspace) and profile (`WAVELB_BENCH_PROFILE`: bench, or dev for --smoke), so that the bench
+    reuses what run.sh built instead of building the tree again."""
+    return ["bench", "--workspace", "--profile", profile_name(), "--bench"]
+
+
 def quic_bench_exe(ctx):
     """The `quic_handshakes` bench executable (benches/quic_handshakes.rs): its `serve` mode is the
     quinn QUIC server of the quic and failover suites, its `client` mode wavelb's prober in a loop.
-    Built once per run (`cargo bench --no-run`, the bench profile)."""
+    Built by run.sh (`cargo build --benches`); this asks cargo where it is."""
     if getattr(ctx, "quic_exe", None):
         return ctx.quic_exe
     env = dict(os.environ)
     env.setdefault("CARGO_TARGET_DIR", str(Path.home() / ".cache/wavelb/target"))  # as run.sh
-    r = subprocess.run(["cargo", "bench", "--bench", "quic_handshakes", "--no-run", "--message-format=json"],
+    r = subprocess.run(["cargo", *cargo_bench(), "quic_handshakes", "--no-run", "--message-format=json"],
                        cwd=HERE.parent, capture_output=True, text=True, timeout=1800, env=env)
     exe = None
     for line in r.stdout.splitlines():
@@ -1033,14 +1045,14 @@ def suite_footprint(ctx):
             f"| agent RSS | {rss:.1f} MiB | ≤ 15 MB: **{'met' if rss * 1.048576 <= 15 else 'MISSED'}** |",
             f"| agent idle CPU | {cpu:.3f} % | ≤ 0.1 %: **{'met' if cpu <= 0.1 else 'MISSED'}** |",
             f"| agent still running at the end | {'yes' if alive else 'NO'} | |",
-            f"| `wavelb` release binary (profile strips symbols) | {size / 1e6:.1f} MB | |",
+            f"| `wavelb` binary, {profile_name()} profile{' (strips symbols)' if profile_name() == 'bench' else ''} | {size / 1e6:.1f} MB | |",
             f"| after `strip` | {ssize / 1e6:.1f} MB | |", ""]
 
 
 def suite_micro(ctx):
     args = ["--test"] if ctx.smoke else ["--warm-up-time", "1", "--measurement-time", "3"]
     env = dict(os.environ)
-    r = subprocess.run(["taskset", "-c", str(SERVER_CORE), "cargo", "bench", "--bench", "hot_paths", "--", *args],
+    r = subprocess.run(["taskset", "-c", str(SERVER_CORE), "cargo", *cargo_bench(), "hot_paths", "--", *args],
                        cwd=HERE.parent, capture_output=True, text=True, timeout=900, env=env)
     if r.returncode != 0:
         raise RuntimeError(f"cargo bench failed: {r.stderr[-1500:]}")

@@ -45,10 +45,17 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 scripts/ensure-venv.sh "$WAVELB_VENV"
 
-echo "== building wavelb and benches/dnsload, the resolver suite's own load generator (release)"
-cargo build --release --bin wavelb --quiet
-cargo build --release -p dnsload --quiet # bench.py finds it in $CARGO_TARGET_DIR/release
-bin="$CARGO_TARGET_DIR/release/wavelb"
+# One build with one feature resolution: every binary (wavelb, benches/dnsload) and bench target of
+# the workspace, so that bench.py's `cargo bench --workspace` calls reuse every artifact instead of
+# building the tree again with other features. A full run uses the bench profile (release, thin
+# LTO). --smoke only checks that every suite runs: it uses the dev profile, whose resolution is the
+# one `cargo test --workspace` already built (scripts/test.sh), so it compiles only the bench targets.
+if [ "$smoke" -eq 1 ]; then profile=dev; profile_dir=debug; else profile=bench; profile_dir=release; fi
+echo "== building wavelb, benches/dnsload (the resolver suite's load generator) and the criterion benches ($profile profile)"
+cargo build --profile "$profile" --workspace --bins --benches --quiet
+export WAVELB_BENCH_PROFILE="$profile"
+export DNSLOAD="$CARGO_TARGET_DIR/$profile_dir/dnsload"
+bin="$CARGO_TARGET_DIR/$profile_dir/wavelb"
 
 if [ "$smoke" -eq 1 ]; then
   out="$(mktemp --suffix=-benchmarks.md)"

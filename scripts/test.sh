@@ -7,16 +7,35 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/wavelb/target}"
 export WAVELB_VENV="${WAVELB_VENV:-$HOME/.cache/wavelb/venv}"
 export AWS_EC2_METADATA_DISABLED=true
 
-echo "== installing test dependencies"
+# Every phase is timed; the table is printed at the end (also when a phase fails), for the README's
+# Test section and for CI logs.
+timings=()
+phase_name=
+phase_start=$SECONDS
+phase() {
+  if [ -n "$phase_name" ]; then timings+=("$(printf '%6ds  %s' $((SECONDS - phase_start)) "$phase_name")"); fi
+  phase_name="$1"
+  phase_start=$SECONDS
+  [ -z "$1" ] || echo "== $1"
+}
+report_timings() {
+  phase ""
+  echo "== time per phase"
+  printf '%s\n' "${timings[@]}"
+  printf '%6ds  total\n' "$SECONDS"
+}
+
+phase "installing test dependencies"
 scripts/ensure-packages.sh
 scripts/ensure-venv.sh "$WAVELB_VENV"
 
-echo "== starting moto server"
+phase "starting moto server"
 logdir="$(mktemp -d)"
 port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 "$WAVELB_VENV/bin/moto_server" -H 127.0.0.1 -p "$port" >"$logdir/moto.log" 2>&1 &
 moto_pid=$!
 cleanup() {
+  report_timings
   kill "$moto_pid" 2>/dev/null || true
   wait "$moto_pid" 2>/dev/null || true
   rm -rf "$logdir"
@@ -36,23 +55,21 @@ while True:
         time.sleep(0.2)
 PY
 
-echo "== cargo fmt --check"
+phase "cargo fmt --check"
 cargo fmt --all -- --check
 for src in registry/src agent/src health/src probe/src resolver/src src; do scripts/check-cycles.py "$src"; done  # no import cycles between modules
-echo "== cargo clippy"
+phase "cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
-echo "== cargo test"
+phase "cargo test"
 cargo test --workspace "$@" 2>&1 | tee "$logdir/test.log"
-echo "== fuzz smoke (fuzz/run.sh all 5: every libFuzzer target 5 s on its corpus)"
+phase "fuzz smoke (fuzz/run.sh all 5: every libFuzzer target 5 s on its corpus)"
 cargo fmt --manifest-path fuzz/Cargo.toml -- --check
 fuzz/run.sh all 5
-echo "== systemd units"
+phase "systemd units"
 scripts/check-units.sh "$CARGO_TARGET_DIR/debug/wavelb"
-echo "== deploy (IAM policy, CloudFormation with cfn-lint)"
+phase "deploy (IAM policy, CloudFormation with cfn-lint)"
 scripts/check-deploy.sh
-echo "== benchmarks build (criterion)"
-cargo bench --workspace --no-run
-echo "== benchmarks smoke (benches/run.sh --smoke)"
+phase "benchmarks smoke (benches/run.sh --smoke)"
 benches/run.sh --smoke
 # One closing line for the whole suite, summed over every test binary.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1); if ($i ~ /^ignored;?$/) s += $(i-1) } }

@@ -10,6 +10,13 @@ pub fn unix_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
+/// Milliseconds since the Unix epoch (0 if the system clock is set before 1970).
+pub fn unix_now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
 /// The wall clock an adapter reads, in whole Unix seconds. Production reads the system clock;
 /// in-process tests use [`Clock::following_tokio`], which moves with tokio's (paused) clock, so
 /// leases, sightings and garbage collection advance with the test's virtual time.

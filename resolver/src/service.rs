@@ -137,9 +137,7 @@ pub async fn start(settings: &Settings, registry: &mut Registry) -> Result<Runni
             why: e.to_string(),
         })?;
         if !store.zones().any(|z| z.name == fqdn) {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(0));
+            let now = registry::clock::unix_now_ms();
             store
                 .create_zone(name, &startup_reference(&fqdn), None, now)
                 .map_err(|e| StartError::Zone {

@@ -6,7 +6,9 @@
 
 use std::borrow::Cow;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
+
+use registry::clock::unix_now_ms;
 
 use arc_swap::ArcSwap;
 use registry::limiter::TokenBucket;
@@ -58,13 +60,6 @@ pub enum WriteError {
     Writer(tokio::task::JoinError),
 }
 
-/// Milliseconds since the Unix epoch, by the wall clock (0 before 1970).
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
 impl Shared {
     /// Rebuilds the DNS snapshot from `store` and swaps it in.
     pub fn publish(&self, store: &Store) {
@@ -75,7 +70,7 @@ impl Shared {
     /// True once the change's propagation delay has passed.
     pub fn insync(&self, change: &ChangeRecord) -> bool {
         let delay = u64::try_from(self.propagation_delay.as_millis()).unwrap_or(u64::MAX);
-        now_ms() >= change.submitted_at_ms.saturating_add(delay)
+        unix_now_ms() >= change.submitted_at_ms.saturating_add(delay)
     }
 
     /// Applies `op` to a copy of the store (with the current time in milliseconds), makes the
@@ -92,7 +87,7 @@ impl Shared {
     ) -> Result<T, WriteError> {
         let mut store = self.store.lock().await;
         let mut next = store.clone();
-        let out = op(&mut next, now_ms())?;
+        let out = op(&mut next, unix_now_ms())?;
         if let Some(file) = &self.state_file {
             let file = file.clone();
             let copy = next.clone();
