@@ -39,6 +39,19 @@ pub struct HealthConfig {
     /// Consecutive failures to become unhealthy.
     #[serde(default = "default_fall")]
     pub fall: u32,
+    /// How often a target is probed while it is failing, unhealthy or recovering (everything
+    /// but a clean healthy streak), as HAProxy's `fastinter`: detection and recovery take
+    /// `fall` or `rise` fast probes after the first slow one. Default `interval / 4`, at least
+    /// 100ms; at most `interval`.
+    #[serde(default, deserialize_with = "optional_duration")]
+    pub fast_interval: Option<Duration>,
+    /// The hold after a target's first flap (it failed again within `readmit_backoff_max` of
+    /// being readmitted), doubled at each further flap; `"0s"` turns the back-off off.
+    #[serde(default = "default_readmit_backoff", deserialize_with = "duration")]
+    pub readmit_backoff: Duration,
+    /// The longest re-admission hold, and the window that makes a failure a flap.
+    #[serde(default = "default_readmit_backoff_max", deserialize_with = "duration")]
+    pub readmit_backoff_max: Duration,
     /// How often the pool is read and written (also right after a verdict changes).
     #[serde(default = "default_poll", deserialize_with = "duration")]
     pub poll_interval: Duration,
@@ -81,6 +94,12 @@ fn default_rise() -> u32 {
 fn default_fall() -> u32 {
     3
 }
+fn default_readmit_backoff() -> Duration {
+    Duration::from_secs(10)
+}
+fn default_readmit_backoff_max() -> Duration {
+    Duration::from_secs(300)
+}
 fn default_poll() -> Duration {
     Duration::from_secs(5)
 }
@@ -122,6 +141,28 @@ impl HealthConfig {
                 "health.timeout",
                 "\"0s\"",
                 "expected a duration above zero",
+            ));
+        }
+        if let Some(fast) = self.fast_interval
+            && (fast < Duration::from_millis(100) || fast > self.interval)
+        {
+            return Err(ConfigError::new(
+                "health.fast_interval",
+                ms(fast),
+                format!(
+                    "expected from 100ms to health.interval ({})",
+                    ms(self.interval)
+                ),
+            ));
+        }
+        if self.readmit_backoff > self.readmit_backoff_max {
+            return Err(ConfigError::new(
+                "health.readmit_backoff",
+                ms(self.readmit_backoff),
+                format!(
+                    "expected at most health.readmit_backoff_max ({})",
+                    ms(self.readmit_backoff_max)
+                ),
             ));
         }
         for (key, v) in [("health.rise", self.rise), ("health.fall", self.fall)] {
@@ -176,6 +217,23 @@ impl HealthConfig {
         probe::Prober::new(&self.effective_probe())
             .map(|_| ())
             .map_err(|e| ConfigError::new("health.probe", "(section)", e.to_string()))
+    }
+
+    /// The probe interval while a target is not cleanly healthy (`fast_interval` or its default).
+    pub fn fast_interval(&self) -> Duration {
+        self.fast_interval.unwrap_or_else(|| {
+            (self.interval / 4)
+                .max(Duration::from_millis(100))
+                .min(self.interval)
+        })
+    }
+
+    /// The re-admission back-off.
+    pub fn backoff(&self) -> crate::readmit::Backoff {
+        crate::readmit::Backoff {
+            base: self.readmit_backoff,
+            max: self.readmit_backoff_max,
+        }
     }
 
     /// The probe configuration with `[health] timeout` applied.

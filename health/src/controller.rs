@@ -18,14 +18,17 @@ use registry::pool::{OwnedTarget, PoolView};
 use registry::reconcile::{Decide, Decision, ReconcileError, reconcile};
 use registry::store::{PoolStore, WriteError};
 use registry::writer::Writer;
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::config::{HealthConfig, ProbeVia};
 use crate::decide::{Policy, decide};
 use crate::lease::{self, LeaseStep};
-use crate::metrics::{DirectionLabels, FailureLabels, HealthMetrics, ProbeLabels, TargetLabels};
+use crate::metrics::{
+    DirectionLabels, FailureLabels, HealthMetrics, KindLabels, ProbeLabels, TargetLabels,
+};
+use crate::readmit::Readmission;
 use crate::witness::Witness;
 use probe::state::{Health, TargetHealth, Thresholds, Transition};
 use probe::{ProbeKind, ProbeResult, Prober};
@@ -49,6 +52,12 @@ struct Probed {
     generation: u64,
     health: TargetHealth,
     recent: VecDeque<ProbeResult>,
+    /// The task's probe interval: `interval`, or `fast_interval` while not cleanly healthy.
+    pace: watch::Sender<Duration>,
+    /// The re-admission back-off's view of this target.
+    readmission: Readmission,
+    /// Whether the current hold was logged.
+    hold_logged: bool,
     task: JoinHandle<()>,
 }
 
@@ -170,9 +179,16 @@ impl<S: PoolStore + 'static, P: Probe> Controller<S, P> {
         tokio::pin!(shutdown);
         loop {
             let mut round_now = false;
+            // A target held out by the re-admission back-off is let back by the first round after
+            // its hold ends, without waiting for the next poll.
+            let release = self.next_release();
             tokio::select! {
                 _ = &mut shutdown => break,
                 _ = rounds.tick() => round_now = true,
+                () = tokio::time::sleep_until(release.unwrap_or_else(Instant::now)), if release.is_some() => {
+                    round_now = true;
+                    rounds.reset();
+                }
                 Some(obs) = rx.recv() => {
                     let mut urgent = self.observe(obs);
                     // Whatever queued up meanwhile (during the last round, say) goes into the
@@ -229,10 +245,21 @@ impl<S: PoolStore + 'static, P: Probe> Controller<S, P> {
                 })
                 .inc();
         }
+        if obs.result.resent > 0 {
+            self.metrics
+                .probe_resent
+                .get_or_create(&KindLabels { kind })
+                .inc_by(u64::from(obs.result.resent));
+        }
         let thresholds = Thresholds {
             rise: self.cfg.rise,
             fall: self.cfg.fall,
         };
+        let (interval, fast, backoff) = (
+            self.cfg.interval,
+            self.cfg.fast_interval(),
+            self.cfg.backoff(),
+        );
         let pool = self.pool.name.without_dot().to_owned();
         let Some(t) = self.targets.get_mut(&obs.id) else {
             return false;
@@ -245,6 +272,9 @@ impl<S: PoolStore + 'static, P: Probe> Controller<S, P> {
         }
         t.recent.push_back(obs.result.clone());
         let transition = t.health.observe(obs.result.healthy, thresholds);
+        let pace = if t.health.settled() { interval } else { fast };
+        t.pace
+            .send_if_modified(|p| std::mem::replace(p, pace) != pace);
         self.metrics
             .target_healthy
             .get_or_create(&TargetLabels {
@@ -263,6 +293,10 @@ impl<S: PoolStore + 'static, P: Probe> Controller<S, P> {
                 Some(reason) => format!("{} ({})", reason.as_str(), r.detail),
             })
             .collect();
+        if to == Health::Unhealthy {
+            t.readmission.failed(Instant::now(), backoff);
+            t.hold_logged = false;
+        }
         let direction = if to == Health::Healthy { "up" } else { "down" };
         self.metrics
             .transitions
@@ -324,6 +358,8 @@ impl<S: PoolStore + 'static, P: Probe> Controller<S, P> {
             .collect();
         let interval = self.cfg.interval;
         let count = new.len().max(1) as u32;
+        // A new target is probed at the fast pace until its first verdict.
+        let first_pace = self.cfg.fast_interval();
         let mut rng = rand::rng();
         for (i, (id, addr)) in new.into_iter().enumerate() {
             // Spread the first probes evenly across the interval, plus a little jitter.
@@ -331,12 +367,13 @@ impl<S: PoolStore + 'static, P: Probe> Controller<S, P> {
             let jitter = interval.mul_f64(rng.random_range(0.0..0.05));
             self.next_generation += 1;
             let generation = self.next_generation;
+            let (pace, pace_rx) = watch::channel(first_pace);
             let task = tokio::spawn(probe_loop(ProbeTask {
                 id: id.clone(),
                 generation,
                 addr,
                 prober: self.prober.clone(),
-                interval,
+                pace: pace_rx,
                 offset: spread + jitter,
                 semaphore: self.semaphore.clone(),
                 tx: tx.clone(),
@@ -348,6 +385,9 @@ impl<S: PoolStore + 'static, P: Probe> Controller<S, P> {
                     generation,
                     health: TargetHealth::default(),
                     recent: VecDeque::new(),
+                    pace,
+                    readmission: Readmission::default(),
+                    hold_logged: false,
                     task,
                 },
             );
@@ -446,11 +486,7 @@ impl<S: PoolStore + 'static, P: Probe> Controller<S, P> {
             .get_or_create(&label)
             .set(i64::from(self.leader));
 
-        let verdicts: HashMap<String, Health> = self
-            .targets
-            .iter()
-            .map(|(id, t)| (id.clone(), t.health.state()))
-            .collect();
+        let verdicts = self.verdicts();
         let policy = Policy {
             max_quarantined_fraction: self.cfg.max_quarantined_fraction,
             all_down: self.cfg.all_down,
@@ -536,6 +572,57 @@ impl<S: PoolStore + 'static, P: Probe> Decide for Round<'_, S, P> {
 }
 
 impl<S: PoolStore + 'static, P: Probe> Controller<S, P> {
+    /// Every target's verdict for this round: its probes' verdict, except that a target the
+    /// re-admission back-off holds stays unhealthy until its hold ends.
+    fn verdicts(&mut self) -> HashMap<String, Health> {
+        let now = Instant::now();
+        let backoff = self.cfg.backoff();
+        let mut held = 0_i64;
+        let verdicts = self
+            .targets
+            .iter_mut()
+            .map(|(id, t)| {
+                let mut verdict = t.health.state();
+                if verdict == Health::Healthy {
+                    match t.readmission.held(now, backoff) {
+                        Some(left) => {
+                            verdict = Health::Unhealthy;
+                            held += 1;
+                            if !t.hold_logged {
+                                t.hold_logged = true;
+                                tracing::warn!(
+                                    target_id = %id,
+                                    flaps = t.readmission.flaps(),
+                                    hold_s = t.readmission.hold(backoff).as_secs(),
+                                    left_s = left.as_secs(),
+                                    "target passes its probes again but flapped: it stays out until its re-admission hold ends"
+                                );
+                            }
+                        }
+                        None => t.readmission.readmitted(now),
+                    }
+                }
+                (id.clone(), verdict)
+            })
+            .collect();
+        self.metrics
+            .readmit_held
+            .get_or_create(&self.pool_label())
+            .set(held);
+        verdicts
+    }
+
+    /// When the earliest re-admission hold of a target that passes its probes ends.
+    fn next_release(&self) -> Option<Instant> {
+        let now = Instant::now();
+        let backoff = self.cfg.backoff();
+        self.targets
+            .values()
+            .filter(|t| t.health.state() == Health::Healthy)
+            .filter_map(|t| t.readmission.held(now, backoff).map(|left| now + left))
+            .min()
+    }
+
     /// Counts a lease whose expiry lies implausibly far ahead (it is taken over) and warns about
     /// it, at most once per [`LEASE_WARN_EVERY`].
     fn implausible_lease(&mut self, lease: &lease::Lease, now: u64) {
@@ -583,14 +670,15 @@ impl<S: PoolStore + 'static, P: Probe> Controller<S, P> {
     }
 }
 
-/// One target's probe task: probes `addr` once per `interval` (first after `offset`) and
-/// reports each result, tagged with `generation` so results of a replaced task are dropped.
+/// One target's probe task: probes `addr` once per `pace` (first after `offset`) and reports
+/// each result, tagged with `generation` so results of a replaced task are dropped.
 struct ProbeTask<P> {
     id: String,
     generation: u64,
     addr: SocketAddr,
     prober: Arc<P>,
-    interval: Duration,
+    /// The interval, changed by the controller as the target's verdict settles or unsettles.
+    pace: watch::Receiver<Duration>,
     offset: Duration,
     semaphore: Arc<Semaphore>,
     tx: mpsc::UnboundedSender<Observation>,
@@ -602,17 +690,35 @@ async fn probe_loop<P: Probe>(task: ProbeTask<P>) {
         generation,
         addr,
         prober,
-        interval,
+        mut pace,
         offset,
         semaphore,
         tx,
     } = task;
-    // `slot` advances by exactly `interval`; the jitter moves each probe within its slot
+    // `slot` advances by exactly the interval; the jitter moves each probe within its slot
     // without accumulating, so a target gets one probe per interval on average.
     let mut slot = Instant::now() + offset;
     let mut jitter = Duration::ZERO;
+    let mut last: Option<Instant> = None;
     loop {
-        tokio::time::sleep_until(slot + jitter).await;
+        tokio::select! {
+            () = tokio::time::sleep_until(slot + jitter) => {}
+            changed = pace.changed() => {
+                if changed.is_err() {
+                    return; // the controller dropped this target
+                }
+                // A new pace (the target started failing, or settled): the next probe is one
+                // new interval after the last one, not after the old slot.
+                let interval = *pace.borrow_and_update();
+                if let Some(last) = last {
+                    slot = last + interval;
+                    jitter = Duration::ZERO;
+                }
+                continue;
+            }
+        }
+        last = Some(Instant::now());
+        let interval = *pace.borrow_and_update();
         let result = {
             let Ok(_permit) = semaphore.acquire().await else {
                 return;
@@ -705,6 +811,7 @@ mod tests {
                     latency: TIMEOUT,
                     reason: Some(probe::Reason::Timeout),
                     detail: "scripted: dead".into(),
+                    resent: 0,
                 }
             } else {
                 ProbeResult {
@@ -712,6 +819,7 @@ mod tests {
                     latency: Duration::from_millis(1),
                     reason: None,
                     detail: "scripted: alive".into(),
+                    resent: 0,
                 }
             }
         }
@@ -918,7 +1026,9 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_dead_target_falls_after_fall_probes_and_rises_after_rise_probes() {
-        let (store, script, running) = leading(4, config(""), None).await;
+        // One pace for every probe (no fast interval), so each step is a whole second.
+        let cfg = config("fast_interval = \"1s\"");
+        let (store, script, running) = leading(4, cfg, None).await;
 
         script.set(ip(2), false);
         let took = within(Duration::from_secs(30), "quarantine of i-2", || {
@@ -956,6 +1066,106 @@ mod tests {
         );
         assert_eq!(running.gauge(|m| &m.quarantined), 0);
         running.stop().await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failing_target_is_probed_at_the_fast_interval() {
+        let (store, script, running) = leading(4, config("fast_interval = \"250ms\""), None).await;
+        script.set(ip(2), false);
+        let took = within(Duration::from_secs(30), "quarantine of i-2", || {
+            state(&store, "i-2") == Some(TargetState::Quarantined)
+        })
+        .await;
+        // The first failure comes at the slow pace (up to 1 s and its jitter, known after the
+        // 500 ms timeout); the next two follow back to back, each as long as its timeout
+        // (longer than 250 ms). Without the fast pace this takes up to 3.5 s (the test above).
+        assert!(
+            took >= Duration::from_millis(1500) && took <= Duration::from_millis(2800),
+            "quarantined after {took:?}"
+        );
+        script.set(ip(2), true);
+        let took = within(Duration::from_secs(30), "restore of i-2", || {
+            state(&store, "i-2") == Some(TargetState::Active)
+        })
+        .await;
+        // Two good probes 250 ms apart, the first at most one failing probe away.
+        assert!(
+            took <= Duration::from_millis(1100),
+            "restored after {took:?}"
+        );
+        running.stop().await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_flapping_target_stays_out_longer_each_time() {
+        let cfg = config("readmit_backoff = \"10s\"\nreadmit_backoff_max = \"300s\"");
+        let (store, script, running) = leading(4, cfg, None).await;
+        let mut outs = Vec::new();
+        for _ in 0..4 {
+            script.set(ip(3), false);
+            within(Duration::from_secs(30), "quarantine of i-3", || {
+                state(&store, "i-3") == Some(TargetState::Quarantined)
+            })
+            .await;
+            // Up again at once: how long does it stay out?
+            script.set(ip(3), true);
+            let out = within(Duration::from_secs(120), "restore of i-3", || {
+                state(&store, "i-3") == Some(TargetState::Active)
+            })
+            .await;
+            outs.push(out);
+            // Down again 5 s after it came back: a flap.
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        }
+        // The first time only `rise` probes; then holds of 10, 20 and 40 s from the failure.
+        assert!(outs[0] <= Duration::from_secs(2), "{outs:?}");
+        for (i, hold) in [(1, 10), (2, 20), (3, 40)] {
+            let hold = Duration::from_secs(hold);
+            assert!(
+                outs[i] >= hold - Duration::from_secs(3)
+                    && outs[i] <= hold + Duration::from_secs(1),
+                "out {i}: {outs:?}"
+            );
+        }
+        running.stop().await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn held_targets_are_counted_and_zero_turns_the_back_off_off() {
+        for (base, held) in [("10s", true), ("0s", false)] {
+            let cfg = config(&format!("readmit_backoff = \"{base}\""));
+            let (store, script, running) = leading(4, cfg, None).await;
+            for _ in 0..2 {
+                script.set(ip(1), false);
+                within(Duration::from_secs(30), "quarantine", || {
+                    state(&store, "i-1") == Some(TargetState::Quarantined)
+                })
+                .await;
+                script.set(ip(1), true);
+                within(Duration::from_secs(5), "healthy by its probes", || {
+                    running.healthy("i-1")
+                })
+                .await;
+            }
+            // The second failure came 0 to 2 s after the first recovery: a flap.
+            if held {
+                within(Duration::from_secs(5), "counted as held", || {
+                    running.gauge(|m| &m.readmit_held) == 1
+                })
+                .await;
+                throughout(Duration::from_secs(5), "held out", || {
+                    state(&store, "i-1") == Some(TargetState::Quarantined)
+                })
+                .await;
+            } else {
+                within(Duration::from_secs(5), "restored at once", || {
+                    state(&store, "i-1") == Some(TargetState::Active)
+                })
+                .await;
+                assert_eq!(running.gauge(|m| &m.readmit_held), 0);
+            }
+            running.stop().await;
+        }
     }
 
     #[tokio::test(start_paused = true)]

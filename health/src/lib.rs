@@ -12,4 +12,5 @@ pub mod controller;
 pub mod decide;
 pub mod lease;
 pub mod metrics;
+pub mod readmit;
 pub mod witness;

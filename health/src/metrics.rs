@@ -35,6 +35,13 @@ pub struct FailureLabels {
     pub reason: &'static str,
 }
 
+/// Labels of `wavelb_probe_resent_total`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct KindLabels {
+    /// The probe kind.
+    pub kind: &'static str,
+}
+
 /// Labels of `wavelb_health_transitions_total`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 pub struct DirectionLabels {
@@ -55,6 +62,10 @@ pub struct HealthMetrics {
     pub probe_duration: Family<ProbeLabels, Histogram, fn() -> Histogram>,
     /// Failed probes by kind and reason.
     pub probe_failures: Family<FailureLabels, Counter>,
+    /// Requests sent again within a successful probe (a datagram was lost, either way).
+    pub probe_resent: Family<KindLabels, Counter>,
+    /// Targets healthy again but held out by the re-admission back-off (they flapped).
+    pub readmit_held: Family<PoolLabels, Gauge>,
     /// Verdict changes by direction.
     pub transitions: Family<DirectionLabels, Counter>,
     /// Quarantined targets.
@@ -76,6 +87,8 @@ impl HealthMetrics {
             target_healthy: Family::default(),
             probe_duration: Family::new_with_constructor(histogram),
             probe_failures: Family::default(),
+            probe_resent: Family::default(),
+            readmit_held: Family::default(),
             transitions: Family::default(),
             quarantined: Family::default(),
             panic: Family::default(),
@@ -97,6 +110,16 @@ impl HealthMetrics {
             "wavelb_probe_failures",
             "Failed probes by kind and reason",
             m.probe_failures.clone(),
+        );
+        registry.register(
+            "wavelb_probe_resent",
+            "Requests a successful probe sent again within its timeout because no reply had come (lost datagrams, either way; the retransmit key)",
+            m.probe_resent.clone(),
+        );
+        registry.register(
+            "wavelb_health_readmit_held",
+            "Targets whose probes pass again but that stay quarantined for the re-admission back-off, because they flapped",
+            m.readmit_held.clone(),
         );
         registry.register(
             "wavelb_health_transitions",

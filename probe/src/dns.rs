@@ -19,7 +19,7 @@ use registry::rcode::rcode_name;
 
 use super::key::Message as KeyMessage;
 use super::udp::exchange;
-use super::{Failure, Key, Outcome, ProbeConfig, ProbeConfigError, Success};
+use super::{Failure, Key, Outcome, ProbeConfig, ProbeConfigError, Resend};
 
 /// What a DNS answer must look like.
 #[derive(Debug)]
@@ -95,17 +95,16 @@ impl DnsProbe {
         msg
     }
 
-    pub(crate) async fn run(&self, target: SocketAddr) -> Outcome {
+    pub(crate) async fn run(&self, target: SocketAddr, resend: Resend) -> Outcome {
         let query = self.query();
         let bytes = query.to_vec().map_err(|e| {
             Failure::new(super::Reason::Io, format!("cannot encode the query: {e}"))
         })?;
-        let (reply, start) = exchange(target, &bytes).await?;
-        let latency = start.elapsed();
+        let reply = exchange(target, &bytes, resend).await?;
         let detail = self
-            .judge(query.metadata.id, &reply)
+            .judge(query.metadata.id, &reply.bytes)
             .map_err(Failure::bad_reply)?;
-        Ok(Success { detail, latency })
+        Ok(reply.success(detail))
     }
 
     /// Checks a response to the query with id `id`; returns a detail or why it is wrong.

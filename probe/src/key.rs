@@ -54,6 +54,8 @@ pub enum Key {
     Name,
     /// `qtype`: the `dns` query type.
     Qtype,
+    /// `retransmit`: how often a UDP request is sent again within the timeout.
+    Retransmit,
 }
 
 /// Whose words an error uses: the configuration file's or the command line's.
@@ -99,10 +101,18 @@ const UDP: &[ProbeKind] = &[ProbeKind::Udp];
 const QUIC: &[ProbeKind] = &[ProbeKind::Quic];
 const DNS: &[ProbeKind] = &[ProbeKind::Dns];
 const UDP_DNS: &[ProbeKind] = &[ProbeKind::Udp, ProbeKind::Dns];
+const DATAGRAM: &[ProbeKind] = &[
+    ProbeKind::Udp,
+    ProbeKind::Quic,
+    ProbeKind::QuicPing,
+    ProbeKind::Stun,
+    ProbeKind::Srt,
+    ProbeKind::Dns,
+];
 
 impl Key {
     /// Every key, in documentation order.
-    pub const ALL: [Key; 17] = [
+    pub const ALL: [Key; 18] = [
         Key::Kind,
         Key::Port,
         Key::Timeout,
@@ -120,6 +130,7 @@ impl Key {
         Key::Pin,
         Key::Name,
         Key::Qtype,
+        Key::Retransmit,
     ];
 
     /// The table: names, the kinds that use the key, and help.
@@ -267,6 +278,13 @@ impl Key {
                 DNS,
                 "dns: the query type [default: A]",
             ),
+            Key::Retransmit => row(
+                "retransmit",
+                Cli::One("retransmit"),
+                "N",
+                DATAGRAM,
+                "Send the request again up to N times within the timeout while no reply came (0-10) [default: 2]",
+            ),
         }
     }
 
@@ -306,6 +324,7 @@ impl Key {
             Key::Pin => cfg.pin.is_some(),
             Key::Name => cfg.name.is_some(),
             Key::Qtype => cfg.qtype.is_some(),
+            Key::Retransmit => cfg.retransmit.is_some(),
         }
     }
 }
@@ -359,6 +378,12 @@ impl ProbeConfig {
             Key::Pin => self.pin = some(),
             Key::Name => self.name = some(),
             Key::Qtype => self.qtype = some(),
+            Key::Retransmit => {
+                let n = text.parse().map_err(|_| {
+                    ProbeConfigError::new(key, format!("{text:?} is not a count (0-10)"))
+                })?;
+                self.retransmit = Some(n);
+            }
         }
         Ok(())
     }

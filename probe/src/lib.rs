@@ -66,6 +66,30 @@ fn default_timeout() -> Duration {
     DEFAULT_TIMEOUT
 }
 
+/// How often a UDP probe's request is sent again within the timeout by default (the
+/// `retransmit` key).
+pub const DEFAULT_RETRANSMIT: u32 = 2;
+/// The most resends a probe may make (the `retransmit` key's bound).
+pub const MAX_RETRANSMIT: u32 = 10;
+
+/// When a request is sent again: `extra` more times at most, one `every` after the previous
+/// send while no reply has come (`every` = timeout ÷ (`extra` + 1), so the sends spread over
+/// the timeout and the last one still has a share of it for its round trip).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Resend {
+    pub extra: u32,
+    pub every: Duration,
+}
+
+impl Resend {
+    fn new(timeout: Duration, extra: u32) -> Self {
+        Self {
+            extra,
+            every: timeout / (extra + 1),
+        }
+    }
+}
+
 /// How to probe a target: the keys of `[health.probe]` and `[agent.self_check]`.
 ///
 /// Build a [`Prober`] from it with [`Prober::new`], which checks the combination of keys.
@@ -113,6 +137,11 @@ pub struct ProbeConfig {
     pub name: Option<String>,
     /// `dns`: the query type, e.g. `A`, `AAAA`, `SOA`, `TXT` (default `A`).
     pub qtype: Option<String>,
+    /// Every kind but `tcp`: how many times the request is sent again within `timeout` while no
+    /// reply has come (default [`DEFAULT_RETRANSMIT`], at most [`MAX_RETRANSMIT`]; `quic`: the
+    /// handshake's first retransmission comes as early). Makes a probe robust to a lost datagram
+    /// without making detection slower: a dead target still fails after `timeout`.
+    pub retransmit: Option<u32>,
 }
 
 impl ProbeConfig {
@@ -137,6 +166,7 @@ impl ProbeConfig {
             pin: None,
             name: None,
             qtype: None,
+            retransmit: None,
         }
     }
 }
@@ -261,6 +291,9 @@ pub struct ProbeResult {
     pub reason: Option<Reason>,
     /// Human text: what was wrong, or what was seen (e.g. `alpn h3`).
     pub detail: String,
+    /// Healthy: how many times the request was sent again before the answer came (for `quic`,
+    /// the handshake packets quinn declared lost). 0 for failures and for `tcp`.
+    pub resent: u32,
 }
 
 /// A validated probe, reused for every target and every round.
@@ -268,6 +301,7 @@ pub struct Prober {
     kind: ProbeKind,
     port: Option<u16>,
     timeout: Duration,
+    resend: Resend,
     spec: Spec,
 }
 
@@ -295,6 +329,7 @@ impl fmt::Debug for Prober {
 pub(crate) struct Success {
     pub detail: String,
     pub latency: Duration,
+    pub resent: u32,
 }
 
 /// Why a probe failed (latency is measured by [`Prober::probe`]).
@@ -371,6 +406,14 @@ impl Prober {
         if cfg.port == Some(0) {
             return Err(ProbeConfigError::new(Key::Port, "must be 1-65535"));
         }
+        let extra = cfg.retransmit.unwrap_or(DEFAULT_RETRANSMIT);
+        if extra > MAX_RETRANSMIT {
+            return Err(ProbeConfigError::new(
+                Key::Retransmit,
+                format!("must be 0 to {MAX_RETRANSMIT}, not {extra}"),
+            ));
+        }
+        let resend = Resend::new(cfg.timeout, extra);
         if let Some(key) = unused_key(cfg) {
             return Err(ProbeConfigError::new(
                 key,
@@ -384,7 +427,7 @@ impl Prober {
         }
         let spec = match cfg.kind {
             ProbeKind::Udp => Spec::Udp(udp::UdpProbe::new(cfg)?),
-            ProbeKind::Quic => Spec::Quic(Box::new(quic::QuicProbe::new(cfg)?)),
+            ProbeKind::Quic => Spec::Quic(Box::new(quic::QuicProbe::new(cfg, resend)?)),
             ProbeKind::QuicPing => Spec::QuicPing,
             ProbeKind::Stun => Spec::Stun,
             ProbeKind::Srt => Spec::Srt,
@@ -395,6 +438,7 @@ impl Prober {
             kind: cfg.kind,
             port: cfg.port,
             timeout: cfg.timeout,
+            resend,
             spec,
         })
     }
@@ -425,12 +469,14 @@ impl Prober {
                 latency: success.latency,
                 reason: None,
                 detail: success.detail,
+                resent: success.resent,
             },
             Ok(Err(failure)) => ProbeResult {
                 healthy: false,
                 latency: start.elapsed(),
                 reason: Some(failure.reason),
                 detail: failure.detail,
+                resent: 0,
             },
             Err(_) => ProbeResult {
                 healthy: false,
@@ -441,6 +487,7 @@ impl Prober {
                     self.timeout_what(),
                     humantime::format_duration(self.timeout)
                 ),
+                resent: 0,
             },
         };
         tracing::debug!(
@@ -473,12 +520,12 @@ impl Prober {
 
     async fn run(&self, target: SocketAddr) -> Outcome {
         match &self.spec {
-            Spec::Udp(p) => p.run(target).await,
+            Spec::Udp(p) => p.run(target, self.resend).await,
             Spec::Quic(p) => p.run(target).await,
-            Spec::QuicPing => quic_ping::run(target).await,
-            Spec::Stun => stun::run(target).await,
-            Spec::Srt => srt::run(target).await,
-            Spec::Dns(p) => p.run(target).await,
+            Spec::QuicPing => quic_ping::run(target, self.resend).await,
+            Spec::Stun => stun::run(target, self.resend).await,
+            Spec::Srt => srt::run(target, self.resend).await,
+            Spec::Dns(p) => p.run(target, self.resend).await,
             Spec::Tcp => tcp::run(target).await,
         }
     }

@@ -22,7 +22,9 @@ use quinn::{ConnectionError, Endpoint, TransportErrorCode, VarInt};
 use tokio::sync::OnceCell;
 
 use super::tls::{self, Trust};
-use super::{Failure, Key, Message, Outcome, ProbeConfig, ProbeConfigError, Reason, Success};
+use super::{
+    Failure, Key, Message, Outcome, ProbeConfig, ProbeConfigError, Reason, Resend, Success,
+};
 
 /// The default SNI: targets are IP addresses, which are not valid SNI names.
 pub(crate) const DEFAULT_SNI: &str = "localhost";
@@ -33,6 +35,8 @@ const ALERT_NO_APPLICATION_PROTOCOL: u64 = 120;
 /// A validated `quic` probe.
 pub(crate) struct QuicProbe {
     client: quinn::ClientConfig,
+    /// The resend schedule of the side probe that notices a closed port.
+    resend: Resend,
     sni: String,
     trust: &'static str,
     v4: OnceCell<Endpoint>,
@@ -40,7 +44,7 @@ pub(crate) struct QuicProbe {
 }
 
 impl QuicProbe {
-    pub(crate) fn new(cfg: &ProbeConfig) -> Result<Self, ProbeConfigError> {
+    pub(crate) fn new(cfg: &ProbeConfig, resend: Resend) -> Result<Self, ProbeConfigError> {
         if cfg.alpn.is_empty() {
             return Err(ProbeConfigError::new(
                 Key::Alpn,
@@ -92,9 +96,15 @@ impl QuicProbe {
         // MTU probing past it.
         transport.initial_mtu(1200);
         transport.mtu_discovery_config(None);
+        // QUIC retransmits a lost Initial after its probe timeout, three initial RTTs before the
+        // first RTT sample (RFC 9002 section 6.2.2). quinn's default initial RTT (333 ms) puts
+        // that beyond a 1 s timeout; this puts the first retransmission where the other UDP
+        // kinds send their first resend.
+        transport.initial_rtt((resend.every / 3).max(Duration::from_millis(1)));
         client.transport_config(Arc::new(transport));
         Ok(Self {
             client,
+            resend,
             sni,
             trust: trust.describe(),
             v4: OnceCell::new(),
@@ -120,7 +130,7 @@ impl QuicProbe {
     pub(crate) async fn run(&self, target: SocketAddr) -> Outcome {
         tokio::select! {
             outcome = self.handshake(target) => outcome,
-            refused = refused(target) => Err(refused),
+            refused = refused(target, self.resend) => Err(refused),
         }
     }
 
@@ -132,6 +142,8 @@ impl QuicProbe {
             .map_err(|e| Failure::new(Reason::Io, format!("cannot start a handshake: {e}")))?;
         let conn = connecting.await.map_err(classify)?;
         let latency = start.elapsed();
+        // Packets quinn declared lost (and so sent again) during the handshake.
+        let lost = conn.stats().path.lost_packets;
         let alpn = conn
             .handshake_data()
             .and_then(|d| d.downcast::<HandshakeData>().ok())
@@ -141,6 +153,7 @@ impl QuicProbe {
             Some(p) => Ok(Success {
                 detail: format!("alpn {}, {}", String::from_utf8_lossy(&p), self.trust),
                 latency,
+                resent: u32::try_from(lost).unwrap_or(u32::MAX),
             }),
             None => Err(Failure::new(
                 Reason::Handshake,
@@ -165,8 +178,8 @@ impl QuicProbe {
 /// Resolves only when `target`'s port is closed (a `quic-ping` from a connected socket gets an
 /// ICMP port unreachable); stays pending on any other outcome, leaving the verdict to the
 /// handshake.
-async fn refused(target: SocketAddr) -> Failure {
-    match super::quic_ping::run(target).await {
+async fn refused(target: SocketAddr, resend: Resend) -> Failure {
+    match super::quic_ping::run(target, resend).await {
         Err(f) if f.reason == Reason::Refused => Failure::new(
             Reason::Refused,
             format!(

@@ -9,22 +9,21 @@
 use std::net::SocketAddr;
 
 use super::udp::exchange;
-use super::{Failure, Outcome, Success};
+use super::{Failure, Outcome, Resend};
 
 /// Clients must pad Initial packets to at least 1200 bytes (RFC 9000 §14.1); servers drop
 /// smaller ones.
 const DATAGRAM_LEN: usize = 1200;
 const CID_LEN: usize = 8;
 
-pub(crate) async fn run(target: SocketAddr) -> Outcome {
+pub(crate) async fn run(target: SocketAddr, resend: Resend) -> Outcome {
     let dcid: [u8; CID_LEN] = rand::random();
     let scid: [u8; CID_LEN] = rand::random();
     let version = reserved_version(rand::random());
-    let (reply, start) = exchange(target, &initial(version, &dcid, &scid)).await?;
-    let latency = start.elapsed();
-    let detail =
-        parse_version_negotiation(&reply, version, &dcid, &scid).map_err(Failure::bad_reply)?;
-    Ok(Success { detail, latency })
+    let reply = exchange(target, &initial(version, &dcid, &scid), resend).await?;
+    let detail = parse_version_negotiation(&reply.bytes, version, &dcid, &scid)
+        .map_err(Failure::bad_reply)?;
+    Ok(reply.success(detail))
 }
 
 /// A version of the reserved form `0x?a?a?a?a` from random bits.

@@ -9,7 +9,7 @@
 use std::net::{IpAddr, SocketAddr};
 
 use super::udp::exchange;
-use super::{Failure, Outcome, Success};
+use super::{Failure, Outcome, Resend};
 
 /// Header (16 bytes) + handshake CIF (48 bytes), without extensions.
 const HANDSHAKE_LEN: usize = 64;
@@ -24,14 +24,13 @@ const HS_REJECT_BASE: u32 = 1000;
 const MTU: u32 = 1500;
 const FLOW_WINDOW: u32 = 8192;
 
-pub(crate) async fn run(target: SocketAddr) -> Outcome {
+pub(crate) async fn run(target: SocketAddr, resend: Resend) -> Outcome {
     // libsrt's socket ids are below 2^30; stay in that range and away from 0 ("no socket").
     let socket_id = rand::random_range(1..0x3FFF_FFFF_u32);
     let isn = rand::random_range(0..0x7FFF_FFFF_u32);
-    let (reply, start) = exchange(target, &induction(socket_id, isn, target.ip())).await?;
-    let latency = start.elapsed();
-    let detail = parse_induction_response(&reply, socket_id).map_err(Failure::bad_reply)?;
-    Ok(Success { detail, latency })
+    let reply = exchange(target, &induction(socket_id, isn, target.ip()), resend).await?;
+    let detail = parse_induction_response(&reply.bytes, socket_id).map_err(Failure::bad_reply)?;
+    Ok(reply.success(detail))
 }
 
 /// The caller's INDUCTION handshake packet.

@@ -77,6 +77,13 @@ impl TargetHealth {
         self.state
     }
 
+    /// True on a clean healthy streak: healthy, and no failure since. Anything else (unknown,
+    /// unhealthy, a failure not yet `fall` long, a recovery not yet `rise` long) is unsettled,
+    /// and the controller probes it at its fast interval.
+    pub fn settled(&self) -> bool {
+        self.state == Health::Healthy && self.failures == 0
+    }
+
     /// Feeds one probe result; returns the transition it caused, if any.
     pub fn observe(&mut self, healthy: bool, t: Thresholds) -> Option<Transition> {
         if healthy {
@@ -112,6 +119,25 @@ mod tests {
     use proptest::prelude::*;
 
     const T: Thresholds = Thresholds { rise: 2, fall: 3 };
+
+    #[test]
+    fn only_a_clean_healthy_streak_is_settled() {
+        let mut h = TargetHealth::default();
+        assert!(!h.settled(), "unknown");
+        h.observe(true, T);
+        assert!(!h.settled(), "rising");
+        h.observe(true, T);
+        assert!(h.settled(), "healthy");
+        h.observe(false, T);
+        assert!(!h.settled(), "one failure");
+        h.observe(true, T);
+        assert!(h.settled(), "the failure streak ended");
+        for _ in 0..3 {
+            h.observe(false, T);
+        }
+        assert_eq!(h.state(), Health::Unhealthy);
+        assert!(!h.settled(), "unhealthy");
+    }
 
     #[test]
     fn starts_unknown_and_needs_a_full_streak() {

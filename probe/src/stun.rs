@@ -4,7 +4,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use super::udp::exchange;
-use super::{Failure, Outcome, Success};
+use super::{Failure, Outcome, Resend};
 
 const MAGIC_COOKIE: u32 = 0x2112_A442;
 const BINDING_REQUEST: u16 = 0x0001;
@@ -15,12 +15,12 @@ const ATTR_MAPPED_ADDRESS: u16 = 0x0001;
 const ATTR_ERROR_CODE: u16 = 0x0009;
 const ATTR_XOR_MAPPED_ADDRESS: u16 = 0x0020;
 
-pub(crate) async fn run(target: SocketAddr) -> Outcome {
+pub(crate) async fn run(target: SocketAddr, resend: Resend) -> Outcome {
+    // Every send carries the same transaction id, as RFC 8489 section 6.2.1 retransmits.
     let txid: [u8; 12] = rand::random();
-    let (reply, start) = exchange(target, &request(&txid)).await?;
-    let latency = start.elapsed();
-    let detail = parse_response(&reply, &txid).map_err(Failure::bad_reply)?;
-    Ok(Success { detail, latency })
+    let reply = exchange(target, &request(&txid), resend).await?;
+    let detail = parse_response(&reply.bytes, &txid).map_err(Failure::bad_reply)?;
+    Ok(reply.success(detail))
 }
 
 /// A Binding Request with no attributes.

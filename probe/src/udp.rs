@@ -1,12 +1,12 @@
 //! `udp`: send a payload on a connected socket and match the reply.
 
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::net::UdpSocket;
 
 use super::payload::{Expect, excerpt, send_payload};
-use super::{Failure, Outcome, ProbeConfig, ProbeConfigError, Success};
+use super::{Failure, Outcome, ProbeConfig, ProbeConfigError, Resend, Success};
 
 /// The largest reply read (a UDP datagram cannot be longer).
 const MAX_REPLY: usize = 65_535;
@@ -29,25 +29,65 @@ pub(crate) async fn connected(target: SocketAddr) -> Result<UdpSocket, Failure> 
     Ok(socket)
 }
 
-/// Sends `request` and returns the first datagram that comes back, and when the send started.
+/// The first datagram that came back.
+pub(crate) struct Reply {
+    /// The datagram.
+    pub bytes: Vec<u8>,
+    /// From the first send to its arrival (so a lost request shows as a longer round trip).
+    pub latency: Duration,
+    /// How many times the request was sent again before it arrived.
+    pub resent: u32,
+}
+
+impl Reply {
+    /// A success with `detail` and this reply's timing.
+    pub(crate) fn success(&self, detail: String) -> Success {
+        Success {
+            detail,
+            latency: self.latency,
+            resent: self.resent,
+        }
+    }
+}
+
+/// Sends `request`, and sends it again every `resend.every` while no reply has come, at most
+/// `resend.extra` more times (the way QUIC and STUN retransmit: one lost datagram, either way,
+/// does not fail the probe). Returns the first datagram that comes back, whichever send it
+/// answers; the caller's timeout bounds the whole exchange.
 pub(crate) async fn exchange(
     target: SocketAddr,
     request: &[u8],
-) -> Result<(Vec<u8>, Instant), Failure> {
+    resend: Resend,
+) -> Result<Reply, Failure> {
     let socket = connected(target).await?;
     let start = Instant::now();
-    socket
-        .send(request)
-        .await
-        .map_err(|e| Failure::io("send failed", &e))?;
     // Room for any datagram, but not zeroed: at thousands of probes a second, clearing 64 KiB
     // per probe would cost more than the probe itself.
     let mut buf = Vec::with_capacity(MAX_REPLY);
-    socket
-        .recv_buf(&mut buf)
-        .await
-        .map_err(|e| Failure::io("no reply", &e))?;
-    Ok((buf, start))
+    let mut resent = 0;
+    loop {
+        socket
+            .send(request)
+            .await
+            .map_err(|e| Failure::io("send failed", &e))?;
+        let received = if resent < resend.extra {
+            // `recv_buf` is cancel safe: a datagram is either read whole or left queued.
+            tokio::time::timeout(resend.every, socket.recv_buf(&mut buf)).await
+        } else {
+            Ok(socket.recv_buf(&mut buf).await)
+        };
+        match received {
+            Ok(result) => {
+                result.map_err(|e| Failure::io("no reply", &e))?;
+                return Ok(Reply {
+                    bytes: buf,
+                    latency: start.elapsed(),
+                    resent,
+                });
+            }
+            Err(_) => resent += 1,
+        }
+    }
 }
 
 /// A validated `udp` probe.
@@ -79,11 +119,10 @@ impl UdpProbe {
         })
     }
 
-    pub(crate) async fn run(&self, target: SocketAddr) -> Outcome {
-        let (reply, start) = exchange(target, &self.payload).await?;
-        let latency = start.elapsed();
-        let detail = self.judge(&reply).map_err(Failure::bad_reply)?;
-        Ok(Success { detail, latency })
+    pub(crate) async fn run(&self, target: SocketAddr, resend: Resend) -> Outcome {
+        let reply = exchange(target, &self.payload, resend).await?;
+        let detail = self.judge(&reply.bytes).map_err(Failure::bad_reply)?;
+        Ok(reply.success(detail))
     }
 
     /// Checks a reply against the matcher; returns a detail or why it does not match.

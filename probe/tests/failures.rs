@@ -280,3 +280,53 @@ async fn tcp_times_out_when_nothing_completes_the_handshake() {
     assert_unhealthy(&r, Reason::Timeout);
     drop(listener);
 }
+
+/// A UDP echo that loses the first `lost` datagrams it receives.
+fn lossy_echo(lost: u32) -> UdpReplier {
+    let seen = std::sync::atomic::AtomicU32::new(0);
+    UdpReplier::start(move |req| {
+        let n = seen.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        (n >= lost).then(|| req.to_vec())
+    })
+}
+
+#[tokio::test]
+async fn a_lost_request_is_sent_again_within_the_timeout() {
+    // The default sends twice more, a third of the timeout apart: two lost requests still pass.
+    let server = lossy_echo(2);
+    let r = probe(&udp("ping"), server.addr).await;
+    assert_healthy(&r);
+    assert_eq!(r.resent, 2, "{r:?}");
+    assert!(
+        r.latency >= SHORT * 2 / 3 && r.latency < SHORT,
+        "the round trip counts from the first send: {r:?}"
+    );
+
+    // Three lost are one too many.
+    let server = lossy_echo(3);
+    assert_timed_out(&probe(&udp("ping"), server.addr).await);
+
+    // Without resends one lost datagram fails the probe, as before.
+    let server = lossy_echo(1);
+    let mut c = udp("ping");
+    c.retransmit = Some(0);
+    assert_timed_out(&probe(&c, server.addr).await);
+
+    // A reply that comes at once needs no resend.
+    let server = lossy_echo(0);
+    let r = probe(&udp("ping"), server.addr).await;
+    assert_healthy(&r);
+    assert_eq!(r.resent, 0);
+}
+
+#[test]
+fn retransmit_is_bounded_and_not_for_tcp() {
+    let mut c = udp("ping");
+    c.retransmit = Some(11);
+    let e = Prober::new(&c).unwrap_err().to_string();
+    assert!(e.contains("retransmit") && e.contains("0 to 10"), "{e}");
+    let mut c = cfg(ProbeKind::Tcp);
+    c.retransmit = Some(1);
+    let e = Prober::new(&c).unwrap_err().to_string();
+    assert!(e.contains("retransmit") && e.contains("tcp"), "{e}");
+}
