@@ -1077,8 +1077,19 @@ def suite_micro(ctx):
     return out
 
 
+def netlab_suite(name):
+    """A suite of benches/netlab/suites.py (the network testbed), given this module for its helpers."""
+    def run(ctx):
+        sys.path.insert(0, str(HERE / "netlab"))
+        import suites  # noqa: PLC0415 - imported on use: it needs this module loaded first
+        return getattr(suites, name)(ctx, sys.modules[__name__])
+    return run
+
+
 SUITES = {"resolver": suite_resolver, "micro": suite_micro, "failover": suite_failover, "storm": suite_storm,
-          "prober": suite_prober, "footprint": suite_footprint, "quic": suite_quic}
+          "prober": suite_prober, "footprint": suite_footprint, "quic": suite_quic,
+          "loss": netlab_suite("suite_loss"), "client-failover": netlab_suite("suite_client_failover"),
+          "flap": netlab_suite("suite_flap")}
 
 
 def machine():

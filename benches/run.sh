@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The benchmarks, side by side with the peers (benches/README.md).
 # Usage: benches/run.sh [--smoke] [suite…]   suites: resolver micro failover storm prober footprint quic
+#                                             loss client-failover flap (the network testbed, benches/netlab)
 # Installs what it needs (Debian, as root), builds `wavelb --release`, runs every server on
 # loopback with the server pinned to core 0 and the load generator to core 1, stops everything it
 # started, and writes docs/benchmarks.md (--smoke: a few seconds per suite, into a temp file).
@@ -15,18 +16,18 @@ suites=()
 for arg in "$@"; do
   case "$arg" in
     --smoke) smoke=1 ;;
-    resolver | micro | failover | storm | prober | footprint | quic) suites+=("$arg") ;;
-    *) echo "usage: benches/run.sh [--smoke] [resolver|micro|failover|storm|prober|footprint|quic]…" >&2; exit 2 ;;
+    resolver | micro | failover | storm | prober | footprint | quic | loss | client-failover | flap) suites+=("$arg") ;;
+    *) echo "usage: benches/run.sh [--smoke] [resolver|micro|failover|storm|prober|footprint|quic|loss|client-failover|flap]…" >&2; exit 2 ;;
   esac
 done
-[ ${#suites[@]} -gt 0 ] || suites=(resolver micro failover storm prober footprint quic)
+[ ${#suites[@]} -gt 0 ] || suites=(resolver micro failover storm prober footprint quic loss client-failover flap)
 started=$(date +%s)
 
 echo "== installing benchmark dependencies"
 # Peers and tools: command → Debian package. Installed idempotently; a peer that cannot be
 # installed is skipped with a loud line by the resolver suite, never silently.
 declare -A pkg=([dnsperf]=dnsperf [knotd]=knot [nsd]=nsd [pdns_server]=pdns-server [gdnsd]=gdnsd
-  [taskset]=util-linux [dig]=dnsutils [strip]=binutils)
+  [taskset]=util-linux [dig]=dnsutils [strip]=binutils [unbound]=unbound [ip]=iproute2)
 missing=()
 for cmd in "${!pkg[@]}"; do command -v "$cmd" >/dev/null 2>&1 || missing+=("${pkg[$cmd]}"); done
 if command -v dpkg-query >/dev/null; then dpkg-query -W pdns-backend-bind >/dev/null 2>&1 || missing+=(pdns-backend-bind); fi

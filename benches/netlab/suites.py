@@ -1,0 +1,438 @@
+"""The network-testbed suites of benches/bench.py: `loss`, `client-failover` and `flap`.
+
+Each builds a netlab.Testbed (namespaces zone / carrier / region joined through wire.py), runs its
+measuring code inside the region namespace (a thread that setns(2)-es into it, so bench.py's
+helpers — the lab resolver on 127.0.0.1, boto3, dnspython, /metrics — work unchanged there), and
+starts the processes of the other namespaces with `ip netns exec`. `b` is the bench module.
+"""
+
+import ctypes
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import dns.message
+import dns.query
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import netlab  # noqa: E402
+
+CLONE_NEWNET = 0x40000000
+PORT = 4000  # every target's UDP (and TCP, for ifportup) port
+REGION_DNS = netlab.addr("region", 1)  # the lab resolver, for unbound in the carrier namespace
+UNBOUND = netlab.addr("carrier", 1)
+CARRIER_DELAY = {"delay_ms": 50, "jitter_ms": 20}
+
+
+def in_namespace(ns, fn, *args):
+    """Runs fn(*args) in a thread whose network namespace is `ns` (processes it starts inherit it)."""
+    out = {}
+
+    def body():
+        libc = ctypes.CDLL(None, use_errno=True)
+        fd = os.open(f"/run/netns/{ns}", os.O_RDONLY)
+        try:
+            if libc.setns(fd, CLONE_NEWNET) != 0:
+                out["e"] = OSError(ctypes.get_errno(), f"setns into {ns}")
+                return
+        finally:
+            os.close(fd)
+        try:
+            out["v"] = fn(*args)
+        except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
+            out["e"] = e
+
+    t = threading.Thread(target=body, name=f"in-{ns}")
+    t.start()
+    t.join()
+    if "e" in out:
+        raise out["e"]
+    return out.get("v")
+
+
+def skip_reason():
+    why = netlab.unavailable()
+    if why:
+        print(f"!!!!! SKIPPED netlab suites: network namespaces cannot be made here ({why}) !!!!!", flush=True)
+    return why
+
+
+def targets(tb, b, first, count, tcp=False):
+    """A UDP echo process in the zone namespace serving targets first … first+count-1."""
+    p = b.PROCS.start(tb.argv("zone", [sys.executable, str(b.HERE / "echo.py"), netlab.target_addr(first),
+                                      str(PORT), str(count)] + (["--tcp"] if tcp else [])),
+                      stdout=subprocess.PIPE, text=True)
+    b.read_line(p, want="ready")
+    return p
+
+
+def health_cfg(ctx, b, name, api_url, interval, variant, pool="www.lab.test", timeout=0.4, extra=""):
+    """A health configuration for the testbed: probes at `interval`, fall 3, rise 2; `variant` is
+    "wavelb" (the defaults: resends, fast interval, re-admission back-off) or "plain" (today's
+    fall = 3 prober before them: one datagram per probe, one pace, no back-off)."""
+    knobs = {
+        "wavelb": "",
+        "plain": 'fast_interval = "{iv}ms"\nreadmit_backoff = "0s"'.format(iv=int(interval * 1000)),
+    }[variant]
+    path = ctx.wavelb.health_config(name, api_url, PORT, interval, pool=pool,
+                                    extra=f'probe_via = "published"\nmax_quarantined_fraction = 0.5\n{knobs}\n{extra}')
+    text = path.read_text().replace(f'timeout = "{int(min(0.5, interval * 0.75) * 1000)}ms"',
+                                    f'timeout = "{int(timeout * 1000)}ms"')
+    if variant == "plain":
+        text += "retransmit = 0\n"
+    path.write_text(text)
+    return path
+
+
+def metrics_url(ctx, name):
+    log_file = ctx.work / f"{name}.log"
+    m = netlab_poll("the health metrics address", 60,
+                    lambda: re.search(r'"metrics"\s*:\s*"([^"]+)"', log_file.read_text(errors="replace")))
+    return f"http://{m.group(1)}/metrics"
+
+
+def netlab_poll(what, deadline_s, check, every=0.05):
+    end = time.monotonic() + deadline_s
+    while True:
+        v = check()
+        if v:
+            return v
+        if time.monotonic() > end:
+            raise RuntimeError(f"timed out after {deadline_s}s waiting for {what}")
+        time.sleep(every)
+
+
+def samples(url, name):
+    """{labels text: value} of every sample of `name`."""
+    text = urllib.request.urlopen(url, timeout=5).read().decode()
+    out = {}
+    for line in text.splitlines():
+        if line.startswith(name + "{") or line.startswith(name + " "):
+            key, value = line.rsplit(None, 1)
+            out[key] = float(value)
+    return out
+
+
+def healthy_targets(url):
+    return {k.split('target="')[1].split('"')[0]: v for k, v in samples(url, "wavelb_target_healthy").items()}
+
+
+# ---------------------------------------------------------------------------- loss
+
+def suite_loss(ctx, b):
+    if skip_reason():
+        return ["**SKIPPED**: network namespaces cannot be made on this machine (see the run's log).", ""]
+    n = 20 if ctx.smoke else 200
+    run_s = 8 if ctx.smoke else 100
+    interval = 0.1
+    victims = 2 if ctx.smoke else 10
+    losses = [0.0, 0.05] if ctx.smoke else [0.0, 0.01, 0.05, 0.20]
+    out = [f"{n} UDP echo targets in the testbed's zone namespace; two `wavelb health` processes in the region "
+           f"namespace probe all of them at {int(1 / interval)} Hz (interval {int(interval * 1000)} ms, timeout "
+           f"400 ms, fall 3, rise 2) for {run_s} s per setting, through the wire (benches/netlab/wire.py: the "
+           f"userspace netem) with the loss shown **each way** and 50 ms ± 20 ms delay each way. *wavelb* = the "
+           f"defaults (`retransmit = 2`, `fast_interval` = interval / 4 → 100 ms floor, re-admission back-off); "
+           f"*plain* = `retransmit = 0`, one pace, no back-off: the fall = 3 prober wavelb had before. Both "
+           f"watch the same targets in the same run (two pools of the lab resolver). *False quarantines* = down "
+           f"verdicts of targets that never died, per 10 000 probes. Then {victims} targets are killed (their echo "
+           f"process, SIGKILL) at random moments; *detection* = kill → the target's verdict unhealthy (its "
+           f"`wavelb_target_healthy` gauge, read every 50 ms).", "",
+           "| loss each way | prober | probes | false quarantines | per 10 000 probes | resends | detection p50 / p99 s | goal |",
+           "| ---: | --- | ---: | ---: | ---: | ---: | ---: | --- |"]
+    lossless_p99 = {}
+    with netlab.Testbed(ctx.work / "netlab-loss", targets=n) as tb:
+        for loss in losses:
+            tb.impair({"region-zone": {"loss": loss, **CARRIER_DELAY}}, seed=int(loss * 1000) + 1)
+            rows = in_namespace(tb.ns["region"], loss_setting, ctx, b, tb, n, victims, interval, run_s, loss)
+            for variant, r in rows.items():
+                per = 10_000 * r["false"] / max(1, r["probes"])
+                goal = ""
+                if variant == "wavelb" and loss == 0.05:
+                    goal = f"0 false: **{'met' if r['false'] == 0 else 'MISSED'}**"
+                    base = lossless_p99.get(variant)
+                    if base:
+                        ok = r["p99"] <= 1.2 * base
+                        goal += f"; p99 ≤ 1.2 × lossless ({base:.2f} s): **{'met' if ok else 'MISSED'}**"
+                if variant == "wavelb" and loss == 0.20:
+                    goal = f"< 1 per 10 000: **{'met' if per < 1 else 'MISSED'}**"
+                if loss == 0.0:
+                    lossless_p99[variant] = r["p99"]
+                out.append(f"| {loss:.0%} | {variant} | {r['probes']:,} | {r['false']} | {per:.2f} | {r['resent']:,} "
+                           f"| {r['p50']:.2f} / {r['p99']:.2f} | {goal} |")
+                b.log(f"loss {loss:.0%} {variant}: probes {r['probes']} false {r['false']} resent {r['resent']} "
+                      f"detection p50 {r['p50']:.2f} p99 {r['p99']:.2f}")
+    out.append("")
+    return out
+
+
+def loss_setting(ctx, b, tb, n, victims, interval, run_s, loss):
+    """One loss setting, inside the region namespace: both variants on the same targets."""
+    res = ctx.wavelb.resolver(core=None)
+    api = res.info["api_url"]
+    alive = targets(tb, b, 0, n - victims)
+    dying = [targets(tb, b, n - victims + i, 1) for i in range(victims)]
+    variants = ["wavelb", "plain"]
+    urls = {}
+    procs = []
+    for v in variants:
+        pool = f"{v}.lab.test"
+        b.Wavelb.register(api, [(f"t{i}", netlab.target_addr(i), 10) for i in range(n)], pool=pool)
+        name = f"loss-{int(loss * 100)}-{v}"
+        procs.append(ctx.wavelb.health(health_cfg(ctx, b, name, api, interval, v, pool=pool), name=name))
+        urls[v] = metrics_url(ctx, name)
+    for v in variants:
+        netlab_poll(f"{v}: every target with a verdict", 60,
+                    lambda v=v: len([x for x in healthy_targets(urls[v]).values() if x != -1]) >= n, every=0.5)
+
+    def counters(url):
+        down = sum(v for k, v in samples(url, "wavelb_health_transitions_total").items() if 'direction="down"' in k)
+        probes = sum(samples(url, "wavelb_probe_duration_seconds_count").values())
+        resent = sum(samples(url, "wavelb_probe_resent_total").values())
+        return down, probes, resent
+    before = {v: counters(urls[v]) for v in variants}
+    time.sleep(run_s)  # the measurement window itself, not a synchronisation
+    after = {v: counters(urls[v]) for v in variants}
+    # Kills, one at a time, each at a random moment; detection read from each prober's gauge.
+    detections = {v: [] for v in variants}
+    for i, p in enumerate(dying):
+        target = f"t{n - victims + i}"
+        time.sleep(random.uniform(0, 1))  # the kill's moment in the probe cycle, not a synchronisation
+        t_kill = time.monotonic()
+        b.PROCS.stop(p, signal.SIGKILL)
+        pending = set(variants)
+        while pending and time.monotonic() - t_kill < 30:
+            for v in list(pending):
+                if healthy_targets(urls[v]).get(target) == 0:
+                    detections[v].append(time.monotonic() - t_kill)
+                    pending.discard(v)
+            time.sleep(0.05)
+        for v in pending:
+            detections[v].append(float("inf"))
+    final = {v: counters(urls[v]) for v in variants}
+    rows = {}
+    for v in variants:
+        false_downs = after[v][0] - before[v][0]
+        # Kills count once each; anything beyond them during the kill phase was a false one too.
+        false_downs += max(0, final[v][0] - after[v][0] - victims)
+        rows[v] = {"probes": int(final[v][1] - before[v][1]), "false": int(false_downs),
+                   "resent": int(final[v][2] - before[v][2]),
+                   "p50": b.pct(detections[v], 50), "p99": b.pct(detections[v], 99)}
+    for p in [*procs, alive, res]:
+        b.PROCS.stop(p)
+    return rows
+
+
+# ---------------------------------------------------------------------------- client-failover
+
+UNBOUND_CONF = """server:
+    interface: {unbound}
+    port: 53
+    access-control: 10.77.2.0/24 allow
+    do-ip6: no
+    chroot: ""
+    username: ""
+    directory: "{dir}"
+    pidfile: "{dir}/unbound.pid"
+    use-syslog: no
+    logfile: ""
+    verbosity: 0
+    num-threads: 1
+    do-not-query-localhost: no
+    domain-insecure: "lab.test"
+    module-config: "iterator"
+    prefetch: no
+    serve-expired: no
+stub-zone:
+    name: "lab.test"
+    stub-addr: {region}@53
+"""
+
+
+def start_unbound(ctx, b, tb, name):
+    if not shutil.which("unbound"):
+        raise RuntimeError("unbound is not installed (Debian package unbound; benches/run.sh installs it)")
+    d = ctx.work / name
+    d.mkdir(exist_ok=True)
+    conf = d / "unbound.conf"
+    conf.write_text(UNBOUND_CONF.format(unbound=UNBOUND, dir=d, region=REGION_DNS))
+    p = b.PROCS.start(tb.argv("carrier", ["unbound", "-d", "-c", str(conf)]), log_path=d / "unbound.log")
+    return p
+
+
+CLIENT = r"""
+import sys, time, json, dns.message, dns.query
+server, name, victim, rate, limit = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4]), float(sys.argv[5])
+print("ready", flush=True)
+for line in sys.stdin:
+    # One trial per line: query until the victim has been absent for `tail` seconds; report when
+    # it was last seen (monotonic, the shared clock of this machine).
+    tail = float(line)
+    t0, last_seen, first_absent, n = time.monotonic(), None, None, 0
+    while time.monotonic() - t0 < limit:
+        t = time.monotonic()
+        try:
+            r = dns.query.udp(dns.message.make_query(name, "A"), server, port=53, timeout=1)
+            ips = [rr.address for rrset in r.answer for rr in rrset if rrset.rdtype == 1]
+            n += 1
+            if victim in ips:
+                last_seen, first_absent = t, None
+            elif first_absent is None:
+                first_absent = t
+            if first_absent is not None and t - first_absent >= tail:
+                break
+        except Exception:
+            pass
+        time.sleep(max(0.0, 1 / rate - (time.monotonic() - t)))
+    print(json.dumps({"last_seen": last_seen, "first_absent": first_absent, "queries": n}), flush=True)
+"""
+
+
+def suite_client_failover(ctx, b):
+    if skip_reason():
+        return ["**SKIPPED**: network namespaces cannot be made on this machine (see the run's log).", ""]
+    trials = 2 if ctx.smoke else 10
+    grid = [(5, 0.2)] if ctx.smoke else [(5, 0.2), (5, 1.0), (30, 0.2), (30, 1.0)]
+    out = [f"Clients in the carrier namespace ask a real caching resolver (unbound, stub zone `lab.test` → the "
+           f"lab resolver in the region namespace) for `www.lab.test` at 20 queries/s; four UDP echo targets "
+           f"(weights 10/20/30/40) in the zone namespace; `wavelb health` (defaults, fall 3, rise 2) in the region "
+           f"namespace; 50 ms ± 20 ms delay each way on every link, no loss. The 40-weight target's process is "
+           f"killed at a random moment. *Clients out* = kill → the first answer (through unbound, cache included) "
+           f"after the last one naming the victim, confirmed by the victim's absence for TTL + 2 s. *Detection* = "
+           f"kill → its quarantine in the lab resolver (its weight 0 in the API). Goal: clients-out p99 ≤ detection "
+           f"p99 + TTL + 1 s. {trials} trials each.", "",
+           "| TTL | interval | trials | detection p50 / p99 s | clients out p50 / p99 s | goal |",
+           "| ---: | ---: | ---: | ---: | ---: | --- |"]
+    with netlab.Testbed(ctx.work / "netlab-failover", targets=4) as tb:
+        tb.impair({link: dict(CARRIER_DELAY) for link in ("region-zone", "carrier-region", "carrier-zone")})
+        for ttl, interval in grid:
+            r = in_namespace(tb.ns["region"], failover_cell, ctx, b, tb, ttl, interval, trials)
+            ok = r["out_p99"] <= r["det_p99"] + ttl + 1
+            out.append(f"| {ttl} s | {int(interval * 1000)} ms | {trials} | {r['det_p50']:.2f} / {r['det_p99']:.2f} "
+                       f"| {r['out_p50']:.2f} / {r['out_p99']:.2f} | ≤ {r['det_p99'] + ttl + 1:.1f} s: "
+                       f"**{'met' if ok else 'MISSED'}** |")
+    out += ["| any | EventBridge design (the AWS blog) | — | never: records change only when the instance's state "
+            "changes, so a crashed process keeps its record | never | anchor |", ""]
+    return out
+
+
+def failover_cell(ctx, b, tb, ttl, interval, trials):
+    weights = {netlab.target_addr(i): w for i, w in enumerate((10, 20, 30, 40))}
+    victim = netlab.target_addr(3)
+    res = ctx.wavelb.resolver(core=None, extra=["--dns-listen", f"{REGION_DNS}:53"])
+    api = res.info["api_url"]
+    b.Wavelb.register(api, [(f"t{i}", a, w) for i, (a, w) in enumerate(weights.items())], ttl=ttl)
+    others = targets(tb, b, 0, 3)
+    proc = targets(tb, b, 3, 1)
+    name = f"failover-{ttl}-{int(interval * 1000)}"
+    h = ctx.wavelb.health(health_cfg(ctx, b, name, api, interval, "wavelb", timeout=min(0.4, interval * 0.75)),
+                          name=name)
+    url = metrics_url(ctx, name)
+    unbound = start_unbound(ctx, b, tb, f"unbound-{name}")
+    client = b.PROCS.start(tb.argv("carrier", [sys.executable, "-c", CLIENT, UNBOUND, "www.lab.test", victim, "20",
+                                              str(ttl + 60)]), stdout=subprocess.PIPE, stdin=subprocess.PIPE,
+                           text=True)
+    b.read_line(client, want="ready")
+    r53 = b.Wavelb.r53(api)
+    zone = next(z["Id"] for z in r53.list_hosted_zones()["HostedZones"] if z["Name"] == "lab.test.")
+
+    def victim_weight():
+        sets = r53.list_resource_record_sets(HostedZoneId=zone, StartRecordName="www.lab.test.")["ResourceRecordSets"]
+        return next((s.get("Weight") for s in sets if s["Type"] == "A" and s["ResourceRecords"][0]["Value"] == victim),
+                    None)
+    dets, outs = [], []
+    for trial in range(trials):
+        netlab_poll("the victim healthy and weighted", 60,
+                    lambda: healthy_targets(url).get("t3") == 1 and victim_weight() == 40, every=0.2)
+        # Unbound must hold whatever it holds: start each trial a random moment into the TTL.
+        time.sleep(random.uniform(0, ttl))  # the kill's moment in the TTL and probe cycles, not a synchronisation
+        t_kill = time.monotonic()
+        b.PROCS.stop(proc, signal.SIGKILL)
+        client.stdin.write(f"{ttl + 2}\n")
+        client.stdin.flush()
+        det = netlab_poll("quarantine", 60, lambda: victim_weight() == 0 and time.monotonic(), every=0.05) - t_kill
+        seen = json.loads(b.read_line(client, deadline_s=ttl + 90))
+        if seen["first_absent"] is None:
+            raise RuntimeError(f"the clients never stopped getting {victim}")
+        # The start of the absence that lasted: the first answer after the last one naming it.
+        out_s = max(0.0, seen["first_absent"] - t_kill)
+        dets.append(det)
+        outs.append(out_s)
+        cached = seen["last_seen"] is not None
+        b.log(f"client-failover ttl={ttl} interval={interval} trial {trial + 1}: detection {det:.2f}s clients out "
+              f"{out_s:.2f}s ({seen['queries']} answers; the victim {'was' if cached else 'was not'} in the cache)")
+        proc = targets(tb, b, 3, 1)
+    for p in (client, unbound, h, proc, *[others], res):
+        b.PROCS.stop(p)
+    return {"det_p50": b.pct(dets, 50), "det_p99": b.pct(dets, 99),
+            "out_p50": b.pct(outs, 50), "out_p99": b.pct(outs, 99)}
+
+
+# ---------------------------------------------------------------------------- flap
+
+def suite_flap(ctx, b):
+    if skip_reason():
+        return ["**SKIPPED**: network namespaces cannot be made on this machine (see the run's log).", ""]
+    run_s = 30 if ctx.smoke else 120
+    period = 3.0
+    out = [f"Four UDP echo targets (weights 10/20/30/40); the 40-weight one alternates {period:.0f} s up, "
+           f"{period:.0f} s down (its echo process started and killed) for {run_s} s. `wavelb health` (interval "
+           f"200 ms, fall 3, rise 2) in the region namespace, 50 ms ± 20 ms delay each way on every link. A client "
+           f"asks the lab resolver directly (no cache) at 50 queries/s. *Sent to it while down* = the share of the "
+           f"answers given while its process was down that named it; *in rotation while up* = the same while it "
+           f"was up (what the back-off costs).", "",
+           "| re-admission back-off | answers while down | sent to it while down | answers while up | in rotation while up |",
+           "| --- | ---: | ---: | ---: | ---: |"]
+    with netlab.Testbed(ctx.work / "netlab-flap", targets=4) as tb:
+        tb.impair({link: dict(CARRIER_DELAY) for link in ("region-zone", "carrier-region", "carrier-zone")})
+        for label, backoff in (("on (10 s, doubling, ≤ 5 min)", '"10s"'), ("off", '"0s"')):
+            r = in_namespace(tb.ns["region"], flap_cell, ctx, b, tb, backoff, run_s, period)
+            out.append(f"| {label} | {r['down_n']} | {r['down_share']:.1%} | {r['up_n']} | {r['up_share']:.1%} |")
+            b.log(f"flap backoff={backoff}: down {r['down_share']:.1%} of {r['down_n']}, up {r['up_share']:.1%} of {r['up_n']}")
+    out.append("")
+    return out
+
+
+def flap_cell(ctx, b, tb, backoff, run_s, period):
+    weights = {netlab.target_addr(i): w for i, w in enumerate((10, 20, 30, 40))}
+    victim = netlab.target_addr(3)
+    res = ctx.wavelb.resolver(core=None)
+    api = res.info["api_url"]
+    b.Wavelb.register(api, [(f"t{i}", a, w) for i, (a, w) in enumerate(weights.items())], ttl=5)
+    others = targets(tb, b, 0, 3)
+    proc = targets(tb, b, 3, 1)
+    name = "flap-" + backoff.strip('"')
+    h = ctx.wavelb.health(health_cfg(ctx, b, name, api, 0.2, "wavelb", timeout=0.15,
+                                     extra=f"readmit_backoff = {backoff}"), name=name)
+    url = metrics_url(ctx, name)
+    netlab_poll("every target healthy", 30, lambda: sum(v == 1 for v in healthy_targets(url).values()) == 4)
+    up, t0, switch = True, time.monotonic(), time.monotonic() + period
+    counts = {True: [0, 0], False: [0, 0]}  # up/down → [answers, naming the victim]
+    while time.monotonic() - t0 < run_s:
+        now = time.monotonic()
+        if now >= switch:
+            if up:
+                b.PROCS.stop(proc, signal.SIGKILL)
+            else:
+                proc = targets(tb, b, 3, 1)
+            up, switch = not up, switch + period
+        try:
+            r = dns.query.udp(dns.message.make_query("www.lab.test", "A"), "127.0.0.1", port=res.dns_port, timeout=0.5)
+            ips = [rr.address for rrset in r.answer for rr in rrset if rrset.rdtype == 1]
+            counts[up][0] += 1
+            counts[up][1] += victim in ips
+        except Exception:  # noqa: BLE001 - a lost query is not an answer
+            pass
+        time.sleep(max(0.0, 0.02 - (time.monotonic() - now)))
+    for p in (h, proc, others, res):
+        b.PROCS.stop(p)
+    return {"down_n": counts[False][0], "down_share": counts[False][1] / max(1, counts[False][0]),
+            "up_n": counts[True][0], "up_share": counts[True][1] / max(1, counts[True][0])}
