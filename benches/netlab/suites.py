@@ -145,7 +145,11 @@ def suite_loss(ctx, b):
            f"watch the same targets in the same run (two pools of the lab resolver). *False quarantines* = down "
            f"verdicts of targets that never died, per 10 000 probes. Then {victims} targets are killed (their echo "
            f"process, SIGKILL) at random moments; *detection* = kill → the target's verdict unhealthy (its "
-           f"`wavelb_target_healthy` gauge, read every 50 ms).", "",
+           f"`wavelb_target_healthy` gauge, read every 50 ms).",
+           f"*PowerDNS ifportup* = the peer: a LUA record over the same targets (`selector='all'`), TCP connect "
+           f"checks every second (`lua-health-checks-interval=1`, its fastest); its probes are counted as one "
+           f"per address and second, and a *false quarantine* is a live address dropping out of its answer "
+           f"(read every 500 ms).", "",
            "| loss each way | prober | probes | false quarantines | per 10 000 probes | resends | detection p50 / p99 s | goal |",
            "| ---: | --- | ---: | ---: | ---: | ---: | ---: | --- |"]
     lossless_p99 = {}
@@ -174,12 +178,43 @@ def suite_loss(ctx, b):
     return out
 
 
+PDNS_ZONE = """$ORIGIN lab.test.
+$TTL 30
+@    3600 IN SOA ns.lab.test. hostmaster.lab.test. 1 3600 600 86400 30
+@    3600 IN NS  ns.lab.test.
+ns   3600 IN A   127.0.0.1
+up   30   IN LUA A "ifportup({port}, {{{addrs}}}, {{selector='all'}})"
+"""
+
+
+def start_pdns(ctx, b, name, n):
+    """PowerDNS with one LUA record: ifportup over the n targets, every address that answers
+    (selector all), checked every second (its fastest). None when pdns_server is missing."""
+    if not shutil.which("pdns_server"):
+        print("!!!!! SKIPPED PEER pdns-ifportup (loss): pdns_server not installed !!!!!", flush=True)
+        return None, None
+    port = b.free_port()
+    d = ctx.work / f"{name}-{port}"
+    d.mkdir()
+    b.fill(b.PEERS / "pdns.conf", d / "pdns.conf", port=port, dir=d, peers=b.PEERS)
+    with open(d / "pdns.conf", "a") as f:
+        f.write("lua-health-checks-interval=1\n")
+    addrs = ",".join(f"'{netlab.target_addr(i)}'" for i in range(n))
+    (d / "lab.test.zone").write_text(PDNS_ZONE.format(port=PORT, addrs=addrs))
+    (d / "named.conf").write_text(f'zone "lab.test" {{ type master; file "{d / "lab.test.zone"}"; }};\n')
+    p = b.PROCS.start(["pdns_server", f"--config-dir={d}"], log_path=d / "server.log")
+    netlab_poll("pdns to answer", 20, lambda: p.poll() is None and b.query(port, "up.lab.test", timeout=0.2))
+    return p, port
+
+
 def loss_setting(ctx, b, tb, n, victims, interval, run_s, loss):
-    """One loss setting, inside the region namespace: both variants on the same targets."""
+    """One loss setting, inside the region namespace: both variants, and PowerDNS ifportup,
+    on the same targets."""
     res = ctx.wavelb.resolver(core=None)
     api = res.info["api_url"]
-    alive = targets(tb, b, 0, n - victims)
-    dying = [targets(tb, b, n - victims + i, 1) for i in range(victims)]
+    alive = targets(tb, b, 0, n - victims, tcp=True)
+    dying = [targets(tb, b, n - victims + i, 1, tcp=True) for i in range(victims)]
+    pdns, pdns_port = start_pdns(ctx, b, f"pdns-loss-{int(loss * 100)}", n)
     variants = ["wavelb", "plain"]
     urls = {}
     procs = []
@@ -199,19 +234,33 @@ def loss_setting(ctx, b, tb, n, victims, interval, run_s, loss):
         resent = sum(samples(url, "wavelb_probe_resent_total").values())
         return down, probes, resent
     before = {v: counters(urls[v]) for v in variants}
-    time.sleep(run_s)  # the measurement window itself, not a synchronisation
+    # The window. PowerDNS has no per-target counters: its answer (every address it believes up)
+    # is read every 500 ms, and each address that drops out of it counts as one exclusion.
+    t0, present, pdns_out = time.monotonic(), None, 0
+    while time.monotonic() - t0 < run_s:
+        if pdns is not None:
+            now = set(b.query(pdns_port, "up.lab.test", timeout=0.4) or [])
+            if now and present is not None:
+                pdns_out += len(present - now)
+            present = now or present
+        time.sleep(0.5)
+    pdns_window = time.monotonic() - t0
     after = {v: counters(urls[v]) for v in variants}
     # Kills, one at a time, each at a random moment; detection read from each prober's gauge.
-    detections = {v: [] for v in variants}
+    detections = {v: [] for v in [*variants, "pdns"]}
     for i, p in enumerate(dying):
-        target = f"t{n - victims + i}"
+        target, addr = f"t{n - victims + i}", netlab.target_addr(n - victims + i)
         time.sleep(random.uniform(0, 1))  # the kill's moment in the probe cycle, not a synchronisation
         t_kill = time.monotonic()
         b.PROCS.stop(p, signal.SIGKILL)
-        pending = set(variants)
+        pending = set(variants) | ({"pdns"} if pdns is not None else set())
         while pending and time.monotonic() - t_kill < 30:
             for v in list(pending):
-                if healthy_targets(urls[v]).get(target) == 0:
+                if v == "pdns":
+                    gone = addr not in (b.query(pdns_port, "up.lab.test", timeout=0.2) or [addr])
+                else:
+                    gone = healthy_targets(urls[v]).get(target) == 0
+                if gone:
                     detections[v].append(time.monotonic() - t_kill)
                     pending.discard(v)
             time.sleep(0.05)
@@ -226,7 +275,18 @@ def loss_setting(ctx, b, tb, n, victims, interval, run_s, loss):
         rows[v] = {"probes": int(final[v][1] - before[v][1]), "false": int(false_downs),
                    "resent": int(final[v][2] - before[v][2]),
                    "p50": b.pct(detections[v], 50), "p99": b.pct(detections[v], 99)}
-    for p in [*procs, alive, res]:
+        # Smoke runs exist so that the testbed cannot rot: fail on what only a broken one shows.
+        if rows[v]["probes"] < n * run_s / interval / 4 or float("inf") in detections[v]:
+            raise RuntimeError(f"{v} at {loss:.0%} loss: {rows[v]['probes']} probes in {run_s} s, detections "
+                               f"{detections[v]}: the testbed or the prober is broken")
+    if loss > 0 and rows["wavelb"]["resent"] == 0:
+        raise RuntimeError(f"no resend at {loss:.0%} loss: the wire does not drop packets")
+    if pdns is not None:
+        checks = (n - victims) * pdns_window  # one TCP check per address and second
+        rows["PowerDNS ifportup (TCP, 1 s)"] = {
+            "probes": int(checks), "false": pdns_out, "resent": 0,
+            "p50": b.pct(detections["pdns"], 50), "p99": b.pct(detections["pdns"], 99)}
+    for p in [*procs, alive, res, *([pdns] if pdns else [])]:
         b.PROCS.stop(p)
     return rows
 
@@ -381,7 +441,7 @@ def failover_cell(ctx, b, tb, ttl, interval, trials):
 def suite_flap(ctx, b):
     if skip_reason():
         return ["**SKIPPED**: network namespaces cannot be made on this machine (see the run's log).", ""]
-    run_s = 30 if ctx.smoke else 120
+    run_s = 12 if ctx.smoke else 120
     period = 3.0
     out = [f"Four UDP echo targets (weights 10/20/30/40); the 40-weight one alternates {period:.0f} s up, "
            f"{period:.0f} s down (its echo process started and killed) for {run_s} s. `wavelb health` (interval "
