@@ -131,16 +131,18 @@ def healthy_targets(url):
 def suite_loss(ctx, b):
     if skip_reason():
         return ["**SKIPPED**: network namespaces cannot be made on this machine (see the run's log).", ""]
-    n = 20 if ctx.smoke else 200
-    run_s = 8 if ctx.smoke else 100
-    interval = 0.1
+    # 240 targets at 5 Hz for 170 s: 204 000 probes per prober and setting. 5 Hz, not 10: with
+    # 100 ms ± 28 ms round trips, a 100 ms interval would have probes overrun their slots.
+    n = 20 if ctx.smoke else 240
+    run_s = 8 if ctx.smoke else 170
+    interval = 0.2
     victims = 2 if ctx.smoke else 10
     losses = [0.0, 0.05] if ctx.smoke else [0.0, 0.01, 0.05, 0.20]
     out = [f"{n} UDP echo targets in the testbed's zone namespace; two `wavelb health` processes in the region "
            f"namespace probe all of them at {int(1 / interval)} Hz (interval {int(interval * 1000)} ms, timeout "
            f"400 ms, fall 3, rise 2) for {run_s} s per setting, through the wire (benches/netlab/wire.py: the "
            f"userspace netem) with the loss shown **each way** and 50 ms ± 20 ms delay each way. *wavelb* = the "
-           f"defaults (`retransmit = 2`, `fast_interval` = interval / 4 → 100 ms floor, re-admission back-off); "
+           f"defaults (`retransmit = 3`, `fast_interval` = interval / 4 → its 100 ms floor, re-admission back-off); "
            f"*plain* = `retransmit = 0`, one pace, no back-off: the fall = 3 prober wavelb had before. Both "
            f"watch the same targets in the same run (two pools of the lab resolver). *False quarantines* = down "
            f"verdicts of targets that never died, per 10 000 probes. Then {victims} targets are killed (their echo "

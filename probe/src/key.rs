@@ -283,7 +283,7 @@ impl Key {
                 Cli::One("retransmit"),
                 "N",
                 DATAGRAM,
-                "Send the request again up to N times within the timeout while no reply came (0-10) [default: 2]",
+                "Send the request again up to N times within the timeout while no reply came (0-10) [default: 3]",
             ),
         }
     }

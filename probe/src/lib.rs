@@ -68,7 +68,7 @@ fn default_timeout() -> Duration {
 
 /// How often a UDP probe's request is sent again within the timeout by default (the
 /// `retransmit` key).
-pub const DEFAULT_RETRANSMIT: u32 = 2;
+pub const DEFAULT_RETRANSMIT: u32 = 3;
 /// The most resends a probe may make (the `retransmit` key's bound).
 pub const MAX_RETRANSMIT: u32 = 10;
 
