@@ -111,6 +111,9 @@ pub struct Controller<S = Writer, P = Prober> {
     liveness: Option<Arc<dyn Liveness>>,
     witness: Witness,
     lease_warned: Option<Instant>,
+    /// When the earliest re-admission hold of a target that passes its probes ends (set by
+    /// each round).
+    release_at: Option<Instant>,
 }
 
 impl<S: PoolStore + 'static, P: Probe> Controller<S, P> {
@@ -142,6 +145,7 @@ impl<S: PoolStore + 'static, P: Probe> Controller<S, P> {
             liveness: None,
             witness: Witness::default(),
             lease_warned: None,
+            release_at: None,
         }
     }
 
@@ -181,7 +185,7 @@ impl<S: PoolStore + 'static, P: Probe> Controller<S, P> {
             let mut round_now = false;
             // A target held out by the re-admission back-off is let back by the first round after
             // its hold ends, without waiting for the next poll.
-            let release = self.next_release();
+            let release = self.release_at;
             tokio::select! {
                 _ = &mut shutdown => break,
                 _ = rounds.tick() => round_now = true,
@@ -578,6 +582,7 @@ impl<S: PoolStore + 'static, P: Probe> Controller<S, P> {
         let now = Instant::now();
         let backoff = self.cfg.backoff();
         let mut held = 0_i64;
+        let mut release: Option<Instant> = None;
         let verdicts = self
             .targets
             .iter_mut()
@@ -588,6 +593,7 @@ impl<S: PoolStore + 'static, P: Probe> Controller<S, P> {
                         Some(left) => {
                             verdict = Health::Unhealthy;
                             held += 1;
+                            release = Some(release.map_or(now + left, |r| r.min(now + left)));
                             if !t.hold_logged {
                                 t.hold_logged = true;
                                 tracing::warn!(
@@ -609,18 +615,8 @@ impl<S: PoolStore + 'static, P: Probe> Controller<S, P> {
             .readmit_held
             .get_or_create(&self.pool_label())
             .set(held);
+        self.release_at = release;
         verdicts
-    }
-
-    /// When the earliest re-admission hold of a target that passes its probes ends.
-    fn next_release(&self) -> Option<Instant> {
-        let now = Instant::now();
-        let backoff = self.cfg.backoff();
-        self.targets
-            .values()
-            .filter(|t| t.health.state() == Health::Healthy)
-            .filter_map(|t| t.readmission.held(now, backoff).map(|left| now + left))
-            .min()
     }
 
     /// Counts a lease whose expiry lies implausibly far ahead (it is taken over) and warns about
