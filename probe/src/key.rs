@@ -283,7 +283,7 @@ impl Key {
                 Cli::One("retransmit"),
                 "N",
                 DATAGRAM,
-                "Send the request again up to N times within the timeout while no reply came (0-10) [default: 3]",
+                "Every kind but tcp: send the request again up to N times within the timeout while no reply came (0-10) [default: 3]",
             ),
         }
     }
@@ -543,10 +543,16 @@ mod tests {
         assert_eq!(names.len(), Key::ALL.len());
         for key in Key::ALL {
             let help = key.spec().help;
-            if key.spec().kinds.len() < ProbeKind::ALL.len() {
-                for kind in key.spec().kinds {
-                    assert!(help.contains(&format!("{kind}:")), "{key}: {help}");
-                }
+            let kinds = key.spec().kinds;
+            if kinds.len() < ProbeKind::ALL.len() {
+                // Either each kind that uses it ("udp: …; dns: …"), or the ones that do not.
+                let each = kinds.iter().all(|k| help.contains(&format!("{k}:")));
+                let but = help.starts_with("Every kind but ")
+                    && ProbeKind::ALL
+                        .iter()
+                        .filter(|k| !kinds.contains(k))
+                        .all(|k| help.contains(k.as_str()));
+                assert!(each || but, "{key}: {help}");
             }
         }
     }
@@ -560,6 +566,7 @@ mod tests {
                 Key::Port => "443",
                 Key::Timeout => "2s",
                 Key::Insecure => "true",
+                Key::Retransmit => "2",
                 _ => "x",
             };
             cfg.set(key, text).unwrap();
