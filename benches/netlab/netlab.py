@@ -22,6 +22,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 SIDES = {"zone": 1, "carrier": 2, "region": 3}
 TARGET_BASE = 10  # targets are 10.77.1.10, .11, …
+LINKS = ("carrier-region", "carrier-zone", "region-zone")
 
 
 def addr(side, host):
@@ -60,8 +61,9 @@ def unavailable():
 class Testbed:
     """The namespaces, veths, routes and the wire; `with Testbed(work, targets=N) as tb:`."""
 
-    def __init__(self, work, targets=4):
-        self.work, self.targets = Path(work), targets
+    def __init__(self, work, targets=4, links=None):
+        """`targets` addresses in the zone; `links`: the impairment to start with (see impair())."""
+        self.work, self.targets, self.links = Path(work), targets, links or {}
         self.tag = f"wl{os.getpid() % 100000}"
         self.ns = {k: f"{self.tag}-{k}" for k in ("router", *SIDES)}
         self.config = self.work / "wire.json"
@@ -108,7 +110,7 @@ class Testbed:
         for key in ("net.ipv4.ip_forward=1", "net.ipv4.conf.all.rp_filter=0",
                     "net.ipv4.conf.default.rp_filter=0"):
             run("ip", "netns", "exec", router, "sysctl", "-qw", key)
-        self.impair({})
+        self.impair(self.links)
         self.wire = subprocess.Popen(
             ["ip", "netns", "exec", router, sys.executable, str(HERE / "wire.py"), str(self.config),
              str(self.stats_path)], stdout=subprocess.PIPE, text=True, start_new_session=True)
@@ -140,9 +142,9 @@ class Testbed:
     def impair(self, links, seed=1):
         """Sets each link's impairment: {"zone-region": {"loss": 0.05, "delay_ms": 50,
         "jitter_ms": 20}} (loss each way); links not named are perfect."""
-        unknown = set(links) - {"carrier-region", "carrier-zone", "region-zone"}
+        unknown = set(links) - set(LINKS)
         if unknown:
-            raise ValueError(f"unknown links {sorted(unknown)}: use carrier-region, carrier-zone, region-zone")
+            raise ValueError(f"unknown links {sorted(unknown)}: use {', '.join(LINKS)}")
         tmp = self.config.with_suffix(".tmp")
         tmp.write_text(json.dumps({"seed": seed, "links": links}))
         os.replace(tmp, self.config)

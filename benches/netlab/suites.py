@@ -32,6 +32,7 @@ PORT = 4000  # every target's UDP (and TCP, for ifportup) port
 REGION_DNS = netlab.addr("region", 1)  # the lab resolver, for unbound in the carrier namespace
 UNBOUND = netlab.addr("carrier", 1)
 CARRIER_DELAY = {"delay_ms": 50, "jitter_ms": 20}
+EVERY_LINK_DELAYED = {link: CARRIER_DELAY for link in netlab.LINKS}
 
 
 def in_namespace(ns, fn, *args):
@@ -94,22 +95,11 @@ def health_cfg(ctx, b, name, api_url, interval, variant, pool="www.lab.test", ti
     return path
 
 
-def metrics_url(ctx, name):
+def metrics_url(ctx, b, name):
     log_file = ctx.work / f"{name}.log"
-    m = netlab_poll("the health metrics address", 60,
+    m = b.poll("the health metrics address", 60,
                     lambda: re.search(r'"metrics"\s*:\s*"([^"]+)"', log_file.read_text(errors="replace")))
     return f"http://{m.group(1)}/metrics"
-
-
-def netlab_poll(what, deadline_s, check, every=0.05):
-    end = time.monotonic() + deadline_s
-    while True:
-        v = check()
-        if v:
-            return v
-        if time.monotonic() > end:
-            raise RuntimeError(f"timed out after {deadline_s}s waiting for {what}")
-        time.sleep(every)
 
 
 def samples(url, name):
@@ -216,7 +206,7 @@ def start_pdns(ctx, b, name, n):
     (d / "lab.test.zone").write_text(PDNS_ZONE.format(port=PORT, addrs=addrs))
     (d / "named.conf").write_text(f'zone "lab.test" {{ type master; file "{d / "lab.test.zone"}"; }};\n')
     p = b.PROCS.start(["pdns_server", f"--config-dir={d}"], log_path=d / "server.log")
-    netlab_poll("pdns to answer", 20, lambda: p.poll() is None and pdns_up(port))
+    b.poll("pdns to answer", 20, lambda: p.poll() is None and pdns_up(port))
     return p, port
 
 
@@ -245,9 +235,9 @@ def loss_setting(ctx, b, tb, n, victims, interval, run_s, loss):
                            for pool in pools)
         cfg.write_text(sections + "[route53]" + cfg.read_text().split("[route53]", 1)[1])
         procs.append(ctx.wavelb.health(cfg, name=name))
-        urls[v] = metrics_url(ctx, name)
+        urls[v] = metrics_url(ctx, b, name)
     for v in variants:
-        netlab_poll(f"{v}: every target with a verdict", 60,
+        b.poll(f"{v}: every target with a verdict", 60,
                     lambda v=v: len([x for x in healthy_targets(urls[v]).values() if x != -1]) >= n, every=0.5)
 
     def counters(url):
@@ -405,8 +395,7 @@ def suite_client_failover(ctx, b):
            f"p99 + TTL + 1 s.", "",
            "| TTL | interval | trials | detection p50 / p99 s | clients out p50 / p99 s | goal |",
            "| ---: | ---: | ---: | ---: | ---: | --- |"]
-    with netlab.Testbed(ctx.work / "netlab-failover", targets=4) as tb:
-        tb.impair({link: dict(CARRIER_DELAY) for link in ("region-zone", "carrier-region", "carrier-zone")})
+    with netlab.Testbed(ctx.work / "netlab-failover", targets=4, links=EVERY_LINK_DELAYED) as tb:
         for ttl, interval, trials in grid:
             r = in_namespace(tb.ns["region"], failover_cell, ctx, b, tb, ttl, interval, trials)
             ok = r["out_p99"] <= r["det_p99"] + ttl + 1
@@ -429,7 +418,7 @@ def failover_cell(ctx, b, tb, ttl, interval, trials):
     name = f"failover-{ttl}-{int(interval * 1000)}"
     h = ctx.wavelb.health(health_cfg(ctx, b, name, api, interval, "wavelb", timeout=min(0.4, interval * 0.75)),
                           name=name)
-    url = metrics_url(ctx, name)
+    url = metrics_url(ctx, b, name)
     unbound = start_unbound(ctx, b, tb, f"unbound-{name}")
     client = b.PROCS.start(tb.argv("carrier", [sys.executable, "-c", CLIENT, UNBOUND, "www.lab.test", victim, "20"]),
                            stdout=subprocess.PIPE, stdin=subprocess.PIPE, text=True)
@@ -443,7 +432,7 @@ def failover_cell(ctx, b, tb, ttl, interval, trials):
                     None)
     dets, outs = [], []
     for trial in range(trials):
-        netlab_poll("the victim healthy and weighted", 60,
+        b.poll("the victim healthy and weighted", 60,
                     lambda: healthy_targets(url).get("t3") == 1 and victim_weight() == 40, every=0.2)
         # Unbound must hold whatever it holds: start each trial a random moment into the TTL.
         time.sleep(random.uniform(0, ttl))  # the kill's moment in the TTL and probe cycles, not a synchronisation
@@ -451,7 +440,7 @@ def failover_cell(ctx, b, tb, ttl, interval, trials):
         b.PROCS.stop(proc, signal.SIGKILL)
         client.stdin.write(f"{t_kill} {ttl + 2}\n")
         client.stdin.flush()
-        det = netlab_poll("quarantine", 60, lambda: victim_weight() == 0 and time.monotonic(), every=0.05) - t_kill
+        det = b.poll("quarantine", 60, lambda: victim_weight() == 0 and time.monotonic(), every=0.05) - t_kill
         seen = json.loads(b.read_line(client, deadline_s=ttl + 90))
         if seen["first_absent"] is None:
             raise RuntimeError(f"the clients never stopped getting {victim}")
@@ -484,8 +473,7 @@ def suite_flap(ctx, b):
            f"was up (what the back-off costs).", "",
            "| re-admission back-off | answers while down | sent to it while down | answers while up | in rotation while up |",
            "| --- | ---: | ---: | ---: | ---: |"]
-    with netlab.Testbed(ctx.work / "netlab-flap", targets=4) as tb:
-        tb.impair({link: dict(CARRIER_DELAY) for link in ("region-zone", "carrier-region", "carrier-zone")})
+    with netlab.Testbed(ctx.work / "netlab-flap", targets=4, links=EVERY_LINK_DELAYED) as tb:
         for label, backoff in (("on (10 s, doubling, ≤ 5 min)", '"10s"'), ("off", '"0s"')):
             r = in_namespace(tb.ns["region"], flap_cell, ctx, b, tb, backoff, run_s, period)
             out.append(f"| {label} | {r['down_n']} | {r['down_share']:.1%} | {r['up_n']} | {r['up_share']:.1%} |")
@@ -505,8 +493,8 @@ def flap_cell(ctx, b, tb, backoff, run_s, period):
     name = "flap-" + backoff.strip('"')
     h = ctx.wavelb.health(health_cfg(ctx, b, name, api, 0.2, "wavelb", timeout=0.15,
                                      extra=f"readmit_backoff = {backoff}"), name=name)
-    url = metrics_url(ctx, name)
-    netlab_poll("every target healthy", 30, lambda: sum(v == 1 for v in healthy_targets(url).values()) == 4)
+    url = metrics_url(ctx, b, name)
+    b.poll("every target healthy", 30, lambda: sum(v == 1 for v in healthy_targets(url).values()) == 4)
     up, t0, switch = True, time.monotonic(), time.monotonic() + period
     counts = {True: [0, 0], False: [0, 0]}  # up/down → [answers, naming the victim]
     while time.monotonic() - t0 < run_s:

@@ -101,14 +101,11 @@ const UDP: &[ProbeKind] = &[ProbeKind::Udp];
 const QUIC: &[ProbeKind] = &[ProbeKind::Quic];
 const DNS: &[ProbeKind] = &[ProbeKind::Dns];
 const UDP_DNS: &[ProbeKind] = &[ProbeKind::Udp, ProbeKind::Dns];
-const DATAGRAM: &[ProbeKind] = &[
-    ProbeKind::Udp,
-    ProbeKind::Quic,
-    ProbeKind::QuicPing,
-    ProbeKind::Stun,
-    ProbeKind::Srt,
-    ProbeKind::Dns,
-];
+/// The kinds that exchange datagrams: every kind but `tcp`, the last of [`ProbeKind::ALL`].
+const DATAGRAM: &[ProbeKind] = ProbeKind::ALL
+    .as_slice()
+    .split_at(ProbeKind::ALL.len() - 1)
+    .0;
 
 impl Key {
     /// Every key, in documentation order.
@@ -555,6 +552,13 @@ mod tests {
                 assert!(each || but, "{key}: {help}");
             }
         }
+    }
+
+    #[test]
+    fn every_kind_but_tcp_exchanges_datagrams() {
+        assert_eq!(ProbeKind::ALL.last(), Some(&ProbeKind::Tcp));
+        assert!(!DATAGRAM.contains(&ProbeKind::Tcp));
+        assert_eq!(DATAGRAM.len(), ProbeKind::ALL.len() - 1);
     }
 
     #[test]
