@@ -30,15 +30,22 @@ def main() -> None:
             t = socket.socket()
             t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             t.bind((str(first + i), port))
-            t.listen(64)  # the kernel completes handshakes; connect checks need nothing more
+            t.listen(64)
+            t.setblocking(False)
+            # Connect checks need only the handshake, but each one waits in the accept queue
+            # until accepted: accept and close them, or after 64 checks every SYN is dropped.
+            sel.register(t, selectors.EVENT_READ, data="tcp")
             keep.append(t)
     print("ready", flush=True)
     while True:
         for key, _ in sel.select():
             try:
+                if key.data == "tcp":
+                    key.fileobj.accept()[0].close()
+                    continue
                 data, peer = key.fileobj.recvfrom(2048)
                 key.fileobj.sendto(data, peer)
-            except (BlockingIOError, ConnectionRefusedError):
+            except (BlockingIOError, ConnectionRefusedError, ConnectionAbortedError):
                 pass
 
 
