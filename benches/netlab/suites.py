@@ -138,7 +138,7 @@ def suite_loss(ctx, b):
            f"watch the same targets in the same run (two pools of the lab resolver). *False quarantines* = down "
            f"verdicts of targets that never died, per 10 000 probes. Then {victims} targets are killed (their echo "
            f"process, SIGKILL) at random moments; *detection* = kill → the target's verdict unhealthy (its "
-           f"`wavelb_target_healthy` gauge, read every 50 ms).",
+           f"`wavelb_target_healthy` gauge, read every 50 ms).", "",
            f"*PowerDNS ifportup* = the peer: a LUA record over the same targets (`selector='all'`), TCP connect "
            f"checks every second (`lua-health-checks-interval=1`, its fastest); its probes are counted as one "
            f"per address and second, and a *false quarantine* is a live address dropping out of its answer "
