@@ -358,9 +358,10 @@ def ask():
         try:
             r = dns.query.udp(dns.message.make_query(name, "A"), server, port=53, timeout=1)
             ips = [rr.address for rrset in r.answer for rr in rrset if rrset.rdtype == 1]
-            with lock:
-                answers.append((t, victim in ips))
-                del answers[:-20000]
+            if ips:  # an empty answer (NXDOMAIN, SERVFAIL) is no answer
+                with lock:
+                    answers.append((t, victim in ips))
+                    del answers[:-20000]
         except Exception:
             pass
         time.sleep(max(0.0, 1 / rate - (time.monotonic() - t)))
@@ -447,6 +448,8 @@ def failover_cell(ctx, b, tb, ttl, interval, trials):
         client.stdin.flush()
         det = b.poll("quarantine", 60, lambda: victim_weight() == 0 and time.monotonic(), every=0.05) - t_kill
         seen = json.loads(b.read_line(client, deadline_s=ttl + 90))
+        if seen["queries"] == 0:
+            raise RuntimeError("unbound gave the clients no address at all: see its log and configuration")
         if seen["first_absent"] is None:
             raise RuntimeError(f"the clients never stopped getting {victim}")
         # The start of the absence that lasted: the first answer after the last one naming it.
