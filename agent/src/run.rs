@@ -1007,4 +1007,67 @@ mod tests {
             "the blind CREATE was refused and the reconcile left the quarantine alone"
         );
     }
+
+    /// Over the reconcile loop: an address record edited by someone else is repaired at the
+    /// next reconcile, a self-check that fails `fall` times quarantines the instance (`by=agent`),
+    /// and passing `rise` times restores it.
+    #[tokio::test(start_paused = true)]
+    async fn drift_is_repaired_and_the_self_check_quarantines_and_restores() {
+        let bed = bed(
+            "self_quarantine = true\nself_check_rise = 2\nself_check_fall = 3\n\
+             [self_check]\nkind = \"udp\"\nport = 4000\nsend = \"ping\"",
+        );
+        let agent = agent(&bed);
+        let (_tx, rx) = watch::channel(0);
+        let mut r = registered(&agent, rx).await;
+        let mine = |r: &Running<'_, MemoryStore>| view(r).owned["i-1"].target.clone();
+
+        // Someone points i-1's address record elsewhere.
+        let a = r
+            .writer
+            .sets()
+            .into_iter()
+            .find(|s| s.rtype == "A" && s.set_identifier.as_deref() == Some("i-1"))
+            .unwrap();
+        let mut moved = a.clone();
+        moved.values = vec!["198.51.100.9".into()];
+        r.writer
+            .apply(&[Change::delete(a), Change::create(moved)])
+            .unwrap();
+        assert_ne!(mine(&r).addresses, r.me.addresses);
+        r.reconcile_once().await.unwrap();
+        assert_eq!(mine(&r).addresses, r.me.addresses, "repaired");
+
+        // The self-check's verdicts, fed as its probes would (the prober is not called here).
+        let cfg = bed.cfg.self_check.clone().unwrap();
+        r.self_check = Some((Prober::new(&cfg).unwrap(), 4000, TargetHealth::default()));
+        let thresholds = Thresholds { rise: 2, fall: 3 };
+        let mut feed = |r: &mut Running<'_, MemoryStore>, healthy: bool, times: usize| {
+            for _ in 0..times {
+                r.self_check
+                    .as_mut()
+                    .unwrap()
+                    .2
+                    .observe(healthy, thresholds);
+            }
+        };
+        feed(&mut r, false, 2);
+        r.reconcile_once().await.unwrap();
+        assert_eq!(
+            mine(&r).state,
+            TargetState::Active,
+            "two failures are not fall"
+        );
+        feed(&mut r, false, 1);
+        r.reconcile_once().await.unwrap();
+        let t = mine(&r);
+        assert_eq!(
+            (t.state, t.weight, t.wanted_weight, t.by.as_deref()),
+            (TargetState::Quarantined, 0, 60, Some("agent"))
+        );
+        feed(&mut r, true, 2);
+        r.reconcile_once().await.unwrap();
+        let t = mine(&r);
+        assert_eq!((t.state, t.weight), (TargetState::Active, 60), "restored");
+    }
 }
