@@ -1042,7 +1042,7 @@ mod tests {
         let cfg = bed.cfg.self_check.clone().unwrap();
         r.self_check = Some((Prober::new(&cfg).unwrap(), 4000, TargetHealth::default()));
         let thresholds = Thresholds { rise: 2, fall: 3 };
-        let mut feed = |r: &mut Running<'_, MemoryStore>, healthy: bool, times: usize| {
+        let feed = |r: &mut Running<'_, MemoryStore>, healthy: bool, times: usize| {
             for _ in 0..times {
                 r.self_check
                     .as_mut()
