@@ -297,4 +297,31 @@ expect = "ping"
                 .is_err()
         );
     }
+
+    #[test]
+    fn fast_interval_and_readmit_backoff_have_defaults_and_bounds() {
+        let c: HealthConfig = toml::from_str(MINIMAL).unwrap();
+        assert_eq!(
+            c.fast_interval(),
+            Duration::from_millis(250),
+            "interval / 4"
+        );
+        assert_eq!(c.backoff().base, Duration::from_secs(10));
+        assert_eq!(c.backoff().max, Duration::from_secs(300));
+        let with = |line: &str| -> HealthConfig {
+            toml::from_str(&MINIMAL.replace("rise = 2", &format!("rise = 2\n{line}"))).unwrap()
+        };
+        // Below 100ms or above interval.
+        for bad in ["fast_interval = \"50ms\"", "fast_interval = \"2s\""] {
+            assert_eq!(
+                with(bad).validate().unwrap_err().key,
+                "health.fast_interval",
+                "{bad}"
+            );
+        }
+        with("fast_interval = \"1s\"").validate().unwrap();
+        let e = with("readmit_backoff = \"10m\"").validate().unwrap_err();
+        assert_eq!(e.key, "health.readmit_backoff");
+        with("readmit_backoff = \"0s\"").validate().unwrap();
+    }
 }
