@@ -32,6 +32,8 @@ PORT = 4000  # every target's UDP (and TCP, for ifportup) port
 REGION_DNS = netlab.addr("region", 1)  # the lab resolver, for unbound in the carrier namespace
 UNBOUND = netlab.addr("carrier", 1)
 CARRIER_DELAY = {"delay_ms": 50, "jitter_ms": 20}
+# The loss suite's bursty setting: the link is down for this long on average (wire.py's outage_ms).
+OUTAGE_MS = 200
 EVERY_LINK_DELAYED = {link: CARRIER_DELAY for link in netlab.LINKS}
 
 
@@ -122,17 +124,24 @@ def healthy_targets(url):
 def suite_loss(ctx, b):
     if skip_reason():
         return ["**SKIPPED**: network namespaces cannot be made on this machine (see the run's log).", ""]
-    # 240 targets at 5 Hz for 170 s: 204 000 probes per prober and setting. 5 Hz, not 10: with
+    # 240 targets at 5 Hz for 170 s: 204 000 probe slots per prober and setting. 5 Hz, not 10: with
     # 100 ms ± 28 ms round trips, a 100 ms interval would have probes overrun their slots.
     n = 20 if ctx.smoke else 240
     run_s = 6 if ctx.smoke else 170
+    min_probes = 0 if ctx.smoke else 200_000
     interval = 0.2
     victims = 2 if ctx.smoke else 10
-    losses = [0.05] if ctx.smoke else [0.0, 0.01, 0.05, 0.20]
+    # (loss each way, mean outage ms): 0 = independent per packet; else the loss comes as outages
+    # of the whole link (every target at once), the way a carrier network's blips come.
+    settings = [(0.05, 0)] if ctx.smoke else [(0.0, 0), (0.01, 0), (0.05, 0), (0.20, 0), (0.05, OUTAGE_MS)]
     out = [f"{n} UDP echo targets in the testbed's zone namespace; two `wavelb health` processes in the region "
            f"namespace probe all of them at {int(1 / interval)} Hz (interval {int(interval * 1000)} ms, timeout "
-           f"500 ms, fall 3, rise 2) for {run_s} s per setting, through the wire (benches/netlab/wire.py: the "
-           f"userspace netem) with the loss shown **each way** and 50 ms ± 20 ms delay each way. *wavelb* = the "
+           f"500 ms, fall 3, rise 2) for {run_s} s per setting, longer (up to {2 * run_s} s) until each prober "
+           f"completed {min_probes:,} probes, through the wire (benches/netlab/wire.py: the "
+           f"userspace netem) with the loss shown **each way** and 50 ms ± 20 ms delay each way. Loss is "
+           f"independent per packet, except *in outages*: the zone–region link is down for exponentially "
+           f"distributed periods of mean {OUTAGE_MS} ms (each way, every target at once), up long enough "
+           f"between them for the loss shown. *wavelb* = the "
            f"defaults (`retransmit = 3`, `fast_interval` = interval / 4 → its 100 ms floor, re-admission back-off); "
            f"*plain* = `retransmit = 0`, one pace, no back-off: the fall = 3 prober wavelb had before. Both "
            f"watch the same targets in the same run (two pools of the lab resolver). *False quarantines* = down "
@@ -147,25 +156,28 @@ def suite_loss(ctx, b):
            "| ---: | --- | ---: | ---: | ---: | ---: | ---: | --- |"]
     lossless_p99 = {}
     with netlab.Testbed(ctx.work / "netlab-loss", targets=n) as tb:
-        for loss in losses:
-            tb.impair({"region-zone": {"loss": loss, **CARRIER_DELAY}}, seed=int(loss * 1000) + 1)
-            rows = in_namespace(tb.ns["region"], loss_setting, ctx, b, tb, n, victims, interval, run_s, loss)
+        for loss, outage_ms in settings:
+            tb.impair({"region-zone": {"loss": loss, "outage_ms": outage_ms, **CARRIER_DELAY}},
+                      seed=int(loss * 1000) + outage_ms + 1)
+            rows = in_namespace(tb.ns["region"], loss_setting, ctx, b, tb, n, victims, interval, run_s,
+                                min_probes, loss, outage_ms)
+            label = f"{loss:.0%}" + (f" in outages (mean {outage_ms} ms)" if outage_ms else "")
             for variant, r in rows.items():
                 per = 10_000 * r["false"] / max(1, r["probes"])
                 goal = ""
-                if variant == "wavelb" and loss == 0.05:
+                if variant == "wavelb" and loss == 0.05 and not outage_ms:
                     goal = f"0 false: **{'met' if r['false'] == 0 else 'MISSED'}**"
                     base = lossless_p99.get(variant)
                     if base:
                         ok = r["p99"] <= 1.2 * base
                         goal += f"; p99 ≤ 1.2 × lossless ({base:.2f} s): **{'met' if ok else 'MISSED'}**"
-                if variant == "wavelb" and loss == 0.20:
+                if variant == "wavelb" and loss == 0.20 and not outage_ms:
                     goal = f"< 1 per 10 000: **{'met' if per < 1 else 'MISSED'}**"
                 if loss == 0.0:
                     lossless_p99[variant] = r["p99"]
-                out.append(f"| {loss:.0%} | {variant} | {r['probes']:,} | {r['false']} | {per:.2f} | {r['resent']:,} "
+                out.append(f"| {label} | {variant} | {r['probes']:,} | {r['false']} | {per:.2f} | {r['resent']:,} "
                            f"| {r['p50']:.2f} / {r['p99']:.2f} | {goal} |")
-                b.log(f"loss {loss:.0%} {variant}: probes {r['probes']} false {r['false']} resent {r['resent']} "
+                b.log(f"loss {label} {variant}: probes {r['probes']} false {r['false']} resent {r['resent']} "
                       f"detection p50 {r['p50']:.2f} p99 {r['p99']:.2f}")
     out.append("")
     return out
@@ -210,14 +222,14 @@ def start_pdns(ctx, b, name, n):
     return p, port
 
 
-def loss_setting(ctx, b, tb, n, victims, interval, run_s, loss):
+def loss_setting(ctx, b, tb, n, victims, interval, run_s, min_probes, loss, outage_ms):
     """One loss setting, inside the region namespace: both variants, and PowerDNS ifportup,
     on the same targets."""
     res = ctx.wavelb.resolver(core=None)
     api = res.info["api_url"]
     alive = targets(tb, b, 0, n - victims, tcp=True)
     dying = [targets(tb, b, n - victims + i, 1, tcp=True) for i in range(victims)]
-    pdns, pdns_port = start_pdns(ctx, b, f"pdns-loss-{int(loss * 100)}", n)
+    pdns, pdns_port = start_pdns(ctx, b, f"pdns-loss-{int(loss * 100)}-{outage_ms}", n)
     variants = ["wavelb", "plain"]
     urls = {}
     procs = []
@@ -228,7 +240,7 @@ def loss_setting(ctx, b, tb, n, victims, interval, run_s, loss):
         for k, pool in enumerate(pools):
             b.Wavelb.register(api, [(f"t{i}", netlab.target_addr(i), 10)
                                     for i in range(k * per_pool, min(n, (k + 1) * per_pool))], pool=pool)
-        name = f"loss-{int(loss * 100)}-{v}"
+        name = f"loss-{int(loss * 100)}-{outage_ms}-{v}"
         cfg = health_cfg(ctx, b, name, api, interval, v, pool=pools[0], timeout=0.5)
         one = cfg.read_text().split("[route53]")[0]
         sections = "".join(one.replace("[pool]", "[[pool]]").replace(f'name = "{pools[0]}"', f'name = "{pool}"')
@@ -248,13 +260,19 @@ def loss_setting(ctx, b, tb, n, victims, interval, run_s, loss):
     before = {v: counters(urls[v]) for v in variants}
     # The window. PowerDNS has no per-target counters: its answer (every address it believes up)
     # is read every 500 ms, and each address that drops out of it counts as one exclusion.
-    t0, present, pdns_out = time.monotonic(), None, 0
-    while time.monotonic() - t0 < run_s:
+    # It lasts run_s, and longer (up to 2 × run_s) until each prober completed min_probes: lost and
+    # resent probes outlast their slot, so fewer complete per second at high loss.
+    t0, present, pdns_out, checked = time.monotonic(), None, 0, time.monotonic()
+    probes = {v: 0 for v in variants}
+    while time.monotonic() - t0 < run_s or (min(probes.values()) < min_probes and time.monotonic() - t0 < 2 * run_s):
         if pdns is not None:
             now = pdns_up(pdns_port) or set()
             if now and present is not None:
                 pdns_out += len(present - now)
             present = now or present
+        if time.monotonic() - checked >= 10:
+            checked = time.monotonic()
+            probes = {v: counters(urls[v])[1] - before[v][1] for v in variants}
         time.sleep(0.5)
     pdns_window = time.monotonic() - t0
     after = {v: counters(urls[v]) for v in variants}

@@ -6,10 +6,15 @@ every packet between the testbed's subnets into it, and a policy rule (`iif tun0
 process writes back out to the destination's veth. In between, each packet is dropped with the
 loss probability of its link, or held for the link's delay plus a uniform jitter (so jitter
 reorders packets, as netem's does). A link is an unordered pair of subnets: loss and delay apply
-each way, independently per packet.
+each way. Loss is independent per packet (netem's `loss P%`), or, when the link sets `outage_ms`,
+comes in outages: each direction of the link alternates between up and down periods drawn from
+exponential distributions, down ones with mean `outage_ms` and up ones long enough that the
+down share of time is `loss` (a two-state Gilbert model on time, not on packet count: a radio
+fade drops every packet for a while, whichever flow it belongs to).
 
 Usage: wire.py CONFIG STATS   (run inside the router namespace, as root)
 CONFIG is JSON: {"seed": 1, "links": {"zone-region": {"loss": 0.05, "delay_ms": 50, "jitter_ms": 20}}}
+(optionally "outage_ms": 250 in a link: bursty loss, above)
 and is read again on SIGHUP. Subnets: 10.77.1.0/24 zone, 10.77.2.0/24 carrier, 10.77.3.0/24 region.
 STATS is rewritten (JSON, per link: packets, dropped) on SIGHUP, SIGUSR1 and exit. Prints "ready"
 once tun0 exists.
@@ -47,6 +52,7 @@ class Wire:
     def __init__(self, config_path, stats_path):
         self.config_path, self.stats_path = config_path, stats_path
         self.links, self.stats, self.held = {}, {}, 0
+        self.outages = {}  # (link, source subnet) → [down now?, monotonic end of this period]
         self.rng = random.Random()
         self.reload()
 
@@ -55,6 +61,7 @@ class Wire:
             cfg = json.load(f)
         self.rng.seed(cfg.get("seed", 1))
         self.links = cfg.get("links", {})
+        self.outages = {}
         self.write_stats()
         self.stats = {}
 
@@ -69,7 +76,7 @@ class Wire:
         s = self.stats.setdefault(link, {"packets": 0, "dropped": 0})
         s["packets"] += 1
         p = self.links.get(link, {})
-        if (p.get("loss", 0) and self.rng.random() < p["loss"]) or self.held >= MAX_HELD:
+        if self.lost(link, pkt, p, loop.time()) or self.held >= MAX_HELD:
             s["dropped"] += 1
             return
         delay = p.get("delay_ms", 0) + self.rng.uniform(-1, 1) * p.get("jitter_ms", 0)
@@ -85,6 +92,27 @@ class Wire:
             except OSError:
                 pass
         loop.call_later(delay / 1000.0, release)
+
+
+    def lost(self, link, pkt, p, now):
+        """Whether this packet is lost: independently with probability `loss`, or, with
+        `outage_ms`, when its direction of the link is in a down period."""
+        loss = p.get("loss", 0)
+        if not loss:
+            return False
+        if loss >= 1:
+            return True
+        outage = p.get("outage_ms", 0) / 1000.0
+        if not outage:
+            return self.rng.random() < loss
+        up_mean = outage * (1 - loss) / loss
+        state = self.outages.get((link, pkt[14]))
+        if state is None:  # each direction starts in an up period
+            state = self.outages[(link, pkt[14])] = [False, now + self.rng.expovariate(1 / up_mean)]
+        while now >= state[1]:  # bounded: each period is at least 1 µs
+            state[0] = not state[0]
+            state[1] += max(1e-6, self.rng.expovariate(1 / (outage if state[0] else up_mean)))
+        return state[0]
 
 
 def open_tun(name=b"tun0"):
