@@ -36,6 +36,8 @@ fn lab_store() -> Store {
                 weight: Some(i64::from(i) * 10),
                 ttl: Some(30),
                 values: vec![format!("127.0.0.1{i}")],
+                alias: None,
+                geo: None,
                 opaque: None,
             })
         })

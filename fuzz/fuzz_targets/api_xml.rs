@@ -42,6 +42,8 @@ static BASE: LazyLock<(Store, String)> = LazyLock::new(|| {
         weight: Some(1),
         ttl: Some(60),
         values: vec![ip.into()],
+        alias: None,
+        geo: None,
         opaque: None,
     };
     let txt = RecordSet {
@@ -51,6 +53,8 @@ static BASE: LazyLock<(Store, String)> = LazyLock::new(|| {
         weight: None,
         ttl: Some(60),
         values: vec!["\"v=1 owner=fuzz\"".into()],
+        alias: None,
+        geo: None,
         opaque: None,
     };
     let changes = [

@@ -38,6 +38,8 @@ fn set(name: &str, rtype: &str, id: Option<(&str, i64)>, values: &[&str]) -> Rec
         weight: id.map(|(_, w)| w),
         ttl: Some(60),
         values: values.iter().map(|v| (*v).to_owned()).collect(),
+        alias: None,
+        geo: None,
         opaque: None,
     }
 }

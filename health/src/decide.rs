@@ -469,6 +469,8 @@ mod tests {
                 r#""v=1" "owner=lab" "weight=255" "state=quarantined" "since=0" "parked=127.0.0.1""#
                     .into(),
             ],
+            alias: None,
+            geo: None,
             opaque: None,
         };
         let mut sets: Vec<_> = fleet(2).iter().flat_map(|t| t.record_sets(&p)).collect();

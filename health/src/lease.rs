@@ -64,6 +64,8 @@ fn lease_record(pool: &PoolSpec, lease: &Lease) -> RecordSet {
         weight: None,
         ttl: Some(pool.ttl),
         values: vec![txt::join_quoted(&parts)],
+        alias: None,
+        geo: None,
         opaque: None,
     }
 }

@@ -239,6 +239,8 @@ impl Target {
             weight: Some(i64::from(self.weight)),
             ttl: Some(pool.ttl),
             values: self.addresses.iter().map(ToString::to_string).collect(),
+            alias: None,
+            geo: None,
             opaque: None,
         }
     }
@@ -253,6 +255,8 @@ impl Target {
             weight: Some(OWNERSHIP_RECORD_WEIGHT),
             ttl: Some(pool.ttl),
             values: vec![txt::encode(&record)],
+            alias: None,
+            geo: None,
             opaque: None,
         }
     }
@@ -274,9 +278,39 @@ pub struct RecordSet {
     pub ttl: Option<u32>,
     /// The resource record values.
     pub values: Vec<String>,
-    /// Set when the record set uses features wavelb does not model (an alias target, another
-    /// routing policy, a health check). Such a set is always foreign and is never written back.
+    /// An alias record's target (`AliasTarget`); such a set has no TTL and no values.
+    pub alias: Option<AliasTarget>,
+    /// A geoproximity record's location and bias (`GeoProximityLocation`).
+    pub geo: Option<GeoProximity>,
+    /// Set when the record set uses features wavelb does not model (another routing policy, a
+    /// health check). Such a set is always foreign and is never written back.
     pub opaque: Option<String>,
+}
+
+/// Where an alias record sends queries (`AliasTarget`): a record set of the same type, in the
+/// lab always in the same hosted zone.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct AliasTarget {
+    /// The hosted zone id of the target.
+    pub hosted_zone_id: String,
+    /// The target's name.
+    pub dns_name: Fqdn,
+    /// True when the alias inherits the health of its target (`EvaluateTargetHealth`).
+    pub evaluate_target_health: bool,
+}
+
+/// A geoproximity record's `GeoProximityLocation`, exactly as the API carries it: Route 53
+/// wants exactly one of the three places (checked by [`crate::zone`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct GeoProximity {
+    /// `AWSRegion`, e.g. `us-east-1`.
+    pub aws_region: Option<String>,
+    /// `LocalZoneGroup`, e.g. `us-east-1-bos-1`.
+    pub local_zone_group: Option<String>,
+    /// `Coordinates`: latitude and longitude as Route 53's decimal strings.
+    pub coordinates: Option<(String, String)>,
+    /// `Bias`, −99 to 99: positive grows the region the record serves, negative shrinks it.
+    pub bias: Option<i64>,
 }
 
 impl RecordSet {
@@ -286,6 +320,21 @@ impl RecordSet {
             name: self.name.clone(),
             rtype: self.rtype.clone(),
             set_identifier: self.set_identifier.clone(),
+        }
+    }
+
+    /// What makes this set something other than a plain (simple or weighted) record set of
+    /// values: an alias target, geoproximity routing, or a feature wavelb does not model. Pools
+    /// manage only plain sets; anything else at a pool's name is foreign.
+    pub fn routing_note(&self) -> Option<String> {
+        if let Some(note) = &self.opaque {
+            return Some(note.clone());
+        }
+        match (&self.alias, &self.geo) {
+            (Some(_), Some(_)) => Some("an alias target, geoproximity routing".into()),
+            (Some(_), None) => Some("an alias target".into()),
+            (None, Some(_)) => Some("geoproximity routing".into()),
+            (None, None) => None,
         }
     }
 

@@ -115,7 +115,7 @@ pub fn operator_plan(
             let old = foreign
                 .address_set
                 .as_ref()
-                .filter(|s| s.opaque.is_none() && s.weight.is_some())
+                .filter(|s| s.routing_note().is_none() && s.weight.is_some())
                 .ok_or_else(|| impossible("it has no plain weighted address record"))?;
             let mut new = old.clone();
             new.weight = Some(i64::from(weight));

@@ -189,8 +189,8 @@ fn judge(
     if record.owner != pool.owner_id {
         return Err(ForeignReason::OtherOwner(record.owner));
     }
-    if let Some(note) = &ownership_set.opaque {
-        return Err(ForeignReason::Unmanageable(note.clone()));
+    if let Some(note) = ownership_set.routing_note() {
+        return Err(ForeignReason::Unmanageable(note));
     }
     let authenticated = pool.authenticates(id, &record);
     if pool.ownership_key.is_some() && !authenticated {
@@ -266,8 +266,8 @@ pub fn consistency(
 }
 
 fn decode_address_set(pool: &PoolSpec, set: &RecordSet) -> Result<(Vec<IpAddr>, u8), String> {
-    if let Some(note) = &set.opaque {
-        return Err(note.clone());
+    if let Some(note) = set.routing_note() {
+        return Err(note);
     }
     let weight = set
         .weight
@@ -318,6 +318,8 @@ mod tests {
             weight: Some(0),
             ttl: Some(pool.ttl),
             values: vec![value.into()],
+            alias: None,
+            geo: None,
             opaque: None,
         }
     }

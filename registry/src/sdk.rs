@@ -5,11 +5,12 @@ use aws_credential_types::Credentials;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use aws_sdk_route53::config::{Region, retry::RetryConfig, timeout::TimeoutConfig};
 use aws_sdk_route53::types::{
-    Change as SdkChange, ChangeAction, ResourceRecord, ResourceRecordSet, RrType,
+    AliasTarget as SdkAliasTarget, Change as SdkChange, ChangeAction, Coordinates,
+    GeoProximityLocation, ResourceRecord, ResourceRecordSet, RrType,
 };
 
 use crate::config::Route53Config;
-use crate::model::{Action, Change, RecordSet};
+use crate::model::{Action, AliasTarget, Change, GeoProximity, RecordSet};
 use crate::name::Fqdn;
 
 /// Access key id of the fixed credentials used against a lab endpoint when no others exist.
@@ -91,21 +92,18 @@ async fn lab_credentials(url: &str) -> SharedCredentialsProvider {
     ))
 }
 
-/// Converts a listed record set into the model. Features wavelb does not model are noted in
-/// `opaque`, which makes the set foreign.
+/// Converts a listed record set into the model: alias targets and geoproximity locations as they
+/// are; features wavelb does not model are noted in `opaque`, which makes the set foreign.
 pub fn from_sdk(rrs: &ResourceRecordSet) -> RecordSet {
     let mut notes = Vec::new();
-    if rrs.alias_target().is_some() {
-        notes.push("alias target");
-    }
     if rrs.region().is_some() {
         notes.push("latency routing");
     }
     if rrs.failover().is_some() {
         notes.push("failover routing");
     }
-    if rrs.geo_location().is_some() || rrs.geo_proximity_location().is_some() {
-        notes.push("geo routing");
+    if rrs.geo_location().is_some() {
+        notes.push("geolocation routing");
     }
     if rrs.multi_value_answer().is_some() {
         notes.push("multivalue answer routing");
@@ -130,6 +128,19 @@ pub fn from_sdk(rrs: &ResourceRecordSet) -> RecordSet {
             .iter()
             .map(|r| r.value().to_owned())
             .collect(),
+        alias: rrs.alias_target().map(|a| AliasTarget {
+            hosted_zone_id: a.hosted_zone_id().to_owned(),
+            dns_name: Fqdn::from_api(a.dns_name()),
+            evaluate_target_health: a.evaluate_target_health(),
+        }),
+        geo: rrs.geo_proximity_location().map(|g| GeoProximity {
+            aws_region: g.aws_region().map(str::to_owned),
+            local_zone_group: g.local_zone_group().map(str::to_owned),
+            coordinates: g
+                .coordinates()
+                .map(|c| (c.latitude().to_owned(), c.longitude().to_owned())),
+            bias: g.bias().map(i64::from),
+        }),
         opaque: (!notes.is_empty()).then(|| notes.join(", ")),
     }
 }
@@ -149,13 +160,51 @@ pub fn to_sdk(change: &Change) -> Result<SdkChange, String> {
         .map(|v| ResourceRecord::builder().value(v).build())
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| e.to_string())?;
+    let alias = set
+        .alias
+        .as_ref()
+        .map(|a| {
+            SdkAliasTarget::builder()
+                .hosted_zone_id(&a.hosted_zone_id)
+                .dns_name(a.dns_name.as_str())
+                .evaluate_target_health(a.evaluate_target_health)
+                .build()
+        })
+        .transpose()
+        .map_err(|e| e.to_string())?;
+    let geo = set
+        .geo
+        .as_ref()
+        .map(|g| {
+            let coordinates = g
+                .coordinates
+                .as_ref()
+                .map(|(lat, lon)| Coordinates::builder().latitude(lat).longitude(lon).build())
+                .transpose()
+                .map_err(|e| e.to_string())?;
+            let bias = g
+                .bias
+                .map(|b| i32::try_from(b).map_err(|_| format!("Bias {b} is outside -99..99")))
+                .transpose()?;
+            Ok::<_, String>(
+                GeoProximityLocation::builder()
+                    .set_aws_region(g.aws_region.clone())
+                    .set_local_zone_group(g.local_zone_group.clone())
+                    .set_coordinates(coordinates)
+                    .set_bias(bias)
+                    .build(),
+            )
+        })
+        .transpose()?;
     let rrs = ResourceRecordSet::builder()
         .name(set.name.as_str())
         .r#type(RrType::from(set.rtype.as_str()))
         .set_set_identifier(set.set_identifier.clone())
         .set_weight(set.weight)
         .set_ttl(set.ttl.map(i64::from))
-        .set_resource_records(Some(records))
+        .set_resource_records((!records.is_empty() || alias.is_none()).then_some(records))
+        .set_alias_target(alias)
+        .set_geo_proximity_location(geo)
         .build()
         .map_err(|e| e.to_string())?;
     let action = match change.action {

@@ -8,7 +8,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::model::{Action, Change, RecordKey, RecordSet};
+use crate::geo;
+use crate::model::{Action, Change, GeoProximity, RecordKey, RecordSet};
 use crate::name::Fqdn;
 
 /// Route 53's limit on weighted record sets with the same name and type.
@@ -173,16 +174,21 @@ impl ZoneRecords {
                     next.insert(k, set.clone());
                 }
             }
-            if change.action != Action::Delete && set.weight.is_some() {
+            if change.action != Action::Delete && set.weight.is_some() && set.alias.is_none() {
                 group_ttl.insert((set.name.clone(), set.rtype.clone()), set.ttl);
             }
         }
         // Route 53: within a weighted group, the TTL written last applies to every set.
         for ((name, rtype), ttl) in &group_ttl {
             for s in next.values_mut() {
-                if s.name == *name && s.rtype == *rtype && s.weight.is_some() {
+                if s.name == *name && s.rtype == *rtype && s.weight.is_some() && s.alias.is_none() {
                     s.ttl = *ttl;
                 }
+            }
+        }
+        for change in changes {
+            if change.action != Action::Delete {
+                check_alias(&self.origin, &next, &change.record_set, &mut errors);
             }
         }
         for (name, rtype) in &touched {
@@ -256,20 +262,23 @@ fn validate_input(changes: &[Change]) -> Result<(), ChangeError> {
                 "1 validation error detected: Value '{w}' at 'changeBatch.changes.member.resourceRecordSet.weight' failed to satisfy constraint: Member must have value between 0 and 255"
             )));
         }
-        match (&s.set_identifier, s.weight) {
-            (Some(id), _) if id.is_empty() || id.chars().count() > 128 => {
+        let policies = usize::from(s.weight.is_some()) + usize::from(s.geo.is_some());
+        let found = |n: usize| if n == 0 { "none" } else { "more than one" };
+        match &s.set_identifier {
+            Some(id) if id.is_empty() || id.chars().count() > 128 => {
                 return Err(ChangeError::InvalidInput(format!(
                     "1 validation error detected: SetIdentifier must be 1-128 characters, in Change with {}",
                     describe(change)
                 )));
             }
-            (Some(_), None) => {
+            Some(_) if policies != 1 => {
                 return Err(ChangeError::InvalidInput(format!(
-                    "Invalid request: Expected exactly one of [Weight, Region, Failover, GeoLocation, MultiValueAnswer, GeoProximityLocation, or CidrRoutingConfig], but found none in Change with {}",
+                    "Invalid request: Expected exactly one of [Weight, Region, Failover, GeoLocation, MultiValueAnswer, GeoProximityLocation, or CidrRoutingConfig], but found {} in Change with {}",
+                    found(policies),
                     describe(change)
                 )));
             }
-            (None, Some(_)) => {
+            None if policies > 0 => {
                 return Err(ChangeError::InvalidInput(format!(
                     "Invalid request: Missing field 'SetIdentifier' in Change with {}",
                     describe(change)
@@ -277,11 +286,25 @@ fn validate_input(changes: &[Change]) -> Result<(), ChangeError> {
             }
             _ => {}
         }
-        if s.ttl.is_none() || s.values.is_empty() {
+        // An alias has neither TTL nor values; any other set has both.
+        let forms = match (s.alias.is_some(), s.ttl.is_some(), s.values.is_empty()) {
+            (true, false, true) | (false, true, false) => 1,
+            (true, _, _) => 2,
+            (false, _, _) => 0,
+        };
+        if forms != 1 {
             return Err(ChangeError::InvalidInput(format!(
-                "Invalid request: Expected exactly one of [AliasTarget, all of [TTL, and ResourceRecords], or TrafficPolicyInstanceId], but found none in Change with {}",
+                "Invalid request: Expected exactly one of [AliasTarget, all of [TTL, and ResourceRecords], or TrafficPolicyInstanceId], but found {} in Change with {}",
+                found(forms),
                 describe(change)
             )));
+        }
+        if let Some(geo) = &s.geo
+            && change.action != Action::Delete
+        {
+            check_geo(geo).map_err(|why| {
+                ChangeError::InvalidInput(format!("{why}, in Change with {}", describe(change)))
+            })?;
         }
         if s.values.len() > MAX_VALUES_PER_SET {
             return Err(ChangeError::InvalidChangeBatch(vec![format!(
@@ -292,6 +315,86 @@ fn validate_input(changes: &[Change]) -> Result<(), ChangeError> {
         }
     }
     Ok(())
+}
+
+/// Route 53's `GeoProximityLocation` rules: exactly one place, coordinates in its decimal
+/// format, a known Region or Local Zone group, a bias of −99 to 99.
+fn check_geo(geo: &GeoProximity) -> Result<(), String> {
+    let places = usize::from(geo.aws_region.is_some())
+        + usize::from(geo.local_zone_group.is_some())
+        + usize::from(geo.coordinates.is_some());
+    if places != 1 {
+        return Err(format!(
+            "Invalid request: Expected exactly one of [AWSRegion, LocalZoneGroup, or Coordinates], but found {} in GeoProximityLocation",
+            if places == 0 { "none" } else { "more than one" }
+        ));
+    }
+    if let Some((lat, lon)) = &geo.coordinates {
+        geo::Coordinates::parse_route53(lat, lon).map_err(|e| format!("Invalid request: {e}"))?;
+    }
+    if let Some(region) = &geo.aws_region
+        && geo::aws_region(region).is_none()
+    {
+        return Err(format!(
+            "Invalid request: AWSRegion {region:?} is not a Region this resolver knows (see registry::geo::AWS_REGIONS)"
+        ));
+    }
+    if let Some(group) = &geo.local_zone_group
+        && geo::local_zone_group(group).is_none()
+    {
+        return Err(format!(
+            "Invalid request: LocalZoneGroup {group:?} is not a Local Zone group this resolver knows"
+        ));
+    }
+    if let Some(bias) = geo.bias
+        && !(i64::from(geo::MIN_BIAS)..=i64::from(geo::MAX_BIAS)).contains(&bias)
+    {
+        return Err(format!(
+            "1 validation error detected: Value '{bias}' at 'changeBatch.changes.member.resourceRecordSet.geoProximityLocation.bias' failed to satisfy constraint: Member must have value between {} and {}",
+            geo::MIN_BIAS,
+            geo::MAX_BIAS
+        ));
+    }
+    Ok(())
+}
+
+/// Route 53's alias rule: the target lies in the zone and exists (after the batch) with the
+/// alias's type. Aliases to other hosted zones are not modelled.
+fn check_alias(
+    origin: &Fqdn,
+    sets: &BTreeMap<String, RecordSet>,
+    set: &RecordSet,
+    errors: &mut Vec<String>,
+) {
+    let Some(alias) = &set.alias else {
+        return;
+    };
+    let target = &alias.dns_name;
+    let head = format!(
+        "Tried to create an alias that targets {target}, type {} in zone {}",
+        set.rtype, alias.hosted_zone_id
+    );
+    if !target.is_within(origin) {
+        errors.push(format!(
+            "{head}, but the alias target name does not lie within the target zone"
+        ));
+    } else if *target == set.name {
+        errors.push(format!("{head}, but an alias cannot target itself"));
+    } else if !sets
+        .values()
+        .any(|s| s.name == *target && s.rtype == set.rtype)
+    {
+        errors.push(format!("{head}, but that target was not found"));
+    }
+}
+
+/// The routing policy of a record set, for the rule that a name and type holds one policy.
+fn policy(set: &RecordSet) -> &'static str {
+    match (set.weight.is_some(), set.geo.is_some()) {
+        (true, _) => "weighted",
+        (false, true) => "geoproximity",
+        (false, false) => "simple",
+    }
 }
 
 fn check_group(
@@ -306,10 +409,17 @@ fn check_group(
         .filter(|s| s.name == *name && s.rtype == rtype)
         .collect();
     let weighted = group.iter().filter(|s| s.weight.is_some()).count();
-    if weighted > 0 && weighted < group.len() {
-        errors.push(format!(
-            "RRSet with DNS name {name}, type {rtype} cannot mix weighted and non-weighted record sets"
-        ));
+    let policies: BTreeSet<&str> = group.iter().map(|s| policy(s)).collect();
+    if policies.len() > 1 {
+        if policies.contains("weighted") {
+            errors.push(format!(
+                "RRSet with DNS name {name}, type {rtype} cannot mix weighted and non-weighted record sets"
+            ));
+        } else {
+            errors.push(format!(
+                "RRSet with DNS name {name}, type {rtype} cannot mix geoproximity and simple record sets"
+            ));
+        }
     }
     if weighted > MAX_WEIGHTED_PER_GROUP {
         errors.push(format!(
@@ -339,14 +449,20 @@ fn check_group(
     }
 }
 
-/// Route 53's DELETE match: same TTL, weight and values (values compared as a set).
+/// Route 53's DELETE match: same TTL, weight, alias target, location and values (values
+/// compared as a set).
 fn same_content(a: &RecordSet, b: &RecordSet) -> bool {
     let sorted = |s: &RecordSet| {
         let mut v = s.values.clone();
         v.sort();
         v
     };
-    a.ttl == b.ttl && a.weight == b.weight && a.opaque == b.opaque && sorted(a) == sorted(b)
+    a.ttl == b.ttl
+        && a.weight == b.weight
+        && a.alias == b.alias
+        && a.geo == b.geo
+        && a.opaque == b.opaque
+        && sorted(a) == sorted(b)
 }
 
 #[cfg(test)]
@@ -372,6 +488,8 @@ mod tests {
             weight,
             ttl: Some(ttl),
             values: values.iter().map(|v| (*v).to_owned()).collect(),
+            alias: None,
+            geo: None,
             opaque: None,
         }
     }
@@ -382,6 +500,124 @@ mod tests {
 
     fn errors(r: Result<(), ChangeError>) -> String {
         r.unwrap_err().to_string()
+    }
+
+    /// A geoproximity alias at `edge.lab.test` for zone `id`, to `target`.
+    fn tier(id: &str, target: &str, lat: &str, lon: &str) -> RecordSet {
+        RecordSet {
+            ttl: None,
+            values: Vec::new(),
+            alias: Some(crate::model::AliasTarget {
+                hosted_zone_id: "Z1".into(),
+                dns_name: Fqdn::parse(target).unwrap(),
+                evaluate_target_health: true,
+            }),
+            geo: Some(GeoProximity {
+                coordinates: Some((lat.into(), lon.into())),
+                ..GeoProximity::default()
+            }),
+            ..rs("edge.lab.test", "A", Some(id), None, 0, &[])
+        }
+    }
+
+    #[test]
+    fn geoproximity_aliases_need_an_existing_target_and_one_place() {
+        let mut z = ZoneRecords::new(origin());
+        let pool = rs(
+            "bos.lab.test",
+            "A",
+            Some("i-1"),
+            Some(10),
+            5,
+            &["192.0.2.1"],
+        );
+        let bos = tier("bos", "bos.lab.test", "42.36", "-71.06");
+        // The target must exist after the batch: alone, the alias is refused …
+        let alone = errors(z.apply(&[Change::create(bos.clone())], &any));
+        assert!(alone.contains("but that target was not found"), "{alone}");
+        // … with its target in the same batch, both are created.
+        z.apply(&[Change::create(pool), Change::create(bos.clone())], &any)
+            .unwrap();
+        // A DELETE must match the location and the alias exactly.
+        let moved = tier("bos", "bos.lab.test", "42.37", "-71.06");
+        let e = errors(z.apply(&[Change::delete(moved)], &any));
+        assert!(e.contains("do not match"), "{e}");
+        // A target outside the zone, an alias to itself.
+        let outside = tier("nyc", "nyc.example.com", "40.71", "-74.01");
+        let e = errors(z.apply(&[Change::create(outside)], &any));
+        assert!(e.contains("does not lie within the target zone"), "{e}");
+        let me = tier("me", "edge.lab.test", "40.71", "-74.01");
+        let e = errors(z.apply(&[Change::create(me)], &any));
+        assert!(e.contains("cannot target itself"), "{e}");
+        z.apply(&[Change::delete(bos)], &any).unwrap();
+    }
+
+    #[test]
+    fn geoproximity_sets_follow_route53s_input_rules() {
+        let mut z = ZoneRecords::new(origin());
+        let pool = rs(
+            "bos.lab.test",
+            "A",
+            Some("i-1"),
+            Some(10),
+            5,
+            &["192.0.2.1"],
+        );
+        z.apply(&[Change::create(pool)], &any).unwrap();
+        let ok = tier("bos", "bos.lab.test", "42.36", "-71.06");
+        let bad = |f: &dyn Fn(&mut RecordSet)| {
+            let mut s = ok.clone();
+            f(&mut s);
+            let mut z = z.clone();
+            match z.apply(&[Change::create(s)], &any) {
+                Err(ChangeError::InvalidInput(m)) => m,
+                other => panic!("expected InvalidInput, got {other:?}"),
+            }
+        };
+        let geo = |s: &mut RecordSet| s.geo.as_mut().unwrap().clone();
+        let e = bad(&|s| s.weight = Some(1));
+        assert!(e.contains("but found more than one"), "{e}");
+        let e = bad(&|s| s.ttl = Some(5));
+        assert!(
+            e.contains("[AliasTarget, all of [TTL, and ResourceRecords]"),
+            "{e}"
+        );
+        let e = bad(&|s| {
+            let mut g = geo(s);
+            g.aws_region = Some("us-east-1".into());
+            s.geo = Some(g);
+        });
+        assert!(
+            e.contains("[AWSRegion, LocalZoneGroup, or Coordinates]"),
+            "{e}"
+        );
+        let e = bad(&|s| s.geo = Some(GeoProximity::default()));
+        assert!(e.contains("but found none"), "{e}");
+        let e = bad(&|s| {
+            let mut g = geo(s);
+            g.bias = Some(100);
+            s.geo = Some(g);
+        });
+        assert!(e.contains("between -99 and 99"), "{e}");
+        let e = bad(&|s| {
+            let mut g = geo(s);
+            g.coordinates = Some(("91".into(), "0".into()));
+            s.geo = Some(g);
+        });
+        assert!(e.contains("91"), "{e}");
+        let e = bad(&|s| {
+            s.geo = Some(GeoProximity {
+                aws_region: Some("mars-north-1".into()),
+                ..GeoProximity::default()
+            })
+        });
+        assert!(e.contains("mars-north-1"), "{e}");
+        // One name and type holds one routing policy.
+        let mut z2 = z.clone();
+        z2.apply(&[Change::create(ok)], &any).unwrap();
+        let weighted = rs("edge.lab.test", "A", Some("w"), Some(1), 5, &["192.0.2.9"]);
+        let e = errors(z2.apply(&[Change::create(weighted)], &any));
+        assert!(e.contains("cannot mix"), "{e}");
     }
 
     #[test]

@@ -394,6 +394,8 @@ mod tests {
             weight: Some(w),
             ttl: Some(30),
             values,
+            alias: None,
+            geo: None,
             opaque: None,
         })
     }

@@ -166,6 +166,8 @@ mod tests {
             weight: id.map(|_| weight),
             ttl: Some(30),
             values: values.iter().map(|v| (*v).to_owned()).collect(),
+            alias: None,
+            geo: None,
             opaque: None,
         })
     }

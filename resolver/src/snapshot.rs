@@ -420,6 +420,8 @@ mod tests {
                 weight: id.map(|_| 1),
                 ttl: Some(30),
                 values: vec![if id.is_some() { "192.0.2.1" } else { "\"x\"" }.into()],
+                alias: None,
+                geo: None,
                 opaque: None,
             })
         };

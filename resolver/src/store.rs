@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 use rand::Rng;
 
-use registry::model::{Change, RecordSet};
+use registry::model::{Action, Change, RecordSet};
 use registry::name::Fqdn;
 use registry::zone::{ChangeError, ZoneRecords};
 use serde::{Deserialize, Serialize};
@@ -218,6 +218,8 @@ impl Store {
             weight: None,
             ttl: Some(ttl),
             values: vec![value],
+            alias: None,
+            geo: None,
             opaque: None,
         };
         let ns = format!("ns.{name}");
@@ -305,6 +307,23 @@ impl Store {
             .zones
             .get_mut(&id)
             .ok_or_else(|| StoreError::NoSuchHostedZone(id.clone()))?;
+        // The lab models aliases to record sets in the same hosted zone only.
+        let elsewhere: Vec<String> = changes
+            .iter()
+            .filter(|c| c.action != Action::Delete)
+            .filter_map(|c| c.record_set.alias.as_ref().map(|a| (c, a)))
+            .filter(|(_, a)| a.hosted_zone_id.trim_start_matches("/hostedzone/") != id)
+            .map(|(c, a)| {
+                format!(
+                    "Tried to create an alias that targets {}, type {} in zone {}, but the lab resolver \
+                     supports alias targets in the same hosted zone ({id}) only",
+                    a.dns_name, c.record_set.rtype, a.hosted_zone_id
+                )
+            })
+            .collect();
+        if !elsewhere.is_empty() {
+            return Err(ChangeError::InvalidChangeBatch(elsewhere).into());
+        }
         zone.records.apply(changes, &crate::rdata::check)?;
         zone.serial = zone.serial.wrapping_add(1).max(1);
         Ok(self.record_change(comment, now_ms))
@@ -457,6 +476,8 @@ mod tests {
             weight: Some(w),
             ttl: Some(30),
             values: vec!["192.0.2.1".into()],
+            alias: None,
+            geo: None,
             opaque: None,
         }
     }

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, UNIX_EPOCH};
 
-use registry::model::{Action, Change, RecordSet};
+use registry::model::{Action, AliasTarget, Change, GeoProximity, RecordSet};
 use registry::name::Fqdn;
 use roxmltree::{Document, Node};
 
@@ -280,11 +280,9 @@ fn parse_record_set(rrs: Node<'_, '_>) -> Result<RecordSet, String> {
         })
         .unwrap_or_default();
     let unsupported: Vec<&str> = [
-        ("AliasTarget", "an alias target"),
         ("Region", "latency routing"),
         ("Failover", "failover routing"),
         ("GeoLocation", "geolocation routing"),
-        ("GeoProximityLocation", "geoproximity routing"),
         ("MultiValueAnswer", "multivalue answer routing"),
         ("CidrRoutingConfig", "CIDR routing"),
         ("HealthCheckId", "a health check"),
@@ -301,7 +299,54 @@ fn parse_record_set(rrs: Node<'_, '_>) -> Result<RecordSet, String> {
         weight: number("Weight")?,
         ttl,
         values,
+        alias: child(rrs, "AliasTarget").map(parse_alias).transpose()?,
+        geo: child(rrs, "GeoProximityLocation")
+            .map(parse_geo)
+            .transpose()?,
         opaque: (!unsupported.is_empty()).then(|| unsupported.join(", ")),
+    })
+}
+
+fn parse_alias(a: Node<'_, '_>) -> Result<AliasTarget, String> {
+    let zone = text(a, "HostedZoneId").ok_or("has an AliasTarget without HostedZoneId")?;
+    let name = text(a, "DNSName").ok_or("has an AliasTarget without DNSName")?;
+    let evaluate = match text(a, "EvaluateTargetHealth").as_deref() {
+        Some("true") => true,
+        Some("false") => false,
+        Some(other) => {
+            return Err(format!(
+                "has EvaluateTargetHealth {other:?}; expected true or false"
+            ));
+        }
+        None => return Err("has an AliasTarget without EvaluateTargetHealth".into()),
+    };
+    Ok(AliasTarget {
+        hosted_zone_id: zone,
+        dns_name: Fqdn::parse(&name).map_err(|e| format!("has AliasTarget DNSName: {e}"))?,
+        evaluate_target_health: evaluate,
+    })
+}
+
+fn parse_geo(g: Node<'_, '_>) -> Result<GeoProximity, String> {
+    let coordinates = child(g, "Coordinates")
+        .map(|c| {
+            Ok::<_, String>((
+                text(c, "Latitude").ok_or("has Coordinates without Latitude")?,
+                text(c, "Longitude").ok_or("has Coordinates without Longitude")?,
+            ))
+        })
+        .transpose()?;
+    let bias = text(g, "Bias")
+        .map(|b| {
+            b.parse::<i64>()
+                .map_err(|_| format!("has Bias {b:?}, not an integer"))
+        })
+        .transpose()?;
+    Ok(GeoProximity {
+        aws_region: text(g, "AWSRegion"),
+        local_zone_group: text(g, "LocalZoneGroup"),
+        coordinates,
+        bias,
     })
 }
 
@@ -374,14 +419,45 @@ pub fn record_set(set: &RecordSet) -> String {
     if let Some(ttl) = set.ttl {
         out.push_str(&format!("<TTL>{ttl}</TTL>"));
     }
-    out.push_str("<ResourceRecords>");
-    for v in &set.values {
+    if !set.values.is_empty() || set.alias.is_none() {
+        out.push_str("<ResourceRecords>");
+        for v in &set.values {
+            out.push_str(&format!(
+                "<ResourceRecord><Value>{}</Value></ResourceRecord>",
+                esc(v)
+            ));
+        }
+        out.push_str("</ResourceRecords>");
+    }
+    if let Some(a) = &set.alias {
         out.push_str(&format!(
-            "<ResourceRecord><Value>{}</Value></ResourceRecord>",
-            esc(v)
+            "<AliasTarget><HostedZoneId>{}</HostedZoneId><DNSName>{}</DNSName><EvaluateTargetHealth>{}</EvaluateTargetHealth></AliasTarget>",
+            esc(&a.hosted_zone_id),
+            esc(a.dns_name.as_str()),
+            a.evaluate_target_health
         ));
     }
-    out.push_str("</ResourceRecords></ResourceRecordSet>");
+    if let Some(g) = &set.geo {
+        out.push_str("<GeoProximityLocation>");
+        if let Some(r) = &g.aws_region {
+            out.push_str(&format!("<AWSRegion>{}</AWSRegion>", esc(r)));
+        }
+        if let Some(z) = &g.local_zone_group {
+            out.push_str(&format!("<LocalZoneGroup>{}</LocalZoneGroup>", esc(z)));
+        }
+        if let Some((lat, lon)) = &g.coordinates {
+            out.push_str(&format!(
+                "<Coordinates><Latitude>{}</Latitude><Longitude>{}</Longitude></Coordinates>",
+                esc(lat),
+                esc(lon)
+            ));
+        }
+        if let Some(b) = g.bias {
+            out.push_str(&format!("<Bias>{b}</Bias>"));
+        }
+        out.push_str("</GeoProximityLocation>");
+    }
+    out.push_str("</ResourceRecordSet>");
     out
 }
 
@@ -410,17 +486,40 @@ mod tests {
 
     #[test]
     fn parses_a_change_batch_like_the_sdk_sends() {
-        let body = r#"<?xml version="1.0" encoding="UTF-8"?><ChangeResourceRecordSetsRequest xmlns="https://route53.amazonaws.com/doc/2013-04-01/"><ChangeBatch><Comment>c</Comment><Changes><Change><Action>DELETE</Action><ResourceRecordSet><Name>www.lab.test.</Name><Type>A</Type><SetIdentifier>i-1</SetIdentifier><Weight>10</Weight><TTL>30</TTL><ResourceRecords><ResourceRecord><Value>192.0.2.1</Value></ResourceRecord></ResourceRecords></ResourceRecordSet></Change><Change><Action>CREATE</Action><ResourceRecordSet><Name>x.lab.test</Name><Type>A</Type><AliasTarget><HostedZoneId>Z</HostedZoneId><DNSName>y</DNSName><EvaluateTargetHealth>false</EvaluateTargetHealth></AliasTarget></ResourceRecordSet></Change></Changes></ChangeBatch></ChangeResourceRecordSetsRequest>"#;
+        let body = r#"<?xml version="1.0" encoding="UTF-8"?><ChangeResourceRecordSetsRequest xmlns="https://route53.amazonaws.com/doc/2013-04-01/"><ChangeBatch><Comment>c</Comment><Changes><Change><Action>DELETE</Action><ResourceRecordSet><Name>www.lab.test.</Name><Type>A</Type><SetIdentifier>i-1</SetIdentifier><Weight>10</Weight><TTL>30</TTL><ResourceRecords><ResourceRecord><Value>192.0.2.1</Value></ResourceRecord></ResourceRecords></ResourceRecordSet></Change><Change><Action>CREATE</Action><ResourceRecordSet><Name>x.lab.test</Name><Type>A</Type><SetIdentifier>bos</SetIdentifier><AliasTarget><HostedZoneId>Z</HostedZoneId><DNSName>y.lab.test</DNSName><EvaluateTargetHealth>true</EvaluateTargetHealth></AliasTarget><GeoProximityLocation><Coordinates><Latitude>42.36</Latitude><Longitude>-71.06</Longitude></Coordinates><Bias>-5</Bias></GeoProximityLocation></ResourceRecordSet></Change><Change><Action>CREATE</Action><ResourceRecordSet><Name>z.lab.test</Name><Type>A</Type><Failover>PRIMARY</Failover></ResourceRecordSet></Change></Changes></ChangeBatch></ChangeResourceRecordSetsRequest>"#;
         let b = parse_change_batch(body).unwrap();
         assert_eq!(b.comment.as_deref(), Some("c"));
-        assert_eq!(b.changes.len(), 2);
+        assert_eq!(b.changes.len(), 3);
         let first = &b.changes[0];
         assert_eq!(first.action, Action::Delete);
         assert_eq!(first.record_set.weight, Some(10));
         assert_eq!(first.record_set.values, ["192.0.2.1"]);
+        let geo = &b.changes[1].record_set;
+        let alias = geo.alias.as_ref().unwrap();
         assert_eq!(
-            b.changes[1].record_set.opaque.as_deref(),
-            Some("an alias target")
+            (alias.hosted_zone_id.as_str(), alias.dns_name.as_str()),
+            ("Z", "y.lab.test.")
+        );
+        assert!(alias.evaluate_target_health);
+        let g = geo.geo.as_ref().unwrap();
+        assert_eq!(
+            g.coordinates,
+            Some(("42.36".to_owned(), "-71.06".to_owned()))
+        );
+        assert_eq!((g.bias, g.aws_region.as_ref()), (Some(-5), None));
+        assert_eq!(geo.opaque, None);
+        // Written back as listed, it parses to the same set.
+        let listed = format!(
+            "<ChangeResourceRecordSetsRequest><ChangeBatch><Changes><Change><Action>CREATE</Action>{}</Change></Changes></ChangeBatch></ChangeResourceRecordSetsRequest>",
+            record_set(geo)
+        );
+        assert_eq!(
+            parse_change_batch(&listed).unwrap().changes[0].record_set,
+            *geo
+        );
+        assert_eq!(
+            b.changes[2].record_set.opaque.as_deref(),
+            Some("failover routing")
         );
     }
 
@@ -551,6 +650,8 @@ mod tests {
                 weight: None,
                 ttl: Some(5),
                 values: vec!["\"v=1\"".into()],
+                alias: None,
+                geo: None,
                 opaque: None,
             })
             .contains("<Value>&quot;v=1&quot;</Value>")

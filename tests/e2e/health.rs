@@ -689,6 +689,8 @@ fn txt(name: Fqdn, set_id: Option<&str>, value: &str) -> RecordSet {
         set_identifier: set_id.map(str::to_owned),
         ttl: Some(5),
         values: vec![value.into()],
+        alias: None,
+        geo: None,
         opaque: None,
     }
 }
