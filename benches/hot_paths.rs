@@ -166,6 +166,7 @@ fn txt_codec(c: &mut Criterion) {
         since: 1_700_000_000,
         probe: Some("127.0.0.14:4433".parse().unwrap()),
         by: Some("health".into()),
+        why: None,
         parked: None,
         mac: None,
     };

@@ -45,6 +45,7 @@ impl Fields {
             since: self.since,
             probe: self.probe.map(|(ip, port)| ProbeAddr { ip, port }),
             by: self.by,
+            why: None,
             parked: self.parked,
             mac: None,
         })

@@ -225,6 +225,7 @@ impl Target {
             since: self.since,
             probe: self.probe,
             by: self.by.clone(),
+            why: None,
             parked: self.parked.then(|| self.addresses.clone()),
             mac: None,
         }

@@ -1,5 +1,5 @@
 //! The ownership/state TXT record codec (`v=1 owner=… weight=… state=… since=… [probe=…]
-//! [by=…] [parked=…] [mac=…]`) and Route 53's quoted TXT presentation format.
+//! [by=…] [why=…] [parked=…] [mac=…]`) and Route 53's quoted TXT presentation format.
 //!
 //! [`decode`] and [`encode`] are the entry points for fuzzing: `decode` takes any string (a TXT
 //! value exactly as Route 53 lists it) and never panics; for every record it accepts,
@@ -29,6 +29,9 @@ pub struct OwnershipRecord {
     pub probe: Option<ProbeAddr>,
     /// Who put the target in its state (`by=`), e.g. `health`, `agent`, `operator`.
     pub by: Option<String>,
+    /// Why it is in that state (`why=`, a token such as `below-min-healthy`), when the writer
+    /// records one (the zone tier does).
+    pub why: Option<String>,
     /// Set when the address record was removed on purpose (`parked=ip,ip`): the addresses to
     /// publish again on restore.
     pub parked: Option<Vec<IpAddr>>,
@@ -81,6 +84,9 @@ pub fn encode(rec: &OwnershipRecord) -> String {
     }
     if let Some(by) = &rec.by {
         parts.push(format!("by={by}"));
+    }
+    if let Some(why) = &rec.why {
+        parts.push(format!("why={why}"));
     }
     if let Some(addrs) = &rec.parked {
         let list: Vec<String> = addrs.iter().map(ToString::to_string).collect();
@@ -166,6 +172,17 @@ pub fn decode(value: &str) -> Result<OwnershipRecord, TxtError> {
             });
         }
     };
+    let why = match fields.get("why") {
+        None => None,
+        Some(w) if is_token(w) => Some(w.clone()),
+        Some(w) => {
+            return Err(TxtError::BadValue {
+                key: "why",
+                value: w.clone(),
+                expected: "1-64 letters, digits, '.', '_' or '-'".into(),
+            });
+        }
+    };
     let parked = match fields.get("parked") {
         None => None,
         Some(list) => Some(
@@ -199,12 +216,13 @@ pub fn decode(value: &str) -> Result<OwnershipRecord, TxtError> {
         since,
         probe,
         by,
+        why,
         parked,
         mac,
     })
 }
 
-/// True for the space-free tokens the protocol allows in `owner=` and `by=`.
+/// True for the space-free tokens the protocol allows in `owner=`, `by=` and `why=`.
 pub fn is_token(s: &str) -> bool {
     (1..=64).contains(&s.len())
         && s.chars()
@@ -302,6 +320,7 @@ mod tests {
             since: 1_700_000_000,
             probe: Some("10.0.0.5:4433".parse().unwrap()),
             by: Some("health".into()),
+            why: None,
             parked: None,
             mac: None,
         }
@@ -402,10 +421,11 @@ mod tests {
             since in any::<u64>(),
             probe in proptest::option::of((any::<std::net::IpAddr>(), proptest::option::of(any::<u16>())).prop_map(|(ip, port)| ProbeAddr { ip, port })),
             by in proptest::option::of("[a-z0-9._-]{1,20}"),
+            why in proptest::option::of("[a-z0-9._-]{1,20}"),
             parked in proptest::option::of(proptest::collection::vec(any::<std::net::IpAddr>(), 1..4)),
             mac in proptest::option::of("[0-9a-f]{64}"),
         ) {
-            let rec = OwnershipRecord { owner, wanted_weight: weight, state, since, probe, by, parked, mac };
+            let rec = OwnershipRecord { owner, wanted_weight: weight, state, since, probe, by, why, parked, mac };
             prop_assert_eq!(decode(&encode(&rec)), Ok(rec.clone()));
             // What a MAC covers does not depend on the MAC, and survives a round trip.
             let decoded = decode(&encode(&rec)).unwrap();
