@@ -13,6 +13,7 @@
 pub mod clock;
 pub mod config;
 pub mod ec2;
+pub mod geo;
 pub mod limiter;
 pub mod mac;
 pub mod memory;
