@@ -313,8 +313,8 @@ pub fn distance_km(a: Coordinates, b: Coordinates) -> f64 {
     let phi_b = b.latitude.to_radians();
     let d_phi = phi_b - phi_a;
     let d_lambda = (b.longitude - a.longitude).to_radians();
-    let h = (d_phi / 2.0).sin().powi(2)
-        + phi_a.cos() * phi_b.cos() * (d_lambda / 2.0).sin().powi(2);
+    let h =
+        (d_phi / 2.0).sin().powi(2) + phi_a.cos() * phi_b.cos() * (d_lambda / 2.0).sin().powi(2);
     2.0 * EARTH_MEAN_RADIUS_KM * h.sqrt().min(1.0).asin()
 }
 
@@ -442,6 +442,7 @@ const fn lzg(
 }
 
 /// The Wavelength Zones the lab knows, by parent Region (sources in the module doc).
+#[rustfmt::skip]
 pub const WAVELENGTH_ZONES: &[WavelengthZone] = &[
     // US East (N. Virginia), Verizon.
     wlz("us-east-1-wl1-atl-wlz-1", "Atlanta", "us-east-1", 33.75, -84.39),
@@ -476,6 +477,7 @@ pub const WAVELENGTH_ZONES: &[WavelengthZone] = &[
 ];
 
 /// The commercial AWS Regions and the city the lab places each at (see the module doc).
+#[rustfmt::skip]
 pub const AWS_REGIONS: &[AwsRegion] = &[
     region("us-east-1", "Ashburn, Virginia", 39.04, -77.49),
     region("us-east-2", "Columbus, Ohio", 39.96, -83.00),
@@ -514,6 +516,7 @@ pub const AWS_REGIONS: &[AwsRegion] = &[
 
 /// Local Zone groups whose city is known; others fall back to their parent Region
 /// ([`local_zone_group_coordinates`]).
+#[rustfmt::skip]
 pub const LOCAL_ZONE_GROUPS: &[LocalZoneGroup] = &[
     lzg("us-east-1-atl-1", "Atlanta", "us-east-1", 33.75, -84.39),
     lzg("us-east-1-bos-1", "Boston", "us-east-1", 42.36, -71.06),
@@ -654,7 +657,10 @@ mod tests {
             r#"longitude "-123.456" has 8 characters; Route 53 allows 1 to 7"#
         );
         let e = check_bias(100).unwrap_err();
-        assert_eq!(e.to_string(), "bias 100 is out of range; allowed: -99 to 99");
+        assert_eq!(
+            e.to_string(),
+            "bias 100 is out of range; allowed: -99 to 99"
+        );
     }
 
     #[test]
@@ -673,7 +679,10 @@ mod tests {
         assert!(matches!(lat("90.01"), Err(GeoError::OutOfRange { .. })));
         assert!(matches!(lat("99.99"), Err(GeoError::OutOfRange { .. })));
         // At most two decimals.
-        assert!(matches!(lat("12.345"), Err(GeoError::Route53Pattern { .. })));
+        assert!(matches!(
+            lat("12.345"),
+            Err(GeoError::Route53Pattern { .. })
+        ));
         // Empty and too long.
         assert!(matches!(
             lat(""),
@@ -711,7 +720,10 @@ mod tests {
         assert!(matches!(lon("180.01"), Err(GeoError::OutOfRange { .. })));
         assert!(matches!(lon("999"), Err(GeoError::OutOfRange { .. })));
         assert!(matches!(lon("1800"), Err(GeoError::Route53Pattern { .. })));
-        assert!(matches!(lon("12.345"), Err(GeoError::Route53Pattern { .. })));
+        assert!(matches!(
+            lon("12.345"),
+            Err(GeoError::Route53Pattern { .. })
+        ));
         assert!(matches!(
             lon(""),
             Err(GeoError::Route53Length { len: 0, max: 7, .. })
@@ -763,11 +775,20 @@ mod tests {
 
     #[test]
     fn distance_sanity() {
-        let d = distance_km(zone("us-east-1-wl1-bos-wlz-1"), zone("us-east-1-wl1-nyc-wlz-1"));
+        let d = distance_km(
+            zone("us-east-1-wl1-bos-wlz-1"),
+            zone("us-east-1-wl1-nyc-wlz-1"),
+        );
         assert!(close(d, BOSTON_NEW_YORK_KM, 1e-6), "Boston–New York {d}");
         assert!(close(d, 306.0, 1.0), "Boston–New York ≈ 306 km, got {d}");
-        let d = distance_km(zone("us-east-1-wl1-nyc-wlz-1"), zone("us-east-1-wl1-was-wlz-1"));
-        assert!(close(d, NEW_YORK_WASHINGTON_KM, 1e-6), "New York–Washington {d}");
+        let d = distance_km(
+            zone("us-east-1-wl1-nyc-wlz-1"),
+            zone("us-east-1-wl1-was-wlz-1"),
+        );
+        assert!(
+            close(d, NEW_YORK_WASHINGTON_KM, 1e-6),
+            "New York–Washington {d}"
+        );
         let london = aws_region("eu-west-2").expect("London").coordinates;
         let tokyo = aws_region("ap-northeast-1").expect("Tokyo").coordinates;
         assert!(close(distance_km(london, tokyo), LONDON_TOKYO_KM, 1e-6));
@@ -804,7 +825,11 @@ mod tests {
         assert_eq!(biased_distance_km(150.0, 50), 75.0);
         // Negative: divided by 1 + bias/100, so −50 doubles (100 km → 200 km), −25 → 133.33 km.
         assert_eq!(biased_distance_km(100.0, -50), 200.0);
-        assert!(close(biased_distance_km(100.0, -25), 133.333_333_333_333_34, 1e-9));
+        assert!(close(
+            biased_distance_km(100.0, -25),
+            133.333_333_333_333_34,
+            1e-9
+        ));
         assert_eq!(biased_distance_km(100.0, 25), 75.0);
         // The extremes and zero.
         assert_eq!(biased_distance_km(100.0, 99), 1.0);
@@ -816,7 +841,10 @@ mod tests {
         assert_eq!(check_bias(MIN_BIAS), Ok(-99));
         assert_eq!(check_bias(MAX_BIAS), Ok(99));
         assert_eq!(check_bias(0), Ok(0));
-        assert_eq!(check_bias(-100), Err(GeoError::BiasOutOfRange { bias: -100 }));
+        assert_eq!(
+            check_bias(-100),
+            Err(GeoError::BiasOutOfRange { bias: -100 })
+        );
         // Positive bias never increases a distance, negative never decreases it.
         for bias in MIN_BIAS..=MAX_BIAS {
             let d = biased_distance_km(250.0, bias);
@@ -906,14 +934,27 @@ mod tests {
         for z in WAVELENGTH_ZONES {
             assert!(ids.insert(z.id), "duplicate zone {}", z.id);
             assert_valid_table_coordinates(z.id, z.coordinates);
-            assert!(aws_region(z.region).is_some(), "{}: unknown region {}", z.id, z.region);
-            assert_eq!(parent_region(z.id).map(|r| r.id), Some(z.region), "{}", z.id);
+            assert!(
+                aws_region(z.region).is_some(),
+                "{}: unknown region {}",
+                z.id,
+                z.region
+            );
+            assert_eq!(
+                parent_region(z.id).map(|r| r.id),
+                Some(z.region),
+                "{}",
+                z.id
+            );
             assert!(z.id.starts_with(&format!("{}-wl", z.region)), "{}", z.id);
             assert!(z.id.ends_with("-wlz-1"), "{}", z.id);
             assert!(!z.city.is_empty());
             assert_eq!(wavelength_zone(z.id), Some(z));
         }
-        assert_eq!(wavelength_zone("us-east-1-wl1-bos-wlz-1").map(|z| z.city), Some("Boston"));
+        assert_eq!(
+            wavelength_zone("us-east-1-wl1-bos-wlz-1").map(|z| z.city),
+            Some("Boston")
+        );
         assert_eq!(wavelength_zone("us-east-1"), None);
         assert_eq!(wavelength_zone("eu-central-1-wl1-ber-wlz-1"), None);
     }
@@ -929,7 +970,10 @@ mod tests {
             // A Region is not a zone of another Region.
             assert_eq!(parent_region(r.id), None, "{}", r.id);
         }
-        assert_eq!(aws_region("us-east-1").map(|r| r.city), Some("Ashburn, Virginia"));
+        assert_eq!(
+            aws_region("us-east-1").map(|r| r.city),
+            Some("Ashburn, Virginia")
+        );
         assert_eq!(aws_region("us-east-1-wl1-bos-wlz-1"), None);
     }
 
@@ -939,15 +983,26 @@ mod tests {
         for g in LOCAL_ZONE_GROUPS {
             assert!(ids.insert(g.id), "duplicate group {}", g.id);
             assert_valid_table_coordinates(g.id, g.coordinates);
-            assert_eq!(parent_region(g.id).map(|r| r.id), Some(g.region), "{}", g.id);
+            assert_eq!(
+                parent_region(g.id).map(|r| r.id),
+                Some(g.region),
+                "{}",
+                g.id
+            );
             assert_eq!(local_zone_group(g.id), Some(g));
             assert_eq!(local_zone_group_coordinates(g.id), Some(g.coordinates));
         }
-        assert_eq!(local_zone_group("us-west-2-lax-1").map(|g| g.city), Some("Los Angeles"));
+        assert_eq!(
+            local_zone_group("us-west-2-lax-1").map(|g| g.city),
+            Some("Los Angeles")
+        );
         // Not in the table: the parent Region's place.
         let oregon = aws_region("us-west-2").expect("us-west-2").coordinates;
         assert_eq!(local_zone_group("us-west-2-sea-1"), None);
-        assert_eq!(local_zone_group_coordinates("us-west-2-sea-1"), Some(oregon));
+        assert_eq!(
+            local_zone_group_coordinates("us-west-2-sea-1"),
+            Some(oregon)
+        );
         assert_eq!(local_zone_group_coordinates("zz-nowhere-9-abc-1"), None);
         assert_eq!(local_zone_group_coordinates("us-west-2"), None);
         assert_eq!(local_zone_group_coordinates("us-west-2-"), None);
@@ -955,12 +1010,18 @@ mod tests {
 
     #[test]
     fn parent_region_reads_the_prefix() {
-        assert_eq!(parent_region("us-east-1-bue-1").map(|r| r.id), Some("us-east-1"));
+        assert_eq!(
+            parent_region("us-east-1-bue-1").map(|r| r.id),
+            Some("us-east-1")
+        );
         assert_eq!(
             parent_region("ap-northeast-1-wl1-kix-wlz-1").map(|r| r.id),
             Some("ap-northeast-1")
         );
-        assert_eq!(parent_region("eu-west-2-wl2-man-wlz-1").map(|r| r.id), Some("eu-west-2"));
+        assert_eq!(
+            parent_region("eu-west-2-wl2-man-wlz-1").map(|r| r.id),
+            Some("eu-west-2")
+        );
         assert_eq!(parent_region("us-east-1"), None);
         assert_eq!(parent_region("us-east-12-x"), None);
         assert_eq!(parent_region(""), None);
