@@ -38,6 +38,8 @@
 //!
 //! Coordinates are the lab's: each city's centre to two decimals (what Route 53's
 //! `Coordinates` accepts). AWS publishes no coordinates for zones or Regions. [`AWS_REGIONS`]
+//! (the Region codes of *AWS Region billing codes*,
+//! <https://docs.aws.amazon.com/global-infrastructure/latest/regions/aws-region-billing-codes.html>)
 //! places a Region at the city in its display name (Tokyo, Frankfurt, …), or, where the name is
 //! a state or a country, at the commonly reported location (us-east-1 Ashburn, us-west-2
 //! Boardman, …). GovCloud and the China Regions are left out.
@@ -508,6 +510,7 @@ pub const AWS_REGIONS: &[AwsRegion] = &[
     region("ap-southeast-3", "Jakarta", -6.21, 106.85),
     region("ap-southeast-4", "Melbourne", -37.81, 144.96),
     region("ap-southeast-5", "Kuala Lumpur", 3.14, 101.69),
+    region("ap-southeast-6", "Auckland", -36.85, 174.76),
     region("ap-southeast-7", "Bangkok", 13.76, 100.50),
     region("ap-northeast-1", "Tokyo", 35.69, 139.69),
     region("ap-northeast-2", "Seoul", 37.57, 126.98),
