@@ -340,10 +340,11 @@ fn check_geo(geo: &GeoProximity) -> Result<(), String> {
         ));
     }
     if let Some(group) = &geo.local_zone_group
-        && geo::local_zone_group(group).is_none()
+        && geo::local_zone_group_coordinates(group).is_none()
     {
         return Err(format!(
-            "Invalid request: LocalZoneGroup {group:?} is not a Local Zone group this resolver knows"
+            "Invalid request: LocalZoneGroup {group:?} is neither a Local Zone group this resolver \
+             knows nor named after a Region it knows (see registry::geo::LOCAL_ZONE_GROUPS)"
         ));
     }
     if let Some(bias) = geo.bias
