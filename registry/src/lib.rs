@@ -31,6 +31,7 @@ pub mod retry;
 pub mod sdk;
 pub mod state;
 pub mod store;
+pub mod tier;
 pub mod txt;
 #[cfg(feature = "sdk")]
 pub mod writer;

@@ -1,0 +1,633 @@
+//! The zone tier: one global name (e.g. `edge.example.com`) holding one geoproximity alias
+//! record per Wavelength zone, each pointing at that zone's weighted pool
+//! (`edge.<zone>.example.com`). Route 53 answers a client with the record nearest to it (by
+//! biased distance); a zone is taken out of the tier by deleting its record, and put back by
+//! creating it again.
+//!
+//! Ownership follows the pools' protocol: beside each record, a TXT at `_wavelb.<global name>`
+//! with the same SetIdentifier (the zone id) says who owns it and where it stands
+//! (`state=active` in the tier, `state=quarantined` out of it, `why=` the reason). A record
+//! without such a TXT, owned by someone else, or contradicting it, is foreign and never
+//! touched. An optional regional fallback (set identifier [`FALLBACK_ID`]) is one more member
+//! of the same kind, published only while every zone is out.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use crate::geo::Coordinates;
+use crate::mac::OwnershipKey;
+use crate::model::{
+    AliasTarget, Change, GeoProximity, OWNERSHIP_RECORD_WEIGHT, PoolSpec, RecordSet, RecordType,
+    TargetState,
+};
+use crate::name::Fqdn;
+use crate::plan::{ChangeGroup, Plan, Skipped};
+use crate::txt::{self, OwnershipRecord};
+
+/// The set identifier of the regional fallback record.
+pub const FALLBACK_ID: &str = "fallback";
+
+/// Who writes tier records (`by=` of their TXT).
+const WRITER: &str = "health";
+
+/// One Wavelength zone of the tier.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TierMember {
+    /// The set identifier: the Wavelength zone id (`us-east-1-wl1-bos-wlz-1`).
+    pub id: String,
+    /// The zone's weighted pool, the alias target.
+    pub pool: Fqdn,
+    /// Where the zone is.
+    pub place: Coordinates,
+    /// Route 53's bias, −99 to 99.
+    pub bias: i32,
+}
+
+/// What the regional fallback answers with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FallbackTarget {
+    /// These addresses (a geoproximity record with values, the tier's TTL).
+    Addresses(Vec<IpAddr>),
+    /// An alias to this name in the same hosted zone.
+    Alias(Fqdn),
+}
+
+/// The regional fallback, used only while every zone is out of the tier.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fallback {
+    /// Where its record is placed (the Region's location).
+    pub place: Coordinates,
+    /// What it answers with.
+    pub target: FallbackTarget,
+}
+
+/// A tier: its name, its members and how its records are written.
+#[derive(Debug, Clone)]
+pub struct TierSpec {
+    /// The global name clients resolve.
+    pub name: Fqdn,
+    /// A or AAAA: the type of the pools it points at.
+    pub record_type: RecordType,
+    /// The TTL of the ownership records and of a fallback with addresses (aliases have none:
+    /// Route 53 answers them with their target's TTL).
+    pub ttl: u32,
+    /// The hosted zone id the alias targets live in (the tier's own zone).
+    pub hosted_zone_id: String,
+    /// `EvaluateTargetHealth` of the alias records.
+    pub evaluate_target_health: bool,
+    /// Who owns the records this process writes.
+    pub owner_id: String,
+    /// Signs and verifies ownership records, as for pools.
+    pub ownership_key: Option<OwnershipKey>,
+    /// The zones, in configuration order.
+    pub members: Vec<TierMember>,
+    /// The regional fallback, if any.
+    pub fallback: Option<Fallback>,
+}
+
+/// Where one member (or the fallback) stands in the tier, as its TXT records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Standing {
+    /// True when its record is published.
+    pub in_tier: bool,
+    /// Unix seconds when `in_tier` last changed.
+    pub since: u64,
+    /// Why (a token: `healthy`, `below-min-healthy`, `kept-healthiest`, …).
+    pub why: String,
+}
+
+/// A member this owner controls, with the record sets it was read from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TierEntry {
+    /// Where it stands.
+    pub standing: Standing,
+    /// The geoproximity record as listed (`None` while out, or when someone deleted it).
+    pub record_set: Option<RecordSet>,
+    /// The ownership record as listed.
+    pub ownership_set: RecordSet,
+}
+
+/// A set identifier at the tier's names that is not ours to change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForeignMember {
+    /// The set identifier (`None` for a record set without one).
+    pub id: Option<String>,
+    /// Why it is foreign.
+    pub reason: String,
+}
+
+/// The tier as read.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TierView {
+    /// Owned members (and the fallback) by set identifier.
+    pub owned: BTreeMap<String, TierEntry>,
+    /// Everything else at the tier's names.
+    pub foreign: Vec<ForeignMember>,
+}
+
+impl TierView {
+    /// True when `id` is foreign.
+    pub fn is_foreign(&self, id: &str) -> bool {
+        self.foreign.iter().any(|f| f.id.as_deref() == Some(id))
+    }
+
+    /// The members published now (their record is present), fallback included.
+    pub fn published(&self) -> impl Iterator<Item = &str> {
+        self.owned
+            .iter()
+            .filter(|(_, e)| e.record_set.is_some())
+            .map(|(id, _)| id.as_str())
+    }
+}
+
+impl TierSpec {
+    /// The tier as a pool for listing, the leader lease and the reconcile loop: the same three
+    /// names (`name`, `_wavelb.name`, `_wavelb-leader.name`).
+    pub fn pool_spec(&self) -> PoolSpec {
+        PoolSpec {
+            name: self.name.clone(),
+            record_type: self.record_type,
+            ttl: self.ttl,
+            owner_id: self.owner_id.clone(),
+            ownership_key: self.ownership_key.clone(),
+        }
+    }
+
+    /// The member with set identifier `id`.
+    pub fn member(&self, id: &str) -> Option<&TierMember> {
+        self.members.iter().find(|m| m.id == id)
+    }
+
+    fn geo(place: Coordinates, bias: i32) -> GeoProximity {
+        GeoProximity {
+            coordinates: Some(place.route53_strings()),
+            bias: (bias != 0).then_some(i64::from(bias)),
+            ..GeoProximity::default()
+        }
+    }
+
+    fn alias(&self, target: &Fqdn) -> AliasTarget {
+        AliasTarget {
+            hosted_zone_id: self.hosted_zone_id.clone(),
+            dns_name: target.clone(),
+            evaluate_target_health: self.evaluate_target_health,
+        }
+    }
+
+    /// The published record of `id` (a member or the fallback); `None` for an unknown id.
+    pub fn record(&self, id: &str) -> Option<RecordSet> {
+        let base = RecordSet {
+            name: self.name.clone(),
+            rtype: self.record_type.as_str().to_owned(),
+            set_identifier: Some(id.to_owned()),
+            weight: None,
+            ttl: None,
+            values: Vec::new(),
+            alias: None,
+            geo: None,
+            opaque: None,
+        };
+        if let Some(m) = self.member(id) {
+            return Some(RecordSet {
+                alias: Some(self.alias(&m.pool)),
+                geo: Some(Self::geo(m.place, m.bias)),
+                ..base
+            });
+        }
+        let fallback = self.fallback.as_ref().filter(|_| id == FALLBACK_ID)?;
+        Some(match &fallback.target {
+            FallbackTarget::Addresses(addrs) => RecordSet {
+                ttl: Some(self.ttl),
+                values: addrs.iter().map(ToString::to_string).collect(),
+                geo: Some(Self::geo(fallback.place, 0)),
+                ..base
+            },
+            FallbackTarget::Alias(name) => RecordSet {
+                alias: Some(self.alias(name)),
+                geo: Some(Self::geo(fallback.place, 0)),
+                ..base
+            },
+        })
+    }
+
+    /// The ownership record of `id` standing as `standing`, signed when the tier has a key.
+    pub fn ownership_record(&self, id: &str, standing: &Standing) -> RecordSet {
+        let pool = self.pool_spec();
+        let rec = pool.sign_ownership(
+            id,
+            OwnershipRecord {
+                owner: self.owner_id.clone(),
+                wanted_weight: 0,
+                state: if standing.in_tier {
+                    TargetState::Active
+                } else {
+                    TargetState::Quarantined
+                },
+                since: standing.since,
+                probe: None,
+                by: Some(WRITER.into()),
+                why: Some(standing.why.clone()),
+                parked: None,
+                mac: None,
+            },
+        );
+        RecordSet {
+            name: pool.ownership_name(),
+            rtype: "TXT".into(),
+            set_identifier: Some(id.to_owned()),
+            weight: Some(OWNERSHIP_RECORD_WEIGHT),
+            ttl: Some(self.ttl),
+            values: vec![txt::encode(&rec)],
+            alias: None,
+            geo: None,
+            opaque: None,
+        }
+    }
+}
+
+/// Reads the tier out of the record sets listed at its names.
+pub fn classify(spec: &TierSpec, sets: &[RecordSet]) -> TierView {
+    let pool = spec.pool_spec();
+    let ownership_name = pool.ownership_name();
+    let mut records: BTreeMap<&str, &RecordSet> = BTreeMap::new();
+    let mut ownerships: BTreeMap<&str, &RecordSet> = BTreeMap::new();
+    let mut view = TierView::default();
+    for s in sets {
+        let at_name = s.name == spec.name && s.rtype == spec.record_type.as_str();
+        let at_txt = s.name == ownership_name && s.rtype == "TXT";
+        match (&s.set_identifier, at_name, at_txt) {
+            (Some(id), true, _) => {
+                records.insert(id, s);
+            }
+            (Some(id), _, true) => {
+                ownerships.insert(id, s);
+            }
+            (None, true, _) | (None, _, true) => view.foreign.push(ForeignMember {
+                id: None,
+                reason: "a record set without a SetIdentifier".into(),
+            }),
+            _ => {}
+        }
+    }
+    let mut ids: Vec<&str> = records.keys().chain(ownerships.keys()).copied().collect();
+    ids.sort_unstable();
+    ids.dedup();
+    for id in ids {
+        let record = records.get(id).copied();
+        match owned(&pool, id, record, ownerships.get(id).copied()) {
+            Ok(entry) => {
+                view.owned.insert(id.to_owned(), entry);
+            }
+            Err(reason) => view.foreign.push(ForeignMember {
+                id: Some(id.to_owned()),
+                reason,
+            }),
+        }
+    }
+    view
+}
+
+fn owned(
+    pool: &PoolSpec,
+    id: &str,
+    record: Option<&RecordSet>,
+    ownership: Option<&RecordSet>,
+) -> Result<TierEntry, String> {
+    let ownership = ownership.ok_or("no ownership record")?;
+    let [value] = ownership.values.as_slice() else {
+        return Err(format!(
+            "expected one TXT value, found {}",
+            ownership.values.len()
+        ));
+    };
+    let rec = txt::decode(value).map_err(|e| format!("malformed ownership record: {e}"))?;
+    if rec.owner != pool.owner_id {
+        return Err(format!("owned by {}", rec.owner));
+    }
+    if pool.ownership_key.is_some() && !pool.authenticates(id, &rec) {
+        return Err("unauthenticated: the mac= is missing or does not verify".into());
+    }
+    let in_tier = match rec.state {
+        TargetState::Active => true,
+        TargetState::Quarantined => false,
+        TargetState::Draining => return Err("state=draining is not a tier state".into()),
+    };
+    if let Some(r) = record {
+        if !in_tier {
+            return Err("a published record whose ownership record says it is out".into());
+        }
+        if r.geo.is_none() || r.weight.is_some() || r.opaque.is_some() {
+            return Err("not a geoproximity record wavelb writes".into());
+        }
+    }
+    Ok(TierEntry {
+        standing: Standing {
+            in_tier,
+            since: rec.since,
+            why: rec.why.unwrap_or_default(),
+        },
+        record_set: record.cloned(),
+        ownership_set: ownership.clone(),
+    })
+}
+
+/// True when a listed record says the same as the one wavelb would write: coordinates compared
+/// as places (Route 53 may spell them otherwise), a bias of 0 as no bias, the alias's hosted
+/// zone id with or without `/hostedzone/`.
+fn same_record(read: &RecordSet, wanted: &RecordSet) -> bool {
+    let place = |s: &RecordSet| {
+        s.geo.as_ref().map(|g| {
+            let at = g.coordinates.as_ref().and_then(|(lat, lon)| {
+                Coordinates::parse_route53(lat, lon)
+                    .ok()
+                    .map(|c| c.route53_strings())
+            });
+            (
+                at,
+                g.aws_region.clone(),
+                g.local_zone_group.clone(),
+                g.bias.unwrap_or(0),
+            )
+        })
+    };
+    let alias = |s: &RecordSet| {
+        s.alias.as_ref().map(|a| {
+            (
+                a.hosted_zone_id
+                    .trim_start_matches("/hostedzone/")
+                    .to_owned(),
+                a.dns_name.clone(),
+                a.evaluate_target_health,
+            )
+        })
+    };
+    let values = |s: &RecordSet| {
+        let mut v = s.values.clone();
+        v.sort();
+        v
+    };
+    read.key() == wanted.key()
+        && read.ttl == wanted.ttl
+        && read.weight == wanted.weight
+        && read.opaque.is_none()
+        && alias(read) == alias(wanted)
+        && place(read) == place(wanted)
+        && values(read) == values(wanted)
+}
+
+/// Plans the changes that make each set identifier in `wanted` stand as asked (`None`: remove
+/// its records), as conditional groups: an exact DELETE of what was read and a CREATE of what
+/// is wanted, in one batch, so Route 53 rejects them if anybody changed the records since.
+/// Foreign identifiers and identifiers the spec does not know (other than removals) are
+/// skipped.
+pub fn plan(spec: &TierSpec, view: &TierView, wanted: &BTreeMap<String, Option<Standing>>) -> Plan {
+    let mut out = Plan::default();
+    for (id, standing) in wanted {
+        let skip = |reason: &str| Skipped {
+            target_id: id.clone(),
+            reason: reason.to_owned(),
+        };
+        if view.is_foreign(id) {
+            out.skipped
+                .push(skip("the set identifier belongs to a foreign record set"));
+            continue;
+        }
+        let read: Vec<&RecordSet> = view
+            .owned
+            .get(id)
+            .map(|e| e.record_set.iter().chain([&e.ownership_set]).collect())
+            .unwrap_or_default();
+        let want: Vec<RecordSet> = match standing {
+            None => Vec::new(),
+            Some(standing) => {
+                let Some(record) = spec.record(id) else {
+                    out.skipped
+                        .push(skip("neither a member of the tier nor its fallback"));
+                    continue;
+                };
+                let mut sets = Vec::with_capacity(2);
+                if standing.in_tier {
+                    sets.push(record);
+                }
+                sets.push(spec.ownership_record(id, standing));
+                sets
+            }
+        };
+        if read.len() == want.len() && read.iter().zip(&want).all(|(r, w)| same_record(r, w)) {
+            continue;
+        }
+        let changes = read
+            .into_iter()
+            .cloned()
+            .map(Change::delete)
+            .chain(want.into_iter().map(Change::create))
+            .collect();
+        out.groups.push(ChangeGroup {
+            target_id: id.clone(),
+            changes,
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::zone::ZoneRecords;
+
+    fn place(lat: f64, lon: f64) -> Coordinates {
+        Coordinates::new(lat, lon).unwrap()
+    }
+
+    pub(crate) fn spec() -> TierSpec {
+        let member = |id: &str, lat, lon| TierMember {
+            id: id.into(),
+            pool: Fqdn::parse(&format!("edge.{id}.lab.test")).unwrap(),
+            place: place(lat, lon),
+            bias: 0,
+        };
+        TierSpec {
+            name: Fqdn::parse("edge.lab.test").unwrap(),
+            record_type: RecordType::A,
+            ttl: 5,
+            hosted_zone_id: "Z1".into(),
+            evaluate_target_health: true,
+            owner_id: "me".into(),
+            ownership_key: None,
+            members: vec![member("bos", 42.36, -71.06), member("nyc", 40.71, -74.01)],
+            fallback: Some(Fallback {
+                place: place(38.9, -77.0),
+                target: FallbackTarget::Addresses(vec!["198.51.100.7".parse().unwrap()]),
+            }),
+        }
+    }
+
+    fn standing(in_tier: bool, why: &str) -> Option<Standing> {
+        Some(Standing {
+            in_tier,
+            since: 100,
+            why: why.into(),
+        })
+    }
+
+    /// A zone with both pools (one address each), so that aliases have targets.
+    fn zone() -> ZoneRecords {
+        let mut z = ZoneRecords::new(Fqdn::parse("lab.test").unwrap());
+        let pools: Vec<Change> = ["bos", "nyc"]
+            .iter()
+            .map(|id| {
+                Change::create(RecordSet {
+                    name: Fqdn::parse(&format!("edge.{id}.lab.test")).unwrap(),
+                    rtype: "A".into(),
+                    set_identifier: Some("i-1".into()),
+                    weight: Some(10),
+                    ttl: Some(5),
+                    values: vec!["192.0.2.1".into()],
+                    alias: None,
+                    geo: None,
+                    opaque: None,
+                })
+            })
+            .collect();
+        z.apply(&pools, &|_, _| Ok(())).unwrap();
+        z
+    }
+
+    fn apply(z: &mut ZoneRecords, plan: &Plan) {
+        let changes: Vec<Change> = plan.groups.iter().flat_map(|g| g.changes.clone()).collect();
+        if !changes.is_empty() {
+            z.apply(&changes, &|_, _| Ok(())).unwrap();
+        }
+    }
+
+    /// Reads `z` as `spec`, plans `wanted` and applies it.
+    fn step(z: &mut ZoneRecords, spec: &TierSpec, wanted: &BTreeMap<String, Option<Standing>>) {
+        let sets: Vec<RecordSet> = z.sets().cloned().collect();
+        let p = plan(spec, &classify(spec, &sets), wanted);
+        apply(z, &p);
+    }
+
+    fn read(z: &ZoneRecords) -> TierView {
+        let sets: Vec<RecordSet> = z.sets().cloned().collect();
+        classify(&spec(), &sets)
+    }
+
+    #[test]
+    fn members_go_in_and_out_and_the_plan_reaches_what_was_asked() {
+        let mut z = zone();
+        let s = spec();
+        let wanted = BTreeMap::from([
+            ("bos".to_owned(), standing(true, "healthy")),
+            ("nyc".to_owned(), standing(false, "below-min-healthy")),
+        ]);
+        step(&mut z, &s, &wanted);
+        let view = read(&z);
+        assert_eq!(view.published().collect::<Vec<_>>(), ["bos"]);
+        assert_eq!(view.owned["nyc"].standing.why, "below-min-healthy");
+        assert!(view.foreign.is_empty(), "{view:?}");
+        // Asking again for the same is a no-op.
+        assert!(plan(&s, &view, &wanted).is_empty());
+        // Swap: one group per member, each an exact DELETE then CREATE.
+        let swapped = BTreeMap::from([
+            ("bos".to_owned(), standing(false, "below-min-healthy")),
+            ("nyc".to_owned(), standing(true, "healthy")),
+        ]);
+        let p = plan(&s, &view, &swapped);
+        assert_eq!(p.groups.len(), 2);
+        apply(&mut z, &p);
+        assert_eq!(read(&z).published().collect::<Vec<_>>(), ["nyc"]);
+        // The fallback with addresses, then removing everything.
+        let fallback = BTreeMap::from([(FALLBACK_ID.to_owned(), standing(true, "every-zone-out"))]);
+        step(&mut z, &s, &fallback);
+        let rec = &read(&z).owned[FALLBACK_ID];
+        assert_eq!(rec.record_set.as_ref().unwrap().values, ["198.51.100.7"]);
+        let gone: BTreeMap<String, Option<Standing>> = [FALLBACK_ID, "bos", "nyc"]
+            .iter()
+            .map(|id| ((*id).to_owned(), None))
+            .collect();
+        step(&mut z, &s, &gone);
+        assert!(read(&z).owned.is_empty());
+    }
+
+    #[test]
+    fn a_changed_place_is_rewritten_and_an_unknown_id_is_skipped() {
+        let mut z = zone();
+        let wanted = BTreeMap::from([("bos".to_owned(), standing(true, "healthy"))]);
+        step(&mut z, &spec(), &wanted);
+        let mut moved = spec();
+        moved.members[0].place = place(42.0, -71.0);
+        moved.members[0].bias = 20;
+        let p = plan(&moved, &read(&z), &wanted);
+        assert_eq!(p.groups.len(), 1);
+        apply(&mut z, &p);
+        let geo = read(&z).owned["bos"]
+            .record_set
+            .clone()
+            .unwrap()
+            .geo
+            .unwrap();
+        assert_eq!(geo.coordinates, Some(("42.00".into(), "-71.00".into())));
+        assert_eq!(geo.bias, Some(20));
+        let stranger = BTreeMap::from([("sea".to_owned(), standing(true, "healthy"))]);
+        let p = plan(&spec(), &read(&z), &stranger);
+        assert!(p.is_empty());
+        assert_eq!(p.skipped[0].target_id, "sea");
+    }
+
+    #[test]
+    fn records_wavelb_did_not_write_are_foreign_and_never_planned() {
+        let mut z = zone();
+        let s = spec();
+        // Someone else's geoproximity record, with no ownership record.
+        let mut theirs = s.record("bos").unwrap();
+        theirs.set_identifier = Some("theirs".into());
+        z.apply(&[Change::create(theirs)], &|_, _| Ok(())).unwrap();
+        // An ownership record that says out beside a published record.
+        let out = Standing {
+            in_tier: false,
+            since: 1,
+            why: "below-min-healthy".into(),
+        };
+        z.apply(
+            &[
+                Change::create(s.record("nyc").unwrap()),
+                Change::create(s.ownership_record("nyc", &out)),
+            ],
+            &|_, _| Ok(()),
+        )
+        .unwrap();
+        let view = read(&z);
+        assert!(
+            view.is_foreign("theirs") && view.is_foreign("nyc"),
+            "{view:?}"
+        );
+        let remove = BTreeMap::from([
+            ("theirs".to_owned(), None),
+            ("nyc".to_owned(), standing(false, "below-min-healthy")),
+        ]);
+        let p = plan(&s, &view, &remove);
+        assert!(p.is_empty(), "{p:?}");
+        assert_eq!(p.skipped.len(), 2);
+        // Another owner's TXT, and a keyed tier reading an unsigned TXT.
+        let mut other = spec();
+        other.owner_id = "other".into();
+        assert!(
+            classify(&other, &z.sets().cloned().collect::<Vec<_>>())
+                .owned
+                .is_empty()
+        );
+        let mut keyed = spec();
+        keyed.ownership_key =
+            Some(OwnershipKey::from_bytes(b"a shared key of 32 bytes, really").unwrap());
+        let bos = BTreeMap::from([("bos".to_owned(), standing(true, "healthy"))]);
+        let mut z2 = zone();
+        step(&mut z2, &spec(), &bos);
+        let sets: Vec<RecordSet> = z2.sets().cloned().collect();
+        assert!(classify(&keyed, &sets).is_foreign("bos"));
+        // Signed by the keyed tier, it is owned.
+        let mut z3 = zone();
+        step(&mut z3, &keyed, &bos);
+        let sets: Vec<RecordSet> = z3.sets().cloned().collect();
+        assert!(classify(&keyed, &sets).owned.contains_key("bos"));
+    }
+}
