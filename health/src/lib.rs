@@ -13,4 +13,5 @@ pub mod decide;
 pub mod lease;
 pub mod metrics;
 pub mod readmit;
+pub mod tier;
 pub mod witness;

@@ -1,0 +1,467 @@
+//! Which Wavelength zones are in the global name's tier: pure code, no I/O, time passed in.
+//!
+//! A zone leaves the tier once its pool has had fewer than `min_healthy` healthy targets for
+//! `leave_after`, and returns once it has had enough for `return_after` (its own hysteresis, on
+//! top of the targets' rise/fall). The tier never goes empty: when every zone would be out, the
+//! regional fallback is published instead, or, without one, the healthiest zone is kept.
+
+use std::collections::BTreeMap;
+
+use registry::tier::{FALLBACK_ID, Standing};
+
+/// Why tokens written in the tier's ownership records (`why=`).
+pub mod why {
+    /// In: at or above `min_healthy`.
+    pub const HEALTHY: &str = "healthy";
+    /// Out (or leaving): below `min_healthy`.
+    pub const BELOW_MIN_HEALTHY: &str = "below-min-healthy";
+    /// In although below `min_healthy`: every zone is out and there is no fallback.
+    pub const KEPT_HEALTHIEST: &str = "kept-healthiest";
+    /// The fallback is in: every zone is out.
+    pub const EVERY_ZONE_OUT: &str = "every-zone-out";
+    /// The fallback is out: some zone is in.
+    pub const ZONES_AVAILABLE: &str = "zones-available";
+}
+
+/// A zone's pool as its health controller sees it this round.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ZoneHealth {
+    /// Targets whose verdict is healthy.
+    pub healthy: usize,
+    /// Targets in the pool.
+    pub total: usize,
+}
+
+/// How many healthy targets keep a zone in the tier.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum MinHealthy {
+    /// At least this many (≥ 1).
+    Targets(usize),
+    /// At least this fraction of the pool (0 < f ≤ 1), and at least one.
+    Fraction(f64),
+}
+
+impl MinHealthy {
+    /// True when `health` has enough healthy targets.
+    pub fn met(self, health: ZoneHealth) -> bool {
+        let need = match self {
+            MinHealthy::Targets(n) => n,
+            // Bounded: total ≤ Route 53's 100 weighted sets per name, f ≤ 1.
+            MinHealthy::Fraction(f) => (f * health.total as f64).ceil() as usize,
+        };
+        health.healthy >= need.max(1)
+    }
+}
+
+/// The tier's rules.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TierPolicy {
+    /// Below this a zone leaves.
+    pub min_healthy: MinHealthy,
+    /// Seconds below `min_healthy` before a zone leaves.
+    pub leave_after: u64,
+    /// Seconds at or above `min_healthy` before a zone that left returns.
+    pub return_after: u64,
+    /// True when a regional fallback is configured.
+    pub fallback: bool,
+}
+
+/// One zone as the round sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ZoneInput {
+    /// Its set identifier (the zone id).
+    pub id: String,
+    /// Its pool's health; `None` until its controller has verdicts.
+    pub health: Option<ZoneHealth>,
+    /// Where its ownership record says it stands; `None` when it has none yet.
+    pub standing: Option<Standing>,
+    /// True when its set identifier is foreign (never planned, never counted as in).
+    pub foreign: bool,
+}
+
+/// What this controller remembers between rounds: since when each zone has been on its side
+/// of `min_healthy`. Lost on restart, which only delays a return by `return_after`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Hysteresis {
+    met_since: BTreeMap<String, (bool, u64)>,
+}
+
+impl Hysteresis {
+    /// Records this round's `met` for `id`; returns since when it has held.
+    fn observe(&mut self, id: &str, met: bool, now: u64) -> u64 {
+        match self.met_since.get(id) {
+            Some((was, since)) if *was == met => *since,
+            _ => {
+                self.met_since.insert(id.to_owned(), (met, now));
+                now
+            }
+        }
+    }
+}
+
+/// The round's decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TierDecision {
+    /// How every zone (and the fallback) should stand; `None` removes its records. Zones
+    /// whose health is unknown and that have no records yet are absent (nothing to write).
+    pub wanted: BTreeMap<String, Option<Standing>>,
+    /// The zones in the tier after this decision, in input order.
+    pub in_tier: Vec<String>,
+    /// True when the fallback is published after this decision.
+    pub fallback_in: bool,
+    /// The zone kept in although below `min_healthy` (no fallback, every zone out).
+    pub kept: Option<String>,
+}
+
+/// Decides the tier for this round. `zones` in configuration order; `fallback` is where the
+/// fallback's ownership record says it stands. Unknown set identifiers of the tier that this
+/// controller owns (`stale`: zones removed from the configuration) are removed.
+pub fn decide(
+    policy: &TierPolicy,
+    zones: &[ZoneInput],
+    fallback: Option<&Standing>,
+    stale: &[String],
+    memory: &mut Hysteresis,
+    now: u64,
+) -> TierDecision {
+    let mut wanted = BTreeMap::new();
+    let mut next: Vec<(usize, bool, &'static str)> = Vec::new();
+    for (i, z) in zones.iter().enumerate() {
+        if z.foreign {
+            continue;
+        }
+        let was_in = z.standing.as_ref().map(|s| s.in_tier);
+        let Some(health) = z.health else {
+            // Nothing known yet: keep what is published.
+            if let Some(was) = was_in {
+                next.push((i, was, keep_why(z)));
+            }
+            continue;
+        };
+        let met = policy.min_healthy.met(health);
+        let since = memory.observe(&z.id, met, now);
+        let held = now.saturating_sub(since);
+        let is_in = match (was_in, met) {
+            (None, met) => met,
+            (Some(true), true) => true,
+            (Some(true), false) => held < policy.leave_after,
+            (Some(false), true) => held >= policy.return_after,
+            (Some(false), false) => false,
+        };
+        let why = if met {
+            why::HEALTHY
+        } else {
+            why::BELOW_MIN_HEALTHY
+        };
+        next.push((i, is_in, why));
+    }
+    let any_in = next.iter().any(|(_, is_in, _)| *is_in);
+    let mut kept = None;
+    if !any_in && !policy.fallback {
+        // Never empty: keep the healthiest zone (most healthy targets; then one that is in
+        // now; then configuration order).
+        let best = next.iter_mut().max_by_key(|(i, _, _)| {
+            let z = &zones[*i];
+            (
+                z.health.map_or(0, |h| h.healthy),
+                z.standing.as_ref().is_some_and(|s| s.in_tier),
+                std::cmp::Reverse(*i),
+            )
+        });
+        if let Some(best) = best {
+            best.1 = true;
+            best.2 = why::KEPT_HEALTHIEST;
+            kept = Some(zones[best.0].id.clone());
+        }
+    }
+    let mut in_tier = Vec::new();
+    for (i, is_in, why) in next {
+        let z = &zones[i];
+        if is_in {
+            in_tier.push(z.id.clone());
+        }
+        wanted.insert(
+            z.id.clone(),
+            Some(standing(z.standing.as_ref(), is_in, why, now)),
+        );
+    }
+    let fallback_in = policy.fallback && in_tier.is_empty();
+    if policy.fallback && (fallback_in || fallback.is_some()) {
+        let why = if fallback_in {
+            why::EVERY_ZONE_OUT
+        } else {
+            why::ZONES_AVAILABLE
+        };
+        wanted.insert(
+            FALLBACK_ID.to_owned(),
+            Some(standing(fallback, fallback_in, why, now)),
+        );
+    } else if !policy.fallback && fallback.is_some() {
+        wanted.insert(FALLBACK_ID.to_owned(), None);
+    }
+    for id in stale {
+        wanted.insert(id.clone(), None);
+    }
+    TierDecision {
+        wanted,
+        in_tier,
+        fallback_in,
+        kept,
+    }
+}
+
+/// The why of a zone whose health is not known yet: what its record says.
+fn keep_why(z: &ZoneInput) -> &'static str {
+    match z.standing.as_ref().map(|s| s.why.as_str()) {
+        Some(why::HEALTHY) => why::HEALTHY,
+        Some(why::KEPT_HEALTHIEST) => why::KEPT_HEALTHIEST,
+        _ => why::BELOW_MIN_HEALTHY,
+    }
+}
+
+fn standing(read: Option<&Standing>, in_tier: bool, why: &str, now: u64) -> Standing {
+    Standing {
+        in_tier,
+        since: match read {
+            Some(s) if s.in_tier == in_tier => s.since,
+            _ => now,
+        },
+        why: why.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(fallback: bool) -> TierPolicy {
+        TierPolicy {
+            min_healthy: MinHealthy::Targets(2),
+            leave_after: 0,
+            return_after: 30,
+            fallback,
+        }
+    }
+
+    fn zone(id: &str, healthy: usize, in_tier: Option<bool>) -> ZoneInput {
+        ZoneInput {
+            id: id.into(),
+            health: Some(ZoneHealth { healthy, total: 4 }),
+            standing: in_tier.map(|in_tier| Standing {
+                in_tier,
+                since: 0,
+                why: why::HEALTHY.into(),
+            }),
+            foreign: false,
+        }
+    }
+
+    /// Runs a decision and feeds its standings back, as the next round would read them.
+    fn round(
+        p: &TierPolicy,
+        zones: &mut [ZoneInput],
+        fallback: &mut Option<Standing>,
+        memory: &mut Hysteresis,
+        now: u64,
+    ) -> TierDecision {
+        let d = decide(p, zones, fallback.as_ref(), &[], memory, now);
+        for z in zones.iter_mut() {
+            if let Some(Some(s)) = d.wanted.get(&z.id) {
+                z.standing = Some(s.clone());
+            }
+        }
+        if let Some(f) = d.wanted.get(FALLBACK_ID) {
+            *fallback = f.clone();
+        }
+        d
+    }
+
+    #[test]
+    fn min_healthy_counts_targets_or_a_fraction_and_never_less_than_one() {
+        let h = |healthy, total| ZoneHealth { healthy, total };
+        assert!(MinHealthy::Targets(2).met(h(2, 4)));
+        assert!(!MinHealthy::Targets(2).met(h(1, 4)));
+        assert!(MinHealthy::Fraction(0.5).met(h(2, 4)));
+        assert!(!MinHealthy::Fraction(0.5).met(h(2, 5)));
+        // An empty pool never meets a fraction.
+        assert!(!MinHealthy::Fraction(0.5).met(h(0, 0)));
+        assert!(!MinHealthy::Targets(0).met(h(0, 4)));
+    }
+
+    #[test]
+    fn a_zone_leaves_below_min_healthy_and_returns_after_return_after() {
+        let p = TierPolicy {
+            leave_after: 10,
+            ..policy(false)
+        };
+        let mut zones = vec![zone("bos", 4, None), zone("nyc", 4, None)];
+        let (mut fb, mut mem) = (None, Hysteresis::default());
+        let d = round(&p, &mut zones, &mut fb, &mut mem, 100);
+        assert_eq!(d.in_tier, ["bos", "nyc"]);
+        // Boston drops to 1 healthy target: it stays in for leave_after (10 s) …
+        zones[0].health = Some(ZoneHealth {
+            healthy: 1,
+            total: 4,
+        });
+        let d = round(&p, &mut zones, &mut fb, &mut mem, 101);
+        assert_eq!(d.in_tier, ["bos", "nyc"]);
+        assert_eq!(
+            d.wanted["bos"].as_ref().unwrap().why,
+            why::BELOW_MIN_HEALTHY
+        );
+        let d = round(&p, &mut zones, &mut fb, &mut mem, 110);
+        assert_eq!(d.in_tier, ["bos", "nyc"]);
+        // … and leaves at 101 + 10.
+        let d = round(&p, &mut zones, &mut fb, &mut mem, 111);
+        assert_eq!(d.in_tier, ["nyc"]);
+        assert_eq!(zones[0].standing.as_ref().unwrap().since, 111);
+        // Recovered at 120: back only after return_after (30 s), at 150.
+        zones[0].health = Some(ZoneHealth {
+            healthy: 4,
+            total: 4,
+        });
+        for t in [120, 130, 149] {
+            assert_eq!(round(&p, &mut zones, &mut fb, &mut mem, t).in_tier, ["nyc"]);
+        }
+        // A relapse during the wait restarts it.
+        zones[0].health = Some(ZoneHealth {
+            healthy: 0,
+            total: 4,
+        });
+        round(&p, &mut zones, &mut fb, &mut mem, 150);
+        zones[0].health = Some(ZoneHealth {
+            healthy: 4,
+            total: 4,
+        });
+        assert_eq!(
+            round(&p, &mut zones, &mut fb, &mut mem, 160).in_tier,
+            ["nyc"]
+        );
+        assert_eq!(
+            round(&p, &mut zones, &mut fb, &mut mem, 189).in_tier,
+            ["nyc"]
+        );
+        assert_eq!(
+            round(&p, &mut zones, &mut fb, &mut mem, 190).in_tier,
+            ["bos", "nyc"]
+        );
+    }
+
+    #[test]
+    fn the_tier_never_goes_empty_the_healthiest_zone_is_kept() {
+        let p = policy(false);
+        let mut zones = vec![
+            zone("bos", 4, None),
+            zone("nyc", 4, None),
+            zone("dfw", 4, None),
+        ];
+        let (mut fb, mut mem) = (None, Hysteresis::default());
+        round(&p, &mut zones, &mut fb, &mut mem, 0);
+        zones[0].health = Some(ZoneHealth {
+            healthy: 0,
+            total: 4,
+        });
+        zones[1].health = Some(ZoneHealth {
+            healthy: 1,
+            total: 4,
+        });
+        zones[2].health = Some(ZoneHealth {
+            healthy: 0,
+            total: 4,
+        });
+        let d = round(&p, &mut zones, &mut fb, &mut mem, 5);
+        assert_eq!(d.in_tier, ["nyc"]);
+        assert_eq!(d.kept.as_deref(), Some("nyc"));
+        assert_eq!(d.wanted["nyc"].as_ref().unwrap().why, why::KEPT_HEALTHIEST);
+        // Nothing healthy anywhere: the one that is in stays (not the first in order).
+        zones[1].health = Some(ZoneHealth {
+            healthy: 0,
+            total: 4,
+        });
+        let d = round(&p, &mut zones, &mut fb, &mut mem, 6);
+        assert_eq!(d.in_tier, ["nyc"]);
+        // Boston recovers: healthier than nyc, it is the one kept at once, without waiting
+        // for return_after, and then stays in on its own merit.
+        zones[0].health = Some(ZoneHealth {
+            healthy: 4,
+            total: 4,
+        });
+        let d = round(&p, &mut zones, &mut fb, &mut mem, 10);
+        assert_eq!(
+            (d.in_tier.as_slice(), d.kept.as_deref()),
+            (["bos".to_owned()].as_slice(), Some("bos"))
+        );
+        let d = round(&p, &mut zones, &mut fb, &mut mem, 11);
+        assert_eq!(
+            (d.in_tier.as_slice(), d.kept),
+            (["bos".to_owned()].as_slice(), None)
+        );
+        assert_eq!(d.wanted["bos"].as_ref().unwrap().why, why::HEALTHY);
+        // nyc recovers too: it waits return_after (30 s) like any zone that left.
+        zones[1].health = Some(ZoneHealth {
+            healthy: 4,
+            total: 4,
+        });
+        assert_eq!(
+            round(&p, &mut zones, &mut fb, &mut mem, 12).in_tier,
+            ["bos"]
+        );
+        assert_eq!(
+            round(&p, &mut zones, &mut fb, &mut mem, 42).in_tier,
+            ["bos", "nyc"]
+        );
+    }
+
+    #[test]
+    fn the_fallback_is_published_only_while_every_zone_is_out() {
+        let p = policy(true);
+        let mut zones = vec![zone("bos", 4, None), zone("nyc", 4, None)];
+        let (mut fb, mut mem) = (None, Hysteresis::default());
+        let d = round(&p, &mut zones, &mut fb, &mut mem, 0);
+        assert!(!d.fallback_in && !d.wanted.contains_key(FALLBACK_ID));
+        for z in &mut zones {
+            z.health = Some(ZoneHealth {
+                healthy: 0,
+                total: 4,
+            });
+        }
+        let d = round(&p, &mut zones, &mut fb, &mut mem, 1);
+        assert!(d.in_tier.is_empty() && d.fallback_in && d.kept.is_none());
+        assert_eq!(fb.as_ref().unwrap().why, why::EVERY_ZONE_OUT);
+        zones[1].health = Some(ZoneHealth {
+            healthy: 3,
+            total: 4,
+        });
+        // A zone that left waits return_after even when only the fallback is in.
+        assert!(round(&p, &mut zones, &mut fb, &mut mem, 31).fallback_in);
+        let d = round(&p, &mut zones, &mut fb, &mut mem, 61);
+        assert_eq!(
+            (d.in_tier.as_slice(), d.fallback_in),
+            (["nyc".to_owned()].as_slice(), false)
+        );
+        assert_eq!(fb.as_ref().unwrap().why, why::ZONES_AVAILABLE);
+        // A fallback that is no longer configured is removed.
+        let d = decide(&policy(false), &zones, fb.as_ref(), &[], &mut mem, 62);
+        assert_eq!(d.wanted[FALLBACK_ID], None);
+    }
+
+    #[test]
+    fn unknown_health_keeps_what_is_published_and_foreign_zones_are_left_alone() {
+        let p = policy(false);
+        let mut zones = vec![zone("bos", 0, Some(true)), zone("nyc", 4, Some(false))];
+        zones[0].health = None;
+        zones[1].foreign = true;
+        let stale = vec!["sea".to_owned()];
+        let d = decide(&p, &zones, None, &stale, &mut Hysteresis::default(), 0);
+        assert_eq!(d.in_tier, ["bos"]);
+        assert!(!d.wanted.contains_key("nyc"));
+        assert_eq!(d.wanted["sea"], None);
+        // A new zone with unknown health and no records: nothing to write yet.
+        let fresh = vec![ZoneInput {
+            health: None,
+            ..zone("dfw", 0, None)
+        }];
+        let d = decide(&p, &fresh, None, &[], &mut Hysteresis::default(), 0);
+        assert!(d.wanted.is_empty() && d.in_tier.is_empty());
+    }
+}
