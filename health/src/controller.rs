@@ -24,7 +24,8 @@ use tokio::time::Instant;
 
 use crate::config::{HealthConfig, ProbeVia};
 use crate::decide::{Policy, decide};
-use crate::lease::{self, LeaseStep};
+use crate::leader::{Candidate, lead};
+use crate::lease;
 use crate::metrics::{
     DirectionLabels, FailureLabels, HealthMetrics, KindLabels, ProbeLabels, TargetLabels,
 };
@@ -450,41 +451,20 @@ impl<S: PoolStore + 'static, P: Probe> Controller<S, P> {
         let label = self.pool_label();
 
         let lease_ttl = self.cfg.lease_ttl.as_secs().max(1);
-        let current = lease::find(&self.pool, sets);
-        if let Some((Ok(l), _)) = &current
-            && l.holder != self.id
-            && lease::implausible(l, now, lease_ttl)
-        {
-            self.implausible_lease(l, now);
-        }
-        let step = lease::step(&self.pool, current, &self.id, now, lease_ttl);
-        self.leader = match step {
-            LeaseStep::Follow { holder } => {
-                if self.leader {
-                    tracing::warn!(%holder, "lost the leader lease; following");
-                }
-                false
-            }
-            LeaseStep::Write(changes) => {
-                let group = registry::plan::Plan {
-                    groups: vec![registry::plan::ChangeGroup {
-                        target_id: registry::model::LEADER_LABEL.into(),
-                        changes,
-                    }],
-                    skipped: Vec::new(),
-                };
-                match store.execute(&group).await {
-                    Ok(_) => {
-                        if !self.leader {
-                            tracing::info!(controller = %self.id, "took the leader lease");
-                        }
-                        true
-                    }
-                    Err(WriteError::Conflict { .. }) => false,
-                    Err(e) => return Err(e),
-                }
-            }
+        let mut odd = None;
+        let candidate = Candidate {
+            me: &self.id,
+            now,
+            ttl: lease_ttl,
+            was_leader: self.leader,
         };
+        self.leader = lead(store, &self.pool, sets, candidate, |l| {
+            odd = Some(l.clone())
+        })
+        .await?;
+        if let Some(l) = odd {
+            self.implausible_lease(&l, now);
+        }
         self.metrics
             .leader
             .get_or_create(&label)

@@ -11,6 +11,7 @@ pub mod config;
 pub mod controller;
 pub mod decide;
 pub mod global;
+pub mod leader;
 pub mod lease;
 pub mod metrics;
 pub mod readmit;

@@ -480,6 +480,8 @@ pub const WAVELENGTH_ZONES: &[WavelengthZone] = &[
 
 /// The commercial AWS Regions and the city the lab places each at (see the module doc).
 #[rustfmt::skip]
+// Kuala Lumpur lies at 3.14° N: a latitude, not an approximation of π.
+#[allow(clippy::approx_constant)]
 pub const AWS_REGIONS: &[AwsRegion] = &[
     region("us-east-1", "Ashburn, Virginia", 39.04, -77.49),
     region("us-east-2", "Columbus, Ohio", 39.96, -83.00),
