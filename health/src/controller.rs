@@ -30,6 +30,8 @@ use crate::metrics::{
     DirectionLabels, FailureLabels, HealthMetrics, KindLabels, ProbeLabels, TargetLabels,
 };
 use crate::readmit::Readmission;
+use crate::tier::ZoneHealth;
+use crate::tier_controller::HealthReport;
 use crate::witness::Witness;
 use probe::state::{Health, TargetHealth, Thresholds, Transition};
 use probe::{ProbeKind, ProbeResult, Prober};
@@ -115,6 +117,8 @@ pub struct Controller<S = Writer, P = Prober> {
     /// When the earliest re-admission hold of a target that passes its probes ends (set by
     /// each round).
     release_at: Option<Instant>,
+    /// Where this pool's health goes when it is a zone of the tier.
+    report: Option<HealthReport>,
 }
 
 impl<S: PoolStore + 'static, P: Probe> Controller<S, P> {
@@ -147,7 +151,15 @@ impl<S: PoolStore + 'static, P: Probe> Controller<S, P> {
             witness: Witness::default(),
             lease_warned: None,
             release_at: None,
+            report: None,
         }
+    }
+
+    /// Reports the pool's health (healthy targets against all but draining ones) to the zone
+    /// tier after every round, once every target has a verdict.
+    pub fn with_health_report(mut self, report: HealthReport) -> Self {
+        self.report = Some(report);
+        self
     }
 
     /// Asks `liveness` before deleting a long-quarantined target; without it (labs), a target
@@ -471,6 +483,24 @@ impl<S: PoolStore + 'static, P: Probe> Controller<S, P> {
             .set(i64::from(self.leader));
 
         let verdicts = self.verdicts();
+        if let Some(report) = &self.report {
+            let counted: Vec<&str> = view
+                .owned
+                .values()
+                .filter(|o| o.target.state != registry::model::TargetState::Draining)
+                .map(|o| o.target.id.as_str())
+                .collect();
+            let verdict = |id: &str| verdicts.get(id).copied().unwrap_or(Health::Unknown);
+            if counted.iter().all(|id| verdict(id) != Health::Unknown) {
+                report.publish(ZoneHealth {
+                    healthy: counted
+                        .iter()
+                        .filter(|id| verdict(id) == Health::Healthy)
+                        .count(),
+                    total: counted.len(),
+                });
+            }
+        }
         let policy = Policy {
             max_quarantined_fraction: self.cfg.max_quarantined_fraction,
             all_down: self.cfg.all_down,
@@ -844,8 +874,14 @@ mod tests {
     /// registered through the one reconcile loop as agents do.
     async fn zone(n: u8) -> Arc<MemoryStore> {
         let store = Arc::new(MemoryStore::new(Fqdn::parse("example.com").unwrap()));
-        let pool = pool();
-        let intents: BTreeMap<String, Intent> = (1..=n)
+        register(&store, &pool(), 1..=n).await;
+        store
+    }
+
+    /// Registers targets `i-k` at 192.0.2.k for every k in `ids` into `pool`, as agents do.
+    async fn register(store: &MemoryStore, pool: &PoolSpec, ids: std::ops::RangeInclusive<u8>) {
+        let pool = pool.clone();
+        let intents: BTreeMap<String, Intent> = ids
             .map(|i| {
                 let t = Target::active(format!("i-{i}"), vec![ip(i)], 10, START);
                 (t.id.clone(), Intent::Present(t))
@@ -857,8 +893,7 @@ mod tests {
                 outcome: (),
             })
         });
-        reconcile(&*store, &pool, 1, &mut register).await.unwrap();
-        store
+        reconcile(store, &pool, 1, &mut register).await.unwrap();
     }
 
     /// The owned targets as the zone holds them now.
@@ -1350,5 +1385,129 @@ mod tests {
         );
         assert_eq!(store.throttled(), 3);
         running.stop().await;
+    }
+
+    /// Two zones' pools, each with its own controller, and the zone tier over them, all in one
+    /// process as `wavelb health` runs them.
+    #[tokio::test(start_paused = true)]
+    async fn a_dead_zone_leaves_the_tier_and_returns_after_return_after() {
+        use crate::global::GlobalConfig;
+        use crate::tier_controller::TierController;
+        use registry::tier::classify as tier_view;
+
+        let store = Arc::new(MemoryStore::new(Fqdn::parse("example.com").unwrap()));
+        let pools: Vec<PoolSpec> = ["bos", "nyc"]
+            .iter()
+            .map(|z| PoolSpec {
+                name: Fqdn::parse(&format!("{z}.example.com")).unwrap(),
+                ..pool()
+            })
+            .collect();
+        register(&store, &pools[0], 1..=2).await;
+        register(&store, &pools[1], 3..=4).await;
+        let global: GlobalConfig = toml::from_str(
+            "name = \"edge.example.com\"\nreturn_after = \"30s\"\n\
+             [[zone]]\npool = \"bos.example.com\"\nwavelength_zone = \"bos\"\ncoordinates = [42.36, -71.06]\n\
+             [[zone]]\npool = \"nyc.example.com\"\nwavelength_zone = \"nyc\"\ncoordinates = [40.71, -74.01]\n",
+        )
+        .unwrap();
+        let spec = global.spec(&pools, "Z1").unwrap();
+        let mut registry = Registry::default();
+        let metrics = HealthMetrics::register(&mut registry);
+        let (tier, reports) = TierController::new(
+            spec.clone(),
+            global.policy().unwrap(),
+            Arc::clone(&store),
+            "c-a".into(),
+            Duration::from_secs(15),
+            Duration::from_secs(5),
+            metrics.clone(),
+        );
+        let script = Arc::new(Script::default());
+        let (stop, stopped) = watch::channel(false);
+        let stopped = move || {
+            let mut rx = stopped.clone();
+            async move {
+                let _ = rx.wait_for(|s| *s).await;
+            }
+        };
+        let mut tasks = Vec::new();
+        for (pool, report) in pools.iter().zip(reports) {
+            let controller = Controller::new(
+                pool.clone(),
+                Arc::clone(&store),
+                config(""),
+                Arc::clone(&script),
+                "c-a".into(),
+                metrics.clone(),
+                PoolMetrics::register(&mut registry),
+            )
+            .with_clock(Clock::following_tokio(START))
+            .with_health_report(report);
+            tasks.push(tokio::spawn(controller.run(stopped(), |_| {})));
+        }
+        tasks.push(tokio::spawn(
+            tier.with_clock(Clock::following_tokio(START))
+                .run(stopped()),
+        ));
+        let published = |store: &MemoryStore| -> Vec<String> {
+            tier_view(&spec, &store.sets())
+                .published()
+                .map(str::to_owned)
+                .collect()
+        };
+        within(Duration::from_secs(20), "both zones in the tier", || {
+            published(&store) == ["bos", "nyc"]
+        })
+        .await;
+        // Every target of Boston dies: its zone leaves (detection + one round), New York stays.
+        script.set(ip(1), false);
+        script.set(ip(2), false);
+        let took = within(Duration::from_secs(20), "bos leaves", || {
+            published(&store) == ["nyc"]
+        })
+        .await;
+        assert!(took <= Duration::from_secs(8), "left after {took:?}");
+        let view = tier_view(&spec, &store.sets());
+        assert_eq!(
+            view.owned["bos"].standing.why,
+            crate::tier::why::BELOW_MIN_HEALTHY
+        );
+        // It recovers: rise 2 at 1 s probes, then return_after (30 s) before it is back.
+        script.set(ip(1), true);
+        script.set(ip(2), true);
+        throughout(
+            Duration::from_secs(30),
+            "bos stays out for return_after",
+            || published(&store) == ["nyc"],
+        )
+        .await;
+        within(Duration::from_secs(10), "bos returns", || {
+            published(&store) == ["bos", "nyc"]
+        })
+        .await;
+        // Every zone dies: the tier never goes empty.
+        for i in 1..=4 {
+            script.set(ip(i), false);
+        }
+        within(Duration::from_secs(20), "one zone kept", || {
+            published(&store).len() == 1
+                && metrics
+                    .tier_kept
+                    .get_or_create(&crate::metrics::TierLabels {
+                        tier: "edge.example.com".into(),
+                    })
+                    .get()
+                    == 1
+        })
+        .await;
+        throughout(Duration::from_secs(20), "never empty", || {
+            published(&store).len() == 1
+        })
+        .await;
+        let _ = stop.send(true);
+        for t in tasks {
+            t.await.unwrap();
+        }
     }
 }

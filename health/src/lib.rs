@@ -16,4 +16,5 @@ pub mod lease;
 pub mod metrics;
 pub mod readmit;
 pub mod tier;
+pub mod tier_controller;
 pub mod witness;

@@ -49,6 +49,22 @@ pub struct DirectionLabels {
     pub direction: &'static str,
 }
 
+/// Labels of the zone tier's per-zone series.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct TierZoneLabels {
+    /// The global name.
+    pub tier: String,
+    /// The zone's set identifier (`fallback` for the regional fallback).
+    pub zone: String,
+}
+
+/// Labels of the zone tier's series.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct TierLabels {
+    /// The global name.
+    pub tier: String,
+}
+
 fn histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.000_1, 2.0, 16))
 }
@@ -78,6 +94,14 @@ pub struct HealthMetrics {
     pub gc_deleted: Counter,
     /// Leases taken over because their expiry lay implausibly far ahead.
     pub lease_implausible: Family<PoolLabels, Counter>,
+    /// 1 while a zone (or the fallback) is published in the tier.
+    pub tier_in: Family<TierZoneLabels, Gauge>,
+    /// Healthy targets of each zone's pool, as the tier sees them.
+    pub tier_healthy: Family<TierZoneLabels, Gauge>,
+    /// 1 while the tier keeps a zone below min_healthy because every zone is out (no fallback).
+    pub tier_kept: Family<TierLabels, Gauge>,
+    /// 1 while this controller holds the tier's leader lease.
+    pub tier_leader: Family<TierLabels, Gauge>,
 }
 
 impl HealthMetrics {
@@ -95,6 +119,10 @@ impl HealthMetrics {
             leader: Family::default(),
             gc_deleted: Counter::default(),
             lease_implausible: Family::default(),
+            tier_in: Family::default(),
+            tier_healthy: Family::default(),
+            tier_kept: Family::default(),
+            tier_leader: Family::default(),
         };
         registry.register(
             "wavelb_target_healthy",
@@ -146,6 +174,26 @@ impl HealthMetrics {
             "wavelb_health_lease_implausible",
             "Rounds that found the leader lease expiring more than 3 lease TTLs ahead (treated as expired)",
             m.lease_implausible.clone(),
+        );
+        registry.register(
+            "wavelb_tier_in",
+            "1 while the zone (or the regional fallback) is published at the global name",
+            m.tier_in.clone(),
+        );
+        registry.register(
+            "wavelb_tier_healthy_targets",
+            "Healthy targets of each zone's pool, as the zone tier counts them against min_healthy",
+            m.tier_healthy.clone(),
+        );
+        registry.register(
+            "wavelb_tier_kept",
+            "1 while every zone is below min_healthy and the healthiest is kept in the tier (no fallback configured)",
+            m.tier_kept.clone(),
+        );
+        registry.register(
+            "wavelb_tier_leader",
+            "1 while this controller holds the zone tier's leader lease",
+            m.tier_leader.clone(),
         );
         m
     }

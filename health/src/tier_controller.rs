@@ -1,0 +1,292 @@
+//! The adapter that keeps the zone tier: every `poll_interval`, and as soon as a zone's health
+//! changes, one round through the one reconcile loop: read the tier's names, take or renew its
+//! leader lease, decide ([`crate::tier::decide`]), and write the plan
+//! ([`registry::tier::plan`]). The zones' health comes from the pools' own controllers in the
+//! same process ([`HealthReport`]).
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use registry::clock::Clock;
+use registry::model::RecordSet;
+use registry::pool::PoolView;
+use registry::reconcile::{Decide, Decision, ReconcileError, reconcile};
+use registry::store::{PoolStore, WriteError};
+use registry::tier::{self as records, FALLBACK_ID, TierSpec};
+use tokio::sync::{Notify, watch};
+
+use crate::leader::{Candidate, lead};
+use crate::metrics::{HealthMetrics, TierLabels, TierZoneLabels};
+use crate::tier::{Hysteresis, TierDecision, TierPolicy, ZoneHealth, ZoneInput, decide};
+
+/// Where a pool's controller reports its zone's health to the tier.
+#[derive(Debug, Clone)]
+pub struct HealthReport {
+    tx: watch::Sender<Option<ZoneHealth>>,
+    wake: Arc<Notify>,
+}
+
+impl HealthReport {
+    /// Publishes this round's health; wakes the tier when it changed.
+    pub fn publish(&self, health: ZoneHealth) {
+        let changed = self.tx.send_if_modified(|current| {
+            let changed = *current != Some(health);
+            *current = Some(health);
+            changed
+        });
+        if changed {
+            self.wake.notify_one();
+        }
+    }
+}
+
+/// The tier's controller.
+pub struct TierController<S> {
+    spec: TierSpec,
+    policy: TierPolicy,
+    store: Arc<S>,
+    zones: Vec<watch::Receiver<Option<ZoneHealth>>>,
+    wake: Arc<Notify>,
+    clock: Clock,
+    id: String,
+    lease_ttl: Duration,
+    poll_interval: Duration,
+    metrics: HealthMetrics,
+    memory: Hysteresis,
+    leader: bool,
+}
+
+impl<S: PoolStore + 'static> TierController<S> {
+    /// A controller for `spec`, writing through `store` (the tier's hosted zone), known as `id`
+    /// in the tier's leader lease. Returns it with one [`HealthReport`] per member, in
+    /// `spec.members` order, for the pools' controllers.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        spec: TierSpec,
+        policy: TierPolicy,
+        store: Arc<S>,
+        id: String,
+        lease_ttl: Duration,
+        poll_interval: Duration,
+        metrics: HealthMetrics,
+    ) -> (Self, Vec<HealthReport>) {
+        let wake = Arc::new(Notify::new());
+        let (reports, zones) = spec
+            .members
+            .iter()
+            .map(|_| {
+                let (tx, rx) = watch::channel(None);
+                (
+                    HealthReport {
+                        tx,
+                        wake: Arc::clone(&wake),
+                    },
+                    rx,
+                )
+            })
+            .unzip();
+        let controller = Self {
+            spec,
+            policy,
+            store,
+            zones,
+            wake,
+            clock: Clock::System,
+            id,
+            lease_ttl,
+            poll_interval,
+            metrics,
+            memory: Hysteresis::default(),
+            leader: false,
+        };
+        (controller, reports)
+    }
+
+    /// Reads the wall clock from `clock` instead of the system's.
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    fn labels(&self) -> TierLabels {
+        TierLabels {
+            tier: self.spec.name.without_dot().to_owned(),
+        }
+    }
+
+    /// Runs rounds until `shutdown` resolves.
+    pub async fn run(mut self, shutdown: impl Future<Output = ()>) {
+        let mut rounds = tokio::time::interval(self.poll_interval);
+        rounds.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let wake = Arc::clone(&self.wake);
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => break,
+                _ = rounds.tick() => {}
+                () = wake.notified() => rounds.reset(),
+            }
+            if let Err(e) = self.round().await {
+                tracing::warn!(tier = %self.spec.name, error = %e, "zone tier round failed; retrying next round");
+            }
+        }
+        self.metrics
+            .tier_leader
+            .get_or_create(&self.labels())
+            .set(0);
+    }
+
+    /// One round; returns a one-line summary.
+    pub async fn round(&mut self) -> Result<String, WriteError> {
+        let store = Arc::clone(&self.store);
+        let pool = self.spec.pool_spec();
+        let mut round = Round {
+            controller: self,
+            store: &store,
+        };
+        match reconcile(&*store, &pool, 1, &mut round).await {
+            Ok(done) => Ok(done.outcome),
+            Err(ReconcileError::Write(WriteError::Conflict { messages })) => {
+                tracing::info!(
+                    ?messages,
+                    "the tier changed while we wrote; next round re-reads it"
+                );
+                Ok("the tier changed while we wrote; next round re-reads it".into())
+            }
+            Err(ReconcileError::Write(e) | ReconcileError::Decide(e)) => Err(e),
+        }
+    }
+
+    async fn decide_round(
+        &mut self,
+        store: &S,
+        sets: &[RecordSet],
+    ) -> Result<(registry::plan::Plan, String), WriteError> {
+        let now = self.clock.unix_now();
+        let candidate = Candidate {
+            me: &self.id,
+            now,
+            ttl: self.lease_ttl.as_secs().max(1),
+            was_leader: self.leader,
+        };
+        let pool = self.spec.pool_spec();
+        self.leader = lead(store, &pool, sets, candidate, |l| {
+            tracing::warn!(tier = %pool.name, holder = %l.holder, "the tier's leader lease expires implausibly far ahead; taking it over");
+        })
+        .await?;
+        let labels = self.labels();
+        self.metrics
+            .tier_leader
+            .get_or_create(&labels)
+            .set(i64::from(self.leader));
+        let view = records::classify(&self.spec, sets);
+        let inputs: Vec<ZoneInput> = self
+            .spec
+            .members
+            .iter()
+            .zip(&self.zones)
+            .map(|(m, rx)| ZoneInput {
+                id: m.id.clone(),
+                health: *rx.borrow(),
+                standing: view.owned.get(&m.id).map(|e| e.standing.clone()),
+                foreign: view.is_foreign(&m.id),
+            })
+            .collect();
+        let fallback = view.owned.get(FALLBACK_ID).map(|e| e.standing.clone());
+        let stale: Vec<String> = view
+            .owned
+            .keys()
+            .filter(|id| *id != FALLBACK_ID && self.spec.member(id).is_none())
+            .cloned()
+            .collect();
+        let decision = decide(
+            &self.policy,
+            &inputs,
+            fallback.as_ref(),
+            &stale,
+            &mut self.memory,
+            now,
+        );
+        self.report(&inputs, &decision);
+        let summary = format!(
+            "tier {}: {} of {} zones in{}, {}",
+            self.spec.name,
+            decision.in_tier.len(),
+            inputs.len(),
+            if decision.fallback_in {
+                " (the regional fallback answers)"
+            } else {
+                ""
+            },
+            if self.leader { "leader" } else { "follower" }
+        );
+        if !self.leader {
+            return Ok((registry::plan::Plan::default(), summary));
+        }
+        let plan = records::plan(&self.spec, &view, &decision.wanted);
+        for s in &plan.skipped {
+            tracing::warn!(tier = %self.spec.name, zone = %s.target_id, reason = %s.reason, "not writing a tier record");
+        }
+        if !plan.is_empty() {
+            tracing::info!(tier = %self.spec.name, in_tier = ?decision.in_tier, fallback = decision.fallback_in, kept = ?decision.kept, "changing the zone tier");
+        }
+        Ok((plan, summary))
+    }
+
+    fn report(&self, inputs: &[ZoneInput], decision: &TierDecision) {
+        let tier = self.spec.name.without_dot().to_owned();
+        let zone = |id: &str| TierZoneLabels {
+            tier: tier.clone(),
+            zone: id.to_owned(),
+        };
+        for z in inputs {
+            let published = decision.in_tier.contains(&z.id);
+            self.metrics
+                .tier_in
+                .get_or_create(&zone(&z.id))
+                .set(i64::from(published));
+            if let Some(h) = z.health {
+                self.metrics
+                    .tier_healthy
+                    .get_or_create(&zone(&z.id))
+                    .set(i64::try_from(h.healthy).unwrap_or(i64::MAX));
+            }
+        }
+        if self.spec.fallback.is_some() {
+            self.metrics
+                .tier_in
+                .get_or_create(&zone(FALLBACK_ID))
+                .set(i64::from(decision.fallback_in));
+        }
+        self.metrics
+            .tier_kept
+            .get_or_create(&self.labels())
+            .set(i64::from(decision.kept.is_some()));
+        if let Some(kept) = &decision.kept {
+            tracing::error!(tier = %self.spec.name, zone = %kept, "every zone is below min_healthy and no fallback is configured: keeping the healthiest zone in the tier");
+        }
+    }
+}
+
+/// One round's decision for the reconcile loop.
+struct Round<'a, S> {
+    controller: &'a mut TierController<S>,
+    store: &'a S,
+}
+
+impl<S: PoolStore + 'static> Decide for Round<'_, S> {
+    type Outcome = String;
+    type Error = WriteError;
+    async fn decide(
+        &mut self,
+        _view: &PoolView,
+        sets: &[RecordSet],
+    ) -> Result<Decision<String>, WriteError> {
+        let (plan, summary) = self.controller.decide_round(self.store, sets).await?;
+        Ok(Decision {
+            plan,
+            outcome: summary,
+        })
+    }
+}
