@@ -22,6 +22,8 @@ pub struct Config {
     pub resolver: resolver::config::ResolverConfig,
     /// `[health]`
     pub health: Option<health::config::HealthConfig>,
+    /// `[global]`: one name over several zones' pools (read by `wavelb health`).
+    pub global: Option<health::global::GlobalConfig>,
     /// `[agent]`
     pub agent: Option<agent::config::AgentConfig>,
     /// `[ec2]`
@@ -63,6 +65,9 @@ impl Config {
         }
         if let Some(health) = &self.health {
             health.validate()?;
+        }
+        if let Some(global) = &self.global {
+            global.validate()?;
         }
         if let Some(agent) = &self.agent {
             agent.validate()?;

@@ -1,14 +1,17 @@
 //! `wavelb health`: the health controller as a long-running service.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use anyhow::Context;
 use health::controller::{Controller, Liveness};
 use health::metrics::HealthMetrics;
+use health::tier_controller::{HealthReport, TierController};
 use probe::Prober;
 use prometheus_client::registry::Registry;
 use registry::config::Placeholders;
 use registry::metrics::{PoolMetrics, WriterMetrics};
+use registry::name::Fqdn;
 use registry::writer::Writer;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
@@ -67,6 +70,13 @@ pub async fn run(cfg: Option<&Config>, args: HealthArgs) -> anyhow::Result<()> {
         .iter()
         .map(|(p, _)| p.name.without_dot().to_owned())
         .collect();
+    // The zone tier, over this file's pools (in their hosted zone, known once it is opened).
+    if let Some(global) = &cfg.global {
+        let specs: Vec<_> = pools.iter().map(|(p, _)| p.clone()).collect();
+        global
+            .spec(&specs, "(checked at start)")
+            .map_err(|e| UsageError(e.to_string()))?;
+    }
     if args.check_config {
         println!(
             "configuration is valid: pool{} {} probed with {}",
@@ -107,7 +117,20 @@ pub async fn run(cfg: Option<&Config>, args: HealthArgs) -> anyhow::Result<()> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let (ready_tx, mut ready_rx) = mpsc::unbounded_channel::<String>();
     let mut tasks = JoinSet::new();
+    let mut reports = match &cfg.global {
+        None => HashMap::new(),
+        Some(global) => {
+            let (tier, reports) =
+                tier_controller(global, &pools, &writers, &hc, &id, &metrics).await?;
+            let mut stop = stop_rx.clone();
+            tasks.spawn(tier.run(async move {
+                let _ = stop.wait_for(|s| *s).await;
+            }));
+            reports
+        }
+    };
     for ((pool, _), writer) in pools.into_iter().zip(writers) {
+        let pool_name = pool.name.clone();
         let mut controller = Controller::new(
             pool,
             Arc::new(writer),
@@ -119,6 +142,9 @@ pub async fn run(cfg: Option<&Config>, args: HealthArgs) -> anyhow::Result<()> {
         );
         if let Some(l) = &liveness {
             controller = controller.with_liveness(l.clone());
+        }
+        if let Some(report) = reports.remove(&pool_name) {
+            controller = controller.with_health_report(report);
         }
         let mut stop = stop_rx.clone();
         let ready = ready_tx.clone();
@@ -158,6 +184,73 @@ pub async fn run(cfg: Option<&Config>, args: HealthArgs) -> anyhow::Result<()> {
     while tasks.join_next().await.is_some() {}
     crate::systemd::stopping();
     Ok(())
+}
+
+/// The zone tier's controller over `pools` (opened as `writers`), writing through a sibling of
+/// the first zone's writer: the tier and every pool it points at must share a hosted zone
+/// (Route 53 aliases records in the same zone). Returns it with each pool's health report.
+async fn tier_controller(
+    global: &health::global::GlobalConfig,
+    pools: &[(registry::model::PoolSpec, registry::config::ZoneRef)],
+    writers: &[Writer],
+    hc: &health::config::HealthConfig,
+    id: &str,
+    metrics: &HealthMetrics,
+) -> anyhow::Result<(TierController<Writer>, HashMap<Fqdn, HealthReport>)> {
+    let specs: Vec<_> = pools.iter().map(|(p, _)| p.clone()).collect();
+    let zone_of = |name: &Fqdn| {
+        pools
+            .iter()
+            .zip(writers)
+            .find(|((p, _), _)| p.name == *name)
+            .map(|((_, zone), w)| (zone, w))
+    };
+    let probe = global
+        .spec(&specs, "")
+        .map_err(|e| UsageError(e.to_string()))?;
+    let mut zone_ids = probe
+        .members
+        .iter()
+        .filter_map(|m| zone_of(&m.pool))
+        .map(|(_, w)| w.zone_id().to_owned());
+    let first = zone_ids.next().unwrap_or_default();
+    if let Some(other) = zone_ids.find(|z| *z != first) {
+        return Err(UsageError(format!(
+            "[global] {}: its pools are in different hosted zones ({first} and {other}); Route 53 \
+             aliases only records in the same zone, so every pool of the tier must share one",
+            global.name
+        ))
+        .into());
+    }
+    let spec = global
+        .spec(&specs, &first)
+        .map_err(|e| UsageError(e.to_string()))?;
+    let (zone, writer) = zone_of(&spec.members[0].pool)
+        .ok_or_else(|| anyhow::anyhow!("the tier's first pool has no writer"))?;
+    let writer = writer
+        .sibling(zone)
+        .await
+        .with_context(|| format!("cannot open the hosted zone of the tier {}", spec.name))?;
+    if let registry::config::ZoneRef::Name(zone) = zone
+        && (!spec.name.is_within(zone) || spec.name == *zone)
+    {
+        return Err(UsageError(format!(
+            "[global] name {} is not inside the hosted zone {zone} of its pools",
+            spec.name
+        ))
+        .into());
+    }
+    let pool_names: Vec<Fqdn> = spec.members.iter().map(|m| m.pool.clone()).collect();
+    let (tier, reports) = TierController::new(
+        spec,
+        global.policy().map_err(|e| UsageError(e.to_string()))?,
+        Arc::new(writer),
+        id.to_owned(),
+        hc.lease_ttl,
+        hc.poll_interval,
+        metrics.clone(),
+    );
+    Ok((tier, pool_names.into_iter().zip(reports).collect()))
 }
 
 /// Garbage collection asks EC2 whether an instance is gone (`[ec2]` present), through one
