@@ -4,6 +4,7 @@
 use std::time::{Duration, UNIX_EPOCH};
 
 use anyhow::Context;
+use health::global::GlobalConfig;
 use registry::clock::unix_now;
 use registry::config::Placeholders;
 use registry::metrics::WriterMetrics;
@@ -12,6 +13,7 @@ use registry::ops::{Operation, operator_plan};
 use registry::plan::{Plan, retarget_ttl};
 use registry::pool::{PoolView, classify};
 use registry::reconcile::{Decision, ReconcileError, decide_with, reconcile};
+use registry::tier::{TierSpec, TierView};
 use registry::writer::{Submitted, Writer};
 use serde::Serialize;
 
@@ -27,6 +29,11 @@ pub async fn run(cfg: Option<&Config>, args: RecordsArgs) -> anyhow::Result<()> 
     let cfg = cfg.ok_or_else(|| {
         UsageError("`wavelb records` needs a configuration file: pass --config PATH".into())
     })?;
+    if let (Some(RecordsAction::List { json }), Some(global), false) =
+        (&args.action, &cfg.global, args.check_config)
+    {
+        return list_tier(cfg, global, *json).await;
+    }
     let pool_cfg = cfg.require_pool("records")?;
     let pool = pool_cfg
         .spec(&Placeholders::default())
@@ -221,7 +228,7 @@ fn print_list(pool: &PoolSpec, view: &PoolView, json: bool) -> anyhow::Result<()
         return Ok(());
     }
     let dash = || "-".to_owned();
-    let table: Vec<[String; 8]> = rows
+    let table: Vec<Vec<String>> = rows
         .iter_mut()
         .map(|r| {
             [
@@ -241,12 +248,10 @@ fn print_list(pool: &PoolSpec, view: &PoolView, json: bool) -> anyhow::Result<()
                         "(this owner)".into()
                     }
                 }),
-                r.since.map_or_else(dash, |s| {
-                    humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(s))
-                        .to_string()
-                }),
+                r.since.map_or_else(dash, timestamp),
                 r.note.clone().unwrap_or_default(),
             ]
+            .into()
         })
         .collect();
     let header = [
@@ -259,27 +264,7 @@ fn print_list(pool: &PoolSpec, view: &PoolView, json: bool) -> anyhow::Result<()
         "SINCE",
         "NOTE",
     ];
-    let mut widths = header.map(str::len);
-    for row in &table {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.len());
-        }
-    }
-    let line = |cells: &[String]| {
-        let padded: Vec<String> = cells
-            .iter()
-            .zip(widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect();
-        println!("{}", padded.join("  ").trim_end());
-    };
-    line(&header.map(str::to_owned));
-    for row in &table {
-        line(row);
-    }
-    if table.is_empty() {
-        println!("(no targets)");
-    }
+    print_table(&header, &table, "(no targets)");
     match view.ttl_mismatch(pool) {
         Some(existing) => println!(
             "TTL {existing} in Route 53, but pool.ttl is {}: writes keep {existing}; \
@@ -287,6 +272,201 @@ fn print_list(pool: &PoolSpec, view: &PoolView, json: bool) -> anyhow::Result<()
             pool.ttl
         ),
         None => println!("TTL {}", pool.ttl),
+    }
+    Ok(())
+}
+
+fn timestamp(unix: u64) -> String {
+    humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(unix)).to_string()
+}
+
+/// Prints `rows` under `header` in aligned columns, or `empty` when there are none.
+fn print_table(header: &[&str], rows: &[Vec<String>], empty: &str) {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.len());
+        }
+    }
+    let line = |cells: &[String]| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        println!("{}", padded.join("  ").trim_end());
+    };
+    line(&header.iter().map(|h| (*h).to_owned()).collect::<Vec<_>>());
+    for row in rows {
+        line(row);
+    }
+    if rows.is_empty() {
+        println!("{empty}");
+    }
+}
+
+/// One zone (or the fallback) of the tier, as `records list` shows it.
+#[derive(Serialize)]
+struct TierRow {
+    zone: String,
+    in_tier: bool,
+    coordinates: Option<(String, String)>,
+    bias: i64,
+    target: String,
+    since: Option<u64>,
+    why: String,
+    foreign: bool,
+}
+
+fn tier_rows(spec: &TierSpec, view: &TierView) -> Vec<TierRow> {
+    let target = |s: &RecordSet| match &s.alias {
+        Some(a) => a.dns_name.without_dot().to_owned(),
+        None => s.values.join(","),
+    };
+    let mut rows: Vec<TierRow> = Vec::new();
+    let mut ids: Vec<String> = spec.members.iter().map(|m| m.id.clone()).collect();
+    ids.extend(
+        view.owned
+            .keys()
+            .filter(|id| !ids.contains(id))
+            .cloned()
+            .collect::<Vec<_>>(),
+    );
+    for id in ids {
+        // The record as published, else the one this configuration would publish.
+        let published = view.owned.get(&id).and_then(|e| e.record_set.clone());
+        let shown = published.clone().or_else(|| spec.record(&id));
+        let geo = shown
+            .as_ref()
+            .and_then(|s| s.geo.clone())
+            .unwrap_or_default();
+        let entry = view.owned.get(&id);
+        if entry.is_none() && view.is_foreign(&id) {
+            continue;
+        }
+        rows.push(TierRow {
+            zone: id.clone(),
+            in_tier: published.is_some(),
+            coordinates: geo.coordinates,
+            bias: geo.bias.unwrap_or(0),
+            target: shown.as_ref().map(target).unwrap_or_default(),
+            since: entry.map(|e| e.standing.since),
+            why: match entry {
+                Some(e) if spec.record(&id).is_none() => {
+                    format!("{} (no longer configured)", e.standing.why)
+                }
+                Some(e) => e.standing.why.clone(),
+                None => "not written yet (the health controller writes it)".into(),
+            },
+            foreign: false,
+        });
+    }
+    rows.extend(view.foreign.iter().map(|f| TierRow {
+        zone: f.id.clone().unwrap_or_else(|| "(simple)".into()),
+        in_tier: false,
+        coordinates: None,
+        bias: 0,
+        target: String::new(),
+        since: None,
+        why: format!("foreign: {}", f.reason),
+        foreign: true,
+    }));
+    rows
+}
+
+/// `records list` with a `[global]` section: the tier, then every pool.
+async fn list_tier(cfg: &Config, global: &GlobalConfig, json: bool) -> anyhow::Result<()> {
+    let pools = cfg
+        .pool
+        .iter()
+        .map(|p| Ok((p.spec(&Placeholders::default())?, p.zone_ref()?)))
+        .collect::<Result<Vec<_>, registry::config::ConfigError>>()
+        .map_err(|e| UsageError(e.to_string()))?;
+    let specs: Vec<PoolSpec> = pools.iter().map(|(p, _)| p.clone()).collect();
+    let first = global
+        .zones
+        .first()
+        .and_then(|z| {
+            pools
+                .iter()
+                .find(|(p, _)| p.name.without_dot() == z.pool.trim_end_matches('.'))
+        })
+        .ok_or_else(|| {
+            UsageError(format!(
+                "[global] {}: its first zone's pool is not a [[pool]] of this file",
+                global.name
+            ))
+        })?;
+    let writer = Writer::connect(&cfg.route53, &first.1, WriterMetrics::default())
+        .await
+        .context("cannot open the tier's hosted zone")?;
+    let spec = global
+        .spec(&specs, writer.zone_id())
+        .map_err(|e| UsageError(e.to_string()))?;
+    let sets = writer
+        .list_pool(&spec.pool_spec())
+        .await
+        .with_context(|| format!("cannot list the records of the tier {}", spec.name))?;
+    let zones = tier_rows(&spec, &registry::tier::classify(&spec, &sets));
+    let mut pool_views = Vec::new();
+    for (pool, zone) in &pools {
+        let w = writer
+            .sibling(zone)
+            .await
+            .with_context(|| format!("cannot open the hosted zone of pool {}", pool.name))?;
+        pool_views.push((pool, read(&w, pool).await?));
+    }
+    if json {
+        let pools: serde_json::Map<String, serde_json::Value> = pool_views
+            .iter()
+            .map(|(p, v)| {
+                Ok((
+                    p.name.without_dot().to_owned(),
+                    serde_json::to_value(rows(v))?,
+                ))
+            })
+            .collect::<Result<_, serde_json::Error>>()?;
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &serde_json::json!({ "tier": spec.name.without_dot(), "zones": zones, "pools": pools })
+            )?
+        );
+        return Ok(());
+    }
+    println!("tier {} ({} zones)", spec.name, spec.members.len());
+    let table: Vec<Vec<String>> = zones
+        .iter()
+        .map(|r| {
+            vec![
+                r.zone.clone(),
+                if r.in_tier { "in" } else { "out" }.to_owned(),
+                r.coordinates
+                    .as_ref()
+                    .map_or_else(|| "-".to_owned(), |(lat, lon)| format!("{lat},{lon}")),
+                r.bias.to_string(),
+                r.target.clone(),
+                r.since.map_or_else(|| "-".to_owned(), timestamp),
+                r.why.clone(),
+            ]
+        })
+        .collect();
+    print_table(
+        &[
+            "ZONE",
+            "TIER",
+            "COORDINATES",
+            "BIAS",
+            "TARGET",
+            "SINCE",
+            "WHY",
+        ],
+        &table,
+        "(no zones)",
+    );
+    for (pool, view) in &pool_views {
+        println!("\npool {}", pool.name);
+        print_list(pool, view, false)?;
     }
     Ok(())
 }
