@@ -848,3 +848,119 @@ async fn a_lease_that_never_expires_is_taken_over() {
     let log = std::fs::read_to_string(lab.log("c1")).unwrap();
     assert!(log.contains("implausibly far ahead"), "{log}");
 }
+
+/// `wavelb records list --json` with `cfg`, parsed.
+fn records_json(cfg: &std::path::Path) -> serde_json::Value {
+    let out = Command::new(BIN)
+        .args([
+            "--config",
+            cfg.to_str().unwrap(),
+            "records",
+            "list",
+            "--json",
+        ])
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "records list failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The zones `records list` shows in the tier.
+fn tier_in(listing: &serde_json::Value) -> Vec<String> {
+    listing["zones"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|z| z["in_tier"] == serde_json::json!(true))
+        .map(|z| z["zone"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_zone_tier_follows_its_pools_through_the_strict_lab_api() {
+    // Zone "bos" is www.lab.test (t0, t1); zone "nyc" is api.lab.test (a0, a1).
+    let mut lab = lab(2).await;
+    let api_pool = PoolSpec {
+        name: Fqdn::parse("api.lab.test").unwrap(),
+        ..pool()
+    };
+    let _nyc: Vec<Echo> = (0..2)
+        .map(|i| Echo::start(SocketAddr::from(([127, 0, 0, 41 + i], lab.port))))
+        .collect();
+    let intents: BTreeMap<String, Intent> = _nyc
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let t = Target::active(format!("a{i}"), vec![e.addr.ip()], 50, 1);
+            (t.id.clone(), Intent::Present(t))
+        })
+        .collect();
+    writer(&lab.api)
+        .await
+        .execute(&plan(&api_pool, &classify(&api_pool, &[]), &intents))
+        .await
+        .unwrap();
+    let cfg = lab.config("tier", "");
+    let text = std::fs::read_to_string(&cfg).unwrap().replace(
+        "[pool]\nname = \"www.lab.test\"\nzone = \"lab.test\"\nttl = 5\nowner_id = \"wavelb-lab\"\n",
+        "[[pool]]\nname = \"www.lab.test\"\nzone = \"lab.test\"\nttl = 5\nowner_id = \"wavelb-lab\"\n\n\
+         [[pool]]\nname = \"api.lab.test\"\nzone = \"lab.test\"\nttl = 5\nowner_id = \"wavelb-lab\"\n\n\
+         [global]\nname = \"edge.lab.test\"\nreturn_after = \"2s\"\n\
+         [[global.zone]]\npool = \"www.lab.test\"\nwavelength_zone = \"bos\"\ncoordinates = [42.36, -71.06]\n\
+         [[global.zone]]\npool = \"api.lab.test\"\nwavelength_zone = \"nyc\"\ncoordinates = [40.71, -74.01]\nbias = -20\n",
+    );
+    assert!(text.contains("[global]"));
+    std::fs::write(&cfg, &text).unwrap();
+    let c = Service::spawn_logged(
+        BIN,
+        &["--config", cfg.to_str().unwrap(), "health"],
+        &lab.log("tier"),
+    );
+    let wait = |what: &str, want: &[&str]| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let listing = records_json(&cfg);
+            if tier_in(&listing) == want {
+                return listing;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{what}: the tier is {listing:#}\n{}",
+                metrics(&c)
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    let listing = wait("both zones in", &["bos", "nyc"]);
+    let nyc = &listing["zones"][1];
+    assert_eq!(nyc["coordinates"], serde_json::json!(["40.71", "-74.01"]));
+    assert_eq!(
+        (nyc["bias"].as_i64(), nyc["target"].as_str()),
+        (Some(-20), Some("api.lab.test"))
+    );
+    assert_eq!(nyc["why"], "healthy");
+    // Every target of bos dies: the zone leaves the tier, with its reason recorded.
+    for t in &mut lab.targets {
+        t.stop();
+    }
+    let listing = wait("bos out", &["nyc"]);
+    assert_eq!(listing["zones"][0]["why"], "below-min-healthy");
+    assert_eq!(
+        testkit::metric(
+            &metrics(&c),
+            "wavelb_tier_in{tier=\"edge.lab.test\",zone=\"bos\"}"
+        ),
+        Some(0.0)
+    );
+    // It comes back after return_after.
+    let port = lab.port;
+    lab.targets = (0..2)
+        .map(|i| Echo::start(SocketAddr::from(([127, 0, 0, 21 + i], port))))
+        .collect();
+    wait("bos back", &["bos", "nyc"]);
+}
