@@ -1089,7 +1089,7 @@ def netlab_suite(name):
 SUITES = {"resolver": suite_resolver, "micro": suite_micro, "failover": suite_failover, "storm": suite_storm,
           "prober": suite_prober, "footprint": suite_footprint, "quic": suite_quic,
           "loss": netlab_suite("suite_loss"), "client-failover": netlab_suite("suite_client_failover"),
-          "flap": netlab_suite("suite_flap")}
+          "flap": netlab_suite("suite_flap"), "zone-failover": netlab_suite("suite_zone_failover")}
 
 
 def machine():

@@ -20,6 +20,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import dns.edns
 import dns.exception
 import dns.message
 import dns.query
@@ -349,13 +350,24 @@ stub-zone:
 """
 
 
-def start_unbound(ctx, b, tb, name):
+# EDNS Client Subnet (RFC 7871) towards the lab resolver: unbound's subnetcache module sends each
+# client's /24 and caches answers per the scope the authoritative server returns.
+UNBOUND_ECS = """    module-config: "subnetcache iterator"
+    send-client-subnet: {region}
+    max-client-subnet-ipv4: 24
+"""
+
+
+def start_unbound(ctx, b, tb, name, ecs=False):
     if not shutil.which("unbound"):
         raise RuntimeError("unbound is not installed (Debian package unbound; benches/run.sh installs it)")
     d = ctx.work / name
     d.mkdir(exist_ok=True)
     conf = d / "unbound.conf"
-    conf.write_text(UNBOUND_CONF.format(unbound=UNBOUND, dir=d, region=REGION_DNS))
+    text = UNBOUND_CONF.format(unbound=UNBOUND, dir=d, region=REGION_DNS)
+    if ecs:
+        text = text.replace('    module-config: "iterator"\n', UNBOUND_ECS.format(region=REGION_DNS))
+    conf.write_text(text)
     p = b.PROCS.start(tb.argv("carrier", ["unbound", "-d", "-c", str(conf)]), log_path=d / "unbound.log")
     return p
 
@@ -363,10 +375,10 @@ def start_unbound(ctx, b, tb, name):
 CLIENT = r"""
 # Clients behind the caching resolver: they query all the time (so the cache is in its steady
 # state, refreshed by their own queries), and on each stdin line "T_KILL TAIL" report, once the
-# victim has been absent for TAIL seconds after T_KILL, when it was last seen and the first answer
+# victims (a comma-separated list of addresses) have been absent for TAIL seconds after T_KILL, when it was last seen and the first answer
 # after that (time.monotonic(): one clock for every process on this machine).
 import json, sys, threading, time, dns.message, dns.query
-server, name, victim, rate = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
+server, name, victims, rate = sys.argv[1], sys.argv[2], set(sys.argv[3].split(",")), float(sys.argv[4])
 answers = []  # (t, victim named)
 lock = threading.Lock()
 
@@ -378,7 +390,7 @@ def ask():
             ips = [rr.address for rrset in r.answer for rr in rrset if rrset.rdtype == 1]
             if ips:  # an empty answer (NXDOMAIN, SERVFAIL) is no answer
                 with lock:
-                    answers.append((t, victim in ips))
+                    answers.append((t, bool(victims.intersection(ips))))
                     del answers[:-20000]
         except Exception:
             pass
@@ -543,3 +555,109 @@ def flap_cell(ctx, b, tb, backoff, run_s, period):
         b.PROCS.stop(p)
     return {"down_n": counts[False][0], "down_share": counts[False][1] / max(1, counts[False][0]),
             "up_n": counts[True][0], "up_share": counts[True][1] / max(1, counts[True][0])}
+
+
+# ---------------------------------------------------------------------------- zone-failover
+
+ZONES = {"bos": (0, (42.36, -71.06)), "nyc": (2, (40.71, -74.01))}  # first target, coordinates
+
+
+def suite_zone_failover(ctx, b):
+    if skip_reason():
+        return ["**SKIPPED**: network namespaces cannot be made on this machine (see the run's log).", ""]
+    trials = 1 if ctx.smoke else 12
+    out = ["Two Wavelength zones behind one name: `edge.lab.test` holds a geoproximity alias per zone (Boston "
+           "42.36, −71.06 → `edge.bos.lab.test`; New York 40.71, −74.01 → `edge.nyc.lab.test`), each pool two UDP "
+           "echo targets in the zone namespace (TTL 5 s). One `wavelb health` in the region namespace watches both "
+           "pools and keeps the tier (`[global]`: min_healthy 1, leave_after 0 s, return_after 5 s; probes every "
+           "200 ms, fall 3, rise 2). The lab resolver's geo table places the carrier subnet 10.77.2.0/24 in Boston. "
+           "Clients in the carrier namespace ask unbound (subnetcache module: it sends their /24 as EDNS Client "
+           "Subnet and caches per scope) for `edge.lab.test` at 20 queries/s; 50 ms ± 20 ms delay each way on every "
+           "link. Every Boston target's process is killed at a random moment. *Detection* = kill → Boston's record "
+           "gone from the tier (the lab API). *Clients moved* = kill → the first answer after the last Boston "
+           "address, confirmed by Boston's absence for TTL + 2 s. Goal: clients moved p99 ≤ detection p99 + TTL + 1 s.",
+           "",
+           "| trials | detection p50 / p99 s | clients moved p50 / p99 s | trials with Boston cached at the kill | goal |",
+           "| ---: | ---: | ---: | ---: | --- |"]
+    with netlab.Testbed(ctx.work / "netlab-zones", targets=4, links=EVERY_LINK_DELAYED) as tb:
+        r = in_namespace(tb.ns["region"], zone_failover_cell, ctx, b, tb, trials)
+    ttl = 5
+    ok = r["out_p99"] <= r["det_p99"] + ttl + 1
+    out.append(f"| {trials} | {r['det_p50']:.2f} / {r['det_p99']:.2f} | {r['out_p50']:.2f} / {r['out_p99']:.2f} "
+               f"| {r['cached']} | ≤ {r['det_p99'] + ttl + 1:.1f} s: **{'met' if ok else 'MISSED'}** |")
+    out.append("")
+    return out
+
+
+def tier_config(ctx, b, name, api):
+    """`wavelb health` over both zones' pools, with the tier."""
+    cfg = health_cfg(ctx, b, name, api, 0.2, "wavelb", pool="edge.bos.lab.test", timeout=0.15)
+    text = cfg.read_text()
+    one = text.split("[route53]")[0].replace("[pool]", "[[pool]]")
+    zones = "".join(f'[[global.zone]]\npool = "edge.{z}.lab.test"\nwavelength_zone = "{z}"\n'
+                    f"coordinates = [{lat}, {lon}]\n" for z, (_, (lat, lon)) in ZONES.items())
+    tier = f'[global]\nname = "edge.lab.test"\nreturn_after = "5s"\n{zones}\n'
+    cfg.write_text(one + one.replace("edge.bos.lab.test", "edge.nyc.lab.test") + tier + "[route53]"
+                   + text.split("[route53]", 1)[1])
+    return cfg
+
+
+def zone_failover_cell(ctx, b, tb, trials):
+    ttl = 5
+    table = ctx.work / "zone-failover-geo.txt"
+    table.write_text("# the carrier namespace's clients are in Boston\n10.77.2.0/24 42.36 -71.06\n")
+    res = ctx.wavelb.resolver(core=None, extra=["--dns-listen", f"{REGION_DNS}:53", "--geo-table", str(table)])
+    api = res.info["api_url"]
+    for z, (first, _) in ZONES.items():
+        b.Wavelb.register(api, [(f"t{i}", netlab.target_addr(i), 10) for i in (first, first + 1)], ttl=ttl,
+                          pool=f"edge.{z}.lab.test")
+    bos = targets(tb, b, 0, 2)
+    nyc = targets(tb, b, 2, 2)
+    h = ctx.wavelb.health(tier_config(ctx, b, "zone-failover", api), name="zone-failover")
+    unbound = start_unbound(ctx, b, tb, "unbound-zones", ecs=True)
+    victims = ",".join(netlab.target_addr(i) for i in (0, 1))
+    client = b.PROCS.start(tb.argv("carrier", [sys.executable, "-c", CLIENT, UNBOUND, "edge.lab.test", victims, "20"]),
+                           stdout=subprocess.PIPE, stdin=subprocess.PIPE, text=True)
+    b.read_line(client, want="ready")
+    r53 = b.Wavelb.r53(api)
+    zone = next(z["Id"] for z in r53.list_hosted_zones()["HostedZones"] if z["Name"] == "lab.test.")
+
+    def in_tier():
+        sets = r53.list_resource_record_sets(HostedZoneId=zone, StartRecordName="edge.lab.test.")["ResourceRecordSets"]
+        return {s.get("SetIdentifier") for s in sets if s["Name"] == "edge.lab.test." and s["Type"] == "A"}
+
+    def boston_answered():
+        # What a Boston client gets straight from the lab resolver (ECS 10.77.2.0/24).
+        q = dns.message.make_query("edge.lab.test", "A")
+        q.use_edns(0, options=[dns.edns.ECSOption("10.77.2.0", 24)])
+        r = dns.query.udp(q, REGION_DNS, port=53, timeout=1)
+        ips = {rr.address for rrset in r.answer for rr in rrset if rrset.rdtype == 1}
+        return bool(ips & set(victims.split(",")))
+
+    dets, outs, cached = [], [], 0
+    for trial in range(trials):
+        b.poll("both zones in the tier and Boston's clients answered by Boston", 90,
+               lambda: in_tier() == {"bos", "nyc"} and boston_answered(), every=0.2)
+        time.sleep(ttl + random.uniform(0, ttl))  # the kill's moment, not a synchronisation
+        t_kill = time.monotonic()
+        b.PROCS.stop(bos, signal.SIGKILL)
+        client.stdin.write(f"{t_kill} {ttl + 2}\n")
+        client.stdin.flush()
+        det = b.poll("Boston out of the tier", 60, lambda: "bos" not in in_tier() and time.monotonic(),
+                     every=0.05) - t_kill
+        seen = json.loads(b.read_line(client, deadline_s=ttl + 90))
+        if seen["queries"] == 0:
+            raise RuntimeError("unbound gave the clients no address at all: see its log and configuration")
+        if seen["first_absent"] is None:
+            raise RuntimeError("the clients never stopped getting Boston's addresses")
+        out_s = max(0.0, seen["first_absent"] - t_kill)
+        dets.append(det)
+        outs.append(out_s)
+        cached += seen["last_seen"] is not None
+        b.log(f"zone-failover trial {trial + 1}: detection {det:.2f}s clients moved {out_s:.2f}s "
+              f"({seen['queries']} answers; Boston {'was' if seen['last_seen'] is not None else 'was not'} cached)")
+        bos = targets(tb, b, 0, 2)
+    for p in (client, unbound, h, bos, nyc, res):
+        b.PROCS.stop(p)
+    return {"det_p50": b.pct(dets, 50), "det_p99": b.pct(dets, 99),
+            "out_p50": b.pct(outs, 50), "out_p99": b.pct(outs, 99), "cached": f"{cached} of {trials}"}
