@@ -183,6 +183,11 @@ pub struct LabArgs {
     /// Do not run the health controller (targets then stay in rotation when killed).
     #[arg(long)]
     pub no_health: bool,
+    /// Simulated Wavelength zones (1-8). With 2 or more: two targets per zone, one pool per zone
+    /// (`edge.<zone id>.lab.test`), the zone tier at `edge.lab.test` (geoproximity, nearest
+    /// healthy zone), and a geo table placing client subnet 10.K.0.0/16 near zone K.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=8))]
+    pub zones: u8,
 }
 
 /// Parses a duration flag such as `500ms` or `2s`.
