@@ -96,7 +96,8 @@ fn response_encoding(c: &mut Criterion) {
         g.bench_function(name, |b| {
             b.iter(|| {
                 x = x.wrapping_add(0x9e37_79b9);
-                respond(&snapshot, black_box(packet), Transport::Udp, LOCAL, x).map(|r| r.bytes.len())
+                respond(&snapshot, black_box(packet), Transport::Udp, LOCAL, x)
+                    .map(|r| r.bytes.len())
             })
         });
     }

@@ -268,3 +268,44 @@ async fn a_pipelining_client_that_never_reads_is_cut_at_the_write_timeout() {
     let mut fresh = connect_from("127.0.0.1", &r.dns()).await;
     assert!(answers(&mut fresh, 9).await);
 }
+
+/// Runs `tests/py/geoproximity.py` with `args`; returns its output, failing on a non-zero exit.
+fn geoproximity(args: &[&str]) -> String {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/py/geoproximity.py");
+    let out = std::process::Command::new(testkit::venv_python())
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("cannot run python");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "geoproximity.py {args:?}: {text}");
+    text
+}
+
+/// Issue 15: boto3 writes weighted pools `bos` and `nyc` and geoproximity aliases at `edge`
+/// (Boston and New York coordinates); dnspython with EDNS Client Subnets the built-in geo table
+/// places near each city gets that city's pool, with the ECS option echoed at the table's
+/// scope; `dig +subnet` agrees; once Boston's pool has no address records its clients get New
+/// York; a malformed or repeated ECS option gets FORMERR.
+#[test]
+fn geoproximity_aliases_answer_by_client_subnet() {
+    let r = resolver();
+    let text = geoproximity(&["lab", &r.dns(), &r.field("api_url")]);
+    assert!(text.contains("ok lab"), "{text}");
+}
+
+/// The same boto3 batch against moto server: what it accepts and stores is printed (and
+/// recorded in docs/route53-compatibility.md).
+#[test]
+fn the_geoproximity_batch_against_moto() {
+    let text = geoproximity(&["moto", &testkit::moto_url()]);
+    println!("{text}");
+    assert!(
+        text.contains("ok moto") || text.contains("moto refuses the batch"),
+        "{text}"
+    );
+}
