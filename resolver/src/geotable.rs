@@ -132,7 +132,9 @@ pub struct LineError {
 #[derive(Debug, thiserror::Error)]
 pub enum GeoTableError {
     /// The file could not be opened or read.
-    #[error("cannot read the geo table {path}: {source}; check the path given to --geo-table")]
+    #[error(
+        "cannot read the geo table {path}: {source}; check --geo-table (or `[resolver] geo_table`)"
+    )]
     Read {
         /// The file.
         path: String,

@@ -309,3 +309,57 @@ fn the_geoproximity_batch_against_moto() {
         "{text}"
     );
 }
+
+/// `--geo-table FILE` replaces the built-in table: with 127.0.0.0/8 placed in New York, both a
+/// Client Subnet in it and the source address 127.0.0.1 get New York's pool, at scope 8.
+#[test]
+fn a_geo_table_file_places_clients() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("geo.txt");
+    std::fs::write(&path, "# test table\n127.0.0.0/8 40.71 -74.01 # New York\n").unwrap();
+    let r = testkit::process::resolver(
+        env!("CARGO_BIN_EXE_wavelb"),
+        &["--geo-table", path.to_str().unwrap()],
+    );
+    let text = geoproximity(&["table", &r.dns(), &r.field("api_url")]);
+    assert!(text.contains("ok table"), "{text}");
+}
+
+/// A geo table with bad lines keeps the resolver from starting, and its error names the file
+/// and every bad line; a missing file is refused too.
+#[test]
+fn a_bad_geo_table_is_refused_with_every_bad_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("geo.txt");
+    std::fs::write(
+        &path,
+        "10.0.0.0/8 1 2\n10.0.0.1/8 1 2\n# fine\n10.0.0.0/8 3 4\nnope\n",
+    )
+    .unwrap();
+    let run = |file: &std::path::Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_wavelb"))
+            .args(["resolver", "--check-config", "--geo-table"])
+            .arg(file)
+            .output()
+            .unwrap()
+    };
+    let out = run(&path);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    let name = path.display();
+    for line in [2, 4, 5] {
+        assert!(
+            err.contains(&format!("{name}:{line}: ")),
+            "line {line}: {err}"
+        );
+    }
+    assert!(!err.contains(&format!("{name}:1: ")), "{err}");
+    let out = run(&dir.path().join("missing.txt"));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("missing.txt"));
+    std::fs::write(&path, "10.0.0.0/8 1 2\n").unwrap();
+    assert!(
+        run(&path).status.success(),
+        "a good table passes --check-config"
+    );
+}

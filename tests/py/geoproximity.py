@@ -3,6 +3,8 @@
 Usage:
   python geoproximity.py lab HOST:PORT API_URL   the batch against the lab resolver, then DNS
                                                  checks with dnspython and dig
+  python geoproximity.py table HOST:PORT API_URL the batch, against a resolver whose --geo-table
+                                                 places 127.0.0.0/8 in New York
   python geoproximity.py moto MOTO_URL           the same batch against moto: prints what moto
                                                  accepts and stores
 
@@ -107,12 +109,25 @@ def placed(subnet, host, port, want, scope):
     check(seen == want, "%s: the weighted pool answers with every set: %s" % (subnet, seen))
 
 
-def lab(dns_addr, api):
+def seeded(dns_addr, api):
+    """Writes the batch to the lab resolver; returns (host, port, boto3 client, zone id)."""
     host, port = dns_addr.rsplit(":", 1)
-    port = int(port)
     r53 = client(api)
     zone_id = r53.list_hosted_zones_by_name(DNSName="lab.test")["HostedZones"][0]["Id"]
     r53.change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={"Changes": batch(zone_id)})
+    return host, int(port), r53, zone_id
+
+
+def table(dns_addr, api):
+    host, port, _, _ = seeded(dns_addr, api)
+    placed("127.1.2.0/24", host, port, NYC, 8)
+    r = ask(dns.message.make_query("edge.lab.test", "A", use_edns=0), host, port)
+    check(answers(r) <= NYC and answers(r), "source address 127.0.0.1: New York by the file: %s" % r)
+    print("ok table")
+
+
+def lab(dns_addr, api):
+    host, port, r53, zone_id = seeded(dns_addr, api)
     listed = [s for s in r53.list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
               if s["Name"] == "edge.lab.test."]
     check(len(listed) == 2 and all("GeoProximityLocation" in s and "AliasTarget" in s for s in listed),
@@ -174,5 +189,7 @@ def moto(url):
 
 if sys.argv[1] == "lab":
     lab(sys.argv[2], sys.argv[3])
+elif sys.argv[1] == "table":
+    table(sys.argv[2], sys.argv[3])
 else:
     moto(sys.argv[2])
