@@ -759,7 +759,6 @@ mod tests {
     /// the general path answers the same bytes.
     #[test]
     fn mutated_queries_never_get_empty_oversized_or_amplified_replies() {
-        let snap = snapshot();
         let seeds = [
             query("www.lab.test."),
             edns_query("www.lab.test.", 1232),
@@ -768,7 +767,31 @@ mod tests {
             query("nope.lab.test."),
             raw(0x01, 2, &WWW.repeat(2)),
         ];
-        let mut rng = rand::rngs::SmallRng::seed_from_u64(11);
+        mutate_and_check(&snapshot(), &seeds, 11);
+    }
+
+    /// The same for geoproximity names and queries with Client Subnet options (valid, invalid,
+    /// repeated), from sources the geo table places and does not.
+    #[test]
+    fn mutated_client_subnet_queries_never_get_empty_oversized_or_amplified_replies() {
+        let good = ecs(1, 24, 0, &[127, 64, 3]);
+        let seeds = [
+            with_options("edge.lab.test.", &[good.clone()]),
+            with_options("edge.lab.test.", &[ecs(2, 128, 0, &[0; 16])]),
+            with_options("edge.lab.test.", &[good.clone(), good.clone()]),
+            with_options("www.lab.test.", &[(10, vec![1; 8]), good]),
+            edns_query("edge.lab.test.", 512),
+            query("edge.lab.test."),
+        ];
+        mutate_and_check(&geo_snapshot(false), &seeds, 12);
+    }
+
+    /// Mutates `seeds` 20 000 times (bytes flipped, cut, counts changed, appended) and checks
+    /// every reply's bounds on both transports, and that the fast path agrees with the general
+    /// one whenever it answers.
+    fn mutate_and_check(snap: &Snapshot, seeds: &[Vec<u8>], seed: u64) {
+        let sources: [IpAddr; 3] = [LOCAL, "127.64.0.1".parse().unwrap(), "::1".parse().unwrap()];
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(seed);
         let (mut out, mut fast_out) = (Vec::new(), Vec::new());
         for round in 0..20_000 {
             let mut q = seeds[round % seeds.len()].clone();
@@ -788,7 +811,8 @@ mod tests {
             }
             for transport in [Transport::Udp, Transport::Tcp] {
                 let random = rng.random();
-                let replied = reply(&snap, &q, transport, LOCAL, random, &mut out);
+                let source = sources[(round / seeds.len()) % sources.len()];
+                let replied = reply(snap, &q, transport, source, random, &mut out);
                 let ignored = q.len() < HEADER_LEN || q[2] & 0x80 != 0;
                 assert_eq!(replied.is_none(), ignored, "{q:02x?}");
                 let Some(replied) = replied else { continue };
@@ -806,8 +830,8 @@ mod tests {
                 {
                     assert!(out.len() <= q.len() + OPT_LEN, "{rcode:?} for {q:02x?}");
                 }
-                if fast::answer(&snap, &q, transport, random, &mut fast_out).is_some() {
-                    let general = respond(&snap, &q, transport, LOCAL, random).unwrap();
+                if fast::answer(snap, &q, transport, random, &mut fast_out).is_some() {
+                    let general = respond(snap, &q, transport, source, random).unwrap();
                     assert_eq!(
                         fast_out, general.bytes,
                         "fast and general differ on {q:02x?}"
