@@ -291,16 +291,20 @@ impl GeoTable {
 
     /// Where `addr` is: the longest prefix that contains it, or `None` when none does.
     pub fn lookup(&self, addr: IpAddr) -> Option<Located> {
-        // An IPv4-mapped IPv6 address is placed as its IPv4 address.
-        let addr = match addr {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(addr, IpAddr::V4),
-            v4 => v4,
-        };
-        let (bits, width) = address_bits(addr);
-        if width == 32 {
-            self.v4.lookup(bits, width)
-        } else {
-            self.v6.lookup(bits, width)
+        match addr {
+            IpAddr::V4(v4) => self.v4.lookup(u128::from(u32::from(v4)), 32),
+            // An IPv4-mapped IPv6 address is placed as its IPv4 address; its scope counts the
+            // 96 bits of the mapping prefix too.
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => self
+                    .v4
+                    .lookup(u128::from(u32::from(v4)), 32)
+                    .map(|l| Located {
+                        scope: l.scope + 96,
+                        ..l
+                    }),
+                None => self.v6.lookup(u128::from(v6), 128),
+            },
         }
     }
 
@@ -374,7 +378,7 @@ mod tests {
         assert_eq!(at(&t, "127.0.0.1"), Some((42.36, -71.06, 10)));
         assert_eq!(at(&t, "127.64.0.9"), Some((40.71, -74.01, 10)));
         assert_eq!(at(&t, "::1"), Some((42.36, -71.06, 128)));
-        assert_eq!(at(&t, "::ffff:127.64.1.1"), Some((40.71, -74.01, 10)));
+        assert_eq!(at(&t, "::ffff:127.64.1.1"), Some((40.71, -74.01, 106)));
         assert_eq!(at(&t, "192.0.2.1"), None);
         assert_eq!(GeoTable::lab().len(), 7);
     }
