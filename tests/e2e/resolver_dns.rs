@@ -325,8 +325,9 @@ fn a_geo_table_file_places_clients() {
     assert!(text.contains("ok table"), "{text}");
 }
 
-/// A geo table with bad lines keeps the resolver from starting, and its error names the file
-/// and every bad line; a missing file is refused too.
+/// A geo table with bad lines (from `--geo-table` or `[resolver] geo_table`) keeps the resolver
+/// from starting, and its error names the file and every bad line; a missing file is refused
+/// too.
 #[test]
 fn a_bad_geo_table_is_refused_with_every_bad_line() {
     let dir = tempfile::tempdir().unwrap();
@@ -354,6 +355,22 @@ fn a_bad_geo_table_is_refused_with_every_bad_line() {
         );
     }
     assert!(!err.contains(&format!("{name}:1: ")), "{err}");
+    // The same file through `[resolver] geo_table` in the configuration file.
+    let config = dir.path().join("wavelb.toml");
+    std::fs::write(
+        &config,
+        format!("[resolver]\ngeo_table = {:?}\n", path.to_str().unwrap()),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_wavelb"))
+        .arg("--config")
+        .arg(&config)
+        .args(["resolver", "--check-config"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains(&format!("{name}:5: ")), "{err}");
     let out = run(&dir.path().join("missing.txt"));
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("missing.txt"));
