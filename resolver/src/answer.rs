@@ -830,6 +830,7 @@ mod tests {
                 {
                     assert!(out.len() <= q.len() + OPT_LEN, "{rcode:?} for {q:02x?}");
                 }
+                check_echo(&q, &out);
                 if fast::answer(snap, &q, transport, random, &mut fast_out).is_some() {
                     let general = respond(snap, &q, transport, source, random).unwrap();
                     assert_eq!(
@@ -838,6 +839,38 @@ mod tests {
                     );
                 }
             }
+        }
+    }
+
+    /// A query with EDNS version 0: a malformed Client Subnet option gets FORMERR; a valid one
+    /// is echoed once (unless FORMERR for another reason) with its family, source prefix and
+    /// address, and a scope within the family's length.
+    fn check_echo(q: &[u8], out: &[u8]) {
+        let Ok(request) = Message::from_vec(q) else {
+            return;
+        };
+        if request.edns.as_ref().is_none_or(|e| e.version() != 0) {
+            return;
+        }
+        let reply = Message::from_vec(out).unwrap();
+        let rcode = reply.metadata.response_code;
+        match ecs::from_query(q) {
+            Err(_) => assert_eq!(rcode, ResponseCode::FormErr, "{q:02x?}"),
+            Ok(Some(asked)) if rcode != ResponseCode::FormErr => {
+                let options = reply.edns.as_ref().unwrap().options();
+                let echoed = options.get_all(hickory_proto::rr::rdata::opt::EdnsCode::Subnet);
+                let [hickory_proto::rr::rdata::opt::EdnsOption::Subnet(s)] = echoed.as_slice()
+                else {
+                    panic!("one echo for {q:02x?}: {echoed:?}");
+                };
+                assert_eq!(
+                    (s.addr(), s.source_prefix()),
+                    (asked.address, asked.source_prefix)
+                );
+                let width = if asked.address.is_ipv4() { 32 } else { 128 };
+                assert!(s.scope_prefix() <= width, "{q:02x?}");
+            }
+            Ok(_) => {}
         }
     }
 
