@@ -776,7 +776,7 @@ mod tests {
     fn mutated_client_subnet_queries_never_get_empty_oversized_or_amplified_replies() {
         let good = ecs(1, 24, 0, &[127, 64, 3]);
         let seeds = [
-            with_options("edge.lab.test.", &[good.clone()]),
+            with_options("edge.lab.test.", std::slice::from_ref(&good)),
             with_options("edge.lab.test.", &[ecs(2, 128, 0, &[0; 16])]),
             with_options("edge.lab.test.", &[good.clone(), good.clone()]),
             with_options("www.lab.test.", &[(10, vec![1; 8]), good]),
