@@ -138,8 +138,18 @@ static SNAPSHOT: LazyLock<Snapshot> = LazyLock::new(|| {
             set("bos.lab.test", "A", Some(("b2", 0)), &["192.0.2.32"]),
             set("nyc.lab.test", "A", None, &["192.0.2.41"]),
             nyc_alias,
-            edge("boston", ("42.36", "-71.06"), 0, Some((&lab.id, "bos.lab.test"))),
-            edge("new-york", ("40.71", "-74.01"), 10, Some((&lab.id, "to-nyc.lab.test"))),
+            edge(
+                "boston",
+                ("42.36", "-71.06"),
+                0,
+                Some((&lab.id, "bos.lab.test")),
+            ),
+            edge(
+                "new-york",
+                ("40.71", "-74.01"),
+                10,
+                Some((&lab.id, "to-nyc.lab.test")),
+            ),
             edge("dallas", ("32.78", "-96.8"), -20, None),
         ]
         .into_iter()
@@ -224,7 +234,11 @@ fuzz_target!(|data: &[u8]| {
                     "the echo carries the query's subnet"
                 );
                 let width = if asked.address.is_ipv4() { 32 } else { 128 };
-                assert!(subnet.scope_prefix() <= width, "scope {} > {width}", subnet.scope_prefix());
+                assert!(
+                    subnet.scope_prefix() <= width,
+                    "scope {} > {width}",
+                    subnet.scope_prefix()
+                );
             }
             Ok(_) => {}
         }
