@@ -54,8 +54,15 @@ COOKIE = struct.pack(">HH", 10, 8) + bytes.fromhex("0123456789abcdef")
 DIG_EDNS = opt(1232, options=COOKIE)
 
 
-def dns_seed(name, packet, random=0, tcp=False):
-    write("dns_answer", name, struct.pack("<Q", random) + bytes([1 if tcp else 0]) + packet)
+def dns_seed(name, packet, random=0, tcp=False, source=0):
+    """`source` 0-3 picks 127.0.0.1, 127.64.0.1, 192.0.2.1 or ::1 as the query's source."""
+    selector = (1 if tcp else 0) | (source << 1)
+    write("dns_answer", name, struct.pack("<Q", random) + bytes([selector]) + packet)
+
+
+def ecs(address, source, family=1, scope=0):
+    """An EDNS Client Subnet option (RFC 7871) carrying `address` (bytes, already truncated)."""
+    return struct.pack(">HHHBB", 8, 4 + len(address), family, source, scope) + address
 
 
 dns_seed("a-plain", query([question("www.lab.test")], flags=0x0100))
@@ -86,6 +93,15 @@ dns_seed(
     "qdcount-8-edns",
     query([question("www%d.lab.test" % i) for i in range(8)], edns=opt(1232)),
 )
+dns_seed("geo-ecs-nyc", query([question("edge.lab.test")], edns=opt(1232, options=ecs(bytes([127, 64, 3]), 24))))
+dns_seed("geo-ecs-v6", query([question("edge.lab.test")], edns=opt(1232, options=ecs(bytes(15) + b"\1", 128, 2))))
+dns_seed("geo-ecs-zero", query([question("edge.lab.test")], edns=opt(1232, options=ecs(b"", 0))), source=1)
+dns_seed("geo-ecs-unknown", query([question("edge.lab.test")], edns=opt(1232, options=COOKIE + ecs(bytes([198, 51]), 16))))
+dns_seed("geo-source-nyc", query([question("edge.lab.test")], flags=0x0100), source=1)
+dns_seed("geo-source-unknown-tcp", query([question("edge.lab.test")], flags=0x0100), tcp=True, source=2)
+dns_seed("weighted-ecs", query([question("www.lab.test")], edns=opt(1232, options=ecs(bytes([127, 1, 3]), 24))))
+dns_seed("ecs-host-bits", query([question("edge.lab.test")], edns=opt(1232, options=ecs(bytes([127, 1, 3]), 23))))
+dns_seed("ecs-twice", query([question("edge.lab.test")], edns=opt(1232, options=ecs(bytes([127]), 8) * 2)))
 # The question name as a compression pointer to itself-plus-one: a loop the parser must refuse.
 dns_seed("pointer-loop", struct.pack(">HHHHHH", 7, 0x0100, 1, 0, 0, 0) + b"\xc0\x0c\0\x01\0\x01")
 

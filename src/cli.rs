@@ -117,6 +117,10 @@ pub struct ResolverArgs {
     /// [default: 10s].
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub api_header_timeout: Option<std::time::Duration>,
+    /// File of `CIDR LATITUDE LONGITUDE [# comment]` lines placing clients (by EDNS Client
+    /// Subnet or source address) for geoproximity answers [default: the built-in lab table].
+    #[arg(long, value_name = "FILE")]
+    pub geo_table: Option<PathBuf>,
 }
 
 /// `wavelb agent`: register this instance, keep its record right, drain on stop, Spot

@@ -1,8 +1,11 @@
 //! A raw DNS query through the resolver's whole answer path (`resolver::fast` and
-//! `resolver::answer`) over a small fixed snapshot, on UDP and TCP.
+//! `resolver::answer`) over a small fixed snapshot, on UDP and TCP: weighted pools, and
+//! geoproximity records (aliases to the pools and one with its own records) placed with the
+//! built-in lab geo table, so queries with EDNS Client Subnet options are routed by them.
 //!
 //! Input: 8 bytes of random number (picks the weighted set), 1 byte whose low bit picks the
-//! transport (0 UDP, 1 TCP), then the query packet.
+//! transport (0 UDP, 1 TCP) and whose next two bits pick the source address (127.0.0.1 Boston,
+//! 127.64.0.1 New York, 192.0.2.1 unknown, ::1 Boston), then the query packet.
 //!
 //! Asserts, for every packet the general path answers:
 //! - the reply is never empty and carries the query's id;
@@ -12,16 +15,23 @@
 //!   plus an OPT record (11 bytes): no amplification;
 //! - nothing is ignored but packets shorter than a header or marked as responses;
 //! - when the fast path answers, its bytes equal the general path's for the same random number;
-//! - `answer::reply`, what the listeners run, sends exactly those bytes.
+//! - `answer::reply`, what the listeners run, sends exactly those bytes;
+//! - a reply to a query with a valid Client Subnet option (other than FORMERR and BADVERS)
+//!   echoes it once, with the query's FAMILY, SOURCE PREFIX-LENGTH and ADDRESS and a SCOPE
+//!   within the family's length; a malformed one gets FORMERR.
 #![no_main]
 
-use std::sync::LazyLock;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::{Arc, LazyLock};
 
 use hickory_proto::op::{Message, ResponseCode};
+use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption};
 use libfuzzer_sys::fuzz_target;
-use registry::model::{Change, RecordSet};
+use registry::model::{AliasTarget, Change, GeoProximity, RecordSet};
 use registry::name::Fqdn;
 use resolver::answer::respond;
+use resolver::ecs;
+use resolver::geotable::GeoTable;
 use resolver::metrics::AnswerCounters;
 use resolver::snapshot::Snapshot;
 use resolver::store::Store;
@@ -44,8 +54,42 @@ fn set(name: &str, rtype: &str, id: Option<(&str, i64)>, values: &[&str]) -> Rec
     }
 }
 
+/// A geoproximity record at `edge.lab.test` at (`lat`, `lon`) with `bias`: an alias to `target`
+/// (in zone `zone_id`, evaluating its health) or, without a target, the record `192.0.2.77`.
+fn edge(id: &str, (lat, lon): (&str, &str), bias: i64, target: Option<(&str, &str)>) -> RecordSet {
+    let mut set = set("edge.lab.test", "A", None, &["192.0.2.77"]);
+    set.set_identifier = Some(id.into());
+    set.geo = Some(GeoProximity {
+        coordinates: Some((lat.into(), lon.into())),
+        bias: Some(bias),
+        ..GeoProximity::default()
+    });
+    if let Some((zone_id, target)) = target {
+        set.ttl = None;
+        set.values.clear();
+        set.alias = Some(AliasTarget {
+            hosted_zone_id: zone_id.into(),
+            dns_name: Fqdn::parse(target).expect("a valid fixed name"),
+            evaluate_target_health: true,
+        });
+    }
+    set
+}
+
+/// The source address the input's selector bits pick.
+fn source(selector: u8) -> IpAddr {
+    match (selector >> 1) & 3 {
+        0 => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        1 => IpAddr::V4(Ipv4Addr::new(127, 64, 0, 1)),
+        2 => IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)),
+        _ => IpAddr::V6(Ipv6Addr::LOCALHOST),
+    }
+}
+
 /// A zone `lab.test` with weighted A and AAAA pools (one large enough to need truncation on
-/// UDP without EDNS), a nested name, a CNAME, a TXT, and a delegated-looking child zone.
+/// UDP without EDNS), a nested name, a CNAME, a TXT, geoproximity records at `edge` (aliases to
+/// the `bos` and `nyc` pools, an alias to an alias, and one with its own record), and a
+/// delegated-looking child zone.
 static SNAPSHOT: LazyLock<Snapshot> = LazyLock::new(|| {
     let mut store = Store::default();
     let (lab, _) = store
@@ -83,7 +127,34 @@ static SNAPSHOT: LazyLock<Snapshot> = LazyLock::new(|| {
             &["\"v=1 owner=fuzz\" \"second string\""],
         ),
     ];
-    let changes: Vec<Change> = lab_changes.into_iter().map(Change::create).collect();
+    let mut changes: Vec<Change> = lab_changes.into_iter().map(Change::create).collect();
+    let mut nyc_alias = edge("x", ("0", "0"), 0, Some((&lab.id, "nyc.lab.test")));
+    nyc_alias.name = Fqdn::parse("to-nyc.lab.test").expect("a valid fixed name");
+    nyc_alias.set_identifier = None;
+    nyc_alias.geo = None;
+    changes.extend(
+        [
+            set("bos.lab.test", "A", Some(("b1", 1)), &["192.0.2.31"]),
+            set("bos.lab.test", "A", Some(("b2", 0)), &["192.0.2.32"]),
+            set("nyc.lab.test", "A", None, &["192.0.2.41"]),
+            nyc_alias,
+            edge(
+                "boston",
+                ("42.36", "-71.06"),
+                0,
+                Some((&lab.id, "bos.lab.test")),
+            ),
+            edge(
+                "new-york",
+                ("40.71", "-74.01"),
+                10,
+                Some((&lab.id, "to-nyc.lab.test")),
+            ),
+            edge("dallas", ("32.78", "-96.8"), -20, None),
+        ]
+        .into_iter()
+        .map(Change::create),
+    );
     store
         .change(&lab.id, &changes, None, 1)
         .expect("fixed changes apply");
@@ -96,7 +167,7 @@ static SNAPSHOT: LazyLock<Snapshot> = LazyLock::new(|| {
     store
         .change(&sub.id, &sub_changes, None, 1)
         .expect("fixed changes apply");
-    Snapshot::of_store(&store, &AnswerCounters::default())
+    Snapshot::of_store(&store, &AnswerCounters::default()).with_geo_table(Arc::new(GeoTable::lab()))
 });
 
 fuzz_target!(|data: &[u8]| {
@@ -109,9 +180,10 @@ fuzz_target!(|data: &[u8]| {
     } else {
         Transport::Tcp
     };
+    let source = source(head[8]);
     let snapshot = &*SNAPSHOT;
 
-    let Some(general) = respond(snapshot, packet, transport, random) else {
+    let Some(general) = respond(snapshot, packet, transport, source, random) else {
         assert!(
             packet.len() < 12 || packet[2] & 0x80 != 0,
             "only short packets and responses are ignored"
@@ -144,11 +216,41 @@ fuzz_target!(|data: &[u8]| {
         );
     }
 
+    if let Some(request) = &request
+        && request.edns.as_ref().is_some_and(|e| e.version() == 0)
+    {
+        match ecs::from_query(packet) {
+            Err(_) => assert_eq!(general.rcode, ResponseCode::FormErr, "a bad ECS is FORMERR"),
+            Ok(Some(asked)) if general.rcode != ResponseCode::FormErr && !general.truncated => {
+                let reply = Message::from_vec(reply).expect("a reply parses");
+                let edns = reply.edns.expect("an EDNS query gets OPT");
+                let echoed = edns.options().get_all(EdnsCode::Subnet);
+                let [EdnsOption::Subnet(subnet)] = echoed.as_slice() else {
+                    panic!("one ECS echo, got {echoed:?}");
+                };
+                assert_eq!(
+                    (subnet.addr(), subnet.source_prefix()),
+                    (asked.address, asked.source_prefix),
+                    "the echo carries the query's subnet"
+                );
+                let width = if asked.address.is_ipv4() { 32 } else { 128 };
+                assert!(
+                    subnet.scope_prefix() <= width,
+                    "scope {} > {width}",
+                    subnet.scope_prefix()
+                );
+            }
+            Ok(_) => {}
+        }
+    }
+
     let mut fast = Vec::new();
     if resolver::fast::answer(snapshot, packet, transport, random, &mut fast).is_some() {
         assert_eq!(&fast, reply, "the fast path and the general path disagree");
     }
     let mut sent = Vec::new();
-    assert!(resolver::answer::reply(snapshot, packet, transport, random, &mut sent).is_some());
+    assert!(
+        resolver::answer::reply(snapshot, packet, transport, source, random, &mut sent).is_some()
+    );
     assert_eq!(&sent, reply, "the listeners' path sends other bytes");
 });

@@ -11,12 +11,24 @@
 //!   parse, gets a header-only reply.
 //!
 //! [`reply`] is the whole answer path the listeners run: [`crate::fast`] first, then [`respond`].
+//!
+//! EDNS Client Subnet (RFC 7871, [`crate::ecs`]): a query's option places the client (through
+//! the snapshot's geo table) instead of its source address; a malformed one, or two, get
+//! FORMERR. Every other reply to a query with the option echoes it, with SCOPE PREFIX-LENGTH 0
+//! unless a geoproximity group decided the answer: then the geo table entry's scope
+//! ([`crate::geotable::Located::scope`]), or, for a client the table does not place, the
+//! SOURCE PREFIX-LENGTH (the answer holds for the subnet given, and no wider).
+
+use std::net::IpAddr;
 
 use hickory_proto::op::{Edns, Message, OpCode, ResponseCode};
 use hickory_proto::rr::rdata::HINFO;
 use hickory_proto::rr::{DNSClass, RData, Record, RecordType};
+use registry::geo::Coordinates;
 
+use crate::ecs::{self, ClientSubnet};
 use crate::fast;
+use crate::route;
 use crate::snapshot::{Rrset, Snapshot, WeightedSet, ZoneView};
 use crate::transport::{MAX_UDP_PAYLOAD, OPT_LEN, Transport, reply_limit};
 
@@ -58,20 +70,21 @@ pub enum Replied<'s> {
 
 /// The whole answer path, as the DNS listeners run it: writes the reply to `packet` into `out`
 /// (cleared first), from [`crate::fast`] when it is the common query and from [`respond`]
-/// otherwise. `None` when the packet gets no reply at all (see [`respond`]). Public so that a
-/// fuzz target drives raw bytes through exactly what the listeners run; the two paths are
-/// public too, to compare them.
+/// otherwise. `source` is the address the query came from. `None` when the packet gets no reply
+/// at all (see [`respond`]). Public so that a fuzz target drives raw bytes through exactly what
+/// the listeners run; the two paths are public too, to compare them.
 pub fn reply<'s>(
     snapshot: &'s Snapshot,
     packet: &[u8],
     transport: Transport,
+    source: IpAddr,
     random: u64,
     out: &mut Vec<u8>,
 ) -> Option<Replied<'s>> {
     if let Some(hit) = fast::answer(snapshot, packet, transport, random, out) {
         return Some(Replied::Fast(hit));
     }
-    let resp = respond(snapshot, packet, transport, random)?;
+    let resp = respond(snapshot, packet, transport, source, random)?;
     out.clear();
     out.extend_from_slice(&resp.bytes);
     Some(Replied::General {
@@ -152,12 +165,17 @@ fn header_only(env: Envelope, rcode: ResponseCode) -> Response<'static> {
 ///   another opcode than QUERY); the questions are neither parsed nor echoed.
 /// - A header but a body that does not parse: a header-only FORMERR (RFC 1035 §4.1.1, "unable
 ///   to interpret the query"), echoing the id.
-/// - Another opcode than QUERY: NOTIMP; an EDNS version above 0: BADVERS; another class than IN:
-///   REFUSED. These echo the one question (and an OPT record when the query had one).
+/// - Another opcode than QUERY: NOTIMP; an EDNS version above 0: BADVERS; a malformed EDNS
+///   Client Subnet option, or more than one: FORMERR; another class than IN: REFUSED. These
+///   echo the one question (and an OPT record when the query had one).
+///
+/// `source` is the address the query came from: it places the client for geoproximity answers
+/// when the query carries no Client Subnet option.
 pub fn respond<'s>(
     snapshot: &'s Snapshot,
     packet: &[u8],
     transport: Transport,
+    source: IpAddr,
     random: u64,
 ) -> Option<Response<'s>> {
     let env = Envelope::of(packet, transport)?;
@@ -189,6 +207,16 @@ pub fn respond<'s>(
             return Some(finish(resp, env, None, None, limit));
         }
     }
+    let subnet = match request.edns.as_ref().map(|_| ecs::from_query(packet)) {
+        None | Some(Ok(None)) => None,
+        Some(Ok(Some(subnet))) => Some(subnet),
+        Some(Err(why)) => {
+            tracing::debug!(%why, "refusing a query's Client Subnet option");
+            set_rcode(&mut resp, ResponseCode::FormErr);
+            return Some(finish(resp, env, None, None, limit));
+        }
+    };
+    echo(&mut resp, subnet, 0);
     if request.metadata.op_code != OpCode::Query {
         set_rcode(&mut resp, ResponseCode::NotImp);
         return Some(finish(resp, env, None, None, limit));
@@ -218,8 +246,71 @@ pub fn respond<'s>(
         return Some(finish(resp, env, Some(qtype), None, limit));
     };
     resp.metadata.authoritative = true;
-    let picked = answer_in_zone(zone, &qname, query.name.clone(), qtype, random, &mut resp);
-    Some(finish(resp, env, Some(qtype), picked, limit))
+    let place = Place::of(snapshot, subnet, source);
+    let routed = answer_in_zone(
+        zone,
+        &qname,
+        query.name.clone(),
+        qtype,
+        &place,
+        random,
+        &mut resp,
+    );
+    if routed.by_location {
+        echo(&mut resp, subnet, place.scope);
+    }
+    Some(finish(resp, env, Some(qtype), routed.picked, limit))
+}
+
+/// Where the client is, and for how much of its subnet that holds.
+#[derive(Debug, Clone, Copy)]
+struct Place {
+    /// The client's place; `None` when the geo table does not place it.
+    at: Option<Coordinates>,
+    /// The SCOPE PREFIX-LENGTH of an answer that depends on it (see the module's doc).
+    scope: u8,
+}
+
+impl Place {
+    /// The place of the Client Subnet `subnet` when the query has one (a SOURCE PREFIX-LENGTH
+    /// of 0 reveals nothing: unknown, RFC 7871 §7.1.2), else of the source address.
+    fn of(snapshot: &Snapshot, subnet: Option<ClientSubnet>, source: IpAddr) -> Self {
+        let table = snapshot.geo_table();
+        let (located, unknown_scope) = match subnet {
+            Some(s) if s.source_prefix == 0 => (None, 0),
+            Some(s) => (table.lookup(s.address), s.source_prefix),
+            None => (table.lookup(source), 0),
+        };
+        match located {
+            Some(l) => Self {
+                at: Some(l.coordinates),
+                scope: l.scope,
+            },
+            None => Self {
+                at: None,
+                scope: unknown_scope,
+            },
+        }
+    }
+}
+
+/// Adds the query's Client Subnet option to the reply with SCOPE PREFIX-LENGTH `scope`
+/// (replacing an earlier echo); nothing without an option or an OPT record.
+fn echo(resp: &mut Message, subnet: Option<ClientSubnet>, scope: u8) {
+    if let (Some(subnet), Some(edns)) = (subnet, resp.edns.as_mut()) {
+        let options = edns.options_mut();
+        options.remove(hickory_proto::rr::rdata::opt::EdnsCode::Subnet);
+        options.insert(subnet.echo(scope));
+    }
+}
+
+/// What the answer in a zone depended on.
+#[derive(Debug, Clone, Copy, Default)]
+struct Answered<'s> {
+    /// The last weighted set answered.
+    picked: Option<&'s WeightedSet>,
+    /// True when a geoproximity group decided part of it.
+    by_location: bool,
 }
 
 fn answer_in_zone<'s>(
@@ -227,12 +318,13 @@ fn answer_in_zone<'s>(
     qname: &str,
     original: hickory_proto::rr::Name,
     qtype: RecordType,
+    place: &Place,
     random: u64,
     resp: &mut Message,
-) -> Option<&'s WeightedSet> {
+) -> Answered<'s> {
     let mut name = qname.to_owned();
     let mut owner = original;
-    let mut picked = None;
+    let mut answered = Answered::default();
     for _ in 0..MAX_CNAME_CHAIN {
         let Some(node) = zone.nodes.get(&name) else {
             if resp.answers.is_empty() {
@@ -241,7 +333,7 @@ fn answer_in_zone<'s>(
                 }
                 resp.authorities.push(negative_soa(zone));
             }
-            return picked;
+            return answered;
         };
         if qtype == RecordType::ANY {
             // RFC 8482: a minimal answer instead of everything at the name.
@@ -251,29 +343,29 @@ fn answer_in_zone<'s>(
                 ttl,
                 RData::HINFO(HINFO::new("RFC8482".into(), String::new())),
             ));
-            return picked;
+            return answered;
         }
-        let rrset = node.rrsets.get(&qtype).or_else(|| {
-            (qtype != RecordType::CNAME)
-                .then(|| node.rrsets.get(&RecordType::CNAME))
-                .flatten()
-        });
-        let Some(rrset) = rrset else {
+        let found = match node.rrsets.get(&qtype) {
+            Some(rrset) => Some((qtype, rrset)),
+            None if qtype != RecordType::CNAME => node
+                .rrsets
+                .get(&RecordType::CNAME)
+                .map(|rrset| (RecordType::CNAME, rrset)),
+            None => None,
+        };
+        let routed = found.map(|(rtype, rrset)| route::route(zone, rrset, rtype, place.at, random));
+        if let Some(routed) = routed {
+            answered.picked = routed.picked.or(answered.picked);
+            answered.by_location |= routed.by_location;
+        }
+        let records = routed.map_or(&[][..], |r| r.records);
+        if records.is_empty() {
             if resp.answers.is_empty() {
                 resp.authorities.push(negative_soa(zone));
             }
-            return picked;
-        };
-        let records: Vec<Record> = match rrset {
-            Rrset::Simple(records) => records.clone(),
-            Rrset::Weighted(group) => match group.pick(random) {
-                Some(set) => {
-                    picked = Some(set);
-                    set.records.clone()
-                }
-                None => Vec::new(),
-            },
-        };
+            return answered;
+        }
+        let records = records.to_vec();
         let cname_target = records.iter().find_map(|r| match &r.data {
             RData::CNAME(c) if qtype != RecordType::CNAME => Some(c.0.clone()),
             _ => None,
@@ -284,20 +376,21 @@ fn answer_in_zone<'s>(
             r
         }));
         let Some(target) = cname_target else {
-            return picked;
+            return answered;
         };
         let target_key = target.to_lowercase().to_ascii();
         if zone.nodes.contains_key(&target_key) || zone.interior.contains(&target_key) {
             name = target_key;
             owner = target;
         } else {
-            return picked;
+            return answered;
         }
     }
-    picked
+    answered
 }
 
 fn node_ttl(node: &crate::snapshot::Node) -> u32 {
+    use crate::snapshot::Content;
     node.rrsets
         .values()
         .filter_map(|r| match r {
@@ -307,6 +400,11 @@ fn node_ttl(node: &crate::snapshot::Node) -> u32 {
                 .first()
                 .and_then(|s| s.records.first())
                 .map(|r| r.ttl),
+            Rrset::Geo(g) => g.members.iter().find_map(|m| match &m.content {
+                Content::Records(records) => records.first().map(|r| r.ttl),
+                Content::Alias(_) => None,
+            }),
+            Rrset::Alias(_) => None,
         })
         .min()
         .unwrap_or(0)
@@ -379,6 +477,8 @@ fn finish(
 mod tests {
     use super::*;
     use crate::metrics::AnswerCounters;
+
+    const LOCAL: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
     use crate::store::Store;
     use hickory_proto::op::Query;
     use hickory_proto::rr::Name;
@@ -487,7 +587,7 @@ mod tests {
     fn the_random_number_picks_by_cumulative_weight() {
         let snap = snapshot();
         let pick = |r| {
-            respond(&snap, &query("www.lab.test."), Transport::Udp, r)
+            respond(&snap, &query("www.lab.test."), Transport::Udp, LOCAL, r)
                 .unwrap()
                 .picked
                 .unwrap()
@@ -504,48 +604,67 @@ mod tests {
     fn short_packets_and_responses_are_ignored_and_garbage_gets_formerr() {
         let snap = snapshot();
         for len in 0..HEADER_LEN {
-            assert!(respond(&snap, &query("www.lab.test.")[..len], Transport::Udp, 0).is_none());
+            assert!(
+                respond(
+                    &snap,
+                    &query("www.lab.test.")[..len],
+                    Transport::Udp,
+                    LOCAL,
+                    0
+                )
+                .is_none()
+            );
         }
         let mut resp = query("www.lab.test.");
         resp[2] |= 0x80;
-        assert!(respond(&snap, &resp, Transport::Udp, 0).is_none());
+        assert!(respond(&snap, &resp, Transport::Udp, LOCAL, 0).is_none());
         resp.truncate(14);
         assert!(
-            respond(&snap, &resp, Transport::Udp, 0).is_none(),
+            respond(&snap, &resp, Transport::Udp, LOCAL, 0).is_none(),
             "garbage responses too"
         );
         let mut bad = query("www.lab.test.")[..14].to_vec();
         bad[0] = 0x99;
-        let r = respond(&snap, &bad, Transport::Udp, 0).unwrap();
+        let r = respond(&snap, &bad, Transport::Udp, LOCAL, 0).unwrap();
         assert_eq!(r.rcode, ResponseCode::FormErr);
         assert_header_only(&r.bytes, &bad, ResponseCode::FormErr, "garbage");
+    }
+
+    /// Answers `q` over UDP and TCP, asserting that both took the general path to FORMERR and
+    /// answered no set; returns each reply's question type and bytes.
+    fn formerr_both_ways(
+        snap: &Snapshot,
+        q: &[u8],
+        what: &str,
+    ) -> [(Option<RecordType>, Vec<u8>); 2] {
+        [Transport::Udp, Transport::Tcp].map(|transport| {
+            let mut out = Vec::new();
+            let replied = reply(snap, q, transport, LOCAL, 0, &mut out).unwrap();
+            let Replied::General {
+                rcode: ResponseCode::FormErr,
+                qtype,
+                picked: None,
+            } = replied
+            else {
+                panic!("{what} ({transport:?}): {replied:?}");
+            };
+            (qtype, out)
+        })
     }
 
     #[test]
     fn not_exactly_one_question_gets_a_header_only_formerr_on_both_transports() {
         let snap = snapshot();
         for (what, q) in multi_question_queries() {
-            for transport in [Transport::Udp, Transport::Tcp] {
-                let mut out = Vec::new();
-                let replied = reply(&snap, &q, transport, 0, &mut out).unwrap();
-                assert!(
-                    matches!(
-                        replied,
-                        Replied::General {
-                            rcode: ResponseCode::FormErr,
-                            qtype: None,
-                            picked: None
-                        }
-                    ),
-                    "{what}: {replied:?}"
-                );
+            for (qtype, out) in formerr_both_ways(&snap, &q, what) {
+                assert_eq!(qtype, None, "{what}");
                 assert_header_only(&out, &q, ResponseCode::FormErr, what);
             }
         }
         assert_eq!(multi_question_queries()[4].1.len(), 2455);
         // Another opcode (NOTIFY) without exactly one question: NOTIMP, header only.
         let notify = raw(0x21, 3, &WWW.repeat(3));
-        let r = respond(&snap, &notify, Transport::Udp, 0).unwrap();
+        let r = respond(&snap, &notify, Transport::Udp, LOCAL, 0).unwrap();
         assert_header_only(&r.bytes, &notify, ResponseCode::NotImp, "NOTIFY");
     }
 
@@ -559,7 +678,7 @@ mod tests {
             let mut out = Vec::new();
             for transport in [Transport::Udp, Transport::Tcp] {
                 assert!(fast::answer(&snap, &q, transport, 0, &mut out).is_none());
-                let replied = reply(&snap, &q, transport, 0, &mut out).unwrap();
+                let replied = reply(&snap, &q, transport, LOCAL, 0, &mut out).unwrap();
                 assert!(matches!(
                     replied,
                     Replied::General {
@@ -605,7 +724,7 @@ mod tests {
         ];
         for (what, q, limit, truncated) in cases {
             let mut out = Vec::new();
-            let replied = reply(&snap, &q, Transport::Udp, 0, &mut out).unwrap();
+            let replied = reply(&snap, &q, Transport::Udp, LOCAL, 0, &mut out).unwrap();
             assert!(
                 !out.is_empty() && out.len() <= limit,
                 "{what}: {} bytes",
@@ -628,7 +747,15 @@ mod tests {
             }
         }
         let mut out = Vec::new();
-        reply(&snap, &query("big.lab.test."), Transport::Tcp, 0, &mut out).unwrap();
+        reply(
+            &snap,
+            &query("big.lab.test."),
+            Transport::Tcp,
+            LOCAL,
+            0,
+            &mut out,
+        )
+        .unwrap();
         let m = Message::from_vec(&out).unwrap();
         assert!(
             !m.metadata.truncation && m.answers.len() == 100,
@@ -642,7 +769,6 @@ mod tests {
     /// the general path answers the same bytes.
     #[test]
     fn mutated_queries_never_get_empty_oversized_or_amplified_replies() {
-        let snap = snapshot();
         let seeds = [
             query("www.lab.test."),
             edns_query("www.lab.test.", 1232),
@@ -651,7 +777,31 @@ mod tests {
             query("nope.lab.test."),
             raw(0x01, 2, &WWW.repeat(2)),
         ];
-        let mut rng = rand::rngs::SmallRng::seed_from_u64(11);
+        mutate_and_check(&snapshot(), &seeds, 11);
+    }
+
+    /// The same for geoproximity names and queries with Client Subnet options (valid, invalid,
+    /// repeated), from sources the geo table places and does not.
+    #[test]
+    fn mutated_client_subnet_queries_never_get_empty_oversized_or_amplified_replies() {
+        let good = ecs(1, 24, 0, &[127, 64, 3]);
+        let seeds = [
+            with_options("edge.lab.test.", std::slice::from_ref(&good)),
+            with_options("edge.lab.test.", &[ecs(2, 128, 0, &[0; 16])]),
+            with_options("edge.lab.test.", &[good.clone(), good.clone()]),
+            with_options("www.lab.test.", &[(10, vec![1; 8]), good]),
+            edns_query("edge.lab.test.", 512),
+            query("edge.lab.test."),
+        ];
+        mutate_and_check(&geo_snapshot(false), &seeds, 12);
+    }
+
+    /// Mutates `seeds` 20 000 times (bytes flipped, cut, counts changed, appended) and checks
+    /// every reply's bounds on both transports, and that the fast path agrees with the general
+    /// one whenever it answers.
+    fn mutate_and_check(snap: &Snapshot, seeds: &[Vec<u8>], seed: u64) {
+        let sources: [IpAddr; 3] = [LOCAL, "127.64.0.1".parse().unwrap(), "::1".parse().unwrap()];
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(seed);
         let (mut out, mut fast_out) = (Vec::new(), Vec::new());
         for round in 0..20_000 {
             let mut q = seeds[round % seeds.len()].clone();
@@ -671,7 +821,8 @@ mod tests {
             }
             for transport in [Transport::Udp, Transport::Tcp] {
                 let random = rng.random();
-                let replied = reply(&snap, &q, transport, random, &mut out);
+                let source = sources[(round / seeds.len()) % sources.len()];
+                let replied = reply(snap, &q, transport, source, random, &mut out);
                 let ignored = q.len() < HEADER_LEN || q[2] & 0x80 != 0;
                 assert_eq!(replied.is_none(), ignored, "{q:02x?}");
                 let Some(replied) = replied else { continue };
@@ -689,8 +840,9 @@ mod tests {
                 {
                     assert!(out.len() <= q.len() + OPT_LEN, "{rcode:?} for {q:02x?}");
                 }
-                if fast::answer(&snap, &q, transport, random, &mut fast_out).is_some() {
-                    let general = respond(&snap, &q, transport, random).unwrap();
+                check_echo(&q, &out);
+                if fast::answer(snap, &q, transport, random, &mut fast_out).is_some() {
+                    let general = respond(snap, &q, transport, source, random).unwrap();
                     assert_eq!(
                         fast_out, general.bytes,
                         "fast and general differ on {q:02x?}"
@@ -698,5 +850,252 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A query with EDNS version 0: a malformed Client Subnet option gets FORMERR; a valid one
+    /// is echoed once (unless FORMERR for another reason) with its family, source prefix and
+    /// address, and a scope within the family's length.
+    fn check_echo(q: &[u8], out: &[u8]) {
+        let Ok(request) = Message::from_vec(q) else {
+            return;
+        };
+        if request.edns.as_ref().is_none_or(|e| e.version() != 0) {
+            return;
+        }
+        let reply = Message::from_vec(out).unwrap();
+        let rcode = reply.metadata.response_code;
+        match ecs::from_query(q) {
+            Err(_) => assert_eq!(rcode, ResponseCode::FormErr, "{q:02x?}"),
+            Ok(Some(asked)) if rcode != ResponseCode::FormErr => {
+                let options = reply.edns.as_ref().unwrap().options();
+                let echoed = options.get_all(hickory_proto::rr::rdata::opt::EdnsCode::Subnet);
+                let [hickory_proto::rr::rdata::opt::EdnsOption::Subnet(s)] = echoed.as_slice()
+                else {
+                    panic!("one echo for {q:02x?}: {echoed:?}");
+                };
+                assert_eq!(
+                    (s.addr(), s.source_prefix()),
+                    (asked.address, asked.source_prefix)
+                );
+                let width = if asked.address.is_ipv4() { 32 } else { 128 };
+                assert!(s.scope_prefix() <= width, "{q:02x?}");
+            }
+            Ok(_) => {}
+        }
+    }
+
+    /// `bos` (weighted, two sets), `nyc` (simple), `www` (weighted) and the geoproximity
+    /// aliases at `edge` (Boston → bos, New York → nyc, both evaluating target health), placed
+    /// with the lab geo table; `delete_bos` deletes bos's address sets afterwards.
+    fn geo_snapshot(delete_bos: bool) -> Snapshot {
+        let mut s = Store::default();
+        let (zone, _) = s.create_zone("lab.test", "r", None, 0).unwrap();
+        let edge = |id: &str, (lat, lon): (&str, &str), target: &str| {
+            Change::create(RecordSet {
+                name: Fqdn::parse("edge.lab.test").unwrap(),
+                rtype: "A".into(),
+                set_identifier: Some(id.into()),
+                weight: None,
+                ttl: None,
+                values: Vec::new(),
+                alias: Some(registry::model::AliasTarget {
+                    hosted_zone_id: zone.id.clone(),
+                    dns_name: Fqdn::parse(target).unwrap(),
+                    evaluate_target_health: true,
+                }),
+                geo: Some(registry::model::GeoProximity {
+                    coordinates: Some((lat.into(), lon.into())),
+                    ..Default::default()
+                }),
+                opaque: None,
+            })
+        };
+        let bos = [
+            weighted("bos.lab.test", "b1", 1, vec!["192.0.2.1".into()]),
+            weighted("bos.lab.test", "b2", 1, vec!["192.0.2.2".into()]),
+        ];
+        let mut nyc = weighted("nyc.lab.test", "n", 1, vec!["198.51.100.1".into()]);
+        nyc.record_set.set_identifier = None;
+        nyc.record_set.weight = None;
+        let mut changes = bos.to_vec();
+        changes.extend([
+            nyc,
+            weighted("www.lab.test", "w", 1, vec!["203.0.113.1".into()]),
+            edge("boston", ("42.36", "-71.06"), "bos.lab.test"),
+            edge("new-york", ("40.71", "-74.01"), "nyc.lab.test"),
+        ]);
+        s.change(&zone.id, &changes, None, 1).unwrap();
+        if delete_bos {
+            let gone: Vec<Change> = bos
+                .iter()
+                .map(|c| Change::delete(c.record_set.clone()))
+                .collect();
+            s.change(&zone.id, &gone, None, 2).unwrap();
+        }
+        Snapshot::of_store(&s, &AnswerCounters::default())
+            .with_geo_table(std::sync::Arc::new(crate::geotable::GeoTable::lab()))
+    }
+
+    /// `edns_query(name)` with raw EDNS options (code, data) in its OPT record.
+    fn with_options(name: &str, options: &[(u16, Vec<u8>)]) -> Vec<u8> {
+        let mut q = edns_query(name, 1232);
+        let mut rdata = Vec::new();
+        for (code, data) in options {
+            rdata.extend_from_slice(&code.to_be_bytes());
+            rdata.extend_from_slice(&u16::try_from(data.len()).unwrap().to_be_bytes());
+            rdata.extend_from_slice(data);
+        }
+        let at = q.len() - 2;
+        q[at..].copy_from_slice(&u16::try_from(rdata.len()).unwrap().to_be_bytes());
+        q.extend_from_slice(&rdata);
+        q
+    }
+
+    /// An ECS option's data: FAMILY, SOURCE, SCOPE, ADDRESS.
+    fn ecs(family: u16, source: u8, scope: u8, address: &[u8]) -> (u16, Vec<u8>) {
+        let mut o = family.to_be_bytes().to_vec();
+        o.extend_from_slice(&[source, scope]);
+        o.extend_from_slice(address);
+        (ecs::OPTION_CODE, o)
+    }
+
+    /// The rcode, the answer's addresses and the echoed (source, scope) of `q` from `source`.
+    fn ask(
+        snap: &Snapshot,
+        q: &[u8],
+        source: &str,
+    ) -> (ResponseCode, Vec<String>, Option<(u8, u8)>) {
+        let mut out = Vec::new();
+        reply(
+            snap,
+            q,
+            Transport::Udp,
+            source.parse().unwrap(),
+            0,
+            &mut out,
+        )
+        .unwrap();
+        assert!(out.len() <= usize::from(MAX_UDP_PAYLOAD));
+        let m = Message::from_vec(&out).unwrap();
+        let echoed = m.edns.as_ref().and_then(|e| {
+            match e.option(hickory_proto::rr::rdata::opt::EdnsCode::Subnet) {
+                Some(hickory_proto::rr::rdata::opt::EdnsOption::Subnet(s)) => {
+                    Some((s.source_prefix(), s.scope_prefix()))
+                }
+                _ => None,
+            }
+        });
+        let addresses = m.answers.iter().map(|r| r.data.to_string()).collect();
+        (m.metadata.response_code, addresses, echoed)
+    }
+
+    #[test]
+    fn client_subnets_pick_the_nearest_pool_and_carry_the_tables_scope() {
+        let snap = geo_snapshot(false);
+        let bos = ["192.0.2.1".to_owned()];
+        let nyc = ["198.51.100.1".to_owned()];
+        let q = |o: (u16, Vec<u8>)| with_options("edge.lab.test.", &[o]);
+        // 127.0.0.0/10 is Boston, 127.64.0.0/10 New York in the lab table.
+        let near_nyc = q(ecs(1, 24, 0, &[127, 64, 3]));
+        assert_eq!(
+            ask(&snap, &near_nyc, "127.0.0.1"),
+            (ResponseCode::NoError, nyc.to_vec(), Some((24, 10)))
+        );
+        let near_bos = q(ecs(1, 24, 0, &[127, 1, 3]));
+        assert_eq!(
+            ask(&snap, &near_bos, "127.64.0.1"),
+            (ResponseCode::NoError, bos.to_vec(), Some((24, 10)))
+        );
+        // Without ECS the source address places the client, and nothing is echoed.
+        let plain = edns_query("edge.lab.test.", 1232);
+        assert_eq!(ask(&snap, &plain, "127.64.0.1").1, nyc);
+        assert_eq!(
+            ask(&snap, &plain, "127.0.0.1"),
+            (ResponseCode::NoError, bos.to_vec(), None)
+        );
+        // An unknown subnet: the first member by set identifier ("boston"), scope = source.
+        let far = q(ecs(1, 20, 0, &[192, 0, 16]));
+        assert_eq!(
+            ask(&snap, &far, "127.64.0.1"),
+            (ResponseCode::NoError, bos.to_vec(), Some((20, 20)))
+        );
+        // SOURCE PREFIX-LENGTH 0: nothing revealed, the place is unknown, scope 0.
+        let none = q(ecs(1, 0, 0, &[]));
+        assert_eq!(
+            ask(&snap, &none, "127.64.0.1"),
+            (ResponseCode::NoError, bos.to_vec(), Some((0, 0)))
+        );
+        // IPv6 ::1/128 is Boston.
+        let v6 = q(ecs(
+            2,
+            128,
+            0,
+            &[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+        ));
+        assert_eq!(ask(&snap, &v6, "127.64.0.1").2, Some((128, 128)));
+        // A weighted answer does not depend on the place: scope 0, and not the fast path.
+        let www = with_options("www.lab.test.", &[ecs(1, 24, 0, &[127, 64, 3])]);
+        assert_eq!(
+            ask(&snap, &www, "127.0.0.1"),
+            (
+                ResponseCode::NoError,
+                vec!["203.0.113.1".to_owned()],
+                Some((24, 0))
+            )
+        );
+        let mut out = Vec::new();
+        assert!(fast::answer(&snap, &www, Transport::Udp, 0, &mut out).is_none());
+        // Geoproximity names never take the fast path, with or without EDNS.
+        for q in [query("edge.lab.test."), plain.clone(), near_nyc] {
+            assert!(fast::answer(&snap, &q, Transport::Udp, 0, &mut out).is_none());
+        }
+    }
+
+    #[test]
+    fn an_emptied_pool_sends_its_clients_to_the_next_nearest() {
+        let snap = geo_snapshot(true);
+        let q = with_options("edge.lab.test.", &[ecs(1, 24, 0, &[127, 1, 3])]);
+        assert_eq!(
+            ask(&snap, &q, "127.0.0.1"),
+            (
+                ResponseCode::NoError,
+                vec!["198.51.100.1".to_owned()],
+                Some((24, 10))
+            )
+        );
+    }
+
+    #[test]
+    fn malformed_or_repeated_client_subnets_get_formerr_without_an_echo() {
+        let snap = geo_snapshot(false);
+        let good = ecs(1, 24, 0, &[127, 1, 3]);
+        let cases = [
+            ("family 3", vec![ecs(3, 24, 0, &[127, 1, 3])]),
+            ("source 33", vec![ecs(1, 33, 0, &[127, 1, 3, 4, 5])]),
+            ("address too long", vec![ecs(1, 16, 0, &[127, 1, 3])]),
+            ("address too short", vec![ecs(1, 24, 0, &[127, 1])]),
+            ("host bits", vec![ecs(1, 23, 0, &[127, 1, 3])]),
+            ("scope in a query", vec![ecs(1, 24, 8, &[127, 1, 3])]),
+            ("two options", vec![good.clone(), good.clone()]),
+            ("shorter than its fixed part", vec![(8, vec![0, 1, 24])]),
+        ];
+        for (what, options) in cases {
+            let q = with_options("edge.lab.test.", &options);
+            for (_, out) in formerr_both_ways(&snap, &q, what) {
+                assert!(out.len() <= q.len() + OPT_LEN, "{what}: no amplification");
+                if let Ok(m) = Message::from_vec(&out) {
+                    assert!(m.answers.is_empty(), "{what}");
+                    assert!(
+                        m.edns
+                            .as_ref()
+                            .is_none_or(|e| e.options().options.is_empty()),
+                        "{what}: nothing echoed"
+                    );
+                }
+            }
+        }
+        // The good option alone is answered.
+        let q = with_options("edge.lab.test.", &[good, (10, vec![7; 8])]);
+        assert_eq!(ask(&snap, &q, "127.0.0.1").0, ResponseCode::NoError);
     }
 }

@@ -50,6 +50,9 @@ pub struct ResolverConfig {
     /// `--api-header-timeout`: time to send a request's head; the keep-alive idle timeout.
     #[serde(default, deserialize_with = "optional_duration")]
     pub api_header_timeout: Option<Duration>,
+    /// `--geo-table`: a file of `CIDR LATITUDE LONGITUDE` lines placing clients for
+    /// geoproximity answers ([`crate::geotable`]); the built-in lab table without it.
+    pub geo_table: Option<PathBuf>,
 }
 
 fn optional_duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {

@@ -153,6 +153,8 @@ impl<'p> Query<'p> {
 mod tests {
     use super::*;
     use crate::answer::respond;
+
+    const LOCAL: std::net::IpAddr = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
     use crate::metrics::AnswerCounters;
     use crate::store::Store;
     use registry::model::{Change, RecordSet};
@@ -265,7 +267,7 @@ mod tests {
         let mut answered = None;
         for random in [0u64, 1, 7, 10, 25, 39, 40, u64::MAX] {
             let fast = answer(snap, packet, transport, random, &mut out);
-            let slow = respond(snap, packet, transport, random);
+            let slow = respond(snap, packet, transport, LOCAL, random);
             if let Some(hit) = fast {
                 let slow = slow.expect("the general path answers what the fast path answers");
                 assert_eq!(

@@ -5,6 +5,8 @@
 //! - [`store`]: hosted zones, record sets (Route 53's change rules via `registry::zone`) and
 //!   changes; [`persist`] makes every acknowledged change durable.
 //! - [`snapshot`] and [`answer`]: the immutable DNS view and the pure query → response step;
+//!   [`route`] decides what a name and type answers (weighted, geoproximity, alias);
+//!   [`ecs`] reads EDNS Client Subnet and [`geotable`] places clients by address;
 //!   [`fast`] answers the common query (A/AAAA for a weighted name) from pre-encoded wire data;
 //!   [`transport`]: how a query arrived and how large its reply may be.
 //! - [`shared`]: the state every listener shares (store, snapshot, metrics) and its write path.
@@ -22,12 +24,15 @@ pub mod answer;
 pub mod api;
 pub mod config;
 pub mod conn;
+pub mod ecs;
 pub mod fast;
+pub mod geotable;
 pub mod http;
 pub mod metrics;
 mod mmsg;
 pub mod persist;
 pub mod rdata;
+pub mod route;
 pub mod service;
 pub mod shared;
 pub mod sigv4;

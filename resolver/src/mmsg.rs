@@ -7,6 +7,7 @@
 #![allow(unsafe_code)]
 
 use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsRawFd, BorrowedFd};
 
 /// Datagrams per system call.
@@ -97,16 +98,43 @@ impl Batch {
         Ok(self.received)
     }
 
-    /// Calls `answer(query, reply)` for every query received; `reply` comes cleared, and a
-    /// query whose `answer` returns false gets no reply.
-    pub(crate) fn answer_each(&mut self, mut answer: impl FnMut(&[u8], &mut Vec<u8>) -> bool) {
+    /// Calls `answer(query, peer, reply)` for every query received (`peer`: the address it
+    /// came from); `reply` comes cleared, and a query whose `answer` returns false gets no
+    /// reply.
+    pub(crate) fn answer_each(
+        &mut self,
+        mut answer: impl FnMut(&[u8], IpAddr, &mut Vec<u8>) -> bool,
+    ) {
         for i in 0..self.received {
+            let peer = self.peer_ip(i);
             let reply = &mut self.replies[self.answered];
             reply.clear();
-            if answer(&self.queries[i][..self.lens[i]], reply) {
+            if answer(&self.queries[i][..self.lens[i]], peer, reply) {
                 self.reply_to[self.answered] = i;
                 self.answered += 1;
             }
+        }
+    }
+
+    /// The address query `i` came from; the unspecified IPv4 address for anything but an IPv4
+    /// or IPv6 peer (a UDP socket receives from no other).
+    fn peer_ip(&self, i: usize) -> IpAddr {
+        let storage: *const libc::sockaddr_storage = &self.peers[i];
+        let len = usize::try_from(self.peer_lens[i]).unwrap_or(0);
+        match i32::from(self.peers[i].ss_family) {
+            libc::AF_INET if len >= std::mem::size_of::<libc::sockaddr_in>() => {
+                // SAFETY: the kernel wrote a `sockaddr_in` (family AF_INET, `len` bytes) at the
+                // start of this `sockaddr_storage`, which is large and aligned enough for every
+                // socket address type; the reference lives only as long as `self`'s borrow.
+                let sin = unsafe { &*storage.cast::<libc::sockaddr_in>() };
+                IpAddr::V4(Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr)))
+            }
+            libc::AF_INET6 if len >= std::mem::size_of::<libc::sockaddr_in6>() => {
+                // SAFETY: as above, for a `sockaddr_in6` (family AF_INET6).
+                let sin6 = unsafe { &*storage.cast::<libc::sockaddr_in6>() };
+                IpAddr::V6(Ipv6Addr::from(sin6.sin6_addr.s6_addr))
+            }
+            _ => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
         }
     }
 
@@ -241,7 +269,8 @@ mod tests {
         // The three datagrams may take more than one receive; each gets its own answers.
         while got < 3 {
             got += batch.recv(server.as_fd()).unwrap();
-            batch.answer_each(|query, reply| {
+            batch.answer_each(|query, peer, reply| {
+                assert_eq!(peer, IpAddr::V4(Ipv4Addr::LOCALHOST), "the peer's address");
                 seen.push(String::from_utf8_lossy(query).into_owned());
                 if query == b"q1" {
                     return false; // ignored: no reply

@@ -14,6 +14,7 @@ use registry::limiter::TokenBucket;
 use sha2::Digest;
 use tokio::net::{TcpListener, UdpSocket};
 
+use crate::geotable::GeoTable;
 use crate::http::ApiLimits;
 use crate::metrics::ResolverMetrics;
 use crate::persist::{PersistError, StateFile};
@@ -48,6 +49,8 @@ pub struct Settings {
     pub dns_tcp: TcpLimits,
     /// Bounds on API connections.
     pub api_limits: ApiLimits,
+    /// Where clients are, for geoproximity answers (`--geo-table`; [`GeoTable::lab`] without).
+    pub geo_table: Arc<GeoTable>,
 }
 
 /// Why the resolver could not start.
@@ -166,6 +169,7 @@ pub async fn start(settings: &Settings, registry: &mut Registry) -> Result<Runni
         },
         api_insecure: settings.api_insecure,
         metrics: ResolverMetrics::register(registry),
+        geo_table: settings.geo_table.clone(),
     });
     shared.publish(&store);
     *shared.store.lock().await = store;

@@ -14,6 +14,7 @@ use arc_swap::ArcSwap;
 use registry::limiter::TokenBucket;
 
 use crate::answer::{self, Replied};
+use crate::geotable::GeoTable;
 use crate::metrics::{QueryLabels, ResolverMetrics};
 use crate::persist::{PersistError, StateFile};
 use crate::sigv4::{Credentials, Payload};
@@ -44,6 +45,8 @@ pub struct Shared {
     pub api_insecure: bool,
     /// The resolver's metrics, registered once at start.
     pub metrics: ResolverMetrics,
+    /// Where clients are (`--geo-table`), for geoproximity answers; every snapshot uses it.
+    pub geo_table: Arc<GeoTable>,
 }
 
 /// Why a change to the store was not applied (nothing was published).
@@ -63,8 +66,9 @@ pub enum WriteError {
 impl Shared {
     /// Rebuilds the DNS snapshot from `store` and swaps it in.
     pub fn publish(&self, store: &Store) {
-        self.snapshot
-            .store(Arc::new(Snapshot::of_store(store, &self.metrics.answers)));
+        let snapshot =
+            Snapshot::of_store(store, &self.metrics.answers).with_geo_table(self.geo_table.clone());
+        self.snapshot.store(Arc::new(snapshot));
     }
 
     /// True once the change's propagation delay has passed.
@@ -104,8 +108,8 @@ impl Shared {
         Ok(out)
     }
 
-    /// Answers `packet` from `snapshot` into `out` ([`answer::reply`]: the fast path for the
-    /// common query, the general path otherwise) and counts it. False when the packet must be
+    /// Answers `packet`, from `source`, from `snapshot` into `out` ([`answer::reply`]: the fast
+    /// path for the common query, the general path otherwise) and counts it. False when the packet must be
     /// ignored (no header, or itself a response). The caller observes the time to answer, once
     /// the answer is sent ([`ResolverMetrics::answered_in`]).
     pub(crate) fn answer_query(
@@ -113,11 +117,12 @@ impl Shared {
         snapshot: &Snapshot,
         packet: &[u8],
         transport: Transport,
+        source: std::net::IpAddr,
         random: u64,
         out: &mut Vec<u8>,
     ) -> bool {
         let metrics = &self.metrics;
-        match answer::reply(snapshot, packet, transport, random, out) {
+        match answer::reply(snapshot, packet, transport, source, random, out) {
             None => return false,
             Some(Replied::Fast(hit)) => {
                 match hit.qtype {

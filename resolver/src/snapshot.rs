@@ -6,8 +6,11 @@ use std::sync::Arc;
 
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use prometheus_client::metrics::counter::Counter;
-use registry::model::RecordSet;
+use registry::geo::{self, Coordinates};
+use registry::model::{GeoProximity, RecordSet};
 use registry::name::Fqdn;
+
+use crate::geotable::GeoTable;
 
 use crate::metrics::{AnswerCounters, AnswerLabels};
 
@@ -112,6 +115,47 @@ impl Weighted {
     }
 }
 
+/// An alias record's target: a name in the same zone whose record set of the alias's type
+/// answers in its place ([`crate::route`] follows it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Alias {
+    /// The target's name, lower case with trailing dot (the key of [`ZoneView::nodes`]).
+    pub target: String,
+    /// `EvaluateTargetHealth`: a target without records of the type makes the alias unusable.
+    pub evaluate_target_health: bool,
+}
+
+/// What a geoproximity member answers with.
+#[derive(Debug, Clone)]
+pub enum Content {
+    /// Its own records (never empty).
+    Records(Vec<Record>),
+    /// Whatever its alias target answers.
+    Alias(Alias),
+}
+
+/// One record set of a geoproximity group.
+#[derive(Debug, Clone)]
+pub struct GeoMember {
+    /// Its SetIdentifier.
+    pub set_id: String,
+    /// Where it is: its `Coordinates`, or the coordinates `registry::geo` gives its
+    /// `AWSRegion` or `LocalZoneGroup` (a lab approximation of Route 53's placement).
+    pub place: Coordinates,
+    /// Its `Bias`, −99 to 99 (0 when absent).
+    pub bias: i32,
+    /// Its records or its alias target.
+    pub content: Content,
+}
+
+/// A geoproximity group (same name and type): one member answers, the nearest usable one to
+/// the client by biased distance ([`crate::route`]).
+#[derive(Debug, Clone)]
+pub struct Geo {
+    /// The members, in SetIdentifier order (the order ties and unknown clients follow).
+    pub members: Vec<GeoMember>,
+}
+
 /// The record sets of one name and type.
 #[derive(Debug, Clone)]
 pub enum Rrset {
@@ -119,6 +163,10 @@ pub enum Rrset {
     Simple(Vec<Record>),
     /// Weighted routing: one set per answer (shared with the snapshot's fast-path table).
     Weighted(Arc<Weighted>),
+    /// Geoproximity routing: the nearest usable member answers. Never on the fast path.
+    Geo(Arc<Geo>),
+    /// A simple alias record: its target answers.
+    Alias(Alias),
 }
 
 /// Everything at one owner name.
@@ -176,6 +224,8 @@ pub struct Snapshot {
     /// type (2 bytes, big-endian). Only groups whose every set is pre-encoded, and only in the
     /// zone that is authoritative for the name.
     fast: HashMap<Box<[u8]>, Arc<Weighted>>,
+    /// Where clients are, for geoproximity answers (empty by default: every place unknown).
+    geo_table: Arc<GeoTable>,
 }
 
 impl Snapshot {
@@ -194,6 +244,7 @@ impl Snapshot {
         let mut snapshot = Self {
             zones,
             fast: HashMap::new(),
+            geo_table: Arc::default(),
         };
         snapshot.fast = snapshot.fast_table();
         snapshot
@@ -226,6 +277,17 @@ impl Snapshot {
             }
         }
         fast
+    }
+
+    /// This snapshot, placing clients with `table`.
+    pub fn with_geo_table(mut self, table: Arc<GeoTable>) -> Self {
+        self.geo_table = table;
+        self
+    }
+
+    /// Where clients are ([`Snapshot::with_geo_table`]).
+    pub fn geo_table(&self) -> &GeoTable {
+        &self.geo_table
     }
 
     /// The weighted group a fast-path question key (see the field) is answered from.
@@ -282,6 +344,37 @@ fn answer_label(name: &str, set_id: &str) -> AnswerLabels {
     }
 }
 
+/// The records of `set`'s values at `owner`; values that do not parse are skipped (see
+/// [`Snapshot::build`]).
+fn parse_values(set: &RecordSet, owner: &Name) -> Vec<Record> {
+    let ttl = set.ttl.unwrap_or(0);
+    let mut records = Vec::with_capacity(set.values.len());
+    for value in &set.values {
+        match crate::rdata::parse(&set.rtype, value) {
+            Ok(rdata) => records.push(Record::from_rdata(owner.clone(), ttl, rdata)),
+            Err(why) => {
+                tracing::warn!(name = %set.name, rtype = %set.rtype, value, why, "skipping a value")
+            }
+        }
+    }
+    records
+}
+
+/// Where a geoproximity set is: its coordinates, or those of its Region or Local Zone group.
+fn place(location: &GeoProximity) -> Option<Coordinates> {
+    if let Some((lat, lon)) = &location.coordinates {
+        return Coordinates::parse_route53(lat, lon).ok();
+    }
+    if let Some(region) = &location.aws_region {
+        return geo::aws_region(region).map(|r| r.coordinates);
+    }
+    location
+        .local_zone_group
+        .as_deref()
+        .and_then(geo::local_zone_group)
+        .map(|g| g.coordinates)
+}
+
 /// The fast-path key of a question: the name in lower-case wire format, then the type.
 fn fast_key(name: &Name, rtype: RecordType) -> Box<[u8]> {
     let mut key = Vec::with_capacity(name.len() + 3);
@@ -299,6 +392,7 @@ fn build_zone(src: &ZoneSource<'_>, answers: &AnswerCounters) -> Option<ZoneView
     let origin = src.origin.as_str().to_owned();
     let mut nodes: HashMap<String, Node> = HashMap::new();
     let mut weighted: HashMap<(String, RecordType), Vec<WeightedSet>> = HashMap::new();
+    let mut geo: HashMap<(String, RecordType), Vec<GeoMember>> = HashMap::new();
     let mut soa = None;
     for set in &src.sets {
         let key = set.name.as_str().to_owned();
@@ -306,22 +400,61 @@ fn build_zone(src: &ZoneSource<'_>, answers: &AnswerCounters) -> Option<ZoneView
             tracing::warn!(name = %set.name, "skipping a record set whose name does not parse");
             continue;
         };
-        let ttl = set.ttl.unwrap_or(0);
-        let mut records = Vec::with_capacity(set.values.len());
-        for value in &set.values {
-            match crate::rdata::parse(&set.rtype, value) {
-                Ok(rdata) => records.push(Record::from_rdata(owner.clone(), ttl, rdata)),
-                Err(why) => {
-                    tracing::warn!(name = %set.name, rtype = %set.rtype, value, why, "skipping a value")
-                }
+        let (rtype, content) = match &set.alias {
+            Some(alias) => {
+                let Ok(rtype) = set.rtype.parse::<RecordType>() else {
+                    tracing::warn!(name = %set.name, rtype = %set.rtype, "skipping an alias of an unknown type");
+                    continue;
+                };
+                let alias = Alias {
+                    target: alias.dns_name.as_str().to_ascii_lowercase(),
+                    evaluate_target_health: alias.evaluate_target_health,
+                };
+                (rtype, Content::Alias(alias))
             }
-        }
-        let Some(first) = records.first() else {
-            continue;
+            None => {
+                let records = parse_values(set, &owner);
+                let Some(first) = records.first() else {
+                    continue;
+                };
+                (first.record_type(), Content::Records(records))
+            }
         };
-        let rtype = first.record_type();
+        if let (Some(id), Some(location)) = (&set.set_identifier, &set.geo) {
+            let Some(place) = place(location) else {
+                tracing::warn!(name = %set.name, set_id = %id, "skipping a geoproximity set whose place is unknown");
+                continue;
+            };
+            let bias = location
+                .bias
+                .and_then(|b| i32::try_from(b).ok())
+                .unwrap_or(0)
+                .clamp(geo::MIN_BIAS, geo::MAX_BIAS);
+            geo.entry((key, rtype)).or_default().push(GeoMember {
+                set_id: id.clone(),
+                place,
+                bias,
+                content,
+            });
+            continue;
+        }
+        let records = match content {
+            Content::Records(records) => records,
+            Content::Alias(alias) if set.set_identifier.is_none() => {
+                nodes
+                    .entry(key)
+                    .or_default()
+                    .rrsets
+                    .insert(rtype, Rrset::Alias(alias));
+                continue;
+            }
+            Content::Alias(_) => {
+                tracing::warn!(name = %set.name, "weighted alias records are not served by the lab");
+                continue;
+            }
+        };
         if rtype == RecordType::SOA && key == origin {
-            soa = Some(first.clone());
+            soa = records.first().cloned();
         }
         match (&set.set_identifier, set.weight) {
             (Some(id), Some(w)) => {
@@ -338,6 +471,14 @@ fn build_zone(src: &ZoneSource<'_>, answers: &AnswerCounters) -> Option<ZoneView
                     .insert(rtype, Rrset::Simple(records));
             }
         }
+    }
+    for ((key, rtype), mut members) in geo {
+        members.sort_by(|a, b| a.set_id.cmp(&b.set_id));
+        nodes
+            .entry(key)
+            .or_default()
+            .rrsets
+            .insert(rtype, Rrset::Geo(Arc::new(Geo { members })));
     }
     for ((key, rtype), mut sets) in weighted {
         sets.sort_by(|a, b| a.set_id.cmp(&b.set_id));
@@ -457,7 +598,7 @@ mod tests {
             [&RecordType::A]
         {
             Rrset::Weighted(group) => group.clone(),
-            Rrset::Simple(_) => panic!("www is weighted"),
+            _ => panic!("www is weighted"),
         };
         for (set, n) in www(&first).sets.iter().zip([5, 6, 7]) {
             set.served.inc_by(n);

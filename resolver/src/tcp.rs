@@ -79,7 +79,7 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>, limits: TcpLimits
     conn::accept_loop(listener, limiter, counters, move |stream, peer| {
         let shared = shared.clone();
         async move {
-            let ended = match serve_conn(stream, &shared, limits).await {
+            let ended = match serve_conn(stream, peer.ip(), &shared, limits).await {
                 Ok(ended) => ended,
                 Err(e) => {
                     tracing::debug!(%peer, error = %e, "DNS-over-TCP connection failed");
@@ -101,6 +101,7 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>, limits: TcpLimits
 
 async fn serve_conn(
     mut stream: TcpStream,
+    peer: std::net::IpAddr,
     shared: &Shared,
     limits: TcpLimits,
 ) -> std::io::Result<Ended> {
@@ -125,7 +126,14 @@ async fn serve_conn(
         let started = Instant::now();
         let answered = {
             let snapshot = shared.snapshot.load();
-            shared.answer_query(&snapshot, &msg, Transport::Tcp, rng.random(), &mut reply)
+            shared.answer_query(
+                &snapshot,
+                &msg,
+                Transport::Tcp,
+                peer,
+                rng.random(),
+                &mut reply,
+            )
         };
         if !answered {
             return Ok(Ended::Client);

@@ -77,9 +77,9 @@ fn serve(socket: &std::net::UdpSocket, shared: &Shared, stop: &AtomicBool) {
         let received = Instant::now();
         {
             let snapshot = shared.snapshot.load();
-            batch.answer_each(|query, reply| {
+            batch.answer_each(|query, peer, reply| {
                 let random = rng.random();
-                shared.answer_query(&snapshot, query, Transport::Udp, random, reply)
+                shared.answer_query(&snapshot, query, Transport::Udp, peer, random, reply)
             });
         }
         while batch.unsent() > 0 {

@@ -7,6 +7,7 @@ use anyhow::Context;
 use prometheus_client::registry::Registry;
 use resolver::config::{ResolverConfig, load_credentials};
 use resolver::conn::Caps;
+use resolver::geotable::GeoTable;
 use resolver::http::ApiLimits;
 use resolver::service::{self, Settings};
 use resolver::tcp::TcpLimits;
@@ -48,6 +49,10 @@ pub fn settings(
         .map(load_credentials)
         .transpose()
         .map_err(UsageError)?;
+    let geo_table = match args.geo_table.as_deref().or(file.geo_table.as_deref()) {
+        Some(path) => GeoTable::load(path).map_err(|e| UsageError(e.to_string()))?,
+        None => GeoTable::lab(),
+    };
     let api_rate_limit = args.api_rate_limit.or(file.api_rate_limit);
     if let Some(r) = api_rate_limit
         && (!r.is_finite() || r <= 0.0)
@@ -75,6 +80,7 @@ pub fn settings(
             || file.api_allow_unsigned_payload.unwrap_or(false),
         dns_tcp,
         api_limits,
+        geo_table: std::sync::Arc::new(geo_table),
     };
     let metrics = args
         .metrics_listen

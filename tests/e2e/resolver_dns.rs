@@ -268,3 +268,115 @@ async fn a_pipelining_client_that_never_reads_is_cut_at_the_write_timeout() {
     let mut fresh = connect_from("127.0.0.1", &r.dns()).await;
     assert!(answers(&mut fresh, 9).await);
 }
+
+/// Runs `tests/py/geoproximity.py` with `args`; returns its output, failing on a non-zero exit.
+fn geoproximity(args: &[&str]) -> String {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/py/geoproximity.py");
+    let out = std::process::Command::new(testkit::venv_python())
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("cannot run python");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "geoproximity.py {args:?}: {text}");
+    text
+}
+
+/// Issue 15: boto3 writes weighted pools `bos` and `nyc` and geoproximity aliases at `edge`
+/// (Boston and New York coordinates); dnspython with EDNS Client Subnets the built-in geo table
+/// places near each city gets that city's pool, with the ECS option echoed at the table's
+/// scope; `dig +subnet` agrees; once Boston's pool has no address records its clients get New
+/// York; a malformed or repeated ECS option gets FORMERR.
+#[test]
+fn geoproximity_aliases_answer_by_client_subnet() {
+    let r = resolver();
+    let text = geoproximity(&["lab", &r.dns(), &r.field("api_url")]);
+    assert!(text.contains("ok lab"), "{text}");
+}
+
+/// The same boto3 batch against moto server: what it accepts and stores is printed (and
+/// recorded in docs/route53-compatibility.md).
+#[test]
+fn the_geoproximity_batch_against_moto() {
+    let text = geoproximity(&["moto", &testkit::moto_url()]);
+    println!("{text}");
+    assert!(
+        text.contains("ok moto") || text.contains("moto refuses the batch"),
+        "{text}"
+    );
+}
+
+/// `--geo-table FILE` replaces the built-in table: with 127.0.0.0/8 placed in New York, both a
+/// Client Subnet in it and the source address 127.0.0.1 get New York's pool, at scope 8.
+#[test]
+fn a_geo_table_file_places_clients() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("geo.txt");
+    std::fs::write(&path, "# test table\n127.0.0.0/8 40.71 -74.01 # New York\n").unwrap();
+    let r = testkit::process::resolver(
+        env!("CARGO_BIN_EXE_wavelb"),
+        &["--geo-table", path.to_str().unwrap()],
+    );
+    let text = geoproximity(&["table", &r.dns(), &r.field("api_url")]);
+    assert!(text.contains("ok table"), "{text}");
+}
+
+/// A geo table with bad lines (from `--geo-table` or `[resolver] geo_table`) keeps the resolver
+/// from starting, and its error names the file and every bad line; a missing file is refused
+/// too.
+#[test]
+fn a_bad_geo_table_is_refused_with_every_bad_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("geo.txt");
+    std::fs::write(
+        &path,
+        "10.0.0.0/8 1 2\n10.0.0.1/8 1 2\n# fine\n10.0.0.0/8 3 4\nnope\n",
+    )
+    .unwrap();
+    let run = |file: &std::path::Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_wavelb"))
+            .args(["resolver", "--check-config", "--geo-table"])
+            .arg(file)
+            .output()
+            .unwrap()
+    };
+    let out = run(&path);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    let name = path.display();
+    for line in [2, 4, 5] {
+        assert!(
+            err.contains(&format!("{name}:{line}: ")),
+            "line {line}: {err}"
+        );
+    }
+    assert!(!err.contains(&format!("{name}:1: ")), "{err}");
+    // The same file through `[resolver] geo_table` in the configuration file.
+    let config = dir.path().join("wavelb.toml");
+    std::fs::write(
+        &config,
+        format!("[resolver]\ngeo_table = {:?}\n", path.to_str().unwrap()),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_wavelb"))
+        .arg("--config")
+        .arg(&config)
+        .args(["resolver", "--check-config"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains(&format!("{name}:5: ")), "{err}");
+    let out = run(&dir.path().join("missing.txt"));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("missing.txt"));
+    std::fs::write(&path, "10.0.0.0/8 1 2\n").unwrap();
+    assert!(
+        run(&path).status.success(),
+        "a good table passes --check-config"
+    );
+}

@@ -123,6 +123,7 @@ pub async fn run(args: LabArgs) -> anyhow::Result<()> {
         api_allow_unsigned_payload: false,
         dns_tcp: Default::default(),
         api_limits: Default::default(),
+        geo_table: std::sync::Arc::new(resolver::geotable::GeoTable::lab()),
     };
     let mut registry = Registry::default();
     let running = service::start(&settings, &mut registry)
