@@ -241,7 +241,8 @@ impl<S: PoolStore + 'static, P: Probe> Controller<S, P> {
 
     /// Feeds one probe result into the target's state machine. True when the verdict changed in
     /// a way the pool may have to follow at once: to unhealthy, or back from unhealthy. A first
-    /// verdict of healthy (every target, once, after a start) waits for the next round.
+    /// verdict of healthy (every target, once, after a start) waits for the next round, unless
+    /// the pool reports to the zone tier.
     fn observe(&mut self, obs: Observation) -> bool {
         let kind = self.prober.kind().as_str();
         let outcome = if obs.result.healthy {
@@ -329,7 +330,9 @@ impl<S: PoolStore + 'static, P: Probe> Controller<S, P> {
             recent = ?recent,
             "target verdict changed"
         );
-        to == Health::Unhealthy || from == Health::Unhealthy
+        // The zone tier counts every verdict (a first healthy one included): its round must see
+        // the pool's health as soon as it changes.
+        to == Health::Unhealthy || from == Health::Unhealthy || self.report.is_some()
     }
 
     /// Where `owned` is probed.
@@ -1456,10 +1459,12 @@ mod tests {
                 .map(str::to_owned)
                 .collect()
         };
-        within(Duration::from_secs(20), "both zones in the tier", || {
+        // The first verdicts (rise 2 at 1 s probes) reach the tier at once, not at the next poll.
+        let took = within(Duration::from_secs(20), "both zones in the tier", || {
             published(&store) == ["bos", "nyc"]
         })
         .await;
+        assert!(took <= Duration::from_secs(3), "in after {took:?}");
         // Every target of Boston dies: its zone leaves (detection + one round), New York stays.
         script.set(ip(1), false);
         script.set(ip(2), false);
@@ -1467,7 +1472,9 @@ mod tests {
             published(&store) == ["nyc"]
         })
         .await;
-        assert!(took <= Duration::from_secs(8), "left after {took:?}");
+        // Detection (≤ 1 s to the next probe, then fall 3 at the 250 ms fast interval with 500 ms
+        // timeouts) and no poll wait: the pool's round wakes the tier's.
+        assert!(took <= Duration::from_secs(4), "left after {took:?}");
         let view = tier_view(&spec, &store.sets());
         assert_eq!(
             view.owned["bos"].standing.why,

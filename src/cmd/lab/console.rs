@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
-use registry::model::{PoolSpec, RecordSet};
+use registry::model::RecordSet;
 use registry::ops::{Operation, operator_plan};
 use registry::pool::{PoolView, classify};
 use registry::reconcile::{Decision, decide_with, reconcile};
@@ -14,6 +14,7 @@ use resolver::metrics::AnswerLabels;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 use super::targets::EchoTarget;
+use super::zones::{self, LabZone};
 use super::{CONFLICT_ATTEMPTS, set_id};
 use registry::clock::unix_now;
 
@@ -21,8 +22,10 @@ use registry::clock::unix_now;
 pub struct Console {
     /// The registry writer (same as the agent's).
     pub writer: Writer,
-    /// The lab pool.
-    pub pool: PoolSpec,
+    /// The lab's zones and their pools (one for the default lab).
+    pub zones: Vec<LabZone>,
+    /// The zone (index into `zones`) of each target.
+    pub zone_of: Vec<usize>,
     /// The last table printed without its answer counts (to print on change when not a TTY).
     pub last: String,
     /// The demo targets, 1-based in commands.
@@ -31,8 +34,14 @@ pub struct Console {
     pub answers: Family<AnswerLabels, Counter>,
 }
 
-const HELP: &str =
-    "commands: kill N | revive N | quarantine N | restore N | weight N W | help | quit";
+/// The console's commands; `zones`: the multi-zone lab's as well.
+pub fn help(zones: bool) -> &'static str {
+    if zones {
+        "kill N | revive N | kill-zone K | revive-zone K | quarantine N | restore N | weight N W | help | quit"
+    } else {
+        "kill N | revive N | quarantine N | restore N | weight N W | help | quit"
+    }
+}
 
 impl Console {
     /// Shows the table every `refresh` and executes commands until quit or a signal.
@@ -71,7 +80,17 @@ impl Console {
         let outcome: Result<String, String> = match words.as_slice() {
             [] => return false,
             ["quit" | "exit"] => return true,
-            ["help"] => Ok(HELP.into()),
+            ["help"] => Ok(format!("commands: {}", help(self.zones.len() > 1))),
+            ["kill-zone" | "revive-zone", ..] if self.zones.len() > 1 => {
+                let zone = words
+                    .get(1)
+                    .and_then(|s| s.parse::<usize>().ok())
+                    .filter(|k| (1..=self.zones.len()).contains(k));
+                match zone {
+                    Some(k) => self.zone(k, words[0] == "kill-zone").await,
+                    None => Err(format!("usage: {} K (1-{})", words[0], self.zones.len())),
+                }
+            }
             ["kill", ..] => match index(words.get(1)) {
                 Some(n) => {
                     self.targets[n - 1].kill();
@@ -102,7 +121,10 @@ impl Console {
                     )),
                 }
             }
-            _ => Err(format!("unknown command {line:?}; {HELP}")),
+            _ => Err(format!(
+                "unknown command {line:?}; commands: {}",
+                help(self.zones.len() > 1)
+            )),
         };
         match outcome {
             Ok(msg) => println!("> {msg}"),
@@ -111,14 +133,38 @@ impl Console {
         false
     }
 
+    /// Kills or revives every target of zone `k` (1-based).
+    async fn zone(&mut self, k: usize, kill: bool) -> Result<String, String> {
+        for (t, zone) in self.targets.iter_mut().zip(&self.zone_of) {
+            if *zone + 1 != k {
+                continue;
+            }
+            if kill {
+                t.kill();
+            } else {
+                t.revive()
+                    .await
+                    .map_err(|e| format!("cannot revive {}: {e}", t.addr))?;
+            }
+        }
+        let z = &self.zones[k - 1];
+        Ok(format!(
+            "zone {k} ({}, {}): every target {}",
+            z.id,
+            z.city,
+            if kill { "killed" } else { "revived" }
+        ))
+    }
+
     async fn change(&self, n: usize, op: Operation) -> Result<String, String> {
         let id = set_id(n);
+        let pool = &self.zones[self.zone_of[n - 1]].pool;
         let mut decider = decide_with(|view: &PoolView, _: &[RecordSet]| {
-            let plan = operator_plan(&self.pool, view, &id, op, unix_now(), false)
-                .map_err(|e| e.to_string())?;
+            let plan =
+                operator_plan(pool, view, &id, op, unix_now(), false).map_err(|e| e.to_string())?;
             Ok::<_, String>(Decision { plan, outcome: () })
         });
-        reconcile(&self.writer, &self.pool, CONFLICT_ATTEMPTS, &mut decider)
+        reconcile(&self.writer, pool, CONFLICT_ATTEMPTS, &mut decider)
             .await
             .map_err(|e| e.to_string())?;
         Ok(format!("{id}: done"))
@@ -126,25 +172,32 @@ impl Console {
 
     /// Prints the table: redrawn in place on a terminal, printed on change otherwise.
     async fn table(&mut self) {
-        let view = match self.writer.list_pool(&self.pool).await {
-            Ok(sets) => classify(&self.pool, &sets),
-            Err(e) => {
-                println!("! cannot read the pool: {e}");
-                return;
+        let mut views = Vec::with_capacity(self.zones.len());
+        for z in &self.zones {
+            match self.writer.list_pool(&z.pool).await {
+                Ok(sets) => views.push(classify(&z.pool, &sets)),
+                Err(e) => {
+                    println!("! cannot read pool {}: {e}", z.pool.name);
+                    return;
+                }
             }
-        };
+        }
+        let multi = self.zones.len() > 1;
         let mut rows = Vec::new();
         for (i, t) in self.targets.iter().enumerate() {
             let id = set_id(i + 1);
+            let k = self.zone_of[i];
+            let pool = &self.zones[k].pool;
             let served = self
                 .answers
                 .get(&AnswerLabels {
-                    pool: self.pool.name.without_dot().to_owned(),
+                    pool: pool.name.without_dot().to_owned(),
                     set_id: id.clone(),
                 })
                 .map_or(0, |c| c.get());
             let (weight, wanted, state) =
-                view.owned
+                views[k]
+                    .owned
                     .get(&id)
                     .map_or(("-".into(), "-".into(), "missing".into()), |o| {
                         (
@@ -153,8 +206,13 @@ impl Console {
                             o.target.state.to_string(),
                         )
                     });
+            let zone = if multi {
+                format!("{:<5}", k + 1)
+            } else {
+                String::new()
+            };
             let row = format!(
-                "{:<3} {:<8} {:<18} {:>6} {:>6}  {:<12} {:<6}",
+                "{:<3} {zone}{:<8} {:<18} {:>6} {:>6}  {:<12} {:<6}",
                 i + 1,
                 id,
                 t.addr,
@@ -165,25 +223,64 @@ impl Console {
             );
             rows.push((row, served));
         }
-        let shape: String = rows
+        let tier = if multi {
+            self.tier_line().await
+        } else {
+            String::new()
+        };
+        let mut shape: String = rows
             .iter()
             .map(|(r, _)| r.as_str())
             .collect::<Vec<_>>()
             .join("\n");
+        shape.push_str(&tier);
         let terminal = std::io::stdout().is_terminal();
         if !terminal && shape == self.last {
             return;
         }
         self.last = shape;
         if terminal {
-            println!("\x1b[H\x1b[2J{HELP}");
+            println!("\x1b[H\x1b[2Jcommands: {}", help(multi));
         }
         println!(
-            "{:<3} {:<8} {:<18} {:>6} {:>6}  {:<12} {:<6} {:>8}",
-            "#", "SET ID", "ADDRESS", "WEIGHT", "WANTED", "STATE", "PROC", "ANSWERS"
+            "{:<3} {}{:<8} {:<18} {:>6} {:>6}  {:<12} {:<6} {:>8}",
+            "#",
+            if multi { "ZONE " } else { "" },
+            "SET ID",
+            "ADDRESS",
+            "WEIGHT",
+            "WANTED",
+            "STATE",
+            "PROC",
+            "ANSWERS"
         );
         for (row, served) in rows {
             println!("{row} {served:>8}");
         }
+        if multi {
+            println!("{tier}");
+        }
+    }
+
+    /// One line on the zone tier: each zone in or out, and why.
+    async fn tier_line(&self) -> String {
+        let spec = zones::tier(&self.zones, self.writer.zone_id());
+        let view = match self.writer.list_pool(&spec.pool_spec()).await {
+            Ok(sets) => registry::tier::classify(&spec, &sets),
+            Err(e) => return format!("tier {}: cannot read it: {e}", spec.name),
+        };
+        let parts: Vec<String> = (1..)
+            .zip(&self.zones)
+            .map(|(k, z)| match view.owned.get(z.id) {
+                Some(e) if e.record_set.is_some() => format!("{k} in"),
+                Some(e) => format!("{k} out ({})", e.standing.why),
+                None => format!("{k} not written yet"),
+            })
+            .collect();
+        format!(
+            "tier {}: zone {}",
+            spec.name.without_dot(),
+            parts.join(", ")
+        )
     }
 }

@@ -1,13 +1,16 @@
 //! `wavelb lab`: the whole system on loopback with no configuration. It starts the lab resolver
-//! for `lab.test`, four demo UDP echo targets, registers them through the Route 53 API with the
-//! same registry writer the agent uses, and shows a live table. Stdin takes commands
-//! (`kill N`, `revive N`, `quarantine N`, `restore N`, `weight N W`, `quit`).
+//! for `lab.test`, four demo UDP echo targets (or, with `--zones N`, N simulated Wavelength zones
+//! of two targets each and the zone tier over them), registers them through the Route 53 API with
+//! the same registry writer the agent uses, runs the health controller, and shows a live table.
+//! Stdin takes commands (`kill N`, `revive N`, `kill-zone K`, `revive-zone K`, `quarantine N`,
+//! `restore N`, `weight N W`, `quit`).
 
 mod console;
 mod targets;
+mod zones;
 
 use std::collections::BTreeMap;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -15,18 +18,22 @@ use health::config::{HealthConfig, ProbeVia};
 use health::controller::Controller;
 use health::decide::AllDown;
 use health::metrics::HealthMetrics;
+use health::tier::{MinHealthy, TierPolicy};
+use health::tier_controller::TierController;
 use probe::{ProbeConfig, ProbeKind, Prober};
 use prometheus_client::registry::Registry;
 use registry::clock::unix_now;
 use registry::config::{Route53Config, ZoneRef};
 use registry::metrics::{PoolMetrics, WriterMetrics};
-use registry::model::{PoolSpec, RecordSet, RecordType, Target};
+use registry::model::{RecordSet, Target};
 use registry::name::Fqdn;
 use registry::plan::{Intent, plan};
 use registry::pool::PoolView;
 use registry::reconcile::{Decision, decide_with, reconcile};
 use registry::writer::Writer;
+use resolver::geotable::GeoTable;
 use resolver::service::{self, Settings};
+use std::sync::Arc;
 
 use crate::cli::LabArgs;
 use targets::EchoTarget;
@@ -41,34 +48,18 @@ pub const OWNER: &str = "wavelb-lab";
 pub const WEIGHTS: [u8; 4] = [10, 20, 30, 40];
 /// The lab's record TTL: low, so clients see changes quickly.
 pub const TTL: u32 = 5;
+/// How long a zone of a multi-zone lab that left the tier must be healthy before it returns.
+const TIER_RETURN_AFTER: Duration = Duration::from_secs(10);
 /// How often the lab's writes are re-read and re-decided after a conflicting write.
 const CONFLICT_ATTEMPTS: u32 = 3;
-
-/// The lab pool.
-pub fn pool() -> PoolSpec {
-    PoolSpec {
-        // A literal, valid name: parsing cannot fail.
-        name: Fqdn::parse(POOL).unwrap_or_else(|_| Fqdn::from_api(POOL)),
-        record_type: RecordType::A,
-        ttl: TTL,
-        owner_id: OWNER.into(),
-        ownership_key: None,
-    }
-}
 
 /// Demo target `i` (1-based) set identifier.
 pub fn set_id(i: usize) -> String {
     format!("demo-{i}")
 }
 
-/// The lab's health controller: UDP probes ("ping" echoed) of every demo target.
-async fn health_controller(
-    cfg: &Route53Config,
-    zone: &ZoneRef,
-    port: u16,
-    interval: Duration,
-    registry: &mut Registry,
-) -> anyhow::Result<Controller> {
+/// The `[health]` of the lab's controllers: UDP probes ("ping" echoed) every `interval`.
+fn health_config(port: u16, interval: Duration) -> anyhow::Result<HealthConfig> {
     let mut probe = ProbeConfig::new(ProbeKind::Udp);
     probe.port = Some(port);
     probe.send = Some("ping".into());
@@ -95,22 +86,70 @@ async fn health_controller(
     };
     hc.validate()
         .map_err(|e| anyhow::anyhow!("lab health configuration: {e}"))?;
-    let prober =
-        Prober::new(&hc.effective_probe()).map_err(|e| anyhow::anyhow!("lab probe: {e}"))?;
-    let writer = Writer::connect(cfg, zone, WriterMetrics::register(registry)).await?;
-    Ok(Controller::new(
-        pool(),
-        std::sync::Arc::new(writer),
-        hc,
-        std::sync::Arc::new(prober),
-        "lab".into(),
-        HealthMetrics::register(registry),
-        PoolMetrics::register(registry),
-    ))
+    Ok(hc)
+}
+
+/// The lab's health controllers, one per zone's pool, and with several zones the zone tier
+/// (min_healthy 1, return_after [`TIER_RETURN_AFTER`]); they share one writer client.
+async fn health_controllers(
+    writer: &Writer,
+    zone: &ZoneRef,
+    layout: &[zones::LabZone],
+    hc: HealthConfig,
+    registry: &mut Registry,
+) -> anyhow::Result<(Vec<Controller>, Option<TierController<Writer>>)> {
+    let prober = Arc::new(
+        Prober::new(&hc.effective_probe()).map_err(|e| anyhow::anyhow!("lab probe: {e}"))?,
+    );
+    let metrics = HealthMetrics::register(registry);
+    let pool_metrics = PoolMetrics::register(registry);
+    let (tier, mut reports) = if layout.len() > 1 {
+        let (tier, reports) = TierController::new(
+            zones::tier(layout, writer.zone_id()),
+            TierPolicy {
+                min_healthy: MinHealthy::Targets(1),
+                leave_after: 0,
+                return_after: TIER_RETURN_AFTER.as_secs(),
+                fallback: false,
+            },
+            Arc::new(writer.sibling(zone).await?),
+            "lab".into(),
+            hc.lease_ttl,
+            hc.poll_interval,
+            metrics.clone(),
+        );
+        (Some(tier), reports.into_iter().map(Some).collect())
+    } else {
+        (None, vec![None])
+    };
+    let mut controllers = Vec::with_capacity(layout.len());
+    for (z, report) in layout.iter().zip(reports.iter_mut()) {
+        let mut c = Controller::new(
+            z.pool.clone(),
+            Arc::new(writer.sibling(zone).await?),
+            hc.clone(),
+            Arc::clone(&prober),
+            "lab".into(),
+            metrics.clone(),
+            pool_metrics.clone(),
+        );
+        if let Some(report) = report.take() {
+            c = c.with_health_report(report);
+        }
+        controllers.push(c);
+    }
+    Ok((controllers, tier))
 }
 
 /// Runs the lab until Ctrl-C, SIGTERM or `quit`.
 pub async fn run(args: LabArgs) -> anyhow::Result<()> {
+    let layout = zones::layout(args.zones);
+    let geo_table = if layout.len() > 1 {
+        GeoTable::parse("wavelb lab --zones", &zones::geo_table(&layout))
+            .context("the lab's generated geo table")?
+    } else {
+        GeoTable::lab()
+    };
     let settings = Settings {
         dns_listen: vec![args.dns_listen],
         api_listen: args.api_listen,
@@ -123,7 +162,7 @@ pub async fn run(args: LabArgs) -> anyhow::Result<()> {
         api_allow_unsigned_payload: false,
         dns_tcp: Default::default(),
         api_limits: Default::default(),
-        geo_table: std::sync::Arc::new(resolver::geotable::GeoTable::lab()),
+        geo_table: Arc::new(geo_table),
     };
     let mut registry = Registry::default();
     let running = service::start(&settings, &mut registry)
@@ -133,14 +172,22 @@ pub async fn run(args: LabArgs) -> anyhow::Result<()> {
 
     // Demo targets share one port: the first binds (port 0 picks one), the rest follow.
     let mut targets = Vec::new();
+    let mut zone_of = Vec::new();
     let mut port = args.target_port;
-    for i in 0..WEIGHTS.len() {
-        let ip = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 11 + u8::try_from(i).unwrap_or(0)));
-        let t = EchoTarget::start(SocketAddr::new(ip, port))
-            .await
-            .with_context(|| format!("cannot start demo target {} on {ip}:{port}", i + 1))?;
-        port = t.addr.port();
-        targets.push(t);
+    for (k, z) in layout.iter().enumerate() {
+        for (_, ip) in &z.targets {
+            let t = EchoTarget::start(SocketAddr::new(*ip, port))
+                .await
+                .with_context(|| {
+                    format!(
+                        "cannot start demo target {} on {ip}:{port}",
+                        targets.len() + 1
+                    )
+                })?;
+            port = t.addr.port();
+            targets.push(t);
+            zone_of.push(k);
+        }
     }
 
     let api_url = format!("http://{}", running.api);
@@ -149,45 +196,58 @@ pub async fn run(args: LabArgs) -> anyhow::Result<()> {
         ..Route53Config::default()
     };
     let zone = ZoneRef::Name(Fqdn::parse(ZONE).context("lab zone name")?);
-    let writer = Writer::connect(&cfg, &zone, WriterMetrics::default())
+    let writer = Writer::connect(&cfg, &zone, WriterMetrics::register(&mut registry))
         .await
         .context("cannot reach the lab resolver's API")?;
-    let p = pool();
-    let intents: BTreeMap<String, Intent> = targets
-        .iter()
-        .zip(WEIGHTS)
-        .enumerate()
-        .map(|(i, (t, w))| {
-            let mut target = Target::active(set_id(i + 1), vec![t.addr.ip()], w, unix_now());
-            target.probe = Some(t.addr.into());
-            (target.id.clone(), Intent::Present(target))
-        })
-        .collect();
-    let mut register = decide_with(|view: &PoolView, _: &[RecordSet]| {
-        Ok::<_, std::convert::Infallible>(Decision {
-            plan: plan(&p, view, &intents),
-            outcome: (),
-        })
-    });
-    reconcile(&writer, &p, CONFLICT_ATTEMPTS, &mut register)
-        .await
-        .context("cannot register the demo targets")?;
+    let mut n = 0;
+    for z in &layout {
+        let intents: BTreeMap<String, Intent> = z
+            .targets
+            .iter()
+            .map(|(w, _)| {
+                let t = &targets[n];
+                n += 1;
+                let mut target = Target::active(set_id(n), vec![t.addr.ip()], *w, unix_now());
+                target.probe = Some(t.addr.into());
+                (target.id.clone(), Intent::Present(target))
+            })
+            .collect();
+        let mut register = decide_with(|view: &PoolView, _: &[RecordSet]| {
+            Ok::<_, std::convert::Infallible>(Decision {
+                plan: plan(&z.pool, view, &intents),
+                outcome: (),
+            })
+        });
+        reconcile(&writer, &z.pool, CONFLICT_ATTEMPTS, &mut register)
+            .await
+            .with_context(|| format!("cannot register the demo targets of {}", z.pool.name))?;
+    }
 
-    let controller = if args.no_health {
-        None
+    let (controllers, tier) = if args.no_health {
+        (Vec::new(), None)
     } else {
-        Some(health_controller(&cfg, &zone, port, args.probe_interval, &mut registry).await?)
+        let hc = health_config(port, args.probe_interval)?;
+        health_controllers(&writer, &zone, &layout, hc, &mut registry).await?
     };
     let metrics = crate::metrics_http::serve(args.metrics_listen, registry).await?;
-    let (stop_health, health_stopped) = tokio::sync::oneshot::channel::<()>();
-    let health_task = controller.map(|c| {
-        tokio::spawn(c.run(
-            async {
-                let _ = health_stopped.await;
-            },
-            |summary| tracing::info!(summary, "lab health controller running"),
-        ))
-    });
+    let (stop_health, health_stopped) = tokio::sync::watch::channel(false);
+    let stopped = || {
+        let mut rx = health_stopped.clone();
+        async move {
+            let _ = rx.wait_for(|s| *s).await;
+        }
+    };
+    let mut health_tasks: Vec<_> = controllers
+        .into_iter()
+        .map(|c| {
+            tokio::spawn(c.run(stopped(), |summary| {
+                tracing::info!(summary, "lab health controller running");
+            }))
+        })
+        .collect();
+    if let Some(t) = tier {
+        health_tasks.push(tokio::spawn(t.run(stopped())));
+    }
 
     let dns = running.dns.first().copied().unwrap_or(args.dns_listen);
     println!(
@@ -199,24 +259,46 @@ pub async fn run(args: LabArgs) -> anyhow::Result<()> {
             "targets": targets.iter().map(|t| t.addr.to_string()).collect::<Vec<_>>(),
         })
     );
-    println!("wavelb lab is running: resolver for {ZONE}, 4 demo UDP echo targets on port {port}.");
-    println!("  query:    dig @{} -p {} {POOL}", dns.ip(), dns.port());
+    if layout.len() == 1 {
+        println!(
+            "wavelb lab is running: resolver for {ZONE}, 4 demo UDP echo targets on port {port}."
+        );
+        println!("  query:    dig @{} -p {} {POOL}", dns.ip(), dns.port());
+    } else {
+        println!(
+            "wavelb lab is running: resolver for {ZONE}, {} Wavelength zones with 2 UDP echo targets each on port {port}, the zone tier at {}.",
+            layout.len(),
+            zones::GLOBAL
+        );
+        for (k, z) in (1..).zip(&layout) {
+            println!(
+                "  zone {k}: {} ({}), pool {}; its clients: dig @{} -p {} {} +subnet=10.{k}.0.0/16",
+                z.id,
+                z.city,
+                z.pool.name.without_dot(),
+                dns.ip(),
+                dns.port(),
+                zones::GLOBAL
+            );
+        }
+    }
     println!("  API:      {api_url}   (aws route53 --endpoint-url {api_url} list-hosted-zones)");
     println!("  metrics:  http://{metrics}/metrics");
-    println!("  commands: kill N | revive N | quarantine N | restore N | weight N W | help | quit");
+    println!("  commands: {}", console::help(layout.len() > 1));
     crate::systemd::ready("lab running");
 
     let mut console = console::Console {
         writer,
-        pool: p,
+        zones: layout,
+        zone_of,
         last: String::new(),
         targets,
         answers,
     };
     console.run(args.refresh).await;
     crate::systemd::stopping();
-    let _ = stop_health.send(());
-    if let Some(task) = health_task {
+    let _ = stop_health.send(true);
+    for task in health_tasks {
         let _ = task.await;
     }
     println!("lab stopped");
