@@ -15,6 +15,8 @@ pub mod why {
     pub const HEALTHY: &str = "healthy";
     /// Out (or leaving): below `min_healthy`.
     pub const BELOW_MIN_HEALTHY: &str = "below-min-healthy";
+    /// Out, at or above `min_healthy` again, waiting out `return_after`.
+    pub const RECOVERING: &str = "recovering";
     /// In although below `min_healthy`: every zone is out and there is no fallback.
     pub const KEPT_HEALTHIEST: &str = "kept-healthiest";
     /// The fallback is in: every zone is out.
@@ -148,10 +150,10 @@ pub fn decide(
             (Some(false), true) => held >= policy.return_after,
             (Some(false), false) => false,
         };
-        let why = if met {
-            why::HEALTHY
-        } else {
-            why::BELOW_MIN_HEALTHY
+        let why = match (met, is_in) {
+            (true, true) => why::HEALTHY,
+            (true, false) => why::RECOVERING,
+            (false, _) => why::BELOW_MIN_HEALTHY,
         };
         next.push((i, is_in, why));
     }
@@ -323,6 +325,7 @@ mod tests {
         for t in [120, 130, 149] {
             assert_eq!(round(&p, &mut zones, &mut fb, &mut mem, t).in_tier, ["nyc"]);
         }
+        assert_eq!(zones[0].standing.as_ref().unwrap().why, why::RECOVERING);
         // A relapse during the wait restarts it.
         zones[0].health = Some(ZoneHealth {
             healthy: 0,

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use registry::clock::Clock;
-use registry::model::RecordSet;
+use registry::model::{PoolSpec, RecordSet};
 use registry::pool::PoolView;
 use registry::reconcile::{Decide, Decision, ReconcileError, reconcile};
 use registry::store::{PoolStore, WriteError};
@@ -288,5 +288,10 @@ impl<S: PoolStore + 'static> Decide for Round<'_, S> {
             plan,
             outcome: summary,
         })
+    }
+
+    /// The tier classifies its own records ([`records::classify`]).
+    fn view(&self, _pool: &PoolSpec, _sets: &[RecordSet]) -> PoolView {
+        PoolView::default()
     }
 }

@@ -63,6 +63,13 @@ pub trait Decide {
         view: &PoolView,
         sets: &[RecordSet],
     ) -> impl Future<Output = Result<Decision<Self::Outcome>, Self::Error>> + Send;
+
+    /// The view `decide` gets: the pool's classification of the records read. A decision over
+    /// records that are not a pool's (the zone tier classifies its own) returns an empty one,
+    /// so nothing is classified, or reported as foreign, for nothing.
+    fn view(&self, pool: &PoolSpec, sets: &[RecordSet]) -> PoolView {
+        classify(pool, sets)
+    }
 }
 
 /// A synchronous decision, as a [`Decide`].
@@ -109,7 +116,7 @@ where
     let mut attempt = 1;
     loop {
         let sets = store.list_pool(pool).await?;
-        let view = classify(pool, &sets);
+        let view = decide.view(pool, &sets);
         let Decision { plan, outcome } = decide
             .decide(&view, &sets)
             .await
