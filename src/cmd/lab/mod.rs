@@ -50,6 +50,8 @@ pub const WEIGHTS: [u8; 4] = [10, 20, 30, 40];
 pub const TTL: u32 = 5;
 /// How long a zone of a multi-zone lab that left the tier must be healthy before it returns.
 const TIER_RETURN_AFTER: Duration = Duration::from_secs(10);
+/// The lab's API request rate (its resolver has no budget; Route 53's is 5/s).
+const LAB_REQUESTS_PER_SECOND: f64 = 50.0;
 /// How often the lab's writes are re-read and re-decided after a conflicting write.
 const CONFLICT_ATTEMPTS: u32 = 3;
 
@@ -193,6 +195,9 @@ pub async fn run(args: LabArgs) -> anyhow::Result<()> {
     let api_url = format!("http://{}", running.api);
     let cfg = Route53Config {
         endpoint_url: Some(api_url.clone()),
+        // The lab's own resolver has no request budget: Route 53's 5 requests/s would only slow
+        // every controller of a multi-zone lab down.
+        max_requests_per_second: LAB_REQUESTS_PER_SECOND,
         ..Route53Config::default()
     };
     let zone = ZoneRef::Name(Fqdn::parse(ZONE).context("lab zone name")?);
