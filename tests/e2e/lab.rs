@@ -142,3 +142,88 @@ fn lab_serves_weighted_answers_and_obeys_commands() {
     };
     assert_eq!(status.code(), Some(0));
 }
+
+/// `dig +short edge.lab.test +subnet=SUBNET`: the addresses a client there gets.
+fn dig_from(dns: &str, subnet: &str) -> Vec<String> {
+    let (host, port) = dns.rsplit_once(':').unwrap();
+    let out = Command::new("dig")
+        .args([
+            &format!("@{host}"),
+            "-p",
+            port,
+            "edge.lab.test",
+            &format!("+subnet={subnet}"),
+            "+short",
+        ])
+        .output()
+        .expect("dig is installed by scripts/test.sh");
+    assert!(out.status.success());
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn lab_zones_send_clients_to_their_nearest_healthy_zone() {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wavelb"));
+    cmd.args([
+        "-q",
+        "lab",
+        "--zones",
+        "3",
+        "--dns-listen",
+        "127.0.0.1:0",
+        "--api-listen",
+        "127.0.0.1:0",
+        "--metrics-listen",
+        "127.0.0.1:0",
+        "--target-port",
+        "0",
+        "--refresh",
+        "200ms",
+    ])
+    .stdin(Stdio::piped());
+    let mut lab = Service::spawn_cmd(&mut cmd);
+    let dns = lab.dns();
+    assert_eq!(lab.ready["targets"].as_array().unwrap().len(), 6);
+    // Zone K's targets are 127.0.K.11-12; clients in 10.K.0.0/16 are near zone K.
+    let in_zone = |answers: &[String], k: u8| {
+        !answers.is_empty()
+            && answers
+                .iter()
+                .all(|a| a.starts_with(&format!("127.0.{k}.")))
+    };
+    for k in 1..=3u8 {
+        poll(&format!("zone {k}'s clients answered by zone {k}"), || {
+            in_zone(&dig_from(&dns, &format!("10.{k}.0.0/16")), k)
+        });
+    }
+    let mut stdin = lab.child.stdin.take().unwrap();
+    writeln!(stdin, "kill-zone 1").unwrap();
+    wait_line(&lab, "the kill", |l| {
+        l.starts_with("> zone 1 (us-east-1-wl1-bos-wlz-1")
+    });
+    // Boston's clients move to New York, the next nearest; the others stay where they are.
+    poll("zone 1's clients moved to zone 2", || {
+        in_zone(&dig_from(&dns, "10.1.0.0/16"), 2)
+    });
+    assert!(in_zone(&dig_from(&dns, "10.3.0.0/16"), 3));
+    wait_line(&lab, "the tier line", |l| {
+        l.starts_with("tier edge.lab.test: zone 1 out (below-min-healthy), 2 in, 3 in")
+    });
+    writeln!(stdin, "revive-zone 1").unwrap();
+    // Back after the lab's return_after (10 s).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !in_zone(&dig_from(&dns, "10.1.0.0/16"), 1) {
+        assert!(
+            Instant::now() < deadline,
+            "zone 1's clients never came back"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    writeln!(stdin, "kill-zone 9").unwrap();
+    wait_line(&lab, "an error for a bad zone", |l| {
+        l.starts_with("! usage: kill-zone K (1-3)")
+    });
+}
