@@ -595,7 +595,7 @@ def suite_failover(ctx):
     # The rows to run (default all): udp, quic (wavelb's probes), pdns (the peer).
     wanted = os.environ.get("BENCH_FAILOVER_ROWS", "udp,quic,pdns").split(",")
     out = [f"Four targets (weights 10/20/30/40) registered in `wavelb resolver`; `wavelb health` with fall 3, "
-           f"rise 2, poll_interval 1s, probe timeout min(500 ms, 0.75 × interval). *udp* rows: UDP echo targets "
+           f"rise 2, poll_interval 1s, probe timeout min(500 ms, 0.75 × interval), `readmit_backoff = \"0s\"` (every trial restarts the same target; the flap suite measures the back-off). *udp* rows: UDP echo targets "
            f"(benches/echo.py), `kind = \"udp\"`. *quic* rows: each target a quinn QUIC server process "
            f"(`quic_handshakes serve`, benches/quic_handshakes.rs), `kind = \"quic\"` (full handshake, ALPN h3, "
            f"certificate checked with `ca`). The 40-weight target's process is killed "
@@ -615,7 +615,10 @@ def suite_failover(ctx):
                 return echo(ip, port) if kind == "udp" else quic_server(ctx, f"{ip}:{port}")
             others = [start(ip) for ip in list(WEIGHTS)[:3]]
             Wavelb.register(res.info["api_url"], [(f"t{i}", ip, w) for i, (ip, w) in enumerate(WEIGHTS.items(), 1)])
-            cfg = ctx.wavelb.health_config(f"failover-{kind}-{interval}", res.info["api_url"], port, interval)
+            # Every trial kills and restarts the same target: the re-admission back-off would hold
+            # it out longer each time (the flap suite measures that), so it is off here.
+            cfg = ctx.wavelb.health_config(f"failover-{kind}-{interval}", res.info["api_url"], port, interval,
+                                           extra='readmit_backoff = "0s"')
             if kind == "quic":
                 quic_probe_table(cfg, port, others[0].info["cert"])
             h = ctx.wavelb.health(cfg, name=f"health-{kind}-{int(interval * 1000)}ms")
