@@ -355,6 +355,7 @@ stub-zone:
 UNBOUND_ECS = """    module-config: "subnetcache iterator"
     send-client-subnet: {region}
     max-client-subnet-ipv4: 24
+    access-control: {clients} allow
 """
 
 
@@ -366,7 +367,7 @@ def start_unbound(ctx, b, tb, name, ecs=False):
     conf = d / "unbound.conf"
     text = UNBOUND_CONF.format(unbound=UNBOUND, dir=d, region=REGION_DNS)
     if ecs:
-        text = text.replace('    module-config: "iterator"\n', UNBOUND_ECS.format(region=REGION_DNS))
+        text = text.replace('    module-config: "iterator"\n', UNBOUND_ECS.format(region=REGION_DNS, clients=CLIENTS_NET))
     conf.write_text(text)
     p = b.PROCS.start(tb.argv("carrier", ["unbound", "-d", "-c", str(conf)]), log_path=d / "unbound.log")
     return p
@@ -379,6 +380,7 @@ CLIENT = r"""
 # after that (time.monotonic(): one clock for every process on this machine).
 import json, sys, threading, time, dns.message, dns.query
 server, name, victims, rate = sys.argv[1], sys.argv[2], set(sys.argv[3].split(",")), float(sys.argv[4])
+source = sys.argv[5] if len(sys.argv) > 5 else None  # the clients' own address, when not the default
 answers = []  # (t, victim named)
 lock = threading.Lock()
 
@@ -386,7 +388,7 @@ def ask():
     while True:
         t = time.monotonic()
         try:
-            r = dns.query.udp(dns.message.make_query(name, "A"), server, port=53, timeout=1)
+            r = dns.query.udp(dns.message.make_query(name, "A"), server, port=53, timeout=1, source=source)
             ips = [rr.address for rrset in r.answer for rr in rrset if rrset.rdtype == 1]
             if ips:  # an empty answer (NXDOMAIN, SERVFAIL) is no answer
                 with lock:
@@ -560,6 +562,8 @@ def flap_cell(ctx, b, tb, backoff, run_s, period):
 # ---------------------------------------------------------------------------- zone-failover
 
 ZONES = {"bos": (0, (42.36, -71.06)), "nyc": (2, (40.71, -74.01))}  # first target, coordinates
+CLIENTS_NET = "10.77.20.0/24"  # the zone-failover clients' subnet (unbound sends it as ECS)
+CLIENT_ADDR = "10.77.20.1"
 
 
 def suite_zone_failover(ctx, b):
@@ -570,7 +574,9 @@ def suite_zone_failover(ctx, b):
            "42.36, −71.06 → `edge.bos.lab.test`; New York 40.71, −74.01 → `edge.nyc.lab.test`), each pool two UDP "
            "echo targets in the zone namespace (TTL 5 s). One `wavelb health` in the region namespace watches both "
            "pools and keeps the tier (`[global]`: min_healthy 1, leave_after 0 s, return_after 5 s; probes every "
-           "200 ms, fall 3, rise 2). The lab resolver's geo table places the carrier subnet 10.77.2.0/24 in Boston. "
+           "200 ms, fall 3, rise 2). The lab resolver's geo table places the clients' subnet (10.77.20.0/24) in Boston "
+           "and unbound's own (10.77.2.0/24) in New York, so only the Client Subnet unbound passes on sends its "
+           "clients to Boston. "
            "Clients in the carrier namespace ask unbound (subnetcache module: it sends their /24 as EDNS Client "
            "Subnet and caches per scope) for `edge.lab.test` at 20 queries/s; 50 ms ± 20 ms delay each way on every "
            "link. Every Boston target's process is killed at a random moment. *Detection* = kill → Boston's record "
@@ -605,7 +611,10 @@ def tier_config(ctx, b, name, api):
 def zone_failover_cell(ctx, b, tb, trials):
     ttl = 5
     table = ctx.work / "zone-failover-geo.txt"
-    table.write_text("# the carrier namespace's clients are in Boston\n10.77.2.0/24 42.36 -71.06\n")
+    # The clients' subnet in Boston; unbound's own (the queries' source address) in New York: only
+    # the EDNS Client Subnet unbound passes on can send its clients to Boston.
+    table.write_text(f"# the clients, behind unbound\n{CLIENTS_NET} 42.36 -71.06\n"
+                     "# unbound itself\n10.77.2.0/24 40.71 -74.01\n")
     res = ctx.wavelb.resolver(core=None, extra=["--dns-listen", f"{REGION_DNS}:53", "--geo-table", str(table)])
     api = res.info["api_url"]
     for z, (first, _) in ZONES.items():
@@ -616,7 +625,11 @@ def zone_failover_cell(ctx, b, tb, trials):
     h = ctx.wavelb.health(tier_config(ctx, b, "zone-failover", api), name="zone-failover")
     unbound = start_unbound(ctx, b, tb, "unbound-zones", ecs=True)
     victims = ",".join(netlab.target_addr(i) for i in (0, 1))
-    client = b.PROCS.start(tb.argv("carrier", [sys.executable, "-c", CLIENT, UNBOUND, "edge.lab.test", victims, "20"]),
+    # The clients ask from their own subnet, an address of the carrier namespace's loopback.
+    netlab.run(*tb.argv("carrier", ["ip", "link", "set", "lo", "up"]))
+    netlab.run(*tb.argv("carrier", ["ip", "addr", "add", f"{CLIENT_ADDR}/32", "dev", "lo"]))
+    client = b.PROCS.start(tb.argv("carrier", [sys.executable, "-c", CLIENT, UNBOUND, "edge.lab.test", victims, "20",
+                                               CLIENT_ADDR]),
                            stdout=subprocess.PIPE, stdin=subprocess.PIPE, text=True)
     b.read_line(client, want="ready")
     r53 = b.Wavelb.r53(api)
@@ -627,9 +640,9 @@ def zone_failover_cell(ctx, b, tb, trials):
         return {s.get("SetIdentifier") for s in sets if s["Name"] == "edge.lab.test." and s["Type"] == "A"}
 
     def boston_answered():
-        # What a Boston client gets straight from the lab resolver (ECS 10.77.2.0/24).
+        # What a Boston client gets straight from the lab resolver (ECS: the clients' subnet).
         q = dns.message.make_query("edge.lab.test", "A")
-        q.use_edns(0, options=[dns.edns.ECSOption("10.77.2.0", 24)])
+        q.use_edns(0, options=[dns.edns.ECSOption(CLIENTS_NET.split("/")[0], 24)])
         r = dns.query.udp(q, REGION_DNS, port=53, timeout=1)
         ips = {rr.address for rrset in r.answer for rr in rrset if rrset.rdtype == 1}
         return bool(ips & set(victims.split(",")))
@@ -659,5 +672,8 @@ def zone_failover_cell(ctx, b, tb, trials):
         bos = targets(tb, b, 0, 2)
     for p in (client, unbound, h, bos, nyc, res):
         b.PROCS.stop(p)
+    if cached == 0:
+        raise RuntimeError("the clients behind unbound never got Boston's addresses: unbound's EDNS Client Subnet "
+                           "does not reach the lab resolver (see unbound's configuration and the geo table)")
     return {"det_p50": b.pct(dets, 50), "det_p99": b.pct(dets, 99),
             "out_p50": b.pct(outs, 50), "out_p99": b.pct(outs, 99), "cached": f"{cached} of {trials}"}
