@@ -375,7 +375,8 @@ def start_unbound(ctx, b, tb, name, ecs=False):
 
 CLIENT = r"""
 # Clients behind the caching resolver: they query all the time (so the cache is in its steady
-# state, refreshed by their own queries), and on each stdin line "T_KILL TAIL" report, once the
+# state, refreshed by their own queries). On a stdin line "wait SECONDS" they print "cached" once
+# their newest answer names a victim; on each stdin line "T_KILL TAIL" they report, once the
 # victims (a comma-separated list of addresses) have been absent for TAIL seconds after T_KILL, when it was last seen and the first answer
 # after that (time.monotonic(): one clock for every process on this machine).
 import json, sys, threading, time, dns.message, dns.query
@@ -401,6 +402,19 @@ def ask():
 threading.Thread(target=ask, daemon=True).start()
 print("ready", flush=True)
 for line in sys.stdin:
+    if line.startswith("wait"):
+        # "wait SECONDS": until the newest answer (under 200 ms old) names a victim.
+        deadline = time.monotonic() + float(line.split()[1])
+        state = "timeout"
+        while time.monotonic() < deadline:
+            with lock:
+                newest = answers[-1] if answers else None
+            if newest and newest[1] and time.monotonic() - newest[0] < 0.2:
+                state = "cached"
+                break
+            time.sleep(0.01)
+        print(state, flush=True)
+        continue
     t_kill, tail = map(float, line.split())
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
@@ -424,7 +438,8 @@ def suite_client_failover(ctx, b):
            f"queries, its steady state); four UDP echo targets "
            f"(weights 10/20/30/40) in the zone namespace; `wavelb health` (defaults, fall 3, rise 2) in the region "
            f"namespace; 50 ms ± 20 ms delay each way on every link, no loss. The 40-weight target's process is "
-           f"killed at a random moment. *Clients out* = kill → the first answer (through unbound, cache included) "
+           f"killed while unbound's cached answer names it (the case the TTL costs; a weighted pick caches it 40 % "
+           f"of the time), at a random point of that answer's TTL. *Clients out* = kill → the first answer (through unbound, cache included) "
            f"after the last one naming the victim, confirmed by the victim's absence for TTL + 2 s. *Detection* = "
            f"kill → its quarantine in the lab resolver (its weight 0 in the API). Goal: clients-out p99 ≤ detection "
            f"p99 + TTL + 1 s.", "",
@@ -474,6 +489,12 @@ def failover_cell(ctx, b, tb, ttl, interval, trials):
         # One TTL for unbound's cache to reach its steady state with the victim back in rotation
         # (its clients refresh it), then a random moment into the next TTL and probe cycle.
         time.sleep(ttl + random.uniform(0, ttl))  # the kill's moment, not a synchronisation
+        # The case the TTL costs: kill while the answer unbound gives the clients names the victim,
+        # at a random point of that answer's TTL.
+        client.stdin.write(f"wait {10 * ttl + 30}\n")
+        client.stdin.flush()
+        if b.read_line(client, deadline_s=10 * ttl + 40).strip() != "cached":
+            raise RuntimeError(f"unbound never gave the clients {victim} within {10 * ttl + 30} s")
         t_kill = time.monotonic()
         b.PROCS.stop(proc, signal.SIGKILL)
         client.stdin.write(f"{t_kill} {ttl + 2}\n")
