@@ -889,10 +889,10 @@ async fn a_zone_tier_follows_its_pools_through_the_strict_lab_api() {
         name: Fqdn::parse("api.lab.test").unwrap(),
         ..pool()
     };
-    let _nyc: Vec<Echo> = (0..2)
+    let mut nyc: Vec<Echo> = (0..2)
         .map(|i| Echo::start(SocketAddr::from(([127, 0, 0, 41 + i], lab.port))))
         .collect();
-    let intents: BTreeMap<String, Intent> = _nyc
+    let intents: BTreeMap<String, Intent> = nyc
         .iter()
         .enumerate()
         .map(|(i, e)| {
@@ -937,13 +937,16 @@ async fn a_zone_tier_follows_its_pools_through_the_strict_lab_api() {
         }
     };
     let listing = wait("both zones in", &["bos", "nyc"]);
-    let nyc = &listing["zones"][1];
-    assert_eq!(nyc["coordinates"], serde_json::json!(["40.71", "-74.01"]));
+    let nyc_row = &listing["zones"][1];
     assert_eq!(
-        (nyc["bias"].as_i64(), nyc["target"].as_str()),
+        nyc_row["coordinates"],
+        serde_json::json!(["40.71", "-74.01"])
+    );
+    assert_eq!(
+        (nyc_row["bias"].as_i64(), nyc_row["target"].as_str()),
         (Some(-20), Some("api.lab.test"))
     );
-    assert_eq!(nyc["why"], "healthy");
+    assert_eq!(nyc_row["why"], "healthy");
     // Every target of bos dies: the zone leaves the tier, with its reason recorded.
     for t in &mut lab.targets {
         t.stop();
@@ -963,4 +966,29 @@ async fn a_zone_tier_follows_its_pools_through_the_strict_lab_api() {
         .map(|i| Echo::start(SocketAddr::from(([127, 0, 0, 21 + i], port))))
         .collect();
     wait("bos back", &["bos", "nyc"]);
+    // Every zone dies: the tier never goes empty; the healthiest zone stays, and says why.
+    for t in lab.targets.iter_mut().chain(nyc.iter_mut()) {
+        t.stop();
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let listing = records_json(&cfg);
+        let kept: Vec<&serde_json::Value> = listing["zones"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|z| z["why"] == "kept-healthiest")
+            .collect();
+        if kept.len() == 1 {
+            assert_eq!(tier_in(&listing).len(), 1, "{listing:#}");
+            assert_eq!(kept[0]["in_tier"], serde_json::json!(true));
+            break;
+        }
+        assert!(Instant::now() < deadline, "no zone kept: {listing:#}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        testkit::metric(&metrics(&c), "wavelb_tier_kept{tier=\"edge.lab.test\"}"),
+        Some(1.0)
+    );
 }
