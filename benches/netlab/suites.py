@@ -457,6 +457,30 @@ def suite_client_failover(ctx, b):
     return out
 
 
+def kill_and_watch(b, client, proc, ttl, victim, detected, what):
+    """One trial: after one TTL for unbound's cache to settle with the victim in rotation, a random
+    moment into the next TTL, and then while the answer unbound gives the clients names the victim
+    (the case the TTL costs), SIGKILL `proc`. Returns (kill → `detected()`, kill → the clients'
+    first answer after the last one naming the victim, the clients' report)."""
+    time.sleep(ttl + random.uniform(0, ttl))  # the kill's moment, not a synchronisation
+    client.stdin.write(f"wait {10 * ttl + 30}\n")
+    client.stdin.flush()
+    if b.read_line(client, deadline_s=10 * ttl + 40).strip() != "cached":
+        raise RuntimeError(f"unbound never gave the clients {victim} within {10 * ttl + 30} s")
+    t_kill = time.monotonic()
+    b.PROCS.stop(proc, signal.SIGKILL)
+    client.stdin.write(f"{t_kill} {ttl + 2}\n")
+    client.stdin.flush()
+    det = b.poll(what, 60, lambda: detected() and time.monotonic(), every=0.05) - t_kill
+    seen = json.loads(b.read_line(client, deadline_s=ttl + 90))
+    if seen["queries"] == 0:
+        raise RuntimeError("unbound gave the clients no address at all: see its log and configuration")
+    if seen["first_absent"] is None:
+        raise RuntimeError(f"the clients never stopped getting {victim}")
+    # The start of the absence that lasted: the first answer after the last one naming it.
+    return det, max(0.0, seen["first_absent"] - t_kill), seen
+
+
 def failover_cell(ctx, b, tb, ttl, interval, trials):
     weights = {netlab.target_addr(i): w for i, w in enumerate((10, 20, 30, 40))}
     victim = netlab.target_addr(3)
@@ -486,27 +510,8 @@ def failover_cell(ctx, b, tb, ttl, interval, trials):
     for trial in range(trials):
         b.poll("the victim healthy and weighted", 60,
                     lambda: healthy_targets(url).get("t3") == 1 and victim_weight() == 40, every=0.2)
-        # One TTL for unbound's cache to reach its steady state with the victim back in rotation
-        # (its clients refresh it), then a random moment into the next TTL and probe cycle.
-        time.sleep(ttl + random.uniform(0, ttl))  # the kill's moment, not a synchronisation
-        # The case the TTL costs: kill while the answer unbound gives the clients names the victim,
-        # at a random point of that answer's TTL.
-        client.stdin.write(f"wait {10 * ttl + 30}\n")
-        client.stdin.flush()
-        if b.read_line(client, deadline_s=10 * ttl + 40).strip() != "cached":
-            raise RuntimeError(f"unbound never gave the clients {victim} within {10 * ttl + 30} s")
-        t_kill = time.monotonic()
-        b.PROCS.stop(proc, signal.SIGKILL)
-        client.stdin.write(f"{t_kill} {ttl + 2}\n")
-        client.stdin.flush()
-        det = b.poll("quarantine", 60, lambda: victim_weight() == 0 and time.monotonic(), every=0.05) - t_kill
-        seen = json.loads(b.read_line(client, deadline_s=ttl + 90))
-        if seen["queries"] == 0:
-            raise RuntimeError("unbound gave the clients no address at all: see its log and configuration")
-        if seen["first_absent"] is None:
-            raise RuntimeError(f"the clients never stopped getting {victim}")
-        # The start of the absence that lasted: the first answer after the last one naming it.
-        out_s = max(0.0, seen["first_absent"] - t_kill)
+        det, out_s, seen = kill_and_watch(b, client, proc, ttl, victim,
+                                          lambda: victim_weight() == 0, "the victim's quarantine")
         dets.append(det)
         outs.append(out_s)
         cached = seen["last_seen"] is not None
@@ -672,19 +677,8 @@ def zone_failover_cell(ctx, b, tb, trials):
     for trial in range(trials):
         b.poll("both zones in the tier and Boston's clients answered by Boston", 90,
                lambda: in_tier() == {"bos", "nyc"} and boston_answered(), every=0.2)
-        time.sleep(ttl + random.uniform(0, ttl))  # the kill's moment, not a synchronisation
-        t_kill = time.monotonic()
-        b.PROCS.stop(bos, signal.SIGKILL)
-        client.stdin.write(f"{t_kill} {ttl + 2}\n")
-        client.stdin.flush()
-        det = b.poll("Boston out of the tier", 60, lambda: "bos" not in in_tier() and time.monotonic(),
-                     every=0.05) - t_kill
-        seen = json.loads(b.read_line(client, deadline_s=ttl + 90))
-        if seen["queries"] == 0:
-            raise RuntimeError("unbound gave the clients no address at all: see its log and configuration")
-        if seen["first_absent"] is None:
-            raise RuntimeError("the clients never stopped getting Boston's addresses")
-        out_s = max(0.0, seen["first_absent"] - t_kill)
+        det, out_s, seen = kill_and_watch(b, client, bos, ttl, "Boston's addresses",
+                                          lambda: "bos" not in in_tier(), "Boston out of the tier")
         dets.append(det)
         outs.append(out_s)
         cached += seen["last_seen"] is not None

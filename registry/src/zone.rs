@@ -521,17 +521,22 @@ mod tests {
         }
     }
 
-    #[test]
-    fn geoproximity_aliases_need_an_existing_target_and_one_place() {
-        let mut z = ZoneRecords::new(origin());
-        let pool = rs(
+    /// The weighted pool `bos.lab.test` with one target, an alias target for [`tier`].
+    fn bos_pool() -> RecordSet {
+        rs(
             "bos.lab.test",
             "A",
             Some("i-1"),
             Some(10),
             5,
             &["192.0.2.1"],
-        );
+        )
+    }
+
+    #[test]
+    fn geoproximity_aliases_need_an_existing_target_and_one_place() {
+        let mut z = ZoneRecords::new(origin());
+        let pool = bos_pool();
         let bos = tier("bos", "bos.lab.test", "42.36", "-71.06");
         // The target must exist after the batch: alone, the alias is refused …
         let alone = errors(z.apply(&[Change::create(bos.clone())], &any));
@@ -556,14 +561,7 @@ mod tests {
     #[test]
     fn geoproximity_sets_follow_route53s_input_rules() {
         let mut z = ZoneRecords::new(origin());
-        let pool = rs(
-            "bos.lab.test",
-            "A",
-            Some("i-1"),
-            Some(10),
-            5,
-            &["192.0.2.1"],
-        );
+        let pool = bos_pool();
         z.apply(&[Change::create(pool)], &any).unwrap();
         let ok = tier("bos", "bos.lab.test", "42.36", "-71.06");
         let bad = |f: &dyn Fn(&mut RecordSet)| {

@@ -137,6 +137,49 @@ expect = "ping"
         )
     }
 
+    /// A second pool, api.lab.test, with two targets of its own (a0, a1 on 127.0.0.`first` and
+    /// the next address, weight 50) on the same probe port, registered.
+    async fn second_pool(&self, first: u8) -> (PoolSpec, Vec<Echo>) {
+        let api_pool = PoolSpec {
+            name: Fqdn::parse("api.lab.test").unwrap(),
+            ..pool()
+        };
+        let targets: Vec<Echo> = (0..2)
+            .map(|i| Echo::start(SocketAddr::from(([127, 0, 0, first + i], self.port))))
+            .collect();
+        let intents: BTreeMap<String, Intent> = targets
+            .iter()
+            .enumerate()
+            .map(|(i, e)| {
+                let t = Target::active(format!("a{i}"), vec![e.addr.ip()], 50, 1);
+                (t.id.clone(), Intent::Present(t))
+            })
+            .collect();
+        writer(&self.api)
+            .await
+            .execute(&plan(&api_pool, &classify(&api_pool, &[]), &intents))
+            .await
+            .unwrap();
+        (api_pool, targets)
+    }
+
+    /// [`Lab::config`] watching www.lab.test and api.lab.test (`[[pool]]` sections), with
+    /// `sections` (TOML tables) after them.
+    fn two_pools_config(&self, name: &str, sections: &str) -> std::path::PathBuf {
+        let cfg = self.config(name, "");
+        let one = "[pool]\nname = \"www.lab.test\"\nzone = \"lab.test\"\nttl = 5\nowner_id = \"wavelb-lab\"\n";
+        let text = std::fs::read_to_string(&cfg).unwrap();
+        assert!(text.contains(one));
+        let two = format!(
+            "{}\n{}\n{sections}\n",
+            one.replace("[pool]", "[[pool]]"),
+            one.replace("[pool]", "[[pool]]")
+                .replace("www.lab.test", "api.lab.test")
+        );
+        std::fs::write(&cfg, text.replace(one, &two)).unwrap();
+        cfg
+    }
+
     fn log(&self, name: &str) -> std::path::PathBuf {
         self.dir.path().join(format!("{name}.log"))
     }
@@ -344,34 +387,9 @@ async fn first_verdicts_cost_no_rounds_and_a_failure_costs_one() {
 #[tokio::test(flavor = "multi_thread")]
 async fn one_process_watches_several_pools() {
     let lab = lab(2).await;
-    // A second pool, api.lab.test, with two targets of its own on the same probe port.
-    let api_pool = PoolSpec {
-        name: Fqdn::parse("api.lab.test").unwrap(),
-        ..pool()
-    };
-    let mut api_targets: Vec<Echo> = (0..2)
-        .map(|i| Echo::start(SocketAddr::from(([127, 0, 0, 31 + i], lab.port))))
-        .collect();
-    let intents: BTreeMap<String, Intent> = api_targets
-        .iter()
-        .enumerate()
-        .map(|(i, e)| {
-            let t = Target::active(format!("a{i}"), vec![e.addr.ip()], 50, 1);
-            (t.id.clone(), Intent::Present(t))
-        })
-        .collect();
+    let (api_pool, mut api_targets) = lab.second_pool(31).await;
     let w = writer(&lab.api).await;
-    w.execute(&plan(&api_pool, &classify(&api_pool, &[]), &intents))
-        .await
-        .unwrap();
-    let cfg = lab.config("multi", "");
-    let text = std::fs::read_to_string(&cfg).unwrap().replace(
-        "[pool]\nname = \"www.lab.test\"\nzone = \"lab.test\"\nttl = 5\nowner_id = \"wavelb-lab\"\n",
-        "[[pool]]\nname = \"www.lab.test\"\nzone = \"lab.test\"\nttl = 5\nowner_id = \"wavelb-lab\"\n\n\
-         [[pool]]\nname = \"api.lab.test\"\nzone = \"lab.test\"\nttl = 5\nowner_id = \"wavelb-lab\"\n",
-    );
-    assert!(text.contains("api.lab.test"));
-    std::fs::write(&cfg, text).unwrap();
+    let cfg = lab.two_pools_config("multi", "");
     let c = Service::spawn_logged(
         BIN,
         &["--config", cfg.to_str().unwrap(), "health"],
@@ -885,37 +903,13 @@ fn tier_in(listing: &serde_json::Value) -> Vec<String> {
 async fn a_zone_tier_follows_its_pools_through_the_strict_lab_api() {
     // Zone "bos" is www.lab.test (t0, t1); zone "nyc" is api.lab.test (a0, a1).
     let mut lab = lab(2).await;
-    let api_pool = PoolSpec {
-        name: Fqdn::parse("api.lab.test").unwrap(),
-        ..pool()
-    };
-    let mut nyc: Vec<Echo> = (0..2)
-        .map(|i| Echo::start(SocketAddr::from(([127, 0, 0, 41 + i], lab.port))))
-        .collect();
-    let intents: BTreeMap<String, Intent> = nyc
-        .iter()
-        .enumerate()
-        .map(|(i, e)| {
-            let t = Target::active(format!("a{i}"), vec![e.addr.ip()], 50, 1);
-            (t.id.clone(), Intent::Present(t))
-        })
-        .collect();
-    writer(&lab.api)
-        .await
-        .execute(&plan(&api_pool, &classify(&api_pool, &[]), &intents))
-        .await
-        .unwrap();
-    let cfg = lab.config("tier", "");
-    let text = std::fs::read_to_string(&cfg).unwrap().replace(
-        "[pool]\nname = \"www.lab.test\"\nzone = \"lab.test\"\nttl = 5\nowner_id = \"wavelb-lab\"\n",
-        "[[pool]]\nname = \"www.lab.test\"\nzone = \"lab.test\"\nttl = 5\nowner_id = \"wavelb-lab\"\n\n\
-         [[pool]]\nname = \"api.lab.test\"\nzone = \"lab.test\"\nttl = 5\nowner_id = \"wavelb-lab\"\n\n\
-         [global]\nname = \"edge.lab.test\"\nreturn_after = \"2s\"\n\
+    let (_, mut nyc) = lab.second_pool(41).await;
+    let cfg = lab.two_pools_config(
+        "tier",
+        "[global]\nname = \"edge.lab.test\"\nreturn_after = \"2s\"\n\
          [[global.zone]]\npool = \"www.lab.test\"\nwavelength_zone = \"bos\"\ncoordinates = [42.36, -71.06]\n\
          [[global.zone]]\npool = \"api.lab.test\"\nwavelength_zone = \"nyc\"\ncoordinates = [40.71, -74.01]\nbias = -20\n",
     );
-    assert!(text.contains("[global]"));
-    std::fs::write(&cfg, &text).unwrap();
     let c = Service::spawn_logged(
         BIN,
         &["--config", cfg.to_str().unwrap(), "health"],

@@ -8,11 +8,13 @@ use std::time::{Duration, Instant};
 
 use testkit::process::Service;
 
-fn dig(dns: &str, n: usize) -> Vec<String> {
+/// `dig +short` of `name` `n` times in one run, with `extra` options (e.g. `+subnet=…`).
+fn dig_as(dns: &str, name: &str, extra: &[&str], n: usize) -> Vec<String> {
     let (host, port) = dns.rsplit_once(':').unwrap();
     let mut args = vec![format!("@{host}"), "-p".into(), port.into()];
     for _ in 0..n {
-        args.extend(["www.lab.test".into(), "+short".into()]);
+        args.extend([name.to_owned(), "+short".into()]);
+        args.extend(extra.iter().map(|e| (*e).to_owned()));
     }
     let out = Command::new("dig")
         .args(&args)
@@ -23,6 +25,31 @@ fn dig(dns: &str, n: usize) -> Vec<String> {
         .lines()
         .map(str::to_owned)
         .collect()
+}
+
+fn dig(dns: &str, n: usize) -> Vec<String> {
+    dig_as(dns, "www.lab.test", &[], n)
+}
+
+/// `wavelb lab` on free ports with `extra` flags, its stdin piped.
+fn start_lab(extra: &[&str]) -> Service {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wavelb"));
+    cmd.args(["-q", "lab"])
+        .args(extra)
+        .args([
+            "--dns-listen",
+            "127.0.0.1:0",
+            "--api-listen",
+            "127.0.0.1:0",
+            "--metrics-listen",
+            "127.0.0.1:0",
+            "--target-port",
+            "0",
+            "--refresh",
+            "200ms",
+        ])
+        .stdin(Stdio::piped());
+    Service::spawn_cmd(&mut cmd)
 }
 
 fn echo(addr: &str) -> bool {
@@ -57,23 +84,7 @@ fn poll(what: &str, mut check: impl FnMut() -> bool) {
 
 #[test]
 fn lab_serves_weighted_answers_and_obeys_commands() {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wavelb"));
-    cmd.args([
-        "-q",
-        "lab",
-        "--dns-listen",
-        "127.0.0.1:0",
-        "--api-listen",
-        "127.0.0.1:0",
-        "--metrics-listen",
-        "127.0.0.1:0",
-        "--target-port",
-        "0",
-        "--refresh",
-        "200ms",
-    ])
-    .stdin(Stdio::piped());
-    let mut lab = Service::spawn_cmd(&mut cmd);
+    let mut lab = start_lab(&[]);
     let dns = lab.dns();
     let targets: Vec<String> = lab.ready["targets"]
         .as_array()
@@ -145,46 +156,12 @@ fn lab_serves_weighted_answers_and_obeys_commands() {
 
 /// `dig +short edge.lab.test +subnet=SUBNET`: the addresses a client there gets.
 fn dig_from(dns: &str, subnet: &str) -> Vec<String> {
-    let (host, port) = dns.rsplit_once(':').unwrap();
-    let out = Command::new("dig")
-        .args([
-            &format!("@{host}"),
-            "-p",
-            port,
-            "edge.lab.test",
-            &format!("+subnet={subnet}"),
-            "+short",
-        ])
-        .output()
-        .expect("dig is installed by scripts/test.sh");
-    assert!(out.status.success());
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_owned)
-        .collect()
+    dig_as(dns, "edge.lab.test", &[&format!("+subnet={subnet}")], 1)
 }
 
 #[test]
 fn lab_zones_send_clients_to_their_nearest_healthy_zone() {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wavelb"));
-    cmd.args([
-        "-q",
-        "lab",
-        "--zones",
-        "3",
-        "--dns-listen",
-        "127.0.0.1:0",
-        "--api-listen",
-        "127.0.0.1:0",
-        "--metrics-listen",
-        "127.0.0.1:0",
-        "--target-port",
-        "0",
-        "--refresh",
-        "200ms",
-    ])
-    .stdin(Stdio::piped());
-    let mut lab = Service::spawn_cmd(&mut cmd);
+    let mut lab = start_lab(&["--zones", "3"]);
     let dns = lab.dns();
     assert_eq!(lab.ready["targets"].as_array().unwrap().len(), 6);
     // Zone K's targets are 127.0.K.11-12; clients in 10.K.0.0/16 are near zone K.
