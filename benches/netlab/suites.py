@@ -457,6 +457,15 @@ def suite_client_failover(ctx, b):
     return out
 
 
+def start_clients(b, tb, name, victims, source=None):
+    """The CLIENT process in the carrier namespace: 20 queries/s for `name` through unbound, from
+    `source` (default: the namespace's own address); `victims` = comma-separated addresses."""
+    argv = [sys.executable, "-c", CLIENT, UNBOUND, name, victims, "20"] + ([source] if source else [])
+    client = b.PROCS.start(tb.argv("carrier", argv), stdout=subprocess.PIPE, stdin=subprocess.PIPE, text=True)
+    b.read_line(client, want="ready")
+    return client
+
+
 def kill_and_watch(b, client, proc, ttl, victim, detected, what):
     """One trial: after one TTL for unbound's cache to settle with the victim in rotation, a random
     moment into the next TTL, and then while the answer unbound gives the clients names the victim
@@ -496,9 +505,7 @@ def failover_cell(ctx, b, tb, ttl, interval, trials):
                                      extra='readmit_backoff = "0s"'), name=name)
     url = metrics_url(ctx, b, name)
     unbound = start_unbound(ctx, b, tb, f"unbound-{name}")
-    client = b.PROCS.start(tb.argv("carrier", [sys.executable, "-c", CLIENT, UNBOUND, "www.lab.test", victim, "20"]),
-                           stdout=subprocess.PIPE, stdin=subprocess.PIPE, text=True)
-    b.read_line(client, want="ready")
+    client = start_clients(b, tb, "www.lab.test", victim)
     r53 = b.Wavelb.r53(api)
     zone = next(z["Id"] for z in r53.list_hosted_zones()["HostedZones"] if z["Name"] == "lab.test.")
 
@@ -654,10 +661,7 @@ def zone_failover_cell(ctx, b, tb, trials):
     # The clients ask from their own subnet, an address of the carrier namespace's loopback.
     netlab.run(*tb.argv("carrier", ["ip", "link", "set", "lo", "up"]))
     netlab.run(*tb.argv("carrier", ["ip", "addr", "add", f"{CLIENT_ADDR}/32", "dev", "lo"]))
-    client = b.PROCS.start(tb.argv("carrier", [sys.executable, "-c", CLIENT, UNBOUND, "edge.lab.test", victims, "20",
-                                               CLIENT_ADDR]),
-                           stdout=subprocess.PIPE, stdin=subprocess.PIPE, text=True)
-    b.read_line(client, want="ready")
+    client = start_clients(b, tb, "edge.lab.test", victims, CLIENT_ADDR)
     r53 = b.Wavelb.r53(api)
     zone = next(z["Id"] for z in r53.list_hosted_zones()["HostedZones"] if z["Name"] == "lab.test.")
 
