@@ -61,7 +61,6 @@ impl<S: PoolStore + 'static> TierController<S> {
     /// A controller for `spec`, writing through `store` (the tier's hosted zone), known as `id`
     /// in the tier's leader lease. Returns it with one [`HealthReport`] per member, in
     /// `spec.members` order, for the pools' controllers.
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
         spec: TierSpec,
         policy: TierPolicy,
