@@ -35,6 +35,10 @@ fuzz_target!(|data: &[u8]| {
             .unwrap_or_else(|| panic!("{cidr} is in the table but {addr} is not found"));
         let (lat, lon) = (found.coordinates.latitude(), found.coordinates.longitude());
         assert!((-90.0..=90.0).contains(&lat) && (-180.0..=180.0).contains(&lon));
-        assert!(found.scope >= len && found.scope <= width, "{cidr}: scope {}", found.scope);
+        assert!(
+            found.scope >= len && found.scope <= width,
+            "{cidr}: scope {}",
+            found.scope
+        );
     }
 });
