@@ -216,7 +216,12 @@ fuzz_target!(|data: &[u8]| {
         );
     }
 
+    // The Client Subnet rules apply to what the resolver reads past the header: a query with one
+    // question. Anything else is refused by its header first (FORMERR, or NOTIMP for an opcode
+    // it does not serve), whatever its OPT record holds.
+    let one_question = packet.len() >= 6 && u16::from_be_bytes([packet[4], packet[5]]) == 1;
     if let Some(request) = &request
+        && one_question
         && request.edns.as_ref().is_some_and(|e| e.version() == 0)
     {
         match ecs::from_query(packet) {

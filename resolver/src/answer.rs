@@ -859,7 +859,8 @@ mod tests {
         let Ok(request) = Message::from_vec(q) else {
             return;
         };
-        if request.edns.as_ref().is_none_or(|e| e.version() != 0) {
+        // Only a query with one question is read past its header (see the fuzz target).
+        if request.edns.as_ref().is_none_or(|e| e.version() != 0) || request.queries.len() != 1 {
             return;
         }
         let reply = Message::from_vec(out).unwrap();
