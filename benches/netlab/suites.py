@@ -607,7 +607,7 @@ def suite_zone_failover(ctx, b):
            "42.36, −71.06 → `edge.bos.lab.test`; New York 40.71, −74.01 → `edge.nyc.lab.test`), each pool two UDP "
            "echo targets in the zone namespace (TTL 5 s). One `wavelb health` in the region namespace watches both "
            "pools and keeps the tier (`[global]`: min_healthy 1, leave_after 0 s, return_after 5 s; probes every "
-           "200 ms, fall 3, rise 2). The lab resolver's geo table places the clients' subnet (10.77.20.0/24) in Boston "
+           "200 ms, fall 3, rise 2, `readmit_backoff = \"0s\"`: every trial restarts the same targets). The lab resolver's geo table places the clients' subnet (10.77.20.0/24) in Boston "
            "and unbound's own (10.77.2.0/24) in New York, so only the Client Subnet unbound passes on sends its "
            "clients to Boston. "
            "Clients in the carrier namespace ask unbound (subnetcache module: it sends their /24 as EDNS Client "
@@ -630,7 +630,10 @@ def suite_zone_failover(ctx, b):
 
 def tier_config(ctx, b, name, api):
     """`wavelb health` over both zones' pools, with the tier."""
-    cfg = health_cfg(ctx, b, name, api, 0.2, "wavelb", pool="edge.bos.lab.test", timeout=0.15)
+    # Every trial kills and restarts Boston's targets: the re-admission back-off would hold them
+    # out longer each time (the flap suite measures that), so it is off here.
+    cfg = health_cfg(ctx, b, name, api, 0.2, "wavelb", pool="edge.bos.lab.test", timeout=0.15,
+                     extra='readmit_backoff = "0s"')
     text = cfg.read_text()
     one = text.split("[route53]")[0].replace("[pool]", "[[pool]]")
     zones = "".join(f'[[global.zone]]\npool = "edge.{z}.lab.test"\nwavelength_zone = "{z}"\n'
