@@ -659,12 +659,6 @@ def zone_failover_cell(ctx, b, tb, trials):
     bos = targets(tb, b, 0, 2)
     nyc = targets(tb, b, 2, 2)
     h = ctx.wavelb.health(tier_config(ctx, b, "zone-failover", api), name="zone-failover")
-    unbound = start_unbound(ctx, b, tb, "unbound-zones", ecs=True)
-    victims = ",".join(netlab.target_addr(i) for i in (0, 1))
-    # The clients ask from their own subnet, an address of the carrier namespace's loopback.
-    netlab.run(*tb.argv("carrier", ["ip", "link", "set", "lo", "up"]))
-    netlab.run(*tb.argv("carrier", ["ip", "addr", "add", f"{CLIENT_ADDR}/32", "dev", "lo"]))
-    client = start_clients(b, tb, "edge.lab.test", victims, CLIENT_ADDR)
     r53 = b.Wavelb.r53(api)
     zone = next(z["Id"] for z in r53.list_hosted_zones()["HostedZones"] if z["Name"] == "lab.test.")
 
@@ -679,6 +673,16 @@ def zone_failover_cell(ctx, b, tb, trials):
         r = dns.query.udp(q, REGION_DNS, port=53, timeout=1)
         ips = {rr.address for rrset in r.answer for rr in rrset if rrset.rdtype == 1}
         return bool(ips & set(victims.split(",")))
+
+    victims = ",".join(netlab.target_addr(i) for i in (0, 1))
+    # Clients start once the tier is published: an answer without it would be cached negatively
+    # (for the zone's SOA minimum), which is not what this suite measures.
+    b.poll("both zones in the tier", 90, lambda: in_tier() == {"bos", "nyc"} and boston_answered(), every=0.2)
+    unbound = start_unbound(ctx, b, tb, "unbound-zones", ecs=True)
+    # The clients ask from their own subnet, an address of the carrier namespace's loopback.
+    netlab.run(*tb.argv("carrier", ["ip", "link", "set", "lo", "up"]))
+    netlab.run(*tb.argv("carrier", ["ip", "addr", "add", f"{CLIENT_ADDR}/32", "dev", "lo"]))
+    client = start_clients(b, tb, "edge.lab.test", victims, CLIENT_ADDR)
 
     dets, outs, cached = [], [], 0
     for trial in range(trials):
