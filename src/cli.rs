@@ -57,6 +57,11 @@ pub enum Command {
     Probe(crate::cmd::probe::ProbeArgs),
     /// Print the version and build features.
     Version,
+    /// Print a shell completion script (bash, zsh, fish, elvish or powershell) to standard output.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
 }
 
 /// `wavelb resolver`. Each flag overrides the `[resolver]` key of the same name.

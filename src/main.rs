@@ -26,6 +26,9 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Command::Completions { shell } = cli.command {
+        return cmd::completions::run(shell);
+    }
     let cfg = cli.config.as_deref().map(Config::load).transpose()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -42,6 +45,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Agent(args) => runtime.block_on(cmd::agent::run(cfg.as_ref(), args)),
         Command::Health(args) => runtime.block_on(cmd::health::run(cfg.as_ref(), args)),
         Command::Probe(args) => runtime.block_on(cmd::probe::run(args)),
+        // Answered above, before any configuration is read.
+        Command::Completions { .. } => Ok(()),
     };
     // A blocking stdin read (the lab's console) must not keep the process alive.
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));

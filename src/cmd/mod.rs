@@ -4,6 +4,7 @@
 //! only wire it to the process (signals, systemd notify, metrics endpoint, exit codes).
 
 pub mod agent;
+pub mod completions;
 pub mod health;
 pub mod lab;
 pub mod probe;
