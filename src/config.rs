@@ -96,6 +96,24 @@ impl Config {
         }
         Ok(&self.pool)
     }
+
+    /// Every `[pool]`/`[[pool]]` section as a pool and the hosted zone it lives in (`command`
+    /// needs at least one).
+    pub fn pool_specs(
+        &self,
+        command: &str,
+    ) -> Result<Vec<(registry::model::PoolSpec, registry::config::ZoneRef)>, UsageError> {
+        self.require_pools(command)?
+            .iter()
+            .map(|p| {
+                Ok((
+                    p.spec(&registry::config::Placeholders::default())?,
+                    p.zone_ref()?,
+                ))
+            })
+            .collect::<Result<Vec<_>, ConfigError>>()
+            .map_err(|e| UsageError(e.to_string()))
+    }
 }
 
 /// `[pool]` (one table) or `[[pool]]` (an array of tables); each parsed with its own key checks.

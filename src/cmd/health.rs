@@ -9,7 +9,6 @@ use health::metrics::HealthMetrics;
 use health::tier_controller::{HealthReport, TierController};
 use probe::Prober;
 use prometheus_client::registry::Registry;
-use registry::config::Placeholders;
 use registry::metrics::{PoolMetrics, WriterMetrics};
 use registry::name::Fqdn;
 use registry::writer::Writer;
@@ -47,12 +46,7 @@ pub async fn run(cfg: Option<&Config>, args: HealthArgs) -> anyhow::Result<()> {
     let cfg = cfg.ok_or_else(|| {
         UsageError("`wavelb health` needs a configuration file: pass --config PATH".into())
     })?;
-    let pool_cfgs = cfg.require_pools("health")?;
-    let pools = pool_cfgs
-        .iter()
-        .map(|p| Ok((p.spec(&Placeholders::default())?, p.zone_ref()?)))
-        .collect::<Result<Vec<_>, registry::config::ConfigError>>()
-        .map_err(|e| UsageError(e.to_string()))?;
+    let pools = cfg.pool_specs("health")?;
     let mut hc = cfg.health.clone().ok_or_else(|| {
         UsageError("`wavelb health` needs a [health] section with [health.probe]".into())
     })?;
@@ -74,7 +68,7 @@ pub async fn run(cfg: Option<&Config>, args: HealthArgs) -> anyhow::Result<()> {
     if let Some(global) = &cfg.global {
         let specs: Vec<_> = pools.iter().map(|(p, _)| p.clone()).collect();
         global
-            .spec(&specs, "(checked at start)")
+            .spec(&specs, "")
             .map_err(|e| UsageError(e.to_string()))?;
     }
     if args.check_config {
@@ -205,10 +199,11 @@ async fn tier_controller(
             .find(|((p, _), _)| p.name == *name)
             .map(|((_, zone), w)| (zone, w))
     };
-    let probe = global
+    // The hosted zone id is known once the pools' zones are open: filled in below.
+    let mut spec = global
         .spec(&specs, "")
         .map_err(|e| UsageError(e.to_string()))?;
-    let mut zone_ids = probe
+    let mut zone_ids = spec
         .members
         .iter()
         .filter_map(|m| zone_of(&m.pool))
@@ -222,9 +217,7 @@ async fn tier_controller(
         ))
         .into());
     }
-    let spec = global
-        .spec(&specs, &first)
-        .map_err(|e| UsageError(e.to_string()))?;
+    spec.hosted_zone_id = first;
     let (zone, writer) = zone_of(&spec.members[0].pool)
         .ok_or_else(|| anyhow::anyhow!("the tier's first pool has no writer"))?;
     let writer = writer

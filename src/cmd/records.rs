@@ -376,12 +376,7 @@ fn tier_rows(spec: &TierSpec, view: &TierView) -> Vec<TierRow> {
 
 /// `records list` with a `[global]` section: the tier, then every pool.
 async fn list_tier(cfg: &Config, global: &GlobalConfig, json: bool) -> anyhow::Result<()> {
-    let pools = cfg
-        .pool
-        .iter()
-        .map(|p| Ok((p.spec(&Placeholders::default())?, p.zone_ref()?)))
-        .collect::<Result<Vec<_>, registry::config::ConfigError>>()
-        .map_err(|e| UsageError(e.to_string()))?;
+    let pools = cfg.pool_specs("records")?;
     let specs: Vec<PoolSpec> = pools.iter().map(|(p, _)| p.clone()).collect();
     let first = global
         .zones
