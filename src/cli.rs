@@ -62,6 +62,12 @@ pub enum Command {
         /// The shell.
         shell: clap_complete::Shell,
     },
+    /// Write the man pages (wavelb.1 and one per subcommand) into a directory.
+    Manpages {
+        /// The directory (created if missing), e.g. /usr/local/share/man/man1.
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
 }
 
 /// `wavelb resolver`. Each flag overrides the `[resolver]` key of the same name.

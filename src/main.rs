@@ -26,8 +26,10 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
-    if let Command::Completions { shell } = cli.command {
-        return cmd::completions::run(shell);
+    match &cli.command {
+        Command::Completions { shell } => return cmd::completions::run(*shell),
+        Command::Manpages { dir } => return cmd::manpages::run(dir),
+        _ => {}
     }
     let cfg = cli.config.as_deref().map(Config::load).transpose()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -46,7 +48,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Health(args) => runtime.block_on(cmd::health::run(cfg.as_ref(), args)),
         Command::Probe(args) => runtime.block_on(cmd::probe::run(args)),
         // Answered above, before any configuration is read.
-        Command::Completions { .. } => Ok(()),
+        Command::Completions { .. } | Command::Manpages { .. } => Ok(()),
     };
     // A blocking stdin read (the lab's console) must not keep the process alive.
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));

@@ -7,6 +7,7 @@ pub mod agent;
 pub mod completions;
 pub mod health;
 pub mod lab;
+pub mod manpages;
 pub mod probe;
 pub mod records;
 pub mod resolver;
