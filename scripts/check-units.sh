@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 bin="$(realpath "$1")"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
+# verify also runs `man` for each Documentation=man: page: give it the binary's own pages.
+"$bin" manpages "$tmp/man/man1" >/dev/null
+export MANPATH="$tmp/man:"
 status=0
 for unit in systemd/*.service; do
   name="$(basename "$unit")"
