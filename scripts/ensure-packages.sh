@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs (idempotently) the Debian packages the test-suite uses: real DNS clients (dig, kdig),
 # a real STUN server (coturn's turnserver), a real SRT listener (srt-tools' srt-live-transmit),
-# and systemd-analyze for the unit checks.
+# systemd-analyze for the unit checks, and the tools that build, lint and install the Debian
+# package (dpkg-dev, lintian, man-db).
 set -euo pipefail
 missing=()
 command -v dig >/dev/null 2>&1 || missing+=(dnsutils)
@@ -9,6 +10,9 @@ command -v kdig >/dev/null 2>&1 || missing+=(knot-dnsutils)
 command -v turnserver >/dev/null 2>&1 || missing+=(coturn)
 command -v srt-live-transmit >/dev/null 2>&1 || missing+=(srt-tools)
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
+command -v lintian >/dev/null 2>&1 || missing+=(lintian)            # scripts/check-package.sh
+command -v dpkg-shlibdeps >/dev/null 2>&1 || missing+=(dpkg-dev)    # scripts/package.sh
+command -v man >/dev/null 2>&1 || missing+=(man-db)                 # man -w in check-package.sh
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
   echo "missing packages: ${missing[*]}; install them (apt-get install ${missing[*]}) or run as root" >&2

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Checks `cargo install --path .`, then builds the Debian package (scripts/package.sh, from the test build's binary), inspects it
+# (dpkg-deb --contents, lintian), installs it with dpkg -i on this machine, checks that it works
+# (wavelb --version from /usr/bin, man -w, the completions, the `wavelb` user and /etc/wavelb,
+# systemd-analyze verify on the installed units, the example configurations), that installing
+# started and enabled nothing, then purges it and checks that nothing is left behind.
+# Needs root (it installs a package). Usage: scripts/check-package.sh [--profile dev|release]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+profile=dev
+[ "${1:-}" != "--profile" ] || profile="$2"
+if [ "$(id -u)" -ne 0 ]; then
+  echo "FAIL scripts/check-package.sh installs a package: run it as root" >&2
+  exit 1
+fi
+status=0
+fail() { echo "FAIL $*"; status=1; }
+ok() { echo "ok   $*"; }
+
+# The other way to install (README, "Install"): cargo install --path . (--debug here, to reuse the
+# test build instead of a release build).
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/wavelb/target}"
+root_dir="$(mktemp -d)"
+cargo install --locked --quiet --path . --debug --root "$root_dir"
+version="$("$root_dir/bin/wavelb" --version)" && ok "cargo install --path .: $version" || fail "cargo install --path . gave no working binary"
+rm -rf "$root_dir"
+
+deb="$(scripts/package.sh --profile "$profile")"
+ok "built $deb"
+
+# What the package holds.
+contents="$(dpkg-deb --contents "$deb" | awk '{print $NF}' | sed 's#^\./#/#')"
+for path in /usr/bin/wavelb /lib/systemd/system/wavelb-agent.service \
+  /lib/systemd/system/wavelb-health.service /lib/systemd/system/wavelb-resolver.service \
+  /usr/lib/sysusers.d/wavelb.conf /usr/share/man/man1/wavelb.1.gz \
+  /usr/share/man/man1/wavelb-agent.1.gz /usr/share/man/man1/wavelb-health.1.gz \
+  /usr/share/man/man1/wavelb-resolver.1.gz /usr/share/bash-completion/completions/wavelb \
+  /usr/share/zsh/vendor-completions/_wavelb /usr/share/fish/vendor_completions.d/wavelb.fish \
+  /usr/share/doc/wavelb/copyright /usr/share/doc/wavelb/examples/agent.toml.example \
+  /usr/share/doc/wavelb/examples/health.toml.example /usr/share/doc/wavelb/examples/resolver.toml.example; do
+  grep -qxF "$path" <<<"$contents" || fail "the package has no $path"
+done
+# lintian: no error or warning (informational and pedantic findings are printed, not failed).
+lintian_status=0
+out="$(lintian --fail-on error,warning --pedantic "$deb" 2>&1)" || lintian_status=$?
+out="$(grep -v 'running with root privileges' <<<"$out" || true)"
+if [ "$lintian_status" -eq 0 ]; then ok "lintian${out:+ (notes: $out)}"; else fail "lintian: $out"; fi
+
+# A clean slate: a package left by an interrupted run is purged first.
+if dpkg-query -W -f='${Status}' wavelb 2>/dev/null | grep -q installed; then dpkg --purge wavelb >/dev/null; fi
+snapshot() {
+  find /etc /usr /lib /var/lib /opt /srv -xdev \( -path /var/lib/dpkg -o -path /var/lib/apt \
+    -o -path /var/lib/ucf -o -path /etc/ld.so.cache \) -prune -o -print 2>/dev/null | sort
+  getent passwd wavelb || true
+  getent group wavelb || true
+}
+before="$(mktemp)" after="$(mktemp)"
+trap 'rm -f "$before" "$after"' EXIT
+snapshot >"$before"
+
+out="$(dpkg -i "$deb" 2>&1)" && ok "dpkg -i" || fail "dpkg -i: $out"
+version="$(/usr/bin/wavelb --version)"
+[ "$version" = "wavelb $(dpkg-deb -f "$deb" Version)" ] && ok "/usr/bin/wavelb --version: $version" ||
+  fail "/usr/bin/wavelb --version says '$version'"
+for page in wavelb wavelb-agent wavelb-health wavelb-resolver; do
+  where="$(man -w "$page" 2>&1)" && [ "$where" = "/usr/share/man/man1/$page.1.gz" ] && ok "man -w $page: $where" ||
+    fail "man -w $page: $where"
+done
+man "wavelb-health" 2>/dev/null | grep -q -- '--check-config' && ok "man wavelb-health shows its flags" ||
+  fail "man wavelb-health does not show --check-config"
+bash -c 'source /usr/share/bash-completion/completions/wavelb && complete -p wavelb' >/dev/null &&
+  ok "bash completion registers wavelb" || fail "the bash completion does not register wavelb"
+getent passwd wavelb >/dev/null && ok "system user: $(getent passwd wavelb)" || fail "no wavelb user"
+perm="$(stat -c '%U:%G %a' /etc/wavelb 2>&1)"
+[ "$perm" = "root:wavelb 750" ] && ok "/etc/wavelb $perm" || fail "/etc/wavelb is '$perm', want root:wavelb 750"
+for unit in /lib/systemd/system/wavelb-*.service; do
+  if out="$(systemd-analyze verify "$unit" 2>&1)" && [ -z "$out" ]; then ok "systemd-analyze verify $unit"; else fail "systemd-analyze verify $unit: $out"; fi
+done
+for cmd in agent health resolver; do
+  /usr/bin/wavelb --config "/usr/share/doc/wavelb/examples/$cmd.toml.example" "$cmd" --check-config >/dev/null &&
+    ok "the $cmd example passes --check-config" || fail "the $cmd example fails --check-config"
+done
+# Installing starts and enables nothing.
+links="$(find /etc/systemd/system -lname '*wavelb-*' 2>/dev/null)"
+[ -z "$links" ] && ok "no unit enabled" || fail "units enabled by the installation: $links"
+running="$(pgrep -a -f '^/usr/bin/wavelb' || true)"
+[ -z "$running" ] && ok "nothing started" || fail "processes started by the installation: $running"
+if [ -d /run/systemd/system ]; then
+  for unit in wavelb-agent wavelb-health wavelb-resolver; do
+    ! systemctl -q is-active "$unit" || fail "$unit is active after installation"
+  done
+fi
+
+out="$(dpkg --purge wavelb 2>&1)" && ok "dpkg --purge" || fail "dpkg --purge: $out"
+snapshot >"$after"
+if left="$(diff "$before" "$after")"; then ok "nothing left behind"; else fail "left behind after purge: $left"; fi
+exit $status
