@@ -91,6 +91,10 @@ if [ -d /run/systemd/system ]; then
   done
 fi
 
+# A reinstall runs the upgrade paths of the maintainer scripts (prerm upgrade, postinst configure
+# with the old version) and must keep the user and /etc/wavelb as they are.
+out="$(dpkg -i "$deb" 2>&1)" && ok "dpkg -i again (upgrade path)" || fail "dpkg -i again: $out"
+[ "$(stat -c '%U:%G %a' /etc/wavelb 2>&1)" = "root:wavelb 750" ] || fail "/etc/wavelb changed on reinstall"
 out="$(dpkg --purge wavelb 2>&1)" && ok "dpkg --purge" || fail "dpkg --purge: $out"
 snapshot >"$after"
 if left="$(diff "$before" "$after")"; then ok "nothing left behind"; else fail "left behind after purge: $left"; fi
