@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs (idempotently) the Debian packages the test-suite uses: real DNS clients (dig, kdig),
 # a real STUN server (coturn's turnserver), a real SRT listener (srt-tools' srt-live-transmit),
-# and systemd-analyze for the unit checks.
+# systemd-analyze for the unit checks, and Prometheus (`prometheus` and `promtool`) for the
+# metrics, rules and scrape checks.
 set -euo pipefail
 missing=()
 command -v dig >/dev/null 2>&1 || missing+=(dnsutils)
@@ -9,6 +10,7 @@ command -v kdig >/dev/null 2>&1 || missing+=(knot-dnsutils)
 command -v turnserver >/dev/null 2>&1 || missing+=(coturn)
 command -v srt-live-transmit >/dev/null 2>&1 || missing+=(srt-tools)
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
+{ command -v prometheus && command -v promtool; } >/dev/null 2>&1 || missing+=(prometheus)
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
   echo "missing packages: ${missing[*]}; install them (apt-get install ${missing[*]}) or run as root" >&2
@@ -16,7 +18,8 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 export DEBIAN_FRONTEND=noninteractive
 # The tests start their own servers in the foreground: keep package scripts from starting daemons
-# (coturn ships a system service), and remove the policy again afterwards if we added it.
+# (coturn and prometheus ship system services), and remove the policy again afterwards if we added
+# it.
 policy=/usr/sbin/policy-rc.d
 added_policy=0
 if [ ! -e "$policy" ]; then
@@ -29,5 +32,7 @@ trap cleanup EXIT
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 if command -v systemctl >/dev/null 2>&1; then
-  systemctl disable --now coturn >/dev/null 2>&1 || true
+  # On a booted systemd the packages enable their services for the next boot: undo that too.
+  # One unit per call: systemctl refuses the whole list when one of them is not installed.
+  for unit in coturn prometheus; do systemctl disable --now "$unit" >/dev/null 2>&1 || true; done
 fi
