@@ -23,6 +23,15 @@ pub struct RetryLabels {
     pub reason: &'static str,
 }
 
+/// Every `reason` of `wavelb_route53_retries_total` ([`crate::retry::disposition`] gives them).
+pub const RETRY_REASONS: [&str; 5] = [
+    "throttling",
+    "prior_request_not_complete",
+    "server_error",
+    "timeout",
+    "transport",
+];
+
 /// The writer's metrics. Cloning shares the underlying series.
 #[derive(Debug, Clone)]
 pub struct WriterMetrics {
@@ -48,6 +57,11 @@ impl WriterMetrics {
     /// Creates the metrics and registers them in `registry`.
     pub fn register(registry: &mut Registry) -> Self {
         let m = Self::default();
+        // Each reason's series exists at 0 from the start, so that an alert on the rate of
+        // throttled retries sees the first one.
+        for reason in RETRY_REASONS {
+            drop(m.retries.get_or_create(&RetryLabels { reason }));
+        }
         registry.register(
             "wavelb_route53_requests",
             "Route 53 API requests by operation and outcome",
