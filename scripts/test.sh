@@ -69,7 +69,7 @@ cargo fmt --manifest-path fuzz/Cargo.toml -- --check
 CARGO_PROFILE_RELEASE_OPT_LEVEL=1 fuzz/run.sh all 5
 phase "systemd units"
 scripts/check-units.sh "$CARGO_TARGET_DIR/debug/wavelb"
-phase "deploy (IAM policy, CloudFormation with cfn-lint)"
+phase "deploy (IAM policy, CloudFormation with cfn-lint, Prometheus rules with promtool)"
 scripts/check-deploy.sh
 phase "benchmarks smoke (benches/run.sh --smoke)"
 benches/run.sh --smoke
