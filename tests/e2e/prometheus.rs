@@ -48,8 +48,8 @@ fn wait_for_series(endpoint: &Service, series: &str, value: f64) {
 }
 
 /// The `/metrics` text of every kind of endpoint, each after it has done its work: a lab with a
-/// target killed and quarantined (probe failures, transitions), a resolver with records, a health
-/// controller leading its pool, an agent registered.
+/// target killed and quarantined (probe failures, transitions), a lab of two zones (the zone
+/// tier), a resolver with records, a health controller leading its pool, an agent registered.
 async fn expositions() -> Vec<(&'static str, String)> {
     let mut lab = crate::lab::start_lab(&[]);
     let mut stdin = lab.child.stdin.take().expect("the lab's stdin is piped");
@@ -63,6 +63,13 @@ async fn expositions() -> Vec<(&'static str, String)> {
         &lab,
         "wavelb_health_quarantined{pool=\"www.lab.test\"}",
         1.0,
+    );
+
+    let zones = crate::lab::start_lab(&["--zones", "2"]);
+    wait_for_series(
+        &zones,
+        "wavelb_tier_healthy_targets{tier=\"edge.lab.test\",zone=\"us-east-1-wl1-bos-wlz-1\"}",
+        2.0,
     );
 
     let health = crate::health::lab(2).await;
@@ -79,6 +86,7 @@ async fn expositions() -> Vec<(&'static str, String)> {
 
     vec![
         ("lab", metrics_of(&lab)),
+        ("lab --zones 2", metrics_of(&zones)),
         ("resolver", metrics_of(&health.resolver)),
         ("health", metrics_of(&controller)),
         ("agent", metrics_of(&agent)),
@@ -100,6 +108,7 @@ async fn every_endpoint_passes_promtool_check_metrics() {
     let expected = [
         ("lab", "wavelb_health_quarantined"),
         ("lab", "wavelb_probe_failures_total"),
+        ("lab --zones 2", "wavelb_tier_in"),
         ("resolver", "wavelb_dns_answers_total"),
         ("resolver", "wavelb_dns_dropped_total"),
         ("health", "wavelb_health_leader"),
@@ -176,16 +185,6 @@ fn is_exposed(name: &str, exposed: &HashMap<String, String>) -> bool {
             .and_then(|base| exposed.get(base))
             .is_some_and(|kind| kind == "histogram")
     })
-}
-
-/// The rules file as JSON (the venv's PyYAML reads it).
-fn rules() -> Value {
-    let path = deploy("prometheus/wavelb-rules.yml");
-    let json = testkit::python(
-        "import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))",
-        &[path.to_str().unwrap()],
-    );
-    serde_json::from_str(&json).unwrap()
 }
 
 fn dashboard() -> Value {
@@ -281,9 +280,60 @@ fn rule_exprs(rules: &Value) -> (Vec<(String, String)>, BTreeSet<String>) {
     (exprs, recorded)
 }
 
+/// `deploy/prometheus/NAME` read as JSON (the venv's PyYAML reads the YAML).
+fn yaml(name: &str) -> Value {
+    let path = deploy(&format!("prometheus/{name}"));
+    let json = testkit::python(
+        "import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))",
+        &[path.to_str().unwrap()],
+    );
+    serde_json::from_str(&json).unwrap()
+}
+
+#[test]
+fn the_rules_pass_promtool_and_every_alert_is_tested_firing_and_silent() {
+    let promtool = require("promtool", "prometheus");
+    for args in [
+        ["check", "rules", "wavelb-rules.yml"],
+        ["test", "rules", "wavelb-rules.test.yml"],
+    ] {
+        let out = Command::new(&promtool)
+            .args(args)
+            .current_dir(deploy("prometheus"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "promtool {args:?}:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let (exprs, _) = rule_exprs(&yaml("wavelb-rules.yml"));
+    let tests = yaml("wavelb-rules.test.yml");
+    let cases: Vec<&Value> = tests["tests"]
+        .as_array()
+        .expect("tests")
+        .iter()
+        .flat_map(|t| t["alert_rule_test"].as_array().into_iter().flatten())
+        .collect();
+    for (alert, _) in exprs.iter().filter(|(n, _)| !n.contains(':')) {
+        let expected = |fires: bool| {
+            cases.iter().any(|c| {
+                c["alertname"] == alert.as_str()
+                    && c["exp_alerts"]
+                        .as_array()
+                        .is_some_and(|a| a.is_empty() != fires)
+            })
+        };
+        assert!(expected(true), "{alert}: no test where it fires");
+        assert!(expected(false), "{alert}: no test where it stays silent");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_rules_and_the_dashboard_query_only_exposed_metrics() {
-    let (rule_queries, recorded) = rule_exprs(&rules());
+    let (rule_queries, recorded) = rule_exprs(&yaml("wavelb-rules.yml"));
     let dashboard_queries = dashboard_queries(&dashboard());
     let mut exposed = HashMap::new();
     for (_, text) in expositions().await {
