@@ -441,16 +441,30 @@ impl Prometheus {
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .unwrap();
-        let p = Self {
+        let mut p = Self {
             child,
             url: format!("http://{addr}"),
             log,
         };
-        p.poll("Prometheus to be ready", || {
-            TcpStream::connect(addr).is_ok()
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = p.child.try_wait().unwrap() {
+                panic!(
+                    "prometheus exited ({status}) before it was ready (was {addr} taken?):\n{}",
+                    std::fs::read_to_string(&p.log).unwrap_or_default()
+                );
+            }
+            if TcpStream::connect(addr).is_ok()
                 && testkit::http("GET", &format!("{}/-/ready", p.url), "").0 == 200
-        });
-        p
+            {
+                return p;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "prometheus was not ready within 60 s"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     /// Like [`poll`] (60 s), with the server's log in the panic message.
