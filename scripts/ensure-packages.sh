@@ -32,7 +32,9 @@ trap cleanup EXIT
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 if command -v systemctl >/dev/null 2>&1; then
-  # On a booted systemd the packages enable their services for the next boot: undo that too.
-  # One unit per call: systemctl refuses the whole list when one of them is not installed.
-  for unit in coturn prometheus; do systemctl disable --now "$unit" >/dev/null 2>&1 || true; done
+  # On a booted systemd the packages enable their services for the next boot: undo that for the
+  # packages installed just now (never for a service the machine already had), one unit per call.
+  for unit in coturn prometheus; do
+    if [[ " ${missing[*]} " == *" $unit "* ]]; then systemctl disable --now "$unit" >/dev/null 2>&1 || true; fi
+  done
 fi
