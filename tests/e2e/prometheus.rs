@@ -2,7 +2,8 @@
 //! passes `promtool check metrics`; the rules in `deploy/prometheus/` and the Grafana dashboard
 //! in `deploy/grafana/` query only metrics the binary exposes; and a real Prometheus server
 //! (Debian's `prometheus`, on loopback with its own data directory) scrapes `wavelb lab`, loads
-//! the rules, and sees a killed target quarantined.
+//! the rules, sees a killed target quarantined, and puts the pool's alerts in pending when most of
+//! its targets die.
 //!
 //! `promtool` and `prometheus` come from `scripts/ensure-packages.sh`; these tests fail, never
 //! skip, when they are missing.
@@ -530,6 +531,17 @@ fn a_real_prometheus_scrapes_the_lab_and_sees_a_killed_target_quarantined() {
     prometheus.poll("the recording rules to follow", || {
         prometheus.value("pool:wavelb_targets_healthy:ratio{pool=\"www.lab.test\"}") == Some(0.75)
     });
+    // Two more down: one target of four is healthy, and the fraction guard holds back the third
+    // quarantine. The alerts go pending on the real series (their `for:` is minutes).
+    writeln!(stdin, "kill 2").unwrap();
+    writeln!(stdin, "kill 3").unwrap();
+    for alert in ["WavelbPoolBelowHealthyFraction", "WavelbHealthPanic"] {
+        prometheus.poll(&format!("{alert} to be pending"), || {
+            prometheus.value(&format!(
+                "ALERTS{{alertname=\"{alert}\",alertstate=\"pending\",pool=\"www.lab.test\"}}"
+            )) == Some(1.0)
+        });
+    }
     let rules = testkit::http_get(&format!("{}/api/v1/rules", prometheus.url));
     let rules: Value = serde_json::from_str(&rules).unwrap();
     let groups = rules["data"]["groups"].as_array().unwrap();
