@@ -136,7 +136,12 @@ mod tests {
         r.register("t_healthy", "Verdict", g);
         let h = Histogram::new([0.5]);
         h.observe(0.25);
-        r.register("t_probe_seconds", "Latency", h);
+        r.register_with_unit(
+            "t_probe",
+            "Latency",
+            prometheus_client::registry::Unit::Seconds,
+            h,
+        );
         r.register("t_build", "Build", Info::new(vec![("version", "1")]));
         r
     }
@@ -146,6 +151,7 @@ mod tests {
         let mut om = String::new();
         prometheus_client::encoding::text::encode(&mut om, &registry()).unwrap();
         assert!(om.contains("# TYPE t_requests counter\n"), "{om}");
+        assert!(om.contains("# UNIT t_probe_seconds seconds\n"), "{om}");
         let text = text_format(&om);
         let expected = "# HELP t_requests_total Requests.\n# TYPE t_requests_total counter\n\
                         t_requests_total 1\n\

@@ -5,7 +5,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
-use prometheus_client::registry::Registry;
+use prometheus_client::registry::{Registry, Unit};
 
 /// Labels of `wavelb_route53_requests_total`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
@@ -72,9 +72,10 @@ impl WriterMetrics {
             "Route 53 API requests retried, by reason",
             m.retries.clone(),
         );
-        registry.register(
-            "wavelb_route53_change_insync_seconds",
+        registry.register_with_unit(
+            "wavelb_route53_change_insync",
             "Time from submitting a change batch until Route 53 reports it INSYNC",
+            Unit::Seconds,
             m.insync_seconds.clone(),
         );
         m

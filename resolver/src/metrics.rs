@@ -8,7 +8,7 @@ use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
-use prometheus_client::registry::Registry;
+use prometheus_client::registry::{Registry, Unit};
 
 /// Labels of `wavelb_dns_queries_total`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
@@ -218,9 +218,10 @@ impl ResolverMetrics {
              response; send_failed: the kernel refused the UDP answer)",
             m.dropped.clone(),
         );
-        registry.register(
-            "wavelb_dns_query_duration_seconds",
+        registry.register_with_unit(
+            "wavelb_dns_query_duration",
             "Time to answer one DNS query, from receipt until the answer was sent",
+            Unit::Seconds,
             m.query_duration.clone(),
         );
         registry.register(
