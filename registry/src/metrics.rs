@@ -157,6 +157,22 @@ mod tests {
     use crate::name::Fqdn;
 
     #[test]
+    fn every_retry_reason_is_exposed_at_zero_before_the_first_retry() {
+        let mut registry = Registry::default();
+        WriterMetrics::register(&mut registry);
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+        for reason in RETRY_REASONS {
+            assert!(
+                text.contains(&format!(
+                    "wavelb_route53_retries_total{{reason=\"{reason}\"}} 0\n"
+                )),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
     fn foreign_records_and_a_ttl_mismatch_are_reported() {
         let mut registry = Registry::default();
         let m = PoolMetrics::register(&mut registry);

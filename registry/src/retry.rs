@@ -174,7 +174,7 @@ mod tests {
     }
 
     #[test]
-    fn every_retry_reason_has_a_metric_series_from_the_start() {
+    fn every_retry_reason_is_listed_in_retry_reasons() {
         let codes = [
             None,
             Some("Throttling"),
