@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Checks the deployment artefacts in deploy/: every CloudFormation template passes cfn-lint with no
-# error or warning, and every IAM policy in deploy/iam/ is least-privilege enough for the agent
-# (see deploy/README.md). Prints `ok <file>` per file; exits non-zero on any failure.
+# error or warning, every IAM policy in deploy/iam/ is least-privilege enough for the agent
+# (see deploy/README.md), and the Prometheus rules pass `promtool check rules` and their unit tests
+# (`promtool test rules`). Prints `ok <file>` per file; exits non-zero on any failure.
 # Usage: scripts/check-deploy.sh   (venv: $WAVELB_VENV or ~/.cache/wavelb/venv)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -107,4 +108,17 @@ for t in "${templates[@]}"; do
     echo "ok $t: agents keep the default reconcile_interval"
   fi
 done
+
+# The Prometheus rules: valid, and every alert behaves as its unit tests say (scripts/
+# ensure-packages.sh installs promtool). The e2e test `prometheus::` checks their metric names
+# against what the binary exposes.
+if ! command -v promtool >/dev/null 2>&1; then
+  echo "FAIL promtool is not installed: run scripts/ensure-packages.sh (Debian package prometheus)"
+  status=1
+else
+  rules=deploy/prometheus/wavelb-rules.yml
+  if promtool check rules "$rules"; then echo "ok $rules: promtool check rules"; else echo "FAIL $rules: promtool check rules"; status=1; fi
+  tests=deploy/prometheus/wavelb-rules.test.yml
+  if promtool test rules "$tests"; then echo "ok $tests: promtool test rules"; else echo "FAIL $tests: promtool test rules"; status=1; fi
+fi
 exit $status

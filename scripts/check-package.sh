@@ -37,7 +37,8 @@ for path in /usr/bin/wavelb /lib/systemd/system/wavelb-agent.service \
   /usr/share/man/man1/wavelb-resolver.1.gz /usr/share/bash-completion/completions/wavelb \
   /usr/share/zsh/vendor-completions/_wavelb /usr/share/fish/vendor_completions.d/wavelb.fish \
   /usr/share/doc/wavelb/copyright /usr/share/doc/wavelb/examples/agent.toml.example \
-  /usr/share/doc/wavelb/examples/health.toml.example /usr/share/doc/wavelb/examples/resolver.toml.example; do
+  /usr/share/doc/wavelb/examples/health.toml.example /usr/share/doc/wavelb/examples/resolver.toml.example \
+  /usr/share/doc/wavelb/examples/wavelb-rules.yml /usr/share/doc/wavelb/examples/wavelb.json; do
   grep -qxF "$path" <<<"$contents" || fail "the package has no $path"
 done
 # lintian: no error or warning (informational and pedantic findings are printed, not failed).

@@ -71,7 +71,7 @@ phase "systemd units"
 scripts/check-units.sh "$CARGO_TARGET_DIR/debug/wavelb"
 phase "Debian package (cargo install, build, lintian, dpkg -i, checks, dpkg --purge)"
 scripts/check-package.sh
-phase "deploy (IAM policy, CloudFormation with cfn-lint)"
+phase "deploy (IAM policy, CloudFormation with cfn-lint, Prometheus rules with promtool)"
 scripts/check-deploy.sh
 phase "benchmarks smoke (benches/run.sh --smoke)"
 benches/run.sh --smoke

@@ -5,7 +5,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
-use prometheus_client::registry::Registry;
+use prometheus_client::registry::{Registry, Unit};
 use registry::metrics::PoolLabels;
 
 /// Labels of `wavelb_agent_state`.
@@ -91,19 +91,22 @@ impl AgentMetrics {
             "Reconciles of this instance's records, by outcome",
             m.reconcile.clone(),
         );
-        registry.register(
-            "wavelb_agent_last_reconcile_timestamp_seconds",
+        registry.register_with_unit(
+            "wavelb_agent_last_reconcile_timestamp",
             "Unix time of the last finished reconcile",
+            Unit::Seconds,
             m.last_reconcile.clone(),
         );
-        registry.register(
-            "wavelb_agent_reconcile_interval_seconds",
+        registry.register_with_unit(
+            "wavelb_agent_reconcile_interval",
             "The reconcile interval in use: agent.reconcile_interval, stretched up to 8x while Route 53 throttles",
+            Unit::Seconds,
             m.reconcile_interval.clone(),
         );
-        registry.register(
-            "wavelb_agent_drain_seconds",
+        registry.register_with_unit(
+            "wavelb_agent_drain",
             "Time from the start of a drain to the deletion",
+            Unit::Seconds,
             m.drain_seconds.clone(),
         );
         registry.register(

@@ -5,7 +5,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
-use prometheus_client::registry::Registry;
+use prometheus_client::registry::{Registry, Unit};
 use registry::metrics::PoolLabels;
 
 /// Labels of `wavelb_target_healthy`.
@@ -129,9 +129,10 @@ impl HealthMetrics {
             "Verdict per target: 1 healthy, 0 unhealthy, -1 unknown",
             m.target_healthy.clone(),
         );
-        registry.register(
-            "wavelb_probe_duration_seconds",
+        registry.register_with_unit(
+            "wavelb_probe_duration",
             "Probe latency by kind and outcome",
+            Unit::Seconds,
             m.probe_duration.clone(),
         );
         registry.register(

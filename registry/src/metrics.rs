@@ -5,7 +5,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
-use prometheus_client::registry::Registry;
+use prometheus_client::registry::{Registry, Unit};
 
 /// Labels of `wavelb_route53_requests_total`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
@@ -22,6 +22,15 @@ pub struct RetryLabels {
     /// Why the request was retried.
     pub reason: &'static str,
 }
+
+/// Every `reason` of `wavelb_route53_retries_total` ([`crate::retry::disposition`] gives them).
+pub const RETRY_REASONS: [&str; 5] = [
+    "throttling",
+    "prior_request_not_complete",
+    "server_error",
+    "timeout",
+    "transport",
+];
 
 /// The writer's metrics. Cloning shares the underlying series.
 #[derive(Debug, Clone)]
@@ -48,6 +57,11 @@ impl WriterMetrics {
     /// Creates the metrics and registers them in `registry`.
     pub fn register(registry: &mut Registry) -> Self {
         let m = Self::default();
+        // Each reason's series exists at 0 from the start, so that an alert on the rate of
+        // throttled retries sees the first one.
+        for reason in RETRY_REASONS {
+            drop(m.retries.get_or_create(&RetryLabels { reason }));
+        }
         registry.register(
             "wavelb_route53_requests",
             "Route 53 API requests by operation and outcome",
@@ -58,9 +72,10 @@ impl WriterMetrics {
             "Route 53 API requests retried, by reason",
             m.retries.clone(),
         );
-        registry.register(
-            "wavelb_route53_change_insync_seconds",
+        registry.register_with_unit(
+            "wavelb_route53_change_insync",
             "Time from submitting a change batch until Route 53 reports it INSYNC",
+            Unit::Seconds,
             m.insync_seconds.clone(),
         );
         m
@@ -140,6 +155,22 @@ mod tests {
     use super::*;
     use crate::model::{PoolSpec, RecordType, Target};
     use crate::name::Fqdn;
+
+    #[test]
+    fn every_retry_reason_is_exposed_at_zero_before_the_first_retry() {
+        let mut registry = Registry::default();
+        WriterMetrics::register(&mut registry);
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+        for reason in RETRY_REASONS {
+            assert!(
+                text.contains(&format!(
+                    "wavelb_route53_retries_total{{reason=\"{reason}\"}} 0\n"
+                )),
+                "{text}"
+            );
+        }
+    }
 
     #[test]
     fn foreign_records_and_a_ttl_mismatch_are_reported() {

@@ -174,6 +174,35 @@ mod tests {
     }
 
     #[test]
+    fn every_retry_reason_is_listed_in_retry_reasons() {
+        let codes = [
+            None,
+            Some("Throttling"),
+            Some("ThrottlingException"),
+            Some("RequestLimitExceeded"),
+            Some("PriorRequestNotComplete"),
+            Some("InternalError"),
+        ];
+        let statuses = [None, Some(400), Some(429), Some(500), Some(503)];
+        let mut failures = vec![Failure::Timeout, Failure::Transport];
+        for status in statuses {
+            failures.push(Failure::BadResponse { status });
+            failures.extend(codes.iter().map(|&code| Failure::Service { code, status }));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for f in failures {
+            if let Disposition::Retry(reason) = disposition(f) {
+                assert!(
+                    crate::metrics::RETRY_REASONS.contains(&reason),
+                    "{reason} is missing from RETRY_REASONS"
+                );
+                seen.insert(reason);
+            }
+        }
+        assert_eq!(seen.len(), crate::metrics::RETRY_REASONS.len(), "{seen:?}");
+    }
+
+    #[test]
     fn only_lost_compare_and_swaps_are_conflicts() {
         let m = |s: &[&str]| s.iter().map(|m| (*m).to_owned()).collect::<Vec<_>>();
         let exists = "Tried to create resource record set [name='edge.lab.test.', type='A', \

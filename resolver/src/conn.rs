@@ -167,6 +167,13 @@ pub async fn accept_loop<F, Fut>(
     F: Fn(TcpStream, SocketAddr) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
+    // Every cap's series exists at 0 from the start, so a rate over it exists before a refusal.
+    for refusal in [Refusal::Total, Refusal::PerSource] {
+        drop(counters.refused.get_or_create(&ConnectionLabels {
+            listener: counters.listener,
+            reason: refusal.label(),
+        }));
+    }
     let mut errors = ErrorLog::default();
     loop {
         match listener.accept().await {

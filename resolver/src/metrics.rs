@@ -8,7 +8,7 @@ use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
-use prometheus_client::registry::Registry;
+use prometheus_client::registry::{Registry, Unit};
 
 /// Labels of `wavelb_dns_queries_total`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
@@ -89,6 +89,33 @@ pub struct ConnectionLabels {
     pub reason: &'static str,
 }
 
+/// Labels of `wavelb_dns_dropped_total`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct DropLabels {
+    /// Why no answer went out.
+    pub reason: &'static str,
+}
+
+/// Series of `wavelb_dns_dropped_total`, one per reason, created at 0 so that a rate over them
+/// exists before the first drop.
+#[derive(Debug, Clone)]
+pub struct DroppedSeries {
+    /// `{reason="not_a_query"}`: a datagram or TCP message with no DNS header, or a response.
+    pub not_a_query: Counter,
+    /// `{reason="send_failed"}`: the kernel refused to send a UDP answer.
+    pub send_failed: Counter,
+}
+
+impl DroppedSeries {
+    fn of(family: &Family<DropLabels, Counter>) -> Self {
+        let series = |reason| family.get_or_create(&DropLabels { reason }).clone();
+        Self {
+            not_a_query: series("not_a_query"),
+            send_failed: series("send_failed"),
+        }
+    }
+}
+
 /// The resolver's metrics. Cloning shares the series.
 #[derive(Debug, Clone)]
 pub struct ResolverMetrics {
@@ -98,6 +125,10 @@ pub struct ResolverMetrics {
     pub noerror: NoErrorSeries,
     /// Weighted answers by pool and set id.
     pub answers: AnswerCounters,
+    /// Queries given no answer, by reason.
+    pub dropped: Family<DropLabels, Counter>,
+    /// The series of `dropped`, resolved once.
+    pub dropped_series: DroppedSeries,
     /// Time to answer a query.
     pub query_duration: Histogram,
     /// API requests by operation and outcome code.
@@ -141,9 +172,12 @@ impl NoErrorSeries {
 impl Default for ResolverMetrics {
     fn default() -> Self {
         let queries = Family::default();
+        let dropped = Family::default();
         Self {
             noerror: NoErrorSeries::of(&queries),
             queries,
+            dropped_series: DroppedSeries::of(&dropped),
+            dropped,
             answers: AnswerCounters::default(),
             query_duration: Histogram::new(exponential_buckets(0.000_005, 2.0, 16)),
             api_requests: Family::default(),
@@ -179,8 +213,15 @@ impl ResolverMetrics {
             m.answers.family().clone(),
         );
         registry.register(
-            "wavelb_dns_query_duration_seconds",
+            "wavelb_dns_dropped",
+            "DNS queries that got no answer, by reason (not_a_query: no DNS header, or a \
+             response; send_failed: the kernel refused the UDP answer)",
+            m.dropped.clone(),
+        );
+        registry.register_with_unit(
+            "wavelb_dns_query_duration",
             "Time to answer one DNS query, from receipt until the answer was sent",
+            Unit::Seconds,
             m.query_duration.clone(),
         );
         registry.register(

@@ -123,7 +123,10 @@ impl Shared {
     ) -> bool {
         let metrics = &self.metrics;
         match answer::reply(snapshot, packet, transport, source, random, out) {
-            None => return false,
+            None => {
+                metrics.dropped_series.not_a_query.inc();
+                return false;
+            }
             Some(Replied::Fast(hit)) => {
                 match hit.qtype {
                     1 => metrics.noerror.a.inc(),

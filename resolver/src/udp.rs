@@ -89,6 +89,7 @@ fn serve(socket: &std::net::UdpSocket, shared: &Shared, stop: &AtomicBool) {
                 Err(e) => {
                     // One bad peer address fails its own answer: skip it, send the rest.
                     tracing::debug!(error = %e, "UDP send failed");
+                    shared.metrics.dropped_series.send_failed.inc();
                     batch.skip();
                 }
             }

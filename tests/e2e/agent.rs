@@ -21,7 +21,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_wavelb");
 const AZ: &str = "us-east-1-wl1-bos-wlz-1";
 const MAC: &str = "0e:11:22:33:44:55";
 
-struct Bed {
+pub(crate) struct Bed {
     resolver: Service,
     api: String,
     imds: Imds,
@@ -38,7 +38,7 @@ fn pool() -> PoolSpec {
     }
 }
 
-async fn bed(extra_resolver: &[&str]) -> Bed {
+pub(crate) async fn bed(extra_resolver: &[&str]) -> Bed {
     bed_for(ID, "155.146.10.20", None, extra_resolver).await
 }
 
@@ -91,7 +91,7 @@ impl Bed {
 
     /// Agent number `i` with a static address and set identifier: no IMDS, so the pool name
     /// must be concrete.
-    fn static_config(&self, name: &str, i: usize) -> PathBuf {
+    pub(crate) fn static_config(&self, name: &str, i: usize) -> PathBuf {
         self.config_for(
             &format!("edge.{AZ}.lab.test"),
             name,
@@ -180,7 +180,7 @@ metrics_listen = "127.0.0.1:0"
     }
 }
 
-fn agent(cfg: &Path, notify: Option<&Path>) -> Service {
+pub(crate) fn agent(cfg: &Path, notify: Option<&Path>) -> Service {
     let mut cmd = Command::new(BIN);
     cmd.args(["-q", "--config", cfg.to_str().unwrap(), "agent"]);
     if let Some(sock) = notify {

@@ -16,8 +16,8 @@ use testkit::process::Service;
 
 const BIN: &str = env!("CARGO_BIN_EXE_wavelb");
 
-struct Lab {
-    resolver: Service,
+pub(crate) struct Lab {
+    pub(crate) resolver: Service,
     api: String,
     targets: Vec<Echo>,
     dir: tempfile::TempDir,
@@ -35,7 +35,7 @@ fn pool() -> PoolSpec {
 }
 
 /// A resolver, `n` echo targets on 127.0.0.2x sharing one port, registered with weights 10, 20, …
-async fn lab(n: usize) -> Lab {
+pub(crate) async fn lab(n: usize) -> Lab {
     let mut targets: Vec<Echo> = Vec::new();
     let mut port = 0;
     for i in 0..n {
@@ -122,7 +122,7 @@ expect = "ping"
         path
     }
 
-    fn controller(&self, name: &str, extra: &str) -> Service {
+    pub(crate) fn controller(&self, name: &str, extra: &str) -> Service {
         let cfg = self.config(name, extra);
         Service::spawn_logged(
             BIN,

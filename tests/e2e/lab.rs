@@ -32,7 +32,7 @@ fn dig(dns: &str, n: usize) -> Vec<String> {
 }
 
 /// `wavelb lab` on free ports with `extra` flags, its stdin piped.
-fn start_lab(extra: &[&str]) -> Service {
+pub(crate) fn start_lab(extra: &[&str]) -> Service {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_wavelb"));
     cmd.args(["-q", "lab"])
         .args(extra)

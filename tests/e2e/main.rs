@@ -7,6 +7,7 @@ mod common;
 mod health;
 mod lab;
 mod probe_cli;
+mod prometheus;
 mod records_cli;
 mod resolver_api;
 mod resolver_dns;

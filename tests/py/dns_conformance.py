@@ -170,8 +170,12 @@ def check_malformed():
     reply = raw_exchange(b"\xab\xcd\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x07garbage")
     check(reply is not None and reply[:2] == b"\xab\xcd", "FORMERR echoes the id")
     check(reply[3] & 0x0F == dns.rcode.FORMERR and reply[2] & 0x80, "FORMERR rcode and QR")
-    # Too short to have a header: silence.
+    dropped_before = dropped()
+    check(dropped_before is not None, "a not_a_query series from the start")
+    # Too short to have a header, or a response: silence, counted as dropped.
     check(raw_exchange(b"\x01\x02\x03", timeout=0.3) is None, "silence for garbage without a header")
+    check(raw_exchange(b"\x12\x34\x81\x80" + bytes(8), timeout=0.3) is None, "silence for a response")
+    check(dropped() == dropped_before + 2, "both counted: %s, was %s" % (dropped(), dropped_before))
     rng = random.Random(7)
     for _ in range(300):
         raw_exchange(bytes(rng.getrandbits(8) for _ in range(rng.randrange(0, 120))), timeout=0.01)
@@ -254,6 +258,14 @@ def check_hostile():
 def scrape():
     with urllib.request.urlopen("http://%s/metrics" % METRICS, timeout=5) as resp:
         return resp.read().decode()
+
+
+def dropped():
+    """wavelb_dns_dropped_total{reason="not_a_query"}, or None when there is no such series."""
+    for line in scrape().splitlines():
+        if line.startswith('wavelb_dns_dropped_total{reason="not_a_query"} '):
+            return float(line.split()[1])
+    return None
 
 
 def answer_series(text, set_id):
