@@ -194,10 +194,13 @@ async fn http_exchange<S: AsyncRead + AsyncWrite + Unpin>(
         if enough {
             break;
         }
-        let n = stream
-            .read(&mut chunk)
-            .await
-            .map_err(|e| format!("cannot read the response: {e}"))?;
+        let n = match stream.read(&mut chunk).await {
+            Ok(n) => n,
+            // A TLS peer that closes without close_notify (common, and harmless here: the
+            // response is judged on what arrived).
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => 0,
+            Err(e) => return Err(format!("cannot read the response: {e}")),
+        };
         if n == 0 {
             break;
         }

@@ -179,6 +179,38 @@ mod tests {
     }
 
     #[test]
+    fn health_checks_and_tags_are_kept_but_probe_results_are_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = StateFile::in_dir(dir.path()).unwrap();
+        let mut s = sample();
+        let input = crate::healthcheck::ConfigInput {
+            check_type: Some("TCP".into()),
+            ip_address: Some("127.0.0.1".into()),
+            port: Some("9".into()),
+            failure_threshold: Some("1".into()),
+            ..Default::default()
+        };
+        let (check, _) = s.create_health_check("r", input).unwrap();
+        let kind = crate::store::ResourceKind::HealthCheck;
+        s.change_tags(kind, &check.id, &[("k".into(), "v".into())], &[])
+            .unwrap();
+        s.take_due_probes(0);
+        let failed = crate::healthcheck::Observation {
+            success: false,
+            report: "Failure".into(),
+            at_ms: 1,
+        };
+        assert!(s.record_probe(&check.id, failed));
+        f.save(&s).unwrap();
+        let loaded = f.load().unwrap().unwrap();
+        assert_eq!(loaded.health_check(&check.id), Ok(&check));
+        assert_eq!(loaded.tags(kind, &check.id).unwrap().len(), 1);
+        // A restarted resolver starts every check healthy, as Route 53 starts a new one.
+        assert_eq!(loaded.health_statuses().get(&check.id), Some(&true));
+        assert_eq!(s.health_statuses().get(&check.id), Some(&false));
+    }
+
+    #[test]
     fn truncated_and_corrupt_files_are_clear_errors() {
         let dir = tempfile::tempdir().unwrap();
         let f = StateFile::in_dir(dir.path()).unwrap();

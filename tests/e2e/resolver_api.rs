@@ -1126,7 +1126,15 @@ fn health_checks_probe_real_targets_and_steer_weighted_answers() {
         &["dns", &r.field("api_url"), &host, &port],
     );
     let text = assert_ok(&out, "health-checked weighted answers");
-    assert!(text.contains("target two down: Failure: "), "{text}");
+    for report in [
+        "HTTPS_STR_MATCH: Success: HTTP Status Code 200, OK",
+        "HTTP_STR_MATCH: Failure: HTTP Status Code 200, OK. The search string was not found",
+        "HTTP: Failure: HTTP Status Code 404, Not Found",
+        "TCP: Success: TCP connection established",
+        "target two down: Failure: ",
+    ] {
+        assert!(text.contains(report), "{report}: {text}");
+    }
     assert!(
         text.contains("ok: unhealthy skipped, all unhealthy answered"),
         "{text}"

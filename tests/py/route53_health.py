@@ -10,9 +10,13 @@ Usage:
       Two HTTP targets, a health check each, two weighted records carrying them: a target that
       goes down stops being answered; when both are down, both are answered again.
 """
+import datetime
 import http.server
 import json
+import os
+import ssl
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -21,6 +25,10 @@ import boto3
 import dns.message
 import dns.query
 from botocore.exceptions import ClientError
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 # step -> Route 53's documented outcome (an error code, or "ok"), asserted on the resolver only.
 ROUTE53_ONLY = {
@@ -221,10 +229,31 @@ class Target(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def serve():
+def serve(tls_dir=None):
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Target)
+    if tls_dir is not None:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(*self_signed(tls_dir))
+        server.socket = context.wrap_socket(server.socket, server_side=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
+
+
+def self_signed(directory):
+    """A self-signed certificate for "target.lab.test" (Route 53 does not verify certificates)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "target.lab.test")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=1)).sign(key, hashes.SHA256()))
+    cert_path, key_path = os.path.join(directory, "cert.pem"), os.path.join(directory, "key.pem")
+    with open(cert_path, "wb") as f:
+        f.write(cert.public_bytes(serialization.Encoding.PEM))
+    with open(key_path, "wb") as f:
+        f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                  serialization.NoEncryption()))
+    return cert_path, key_path
 
 
 def answered(host, port, name, queries=40):
@@ -257,6 +286,44 @@ def wait_answers(host, port, name, want, deadline=10):
     sys.exit("FAILED: %s answered %s, expected %s" % (name, sorted(seen), sorted(want)))
 
 
+def kinds(r53):
+    """HTTPS (self-signed, not verified), the string matches, TCP and CALCULATED, each as Route 53
+    reports it."""
+    with tempfile.TemporaryDirectory() as directory:
+        secure, plain = serve(directory), serve()
+        port_of = lambda server: server.server_address[1]
+        cases = [
+            ({"Type": "HTTPS_STR_MATCH", "SearchString": "healthy", "FullyQualifiedDomainName": "target.lab.test",
+              "ResourcePath": "/health", "Port": port_of(secure)}, "Success: HTTP Status Code 200, OK"),
+            ({"Type": "HTTP_STR_MATCH", "SearchString": "absent", "ResourcePath": "/health", "Port": port_of(plain)},
+             "Failure: HTTP Status Code 200, OK. The search string was not found"),
+            ({"Type": "HTTP", "ResourcePath": "/missing", "Port": port_of(plain)},
+             "Failure: HTTP Status Code 404"),
+            ({"Type": "TCP", "Port": port_of(plain)}, "Success: TCP connection established"),
+        ]
+        ids = []
+        for extra, want in cases:
+            config = {"IPAddress": "127.0.0.1", "RequestInterval": 10, "FailureThreshold": 1}
+            config.update(extra)
+            check = r53.create_health_check(CallerReference=uuid.uuid4().hex, HealthCheckConfig=config)["HealthCheck"]["Id"]
+            ids.append(check)
+            report = wait_status(r53, check, want.split(":")[0])["StatusReport"]["Status"]
+            if not report.startswith(want):
+                sys.exit("FAILED: %s reported %r, expected %r" % (extra["Type"], report, want))
+            print("%s: %s" % (extra["Type"], report))
+        calculated = r53.create_health_check(CallerReference=uuid.uuid4().hex, HealthCheckConfig={
+            "Type": "CALCULATED", "HealthThreshold": 2, "ChildHealthChecks": ids})["HealthCheck"]["Id"]
+        try:
+            r53.get_health_check_status(HealthCheckId=calculated)
+            sys.exit("FAILED: GetHealthCheckStatus of a CALCULATED check answered")
+        except ClientError as e:
+            assert e.response["Error"]["Code"] == "InvalidInput", e.response
+        for check in ids + [calculated]:
+            r53.delete_health_check(HealthCheckId=check)
+        secure.shutdown()
+        plain.shutdown()
+
+
 def dns_scenario(resolver_url, host, port):
     r53 = client(resolver_url)
     port = int(port)
@@ -279,6 +346,7 @@ def dns_scenario(resolver_url, host, port):
         assert ok["Region"] == "lab" and ok["IPAddress"] == "127.0.0.1", ok
         assert ok["StatusReport"]["Status"] == "Success: HTTP Status Code 200, OK", ok
     wait_answers(host, port, www, {"192.0.2.1", "192.0.2.2"})
+    kinds(r53)
     two.shutdown()
     two.server_close()
     failed = wait_status(r53, checks[1], "Failure")
