@@ -12,7 +12,6 @@ Usage:
 """
 import datetime
 import http.server
-import json
 import os
 import ssl
 import sys
@@ -21,7 +20,6 @@ import threading
 import time
 import uuid
 
-import boto3
 import dns.message
 import dns.query
 from botocore.exceptions import ClientError
@@ -29,6 +27,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
+from route53_compare import client, compare
 
 # step -> Route 53's documented outcome (an error code, or "ok"), asserted on the resolver only.
 ROUTE53_ONLY = {
@@ -61,11 +61,6 @@ ROUTE53_ONLY = {
     "zone-limit-vpcs": "HostedZoneNotPrivate",
     "get-deleted": "NoSuchHealthCheck",
 }
-
-
-def client(url):
-    return boto3.client("route53", endpoint_url=url, region_name="us-east-1",
-                        aws_access_key_id="lab", aws_secret_access_key="lab")
 
 
 def http_config(port, **extra):
@@ -188,17 +183,7 @@ def scenario(url):
 def diff(moto_url, resolver_url):
     moto = scenario(moto_url)
     resolver = scenario(resolver_url)
-    failures = []
-    for step, res in resolver.items():
-        res_text, moto_text = json.dumps(res), json.dumps(moto.get(step))
-        if step in ROUTE53_ONLY:
-            want = ROUTE53_ONLY[step]
-            if res[0] != want:
-                failures.append("%s: Route 53 answers %s, the resolver %s" % (step, want, res_text))
-            elif moto_text != res_text:
-                print("moto differs at %s: moto %s, resolver (as Route 53) %s" % (step, moto_text, res_text))
-        elif res_text != moto_text:
-            failures.append("%s differs: moto %s, resolver %s" % (step, moto_text, res_text))
+    failures = compare(moto, resolver, ROUTE53_ONLY)
     # What the resolver must answer exactly, beyond the error codes.
     expect = {
         "count": 3,

@@ -97,6 +97,15 @@ fn element(out: &mut String, name: &str, value: impl std::fmt::Display) {
     out.push_str(&format!("<{name}>{value}</{name}>"));
 }
 
+/// `<{outer}><{inner}>item</{inner}>…</{outer}>`.
+fn list(out: &mut String, outer: &str, inner: &str, items: &[String]) {
+    let inside: String = items
+        .iter()
+        .map(|i| format!("<{inner}>{}</{inner}>", esc(i)))
+        .collect();
+    element(out, outer, inside);
+}
+
 fn config(c: &HealthCheckConfig) -> String {
     let mut out = String::from("<HealthCheckConfig>");
     if let Some(ip) = c.ip_address {
@@ -126,21 +135,18 @@ fn config(c: &HealthCheckConfig) -> String {
         element(&mut out, "HealthThreshold", t);
     }
     if !c.check_type.probes() {
-        out.push_str("<ChildHealthChecks>");
-        for id in &c.children {
-            element(&mut out, "ChildHealthCheck", esc(id));
-        }
-        out.push_str("</ChildHealthChecks>");
+        list(
+            &mut out,
+            "ChildHealthChecks",
+            "ChildHealthCheck",
+            &c.children,
+        );
     }
     if let Some(sni) = c.enable_sni {
         element(&mut out, "EnableSNI", sni);
     }
     if !c.regions.is_empty() {
-        out.push_str("<Regions>");
-        for r in &c.regions {
-            element(&mut out, "Region", esc(r));
-        }
-        out.push_str("</Regions>");
+        list(&mut out, "Regions", "Region", &c.regions);
     }
     out.push_str("</HealthCheckConfig>");
     out
