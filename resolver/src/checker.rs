@@ -278,6 +278,80 @@ mod tests {
         assert!(!judge(&late, Some("good")).0);
     }
 
+    fn config(kind: &str, port: u16) -> HealthCheckConfig {
+        crate::healthcheck::ConfigInput {
+            check_type: Some(kind.into()),
+            ip_address: Some("127.0.0.1".into()),
+            port: Some(port.to_string()),
+            resource_path: (kind == "HTTP").then(|| "/health".into()),
+            ..Default::default()
+        }
+        .create()
+        .unwrap()
+    }
+
+    /// A loopback server answering every `GET /health` with `reply` (nothing when empty, keeping
+    /// the connection open), after reading the request head; returns its port.
+    async fn server(reply: &'static [u8]) -> u16 {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            loop {
+                let (mut conn, _) = listener.accept().await.unwrap();
+                tokio::spawn(async move {
+                    let mut head = Vec::new();
+                    let mut byte = [0u8; 1];
+                    while !head.ends_with(b"\r\n\r\n") && conn.read(&mut byte).await.unwrap() == 1 {
+                        head.push(byte[0]);
+                    }
+                    // A TCP probe closes without a request: nothing to answer.
+                    if !head.starts_with(b"GET /health HTTP/1.1\r\n") {
+                        return;
+                    }
+                    if reply.is_empty() {
+                        std::future::pending::<()>().await;
+                    }
+                    conn.write_all(reply).await.unwrap();
+                });
+            }
+        });
+        port
+    }
+
+    #[tokio::test]
+    async fn http_and_tcp_probes_reach_real_listeners() {
+        let up = server(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n").await;
+        assert_eq!(
+            probe_endpoint(&config("HTTP", up), None).await,
+            (true, "Success: HTTP Status Code 200, OK".into())
+        );
+        assert!(probe_endpoint(&config("TCP", up), None).await.0);
+        let failing = server(b"HTTP/1.1 500 Internal Server Error\r\n\r\n").await;
+        let (ok, report) = probe_endpoint(&config("HTTP", failing), None).await;
+        assert!(
+            !ok && report.ends_with("500, Internal Server Error"),
+            "{report}"
+        );
+        // A closed port: refused at once.
+        let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = closed.local_addr().unwrap().port();
+        drop(closed);
+        let (ok, report) = probe_endpoint(&config("TCP", port), None).await;
+        assert!(
+            !ok && report.starts_with("Failure: Could not connect"),
+            "{report}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_silent_endpoint_fails_after_the_response_time() {
+        let silent = server(b"").await;
+        let started = std::time::Instant::now();
+        let (ok, report) = probe_endpoint(&config("HTTP", silent), None).await;
+        assert!(!ok && report.contains("within 2s"), "{report}");
+        assert!(started.elapsed() < HTTP_RESPONSE + Duration::from_secs(2));
+    }
+
     #[test]
     fn host_headers_carry_the_name_and_a_non_default_port() {
         let mut config = crate::healthcheck::ConfigInput {

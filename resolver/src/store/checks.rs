@@ -234,8 +234,9 @@ impl Store {
         due
     }
 
-    /// Records a probe of health check `id`; true when any check's status (as DNS answers use
-    /// it) changed. A check deleted meanwhile is ignored.
+    /// Records a probe of health check `id`; true when its endpoint's status changed (then the
+    /// statuses DNS answers use, CALCULATED parents included, may have changed). A check deleted
+    /// meanwhile is ignored.
     pub fn record_probe(&mut self, id: &str, observation: Observation) -> bool {
         let Some(threshold) = self
             .health_checks
