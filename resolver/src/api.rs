@@ -1,5 +1,6 @@
 //! The Route 53-compatible REST API (`/2013-04-01/…`): the subset aws-sdk-route53, the aws CLI,
-//! boto3 and Terraform use for hosted zones, record sets and changes.
+//! boto3 and Terraform use for hosted zones, record sets and changes; health checks
+//! (`api/checks.rs`), tags (`api/tags.rs`) and account and hosted zone limits (`api/limits.rs`).
 
 use std::collections::HashMap;
 use std::net::IpAddr;

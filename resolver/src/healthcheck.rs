@@ -347,7 +347,8 @@ impl ConfigInput {
             config.disabled = boolean("disabled", &v)?;
         }
         if let Some(v) = self.health_threshold {
-            config.health_threshold = Some(number("healthThreshold", &v, 0, 256)?);
+            let max = u32::try_from(MAX_CHILDREN).unwrap_or(u32::MAX);
+            config.health_threshold = Some(number("healthThreshold", &v, 0, max)?);
         }
         if let Some(v) = self.enable_sni {
             config.enable_sni = Some(boolean("enableSNI", &v)?);
@@ -420,15 +421,6 @@ impl HealthCheckConfig {
         }
         if t == CheckType::Tcp && self.resource_path.is_some() {
             return Err("ResourcePath is not valid for a health check of type TCP".into());
-        }
-        if let Some(threshold) = self.health_threshold
-            && usize::try_from(threshold).unwrap_or(usize::MAX) > MAX_CHILDREN
-        {
-            return Err(invalid(
-                "healthThreshold",
-                &threshold.to_string(),
-                "Member must have value between 0 and 256",
-            ));
         }
         Ok(())
     }

@@ -12,7 +12,7 @@ mod checks;
 mod tags;
 
 pub use checks::{HealthCheck, MAX_DELETED_REFERENCES};
-pub use tags::{MAX_TAG_KEY_CHARS, MAX_TAG_VALUE_CHARS, MAX_TAGS, ResourceKind};
+pub use tags::{MAX_TAG_CHANGES, MAX_TAG_KEY_CHARS, MAX_TAG_VALUE_CHARS, MAX_TAGS, ResourceKind};
 
 use crate::healthcheck::CheckState;
 
