@@ -184,6 +184,9 @@ pub struct GeoMember {
     pub bias: i32,
     /// Its records or its alias target.
     pub content: Content,
+    /// False when its health check (`HealthCheckId`) is unhealthy: [`crate::route`] passes it
+    /// over while a healthy member is left. True for a member without a health check.
+    pub healthy: bool,
 }
 
 /// A geoproximity group (same name and type): one member answers, the nearest usable one to
@@ -431,6 +434,14 @@ fn fast_key(name: &Name, rtype: RecordType) -> Box<[u8]> {
     key.into_boxed_slice()
 }
 
+/// True unless `set`'s health check is unhealthy in `health` (a set without one, or whose
+/// check is gone, is healthy).
+fn set_healthy(set: &RecordSet, health: &BTreeMap<String, bool>) -> bool {
+    set.health_check_id
+        .as_ref()
+        .is_none_or(|check| health.get(check).copied().unwrap_or(true))
+}
+
 fn build_zone(src: &ZoneSource<'_>, answers: &AnswerCounters) -> Option<ZoneView> {
     let origin = src.origin.as_str().to_owned();
     let mut nodes: HashMap<String, Node> = HashMap::new();
@@ -478,6 +489,7 @@ fn build_zone(src: &ZoneSource<'_>, answers: &AnswerCounters) -> Option<ZoneView
                 place,
                 bias,
                 content,
+                healthy: set_healthy(set, src.health),
             });
             continue;
         }
@@ -502,10 +514,7 @@ fn build_zone(src: &ZoneSource<'_>, answers: &AnswerCounters) -> Option<ZoneView
         match (&set.set_identifier, set.weight) {
             (Some(id), Some(w)) => {
                 let served = answers.series(&answer_label(&key, id));
-                let healthy = set
-                    .health_check_id
-                    .as_ref()
-                    .is_none_or(|check| src.health.get(check).copied().unwrap_or(true));
+                let healthy = set_healthy(set, src.health);
                 let set =
                     WeightedSet::new(id.clone(), u8::try_from(w).unwrap_or(0), records, served)
                         .with_health(healthy);
