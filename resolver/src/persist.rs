@@ -183,24 +183,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let f = StateFile::in_dir(dir.path()).unwrap();
         let mut s = sample();
-        let input = crate::healthcheck::ConfigInput {
-            check_type: Some("TCP".into()),
-            ip_address: Some("127.0.0.1".into()),
-            port: Some("9".into()),
-            failure_threshold: Some("1".into()),
-            ..Default::default()
-        };
-        let (check, _) = s.create_health_check("r", input).unwrap();
+        let id = s.failed_test_check("r");
+        let check = s.health_check(&id).unwrap().clone();
         let kind = crate::store::ResourceKind::HealthCheck;
         s.change_tags(kind, &check.id, &[("k".into(), "v".into())], &[])
             .unwrap();
-        s.take_due_probes(0);
-        let failed = crate::healthcheck::Observation {
-            success: false,
-            report: "Failure".into(),
-            at_ms: 1,
-        };
-        assert!(s.record_probe(&check.id, failed));
         f.save(&s).unwrap();
         let loaded = f.load().unwrap().unwrap();
         assert_eq!(loaded.health_check(&check.id), Ok(&check));

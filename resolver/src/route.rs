@@ -252,24 +252,7 @@ mod tests {
     fn an_unhealthy_member_is_passed_over_until_every_member_is_unhealthy() {
         let mut s = Store::default();
         let (zone, _) = s.create_zone("lab.test", "r", None, 0).unwrap();
-        let mut fail = |reference: &str| {
-            let input = crate::healthcheck::ConfigInput {
-                check_type: Some("TCP".into()),
-                ip_address: Some("127.0.0.1".into()),
-                port: Some("9".into()),
-                failure_threshold: Some("1".into()),
-                ..Default::default()
-            };
-            let (check, _) = s.create_health_check(reference, input).unwrap();
-            let failure = crate::healthcheck::Observation {
-                success: false,
-                report: "Failure".into(),
-                at_ms: 1,
-            };
-            assert!(s.record_probe(&check.id, failure));
-            check.id
-        };
-        let (bos_check, nyc_check) = (fail("bos"), fail("nyc"));
+        let (bos_check, nyc_check) = (s.failed_test_check("bos"), s.failed_test_check("nyc"));
         let mut bos = member("boston", BOSTON, 0, "192.0.2.9", false);
         bos.health_check_id = Some(bos_check);
         let nyc = member("new-york", NEW_YORK, 0, "198.51.100.1", false);

@@ -9,9 +9,7 @@ import json
 import sys
 import uuid
 
-from botocore.exceptions import ClientError
-
-from route53_compare import client, compare
+from route53_compare import client, compare, recorder
 
 # step -> Route 53's documented outcome (an error code, or "ok"), asserted on the resolver only.
 ROUTE53_ONLY = {
@@ -51,12 +49,7 @@ def scenario(url):
     r53 = client(url)
     zone = "diff-%s.test." % uuid.uuid4().hex[:8]
     out = {}
-
-    def step(name, fn):
-        try:
-            out[name] = ["ok", fn()]
-        except ClientError as e:
-            out[name] = [e.response["Error"]["Code"], None]
+    step = recorder(out)
 
     created = r53.create_hosted_zone(Name=zone, CallerReference=zone)
     zid = created["HostedZone"]["Id"]

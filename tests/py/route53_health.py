@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from route53_compare import client, compare
+from route53_compare import client, compare, recorder
 
 # step -> Route 53's documented outcome (an error code, or "ok"), asserted on the resolver only.
 ROUTE53_ONLY = {
@@ -86,12 +86,7 @@ def scenario(url):
     zone = "hc-%s.test." % uuid.uuid4().hex[:8]
     ref = uuid.uuid4().hex
     out = {}
-
-    def step(name, fn):
-        try:
-            out[name] = ["ok", fn()]
-        except ClientError as e:
-            out[name] = [e.response["Error"]["Code"], None]
+    step = recorder(out)
 
     zid = r53.create_hosted_zone(Name=zone, CallerReference=zone)["HostedZone"]["Id"].split("/")[-1]
     created = r53.create_health_check(CallerReference=ref, HealthCheckConfig=http_config(8080))

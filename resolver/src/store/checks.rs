@@ -251,6 +251,28 @@ impl Store {
 }
 
 #[cfg(test)]
+impl Store {
+    /// A TCP health check (`reference`) whose one probe so far failed: unhealthy. For tests.
+    pub(crate) fn failed_test_check(&mut self, reference: &str) -> String {
+        let input = ConfigInput {
+            check_type: Some("TCP".into()),
+            ip_address: Some("127.0.0.1".into()),
+            port: Some("9".into()),
+            failure_threshold: Some("1".into()),
+            ..ConfigInput::default()
+        };
+        let (check, _) = self.create_health_check(reference, input).unwrap();
+        let failure = Observation {
+            success: false,
+            report: "Failure: test".into(),
+            at_ms: 1,
+        };
+        assert!(self.record_probe(&check.id, failure));
+        check.id
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use registry::model::{Change, RecordSet};
