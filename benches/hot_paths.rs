@@ -42,6 +42,7 @@ fn lab_store() -> Store {
                 alias: None,
                 geo: None,
                 opaque: None,
+                health_check_id: None,
             })
         })
         .collect();

@@ -472,6 +472,7 @@ mod tests {
             alias: None,
             geo: None,
             opaque: None,
+            health_check_id: None,
         };
         let mut sets: Vec<_> = fleet(2).iter().flat_map(|t| t.record_sets(&p)).collect();
         sets.push(forged);

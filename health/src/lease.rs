@@ -67,6 +67,7 @@ fn lease_record(pool: &PoolSpec, lease: &Lease) -> RecordSet {
         alias: None,
         geo: None,
         opaque: None,
+        health_check_id: None,
     }
 }
 

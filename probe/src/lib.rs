@@ -58,6 +58,7 @@ use std::time::{Duration, Instant};
 
 use key::Message;
 pub use key::{Key, Naming, ProbeConfigError};
+pub use tls::unverified_client_config;
 
 /// The default probe timeout (the `timeout` key).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);

@@ -155,6 +155,23 @@ pub(crate) fn client_config(
     Ok(config)
 }
 
+/// A TLS client config (TLS 1.2 and 1.3, no ALPN) that accepts any certificate, as Route 53's
+/// HTTPS health checks do (they do not validate certificates); the handshake signature is still
+/// verified against the certificate's key. Used by the lab resolver's health checks.
+///
+/// # Errors
+///
+/// When the provider supports neither protocol version (aws-lc-rs supports both).
+pub fn unverified_client_config() -> Result<rustls::ClientConfig, rustls::Error> {
+    let provider = provider();
+    let algs = provider.signature_verification_algorithms;
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(LaxVerifier { pin: None, algs }))
+        .with_no_client_auth())
+}
+
 /// Accepts a certificate without a chain or name check: any (`insecure`), or one whose SPKI
 /// matches a pin. The handshake signature is always verified against the certificate's key, so
 /// the server must hold the private key of the certificate it shows.

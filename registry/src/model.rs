@@ -243,6 +243,7 @@ impl Target {
             alias: None,
             geo: None,
             opaque: None,
+            health_check_id: None,
         }
     }
 
@@ -259,6 +260,7 @@ impl Target {
             alias: None,
             geo: None,
             opaque: None,
+            health_check_id: None,
         }
     }
 }
@@ -286,6 +288,10 @@ pub struct RecordSet {
     /// Set when the record set uses features wavelb does not model (another routing policy, a
     /// health check). Such a set is always foreign and is never written back.
     pub opaque: Option<String>,
+    /// The Route 53 health check whose status decides whether the set is answered
+    /// (`HealthCheckId`). Pools never carry one: a set with a health check is foreign to them.
+    #[serde(default)]
+    pub health_check_id: Option<String>,
 }
 
 /// Where an alias record sends queries (`AliasTarget`): a record set of the same type, in the
@@ -325,11 +331,15 @@ impl RecordSet {
     }
 
     /// What makes this set something other than a plain (simple or weighted) record set of
-    /// values: an alias target, geoproximity routing, or a feature wavelb does not model. Pools
+    /// values: an alias target, geoproximity routing, a health check, or a feature wavelb does
+    /// not model. Pools
     /// manage only plain sets; anything else at a pool's name is foreign.
     pub fn routing_note(&self) -> Option<String> {
         if let Some(note) = &self.opaque {
             return Some(note.clone());
+        }
+        if self.health_check_id.is_some() {
+            return Some("a Route 53 health check".into());
         }
         match (&self.alias, &self.geo) {
             (Some(_), Some(_)) => Some("an alias target, geoproximity routing".into()),

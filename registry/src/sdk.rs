@@ -142,6 +142,7 @@ pub fn from_sdk(rrs: &ResourceRecordSet) -> RecordSet {
             bias: g.bias().map(i64::from),
         }),
         opaque: (!notes.is_empty()).then(|| notes.join(", ")),
+        health_check_id: None,
     }
 }
 

@@ -186,6 +186,7 @@ impl TierSpec {
             alias: None,
             geo: None,
             opaque: None,
+            health_check_id: None,
         };
         if let Some(m) = self.member(id) {
             return Some(RecordSet {
@@ -241,6 +242,7 @@ impl TierSpec {
             alias: None,
             geo: None,
             opaque: None,
+            health_check_id: None,
         }
     }
 }
@@ -486,6 +488,7 @@ mod tests {
                     alias: None,
                     geo: None,
                     opaque: None,
+                    health_check_id: None,
                 })
             })
             .collect();

@@ -463,6 +463,7 @@ fn same_content(a: &RecordSet, b: &RecordSet) -> bool {
         && a.alias == b.alias
         && a.geo == b.geo
         && a.opaque == b.opaque
+        && a.health_check_id == b.health_check_id
         && sorted(a) == sorted(b)
 }
 
@@ -492,6 +493,7 @@ mod tests {
             alias: None,
             geo: None,
             opaque: None,
+            health_check_id: None,
         }
     }
 

@@ -497,6 +497,7 @@ mod tests {
             alias: None,
             geo: None,
             opaque: None,
+            health_check_id: None,
         })
     }
 
@@ -909,6 +910,7 @@ mod tests {
                     ..Default::default()
                 }),
                 opaque: None,
+                health_check_id: None,
             })
         };
         let bos = [

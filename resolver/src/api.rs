@@ -1,5 +1,6 @@
 //! The Route 53-compatible REST API (`/2013-04-01/…`): the subset aws-sdk-route53, the aws CLI,
-//! boto3 and Terraform use for hosted zones, record sets and changes.
+//! boto3 and Terraform use for hosted zones, record sets and changes; health checks
+//! (`api/checks.rs`), tags (`api/tags.rs`) and account and hosted zone limits (`api/limits.rs`).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -16,6 +17,10 @@ use crate::shared::{Shared, WriteError};
 use crate::sigv4::{self, SignedRequest};
 use crate::store::{ListFrom, StoreError, list_page, reversed};
 use crate::xml::{self, XmlError};
+
+mod checks;
+mod limits;
+mod tags;
 
 /// Route 53's largest page of record sets.
 const MAX_RRSET_ITEMS: usize = 300;
@@ -90,6 +95,14 @@ impl From<StoreError> for ApiError {
             // `<Message>` as `[m1, m2]` (ChangeError's Display).
             StoreError::Change(registry::zone::ChangeError::InvalidChangeBatch(_)) => {
                 Self::new(400, "InvalidChangeBatch", message)
+            }
+            StoreError::NoSuchHealthCheck(_) => Self::new(404, "NoSuchHealthCheck", message),
+            StoreError::HealthCheckAlreadyExists(_) => {
+                Self::new(409, "HealthCheckAlreadyExists", message)
+            }
+            StoreError::TooManyHealthChecks => Self::new(400, "TooManyHealthChecks", message),
+            StoreError::HealthCheckVersionMismatch { .. } => {
+                Self::new(409, "HealthCheckVersionMismatch", message)
             }
         }
     }
@@ -241,6 +254,63 @@ enum Operation<'p> {
         /// The change id, as the path names it.
         change: &'p str,
     },
+    /// `POST /2013-04-01/healthcheck`.
+    CreateHealthCheck,
+    /// `GET /2013-04-01/healthcheck`.
+    ListHealthChecks,
+    /// `GET /2013-04-01/healthcheckcount`.
+    GetHealthCheckCount,
+    /// `GET /2013-04-01/healthcheck/{check}`.
+    GetHealthCheck {
+        /// The health check id, as the path names it.
+        check: &'p str,
+    },
+    /// `POST /2013-04-01/healthcheck/{check}`.
+    UpdateHealthCheck {
+        /// The health check id, as the path names it.
+        check: &'p str,
+    },
+    /// `DELETE /2013-04-01/healthcheck/{check}`.
+    DeleteHealthCheck {
+        /// The health check id, as the path names it.
+        check: &'p str,
+    },
+    /// `GET /2013-04-01/healthcheck/{check}/status`.
+    GetHealthCheckStatus {
+        /// The health check id, as the path names it.
+        check: &'p str,
+    },
+    /// `POST /2013-04-01/tags/{kind}/{id}`.
+    ChangeTagsForResource {
+        /// `hostedzone` or `healthcheck`, as the path names it.
+        kind: &'p str,
+        /// The resource id.
+        id: &'p str,
+    },
+    /// `GET /2013-04-01/tags/{kind}/{id}`.
+    ListTagsForResource {
+        /// `hostedzone` or `healthcheck`, as the path names it.
+        kind: &'p str,
+        /// The resource id.
+        id: &'p str,
+    },
+    /// `POST /2013-04-01/tags/{kind}`.
+    ListTagsForResources {
+        /// `hostedzone` or `healthcheck`, as the path names it.
+        kind: &'p str,
+    },
+    /// `GET /2013-04-01/hostedzonelimit/{zone}/{limit}`.
+    GetHostedZoneLimit {
+        /// The hosted zone id, as the path names it.
+        zone: &'p str,
+        /// The limit's type (`MAX_RRSETS_BY_ZONE`, …).
+        limit: &'p str,
+    },
+    /// `GET /2013-04-01/accountlimit/{limit}`.
+    GetAccountLimit {
+        /// The limit's type (`MAX_HOSTED_ZONES_BY_OWNER`, …).
+        limit: &'p str,
+    },
 }
 
 impl<'p> Operation<'p> {
@@ -262,6 +332,22 @@ impl<'p> Operation<'p> {
                 Self::ListResourceRecordSets { zone }
             }
             ("GET", ["2013-04-01", "change", change]) => Self::GetChange { change },
+            ("POST", ["2013-04-01", "healthcheck"]) => Self::CreateHealthCheck,
+            ("GET", ["2013-04-01", "healthcheck"]) => Self::ListHealthChecks,
+            ("GET", ["2013-04-01", "healthcheckcount"]) => Self::GetHealthCheckCount,
+            ("GET", ["2013-04-01", "healthcheck", check]) => Self::GetHealthCheck { check },
+            ("POST", ["2013-04-01", "healthcheck", check]) => Self::UpdateHealthCheck { check },
+            ("DELETE", ["2013-04-01", "healthcheck", check]) => Self::DeleteHealthCheck { check },
+            ("GET", ["2013-04-01", "healthcheck", check, "status"]) => {
+                Self::GetHealthCheckStatus { check }
+            }
+            ("POST", ["2013-04-01", "tags", kind, id]) => Self::ChangeTagsForResource { kind, id },
+            ("GET", ["2013-04-01", "tags", kind, id]) => Self::ListTagsForResource { kind, id },
+            ("POST", ["2013-04-01", "tags", kind]) => Self::ListTagsForResources { kind },
+            ("GET", ["2013-04-01", "hostedzonelimit", zone, limit]) => {
+                Self::GetHostedZoneLimit { zone, limit }
+            }
+            ("GET", ["2013-04-01", "accountlimit", limit]) => Self::GetAccountLimit { limit },
             _ => return None,
         })
     }
@@ -279,6 +365,18 @@ impl<'p> Operation<'p> {
             Self::ChangeResourceRecordSets { .. } => "ChangeResourceRecordSets",
             Self::ListResourceRecordSets { .. } => "ListResourceRecordSets",
             Self::GetChange { .. } => "GetChange",
+            Self::CreateHealthCheck => "CreateHealthCheck",
+            Self::ListHealthChecks => "ListHealthChecks",
+            Self::GetHealthCheckCount => "GetHealthCheckCount",
+            Self::GetHealthCheck { .. } => "GetHealthCheck",
+            Self::UpdateHealthCheck { .. } => "UpdateHealthCheck",
+            Self::DeleteHealthCheck { .. } => "DeleteHealthCheck",
+            Self::GetHealthCheckStatus { .. } => "GetHealthCheckStatus",
+            Self::ChangeTagsForResource { .. } => "ChangeTagsForResource",
+            Self::ListTagsForResource { .. } => "ListTagsForResource",
+            Self::ListTagsForResources { .. } => "ListTagsForResources",
+            Self::GetHostedZoneLimit { .. } => "GetHostedZoneLimit",
+            Self::GetAccountLimit { .. } => "GetAccountLimit",
         }
     }
 }
@@ -347,6 +445,20 @@ async fn dispatch(
         Operation::ChangeResourceRecordSets { zone } => change(shared, zone, body).await,
         Operation::ListResourceRecordSets { zone } => list_rrsets(shared, zone, &query).await,
         Operation::GetChange { change } => get_change(shared, change).await,
+        Operation::CreateHealthCheck => checks::create(shared, body).await,
+        Operation::ListHealthChecks => checks::list(shared, &query).await,
+        Operation::GetHealthCheckCount => checks::count(shared).await,
+        Operation::GetHealthCheck { check } => checks::get(shared, check).await,
+        Operation::UpdateHealthCheck { check } => checks::update(shared, check, body).await,
+        Operation::DeleteHealthCheck { check } => checks::delete(shared, check).await,
+        Operation::GetHealthCheckStatus { check } => checks::status(shared, check).await,
+        Operation::ChangeTagsForResource { kind, id } => tags::change(shared, kind, id, body).await,
+        Operation::ListTagsForResource { kind, id } => tags::list_one(shared, kind, id).await,
+        Operation::ListTagsForResources { kind } => tags::list_many(shared, kind, body).await,
+        Operation::GetHostedZoneLimit { zone, limit } => {
+            limits::hosted_zone(shared, zone, limit).await
+        }
+        Operation::GetAccountLimit { limit } => limits::account(shared, limit).await,
     };
     (operation.name(), result)
 }
@@ -535,27 +647,35 @@ async fn delete_zone(shared: &Shared, id: &str) -> ApiResult {
 async fn list_zones(shared: &Shared, query: &HashMap<String, String>) -> ApiResult {
     let max = max_items(query, MAX_ZONE_ITEMS, MAX_ZONE_ITEMS)?;
     let store = shared.store.lock().await;
-    let marker = query.get("marker").cloned();
-    let zones: Vec<_> = store
-        .zones()
-        .filter(|z| marker.as_deref().is_none_or(|m| z.id.as_str() >= m))
-        .collect();
-    let page: String = zones
-        .iter()
-        .take(max)
-        .map(|z| xml::hosted_zone(z))
-        .collect();
-    let next = zones.get(max);
-    let mut inner = format!("<HostedZones>{page}</HostedZones>");
-    if let Some(m) = &marker {
-        inner.push_str(&format!("<Marker>{}</Marker>", xml::esc(m)));
-    }
-    inner.push_str(&format!("<IsTruncated>{}</IsTruncated>", next.is_some()));
-    if let Some(n) = next {
-        inner.push_str(&format!("<NextMarker>{}</NextMarker>", n.id));
-    }
-    inner.push_str(&format!("<MaxItems>{max}</MaxItems>"));
+    let marker = query.get("marker").map(String::as_str);
+    let (page, tail) = marker_page(store.zones(), |z| z.id.as_str(), marker, max);
+    let zones: String = page.iter().map(|z| xml::hosted_zone(z)).collect();
+    let inner = format!("<HostedZones>{zones}</HostedZones>{tail}");
     Ok(ok(StatusCode::OK, "ListHostedZonesResponse", &inner))
+}
+
+/// One page of a `marker`/`maxitems` listing of `items` (in id order): the items whose id is
+/// `marker` or after, at most `max`, and the elements after the list (`Marker` when given,
+/// `IsTruncated`, `NextMarker` when truncated, `MaxItems`).
+fn marker_page<'a, T: 'a>(
+    items: impl Iterator<Item = &'a T>,
+    id: impl Fn(&T) -> &str,
+    marker: Option<&str>,
+    max: usize,
+) -> (Vec<&'a T>, String) {
+    let mut rest = items.filter(|item| marker.is_none_or(|m| id(item) >= m));
+    let page: Vec<&T> = rest.by_ref().take(max).collect();
+    let next = rest.next();
+    let mut tail = String::new();
+    if let Some(m) = marker {
+        tail.push_str(&format!("<Marker>{}</Marker>", xml::esc(m)));
+    }
+    tail.push_str(&format!("<IsTruncated>{}</IsTruncated>", next.is_some()));
+    if let Some(n) = next {
+        tail.push_str(&format!("<NextMarker>{}</NextMarker>", xml::esc(id(n))));
+    }
+    tail.push_str(&format!("<MaxItems>{max}</MaxItems>"));
+    (page, tail)
 }
 
 async fn zones_by_name(shared: &Shared, query: &HashMap<String, String>) -> ApiResult {
@@ -696,6 +816,18 @@ mod tests {
             "POST /2013-04-01/hostedzone/Z1/rrset/",
             "GET /2013-04-01/hostedzone/Z1/rrset",
             "GET /2013-04-01/change/C42",
+            "POST /2013-04-01/healthcheck",
+            "GET /2013-04-01/healthcheck",
+            "GET /2013-04-01/healthcheckcount",
+            "GET /2013-04-01/healthcheck/abc",
+            "POST /2013-04-01/healthcheck/abc",
+            "DELETE /2013-04-01/healthcheck/abc",
+            "GET /2013-04-01/healthcheck/abc/status",
+            "POST /2013-04-01/tags/hostedzone/Z1",
+            "GET /2013-04-01/tags/healthcheck/abc",
+            "POST /2013-04-01/tags/hostedzone",
+            "GET /2013-04-01/hostedzonelimit/Z1/MAX_RRSETS_BY_ZONE",
+            "GET /2013-04-01/accountlimit/MAX_HOSTED_ZONES_BY_OWNER",
         ];
         let operations = [
             Operation::CreateHostedZone,
@@ -707,6 +839,29 @@ mod tests {
             Operation::ChangeResourceRecordSets { zone },
             Operation::ListResourceRecordSets { zone },
             Operation::GetChange { change: "C42" },
+            Operation::CreateHealthCheck,
+            Operation::ListHealthChecks,
+            Operation::GetHealthCheckCount,
+            Operation::GetHealthCheck { check: "abc" },
+            Operation::UpdateHealthCheck { check: "abc" },
+            Operation::DeleteHealthCheck { check: "abc" },
+            Operation::GetHealthCheckStatus { check: "abc" },
+            Operation::ChangeTagsForResource {
+                kind: "hostedzone",
+                id: zone,
+            },
+            Operation::ListTagsForResource {
+                kind: "healthcheck",
+                id: "abc",
+            },
+            Operation::ListTagsForResources { kind: "hostedzone" },
+            Operation::GetHostedZoneLimit {
+                zone,
+                limit: "MAX_RRSETS_BY_ZONE",
+            },
+            Operation::GetAccountLimit {
+                limit: "MAX_HOSTED_ZONES_BY_OWNER",
+            },
         ];
         for (request, operation) in requests.into_iter().zip(operations) {
             assert_eq!(parse(request), Some(operation), "{request}");
@@ -718,7 +873,7 @@ mod tests {
         }
         for request in [
             "PUT /2013-04-01/hostedzone",
-            "GET /2013-04-01/healthcheck/abc",
+            "GET /2013-04-01/healthcheck/abc/lastfailurereason",
             "GET /2013-04-01/hostedzone/Z1/rrset/extra",
             "GET /2013-04-01//hostedzone",
             "GET /2012-12-12/hostedzone",

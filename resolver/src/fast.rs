@@ -171,6 +171,7 @@ mod tests {
             alias: None,
             geo: None,
             opaque: None,
+            health_check_id: None,
         })
     }
 

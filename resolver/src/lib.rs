@@ -11,6 +11,8 @@
 //!   [`transport`]: how a query arrived and how large its reply may be.
 //! - [`shared`]: the state every listener shares (store, snapshot, metrics) and its write path.
 //! - [`api`] and [`xml`]: the REST/XML API; [`sigv4`] authenticates it.
+//! - [`healthcheck`]: Route 53 health checks (settings, validation, the pure status step);
+//!   [`checker`] runs their probes and feeds the results to the store.
 //! - [`tcp`]: DNS over TCP; [`http`]: the API's HTTP server; [`conn`]: the connection caps both
 //!   share; `udp`: the DNS-over-UDP threads (batched I/O with `recvmmsg`/`sendmmsg`, which is
 //!   why the resolver is Linux-only).
@@ -22,11 +24,13 @@
 
 pub mod answer;
 pub mod api;
+pub mod checker;
 pub mod config;
 pub mod conn;
 pub mod ecs;
 pub mod fast;
 pub mod geotable;
+pub mod healthcheck;
 pub mod http;
 pub mod metrics;
 mod mmsg;

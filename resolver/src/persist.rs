@@ -179,6 +179,25 @@ mod tests {
     }
 
     #[test]
+    fn health_checks_and_tags_are_kept_but_probe_results_are_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = StateFile::in_dir(dir.path()).unwrap();
+        let mut s = sample();
+        let id = s.failed_test_check("r");
+        let check = s.health_check(&id).unwrap().clone();
+        let kind = crate::store::ResourceKind::HealthCheck;
+        s.change_tags(kind, &check.id, &[("k".into(), "v".into())], &[])
+            .unwrap();
+        f.save(&s).unwrap();
+        let loaded = f.load().unwrap().unwrap();
+        assert_eq!(loaded.health_check(&check.id), Ok(&check));
+        assert_eq!(loaded.tags(kind, &check.id).unwrap().len(), 1);
+        // A restarted resolver starts every check healthy, as Route 53 starts a new one.
+        assert_eq!(loaded.health_statuses().get(&check.id), Some(&true));
+        assert_eq!(s.health_statuses().get(&check.id), Some(&false));
+    }
+
+    #[test]
     fn truncated_and_corrupt_files_are_clear_errors() {
         let dir = tempfile::tempdir().unwrap();
         let f = StateFile::in_dir(dir.path()).unwrap();

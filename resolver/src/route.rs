@@ -12,8 +12,10 @@
 //!   SetIdentifier order. A member with its own records is always usable (Route 53 treats
 //!   records without health checks as healthy); an alias member is unusable only with
 //!   `EvaluateTargetHealth` and a target without records of the type (then the next nearest
-//!   answers). No usable member: no records (NOERROR/NODATA). A client whose place is unknown
-//!   gets the first usable member in SetIdentifier order (a lab approximation).
+//!   answers). A member whose health check is unhealthy is passed over, unless every member's
+//!   is (then all count as healthy, as Route 53 answers). No usable member: no records
+//!   (NOERROR/NODATA). A client whose place is unknown gets the first usable member in
+//!   SetIdentifier order (a lab approximation).
 
 use std::cmp::Ordering;
 
@@ -106,8 +108,14 @@ impl<'s> Walk<'s> {
             Rrset::Alias(alias) => self.follow(alias, depth),
             Rrset::Geo(group) => {
                 self.by_location = true;
-                for index in nearest_first(group, self.client) {
+                let order = nearest_first(group, self.client);
+                // Healthy members first; when every member is unhealthy, all as if healthy.
+                let all_unhealthy = group.members.iter().all(|m| !m.healthy);
+                for index in order {
                     let member = &group.members[index];
+                    if !member.healthy && !all_unhealthy {
+                        continue;
+                    }
                     match &member.content {
                         Content::Records(records) => return Some((records.as_slice(), None)),
                         Content::Alias(alias) => {
@@ -165,6 +173,7 @@ mod tests {
             alias: None,
             geo: None,
             opaque: None,
+            health_check_id: None,
         }
     }
 
@@ -237,6 +246,42 @@ mod tests {
             routed.records.iter().map(|r| r.data.to_string()).collect(),
             ttl,
         )
+    }
+
+    #[test]
+    fn an_unhealthy_member_is_passed_over_until_every_member_is_unhealthy() {
+        let mut s = Store::default();
+        let (zone, _) = s.create_zone("lab.test", "r", None, 0).unwrap();
+        let (bos_check, nyc_check) = (s.failed_test_check("bos"), s.failed_test_check("nyc"));
+        let mut bos = member("boston", BOSTON, 0, "192.0.2.9", false);
+        bos.health_check_id = Some(bos_check);
+        let nyc = member("new-york", NEW_YORK, 0, "198.51.100.1", false);
+        s.change(
+            &zone.id,
+            &[Change::create(bos.clone()), Change::create(nyc.clone())],
+            None,
+            1,
+        )
+        .unwrap();
+        let snap = Snapshot::of_store(&s, &AnswerCounters::default());
+        assert_eq!(
+            answer(&snap, at(BOSTON), 0).0,
+            ["198.51.100.1"],
+            "next nearest"
+        );
+        let mut nyc_down = nyc.clone();
+        nyc_down.health_check_id = Some(nyc_check);
+        let upsert = registry::model::Change {
+            action: registry::model::Action::Upsert,
+            record_set: nyc_down,
+        };
+        s.change(&zone.id, &[upsert], None, 2).unwrap();
+        let snap = Snapshot::of_store(&s, &AnswerCounters::default());
+        assert_eq!(
+            answer(&snap, at(BOSTON), 0).0,
+            ["192.0.2.9"],
+            "all unhealthy: nearest"
+        );
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Starting the resolver: loads the state file, creates the `--zone` zones, builds the
 //! [`Shared`] state and binds the listeners on it: DNS over UDP ([`crate::udp`]), DNS over TCP
-//! ([`crate::tcp`]) and the API ([`crate::http`] serving [`crate::api`]). Nothing here runs after
-//! start; no listener depends on this module.
+//! ([`crate::tcp`]), the API ([`crate::http`] serving [`crate::api`]) and the health checks
+//! ([`crate::checker`]). Nothing here runs after start; no listener depends on this module.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -208,6 +208,7 @@ pub async fn start(settings: &Settings, registry: &mut Registry) -> Result<Runni
             what: "API",
             source,
         })?;
+    tasks.spawn(crate::checker::run(shared.clone()));
     let router = crate::api::router(shared.clone());
     tasks.spawn(crate::http::serve(
         api_listener,

@@ -1,7 +1,7 @@
 //! The immutable view DNS queries are answered from. A change builds a new snapshot and swaps it
 //! in atomically, so queries never wait on writes.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use hickory_proto::rr::{Name, RData, Record, RecordType};
@@ -23,6 +23,9 @@ pub struct WeightedSet {
     pub weight: u8,
     /// All its records, answered together.
     pub records: Vec<Record>,
+    /// False when its health check (`HealthCheckId`) is unhealthy: [`Weighted::pick`] skips it
+    /// while a healthy set is left. True for a set without a health check.
+    pub healthy: bool,
     /// Its series of `wavelb_dns_answers_total`, resolved once when the snapshot is built so
     /// that answering does not hash labels.
     pub served: Counter,
@@ -39,9 +42,16 @@ impl WeightedSet {
             set_id,
             weight,
             records,
+            healthy: true,
             served,
             wire,
         }
+    }
+
+    /// This set with its health check's status.
+    pub fn with_health(mut self, healthy: bool) -> Self {
+        self.healthy = healthy;
+        self
     }
 
     /// The pre-encoded answer section (see the field), and how many records it holds.
@@ -74,44 +84,72 @@ fn encode_answers(records: &[Record]) -> Option<Box<[u8]>> {
 }
 
 /// A weighted group (same name and type), with cumulative weights for an O(log n) pick.
+///
+/// Which sets take part is decided once, when the group is built, as Route 53 chooses among
+/// weighted records with health checks (developer guide, "How Amazon Route 53 chooses records
+/// when health checking is configured"): the healthy sets with a weight above 0; if there are
+/// none, the healthy sets of weight 0 (uniformly); if every set is unhealthy, all sets as if
+/// they were healthy (by weight; uniformly when every weight is 0).
 #[derive(Debug, Clone)]
 pub struct Weighted {
     /// The sets, in a fixed order.
     pub sets: Vec<WeightedSet>,
+    /// The indexes of the sets that take part, and their cumulative weights (all 1 when the
+    /// pick is uniform).
+    eligible: Vec<usize>,
     cumulative: Vec<u64>,
     total: u64,
 }
 
 impl Weighted {
-    /// Builds a group from its sets (kept in this order), with their cumulative weights.
+    /// Builds a group from its sets (kept in this order), choosing the sets that take part
+    /// (see the type) and their cumulative weights.
     pub fn new(sets: Vec<WeightedSet>) -> Self {
-        let mut cumulative = Vec::with_capacity(sets.len());
+        let indexes = |keep: &dyn Fn(&WeightedSet) -> bool| -> Vec<usize> {
+            (0..sets.len()).filter(|&i| keep(&sets[i])).collect()
+        };
+        let mut eligible = indexes(&|s| s.healthy && s.weight > 0);
+        let mut uniform = false;
+        if eligible.is_empty() {
+            eligible = indexes(&|s| s.healthy);
+            uniform = true;
+        }
+        if eligible.is_empty() {
+            eligible = indexes(&|s| s.weight > 0);
+            uniform = false;
+        }
+        if eligible.is_empty() {
+            eligible = (0..sets.len()).collect();
+            uniform = true;
+        }
+        let mut cumulative = Vec::with_capacity(eligible.len());
         let mut total = 0u64;
-        for s in &sets {
-            total += u64::from(s.weight);
+        for &i in &eligible {
+            total += if uniform {
+                1
+            } else {
+                u64::from(sets[i].weight)
+            };
             cumulative.push(total);
         }
         Self {
             sets,
+            eligible,
             cumulative,
             total,
         }
     }
 
-    /// Picks one set as Route 53 does: with probability weight/Σweight among sets with weight
-    /// above 0; uniformly among all sets when every weight is 0. `random` is a uniform `u64`.
-    /// Returns `None` only for an empty group.
+    /// Picks one set as Route 53 does among the sets that take part (see the type): with
+    /// probability weight/Σweight, or uniformly. `random` is a uniform `u64`. Returns `None`
+    /// only for an empty group.
     pub fn pick(&self, random: u64) -> Option<&WeightedSet> {
-        if self.sets.is_empty() {
+        if self.total == 0 {
             return None;
         }
-        let index = if self.total == 0 {
-            usize::try_from(random % self.sets.len() as u64).unwrap_or(0)
-        } else {
-            let x = random % self.total;
-            self.cumulative.partition_point(|&c| c <= x)
-        };
-        self.sets.get(index)
+        let x = random % self.total;
+        let slot = self.cumulative.partition_point(|&c| c <= x);
+        self.eligible.get(slot).and_then(|&i| self.sets.get(i))
     }
 }
 
@@ -146,6 +184,9 @@ pub struct GeoMember {
     pub bias: i32,
     /// Its records or its alias target.
     pub content: Content,
+    /// False when its health check (`HealthCheckId`) is unhealthy: [`crate::route`] passes it
+    /// over while a healthy member is left. True for a member without a health check.
+    pub healthy: bool,
 }
 
 /// A geoproximity group (same name and type): one member answers, the nearest usable one to
@@ -213,6 +254,9 @@ pub struct ZoneSource<'a> {
     pub serial: u32,
     /// The zone's record sets, as the store holds them.
     pub sets: Vec<&'a RecordSet>,
+    /// The status of every health check by id ([`crate::healthcheck::statuses`]); a set whose
+    /// `HealthCheckId` is missing here counts as healthy.
+    pub health: &'a BTreeMap<String, bool>,
 }
 
 /// Every served zone and the fast-path table, built from the store after each change and read
@@ -297,6 +341,7 @@ impl Snapshot {
 
     /// Builds the snapshot of every zone in `store`, counting answers in `answers`.
     pub fn of_store(store: &crate::store::Store, answers: &AnswerCounters) -> Self {
+        let health = store.health_statuses();
         let sources: Vec<ZoneSource<'_>> = store
             .zones()
             .map(|z| ZoneSource {
@@ -304,6 +349,7 @@ impl Snapshot {
                 origin: &z.name,
                 serial: z.serial,
                 sets: z.records.sets().collect(),
+                health: &health,
             })
             .collect();
         Self::build(&sources, answers)
@@ -388,6 +434,14 @@ fn fast_key(name: &Name, rtype: RecordType) -> Box<[u8]> {
     key.into_boxed_slice()
 }
 
+/// True unless `set`'s health check is unhealthy in `health` (a set without one, or whose
+/// check is gone, is healthy).
+fn set_healthy(set: &RecordSet, health: &BTreeMap<String, bool>) -> bool {
+    set.health_check_id
+        .as_ref()
+        .is_none_or(|check| health.get(check).copied().unwrap_or(true))
+}
+
 fn build_zone(src: &ZoneSource<'_>, answers: &AnswerCounters) -> Option<ZoneView> {
     let origin = src.origin.as_str().to_owned();
     let mut nodes: HashMap<String, Node> = HashMap::new();
@@ -435,6 +489,7 @@ fn build_zone(src: &ZoneSource<'_>, answers: &AnswerCounters) -> Option<ZoneView
                 place,
                 bias,
                 content,
+                healthy: set_healthy(set, src.health),
             });
             continue;
         }
@@ -459,8 +514,10 @@ fn build_zone(src: &ZoneSource<'_>, answers: &AnswerCounters) -> Option<ZoneView
         match (&set.set_identifier, set.weight) {
             (Some(id), Some(w)) => {
                 let served = answers.series(&answer_label(&key, id));
+                let healthy = set_healthy(set, src.health);
                 let set =
-                    WeightedSet::new(id.clone(), u8::try_from(w).unwrap_or(0), records, served);
+                    WeightedSet::new(id.clone(), u8::try_from(w).unwrap_or(0), records, served)
+                        .with_health(healthy);
                 weighted.entry((key, rtype)).or_default().push(set);
             }
             _ => {
@@ -549,6 +606,47 @@ mod tests {
         assert_eq!(ids.iter().filter(|i| *i == "s2").count(), 30);
     }
 
+    /// The ids `g` answers over one full cycle of its random numbers, with their counts.
+    fn shares(g: &Weighted, cycle: u64) -> BTreeMap<String, usize> {
+        let mut out = BTreeMap::new();
+        for r in 0..cycle {
+            *out.entry(g.pick(r).unwrap().set_id.clone()).or_default() += 1;
+        }
+        out
+    }
+
+    fn health_group(sets: &[(u8, bool)]) -> Weighted {
+        Weighted::new(
+            sets.iter()
+                .enumerate()
+                .map(|(i, &(weight, healthy))| {
+                    WeightedSet::new(format!("s{i}"), weight, Vec::new(), Counter::default())
+                        .with_health(healthy)
+                })
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn unhealthy_sets_are_skipped_and_all_unhealthy_counts_as_all_healthy() {
+        let counts = |pairs: &[(&str, usize)]| -> BTreeMap<String, usize> {
+            pairs.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect()
+        };
+        // s1 is unhealthy: only s0 and s2 answer, by weight.
+        let g = health_group(&[(10, true), (50, false), (30, true)]);
+        assert_eq!(shares(&g, 40), counts(&[("s0", 10), ("s2", 30)]));
+        // Every nonzero set unhealthy: the healthy weight-0 set answers.
+        let g = health_group(&[(10, false), (0, true), (30, false)]);
+        assert_eq!(shares(&g, 7), counts(&[("s1", 7)]));
+        // Everything unhealthy: as if all were healthy (weight 0 still never answers).
+        let g = health_group(&[(10, false), (0, false), (30, false)]);
+        assert_eq!(shares(&g, 40), counts(&[("s0", 10), ("s2", 30)]));
+        // All weights 0 and all unhealthy: uniform over all.
+        let g = health_group(&[(0, false), (0, false)]);
+        assert_eq!(shares(&g, 4), counts(&[("s0", 2), ("s1", 2)]));
+        assert!(health_group(&[]).pick(3).is_none());
+    }
+
     /// A store with weighted sets `ids` at `www.lab.test`, and a plain set.
     fn store(ids: &[&str]) -> crate::store::Store {
         let mut s = crate::store::Store::default();
@@ -564,6 +662,7 @@ mod tests {
                 alias: None,
                 geo: None,
                 opaque: None,
+                health_check_id: None,
             })
         };
         let mut changes: Vec<_> = ids.iter().map(|id| set(Some(id))).collect();

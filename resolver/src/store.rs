@@ -8,6 +8,14 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
+mod checks;
+mod tags;
+
+pub use checks::{HealthCheck, MAX_DELETED_REFERENCES};
+pub use tags::{MAX_TAG_CHANGES, MAX_TAG_KEY_CHARS, MAX_TAG_VALUE_CHARS, MAX_TAGS, ResourceKind};
+
+use crate::healthcheck::CheckState;
+
 use rand::Rng;
 
 use registry::model::{Action, Change, RecordSet};
@@ -94,6 +102,38 @@ pub enum StoreError {
     /// `InvalidInput` / `InvalidChangeBatch`
     #[error(transparent)]
     Change(#[from] ChangeError),
+    /// `NoSuchHealthCheck`
+    #[error("No health check exists with the specified ID: {0}")]
+    NoSuchHealthCheck(String),
+    /// `HealthCheckAlreadyExists`
+    #[error(
+        "A health check with the caller reference {0} already exists with other settings or was \
+         deleted; use another CallerReference"
+    )]
+    HealthCheckAlreadyExists(String),
+    /// `TooManyHealthChecks`
+    #[error(
+        "This operation can't be completed because the current account has reached the limit of \
+         {} health checks. Delete a health check you no longer need first.",
+        crate::healthcheck::MAX_HEALTH_CHECKS
+    )]
+    TooManyHealthChecks,
+    /// `HealthCheckVersionMismatch`
+    #[error(
+        "The value of HealthCheckVersion in the request ({given}) doesn't match the value of \
+         HealthCheckVersion in the health check ({current}); get the health check and retry"
+    )]
+    HealthCheckVersionMismatch {
+        /// The version the request named.
+        given: u64,
+        /// The health check's version.
+        current: u64,
+    },
+}
+
+/// `InvalidInput` with `message`.
+fn input_error(message: impl Into<String>) -> StoreError {
+    StoreError::Change(ChangeError::InvalidInput(message.into()))
 }
 
 /// All hosted zones and the recent changes.
@@ -109,6 +149,20 @@ pub struct Store {
     /// When the newest change dropped from the log was submitted; `None` before any was.
     #[serde(default)]
     forgotten_until_ms: Option<u64>,
+    /// The health checks by id.
+    #[serde(default)]
+    health_checks: BTreeMap<String, HealthCheck>,
+    /// The caller references of deleted health checks (the last [`MAX_DELETED_REFERENCES`]):
+    /// Route 53 refuses to reuse them.
+    #[serde(default)]
+    deleted_check_references: VecDeque<String>,
+    /// The tags of hosted zones and health checks, by [`tags::resource_key`].
+    #[serde(default)]
+    tags: BTreeMap<String, BTreeMap<String, String>>,
+    /// What the probes found, by health check id. Not persisted: a restarted resolver starts
+    /// every check healthy, as Route 53 does a new one.
+    #[serde(skip)]
+    check_states: BTreeMap<String, CheckState>,
 }
 
 /// The change log as written now (oldest first) or by older versions (a map by id).
@@ -164,7 +218,7 @@ fn check_length(field: &str, value: &str, max: usize) -> Result<(), StoreError> 
 
 impl Store {
     /// A fresh id with `prefix` that no zone and no logged change holds.
-    fn fresh_id(&self, prefix: char) -> String {
+    pub(crate) fn fresh_id(&self, prefix: char) -> String {
         // 20 characters of 36 make a repeat all but impossible; the loop makes it impossible.
         loop {
             let id = random_id(prefix);
@@ -221,6 +275,7 @@ impl Store {
             alias: None,
             geo: None,
             opaque: None,
+            health_check_id: None,
         };
         let ns = format!("ns.{name}");
         let records = ZoneRecords::from_sets(
@@ -288,6 +343,8 @@ impl Store {
         }
         let id = zone.id.clone();
         self.zones.remove(&id);
+        self.tags
+            .remove(&tags::resource_key(ResourceKind::HostedZone, &id));
         Ok(self.record_change(None, now_ms))
     }
 
@@ -303,10 +360,6 @@ impl Store {
             check_length("changeBatch.comment", c, MAX_COMMENT_CHARS)?;
         }
         let id = self.zone(zone_id)?.id.clone();
-        let zone = self
-            .zones
-            .get_mut(&id)
-            .ok_or_else(|| StoreError::NoSuchHostedZone(id.clone()))?;
         // The lab models aliases to record sets in the same hosted zone only.
         let elsewhere: Vec<String> = changes
             .iter()
@@ -324,6 +377,18 @@ impl Store {
         if !elsewhere.is_empty() {
             return Err(ChangeError::InvalidChangeBatch(elsewhere).into());
         }
+        if let Some(missing) = changes
+            .iter()
+            .filter(|c| c.action != Action::Delete)
+            .filter_map(|c| c.record_set.health_check_id.as_ref())
+            .find(|id| !self.health_checks.contains_key(id.as_str()))
+        {
+            return Err(StoreError::NoSuchHealthCheck(missing.clone()));
+        }
+        let zone = self
+            .zones
+            .get_mut(&id)
+            .ok_or_else(|| StoreError::NoSuchHostedZone(id.clone()))?;
         zone.records.apply(changes, &crate::rdata::check)?;
         zone.serial = zone.serial.wrapping_add(1).max(1);
         Ok(self.record_change(comment, now_ms))
@@ -479,6 +544,7 @@ mod tests {
             alias: None,
             geo: None,
             opaque: None,
+            health_check_id: None,
         }
     }
 

@@ -8,6 +8,15 @@ use roxmltree::{Document, Node};
 
 use crate::store::{ChangeRecord, HostedZone};
 
+mod health;
+mod tags;
+
+pub use health::{
+    CreateHealthCheck, UpdateHealthCheck, health_check, observations, parse_create_health_check,
+    parse_update_health_check,
+};
+pub use tags::{TagChange, parse_change_tags, parse_resource_ids, resource_tag_set};
+
 /// Route 53's XML namespace.
 pub const NS: &str = "https://route53.amazonaws.com/doc/2013-04-01/";
 
@@ -163,6 +172,18 @@ fn parse_doc(body: &str) -> Result<Document<'_>, XmlError> {
         .map_err(|e| XmlError(format!("the request body is not well-formed XML: {e}")))
 }
 
+/// The root element of `doc`, when it is `name`.
+fn expect_root<'a>(doc: &'a Document<'a>, name: &str) -> Result<Node<'a, 'a>, XmlError> {
+    let root = doc.root_element();
+    if root.tag_name().name() != name {
+        return Err(XmlError(format!(
+            "expected a {name} document, got <{}>",
+            root.tag_name().name()
+        )));
+    }
+    Ok(root)
+}
+
 /// A parsed CreateHostedZone request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CreateZone {
@@ -179,13 +200,7 @@ pub struct CreateZone {
 /// Parses `CreateHostedZoneRequest`.
 pub fn parse_create_zone(body: &str) -> Result<CreateZone, XmlError> {
     let doc = parse_doc(body)?;
-    let root = doc.root_element();
-    if root.tag_name().name() != "CreateHostedZoneRequest" {
-        return Err(XmlError(format!(
-            "expected a CreateHostedZoneRequest document, got <{}>",
-            root.tag_name().name()
-        )));
-    }
+    let root = expect_root(&doc, "CreateHostedZoneRequest")?;
     let name =
         text(root, "Name").ok_or_else(|| XmlError("CreateHostedZoneRequest lacks Name".into()))?;
     let caller_reference = text(root, "CallerReference")
@@ -216,13 +231,7 @@ pub struct ChangeBatch {
 /// Parses `ChangeResourceRecordSetsRequest`.
 pub fn parse_change_batch(body: &str) -> Result<ChangeBatch, XmlError> {
     let doc = parse_doc(body)?;
-    let root = doc.root_element();
-    if root.tag_name().name() != "ChangeResourceRecordSetsRequest" {
-        return Err(XmlError(format!(
-            "expected a ChangeResourceRecordSetsRequest document, got <{}>",
-            root.tag_name().name()
-        )));
-    }
+    let root = expect_root(&doc, "ChangeResourceRecordSetsRequest")?;
     let batch = child(root, "ChangeBatch")
         .ok_or_else(|| XmlError("the request lacks ChangeBatch".into()))?;
     let comment = text(batch, "Comment").filter(|c| !c.is_empty());
@@ -285,7 +294,6 @@ fn parse_record_set(rrs: Node<'_, '_>) -> Result<RecordSet, String> {
         ("GeoLocation", "geolocation routing"),
         ("MultiValueAnswer", "multivalue answer routing"),
         ("CidrRoutingConfig", "CIDR routing"),
-        ("HealthCheckId", "a health check"),
         ("TrafficPolicyInstanceId", "a traffic policy"),
     ]
     .iter()
@@ -304,6 +312,7 @@ fn parse_record_set(rrs: Node<'_, '_>) -> Result<RecordSet, String> {
             .map(parse_geo)
             .transpose()?,
         opaque: (!unsupported.is_empty()).then(|| unsupported.join(", ")),
+        health_check_id: text(rrs, "HealthCheckId"),
     })
 }
 
@@ -358,7 +367,7 @@ pub fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-fn timestamp(ms: u64) -> String {
+pub(crate) fn timestamp(ms: u64) -> String {
     humantime::format_rfc3339_millis(UNIX_EPOCH + Duration::from_millis(ms)).to_string()
 }
 
@@ -436,6 +445,9 @@ pub fn record_set(set: &RecordSet) -> String {
             esc(a.dns_name.as_str()),
             a.evaluate_target_health
         ));
+    }
+    if let Some(id) = &set.health_check_id {
+        out.push_str(&format!("<HealthCheckId>{}</HealthCheckId>", esc(id)));
     }
     if let Some(g) = &set.geo {
         out.push_str("<GeoProximityLocation>");
@@ -653,6 +665,7 @@ mod tests {
                 alias: None,
                 geo: None,
                 opaque: None,
+                health_check_id: None,
             })
             .contains("<Value>&quot;v=1&quot;</Value>")
         );

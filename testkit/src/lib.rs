@@ -68,17 +68,21 @@ where
     }
 }
 
-/// Runs a Python script in the test venv with dummy AWS credentials, returning its stdout.
-/// Panics with the script's stderr when it fails.
-pub fn python(script: &str, args: &[&str]) -> String {
-    let out = std::process::Command::new(venv_python())
-        .arg("-c")
-        .arg(script)
-        .args(args)
-        .env("AWS_ACCESS_KEY_ID", "testing")
+/// `cmd` with dummy AWS credentials, region us-east-1 and no instance metadata lookups: what
+/// boto3 and the aws CLI need to talk to moto or the lab resolver.
+pub fn with_test_credentials(cmd: &mut std::process::Command) -> &mut std::process::Command {
+    cmd.env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
         .env("AWS_DEFAULT_REGION", "us-east-1")
         .env("AWS_EC2_METADATA_DISABLED", "true")
+}
+
+/// Runs a Python script in the test venv with dummy AWS credentials, returning its stdout.
+/// Panics with the script's stderr when it fails.
+pub fn python(script: &str, args: &[&str]) -> String {
+    let mut cmd = std::process::Command::new(venv_python());
+    cmd.arg("-c").arg(script).args(args);
+    let out = with_test_credentials(&mut cmd)
         .output()
         .expect("cannot run the venv's python");
     assert!(

@@ -710,6 +710,7 @@ fn txt(name: Fqdn, set_id: Option<&str>, value: &str) -> RecordSet {
         alias: None,
         geo: None,
         opaque: None,
+        health_check_id: None,
     }
 }
 

@@ -9,8 +9,7 @@ import json
 import sys
 import uuid
 
-import boto3
-from botocore.exceptions import ClientError
+from route53_compare import client, compare, recorder
 
 # step -> Route 53's documented outcome (an error code, or "ok"), asserted on the resolver only.
 ROUTE53_ONLY = {
@@ -25,11 +24,6 @@ ROUTE53_ONLY = {
     "after-atomic-batch": "ok",
     "no-such-change": "NoSuchChange",
 }
-
-
-def client(url):
-    return boto3.client("route53", endpoint_url=url, region_name="us-east-1",
-                        aws_access_key_id="lab", aws_secret_access_key="lab")
 
 
 def rr(action, name, rtype, values, ttl=30, set_id=None, weight=None):
@@ -55,12 +49,7 @@ def scenario(url):
     r53 = client(url)
     zone = "diff-%s.test." % uuid.uuid4().hex[:8]
     out = {}
-
-    def step(name, fn):
-        try:
-            out[name] = ["ok", fn()]
-        except ClientError as e:
-            out[name] = [e.response["Error"]["Code"], None]
+    step = recorder(out)
 
     created = r53.create_hosted_zone(Name=zone, CallerReference=zone)
     zid = created["HostedZone"]["Id"]
@@ -120,21 +109,15 @@ def scenario(url):
     return out, zone
 
 
+def renamed(outcomes, zone):
+    """`outcomes` with the scenario's zone name written as ZONE., so that runs compare."""
+    return json.loads(json.dumps(outcomes).replace(zone, "ZONE."))
+
+
 def main():
     moto, moto_zone = scenario(sys.argv[1])
     resolver, res_zone = scenario(sys.argv[2])
-    failures = []
-    for step, res in resolver.items():
-        res_text = json.dumps(res).replace(res_zone, "ZONE.")
-        moto_text = json.dumps(moto.get(step)).replace(moto_zone, "ZONE.")
-        if step in ROUTE53_ONLY:
-            want = ROUTE53_ONLY[step]
-            if res[0] != want:
-                failures.append("%s: Route 53 answers %s, the resolver %s" % (step, want, res_text))
-            elif moto_text != res_text:
-                print("moto is laxer at %s: moto %s, resolver (as Route 53) %s" % (step, moto_text, res_text))
-        elif res_text != moto_text:
-            failures.append("%s differs: moto %s, resolver %s" % (step, moto_text, res_text))
+    failures = compare(renamed(moto, moto_zone), renamed(resolver, res_zone), ROUTE53_ONLY)
     if resolver["after-atomic-batch"][1] and resolver["after-atomic-batch"][1][0] == "atomic." + res_zone:
         failures.append("the failed batch was partly applied on the resolver")
     names, pages = resolver["list-weighted-paged"][1]
