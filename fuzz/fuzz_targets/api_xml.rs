@@ -1,7 +1,9 @@
 //! The Route 53 API's XML bodies (`resolver::xml`) and ChangeBatch validation (`Store::change`
 //! on a copy of a small store).
 //!
-//! Input: 1 selector byte (even: CreateHostedZone, odd: ChangeResourceRecordSets), then the body.
+//! Input: 1 selector byte, then the body. Selectors 0xF0–0xF3: CreateHealthCheck,
+//! UpdateHealthCheck (of a check in the store), ChangeTagsForResource (of that check),
+//! ListTagsForResources; any other even byte: CreateHostedZone, odd: ChangeResourceRecordSets.
 //!
 //! Asserts:
 //! - a ChangeBatch that parses renders back (`xml::record_set`) to a document that parses to the
@@ -9,7 +11,11 @@
 //! - a batch is atomic: refused, the store is unchanged; applied, the zone's serial moved and
 //!   the snapshot builds;
 //! - a zone that is created is served, and a second create with the same CallerReference is
-//!   refused.
+//!   refused;
+//! - a health check's settings survive rendering (`xml::health_check`) and parsing again; a
+//!   second create with the same reference and settings returns the same check; a refused
+//!   create, update or tag change leaves the store unchanged; an update bumps the version;
+//! - applied tag changes leave at most `MAX_TAGS` tags, each within its bounds.
 //!
 //! Bodies are capped at `MAX_BODY` bytes for now: before issue 11's depth limit, a body nested
 //! 2 000 to 4 000 levels deep overflows a 2 MiB stack inside roxmltree (finding 1); 4 KiB nests
@@ -23,14 +29,15 @@ use registry::model::{Change, RecordSet};
 use registry::name::Fqdn;
 use resolver::metrics::AnswerCounters;
 use resolver::snapshot::Snapshot;
-use resolver::store::Store;
+use resolver::store::{MAX_TAG_KEY_CHARS, MAX_TAG_VALUE_CHARS, MAX_TAGS, ResourceKind, Store};
 use resolver::xml;
 
 /// The body cap (see the module doc).
 const MAX_BODY: usize = 4096;
 
-/// A store with zone `lab.test` holding a weighted A pool and a TXT, and the zone's id.
-static BASE: LazyLock<(Store, String)> = LazyLock::new(|| {
+/// A store with zone `lab.test` holding a weighted A pool and a TXT, and an HTTP health check;
+/// the zone's id and the check's.
+static BASE: LazyLock<(Store, String, String)> = LazyLock::new(|| {
     let mut store = Store::default();
     let (zone, _) = store
         .create_zone("lab.test", "fuzz", None, 0)
@@ -45,6 +52,7 @@ static BASE: LazyLock<(Store, String)> = LazyLock::new(|| {
         alias: None,
         geo: None,
         opaque: None,
+        health_check_id: None,
     };
     let txt = RecordSet {
         name: Fqdn::parse("www.lab.test").expect("a valid fixed name"),
@@ -56,6 +64,7 @@ static BASE: LazyLock<(Store, String)> = LazyLock::new(|| {
         alias: None,
         geo: None,
         opaque: None,
+        health_check_id: None,
     };
     let changes = [
         Change::create(set("a", "192.0.2.1")),
@@ -65,7 +74,16 @@ static BASE: LazyLock<(Store, String)> = LazyLock::new(|| {
     store
         .change(&zone.id, &changes, None, 1)
         .expect("fixed changes apply");
-    (store, zone.id)
+    let body = xml::document(
+        "CreateHealthCheckRequest",
+        "<CallerReference>base</CallerReference><HealthCheckConfig><IPAddress>192.0.2.1</IPAddress>\
+         <Port>80</Port><Type>HTTP</Type><ResourcePath>/</ResourcePath></HealthCheckConfig>",
+    );
+    let req = xml::parse_create_health_check(&body).expect("a fixed request parses");
+    let (check, _) = store
+        .create_health_check(&req.caller_reference, req.config)
+        .expect("a fixed health check is created");
+    (store, zone.id, check.id)
 });
 
 fn render_batch(batch: &xml::ChangeBatch) -> String {
@@ -100,7 +118,7 @@ fn change_batch(body: &str) {
             xml::parse_change_batch(&render_batch(&batch)).expect("a rendered ChangeBatch parses");
         assert_eq!(again, batch, "a ChangeBatch does not survive rendering");
     }
-    let (base, zone_id) = &*BASE;
+    let (base, zone_id, _) = &*BASE;
     let mut store = base.clone();
     let serial = base.zone(zone_id).expect("the base zone").serial;
     match store.change(zone_id, &batch.changes, batch.comment.clone(), 2) {
@@ -117,7 +135,7 @@ fn create_zone(body: &str) {
     let Ok(req) = xml::parse_create_zone(body) else {
         return;
     };
-    let (base, _) = &*BASE;
+    let (base, _, _) = &*BASE;
     let mut store = base.clone();
     let Ok((zone, _)) = store.create_zone(&req.name, &req.caller_reference, req.comment, 2) else {
         return;
@@ -136,6 +154,95 @@ fn create_zone(body: &str) {
     );
 }
 
+/// The `<HealthCheckConfig>…</HealthCheckConfig>` element of a rendered `<HealthCheck>` (user
+/// text inside is escaped, so the first closing tag is its end).
+fn config_element(rendered: &str) -> &str {
+    let start = rendered
+        .find("<HealthCheckConfig>")
+        .expect("a rendered check has a config");
+    let end = rendered
+        .find("</HealthCheckConfig>")
+        .expect("a rendered check closes its config");
+    &rendered[start..end + "</HealthCheckConfig>".len()]
+}
+
+fn create_health_check(body: &str) {
+    let Ok(req) = xml::parse_create_health_check(body) else {
+        return;
+    };
+    let (base, _, _) = &*BASE;
+    let mut store = base.clone();
+    let check = match store.create_health_check(&req.caller_reference, req.config.clone()) {
+        Err(_) => {
+            return assert_eq!(
+                &store, base,
+                "a refused CreateHealthCheck changed the store"
+            );
+        }
+        Ok((check, _)) => check,
+    };
+    let rendered = xml::health_check(&check);
+    let again = xml::document(
+        "CreateHealthCheckRequest",
+        &format!(
+            "<CallerReference>again</CallerReference>{}",
+            config_element(&rendered)
+        ),
+    );
+    let again = xml::parse_create_health_check(&again).expect("a rendered check parses");
+    assert_eq!(
+        again.config.create().as_ref(),
+        Ok(&check.config),
+        "a health check's settings do not survive rendering: {rendered}"
+    );
+    let (same, created) = store
+        .create_health_check(&req.caller_reference, req.config)
+        .expect("the same reference with the same settings");
+    assert!(
+        !created && same == check,
+        "a repeated create made another check"
+    );
+}
+
+fn update_health_check(body: &str) {
+    let Ok(req) = xml::parse_update_health_check(body) else {
+        return;
+    };
+    let (base, _, check_id) = &*BASE;
+    let mut store = base.clone();
+    let before = base.health_check(check_id).expect("the base check").version;
+    match store.update_health_check(check_id, req.version, req.config) {
+        Err(_) => assert_eq!(
+            &store, base,
+            "a refused UpdateHealthCheck changed the store"
+        ),
+        Ok(check) => assert_eq!(check.version, before + 1, "an update kept the version"),
+    }
+}
+
+fn change_tags(body: &str) {
+    let Ok(change) = xml::parse_change_tags(body) else {
+        return;
+    };
+    let (base, _, check_id) = &*BASE;
+    let mut store = base.clone();
+    let kind = ResourceKind::HealthCheck;
+    match store.change_tags(kind, check_id, &change.add, &change.remove) {
+        Err(_) => assert_eq!(&store, base, "a refused tag change changed the store"),
+        Ok(()) => {
+            let tags = store.tags(kind, check_id).expect("the base check's tags");
+            assert!(tags.len() <= MAX_TAGS, "{} tags", tags.len());
+            for (k, v) in &tags {
+                assert!(
+                    (1..=MAX_TAG_KEY_CHARS).contains(&k.chars().count()),
+                    "key {k:?}"
+                );
+                assert!(v.chars().count() <= MAX_TAG_VALUE_CHARS, "value {v:?}");
+            }
+        }
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
     let Some((&selector, body)) = data.split_first() else {
         return;
@@ -146,9 +253,14 @@ fuzz_target!(|data: &[u8]| {
     let Ok(body) = std::str::from_utf8(body) else {
         return;
     };
-    if selector & 1 == 0 {
-        create_zone(body);
-    } else {
-        change_batch(body);
+    match selector {
+        0xF0 => create_health_check(body),
+        0xF1 => update_health_check(body),
+        0xF2 => change_tags(body),
+        0xF3 => {
+            let _ = xml::parse_resource_ids(body);
+        }
+        s if s & 1 == 0 => create_zone(body),
+        _ => change_batch(body),
     }
 });
