@@ -8,7 +8,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 profile=dev
-[ "${1:-}" != "--profile" ] || profile="$2"
+case "$#:${1:-}" in
+  0:) ;;
+  2:--profile) profile="$2" ;;
+  *) echo "usage: scripts/check-package.sh [--profile dev|release]" >&2; exit 2 ;;
+esac
 if [ "$(id -u)" -ne 0 ]; then
   echo "FAIL scripts/check-package.sh installs a package: run it as root" >&2
   exit 1
@@ -20,10 +24,18 @@ ok() { echo "ok   $*"; }
 # The other way to install (README, "Install"): cargo install --path . (--debug here, to reuse the
 # test build instead of a release build).
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/wavelb/target}"
-root_dir="$(mktemp -d)"
+# Whatever happens below (set -e included), the temporary files go, and a package this script
+# installed is purged, so that a failed check never leaves wavelb installed on the machine.
+root_dir="$(mktemp -d)" before="$(mktemp)" after="$(mktemp)"
+installed=0
+cleanup() {
+  if [ "$installed" -eq 1 ]; then dpkg --purge wavelb >/dev/null 2>&1 || true; fi
+  rm -rf "$root_dir" "$before" "$after"
+}
+trap cleanup EXIT
 cargo install --locked --quiet --path . --debug --root "$root_dir"
-version="$("$root_dir/bin/wavelb" --version)" && ok "cargo install --path .: $version" || fail "cargo install --path . gave no working binary"
-rm -rf "$root_dir"
+version="$("$root_dir/bin/wavelb" --version || true)"
+[ -n "$version" ] && ok "cargo install --path .: $version" || fail "cargo install --path . gave no working binary"
 
 deb="$(scripts/package.sh --profile "$profile")"
 ok "built $deb"
@@ -55,12 +67,11 @@ snapshot() {
   getent passwd wavelb || true
   getent group wavelb || true
 }
-before="$(mktemp)" after="$(mktemp)"
-trap 'rm -f "$before" "$after"' EXIT
 snapshot >"$before"
 
+installed=1
 out="$(dpkg -i "$deb" 2>&1)" && ok "dpkg -i" || fail "dpkg -i: $out"
-version="$(/usr/bin/wavelb --version)"
+version="$(/usr/bin/wavelb --version 2>&1 || true)"
 [ "$version" = "wavelb $(dpkg-deb -f "$deb" Version)" ] && ok "/usr/bin/wavelb --version: $version" ||
   fail "/usr/bin/wavelb --version says '$version'"
 for page in wavelb wavelb-agent wavelb-health wavelb-resolver; do
@@ -72,7 +83,7 @@ man "wavelb-health" 2>/dev/null | grep -q -- '--check-config' && ok "man wavelb-
 bash -c 'source /usr/share/bash-completion/completions/wavelb && complete -p wavelb' >/dev/null &&
   ok "bash completion registers wavelb" || fail "the bash completion does not register wavelb"
 getent passwd wavelb >/dev/null && ok "system user: $(getent passwd wavelb)" || fail "no wavelb user"
-perm="$(stat -c '%U:%G %a' /etc/wavelb 2>&1)"
+perm="$(stat -c '%U:%G %a' /etc/wavelb 2>&1 || true)"
 [ "$perm" = "root:wavelb 750" ] && ok "/etc/wavelb $perm" || fail "/etc/wavelb is '$perm', want root:wavelb 750"
 for unit in /lib/systemd/system/wavelb-*.service; do
   if out="$(systemd-analyze verify "$unit" 2>&1)" && [ -z "$out" ]; then ok "systemd-analyze verify $unit"; else fail "systemd-analyze verify $unit: $out"; fi
@@ -97,6 +108,7 @@ fi
 out="$(dpkg -i "$deb" 2>&1)" && ok "dpkg -i again (upgrade path)" || fail "dpkg -i again: $out"
 [ "$(stat -c '%U:%G %a' /etc/wavelb 2>&1)" = "root:wavelb 750" ] || fail "/etc/wavelb changed on reinstall"
 out="$(dpkg --purge wavelb 2>&1)" && ok "dpkg --purge" || fail "dpkg --purge: $out"
+installed=0
 snapshot >"$after"
 if left="$(diff "$before" "$after")"; then ok "nothing left behind"; else fail "left behind after purge: $left"; fi
 exit $status

@@ -61,7 +61,9 @@ install -m 0755 deploy/debian/postinst deploy/debian/prerm deploy/debian/postrm 
 src="$stage/src"
 install -d "$src/debian"
 cp deploy/debian/control deploy/debian/changelog "$src/debian/"
-version="$("$bin" --version | awk '{print $2}')"
+# A Cargo pre-release (0.2.0-rc.1) sorts before its release in Debian only as 0.2.0~rc.1, and a
+# native package's version has no '-'.
+version="$("$bin" --version | awk '{print $2}' | tr '-' '~')"
 (
   cd "$src"
   dpkg-shlibdeps -Tdebian/substvars -e"$root/usr/bin/wavelb"

@@ -54,14 +54,26 @@ pub async fn run(shared: Arc<Shared>) {
     };
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    // Due times are on this monotonic clock (a wall clock stepped back would stall every check).
+    let started = tokio::time::Instant::now();
     let mut probes: JoinSet<(String, bool, String)> = JoinSet::new();
+    // A status changed since the last tick: the snapshot is rebuilt at most once per tick, not
+    // once per flip (200 checks may flip together).
+    let mut changed = false;
     loop {
         tokio::select! {
             _ = tick.tick() => {
-                let due = shared.store.lock().await.take_due_probes(unix_now_ms());
+                let now_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+                let mut store = shared.store.lock().await;
+                if std::mem::take(&mut changed) {
+                    shared.publish(&store);
+                }
+                let due = store.take_due_probes(now_ms);
+                drop(store);
+                let mut skipped = 0usize;
                 for (id, config) in due {
                     if probes.len() >= MAX_IN_FLIGHT {
-                        tracing::warn!(id, "too many health check probes in flight; skipping one");
+                        skipped += 1;
                         continue;
                     }
                     let tls = tls.clone();
@@ -70,14 +82,22 @@ pub async fn run(shared: Arc<Shared>) {
                         (id, success, report)
                     });
                 }
+                if skipped > 0 {
+                    tracing::warn!(skipped, in_flight = probes.len(), "too many health check probes in flight; skipped these until their next interval");
+                }
             }
             Some(done) = probes.join_next() => {
-                let Ok((id, success, report)) = done else { continue };
+                let (id, success, report) = match done {
+                    Ok(result) => result,
+                    Err(e) => {
+                        tracing::error!(error = %e, "a health check probe failed to finish; its check keeps its status");
+                        continue;
+                    }
+                };
                 let observation = Observation { success, report, at_ms: unix_now_ms() };
-                let mut store = shared.store.lock().await;
-                if store.record_probe(&id, observation) {
+                if shared.store.lock().await.record_probe(&id, observation) {
                     tracing::info!(id, healthy = success, "health check status changed");
-                    shared.publish(&store);
+                    changed = true;
                 }
             }
         }
@@ -185,8 +205,16 @@ async fn http_exchange<S: AsyncRead + AsyncWrite + Unpin>(
     let want_body = config.check_type.matches_string();
     let mut buf = Vec::with_capacity(4096);
     let mut chunk = [0u8; 4096];
+    // The end of the head, searched only in bytes not searched before (a target that sends one
+    // byte at a time costs one short search per byte, not a rescan of the buffer).
+    let mut head_end = None;
+    let mut scanned = 0usize;
     loop {
-        let head_end = find(&buf, b"\r\n\r\n").map(|at| at + 4);
+        if head_end.is_none() {
+            let from = scanned.saturating_sub(3);
+            head_end = find(&buf[from..], b"\r\n\r\n").map(|at| from + at + 4);
+            scanned = buf.len();
+        }
         let enough = match head_end {
             Some(end) => !want_body || buf.len() >= end + SEARCHED_BODY,
             None => buf.len() >= MAX_HEAD,
@@ -209,9 +237,16 @@ async fn http_exchange<S: AsyncRead + AsyncWrite + Unpin>(
     Ok(judge(&buf, config.search_string.as_deref()))
 }
 
+/// Where `needle` first starts in `haystack` (an empty needle: at 0).
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() {
+        return Some(0);
+    }
     haystack.windows(needle.len()).position(|w| w == needle)
 }
+
+/// The most characters of a target's reason phrase shown in a status report.
+const MAX_REASON_CHARS: usize = 64;
 
 /// The verdict on a response (its head and the start of its body): a 2xx or 3xx status, and
 /// `search` in the first [`SEARCHED_BODY`] bytes of the body when given. Pure.
@@ -222,7 +257,16 @@ fn judge(response: &[u8], search: Option<&str>) -> (bool, String) {
     let (Some(version), Some(code)) = (parts.next(), parts.next()) else {
         return (false, "Failure: the response has no status line".into());
     };
-    let reason = parts.next().unwrap_or("").trim();
+    // The reason phrase is the target's text: printable ASCII only (it ends up in the XML of
+    // GetHealthCheckStatus), and short.
+    let reason: String = parts
+        .next()
+        .unwrap_or("")
+        .trim()
+        .chars()
+        .filter(|c| *c == ' ' || c.is_ascii_graphic())
+        .take(MAX_REASON_CHARS)
+        .collect();
     let Some(status) = code
         .parse::<u16>()
         .ok()
@@ -240,7 +284,7 @@ fn judge(response: &[u8], search: Option<&str>) -> (bool, String) {
     if let Some(search) = search {
         let body_start = find(response, b"\r\n\r\n").map_or(response.len(), |at| at + 4);
         let body = &response[body_start..response.len().min(body_start + SEARCHED_BODY)];
-        if find(body, search.as_bytes()).is_none() && !search.is_empty() {
+        if find(body, search.as_bytes()).is_none() {
             return (
                 false,
                 format!(
@@ -350,6 +394,79 @@ mod tests {
         let (ok, report) = probe_endpoint(&config("HTTP", silent), None).await;
         assert!(!ok && report.contains("within 2s"), "{report}");
         assert!(started.elapsed() < HTTP_RESPONSE + Duration::from_secs(2));
+    }
+
+    /// A loopback server that answers every request with `head`, then sends `filler` again and
+    /// again, `pause` apart, until the probe hangs up; returns its port and the bytes it sent.
+    async fn endless(
+        head: &'static [u8],
+        filler: &'static [u8],
+        pause: Duration,
+    ) -> (u16, Arc<std::sync::atomic::AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let sent = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = sent.clone();
+        tokio::spawn(async move {
+            loop {
+                let (mut conn, _) = listener.accept().await.unwrap();
+                let counter = counter.clone();
+                tokio::spawn(async move {
+                    let mut request = [0u8; 1024];
+                    let _ = conn.read(&mut request).await;
+                    if conn.write_all(head).await.is_err() {
+                        return;
+                    }
+                    while conn.write_all(filler).await.is_ok() {
+                        counter.fetch_add(filler.len(), std::sync::atomic::Ordering::Relaxed);
+                        tokio::time::sleep(pause).await;
+                    }
+                });
+            }
+        });
+        (port, sent)
+    }
+
+    #[tokio::test]
+    async fn hostile_targets_are_judged_within_the_time_and_byte_bounds() {
+        let bound = HTTP_RESPONSE + Duration::from_secs(1);
+        // An endless body: HTTP is judged on the head, STR_MATCH on the first 5 120 body bytes.
+        let (port, _) = endless(b"HTTP/1.1 200 OK\r\n\r\n", &[b'x'; 1024], Duration::ZERO).await;
+        let started = std::time::Instant::now();
+        assert!(probe_endpoint(&config("HTTP", port), None).await.0);
+        let mut matching = config("HTTP", port);
+        matching.check_type = CheckType::HttpStrMatch;
+        matching.search_string = Some("needle".into());
+        let (ok, report) = probe_endpoint(&matching, None).await;
+        assert!(!ok && report.contains("first 5120 bytes"), "{report}");
+        assert!(started.elapsed() < bound, "{:?}", started.elapsed());
+        // A head that never ends: judged after MAX_HEAD bytes, on its status line.
+        let (port, _) = endless(
+            b"HTTP/1.1 503 Slow\r\n",
+            b"X-Pad: yyyyyyyy\r\n",
+            Duration::ZERO,
+        )
+        .await;
+        let (ok, report) = probe_endpoint(&config("HTTP", port), None).await;
+        assert!(!ok && report.ends_with("503, Slow"), "{report}");
+        // A trickle, one byte every 50 ms: cut at the response time, whatever it sent.
+        let (port, sent) = endless(b"", b"H", Duration::from_millis(50)).await;
+        let started = std::time::Instant::now();
+        let (ok, report) = probe_endpoint(&config("HTTP", port), None).await;
+        assert!(!ok && report.contains("within 2s"), "{report}");
+        assert!(started.elapsed() < bound, "{:?}", started.elapsed());
+        assert!(
+            sent.load(std::sync::atomic::Ordering::Relaxed) > 10,
+            "the trickle never started"
+        );
+        // Control characters in the reason phrase never reach the status report (its XML).
+        let (ok, report) = judge(b"HTTP/1.1 200 O\x07K\x1b[31m\r\n\r\n", None);
+        assert!(
+            ok && report == "Success: HTTP Status Code 200, OK[31m",
+            "{report}"
+        );
+        // An empty search string cannot panic the probe (the API refuses one anyway).
+        assert!(judge(b"HTTP/1.1 200 OK\r\n\r\nbody", Some("")).0);
     }
 
     #[test]

@@ -226,6 +226,32 @@ fn bounded(field: &str, value: String, max: usize) -> Result<String, String> {
     Ok(value)
 }
 
+/// True for an address a health check may probe: not link-local (169.254.0.0/16 holds EC2's
+/// instance metadata service; fe80::/10, and fd00:ec2::254, its IPv6 address), multicast,
+/// broadcast or unspecified. Route 53 also refuses loopback and private addresses; the lab,
+/// whose targets are on loopback, does not.
+fn probe_target(ip: IpAddr) -> bool {
+    let imds_v6 = IpAddr::V6(std::net::Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254));
+    let link_local = match ip {
+        IpAddr::V4(v4) => v4.is_link_local() || v4.is_broadcast(),
+        IpAddr::V6(v6) => (v6.segments()[0] & 0xffc0) == 0xfe80,
+    };
+    !(link_local || ip.is_multicast() || ip.is_unspecified() || ip == imds_v6)
+}
+
+/// `value` when it is one token of an HTTP request line or `Host` header: no whitespace or
+/// control characters (which would end the line and start another header).
+fn one_token(field: &str, value: String) -> Result<String, String> {
+    if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(invalid(
+            field,
+            &value.escape_default().to_string(),
+            "Member must not contain spaces or control characters",
+        ));
+    }
+    Ok(value)
+}
+
 impl ConfigInput {
     /// The configuration of a new health check: Route 53's defaults filled in and its rules
     /// checked (except that children exist: [`crate::store`] knows the other checks).
@@ -322,6 +348,12 @@ impl ConfigInput {
             let parsed = ip.parse::<IpAddr>().map_err(|_| {
                 format!("Invalid IP address '{ip}': IPAddress must be an IPv4 or IPv6 address")
             })?;
+            if !probe_target(parsed) {
+                return Err(format!(
+                    "Invalid IP address '{ip}': Route 53 does not check link-local, multicast, \
+                     broadcast or unspecified addresses (the lab allows loopback and private ones)"
+                ));
+            }
             config.ip_address = Some(parsed);
         }
         if let Some(p) = self.port {
@@ -329,12 +361,21 @@ impl ConfigInput {
                 Some(number("port", &p, 1, 65_535).map(|p| u16::try_from(p).unwrap_or(u16::MAX))?);
         }
         if let Some(path) = self.resource_path {
-            config.resource_path = Some(bounded("resourcePath", path, MAX_STRING_CHARS)?);
+            let path = bounded("resourcePath", path, MAX_STRING_CHARS)?;
+            config.resource_path = Some(one_token("resourcePath", path)?);
         }
         if let Some(name) = self.fqdn {
-            config.fqdn = Some(bounded("fullyQualifiedDomainName", name, MAX_STRING_CHARS)?);
+            let name = bounded("fullyQualifiedDomainName", name, MAX_STRING_CHARS)?;
+            config.fqdn = Some(one_token("fullyQualifiedDomainName", name)?);
         }
         if let Some(s) = self.search_string {
+            if s.is_empty() {
+                return Err(invalid(
+                    "searchString",
+                    &s,
+                    "Member must have length greater than or equal to 1",
+                ));
+            }
             config.search_string = Some(bounded("searchString", s, MAX_STRING_CHARS)?);
         }
         if let Some(v) = self.failure_threshold {
@@ -449,7 +490,7 @@ pub struct CheckState {
     health: TargetHealth,
     /// The last probe's outcome.
     pub last: Option<Observation>,
-    /// When the next probe is due, in unix milliseconds (0: now).
+    /// When the next probe is due, in milliseconds of the checker's monotonic clock (0: now).
     pub next_due_ms: u64,
 }
 
@@ -566,6 +607,41 @@ mod tests {
         assert!(e.contains("255") && !e.contains("//"), "{e}");
         let e = err(input("HTTP"), |i| i.ip_address = Some("nope".into()));
         assert!(e.contains("nope"), "{e}");
+        // EC2's metadata service (link-local), and the other addresses Route 53 never probes.
+        for ip in [
+            "169.254.169.254",
+            "fd00:ec2::254",
+            "fe80::1",
+            "224.0.0.1",
+            "0.0.0.0",
+            "::",
+        ] {
+            let e = err(input("HTTP"), |i| i.ip_address = Some("x".into()));
+            assert!(e.contains("'x'"), "{e}");
+            let mut i = input("HTTP");
+            i.ip_address = Some(ip.into());
+            let e = i.create().unwrap_err();
+            assert!(e.contains(ip) && e.contains("link-local"), "{ip}: {e}");
+        }
+        for ip in ["127.0.0.1", "::1", "10.1.2.3", "192.0.2.7"] {
+            let mut i = input("HTTP");
+            i.ip_address = Some(ip.into());
+            assert!(i.create().is_ok(), "{ip} is refused");
+        }
+        // A path or name that would end the request line or add a header.
+        let e = err(input("HTTP"), |i| {
+            i.resource_path = Some("/ok HTTP/1.1\r\nX-Injected: 1".into())
+        });
+        assert!(e.contains("resourcePath") && e.contains("control"), "{e}");
+        let e = err(input("HTTP"), |i| i.fqdn = Some("a.test\r\nX: y".into()));
+        assert!(e.contains("fullyQualifiedDomainName"), "{e}");
+        let e = err(input("HTTP_STR_MATCH"), |i| {
+            i.search_string = Some(String::new())
+        });
+        assert!(
+            e.contains("searchString") && e.contains("greater than"),
+            "{e}"
+        );
         let e = err(input("CALCULATED"), |_| {});
         assert!(e.contains("CALCULATED"), "{e}");
         let e = err(input("CLOUDWATCH_METRIC"), |_| {});

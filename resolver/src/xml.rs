@@ -34,6 +34,12 @@ fn text(node: Node<'_, '_>, name: &str) -> Option<String> {
     child(node, name).map(|c| c.text().unwrap_or("").trim().to_owned())
 }
 
+/// The text of `name` as sent, spaces kept: for values where they matter (a health check's
+/// `SearchString`, a tag's `Value`).
+fn raw_text(node: Node<'_, '_>, name: &str) -> Option<String> {
+    child(node, name).map(|c| c.text().unwrap_or("").to_owned())
+}
+
 /// The deepest element nesting a request body may have. Route 53's request documents are at most 8
 /// elements deep (`ChangeResourceRecordSetsRequest/ChangeBatch/Changes/Change/ResourceRecordSet/
 /// ResourceRecords/ResourceRecord/Value`); roxmltree recurses once per level, so the depth is

@@ -3,7 +3,7 @@
 
 use roxmltree::Node;
 
-use super::{XmlError, child, esc, expect_root, parse_doc, text, timestamp};
+use super::{XmlError, child, esc, expect_root, parse_doc, raw_text, text, timestamp};
 use crate::healthcheck::{ConfigInput, HealthCheckConfig, Observation};
 use crate::store::HealthCheck;
 
@@ -43,7 +43,7 @@ fn config_input(node: Node<'_, '_>) -> ConfigInput {
         port: text(node, "Port"),
         resource_path: text(node, "ResourcePath"),
         fqdn: text(node, "FullyQualifiedDomainName"),
-        search_string: text(node, "SearchString"),
+        search_string: raw_text(node, "SearchString"),
         request_interval: text(node, "RequestInterval"),
         failure_threshold: text(node, "FailureThreshold"),
         measure_latency: text(node, "MeasureLatency"),

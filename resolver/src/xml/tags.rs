@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{XmlError, child, esc, expect_root, parse_doc, text};
+use super::{XmlError, child, esc, expect_root, parse_doc, raw_text, text};
 
 /// A parsed ChangeTagsForResource request.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -33,7 +33,7 @@ pub fn parse_change_tags(body: &str) -> Result<TagChange, XmlError> {
                 text(tag, "Key").ok_or_else(|| XmlError("a Tag of AddTags lacks Key".into()))?;
             change
                 .add
-                .push((key, text(tag, "Value").unwrap_or_default()));
+                .push((key, raw_text(tag, "Value").unwrap_or_default()));
         }
     }
     if let Some(remove) = child(root, "RemoveTagKeys") {
