@@ -14,7 +14,8 @@
 //!   refused;
 //! - a health check's settings survive rendering (`xml::health_check`) and parsing again; a
 //!   second create with the same reference and settings returns the same check; a refused
-//!   create, update or tag change leaves the store unchanged; an update bumps the version;
+//!   create, update or tag change leaves the store unchanged; an update that changes the
+//!   settings bumps the version, one that changes nothing keeps it;
 //! - applied tag changes leave at most `MAX_TAGS` tags, each within its bounds.
 //!
 //! Bodies are capped at `MAX_BODY` bytes for now: before issue 11's depth limit, a body nested
@@ -190,9 +191,14 @@ fn create_health_check(body: &str) {
         ),
     );
     let again = xml::parse_create_health_check(&again).expect("a rendered check parses");
+    // The rendering shows the port in effect (Route 53 fills in 80 or 443).
+    let with_port = |mut c: resolver::healthcheck::HealthCheckConfig| {
+        c.port = c.effective_port();
+        c
+    };
     assert_eq!(
-        again.config.create().as_ref(),
-        Ok(&check.config),
+        again.config.create().map(with_port),
+        Ok(with_port(check.config.clone())),
         "a health check's settings do not survive rendering: {rendered}"
     );
     let (same, created) = store
@@ -210,13 +216,18 @@ fn update_health_check(body: &str) {
     };
     let (base, _, check_id) = &*BASE;
     let mut store = base.clone();
-    let before = base.health_check(check_id).expect("the base check").version;
+    let before = base.health_check(check_id).expect("the base check");
     match store.update_health_check(check_id, req.version, req.config) {
         Err(_) => assert_eq!(
             &store, base,
             "a refused UpdateHealthCheck changed the store"
         ),
-        Ok(check) => assert_eq!(check.version, before + 1, "an update kept the version"),
+        // The version counts changes: an update that changes nothing keeps it.
+        Ok(check) => assert_eq!(
+            check.version,
+            before.version + u64::from(check.config != before.config),
+            "the version does not count the change"
+        ),
     }
 }
 

@@ -367,10 +367,12 @@ fn parse_geo(g: Node<'_, '_>) -> Result<GeoProximity, String> {
 
 /// Escapes text for XML content.
 pub fn esc(s: &str) -> String {
+    // A carriage return as a character reference: a parser turns a literal one into '\n'.
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
+        .replace('\r', "&#13;")
 }
 
 pub(crate) fn timestamp(ms: u64) -> String {
