@@ -37,7 +37,7 @@ cargo install --locked --quiet --path . --debug --root "$root_dir"
 version="$("$root_dir/bin/wavelb" --version || true)"
 [ -n "$version" ] && ok "cargo install --path .: $version" || fail "cargo install --path . gave no working binary"
 
-deb="$(scripts/package.sh --profile "$profile")"
+deb="$(scripts/package.sh --profile "$profile" --fast)"
 ok "built $deb"
 
 # What the package holds.
