@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
-# Checks `cargo install --path .`, then builds the Debian package (scripts/package.sh, from the test build's binary), inspects it
-# (dpkg-deb --contents, lintian), installs it with dpkg -i on this machine, checks that it works
-# (wavelb --version from /usr/bin, man -w, the completions, the `wavelb` user and /etc/wavelb,
-# systemd-analyze verify on the installed units, the example configurations), that installing
-# started and enabled nothing, then purges it and checks that nothing is left behind.
-# Needs root (it installs a package). Usage: scripts/check-package.sh [--profile dev|release]
+# Builds the Debian package (scripts/package.sh) from a wavelb binary already built (default: the
+# test build's, the binary the test-suite just tested), inspects it (dpkg-deb --contents,
+# lintian), installs it with dpkg -i on this machine, checks that it works (wavelb --version from
+# /usr/bin, man -w, the completions, the `wavelb` user and /etc/wavelb, systemd-analyze verify on
+# the installed units, the example configurations), that installing started and enabled nothing,
+# then purges it and checks that nothing is left behind.
+# Needs root (it installs a package). Usage: scripts/check-package.sh [--binary PATH]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-profile=dev
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/wavelb/target}"
+binary="$CARGO_TARGET_DIR/debug/wavelb"
 case "$#:${1:-}" in
   0:) ;;
-  2:--profile) profile="$2" ;;
-  *) echo "usage: scripts/check-package.sh [--profile dev|release]" >&2; exit 2 ;;
+  2:--binary) binary="$2" ;;
+  *) echo "usage: scripts/check-package.sh [--binary PATH]" >&2; exit 2 ;;
 esac
 if [ "$(id -u)" -ne 0 ]; then
   echo "FAIL scripts/check-package.sh installs a package: run it as root" >&2
@@ -21,23 +23,17 @@ status=0
 fail() { echo "FAIL $*"; status=1; }
 ok() { echo "ok   $*"; }
 
-# The other way to install (README, "Install"): cargo install --path . (--debug here, to reuse the
-# test build instead of a release build).
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/wavelb/target}"
 # Whatever happens below (set -e included), the temporary files go, and a package this script
 # installed is purged, so that a failed check never leaves wavelb installed on the machine.
-root_dir="$(mktemp -d)" before="$(mktemp)" after="$(mktemp)"
+before="$(mktemp)" after="$(mktemp)"
 installed=0
 cleanup() {
   if [ "$installed" -eq 1 ]; then dpkg --purge wavelb >/dev/null 2>&1 || true; fi
-  rm -rf "$root_dir" "$before" "$after"
+  rm -f "$before" "$after"
 }
 trap cleanup EXIT
-cargo install --locked --quiet --path . --debug --root "$root_dir"
-version="$("$root_dir/bin/wavelb" --version || true)"
-[ -n "$version" ] && ok "cargo install --path .: $version" || fail "cargo install --path . gave no working binary"
 
-deb="$(scripts/package.sh --profile "$profile" --fast)"
+deb="$(scripts/package.sh --binary "$binary" --fast)"
 ok "built $deb"
 
 # What the package holds.

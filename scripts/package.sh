@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the Debian package of wavelb and prints its path.
-# Usage: scripts/package.sh [--profile release|dev] [--out DIR] [--fast]
+# Usage: scripts/package.sh [--profile release|dev | --binary PATH] [--out DIR] [--fast]
 #
 # Debian's own tools do the work (dpkg-shlibdeps, dpkg-gencontrol, dpkg-deb), as debhelper does
 # underneath, from the files in deploy/debian/. Not cargo-deb: it would have to be compiled first
@@ -12,27 +12,34 @@
 #   /usr/share/man/man1/wavelb*.1.gz                  `wavelb manpages` (clap_mangen)
 #   /usr/share/{bash-completion,zsh,fish}/…           `wavelb completions <shell>` (clap_complete)
 #   /usr/share/doc/wavelb/examples/                   systemd/*.toml.example (+ monitoring files)
-# --profile dev packages the test build's binary, and --fast compresses with gzip -1 instead of
-# xz -6 (40 s less for that 45 MB binary): scripts/check-package.sh uses both, to spare CI a release
-# build; operators build the default, release with xz.
+# --binary packages a binary already built instead of building one, and --fast compresses with
+# gzip -1 instead of xz -6 (40 s less for a 45 MB debug binary): scripts/check-package.sh packages
+# the binary the test-suite just tested that way, to spare CI a release build (and a second build
+# of the workspace: `cargo build --bin wavelb` resolves features for the root package alone, not
+# as `cargo test --workspace` does, and would compile most crates again). Operators build the
+# default: a release build, xz.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 umask 022
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/wavelb/target}"
-profile=release out="" compress=(-Zxz)
-usage() { echo "usage: scripts/package.sh [--profile release|dev] [--out DIR] [--fast]" >&2; exit 2; }
+profile=release bin="" out="" compress=(-Zxz)
+usage() { echo "usage: scripts/package.sh [--profile release|dev | --binary PATH] [--out DIR] [--fast]" >&2; exit 2; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --profile) [ $# -ge 2 ] || usage; profile="$2"; shift 2 ;;
+    --binary) [ $# -ge 2 ] || usage; bin="$(realpath "$2")"; shift 2 ;;
     --out) [ $# -ge 2 ] || usage; out="$2"; shift 2 ;;
     --fast) compress=(-Zgzip -z1); shift ;;
     *) usage ;;
   esac
 done
-case "$profile" in dev) dir=debug ;; release) dir=release ;; *) dir="$profile" ;; esac
 out="${out:-$CARGO_TARGET_DIR/debian}"
-cargo build --profile "$profile" --bin wavelb --quiet >&2
-bin="$CARGO_TARGET_DIR/$dir/wavelb"
+if [ -z "$bin" ]; then
+  case "$profile" in dev) dir=debug ;; release) dir=release ;; *) dir="$profile" ;; esac
+  cargo build --profile "$profile" --bin wavelb --quiet >&2
+  bin="$CARGO_TARGET_DIR/$dir/wavelb"
+fi
+[ -x "$bin" ] || { echo "scripts/package.sh: no executable wavelb at $bin; build it first" >&2; exit 1; }
 
 stage="$(mktemp -d)"
 trap 'rm -rf "$stage"' EXIT

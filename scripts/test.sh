@@ -69,7 +69,7 @@ cargo fmt --manifest-path fuzz/Cargo.toml -- --check
 CARGO_PROFILE_RELEASE_OPT_LEVEL=1 fuzz/run.sh all 5
 phase "systemd units"
 scripts/check-units.sh "$CARGO_TARGET_DIR/debug/wavelb"
-phase "Debian package (cargo install, build, lintian, dpkg -i, checks, dpkg --purge)"
+phase "Debian package (build, lintian, dpkg -i, checks, dpkg --purge)"
 scripts/check-package.sh
 phase "deploy (IAM policy, CloudFormation with cfn-lint, Prometheus rules with promtool)"
 scripts/check-deploy.sh

@@ -1232,4 +1232,107 @@ fn the_aws_cli_drives_health_checks_tags_and_limits() {
         (&200.into(), &1.into()),
         "{limit}"
     );
+    // The other operations the issue lists, each through the CLI once.
+    let got = aws(&api, &["get-health-check", "--health-check-id", &id]);
+    assert_eq!(got["HealthCheck"]["Id"], id.as_str(), "{got}");
+    let updated = aws(
+        &api,
+        &[
+            "update-health-check",
+            "--health-check-id",
+            &id,
+            "--health-check-version",
+            "1",
+            "--failure-threshold",
+            "3",
+        ],
+    );
+    let check = &updated["HealthCheck"];
+    assert_eq!(
+        (
+            &check["HealthCheckVersion"],
+            &check["HealthCheckConfig"]["FailureThreshold"]
+        ),
+        (&2.into(), &3.into()),
+        "{updated}"
+    );
+    // The check probes a closed port on loopback: its first observation is a failure.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let status = loop {
+        let status = aws(&api, &["get-health-check-status", "--health-check-id", &id]);
+        if status["HealthCheckObservations"]
+            .as_array()
+            .is_some_and(|o| !o.is_empty())
+            || std::time::Instant::now() > deadline
+        {
+            break status;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    let report = status["HealthCheckObservations"][0]["StatusReport"]["Status"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(report.starts_with("Failure: "), "{status}");
+    let count = aws(&api, &["get-health-check-count"]);
+    assert_eq!(count["HealthCheckCount"], 1, "{count}");
+    let zone = aws(
+        &api,
+        &[
+            "create-hosted-zone",
+            "--name",
+            "cli.test",
+            "--caller-reference",
+            "cli-zone",
+        ],
+    );
+    let zone_id = zone["HostedZone"]["Id"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("/hostedzone/")
+        .to_owned();
+    aws(
+        &api,
+        &[
+            "change-tags-for-resource",
+            "--resource-type",
+            "hostedzone",
+            "--resource-id",
+            &zone_id,
+            "--add-tags",
+            "Key=env,Value=lab",
+        ],
+    );
+    let sets = aws(
+        &api,
+        &[
+            "list-tags-for-resources",
+            "--resource-type",
+            "hostedzone",
+            "--resource-ids",
+            &zone_id,
+        ],
+    );
+    assert_eq!(
+        sets["ResourceTagSets"][0]["Tags"],
+        serde_json::json!([{"Key": "env", "Value": "lab"}]),
+        "{sets}"
+    );
+    let limit = aws(
+        &api,
+        &[
+            "get-hosted-zone-limit",
+            "--type",
+            "MAX_RRSETS_BY_ZONE",
+            "--hosted-zone-id",
+            &zone_id,
+        ],
+    );
+    assert_eq!(
+        (&limit["Limit"]["Value"], &limit["Count"]),
+        (&10_000.into(), &2.into()),
+        "the new zone holds its SOA and NS: {limit}"
+    );
+    aws(&api, &["delete-health-check", "--health-check-id", &id]);
+    let count = aws(&api, &["get-health-check-count"]);
+    assert_eq!(count["HealthCheckCount"], 0, "{count}");
 }
