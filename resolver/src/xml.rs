@@ -25,9 +25,14 @@ pub const NS: &str = "https://route53.amazonaws.com/doc/2013-04-01/";
 #[error("{0}")]
 pub struct XmlError(pub String);
 
-fn child<'a>(node: Node<'a, 'a>, name: &str) -> Option<Node<'a, 'a>> {
+/// The child elements of `node` named `name`, in order.
+fn elements<'a>(node: Node<'a, 'a>, name: &'a str) -> impl Iterator<Item = Node<'a, 'a>> {
     node.children()
-        .find(|c| c.is_element() && c.tag_name().name() == name)
+        .filter(move |c| c.is_element() && c.tag_name().name() == name)
+}
+
+fn child<'a>(node: Node<'a, 'a>, name: &'a str) -> Option<Node<'a, 'a>> {
+    elements(node, name).next()
 }
 
 fn text(node: Node<'_, '_>, name: &str) -> Option<String> {

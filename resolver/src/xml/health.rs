@@ -3,7 +3,7 @@
 
 use roxmltree::Node;
 
-use super::{XmlError, child, esc, expect_root, parse_doc, raw_text, text, timestamp};
+use super::{XmlError, child, elements, esc, expect_root, parse_doc, raw_text, text, timestamp};
 use crate::healthcheck::{ConfigInput, HealthCheckConfig, Observation};
 use crate::store::HealthCheck;
 
@@ -26,10 +26,9 @@ pub struct UpdateHealthCheck {
 }
 
 /// The texts of the `item` children of `list` under `node`, when `list` is present.
-fn items(node: Node<'_, '_>, list: &str, item: &str) -> Option<Vec<String>> {
+fn items<'a>(node: Node<'a, 'a>, list: &'a str, item: &'a str) -> Option<Vec<String>> {
     child(node, list).map(|l| {
-        l.children()
-            .filter(|c| c.is_element() && c.tag_name().name() == item)
+        elements(l, item)
             .map(|c| c.text().unwrap_or("").trim().to_owned())
             .collect()
     })

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{XmlError, child, esc, expect_root, parse_doc, raw_text, text};
+use super::{XmlError, child, elements, esc, expect_root, parse_doc, raw_text, text};
 
 /// A parsed ChangeTagsForResource request.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -12,14 +12,6 @@ pub struct TagChange {
     pub add: Vec<(String, String)>,
     /// `RemoveTagKeys`.
     pub remove: Vec<String>,
-}
-
-fn elements<'a>(
-    node: roxmltree::Node<'a, 'a>,
-    name: &'a str,
-) -> impl Iterator<Item = roxmltree::Node<'a, 'a>> {
-    node.children()
-        .filter(move |c| c.is_element() && c.tag_name().name() == name)
 }
 
 /// Parses `ChangeTagsForResourceRequest`.
