@@ -1519,7 +1519,10 @@ mod tests {
         let series = |id: &str| format!("wavelb_target_healthy{{pool=\"{POOL}\",target=\"{id}\"}}");
         let text = running.text();
         for i in 1..=4 {
-            assert!(text.contains(&format!("{} 1", series(&format!("i-{i}")))), "{text}");
+            assert!(
+                text.contains(&format!("{} 1", series(&format!("i-{i}")))),
+                "{text}"
+            );
         }
         deregister(&store, &pool(), "i-3").await;
         within(Duration::from_secs(10), "i-3's series removed", || {
@@ -1560,14 +1563,19 @@ mod tests {
         register(&store, &keyed, 1..=3).await;
         let script = Arc::new(Script::default());
         let running = start_pool(keyed.clone(), &store, &script, config(""), "c-1", None);
-        within(Duration::from_secs(10), "leader, every target healthy", || {
-            running.leads() && (1..=3).all(|i| running.healthy(&format!("i-{i}")))
-        })
+        within(
+            Duration::from_secs(10),
+            "leader, every target healthy",
+            || running.leads() && (1..=3).all(|i| running.healthy(&format!("i-{i}"))),
+        )
         .await;
         let foreign = || {
             let text = running.text();
             (
-                sample(&text, &format!("wavelb_pool_foreign_records{{pool=\"{POOL}\"}}")),
+                sample(
+                    &text,
+                    &format!("wavelb_pool_foreign_records{{pool=\"{POOL}\"}}"),
+                ),
                 sample(
                     &text,
                     &format!("wavelb_pool_turned_foreign_total{{pool=\"{POOL}\"}}"),
@@ -1581,7 +1589,9 @@ mod tests {
         let signed = store
             .sets()
             .into_iter()
-            .find(|s| s.name == keyed.ownership_name() && s.set_identifier.as_deref() == Some("i-2"))
+            .find(|s| {
+                s.name == keyed.ownership_name() && s.set_identifier.as_deref() == Some("i-2")
+            })
             .unwrap();
         // The same claim, unsigned: consistent with its address record, but not authenticated.
         let unsigned = targets_of(&store, &keyed)["i-2"].ownership_record(&pool());

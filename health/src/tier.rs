@@ -492,11 +492,25 @@ mod tests {
             zone("pinned", 4, Some(true)),
         ];
         zones[2].foreign = true;
-        let d = decide(&policy(true), &zones, None, &[], &mut Hysteresis::default(), 0);
+        let d = decide(
+            &policy(true),
+            &zones,
+            None,
+            &[],
+            &mut Hysteresis::default(),
+            0,
+        );
         assert!(d.in_tier.is_empty(), "{d:?}");
         assert!(d.fallback_in);
         assert!(!d.wanted.contains_key("pinned"), "never planned");
-        let d = decide(&policy(false), &zones, None, &[], &mut Hysteresis::default(), 0);
+        let d = decide(
+            &policy(false),
+            &zones,
+            None,
+            &[],
+            &mut Hysteresis::default(),
+            0,
+        );
         assert_eq!(d.in_tier, ["nyc"]);
         assert_eq!(d.kept.as_deref(), Some("nyc"), "the healthiest owned zone");
     }

@@ -19,9 +19,7 @@ use tokio::sync::{Notify, watch};
 use crate::foreign::ForeignWatch;
 use crate::leader::{Candidate, lead};
 use crate::metrics::{HealthMetrics, TierLabels, TierZoneLabels};
-use crate::tier::{
-    Hysteresis, TierDecision, TierPolicy, ZoneHealth, ZoneInput, decide, published,
-};
+use crate::tier::{Hysteresis, TierDecision, TierPolicy, ZoneHealth, ZoneInput, decide, published};
 
 /// Where a pool's controller reports its zone's health to the tier.
 #[derive(Debug, Clone)]
@@ -109,7 +107,12 @@ impl<S: PoolStore + 'static> TierController<S> {
         // first one.
         let labels = controller.labels();
         drop(controller.metrics.tier_foreign.get_or_create(&labels));
-        drop(controller.metrics.tier_turned_foreign.get_or_create(&labels));
+        drop(
+            controller
+                .metrics
+                .tier_turned_foreign
+                .get_or_create(&labels),
+        );
         (controller, reports)
     }
 
@@ -193,13 +196,12 @@ impl<S: PoolStore + 'static> TierController<S> {
         let view = records::classify(&self.spec, sets);
         let turned = self.foreign.observe(
             view.owned.keys().map(String::as_str),
-            view.foreign.iter().map(|f| (f.id.clone(), f.reason.clone())),
+            view.foreign
+                .iter()
+                .map(|f| (f.id.clone(), f.reason.clone())),
         );
-        self.metrics.tier_turned_foreign(
-            self.spec.name.without_dot(),
-            view.foreign.len(),
-            &turned,
-        );
+        self.metrics
+            .tier_turned_foreign(self.spec.name.without_dot(), view.foreign.len(), &turned);
         let inputs: Vec<ZoneInput> = self
             .spec
             .members

@@ -564,9 +564,8 @@ mod tests {
             why: "healthy".into(),
         };
         let mut theirs = spec.ownership_record("nyc", &standing);
-        theirs.values = vec![
-            r#""v=1" "owner=someone-else" "weight=0" "state=active" "since=1""#.into(),
-        ];
+        theirs.values =
+            vec![r#""v=1" "owner=someone-else" "weight=0" "state=active" "since=1""#.into()];
         let sets = vec![
             spec.record("bos").unwrap(),
             spec.ownership_record("bos", &standing),

@@ -1068,7 +1068,12 @@ coordinates = [40.71, -74.01]
         )
         .unwrap();
         let out = Command::new(BIN)
-            .args(["--config", path.to_str().unwrap(), "health", "--check-config"])
+            .args([
+                "--config",
+                path.to_str().unwrap(),
+                "health",
+                "--check-config",
+            ])
             .env_remove("RUST_LOG")
             .output()
             .unwrap();
@@ -1118,12 +1123,8 @@ async fn a_forged_tier_member_is_counted_listed_and_warned_about_once() {
         name: Fqdn::parse("edge.lab.test").unwrap(),
         ..pool()
     };
-    let gauge = |name: &str| {
-        testkit::metric(
-            &metrics(&c),
-            &format!("{name}{{tier=\"edge.lab.test\"}}"),
-        )
-    };
+    let gauge =
+        |name: &str| testkit::metric(&metrics(&c), &format!("{name}{{tier=\"edge.lab.test\"}}"));
     assert_eq!(gauge("wavelb_tier_foreign_records"), Some(0.0));
     assert_eq!(gauge("wavelb_tier_turned_foreign_total"), Some(0.0));
     // A few more rounds (three controllers read every 500ms), so the tier's controller has read
