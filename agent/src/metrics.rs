@@ -118,6 +118,23 @@ impl AgentMetrics {
         m
     }
 
+    /// Sets this instance's identity, replacing the series of an earlier one (a re-associated
+    /// Carrier IP changes `address`): one series, never one per address seen.
+    pub fn set_info(&self, instance_id: &str, zone: &str, addresses: &[std::net::IpAddr]) {
+        self.info.clear();
+        self.info
+            .get_or_create(&InfoLabels {
+                instance_id: instance_id.to_owned(),
+                zone: zone.to_owned(),
+                address: addresses
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(","),
+            })
+            .set(1);
+    }
+
     /// Marks `state` as the current one.
     pub fn set_state(&self, state: &'static str) {
         for s in STATES {
@@ -125,5 +142,27 @@ impl AgentMetrics {
                 .get_or_create(&StateLabels { state: s })
                 .set(i64::from(s == state));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_address_replaces_the_info_series() {
+        let mut registry = Registry::default();
+        let m = AgentMetrics::register(&mut registry);
+        m.set_info("i-1", "wlz-1", &["192.0.2.1".parse().unwrap()]);
+        m.set_info("i-1", "wlz-1", &["192.0.2.2".parse().unwrap()]);
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+        assert!(
+            text.contains(
+                "wavelb_agent_info{instance_id=\"i-1\",zone=\"wlz-1\",address=\"192.0.2.2\"} 1"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("192.0.2.1"), "{text}");
     }
 }

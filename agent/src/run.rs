@@ -25,7 +25,7 @@ use crate::imds::Imds;
 use crate::lifecycle::{
     Me, Placement, Reconcile, SelfHealth, next_stretch, reconcile as reconcile_self, start_drain,
 };
-use crate::metrics::{AgentMetrics, InfoLabels, OutcomeLabels};
+use crate::metrics::{AgentMetrics, OutcomeLabels};
 
 /// How systemd (or a test) hears about the agent.
 pub trait Notifier: Send + Sync {
@@ -189,20 +189,11 @@ pub async fn run(agent: &Agent<'_>, mode: Mode) -> Result<(), AgentError> {
         weight: cfg.weight,
         probe,
     };
-    agent
-        .metrics
-        .info
-        .get_or_create(&InfoLabels {
-            instance_id: me.id.clone(),
-            zone: identity.az.clone().unwrap_or_default(),
-            address: me
-                .addresses
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(","),
-        })
-        .set(1);
+    agent.metrics.set_info(
+        &me.id,
+        identity.az.as_deref().unwrap_or_default(),
+        &me.addresses,
+    );
     let self_check = match &cfg.self_check {
         None => None,
         Some(p) => {
@@ -694,6 +685,11 @@ impl<S: PoolStore> Running<'_, S> {
                     "this instance's public address changed; publishing the new one"
                 );
                 self.me.addresses = found.addresses;
+                self.agent.metrics.set_info(
+                    &self.me.id,
+                    found.az.as_deref().unwrap_or_default(),
+                    &self.me.addresses,
+                );
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(

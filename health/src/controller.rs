@@ -24,6 +24,7 @@ use tokio::time::Instant;
 
 use crate::config::{HealthConfig, ProbeVia};
 use crate::decide::{Policy, decide};
+use crate::foreign::ForeignWatch;
 use crate::leader::{Candidate, lead};
 use crate::lease;
 use crate::metrics::{
@@ -113,6 +114,8 @@ pub struct Controller<S = Writer, P = Prober> {
     leader: bool,
     liveness: Option<Arc<dyn Liveness>>,
     witness: Witness,
+    /// Which members were foreign at the last read (to count and warn once per turn).
+    foreign: ForeignWatch,
     lease_warned: Option<Instant>,
     /// When the earliest re-admission hold of a target that passes its probes ends (set by
     /// each round).
@@ -134,6 +137,13 @@ impl<S: PoolStore + 'static, P: Probe> Controller<S, P> {
         pool_metrics: PoolMetrics,
     ) -> Self {
         let semaphore = Arc::new(Semaphore::new(cfg.concurrency));
+        // The pool's foreign-member series exist at 0 from the start, so an alert sees the
+        // first one.
+        let label = PoolLabels {
+            pool: pool.name.without_dot().to_owned(),
+        };
+        drop(metrics.turned_foreign.get_or_create(&label));
+        drop(pool_metrics.foreign.get_or_create(&label));
         Self {
             pool,
             store,
@@ -149,6 +159,7 @@ impl<S: PoolStore + 'static, P: Probe> Controller<S, P> {
             leader: false,
             liveness: None,
             witness: Witness::default(),
+            foreign: ForeignWatch::default(),
             lease_warned: None,
             release_at: None,
             report: None,
@@ -365,10 +376,12 @@ impl<S: PoolStore + 'static, P: Probe> Controller<S, P> {
                 }
             })
             .collect();
+        let mut stopped: Vec<String> = Vec::new();
         self.targets.retain(|id, t| {
             let keep = wanted.get(id) == Some(&t.addr);
             if !keep {
                 t.task.abort();
+                stopped.push(id.clone());
             }
             keep
         });
@@ -388,6 +401,15 @@ impl<S: PoolStore + 'static, P: Probe> Controller<S, P> {
             self.next_generation += 1;
             let generation = self.next_generation;
             let (pace, pace_rx) = watch::channel(first_pace);
+            // A new probe task starts without a verdict, whatever an earlier task of this id
+            // had found.
+            self.metrics
+                .target_healthy
+                .get_or_create(&TargetLabels {
+                    pool: self.pool.name.without_dot().to_owned(),
+                    target: id.clone(),
+                })
+                .set(Health::Unknown.gauge());
             let task = tokio::spawn(probe_loop(ProbeTask {
                 id: id.clone(),
                 generation,
@@ -411,6 +433,11 @@ impl<S: PoolStore + 'static, P: Probe> Controller<S, P> {
                     task,
                 },
             );
+        }
+        // Targets that left the pool (deleted, deregistered, turned foreign) or lost their
+        // probe address: their series go with them, so churn leaves none behind.
+        for id in stopped.iter().filter(|id| !self.targets.contains_key(*id)) {
+            self.metrics.forget_target(self.pool.name.without_dot(), id);
         }
     }
 
@@ -462,6 +489,14 @@ impl<S: PoolStore + 'static, P: Probe> Controller<S, P> {
         let now = self.clock.unix_now();
         self.witness.observe(view, now);
         self.pool_metrics.observe(&self.pool, view);
+        let turned = self.foreign.observe(
+            view.owned.keys().map(String::as_str),
+            view.foreign
+                .iter()
+                .map(|f| (f.id.clone(), f.reason.to_string())),
+        );
+        self.metrics
+            .pool_turned_foreign(self.pool.name.without_dot(), &turned);
         self.sync_probes(view, tx);
         let label = self.pool_label();
 
@@ -901,11 +936,7 @@ mod tests {
 
     /// The owned targets as the zone holds them now.
     fn targets(store: &MemoryStore) -> BTreeMap<String, Target> {
-        classify(&pool(), &store.sets())
-            .owned
-            .into_values()
-            .map(|o| (o.target.id.clone(), o.target))
-            .collect()
+        targets_of(store, &pool())
     }
 
     fn state(store: &MemoryStore, id: &str) -> Option<TargetState> {
@@ -922,6 +953,7 @@ mod tests {
     /// A running controller and what the test needs to watch and stop it.
     struct Running {
         metrics: HealthMetrics,
+        registry: Registry,
         ready: Arc<Mutex<Option<String>>>,
         stop: Option<oneshot::Sender<()>>,
         task: JoinHandle<()>,
@@ -932,6 +964,13 @@ mod tests {
             family(&self.metrics)
                 .get_or_create(&PoolLabels { pool: POOL.into() })
                 .get()
+        }
+
+        /// The metrics as `/metrics` renders them.
+        fn text(&self) -> String {
+            let mut text = String::new();
+            prometheus_client::encoding::text::encode(&mut text, &self.registry).unwrap();
+            text
         }
 
         fn leads(&self) -> bool {
@@ -961,10 +1000,22 @@ mod tests {
         id: &str,
         liveness: Option<Arc<dyn Liveness>>,
     ) -> Running {
+        start_pool(pool(), store, script, cfg, id, liveness)
+    }
+
+    /// [`start`] for `pool` (a pool with an ownership key, say).
+    fn start_pool(
+        pool: PoolSpec,
+        store: &Arc<MemoryStore>,
+        script: &Arc<Script>,
+        cfg: HealthConfig,
+        id: &str,
+        liveness: Option<Arc<dyn Liveness>>,
+    ) -> Running {
         let mut registry = Registry::default();
         let metrics = HealthMetrics::register(&mut registry);
         let mut controller = Controller::new(
-            pool(),
+            pool,
             Arc::clone(store),
             cfg,
             Arc::clone(script),
@@ -987,6 +1038,7 @@ mod tests {
         ));
         Running {
             metrics,
+            registry,
             ready,
             stop: Some(stop),
             task,
@@ -1388,6 +1440,212 @@ mod tests {
         );
         assert_eq!(store.throttled(), 3);
         running.stop().await;
+    }
+
+    /// Removes `id` from `pool` through the one reconcile loop, as a deregistering agent does.
+    async fn deregister(store: &MemoryStore, pool: &PoolSpec, id: &str) {
+        let pool = pool.clone();
+        let intents = BTreeMap::from([(id.to_owned(), Intent::Absent)]);
+        let mut remove = decide_with(|view: &PoolView, _: &[RecordSet]| {
+            Ok::<_, std::convert::Infallible>(Decision {
+                plan: plan(&pool, view, &intents),
+                outcome: (),
+            })
+        });
+        reconcile(store, &pool, 1, &mut remove).await.unwrap();
+    }
+
+    /// Replaces the ownership record of `id` in `pool` by `with`, as anyone with write access to
+    /// the zone can.
+    fn replace_ownership(store: &MemoryStore, pool: &PoolSpec, id: &str, with: RecordSet) {
+        let old = store
+            .sets()
+            .into_iter()
+            .find(|s| s.name == pool.ownership_name() && s.set_identifier.as_deref() == Some(id))
+            .unwrap();
+        store
+            .apply(&[
+                registry::model::Change::delete(old),
+                registry::model::Change::create(with),
+            ])
+            .unwrap();
+    }
+
+    /// Everything logged at WARN and above while the guard lives, on this thread (a paused-clock
+    /// test runs every task on it).
+    #[derive(Clone, Default)]
+    struct Logs(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Logs {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Logs {
+        type Writer = Logs;
+        fn make_writer(&'a self) -> Logs {
+            self.clone()
+        }
+    }
+
+    impl Logs {
+        fn capture(&self) -> tracing::subscriber::DefaultGuard {
+            tracing::subscriber::set_default(
+                tracing_subscriber::fmt()
+                    .with_writer(self.clone())
+                    .with_ansi(false)
+                    .with_max_level(tracing::Level::WARN)
+                    .finish(),
+            )
+        }
+
+        fn count(&self, needle: &str) -> usize {
+            String::from_utf8_lossy(&self.0.lock().unwrap())
+                .matches(needle)
+                .count()
+        }
+    }
+
+    /// Issue 23: a target that leaves the pool takes its `wavelb_target_healthy` series with it,
+    /// whether its agent deregistered it or its ownership record turned foreign; the others stay.
+    #[tokio::test(start_paused = true)]
+    async fn a_target_that_leaves_the_pool_takes_its_series_with_it() {
+        let (store, _script, running) = leading(4, config(""), None).await;
+        let series = |id: &str| format!("wavelb_target_healthy{{pool=\"{POOL}\",target=\"{id}\"}}");
+        let text = running.text();
+        for i in 1..=4 {
+            assert!(
+                text.contains(&format!("{} 1", series(&format!("i-{i}")))),
+                "{text}"
+            );
+        }
+        deregister(&store, &pool(), "i-3").await;
+        within(Duration::from_secs(10), "i-3's series removed", || {
+            !running.text().contains(&series("i-3"))
+        })
+        .await;
+        // Another owner's claim on i-4 (the pool has no key: another owner= makes it foreign).
+        let mut theirs = targets(&store)["i-4"].ownership_record(&pool());
+        theirs.values = vec![theirs.values[0].replace("owner=wavelb", "owner=someone-else")];
+        replace_ownership(&store, &pool(), "i-4", theirs);
+        within(Duration::from_secs(10), "i-4's series removed", || {
+            !running.text().contains(&series("i-4"))
+        })
+        .await;
+        let text = running.text();
+        assert!(text.contains(&format!("{} 1", series("i-1"))), "{text}");
+        assert!(text.contains(&format!("{} 1", series("i-2"))), "{text}");
+        assert_eq!(text.matches("wavelb_target_healthy{").count(), 2, "{text}");
+        running.stop().await;
+    }
+
+    /// Issue 23: with an ownership key, a member whose ownership record is replaced by one
+    /// without a MAC turns foreign: the pool's gauge and the transition counter move, and one
+    /// warning is logged, however many rounds read it; after it is owned again, a second spoof
+    /// counts and warns again. It is never changed.
+    #[tokio::test(start_paused = true)]
+    async fn a_spoofed_ownership_record_is_counted_and_warned_about_once() {
+        let logs = Logs::default();
+        let _capture = logs.capture();
+        let keyed = PoolSpec {
+            ownership_key: Some(
+                registry::mac::OwnershipKey::from_bytes(b"a shared key of 32 bytes, really")
+                    .unwrap(),
+            ),
+            ..pool()
+        };
+        let store = Arc::new(MemoryStore::new(Fqdn::parse("example.com").unwrap()));
+        register(&store, &keyed, 1..=3).await;
+        let script = Arc::new(Script::default());
+        let running = start_pool(keyed.clone(), &store, &script, config(""), "c-1", None);
+        within(
+            Duration::from_secs(10),
+            "leader, every target healthy",
+            || running.leads() && (1..=3).all(|i| running.healthy(&format!("i-{i}"))),
+        )
+        .await;
+        let foreign = || {
+            let text = running.text();
+            (
+                sample(
+                    &text,
+                    &format!("wavelb_pool_foreign_records{{pool=\"{POOL}\"}}"),
+                ),
+                sample(
+                    &text,
+                    &format!("wavelb_pool_turned_foreign_total{{pool=\"{POOL}\"}}"),
+                ),
+            )
+        };
+        assert_eq!(foreign(), (Some(0.0), Some(0.0)), "{}", running.text());
+        const WARNING: &str = "a member of the pool is foreign";
+        assert_eq!(logs.count(WARNING), 0);
+
+        let signed = store
+            .sets()
+            .into_iter()
+            .find(|s| {
+                s.name == keyed.ownership_name() && s.set_identifier.as_deref() == Some("i-2")
+            })
+            .unwrap();
+        // The same claim, unsigned: consistent with its address record, but not authenticated.
+        let unsigned = targets_of(&store, &keyed)["i-2"].ownership_record(&pool());
+        assert!(!unsigned.values[0].contains("mac="));
+        replace_ownership(&store, &keyed, "i-2", unsigned.clone());
+        within(Duration::from_secs(10), "i-2 counted as foreign", || {
+            foreign() == (Some(1.0), Some(1.0))
+        })
+        .await;
+        // Four more rounds: still one member, one transition, one warning.
+        throughout(Duration::from_secs(20), "counted once", || {
+            foreign() == (Some(1.0), Some(1.0))
+        })
+        .await;
+        assert_eq!(logs.count(WARNING), 1);
+        let line = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
+        assert!(
+            line.contains("set_id=Some(\"i-2\")") && line.contains("unauthenticated"),
+            "{line}"
+        );
+        assert_eq!(
+            store.sets().into_iter().find(|s| s.key() == unsigned.key()),
+            Some(unsigned.clone()),
+            "never changed"
+        );
+
+        // Owned again (the signed record is back), then spoofed again: counted and warned again.
+        replace_ownership(&store, &keyed, "i-2", signed);
+        within(Duration::from_secs(10), "i-2 owned again", || {
+            foreign() == (Some(0.0), Some(1.0))
+        })
+        .await;
+        replace_ownership(&store, &keyed, "i-2", unsigned);
+        within(Duration::from_secs(10), "i-2 foreign again", || {
+            foreign() == (Some(1.0), Some(2.0))
+        })
+        .await;
+        assert_eq!(logs.count(WARNING), 2);
+        running.stop().await;
+    }
+
+    /// The value of the sample `series` (`name{labels}`) in a rendered exposition.
+    fn sample(text: &str, series: &str) -> Option<f64> {
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+    }
+
+    /// The targets `pool` owns in the zone now.
+    fn targets_of(store: &MemoryStore, pool: &PoolSpec) -> BTreeMap<String, Target> {
+        classify(pool, &store.sets())
+            .owned
+            .into_values()
+            .map(|o| (o.target.id.clone(), o.target))
+            .collect()
     }
 
     /// Two zones' pools, each with its own controller, and the zone tier over them, all in one

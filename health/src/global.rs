@@ -125,6 +125,25 @@ fn place(key: &str, at: [f64; 2]) -> Result<Coordinates, ConfigError> {
         .map_err(|e| ConfigError::new(key, format!("{at:?}"), e.to_string()))
 }
 
+/// The warning `wavelb health` gives (with `--check-config`, and at start) about a tier whose
+/// records are not signed; `None` when the tier has an ownership key (the first zone's pool's
+/// `ownership_key_file`).
+pub fn unsigned_tier_warning(spec: &TierSpec) -> Option<String> {
+    if spec.ownership_key.is_some() {
+        return None;
+    }
+    let first = spec.members.first().map_or("", |m| m.pool.without_dot());
+    Some(format!(
+        "[global] {}: the zone tier runs without an ownership key, so its ownership records are \
+         a claim anyone with write access to the hosted zone can forge. A forged record makes a \
+         zone foreign, and a foreign zone is never changed by wavelb: it can stay published, and \
+         answered, with dead targets (a pinned zone). Set ownership_key_file in the [[pool]] \
+         {first} (its key signs the tier's records) and give every writer of the tier and its \
+         pools the same file; see docs/record-protocol.md, \"Authentication\"",
+        spec.name.without_dot()
+    ))
+}
+
 impl GlobalConfig {
     /// The parsed `min_healthy`.
     pub fn min_healthy(&self) -> Result<MinHealthy, ConfigError> {
@@ -370,6 +389,28 @@ bias = 10
 
     fn parse(text: &str) -> GlobalConfig {
         toml::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn a_tier_without_an_ownership_key_is_warned_about() {
+        let g = parse(TWO_ZONES);
+        let pools = [pool("edge.bos.lab.test"), pool("edge.nyc.lab.test")];
+        let warning = unsigned_tier_warning(&g.spec(&pools, "Z1").unwrap()).unwrap();
+        assert!(
+            warning.contains("edge.lab.test")
+                && warning.contains("without an ownership key")
+                && warning.contains("ownership_key_file in the [[pool]] edge.bos.lab.test"),
+            "{warning}"
+        );
+        let key = registry::mac::OwnershipKey::from_bytes(b"a shared key of 32 bytes, really");
+        let keyed = [
+            PoolSpec {
+                ownership_key: Some(key.unwrap()),
+                ..pool("edge.bos.lab.test")
+            },
+            pool("edge.nyc.lab.test"),
+        ];
+        assert_eq!(unsigned_tier_warning(&g.spec(&keyed, "Z1").unwrap()), None);
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod config;
 #[cfg(feature = "sdk")]
 pub mod controller;
 pub mod decide;
+pub mod foreign;
 pub mod global;
 pub mod leader;
 pub mod lease;

@@ -8,6 +8,8 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::{Registry, Unit};
 use registry::metrics::PoolLabels;
 
+use crate::foreign::Turned;
+
 /// Labels of `wavelb_target_healthy`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 pub struct TargetLabels {
@@ -102,6 +104,12 @@ pub struct HealthMetrics {
     pub tier_kept: Family<TierLabels, Gauge>,
     /// 1 while this controller holds the tier's leader lease.
     pub tier_leader: Family<TierLabels, Gauge>,
+    /// Pool members that turned from owned to foreign.
+    pub turned_foreign: Family<PoolLabels, Counter>,
+    /// Foreign members of the zone tier (set identifiers at the tier's names).
+    pub tier_foreign: Family<TierLabels, Gauge>,
+    /// Tier members that turned from owned to foreign.
+    pub tier_turned_foreign: Family<TierLabels, Counter>,
 }
 
 impl HealthMetrics {
@@ -123,6 +131,9 @@ impl HealthMetrics {
             tier_healthy: Family::default(),
             tier_kept: Family::default(),
             tier_leader: Family::default(),
+            turned_foreign: Family::default(),
+            tier_foreign: Family::default(),
+            tier_turned_foreign: Family::default(),
         };
         registry.register(
             "wavelb_target_healthy",
@@ -196,6 +207,86 @@ impl HealthMetrics {
             "1 while this controller holds the zone tier's leader lease",
             m.tier_leader.clone(),
         );
+        registry.register(
+            "wavelb_pool_turned_foreign",
+            "Members of the pool that turned from owned to foreign (their ownership record went \
+             missing, malformed, unauthenticated or inconsistent): never changed again, still answered",
+            m.turned_foreign.clone(),
+        );
+        registry.register(
+            "wavelb_tier_foreign_records",
+            "Set identifiers at the zone tier's names that this owner must not change (a foreign \
+             member that is published stays answered whatever its zone's health)",
+            m.tier_foreign.clone(),
+        );
+        registry.register(
+            "wavelb_tier_turned_foreign",
+            "Members of the zone tier that turned from owned to foreign",
+            m.tier_turned_foreign.clone(),
+        );
         m
     }
+
+    /// Removes the series of a target that left `pool` (deleted, deregistered, turned foreign,
+    /// or no longer probed), so churn does not leave series behind.
+    pub fn forget_target(&self, pool: &str, target: &str) {
+        self.target_healthy.remove(&TargetLabels {
+            pool: pool.to_owned(),
+            target: target.to_owned(),
+        });
+    }
+
+    /// Counts the members of pool `name` that turned foreign at this read and warns once about
+    /// each (the [`Turned`] list says which are new).
+    pub fn pool_turned_foreign(&self, name: &str, turned: &[Turned]) {
+        let labels = PoolLabels {
+            pool: name.to_owned(),
+        };
+        self.turned_foreign
+            .get_or_create(&labels)
+            .inc_by(transitions(turned));
+        for t in turned {
+            tracing::warn!(
+                pool = %name,
+                set_id = ?t.id,
+                reason = ?t.reason,
+                was_owned = t.was_owned,
+                "a member of the pool is foreign: wavelb will not change or delete it, and Route 53 \
+                 still answers it. Anyone with write access to the zone can write such a record; \
+                 see `wavelb records list`, and remove it with `wavelb records remove --force` if \
+                 nobody should have (set pool.ownership_key_file to make ownership a fact)"
+            );
+        }
+    }
+
+    /// The tier's counterpart of [`HealthMetrics::pool_turned_foreign`], with the tier's gauge
+    /// of foreign members (`foreign` of them at this read).
+    pub fn tier_turned_foreign(&self, tier: &str, foreign: usize, turned: &[Turned]) {
+        let labels = TierLabels {
+            tier: tier.to_owned(),
+        };
+        self.tier_foreign
+            .get_or_create(&labels)
+            .set(i64::try_from(foreign).unwrap_or(i64::MAX));
+        self.tier_turned_foreign
+            .get_or_create(&labels)
+            .inc_by(transitions(turned));
+        for t in turned {
+            tracing::warn!(
+                tier = %tier,
+                zone = ?t.id,
+                reason = ?t.reason,
+                was_owned = t.was_owned,
+                "a member of the zone tier is foreign: wavelb will not change or delete it, and \
+                 while its record is published Route 53 answers that zone whatever its health. \
+                 See `wavelb records list`; if nobody should have written it, delete its two \
+                 record sets by hand (aws route53 change-resource-record-sets) and the controller \
+                 writes the zone's own again. An ownership key makes ownership a fact"
+            );
+        }
+    }
+}
+
+fn transitions(turned: &[Turned]) -> u64 {
+    turned.iter().filter(|t| t.was_owned).count() as u64
 }

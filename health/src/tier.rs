@@ -7,7 +7,8 @@
 
 use std::collections::BTreeMap;
 
-use registry::tier::{FALLBACK_ID, Standing};
+use registry::model::RecordSet;
+use registry::tier::{FALLBACK_ID, Standing, TierSpec};
 
 /// Why tokens written in the tier's ownership records (`why=`).
 pub mod why {
@@ -77,7 +78,9 @@ pub struct ZoneInput {
     pub health: Option<ZoneHealth>,
     /// Where its ownership record says it stands; `None` when it has none yet.
     pub standing: Option<Standing>,
-    /// True when its set identifier is foreign (never planned, never counted as in).
+    /// True when its set identifier is foreign: never planned, and never counted as in, even
+    /// while a record of it is published (Route 53 still answers that one: the tier's
+    /// never-empty rule does not rely on a record this owner cannot vouch for).
     pub foreign: bool,
 }
 
@@ -210,6 +213,15 @@ pub fn decide(
         fallback_in,
         kept,
     }
+}
+
+/// The records at the tier's global name by set identifier, owned or foreign: what Route 53
+/// answers, whoever wrote it.
+pub fn published<'a>(spec: &TierSpec, sets: &'a [RecordSet]) -> BTreeMap<&'a str, &'a RecordSet> {
+    sets.iter()
+        .filter(|s| s.name == spec.name && s.rtype == spec.record_type.as_str())
+        .filter_map(|s| Some((s.set_identifier.as_deref()?, s)))
+        .collect()
 }
 
 /// The why of a zone whose health is not known yet: what its record says.
@@ -466,5 +478,40 @@ mod tests {
         }];
         let d = decide(&p, &fresh, None, &[], &mut Hysteresis::default(), 0);
         assert!(d.wanted.is_empty() && d.in_tier.is_empty());
+    }
+
+    /// A foreign member (a spoofed ownership record, say) may still be published and answered,
+    /// but the tier never counts it: not as in, not as healthy, not against never-empty. With
+    /// every owned zone below min_healthy the fallback goes in (or the healthiest owned zone is
+    /// kept) although the foreign record still answers.
+    #[test]
+    fn a_foreign_member_is_never_counted_as_in_or_healthy() {
+        let mut zones = vec![
+            zone("bos", 0, Some(true)),
+            zone("nyc", 1, Some(true)),
+            zone("pinned", 4, Some(true)),
+        ];
+        zones[2].foreign = true;
+        let d = decide(
+            &policy(true),
+            &zones,
+            None,
+            &[],
+            &mut Hysteresis::default(),
+            0,
+        );
+        assert!(d.in_tier.is_empty(), "{d:?}");
+        assert!(d.fallback_in);
+        assert!(!d.wanted.contains_key("pinned"), "never planned");
+        let d = decide(
+            &policy(false),
+            &zones,
+            None,
+            &[],
+            &mut Hysteresis::default(),
+            0,
+        );
+        assert_eq!(d.in_tier, ["nyc"]);
+        assert_eq!(d.kept.as_deref(), Some("nyc"), "the healthiest owned zone");
     }
 }

@@ -16,9 +16,10 @@ use registry::store::{PoolStore, WriteError};
 use registry::tier::{self as records, FALLBACK_ID, TierSpec};
 use tokio::sync::{Notify, watch};
 
+use crate::foreign::ForeignWatch;
 use crate::leader::{Candidate, lead};
 use crate::metrics::{HealthMetrics, TierLabels, TierZoneLabels};
-use crate::tier::{Hysteresis, TierDecision, TierPolicy, ZoneHealth, ZoneInput, decide};
+use crate::tier::{Hysteresis, TierDecision, TierPolicy, ZoneHealth, ZoneInput, decide, published};
 
 /// Where a pool's controller reports its zone's health to the tier.
 #[derive(Debug, Clone)]
@@ -54,6 +55,8 @@ pub struct TierController<S> {
     poll_interval: Duration,
     metrics: HealthMetrics,
     memory: Hysteresis,
+    /// Which members were foreign at the last read (to count and warn once per turn).
+    foreign: ForeignWatch,
     leader: bool,
 }
 
@@ -97,8 +100,19 @@ impl<S: PoolStore + 'static> TierController<S> {
             poll_interval,
             metrics,
             memory: Hysteresis::default(),
+            foreign: ForeignWatch::default(),
             leader: false,
         };
+        // The tier's foreign-member series exist at 0 from the start, so an alert sees the
+        // first one.
+        let labels = controller.labels();
+        drop(controller.metrics.tier_foreign.get_or_create(&labels));
+        drop(
+            controller
+                .metrics
+                .tier_turned_foreign
+                .get_or_create(&labels),
+        );
         (controller, reports)
     }
 
@@ -180,6 +194,14 @@ impl<S: PoolStore + 'static> TierController<S> {
             .get_or_create(&labels)
             .set(i64::from(self.leader));
         let view = records::classify(&self.spec, sets);
+        let turned = self.foreign.observe(
+            view.owned.keys().map(String::as_str),
+            view.foreign
+                .iter()
+                .map(|f| (f.id.clone(), f.reason.clone())),
+        );
+        self.metrics
+            .tier_turned_foreign(self.spec.name.without_dot(), view.foreign.len(), &turned);
         let inputs: Vec<ZoneInput> = self
             .spec
             .members
@@ -207,7 +229,7 @@ impl<S: PoolStore + 'static> TierController<S> {
             &mut self.memory,
             now,
         );
-        self.report(&inputs, &decision);
+        self.report(&inputs, &decision, &published(&self.spec, sets));
         let summary = format!(
             "tier {}: {} of {} zones in{}, {}",
             self.spec.name,
@@ -233,14 +255,26 @@ impl<S: PoolStore + 'static> TierController<S> {
         Ok((plan, summary))
     }
 
-    fn report(&self, inputs: &[ZoneInput], decision: &TierDecision) {
+    /// Sets the tier's gauges. `published`: the set identifiers with a record at the global name
+    /// now, which is what a foreign member's `wavelb_tier_in` shows (it is answered, but never
+    /// counted by the decision).
+    fn report(
+        &self,
+        inputs: &[ZoneInput],
+        decision: &TierDecision,
+        published: &std::collections::BTreeMap<&str, &RecordSet>,
+    ) {
         let tier = self.spec.name.without_dot().to_owned();
         let zone = |id: &str| TierZoneLabels {
             tier: tier.clone(),
             zone: id.to_owned(),
         };
         for z in inputs {
-            let published = decision.in_tier.contains(&z.id);
+            let published = if z.foreign {
+                published.contains_key(z.id.as_str())
+            } else {
+                decision.in_tier.contains(&z.id)
+            };
             self.metrics
                 .tier_in
                 .get_or_create(&zone(&z.id))

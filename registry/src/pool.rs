@@ -144,14 +144,15 @@ pub fn classify(pool: &PoolSpec, sets: &[RecordSet]) -> PoolView {
                 view.owned.insert(owned.target.id.clone(), owned);
             }
             Err(reason) => {
-                if !matches!(reason, ForeignReason::OtherOwner(_)) {
-                    tracing::warn!(
-                        pool = %pool.name,
-                        set_id = id.as_deref().unwrap_or("-"),
-                        %reason,
-                        "record set is treated as foreign and will not be changed"
-                    );
-                }
+                // Every read of every process classifies: a warning here would repeat every
+                // round. The health controller warns once per member that turns foreign
+                // (`health::foreign`), and `wavelb records list` shows each one.
+                tracing::debug!(
+                    pool = %pool.name,
+                    set_id = ?id,
+                    ?reason,
+                    "record set is treated as foreign and will not be changed"
+                );
                 view.foreign.push(ForeignTarget {
                     id: id.clone(),
                     reason,

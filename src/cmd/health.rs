@@ -65,13 +65,18 @@ pub async fn run(cfg: Option<&Config>, args: HealthArgs) -> anyhow::Result<()> {
         .map(|(p, _)| p.name.without_dot().to_owned())
         .collect();
     // The zone tier, over this file's pools (in their hosted zone, known once it is opened).
+    let mut warnings = Vec::new();
     if let Some(global) = &cfg.global {
         let specs: Vec<_> = pools.iter().map(|(p, _)| p.clone()).collect();
-        global
+        let spec = global
             .spec(&specs, "")
             .map_err(|e| UsageError(e.to_string()))?;
+        warnings.extend(health::global::unsigned_tier_warning(&spec));
     }
     if args.check_config {
+        for w in &warnings {
+            eprintln!("warning: {w}");
+        }
         println!(
             "configuration is valid: pool{} {} probed with {}",
             if names.len() == 1 { "" } else { "s" },
@@ -104,6 +109,9 @@ pub async fn run(cfg: Option<&Config>, args: HealthArgs) -> anyhow::Result<()> {
         serde_json::json!({ "metrics": metrics_addr.to_string(), "controller_id": id, "pool": names[0], "pools": names })
     );
     tracing::info!(pools = %names.join(","), controller = %id, metrics = %metrics_addr, "health controller starting");
+    for w in &warnings {
+        tracing::warn!("{w}");
+    }
     let liveness = match &cfg.ec2 {
         Some(ec2) => Some(ec2_liveness(ec2).await?),
         None => None,

@@ -173,7 +173,20 @@ struct Row {
     owner: Option<String>,
     since: Option<u64>,
     foreign: bool,
+    /// Why it is foreign (`None` for a target this owner controls).
+    foreign_reason: Option<String>,
     note: Option<String>,
+}
+
+impl Row {
+    /// The STATE column: the target's state, or `foreign (<why>)` for a record this owner must
+    /// not change (whatever state its ownership record claims).
+    fn state_cell(&self) -> String {
+        match &self.foreign_reason {
+            Some(reason) => format!("foreign ({reason})"),
+            None => self.state.clone().unwrap_or_else(|| "-".to_owned()),
+        }
+    }
 }
 
 fn rows(view: &PoolView) -> Vec<Row> {
@@ -189,6 +202,7 @@ fn rows(view: &PoolView) -> Vec<Row> {
             owner: None,
             since: Some(o.target.since),
             foreign: false,
+            foreign_reason: None,
             note: o
                 .address_set
                 .is_none()
@@ -214,7 +228,11 @@ fn rows(view: &PoolView) -> Vec<Row> {
             owner: decoded.as_ref().map(|d| d.owner.clone()),
             since: decoded.as_ref().map(|d| d.since),
             foreign: true,
-            note: Some(format!("foreign: {}", f.reason)),
+            foreign_reason: Some(f.reason.to_string()),
+            // What its ownership record says, for what it is worth: it decides nothing.
+            note: decoded
+                .as_ref()
+                .map(|d| format!("its ownership record claims state={}", d.state)),
         }
     }));
     rows.sort_by(|a, b| a.set_id.cmp(&b.set_id));
@@ -240,7 +258,7 @@ fn print_list(pool: &PoolSpec, view: &PoolView, json: bool) -> anyhow::Result<()
                 },
                 r.weight.map_or_else(dash, |w| w.to_string()),
                 r.wanted_weight.map_or_else(dash, |w| w.to_string()),
-                r.state.clone().unwrap_or_else(dash),
+                r.state_cell(),
                 r.owner.clone().unwrap_or_else(|| {
                     if r.foreign {
                         dash()
@@ -316,9 +334,12 @@ struct TierRow {
     since: Option<u64>,
     why: String,
     foreign: bool,
+    /// Why it is foreign (`None` for a member this owner controls).
+    foreign_reason: Option<String>,
 }
 
-fn tier_rows(spec: &TierSpec, view: &TierView) -> Vec<TierRow> {
+/// The tier's rows; `sets` as listed, so a foreign member shows what Route 53 answers for it.
+fn tier_rows(spec: &TierSpec, view: &TierView, sets: &[RecordSet]) -> Vec<TierRow> {
     let target = |s: &RecordSet| match &s.alias {
         Some(a) => a.dns_name.without_dot().to_owned(),
         None => s.values.join(","),
@@ -359,17 +380,26 @@ fn tier_rows(spec: &TierSpec, view: &TierView) -> Vec<TierRow> {
                 None => "not written yet (the health controller writes it)".into(),
             },
             foreign: false,
+            foreign_reason: None,
         });
     }
-    rows.extend(view.foreign.iter().map(|f| TierRow {
-        zone: f.id.clone().unwrap_or_else(|| "(simple)".into()),
-        in_tier: false,
-        coordinates: None,
-        bias: 0,
-        target: String::new(),
-        since: None,
-        why: format!("foreign: {}", f.reason),
-        foreign: true,
+    // A foreign member is never changed by wavelb, but its record (when there is one) is
+    // answered like any other: show it as published, where it is and what it points at.
+    let published = health::tier::published(spec, sets);
+    rows.extend(view.foreign.iter().map(|f| {
+        let record = f.id.as_deref().and_then(|id| published.get(id).copied());
+        let geo = record.and_then(|s| s.geo.clone()).unwrap_or_default();
+        TierRow {
+            zone: f.id.clone().unwrap_or_else(|| "(simple)".into()),
+            in_tier: record.is_some(),
+            coordinates: geo.coordinates,
+            bias: geo.bias.unwrap_or(0),
+            target: record.map(target).unwrap_or_default(),
+            since: None,
+            why: format!("foreign ({})", f.reason),
+            foreign: true,
+            foreign_reason: Some(f.reason.clone()),
+        }
     }));
     rows
 }
@@ -402,7 +432,7 @@ async fn list_tier(cfg: &Config, global: &GlobalConfig, json: bool) -> anyhow::R
         .list_pool(&spec.pool_spec())
         .await
         .with_context(|| format!("cannot list the records of the tier {}", spec.name))?;
-    let zones = tier_rows(&spec, &registry::tier::classify(&spec, &sets));
+    let zones = tier_rows(&spec, &registry::tier::classify(&spec, &sets), &sets);
     let mut pool_views = Vec::new();
     for (pool, zone) in &pools {
         let w = writer
@@ -464,4 +494,101 @@ async fn list_tier(cfg: &Config, global: &GlobalConfig, json: bool) -> anyhow::R
         print_list(pool, view, false)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use registry::mac::OwnershipKey;
+    use registry::model::{RecordType, Target, TargetState};
+    use registry::name::Fqdn;
+
+    fn pool(key: bool) -> PoolSpec {
+        PoolSpec {
+            name: Fqdn::parse("edge.example.com").unwrap(),
+            record_type: RecordType::A,
+            ttl: 30,
+            owner_id: "wavelb".into(),
+            ownership_key: key
+                .then(|| OwnershipKey::from_bytes(b"a shared key of 32 bytes, really").unwrap()),
+        }
+    }
+
+    /// A target whose ownership record was replaced by one without a MAC (a pool with a key)
+    /// shows as foreign, with the reason, whatever state the record claims.
+    #[test]
+    fn a_spoofed_member_is_listed_as_foreign_with_its_reason() {
+        let keyed = pool(true);
+        let signed = Target::active("i-1", vec!["192.0.2.1".parse().unwrap()], 10, 5);
+        let spoofed = Target::active("i-2", vec!["192.0.2.2".parse().unwrap()], 10, 5)
+            .with_state(TargetState::Quarantined, 6);
+        let mut sets = signed.record_sets(&keyed);
+        sets.extend(spoofed.record_sets(&pool(false)));
+        let rows = rows(&classify(&keyed, &sets));
+        assert_eq!(rows[0].state_cell(), "active");
+        assert_eq!(rows[0].foreign_reason, None);
+        let cell = rows[1].state_cell();
+        assert!(
+            cell.starts_with("foreign (unauthenticated: no mac="),
+            "{cell}"
+        );
+        assert_eq!(
+            rows[1].note.as_deref(),
+            Some("its ownership record claims state=quarantined")
+        );
+    }
+
+    /// A foreign tier member is shown as Route 53 answers it: published, where, and to what.
+    #[test]
+    fn a_foreign_tier_member_shows_as_published() {
+        let pools = [
+            PoolSpec {
+                name: Fqdn::parse("bos.example.com").unwrap(),
+                ..pool(false)
+            },
+            PoolSpec {
+                name: Fqdn::parse("nyc.example.com").unwrap(),
+                ..pool(false)
+            },
+        ];
+        let global: GlobalConfig = toml::from_str(
+            "name = \"edge.example.com\"\n\
+             [[zone]]\npool = \"bos.example.com\"\nwavelength_zone = \"bos\"\ncoordinates = [42.36, -71.06]\n\
+             [[zone]]\npool = \"nyc.example.com\"\nwavelength_zone = \"nyc\"\ncoordinates = [40.71, -74.01]\n",
+        )
+        .unwrap();
+        let spec = global.spec(&pools, "Z1").unwrap();
+        let standing = registry::tier::Standing {
+            in_tier: true,
+            since: 5,
+            why: "healthy".into(),
+        };
+        let mut theirs = spec.ownership_record("nyc", &standing);
+        theirs.values =
+            vec![r#""v=1" "owner=someone-else" "weight=0" "state=active" "since=1""#.into()];
+        let sets = vec![
+            spec.record("bos").unwrap(),
+            spec.ownership_record("bos", &standing),
+            spec.record("nyc").unwrap(),
+            theirs,
+        ];
+        let rows = tier_rows(&spec, &registry::tier::classify(&spec, &sets), &sets);
+        let zones: Vec<(&str, bool, &str)> = rows
+            .iter()
+            .map(|r| (r.zone.as_str(), r.in_tier, r.why.as_str()))
+            .collect();
+        assert_eq!(
+            zones,
+            [
+                ("bos", true, "healthy"),
+                ("nyc", true, "foreign (owned by someone-else)")
+            ]
+        );
+        assert_eq!(rows[1].target, "nyc.example.com");
+        assert!(rows[1].coordinates.is_some());
+        assert_eq!(
+            rows[1].foreign_reason.as_deref(),
+            Some("owned by someone-else")
+        );
+    }
 }

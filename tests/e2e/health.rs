@@ -987,3 +987,209 @@ async fn a_zone_tier_follows_its_pools_through_the_strict_lab_api() {
         Some(1.0)
     );
 }
+
+/// Issue 23, item 7: a target deleted through the Route 53 API (as an operator or a GC would)
+/// takes its `wavelb_target_healthy` series with it; the other targets' stay.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_target_deleted_through_the_api_disappears_from_metrics() {
+    let lab = lab(3).await;
+    let c = lab.controller("c1", "");
+    let series = |t: &str| format!("wavelb_target_healthy{{pool=\"www.lab.test\",target=\"{t}\"}}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !(0..3).all(|i| metrics(&c).contains(&format!("{} 1", series(&format!("t{i}"))))) {
+        assert!(Instant::now() < deadline, "never healthy: {}", metrics(&c));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let p = pool();
+    let sets = writer(&lab.api).await.list_pool(&p).await.unwrap();
+    let t1: Vec<Change> = sets
+        .into_iter()
+        .filter(|s| s.set_identifier.as_deref() == Some("t1"))
+        .map(Change::delete)
+        .collect();
+    assert_eq!(t1.len(), 2, "t1's address and ownership records");
+    raw_write(&lab.api, t1).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while metrics(&c).contains(&series("t1")) {
+        assert!(
+            Instant::now() < deadline,
+            "t1's series stayed: {}",
+            metrics(&c)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let text = metrics(&c);
+    assert!(text.contains(&format!("{} 1", series("t0"))), "{text}");
+    assert!(text.contains(&format!("{} 1", series("t2"))), "{text}");
+}
+
+/// Issue 23, item 8: `wavelb health --check-config` warns when `[global]` runs without an
+/// ownership key (anyone with zone write access can then pin a zone), and is quiet with one.
+#[test]
+fn check_config_warns_about_a_tier_without_an_ownership_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("key");
+    std::fs::write(&key, "0123456789abcdef0123456789abcdef").unwrap();
+    let config = |first_pool_extra: &str| {
+        let path = dir.path().join("tier.toml");
+        std::fs::write(
+            &path,
+            format!(
+                r#"[[pool]]
+name = "www.lab.test"
+zone = "lab.test"
+{first_pool_extra}
+
+[[pool]]
+name = "api.lab.test"
+zone = "lab.test"
+
+[health]
+[health.probe]
+kind = "udp"
+port = 4000
+send = "ping"
+expect = "ping"
+
+[global]
+name = "edge.lab.test"
+
+[[global.zone]]
+pool = "www.lab.test"
+wavelength_zone = "bos"
+coordinates = [42.36, -71.06]
+
+[[global.zone]]
+pool = "api.lab.test"
+wavelength_zone = "nyc"
+coordinates = [40.71, -74.01]
+"#
+            ),
+        )
+        .unwrap();
+        let out = Command::new(BIN)
+            .args([
+                "--config",
+                path.to_str().unwrap(),
+                "health",
+                "--check-config",
+            ])
+            .env_remove("RUST_LOG")
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let unsigned = config("");
+    assert!(
+        unsigned.contains("warning: [global] edge.lab.test")
+            && unsigned.contains("without an ownership key")
+            && unsigned.contains("ownership_key_file in the [[pool]] www.lab.test"),
+        "{unsigned}"
+    );
+    let signed = config(&format!("ownership_key_file = {:?}", key.to_str().unwrap()));
+    assert!(!signed.contains("ownership key"), "{signed}");
+}
+
+/// Issue 23, item 8: a forged ownership record beside a zone's tier record makes the zone
+/// foreign. wavelb never changes it (it stays published, answered though its targets die), but
+/// the controller counts it, warns once, and `records list` shows it as foreign and in.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_forged_tier_member_is_counted_listed_and_warned_about_once() {
+    let lab = lab(2).await;
+    let (_, mut nyc) = lab.second_pool(51).await;
+    let cfg = lab.two_pools_config(
+        "forged",
+        "[global]\nname = \"edge.lab.test\"\n\
+         [[global.zone]]\npool = \"www.lab.test\"\nwavelength_zone = \"bos\"\ncoordinates = [42.36, -71.06]\n\
+         [[global.zone]]\npool = \"api.lab.test\"\nwavelength_zone = \"nyc\"\ncoordinates = [40.71, -74.01]\n",
+    );
+    let c = Service::spawn_logged(
+        BIN,
+        &["--config", cfg.to_str().unwrap(), "health"],
+        &lab.log("forged"),
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while tier_in(&records_json(&cfg)) != ["bos", "nyc"] {
+        assert!(Instant::now() < deadline, "{:#}", records_json(&cfg));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let tier = PoolSpec {
+        name: Fqdn::parse("edge.lab.test").unwrap(),
+        ..pool()
+    };
+    let gauge =
+        |name: &str| testkit::metric(&metrics(&c), &format!("{name}{{tier=\"edge.lab.test\"}}"));
+    assert_eq!(gauge("wavelb_tier_foreign_records"), Some(0.0));
+    assert_eq!(gauge("wavelb_tier_turned_foreign_total"), Some(0.0));
+    // A few more rounds (three controllers read every 500ms), so the tier's controller has read
+    // nyc as its own at least once: what follows is a turn from owned to foreign.
+    wait_rounds(&c, 12.0).await;
+    // Someone with zone write access replaces nyc's ownership record with another owner's.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let sets = writer(&lab.api).await.list_pool(&tier).await.unwrap();
+        let ours = sets
+            .iter()
+            .find(|s| s.name == tier.ownership_name() && s.set_identifier.as_deref() == Some("nyc"))
+            .unwrap()
+            .clone();
+        let mut forged = ours.clone();
+        forged.values = vec![ours.values[0].replace("owner=wavelb-lab", "owner=mallory")];
+        assert_ne!(forged, ours);
+        let plan = Plan {
+            groups: vec![ChangeGroup {
+                target_id: "nyc".into(),
+                changes: vec![Change::delete(ours), Change::create(forged)],
+            }],
+            skipped: Vec::new(),
+        };
+        // The controller may rewrite it at the same moment: read again and retry.
+        if writer(&lab.api).await.execute(&plan).await.is_ok() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "could not forge the record");
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while gauge("wavelb_tier_foreign_records") != Some(1.0) {
+        assert!(Instant::now() < deadline, "not counted: {}", metrics(&c));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // nyc's targets die: the foreign zone is not taken out, and is shown as foreign and in.
+    for t in &mut nyc {
+        t.stop();
+    }
+    wait_rounds(&c, 6.0).await;
+    let listing = records_json(&cfg);
+    let row = listing["zones"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|z| z["zone"] == "nyc")
+        .unwrap_or_else(|| panic!("{listing:#}"));
+    assert_eq!(row["foreign"], true, "{listing:#}");
+    assert_eq!(row["in_tier"], true, "still published: {listing:#}");
+    assert_eq!(row["foreign_reason"], "owned by mallory", "{listing:#}");
+    assert_eq!(gauge("wavelb_tier_foreign_records"), Some(1.0));
+    assert_eq!(gauge("wavelb_tier_turned_foreign_total"), Some(1.0));
+    assert_eq!(
+        testkit::metric(
+            &metrics(&c),
+            "wavelb_tier_in{tier=\"edge.lab.test\",zone=\"nyc\"}"
+        ),
+        Some(1.0),
+        "a published foreign zone shows as in"
+    );
+    let log = std::fs::read_to_string(lab.log("forged")).unwrap();
+    assert_eq!(
+        log.matches("a member of the zone tier is foreign").count(),
+        1,
+        "{log}"
+    );
+    assert!(log.contains("mallory"), "{log}");
+}

@@ -100,11 +100,11 @@ fn lists_records_written_by_boto3_with_foreign_ones_marked() {
     assert!(line("i-2 ").contains("192.0.2.2,192.0.2.3"), "{table}");
     assert!(line("i-1").contains("active"), "{table}");
     assert!(
-        line("manual").contains("foreign: no ownership record"),
+        line("manual").contains("foreign (no ownership record)"),
         "{table}"
     );
     assert!(
-        line("theirs").contains("foreign: owned by someone-else"),
+        line("theirs").contains("foreign (owned by someone-else)"),
         "{table}"
     );
 
@@ -115,6 +115,11 @@ fn lists_records_written_by_boto3_with_foreign_ones_marked() {
     assert_eq!(row(&rows, "theirs")["foreign"], true);
     assert_eq!(row(&rows, "theirs")["owner"], "someone-else");
     assert_eq!(row(&rows, "manual")["foreign"], true);
+    assert_eq!(
+        row(&rows, "manual")["foreign_reason"],
+        "no ownership record"
+    );
+    assert_eq!(row(&rows, "i-1")["foreign_reason"], Value::Null);
 }
 
 /// Restoring a target returns its address record to an earlier state. moto 5.2 refuses a CREATE
