@@ -504,7 +504,7 @@ mod tests {
         [
             format!("{SECRET} wJalrXUtnFEMI/K7MDENG\r\n\r\n"),
             format!("SSH-2.0-{SECRET}\r\n"),
-            format!("{SECRET}"),
+            SECRET.to_owned(),
             format!("HTTP/1.1 200 {SECRET}\r\n\r\n"),
             format!("HTTP/1.1 500 {SECRET}\r\n\r\n{SECRET}"),
             format!("HTTP/1.1 599 {SECRET}\r\nX-Key: {SECRET}\r\n\r\n"),
