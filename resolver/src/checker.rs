@@ -16,6 +16,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::http::StatusCode;
 use registry::clock::unix_now_ms;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -24,7 +25,7 @@ use tokio::time::timeout;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::rustls::pki_types::ServerName;
 
-use crate::healthcheck::{CheckType, HealthCheckConfig, MAX_HEALTH_CHECKS, Observation};
+use crate::healthcheck::{CheckType, HealthCheckConfig, MAX_HEALTH_CHECKS, Observation, address};
 use crate::shared::Shared;
 
 /// How often the store is asked for due probes.
@@ -104,7 +105,24 @@ pub async fn run(shared: Arc<Shared>) {
     }
 }
 
-/// Probes one endpoint: success and Route 53's status text.
+/// Route 53's text for a connection that did not complete in time.
+const TIMED_OUT: &str = "Failure: Connection timed out. The endpoint or the internet connection \
+                         is down, or requests are being blocked by your firewall. See \
+                         https://docs.aws.amazon.com/console/route53/health-checks";
+/// A response whose first line is not an HTTP status line (what it said is never quoted).
+const NOT_HTTP: &str = "Failure: The endpoint's response is not a valid HTTP response";
+
+/// The status text of a connection that failed at once: the kind of error, never its message
+/// (a fixed text per kind, from the standard library).
+fn connect_failure(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::ConnectionRefused => "Failure: Connection refused".into(),
+        kind => format!("Failure: Could not connect to the endpoint ({kind})"),
+    }
+}
+
+/// Probes one endpoint: success and Route 53's status text. Every text is the lab's own: no
+/// byte the target sent is ever quoted (GetHealthCheckStatus shows it to API callers).
 async fn probe_endpoint(config: &HealthCheckConfig, tls: Option<&TlsConnector>) -> (bool, String) {
     let (Some(ip), Some(port)) = (config.ip_address, config.effective_port()) else {
         return (
@@ -112,6 +130,14 @@ async fn probe_endpoint(config: &HealthCheckConfig, tls: Option<&TlsConnector>) 
             "Failure: the health check has no IPAddress or Port".into(),
         );
     };
+    // The API refuses these addresses; a check stored before it did (an older state file) is
+    // refused here, before any connection.
+    if let Some(refused) = address::refused(ip) {
+        return (
+            false,
+            format!("Failure: the lab does not probe {ip}: {refused}"),
+        );
+    }
     let addr = SocketAddr::new(ip, port);
     let limit = if config.check_type == CheckType::Tcp {
         TCP_CONNECT
@@ -119,17 +145,8 @@ async fn probe_endpoint(config: &HealthCheckConfig, tls: Option<&TlsConnector>) 
         HTTP_CONNECT
     };
     let stream = match timeout(limit, TcpStream::connect(addr)).await {
-        Err(_) => {
-            return (
-                false,
-                format!(
-                    "Failure: Connection timed out after {}s. The endpoint or the internet \
-                     connection is down, or requests are being blocked by your firewall.",
-                    limit.as_secs()
-                ),
-            );
-        }
-        Ok(Err(e)) => return (false, format!("Failure: Could not connect to {addr}: {e}")),
+        Err(_) => return (false, TIMED_OUT.into()),
+        Ok(Err(e)) => return (false, connect_failure(&e)),
         Ok(Ok(s)) => s,
     };
     if config.check_type == CheckType::Tcp {
@@ -138,7 +155,7 @@ async fn probe_endpoint(config: &HealthCheckConfig, tls: Option<&TlsConnector>) 
     let exchange = async {
         if config.check_type.tls() {
             let Some(connector) = tls else {
-                return Err("TLS is not available in this resolver".to_owned());
+                return Err("TLS is not available in this resolver");
             };
             let name = config
                 .fqdn
@@ -149,7 +166,7 @@ async fn probe_endpoint(config: &HealthCheckConfig, tls: Option<&TlsConnector>) 
             let stream = connector
                 .connect(name, stream)
                 .await
-                .map_err(|e| format!("TLS handshake failed: {e}"))?;
+                .map_err(|_| "The TLS handshake with the endpoint failed")?;
             http_exchange(stream, config, &host_header(config, addr)).await
         } else {
             http_exchange(stream, config, &host_header(config, addr)).await
@@ -187,7 +204,7 @@ async fn http_exchange<S: AsyncRead + AsyncWrite + Unpin>(
     mut stream: S,
     config: &HealthCheckConfig,
     host: &str,
-) -> Result<(bool, String), String> {
+) -> Result<(bool, String), &'static str> {
     let path = config.resource_path.as_deref().unwrap_or("/");
     let path = if path.starts_with('/') {
         path.to_owned()
@@ -201,7 +218,7 @@ async fn http_exchange<S: AsyncRead + AsyncWrite + Unpin>(
     stream
         .write_all(request.as_bytes())
         .await
-        .map_err(|e| format!("cannot send the request: {e}"))?;
+        .map_err(|_| "The request could not be sent to the endpoint")?;
     let want_body = config.check_type.matches_string();
     let mut buf = Vec::with_capacity(4096);
     let mut chunk = [0u8; 4096];
@@ -227,7 +244,7 @@ async fn http_exchange<S: AsyncRead + AsyncWrite + Unpin>(
             // A TLS peer that closes without close_notify (common, and harmless here: the
             // response is judged on what arrived).
             Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => 0,
-            Err(e) => return Err(format!("cannot read the response: {e}")),
+            Err(_) => return Err("The connection failed while reading the response"),
         };
         if n == 0 {
             break;
@@ -245,39 +262,45 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
-/// The most characters of a target's reason phrase shown in a status report.
-const MAX_REASON_CHARS: usize = 64;
+/// The status code of an HTTP status line (`HTTP/x.y NNN …`): three digits.
+fn status_code(line: &[u8]) -> Option<u16> {
+    let rest = line.strip_prefix(b"HTTP/")?;
+    let space = rest.iter().position(|b| *b == b' ')?;
+    let code = rest[space + 1..].get(..3)?;
+    let after = rest.get(space + 4).copied();
+    if !code.iter().all(u8::is_ascii_digit) || after.is_some_and(|b| b != b' ') {
+        return None;
+    }
+    std::str::from_utf8(code).ok()?.parse().ok()
+}
+
+/// `HTTP Status Code 404, Not Found`: the code and the standard reason phrase for it (never the
+/// target's own phrase); the code alone when it has no standard phrase.
+fn status_text(code: u16) -> String {
+    match StatusCode::from_u16(code)
+        .ok()
+        .and_then(|c| c.canonical_reason())
+    {
+        Some(reason) => format!("HTTP Status Code {code}, {reason}"),
+        None => format!("HTTP Status Code {code}"),
+    }
+}
 
 /// The verdict on a response (its head and the start of its body): a 2xx or 3xx status, and
-/// `search` in the first [`SEARCHED_BODY`] bytes of the body when given. Pure.
+/// `search` in the first [`SEARCHED_BODY`] bytes of the body when given. The status text is
+/// made of the lab's own words and the status code's number only. Pure.
 fn judge(response: &[u8], search: Option<&str>) -> (bool, String) {
-    let line_end = find(response, b"\r\n").unwrap_or(response.len());
-    let line = String::from_utf8_lossy(&response[..line_end.min(256)]);
-    let mut parts = line.splitn(3, ' ');
-    let (Some(version), Some(code)) = (parts.next(), parts.next()) else {
-        return (false, "Failure: the response has no status line".into());
-    };
-    // The reason phrase is the target's text: printable ASCII only (it ends up in the XML of
-    // GetHealthCheckStatus), and short.
-    let reason: String = parts
-        .next()
-        .unwrap_or("")
-        .trim()
-        .chars()
-        .filter(|c| *c == ' ' || c.is_ascii_graphic())
-        .take(MAX_REASON_CHARS)
-        .collect();
-    let Some(status) = code
-        .parse::<u16>()
-        .ok()
-        .filter(|_| version.starts_with("HTTP/"))
-    else {
+    if response.is_empty() {
         return (
             false,
-            format!("Failure: the response's status line {line:?} is not HTTP"),
+            "Failure: The endpoint closed the connection without a response".into(),
         );
+    }
+    let line_end = find(response, b"\r\n").unwrap_or(response.len());
+    let Some(status) = status_code(&response[..line_end]) else {
+        return (false, NOT_HTTP.into());
     };
-    let shown = format!("HTTP Status Code {status}, {reason}");
+    let shown = status_text(status);
     if !(200..400).contains(&status) {
         return (false, format!("Failure: {shown}"));
     }
@@ -381,9 +404,9 @@ mod tests {
         let port = closed.local_addr().unwrap().port();
         drop(closed);
         let (ok, report) = probe_endpoint(&config("TCP", port), None).await;
-        assert!(
-            !ok && report.starts_with("Failure: Could not connect"),
-            "{report}"
+        assert_eq!(
+            (ok, report.as_str()),
+            (false, "Failure: Connection refused")
         );
     }
 
@@ -448,7 +471,10 @@ mod tests {
         )
         .await;
         let (ok, report) = probe_endpoint(&config("HTTP", port), None).await;
-        assert!(!ok && report.ends_with("503, Slow"), "{report}");
+        assert_eq!(
+            (ok, report.as_str()),
+            (false, "Failure: HTTP Status Code 503, Service Unavailable")
+        );
         // A trickle, one byte every 50 ms: cut at the response time, whatever it sent.
         let (port, sent) = endless(b"", b"H", Duration::from_millis(50)).await;
         let started = std::time::Instant::now();
@@ -459,14 +485,128 @@ mod tests {
             sent.load(std::sync::atomic::Ordering::Relaxed) > 10,
             "the trickle never started"
         );
-        // Control characters in the reason phrase never reach the status report (its XML).
+        // The target's reason phrase never reaches the status report (its XML): the standard one
+        // for the code does.
         let (ok, report) = judge(b"HTTP/1.1 200 O\x07K\x1b[31m\r\n\r\n", None);
-        assert!(
-            ok && report == "Success: HTTP Status Code 200, OK[31m",
-            "{report}"
+        assert_eq!(
+            (ok, report.as_str()),
+            (true, "Success: HTTP Status Code 200, OK")
         );
         // An empty search string cannot panic the probe (the API refuses one anyway).
         assert!(judge(b"HTTP/1.1 200 OK\r\n\r\nbody", Some("")).0);
+    }
+
+    /// What a hostile target may send: a secret in its first line, reason phrase, headers or
+    /// body.
+    const SECRET: &str = "AKIAIOSFODNN7EXAMPLE";
+
+    fn hostile_responses() -> Vec<Vec<u8>> {
+        [
+            format!("{SECRET} wJalrXUtnFEMI/K7MDENG\r\n\r\n"),
+            format!("SSH-2.0-{SECRET}\r\n"),
+            SECRET.to_owned(),
+            format!("HTTP/1.1 200 {SECRET}\r\n\r\n"),
+            format!("HTTP/1.1 500 {SECRET}\r\n\r\n{SECRET}"),
+            format!("HTTP/1.1 599 {SECRET}\r\nX-Key: {SECRET}\r\n\r\n"),
+            format!("HTTP/1.1 200 OK\r\nX-Key: {SECRET}\r\n\r\n{SECRET}"),
+            format!("HTTP/{SECRET} 200 OK\r\n\r\n"),
+            format!("HTTP/1.1 2000 {SECRET}\r\n\r\n"),
+        ]
+        .into_iter()
+        .map(String::into_bytes)
+        .collect()
+    }
+
+    #[test]
+    fn no_byte_of_the_target_reaches_the_status_report() {
+        let check = crate::store::HealthCheck {
+            id: "c".into(),
+            caller_reference: "r".into(),
+            config: config("HTTP", 80),
+            version: 1,
+        };
+        for response in hostile_responses() {
+            for search in [None, Some("absent"), Some(SECRET)] {
+                let (_, report) = judge(&response, search);
+                let observation = Observation {
+                    success: false,
+                    report,
+                    at_ms: 0,
+                };
+                let xml = crate::xml::observations(&check, Some(&observation));
+                assert!(
+                    !observation.report.contains(SECRET) && !xml.contains(SECRET),
+                    "{:?}: {xml}",
+                    String::from_utf8_lossy(&response)
+                );
+            }
+        }
+        // What they get instead: Route 53's kind of text, the standard phrase for the code.
+        let reports: Vec<String> = hostile_responses()
+            .iter()
+            .map(|r| judge(r, None).1)
+            .collect();
+        assert_eq!(
+            reports,
+            [
+                NOT_HTTP,
+                NOT_HTTP,
+                NOT_HTTP,
+                "Success: HTTP Status Code 200, OK",
+                "Failure: HTTP Status Code 500, Internal Server Error",
+                "Failure: HTTP Status Code 599",
+                "Success: HTTP Status Code 200, OK",
+                "Success: HTTP Status Code 200, OK",
+                NOT_HTTP,
+            ]
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn no_response_is_ever_quoted(
+            before in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
+            after in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
+            prefix in proptest::sample::select(vec!["", "HTTP/1.1 200 ", "HTTP/1.0 404 ", "HTTP/1.1 302 x\r\n\r\n"]),
+        ) {
+            let mut response = prefix.as_bytes().to_vec();
+            response.extend(before);
+            response.extend_from_slice(SECRET.as_bytes());
+            response.extend(after);
+            for search in [None, Some("needle")] {
+                let (_, report) = judge(&response, search);
+                proptest::prop_assert!(!report.contains(SECRET), "{}", report);
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_stored_check_at_a_refused_address_is_never_connected() {
+        // Connecting to 0.0.0.0 reaches this host: a listener on loopback sees it.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let accepted = |l: &std::net::TcpListener| std::iter::from_fn(|| l.accept().ok()).count();
+        let reached = std::net::TcpStream::connect(("0.0.0.0", port)).unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        let mut seen = 0;
+        while seen == 0 && std::time::Instant::now() < deadline {
+            seen += accepted(&listener);
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(
+            seen, 1,
+            "0.0.0.0 does not reach this host: the test proves nothing"
+        );
+        drop(reached);
+        // A check stored with such an address (by an older version: the API refuses it now).
+        for ip in ["0.0.0.0", "::ffff:0.0.0.0", "::ffff:169.254.169.254"] {
+            let mut stored = config("TCP", port);
+            stored.ip_address = Some(ip.parse().unwrap());
+            let (ok, report) = probe_endpoint(&stored, None).await;
+            assert!(!ok && report.contains("does not probe"), "{ip}: {report}");
+        }
+        assert_eq!(accepted(&listener), 0, "the checker connected");
     }
 
     #[test]

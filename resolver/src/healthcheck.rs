@@ -10,6 +10,8 @@ use std::net::IpAddr;
 use probe::state::{Health, TargetHealth, Thresholds};
 use serde::{Deserialize, Serialize};
 
+pub mod address;
+
 /// Route 53's default quota on health checks per account (`MAX_HEALTH_CHECKS_BY_OWNER`); the lab
 /// keeps the same bound.
 pub const MAX_HEALTH_CHECKS: usize = 200;
@@ -226,19 +228,6 @@ fn bounded(field: &str, value: String, max: usize) -> Result<String, String> {
     Ok(value)
 }
 
-/// True for an address a health check may probe: not link-local (169.254.0.0/16 holds EC2's
-/// instance metadata service; fe80::/10, and fd00:ec2::254, its IPv6 address), multicast,
-/// broadcast or unspecified. Route 53 also refuses loopback and private addresses; the lab,
-/// whose targets are on loopback, does not.
-fn probe_target(ip: IpAddr) -> bool {
-    let imds_v6 = IpAddr::V6(std::net::Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254));
-    let link_local = match ip {
-        IpAddr::V4(v4) => v4.is_link_local() || v4.is_broadcast(),
-        IpAddr::V6(v6) => (v6.segments()[0] & 0xffc0) == 0xfe80,
-    };
-    !(link_local || ip.is_multicast() || ip.is_unspecified() || ip == imds_v6)
-}
-
 /// `value` when it is one token of an HTTP request line or `Host` header: no whitespace or
 /// control characters (which would end the line and start another header).
 fn one_token(field: &str, value: String) -> Result<String, String> {
@@ -348,10 +337,11 @@ impl ConfigInput {
             let parsed = ip.parse::<IpAddr>().map_err(|_| {
                 format!("Invalid IP address '{ip}': IPAddress must be an IPv4 or IPv6 address")
             })?;
-            if !probe_target(parsed) {
+            if let Some(refused) = address::refused(parsed) {
                 return Err(format!(
-                    "Invalid IP address '{ip}': Route 53 does not check link-local, multicast, \
-                     broadcast or unspecified addresses (the lab allows loopback and private ones)"
+                    "Invalid IP address '{ip}': {refused}. Route 53 does not check link-local, \
+                     multicast, broadcast, reserved or unspecified addresses, however they are \
+                     written (the lab allows loopback and private ones)"
                 ));
             }
             config.ip_address = Some(parsed);
@@ -608,14 +598,7 @@ mod tests {
         let e = err(input("HTTP"), |i| i.ip_address = Some("nope".into()));
         assert!(e.contains("nope"), "{e}");
         // EC2's metadata service (link-local), and the other addresses Route 53 never probes.
-        for ip in [
-            "169.254.169.254",
-            "fd00:ec2::254",
-            "fe80::1",
-            "224.0.0.1",
-            "0.0.0.0",
-            "::",
-        ] {
+        for ip in REFUSED {
             let e = err(input("HTTP"), |i| i.ip_address = Some("x".into()));
             assert!(e.contains("'x'"), "{e}");
             let mut i = input("HTTP");
@@ -657,6 +640,69 @@ mod tests {
         assert!(calc.clone().create().is_ok());
         calc.health_threshold = Some("257".into());
         assert!(calc.create().unwrap_err().contains("healthThreshold"));
+    }
+
+    /// The metadata services and the other refused addresses in the spellings of issue #23.
+    const REFUSED: [&str; 16] = [
+        "169.254.169.254",
+        "::ffff:169.254.169.254",
+        "::ffff:a9fe:a9fe",
+        "0:0:0:0:0:ffff:a9fe:a9fe",
+        "::ffff:169.254.170.2",
+        "::169.254.169.254",
+        "64:ff9b::a9fe:a9fe",
+        "::ffff:0.0.0.0",
+        "0.1.2.3",
+        "fd00:ec2::254",
+        "fe80::1",
+        "224.0.0.1",
+        "255.255.255.255",
+        "0.0.0.0",
+        "::",
+        "169.254.170.2",
+    ];
+
+    #[test]
+    fn updates_refuse_every_spelling_of_a_refused_address() {
+        let c = input("HTTP").create().unwrap();
+        for ip in REFUSED {
+            let e = ConfigInput {
+                ip_address: Some(ip.into()),
+                ..ConfigInput::default()
+            }
+            .update(&c)
+            .unwrap_err();
+            assert!(e.contains(ip) && e.contains("link-local"), "{ip}: {e}");
+        }
+        let moved = ConfigInput {
+            ip_address: Some("::ffff:127.0.0.2".into()),
+            ..ConfigInput::default()
+        };
+        assert!(moved.update(&c).is_ok());
+    }
+
+    #[test]
+    fn a_name_alone_is_never_probed() {
+        // The lab resolves no name: an endpoint check needs IPAddress, and no update removes it.
+        let named = ConfigInput {
+            check_type: Some("HTTP".into()),
+            fqdn: Some("instance-data.ec2.internal".into()),
+            ..ConfigInput::default()
+        };
+        assert!(named.create().unwrap_err().contains("needs IPAddress"));
+        let c = input("HTTP").create().unwrap();
+        let reset = ConfigInput {
+            reset: vec!["FullyQualifiedDomainName".into()],
+            ..ConfigInput::default()
+        };
+        assert!(reset.update(&c).unwrap().ip_address.is_some());
+        let e = ConfigInput {
+            reset: vec!["IPAddress".into()],
+            ..ConfigInput::default()
+        }
+        .update(&c)
+        .unwrap_err();
+        assert!(e.contains("resetElements"), "{e}");
     }
 
     #[test]

@@ -1336,3 +1336,196 @@ fn the_aws_cli_drives_health_checks_tags_and_limits() {
     let count = aws(&api, &["get-health-check-count"]);
     assert_eq!(count["HealthCheckCount"], 0, "{count}");
 }
+
+// Health check targets and status texts (issue #23): the metadata services in every spelling,
+// and no byte of a target in GetHealthCheckStatus.
+
+/// Runs `ip args…`, which must succeed.
+fn ip(args: &[&str]) {
+    let out = Command::new("ip").args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "ip {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A network namespace this test made, deleted (with its addresses) when dropped.
+struct Netns(String);
+
+impl Netns {
+    /// A new namespace with its loopback up, or why one cannot be made here.
+    fn create(tag: &str) -> Result<Self, String> {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        let uid = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Uid:"))
+            .and_then(|l| l.split_whitespace().next().map(str::to_owned));
+        if uid.as_deref() != Some("0") {
+            return Err("not root: network namespaces need root".into());
+        }
+        if Command::new("ip").arg("-V").output().is_err() {
+            return Err("`ip` (iproute2) is not installed".into());
+        }
+        let name = format!("wlb-{tag}-{}", std::process::id());
+        ip(&["netns", "add", &name]);
+        let ns = Self(name);
+        ns.ip(&["link", "set", "lo", "up"]);
+        Ok(ns)
+    }
+
+    /// Runs `ip -n NAME args…`, which must succeed.
+    fn ip(&self, args: &[&str]) {
+        ip(&[&["-n", self.0.as_str()], args].concat());
+    }
+
+    /// `argv` run inside the namespace.
+    fn exec(&self, argv: &[&str]) -> Command {
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &self.0]).args(argv);
+        cmd
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).output();
+    }
+}
+
+/// The lines a service printed after its ready line, once `want` of them have arrived (at most
+/// 10 s), and any that arrived with them.
+fn printed_lines(service: &Service, want: usize) -> Vec<String> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut lines = Vec::new();
+    while lines.len() < want {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match service.lines.recv_timeout(left) {
+            Ok(line) => lines.push(line),
+            Err(_) => break,
+        }
+    }
+    lines.extend(service.lines.try_iter());
+    lines
+}
+
+#[test]
+fn health_checks_never_reach_a_metadata_service_in_any_spelling() {
+    let ns = match Netns::create("hc") {
+        Ok(ns) => ns,
+        Err(why) => {
+            eprintln!(
+                "SKIPPED health_checks_never_reach_a_metadata_service_in_any_spelling: {why}"
+            );
+            return;
+        }
+    };
+    // The fake metadata service answers on every address a refused spelling reaches.
+    for address in [
+        "169.254.169.254/32",
+        "169.254.170.2/32",
+        "0.1.2.3/32",
+        "fd00:ec2::254/128",
+        "64:ff9b::a9fe:a9fe/128",
+        "::a9fe:a9fe/128",
+        "64:ff9b:1::a9fe:a9fe/128",
+    ] {
+        ns.ip(&["addr", "add", address, "dev", "lo"]);
+    }
+    let script = format!("{}/tests/py/route53_health.py", env!("CARGO_MANIFEST_DIR"));
+    let python = testkit::venv_python();
+    let python = python.as_str();
+    let fake = Service::spawn_cmd(&mut ns.exec(&[python, &script, "metadata"]));
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let state_arg = state.to_str().unwrap();
+    // The default listeners (loopback, fixed ports): the namespace is the test's own.
+    let resolver_in_ns =
+        || Service::spawn_cmd(&mut ns.exec(&[BIN, "-q", "resolver", "--state-dir", state_arg]));
+
+    // Every spelling refused by CreateHealthCheck and UpdateHealthCheck; a control probe seen.
+    let mut r = resolver_in_ns();
+    let out = ns
+        .exec(&[python, &script, "refuse", &r.field("api_url")])
+        .output()
+        .unwrap();
+    let text = assert_ok(&out, "refused spellings");
+    assert!(text.contains("the control check was probed"), "{text}");
+    let reached: usize = text
+        .lines()
+        .find_map(|l| l.strip_prefix("reached the fake "))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no count of the fake's connections: {text}"));
+    assert!(reached >= 14, "{text}");
+    let victims: Vec<&str> = text
+        .lines()
+        .find_map(|l| l.strip_prefix("victims "))
+        .unwrap_or_else(|| panic!("no victims: {text}"))
+        .split_whitespace()
+        .collect();
+    r.kill();
+
+    // Checks stored by an older version at refused addresses: the checker refuses them too.
+    let state_file = state.join("state.json");
+    let out = py(
+        "route53_health.py",
+        &[
+            "forge",
+            state_file.to_str().unwrap(),
+            "\"127.0.0.2\"=\"169.254.169.254\"",
+            "\"127.0.0.3\"=\"::ffff:169.254.169.254\"",
+            "\"127.0.0.4\"=\"0.0.0.0\"",
+            "\"port\":81=\"port\":80",
+        ],
+    );
+    assert_ok(&out, "forged state file");
+    let r = resolver_in_ns();
+    let mut args = vec![script.as_str(), "stored"];
+    let api = r.field("api_url");
+    args.push(&api);
+    args.extend(&victims);
+    let mut cmd = ns.exec(&[python]);
+    let out = cmd.args(&args).output().unwrap();
+    let text = assert_ok(&out, "stored checks at refused addresses");
+    assert!(
+        text.contains("169.254.169.254:80: Failure: the lab does not probe"),
+        "{text}"
+    );
+    drop(r);
+
+    // One last connection of our own: the fake accepts in order, so every connection before it,
+    // the resolver's included, has been printed when it is.
+    let out = ns
+        .exec(&[
+            python,
+            "-c",
+            "import socket; socket.create_connection(('127.0.0.1', 80), timeout=5).recv(64)",
+        ])
+        .output()
+        .unwrap();
+    assert_ok(&out, "the last connection");
+    let lines = printed_lines(&fake, reached + 1);
+    assert_eq!(
+        lines.len(),
+        reached + 1,
+        "the fake metadata service saw connections beyond the test's own {reached} and the last: {lines:#?}"
+    );
+}
+
+#[test]
+fn health_check_status_never_quotes_the_target() {
+    let r = resolver(&[]);
+    let out = py("route53_health.py", &["secrets", &r.field("api_url")]);
+    let text = assert_ok(&out, "hostile targets");
+    for report in [
+        "reported: Failure: The endpoint's response is not a valid HTTP response",
+        "reported: Success: HTTP Status Code 200, OK",
+        "reported: Failure: HTTP Status Code 500, Internal Server Error",
+        "reported: Failure: HTTP Status Code 599",
+        "ok: 5 hostile targets, no secret quoted",
+    ] {
+        assert!(text.contains(report), "{report}: {text}");
+    }
+    assert!(!text.contains("AKIAIOSFODNN7EXAMPLE"), "{text}");
+}

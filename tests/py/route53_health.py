@@ -9,8 +9,27 @@ Usage:
   python route53_health.py dns RESOLVER_URL DNS_HOST DNS_PORT
       Two HTTP targets, a health check each, two weighted records carrying them: a target that
       goes down stops being answered; when both are down, both are answered again.
+  python route53_health.py secrets RESOLVER_URL
+      Targets that answer with a secret in their first line, reason phrase, headers or body: no
+      GetHealthCheckStatus answer quotes it.
+  python route53_health.py metadata
+      A fake instance metadata service on port 80 of every address of its namespace: prints a
+      JSON ready line, then one line per connection it accepts.
+  python route53_health.py refuse RESOLVER_URL
+      In the namespace of `metadata`: reaches the fake through its addresses once (printing how
+      many connections that made), then every spelling of a refused address is refused by
+      CreateHealthCheck and UpdateHealthCheck, and a control check's probe is observed (so the
+      checker ran). Prints the ids of three TCP checks at 127.0.0.2-4 port 81 for `forge`.
+  python route53_health.py forge STATE_FILE OLD=NEW...
+      Rewrites a stopped resolver's state file (its payload and checksum), as an older version
+      might have written it.
+  python route53_health.py stored RESOLVER_URL CHECK_ID...
+      Each check reports the lab's refusal to probe its stored address.
 """
 import datetime
+import hashlib
+import json
+import socket
 import http.server
 import os
 import ssl
@@ -340,7 +359,183 @@ def dns_scenario(resolver_url, host, port):
     print("ok: unhealthy skipped, all unhealthy answered")
 
 
+# What a hostile target sends; none of it may reach a status report.
+SECRET = "AKIAIOSFODNN7EXAMPLE"
+
+
+def raw_server(reply):
+    """A TCP server on 127.0.0.1 answering every connection with `reply` after the request head."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+
+    def answer():
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            with conn:
+                conn.settimeout(2)
+                head = b""
+                try:
+                    while b"\r\n\r\n" not in head and len(head) < 65536:
+                        chunk = conn.recv(4096)
+                        if not chunk:
+                            break
+                        head += chunk
+                    conn.sendall(reply)
+                except OSError:
+                    pass
+    threading.Thread(target=answer, daemon=True).start()
+    return listener
+
+
+def secrets_scenario(resolver_url):
+    r53 = client(resolver_url)
+    cases = [
+        ("HTTP", "%s wJalrXUtnFEMI/K7MDENG\r\n\r\n" % SECRET,
+         "Failure: The endpoint's response is not a valid HTTP response"),
+        ("HTTP", "HTTP/1.1 200 %s\r\nContent-Length: 2\r\n\r\nhi" % SECRET, "Success: HTTP Status Code 200, OK"),
+        ("HTTP", "HTTP/1.1 500 %s\r\nX-Key: %s\r\n\r\n%s" % (SECRET, SECRET, SECRET),
+         "Failure: HTTP Status Code 500, Internal Server Error"),
+        ("HTTP", "HTTP/1.1 599 %s\r\n\r\n" % SECRET, "Failure: HTTP Status Code 599"),
+        ("HTTP_STR_MATCH", "HTTP/1.1 200 %s\r\n\r\n%s" % (SECRET, SECRET),
+         "Failure: HTTP Status Code 200, OK. The search string was not found"),
+    ]
+    servers = []
+    for kind, reply, want in cases:
+        server = raw_server(reply.encode())
+        servers.append(server)
+        config = {"Type": kind, "IPAddress": "127.0.0.1", "Port": server.getsockname()[1], "ResourcePath": "/",
+                  "RequestInterval": 10, "FailureThreshold": 1}
+        if kind == "HTTP_STR_MATCH":
+            config["SearchString"] = "absent"
+        check = r53.create_health_check(CallerReference=uuid.uuid4().hex, HealthCheckConfig=config)["HealthCheck"]["Id"]
+        observation = wait_status(r53, check, want.split(":")[0])
+        status = r53.get_health_check_status(HealthCheckId=check)
+        if SECRET in repr(status) or SECRET in repr(r53.get_health_check(HealthCheckId=check)):
+            sys.exit("FAILED: the status of %s quotes the target: %r" % (kind, status))
+        report = observation["StatusReport"]["Status"]
+        if not report.startswith(want):
+            sys.exit("FAILED: %r reported %r, expected %r" % (reply, report, want))
+        print("reported: %s" % report)
+    for server in servers:
+        server.close()
+    print("ok: %d hostile targets, no secret quoted" % len(cases))
+
+
+def metadata():
+    """The fake metadata service: [::]:80, IPv4 too (IPv6-only off)."""
+    listener = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    listener.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("::", 80))
+    listener.listen(64)
+    print(json.dumps({"metadata": "[::]:80"}), flush=True)
+    while True:
+        conn, peer = listener.accept()
+        print("connection from %s to %s" % (peer[0], conn.getsockname()[0]), flush=True)
+        with conn:
+            body = b'{"SecretAccessKey": "%s"}' % SECRET.encode()
+            try:
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+            except OSError:
+                pass
+
+
+# Every spelling of a refused address (issue #23's list and more).
+REFUSED_SPELLINGS = [
+    "169.254.169.254", "::ffff:169.254.169.254", "::ffff:a9fe:a9fe", "0:0:0:0:0:ffff:a9fe:a9fe",
+    "::ffff:169.254.170.2", "169.254.170.2", "::169.254.169.254", "64:ff9b::a9fe:a9fe",
+    "::ffff:0.0.0.0", "0.1.2.3", "0.0.0.0", "::", "fd00:ec2::254", "fe80::1", "64:ff9b:1::a9fe:a9fe",
+    "0000:0000:0000:0000:0000:FFFF:A9FE:A9FE",
+]
+# The ones a plain client in the namespace reaches the fake at (the test assigns their addresses
+# to its loopback; 0.0.0.0 and :: reach the host itself); fe80::1 needs an interface.
+FAKE_REACHABLE = [a for a in REFUSED_SPELLINGS if not a.startswith("fe80")]
+
+
+def refuse_scenario(resolver_url):
+    for address in FAKE_REACHABLE:
+        with socket.create_connection((address, 80), timeout=5) as s:
+            if SECRET.encode() not in s.recv(4096):
+                sys.exit("FAILED: the fake metadata service did not answer at %s" % address)
+    print("reached the fake %d times" % len(FAKE_REACHABLE), flush=True)
+    r53 = client(resolver_url)
+    victims = []
+    for n in (2, 3, 4):
+        victims.append(r53.create_health_check(CallerReference=uuid.uuid4().hex, HealthCheckConfig={
+            "Type": "TCP", "IPAddress": "127.0.0.%d" % n, "Port": 81, "RequestInterval": 10,
+            "FailureThreshold": 1})["HealthCheck"]["Id"])
+    failures = []
+    for address in REFUSED_SPELLINGS:
+        for kind in ("HTTP", "TCP"):
+            try:
+                r53.create_health_check(CallerReference=uuid.uuid4().hex, HealthCheckConfig={
+                    "Type": kind, "IPAddress": address, "Port": 80, "RequestInterval": 10, "FailureThreshold": 1})
+                failures.append("CreateHealthCheck %s at %s was accepted" % (kind, address))
+            except ClientError as e:
+                if e.response["Error"]["Code"] != "InvalidInput":
+                    failures.append("CreateHealthCheck at %s: %s" % (address, e.response["Error"]))
+        try:
+            r53.update_health_check(HealthCheckId=victims[0], IPAddress=address, Port=80)
+            failures.append("UpdateHealthCheck to %s was accepted" % address)
+        except ClientError as e:
+            if e.response["Error"]["Code"] != "InvalidInput":
+                failures.append("UpdateHealthCheck to %s: %s" % (address, e.response["Error"]))
+    if failures:
+        sys.exit("FAILED:\n" + "\n".join(failures))
+    if r53.get_health_check_count()["HealthCheckCount"] != len(victims):
+        sys.exit("FAILED: a refused check was stored")
+    # The checker ran after every refusal: a control check's probe is observed.
+    control = serve()
+    check = r53.create_health_check(CallerReference=uuid.uuid4().hex,
+                                    HealthCheckConfig=http_config(control.server_address[1]))["HealthCheck"]["Id"]
+    wait_status(r53, check, "Success")
+    control.shutdown()
+    print("victims %s" % " ".join(victims))
+    print("ok: %d spellings refused by CreateHealthCheck and UpdateHealthCheck; the control check was probed"
+          % len(REFUSED_SPELLINGS))
+
+
+def forge(path, replacements):
+    with open(path, "rb") as f:
+        header, payload = f.read().split(b"\n", 1)
+    for pair in replacements:
+        old, new = pair.split("=", 1)
+        if old.encode() not in payload:
+            sys.exit("FAILED: %s is not in the state file" % old)
+        payload = payload.replace(old.encode(), new.encode())
+    magic = header.split(b" len=")[0]
+    header = b"%s len=%d sha256=%s" % (magic, len(payload), hashlib.sha256(payload).hexdigest().encode())
+    with open(path, "wb") as f:
+        f.write(header + b"\n" + payload)
+    print("ok: forged")
+
+
+def stored_scenario(resolver_url, checks):
+    r53 = client(resolver_url)
+    for check in checks:
+        config = r53.get_health_check(HealthCheckId=check)["HealthCheck"]["HealthCheckConfig"]
+        report = wait_status(r53, check, "Failure")["StatusReport"]["Status"]
+        if "does not probe" not in report:
+            sys.exit("FAILED: %s at %s reported %r" % (check, config["IPAddress"], report))
+        print("%s:%s: %s" % (config["IPAddress"], config["Port"], report))
+    print("ok: %d stored checks at refused addresses were not probed" % len(checks))
+
+
 if sys.argv[1] == "diff":
     diff(sys.argv[2], sys.argv[3])
+elif sys.argv[1] == "secrets":
+    secrets_scenario(sys.argv[2])
+elif sys.argv[1] == "metadata":
+    metadata()
+elif sys.argv[1] == "refuse":
+    refuse_scenario(sys.argv[2])
+elif sys.argv[1] == "forge":
+    forge(sys.argv[2], sys.argv[3:])
+elif sys.argv[1] == "stored":
+    stored_scenario(sys.argv[2], sys.argv[3:])
 else:
     dns_scenario(sys.argv[2], sys.argv[3], sys.argv[4])
