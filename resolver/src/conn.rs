@@ -19,8 +19,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
 
 use crate::metrics::ConnectionLabels;
-use crate::slots::{Id, Table};
 pub use crate::slots::{Caps, Prefix, Refusal};
+use crate::slots::{Id, Table};
 
 /// A listener's open connections ([`Table`], the decisions) behind a lock, with a way to close
 /// each: the connection's task waits on its [`Slot::evicted`].

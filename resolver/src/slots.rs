@@ -153,7 +153,12 @@ impl<T> Table<T> {
     /// Admits a connection from `source` at `now`, storing `token` with it, or says which cap
     /// refuses it. A source network at its cap is refused; a full listener evicts (see the
     /// module's documentation) or refuses.
-    pub fn admit(&mut self, source: IpAddr, now: Instant, token: T) -> Result<Admitted<T>, Refusal> {
+    pub fn admit(
+        &mut self,
+        source: IpAddr,
+        now: Instant,
+        token: T,
+    ) -> Result<Admitted<T>, Refusal> {
         let prefix = Prefix::of(source);
         if self.held(prefix) >= self.caps.per_source {
             return Err(Refusal::PerSource);
@@ -262,7 +267,10 @@ mod tests {
         );
         // IPv4-compatible (deprecated) and NAT64 addresses are IPv6 networks.
         assert!(matches!(Prefix::of(ip("::192.0.2.9")), Prefix::V6(_)));
-        assert!(matches!(Prefix::of(ip("64:ff9b::192.0.2.9")), Prefix::V6(_)));
+        assert!(matches!(
+            Prefix::of(ip("64:ff9b::192.0.2.9")),
+            Prefix::V6(_)
+        ));
     }
 
     proptest! {

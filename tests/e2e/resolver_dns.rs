@@ -495,7 +495,10 @@ async fn a_tcp_hold_from_24_networks_leaves_a_new_client_answered_within_a_secon
     }
     let elapsed = started.elapsed();
     let mut newcomer = newcomer.expect("the new client got no answer within 1 s");
-    assert!(elapsed < Duration::from_secs(1), "answered after {elapsed:?}");
+    assert!(
+        elapsed < Duration::from_secs(1),
+        "answered after {elapsed:?}"
+    );
     // It took a holder's place, and keeps its own while the holders go on querying.
     assert!(evictions() >= 1.0, "the newcomer evicted no holder");
     let before = answered.load(Ordering::Relaxed);
