@@ -42,6 +42,10 @@ pub enum LogFormat {
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "parsed once at startup: the size of the resolver's flags costs nothing"
+)]
 pub enum Command {
     /// Keep this instance's weighted record in Route 53, and drain it on the way out.
     Agent(AgentArgs),

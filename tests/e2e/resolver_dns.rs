@@ -88,9 +88,9 @@ fn tcp_query(id: u16) -> Vec<u8> {
 
 /// A TCP connection to `to` from the loopback address `from`.
 async fn connect_from(from: &str, to: &str) -> tokio::net::TcpStream {
-    let socket = tokio::net::TcpSocket::new_v4().unwrap();
-    socket.bind(format!("{from}:0").parse().unwrap()).unwrap();
-    socket.connect(to.parse().unwrap()).await.unwrap()
+    try_connect_from(from, to)
+        .await
+        .unwrap_or_else(|e| panic!("cannot connect from {from} to {to}: {e}"))
 }
 
 /// Asks `lab.test` SOA over `stream`; true when a NOERROR answer came back within 5 s.
