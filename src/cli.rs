@@ -42,6 +42,10 @@ pub enum LogFormat {
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "parsed once at startup: the size of the resolver's flags costs nothing"
+)]
 pub enum Command {
     /// Keep this instance's weighted record in Route 53, and drain it on the way out.
     Agent(AgentArgs),
@@ -106,10 +110,12 @@ pub struct ResolverArgs {
     /// Accept SigV4 requests that leave the body unsigned (x-amz-content-sha256: UNSIGNED-PAYLOAD).
     #[arg(long)]
     pub api_allow_unsigned_payload: bool,
-    /// Open DNS-over-TCP connections at most; more are closed at once [default: 512].
+    /// Open DNS-over-TCP connections at most; past it a newcomer takes the place of the least
+    /// recently active connection of the source network holding the most [default: 512].
     #[arg(long, value_name = "N")]
     pub dns_tcp_max_connections: Option<usize>,
-    /// Open DNS-over-TCP connections at most from one address [default: 64].
+    /// Open DNS-over-TCP connections at most from one /24 (IPv4) or /56 (IPv6); more are closed
+    /// at once [default: 64].
     #[arg(long, value_name = "N")]
     pub dns_tcp_max_per_source: Option<usize>,
     /// DNS-over-TCP idle, read and write timeout [default: 10s].
@@ -118,10 +124,13 @@ pub struct ResolverArgs {
     /// Queries answered on one DNS-over-TCP connection before it is closed [default: 1000].
     #[arg(long, value_name = "N")]
     pub dns_tcp_max_queries: Option<usize>,
+    /// How long a DNS-over-TCP connection may stay open, however active [default: 2m].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub dns_tcp_lifetime: Option<std::time::Duration>,
     /// Open API connections at most; more are closed at once [default: 256].
     #[arg(long, value_name = "N")]
     pub api_max_connections: Option<usize>,
-    /// Open API connections at most from one address [default: 64].
+    /// Open API connections at most from one /24 (IPv4) or /56 (IPv6) [default: 64].
     #[arg(long, value_name = "N")]
     pub api_max_per_source: Option<usize>,
     /// Time for a client to send an API request's head, and the API's keep-alive idle timeout

@@ -36,16 +36,20 @@ pub struct ResolverConfig {
     pub api_allow_unsigned_payload: Option<bool>,
     /// `--dns-tcp-max-connections`: open DNS-over-TCP connections at most.
     pub dns_tcp_max_connections: Option<usize>,
-    /// `--dns-tcp-max-per-source`: open DNS-over-TCP connections at most from one address.
+    /// `--dns-tcp-max-per-source`: open DNS-over-TCP connections at most from one source
+    /// network (a /24 for IPv4, a /56 for IPv6).
     pub dns_tcp_max_per_source: Option<usize>,
     /// `--dns-tcp-timeout`: DNS-over-TCP idle, read and write timeout.
     #[serde(default, deserialize_with = "optional_duration")]
     pub dns_tcp_timeout: Option<Duration>,
     /// `--dns-tcp-max-queries`: queries answered on one DNS-over-TCP connection.
     pub dns_tcp_max_queries: Option<usize>,
+    /// `--dns-tcp-lifetime`: how long a DNS-over-TCP connection may stay open.
+    #[serde(default, deserialize_with = "optional_duration")]
+    pub dns_tcp_lifetime: Option<Duration>,
     /// `--api-max-connections`: open API connections at most.
     pub api_max_connections: Option<usize>,
-    /// `--api-max-per-source`: open API connections at most from one address.
+    /// `--api-max-per-source`: open API connections at most from one source network (/24, /56).
     pub api_max_per_source: Option<usize>,
     /// `--api-header-timeout`: time to send a request's head; the keep-alive idle timeout.
     #[serde(default, deserialize_with = "optional_duration")]

@@ -1,12 +1,13 @@
 //! Connection admission shared by DNS over TCP and the API: a cap on open connections in total
-//! and per source address (each listener has its own pool, so a flood of one never starves the
-//! other), and the accept loop that applies it, backs off when the process runs out of file
-//! descriptors and logs accept errors at most once a second.
+//! and per source network (a /24 or a /56: [`Prefix`]; each listener has its own pool, so a
+//! flood of one never starves the other), eviction of the least recently active connection when
+//! a listener that allows it is full (the decision is [`crate::slots`]'s), and the accept loop
+//! that applies them, backs off when the process runs out of file descriptors and logs accept
+//! errors at most once a second.
 //!
 //! The caps must stay below the process's file-descriptor limit (`LimitNOFILE=` in the systemd
 //! unit): a connection over a cap is closed at once, before it can hold a descriptor.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
@@ -15,95 +16,77 @@ use std::time::{Duration, Instant};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Notify;
 
 use crate::metrics::ConnectionLabels;
+pub use crate::slots::{Caps, Prefix, Refusal};
+use crate::slots::{Id, Table};
 
-/// The caps of one listener's connection pool.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Caps {
-    /// Open connections at most, from all sources together.
-    pub total: usize,
-    /// Open connections at most from one source address.
-    pub per_source: usize,
-}
-
-/// Why a connection was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refusal {
-    /// The listener holds [`Caps::total`] connections.
-    Total,
-    /// The source address holds [`Caps::per_source`] connections.
-    PerSource,
-}
-
-impl Refusal {
-    /// The `reason` label of `wavelb_connections_refused_total`: `total` or `per_source`.
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::Total => "total",
-            Self::PerSource => "per_source",
-        }
-    }
-}
-
-#[derive(Debug, Default)]
-struct Open {
-    total: usize,
-    by_source: HashMap<IpAddr, usize>,
-}
-
-/// Counts a listener's open connections and admits new ones within its [`Caps`]. Pure: no I/O.
+/// A listener's open connections ([`Table`], the decisions) behind a lock, with a way to close
+/// each: the connection's task waits on its [`Slot::evicted`].
 #[derive(Debug)]
 pub struct Limiter {
-    caps: Caps,
-    open: Mutex<Open>,
+    table: Mutex<Table<Arc<Notify>>>,
 }
 
-/// One admitted connection; dropping it frees its place.
+/// One admitted connection: its task marks it active ([`Slot::touch`]) and ends when
+/// [`Slot::evicted`] resolves; dropping it frees its place.
 #[derive(Debug)]
-pub struct Permit {
+pub struct Slot {
     limiter: Arc<Limiter>,
-    source: IpAddr,
+    id: Id,
+    evicted: Arc<Notify>,
 }
 
 impl Limiter {
-    /// A limiter with no connection open.
-    pub fn new(caps: Caps) -> Arc<Self> {
+    /// A limiter with no connection open. With `evict`, a full listener closes its least
+    /// recently active connection of the network holding the most for a newcomer
+    /// ([`Table::admit`]); without, it refuses the newcomer.
+    pub fn new(caps: Caps, evict: bool) -> Arc<Self> {
         Arc::new(Self {
-            caps,
-            open: Mutex::new(Open::default()),
+            table: Mutex::new(Table::new(caps, evict)),
         })
     }
 
-    /// Admits a connection from `source`, or says which cap it would exceed.
-    pub fn admit(self: &Arc<Self>, source: IpAddr) -> Result<Permit, Refusal> {
-        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
-        if open.total >= self.caps.total {
-            return Err(Refusal::Total);
+    fn table(&self) -> std::sync::MutexGuard<'_, Table<Arc<Notify>>> {
+        // A panic while holding the lock leaves the table consistent: every method of it
+        // changes its maps together, so a poisoned lock is used as is.
+        self.table.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Admits a connection from `source` at `now`, or says which cap it would exceed. When it
+    /// takes an evicted connection's place, that connection's task is told to end.
+    pub fn admit(self: &Arc<Self>, source: IpAddr, now: Instant) -> Result<Slot, Refusal> {
+        let evicted = Arc::new(Notify::new());
+        let admitted = self.table().admit(source, now, evicted.clone())?;
+        if let Some((_, victim)) = admitted.evicted {
+            // notify_one keeps the wake-up if the task is not waiting yet.
+            victim.notify_one();
         }
-        let from_source = open.by_source.entry(source).or_insert(0);
-        if *from_source >= self.caps.per_source {
-            return Err(Refusal::PerSource);
-        }
-        *from_source += 1;
-        open.total += 1;
-        Ok(Permit {
+        Ok(Slot {
             limiter: self.clone(),
-            source,
+            id: admitted.id,
+            evicted,
         })
     }
 }
 
-impl Drop for Permit {
+impl Slot {
+    /// The connection was active now (a whole query read, an answer written).
+    pub fn touch(&self) {
+        self.limiter.table().touch(self.id, Instant::now());
+    }
+
+    /// Resolves once a newcomer has taken this connection's place: its task must close it.
+    pub async fn evicted(&self) {
+        self.evicted.notified().await;
+    }
+}
+
+impl Drop for Slot {
     fn drop(&mut self) {
-        let mut open = self.limiter.open.lock().unwrap_or_else(|e| e.into_inner());
-        open.total = open.total.saturating_sub(1);
-        if let Some(n) = open.by_source.get_mut(&self.source) {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
-                open.by_source.remove(&self.source);
-            }
-        }
+        // Nothing to free when the connection was evicted: its place was handed on then.
+        drop(self.limiter.table().release(self.id));
     }
 }
 
@@ -157,14 +140,14 @@ pub struct Counters {
 }
 
 /// Accepts connections on `listener` for ever: each admitted one is served by `serve` in its own
-/// task, holding its [`Permit`] until it ends; one over a cap is closed at once and counted.
+/// task, which holds its [`Slot`] until it ends; one over a cap is closed at once and counted.
 pub async fn accept_loop<F, Fut>(
     listener: TcpListener,
     limiter: Arc<Limiter>,
     counters: Counters,
     serve: F,
 ) where
-    F: Fn(TcpStream, SocketAddr) -> Fut,
+    F: Fn(TcpStream, SocketAddr, Slot) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
     // Every cap's series exists at 0 from the start, so a rate over it exists before a refusal.
@@ -177,13 +160,9 @@ pub async fn accept_loop<F, Fut>(
     let mut errors = ErrorLog::default();
     loop {
         match listener.accept().await {
-            Ok((stream, peer)) => match limiter.admit(peer.ip()) {
-                Ok(permit) => {
-                    let task = serve(stream, peer);
-                    tokio::spawn(async move {
-                        task.await;
-                        drop(permit);
-                    });
+            Ok((stream, peer)) => match limiter.admit(peer.ip(), Instant::now()) {
+                Ok(slot) => {
+                    tokio::spawn(serve(stream, peer, slot));
                 }
                 Err(refusal) => {
                     drop(stream);
@@ -219,25 +198,63 @@ mod tests {
     use super::*;
 
     #[test]
-    fn caps_apply_in_total_and_per_source_and_free_on_drop() {
-        let l = Limiter::new(Caps {
-            total: 3,
-            per_source: 2,
-        });
-        let a: IpAddr = "127.0.0.1".parse().unwrap();
-        let b: IpAddr = "127.0.0.2".parse().unwrap();
-        let c: IpAddr = "127.0.0.3".parse().unwrap();
-        let a1 = l.admit(a).unwrap();
-        let _a2 = l.admit(a).unwrap();
-        assert_eq!(l.admit(a).unwrap_err(), Refusal::PerSource);
-        let _b1 = l.admit(b).unwrap();
-        assert_eq!(l.admit(c).unwrap_err(), Refusal::Total);
+    fn caps_apply_in_total_and_per_network_and_free_on_drop() {
+        let l = Limiter::new(
+            Caps {
+                total: 3,
+                per_source: 2,
+            },
+            false,
+        );
+        let a: IpAddr = "127.0.1.1".parse().unwrap();
+        let a_too: IpAddr = "127.0.1.2".parse().unwrap();
+        let b: IpAddr = "127.0.2.1".parse().unwrap();
+        let c: IpAddr = "127.0.3.1".parse().unwrap();
+        let t = Instant::now();
+        let a1 = l.admit(a, t).unwrap();
+        let _a2 = l.admit(a_too, t).unwrap();
+        assert_eq!(l.admit(a, t).unwrap_err(), Refusal::PerSource);
+        let _b1 = l.admit(b, t).unwrap();
+        assert_eq!(l.admit(c, t).unwrap_err(), Refusal::Total);
         drop(a1);
-        let c1 = l.admit(c).unwrap();
-        assert_eq!(l.admit(a).unwrap_err(), Refusal::Total);
+        let c1 = l.admit(c, t).unwrap();
+        assert_eq!(l.admit(a, t).unwrap_err(), Refusal::Total);
         drop(c1);
         // A's place freed by a1 was taken by c; c's is free again, and a may take it.
-        let _a3 = l.admit(a).unwrap();
+        let _a3 = l.admit(a, t).unwrap();
+    }
+
+    #[tokio::test]
+    async fn an_evicted_slot_is_told_and_freed_once() {
+        let l = Limiter::new(
+            Caps {
+                total: 2,
+                per_source: 2,
+            },
+            true,
+        );
+        let t = Instant::now();
+        let holder = "127.0.1.1".parse().unwrap();
+        let old = l.admit(holder, t).unwrap();
+        let busy = l.admit(holder, t).unwrap();
+        busy.touch();
+        let newcomer = l.admit("127.0.2.1".parse().unwrap(), t).unwrap();
+        // The wake-up was kept for a task that waits only now.
+        tokio::time::timeout(Duration::from_secs(5), old.evicted())
+            .await
+            .expect("the least recently active slot is told to close");
+        assert!(
+            tokio::time::timeout(Duration::ZERO, busy.evicted())
+                .await
+                .is_err(),
+            "the other keeps its place"
+        );
+        assert_eq!(l.table().len(), 2);
+        drop(old);
+        assert_eq!(l.table().len(), 2, "an evicted slot is not freed twice");
+        drop(busy);
+        drop(newcomer);
+        assert!(l.table().is_empty());
     }
 
     #[test]

@@ -1,7 +1,14 @@
 //! The API's HTTP/1.1 server: hyper, one task per connection, within bounds: the connection caps
-//! of [`crate::conn`] (a pool of its own, so a DNS-over-TCP flood never starves the API), a
-//! timeout on the request head (which also closes an idle keep-alive connection), a deadline on
-//! the request body, and a connection lifetime after which it is closed gracefully.
+//! of [`crate::conn`] (a pool of its own, so a DNS-over-TCP flood never starves the API; sources
+//! counted by /24 or /56), a timeout on the request head (which also closes an idle keep-alive
+//! connection), a deadline on the request body, and a connection lifetime after which it is
+//! closed gracefully.
+//!
+//! Unlike DNS over TCP, a full API listener refuses a newcomer rather than evicting a
+//! connection: closing one at once could cut a change batch in the middle, and closing it
+//! gracefully keeps its descriptor open until its request ends (up to the body timeout), so
+//! eviction under a flood of connections could outgrow the descriptor budget. The head timeout
+//! and the lifetime bound how long a connection holds its place.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -21,7 +28,7 @@ use crate::shared::Shared;
 /// The bounds on API connections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ApiLimits {
-    /// Open connections at most, in total and per source address.
+    /// Open connections at most, in total and per source network (/24, /56).
     pub caps: Caps,
     /// How long a client may take to send a request's head, and how long a keep-alive
     /// connection may wait for the next request.
@@ -34,7 +41,7 @@ pub struct ApiLimits {
 }
 
 impl Default for ApiLimits {
-    /// 256 connections (64 from one address), 10 s for a head, 30 s for a body, 5 minutes a
+    /// 256 connections (64 from one /24 or /56), 10 s for a head, 30 s for a body, 5 minutes a
     /// connection.
     fn default() -> Self {
         Self {
@@ -61,8 +68,8 @@ pub async fn serve(listener: TcpListener, router: Router, shared: Arc<Shared>, l
         .header_read_timeout(limits.header_timeout)
         .max_buf_size(64 * 1024);
     let builder = Arc::new(builder);
-    let limiter = Limiter::new(limits.caps);
-    conn::accept_loop(listener, limiter, counters, move |stream, peer| {
+    let limiter = Limiter::new(limits.caps, false);
+    conn::accept_loop(listener, limiter, counters, move |stream, peer, slot| {
         let builder = builder.clone();
         let router = router.clone();
         let shared = shared.clone();
@@ -86,6 +93,7 @@ pub async fn serve(listener: TcpListener, router: Router, shared: Arc<Shared>, l
                     }
                 }
             };
+            drop(slot);
             if reason == "error" {
                 tracing::debug!(%peer, "API connection failed");
             }

@@ -14,7 +14,7 @@
 //! - [`healthcheck`]: Route 53 health checks (settings, validation, the pure status step);
 //!   [`checker`] runs their probes and feeds the results to the store.
 //! - [`tcp`]: DNS over TCP; [`http`]: the API's HTTP server; [`conn`]: the connection caps both
-//!   share; `udp`: the DNS-over-UDP threads (batched I/O with `recvmmsg`/`sendmmsg`, which is
+//!   share, deciding in [`slots`] (per /24 or /56, which connection a full listener closes); `udp`: the DNS-over-UDP threads (batched I/O with `recvmmsg`/`sendmmsg`, which is
 //!   why the resolver is Linux-only).
 //! - [`service`]: startup only: builds [`shared::Shared`] and composes the listeners on it.
 //!
@@ -40,6 +40,7 @@ pub mod route;
 pub mod service;
 pub mod shared;
 pub mod sigv4;
+pub mod slots;
 pub mod snapshot;
 pub mod store;
 pub mod tcp;

@@ -242,13 +242,13 @@ impl ResolverMetrics {
         registry.register(
             "wavelb_connections_refused",
             "DNS-over-TCP and API connections closed at once because a connection cap was reached, \
-             by listener and cap (total, per_source)",
+             by listener and cap (total, per_source: per /24 or /56)",
             m.connections_refused.clone(),
         );
         registry.register(
             "wavelb_connections_ended",
             "DNS-over-TCP and API connections that ended, by listener and reason (client, idle, \
-             read_timeout, write_timeout, query_cap, header_timeout, lifetime, error)",
+             read_timeout, write_timeout, query_cap, header_timeout, lifetime, evicted, error)",
             m.connections_ended.clone(),
         );
         m

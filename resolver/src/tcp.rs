@@ -1,7 +1,11 @@
 //! DNS over TCP (RFC 7766): length-prefixed queries answered in order on one connection, within
-//! bounds: the connection caps of [`crate::conn`], an idle timeout between queries, a timeout to
-//! read one query and to write one answer (a client that pipelines queries and never reads is
-//! cut), and a number of queries per connection.
+//! bounds: the connection caps of [`crate::conn`] (per source network, and a full listener
+//! closes its least recently active connection of the network holding the most for a
+//! newcomer), an idle timeout between queries, a timeout to read one query and to write one
+//! answer (a client that pipelines queries and never reads is cut), a number of queries per
+//! connection, and a lifetime. A connection is active when a whole query has been read and when
+//! an answer has been written: trickling bytes never makes it look active, and the lifetime
+//! ends it however it behaves.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -10,7 +14,7 @@ use rand::{Rng, SeedableRng};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::conn::{self, Caps, Counters, Limiter};
+use crate::conn::{self, Caps, Counters, Limiter, Slot};
 use crate::metrics::ConnectionLabels;
 use crate::shared::Shared;
 use crate::transport::Transport;
@@ -18,18 +22,23 @@ use crate::transport::Transport;
 /// The bounds on DNS-over-TCP connections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TcpLimits {
-    /// Open connections at most, in total and per source address.
+    /// Open connections at most, in total and per source network; past the total the least
+    /// recently active connection of the network holding the most is closed for the newcomer.
     pub caps: Caps,
     /// How long a connection may wait for its next query, take to send one, or leave one answer
     /// unread before it is closed.
     pub timeout: Duration,
     /// Queries answered on one connection before it is closed (the client reconnects).
     pub max_queries: usize,
+    /// How long a connection may stay open, however active; then it is closed (a query it has
+    /// sent and not had answered is lost: RFC 7766 clients send it again on a new connection).
+    pub lifetime: Duration,
 }
 
 impl Default for TcpLimits {
-    /// 512 connections (64 from one address), 10 s, 1000 queries: with the API's 256, below the
-    /// common 1024 file-descriptor limit, and far below the unit's `LimitNOFILE=4096`.
+    /// 512 connections (64 from one /24 or /56), 10 s, 1000 queries, 2 minutes: with the API's
+    /// 256, below the common 1024 file-descriptor limit, and far below the unit's
+    /// `LimitNOFILE=4096`.
     fn default() -> Self {
         Self {
             caps: Caps {
@@ -38,6 +47,7 @@ impl Default for TcpLimits {
             },
             timeout: Duration::from_secs(10),
             max_queries: 1000,
+            lifetime: Duration::from_secs(120),
         }
     }
 }
@@ -55,6 +65,10 @@ enum Ended {
     WriteTimeout,
     /// [`TcpLimits::max_queries`] were answered.
     QueryCap,
+    /// [`TcpLimits::lifetime`] passed.
+    Lifetime,
+    /// A newcomer took its place in a full listener.
+    Evicted,
 }
 
 impl Ended {
@@ -65,6 +79,8 @@ impl Ended {
             Self::ReadTimeout => "read_timeout",
             Self::WriteTimeout => "write_timeout",
             Self::QueryCap => "query_cap",
+            Self::Lifetime => "lifetime",
+            Self::Evicted => "evicted",
         }
     }
 }
@@ -75,17 +91,24 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>, limits: TcpLimits
         listener: "dns-tcp",
         refused: shared.metrics.connections_refused.clone(),
     };
-    let limiter = Limiter::new(limits.caps);
-    conn::accept_loop(listener, limiter, counters, move |stream, peer| {
+    let limiter = Limiter::new(limits.caps, true);
+    conn::accept_loop(listener, limiter, counters, move |stream, peer, slot| {
         let shared = shared.clone();
         async move {
-            let ended = match serve_conn(stream, peer.ip(), &shared, limits).await {
-                Ok(ended) => ended,
-                Err(e) => {
-                    tracing::debug!(%peer, error = %e, "DNS-over-TCP connection failed");
-                    Ended::Client
-                }
+            // Whichever comes first; the others are dropped, and the stream with them.
+            let ended = tokio::select! {
+                biased;
+                () = slot.evicted() => Ended::Evicted,
+                () = tokio::time::sleep(limits.lifetime) => Ended::Lifetime,
+                served = serve_conn(stream, peer.ip(), &shared, limits, &slot) => match served {
+                    Ok(ended) => ended,
+                    Err(e) => {
+                        tracing::debug!(%peer, error = %e, "DNS-over-TCP connection failed");
+                        Ended::Client
+                    }
+                },
             };
+            drop(slot);
             shared
                 .metrics
                 .connections_ended
@@ -104,6 +127,7 @@ async fn serve_conn(
     peer: std::net::IpAddr,
     shared: &Shared,
     limits: TcpLimits,
+    slot: &Slot,
 ) -> std::io::Result<Ended> {
     let mut rng = rand::rngs::SmallRng::from_rng(&mut rand::rng());
     let mut framed = Vec::new();
@@ -123,6 +147,7 @@ async fn serve_conn(
             Ok(read) => read?,
             Err(_) => return Ok(Ended::ReadTimeout),
         };
+        slot.touch();
         let started = Instant::now();
         let answered = {
             let snapshot = shared.snapshot.load();
@@ -147,6 +172,7 @@ async fn serve_conn(
             Ok(written) => written?,
             Err(_) => return Ok(Ended::WriteTimeout),
         }
+        slot.touch();
         shared.metrics.answered_in(1, started.elapsed());
     }
     Ok(Ended::QueryCap)

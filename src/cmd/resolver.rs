@@ -138,6 +138,12 @@ fn connection_limits(
             file.dns_tcp_max_queries,
             tcp.max_queries,
         )?,
+        lifetime: pick(
+            "dns_tcp_lifetime",
+            args.dns_tcp_lifetime,
+            file.dns_tcp_lifetime,
+            tcp.lifetime,
+        )?,
     };
     let api_limits = ApiLimits {
         caps: Caps {

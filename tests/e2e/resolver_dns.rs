@@ -88,13 +88,22 @@ fn tcp_query(id: u16) -> Vec<u8> {
 
 /// A TCP connection to `to` from the loopback address `from`.
 async fn connect_from(from: &str, to: &str) -> tokio::net::TcpStream {
-    let socket = tokio::net::TcpSocket::new_v4().unwrap();
-    socket.bind(format!("{from}:0").parse().unwrap()).unwrap();
-    socket.connect(to.parse().unwrap()).await.unwrap()
+    try_connect_from(from, to)
+        .await
+        .unwrap_or_else(|e| panic!("cannot connect from {from} to {to}: {e}"))
 }
 
 /// Asks `lab.test` SOA over `stream`; true when a NOERROR answer came back within 5 s.
 async fn answers(stream: &mut tokio::net::TcpStream, id: u16) -> bool {
+    answers_within(stream, id, std::time::Duration::from_secs(5)).await
+}
+
+/// Asks `lab.test` SOA over `stream`; true when a NOERROR answer came back within `limit`.
+async fn answers_within(
+    stream: &mut tokio::net::TcpStream,
+    id: u16,
+    limit: std::time::Duration,
+) -> bool {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let exchange = async {
         stream.write_all(&tcp_query(id)).await?;
@@ -104,7 +113,7 @@ async fn answers(stream: &mut tokio::net::TcpStream, id: u16) -> bool {
         stream.read_exact(&mut reply).await?;
         Ok::<_, std::io::Error>(reply)
     };
-    match tokio::time::timeout(std::time::Duration::from_secs(5), exchange).await {
+    match tokio::time::timeout(limit, exchange).await {
         Ok(Ok(reply)) => reply[..2] == id.to_be_bytes() && reply[3] & 0x0f == 0 && reply[7] >= 1,
         _ => false,
     }
@@ -154,23 +163,29 @@ async fn a_tcp_connection_flood_is_capped_and_leaves_the_api_and_other_sources_a
         !answers(&mut more, 2).await,
         "the 41st from one address is closed"
     );
-    // Another address still gets answers, up to the total cap.
+    // Another network still gets answers, up to the total cap (127.0.0.2 would count with
+    // 127.0.0.1: one /24).
     let mut other = Vec::new();
     for i in 0..10 {
-        let mut s = connect_from("127.0.0.2", &dns).await;
+        let mut s = connect_from("127.0.2.1", &dns).await;
         assert!(
             answers(&mut s, 100 + i).await,
-            "connection {i} from 127.0.0.2"
+            "connection {i} from 127.0.2.1"
         );
         other.push(s);
     }
-    let mut beyond = connect_from("127.0.0.3", &dns).await;
+    // The listener is full: the 51st connection takes the place of the least recently active
+    // connection of the network holding the most (127.0.0.0/24), not of 127.0.2.0/24.
+    let mut beyond = connect_from("127.0.3.1", &dns).await;
     assert!(
-        !answers(&mut beyond, 3).await,
-        "the 51st connection is closed"
+        answers(&mut beyond, 3).await,
+        "the 51st connection is answered"
     );
-    let total = "wavelb_connections_refused_total{listener=\"dns-tcp\",reason=\"total\"}";
-    tokio::task::block_in_place(|| wait_for_metric(&r, total, 1.0));
+    let evicted = "wavelb_connections_ended_total{listener=\"dns-tcp\",reason=\"evicted\"}";
+    tokio::task::block_in_place(|| wait_for_metric(&r, evicted, 1.0));
+    for (i, s) in (0u16..).zip(other.iter_mut()) {
+        assert!(answers(s, 200 + i).await, "127.0.2.1's connection {i} kept");
+    }
     // The API has a pool of its own.
     let api = r.field("api_url");
     let (status, body) = tokio::task::block_in_place(|| {
@@ -379,4 +394,204 @@ fn a_bad_geo_table_is_refused_with_every_bad_line() {
         run(&path).status.success(),
         "a good table passes --check-config"
     );
+}
+
+/// A TCP connection to `to` from the loopback address `from`, or the error.
+async fn try_connect_from(from: &str, to: &str) -> std::io::Result<tokio::net::TcpStream> {
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.bind(format!("{from}:0").parse().map_err(std::io::Error::other)?)?;
+    let to = to.parse().map_err(std::io::Error::other)?;
+    tokio::time::timeout(std::time::Duration::from_secs(5), socket.connect(to))
+        .await
+        .map_err(std::io::Error::other)?
+}
+
+/// Issue 23, item 4: 24 source networks (127.0.1.1 … 127.0.24.1, one /24 each) hold every slot
+/// of a listener of 96 (8 per /24: 4 connections each fill it) and keep querying, reconnecting
+/// when a connection is closed. A client from a fresh /24 is answered within 1 s: it takes the
+/// place of a holder's least recently active connection, and keeps its own while the holders
+/// go on (they now evict each other, never the network holding the fewest).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tcp_hold_from_24_networks_leaves_a_new_client_answered_within_a_second() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::time::{Duration, Instant};
+    let r = testkit::process::resolver(
+        env!("CARGO_BIN_EXE_wavelb"),
+        &[
+            "--dns-tcp-max-connections",
+            "96",
+            "--dns-tcp-max-per-source",
+            "8",
+        ],
+    );
+    let dns = r.dns();
+    let evicted = "wavelb_connections_ended_total{listener=\"dns-tcp\",reason=\"evicted\"}";
+    let metrics = format!("http://{}/metrics", r.field("metrics"));
+    let evictions = || {
+        let text = tokio::task::block_in_place(|| testkit::http_get(&metrics));
+        testkit::metric(&text, evicted).unwrap_or(0.0)
+    };
+    // Fill the listener: 24 networks × 4 connections, each answered.
+    let mut holders = Vec::new();
+    for net in 1..=24u16 {
+        let from = format!("127.0.{net}.1");
+        for k in 0..4u16 {
+            let mut s = connect_from(&from, &dns).await;
+            assert!(answers(&mut s, net * 10 + k).await, "holder {from} #{k}");
+            holders.push((from.clone(), s));
+        }
+    }
+    assert_eq!(evictions(), 0.0, "96 connections fit without eviction");
+    // The holders query for as long as the test runs (at most 60 s, 2 000 000 queries).
+    let stop = Arc::new(AtomicBool::new(false));
+    let answered = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for (from, mut stream) in holders {
+        let (stop, answered, dns) = (stop.clone(), answered.clone(), dns.clone());
+        tasks.push(tokio::spawn(async move {
+            let deadline = Instant::now() + Duration::from_secs(60);
+            let mut reconnects = 0u32;
+            for i in 0..20_000u32 {
+                if stop.load(Ordering::Relaxed) || Instant::now() > deadline {
+                    break;
+                }
+                let id = u16::try_from(i % 60_000).unwrap();
+                if answers_within(&mut stream, id, Duration::from_secs(2)).await {
+                    answered.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
+                // Closed (evicted): come back, as a holder would, within bounds.
+                reconnects += 1;
+                if reconnects > 1_000 {
+                    break;
+                }
+                if let Ok(s) = try_connect_from(&from, &dns).await {
+                    stream = s;
+                }
+            }
+        }));
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while answered.load(Ordering::Relaxed) < 96 * 20 {
+        assert!(Instant::now() < deadline, "the holders are not querying");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // A new client from a fresh /24 is answered within 1 s.
+    let started = Instant::now();
+    let limit = started + Duration::from_secs(1);
+    let mut newcomer = None;
+    while Instant::now() < limit {
+        let left = limit.saturating_duration_since(Instant::now());
+        if let Ok(Ok(mut s)) =
+            tokio::time::timeout(left, try_connect_from("127.0.100.1", &dns)).await
+        {
+            let left = limit.saturating_duration_since(Instant::now());
+            if answers_within(&mut s, 7, left).await {
+                newcomer = Some(s);
+                break;
+            }
+        }
+    }
+    let elapsed = started.elapsed();
+    let mut newcomer = newcomer.expect("the new client got no answer within 1 s");
+    assert!(
+        elapsed < Duration::from_secs(1),
+        "answered after {elapsed:?}"
+    );
+    // It took a holder's place, and keeps its own while the holders go on querying.
+    assert!(evictions() >= 1.0, "the newcomer evicted no holder");
+    let before = answered.load(Ordering::Relaxed);
+    for i in 0..20u16 {
+        assert!(
+            answers(&mut newcomer, 1000 + i).await,
+            "the new client's connection was closed at query {i}"
+        );
+    }
+    assert!(
+        answered.load(Ordering::Relaxed) > before,
+        "the holders stopped querying"
+    );
+    stop.store(true, Ordering::Relaxed);
+    for t in tasks {
+        tokio::time::timeout(Duration::from_secs(30), t)
+            .await
+            .expect("a holder did not stop")
+            .expect("a holder panicked");
+    }
+}
+
+/// Issue 23, item 4: 20 addresses of one /24 (127.0.50.1 … 127.0.50.20) count as one source:
+/// with 8 per source, the first 8 are answered and the other 12 closed at once
+/// (`reason="per_source"`), while another /24 is still answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn addresses_of_one_24_count_as_one_source() {
+    let r = testkit::process::resolver(
+        env!("CARGO_BIN_EXE_wavelb"),
+        &["--dns-tcp-max-per-source", "8"],
+    );
+    let dns = r.dns();
+    let mut kept = Vec::new();
+    let mut served = Vec::new();
+    for host in 1..=20u16 {
+        let mut s = connect_from(&format!("127.0.50.{host}"), &dns).await;
+        if answers(&mut s, host).await {
+            served.push(host);
+        }
+        kept.push(s);
+    }
+    assert_eq!(served, (1..=8).collect::<Vec<_>>(), "answered: {served:?}");
+    let refused = "wavelb_connections_refused_total{listener=\"dns-tcp\",reason=\"per_source\"}";
+    tokio::task::block_in_place(|| wait_for_metric(&r, refused, 12.0));
+    let mut other = connect_from("127.0.51.1", &dns).await;
+    assert!(answers(&mut other, 99).await, "another /24 is answered");
+}
+
+/// Issue 23, item 4: `--dns-tcp-lifetime` closes a connection however it behaves: one that
+/// trickles half a length prefix (never a whole query, so never active) and one that queries
+/// without pause are both closed after 2 s, long before the 30 s idle and read timeouts
+/// (`reason="lifetime"`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tcp_connection_is_closed_at_its_lifetime() {
+    use std::time::{Duration, Instant};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let r = testkit::process::resolver(
+        env!("CARGO_BIN_EXE_wavelb"),
+        &[
+            "--dns-tcp-lifetime",
+            "2s",
+            "--dns-tcp-timeout",
+            "30s",
+            "--dns-tcp-max-queries",
+            "1000000",
+        ],
+    );
+    let dns = r.dns();
+    let mut trickler = connect_from("127.0.1.1", &dns).await;
+    trickler.write_all(&[0]).await.unwrap();
+    let mut busy = connect_from("127.0.2.1", &dns).await;
+    let started = Instant::now();
+    let mut answered = 0u32;
+    for i in 0..1_000_000u32 {
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "still answered after 15 s"
+        );
+        if !answers(&mut busy, u16::try_from(i % 60_000).unwrap()).await {
+            break;
+        }
+        answered += 1;
+    }
+    assert!(answered > 0, "the busy connection was never answered");
+    let mut buf = [0u8; 64];
+    let read = tokio::time::timeout(Duration::from_secs(15), trickler.read(&mut buf)).await;
+    assert!(
+        matches!(read, Ok(Ok(0)) | Ok(Err(_))),
+        "the trickling connection is still open: {read:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(25));
+    let lifetime = "wavelb_connections_ended_total{listener=\"dns-tcp\",reason=\"lifetime\"}";
+    tokio::task::block_in_place(|| wait_for_metric(&r, lifetime, 2.0));
+    let mut fresh = connect_from("127.0.1.1", &dns).await;
+    assert!(answers(&mut fresh, 1).await, "a new connection is answered");
 }
