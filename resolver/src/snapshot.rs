@@ -195,6 +195,29 @@ pub struct GeoMember {
 pub struct Geo {
     /// The members, in SetIdentifier order (the order ties and unknown clients follow).
     pub members: Vec<GeoMember>,
+    /// The indexes of the members that take part: the healthy ones, or all when every one is
+    /// unhealthy (decided once, when the group is built).
+    candidates: Vec<usize>,
+}
+
+impl Geo {
+    /// A group of `members` (kept in this order), choosing the members that take part.
+    pub fn new(members: Vec<GeoMember>) -> Self {
+        let mut candidates: Vec<usize> =
+            (0..members.len()).filter(|&i| members[i].healthy).collect();
+        if candidates.is_empty() {
+            candidates = (0..members.len()).collect();
+        }
+        Self {
+            members,
+            candidates,
+        }
+    }
+
+    /// The indexes of the members that take part (see the field), in SetIdentifier order.
+    pub fn candidates(&self) -> &[usize] {
+        &self.candidates
+    }
 }
 
 /// The record sets of one name and type.
@@ -535,7 +558,7 @@ fn build_zone(src: &ZoneSource<'_>, answers: &AnswerCounters) -> Option<ZoneView
             .entry(key)
             .or_default()
             .rrsets
-            .insert(rtype, Rrset::Geo(Arc::new(Geo { members })));
+            .insert(rtype, Rrset::Geo(Arc::new(Geo::new(members))));
     }
     for ((key, rtype), mut sets) in weighted {
         sets.sort_by(|a, b| a.set_id.cmp(&b.set_id));
