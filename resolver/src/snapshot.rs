@@ -301,6 +301,9 @@ impl Snapshot {
     /// their answers in `answers`, whose series for sets this snapshot no longer holds are
     /// removed.
     pub fn build(sources: &[ZoneSource<'_>], answers: &AnswerCounters) -> Self {
+        // Free the series of deleted sets first, so that the capped series go to the sets in
+        // the sources' order (`AnswerCounters`), not to the first to come after a deletion.
+        answers.retain(&source_labels(sources));
         let mut zones: Vec<ZoneView> = sources
             .iter()
             .filter_map(|s| build_zone(s, answers))
@@ -403,6 +406,22 @@ fn answer_labels(zones: &[ZoneView]) -> HashSet<AnswerLabels> {
         }
     }
     labels
+}
+
+/// The labels of every weighted set in `sources` (a superset of what [`answer_labels`] finds
+/// once the zones are built: a set whose values do not parse is skipped then).
+fn source_labels(sources: &[ZoneSource<'_>]) -> HashSet<AnswerLabels> {
+    let weighted = |set: &&&RecordSet| set.weight.is_some() && set.alias.is_none();
+    sources
+        .iter()
+        .flat_map(|source| source.sets.iter().filter(weighted))
+        .filter_map(|set| {
+            Some(answer_label(
+                set.name.as_str(),
+                set.set_identifier.as_ref()?,
+            ))
+        })
+        .collect()
 }
 
 /// The labels of the answers of set `set_id` at `name` (lower case, trailing dot).
