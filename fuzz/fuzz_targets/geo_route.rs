@@ -155,40 +155,15 @@ fuzz_target!(|data: &[u8]| {
         let built = match name % 6 {
             g @ 0..=3 => {
                 let owner = GROUPS[usize::from(g)];
-                match target % 6 {
-                    t @ 0..=3 => {
-                        let to = GROUPS[usize::from(t)];
-                        (to != owner).then(|| {
-                            set(
-                                owner,
-                                "A",
-                                &id,
-                                None,
-                                (lat, lon, bias),
-                                &[],
-                                Some((zid, to, evaluate)),
-                            )
-                        })
-                    }
-                    4 => Some(set(
-                        owner,
-                        "A",
-                        &id,
-                        None,
-                        (lat, lon, bias),
-                        &[],
-                        Some((zid, POOL, evaluate)),
-                    )),
-                    _ => Some(set(
-                        owner,
-                        "A",
-                        &id,
-                        None,
-                        (lat, lon, bias),
-                        &["192.0.2.9"],
-                        None,
-                    )),
-                }
+                let (values, to): (&[&str], _) = match target % 6 {
+                    t @ 0..=3 => (&[], Some(GROUPS[usize::from(t)])),
+                    4 => (&[], Some(POOL)),
+                    _ => (&["192.0.2.9"], None),
+                };
+                // Route 53 refuses an alias to itself.
+                let alias = to.map(|to| (zid, to, evaluate));
+                (to != Some(owner))
+                    .then(|| set(owner, "A", &id, None, (lat, lon, bias), values, alias))
             }
             c => {
                 let owner = CNAMES[usize::from(c - 4)];

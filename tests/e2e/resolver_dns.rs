@@ -204,15 +204,7 @@ async fn a_pipelining_client_that_never_reads_is_cut_at_the_write_timeout() {
     );
     // A TXT set of 28 values of 250 characters: every answer is about 7 KB.
     let api = r.field("api_url");
-    let zone_id = tokio::task::block_in_place(|| {
-        let (_, zones) = testkit::http(
-            "GET",
-            &format!("{api}/2013-04-01/hostedzonesbyname?dnsname=lab.test"),
-            "",
-        );
-        let id = zones.split("<Id>/hostedzone/").nth(1).unwrap();
-        id[..id.find('<').unwrap()].to_owned()
-    });
+    let zone_id = tokio::task::block_in_place(|| lab_zone_id(&api));
     let values: String = (0..28)
         .map(|i| {
             format!(
