@@ -1069,6 +1069,7 @@ def suite_micro(ctx):
     out = ["`taskset -c 0 cargo bench --bench hot_paths -- --warm-up-time 1 --measurement-time 3` (criterion; "
            "median of the estimate).", "", "| benchmark | time |", "| --- | ---: |"]
     name = None
+    times = {}
     for l in r.stdout.splitlines():
         m = re.match(r"^(\S+)\s+time:\s+\[\S+ \S+ (\S+ \S+) \S+ \S+\]", l)
         if re.match(r"^[a-z_]+/\S+$", l.strip()) and "time:" not in l:
@@ -1076,8 +1077,30 @@ def suite_micro(ctx):
         m2 = re.search(r"time:\s+\[\S+ \S+ (\S+ \S+) \S+ \S+\]", l)
         if m2:
             out.append(f"| `{m.group(1) if m else name}` | {m2.group(1)} |")
+            times[m.group(1) if m else name] = to_ns(m2.group(1))
     out.append("")
+    out += geo_ratios(times)
     return out
+
+
+def to_ns(text):
+    """Criterion's `618.36 ns` (or ps, µs, ms, s) in nanoseconds."""
+    value, unit = text.split()
+    scale = {"ps": 1e-3, "ns": 1.0, "µs": 1e3, "us": 1e3, "ms": 1e6, "s": 1e9}[unit]
+    return float(value) * scale
+
+
+def geo_ratios(times):
+    """Issue 23, item 3: the costliest geoproximity question against a weighted answer, in the same run."""
+    out = []
+    for path, what in (("respond", "the general path (`respond`) for both"),
+                       ("reply", "the listeners' path (`reply`: the fast path answers the weighted name)")):
+        worst, weighted = times.get(f"geo/{path}_worst_a"), times.get(f"geo/{path}_weighted_a")
+        if worst and weighted:
+            ratio = worst / weighted
+            out.append(f"- costliest geoproximity question ÷ weighted answer, {what}: **{ratio:.1f}×** "
+                       f"(goal ≤ 20×: **{'met' if ratio <= 20 else 'MISSED'}**)")
+    return out + [""] if out else out
 
 
 def netlab_suite(name):

@@ -1,6 +1,7 @@
 //! Criterion micro-benchmarks for the hot paths (public APIs only): the weighted pick, response
-//! encoding (hickory's general path and the pre-encoded fast path), the planner with batching,
-//! and the ownership TXT codec.
+//! encoding (hickory's general path and the pre-encoded fast path), the costliest geoproximity
+//! question against a weighted one (issue 23, item 3), the planner with batching, and the
+//! ownership TXT codec.
 //!
 //! `cargo bench --bench hot_paths` runs them; `benches/run.sh micro` runs them and writes the
 //! table into docs/benchmarks.md.
@@ -8,16 +9,19 @@
 use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use prometheus_client::metrics::counter::Counter;
+use registry::model::{AliasTarget, GeoProximity};
 use registry::model::{Change, PoolSpec, RecordSet, RecordType, Target, TargetState};
 use registry::name::Fqdn;
 use registry::plan::{BatchLimits, Intent};
 use registry::pool::classify;
 use registry::txt::{OwnershipRecord, decode, encode};
-use resolver::answer::respond;
+use resolver::answer::{reply, respond};
 use resolver::fast;
+use resolver::geotable::GeoTable;
 use resolver::metrics::AnswerCounters;
 use resolver::snapshot::{Snapshot, Weighted, WeightedSet};
 use resolver::store::Store;
@@ -118,6 +122,96 @@ fn response_encoding(c: &mut Criterion) {
     g.finish();
 }
 
+/// A geoproximity set `id` at `name`, placed by `i`: an alias to `target` evaluating its
+/// health, or with `target` as its own A record when it is an address.
+fn geo_set(name: &str, id: &str, i: usize, zone_id: &str, target: &str) -> RecordSet {
+    let own = target.parse::<Ipv4Addr>().is_ok();
+    RecordSet {
+        name: Fqdn::parse(name).unwrap(),
+        rtype: "A".into(),
+        set_identifier: Some(id.into()),
+        weight: None,
+        ttl: own.then_some(30),
+        values: if own { vec![target.into()] } else { Vec::new() },
+        alias: (!own).then(|| AliasTarget {
+            hosted_zone_id: zone_id.into(),
+            dns_name: Fqdn::parse(target).unwrap(),
+            evaluate_target_health: true,
+        }),
+        geo: Some(GeoProximity {
+            coordinates: Some(((i % 80).to_string(), ((i * 7) % 170).to_string())),
+            ..GeoProximity::default()
+        }),
+        opaque: None,
+        health_check_id: None,
+    }
+}
+
+/// The lab store plus the costliest geoproximity state the API accepts: `a` and `b`, each with
+/// 30 members (Route 53's quota), every member an alias to the other name.
+fn cross_aliased_store() -> Store {
+    let mut store = lab_store();
+    let zone_id = store.zones().next().unwrap().id.clone();
+    let seeds: Vec<Change> = ["a.lab.test", "b.lab.test"]
+        .iter()
+        .map(|n| Change::create(geo_set(n, "seed", 0, &zone_id, "192.0.2.1")))
+        .collect();
+    store.change(&zone_id, &seeds, None, 2).unwrap();
+    let cross = |i: usize| {
+        let id = format!("m{i:02}");
+        [
+            Change::create(geo_set("a.lab.test", &id, i, &zone_id, "b.lab.test")),
+            Change::create(geo_set("b.lab.test", &id, i, &zone_id, "a.lab.test")),
+        ]
+    };
+    let aliases: Vec<Change> = (0..29).flat_map(cross).collect();
+    store.change(&zone_id, &aliases, None, 3).unwrap();
+    let mut last: Vec<Change> = cross(29).into();
+    last.extend(seeds.into_iter().map(|c| Change::delete(c.record_set)));
+    store.change(&zone_id, &last, None, 4).unwrap();
+    store
+}
+
+/// Issue 23, item 3: the costliest geoproximity question (`a.lab.test` in
+/// [`cross_aliased_store`], from 127.0.0.1, which the lab geo table places in Boston) beside a
+/// weighted one, on the general path (`respond`) and on the path the listeners run (`reply`:
+/// the fast path for the weighted name). `benches/run.sh micro` writes the ratios.
+fn geoproximity_worst(c: &mut Criterion) {
+    let snapshot = Snapshot::of_store(&cross_aliased_store(), &AnswerCounters::default())
+        .with_geo_table(Arc::new(GeoTable::lab()));
+    let weighted = query("www.lab.test", 1, false);
+    let worst = query("a.lab.test", 1, false);
+    let answered = respond(&snapshot, &worst, Transport::Udp, LOCAL, 0).unwrap();
+    assert_eq!(answered.work.units(), resolver::route::MAX_ROUTE_WORK);
+    let mut x = 1u64;
+    let mut out = Vec::with_capacity(1232);
+    let mut g = c.benchmark_group("geo");
+    for (name, packet) in [("weighted_a", &weighted), ("worst_a", &worst)] {
+        g.bench_function(format!("respond_{name}"), |b| {
+            b.iter(|| {
+                x = x.wrapping_add(0x9e37_79b9);
+                respond(&snapshot, black_box(packet), Transport::Udp, LOCAL, x)
+                    .map(|r| r.bytes.len())
+            })
+        });
+        g.bench_function(format!("reply_{name}"), |b| {
+            b.iter(|| {
+                x = x.wrapping_add(0x9e37_79b9);
+                reply(
+                    &snapshot,
+                    black_box(packet),
+                    Transport::Udp,
+                    LOCAL,
+                    x,
+                    &mut out,
+                )
+                .is_some()
+            })
+        });
+    }
+    g.finish();
+}
+
 fn planner(c: &mut Criterion) {
     let pool = PoolSpec {
         name: Fqdn::parse("www.lab.test").unwrap(),
@@ -187,6 +281,7 @@ criterion_group!(
     hot_paths,
     weighted_pick,
     response_encoding,
+    geoproximity_worst,
     planner,
     txt_codec
 );

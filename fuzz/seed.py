@@ -332,3 +332,29 @@ write("imds_chunked", "two-chunks", "5\r\nus-ea\r\n0004\r\nst-1\r\n0\r\n\r\n")
 write("imds_chunked", "upper-hex", "1A\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\n\r\n")
 write("imds_chunked", "truncated", "10\r\nshort\r\n")
 write("imds_chunked", "json", '1f\r\n{"Code":"Success","Type":"AWS"}\r\n0\r\n\r\n')
+
+# ---- Geoproximity routing (geo_route) ------------------------------------------------------
+# A head byte (bits 0-3: which of g0..g3 lose their seed), 8 random bytes, then 4 bytes a set:
+# name (0-3 g0..g3, 4-5 c0/c1), target (0-3 g0..g3, 4 w or the other c, 5 own record or w),
+# place (latitude), flags (bit 0 EvaluateTargetHealth, bits 1-2 bias, bits 3-7 longitude).
+
+
+def geo_seed(name, head, members, random=0):
+    write("geo_route", name, bytes([head]) + struct.pack("<Q", random)
+          + b"".join(bytes(m) for m in members))
+
+
+# The costliest state: g0 and g1 with 30 members each (29 and the seed, then the seed goes),
+# every member an alias to the other, evaluating its health.
+cross = []
+for i in range(30):
+    cross += [(0, 1, 40 + i, 1 | (i << 3)), (1, 0, 100 + i, 1 | (i << 3))]
+geo_seed("cross-aliased-at-quota", 0b0011, cross)
+geo_seed("cross-aliased-no-evaluate", 0b0011,
+         [(n, t, p, f & ~1) for (n, t, p, f) in cross])
+# Aliases to the pool and own records, biased, in all four groups.
+geo_seed("pools-and-records", 0, [(g, 4 if i % 2 else 5, 30 * i + g, (i << 3) | (2 if i % 3 else 6) | 1)
+                                  for g in range(4) for i in range(6)], random=7)
+# CNAME groups chaining through each other and the groups.
+geo_seed("cname-chains", 0b1111, [(4, 4, 10, 0), (5, 4, 20, 8), (4, 0, 30, 16), (0, 1, 40, 1),
+                                  (1, 2, 50, 1), (2, 3, 60, 1), (3, 0, 70, 1), (5, 5, 80, 24)])

@@ -1,6 +1,6 @@
 //! An in-memory hosted zone that applies ChangeBatches with Route 53's documented semantics:
 //! atomic batches, exact-match DELETE, CREATE of an existing set fails, names inside the zone,
-//! weights 0–255, at most 100 weighted sets per name and type, no mixing of weighted and simple
+//! weights 0–255, at most 100 weighted and 30 geoproximity sets per name and type, no mixing of weighted and simple
 //! sets, CNAME exclusivity, and one TTL per weighted group (the last one written wins). Route 53's
 //! size quotas bound what a batch can add: 400 values per set, 1 000 values (`ResourceRecord`
 //! elements) and 32 000 value characters per batch (UPSERT values count twice), 10 000 record
@@ -14,6 +14,10 @@ use crate::name::Fqdn;
 
 /// Route 53's limit on weighted record sets with the same name and type.
 pub const MAX_WEIGHTED_PER_GROUP: usize = 100;
+/// Route 53's quota on geoproximity record sets with the same name and type (Route 53 quotas
+/// page, "Geoproximity records per record name and type: 30"). It also bounds what one DNS
+/// question costs the lab resolver: a geoproximity answer looks at every member of its group.
+pub const MAX_GEO_PER_GROUP: usize = 30;
 /// Route 53's limit on changes in one batch.
 pub const MAX_CHANGES: usize = 1000;
 /// Route 53's limit on values (resource records) in one record set.
@@ -410,6 +414,7 @@ fn check_group(
         .filter(|s| s.name == *name && s.rtype == rtype)
         .collect();
     let weighted = group.iter().filter(|s| s.weight.is_some()).count();
+    let geoproximity = group.iter().filter(|s| policy(s) == "geoproximity").count();
     let policies: BTreeSet<&str> = group.iter().map(|s| policy(s)).collect();
     if policies.len() > 1 {
         if policies.contains("weighted") {
@@ -425,6 +430,11 @@ fn check_group(
     if weighted > MAX_WEIGHTED_PER_GROUP {
         errors.push(format!(
             "RRSet with DNS name {name}, type {rtype} has {weighted} weighted record sets; the limit is {MAX_WEIGHTED_PER_GROUP}"
+        ));
+    }
+    if geoproximity > MAX_GEO_PER_GROUP {
+        errors.push(format!(
+            "RRSet with DNS name {name}, type {rtype} has {geoproximity} geoproximity record sets; the limit is {MAX_GEO_PER_GROUP}"
         ));
     }
     let at_name: Vec<&RecordSet> = sets.values().filter(|s| s.name == *name).collect();
@@ -619,6 +629,32 @@ mod tests {
         let weighted = rs("edge.lab.test", "A", Some("w"), Some(1), 5, &["192.0.2.9"]);
         let e = errors(z2.apply(&[Change::create(weighted)], &any));
         assert!(e.contains("cannot mix"), "{e}");
+    }
+
+    #[test]
+    fn at_most_30_geoproximity_sets_per_name_and_type() {
+        let mut z = ZoneRecords::new(origin());
+        z.apply(&[Change::create(bos_pool())], &any).unwrap();
+        let member = |i: usize| tier(&format!("g{i}"), "bos.lab.test", "42.36", &format!("-{i}"));
+        let creates: Vec<Change> = (0..30).map(|i| Change::create(member(i))).collect();
+        z.apply(&creates, &any).unwrap();
+        let e = errors(z.apply(&[Change::create(member(30))], &any));
+        assert!(
+            e.contains("has 31 geoproximity record sets; the limit is 30"),
+            "{e}"
+        );
+        // Another type at the same name, or another name, has its own 30.
+        let mut aaaa = member(30);
+        aaaa.rtype = "AAAA".into();
+        let mut pool6 = bos_pool();
+        pool6.rtype = "AAAA".into();
+        pool6.values = vec!["2001:db8::1".into()];
+        z.apply(&[Change::create(pool6), Change::create(aaaa)], &any)
+            .unwrap();
+        // An UPSERT of a member replaces it: still 30.
+        let mut moved = member(0);
+        moved.geo.as_mut().unwrap().bias = Some(10);
+        z.apply(&[upsert(moved)], &any).unwrap();
     }
 
     #[test]

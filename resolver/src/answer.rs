@@ -50,6 +50,9 @@ pub struct Response<'s> {
     pub picked: Option<&'s WeightedSet>,
     /// True when the answer did not fit and TC was set.
     pub truncated: bool,
+    /// The routing work the question did ([`route::Work`], at most
+    /// [`route::MAX_ROUTE_WORK`] units).
+    pub work: route::Work,
 }
 
 /// Which path [`reply`] took, with what the metrics count.
@@ -155,6 +158,7 @@ fn header_only(env: Envelope, rcode: ResponseCode) -> Response<'static> {
         qtype: None,
         picked: None,
         truncated: false,
+        work: route::Work::default(),
     }
 }
 
@@ -259,7 +263,9 @@ pub fn respond<'s>(
     if routed.by_location {
         echo(&mut resp, subnet, place.scope);
     }
-    Some(finish(resp, env, Some(qtype), routed.picked, limit))
+    let mut out = finish(resp, env, Some(qtype), routed.picked, limit);
+    out.work = routed.work;
+    Some(out)
 }
 
 /// Where the client is, and for how much of its subnet that holds.
@@ -311,6 +317,8 @@ struct Answered<'s> {
     picked: Option<&'s WeightedSet>,
     /// True when a geoproximity group decided part of it.
     by_location: bool,
+    /// The routing work of the whole question, every CNAME it followed included.
+    work: route::Work,
 }
 
 fn answer_in_zone<'s>(
@@ -353,7 +361,9 @@ fn answer_in_zone<'s>(
                 .map(|rrset| (RecordType::CNAME, rrset)),
             None => None,
         };
-        let routed = found.map(|(rtype, rrset)| route::route(zone, rrset, rtype, place.at, random));
+        let routed = found.map(|(rtype, rrset)| {
+            route::route(zone, rrset, rtype, place.at, random, &mut answered.work)
+        });
         if let Some(routed) = routed {
             answered.picked = routed.picked.or(answered.picked);
             answered.by_location |= routed.by_location;
@@ -448,6 +458,7 @@ fn finish(
             qtype,
             picked,
             truncated: false,
+            work: route::Work::default(),
         };
     }
     resp.answers.clear();
@@ -461,6 +472,7 @@ fn finish(
             qtype,
             picked: None,
             truncated: true,
+            work: route::Work::default(),
         },
         None => {
             tracing::debug!(

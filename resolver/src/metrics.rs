@@ -28,26 +28,70 @@ pub struct AnswerLabels {
     pub set_id: String,
 }
 
-/// `wavelb_dns_answers_total`: one series per weighted set that a served snapshot holds. A
-/// snapshot resolves its sets' series once ([`AnswerCounters::series`]); when a snapshot is built
-/// without a set, [`AnswerCounters::retain`] removes that set's series, so the series of deleted
-/// set identifiers do not stay in the exposition forever. Cloning shares the series.
-#[derive(Debug, Clone, Default)]
+/// At most this many weighted sets get a series of their own in `wavelb_dns_answers_total`; the
+/// answers of any further set count into one series, [`AnswerLabels::overflow`]. With the
+/// resolver's other families (each bounded by the code: question types × rcodes, API operations
+/// × error codes, fixed reasons and buckets, about 1 000 series together) one scrape stays far
+/// below 10 000 series whatever the API was asked to hold (it accepts millions of sets).
+pub const MAX_ANSWER_SERIES: usize = 2_000;
+
+impl AnswerLabels {
+    /// The series the sets past [`MAX_ANSWER_SERIES`] count into: `pool="_overflow",
+    /// set_id="_overflow"`.
+    pub fn overflow() -> Self {
+        Self {
+            pool: "_overflow".to_owned(),
+            set_id: "_overflow".to_owned(),
+        }
+    }
+}
+
+/// `wavelb_dns_answers_total`: one series per weighted set that a served snapshot holds, for at
+/// most [`MAX_ANSWER_SERIES`] sets, and one overflow series for the rest. A snapshot resolves
+/// its sets' series once ([`AnswerCounters::series`]), in a stable order (zones in order, then
+/// names and set identifiers: the store's order), so the first sets in that order keep their
+/// own series; when a snapshot is built without a set, [`AnswerCounters::retain`] removes that
+/// set's series and frees its place, so the series of deleted set identifiers do not stay in the
+/// exposition forever. The overflow series, once created, stays. Cloning shares the series.
+#[derive(Debug, Clone)]
 pub struct AnswerCounters {
     family: Family<AnswerLabels, Counter>,
-    /// Every label set that has a series in `family` (the family cannot be listed).
+    /// Every label set that has a series of its own in `family` (the family cannot be listed).
     live: Arc<Mutex<HashSet<AnswerLabels>>>,
+    /// How many sets may have a series of their own.
+    cap: usize,
+}
+
+impl Default for AnswerCounters {
+    fn default() -> Self {
+        Self::with_cap(MAX_ANSWER_SERIES)
+    }
 }
 
 impl AnswerCounters {
-    /// The series of `labels`, created at 0 when it does not exist.
-    pub fn series(&self, labels: &AnswerLabels) -> Counter {
-        self.live_sets().insert(labels.clone());
-        self.family.get_or_create(labels).clone()
+    /// Counters giving at most `cap` sets a series of their own (tests use a small one).
+    pub fn with_cap(cap: usize) -> Self {
+        Self {
+            family: Family::default(),
+            live: Arc::default(),
+            cap,
+        }
     }
 
-    /// Removes every series whose labels are not in `keep`. Answers still counted on a removed
-    /// series (by the snapshot being replaced) are lost with it; the set is gone anyway.
+    /// The series of `labels`, created at 0 when it does not exist; the overflow series when
+    /// [`MAX_ANSWER_SERIES`] other sets have one already.
+    pub fn series(&self, labels: &AnswerLabels) -> Counter {
+        let mut live = self.live_sets();
+        if live.contains(labels) || live.len() < self.cap {
+            live.insert(labels.clone());
+            return self.family.get_or_create(labels).clone();
+        }
+        self.family.get_or_create(&AnswerLabels::overflow()).clone()
+    }
+
+    /// Removes every series whose labels are not in `keep` (never the overflow series). Answers
+    /// still counted on a removed series (by the snapshot being replaced) are lost with it; the
+    /// set is gone anyway.
     pub fn retain(&self, keep: &HashSet<AnswerLabels>) {
         let mut live = self.live_sets();
         live.retain(|labels| {
@@ -209,7 +253,8 @@ impl ResolverMetrics {
         );
         registry.register(
             "wavelb_dns_answers",
-            "Weighted answers served, by pool and set identifier",
+            "Weighted answers served, by pool and set identifier (past 2000 sets, the others \
+             in the series of pool _overflow)",
             m.answers.family().clone(),
         );
         registry.register(
@@ -252,5 +297,110 @@ impl ResolverMetrics {
             m.connections_ended.clone(),
         );
         m
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::snapshot::Snapshot;
+    use crate::store::Store;
+    use registry::model::{Change, RecordSet};
+    use registry::name::Fqdn;
+
+    fn exposition(registry: &Registry) -> String {
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, registry).unwrap();
+        text
+    }
+
+    /// The `(pool, set_id, value)` of every `wavelb_dns_answers_total` sample in `text`.
+    fn answers(text: &str) -> Vec<(String, String, u64)> {
+        text.lines()
+            .filter_map(|l| l.strip_prefix("wavelb_dns_answers_total{pool=\""))
+            .map(|l| {
+                let (pool, rest) = l.split_once("\",set_id=\"").unwrap();
+                let (id, value) = rest.split_once("\"} ").unwrap();
+                (pool.to_owned(), id.to_owned(), value.parse().unwrap())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn answer_series_are_capped_with_one_overflow_series() {
+        let mut registry = Registry::default();
+        let m = ResolverMetrics::register(&mut registry);
+        let labels = |i: usize| AnswerLabels {
+            pool: format!("p{}.lab.test", i / 100),
+            set_id: format!("s{i}"),
+        };
+        let n = MAX_ANSWER_SERIES + 500;
+        for i in 0..n {
+            m.answers.series(&labels(i)).inc();
+        }
+        let text = exposition(&registry);
+        let found = answers(&text);
+        assert_eq!(
+            found.len(),
+            MAX_ANSWER_SERIES + 1,
+            "the cap and one overflow"
+        );
+        let overflow = found.iter().find(|(pool, ..)| pool == "_overflow").unwrap();
+        assert_eq!(overflow.2, 500, "the sets past the cap count into it");
+        let samples = text.lines().filter(|l| !l.starts_with('#')).count();
+        assert!(samples <= 10_000, "{samples} series in one scrape");
+        // Deleting sets frees their places for others; the overflow series stays.
+        let keep: HashSet<AnswerLabels> = (0..1000).map(labels).collect();
+        m.answers.retain(&keep);
+        m.answers.series(&labels(n)).inc();
+        let found = answers(&exposition(&registry));
+        assert_eq!(found.len(), 1000 + 1 + 1);
+        assert!(
+            found
+                .iter()
+                .any(|(_, id, v)| *id == format!("s{n}") && *v == 1)
+        );
+    }
+
+    /// A store with weighted sets `ids` at `www.lab.test`.
+    fn store(ids: &[&str]) -> Store {
+        let mut s = Store::default();
+        let (zone, _) = s.create_zone("lab.test", "r", None, 0).unwrap();
+        let changes: Vec<Change> = ids
+            .iter()
+            .map(|id| {
+                Change::create(RecordSet {
+                    name: Fqdn::parse("www.lab.test").unwrap(),
+                    rtype: "A".into(),
+                    set_identifier: Some((*id).into()),
+                    weight: Some(1),
+                    ttl: Some(30),
+                    values: vec!["192.0.2.1".into()],
+                    alias: None,
+                    geo: None,
+                    opaque: None,
+                    health_check_id: None,
+                })
+            })
+            .collect();
+        s.change(&zone.id, &changes, None, 1).unwrap();
+        s
+    }
+
+    #[test]
+    fn the_capped_series_go_to_the_first_sets_in_the_stores_order() {
+        let counters = AnswerCounters::with_cap(2);
+        let mut registry = Registry::default();
+        registry.register("wavelb_dns_answers", "", counters.family().clone());
+        let ids = |text: &str| -> Vec<String> {
+            let mut ids: Vec<String> = answers(text).into_iter().map(|(_, id, _)| id).collect();
+            ids.sort();
+            ids
+        };
+        Snapshot::of_store(&store(&["c", "a", "b"]), &counters);
+        assert_eq!(ids(&exposition(&registry)), ["_overflow", "a", "b"]);
+        // "a" deleted, "d" created in the same change: its place goes to the next in order.
+        Snapshot::of_store(&store(&["b", "c", "d"]), &counters);
+        assert_eq!(ids(&exposition(&registry)), ["_overflow", "b", "c"]);
     }
 }

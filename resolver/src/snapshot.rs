@@ -195,6 +195,29 @@ pub struct GeoMember {
 pub struct Geo {
     /// The members, in SetIdentifier order (the order ties and unknown clients follow).
     pub members: Vec<GeoMember>,
+    /// The indexes of the members that take part: the healthy ones, or all when every one is
+    /// unhealthy (decided once, when the group is built).
+    candidates: Vec<usize>,
+}
+
+impl Geo {
+    /// A group of `members` (kept in this order), choosing the members that take part.
+    pub fn new(members: Vec<GeoMember>) -> Self {
+        let mut candidates: Vec<usize> =
+            (0..members.len()).filter(|&i| members[i].healthy).collect();
+        if candidates.is_empty() {
+            candidates = (0..members.len()).collect();
+        }
+        Self {
+            members,
+            candidates,
+        }
+    }
+
+    /// The indexes of the members that take part (see the field), in SetIdentifier order.
+    pub fn candidates(&self) -> &[usize] {
+        &self.candidates
+    }
 }
 
 /// The record sets of one name and type.
@@ -278,6 +301,9 @@ impl Snapshot {
     /// their answers in `answers`, whose series for sets this snapshot no longer holds are
     /// removed.
     pub fn build(sources: &[ZoneSource<'_>], answers: &AnswerCounters) -> Self {
+        // Free the series of deleted sets first, so that the capped series go to the sets in
+        // the sources' order (`AnswerCounters`), not to the first to come after a deletion.
+        answers.retain(&source_labels(sources));
         let mut zones: Vec<ZoneView> = sources
             .iter()
             .filter_map(|s| build_zone(s, answers))
@@ -380,6 +406,22 @@ fn answer_labels(zones: &[ZoneView]) -> HashSet<AnswerLabels> {
         }
     }
     labels
+}
+
+/// The labels of every weighted set in `sources` (a superset of what [`answer_labels`] finds
+/// once the zones are built: a set whose values do not parse is skipped then).
+fn source_labels(sources: &[ZoneSource<'_>]) -> HashSet<AnswerLabels> {
+    let weighted = |set: &&&RecordSet| set.weight.is_some() && set.alias.is_none();
+    sources
+        .iter()
+        .flat_map(|source| source.sets.iter().filter(weighted))
+        .filter_map(|set| {
+            Some(answer_label(
+                set.name.as_str(),
+                set.set_identifier.as_ref()?,
+            ))
+        })
+        .collect()
 }
 
 /// The labels of the answers of set `set_id` at `name` (lower case, trailing dot).
@@ -535,7 +577,7 @@ fn build_zone(src: &ZoneSource<'_>, answers: &AnswerCounters) -> Option<ZoneView
             .entry(key)
             .or_default()
             .rrsets
-            .insert(rtype, Rrset::Geo(Arc::new(Geo { members })));
+            .insert(rtype, Rrset::Geo(Arc::new(Geo::new(members))));
     }
     for ((key, rtype), mut sets) in weighted {
         sets.sort_by(|a, b| a.set_id.cmp(&b.set_id));
