@@ -7,6 +7,7 @@ use anyhow::Context;
 use health::global::GlobalConfig;
 use registry::clock::unix_now;
 use registry::config::Placeholders;
+use registry::escape::{Escaped, escape};
 use registry::metrics::WriterMetrics;
 use registry::model::{PoolSpec, RecordSet};
 use registry::ops::{Operation, operator_plan};
@@ -128,8 +129,13 @@ async fn change(
     })
     .await?;
     match written {
-        None => println!("{set_id}: nothing to change"),
-        Some((_, done)) => println!("{set_id}: {} (change {})", describe(op), change_ids(&done)),
+        None => println!("{}: nothing to change", Escaped(set_id)),
+        Some((_, done)) => println!(
+            "{}: {} (change {})",
+            Escaped(set_id),
+            describe(op),
+            change_ids(&done)
+        ),
     }
     Ok(())
 }
@@ -280,8 +286,15 @@ fn timestamp(unix: u64) -> String {
     humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(unix)).to_string()
 }
 
-/// Prints `rows` under `header` in aligned columns, or `empty` when there are none.
+/// Prints `rows` under `header` in aligned columns, or `empty` when there are none. Every cell
+/// is escaped: set identifiers, owners and notes come from records anyone with zone access
+/// writes.
 fn print_table(header: &[&str], rows: &[Vec<String>], empty: &str) {
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| row.iter().map(|c| escape(c).into_owned()).collect())
+        .collect();
+    let rows = rows.as_slice();
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
