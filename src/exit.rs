@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use registry::escape::escape;
+use registry::escape::write_escaped;
 
 /// A failure caused by how wavelb was invoked or configured (exit code 2).
 #[derive(Debug, thiserror::Error)]
@@ -27,11 +27,17 @@ pub fn code(result: anyhow::Result<()>) -> ExitCode {
 /// An error chain as printed: it may hold text from outside (a set identifier, an API body),
 /// so every control character is escaped, except the line breaks wavelb's own messages use to
 /// list items (a newline and two spaces: such a line cannot pass for a log line or an `error:`).
+/// Backslashes are kept: messages quote values with `{:?}`, already escaped.
 fn shown(text: &str) -> String {
-    text.split("\n  ")
-        .map(escape)
-        .collect::<Vec<_>>()
-        .join("\n  ")
+    let mut out = String::with_capacity(text.len());
+    for (i, part) in text.split("\n  ").enumerate() {
+        if i > 0 {
+            out.push_str("\n  ");
+        }
+        // Writing to a String cannot fail.
+        let _ = write_escaped(&mut out, part, false);
+    }
+    out
 }
 
 #[cfg(test)]

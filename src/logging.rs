@@ -46,9 +46,8 @@ pub fn init(format: LogFormat, verbose: u8, quiet: u8) {
 }
 
 /// A writer of JSON log lines that escapes, as `\uXXXX`, the characters serde leaves raw in
-/// strings but that break or reorder a line on a terminal or in a log viewer (C1 controls such
-/// as U+0085 NEXT LINE, U+2028/U+2029, bidirectional overrides). JSON's structure is ASCII, so
-/// these occur only inside strings, where the escape decodes to the same character.
+/// strings but that break or reorder a line on a terminal or in a log viewer
+/// ([`registry::escape::json_safe`]).
 struct JsonLines<W>(W);
 
 impl<W: std::io::Write> std::io::Write for JsonLines<W> {
@@ -61,23 +60,8 @@ impl<W: std::io::Write> std::io::Write for JsonLines<W> {
         };
         let (text, rest) = buf.split_at(valid);
         let text = std::str::from_utf8(text).unwrap_or_default();
-        if text
-            .chars()
-            .any(|c| c != '\n' && registry::escape::is_unsafe(c))
-        {
-            let mut out = String::with_capacity(text.len() + 16);
-            for c in text.chars() {
-                if c != '\n' && registry::escape::is_unsafe(c) {
-                    // Every such character lies in the Basic Multilingual Plane.
-                    let _ = write!(out, "\\u{:04x}", u32::from(c));
-                } else {
-                    out.push(c);
-                }
-            }
-            self.0.write_all(out.as_bytes())?;
-        } else {
-            self.0.write_all(text.as_bytes())?;
-        }
+        self.0
+            .write_all(registry::escape::json_safe(text).as_bytes())?;
         self.0.write_all(rest)?;
         Ok(buf.len())
     }

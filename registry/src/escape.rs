@@ -72,6 +72,28 @@ impl fmt::Display for Escaped<'_> {
     }
 }
 
+/// JSON text (serialised by serde, which escapes only C0 controls, `"` and `\\` in strings) with
+/// every other [`is_unsafe`] character escaped as `\uXXXX`: C1 controls, line separators, bidi
+/// overrides. JSON's structure is ASCII, so these occur only inside strings, where the escape
+/// decodes to the same character. Line feeds (between the lines of pretty JSON, or ending one)
+/// are kept.
+pub fn json_safe(json: &str) -> Cow<'_, str> {
+    let unsafe_char = |c: char| c != '\n' && is_unsafe(c);
+    if !json.chars().any(unsafe_char) {
+        return Cow::Borrowed(json);
+    }
+    let mut out = String::with_capacity(json.len() + 16);
+    for c in json.chars() {
+        if unsafe_char(c) {
+            // Every unsafe character lies in the Basic Multilingual Plane: four hex digits.
+            out.push_str(&format!("\\u{:04x}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
 /// At most `max` characters of `text`, escaped, with `…` when cut: an excerpt of a long or
 /// hostile line for an error message.
 pub fn excerpt(text: &str, max: usize) -> String {
@@ -149,6 +171,21 @@ mod tests {
         assert_eq!(excerpt("a\nb", 10), "a\\nb");
         let long = "x".repeat(65_536);
         assert_eq!(excerpt(&long, 200).chars().count(), 201);
+    }
+
+    #[test]
+    fn json_keeps_its_meaning_and_loses_its_unsafe_characters() {
+        let value = serde_json::json!({ "set_id": "a\u{85}b\u{2028}c\u{202e}d\ne\u{1b}" });
+        for text in [
+            value.to_string(),
+            serde_json::to_string_pretty(&value).unwrap(),
+        ] {
+            let safe = json_safe(&text);
+            assert!(!safe.chars().any(|c| c != '\n' && is_unsafe(c)), "{safe}");
+            let back: serde_json::Value = serde_json::from_str(&safe).unwrap();
+            assert_eq!(back, value);
+        }
+        assert!(matches!(json_safe("{\"a\":\"b\"}"), Cow::Borrowed(_)));
     }
 
     proptest! {

@@ -216,7 +216,8 @@ pub async fn run(args: ProbeArgs) -> anyhow::Result<()> {
     let result = prober.probe(target).await;
     prober.shutdown().await;
     if args.json {
-        println!("{}", json(args.kind, target, &result));
+        let text = json(args.kind, target, &result).to_string();
+        println!("{}", registry::escape::json_safe(&text));
     } else {
         println!("{}", human(args.kind, target, &result));
     }

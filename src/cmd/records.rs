@@ -7,7 +7,7 @@ use anyhow::Context;
 use health::global::GlobalConfig;
 use registry::clock::unix_now;
 use registry::config::Placeholders;
-use registry::escape::{Escaped, escape};
+use registry::escape::{Escaped, escape, json_safe};
 use registry::metrics::WriterMetrics;
 use registry::model::{PoolSpec, RecordSet};
 use registry::ops::{Operation, operator_plan};
@@ -230,7 +230,7 @@ fn rows(view: &PoolView) -> Vec<Row> {
 fn print_list(pool: &PoolSpec, view: &PoolView, json: bool) -> anyhow::Result<()> {
     let mut rows = rows(view);
     if json {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        println!("{}", json_safe(&serde_json::to_string_pretty(&rows)?));
         return Ok(());
     }
     let dash = || "-".to_owned();
@@ -434,12 +434,10 @@ async fn list_tier(cfg: &Config, global: &GlobalConfig, json: bool) -> anyhow::R
                 ))
             })
             .collect::<Result<_, serde_json::Error>>()?;
-        println!(
-            "{}",
-            serde_json::to_string_pretty(
-                &serde_json::json!({ "tier": spec.name.without_dot(), "zones": zones, "pools": pools })
-            )?
-        );
+        let text = serde_json::to_string_pretty(
+            &serde_json::json!({ "tier": spec.name.without_dot(), "zones": zones, "pools": pools }),
+        )?;
+        println!("{}", json_safe(&text));
         return Ok(());
     }
     println!("tier {} ({} zones)", spec.name, spec.members.len());
