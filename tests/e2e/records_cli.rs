@@ -38,12 +38,17 @@ fn setup() -> Env {
     let zone = testkit::unique_zone("cli");
     let moto = testkit::moto_url();
     testkit::python(BOTO3_SETUP, &[&moto, &zone]);
+    env_at(&zone, &moto)
+}
+
+/// A configuration for pool `edge.ZONE` (owner `wavelb`) at the Route 53 API `endpoint`.
+fn env_at(zone: &str, endpoint: &str) -> Env {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("wavelb.toml");
     std::fs::write(
         &config,
         format!(
-            "[pool]\nname = \"edge.{zone}\"\nzone = \"{zone}\"\nowner_id = \"wavelb\"\n\n[route53]\nendpoint_url = \"{moto}\"\n"
+            "[pool]\nname = \"edge.{zone}\"\nzone = \"{zone}\"\nowner_id = \"wavelb\"\n\n[route53]\nendpoint_url = \"{endpoint}\"\n"
         ),
     )
     .unwrap();
@@ -253,15 +258,17 @@ fn usage_and_configuration_errors_exit_2() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/wavelb.toml"));
 }
 
-/// Runs `wavelb args…` and fails the test if it has not exited within 20 s (a FIFO given as a
-/// file used to block the open forever).
-fn wavelb_within(args: &[&str]) -> Output {
+/// Runs `wavelb args…`: its exit code and stderr. Fails the test if it has not exited within
+/// 20 s (a FIFO given as a file used to block the open forever).
+fn wavelb_within(args: &[&str]) -> (Option<i32>, String) {
+    let err = tempfile::NamedTempFile::new().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_wavelb"))
         .args(args)
         .env_remove("RUST_LOG")
         .env("AWS_EC2_METADATA_DISABLED", "true")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        // A file, not a pipe: a child never blocks on a full pipe nobody reads yet.
+        .stderr(err.reopen().unwrap())
         .spawn()
         .unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
@@ -272,7 +279,11 @@ fn wavelb_within(args: &[&str]) -> Output {
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    child.wait_with_output().unwrap()
+    let code = child.wait().unwrap().code();
+    (
+        code,
+        String::from_utf8_lossy(&std::fs::read(err.path()).unwrap()).into_owned(),
+    )
 }
 
 /// Issue #23, item 6: `wavelb records list` prints set identifiers, owners and notes that anyone
@@ -291,7 +302,7 @@ async fn hostile_set_identifiers_cannot_forge_a_line_in_records_output() {
     let resolver = testkit::process::resolver(env!("CARGO_BIN_EXE_wavelb"), &[]);
     let api = resolver.field("api_url");
     let pool = PoolSpec {
-        name: registry::name::Fqdn::parse("www.lab.test").unwrap(),
+        name: registry::name::Fqdn::parse("edge.lab.test").unwrap(),
         record_type: RecordType::A,
         ttl: 30,
         owner_id: "wavelb".into(),
@@ -329,16 +340,8 @@ async fn hostile_set_identifiers_cannot_forge_a_line_in_records_output() {
         .await
         .unwrap();
 
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("wavelb.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[pool]\nname = \"www.lab.test\"\nzone = \"lab.test\"\nowner_id = \"wavelb\"\n\n[route53]\nendpoint_url = \"{api}\"\n"
-        ),
-    )
-    .unwrap();
-    let cfg = config.to_str().unwrap();
+    let env = env_at("lab.test", &api);
+    let cfg = env.config.to_str().unwrap();
     for format in ["text", "json"] {
         for list in [&["list"][..], &["list", "--json"]] {
             let mut args = vec!["-v", "--log-format", format, "--config", cfg, "records"];
@@ -412,9 +415,8 @@ fn operator_files_must_be_regular_files_within_their_bounds() {
         (d, "is a directory, not a regular file"),
         (big.to_str().unwrap(), "is larger than 1048576 bytes"),
     ] {
-        let out = wavelb_within(&["--config", path, "health", "--check-config"]);
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{path}: {err}");
+        let (code, err) = wavelb_within(&["--config", path, "health", "--check-config"]);
+        assert_eq!(code, Some(2), "{path}: {err}");
         assert!(err.contains(path) && err.contains(why), "{path}: {err}");
         // The ownership key and the geo table go through the same reader.
         let key = dir.path().join("key.toml");
@@ -425,18 +427,16 @@ fn operator_files_must_be_regular_files_within_their_bounds() {
             ),
         )
         .unwrap();
-        let out = wavelb_within(&[
+        let (code, err) = wavelb_within(&[
             "--config",
             key.to_str().unwrap(),
             "records",
             "--check-config",
         ]);
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "key {path}: {err}");
+        assert_eq!(code, Some(2), "key {path}: {err}");
         assert!(err.contains("ownership_key_file"), "key {path}: {err}");
-        let out = wavelb_within(&["resolver", "--geo-table", path, "--check-config"]);
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "geo table {path}: {err}");
+        let (code, err) = wavelb_within(&["resolver", "--geo-table", path, "--check-config"]);
+        assert_eq!(code, Some(2), "geo table {path}: {err}");
         assert!(
             err.contains("geo table") && err.contains(path),
             "{path}: {err}"
@@ -450,14 +450,13 @@ fn operator_files_must_be_regular_files_within_their_bounds() {
         format!("[pool]\nname = \"{}\x1b[31m\n", "x".repeat(65_536)),
     )
     .unwrap();
-    let out = wavelb_within(&[
+    let (code, err) = wavelb_within(&[
         "--config",
         long.to_str().unwrap(),
         "health",
         "--check-config",
     ]);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(code, Some(2), "{err}");
     assert!(
         err.len() < 600 && err.lines().count() == 1,
         "{} bytes: {err}",
@@ -491,22 +490,20 @@ fn operator_files_must_be_regular_files_within_their_bounds() {
         for file in [&key, &creds] {
             std::fs::set_permissions(file, std::fs::Permissions::from_mode(mode)).unwrap();
         }
-        let out = wavelb_within(&[
+        let (code, err) = wavelb_within(&[
             "--config",
             cfg.to_str().unwrap(),
             "records",
             "--check-config",
         ]);
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success(), "{err}");
-        let creds_out = wavelb_within(&[
+        assert_eq!(code, Some(0), "{err}");
+        let (creds_code, creds_err) = wavelb_within(&[
             "resolver",
             "--api-credentials",
             creds.to_str().unwrap(),
             "--check-config",
         ]);
-        let creds_err = String::from_utf8_lossy(&creds_out.stderr);
-        assert!(creds_out.status.success(), "{creds_err}");
+        assert_eq!(creds_code, Some(0), "{creds_err}");
         for (err, file) in [(&err, &key), (&creds_err, &creds)] {
             let shown = format!("{mode:04o}");
             assert_eq!(

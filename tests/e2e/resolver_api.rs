@@ -1349,24 +1349,7 @@ fn hostile_api_input_cannot_forge_a_resolver_log_line() {
     for format in ["text", "json"] {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("resolver.log");
-        let r = Service::spawn_logged(
-            BIN,
-            &[
-                "-v",
-                "--log-format",
-                format,
-                "resolver",
-                "--dns-listen",
-                "127.0.0.1:0",
-                "--api-listen",
-                "127.0.0.1:0",
-                "--metrics-listen",
-                "127.0.0.1:0",
-                "--zone",
-                "lab.test",
-            ],
-            &log,
-        );
+        let r = testkit::process::resolver_logged(BIN, &["-v", "--log-format", format], &[], &log);
         let api = r.field("api_url");
         let path = format!(
             "/2013-04-01/hostedzone/{}/rrset/",
