@@ -28,6 +28,10 @@ ok() { echo "ok   $*"; }
 before="$(mktemp)" after="$(mktemp)"
 installed=0
 cleanup() {
+  # The /etc/wavelb link cases below put the directory aside: back first.
+  if [ -d /etc/wavelb.real ] && [ ! -d /etc/wavelb ] || [ -L /etc/wavelb ]; then
+    rm -f /etc/wavelb && mv /etc/wavelb.real /etc/wavelb 2>/dev/null || true
+  fi
   if [ "$installed" -eq 1 ]; then dpkg --purge wavelb >/dev/null 2>&1 || true; fi
   rm -f "$before" "$after"
 }
@@ -103,6 +107,25 @@ fi
 # with the old version) and must keep the user and /etc/wavelb as they are.
 out="$(dpkg -i "$deb" 2>&1)" && ok "dpkg -i again (upgrade path)" || fail "dpkg -i again: $out"
 [ "$(stat -c '%U:%G %a' /etc/wavelb 2>&1)" = "root:wavelb 750" ] || fail "/etc/wavelb changed on reinstall"
+
+# postinst on an operator's /etc/wavelb: it warns about one its group can write, checks the
+# directory a symbolic link points to (not the link), and a dangling link does not fail the
+# install. The directory is put back before the purge.
+chmod 0770 /etc/wavelb
+out="$(dpkg -i "$deb" 2>&1)" && grep -q "/etc/wavelb is writable by its group" <<<"$out" &&
+  ok "postinst warns about a group-writable /etc/wavelb" || fail "no warning for a group-writable /etc/wavelb: $out"
+chmod 0750 /etc/wavelb
+mv /etc/wavelb /etc/wavelb.real && ln -s /etc/wavelb.real /etc/wavelb
+out="$(dpkg -i "$deb" 2>&1)" && ! grep -q "wavelb: /etc/wavelb" <<<"$out" &&
+  ok "postinst accepts /etc/wavelb as a link to a root:wavelb 0750 directory" || fail "/etc/wavelb as a link: $out"
+chmod 0777 /etc/wavelb.real
+out="$(dpkg -i "$deb" 2>&1)" && grep -q "writable by its group or by everyone (mode 777)" <<<"$out" &&
+  ok "postinst checks the directory a link points to" || fail "no warning for a link to a 0777 directory: $out"
+chmod 0750 /etc/wavelb.real
+rm /etc/wavelb && ln -s /etc/wavelb.gone /etc/wavelb
+out="$(dpkg -i "$deb" 2>&1)" && grep -q "does not exist" <<<"$out" &&
+  ok "postinst warns about a dangling /etc/wavelb link and installs" || fail "a dangling /etc/wavelb link: $out"
+rm /etc/wavelb && mv /etc/wavelb.real /etc/wavelb
 out="$(dpkg --purge wavelb 2>&1)" && ok "dpkg --purge" || fail "dpkg --purge: $out"
 installed=0
 snapshot >"$after"

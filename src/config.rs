@@ -34,18 +34,16 @@ impl Config {
     /// Reads, parses and validates `path`. Every failure is a [`UsageError`] naming the file and
     /// the key.
     pub fn load(path: &Path) -> Result<Self, UsageError> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            UsageError(format!(
-                "cannot read the configuration file {}: {e}",
-                path.display()
-            ))
-        })?;
-        Self::parse(&text).map_err(|e| UsageError(format!("{}: {e}", path.display())))
+        let text = registry::file::read_text(path, registry::file::MAX_CONFIG_BYTES)
+            .map_err(|e| UsageError(format!("cannot read the configuration file: {e}")))?;
+        Self::parse(&text).map_err(|e| UsageError(format!("{}: {e}", registry::file::shown(path))))
     }
 
-    /// Parses and validates a configuration document.
+    /// Parses and validates a configuration document. A syntax or type error is one line: its
+    /// line, column and a bounded, escaped excerpt ([`registry::file::error_at`]).
     pub fn parse(text: &str) -> Result<Self, String> {
-        let cfg: Config = toml::from_str(text).map_err(|e| e.to_string().trim_end().to_owned())?;
+        let cfg: Config = toml::from_str(text)
+            .map_err(|e| registry::file::error_at(text, e.span(), e.message()))?;
         cfg.validate().map_err(|e| e.to_string())?;
         Ok(cfg)
     }

@@ -13,6 +13,8 @@
 pub mod clock;
 pub mod config;
 pub mod ec2;
+pub mod escape;
+pub mod file;
 pub mod geo;
 pub mod limiter;
 pub mod mac;

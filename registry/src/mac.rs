@@ -11,8 +11,10 @@ use sha2::Sha256;
 
 /// The smallest key accepted, in bytes.
 pub const MIN_KEY_BYTES: usize = 16;
-/// The largest key file read, in bytes.
+/// The largest key accepted, in bytes.
 pub const MAX_KEY_BYTES: usize = 4096;
+/// The largest key file read, in bytes: a key of [`MAX_KEY_BYTES`] with white space around it.
+pub const MAX_KEY_FILE_BYTES: u64 = MAX_KEY_BYTES as u64 + 64;
 /// The length of a `mac=` value: 32 bytes in lowercase hex.
 pub const MAC_HEX_LEN: usize = 64;
 
@@ -50,14 +52,10 @@ impl OwnershipKey {
         Ok(Self(key.into()))
     }
 
-    /// Reads a key file (at most [`MAX_KEY_BYTES`] are accepted).
+    /// Reads a key file: a regular file of at most [`MAX_KEY_FILE_BYTES`], with a warning
+    /// when others than its owner (and the service's group) can read it.
     pub fn from_file(path: &Path) -> Result<Self, KeyError> {
-        use std::io::Read;
-        let file = std::fs::File::open(path).map_err(|e| KeyError::Read(e.to_string()))?;
-        let mut bytes = Vec::new();
-        // One byte more than allowed, so an oversized file is reported, not truncated.
-        file.take(MAX_KEY_BYTES as u64 + 1)
-            .read_to_end(&mut bytes)
+        let bytes = crate::file::read_secret(path, MAX_KEY_FILE_BYTES)
             .map_err(|e| KeyError::Read(e.to_string()))?;
         Self::from_bytes(&bytes)
     }

@@ -84,24 +84,25 @@ struct CredentialEntry {
 /// secret_access_key = "…"
 /// ```
 pub fn load_credentials(path: &Path) -> Result<Vec<Credentials>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let shown = registry::file::shown(path);
+    let bytes = registry::file::read_secret(path, registry::file::MAX_CREDENTIALS_BYTES)
+        .map_err(|e| format!("cannot read the API credentials file: {e}"))?;
+    let text = String::from_utf8(bytes).map_err(|_| format!("{shown}: not UTF-8 text"))?;
+    let file: CredentialsFile = toml::from_str(&text).map_err(|e| {
         format!(
-            "cannot read the API credentials file {}: {e}",
-            path.display()
+            "{shown}: {}",
+            registry::file::error_at(&text, e.span(), e.message())
         )
     })?;
-    let file: CredentialsFile = toml::from_str(&text)
-        .map_err(|e| format!("{}: {}", path.display(), e.to_string().trim_end()))?;
     if file.credentials.is_empty() {
-        return Err(format!("{}: no [[credentials]] entries", path.display()));
+        return Err(format!("{shown}: no [[credentials]] entries"));
     }
     file.credentials
         .into_iter()
         .map(|c| {
             if c.access_key_id.is_empty() || c.secret_access_key.is_empty() {
                 Err(format!(
-                    "{}: access_key_id and secret_access_key must not be empty",
-                    path.display()
+                    "{shown}: access_key_id and secret_access_key must not be empty"
                 ))
             } else {
                 Ok(Credentials {

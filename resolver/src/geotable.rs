@@ -10,7 +10,6 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::io::Read;
 use std::net::IpAddr;
 use std::path::Path;
 
@@ -131,24 +130,10 @@ pub struct LineError {
 /// Why a geo table was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum GeoTableError {
-    /// The file could not be opened or read.
-    #[error(
-        "cannot read the geo table {path}: {source}; check --geo-table (or `[resolver] geo_table`)"
-    )]
-    Read {
-        /// The file.
-        path: String,
-        /// The OS error.
-        source: std::io::Error,
-    },
-    /// The file is larger than [`MAX_FILE_BYTES`].
-    #[error(
-        "the geo table {path} is larger than {MAX_FILE_BYTES} bytes; keep it within that (at most {MAX_ENTRIES} entries)"
-    )]
-    TooLarge {
-        /// The file.
-        path: String,
-    },
+    /// The file could not be read: missing, not a regular file (a FIFO, a device), or larger
+    /// than [`MAX_FILE_BYTES`].
+    #[error("the geo table: {0}; check --geo-table (or `[resolver] geo_table`)")]
+    File(#[from] registry::file::FileError),
     /// Lines that break the format; nothing of the file is used.
     #[error(
         "the geo table {origin} is refused; fix these lines (each is `CIDR LATITUDE LONGITUDE [# comment]`):{}",
@@ -194,22 +179,11 @@ impl GeoTable {
     ///
     /// # Errors
     ///
-    /// [`GeoTableError::Read`], [`GeoTableError::TooLarge`], or [`GeoTableError::Lines`] with
+    /// [`GeoTableError::File`], or [`GeoTableError::Lines`] with
     /// every bad line.
     pub fn load(path: &Path) -> Result<Self, GeoTableError> {
-        let name = path.display().to_string();
-        let read = |source| GeoTableError::Read {
-            path: name.clone(),
-            source,
-        };
-        let file = std::fs::File::open(path).map_err(read)?;
-        let mut bytes = Vec::new();
-        file.take(MAX_FILE_BYTES + 1)
-            .read_to_end(&mut bytes)
-            .map_err(read)?;
-        if bytes.len() as u64 > MAX_FILE_BYTES {
-            return Err(GeoTableError::TooLarge { path: name });
-        }
+        let name = registry::file::shown(path);
+        let bytes = registry::file::read(path, MAX_FILE_BYTES)?;
         let text = String::from_utf8(bytes).map_err(|e| GeoTableError::Lines {
             origin: name.clone(),
             lines: vec![LineError {
@@ -444,9 +418,16 @@ mod tests {
         .unwrap();
         assert!(matches!(
             GeoTable::load(&path),
-            Err(GeoTableError::TooLarge { .. })
+            Err(GeoTableError::File(
+                registry::file::FileError::TooLarge { .. }
+            ))
         ));
         let missing = GeoTable::load(&dir.path().join("none")).unwrap_err();
         assert!(missing.to_string().contains("none"), "{missing}");
+        let device = GeoTable::load(Path::new("/dev/zero")).unwrap_err();
+        assert!(
+            device.to_string().contains("not a regular file"),
+            "{device}"
+        );
     }
 }

@@ -189,12 +189,11 @@ async fn resolve(target: &str) -> anyhow::Result<SocketAddr> {
 /// The verdict as one line of text.
 fn human(kind: ProbeKind, target: SocketAddr, r: &ProbeResult) -> String {
     let ms = r.latency.as_secs_f64() * 1000.0;
+    // The detail may quote the target's reply: escaped.
+    let detail = registry::escape::Escaped(&r.detail);
     match r.reason {
-        None => format!("healthy: {kind} {target} in {ms:.1} ms ({})", r.detail),
-        Some(reason) => format!(
-            "unhealthy: {kind} {target} after {ms:.1} ms: {reason}: {}",
-            r.detail
-        ),
+        None => format!("healthy: {kind} {target} in {ms:.1} ms ({detail})"),
+        Some(reason) => format!("unhealthy: {kind} {target} after {ms:.1} ms: {reason}: {detail}"),
     }
 }
 
@@ -217,7 +216,8 @@ pub async fn run(args: ProbeArgs) -> anyhow::Result<()> {
     let result = prober.probe(target).await;
     prober.shutdown().await;
     if args.json {
-        println!("{}", json(args.kind, target, &result));
+        let text = json(args.kind, target, &result).to_string();
+        println!("{}", registry::escape::json_safe(&text));
     } else {
         println!("{}", human(args.kind, target, &result));
     }

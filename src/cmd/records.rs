@@ -7,6 +7,7 @@ use anyhow::Context;
 use health::global::GlobalConfig;
 use registry::clock::unix_now;
 use registry::config::Placeholders;
+use registry::escape::{Escaped, escape, json_safe};
 use registry::metrics::WriterMetrics;
 use registry::model::{PoolSpec, RecordSet};
 use registry::ops::{Operation, operator_plan};
@@ -128,8 +129,13 @@ async fn change(
     })
     .await?;
     match written {
-        None => println!("{set_id}: nothing to change"),
-        Some((_, done)) => println!("{set_id}: {} (change {})", describe(op), change_ids(&done)),
+        None => println!("{}: nothing to change", Escaped(set_id)),
+        Some((_, done)) => println!(
+            "{}: {} (change {})",
+            Escaped(set_id),
+            describe(op),
+            change_ids(&done)
+        ),
     }
     Ok(())
 }
@@ -242,7 +248,7 @@ fn rows(view: &PoolView) -> Vec<Row> {
 fn print_list(pool: &PoolSpec, view: &PoolView, json: bool) -> anyhow::Result<()> {
     let mut rows = rows(view);
     if json {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        println!("{}", json_safe(&serde_json::to_string_pretty(&rows)?));
         return Ok(());
     }
     let dash = || "-".to_owned();
@@ -298,8 +304,15 @@ fn timestamp(unix: u64) -> String {
     humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(unix)).to_string()
 }
 
-/// Prints `rows` under `header` in aligned columns, or `empty` when there are none.
+/// Prints `rows` under `header` in aligned columns, or `empty` when there are none. Every cell
+/// is escaped: set identifiers, owners and notes come from records anyone with zone access
+/// writes.
 fn print_table(header: &[&str], rows: &[Vec<String>], empty: &str) {
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| row.iter().map(|c| escape(c).into_owned()).collect())
+        .collect();
+    let rows = rows.as_slice();
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
@@ -451,12 +464,10 @@ async fn list_tier(cfg: &Config, global: &GlobalConfig, json: bool) -> anyhow::R
                 ))
             })
             .collect::<Result<_, serde_json::Error>>()?;
-        println!(
-            "{}",
-            serde_json::to_string_pretty(
-                &serde_json::json!({ "tier": spec.name.without_dot(), "zones": zones, "pools": pools })
-            )?
-        );
+        let text = serde_json::to_string_pretty(
+            &serde_json::json!({ "tier": spec.name.without_dot(), "zones": zones, "pools": pools }),
+        )?;
+        println!("{}", json_safe(&text));
         return Ok(());
     }
     println!("tier {} ({} zones)", spec.name, spec.members.len());

@@ -104,8 +104,23 @@ fn pump(stdout: ChildStdout) -> mpsc::Receiver<String> {
 /// Starts `wavelb resolver` (binary `bin`) on free loopback ports serving `lab.test`, quiet,
 /// with `extra` arguments appended.
 pub fn resolver(bin: &str, extra: &[&str]) -> Service {
-    let mut args = vec![
-        "-q",
+    Service::spawn(bin, &resolver_args(&["-q"], extra))
+}
+
+/// Starts `wavelb GLOBAL… resolver …` like [`resolver`], with the global flags `global` (such
+/// as `-v`, `--log-format json`) instead of `-q`, and its stderr (the logs) written to `log`.
+pub fn resolver_logged(
+    bin: &str,
+    global: &[&str],
+    extra: &[&str],
+    log: &std::path::Path,
+) -> Service {
+    Service::spawn_logged(bin, &resolver_args(global, extra), log)
+}
+
+fn resolver_args<'a>(global: &[&'a str], extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = global.to_vec();
+    args.extend_from_slice(&[
         "resolver",
         "--dns-listen",
         "127.0.0.1:0",
@@ -115,7 +130,7 @@ pub fn resolver(bin: &str, extra: &[&str]) -> Service {
         "127.0.0.1:0",
         "--zone",
         "lab.test",
-    ];
+    ]);
     args.extend_from_slice(extra);
-    Service::spawn(bin, &args)
+    args
 }

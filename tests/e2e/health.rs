@@ -1193,3 +1193,48 @@ async fn a_forged_tier_member_is_counted_listed_and_warned_about_once() {
     );
     assert!(log.contains("mallory"), "{log}");
 }
+
+/// Issue #23, item 6: a SetIdentifier holding a newline wrote a whole forged line
+/// (`… ERROR wavelb: leader lease stolen …`) into `wavelb health`'s text log. Targets whose
+/// identifiers carry the forged line behind a line feed, a carriage return and Unicode line
+/// breaks go dead and are logged as such, in the text and the JSON format: every line of the
+/// controller's stderr is a well-formed log line, and the identifiers are there, escaped.
+#[tokio::test(flavor = "multi_thread")]
+async fn hostile_set_identifiers_cannot_forge_a_health_log_line() {
+    use crate::common::{FORGED, assert_well_formed_log, hostile_ids, wait_for_log};
+    for format in ["text", "json"] {
+        let live = Echo::start(SocketAddr::from(([127, 0, 0, 61], 0)));
+        let mut records = vec![Target::active("t0", vec![live.addr.ip()], 10, 1)];
+        // Nothing listens on 127.0.0.62-64: these targets are judged dead and logged.
+        for (i, id) in (62u8..).zip(hostile_ids()) {
+            records.push(Target::active(id, vec![[127, 0, 0, i].into()], 10, 1));
+        }
+        let lab = lab_of(vec![live], records).await;
+        let cfg = lab.config("c1", "");
+        let log = lab.log("c1");
+        let _c = Service::spawn_logged(
+            BIN,
+            &[
+                "--log-format",
+                format,
+                "--config",
+                cfg.to_str().unwrap(),
+                "health",
+                "--controller-id",
+                "c1",
+            ],
+            &log,
+        );
+        let text = wait_for_log(&log, Duration::from_secs(20), |t| {
+            t.lines()
+                .filter(|l| l.contains("target verdict changed"))
+                .count()
+                >= 4
+        });
+        assert_well_formed_log(&text, format == "json");
+        assert!(
+            text.contains(&format!("w1\\n{FORGED}")) && text.contains(&format!("w2\\r{FORGED}")),
+            "the hostile identifiers are logged, escaped ({format}):\n{text}"
+        );
+    }
+}

@@ -1529,3 +1529,65 @@ fn health_check_status_never_quotes_the_target() {
     }
     assert!(!text.contains("AKIAIOSFODNN7EXAMPLE"), "{text}");
 }
+
+/// Issue #23, item 6: the resolver's debug log echoed refused API input, so a SetIdentifier
+/// holding a line break wrote a whole forged line into it. Hostile set identifiers, TXT values
+/// and a body with raw ESC bytes go through the API of a resolver logging at debug level, in
+/// the text and the JSON format: every line of its stderr is a well-formed log line, and the
+/// hostile text is there, escaped.
+#[test]
+fn hostile_api_input_cannot_forge_a_resolver_log_line() {
+    use crate::common::{FORGED, assert_well_formed_log, hostile_ids, wait_for_log};
+    let xml = |s: &str| s.replace('\n', "&#10;").replace('\r', "&#13;");
+    for format in ["text", "json"] {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("resolver.log");
+        let r = testkit::process::resolver_logged(BIN, &["-v", "--log-format", format], &[], &log);
+        let api = r.field("api_url");
+        let path = format!(
+            "/2013-04-01/hostedzone/{}/rrset/",
+            zone_id(&api, "lab.test")
+        );
+        let change = |set: &str, policy: &str, rtype: &str, value: &str| {
+            format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?><ChangeResourceRecordSetsRequest xmlns=\"https://route53.amazonaws.com/doc/2013-04-01/\"><ChangeBatch><Changes><Change><Action>CREATE</Action><ResourceRecordSet><Name>t.lab.test</Name><Type>{rtype}</Type><SetIdentifier>{set}</SetIdentifier>{policy}<TTL>30</TTL><ResourceRecords><ResourceRecord><Value>{value}</Value></ResourceRecord></ResourceRecords></ResourceRecordSet></Change></Changes></ChangeBatch></ChangeResourceRecordSetsRequest>"
+            )
+        };
+        let mut refused = 0;
+        for id in hostile_ids() {
+            // Refused (a SetIdentifier without a Weight): the message quotes the identifier.
+            let (status, body) = raw_post(&api, &path, &change(&xml(&id), "", "A", "127.0.0.9"));
+            assert_eq!(status, 400, "{body}");
+            refused += 1;
+            // A weighted TXT set whose identifier and value hold the forged line: accepted or
+            // refused, whatever is logged about it stays on its line.
+            let value = xml(&format!("\"{id}\""));
+            let _ = raw_post(
+                &api,
+                &path,
+                &change(&xml(&id), "<Weight>1</Weight>", "TXT", &value),
+            );
+        }
+        // ESC is not XML: the body is refused, and no raw ESC reaches the log.
+        let (status, body) = raw_post(
+            &api,
+            &path,
+            &change(
+                &format!("e\x1b[31m{FORGED}"),
+                "<Weight>1</Weight>",
+                "A",
+                "127.0.0.9",
+            ),
+        );
+        assert_eq!(status, 400, "{body}");
+        refused += 1;
+        let text = wait_for_log(&log, Duration::from_secs(20), |t| {
+            t.matches("API request refused").count() >= refused
+        });
+        assert_well_formed_log(&text, format == "json");
+        assert!(
+            text.contains(&format!("w1\\n{FORGED}")),
+            "the hostile identifier is logged, escaped ({format}):\n{text}"
+        );
+    }
+}

@@ -17,6 +17,7 @@ use super::targets::EchoTarget;
 use super::zones::{self, LabZone};
 use super::{CONFLICT_ATTEMPTS, set_id};
 use registry::clock::unix_now;
+use registry::escape::Escaped;
 
 /// What the console drives.
 pub struct Console {
@@ -127,8 +128,9 @@ impl Console {
             )),
         };
         match outcome {
-            Ok(msg) => println!("> {msg}"),
-            Err(msg) => println!("! {msg}"),
+            // Messages may quote the resolver's answers (records anyone can write): escaped.
+            Ok(msg) => println!("> {}", Escaped(&msg)),
+            Err(msg) => println!("! {}", Escaped(&msg)),
         }
         false
     }
@@ -177,7 +179,10 @@ impl Console {
             match self.writer.list_pool(&z.pool).await {
                 Ok(sets) => views.push(classify(&z.pool, &sets)),
                 Err(e) => {
-                    println!("! cannot read pool {}: {e}", z.pool.name);
+                    println!(
+                        "! {}",
+                        Escaped(&format!("cannot read pool {}: {e}", z.pool.name))
+                    );
                     return;
                 }
             }
@@ -258,7 +263,7 @@ impl Console {
             println!("{row} {served:>8}");
         }
         if multi {
-            println!("{tier}");
+            println!("{}", Escaped(&tier));
         }
     }
 
