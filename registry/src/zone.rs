@@ -62,8 +62,11 @@ fn prefixed<'m, 'p>(
     sets: &'m OrdMap<String, RecordSet>,
     prefix: &'p str,
 ) -> impl Iterator<Item = (&'m String, &'m RecordSet)> + use<'m, 'p> {
-    sets.range::<_, str>((std::ops::Bound::Included(prefix), std::ops::Bound::Unbounded))
-        .take_while(move |(k, _)| k.starts_with(prefix))
+    sets.range::<_, str>((
+        std::ops::Bound::Included(prefix),
+        std::ops::Bound::Unbounded,
+    ))
+    .take_while(move |(k, _)| k.starts_with(prefix))
 }
 
 /// The key prefix of the sets at `name` with type `rtype` (see [`prefixed`]).
