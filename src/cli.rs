@@ -42,17 +42,13 @@ pub enum LogFormat {
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
-#[expect(
-    clippy::large_enum_variant,
-    reason = "parsed once at startup: the size of the resolver's flags costs nothing"
-)]
 pub enum Command {
     /// Keep this instance's weighted record in Route 53, and drain it on the way out.
     Agent(AgentArgs),
     /// Probe every target of a pool and quarantine the failed ones.
     Health(HealthArgs),
     /// Serve a local authoritative DNS zone with a Route 53-compatible API (labs and tests).
-    Resolver(ResolverArgs),
+    Resolver(Box<ResolverArgs>),
     /// Run the whole system on loopback: resolver, demo targets, registration, health checks.
     Lab(LabArgs),
     /// Inspect and change a pool's records by hand.
@@ -92,9 +88,15 @@ pub struct ResolverArgs {
     /// A hosted zone to create at start if missing (repeatable).
     #[arg(long = "zone", value_name = "NAME")]
     pub zones: Vec<String>,
-    /// Directory for the durable state file; without it, state lives in memory only.
+    /// Directory for the durable state (state.sqlite3); without it, state lives in memory only.
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
+    /// Record sets all hosted zones hold together at most [default: 200000].
+    #[arg(long, value_name = "N")]
+    pub max_record_sets: Option<usize>,
+    /// MiB all record sets hold together at most (names, set ids, values) [default: 128].
+    #[arg(long, value_name = "MIB")]
+    pub max_state_mib: Option<u64>,
     /// How long a change stays PENDING before INSYNC, e.g. 2s [default: 0s].
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub propagation_delay: Option<std::time::Duration>,

@@ -38,7 +38,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("cannot start the async runtime: {e}"))?;
     let result = match cli.command {
         Command::Records(args) => runtime.block_on(cmd::records::run(cfg.as_ref(), args)),
-        Command::Resolver(args) => runtime.block_on(cmd::resolver::run(cfg.as_ref(), args)),
+        Command::Resolver(args) => runtime.block_on(cmd::resolver::run(cfg.as_ref(), *args)),
         Command::Lab(args) => runtime.block_on(cmd::lab::run(args)),
         Command::Version => {
             cmd::version::run();

@@ -8,6 +8,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use imbl::OrdMap;
+
 use crate::geo;
 use crate::model::{Action, Change, GeoProximity, RecordKey, RecordSet};
 use crate::name::Fqdn;
@@ -46,10 +48,34 @@ pub enum ChangeError {
 }
 
 /// A hosted zone's record sets, keyed as Route 53 keys them.
+///
+/// The sets are a persistent map (`imbl::OrdMap`): a copy shares every node with the original
+/// and costs O(1), a change to it O(log n). [`ZoneRecords::apply`] works on such a copy, so a
+/// batch costs what it changes, not the zone's size; a group's sets are found by a range scan
+/// over their common key prefix ([`group_prefix`]).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ZoneRecords {
     origin: Fqdn,
-    sets: BTreeMap<String, RecordSet>,
+    sets: OrdMap<String, RecordSet>,
+}
+
+/// The sets of one name (and, with `rtype`, one type) in `sets`: every key of a set at `name`
+/// starts with `"{name} "`, and of a set of type `rtype` there with `"{name} {rtype} "` (a name
+/// and a type never hold a space), so they are one contiguous range of the ordered map.
+fn prefixed<'m, 'p>(
+    sets: &'m OrdMap<String, RecordSet>,
+    prefix: &'p str,
+) -> impl Iterator<Item = (&'m String, &'m RecordSet)> + use<'m, 'p> {
+    sets.range::<_, str>((
+        std::ops::Bound::Included(prefix),
+        std::ops::Bound::Unbounded,
+    ))
+    .take_while(move |(k, _)| k.starts_with(prefix))
+}
+
+/// The key prefix of the sets at `name` with type `rtype` (see [`prefixed`]).
+fn group_prefix(name: &Fqdn, rtype: &str) -> String {
+    format!("{name} {rtype} ")
 }
 
 fn map_key(key: &RecordKey) -> String {
@@ -77,7 +103,7 @@ impl ZoneRecords {
     pub fn new(origin: Fqdn) -> Self {
         Self {
             origin,
-            sets: BTreeMap::new(),
+            sets: OrdMap::new(),
         }
     }
 
@@ -97,6 +123,25 @@ impl ZoneRecords {
     /// All record sets, in no particular order.
     pub fn sets(&self) -> impl Iterator<Item = &RecordSet> {
         self.sets.values()
+    }
+
+    /// The record sets at `name` with type `rtype` (a weighted or geoproximity group, or one
+    /// simple set), in O(log n + the group's size).
+    pub fn group<'a>(
+        &'a self,
+        name: &Fqdn,
+        rtype: &str,
+    ) -> impl Iterator<Item = &'a RecordSet> + use<'a> {
+        let prefix = group_prefix(name, rtype);
+        let sets: Vec<&RecordSet> = prefixed(&self.sets, &prefix).map(|(_, s)| s).collect();
+        sets.into_iter()
+    }
+
+    /// The record sets at `name`, of every type, in O(log n + their number).
+    pub fn at_name<'a>(&'a self, name: &Fqdn) -> impl Iterator<Item = &'a RecordSet> + use<'a> {
+        let prefix = format!("{name} ");
+        let sets: Vec<&RecordSet> = prefixed(&self.sets, &prefix).map(|(_, s)| s).collect();
+        sets.into_iter()
     }
 
     /// How many record sets the zone holds.
@@ -156,10 +201,10 @@ impl ZoneRecords {
             touched.insert((set.name.clone(), set.rtype.clone()));
             match change.action {
                 Action::Create => match next.entry(k) {
-                    std::collections::btree_map::Entry::Occupied(_) => errors.push(format!(
+                    imbl::ordmap::Entry::Occupied(_) => errors.push(format!(
                         "Tried to create resource record set {key} but it already exists"
                     )),
-                    std::collections::btree_map::Entry::Vacant(slot) => {
+                    imbl::ordmap::Entry::Vacant(slot) => {
                         slot.insert(set.clone());
                     }
                 },
@@ -184,8 +229,13 @@ impl ZoneRecords {
         }
         // Route 53: within a weighted group, the TTL written last applies to every set.
         for ((name, rtype), ttl) in &group_ttl {
-            for s in next.values_mut() {
-                if s.name == *name && s.rtype == *rtype && s.weight.is_some() && s.alias.is_none() {
+            let prefix = group_prefix(name, rtype);
+            let stale: Vec<String> = prefixed(&next, &prefix)
+                .filter(|(_, s)| s.weight.is_some() && s.alias.is_none() && s.ttl != *ttl)
+                .map(|(k, _)| k.clone())
+                .collect();
+            for k in stale {
+                if let Some(s) = next.get_mut(&k) {
                     s.ttl = *ttl;
                 }
             }
@@ -367,7 +417,7 @@ fn check_geo(geo: &GeoProximity) -> Result<(), String> {
 /// alias's type. Aliases to other hosted zones are not modelled.
 fn check_alias(
     origin: &Fqdn,
-    sets: &BTreeMap<String, RecordSet>,
+    sets: &OrdMap<String, RecordSet>,
     set: &RecordSet,
     errors: &mut Vec<String>,
 ) {
@@ -385,9 +435,9 @@ fn check_alias(
         ));
     } else if *target == set.name {
         errors.push(format!("{head}, but an alias cannot target itself"));
-    } else if !sets
-        .values()
-        .any(|s| s.name == *target && s.rtype == set.rtype)
+    } else if prefixed(sets, &group_prefix(target, &set.rtype))
+        .next()
+        .is_none()
     {
         errors.push(format!("{head}, but that target was not found"));
     }
@@ -404,15 +454,13 @@ fn policy(set: &RecordSet) -> &'static str {
 
 fn check_group(
     origin: &Fqdn,
-    sets: &BTreeMap<String, RecordSet>,
+    sets: &OrdMap<String, RecordSet>,
     name: &Fqdn,
     rtype: &str,
     errors: &mut Vec<String>,
 ) {
-    let group: Vec<&RecordSet> = sets
-        .values()
-        .filter(|s| s.name == *name && s.rtype == rtype)
-        .collect();
+    let group_prefix = group_prefix(name, rtype);
+    let group: Vec<&RecordSet> = prefixed(sets, &group_prefix).map(|(_, s)| s).collect();
     let weighted = group.iter().filter(|s| s.weight.is_some()).count();
     let geoproximity = group.iter().filter(|s| policy(s) == "geoproximity").count();
     let policies: BTreeSet<&str> = group.iter().map(|s| policy(s)).collect();
@@ -437,7 +485,8 @@ fn check_group(
             "RRSet with DNS name {name}, type {rtype} has {geoproximity} geoproximity record sets; the limit is {MAX_GEO_PER_GROUP}"
         ));
     }
-    let at_name: Vec<&RecordSet> = sets.values().filter(|s| s.name == *name).collect();
+    let name_prefix = format!("{name} ");
+    let at_name: Vec<&RecordSet> = prefixed(sets, &name_prefix).map(|(_, s)| s).collect();
     let has_cname = at_name.iter().any(|s| s.rtype == "CNAME");
     if has_cname {
         if name == origin {

@@ -22,6 +22,10 @@ pub struct ResolverConfig {
     pub zones: Option<Vec<String>>,
     /// `--state-dir`: where acknowledged changes are kept.
     pub state_dir: Option<PathBuf>,
+    /// `--max-record-sets`: record sets all zones hold together at most.
+    pub max_record_sets: Option<usize>,
+    /// `--max-state-mib`: MiB all record sets hold together at most.
+    pub max_state_mib: Option<u64>,
     /// `--propagation-delay`: how long changes stay PENDING.
     #[serde(default, deserialize_with = "optional_duration")]
     pub propagation_delay: Option<Duration>,

@@ -3,7 +3,8 @@
 //! run against it unchanged.
 //!
 //! - [`store`]: hosted zones, record sets (Route 53's change rules via `registry::zone`) and
-//!   changes; [`persist`] makes every acknowledged change durable.
+//!   changes; [`db`] makes every acknowledged change durable (SQLite, the rows it touched);
+//!   [`persist`] reads an older version's state file once, to move it into the database.
 //! - [`snapshot`] and [`answer`]: the immutable DNS view and the pure query → response step;
 //!   [`route`] decides what a name and type answers (weighted, geoproximity, alias);
 //!   [`ecs`] reads EDNS Client Subnet and [`geotable`] places clients by address;
@@ -27,6 +28,7 @@ pub mod api;
 pub mod checker;
 pub mod config;
 pub mod conn;
+pub mod db;
 pub mod ecs;
 pub mod fast;
 pub mod geotable;

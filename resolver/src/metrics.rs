@@ -103,6 +103,13 @@ impl AnswerCounters {
         });
     }
 
+    /// Removes the series of `labels` (a set a snapshot no longer holds).
+    pub fn forget(&self, labels: &AnswerLabels) {
+        if self.live_sets().remove(labels) {
+            self.family.remove(labels);
+        }
+    }
+
     /// The family, to register or read it.
     pub fn family(&self) -> &Family<AnswerLabels, Counter> {
         &self.family

@@ -1,8 +1,12 @@
-//! The durable state file: the whole [`Store`] as JSON behind a header with its length and
-//! SHA-256, written with write → fsync → rename → fsync(dir), so an acknowledged change survives
-//! a crash and a torn or corrupt file is detected instead of read as an empty zone.
+//! The state file of older versions (`state.json`): the whole [`Store`] as JSON behind a header
+//! with its length and SHA-256. It is only read now, once, when [`crate::db`] moves it into the
+//! state database; a torn or corrupt file is a clear error instead of an empty zone. (Tests
+//! write one with [`StateFile::save`], as the older versions did.)
 
-use std::fs::{self, File};
+use std::fs;
+#[cfg(test)]
+use std::fs::File;
+#[cfg(test)]
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -77,14 +81,19 @@ impl StateFile {
             }
         };
         decode(&bytes)
-            .map(Some)
+            .map(|mut store| {
+                store.recount();
+                Some(store)
+            })
             .map_err(|why| PersistError::Corrupt {
                 path: self.path.clone(),
                 why,
             })
     }
 
-    /// Writes the store durably. When this returns `Ok`, the state survives a crash.
+    /// Writes the store as older versions did (write → fsync → rename → fsync(dir)): tests
+    /// make such a file to migrate.
+    #[cfg(test)]
     pub fn save(&self, store: &Store) -> Result<(), PersistError> {
         let io = |action: &'static str, path: &Path| {
             let path = path.to_owned();
@@ -113,6 +122,7 @@ impl StateFile {
     }
 }
 
+#[cfg(test)]
 fn encode(store: &Store) -> Result<Vec<u8>, serde_json::Error> {
     let payload = serde_json::to_vec(store)?;
     let digest = hex(&Sha256::digest(&payload));

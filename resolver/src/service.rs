@@ -14,10 +14,10 @@ use registry::limiter::TokenBucket;
 use sha2::Digest;
 use tokio::net::{TcpListener, UdpSocket};
 
+use crate::db::{Batch, DbError, StateDb};
 use crate::geotable::GeoTable;
 use crate::http::ApiLimits;
 use crate::metrics::ResolverMetrics;
-use crate::persist::{PersistError, StateFile};
 use crate::shared::Shared;
 use crate::sigv4::{Credentials, Payload};
 use crate::snapshot::Snapshot;
@@ -33,8 +33,10 @@ pub struct Settings {
     pub api_listen: SocketAddr,
     /// Zones created at start when missing.
     pub zones: Vec<String>,
-    /// Where the state file lives; `None` keeps everything in memory.
+    /// Where the state database lives; `None` keeps everything in memory.
     pub state_dir: Option<PathBuf>,
+    /// The bound on the whole state (`--max-record-sets`, `--max-state-mib`).
+    pub state_limits: crate::store::StateLimits,
     /// How long changes stay PENDING before GetChange reports them INSYNC.
     pub propagation_delay: Duration,
     /// API requests per second before `Throttling`.
@@ -85,7 +87,7 @@ pub enum StartError {
     },
     /// The state file is unusable.
     #[error(transparent)]
-    State(#[from] PersistError),
+    State(#[from] DbError),
     /// A `--zone` name is invalid.
     #[error("--zone {name:?}: {why}")]
     Zone {
@@ -124,15 +126,14 @@ pub async fn start(settings: &Settings, registry: &mut Registry) -> Result<Runni
     {
         return Err(StartError::Insecure(settings.api_listen));
     }
-    let state_file = settings
-        .state_dir
-        .as_deref()
-        .map(StateFile::in_dir)
-        .transpose()?;
-    let mut store = match &state_file {
-        Some(f) => f.load()?.unwrap_or_default(),
-        None => Store::default(),
+    let (mut state_db, mut store) = match settings.state_dir.as_deref() {
+        Some(dir) => {
+            let (db, store) = StateDb::open(dir)?;
+            (Some(db), store)
+        }
+        None => (None, Store::default()),
     };
+    store.set_limits(settings.state_limits);
     let mut created = false;
     for name in &settings.zones {
         let fqdn = registry::name::Fqdn::parse(name).map_err(|e| StartError::Zone {
@@ -150,13 +151,14 @@ pub async fn start(settings: &Settings, registry: &mut Registry) -> Result<Runni
             created = true;
         }
     }
-    if created && let Some(f) = &state_file {
-        f.save(&store)?;
+    let touched = store.take_touched();
+    if created && let Some(db) = &mut state_db {
+        db.write(&Batch::of(&store, &touched).map_err(DbError::from)?)?;
     }
     let shared = Arc::new(Shared {
         store: tokio::sync::Mutex::new(Store::default()),
         snapshot: ArcSwap::from_pointee(Snapshot::default()),
-        state_file,
+        state_db: state_db.map(|db| Arc::new(std::sync::Mutex::new(db))),
         propagation_delay: settings.propagation_delay,
         rate_limit: settings
             .api_rate_limit

@@ -1,6 +1,7 @@
 //! The state every listener shares: the zones ([`Store`]), the DNS view built from them
 //! ([`Snapshot`]), the metrics, the API's settings, and the two paths through them: the write
-//! path ([`Shared::mutate`]: change a copy, make it durable, publish it) and the read path of a
+//! path ([`Shared::mutate`]: change an O(1) copy, write the rows it touched to the database,
+//! publish it, rebuilding only the names it touched) and the read path of a
 //! DNS query ([`Shared::answer_query`]). The listeners ([`crate::udp`], [`crate::tcp`],
 //! [`crate::http`] and [`crate::api`]) depend on this module; [`crate::service`] builds it.
 
@@ -14,12 +15,12 @@ use arc_swap::ArcSwap;
 use registry::limiter::TokenBucket;
 
 use crate::answer::{self, Replied};
+use crate::db::{Batch, DbError, StateDb};
 use crate::geotable::GeoTable;
 use crate::metrics::{QueryLabels, ResolverMetrics};
-use crate::persist::{PersistError, StateFile};
 use crate::sigv4::{Credentials, Payload};
 use crate::snapshot::Snapshot;
-use crate::store::{ChangeRecord, Store, StoreError};
+use crate::store::{ChangeRecord, Store, StoreError, Touched};
 use crate::transport::Transport;
 use registry::rcode::rcode_name;
 
@@ -30,8 +31,8 @@ pub struct Shared {
     /// What DNS queries are answered from; swapped atomically after every change.
     pub snapshot: ArcSwap<Snapshot>,
     /// Where changes are made durable before they are acknowledged; `None` keeps them in memory
-    /// only.
-    pub state_file: Option<StateFile>,
+    /// only. Only writers holding the `store` lock use it.
+    pub state_db: Option<Arc<std::sync::Mutex<StateDb>>>,
     /// How long a change stays PENDING before [`Shared::insync`] reports it INSYNC.
     pub propagation_delay: Duration,
     /// The API's request budget (`--api-rate-limit`); a request past it gets `Throttling`.
@@ -55,19 +56,28 @@ pub enum WriteError {
     /// The change breaks Route 53's rules or names something that does not exist.
     #[error(transparent)]
     Refused(#[from] StoreError),
-    /// The changed store could not be written to the state file.
+    /// The change could not be committed to the state database.
     #[error("the change was not applied: {0}")]
-    NotDurable(PersistError),
-    /// The task writing the state file did not finish (it panicked or was cancelled).
+    NotDurable(DbError),
+    /// The task writing the state database did not finish (it panicked or was cancelled).
     #[error("the state writer failed: {0}")]
     Writer(tokio::task::JoinError),
 }
 
 impl Shared {
-    /// Rebuilds the DNS snapshot from `store` and swaps it in.
+    /// Rebuilds the whole DNS snapshot from `store` and swaps it in (at start, and when health
+    /// statuses change).
     pub fn publish(&self, store: &Store) {
         let snapshot =
             Snapshot::of_store(store, &self.metrics.answers).with_geo_table(self.geo_table.clone());
+        self.snapshot.store(Arc::new(snapshot));
+    }
+
+    /// Swaps in a snapshot of `store` that differs from the current one by what `touched`
+    /// names: only those names are rebuilt ([`Snapshot::updated`]).
+    pub fn publish_touched(&self, store: &Store, touched: &Touched) {
+        let current = self.snapshot.load_full();
+        let snapshot = current.updated(store, touched, &self.metrics.answers);
         self.snapshot.store(Arc::new(snapshot));
     }
 
@@ -77,14 +87,16 @@ impl Shared {
         unix_now_ms() >= change.submitted_at_ms.saturating_add(delay)
     }
 
-    /// Applies `op` to a copy of the store (with the current time in milliseconds), makes the
-    /// copy durable, then publishes it (store and DNS snapshot). Nothing is published, and the
-    /// caller gets the error, if `op` refuses or the write to disk fails.
+    /// Applies `op` to a copy of the store (with the current time in milliseconds), commits the
+    /// rows it touched to the state database, then publishes the copy (store and DNS snapshot).
+    /// Nothing is published, and the caller gets the error, if `op` refuses or the commit
+    /// fails. The copy is O(1) (the store's maps are persistent), so a change costs what it
+    /// touches, not the size of the state.
     ///
     /// # Errors
     ///
     /// [`WriteError::Refused`] with `op`'s error; [`WriteError::NotDurable`] or
-    /// [`WriteError::Writer`] when the state file could not be written.
+    /// [`WriteError::Writer`] when the change could not be committed.
     pub async fn mutate<T>(
         &self,
         op: impl FnOnce(&mut Store, u64) -> Result<T, StoreError>,
@@ -92,19 +104,26 @@ impl Shared {
         let mut store = self.store.lock().await;
         let mut next = store.clone();
         let out = op(&mut next, unix_now_ms())?;
-        if let Some(file) = &self.state_file {
-            let file = file.clone();
-            let copy = next.clone();
-            tokio::task::spawn_blocking(move || file.save(&copy))
-                .await
-                .map_err(WriteError::Writer)?
-                .map_err(|e| {
-                    tracing::error!(error = %e, "cannot persist a change; it was not applied");
-                    WriteError::NotDurable(e)
-                })?;
+        let touched = next.take_touched();
+        if let Some(db) = &self.state_db {
+            let not_durable = |e: DbError| {
+                tracing::error!(error = %e, "cannot persist a change; it was not applied");
+                WriteError::NotDurable(e)
+            };
+            let batch = Batch::of(&next, &touched).map_err(|e| not_durable(e.into()))?;
+            let db = db.clone();
+            tokio::task::spawn_blocking(move || {
+                // A writer that panicked mid-transaction left nothing committed (SQLite rolls
+                // an unfinished transaction back), so the connection is still usable.
+                let mut db = db.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                db.write(&batch)
+            })
+            .await
+            .map_err(WriteError::Writer)?
+            .map_err(not_durable)?;
         }
         *store = next;
-        self.publish(&store);
+        self.publish_touched(&store, &touched);
         Ok(out)
     }
 

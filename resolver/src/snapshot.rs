@@ -1,7 +1,12 @@
 //! The immutable view DNS queries are answered from. A change builds a new snapshot and swaps it
 //! in atomically, so queries never wait on writes.
+//!
+//! The maps are persistent (`imbl`): a new snapshot is an O(1) copy of the current one with the
+//! names a change touched rebuilt ([`Snapshot::updated`]), so publishing a change costs what it
+//! changed, not the size of every zone. A new or deleted zone, or a health check's change,
+//! rebuilds everything ([`Snapshot::of_store`]).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use hickory_proto::rr::{Name, RData, Record, RecordType};
@@ -250,9 +255,56 @@ pub struct ZoneView {
     /// The apex SOA with the current serial, for negative answers.
     pub soa: Record,
     /// Owner names (lower case, trailing dot) → records.
-    pub nodes: HashMap<String, Node>,
-    /// Names with no records but with names below them (empty non-terminals).
-    pub interior: HashSet<String>,
+    pub nodes: imbl::HashMap<String, Node>,
+    /// Names with names below them (so a name without records there is an empty
+    /// non-terminal).
+    pub interior: Interior,
+}
+
+/// How many owner names lie below each name of a zone (down to its origin), kept as nodes come
+/// and go, so that empty non-terminals are known without walking the zone.
+#[derive(Debug, Clone, Default)]
+pub struct Interior {
+    below: imbl::HashMap<String, usize>,
+}
+
+impl Interior {
+    /// True when some owner name lies below `name` (lower case, trailing dot).
+    pub fn contains(&self, name: &str) -> bool {
+        self.below.get(name).is_some_and(|&n| n > 0)
+    }
+
+    /// Counts `name` (a new owner name of the zone `origin`) below each of its ancestors.
+    fn add(&mut self, name: &str, origin: &str) {
+        for parent in ancestors(name, origin) {
+            *self.below.entry(parent.to_owned()).or_default() += 1;
+        }
+    }
+
+    /// Stops counting `name` (an owner name no longer in the zone `origin`).
+    fn remove(&mut self, name: &str, origin: &str) {
+        for parent in ancestors(name, origin) {
+            match self.below.get_mut(parent) {
+                Some(n) if *n > 1 => *n -= 1,
+                _ => {
+                    self.below.remove(parent);
+                }
+            }
+        }
+    }
+}
+
+/// The names above `name` down to the zone's `origin` (which is included).
+fn ancestors<'a>(name: &'a str, origin: &'a str) -> impl Iterator<Item = &'a str> {
+    let mut rest = name;
+    std::iter::from_fn(move || {
+        let (_, parent) = rest.split_once('.')?;
+        if parent.len() < origin.len() || parent.is_empty() {
+            return None;
+        }
+        rest = parent;
+        Some(parent)
+    })
 }
 
 impl ZoneView {
@@ -290,10 +342,13 @@ pub struct Snapshot {
     /// The weighted A and AAAA groups by question: the lower-case wire name followed by the
     /// type (2 bytes, big-endian). Only groups whose every set is pre-encoded, and only in the
     /// zone that is authoritative for the name.
-    fast: HashMap<Box<[u8]>, Arc<Weighted>>,
+    fast: imbl::HashMap<Box<[u8]>, Arc<Weighted>>,
     /// Where clients are, for geoproximity answers (empty by default: every place unknown).
     geo_table: Arc<GeoTable>,
 }
+
+/// The fast-path types.
+const FAST_TYPES: [RecordType; 2] = [RecordType::A, RecordType::AAAA];
 
 impl Snapshot {
     /// Builds a snapshot. Values that do not parse are skipped with a warning (the API
@@ -313,40 +368,146 @@ impl Snapshot {
         zones.sort_by_key(|z| std::cmp::Reverse(z.origin.len()));
         let mut snapshot = Self {
             zones,
-            fast: HashMap::new(),
+            fast: imbl::HashMap::new(),
             geo_table: Arc::default(),
         };
         snapshot.fast = snapshot.fast_table();
         snapshot
     }
 
-    fn fast_table(&self) -> HashMap<Box<[u8]>, Arc<Weighted>> {
-        let mut fast = HashMap::new();
+    fn fast_table(&self) -> imbl::HashMap<Box<[u8]>, Arc<Weighted>> {
+        let mut fast = imbl::HashMap::new();
         for (index, zone) in self.zones.iter().enumerate() {
             for (name, node) in &zone.nodes {
-                // A name below a more specific zone is answered by that zone.
-                let authoritative = self
-                    .zones
-                    .iter()
-                    .position(|z| z.contains(name))
-                    .is_some_and(|i| i == index);
-                if !authoritative {
+                if !self.is_authoritative(index, name) {
                     continue;
                 }
-                for (rtype, rrset) in &node.rrsets {
-                    let Rrset::Weighted(group) = rrset else {
-                        continue;
-                    };
-                    let owner = group.sets.first().and_then(|s| s.records.first());
-                    let (Some(owner), true) = (owner, group.sets.iter().all(|s| s.wire.is_some()))
-                    else {
-                        continue;
-                    };
-                    fast.insert(fast_key(&owner.name, *rtype), group.clone());
+                for (key, group) in fast_entries(node) {
+                    fast.insert(key, group);
                 }
             }
         }
         fast
+    }
+
+    /// True when zone `index` answers for `name`: a name below a more specific zone is
+    /// answered by that zone.
+    fn is_authoritative(&self, index: usize, name: &str) -> bool {
+        self.zones
+            .iter()
+            .position(|z| z.contains(name))
+            .is_some_and(|i| i == index)
+    }
+
+    /// This snapshot with what `touched` names rebuilt from `store`: an O(1) copy, then each
+    /// touched name's node, its fast-path entries, the zone's empty non-terminals and the
+    /// zone's SOA (its serial). A zone created or deleted, a health check changed, or a zone
+    /// this snapshot does not serve, rebuilds everything ([`Snapshot::of_store`]).
+    pub fn updated(
+        &self,
+        store: &crate::store::Store,
+        touched: &crate::store::Touched,
+        answers: &AnswerCounters,
+    ) -> Self {
+        let full = || Self::of_store(store, answers).with_geo_table(self.geo_table.clone());
+        if touched.zone_list || !touched.checks.is_empty() {
+            return full();
+        }
+        let mut names: BTreeMap<&str, BTreeSet<&Fqdn>> = BTreeMap::new();
+        for id in &touched.zones {
+            names.entry(id.as_str()).or_default();
+        }
+        for (id, name, _) in &touched.groups {
+            names.entry(id.as_str()).or_default().insert(name);
+        }
+        if names.is_empty() {
+            return self.clone();
+        }
+        let health = store.health_statuses();
+        let mut next = self.clone();
+        for (zone_id, names) in names {
+            let Some(zone) = store.zone_by_id(zone_id) else {
+                return full();
+            };
+            let Some(index) = next.zones.iter().position(|z| z.zone_id == zone_id) else {
+                return full();
+            };
+            for name in names.into_iter().chain(std::iter::once(&zone.name)) {
+                let sets: Vec<&RecordSet> = zone.records.at_name(name).collect();
+                next.rebuild_name(index, name, &sets, &health, answers);
+            }
+            let origin = zone.name.as_str();
+            let view = &mut next.zones[index];
+            let Some(apex) = view.nodes.get_mut(origin) else {
+                return full();
+            };
+            let Some(soa) = live_soa(apex, zone.serial) else {
+                return full();
+            };
+            view.soa = soa;
+        }
+        next
+    }
+
+    /// Rebuilds the node at `name` in zone `index` from `sets` (every record set there now).
+    fn rebuild_name(
+        &mut self,
+        index: usize,
+        name: &Fqdn,
+        sets: &[&RecordSet],
+        health: &BTreeMap<String, bool>,
+        answers: &AnswerCounters,
+    ) {
+        let key = name.as_str().to_owned();
+        let view = &mut self.zones[index];
+        let src = ZoneSource {
+            zone_id: &view.zone_id,
+            origin: name,
+            serial: 0,
+            sets: sets.to_vec(),
+            health,
+        };
+        let new = build_nodes(&src, answers).remove(&key);
+        let old = match &new {
+            Some(node) => view.nodes.insert(key.clone(), node.clone()),
+            None => view.nodes.remove(&key),
+        };
+        let origin = view.origin.clone();
+        match (&old, &new) {
+            (None, Some(_)) => view.interior.add(&key, &origin),
+            (Some(_), None) => view.interior.remove(&key, &origin),
+            _ => {}
+        }
+        // The answer series of sets gone from this name (unless another zone serves them).
+        let labels = |node: &Option<Node>| -> HashSet<AnswerLabels> {
+            node.iter()
+                .flat_map(|n| node_labels(&key, n))
+                .collect::<HashSet<_>>()
+        };
+        let kept = labels(&new);
+        for gone in labels(&old).difference(&kept) {
+            let elsewhere = self.zones.iter().enumerate().any(|(i, z)| {
+                i != index
+                    && z.nodes
+                        .get(&key)
+                        .is_some_and(|n| node_labels(&key, n).any(|l| l == *gone))
+            });
+            if !elsewhere {
+                answers.forget(gone);
+            }
+        }
+        if let Ok(owner) = Name::from_ascii(&key) {
+            for rtype in FAST_TYPES {
+                self.fast.remove(&fast_key(&owner, rtype));
+            }
+        }
+        if let Some(node) = &new
+            && self.is_authoritative(index, &key)
+        {
+            for (k, group) in fast_entries(node) {
+                self.fast.insert(k, group);
+            }
+        }
     }
 
     /// This snapshot, placing clients with `table`.
@@ -397,12 +558,7 @@ fn answer_labels(zones: &[ZoneView]) -> HashSet<AnswerLabels> {
     let mut labels = HashSet::new();
     for zone in zones {
         for (name, node) in &zone.nodes {
-            for rrset in node.rrsets.values() {
-                let Rrset::Weighted(group) = rrset else {
-                    continue;
-                };
-                labels.extend(group.sets.iter().map(|set| answer_label(name, &set.set_id)));
-            }
+            labels.extend(node_labels(name, node));
         }
     }
     labels
@@ -422,6 +578,52 @@ fn source_labels(sources: &[ZoneSource<'_>]) -> HashSet<AnswerLabels> {
             ))
         })
         .collect()
+}
+
+/// The labels of the weighted sets at `name`.
+fn node_labels<'a>(name: &'a str, node: &'a Node) -> impl Iterator<Item = AnswerLabels> + 'a {
+    node.rrsets
+        .values()
+        .filter_map(|rrset| match rrset {
+            Rrset::Weighted(group) => Some(group),
+            _ => None,
+        })
+        .flat_map(move |group| {
+            group
+                .sets
+                .iter()
+                .map(move |set| answer_label(name, &set.set_id))
+        })
+}
+
+/// The fast-path entries of `node`: its weighted A and AAAA groups whose every set is
+/// pre-encoded.
+fn fast_entries(node: &Node) -> impl Iterator<Item = (Box<[u8]>, Arc<Weighted>)> + '_ {
+    node.rrsets.iter().filter_map(|(rtype, rrset)| {
+        let Rrset::Weighted(group) = rrset else {
+            return None;
+        };
+        let owner = group.sets.first().and_then(|s| s.records.first())?;
+        if !group.sets.iter().all(|s| s.wire.is_some()) {
+            return None;
+        }
+        Some((fast_key(&owner.name, *rtype), group.clone()))
+    })
+}
+
+/// The apex SOA with `serial`, put back into the apex node (the apex SOA is answered with the
+/// live serial too); `None` when the apex has no SOA.
+fn live_soa(apex: &mut Node, serial: u32) -> Option<Record> {
+    let mut soa = match apex.rrsets.get(&RecordType::SOA)? {
+        Rrset::Simple(records) => records.first()?.clone(),
+        _ => return None,
+    };
+    if let RData::SOA(s) = &mut soa.data {
+        s.serial = serial;
+    }
+    apex.rrsets
+        .insert(RecordType::SOA, Rrset::Simple(vec![soa.clone()]));
+    Some(soa)
 }
 
 /// The labels of the answers of set `set_id` at `name` (lower case, trailing dot).
@@ -486,10 +688,33 @@ fn set_healthy(set: &RecordSet, health: &BTreeMap<String, bool>) -> bool {
 
 fn build_zone(src: &ZoneSource<'_>, answers: &AnswerCounters) -> Option<ZoneView> {
     let origin = src.origin.as_str().to_owned();
+    let mut nodes = build_nodes(src, answers);
+    let Some(soa) = nodes
+        .get_mut(&origin)
+        .and_then(|apex| live_soa(apex, src.serial))
+    else {
+        tracing::warn!(zone = %origin, "zone has no apex SOA; not serving it");
+        return None;
+    };
+    let mut interior = Interior::default();
+    for name in nodes.keys() {
+        interior.add(name, &origin);
+    }
+    Some(ZoneView {
+        origin,
+        zone_id: src.zone_id.to_owned(),
+        soa,
+        nodes: nodes.into_iter().collect(),
+        interior,
+    })
+}
+
+/// The nodes of `src`'s record sets, by owner name (the apex SOA with the serial it was
+/// written with: [`live_soa`] sets the live one).
+fn build_nodes(src: &ZoneSource<'_>, answers: &AnswerCounters) -> HashMap<String, Node> {
     let mut nodes: HashMap<String, Node> = HashMap::new();
     let mut weighted: HashMap<(String, RecordType), Vec<WeightedSet>> = HashMap::new();
     let mut geo: HashMap<(String, RecordType), Vec<GeoMember>> = HashMap::new();
-    let mut soa = None;
     for set in &src.sets {
         let key = set.name.as_str().to_owned();
         let Ok(owner) = Name::from_ascii(&key) else {
@@ -550,9 +775,6 @@ fn build_zone(src: &ZoneSource<'_>, answers: &AnswerCounters) -> Option<ZoneView
                 continue;
             }
         };
-        if rtype == RecordType::SOA && key == origin {
-            soa = records.first().cloned();
-        }
         match (&set.set_identifier, set.weight) {
             (Some(id), Some(w)) => {
                 let served = answers.series(&answer_label(&key, id));
@@ -587,38 +809,7 @@ fn build_zone(src: &ZoneSource<'_>, answers: &AnswerCounters) -> Option<ZoneView
             .rrsets
             .insert(rtype, Rrset::Weighted(Arc::new(Weighted::new(sets))));
     }
-    let Some(mut soa) = soa else {
-        tracing::warn!(zone = %origin, "zone has no apex SOA; not serving it");
-        return None;
-    };
-    if let RData::SOA(s) = &mut soa.data {
-        s.serial = src.serial;
-    }
-    // The apex SOA is answered with the live serial too.
-    if let Some(apex) = nodes.get_mut(&origin) {
-        apex.rrsets
-            .insert(RecordType::SOA, Rrset::Simple(vec![soa.clone()]));
-    }
-    let mut interior = HashSet::new();
-    for name in nodes.keys() {
-        let mut rest = name.as_str();
-        while let Some((_, parent)) = rest.split_once('.') {
-            if parent.len() < origin.len() || parent.is_empty() {
-                break;
-            }
-            if !nodes.contains_key(parent) {
-                interior.insert(parent.to_owned());
-            }
-            rest = parent;
-        }
-    }
-    Some(ZoneView {
-        origin,
-        zone_id: src.zone_id.to_owned(),
-        soa,
-        nodes,
-        interior,
-    })
+    nodes
 }
 
 #[cfg(test)]
@@ -780,6 +971,150 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// Everything a query can see of `snap`: per zone its SOA serial, every node's rrsets
+    /// (type → what answers), the empty non-terminals among `probe`; the fast table's keys.
+    fn view(snap: &Snapshot, probe: &[&str]) -> String {
+        let mut out = String::new();
+        for z in snap.zones() {
+            out += &format!("zone {} soa {:?}\n", z.origin, z.soa.data);
+            let mut names: Vec<&String> = z.nodes.keys().collect();
+            names.sort();
+            for name in names {
+                let mut rrsets: Vec<String> = z.nodes[name]
+                    .rrsets
+                    .iter()
+                    .map(|(t, r)| match r {
+                        Rrset::Weighted(g) => format!(
+                            "{t} weighted {:?}",
+                            g.sets
+                                .iter()
+                                .map(|s| (&s.set_id, s.weight, s.healthy, &s.records))
+                                .collect::<Vec<_>>()
+                        ),
+                        other => format!("{t} {other:?}"),
+                    })
+                    .collect();
+                rrsets.sort();
+                out += &format!("  {name} {rrsets:?}\n");
+            }
+            for p in probe {
+                out += &format!("  interior {p} {}\n", z.interior.contains(p));
+            }
+        }
+        let mut fast: Vec<&Box<[u8]>> = snap.fast.keys().collect();
+        fast.sort();
+        out + &format!("fast {fast:?}")
+    }
+
+    #[test]
+    fn an_update_rebuilds_only_the_touched_names_and_equals_a_full_rebuild() {
+        use registry::model::Change;
+        let answers = AnswerCounters::default();
+        let mut s = store(&["a", "b"]);
+        let (child, _) = s.create_zone("sub.lab.test", "c", None, 0).unwrap();
+        let parent = s
+            .zones()
+            .find(|z| z.name.as_str() == "lab.test.")
+            .unwrap()
+            .id
+            .clone();
+        let set = |name: &str, id: &str, w: i64| RecordSet {
+            name: Fqdn::parse(name).unwrap(),
+            rtype: "A".into(),
+            set_identifier: Some(id.into()),
+            weight: Some(w),
+            ttl: Some(30),
+            values: vec!["192.0.2.7".into()],
+            alias: None,
+            geo: None,
+            opaque: None,
+            health_check_id: None,
+        };
+        s.change(
+            &parent,
+            &[Change::create(set("other.lab.test", "o", 1))],
+            None,
+            1,
+        )
+        .unwrap();
+        s.change(
+            &child.id,
+            &[Change::create(set("x.sub.lab.test", "c", 1))],
+            None,
+            1,
+        )
+        .unwrap();
+        s.take_touched();
+        let before = Snapshot::of_store(&s, &answers);
+        let probe = ["lab.test.", "b.c.lab.test.", "c.lab.test.", "sub.lab.test."];
+        let group_of = |snap: &Snapshot, name: &str| match &snap.zone_for(name).unwrap().nodes[name]
+            .rrsets[&RecordType::A]
+        {
+            Rrset::Weighted(g) => g.clone(),
+            _ => panic!("{name} is weighted"),
+        };
+        // One change: a new name deep below (empty non-terminals appear), a weight changed,
+        // a name in the child zone the parent must not serve on the fast path.
+        s.change(
+            &parent,
+            &[
+                Change::create(set("a.b.c.lab.test", "n", 1)),
+                Change {
+                    action: registry::model::Action::Upsert,
+                    record_set: set("www.lab.test", "a", 9),
+                },
+            ],
+            None,
+            2,
+        )
+        .unwrap();
+        let touched = s.take_touched();
+        let after = before.updated(&s, &touched, &answers);
+        assert_eq!(
+            view(&after, &probe),
+            view(&Snapshot::of_store(&s, &answers), &probe)
+        );
+        assert!(after.zones()[1].interior.contains("b.c.lab.test."));
+        // Untouched names share their groups with the snapshot before: not rebuilt.
+        assert!(Arc::ptr_eq(
+            &group_of(&before, "other.lab.test."),
+            &group_of(&after, "other.lab.test.")
+        ));
+        assert!(Arc::ptr_eq(
+            &group_of(&before, "x.sub.lab.test."),
+            &group_of(&after, "x.sub.lab.test.")
+        ));
+        assert!(!Arc::ptr_eq(
+            &group_of(&before, "www.lab.test."),
+            &group_of(&after, "www.lab.test.")
+        ));
+        // Deleting the deep name takes its empty non-terminals with it, and its series.
+        s.change(
+            &parent,
+            &[Change::delete(set("a.b.c.lab.test", "n", 1))],
+            None,
+            3,
+        )
+        .unwrap();
+        let touched = s.take_touched();
+        let last = after.updated(&s, &touched, &answers);
+        assert!(
+            series(&answers)
+                .iter()
+                .all(|(pool, _, _)| pool != "a.b.c.lab.test")
+        );
+        assert!(
+            series(&answers)
+                .iter()
+                .any(|(pool, _, _)| pool == "other.lab.test")
+        );
+        assert_eq!(
+            view(&last, &probe),
+            view(&Snapshot::of_store(&s, &answers), &probe)
+        );
+        assert!(!last.zones()[1].interior.contains("b.c.lab.test."));
     }
 
     #[test]

@@ -6,10 +6,19 @@
 //! [`MAX_CALLER_REFERENCE_CHARS`]; per zone and batch, `registry::zone`), and the change log
 //! keeps the last [`MAX_CHANGE_LOG`] changes: GetChange of an older one answers as if INSYNC.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 
+use imbl::{OrdMap, Vector};
+
+mod bounds;
 mod checks;
 mod tags;
+mod touched;
+
+pub use bounds::{
+    DEFAULT_MAX_RECORD_SETS, DEFAULT_MAX_STATE_BYTES, StateLimits, Totals, set_bytes,
+};
+pub use touched::Touched;
 
 pub use checks::{HealthCheck, MAX_DELETED_REFERENCES};
 pub use tags::{MAX_TAG_CHANGES, MAX_TAG_KEY_CHARS, MAX_TAG_VALUE_CHARS, MAX_TAGS, ResourceKind};
@@ -138,48 +147,62 @@ fn input_error(message: impl Into<String>) -> StoreError {
 
 /// All hosted zones and the recent changes.
 ///
+/// Every collection is persistent (`imbl`): a copy of the store costs O(1) and shares what it
+/// does not change, so [`crate::shared::Shared::mutate`] changes a copy in O(change). Every
+/// change notes what it touched ([`Store::take_touched`]) for the database and the snapshot.
+///
 /// State files written before the log was bounded hold `changes` as a map by id and a
 /// `counter`; both load (the counter is ignored, the map is ordered by submission time).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Store {
-    zones: BTreeMap<String, HostedZone>,
+    zones: OrdMap<String, HostedZone>,
     /// The last [`MAX_CHANGE_LOG`] changes, oldest first.
     #[serde(deserialize_with = "change_log")]
-    changes: VecDeque<ChangeRecord>,
+    changes: Vector<ChangeRecord>,
     /// When the newest change dropped from the log was submitted; `None` before any was.
     #[serde(default)]
     forgotten_until_ms: Option<u64>,
     /// The health checks by id.
     #[serde(default)]
-    health_checks: BTreeMap<String, HealthCheck>,
+    health_checks: OrdMap<String, HealthCheck>,
     /// The caller references of deleted health checks (the last [`MAX_DELETED_REFERENCES`]):
     /// Route 53 refuses to reuse them.
     #[serde(default)]
-    deleted_check_references: VecDeque<String>,
+    deleted_check_references: Vector<String>,
     /// The tags of hosted zones and health checks, by [`tags::resource_key`].
     #[serde(default)]
-    tags: BTreeMap<String, BTreeMap<String, String>>,
+    tags: OrdMap<String, BTreeMap<String, String>>,
     /// What the probes found, by health check id. Not persisted: a restarted resolver starts
     /// every check healthy, as Route 53 does a new one.
     #[serde(skip)]
     check_states: BTreeMap<String, CheckState>,
+    /// The record sets of every zone together, counted against `limits`; kept up to date by
+    /// every change ([`Store::recount`] after loading).
+    #[serde(skip)]
+    totals: Totals,
+    /// The bound on `totals` ([`Store::set_limits`]).
+    #[serde(skip)]
+    limits: StateLimits,
+    /// What the changes since the last [`Store::take_touched`] touched.
+    #[serde(skip)]
+    touched: Touched,
 }
 
 /// The change log as written now (oldest first) or by older versions (a map by id).
 #[derive(Deserialize)]
 #[serde(untagged)]
 enum ChangeLog {
-    List(VecDeque<ChangeRecord>),
+    List(Vector<ChangeRecord>),
     ById(BTreeMap<String, ChangeRecord>),
 }
 
-fn change_log<'de, D: serde::Deserializer<'de>>(d: D) -> Result<VecDeque<ChangeRecord>, D::Error> {
+fn change_log<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vector<ChangeRecord>, D::Error> {
     Ok(match ChangeLog::deserialize(d)? {
         ChangeLog::List(list) => list,
         ChangeLog::ById(map) => {
             let mut list: Vec<ChangeRecord> = map.into_values().collect();
             list.sort_by_key(|c| c.submitted_at_ms);
-            list.into()
+            list.into_iter().collect()
         }
     })
 }
@@ -216,7 +239,106 @@ fn check_length(field: &str, value: &str, max: usize) -> Result<(), StoreError> 
     Ok(())
 }
 
+/// Everything the database keeps, to build a [`Store`] from ([`Store::from_parts`]).
+#[derive(Debug, Clone, Default)]
+pub struct Parts {
+    /// The hosted zones.
+    pub zones: Vec<HostedZone>,
+    /// The change log, oldest first.
+    pub changes: Vec<ChangeRecord>,
+    /// When the newest change dropped from the log was submitted.
+    pub forgotten_until_ms: Option<u64>,
+    /// The health checks.
+    pub health_checks: Vec<HealthCheck>,
+    /// The caller references of deleted health checks, oldest first.
+    pub deleted_check_references: Vec<String>,
+    /// The tags by resource key ([`Store::tag_entries`]).
+    pub tags: Vec<(String, BTreeMap<String, String>)>,
+}
+
 impl Store {
+    /// A store holding `parts` (as the database read them).
+    pub fn from_parts(parts: Parts) -> Self {
+        let mut store = Self {
+            zones: parts.zones.into_iter().map(|z| (z.id.clone(), z)).collect(),
+            changes: parts.changes.into_iter().collect(),
+            forgotten_until_ms: parts.forgotten_until_ms,
+            health_checks: parts
+                .health_checks
+                .into_iter()
+                .map(|c| (c.id.clone(), c))
+                .collect(),
+            deleted_check_references: parts.deleted_check_references.into_iter().collect(),
+            tags: parts.tags.into_iter().collect(),
+            ..Self::default()
+        };
+        store.recount();
+        store
+    }
+
+    /// Counts the record sets of every zone again (after loading).
+    pub fn recount(&mut self) {
+        self.totals = Totals::of(self.zones.values().flat_map(|z| z.records.sets()));
+    }
+
+    /// The record sets of every zone together.
+    pub fn totals(&self) -> Totals {
+        self.totals
+    }
+
+    /// Bounds the whole state ([`StateLimits`]): a change past them is refused.
+    pub fn set_limits(&mut self, limits: StateLimits) {
+        self.limits = limits;
+    }
+
+    /// What the changes since the last call touched, leaving nothing touched.
+    pub fn take_touched(&mut self) -> Touched {
+        std::mem::take(&mut self.touched)
+    }
+
+    /// Every change in the log, oldest first, and when the newest forgotten one was submitted.
+    pub fn change_log(&self) -> (impl Iterator<Item = &ChangeRecord>, Option<u64>) {
+        (self.changes.iter(), self.forgotten_until_ms)
+    }
+
+    /// The caller references of deleted health checks, oldest first.
+    pub fn deleted_check_references(&self) -> impl Iterator<Item = &String> {
+        self.deleted_check_references.iter()
+    }
+
+    /// The tags of every resource, by resource key.
+    pub fn tag_entries(&self) -> impl Iterator<Item = (&String, &BTreeMap<String, String>)> {
+        self.tags.iter()
+    }
+
+    /// The tags of the resource whose store key is `key`, if it has any.
+    pub fn tags_by_key(&self, key: &str) -> Option<&BTreeMap<String, String>> {
+        self.tags.get(key)
+    }
+
+    /// A zone by its id exactly (without `/hostedzone/`), if it exists.
+    pub fn zone_by_id(&self, id: &str) -> Option<&HostedZone> {
+        self.zones.get(id)
+    }
+
+    /// Marks everything as touched (written again by the database, rebuilt by the snapshot):
+    /// for a state loaded from elsewhere (the old state file).
+    pub fn touch_everything(&mut self) {
+        let t = &mut self.touched;
+        t.zone_list = true;
+        for zone in self.zones.values() {
+            t.zones.insert(zone.id.clone());
+            for set in zone.records.sets() {
+                t.groups
+                    .insert((zone.id.clone(), set.name.clone(), set.rtype.clone()));
+            }
+        }
+        t.changes_logged = self.changes.len();
+        t.checks.extend(self.health_checks.keys().cloned());
+        t.references_kept = self.deleted_check_references.len();
+        t.tags.extend(self.tags.keys().cloned());
+    }
+
     /// A fresh id with `prefix` that no zone and no logged change holds.
     pub(crate) fn fresh_id(&self, prefix: char) -> String {
         // 20 characters of 36 make a repeat all but impossible; the loop makes it impossible.
@@ -297,6 +419,15 @@ impl Store {
             serial: 1,
             records,
         };
+        let added = Totals::of(zone.records.sets());
+        self.totals = self.totals.replace(Totals::default(), added);
+        self.touched.zone_list = true;
+        self.touched.zones.insert(id.clone());
+        for set in zone.records.sets() {
+            self.touched
+                .groups
+                .insert((id.clone(), set.name.clone(), set.rtype.clone()));
+        }
         self.zones.insert(id, zone.clone());
         let change = self.record_change(None, now_ms);
         Ok((zone, change))
@@ -310,6 +441,7 @@ impl Store {
             comment,
         };
         self.changes.push_back(change.clone());
+        self.touched.changes_logged += 1;
         while self.changes.len() > MAX_CHANGE_LOG {
             if let Some(old) = self.changes.pop_front() {
                 self.forgotten_until_ms = Some(
@@ -342,9 +474,21 @@ impl Store {
             return Err(StoreError::HostedZoneNotEmpty);
         }
         let id = zone.id.clone();
-        self.zones.remove(&id);
-        self.tags
-            .remove(&tags::resource_key(ResourceKind::HostedZone, &id));
+        if let Some(gone) = self.zones.remove(&id) {
+            let removed = Totals::of(gone.records.sets());
+            self.totals = self.totals.replace(removed, Totals::default());
+            for set in gone.records.sets() {
+                self.touched
+                    .groups
+                    .insert((id.clone(), set.name.clone(), set.rtype.clone()));
+            }
+        }
+        let tags_key = tags::resource_key(ResourceKind::HostedZone, &id);
+        if self.tags.remove(&tags_key).is_some() {
+            self.touched.tags.insert(tags_key);
+        }
+        self.touched.zone_list = true;
+        self.touched.zones.insert(id);
         Ok(self.record_change(None, now_ms))
     }
 
@@ -389,8 +533,26 @@ impl Store {
             .zones
             .get_mut(&id)
             .ok_or_else(|| StoreError::NoSuchHostedZone(id.clone()))?;
-        zone.records.apply(changes, &crate::rdata::check)?;
+        // An O(1) copy (a persistent map), changed in O(changes · log n); kept only if the
+        // whole state stays within its bound.
+        let mut records = zone.records.clone();
+        records.apply(changes, &crate::rdata::check)?;
+        let groups: BTreeSet<(Fqdn, String)> = changes
+            .iter()
+            .map(|c| (c.record_set.name.clone(), c.record_set.rtype.clone()))
+            .collect();
+        let count = |r: &ZoneRecords| {
+            Totals::of(groups.iter().flat_map(|(name, rtype)| r.group(name, rtype)))
+        };
+        let totals = self.totals.replace(count(&zone.records), count(&records));
+        totals.check(self.totals, self.limits)?;
+        zone.records = records;
         zone.serial = zone.serial.wrapping_add(1).max(1);
+        self.totals = totals;
+        self.touched.zones.insert(id.clone());
+        for (name, rtype) in groups {
+            self.touched.groups.insert((id.clone(), name, rtype));
+        }
         Ok(self.record_change(comment, now_ms))
     }
 
@@ -827,6 +989,60 @@ mod tests {
     }
 
     #[test]
+    fn the_whole_state_is_bounded_and_a_state_past_the_bound_may_shrink() {
+        let mut s = Store::default();
+        let (zone, _) = s.create_zone("lab.test", "r", None, 0).unwrap();
+        s.take_touched();
+        // The apex SOA and NS count: room for 3 more.
+        s.set_limits(StateLimits {
+            record_sets: 5,
+            bytes: u64::MAX,
+        });
+        let create = |ids: &[&str]| -> Vec<Change> {
+            ids.iter()
+                .map(|id| Change::create(a("www.lab.test", id, 1)))
+                .collect()
+        };
+        s.change(&zone.id, &create(&["a", "b"]), None, 1).unwrap();
+        let e = s
+            .change(&zone.id, &create(&["c", "d"]), None, 2)
+            .unwrap_err();
+        let m = e.to_string();
+        assert!(
+            matches!(e, StoreError::Change(ChangeError::InvalidChangeBatch(_)))
+                && m.contains("6 record sets")
+                && m.contains("limit is 5")
+                && m.contains("--max-record-sets"),
+            "{m}"
+        );
+        assert_eq!(s.totals().sets, 4, "nothing applied");
+        assert_eq!(
+            s.take_touched().groups.len(),
+            1,
+            "only the first change touched"
+        );
+        s.change(&zone.id, &create(&["c"]), None, 3).unwrap();
+        // Lowered below the state: deleting is allowed, adding is not.
+        s.set_limits(StateLimits {
+            record_sets: 2,
+            bytes: 10,
+        });
+        let e = s.change(&zone.id, &create(&["d"]), None, 4).unwrap_err();
+        assert!(e.to_string().contains("--max-state-mib"), "{e}");
+        s.change(
+            &zone.id,
+            &[Change::delete(a("www.lab.test", "a", 1))],
+            None,
+            5,
+        )
+        .unwrap();
+        assert_eq!(s.totals().sets, 4);
+        let mut recounted = s.clone();
+        recounted.recount();
+        assert_eq!(recounted.totals(), s.totals());
+    }
+
+    #[test]
     fn before_anything_is_forgotten_an_unknown_id_is_no_such_change() {
         let mut s = Store::default();
         s.create_zone("lab.test", "r", None, 0).unwrap();
@@ -880,7 +1096,8 @@ mod tests {
             31,
         )
         .unwrap();
-        let again: Store = serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap();
+        let mut again: Store = serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap();
+        again.recount();
         assert_eq!(again, s, "the new form round-trips");
     }
 }

@@ -36,6 +36,7 @@ pub fn settings(
 ) -> Result<(Settings, SocketAddr), UsageError> {
     let file = cfg.map(|c| c.resolver.clone()).unwrap_or_default();
     let (dns_tcp, api_limits) = connection_limits(&file, args)?;
+    let state_limits = state_limits(&file, args)?;
     let dns_listen = if args.dns_listen.is_empty() {
         file.dns_listen.unwrap_or_else(|| vec![addr(DEFAULT_DNS)])
     } else {
@@ -69,6 +70,7 @@ pub fn settings(
             .unwrap_or_else(|| addr(DEFAULT_API)),
         zones,
         state_dir: args.state_dir.clone().or(file.state_dir),
+        state_limits,
         propagation_delay: args
             .propagation_delay
             .or(file.propagation_delay)
@@ -87,6 +89,28 @@ pub fn settings(
         .or(file.metrics_listen)
         .unwrap_or_else(|| addr(DEFAULT_METRICS));
     Ok((settings, metrics))
+}
+
+/// The bound on the whole state: flags over `[resolver]` over defaults, each above 0.
+fn state_limits(
+    file: &ResolverConfig,
+    args: &ResolverArgs,
+) -> Result<resolver::store::StateLimits, UsageError> {
+    let defaults = resolver::store::StateLimits::default();
+    let record_sets = args
+        .max_record_sets
+        .or(file.max_record_sets)
+        .unwrap_or(defaults.record_sets);
+    let mib = args.max_state_mib.or(file.max_state_mib);
+    if record_sets == 0 || mib == Some(0) {
+        return Err(UsageError(
+            "max_record_sets and max_state_mib: expected a value above 0".into(),
+        ));
+    }
+    Ok(resolver::store::StateLimits {
+        record_sets,
+        bytes: mib.map_or(defaults.bytes, |m| m.saturating_mul(1024 * 1024)),
+    })
 }
 
 /// The DNS-over-TCP and API connection bounds: flags over `[resolver]` over defaults; every

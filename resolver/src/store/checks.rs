@@ -106,6 +106,7 @@ impl Store {
             config,
             version: 1,
         };
+        self.touched.checks.insert(id.clone());
         self.health_checks.insert(id, check.clone());
         Ok((check, true))
     }
@@ -175,6 +176,7 @@ impl Store {
         if changed {
             check.config = config;
             check.version = check.version.saturating_add(1);
+            self.touched.checks.insert(id.to_owned());
         }
         Ok(check.clone())
     }
@@ -193,12 +195,16 @@ impl Store {
             .ok_or_else(|| StoreError::NoSuchHealthCheck(id.to_owned()))?;
         self.deleted_check_references
             .push_back(check.caller_reference);
+        self.touched.references_kept += 1;
         while self.deleted_check_references.len() > MAX_DELETED_REFERENCES {
             self.deleted_check_references.pop_front();
         }
         self.check_states.remove(id);
-        self.tags
-            .remove(&tags::resource_key(ResourceKind::HealthCheck, id));
+        self.touched.checks.insert(id.to_owned());
+        let tags_key = tags::resource_key(ResourceKind::HealthCheck, id);
+        if self.tags.remove(&tags_key).is_some() {
+            self.touched.tags.insert(tags_key);
+        }
         Ok(())
     }
 

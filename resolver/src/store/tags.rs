@@ -146,6 +146,7 @@ impl Store {
             )));
         }
         let key = resource_key(kind, &id);
+        self.touched.tags.insert(key.clone());
         if tags.is_empty() {
             self.tags.remove(&key);
         } else {

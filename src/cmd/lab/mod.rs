@@ -157,6 +157,7 @@ pub async fn run(args: LabArgs) -> anyhow::Result<()> {
         api_listen: args.api_listen,
         zones: vec![ZONE.into()],
         state_dir: None,
+        state_limits: resolver::store::StateLimits::default(),
         propagation_delay: Duration::ZERO,
         api_rate_limit: None,
         api_credentials: None,
