@@ -256,6 +256,12 @@ pub struct Parts {
     pub tags: Vec<(String, BTreeMap<String, String>)>,
 }
 
+/// The SOA's RNAME of every zone the lab creates: Route 53's own mailbox, outside the zone.
+pub const SOA_RNAME: &str = "awsdns-hostmaster.amazon.com.";
+
+/// The longest zone name the lab creates: `ns.<zone>`, its name server, is a domain name too.
+pub const MAX_LAB_ZONE_NAME_CHARS: usize = 250;
+
 impl Store {
     /// A store holding `parts` (as the database read them).
     pub fn from_parts(parts: Parts) -> Self {
@@ -399,7 +405,17 @@ impl Store {
             opaque: None,
             health_check_id: None,
         };
-        let ns = format!("ns.{name}");
+        // The lab's name server is `ns.<zone>`, so a zone's name leaves room for it (a zone
+        // Route 53 would take with a name of 251–253 characters is refused here). The SOA's
+        // RNAME is Route 53's own, outside the zone, so the zone's length never decides it.
+        let ns = Fqdn::parse(&format!("ns.{name}"))
+            .map_err(|_| {
+                StoreError::InvalidDomainName(format!(
+                    "the zone name {name} leaves no room for the lab's name server ns.{name}: \
+                     a zone name has at most {MAX_LAB_ZONE_NAME_CHARS} characters in the lab"
+                ))
+            })?
+            .to_string();
         let records = ZoneRecords::from_sets(
             name.clone(),
             [
@@ -407,7 +423,7 @@ impl Store {
                 apex(
                     "SOA",
                     APEX_SOA_TTL,
-                    format!("{ns} hostmaster.{name} 1 7200 900 1209600 86400"),
+                    format!("{ns} {SOA_RNAME} 1 7200 900 1209600 86400"),
                 ),
             ],
         );

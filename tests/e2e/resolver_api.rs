@@ -1525,7 +1525,7 @@ fn health_checks_never_reach_a_metadata_service_in_any_spelling() {
     r.kill();
 
     // Checks stored by an older version at refused addresses: the checker refuses them too.
-    let state_file = state.join("state.json");
+    let state_file = state.join("state.sqlite3");
     let out = py(
         "route53_health.py",
         &[
