@@ -705,22 +705,8 @@ fn write_rows(tx: &Transaction<'_>, b: &Batch) -> rusqlite::Result<()> {
 mod tests {
     use super::*;
     use crate::store::ResourceKind;
+    use crate::store::tests::a;
     use registry::model::Change;
-
-    fn a(name: &str, id: &str, weight: i64) -> RecordSet {
-        RecordSet {
-            name: Fqdn::parse(name).unwrap(),
-            rtype: "A".into(),
-            set_identifier: Some(id.into()),
-            weight: Some(weight),
-            ttl: Some(30),
-            values: vec!["192.0.2.1".into()],
-            alias: None,
-            geo: None,
-            opaque: None,
-            health_check_id: None,
-        }
-    }
 
     /// Applies `op` to `store` and commits what it touched, as `Shared::mutate` does; returns
     /// the rows the commit inserted, updated or deleted.

@@ -708,10 +708,11 @@ pub fn list_page<'a>(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn a(name: &str, id: &str, w: i64) -> RecordSet {
+    /// A weighted A record set of `name`, set identifier `id`, weight `w` (TTL 30).
+    pub(crate) fn a(name: &str, id: &str, w: i64) -> RecordSet {
         RecordSet {
             name: Fqdn::parse(name).unwrap(),
             rtype: "A".into(),
