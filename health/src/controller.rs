@@ -331,16 +331,22 @@ impl<S: PoolStore + 'static, P: Probe> Controller<S, P> {
             .transitions
             .get_or_create(&DirectionLabels { direction })
             .inc();
-        tracing::warn!(
-            target_id = %obs.id,
-            addr = %t.addr,
-            %from,
-            %to,
-            reason = obs.result.reason.map_or("ok", |r| r.as_str()),
-            detail = %obs.result.detail,
-            recent = ?recent,
-            "target verdict changed"
-        );
+        if from == Health::Unknown && to == Health::Healthy {
+            // A first verdict that the target is well (every target at start-up) is news, not a
+            // warning.
+            tracing::info!(target_id = %obs.id, addr = %t.addr, "target healthy");
+        } else {
+            tracing::warn!(
+                target_id = %obs.id,
+                addr = %t.addr,
+                %from,
+                %to,
+                reason = obs.result.reason.map_or("ok", |r| r.as_str()),
+                detail = %obs.result.detail,
+                recent = ?recent,
+                "target verdict changed"
+            );
+        }
         // The zone tier counts every verdict (a first healthy one included): its round must see
         // the pool's health as soon as it changes.
         to == Health::Unhealthy || from == Health::Unhealthy || self.report.is_some()
@@ -1509,6 +1515,23 @@ mod tests {
                 .matches(needle)
                 .count()
         }
+    }
+
+    /// Issue 24: targets found healthy at start-up are not warned about; a target that dies is.
+    #[tokio::test(start_paused = true)]
+    async fn a_first_healthy_verdict_is_no_warning_and_a_death_is() {
+        let logs = Logs::default();
+        let _capture = logs.capture();
+        let (_store, script, running) = leading(3, config(""), None).await;
+        const CHANGED: &str = "target verdict changed";
+        assert_eq!(logs.count(CHANGED), 0, "start-up verdicts are not warnings");
+        script.set(ip(2), false);
+        within(Duration::from_secs(30), "i-2 unhealthy", || {
+            !running.healthy("i-2")
+        })
+        .await;
+        assert_eq!(logs.count(CHANGED), 1, "a death is a warning");
+        running.stop().await;
     }
 
     /// Issue 23: a target that leaves the pool takes its `wavelb_target_healthy` series with it,
