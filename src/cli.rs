@@ -180,22 +180,34 @@ pub struct HealthArgs {
     pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
+// The lab's default addresses: none is in /etc/services or used by a common service, and all
+// lie below Linux's ephemeral range (32768-60999), so no outgoing connection holds them. They are
+// `wavelb resolver`'s defaults plus 10000: the lab runs on desktops, where 5353 is multicast DNS
+// (Avahi and systemd-resolved hold it), 8053 often a BIND statistics channel and 9153 CoreDNS's
+// metrics port. README.md's lab lines, deploy/lab/pool.toml and the banner follow them.
+/// The lab's default DNS address.
+pub const LAB_DNS_LISTEN: &str = "127.0.0.1:15353";
+/// The lab's default Route 53 API address.
+pub const LAB_API_LISTEN: &str = "127.0.0.1:18053";
+/// The lab's default metrics address.
+pub const LAB_METRICS_LISTEN: &str = "127.0.0.1:19153";
+
 /// `wavelb lab`: everything on loopback, no configuration needed.
 ///
 /// A health controller probes the targets over UDP and takes a killed one out of the answers
-/// within about 3 probe intervals. Stdin commands: kill N, revive N (stop/start demo target N's
-/// echo server); quarantine N, restore N, weight N W (change its record through the Route 53
-/// API); help; quit.
+/// in about a second (fall 3 probes, the failing ones at the fast interval of 250ms). Stdin
+/// commands: kill N, revive N (stop/start demo target N's echo server); quarantine N, restore N,
+/// weight N W (change its record through the Route 53 API); help; quit.
 #[derive(Debug, Args)]
 pub struct LabArgs {
     /// DNS address of the lab resolver (UDP and TCP).
-    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:5353")]
+    #[arg(long, value_name = "ADDR:PORT", default_value = LAB_DNS_LISTEN)]
     pub dns_listen: std::net::SocketAddr,
     /// Route 53 API address of the lab resolver.
-    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:8053")]
+    #[arg(long, value_name = "ADDR:PORT", default_value = LAB_API_LISTEN)]
     pub api_listen: std::net::SocketAddr,
     /// Prometheus /metrics and /healthz address.
-    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:9153")]
+    #[arg(long, value_name = "ADDR:PORT", default_value = LAB_METRICS_LISTEN)]
     pub metrics_listen: std::net::SocketAddr,
     /// UDP port of the demo echo targets on 127.0.0.11-14 (0 picks a free one).
     #[arg(long, value_name = "PORT", default_value_t = 4000)]

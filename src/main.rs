@@ -8,6 +8,7 @@ mod config;
 mod exit;
 mod logging;
 mod metrics_http;
+mod port_holder;
 mod systemd;
 
 use std::process::ExitCode;

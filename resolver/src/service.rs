@@ -58,15 +58,16 @@ pub struct Settings {
 /// Why the resolver could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    /// A socket could not be bound.
-    #[error("cannot listen on {addr} ({what}): {source}; pick another address or port")]
+    /// A socket could not be bound. The OS error is part of the message, not a `source`, so an
+    /// error chain (`{:#}`) says it once.
+    #[error("cannot listen on {addr} ({what}): {error}; pick another address or port")]
     Bind {
         /// The address as configured (port 0 when any free port was asked for).
         addr: SocketAddr,
         /// Which listener: `DNS UDP`, `DNS TCP` or `API`.
         what: &'static str,
         /// The OS error (address in use, permission denied for a port below 1024, …).
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The API would be open to the network without authentication.
     #[error(
@@ -76,14 +77,15 @@ pub enum StartError {
     Insecure(SocketAddr),
     /// The threads answering DNS over UDP could not start.
     #[error(
-        "cannot start the DNS-over-UDP threads on {addr}: {source}; check the process's thread \
+        "cannot start the DNS-over-UDP threads on {addr}: {error}; check the process's thread \
          limit (systemd TasksMax=, ulimit -u)"
     )]
     UdpWorkers {
         /// The bound DNS address whose threads did not start.
         addr: SocketAddr,
-        /// The OS error from cloning the socket or spawning a thread.
-        source: std::io::Error,
+        /// The OS error from cloning the socket or spawning a thread (in the message, not a
+        /// `source`: said once).
+        error: std::io::Error,
     },
     /// The state file is unusable.
     #[error(transparent)]
@@ -184,7 +186,7 @@ pub async fn start(settings: &Settings, registry: &mut Registry) -> Result<Runni
         let bound = udp.local_addr().map_err(|source| StartError::Bind {
             addr: *addr,
             what: "DNS UDP",
-            source,
+            error: source,
         })?;
         dns.push(bound);
         let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
@@ -192,7 +194,7 @@ pub async fn start(settings: &Settings, registry: &mut Registry) -> Result<Runni
             .and_then(|udp| udp_workers.spawn(udp, workers, &shared))
             .map_err(|source| StartError::UdpWorkers {
                 addr: bound,
-                source,
+                error: source,
             })?;
         tasks.spawn(crate::tcp::serve(tcp, shared.clone(), settings.dns_tcp));
     }
@@ -201,14 +203,14 @@ pub async fn start(settings: &Settings, registry: &mut Registry) -> Result<Runni
         .map_err(|source| StartError::Bind {
             addr: settings.api_listen,
             what: "API",
-            source,
+            error: source,
         })?;
     let api = api_listener
         .local_addr()
         .map_err(|source| StartError::Bind {
             addr: settings.api_listen,
             what: "API",
-            source,
+            error: source,
         })?;
     tasks.spawn(crate::checker::run(shared.clone()));
     let router = crate::api::router(shared.clone());
@@ -248,14 +250,14 @@ async fn bind_dns(addr: SocketAddr) -> Result<(UdpSocket, TcpListener), StartErr
             .map_err(|source| StartError::Bind {
                 addr,
                 what: "DNS UDP",
-                source,
+                error: source,
             })?;
         let port = udp
             .local_addr()
             .map_err(|source| StartError::Bind {
                 addr,
                 what: "DNS UDP",
-                source,
+                error: source,
             })?
             .port();
         match TcpListener::bind(SocketAddr::new(addr.ip(), port)).await {
@@ -265,7 +267,7 @@ async fn bind_dns(addr: SocketAddr) -> Result<(UdpSocket, TcpListener), StartErr
                 return Err(StartError::Bind {
                     addr,
                     what: "DNS TCP",
-                    source,
+                    error: source,
                 });
             }
         }
@@ -273,6 +275,6 @@ async fn bind_dns(addr: SocketAddr) -> Result<(UdpSocket, TcpListener), StartErr
     Err(StartError::Bind {
         addr,
         what: "DNS TCP",
-        source: last.unwrap_or_else(|| std::io::Error::other("no free port for both UDP and TCP")),
+        error: last.unwrap_or_else(|| std::io::Error::other("no free port for both UDP and TCP")),
     })
 }

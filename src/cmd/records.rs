@@ -6,7 +6,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use anyhow::Context;
 use health::global::GlobalConfig;
 use registry::clock::unix_now;
-use registry::config::Placeholders;
+use registry::config::{Placeholders, ZoneRef};
 use registry::escape::{Escaped, escape, json_safe};
 use registry::metrics::WriterMetrics;
 use registry::model::{PoolSpec, RecordSet};
@@ -61,7 +61,11 @@ pub async fn run(cfg: Option<&Config>, args: RecordsArgs) -> anyhow::Result<()> 
     let (set_id, op, force) = match action {
         RecordsAction::List { json } => {
             let view = read(&writer, &pool).await?;
-            print_list(&pool, &view, json)?;
+            if view.owned.is_empty() && view.foreign.is_empty() {
+                return Err(EmptyPool::new(&pool, &zone, writer.zone_id()).into());
+            }
+            let mismatch = print_list(&pool, &view, json)?;
+            print_ttl_fix(mismatch.then_some(&pool));
             return Ok(());
         }
         RecordsAction::SetWeight {
@@ -74,7 +78,46 @@ pub async fn run(cfg: Option<&Config>, args: RecordsArgs) -> anyhow::Result<()> 
         RecordsAction::Remove { set_id, force } => (set_id, Operation::Remove, force),
         RecordsAction::SetTtl { ttl } => return set_ttl(&writer, &pool, ttl).await,
     };
-    change(&writer, &pool, &set_id, op, force).await
+    let empty = EmptyPool::new(&pool, &zone, writer.zone_id());
+    change(&writer, &pool, &set_id, op, force, &empty).await
+}
+
+/// A pool name that matches nothing in its hosted zone: most likely a wrong `[pool] name` or
+/// zone (exit code 1; an emptied pool looks the same).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error(
+    "pool {name}: no record in hosted zone {zone} ({zone_id}) has this name; check [pool] name \
+     and zone (or every target of the pool is gone)"
+)]
+struct EmptyPool {
+    name: String,
+    zone: String,
+    zone_id: String,
+}
+
+impl EmptyPool {
+    fn new(pool: &PoolSpec, zone: &ZoneRef, zone_id: &str) -> Self {
+        Self {
+            name: pool.name.without_dot().to_owned(),
+            zone: match zone {
+                ZoneRef::Name(n) => n.without_dot().to_owned(),
+                ZoneRef::Id(id) => id.clone(),
+            },
+            zone_id: zone_id.to_owned(),
+        }
+    }
+}
+
+/// Names the fix of a TTL mismatch, once per run however many pools were listed: `pool` is one
+/// with a mismatch, `None` when none has.
+fn print_ttl_fix(pool: Option<&PoolSpec>) {
+    if let Some(pool) = pool {
+        println!(
+            "to make them agree: set pool.ttl to Route 53's TTL, or `wavelb records set-ttl {}` \
+             to change the records",
+            pool.ttl
+        );
+    }
 }
 
 async fn read(writer: &Writer, pool: &PoolSpec) -> anyhow::Result<PoolView> {
@@ -121,9 +164,13 @@ async fn change(
     set_id: &str,
     op: Operation,
     force: bool,
+    empty: &EmptyPool,
 ) -> anyhow::Result<()> {
     let what = format!("change target {set_id}");
     let written = read_plan_write(writer, pool, &what, |view| {
+        if view.owned.is_empty() && view.foreign.is_empty() {
+            return Err(empty.clone().into());
+        }
         operator_plan(pool, view, set_id, op, unix_now(), force)
             .map_err(|e| UsageError(e.to_string()).into())
     })
@@ -245,11 +292,12 @@ fn rows(view: &PoolView) -> Vec<Row> {
     rows
 }
 
-fn print_list(pool: &PoolSpec, view: &PoolView, json: bool) -> anyhow::Result<()> {
+/// Prints the pool's rows and its TTL; true when the TTL disagrees with `pool.ttl`.
+fn print_list(pool: &PoolSpec, view: &PoolView, json: bool) -> anyhow::Result<bool> {
     let mut rows = rows(view);
     if json {
         println!("{}", json_safe(&serde_json::to_string_pretty(&rows)?));
-        return Ok(());
+        return Ok(false);
     }
     let dash = || "-".to_owned();
     let table: Vec<Vec<String>> = rows
@@ -289,15 +337,15 @@ fn print_list(pool: &PoolSpec, view: &PoolView, json: bool) -> anyhow::Result<()
         "NOTE",
     ];
     print_table(&header, &table, "(no targets)");
+    // The fix is named once per run, after every list ([`print_ttl_fix`]).
     match view.ttl_mismatch(pool) {
         Some(existing) => println!(
-            "TTL {existing} in Route 53, but pool.ttl is {}: writes keep {existing}; \
-             `wavelb records set-ttl` changes it",
+            "TTL {existing} in Route 53, but pool.ttl is {}: writes keep {existing}",
             pool.ttl
         ),
         None => println!("TTL {}", pool.ttl),
     }
-    Ok(())
+    Ok(view.ttl_mismatch(pool).is_some())
 }
 
 fn timestamp(unix: u64) -> String {
@@ -500,10 +548,14 @@ async fn list_tier(cfg: &Config, global: &GlobalConfig, json: bool) -> anyhow::R
         &table,
         "(no zones)",
     );
+    let mut mismatched = None;
     for (pool, view) in &pool_views {
         println!("\npool {}", pool.name);
-        print_list(pool, view, false)?;
+        if print_list(pool, view, false)? {
+            mismatched = mismatched.or(Some(*pool));
+        }
     }
+    print_ttl_fix(mismatched);
     Ok(())
 }
 

@@ -204,3 +204,466 @@ fn lab_zones_send_clients_to_their_nearest_healthy_zone() {
         l.starts_with("! usage: kill-zone K (1-3)")
     });
 }
+
+// ---- Issue 24: the first hour (ports, the aws CLI line, the lab's pool file, the README) ----
+
+/// The next banner line starting with `prefix` (after its indentation), without the prefix.
+fn banner(lab: &Service, prefix: &str) -> String {
+    let line = wait_line(lab, prefix, |l| l.trim_start().starts_with(prefix));
+    line.trim_start()[prefix.len()..].trim().to_owned()
+}
+
+/// A `Command` with no `AWS_*` variable and a `HOME` of its own (no `~/.aws`): a fresh machine.
+fn fresh_machine(cmd: &mut Command, home: &std::path::Path) {
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("AWS_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.env("HOME", home).env_remove("RUST_LOG");
+}
+
+fn venv_bin() -> String {
+    let venv = std::env::var("WAVELB_VENV").expect("WAVELB_VENV is set by scripts/test.sh");
+    format!("{venv}/bin")
+}
+
+/// A port in use is named once, with the process holding it (this test) and the flag that
+/// moves the lab; the lab exits non-zero.
+#[test]
+fn lab_names_the_process_holding_its_port_and_the_flag_that_moves_it() {
+    let held = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = held.local_addr().unwrap().to_string();
+    let out = Command::new(env!("CARGO_BIN_EXE_wavelb"))
+        .args(["-q", "lab", "--dns-listen", &addr])
+        .args([
+            "--api-listen",
+            "127.0.0.1:0",
+            "--metrics-listen",
+            "127.0.0.1:0",
+        ])
+        .args(["--target-port", "0"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(err.matches("Address already in use").count(), 1, "{err}");
+    assert!(err.contains("--dns-listen 127.0.0.1:PORT"), "{err}");
+    let comm = std::fs::read_to_string("/proc/self/comm").unwrap_or_default();
+    assert!(
+        err.contains(&format!("{} (pid {}", comm.trim(), std::process::id())),
+        "the holder (this test, {}) is named: {err}",
+        comm.trim()
+    );
+
+    // The API's port likewise, with its own flag.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let api = listener.local_addr().unwrap().to_string();
+    let out = Command::new(env!("CARGO_BIN_EXE_wavelb"))
+        .args([
+            "-q",
+            "lab",
+            "--dns-listen",
+            "127.0.0.1:0",
+            "--api-listen",
+            &api,
+        ])
+        .args(["--metrics-listen", "127.0.0.1:0", "--target-port", "0"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("--api-listen 127.0.0.1:PORT"), "{err}");
+    assert!(
+        err.contains(&format!("pid {}", std::process::id())),
+        "{err}"
+    );
+
+    // The documented defaults are the lab's.
+    let help = Command::new(env!("CARGO_BIN_EXE_wavelb"))
+        .args(["lab", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    for default in ["127.0.0.1:15353", "127.0.0.1:18053", "127.0.0.1:19153"] {
+        assert!(help.contains(&format!("[default: {default}]")), "{help}");
+    }
+}
+
+/// The banner's aws CLI line works as printed on a machine with no AWS configuration, and so do
+/// boto3 with any key pair and boto3 unsigned, as the README says.
+#[test]
+fn the_banners_aws_line_works_on_a_fresh_machine() {
+    let lab = start_lab(&[]);
+    let line = banner(&lab, "aws CLI:");
+    assert!(line.starts_with("aws "), "{line}");
+    let home = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", &line])
+        .env("PATH", format!("{}:/usr/bin:/bin", venv_bin()));
+    fresh_machine(&mut cmd, home.path());
+    let out = cmd.output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.contains("\"Name\": \"lab.test.\""),
+        "{line}: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let api = lab.field("api_url");
+    let script = format!(
+        "import boto3, botocore, botocore.config\n\
+         keyed = boto3.client('route53', endpoint_url='{api}', region_name='us-east-1',\n\
+             aws_access_key_id='lab', aws_secret_access_key='lab')\n\
+         unsigned = boto3.client('route53', endpoint_url='{api}', region_name='us-east-1',\n\
+             config=botocore.config.Config(signature_version=botocore.UNSIGNED))\n\
+         for c in (keyed, unsigned): print([z['Name'] for z in c.list_hosted_zones()['HostedZones']])\n"
+    );
+    let mut cmd = Command::new(testkit::venv_python());
+    cmd.args(["-c", &script]);
+    fresh_machine(&mut cmd, home.path());
+    let out = cmd.output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        text.matches("['lab.test.']").count(),
+        2,
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `deploy/lab/pool.toml` with the endpoint of a lab on free ports.
+fn lab_pool_file(dir: &std::path::Path, api_url: &str, ttl: Option<u32>) -> std::path::PathBuf {
+    let shipped = include_str!("../../deploy/lab/pool.toml");
+    let mut text = shipped.replace("http://127.0.0.1:18053", api_url);
+    assert_ne!(text, shipped, "the shipped file names the default API");
+    if let Some(ttl) = ttl {
+        text = text.replace("ttl = 5", &format!("ttl = {ttl}"));
+    }
+    let path = dir.join(format!("pool-{}.toml", ttl.unwrap_or(5)));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// `wavelb --config FILE records ARGS` on a fresh machine: (exit code, stdout, stderr).
+fn records(config: &std::path::Path, args: &[&str]) -> (Option<i32>, String, String) {
+    let home = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wavelb"));
+    cmd.arg("--config").arg(config).arg("records").args(args);
+    fresh_machine(&mut cmd, home.path());
+    cmd.env("AWS_EC2_METADATA_DISABLED", "true");
+    let out = cmd.output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The demo targets' rows of a `records list`: (set id, weight, state).
+fn demo_rows(list: &str) -> Vec<(String, String, String)> {
+    list.lines()
+        .filter(|l| l.starts_with("demo-"))
+        .map(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            (w[0].to_owned(), w[2].to_owned(), w[4].to_owned())
+        })
+        .collect()
+}
+
+/// The shipped lab pool file lists the four demo targets as this owner's and changes them; a
+/// pool name that matches nothing exits 1 saying so; a TTL mismatch names its fix once; the
+/// banner's records line works as printed.
+#[test]
+fn records_against_the_lab_with_its_pool_file() {
+    let lab = start_lab(&[]);
+    let api = lab.field("api_url");
+    let dir = tempfile::tempdir().unwrap();
+    let pool = lab_pool_file(dir.path(), &api, None);
+    let (code, out, err) = records(&pool, &["list"]);
+    assert_eq!(code, Some(0), "{err}");
+    let rows = demo_rows(&out);
+    assert_eq!(
+        rows.iter().map(|r| r.0.as_str()).collect::<Vec<_>>(),
+        ["demo-1", "demo-2", "demo-3", "demo-4"],
+        "{out}"
+    );
+    assert!(rows.iter().all(|r| r.2 == "active"), "{out}");
+    assert_eq!(out.matches("(this owner)").count(), 4, "{out}");
+    assert!(out.ends_with("TTL 5\n"), "{out}");
+
+    let (code, out, err) = records(&pool, &["set-weight", "demo-3", "55"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    let (_, out, _) = records(&pool, &["list"]);
+    assert_eq!(demo_rows(&out)[2].1, "55", "{out}");
+
+    // A pool name that matches nothing.
+    let text = std::fs::read_to_string(&pool)
+        .unwrap()
+        .replace("www.lab.test", "nothing.lab.test");
+    let nothing = dir.path().join("nothing.toml");
+    std::fs::write(&nothing, text).unwrap();
+    for args in [&["list"][..], &["set-weight", "demo-1", "5"][..]] {
+        let (code, out, err) = records(&nothing, args);
+        assert_eq!(code, Some(1), "{args:?}: {out}{err}");
+        assert!(
+            err.contains("pool nothing.lab.test: no record in hosted zone lab.test"),
+            "{args:?}: {err}"
+        );
+    }
+
+    // A TTL mismatch: said under the list, its fix named once.
+    let (code, out, err) = records(&lab_pool_file(dir.path(), &api, Some(30)), &["list"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        out.contains("TTL 5 in Route 53, but pool.ttl is 30: writes keep 5"),
+        "{out}"
+    );
+    assert_eq!(out.matches("set-ttl").count(), 1, "{out}");
+
+    // The banner's line, as printed (`wavelb` is this binary).
+    let line = banner(&lab, "records:");
+    let args: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(args[..2], ["wavelb", "--config"], "{line}");
+    let (code, out, err) = records(std::path::Path::new(args[2]), &args[4..]);
+    assert_eq!(code, Some(0), "{line}: {err}");
+    assert_eq!(demo_rows(&out).len(), 4, "{out}");
+}
+
+/// One line of a README console session.
+#[derive(Debug)]
+enum Step {
+    /// `$ command`, and the output the README shows under it.
+    Shell { cmd: String, shown: Vec<String> },
+    /// `lab> command`, typed into the lab.
+    Lab(String),
+}
+
+/// The README's lab sessions: for each `cargo run --release -- lab ARGS` of the "Try it"
+/// section, its ARGS and the console lines after it.
+fn readme_sessions(readme: &str) -> Vec<(Vec<String>, Vec<Step>)> {
+    let start = readme
+        .find("## Try it")
+        .expect("README has a Try it section");
+    let section = &readme[start..];
+    let end = section[3..].find("\n## ").map_or(section.len(), |e| e + 3);
+    let mut sessions: Vec<(Vec<String>, Vec<Step>)> = Vec::new();
+    let mut block: Option<&str> = None;
+    for line in section[..end].lines() {
+        if let Some(kind) = line.strip_prefix("```") {
+            block = if block.is_some() { None } else { Some(kind) };
+            continue;
+        }
+        let without_comment = |l: &str| match l.find(" #") {
+            Some(i) => l[..i].trim_end().to_owned(),
+            None => l.trim_end().to_owned(),
+        };
+        match block {
+            Some("sh") => {
+                if let Some(args) = line.trim().strip_prefix("cargo run --release -- lab") {
+                    sessions.push((
+                        args.split_whitespace().map(str::to_owned).collect(),
+                        Vec::new(),
+                    ));
+                }
+            }
+            Some("console") => {
+                let steps = &mut sessions.last_mut().expect("a lab is started first").1;
+                if let Some(cmd) = line.strip_prefix("$ ") {
+                    steps.push(Step::Shell {
+                        cmd: cmd.to_owned(),
+                        shown: Vec::new(),
+                    });
+                } else if let Some(cmd) = line.strip_prefix("lab> ") {
+                    steps.push(Step::Lab(without_comment(cmd)));
+                } else if let Some(Step::Shell { shown, .. }) = steps.last_mut() {
+                    let out = without_comment(line);
+                    if !out.trim().is_empty() {
+                        shown.push(out);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    sessions
+}
+
+/// An answer line: an address, or a count and an address (`uniq -c`).
+fn answer_line(line: &str) -> Option<std::net::Ipv4Addr> {
+    match line.split_whitespace().collect::<Vec<_>>()[..] {
+        [addr] => addr.parse().ok(),
+        [count, addr] if count.parse::<u32>().is_ok() => addr.parse().ok(),
+        _ => None,
+    }
+}
+
+/// Whether `actual` is what the README shows (`shown`):
+/// - answers only, two or more addresses: the same set of addresses (the counts vary);
+/// - answers only, one address: one answer in the same /24 (the same lab zone);
+/// - other text: line by line, word by word, where a timestamp stands for any timestamp and a
+///   word starting with `…` for the rest of the line.
+fn matches_readme(shown: &[String], actual: &str) -> bool {
+    let actual: Vec<&str> = actual.lines().filter(|l| !l.trim().is_empty()).collect();
+    let shown_answers: Option<Vec<_>> = shown.iter().map(|l| answer_line(l)).collect();
+    if let Some(want) = shown_answers.filter(|a| !a.is_empty()) {
+        let Some(got) = actual
+            .iter()
+            .map(|l| answer_line(l))
+            .collect::<Option<Vec<_>>>()
+        else {
+            return false;
+        };
+        let set =
+            |v: &[std::net::Ipv4Addr]| v.iter().copied().collect::<std::collections::BTreeSet<_>>();
+        let want = set(&want);
+        return if want.len() == 1 {
+            let w = want.first().unwrap().octets();
+            got.len() == 1 && got[0].octets()[..3] == w[..3]
+        } else {
+            set(&got) == want
+        };
+    }
+    let stamp = |w: &str| w.len() == 20 && w.as_bytes()[10] == b'T' && w.ends_with('Z');
+    shown.len() == actual.len()
+        && shown.iter().zip(&actual).all(|(s, a)| {
+            let (s, a): (Vec<&str>, Vec<&str>) = (
+                s.split_whitespace().collect(),
+                a.split_whitespace().collect(),
+            );
+            for (i, word) in s.iter().enumerate() {
+                if word.starts_with('…') {
+                    return a.len() >= i;
+                }
+                match a.get(i) {
+                    Some(got) if got == word || (stamp(word) && stamp(got)) => {}
+                    _ => return false,
+                }
+            }
+            s.len() == a.len()
+        })
+}
+
+/// Every console line of the README's "Try it" section, run against the lab it documents: `$`
+/// lines in a shell (the lab's actual ports in place of the documented defaults, which the lab
+/// is held to), `lab>` lines typed into the lab, each output checked ([`matches_readme`]) and,
+/// where the lab needs time (a kill, a zone coming back), polled until it holds.
+#[test]
+fn every_readme_console_line_holds_against_the_lab() {
+    let readme = include_str!("../../README.md");
+    let sessions = readme_sessions(readme);
+    assert_eq!(
+        sessions.iter().map(|s| s.0.clone()).collect::<Vec<_>>(),
+        [vec![], vec!["--zones".to_owned(), "3".to_owned()]],
+        "the README starts the default lab, then a lab of 3 zones"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    for (args, steps) in sessions {
+        let shells = steps
+            .iter()
+            .filter(|s| matches!(s, Step::Shell { .. }))
+            .count();
+        assert!(shells >= 4, "a session of {shells} shell lines: {steps:?}");
+        let extra: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut lab = start_lab(&extra);
+        let dns_port = lab.dns().rsplit_once(':').unwrap().1.to_owned();
+        let api = lab.field("api_url");
+        let pool = lab_pool_file(dir.path(), &api, None);
+        let mut stdin = lab.child.stdin.take().unwrap();
+        for step in &steps {
+            let (cmd, shown) = match step {
+                Step::Lab(cmd) => {
+                    writeln!(stdin, "{cmd}").unwrap();
+                    continue;
+                }
+                Step::Shell { cmd, shown } => (cmd, shown),
+            };
+            if cmd.contains("dig ") {
+                assert!(
+                    cmd.contains("-p 15353"),
+                    "a dig line off the default port: {cmd}"
+                );
+            }
+            if cmd.contains("127.0.0.1:") {
+                assert!(
+                    cmd.contains("127.0.0.1:18053"),
+                    "an API line off the default: {cmd}"
+                );
+            }
+            let mut real = cmd
+                .replace("-p 15353", &format!("-p {dns_port}"))
+                .replace("http://127.0.0.1:18053", &api)
+                .replace("deploy/lab/pool.toml", pool.to_str().unwrap());
+            if let Some(rest) = real.strip_prefix("wavelb ") {
+                real = format!("{} {rest}", env!("CARGO_BIN_EXE_wavelb"));
+            }
+            let deadline = Instant::now() + Duration::from_secs(30);
+            loop {
+                let mut sh = Command::new("sh");
+                sh.args(["-c", &real]).env(
+                    "PATH",
+                    format!(
+                        "{}:{}",
+                        venv_bin(),
+                        std::env::var("PATH").unwrap_or_default()
+                    ),
+                );
+                fresh_machine(&mut sh, home.path());
+                sh.env("AWS_EC2_METADATA_DISABLED", "true");
+                let out = sh.output().unwrap();
+                let text = String::from_utf8_lossy(&out.stdout);
+                if out.status.success() && matches_readme(shown, &text) {
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "README line `{cmd}` (lab {args:?}) shows\n{}\nbut gives (exit {:?})\n{text}{}",
+                    shown.join("\n"),
+                    out.status.code(),
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        }
+        writeln!(stdin, "quit").unwrap();
+    }
+}
+
+#[test]
+fn readme_outputs_are_matched_as_documented() {
+    let s = |v: &[&str]| v.iter().map(|l| (*l).to_owned()).collect::<Vec<_>>();
+    let counts = s(&[
+        "     13 127.0.0.11",
+        "     37 127.0.0.13",
+        "     50 127.0.0.14",
+    ]);
+    assert!(matches_readme(
+        &counts,
+        "  40 127.0.0.11\n  10 127.0.0.13\n  50 127.0.0.14\n"
+    ));
+    assert!(!matches_readme(
+        &counts,
+        "  40 127.0.0.11\n 1 127.0.0.12\n  10 127.0.0.13\n  49 127.0.0.14\n"
+    ));
+    assert!(!matches_readme(
+        &counts,
+        "  40 127.0.0.11\n  60 127.0.0.14\n"
+    ));
+    assert!(matches_readme(&s(&["127.0.2.12"]), "127.0.2.11\n"));
+    assert!(!matches_readme(&s(&["127.0.2.12"]), "127.0.1.11\n"));
+    let row = s(&["demo-2  127.0.0.12  80  80  active  (this owner)  2026-12-07T05:52:41Z"]);
+    assert!(matches_readme(
+        &row,
+        "demo-2 127.0.0.12 80 80 active (this owner) 2027-01-01T00:00:00Z"
+    ));
+    assert!(!matches_readme(
+        &row,
+        "demo-2 127.0.0.12 20 80 active (this owner) 2027-01-01T00:00:00Z"
+    ));
+    let change = s(&["demo-2: restored (change …)"]);
+    assert!(matches_readme(&change, "demo-2: restored (change C0123)\n"));
+    assert!(!matches_readme(&change, "demo-2: nothing to change\n"));
+}

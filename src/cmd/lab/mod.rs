@@ -36,6 +36,7 @@ use resolver::service::{self, Settings};
 use std::sync::Arc;
 
 use crate::cli::LabArgs;
+use crate::port_holder::{self, Proto};
 use targets::EchoTarget;
 
 /// The lab's zone.
@@ -143,6 +144,27 @@ async fn health_controllers(
     Ok((controllers, tier))
 }
 
+/// The error of a bind that failed: the OS error said once and, when the address is in use,
+/// which process holds it (when `/proc` tells) and `how` to move the lab elsewhere.
+fn bind_failed(
+    addr: SocketAddr,
+    what: &str,
+    error: &std::io::Error,
+    proto: Proto,
+    how: &str,
+) -> anyhow::Error {
+    if error.kind() != std::io::ErrorKind::AddrInUse {
+        return anyhow::anyhow!("cannot listen on {addr} ({what}): {error}");
+    }
+    let holder = port_holder::describe(&port_holder::find(addr, proto), addr.port(), proto)
+        .map(|h| format!("; it is held by {h}"))
+        .unwrap_or_default();
+    anyhow::anyhow!(
+        "cannot listen on {addr} ({what}): {error}{holder}; start the lab with {how} to use \
+         another port"
+    )
+}
+
 /// Runs the lab until Ctrl-C, SIGTERM or `quit`.
 pub async fn run(args: LabArgs) -> anyhow::Result<()> {
     let layout = zones::layout(args.zones);
@@ -168,9 +190,19 @@ pub async fn run(args: LabArgs) -> anyhow::Result<()> {
         geo_table: Arc::new(geo_table),
     };
     let mut registry = Registry::default();
-    let running = service::start(&settings, &mut registry)
-        .await
-        .context("cannot start the lab resolver")?;
+    let running = match service::start(&settings, &mut registry).await {
+        Ok(running) => running,
+        Err(service::StartError::Bind { addr, what, error }) => {
+            let (proto, flag) = match what {
+                "API" => (Proto::Tcp, "--api-listen"),
+                "DNS UDP" => (Proto::Udp, "--dns-listen"),
+                _ => (Proto::Tcp, "--dns-listen"),
+            };
+            let how = format!("{flag} {}:PORT", addr.ip());
+            return Err(bind_failed(addr, what, &error, proto, &how));
+        }
+        Err(e) => return Err(anyhow::Error::new(e).context("cannot start the lab resolver")),
+    };
     let answers = running.shared.metrics.answers.family().clone();
 
     // Demo targets share one port: the first binds (port 0 picks one), the rest follow.
@@ -179,14 +211,17 @@ pub async fn run(args: LabArgs) -> anyhow::Result<()> {
     let mut port = args.target_port;
     for (k, z) in layout.iter().enumerate() {
         for (_, ip) in &z.targets {
-            let t = EchoTarget::start(SocketAddr::new(*ip, port))
-                .await
-                .with_context(|| {
-                    format!(
-                        "cannot start demo target {} on {ip}:{port}",
-                        targets.len() + 1
-                    )
-                })?;
+            let addr = SocketAddr::new(*ip, port);
+            let t = EchoTarget::start(addr).await.map_err(|e| {
+                let what = format!("demo target {}", targets.len() + 1);
+                bind_failed(
+                    addr,
+                    &what,
+                    &e,
+                    Proto::Udp,
+                    "--target-port 0 (any free port)",
+                )
+            })?;
             port = t.addr.port();
             targets.push(t);
             zone_of.push(k);
@@ -235,7 +270,18 @@ pub async fn run(args: LabArgs) -> anyhow::Result<()> {
         let hc = health_config(port, args.probe_interval)?;
         health_controllers(&writer, &zone, &layout, hc, &mut registry).await?
     };
-    let metrics = crate::metrics_http::serve(args.metrics_listen, registry).await?;
+    let metrics = crate::metrics_http::serve(args.metrics_listen, registry)
+        .await
+        .map_err(|e| {
+            let addr = args.metrics_listen;
+            match e.root_cause().downcast_ref::<std::io::Error>() {
+                Some(io) => {
+                    let how = format!("--metrics-listen {}:PORT", addr.ip());
+                    bind_failed(addr, "metrics", io, Proto::Tcp, &how)
+                }
+                None => e,
+            }
+        })?;
     let (stop_health, health_stopped) = tokio::sync::watch::channel(false);
     let stopped = || {
         let mut rx = health_stopped.clone();
@@ -288,7 +334,22 @@ pub async fn run(args: LabArgs) -> anyhow::Result<()> {
             );
         }
     }
-    println!("  API:      {api_url}   (aws route53 --endpoint-url {api_url} list-hosted-zones)");
+    println!("  API:      {api_url}");
+    println!("  aws CLI:  {}", aws_line(&api_url));
+    // The first zone's pool (the only one without --zones), for `wavelb records`.
+    let pool_dir = PoolDir::write(&pool_file(&layout[0].pool.name, &api_url));
+    match &pool_dir {
+        Ok(dir) => println!(
+            "  records:  wavelb --config {} records list{}",
+            dir.file.display(),
+            if layout.len() > 1 {
+                "   (zone 1's pool; edit its name for another zone)"
+            } else {
+                ""
+            }
+        ),
+        Err(e) => println!("  records:  no pool file written ({e}); see deploy/lab/pool.toml"),
+    }
     println!("  metrics:  http://{metrics}/metrics");
     println!("  commands: {}", console::help(layout.len() > 1));
     crate::systemd::ready("lab running");
@@ -307,6 +368,85 @@ pub async fn run(args: LabArgs) -> anyhow::Result<()> {
     for task in health_tasks {
         let _ = task.await;
     }
+    drop(pool_dir);
     println!("lab stopped");
     Ok(())
+}
+
+/// The aws CLI line the banner shows: it works as printed on a fresh machine. The lab's API is
+/// unauthenticated (loopback only), so the request needs no signature and no credentials; Route
+/// 53 is global, but the CLI still wants a region.
+pub fn aws_line(api_url: &str) -> String {
+    format!(
+        "aws --endpoint-url {api_url} --region us-east-1 --no-sign-request route53 list-hosted-zones"
+    )
+}
+
+/// The configuration file of the lab's pool `name` for `wavelb records` against the lab's API
+/// at `api_url`: its owner and TTL are the lab's, so its records are this file's to change.
+/// `deploy/lab/pool.toml` is this file for the default lab (a test holds them equal).
+pub fn pool_file(name: &Fqdn, api_url: &str) -> String {
+    format!(
+        "# The pool of `wavelb lab`, for `wavelb --config THIS_FILE records list` (set-weight,\n\
+         # quarantine, restore...). The lab writes its records as owner {OWNER} with a TTL of\n\
+         # {TTL} s: with another owner_id every record is foreign and changes are refused.\n\
+         [pool]\n\
+         name = \"{name}\"\n\
+         zone = \"{ZONE}\"\n\
+         owner_id = \"{OWNER}\"\n\
+         ttl = {TTL}\n\
+         \n\
+         [route53]\n\
+         # The lab's API (wavelb lab --api-listen); it takes any credentials, or none.\n\
+         endpoint_url = \"{api_url}\"\n",
+        name = name.without_dot(),
+    )
+}
+
+/// The directory holding the running lab's pool file, removed when the lab stops.
+struct PoolDir {
+    dir: std::path::PathBuf,
+    file: std::path::PathBuf,
+}
+
+impl PoolDir {
+    /// Writes `text` to `pool.toml` in a new directory of this user's (`$XDG_RUNTIME_DIR`, else
+    /// the temporary directory), named for this process; created, never reused, mode 0700.
+    fn write(text: &str) -> std::io::Result<Self> {
+        use std::os::unix::fs::DirBuilderExt;
+        let base = std::env::var_os("XDG_RUNTIME_DIR")
+            .map(std::path::PathBuf::from)
+            .filter(|p| p.is_dir())
+            .unwrap_or_else(std::env::temp_dir);
+        let dir = base.join(format!("wavelb-lab-{}", std::process::id()));
+        std::fs::DirBuilder::new().mode(0o700).create(&dir)?;
+        let file = dir.join("pool.toml");
+        let written = Self { dir, file };
+        std::fs::write(&written.file, text)?;
+        Ok(written)
+    }
+}
+
+impl Drop for PoolDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.file);
+        let _ = std::fs::remove_dir(&self.dir);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The shipped lab pool file is the one the lab writes for its default API address.
+    #[test]
+    fn the_shipped_pool_file_is_the_default_labs() {
+        let shipped = include_str!("../../../deploy/lab/pool.toml");
+        let name = Fqdn::parse(POOL).unwrap();
+        let api = format!("http://{}", crate::cli::LAB_API_LISTEN);
+        assert_eq!(shipped, pool_file(&name, &api));
+        let cfg: toml::Value = toml::from_str(shipped).unwrap();
+        assert_eq!(cfg["pool"]["owner_id"].as_str(), Some(OWNER));
+        assert_eq!(cfg["pool"]["ttl"].as_integer(), Some(i64::from(TTL)));
+    }
 }
