@@ -481,7 +481,13 @@ mod tests {
         };
         assert_eq!(style(&elsewhere), plain);
         // fstat failed, or the variable is unset or garbled.
-        assert_eq!(style(&Stderr { id: None, ..journal }), plain);
+        assert_eq!(
+            style(&Stderr {
+                id: None,
+                ..journal
+            }),
+            plain
+        );
         for garbled in ["", "8", "8:", ":4711234", "8:4711234:1", "x:y", "8:-1"] {
             let stderr = Stderr {
                 journal_stream: Some(OsStr::new(garbled)),

@@ -95,10 +95,7 @@ fn under_systemd_every_line_carries_its_priority_and_no_timestamp_or_colour() {
         .find(|l| l.contains("chmod 600"))
         .unwrap_or_else(|| panic!("no warning about the credentials file:\n{text}"));
     assert!(warning.starts_with("<4>WARN "), "{warning}");
-    let ready = text
-        .lines()
-        .find(|l| l.contains("resolver ready"))
-        .unwrap();
+    let ready = text.lines().find(|l| l.contains("resolver ready")).unwrap();
     assert!(ready.starts_with("<6>INFO "), "{ready}");
 }
 
