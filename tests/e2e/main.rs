@@ -6,7 +6,6 @@ mod agent;
 mod common;
 mod health;
 mod lab;
-mod logs;
 mod probe_cli;
 mod prometheus;
 mod records_cli;
