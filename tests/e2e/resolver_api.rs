@@ -1653,7 +1653,7 @@ fn hostile_api_input_cannot_forge_a_resolver_log_line() {
 /// Issue 24, item 4: how log lines look where they go. Under systemd (stderr is the journal
 /// stream `JOURNAL_STREAM` names) every line starts with its syslog priority and has no
 /// timestamp and no colour; in a file or a pipe, lines have tracing's timestamp and no escape
-/// code, whether or not `NO_COLOR` is set.
+/// code (`NO_COLOR` unset: colour is for a terminal only).
 mod logs {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
     use std::process::{Command, Stdio};
