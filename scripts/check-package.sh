@@ -2,7 +2,7 @@
 # Builds the Debian package (scripts/package.sh) from a wavelb binary already built (default: the
 # test build's, the binary the test-suite just tested), inspects it (dpkg-deb --contents,
 # lintian), installs it with dpkg -i on this machine, checks that it works (wavelb --version from
-# /usr/bin, man -w, the completions, the `wavelb` user and /etc/wavelb, systemd-analyze verify on
+# /usr/bin, man -w, the docs the man pages name, the completions, the `wavelb` user and /etc/wavelb, systemd-analyze verify on
 # the installed units, the example configurations), that installing started and enabled nothing,
 # then purges it and checks that nothing is left behind.
 # Needs root (it installs a package). Usage: scripts/check-package.sh [--binary PATH]
@@ -33,6 +33,12 @@ cleanup() {
     rm -f /etc/wavelb && mv /etc/wavelb.real /etc/wavelb 2>/dev/null || true
   fi
   if [ "$installed" -eq 1 ]; then dpkg --purge wavelb >/dev/null 2>&1 || true; fi
+  # The kept-files case below, interrupted: its file, then what the purge kept for it.
+  if [ -f /etc/wavelb/health.toml ] && [ "$(cat /etc/wavelb/health.toml)" = "# an operator's file" ] &&
+    ! dpkg-query -W -f='${Status}' wavelb 2>/dev/null | grep -q installed; then
+    rm -f /etc/wavelb/health.toml && rmdir /etc/wavelb 2>/dev/null && userdel wavelb 2>/dev/null || true
+    groupdel wavelb 2>/dev/null || true
+  fi
   rm -f "$before" "$after"
 }
 trap cleanup EXIT
@@ -50,7 +56,10 @@ for path in /usr/bin/wavelb /lib/systemd/system/wavelb-agent.service \
   /usr/share/zsh/vendor-completions/_wavelb /usr/share/fish/vendor_completions.d/wavelb.fish \
   /usr/share/doc/wavelb/copyright /usr/share/doc/wavelb/examples/agent.toml.example \
   /usr/share/doc/wavelb/examples/health.toml.example /usr/share/doc/wavelb/examples/resolver.toml.example \
-  /usr/share/doc/wavelb/examples/wavelb-rules.yml /usr/share/doc/wavelb/examples/wavelb.json; do
+  /usr/share/doc/wavelb/examples/wavelb-rules.yml /usr/share/doc/wavelb/examples/wavelb.json \
+  /usr/share/doc/wavelb/README.md /usr/share/doc/wavelb/configuration.md \
+  /usr/share/doc/wavelb/metrics.md /usr/share/doc/wavelb/record-protocol.md \
+  /usr/share/doc/wavelb/route53-compatibility.md /usr/share/doc/wavelb/robustness.md; do
   grep -qxF "$path" <<<"$contents" || fail "the package has no $path"
 done
 # lintian: no error or warning (informational and pedantic findings are printed, not failed).
@@ -80,6 +89,12 @@ for page in wavelb wavelb-agent wavelb-health wavelb-resolver; do
 done
 man "wavelb-health" 2>/dev/null | grep -q -- '--check-config' && ok "man wavelb-health shows its flags" ||
   fail "man wavelb-health does not show --check-config"
+# The configuration reference the man pages and --help point to is where they say.
+man "wavelb-health" 2>/dev/null | grep -q -- '/usr/share/doc/wavelb/configuration.md' &&
+  /usr/bin/wavelb health --help | grep -q -- '/usr/share/doc/wavelb/configuration.md' &&
+  grep -q '^## `\[pool\]`' /usr/share/doc/wavelb/configuration.md &&
+  ok "man wavelb-health and --help name /usr/share/doc/wavelb/configuration.md, installed" ||
+  fail "the configuration reference is not where man wavelb-health and --help say"
 bash -c 'source /usr/share/bash-completion/completions/wavelb && complete -p wavelb' >/dev/null &&
   ok "bash completion registers wavelb" || fail "the bash completion does not register wavelb"
 getent passwd wavelb >/dev/null && ok "system user: $(getent passwd wavelb)" || fail "no wavelb user"
@@ -126,7 +141,20 @@ rm /etc/wavelb && ln -s /etc/wavelb.gone /etc/wavelb
 out="$(dpkg -i "$deb" 2>&1)" && grep -q "does not exist" <<<"$out" &&
   ok "postinst warns about a dangling /etc/wavelb link and installs" || fail "a dangling /etc/wavelb link: $out"
 rm /etc/wavelb && mv /etc/wavelb.real /etc/wavelb
+
+# A purge keeps /etc/wavelb and the user while the operator's files remain, and says so.
+echo "# an operator's file" >/etc/wavelb/health.toml
+out="$(dpkg --purge wavelb 2>&1)" && grep -q "wavelb: kept /etc/wavelb, which still holds files (health.toml)" <<<"$out" &&
+  [ -f /etc/wavelb/health.toml ] && getent passwd wavelb >/dev/null &&
+  ok "dpkg --purge keeps /etc/wavelb with a file in it, and the user, and says so" ||
+  fail "dpkg --purge with /etc/wavelb/health.toml: $out"
+installed=0
+# The way to finish it says, then the package again for a purge that leaves nothing.
+rm -r /etc/wavelb && userdel wavelb && { ! getent group wavelb >/dev/null || groupdel wavelb; }
+installed=1
+out="$(dpkg -i "$deb" 2>&1)" || fail "dpkg -i after the purge: $out"
 out="$(dpkg --purge wavelb 2>&1)" && ok "dpkg --purge" || fail "dpkg --purge: $out"
+! grep -q "kept /etc/wavelb" <<<"$out" || fail "dpkg --purge of an empty /etc/wavelb says it kept it: $out"
 installed=0
 snapshot >"$after"
 if left="$(diff "$before" "$after")"; then ok "nothing left behind"; else fail "left behind after purge: $left"; fi

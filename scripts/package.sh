@@ -11,6 +11,9 @@
 #   /usr/lib/sysusers.d/wavelb.conf                   the `wavelb` system user (systemd/wavelb.sysusers)
 #   /usr/share/man/man1/wavelb*.1.gz                  `wavelb manpages` (clap_mangen)
 #   /usr/share/{bash-completion,zsh,fish}/…           `wavelb completions <shell>` (clap_complete)
+#   /usr/share/doc/wavelb/*.md                        README.md and the user docs of docs/ (the
+#                                                     configuration reference, …), which the man
+#                                                     pages and --help name by these paths
 #   /usr/share/doc/wavelb/examples/                   systemd/*.toml.example (+ monitoring files)
 # --binary packages a binary already built instead of building one, and --fast compresses with
 # gzip -1 instead of xz -6 (40 s less for a 45 MB debug binary): scripts/check-package.sh packages
@@ -61,6 +64,10 @@ for page in "$stage"/man/*.1; do gzip -9nc "$page" >"$root/usr/share/man/man1/$(
 "$bin" completions fish >"$root/usr/share/fish/vendor_completions.d/wavelb.fish"
 install -m 0644 deploy/debian/copyright "$doc/copyright"
 gzip -9nc deploy/debian/changelog >"$doc/changelog.gz"
+# The user docs, uncompressed so that they read and grep as they are (the paths the man pages'
+# SEE ALSO and `wavelb --help` give, src/cmd/manpages.rs DOCS).
+install -m 0644 README.md docs/configuration.md docs/metrics.md docs/record-protocol.md \
+  docs/route53-compatibility.md docs/robustness.md "$doc/"
 install -m 0644 systemd/agent.toml.example systemd/health.toml.example systemd/resolver.toml.example "$doc/examples/"
 for extra in deploy/prometheus/wavelb-rules.yml deploy/grafana/wavelb.json; do
   [ ! -f "$extra" ] || install -m 0644 "$extra" "$doc/examples/"

@@ -8,28 +8,69 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 ///
 /// Exit codes: 0 success, 1 runtime failure, 2 bad usage or bad configuration.
 #[derive(Debug, Parser)]
-#[command(name = "wavelb", version, propagate_version = true)]
+#[command(
+    name = "wavelb",
+    version,
+    propagate_version = true,
+    after_help = DOCS_HELP,
+)]
 pub struct Cli {
-    /// Configuration file (TOML); see docs/configuration.md.
-    #[arg(long, global = true, env = "WAVELB_CONFIG", value_name = "PATH")]
+    /// Configuration file (TOML). Every key: /usr/share/doc/wavelb/configuration.md, or
+    /// docs/configuration.md in the source.
+    #[arg(
+        long,
+        global = true,
+        env = "WAVELB_CONFIG",
+        value_name = "PATH",
+        help_heading = GLOBAL_HEADING
+    )]
     pub config: Option<PathBuf>,
 
     /// Log line format on stderr.
-    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value_t = LogFormat::Text,
+        help_heading = GLOBAL_HEADING
+    )]
     pub log_format: LogFormat,
 
     /// More log detail (-v debug, -vv trace). RUST_LOG overrides both -v and -q.
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    #[arg(
+        short,
+        long,
+        global = true,
+        action = clap::ArgAction::Count,
+        help_heading = GLOBAL_HEADING
+    )]
     pub verbose: u8,
 
     /// Less log detail (-q warnings only, -qq errors only).
-    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "verbose")]
+    #[arg(
+        short,
+        long,
+        global = true,
+        action = clap::ArgAction::Count,
+        conflicts_with = "verbose",
+        help_heading = GLOBAL_HEADING
+    )]
     pub quiet: u8,
 
     /// What to run.
     #[command(subcommand)]
     pub command: Command,
 }
+
+/// The heading of the options every subcommand takes (`--config`, `--log-format`, `-v`, `-q`),
+/// apart from its own.
+pub const GLOBAL_HEADING: &str = "Global options";
+
+/// Where the documentation is, installed and in the source: the end of `wavelb --help`, and of
+/// every man page (`src/cmd/manpages.rs`).
+pub const DOCS_HELP: &str = "Documentation: /usr/share/doc/wavelb/ (the Debian package), or docs/ \
+in the source: configuration.md (every key of the configuration file), metrics.md, \
+record-protocol.md, route53-compatibility.md, robustness.md; README.md for the whole tour.";
 
 /// Log output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -55,7 +96,8 @@ pub enum Command {
     Records(RecordsArgs),
     /// Run one health probe against a target.
     Probe(crate::cmd::probe::ProbeArgs),
-    /// Print the version and build features.
+    /// Print the version and how this binary was built: git commit, cargo features, target,
+    /// profile.
     Version,
     /// Print a shell completion script (bash, zsh, fish, elvish or powershell) to standard output.
     Completions {
@@ -299,4 +341,48 @@ pub enum RecordsAction {
         #[arg(long)]
         force: bool,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// The help of `wavelb ARGS… --help`.
+    fn help(args: &[&str]) -> String {
+        let argv = std::iter::once("wavelb")
+            .chain(args.iter().copied())
+            .chain(["--help"]);
+        Cli::command()
+            .try_get_matches_from(argv)
+            .unwrap_err()
+            .to_string()
+    }
+
+    /// Issue 24, item 9: a subcommand's help lists its own options apart from the global ones.
+    #[test]
+    fn global_options_have_a_heading_of_their_own() {
+        for sub in [&["lab"][..], &["health"], &["records", "list"]] {
+            let text = help(sub);
+            let (own, global) = text
+                .split_once(&format!("{GLOBAL_HEADING}:"))
+                .unwrap_or_else(|| panic!("no {GLOBAL_HEADING:?} in {sub:?}:\n{text}"));
+            assert!(own.contains("Options:"), "{sub:?}:\n{text}");
+            for flag in ["--config", "--log-format", "--verbose", "--quiet"] {
+                assert!(global.contains(flag), "{flag} in {sub:?}:\n{text}");
+                assert!(!own.contains(flag), "{flag} in {sub:?}:\n{text}");
+            }
+        }
+        let lab = help(&["lab"]);
+        let own = lab.split_once(GLOBAL_HEADING).unwrap().0;
+        assert!(own.contains("--zones"), "{lab}");
+        assert!(
+            help(&[]).contains("/usr/share/doc/wavelb/"),
+            "wavelb --help names the installed docs"
+        );
+        assert!(
+            help(&["health"]).contains("/usr/share/doc/wavelb/configuration.md"),
+            "--config names the installed configuration reference"
+        );
+    }
 }

@@ -23,7 +23,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::config::{HealthConfig, ProbeVia};
-use crate::decide::{Policy, decide};
+use crate::decide::{PanicChange, Policy, decide, panic_change};
 use crate::foreign::ForeignWatch;
 use crate::leader::{Candidate, lead};
 use crate::lease;
@@ -122,6 +122,8 @@ pub struct Controller<S = Writer, P = Prober> {
     release_at: Option<Instant>,
     /// Where this pool's health goes when it is a zone of the tier.
     report: Option<HealthReport>,
+    /// How many quarantines the fraction guard held back in the last round (0: no panic).
+    panic_withheld: usize,
 }
 
 impl<S: PoolStore + 'static, P: Probe> Controller<S, P> {
@@ -163,6 +165,7 @@ impl<S: PoolStore + 'static, P: Probe> Controller<S, P> {
             lease_warned: None,
             release_at: None,
             report: None,
+            panic_withheld: 0,
         }
     }
 
@@ -563,16 +566,7 @@ impl<S: PoolStore + 'static, P: Probe> Controller<S, P> {
             .panic
             .get_or_create(&label)
             .set(i64::from(decision.panic()));
-        if decision.panic() {
-            tracing::error!(
-                pool = %self.pool.name,
-                withheld = ?decision.withheld,
-                members = decision.members,
-                max_fraction = self.cfg.max_quarantined_fraction,
-                "PANIC: more targets failed than may be quarantined; keeping them in rotation. \
-                 The prober is more likely broken than the fleet: check it"
-            );
-        }
+        self.log_panic(&decision);
         let summary = format!(
             "{} targets, {} quarantined, {}",
             decision.members,
@@ -598,6 +592,42 @@ impl<S: PoolStore + 'static, P: Probe> Controller<S, P> {
             .get_or_create(&label)
             .set(i64::try_from(decision.quarantined).unwrap_or(0));
         Ok((planned, summary, decision.collected))
+    }
+}
+
+impl<S, P> Controller<S, P> {
+    /// Logs the fraction guard's panic when it starts, changes or ends ([`panic_change`]), with
+    /// its counts; the rounds in between log nothing.
+    fn log_panic(&mut self, decision: &crate::decide::Decision) {
+        let withheld = decision.withheld.len();
+        let change = panic_change(self.panic_withheld, withheld);
+        self.panic_withheld = withheld;
+        match change {
+            Some(PanicChange::Entered) => tracing::error!(
+                pool = %self.pool.name,
+                withheld = ?decision.withheld,
+                quarantined = decision.quarantined,
+                members = decision.members,
+                max_fraction = self.cfg.max_quarantined_fraction,
+                "PANIC: more targets failed than may be quarantined; keeping {withheld} of them in \
+                 rotation. The prober is more likely broken than the fleet: check it. Logged \
+                 again when this changes or ends"
+            ),
+            Some(PanicChange::Changed) => tracing::warn!(
+                pool = %self.pool.name,
+                withheld = ?decision.withheld,
+                quarantined = decision.quarantined,
+                members = decision.members,
+                "PANIC goes on: now keeping {withheld} failed targets in rotation"
+            ),
+            Some(PanicChange::Left) => tracing::warn!(
+                pool = %self.pool.name,
+                quarantined = decision.quarantined,
+                members = decision.members,
+                "panic over: the fraction guard holds back no quarantine"
+            ),
+            None => {}
+        }
     }
 }
 
@@ -1501,6 +1531,15 @@ mod tests {
 
     impl Logs {
         fn capture(&self) -> tracing::subscriber::DefaultGuard {
+            // tracing caches whether a log call is enabled when it is first reached. While one
+            // dispatcher is alive it asks only the default of the thread that reaches it first:
+            // a test running beside this one, with none, and the call stays disabled for this
+            // test too. A second dispatcher, kept for the whole test binary, makes it ask every
+            // live one.
+            static BYSTANDER: std::sync::OnceLock<tracing::Dispatch> = std::sync::OnceLock::new();
+            BYSTANDER.get_or_init(|| {
+                tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default())
+            });
             tracing::subscriber::set_default(
                 tracing_subscriber::fmt()
                     .with_writer(self.clone())
@@ -1515,6 +1554,46 @@ mod tests {
                 .matches(needle)
                 .count()
         }
+    }
+
+    /// Issue 24, item 7: a panic that lasts many rounds is logged once when it starts and once
+    /// when it ends, not every round.
+    #[tokio::test(start_paused = true)]
+    async fn a_lasting_panic_is_logged_once_when_it_starts_and_once_when_it_ends() {
+        let logs = Logs::default();
+        let _capture = logs.capture();
+        let (store, script, running) = leading(4, config(""), None).await;
+        const STARTED: &str = "PANIC: more targets failed than may be quarantined";
+        const OVER: &str = "panic over";
+        for i in 1..=3 {
+            script.set(ip(i), false);
+        }
+        within(Duration::from_secs(30), "panic", || {
+            running.gauge(|m| &m.panic) == 1
+        })
+        .await;
+        // A minute of rounds (every 5 s) in panic.
+        throughout(Duration::from_secs(60), "still in panic", || {
+            running.gauge(|m| &m.panic) == 1 && quarantined(&store) == 2
+        })
+        .await;
+        assert_eq!(logs.count(STARTED), 1, "logged once, not every round");
+        assert_eq!(logs.count("keeping 1 of them in rotation"), 1);
+        assert_eq!(logs.count("PANIC goes on"), 0);
+        assert_eq!(logs.count(OVER), 0);
+        script.set(ip(1), true);
+        script.set(ip(2), true);
+        within(Duration::from_secs(30), "panic over", || {
+            running.gauge(|m| &m.panic) == 0
+        })
+        .await;
+        throughout(Duration::from_secs(30), "no panic", || {
+            running.gauge(|m| &m.panic) == 0
+        })
+        .await;
+        assert_eq!(logs.count(OVER), 1);
+        assert_eq!(logs.count(STARTED), 1);
+        running.stop().await;
     }
 
     /// Issue 24: targets found healthy at start-up are not warned about; a target that dies is.

@@ -61,6 +61,31 @@ impl Decision {
     }
 }
 
+/// How the fraction guard's panic changed from one round to the next, for the log: it is told
+/// when it starts, when the number of targets it holds back changes, and when it ends, not
+/// every round it lasts (the gauge `wavelb_health_panic` holds it meanwhile).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PanicChange {
+    /// The guard started holding back quarantines.
+    Entered,
+    /// It still does, for another number of targets.
+    Changed,
+    /// It holds back none any more.
+    Left,
+}
+
+/// The change from a round whose guard held back `before` quarantines to one that held back
+/// `now`; `None` when nothing changed.
+pub fn panic_change(before: usize, now: usize) -> Option<PanicChange> {
+    match (before, now) {
+        (0, 0) => None,
+        (0, _) => Some(PanicChange::Entered),
+        (_, 0) => Some(PanicChange::Left),
+        (b, n) if b != n => Some(PanicChange::Changed),
+        _ => None,
+    }
+}
+
 /// Decides one round.
 ///
 /// - `verdicts`: the hysteresis verdict per set identifier (missing means unknown);
@@ -185,6 +210,25 @@ pub fn decide(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_panic_is_told_when_it_starts_changes_and_ends() {
+        assert_eq!(panic_change(0, 0), None);
+        assert_eq!(panic_change(0, 1), Some(PanicChange::Entered));
+        assert_eq!(panic_change(1, 1), None);
+        assert_eq!(panic_change(1, 2), Some(PanicChange::Changed));
+        assert_eq!(panic_change(2, 1), Some(PanicChange::Changed));
+        assert_eq!(panic_change(2, 0), Some(PanicChange::Left));
+        // A hundred rounds of the same panic: told once.
+        let rounds = [0, 2, 2, 2].into_iter().chain([2; 100]).chain([0; 10]);
+        let mut before = 0;
+        let mut told = Vec::new();
+        for now in rounds {
+            told.extend(panic_change(before, now));
+            before = now;
+        }
+        assert_eq!(told, [PanicChange::Entered, PanicChange::Left]);
+    }
     use registry::model::{PoolSpec, RecordType};
     use registry::name::Fqdn;
     use registry::pool::classify;

@@ -47,6 +47,44 @@ pub fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     })
 }
 
+/// Deserialises a TTL in whole seconds, written as an integer (`30`) or as a duration (`"30s"`,
+/// `"1m"`). The range is checked by [`PoolConfig::validate`].
+fn ttl_seconds<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    struct Ttl;
+    impl serde::de::Visitor<'_> for Ttl {
+        type Value = i64;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(TTL_EXPECTED)
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<i64, E> {
+            Ok(v)
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<i64, E> {
+            // Out of range either way: validation says so with the value.
+            Ok(i64::try_from(v).unwrap_or(i64::MAX))
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<i64, E> {
+            parse_ttl(v).map_err(E::custom)
+        }
+    }
+    d.deserialize_any(Ttl)
+}
+
+/// What a TTL may be written as.
+const TTL_EXPECTED: &str = "whole seconds, as an integer (30) or a duration (\"30s\", \"1m\")";
+
+/// A TTL written as a duration (`"30s"`, `"1m"`, `"1h 30m"`), in whole seconds.
+fn parse_ttl(text: &str) -> Result<i64, String> {
+    let duration = humantime::parse_duration(text)
+        .map_err(|e| format!("{text:?} is not a TTL ({e}); expected {TTL_EXPECTED}"))?;
+    if duration.subsec_nanos() != 0 {
+        return Err(format!(
+            "{text:?} is not a TTL: DNS TTLs are whole seconds; expected {TTL_EXPECTED}"
+        ));
+    }
+    Ok(i64::try_from(duration.as_secs()).unwrap_or(i64::MAX))
+}
+
 /// Where the pool's hosted zone is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ZoneRef {
@@ -89,8 +127,9 @@ pub struct PoolConfig {
     /// `A` or `AAAA`.
     #[serde(default = "default_record_type")]
     pub record_type: RecordType,
-    /// TTL of every record set, 1–2147483647.
-    #[serde(default = "default_ttl")]
+    /// TTL of every record set, 1–2147483647 seconds: an integer (`30`) or a duration
+    /// (`"30s"`, `"1m"`).
+    #[serde(default = "default_ttl", deserialize_with = "ttl_seconds")]
     pub ttl: i64,
     /// The hosted zone id.
     pub hosted_zone_id: Option<String>,
@@ -170,7 +209,7 @@ impl PoolConfig {
                 ConfigError::new(
                     "pool.ttl",
                     self.ttl.to_string(),
-                    "expected an integer from 1 to 2147483647 (seconds)",
+                    "expected 1 to 2147483647 seconds: an integer (30) or a duration (\"30s\", \"1m\")",
                 )
             })
     }
@@ -459,6 +498,49 @@ mod tests {
         );
     }
 
+    /// Issue 24, item 9: `ttl = "30s"` used to fail with "expected i64".
+    #[test]
+    fn ttl_is_seconds_or_a_duration() {
+        let ttl = |value: &str| {
+            toml::from_str::<PoolConfig>(&format!(
+                "name = \"a.example.com\"\nzone = \"example.com\"\nttl = {value}"
+            ))
+            .map(|p| p.ttl)
+            .map_err(|e| e.to_string())
+        };
+        assert_eq!(ttl("30"), Ok(30));
+        assert_eq!(ttl("\"30s\""), Ok(30));
+        assert_eq!(ttl("\"1m\""), Ok(60));
+        assert_eq!(ttl("\"1h 30m\""), Ok(5400));
+        for (bad, says) in [
+            ("\"30\"", "\"30\" is not a TTL"),
+            ("\"fast\"", "\"fast\" is not a TTL"),
+            ("\"1500ms\"", "DNS TTLs are whole seconds"),
+            ("1.5", "invalid type: floating point `1.5`"),
+            ("true", "invalid type: boolean `true`"),
+        ] {
+            let e = ttl(bad).unwrap_err();
+            assert!(e.contains(says), "{bad}: {e}");
+            assert!(e.contains("an integer (30) or a duration"), "{bad}: {e}");
+        }
+        // The range is checked as for an integer.
+        let e = pool("name = \"a.example.com\"\nzone = \"example.com\"\nttl = \"0s\"")
+            .validate()
+            .unwrap_err();
+        assert_eq!(e.key, "pool.ttl");
+        let e = pool("name = \"a.example.com\"\nzone = \"example.com\"\nttl = \"100y\"")
+            .validate()
+            .unwrap_err();
+        assert_eq!(e.key, "pool.ttl");
+        assert_eq!(
+            pool("name = \"a.example.com\"\nzone = \"example.com\"\nttl = \"5m\"")
+                .spec(&Placeholders::default())
+                .unwrap()
+                .ttl,
+            300
+        );
+    }
+
     #[test]
     fn errors_name_key_value_and_allowed() {
         let e = pool("name = \"a.example.com\"\nzone = \"example.com\"\nttl = 0")
@@ -466,7 +548,7 @@ mod tests {
             .unwrap_err();
         assert_eq!(
             e.to_string(),
-            "pool.ttl = 0: expected an integer from 1 to 2147483647 (seconds)"
+            "pool.ttl = 0: expected 1 to 2147483647 seconds: an integer (30) or a duration (\"30s\", \"1m\")"
         );
         let e = pool("name = \"a.example.com\"").validate().unwrap_err();
         assert_eq!(e.key, "pool.zone");

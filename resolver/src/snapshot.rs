@@ -571,12 +571,7 @@ fn source_labels(sources: &[ZoneSource<'_>]) -> HashSet<AnswerLabels> {
     sources
         .iter()
         .flat_map(|source| source.sets.iter().filter(weighted))
-        .filter_map(|set| {
-            Some(answer_label(
-                set.name.as_str(),
-                set.set_identifier.as_ref()?,
-            ))
-        })
+        .filter_map(|set| answer_label(set.name.as_str(), set.set_identifier.as_ref()?))
         .collect()
 }
 
@@ -592,7 +587,7 @@ fn node_labels<'a>(name: &'a str, node: &'a Node) -> impl Iterator<Item = Answer
             group
                 .sets
                 .iter()
-                .map(move |set| answer_label(name, &set.set_id))
+                .filter_map(move |set| answer_label(name, &set.set_id))
         })
 }
 
@@ -626,12 +621,26 @@ fn live_soa(apex: &mut Node, serial: u32) -> Option<Record> {
     Some(soa)
 }
 
-/// The labels of the answers of set `set_id` at `name` (lower case, trailing dot).
-fn answer_label(name: &str, set_id: &str) -> AnswerLabels {
-    AnswerLabels {
+/// The labels of the answers of set `set_id` at `name` (lower case, trailing dot); `None` for
+/// wavelb's own bookkeeping names, which are no pool ([`is_bookkeeping`]).
+fn answer_label(name: &str, set_id: &str) -> Option<AnswerLabels> {
+    (!is_bookkeeping(name)).then(|| AnswerLabels {
         pool: name.trim_end_matches('.').to_owned(),
         set_id: set_id.to_owned(),
-    }
+    })
+}
+
+/// True for the names of wavelb's ownership records (`_wavelb.<pool>`) and leader leases
+/// (`_wavelb-leader.<pool>`): weighted TXT sets, one per target, that `wavelb_dns_answers_total`
+/// would otherwise count as pools of their own. Their answers are counted nowhere.
+fn is_bookkeeping(name: &str) -> bool {
+    let first = name.split('.').next().unwrap_or_default();
+    [
+        registry::model::OWNERSHIP_LABEL,
+        registry::model::LEADER_LABEL,
+    ]
+    .iter()
+    .any(|label| first.eq_ignore_ascii_case(label))
 }
 
 /// The records of `set`'s values at `owner`; values that do not parse are skipped (see
@@ -777,7 +786,10 @@ fn build_nodes(src: &ZoneSource<'_>, answers: &AnswerCounters) -> HashMap<String
         };
         match (&set.set_identifier, set.weight) {
             (Some(id), Some(w)) => {
-                let served = answers.series(&answer_label(&key, id));
+                // A bookkeeping set's counter is one of its own, exported nowhere.
+                let served = answer_label(&key, id)
+                    .map(|labels| answers.series(&labels))
+                    .unwrap_or_default();
                 let healthy = set_healthy(set, src.health);
                 let set =
                     WeightedSet::new(id.clone(), u8::try_from(w).unwrap_or(0), records, served)
@@ -944,6 +956,72 @@ mod tests {
         // A snapshot without the zone's weighted sets leaves no series at all.
         Snapshot::of_store(&store(&[]), &answers);
         assert!(series(&answers).is_empty());
+    }
+
+    /// Issue 24, item 9: wavelb's ownership records and leader leases (weighted TXT sets at
+    /// `_wavelb.<pool>` and `_wavelb-leader.<pool>`) are answered, but are no pool of
+    /// `wavelb_dns_answers_total`; the pool's address sets are.
+    #[test]
+    fn bookkeeping_names_are_answered_but_not_counted_as_pools() {
+        let mut s = store(&["i-1", "i-2"]);
+        let zone = s.zones().next().unwrap().id.clone();
+        let txt = |name: &str, id: &str| {
+            registry::model::Change::create(RecordSet {
+                name: Fqdn::parse(name).unwrap(),
+                rtype: "TXT".into(),
+                set_identifier: Some(id.into()),
+                weight: Some(0),
+                ttl: Some(30),
+                values: vec!["\"v=1 owner=wavelb\"".into()],
+                alias: None,
+                geo: None,
+                opaque: None,
+                health_check_id: None,
+            })
+        };
+        s.change(
+            &zone,
+            &[
+                txt("_wavelb.www.lab.test", "i-1"),
+                txt("_wavelb.www.lab.test", "i-2"),
+                txt("_WAVELB-leader.www.lab.test", "lease"),
+            ],
+            None,
+            2,
+        )
+        .unwrap();
+        let answers = AnswerCounters::default();
+        let full = Snapshot::of_store(&s, &answers);
+        // The same, as the resolver builds it after a change: from the previous snapshot.
+        s.take_touched();
+        s.change(&zone, &[txt("_wavelb.www.lab.test", "i-3")], None, 3)
+            .unwrap();
+        let touched = s.take_touched();
+        let snap = full.updated(&s, &touched, &answers);
+        let nodes = &snap.zones()[0].nodes;
+        let group = |name: &str, rtype| match &nodes[name].rrsets[&rtype] {
+            Rrset::Weighted(group) => group.clone(),
+            _ => panic!("{name} is weighted"),
+        };
+        for name in ["_wavelb.www.lab.test.", "_wavelb-leader.www.lab.test."] {
+            for set in &group(name, RecordType::TXT).sets {
+                set.served.inc();
+            }
+        }
+        for set in &group("www.lab.test.", RecordType::A).sets {
+            set.served.inc();
+        }
+        assert_eq!(
+            group("_wavelb.www.lab.test.", RecordType::TXT).sets.len(),
+            3
+        );
+        let row = |id: &str| ("www.lab.test".to_owned(), id.to_owned(), 1);
+        assert_eq!(series(&answers), [row("i-1"), row("i-2")]);
+        assert!(is_bookkeeping("_wavelb.www.lab.test."));
+        assert!(is_bookkeeping("_wavelb-leader.www.lab.test."));
+        assert!(!is_bookkeeping("wavelb.lab.test."));
+        assert!(!is_bookkeeping("www._wavelb.lab.test."));
+        assert!(!is_bookkeeping("_wavelbx.lab.test."));
     }
 
     /// Every zone the API creates is served by DNS: a name the API accepts but the DNS view

@@ -46,4 +46,31 @@ mod tests {
             }
         }
     }
+
+    /// Issue 24, item 9: `wavelb probe <TAB>` offers the probe kinds.
+    #[test]
+    fn completions_offer_the_probe_kinds() {
+        let bash = String::from_utf8(script(Shell::Bash)).unwrap();
+        // The words bash offers after `wavelb probe`: its case's first `opts="…"`.
+        let words: Vec<&str> = bash
+            .split("wavelb__subcmd__probe)")
+            .nth(1)
+            .and_then(|case| case.split("opts=\"").nth(1))
+            .and_then(|opts| opts.split('"').next())
+            .unwrap_or_else(|| panic!("no probe case in the bash script:\n{bash}"))
+            .split_whitespace()
+            .collect();
+        for kind in probe::ProbeKind::ALL {
+            assert!(
+                words.contains(&kind.as_str()),
+                "bash does not offer {kind:?}: {words:?}"
+            );
+        }
+        // zsh offers them too (clap_complete's fish script completes no positional's values).
+        let zsh = String::from_utf8(script(Shell::Zsh)).unwrap();
+        assert!(
+            zsh.contains("(udp quic quic-ping stun srt dns tcp)"),
+            "zsh: no probe kinds"
+        );
+    }
 }

@@ -22,13 +22,103 @@ pub fn pages() -> anyhow::Result<Vec<(String, Vec<u8>)>> {
     Ok(pages)
 }
 
+/// clap_mangen's sections in its order, with a SEE ALSO section naming the documentation
+/// ([`DOCS`]) where it would put an `after_help` text under the heading EXTRA.
 fn render(cmd: clap::Command) -> anyhow::Result<Vec<u8>> {
     let name = cmd.get_name().to_owned();
     let mut out = Vec::new();
-    clap_mangen::Man::new(cmd)
-        .render(&mut out)
-        .map_err(|e| anyhow::anyhow!("cannot render the man page of {name}: {e}"))?;
+    let shown = |hidden: bool| !hidden;
+    let has_options = cmd.get_arguments().any(|a| shown(a.is_hide_set()));
+    let has_subcommands = cmd.get_subcommands().any(|c| shown(c.is_hide_set()));
+    let has_version = cmd.get_version().is_some() || cmd.get_long_version().is_some();
+    let man = clap_mangen::Man::new(cmd);
+    let mut sections = || -> std::io::Result<()> {
+        man.render_title(&mut out)?;
+        man.render_name_section(&mut out)?;
+        man.render_synopsis_section(&mut out)?;
+        man.render_description_section(&mut out)?;
+        if has_options {
+            man.render_options_section(&mut out)?;
+        }
+        if has_subcommands {
+            man.render_subcommands_section(&mut out)?;
+        }
+        out.extend_from_slice(see_also(&name).as_bytes());
+        if has_version {
+            man.render_version_section(&mut out)?;
+        }
+        Ok(())
+    };
+    sections().map_err(|e| anyhow::anyhow!("cannot render the man page of {name}: {e}"))?;
     Ok(out)
+}
+
+/// Where the documentation is installed (the Debian package, scripts/package.sh) and where it
+/// is in the source.
+pub const DOCS: &[(&str, &str)] = &[
+    ("configuration.md", "every key of the configuration file"),
+    (
+        "metrics.md",
+        "every metric and alert, and what to do about it",
+    ),
+    (
+        "record-protocol.md",
+        "the records wavelb writes in Route 53 and how writers share a pool",
+    ),
+    (
+        "route53-compatibility.md",
+        "what the lab resolver does like Route 53, and what not",
+    ),
+    ("robustness.md", "every bound on hostile input"),
+];
+
+/// The installed documentation's directory.
+pub const DOC_DIR: &str = "/usr/share/doc/wavelb";
+
+/// The SEE ALSO section of page `name` (roff): the main page (on a subcommand's page), then
+/// every document of [`DOCS`] by its installed path, and the examples.
+fn see_also(name: &str) -> String {
+    let mut roff = String::from(".SH \"SEE ALSO\"\n");
+    if name != "wavelb" {
+        roff.push_str("\\fBwavelb\\fR(1)\n.PP\n");
+    }
+    roff.push_str(&text(&format!(
+        "The documentation is installed in {DOC_DIR}/ by the Debian package, and is in docs/ \
+         in the source:"
+    )));
+    for (file, what) in DOCS {
+        roff.push_str(".TP\n");
+        roff.push_str(&format!(
+            "\\fI{}\\fR\n",
+            escape(&format!("{DOC_DIR}/{file}"))
+        ));
+        roff.push_str(&text(what));
+    }
+    roff.push_str(".TP\n");
+    roff.push_str(&format!(
+        "\\fI{}\\fR\n",
+        escape(&format!("{DOC_DIR}/examples/"))
+    ));
+    roff.push_str(&text(
+        "commented example configurations, the Prometheus rules and the Grafana dashboard",
+    ));
+    roff
+}
+
+/// One line of roff text.
+fn text(line: &str) -> String {
+    format!("{}\n", escape(line))
+}
+
+/// `text` escaped for roff: backslashes, hyphens as `\-` (so they print as typed), and a
+/// leading `.` or `'` (a request) made literal.
+fn escape(text: &str) -> String {
+    let escaped = text.replace('\\', "\\e").replace('-', "\\-");
+    if escaped.starts_with(['.', '\'']) {
+        format!("\\&{escaped}")
+    } else {
+        escaped
+    }
 }
 
 /// Writes every page into `dir` (created if missing) and prints one line per file.
@@ -86,6 +176,31 @@ mod tests {
         // Global options appear on every subcommand's page, and so does the version.
         assert!(resolver.contains("\\-\\-config"), "{resolver}");
         assert!(resolver.contains(env!("CARGO_PKG_VERSION")), "{resolver}");
+        // Issue 24, item 8: every page names the installed documentation, by its path.
+        for (name, text) in &pages {
+            let text = String::from_utf8(text.clone()).unwrap();
+            assert!(text.contains(".SH \"SEE ALSO\""), "{name}");
+            assert!(
+                text.contains("/usr/share/doc/wavelb/configuration.md"),
+                "{name}: {text}"
+            );
+            assert!(
+                text.contains("/usr/share/doc/wavelb/route53\\-compatibility.md"),
+                "{name}"
+            );
+            assert!(!text.contains(".SH EXTRA"), "{name}");
+            // The global options under their own heading.
+            assert!(text.contains(".SH \"GLOBAL OPTIONS\""), "{name}: {text}");
+        }
+        assert!(resolver.contains("\\fBwavelb\\fR(1)"), "{resolver}");
+        // `wavelb --help` names the same documents, and the package installs them there.
+        let package = include_str!("../../scripts/package.sh");
+        let check = include_str!("../../scripts/check-package.sh");
+        for (file, _) in DOCS {
+            assert!(crate::cli::DOCS_HELP.contains(file), "{file}");
+            assert!(package.contains(&format!(" docs/{file}")), "{file}");
+            assert!(check.contains(&format!("{DOC_DIR}/{file}")), "{file}");
+        }
     }
 
     #[test]

@@ -8,6 +8,7 @@
 
 use std::net::SocketAddr;
 
+use clap::builder::TypedValueParser;
 use clap::{Arg, ArgAction, ArgMatches, FromArgMatches};
 use probe::key::Cli;
 use probe::{Key, Naming, ProbeConfig, ProbeKind, ProbeResult, Prober};
@@ -35,8 +36,11 @@ pub struct ProbeArgs {
     pub json: bool,
 }
 
-fn parse_kind(text: &str) -> Result<ProbeKind, String> {
-    text.parse().map_err(|e: probe::UnknownKind| e.to_string())
+/// The kind's parser: one of [`ProbeKind::ALL`], listed as possible values so that `--help`
+/// and the shell completions offer them.
+fn kind_parser() -> impl TypedValueParser<Value = ProbeKind> {
+    clap::builder::PossibleValuesParser::new(ProbeKind::ALL.map(ProbeKind::as_str))
+        .try_map(|text| text.parse::<ProbeKind>())
 }
 
 /// The command-line argument of `key`, or `None` for a positional one (declared by hand).
@@ -67,7 +71,7 @@ impl clap::Args for ProbeArgs {
                 Arg::new(Key::Kind.spec().toml)
                     .value_name(Key::Kind.spec().value_name)
                     .required(true)
-                    .value_parser(parse_kind)
+                    .value_parser(kind_parser())
                     .help(Key::Kind.spec().help),
             )
             .arg(

@@ -217,7 +217,10 @@ fn bad_usage_exits_2_and_names_the_option() {
             "--send-hex",
         ),
         (&["probe", "udp", "127.0.0.1:9"], "--send"),
-        (&["probe", "ping", "127.0.0.1:9"], "unknown probe kind"),
+        (
+            &["probe", "ping", "127.0.0.1:9"],
+            "[possible values: udp, quic, quic-ping, stun, srt, dns, tcp]",
+        ),
         (&["probe", "quic", "127.0.0.1:9"], "--alpn"),
         (
             &[
