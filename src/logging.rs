@@ -31,7 +31,7 @@ pub fn init(format: LogFormat, verbose: u8, quiet: u8) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(crate::logtap::writer)
         .with_ansi(colour(
             std::io::stderr().is_terminal(),
             std::env::var_os("NO_COLOR").as_deref(),
@@ -40,7 +40,7 @@ pub fn init(format: LogFormat, verbose: u8, quiet: u8) {
         LogFormat::Text => builder.fmt_fields(EscapedFields).init(),
         LogFormat::Json => builder
             .json()
-            .with_writer(|| JsonLines(std::io::stderr()))
+            .with_writer(|| JsonLines(crate::logtap::writer()))
             .init(),
     }
 }
