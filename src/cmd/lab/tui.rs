@@ -18,6 +18,7 @@ use ratatui::layout::{Constraint, Layout, Position, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row as TableRow, Table};
+use registry::clock::unix_now;
 use registry::escape::escape;
 use tokio::sync::mpsc;
 
@@ -85,9 +86,11 @@ impl Ui {
         }
     }
 
-    /// Adds a line to the event log, escaped.
-    pub fn event(&mut self, kind: Kind, text: &str) {
-        self.log.push(kind, escape(text).into_owned());
+    /// Adds a line to the event log, escaped, after the time of day (UTC, as the log lines)
+    /// of `now` (unix seconds).
+    pub fn event(&mut self, now: u64, kind: Kind, text: &str) {
+        self.log
+            .push(kind, format!("{} {}", time_of_day(now), escape(text)));
     }
 
     /// Draws the whole screen.
@@ -295,17 +298,39 @@ impl Ui {
             Action::ScrollUp => self.log.scroll(true, self.log_rows.saturating_sub(1)),
             Action::ScrollDown => self.log.scroll(false, self.log_rows.saturating_sub(1)),
             Action::Submit(line) => {
-                self.event(Kind::Typed, &format!("$ {line}"));
+                self.event(unix_now(), Kind::Typed, &format!("$ {line}"));
                 match console.line(line.trim()).await {
                     None => return true,
                     Some(Ok(msg)) if msg.is_empty() => {}
-                    Some(Ok(msg)) => self.event(Kind::Done, &format!("> {msg}")),
-                    Some(Err(msg)) => self.event(Kind::Failed, &format!("! {msg}")),
+                    Some(Ok(msg)) => self.event(unix_now(), Kind::Done, &format!("> {msg}")),
+                    Some(Err(msg)) => self.event(unix_now(), Kind::Failed, &format!("! {msg}")),
                 }
                 self.saw(console.observe().await);
             }
         }
         false
+    }
+}
+
+/// `HH:MM:SS` of unix time `now`, UTC.
+fn time_of_day(now: u64) -> String {
+    let s = now % 86_400;
+    format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+}
+
+/// A log line with its RFC 3339 timestamp (`2026-12-07T05:53:32.884991Z`) cut to the time of
+/// day, as the console's own events show it; other lines as they are.
+fn short_time(line: &str) -> String {
+    let b = line.as_bytes();
+    let stamped = b.len() > 20
+        && b[..4].iter().all(u8::is_ascii_digit)
+        && b[4] == b'-'
+        && b[10] == b'T'
+        && b[13] == b':';
+    match line.find('Z').filter(|z| stamped && *z < 40) {
+        // ASCII up to the `Z`: these byte offsets are character boundaries.
+        Some(z) => format!("{}{}", &line[11..19], &line[z + 1..]),
+        None => line.to_owned(),
     }
 }
 
@@ -393,11 +418,9 @@ pub async fn run(console: &mut Console, refresh: Duration) -> anyhow::Result<()>
     let _stop_keys = StopKeys(Arc::clone(&stop));
     let (reader, mut keys) = read_events(stop);
     ui.event(
+        unix_now(),
         Kind::Done,
-        &format!(
-            "> the lab is running; commands: {} (`help` lists them)",
-            help(console.multi())
-        ),
+        "> the lab is running: type a command below (the last line lists them); quit or Ctrl-C stops it",
     );
     let mut tick = tokio::time::interval(refresh);
     let shutdown = crate::systemd::shutdown_signal();
@@ -413,13 +436,13 @@ pub async fn run(console: &mut Console, refresh: Duration) -> anyhow::Result<()>
                 ui.saw(console.observe().await);
                 let dropped = crate::logtap::dropped();
                 if dropped > 0 {
-                    ui.event(Kind::Failed, &format!("! {dropped} log lines dropped: they came faster than the screen"));
+                    ui.event(unix_now(), Kind::Failed, &format!("! {dropped} log lines dropped: they came faster than the screen"));
                 }
             }
             line = logs.recv() => {
                 // Lines arrive escaped (`logtap::screen_safe`).
                 for line in line.into_iter().chain(std::iter::from_fn(|| logs.try_recv().ok())) {
-                    ui.log.push(Kind::Log, line);
+                    ui.log.push(Kind::Log, short_time(&line));
                 }
             }
             ev = keys.recv() => match ev {
@@ -508,7 +531,7 @@ mod tests {
     #[test]
     fn the_screen_shows_table_bars_notes_log_and_input() {
         let mut ui = ui();
-        ui.event(Kind::Failed, "! usage: weight N W");
+        ui.event(0, Kind::Failed, "! usage: weight N W");
         for c in "quarantine 2".chars() {
             ui.input
                 .key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
@@ -595,13 +618,27 @@ mod tests {
     fn trouble_and_outside_text_are_escaped() {
         let mut ui = ui();
         ui.saw(Err("cannot read pool: \x1b[2Jgone".into()));
-        ui.event(Kind::Failed, "! unknown command \"\x1b[31m\"");
+        ui.event(0, Kind::Failed, "! unknown command \"\x1b[31m\"");
         let s = screen(&mut ui, 100, 20);
         assert!(s.contains("! cannot read pool: \\u{1b}[2Jgone"), "{s}");
         assert!(s.contains("unknown command \"\\u{1b}[31m\""), "{s}");
         assert!(!s.contains('\x1b'));
         // The last good table stays on screen.
         assert!(s.contains("demo-4"), "{s}");
+    }
+
+    #[test]
+    fn log_lines_and_events_show_the_time_of_day() {
+        assert_eq!(
+            short_time("2026-12-07T05:53:32.884991Z  INFO health::leader: took it"),
+            "05:53:32  INFO health::leader: took it"
+        );
+        assert_eq!(short_time("no stamp Z here"), "no stamp Z here");
+        assert_eq!(short_time("2026-12-07T05"), "2026-12-07T05");
+        assert_eq!(time_of_day(86_400 + 3600 * 5 + 60 * 53 + 32), "05:53:32");
+        let mut ui = ui();
+        ui.event(3661, Kind::Done, "> demo-2: done");
+        assert!(screen(&mut ui, 80, 24).contains("01:01:01 > demo-2: done"));
     }
 
     #[test]
@@ -616,7 +653,7 @@ mod tests {
     fn a_scrolled_log_says_so() {
         let mut ui = ui();
         for i in 0..50 {
-            ui.event(Kind::Log, &format!("line {i}"));
+            ui.event(0, Kind::Log, &format!("line {i}"));
         }
         screen(&mut ui, 100, 20);
         ui.log.scroll(true, ui.log_rows);
