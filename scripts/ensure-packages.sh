@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs (idempotently) the Debian packages the test-suite uses: real DNS clients (dig, kdig),
 # a real STUN server (coturn's turnserver), a real SRT listener (srt-tools' srt-live-transmit),
-# systemd-analyze for the unit checks, tmux (a terminal for the lab console's test), Prometheus (`prometheus` and `promtool`) for the metrics,
-# rules and scrape checks, and the tools that build, lint and install the Debian package
-# (dpkg-dev, lintian, man-db).
+# systemd-analyze for the unit checks, tmux (a terminal for the lab console's test), Prometheus
+# (`prometheus` and `promtool`) for the metrics, rules and scrape checks, and the tools that
+# build, lint and install the Debian package (dpkg-dev, lintian, man-db).
 set -euo pipefail
 missing=()
 command -v dig >/dev/null 2>&1 || missing+=(dnsutils)
