@@ -319,8 +319,10 @@ fn ui_answers(screen: &str) -> u64 {
         .sum()
 }
 
-#[test]
-fn the_console_ui_through_a_terminal() {
+/// `wavelb lab` on free ports in a tmux terminal; when it exits, the shell prints its exit code
+/// and the terminal's modes (`icanon`/`-icanon`, `echo`/`-echo`). Returns once the table shows
+/// four healthy targets.
+fn ui_lab() -> (Tmux, String) {
     let script = format!(
         "'{}' lab --dns-listen 127.0.0.1:0 --api-listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 \
          --target-port 0 --refresh 200ms --probe-interval 200ms; echo \"lab exited $?\"; \
@@ -331,6 +333,29 @@ fn the_console_ui_through_a_terminal() {
     let screen = tmux.wait("the table", |s| {
         (1..=4).all(|n| ui_row(s, n).is_some_and(|r| r.contains("active") && r.contains("up")))
     });
+    (tmux, screen)
+}
+
+/// Waits for the lab in `tmux` to exit; asserts it exited 0 and left the terminal as it found
+/// it: cooked mode with echo, off the alternate screen.
+fn assert_restored(tmux: &Tmux) {
+    let screen = tmux.wait("the exit", |s| s.contains("lab exited"));
+    assert!(screen.contains("lab exited 0"), "{screen}");
+    let modes = tmux.wait("the terminal modes", |s| {
+        s.lines().any(|l| l.trim_end().ends_with("echo"))
+    });
+    let lines: Vec<&str> = modes.lines().map(str::trim_end).collect();
+    assert!(
+        lines.contains(&"icanon") && lines.contains(&"echo"),
+        "raw mode left on: {modes}"
+    );
+    // Off the alternate screen: the ready line printed before the UI is there again.
+    assert!(modes.contains("\"api_url\""), "{modes}");
+}
+
+#[test]
+fn the_console_ui_through_a_terminal() {
+    let (tmux, screen) = ui_lab();
     assert!(
         screen.contains("SHARE: answers over the last 10s"),
         "{screen}"
@@ -394,18 +419,30 @@ fn the_console_ui_through_a_terminal() {
     tmux.press("C-u");
     tmux.type_text("q");
     tmux.press("Enter");
-    let screen = tmux.wait("the exit", |s| s.contains("lab exited"));
-    assert!(screen.contains("lab exited 0"), "{screen}");
-    let modes = tmux.wait("the terminal modes", |s| {
-        s.lines().any(|l| l.ends_with("echo"))
-    });
-    let lines: Vec<&str> = modes.lines().map(str::trim_end).collect();
+    assert_restored(&tmux);
+}
+
+#[test]
+fn the_console_ui_restores_the_terminal_on_sigterm() {
+    let (tmux, _) = ui_lab();
+    // A half-typed command on the line when the signal comes.
+    tmux.type_text("kill 1");
+    let shell = tmux.run(&["list-panes", "-t", "lab", "-F", "#{pane_pid}"]);
+    let shell = shell.trim();
+    let children = std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children"))
+        .expect("the shell's children");
+    let lab = children
+        .split_whitespace()
+        .next()
+        .expect("the lab runs under the shell");
     assert!(
-        lines.contains(&"icanon") && lines.contains(&"echo"),
-        "raw mode left on: {modes}"
+        Command::new("kill")
+            .args(["-TERM", lab])
+            .status()
+            .unwrap()
+            .success()
     );
-    // Off the alternate screen: the ready line printed before the UI is there again.
-    assert!(modes.contains("\"api_url\""), "{modes}");
+    assert_restored(&tmux);
 }
 
 /// `dig +short edge.lab.test +subnet=SUBNET`: the addresses a client there gets.

@@ -154,7 +154,7 @@ pub fn bar(share: f64, width: usize) -> String {
     // The product is within 0..=8*width: the cast cannot truncate a meaningful value.
     let eighths = (share.clamp(0.0, 1.0) * (width * 8) as f64).round() as usize;
     let mut out = "█".repeat(eighths / 8);
-    if eighths % 8 > 0 {
+    if !eighths.is_multiple_of(8) {
         out.push(EIGHTHS[eighths % 8]);
     }
     out
