@@ -7,6 +7,7 @@
 //! guard's `Drop`) and a panic (ratatui's hook). While the UI owns the screen, log lines go to
 //! the event log instead of stderr (`crate::logtap`).
 
+use std::io::IsTerminal;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -411,7 +412,18 @@ fn read_events(stop: Arc<AtomicBool>) -> (std::thread::JoinHandle<()>, mpsc::Rec
 pub async fn run(console: &mut Console, refresh: Duration) -> anyhow::Result<()> {
     let mut ui = Ui::new(console.title.clone(), refresh, console.multi());
     // Dropped in reverse order: keys stop, the terminal is restored, then logs go to stderr.
-    let (_diverted, mut logs) = crate::logtap::divert(LOG_BACKLOG);
+    // Log lines to a terminal would scribble over the UI: they go to its event log. Sent
+    // elsewhere (`2>lab.log`), they stay there.
+    let (mut _diverted, mut _idle) = (None, None);
+    let mut logs = if std::io::stderr().is_terminal() {
+        let (diverted, logs) = crate::logtap::divert(LOG_BACKLOG);
+        _diverted = Some(diverted);
+        logs
+    } else {
+        let (idle, logs) = mpsc::channel(1);
+        _idle = Some(idle);
+        logs
+    };
     let mut terminal = ratatui::try_init().context("cannot take over the terminal")?;
     let _restore = Restore;
     let stop = Arc::new(AtomicBool::new(false));
