@@ -382,11 +382,13 @@ fn the_console_ui_through_a_terminal() {
 
     // A half-typed command survives the refreshes that show new answers, and their shares.
     tmux.type_text("restore 2");
+    let typed = |s: &str| s.lines().any(|l| l.trim_end() == "> restore 2");
+    tmux.wait("the typed line", typed);
     assert_eq!(dig(&dns, 40).len(), 40);
     let screen = tmux.wait("the answers counted", |s| ui_answers(s) >= 40);
     assert!(
-        screen.lines().any(|l| l.trim_end() == "> restore 2"),
-        "{screen}"
+        typed(&screen),
+        "the input line across the refresh: {screen}"
     );
     assert!(
         ui_row(&screen, 4).is_some_and(|r| r.contains('█')),

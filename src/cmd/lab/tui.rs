@@ -7,6 +7,7 @@
 //! guard's `Drop`) and a panic (ratatui's hook). While the UI owns the screen, log lines go to
 //! the event log instead of stderr (`crate::logtap`).
 
+use std::collections::VecDeque;
 use std::io::IsTerminal;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -54,6 +55,10 @@ pub struct Ui {
     pub multi: bool,
     /// The event log's height when last drawn (a page for PgUp/PgDn).
     log_rows: usize,
+    /// Lines submitted and not run yet (typed while a command runs).
+    pending: VecDeque<String>,
+    /// Ctrl-C was pressed.
+    quit: bool,
 }
 
 impl Ui {
@@ -73,6 +78,8 @@ impl Ui {
             window_label: humantime::format_duration(span).to_string(),
             multi,
             log_rows: 10,
+            pending: VecDeque::new(),
+            quit: false,
         }
     }
 
@@ -291,25 +298,35 @@ impl Ui {
         frame.set_cursor_position(Position::new(x.min(area.right().saturating_sub(1)), area.y));
     }
 
-    /// Applies a key; `true` means quit.
-    async fn key(&mut self, console: &mut Console, key: event::KeyEvent) -> bool {
-        match self.input.key(key) {
-            Action::None => {}
-            Action::Quit => return true,
-            Action::ScrollUp => self.log.scroll(true, self.log_rows.saturating_sub(1)),
-            Action::ScrollDown => self.log.scroll(false, self.log_rows.saturating_sub(1)),
-            Action::Submit(line) => {
-                self.event(unix_now(), Kind::Typed, &format!("$ {line}"));
-                match console.line(line.trim()).await {
-                    None => return true,
-                    Some(Ok(msg)) if msg.is_empty() => {}
-                    Some(Ok(msg)) => self.event(unix_now(), Kind::Done, &format!("> {msg}")),
-                    Some(Err(msg)) => self.event(unix_now(), Kind::Failed, &format!("! {msg}")),
-                }
-                self.saw(console.observe().await);
+    /// Applies terminal events: keys edit the command line, scroll the log, quit, or queue a
+    /// line to run; anything else (a resize) only asks for a redraw.
+    pub fn on_events(&mut self, events: impl IntoIterator<Item = Event>) {
+        for ev in events {
+            let Event::Key(key) = ev else { continue };
+            match self.input.key(key) {
+                Action::None => {}
+                Action::Quit => self.quit = true,
+                Action::ScrollUp => self.log.scroll(true, self.log_rows.saturating_sub(1)),
+                Action::ScrollDown => self.log.scroll(false, self.log_rows.saturating_sub(1)),
+                Action::Submit(line) => self.pending.push_back(line),
             }
         }
-        false
+    }
+
+    /// Adds the lab's log lines (escaped already by `logtap::screen_safe`).
+    pub fn on_logs(&mut self, lines: impl IntoIterator<Item = String>) {
+        for line in lines {
+            self.log.push(Kind::Log, short_time(&line));
+        }
+    }
+
+    /// Shows a command's outcome (`None`: it was `quit`).
+    fn outcome(&mut self, now: u64, outcome: Result<String, String>) {
+        match outcome {
+            Ok(msg) if msg.is_empty() => {}
+            Ok(msg) => self.event(now, Kind::Done, &format!("> {msg}")),
+            Err(msg) => self.event(now, Kind::Failed, &format!("! {msg}")),
+        }
     }
 }
 
@@ -437,10 +454,47 @@ pub async fn run(console: &mut Console, refresh: Duration) -> anyhow::Result<()>
     let mut tick = tokio::time::interval(refresh);
     let shutdown = crate::systemd::shutdown_signal();
     tokio::pin!(shutdown);
-    loop {
+    // Each turn draws, then waits for one thing: a command to finish, the refresh, log lines,
+    // keys (every key already waiting is applied before the next draw), or a signal. A command
+    // runs while the screen stays live: keys still edit the line (and queue more commands), log
+    // lines still arrive; only the refresh waits for it.
+    'ui: loop {
         terminal
             .draw(|frame| ui.draw(frame))
             .context("cannot draw the console")?;
+        if ui.quit {
+            break;
+        }
+        if let Some(line) = ui.pending.pop_front() {
+            ui.event(unix_now(), Kind::Typed, &format!("$ {line}"));
+            let outcome = {
+                let command = console.line(line.trim());
+                tokio::pin!(command);
+                loop {
+                    tokio::select! {
+                        outcome = &mut command => break outcome,
+                        _ = &mut shutdown => break 'ui,
+                        line = logs.recv() => ui.on_logs(line.into_iter().chain(std::iter::from_fn(|| logs.try_recv().ok()))),
+                        ev = keys.recv() => match ev {
+                            None => break 'ui,
+                            Some(ev) => ui.on_events(std::iter::once(ev).chain(std::iter::from_fn(|| keys.try_recv().ok()))),
+                        },
+                    }
+                    if ui.quit {
+                        break 'ui;
+                    }
+                    terminal
+                        .draw(|frame| ui.draw(frame))
+                        .context("cannot draw the console")?;
+                }
+            };
+            match outcome {
+                None => break,
+                Some(outcome) => ui.outcome(unix_now(), outcome),
+            }
+            ui.saw(console.observe().await);
+            continue;
+        }
         tokio::select! {
             _ = &mut shutdown => break,
             _ = tick.tick() => {
@@ -451,22 +505,11 @@ pub async fn run(console: &mut Console, refresh: Duration) -> anyhow::Result<()>
                     ui.event(unix_now(), Kind::Failed, &format!("! {dropped} log lines dropped: they came faster than the screen"));
                 }
             }
-            line = logs.recv() => {
-                // Lines arrive escaped (`logtap::screen_safe`).
-                for line in line.into_iter().chain(std::iter::from_fn(|| logs.try_recv().ok())) {
-                    ui.log.push(Kind::Log, short_time(&line));
-                }
-            }
+            line = logs.recv() => ui.on_logs(line.into_iter().chain(std::iter::from_fn(|| logs.try_recv().ok()))),
             ev = keys.recv() => match ev {
                 // The terminal cannot be read any more (it went away): stop.
                 None => break,
-                Some(Event::Key(key)) => {
-                    if ui.key(console, key).await {
-                        break;
-                    }
-                }
-                // A resize or anything else: drawn again.
-                Some(_) => {}
+                Some(ev) => ui.on_events(std::iter::once(ev).chain(std::iter::from_fn(|| keys.try_recv().ok()))),
             },
         }
     }
@@ -651,6 +694,27 @@ mod tests {
         let mut ui = ui();
         ui.event(3661, Kind::Done, "> demo-2: done");
         assert!(screen(&mut ui, 80, 24).contains("01:01:01 > demo-2: done"));
+    }
+
+    #[test]
+    fn keys_queue_lines_and_ctrl_c_quits() {
+        let mut ui = ui();
+        let key = |c| Event::Key(KeyEvent::new(c, KeyModifiers::NONE));
+        let mut events: Vec<Event> = "kill 1".chars().map(|c| key(KeyCode::Char(c))).collect();
+        events.push(key(KeyCode::Enter));
+        events.extend("rest".chars().map(|c| key(KeyCode::Char(c))));
+        events.push(Event::Resize(80, 24));
+        ui.on_events(events);
+        assert_eq!(ui.pending, ["kill 1"]);
+        assert_eq!(ui.input.text(), "rest");
+        assert!(!ui.quit);
+        ui.on_events([Event::Key(KeyEvent::new(
+            KeyCode::Char('c'),
+            KeyModifiers::CONTROL,
+        ))]);
+        assert!(ui.quit);
+        ui.on_logs(["2026-12-07T05:53:32.884991Z  WARN x".to_owned()]);
+        assert!(screen(&mut ui, 80, 24).contains("05:53:32  WARN x"));
     }
 
     #[test]
