@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs (idempotently) the Debian packages the test-suite uses: real DNS clients (dig, kdig),
 # a real STUN server (coturn's turnserver), a real SRT listener (srt-tools' srt-live-transmit),
-# systemd-analyze for the unit checks, Prometheus (`prometheus` and `promtool`) for the metrics,
-# rules and scrape checks, and the tools that build, lint and install the Debian package
-# (dpkg-dev, lintian, man-db).
+# systemd-analyze for the unit checks, tmux (a terminal for the lab console's test), Prometheus
+# (`prometheus` and `promtool`) for the metrics, rules and scrape checks, and the tools that
+# build, lint and install the Debian package (dpkg-dev, lintian, man-db).
 set -euo pipefail
 missing=()
 command -v dig >/dev/null 2>&1 || missing+=(dnsutils)
@@ -14,6 +14,7 @@ command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 command -v lintian >/dev/null 2>&1 || missing+=(lintian)            # scripts/check-package.sh
 command -v dpkg-shlibdeps >/dev/null 2>&1 || missing+=(dpkg-dev)    # scripts/package.sh
 command -v man >/dev/null 2>&1 || missing+=(man-db)                 # man -w in check-package.sh
+command -v tmux >/dev/null 2>&1 || missing+=(tmux)                   # the lab's terminal UI test
 { command -v prometheus && command -v promtool; } >/dev/null 2>&1 || missing+=(prometheus)
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then

@@ -268,6 +268,14 @@ pub struct LabArgs {
     /// healthy zone), and a geo table placing client subnet 10.K.0.0/16 near zone K.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=8))]
     pub zones: u8,
+    /// Plain lines instead of the terminal UI, even on a terminal (the UI is used only when
+    /// stdin and stdout are a terminal). Commands come from stdin; its end stops the lab.
+    #[arg(long)]
+    pub plain: bool,
+    /// Read no commands: print the table as plain lines when it changes and serve until Ctrl-C
+    /// or SIGTERM (for a service, or stdin that ends).
+    #[arg(long)]
+    pub headless: bool,
 }
 
 /// Parses a duration flag such as `500ms` or `2s`.

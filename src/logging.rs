@@ -49,9 +49,9 @@ pub fn init(format: LogFormat, verbose: u8, quiet: u8) {
     });
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(crate::logtap::writer)
         .with_ansi(style.colour);
-    let json_lines = || JsonLines(std::io::stderr());
+    let json_lines = || JsonLines(crate::logtap::writer());
     match (format, style.journal) {
         (LogFormat::Text, false) => builder.fmt_fields(EscapedFields).init(),
         (LogFormat::Text, true) => builder

@@ -7,6 +7,7 @@ mod cmd;
 mod config;
 mod exit;
 mod logging;
+mod logtap;
 mod metrics_http;
 mod port_holder;
 mod systemd;

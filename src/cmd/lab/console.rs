@@ -1,23 +1,60 @@
-//! The lab's live table and stdin commands.
+//! The lab's console: what it reads (the pools through the API, the targets, the resolver's
+//! answer counters) and what its commands do. Two faces show it: the terminal UI (`tui`) on a
+//! terminal, and plain lines (`lines`) on a pipe or a file, with `--plain`, or `--headless`.
 
 use std::io::IsTerminal;
 use std::time::Duration;
 
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use registry::clock::unix_now;
 use registry::model::RecordSet;
 use registry::ops::{Operation, operator_plan};
 use registry::pool::{PoolView, classify};
 use registry::reconcile::{Decision, decide_with, reconcile};
 use registry::writer::Writer;
 use resolver::metrics::AnswerLabels;
-use tokio::io::{AsyncBufReadExt, BufReader};
 
+use super::command::Command;
+pub use super::command::help;
+use super::guard::{self, Note};
+use super::table::{self, Facts, Row};
 use super::targets::EchoTarget;
 use super::zones::{self, LabZone};
 use super::{CONFLICT_ATTEMPTS, set_id};
-use registry::clock::unix_now;
-use registry::escape::Escaped;
+
+/// How the console shows itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// The terminal UI: stdin and stdout are a terminal, and neither `--plain` nor
+    /// `--headless` was given.
+    Tui,
+    /// Plain lines; commands from stdin, whose end stops the lab.
+    Lines,
+    /// Plain lines; stdin is not read: the lab serves until a signal.
+    Headless,
+}
+
+impl Mode {
+    /// The mode for the flags and what stdin and stdout are.
+    pub fn choose(plain: bool, headless: bool, stdin_tty: bool, stdout_tty: bool) -> Self {
+        match (headless, plain || !stdin_tty || !stdout_tty) {
+            (true, _) => Self::Headless,
+            (false, true) => Self::Lines,
+            (false, false) => Self::Tui,
+        }
+    }
+
+    /// The mode for the flags in this process.
+    pub fn detect(plain: bool, headless: bool) -> Self {
+        Self::choose(
+            plain,
+            headless,
+            std::io::stdin().is_terminal(),
+            std::io::stdout().is_terminal(),
+        )
+    }
+}
 
 /// What the console drives.
 pub struct Console {
@@ -27,112 +64,73 @@ pub struct Console {
     pub zones: Vec<LabZone>,
     /// The zone (index into `zones`) of each target.
     pub zone_of: Vec<usize>,
-    /// The last table printed without its answer counts (to print on change when not a TTY).
-    pub last: String,
     /// The demo targets, 1-based in commands.
     pub targets: Vec<EchoTarget>,
     /// Weighted answers served, from the resolver's metrics.
     pub answers: Family<AnswerLabels, Counter>,
+    /// The health controllers' `max_quarantined_fraction`; `None` without health controllers.
+    pub guard: Option<f64>,
+    /// One line on where the lab listens (the terminal UI's title).
+    pub title: String,
 }
 
-/// The console's commands; `zones`: the multi-zone lab's as well.
-pub fn help(zones: bool) -> &'static str {
-    if zones {
-        "kill N | revive N | kill-zone K | revive-zone K | quarantine N | restore N | weight N W | help | quit"
-    } else {
-        "kill N | revive N | quarantine N | restore N | weight N W | help | quit"
-    }
+/// What one look at the lab found.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Observed {
+    /// The targets table.
+    pub rows: Vec<Row>,
+    /// The zone tier's line (a multi-zone lab), escaped.
+    pub tier: Option<String>,
+    /// Pools whose dead targets stay in the answers, and why.
+    pub notes: Vec<Note>,
 }
 
 impl Console {
-    /// Shows the table every `refresh` and executes commands until quit or a signal.
-    pub async fn run(&mut self, refresh: Duration) {
-        let mut lines = BufReader::new(tokio::io::stdin()).lines();
-        let mut stdin_open = true;
-        let mut tick = tokio::time::interval(refresh);
-        // Created once, so a signal that arrives while a command runs is not lost.
-        let shutdown = crate::systemd::shutdown_signal();
-        tokio::pin!(shutdown);
-        loop {
-            tokio::select! {
-                _ = &mut shutdown => return,
-                _ = tick.tick() => self.table().await,
-                line = lines.next_line(), if stdin_open => match line {
-                    Ok(Some(line)) => {
-                        if self.command(line.trim()).await {
-                            return;
-                        }
-                        self.table().await;
-                    }
-                    // Stdin closed (e.g. run from a script): keep serving until a signal.
-                    Ok(None) | Err(_) => stdin_open = false,
-                },
+    /// Runs the console in `mode`, looking at the lab every `refresh`, until quit or a signal.
+    pub async fn run(&mut self, mode: Mode, refresh: Duration) -> anyhow::Result<()> {
+        match mode {
+            Mode::Tui => super::tui::run(self, refresh).await,
+            Mode::Lines => {
+                super::lines::run(self, refresh, true).await;
+                Ok(())
+            }
+            Mode::Headless => {
+                super::lines::run(self, refresh, false).await;
+                Ok(())
             }
         }
     }
 
-    /// Executes one command; true means quit.
-    async fn command(&mut self, line: &str) -> bool {
-        let words: Vec<&str> = line.split_whitespace().collect();
-        let index = |w: Option<&&str>| {
-            w.and_then(|s| s.parse::<usize>().ok())
-                .filter(|n| (1..=self.targets.len()).contains(n))
+    /// True with several zones.
+    pub fn multi(&self) -> bool {
+        self.zones.len() > 1
+    }
+
+    /// Parses and runs one typed line: `None` to quit, else the outcome (`Ok`) or the error
+    /// (`Err`) to show, unescaped (callers escape: messages may quote the typed line and the
+    /// resolver's answers).
+    pub async fn line(&mut self, line: &str) -> Option<Result<String, String>> {
+        let command = match super::command::parse(line, self.targets.len(), self.zones.len()) {
+            Ok(Some(c)) => c,
+            Ok(None) => return Some(Ok(String::new())),
+            Err(e) => return Some(Err(e)),
         };
-        let outcome: Result<String, String> = match words.as_slice() {
-            [] => return false,
-            ["quit" | "exit"] => return true,
-            ["help"] => Ok(format!("commands: {}", help(self.zones.len() > 1))),
-            ["kill-zone" | "revive-zone", ..] if self.zones.len() > 1 => {
-                let zone = words
-                    .get(1)
-                    .and_then(|s| s.parse::<usize>().ok())
-                    .filter(|k| (1..=self.zones.len()).contains(k));
-                match zone {
-                    Some(k) => self.zone(k, words[0] == "kill-zone").await,
-                    None => Err(format!("usage: {} K (1-{})", words[0], self.zones.len())),
-                }
+        Some(match command {
+            Command::Quit => return None,
+            Command::Help => Ok(format!("commands: {}", help(self.multi()))),
+            Command::KillZone(k) => self.zone(k, true).await,
+            Command::ReviveZone(k) => self.zone(k, false).await,
+            Command::Kill(n) => {
+                self.targets[n - 1].kill();
+                Ok(format!("target {n} killed (its socket is closed)"))
             }
-            ["kill", ..] => match index(words.get(1)) {
-                Some(n) => {
-                    self.targets[n - 1].kill();
-                    Ok(format!("target {n} killed (its socket is closed)"))
-                }
-                None => Err(format!("usage: kill N (1-{})", self.targets.len())),
-            },
-            ["revive", ..] => match index(words.get(1)) {
-                Some(n) => self.targets[n - 1]
-                    .revive()
-                    .await
-                    .map(|()| format!("target {n} revived"))
-                    .map_err(|e| format!("cannot revive target {n}: {e}")),
-                None => Err(format!("usage: revive N (1-{})", self.targets.len())),
-            },
-            ["quarantine", ..] | ["restore", ..] | ["weight", ..] => {
-                let op = match (words[0], words.get(2).and_then(|w| w.parse::<u8>().ok())) {
-                    ("quarantine", _) => Some(Operation::Quarantine),
-                    ("restore", _) => Some(Operation::Restore),
-                    ("weight", Some(w)) => Some(Operation::SetWeight(w)),
-                    _ => None,
-                };
-                match (index(words.get(1)), op) {
-                    (Some(n), Some(op)) => self.change(n, op).await,
-                    _ => Err(format!(
-                        "usage: quarantine N | restore N | weight N W (1-{}, W 0-255)",
-                        self.targets.len()
-                    )),
-                }
-            }
-            _ => Err(format!(
-                "unknown command {line:?}; commands: {}",
-                help(self.zones.len() > 1)
-            )),
-        };
-        match outcome {
-            // Messages may quote the resolver's answers (records anyone can write): escaped.
-            Ok(msg) => println!("> {}", Escaped(&msg)),
-            Err(msg) => println!("! {}", Escaped(&msg)),
-        }
-        false
+            Command::Revive(n) => self.targets[n - 1]
+                .revive()
+                .await
+                .map(|()| format!("target {n} revived"))
+                .map_err(|e| format!("cannot revive target {n}: {e}")),
+            Command::Change(n, op) => self.change(n, op).await,
+        })
     }
 
     /// Kills or revives every target of zone `k` (1-based).
@@ -172,99 +170,62 @@ impl Console {
         Ok(format!("{id}: done"))
     }
 
-    /// Prints the table: redrawn in place on a terminal, printed on change otherwise.
-    async fn table(&mut self) {
+    /// Each target's answers served so far, in target order.
+    pub fn answer_counts(&self) -> Vec<u64> {
+        (1..)
+            .zip(&self.zone_of)
+            .map(|(n, k)| {
+                self.answers
+                    .get(&AnswerLabels {
+                        pool: self.zones[*k].pool.name.without_dot().to_owned(),
+                        set_id: set_id(n),
+                    })
+                    .map_or(0, |c| c.get())
+            })
+            .collect()
+    }
+
+    /// Reads every pool (and the tier) and puts the table together. `Err`: why a pool could
+    /// not be read, unescaped.
+    pub async fn observe(&self) -> Result<Observed, String> {
         let mut views = Vec::with_capacity(self.zones.len());
         for z in &self.zones {
-            match self.writer.list_pool(&z.pool).await {
-                Ok(sets) => views.push(classify(&z.pool, &sets)),
-                Err(e) => {
-                    println!(
-                        "! {}",
-                        Escaped(&format!("cannot read pool {}: {e}", z.pool.name))
-                    );
-                    return;
-                }
-            }
+            let sets = self
+                .writer
+                .list_pool(&z.pool)
+                .await
+                .map_err(|e| format!("cannot read pool {}: {e}", z.pool.name))?;
+            views.push(classify(&z.pool, &sets));
         }
-        let multi = self.zones.len() > 1;
-        let mut rows = Vec::new();
-        for (i, t) in self.targets.iter().enumerate() {
-            let id = set_id(i + 1);
-            let k = self.zone_of[i];
-            let pool = &self.zones[k].pool;
-            let served = self
-                .answers
-                .get(&AnswerLabels {
-                    pool: pool.name.without_dot().to_owned(),
-                    set_id: id.clone(),
-                })
-                .map_or(0, |c| c.get());
-            let (weight, wanted, state) =
-                views[k]
-                    .owned
-                    .get(&id)
-                    .map_or(("-".into(), "-".into(), "missing".into()), |o| {
-                        (
-                            o.target.weight.to_string(),
-                            o.target.wanted_weight.to_string(),
-                            o.target.state.to_string(),
-                        )
-                    });
-            let zone = if multi {
-                format!("{:<5}", k + 1)
-            } else {
-                String::new()
-            };
-            let row = format!(
-                "{:<3} {zone}{:<8} {:<18} {:>6} {:>6}  {:<12} {:<6}",
-                i + 1,
-                id,
-                t.addr,
-                weight,
-                wanted,
-                state,
-                if t.alive() { "up" } else { "down" },
-            );
-            rows.push((row, served));
-        }
-        let tier = if multi {
-            self.tier_line().await
-        } else {
-            String::new()
-        };
-        let mut shape: String = rows
+        let counts = self.answer_counts();
+        let facts: Vec<Facts> = (1..)
+            .zip(&self.targets)
+            .zip(self.zone_of.iter().zip(counts))
+            .map(|((n, t), (zone, answers))| Facts {
+                id: set_id(n),
+                addr: t.addr,
+                zone: *zone,
+                up: t.alive(),
+                answers,
+            })
+            .collect();
+        let up = |id: &str| facts.iter().find(|f| f.id == id).map(|f| f.up);
+        let notes = self
+            .zones
             .iter()
-            .map(|(r, _)| r.as_str())
-            .collect::<Vec<_>>()
-            .join("\n");
-        shape.push_str(&tier);
-        let terminal = std::io::stdout().is_terminal();
-        if !terminal && shape == self.last {
-            return;
-        }
-        self.last = shape;
-        if terminal {
-            println!("\x1b[H\x1b[2Jcommands: {}", help(multi));
-        }
-        println!(
-            "{:<3} {}{:<8} {:<18} {:>6} {:>6}  {:<12} {:<6} {:>8}",
-            "#",
-            if multi { "ZONE " } else { "" },
-            "SET ID",
-            "ADDRESS",
-            "WEIGHT",
-            "WANTED",
-            "STATE",
-            "PROC",
-            "ANSWERS"
-        );
-        for (row, served) in rows {
-            println!("{row} {served:>8}");
-        }
-        if multi {
-            println!("{}", Escaped(&tier));
-        }
+            .zip(&views)
+            .filter_map(|(z, v)| guard::note(z.pool.name.without_dot(), v, &up, self.guard))
+            .collect();
+        let tier = if self.multi() {
+            Some(registry::escape::escape(&self.tier_line().await).into_owned())
+        } else {
+            None
+        };
+        Ok(Observed {
+            rows: table::rows(&facts, &views),
+            tier,
+            notes,
+        })
     }
 
     /// One line on the zone tier: each zone in or out, and why.
@@ -287,5 +248,20 @@ impl Console {
             spec.name.without_dot(),
             parts.join(", ")
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ui_only_on_a_terminal_and_never_when_asked_not_to() {
+        assert_eq!(Mode::choose(false, false, true, true), Mode::Tui);
+        assert_eq!(Mode::choose(true, false, true, true), Mode::Lines);
+        assert_eq!(Mode::choose(false, false, true, false), Mode::Lines);
+        assert_eq!(Mode::choose(false, false, false, true), Mode::Lines);
+        assert_eq!(Mode::choose(false, true, true, true), Mode::Headless);
+        assert_eq!(Mode::choose(true, true, false, false), Mode::Headless);
     }
 }

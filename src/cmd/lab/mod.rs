@@ -5,8 +5,15 @@
 //! Stdin takes commands (`kill N`, `revive N`, `kill-zone K`, `revive-zone K`, `quarantine N`,
 //! `restore N`, `weight N W`, `quit`).
 
+mod command;
 mod console;
+mod events;
+mod guard;
+mod input;
+mod lines;
+mod table;
 mod targets;
+mod tui;
 mod zones;
 
 use std::collections::BTreeMap;
@@ -53,6 +60,8 @@ pub const TTL: u32 = 5;
 const TIER_RETURN_AFTER: Duration = Duration::from_secs(10);
 /// The lab's API request rate (its resolver has no budget; Route 53's is 5/s).
 const LAB_REQUESTS_PER_SECOND: f64 = 50.0;
+/// The lab's fraction guard: at most half of a pool's targets quarantined.
+const MAX_QUARANTINED_FRACTION: f64 = 0.5;
 /// How often the lab's writes are re-read and re-decided after a conflicting write.
 const CONFLICT_ATTEMPTS: u32 = 3;
 
@@ -79,7 +88,7 @@ fn health_config(port: u16, interval: Duration) -> anyhow::Result<HealthConfig> 
         poll_interval: interval * 5,
         metrics_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         probe_via: ProbeVia::Probe,
-        max_quarantined_fraction: 0.5,
+        max_quarantined_fraction: MAX_QUARANTINED_FRACTION,
         all_down: AllDown::FailOpen,
         gc_after: Duration::from_secs(24 * 3600),
         lease_ttl: (interval * 15).max(Duration::from_secs(2)),
@@ -354,15 +363,27 @@ pub async fn run(args: LabArgs) -> anyhow::Result<()> {
     println!("  commands: {}", console::help(layout.len() > 1));
     crate::systemd::ready("lab running");
 
+    let title = if layout.len() == 1 {
+        format!("wavelb lab: dig @{} -p {} {POOL}", dns.ip(), dns.port())
+    } else {
+        format!(
+            "wavelb lab: dig @{} -p {} {} +subnet=10.K.0.0/16",
+            dns.ip(),
+            dns.port(),
+            zones::GLOBAL
+        )
+    };
     let mut console = console::Console {
         writer,
         zones: layout,
         zone_of,
-        last: String::new(),
         targets,
         answers,
+        guard: (!args.no_health).then_some(MAX_QUARANTINED_FRACTION),
+        title: format!("{title} | API {api_url} | metrics http://{metrics}/metrics"),
     };
-    console.run(args.refresh).await;
+    let mode = console::Mode::detect(args.plain, args.headless);
+    let outcome = console.run(mode, args.refresh).await;
     crate::systemd::stopping();
     let _ = stop_health.send(true);
     for task in health_tasks {
@@ -370,7 +391,7 @@ pub async fn run(args: LabArgs) -> anyhow::Result<()> {
     }
     drop(pool_dir);
     println!("lab stopped");
-    Ok(())
+    outcome
 }
 
 /// The aws CLI line the banner shows: it works as printed on a fresh machine. The lab's API is
