@@ -1,6 +1,7 @@
 //! The lab's console: what it reads (the pools through the API, the targets, the resolver's
-//! answer counters) and what its commands do. Two faces show it: the terminal UI (`tui`) on a
-//! terminal, and plain lines (`lines`) on a pipe or a file, with `--plain`, or `--headless`.
+//! answer counters) and what its commands do. Two faces show it, chosen by the lab (`show`): the
+//! terminal UI (`tui`) on a terminal, and plain lines (`lines`) on a pipe or a file, with
+//! `--plain`, or `--headless`.
 
 use std::io::IsTerminal;
 use std::time::Duration;
@@ -86,21 +87,6 @@ pub struct Observed {
 }
 
 impl Console {
-    /// Runs the console in `mode`, looking at the lab every `refresh`, until quit or a signal.
-    pub async fn run(&mut self, mode: Mode, refresh: Duration) -> anyhow::Result<()> {
-        match mode {
-            Mode::Tui => super::tui::run(self, refresh).await,
-            Mode::Lines => {
-                super::lines::run(self, refresh, true).await;
-                Ok(())
-            }
-            Mode::Headless => {
-                super::lines::run(self, refresh, false).await;
-                Ok(())
-            }
-        }
-    }
-
     /// True with several zones.
     pub fn multi(&self) -> bool {
         self.zones.len() > 1

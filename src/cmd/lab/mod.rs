@@ -383,7 +383,7 @@ pub async fn run(args: LabArgs) -> anyhow::Result<()> {
         title: format!("{title} | API {api_url} | metrics http://{metrics}/metrics"),
     };
     let mode = console::Mode::detect(args.plain, args.headless);
-    let outcome = console.run(mode, args.refresh).await;
+    let outcome = show(&mut console, mode, args.refresh).await;
     crate::systemd::stopping();
     let _ = stop_health.send(true);
     for task in health_tasks {
@@ -392,6 +392,25 @@ pub async fn run(args: LabArgs) -> anyhow::Result<()> {
     drop(pool_dir);
     println!("lab stopped");
     outcome
+}
+
+/// Runs the console in `mode`, looking at the lab every `refresh`, until quit or a signal.
+async fn show(
+    console: &mut console::Console,
+    mode: console::Mode,
+    refresh: Duration,
+) -> anyhow::Result<()> {
+    match mode {
+        console::Mode::Tui => tui::run(console, refresh).await,
+        console::Mode::Lines => {
+            lines::run(console, refresh, true).await;
+            Ok(())
+        }
+        console::Mode::Headless => {
+            lines::run(console, refresh, false).await;
+            Ok(())
+        }
+    }
 }
 
 /// The aws CLI line the banner shows: it works as printed on a fresh machine. The lab's API is
