@@ -4,7 +4,6 @@
 //! `--plain`, or `--headless`.
 
 use std::io::IsTerminal;
-use std::time::Duration;
 
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
