@@ -204,6 +204,9 @@ async fn records_quarantine_restore_cycle_end_to_end() {
     let p = pool();
     let w = writer(&api, 300).await;
     register(&w, &p, "i-1", 10).await;
+    // A second target keeps the pool's name in the zone once i-1 is removed (a name that
+    // matches nothing makes `records list` fail).
+    register(&w, &p, "i-2", 10).await;
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("wavelb.toml");
     std::fs::write(
@@ -273,9 +276,14 @@ fn sigv4_is_required_when_credentials_are_configured() {
         }
         cmd.output().unwrap()
     };
-    assert_ok(
-        &run(Some(("AKIDLAB", "s3cret/lab+key"))),
-        "records list with the right keys",
+    // With the right keys every request is answered: the pool is empty, so `list` gets as far
+    // as reading the zone and saying that no record has the pool's name (exit 1).
+    let out = run(Some(("AKIDLAB", "s3cret/lab+key")));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("pool www.lab.test: no record in hosted zone lab.test"),
+        "records list with the right keys: {stderr}"
     );
     let out = run(None);
     assert_eq!(out.status.code(), Some(1));
