@@ -4,19 +4,12 @@
 
 use crate::common::{assert_healthy, assert_unhealthy, probe};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use probe::{ProbeConfig, ProbeKind, Prober, Reason};
 use testkit::process::Service;
 use testkit::servers::{closed_udp_port, quic_server, srt_listener, turnserver};
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("probe/ is inside the workspace")
-        .to_path_buf()
-}
 
 struct Quic {
     service: Service,
@@ -27,7 +20,7 @@ struct Quic {
 impl Quic {
     fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let service = quic_server(&repo_root(), dir.path(), &["h3"]);
+        let service = quic_server(&testkit::repo_root(), dir.path(), &["h3"]);
         let port = service.ready["port"].as_u64().expect("port") as u16;
         Self {
             service,

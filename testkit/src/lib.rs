@@ -4,6 +4,7 @@
 //!   provides.
 //! - [`faulty::FaultyRoute53`]: a small Route 53 REST endpoint that answers with scripted
 //!   faults (the real Route 53 XML errors), so retry and conflict paths run through the real SDK.
+//! - [`repo_root`]: the checkout's scripts and fixtures, found at run time.
 //! - [`wait_until`]: polling with a deadline instead of sleeping.
 
 #![forbid(unsafe_code)]
@@ -27,6 +28,22 @@ pub fn moto_url() -> String {
              moto into a venv and starts it on a loopback port"
         )
     })
+}
+
+/// The workspace root of the checkout whose tests are running: the nearest ancestor of the
+/// package directory that holds `Cargo.lock`.
+///
+/// Read when the test runs (cargo sets `CARGO_MANIFEST_DIR` for the test process), not with
+/// `env!`: a test binary that a shared target directory kept from a checkout at another path
+/// would otherwise run that checkout's scripts and fixtures.
+pub fn repo_root() -> std::path::PathBuf {
+    let dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .unwrap_or_else(|| panic!("CARGO_MANIFEST_DIR is not set: run the tests through cargo"));
+    let dir = std::path::PathBuf::from(dir);
+    dir.ancestors()
+        .find(|d| d.join("Cargo.lock").is_file())
+        .unwrap_or_else(|| panic!("no Cargo.lock above {}", dir.display()))
+        .to_path_buf()
 }
 
 /// The Python interpreter of the test venv (`WAVELB_VENV`/bin/python).

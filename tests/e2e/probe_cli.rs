@@ -1,7 +1,6 @@
 //! `wavelb probe` end to end, as a process: verdicts and exit codes against real servers
 //! (aioquic, the lab resolver, an echo server), JSON output, and bad usage.
 
-use std::path::Path;
 use std::process::{Command, Output};
 
 use testkit::echo::Echo;
@@ -40,7 +39,7 @@ fn json(out: &Output) -> serde_json::Value {
 
 fn quic() -> (Service, String, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let server = quic_server(Path::new(env!("CARGO_MANIFEST_DIR")), dir.path(), &["h3"]);
+    let server = quic_server(&testkit::repo_root(), dir.path(), &["h3"]);
     let port = server.ready["port"].as_u64().expect("port");
     (server, format!("127.0.0.1:{port}"), dir)
 }

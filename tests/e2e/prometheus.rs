@@ -21,9 +21,7 @@ use testkit::servers::require;
 
 /// The repository's `deploy/` directory.
 fn deploy(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("deploy")
-        .join(path)
+    testkit::repo_root().join("deploy").join(path)
 }
 
 fn metrics_of(s: &Service) -> String {

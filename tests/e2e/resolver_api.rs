@@ -22,7 +22,7 @@ fn resolver(extra: &[&str]) -> Service {
 }
 
 fn py(script: &str, args: &[&str]) -> std::process::Output {
-    let path = format!("{}/tests/py/{script}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!("{}/tests/py/{script}", testkit::repo_root().display());
     Command::new(testkit::venv_python())
         .arg(path)
         .args(args)
@@ -382,7 +382,7 @@ fn acknowledged_changes_survive_kill_9() {
     );
     let script = format!(
         "{}/tests/py/durability_stream.py",
-        env!("CARGO_MANIFEST_DIR")
+        testkit::repo_root().display()
     );
     let mut streamer = Command::new(testkit::venv_python())
         .args([script.as_str(), &api, zone_id.trim(), "400"])
@@ -1040,7 +1040,7 @@ fn an_older_state_file_is_migrated_with_its_counter_at_u64_max_and_accepts_a_cha
     let state_arg = dir.path().to_str().unwrap();
     let fixture = format!(
         "{}/resolver/tests/data/state-v1.json",
-        env!("CARGO_MANIFEST_DIR")
+        testkit::repo_root().display()
     );
     testkit::python(
         "import sys,json,hashlib\n\
@@ -1498,7 +1498,10 @@ fn health_checks_never_reach_a_metadata_service_in_any_spelling() {
     ] {
         ns.ip(&["addr", "add", address, "dev", "lo"]);
     }
-    let script = format!("{}/tests/py/route53_health.py", env!("CARGO_MANIFEST_DIR"));
+    let script = format!(
+        "{}/tests/py/route53_health.py",
+        testkit::repo_root().display()
+    );
     let python = testkit::venv_python();
     let python = python.as_str();
     let fake = Service::spawn_cmd(&mut ns.exec(&[python, &script, "metadata"]));

@@ -9,10 +9,13 @@ fn resolver() -> Service {
 
 fn conformance(check: &str) {
     let r = resolver();
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/py/dns_conformance.py");
+    let script = format!(
+        "{}/tests/py/dns_conformance.py",
+        testkit::repo_root().display()
+    );
     let out = std::process::Command::new(testkit::venv_python())
         .args([
-            script,
+            script.as_str(),
             check,
             &r.dns(),
             &r.field("api_url"),
@@ -278,7 +281,10 @@ async fn a_pipelining_client_that_never_reads_is_cut_at_the_write_timeout() {
 
 /// Runs `tests/py/geoproximity.py` with `args`; returns its output, failing on a non-zero exit.
 fn geoproximity(args: &[&str]) -> String {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/py/geoproximity.py");
+    let script = format!(
+        "{}/tests/py/geoproximity.py",
+        testkit::repo_root().display()
+    );
     let out = std::process::Command::new(testkit::venv_python())
         .arg(script)
         .args(args)
