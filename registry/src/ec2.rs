@@ -40,6 +40,17 @@ pub enum Ec2Error {
     NoRegion,
 }
 
+/// What an EC2 error code says of whether an instance is gone: `Some(true)` only for
+/// `InvalidInstanceID.NotFound` (EC2 knows the id and holds no such instance), `None` (EC2 could
+/// not say) for everything else. `InvalidInstanceID.Malformed` in particular means the id is
+/// not one EC2 can judge: an id written by hand or by an older or newer agent, never evidence
+/// that the instance is gone, so it never lets a record be collected.
+/// (EC2 API reference, *Error codes for the Amazon EC2 API*:
+/// <https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html>.)
+pub fn gone_by_error_code(code: &str) -> Option<bool> {
+    (code == "InvalidInstanceID.NotFound").then_some(true)
+}
+
 #[cfg(feature = "ec2")]
 pub use client::Ec2;
 
@@ -155,12 +166,11 @@ mod client {
                 }
                 Err(e) => {
                     let code = aws_sdk_ec2::error::ProvideErrorMetadata::code(&e).unwrap_or("");
-                    if code.starts_with("InvalidInstanceID") {
-                        Some(true)
-                    } else {
+                    let gone = super::gone_by_error_code(code);
+                    if gone.is_none() {
                         tracing::warn!(instance_id, error = %aws_sdk_ec2::error::DisplayErrorContext(&e), "cannot ask EC2 whether the instance exists");
-                        None
                     }
+                    gone
                 }
             }
         }
@@ -181,6 +191,26 @@ mod client {
             public_ip: association
                 .and_then(|a| a.public_ip())
                 .and_then(|ip| ip.parse().ok()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::gone_by_error_code;
+
+    #[test]
+    fn only_not_found_means_gone() {
+        assert_eq!(gone_by_error_code("InvalidInstanceID.NotFound"), Some(true));
+        for code in [
+            "InvalidInstanceID.Malformed",
+            "InvalidInstanceID",
+            "InvalidInstanceID.NotFound.Extra",
+            "UnauthorizedOperation",
+            "RequestLimitExceeded",
+            "",
+        ] {
+            assert_eq!(gone_by_error_code(code), None, "{code}");
         }
     }
 }
