@@ -79,14 +79,25 @@ pub enum MinHealthySetting {
 pub struct GlobalZoneConfig {
     /// The zone's pool: one of this file's `[[pool]]` names.
     pub pool: String,
-    /// The Wavelength zone id: the record's SetIdentifier, and its place when
-    /// `coordinates` is not given.
+    /// The Wavelength zone: its Zone Name (`us-east-1-wl1-bos-wlz-1`) or, for a zone in the
+    /// built-in table, its Zone ID (`use1-wl1-bos-wlz1`), which means the same zone. The Zone
+    /// Name is the record's SetIdentifier ([`GlobalZoneConfig::zone_name`]); the table places it
+    /// when `coordinates` is not given.
     pub wavelength_zone: String,
     /// `[latitude, longitude]`, overriding the built-in table.
     pub coordinates: Option<[f64; 2]>,
     /// Route 53's bias, −99 to 99. Default 0.
     #[serde(default)]
     pub bias: i32,
+}
+
+impl GlobalZoneConfig {
+    /// The zone's SetIdentifier: the Zone Name of a zone in the built-in table, whichever
+    /// spelling the file used, so a Zone ID and its Zone Name are one member; otherwise the
+    /// value as written.
+    pub fn zone_name(&self) -> &str {
+        geo::wavelength_zone(&self.wavelength_zone).map_or(self.wavelength_zone.as_str(), |w| w.id)
+    }
 }
 
 /// `[global] fallback`: exactly one of `addresses` and `name`.
@@ -199,7 +210,7 @@ impl GlobalConfig {
         }
         let mut ids: Vec<&str> = Vec::new();
         for z in &self.zones {
-            let id = z.wavelength_zone.as_str();
+            let id = z.zone_name();
             if !registry::txt::is_token(id) || id == registry::tier::FALLBACK_ID {
                 return Err(ConfigError::new(
                     "global.zone.wavelength_zone",
@@ -270,7 +281,7 @@ impl GlobalConfig {
             None => self
                 .zones
                 .first()
-                .and_then(|z| geo::wavelength_zone(&z.wavelength_zone))
+                .and_then(|z| geo::wavelength_zone(z.zone_name()))
                 .map(|w| w.region.to_owned())
                 .unwrap_or_default(),
         };
@@ -317,7 +328,7 @@ impl GlobalConfig {
             }
             first.get_or_insert(pool);
             members.push(TierMember {
-                id: z.wavelength_zone.clone(),
+                id: z.zone_name().to_owned(),
                 pool: pool.name.clone(),
                 place: self.zone_place(z)?,
                 bias: z.bias,
@@ -429,6 +440,25 @@ bias = 10
         let p = g.policy().unwrap();
         assert_eq!((p.leave_after, p.return_after, p.fallback), (0, 30, true));
         assert_eq!(p.min_healthy, MinHealthy::Fraction(0.5));
+    }
+
+    #[test]
+    fn a_zone_id_means_its_zone_name() {
+        let by_id = TWO_ZONES.replace("us-east-1-wl1-bos-wlz-1", "use1-wl1-bos-wlz1");
+        let pools = [pool("edge.bos.lab.test"), pool("edge.nyc.lab.test")];
+        let spec = parse(&by_id).spec(&pools, "Z1").unwrap();
+        // The same SetIdentifier and place as the Zone Name gives: one member, either spelling.
+        assert_eq!(
+            spec.members,
+            parse(TWO_ZONES).spec(&pools, "Z1").unwrap().members
+        );
+        assert_eq!(spec.members[0].id, "us-east-1-wl1-bos-wlz-1");
+        // Two spellings of one zone are one zone twice.
+        let twice = format!(
+            "{TWO_ZONES}\n[[zone]]\npool = \"edge.nyc.lab.test\"\nwavelength_zone = \"use1-wl1-bos-wlz1\"\n"
+        );
+        let e = parse(&twice).validate().unwrap_err().to_string();
+        assert!(e.contains("its own wavelength_zone"), "{e}");
     }
 
     #[test]

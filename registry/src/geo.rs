@@ -542,9 +542,46 @@ pub const LOCAL_ZONE_GROUPS: &[LocalZoneGroup] = &[
     lzg("us-west-2-lax-1", "Los Angeles", "us-west-2", 34.05, -118.24),
 ];
 
-/// The Wavelength Zone named `id` (e.g. `us-east-1-wl1-bos-wlz-1`), if the lab knows it.
+/// The Wavelength Zone `id` names, if the lab knows it: its Zone Name
+/// (`us-east-1-wl1-bos-wlz-1`) or its Zone ID (`use1-wl1-bos-wlz1`, see
+/// [`WavelengthZone::zone_id`]). Exact, case-sensitive match, as EC2 writes both.
 pub fn wavelength_zone(id: &str) -> Option<&'static WavelengthZone> {
-    WAVELENGTH_ZONES.iter().find(|zone| zone.id == id)
+    WAVELENGTH_ZONES
+        .iter()
+        .find(|zone| zone.id == id)
+        .or_else(|| {
+            WAVELENGTH_ZONES
+                .iter()
+                .find(|zone| zone.zone_id().as_deref() == Some(id))
+        })
+}
+
+/// The short code AWS puts at the head of a zone ID (`use1` in `use1-wl1-bos-wlz1`), for each
+/// parent Region of [`WAVELENGTH_ZONES`] (a test holds that every parent has one). Source: the
+/// `ZoneName`/`ZoneId` pairs of EC2 `DescribeAvailabilityZones` output and the public Systems
+/// Manager parameters `/aws/service/global-infrastructure/wavelength-zones/<zone id>` (read
+/// 2026-12-07).
+const WAVELENGTH_REGION_CODES: &[(&str, &str)] = &[
+    ("us-east-1", "use1"),
+    ("us-west-2", "usw2"),
+    ("ap-northeast-1", "apne1"),
+    ("ca-central-1", "cac1"),
+    ("eu-west-2", "euw2"),
+];
+
+impl WavelengthZone {
+    /// The zone's Zone ID, as EC2 reports it beside the Zone Name: the Region's code, the name's
+    /// middle, and `wlz` joined to its number (`us-east-1-wl1-bos-wlz-1` → `use1-wl1-bos-wlz1`).
+    /// `None` only for a zone whose Region has no code in the table (none, by test).
+    pub fn zone_id(&self) -> Option<String> {
+        let code = WAVELENGTH_REGION_CODES
+            .iter()
+            .find(|(region, _)| *region == self.region)
+            .map(|(_, code)| code)?;
+        let rest = self.id.strip_prefix(self.region)?.strip_prefix('-')?;
+        let (head, number) = rest.rsplit_once("-wlz-")?;
+        Some(format!("{code}-{head}-wlz{number}"))
+    }
 }
 
 /// The Region `id` (e.g. `us-east-1`), if the lab knows it.
@@ -962,6 +999,45 @@ mod tests {
         );
         assert_eq!(wavelength_zone("us-east-1"), None);
         assert_eq!(wavelength_zone("eu-central-1-wl1-ber-wlz-1"), None);
+    }
+
+    #[test]
+    fn a_zone_is_found_by_its_zone_id_too() {
+        // Pairs as EC2 and Systems Manager publish them (sources in WAVELENGTH_REGION_CODES).
+        for (zone_id, name) in [
+            ("use1-wl1-bos-wlz1", "us-east-1-wl1-bos-wlz-1"),
+            ("use1-wl1-nyc-wlz1", "us-east-1-wl1-nyc-wlz-1"),
+            ("usw2-wl1-las-wlz1", "us-west-2-wl1-las-wlz-1"),
+            ("apne1-wl1-nrt-wlz1", "ap-northeast-1-wl1-nrt-wlz-1"),
+            ("cac1-wl1-yto-wlz1", "ca-central-1-wl1-yto-wlz-1"),
+            ("euw2-wl1-lon-wlz1", "eu-west-2-wl1-lon-wlz-1"),
+            ("euw2-wl2-man-wlz1", "eu-west-2-wl2-man-wlz-1"),
+        ] {
+            assert_eq!(
+                wavelength_zone(zone_id).map(|z| z.id),
+                Some(name),
+                "{zone_id}"
+            );
+            assert_eq!(
+                wavelength_zone(name).and_then(|z| z.zone_id()).as_deref(),
+                Some(zone_id)
+            );
+        }
+        let mut zone_ids = HashSet::new();
+        for z in WAVELENGTH_ZONES {
+            let zone_id = z
+                .zone_id()
+                .unwrap_or_else(|| panic!("{}: no zone id", z.id));
+            assert!(
+                zone_ids.insert(zone_id.clone()),
+                "duplicate zone id {zone_id}"
+            );
+            assert_ne!(zone_id, z.id);
+            assert_eq!(wavelength_zone(&zone_id), Some(z));
+        }
+        assert_eq!(wavelength_zone("USE1-WL1-BOS-WLZ1"), None);
+        assert_eq!(wavelength_zone("use1-wl1-bos-wlz-1"), None);
+        assert_eq!(wavelength_zone("use1-az1"), None);
     }
 
     #[test]
