@@ -633,4 +633,27 @@ mod tests {
         let sets: Vec<RecordSet> = z3.sets().cloned().collect();
         assert!(classify(&keyed, &sets).owned.contains_key("bos"));
     }
+
+    /// The tier may be the hosted zone's own name (`example.com`, not only `edge.example.com`):
+    /// Route 53 allows alias records at the apex beside its SOA and NS, and geoproximity ones too.
+    #[test]
+    fn a_tier_at_the_zone_apex_is_planned_and_accepted() {
+        let mut z = zone();
+        let mut apex = spec();
+        apex.name = Fqdn::parse("lab.test").unwrap();
+        let both = BTreeMap::from([
+            ("bos".to_owned(), standing(true, "healthy")),
+            ("nyc".to_owned(), standing(true, "healthy")),
+        ]);
+        step(&mut z, &apex, &both);
+        let sets: Vec<RecordSet> = z.sets().cloned().collect();
+        let view = classify(&apex, &sets);
+        assert_eq!(view.published().collect::<Vec<_>>(), ["bos", "nyc"]);
+        assert!(
+            sets.iter()
+                .any(|s| s.name.without_dot() == "_wavelb.lab.test" && s.rtype == "TXT"),
+            "{sets:?}"
+        );
+        assert!(plan(&apex, &view, &both).is_empty());
+    }
 }

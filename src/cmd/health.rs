@@ -232,8 +232,10 @@ async fn tier_controller(
         .sibling(zone)
         .await
         .with_context(|| format!("cannot open the hosted zone of the tier {}", spec.name))?;
+    // The zone's own name is inside it: Route 53 allows alias (and geoproximity) records at
+    // the apex, beside its SOA and NS, so the tier may be `example.com` itself.
     if let registry::config::ZoneRef::Name(zone) = zone
-        && (!spec.name.is_within(zone) || spec.name == *zone)
+        && !spec.name.is_within(zone)
     {
         return Err(UsageError(format!(
             "[global] name {} is not inside the hosted zone {zone} of its pools",

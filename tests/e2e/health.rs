@@ -900,6 +900,62 @@ fn tier_in(listing: &serde_json::Value) -> Vec<String> {
         .collect()
 }
 
+/// Polls `wavelb records list` with `cfg` (up to 20 s) until the zones in the tier are `want`;
+/// returns that listing.
+fn wait_for_tier(
+    cfg: &std::path::Path,
+    c: &Service,
+    what: &str,
+    want: &[&str],
+) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let listing = records_json(cfg);
+        if tier_in(&listing) == want {
+            return listing;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what}: the tier is {listing:#}\n{}",
+            metrics(c)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Issue 25, item 7: the tier may be the hosted zone's own name, and a zone may be named by its
+/// Zone ID (`use1-wl1-bos-wlz1`): it is published under its Zone Name, placed by the table.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tier_at_the_zone_apex_with_a_zone_id_goes_live_through_the_lab_api() {
+    let lab = lab(2).await;
+    let (_, _nyc) = lab.second_pool(41).await;
+    let cfg = lab.two_pools_config(
+        "apex",
+        "[global]\nname = \"lab.test\"\n\
+         [[global.zone]]\npool = \"www.lab.test\"\nwavelength_zone = \"use1-wl1-bos-wlz1\"\n\
+         [[global.zone]]\npool = \"api.lab.test\"\nwavelength_zone = \"us-east-1-wl1-nyc-wlz-1\"\n",
+    );
+    let c = Service::spawn_logged(
+        BIN,
+        &["--config", cfg.to_str().unwrap(), "health"],
+        &lab.log("apex"),
+    );
+    let listing = wait_for_tier(
+        &cfg,
+        &c,
+        "both zones in at the apex",
+        &["us-east-1-wl1-bos-wlz-1", "us-east-1-wl1-nyc-wlz-1"],
+    );
+    let boston = registry::geo::wavelength_zone("us-east-1-wl1-bos-wlz-1").unwrap();
+    let (lat, lon) = boston.coordinates.route53_strings();
+    assert_eq!(
+        listing["zones"][0]["coordinates"],
+        serde_json::json!([lat, lon]),
+        "{listing:#}"
+    );
+    assert_eq!(listing["zones"][0]["target"], "www.lab.test");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_zone_tier_follows_its_pools_through_the_strict_lab_api() {
     // Zone "bos" is www.lab.test (t0, t1); zone "nyc" is api.lab.test (a0, a1).
@@ -916,21 +972,7 @@ async fn a_zone_tier_follows_its_pools_through_the_strict_lab_api() {
         &["--config", cfg.to_str().unwrap(), "health"],
         &lab.log("tier"),
     );
-    let wait = |what: &str, want: &[&str]| {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let listing = records_json(&cfg);
-            if tier_in(&listing) == want {
-                return listing;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{what}: the tier is {listing:#}\n{}",
-                metrics(&c)
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    };
+    let wait = |what: &str, want: &[&str]| wait_for_tier(&cfg, &c, what, want);
     let listing = wait("both zones in", &["bos", "nyc"]);
     let nyc_row = &listing["zones"][1];
     assert_eq!(
