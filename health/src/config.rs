@@ -78,6 +78,11 @@ pub struct HealthConfig {
     pub concurrency: usize,
     /// This controller's name in the leader lease (default: host name and process id).
     pub controller_id: Option<String>,
+    /// Set when this controller's VPC reaches the private addresses of every parent Region its
+    /// zone tier spans (VPC peering, a Transit Gateway). Unset, a tier over zones of more than
+    /// one parent Region is refused ([`crate::regions::check_one_region`]).
+    #[serde(default)]
+    pub probe_across_regions: bool,
     /// `[health.probe]`: how to probe.
     pub probe: ProbeConfig,
 }

@@ -16,6 +16,7 @@ pub mod leader;
 pub mod lease;
 pub mod metrics;
 pub mod readmit;
+pub mod regions;
 pub mod tier;
 pub mod tier_controller;
 pub mod witness;

@@ -72,6 +72,8 @@ pub async fn run(cfg: Option<&Config>, args: HealthArgs) -> anyhow::Result<()> {
             .spec(&specs, "")
             .map_err(|e| UsageError(e.to_string()))?;
         warnings.extend(health::global::unsigned_tier_warning(&spec));
+        health::regions::check_one_region(global, hc.probe_across_regions)
+            .map_err(|e| UsageError(e.to_string()))?;
     }
     if args.check_config {
         for w in &warnings {
@@ -112,8 +114,15 @@ pub async fn run(cfg: Option<&Config>, args: HealthArgs) -> anyhow::Result<()> {
     for w in &warnings {
         tracing::warn!("{w}");
     }
-    let liveness = match &cfg.ec2 {
-        Some(ec2) => Some(ec2_liveness(ec2).await?),
+    // Each pool's EC2 Region: its tier zone's parent Region, else `[ec2] region` (or the SDK's
+    // chain). One client per Region asked.
+    let pool_regions = cfg
+        .global
+        .as_ref()
+        .map(health::regions::pool_regions)
+        .unwrap_or_default();
+    let mut liveness = match &cfg.ec2 {
+        Some(ec2) => Some(Ec2Liveness::connect(ec2).await?),
         None => None,
     };
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -142,8 +151,9 @@ pub async fn run(cfg: Option<&Config>, args: HealthArgs) -> anyhow::Result<()> {
             metrics.clone(),
             pool_metrics.clone(),
         );
-        if let Some(l) = &liveness {
-            controller = controller.with_liveness(l.clone());
+        if let Some(l) = &mut liveness {
+            let region = pool_regions.get(pool_name.without_dot()).copied();
+            controller = controller.with_liveness(l.for_pool(&pool_name, region).await?);
         }
         if let Some(report) = reports.remove(&pool_name) {
             controller = controller.with_health_report(report);
@@ -256,10 +266,60 @@ async fn tier_controller(
     Ok((tier, pool_names.into_iter().zip(reports).collect()))
 }
 
-/// Garbage collection asks EC2 whether an instance is gone (`[ec2]` present), through one
-/// client built here for `[ec2] region` or the SDK's region chain (never a guessed region).
+/// Garbage collection asks EC2 whether an instance is gone (`[ec2]` present). EC2 answers for
+/// its own Region only (an instance of another Region is `InvalidInstanceID.NotFound`, which
+/// would read as gone), so each pool asks its own Region: its tier zone's parent Region when the
+/// zone names one, else `[ec2] region` or the SDK's region chain (never a guessed region). One
+/// client per Region, shared by its pools.
+struct Ec2Liveness {
+    cfg: registry::config::Ec2Config,
+    default: Arc<dyn Liveness>,
+    default_region: String,
+    by_region: HashMap<String, Arc<dyn Liveness>>,
+}
+
+impl Ec2Liveness {
+    async fn connect(cfg: &registry::config::Ec2Config) -> anyhow::Result<Self> {
+        let (default, default_region) = ec2_client(cfg).await?;
+        Ok(Self {
+            cfg: cfg.clone(),
+            default,
+            default_region,
+            by_region: HashMap::new(),
+        })
+    }
+
+    /// The client for `pool`, in `region` when its zone names one.
+    async fn for_pool(
+        &mut self,
+        pool: &Fqdn,
+        region: Option<&str>,
+    ) -> anyhow::Result<Arc<dyn Liveness>> {
+        let region = match region {
+            Some(r) if r != self.default_region => r,
+            _ => {
+                tracing::info!(pool = %pool, region = %self.default_region, "garbage collection asks EC2");
+                return Ok(self.default.clone());
+            }
+        };
+        if !self.by_region.contains_key(region) {
+            let cfg = registry::config::Ec2Config {
+                region: Some(region.to_owned()),
+                ..self.cfg.clone()
+            };
+            let (client, _) = ec2_client(&cfg).await?;
+            self.by_region.insert(region.to_owned(), client);
+        }
+        tracing::info!(pool = %pool, region, "garbage collection asks EC2 in the pool's zone's Region");
+        Ok(self.by_region[region].clone())
+    }
+}
+
+/// One EC2 client for `[ec2] region` or the SDK's region chain, and the Region it asks.
 #[cfg(feature = "ec2")]
-async fn ec2_liveness(ec2: &registry::config::Ec2Config) -> anyhow::Result<Arc<dyn Liveness>> {
+async fn ec2_client(
+    ec2: &registry::config::Ec2Config,
+) -> anyhow::Result<(Arc<dyn Liveness>, String)> {
     struct Ec2(registry::ec2::Ec2);
     impl Liveness for Ec2 {
         fn instance_gone<'a>(
@@ -273,12 +333,14 @@ async fn ec2_liveness(ec2: &registry::config::Ec2Config) -> anyhow::Result<Arc<d
     let client = registry::ec2::Ec2::connect(ec2, None)
         .await
         .map_err(|e| UsageError(format!("[ec2]: {e}")))?;
-    tracing::info!(region = client.region(), "garbage collection asks EC2");
-    Ok(Arc::new(Ec2(client)))
+    let region = client.region().to_owned();
+    Ok((Arc::new(Ec2(client)), region))
 }
 
 /// Without the `ec2` feature an `[ec2]` section cannot be honoured: say so instead of ignoring it.
 #[cfg(not(feature = "ec2"))]
-async fn ec2_liveness(_: &registry::config::Ec2Config) -> anyhow::Result<Arc<dyn Liveness>> {
+async fn ec2_client(
+    _: &registry::config::Ec2Config,
+) -> anyhow::Result<(Arc<dyn Liveness>, String)> {
     Err(UsageError("[ec2] needs a wavelb built with the `ec2` feature (the default)".into()).into())
 }

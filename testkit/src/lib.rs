@@ -158,10 +158,16 @@ pub fn metric(text: &str, series: &str) -> Option<f64> {
 /// Starts an EC2 instance in moto and returns its id; with `elastic_ip`, also associates an
 /// Elastic IP and returns it (moto has no Carrier IPs: this is the `PublicIp` path).
 pub fn moto_instance(elastic_ip: bool) -> (String, Option<String>) {
+    moto_instance_in("us-east-1", elastic_ip)
+}
+
+/// [`moto_instance`] in `region` (moto keeps each Region's instances apart, as EC2 does: another
+/// Region answers `InvalidInstanceID.NotFound` for it).
+pub fn moto_instance_in(region: &str, elastic_ip: bool) -> (String, Option<String>) {
     let out = python(
         r#"
 import sys, boto3
-ec2 = boto3.client("ec2", endpoint_url=sys.argv[1], region_name="us-east-1")
+ec2 = boto3.client("ec2", endpoint_url=sys.argv[1], region_name=sys.argv[3])
 img = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
 iid = ec2.run_instances(ImageId=img, MinCount=1, MaxCount=1, InstanceType="t3.medium")["Instances"][0]["InstanceId"]
 if sys.argv[2] == "eip":
@@ -171,7 +177,7 @@ if sys.argv[2] == "eip":
 else:
     print(iid)
 "#,
-        &[&moto_url(), if elastic_ip { "eip" } else { "none" }],
+        &[&moto_url(), if elastic_ip { "eip" } else { "none" }, region],
     );
     let mut words = out.split_whitespace().map(str::to_owned);
     let id = words.next().expect("moto returned an instance id");

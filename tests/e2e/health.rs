@@ -600,6 +600,72 @@ async fn garbage_collection_asks_ec2_whether_the_instance_is_gone() {
     );
 }
 
+/// Issue 25, item 3: EC2 answers for its own Region only, so garbage collection asks each pool's
+/// own Region (its tier zone's parent Region), not `[ec2] region`. The pool www.lab.test is in a
+/// us-west-2 zone; a live us-west-2 instance's target there stays quarantined (us-east-1, the
+/// `[ec2] region`, would answer NotFound for it, and it would be deleted), while a target whose
+/// instance us-west-2 does not know is collected.
+#[tokio::test(flavor = "multi_thread")]
+async fn garbage_collection_asks_each_pools_own_region() {
+    let moto = testkit::moto_url();
+    let (live, _) = testkit::moto_instance_in("us-west-2", false);
+    let live = live.as_str();
+    let mut lab = lab(4).await;
+    let (_, _api) = lab.second_pool(41).await;
+    let p = pool();
+    let t = Target::active(live, vec!["127.0.0.25".parse().unwrap()], 50, 1);
+    let v = lab.view().await;
+    writer(&lab.api)
+        .await
+        .execute(&plan(
+            &p,
+            &v,
+            &BTreeMap::from([(t.id.clone(), Intent::Present(t))]),
+        ))
+        .await
+        .unwrap();
+    let cfg = lab.two_pools_config(
+        "gc-regions",
+        &format!(
+            "[global]\nname = \"edge.lab.test\"\n\
+             [[global.zone]]\npool = \"www.lab.test\"\nwavelength_zone = \"usw2-wl1-las-wlz1\"\n\
+             [[global.zone]]\npool = \"api.lab.test\"\nwavelength_zone = \"us-east-1-wl1-bos-wlz-1\"\n\
+             [ec2]\nendpoint_url = \"{moto}\"\nregion = \"us-east-1\"\n"
+        ),
+    );
+    // The tier spans two Regions: this test's controller reaches both (loopback), and says so.
+    let text = std::fs::read_to_string(&cfg).unwrap().replace(
+        "metrics_listen = \"127.0.0.1:0\"\n",
+        "metrics_listen = \"127.0.0.1:0\"\ngc_after = \"1s\"\nprobe_across_regions = true\n",
+    );
+    std::fs::write(&cfg, text).unwrap();
+    let c = Service::spawn_logged(
+        BIN,
+        &["--config", cfg.to_str().unwrap(), "health"],
+        &lab.log("gc-regions"),
+    );
+    lab.targets[2].stop();
+    lab.wait_for("t2 deleted", Duration::from_secs(15), |v| {
+        !v.owned.contains_key("t2")
+    })
+    .await;
+    // Both pools' rounds keep running past several gc_after: the live instance's target stays.
+    wait_rounds(&c, 12.0).await;
+    let v = lab.view().await;
+    assert_eq!(
+        v.owned[live].target.state,
+        TargetState::Quarantined,
+        "{:?}",
+        v.owned
+    );
+    let log = std::fs::read_to_string(lab.log("gc-regions")).unwrap();
+    assert!(
+        log.contains("garbage collection asks EC2 in the pool's zone's Region")
+            && log.contains("us-west-2"),
+        "{log}"
+    );
+}
+
 /// With `[ec2]` but no region anywhere (no `region`, no AWS_REGION, no profile), the
 /// controller refuses to start instead of guessing one.
 #[tokio::test(flavor = "multi_thread")]

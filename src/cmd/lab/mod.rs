@@ -94,6 +94,8 @@ fn health_config(port: u16, interval: Duration) -> anyhow::Result<HealthConfig> 
         lease_ttl: (interval * 15).max(Duration::from_secs(2)),
         concurrency: 16,
         controller_id: Some("lab".into()),
+        // The lab's zones span us-east-1 and us-west-2, all on loopback: every one is reachable.
+        probe_across_regions: true,
         probe,
     };
     hc.validate()
