@@ -20,7 +20,7 @@ pub use bounds::{
 };
 pub use touched::Touched;
 
-pub use checks::{HealthCheck, MAX_DELETED_REFERENCES};
+pub use checks::{DueProbe, HealthCheck, MAX_DELETED_REFERENCES};
 pub use tags::{MAX_TAG_CHANGES, MAX_TAG_KEY_CHARS, MAX_TAG_VALUE_CHARS, MAX_TAGS, ResourceKind};
 
 use crate::healthcheck::CheckState;

@@ -1207,6 +1207,22 @@ fn health_checks_probe_real_targets_and_steer_weighted_answers() {
     );
 }
 
+/// Issue 25, item 8: `Regions` takes 3–64 of Route 53's eight checker Regions, every
+/// observation names one of them in turn, and a string match's body has its own two seconds.
+#[test]
+fn health_checks_name_real_checker_regions_and_time_the_body_on_its_own() {
+    let r = resolver(&[]);
+    let out = py("route53_health.py", &["checkers", &r.field("api_url")]);
+    let text = assert_ok(&out, "checker Regions and the string match's body");
+    for line in [
+        "observations named: eu-west-1, sa-east-1",
+        "slow body: Success: HTTP Status Code 200, OK",
+        "ok: Regions validated",
+    ] {
+        assert!(text.contains(line), "{line}: {text}");
+    }
+}
+
 /// Runs the venv's aws CLI against `api` and parses its JSON output.
 fn aws(api: &str, args: &[&str]) -> serde_json::Value {
     let venv = std::env::var("WAVELB_VENV").expect("WAVELB_VENV is set by scripts/test.sh");

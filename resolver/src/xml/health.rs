@@ -162,12 +162,13 @@ pub fn health_check(check: &HealthCheck) -> String {
     )
 }
 
-/// `<HealthCheckObservations>` of GetHealthCheckStatus: the lab's one checker (region `lab`)
-/// and its last result, or none before the first probe.
-pub fn observations(check: &HealthCheck, last: Option<&Observation>) -> String {
+/// `<HealthCheckObservations>` of GetHealthCheckStatus: the last result of each checker Region
+/// the lab's one checker has named a probe after (newest first), none before the first probe.
+pub fn observations(check: &HealthCheck, observations: &[Observation]) -> String {
     let mut out = String::from("<HealthCheckObservations>");
-    if let Some(o) = last {
-        out.push_str("<HealthCheckObservation><Region>lab</Region>");
+    for o in observations {
+        out.push_str("<HealthCheckObservation>");
+        element(&mut out, "Region", o.region);
         if let Some(ip) = check.config.ip_address {
             element(&mut out, "IPAddress", ip);
         }
