@@ -136,6 +136,10 @@ pub struct ResolverArgs {
     /// Record sets all hosted zones hold together at most [default: 200000].
     #[arg(long, value_name = "N")]
     pub max_record_sets: Option<usize>,
+    /// Record sets one hosted zone holds at most: Route 53's quota per hosted zone, which AWS
+    /// raises on request [default: 10000].
+    #[arg(long, value_name = "N")]
+    pub max_record_sets_per_zone: Option<usize>,
     /// MiB all record sets hold together at most (names, set ids, values) [default: 128].
     #[arg(long, value_name = "MIB")]
     pub max_state_mib: Option<u64>,

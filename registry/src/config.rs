@@ -341,6 +341,10 @@ pub struct Route53Config {
     /// How long one HTTP attempt may take before it is abandoned and retried.
     #[serde(default = "default_request_timeout", deserialize_with = "duration")]
     pub request_timeout: Duration,
+    /// The account's quota of record sets per hosted zone: Route 53's 10 000 unless AWS raised
+    /// it on request. Only counted against (`wavelb health --check-config`), never enforced.
+    #[serde(default = "default_zone_quota")]
+    pub max_record_sets_per_zone: usize,
 }
 
 fn default_region() -> String {
@@ -361,6 +365,9 @@ fn default_insync_timeout() -> Duration {
 fn default_request_timeout() -> Duration {
     Duration::from_secs(10)
 }
+fn default_zone_quota() -> usize {
+    crate::quota::DEFAULT_QUOTA
+}
 
 impl Default for Route53Config {
     fn default() -> Self {
@@ -373,6 +380,7 @@ impl Default for Route53Config {
             wait_for_insync: false,
             insync_timeout: default_insync_timeout(),
             request_timeout: default_request_timeout(),
+            max_record_sets_per_zone: default_zone_quota(),
         }
     }
 }
@@ -396,6 +404,13 @@ impl Route53Config {
                 "route53.region",
                 "\"\"",
                 "expected a region such as \"us-east-1\"",
+            ));
+        }
+        if self.max_record_sets_per_zone == 0 {
+            return Err(ConfigError::new(
+                "route53.max_record_sets_per_zone",
+                "0",
+                "expected the quota of record sets per hosted zone, 10000 unless AWS raised it",
             ));
         }
         if !(self.max_requests_per_second > 0.0 && self.max_requests_per_second <= 1000.0) {

@@ -26,6 +26,7 @@ pub mod ops;
 pub mod plan;
 pub mod pool;
 pub mod probe_addr;
+pub mod quota;
 pub mod rcode;
 pub mod reconcile;
 pub mod retry;

@@ -31,7 +31,8 @@ pub const MAX_RECORDS: usize = 1000;
 pub const MAX_VALUE_CHARS: usize = 32_000;
 /// Route 53's longest `Comment` of a change batch, in characters.
 pub const MAX_COMMENT_CHARS: usize = 256;
-/// Route 53's default quota on record sets in one hosted zone.
+/// Route 53's default quota on record sets in one hosted zone ("Records per hosted zone: 10,000";
+/// AWS raises it on request: Amazon Route 53 Developer Guide, "Quotas").
 pub const MAX_RECORD_SETS: usize = 10_000;
 
 /// Why a batch was rejected, in Route 53's two error families.
@@ -157,11 +158,23 @@ impl ZoneRecords {
     /// Applies a batch atomically: either every change applies or nothing changes.
     ///
     /// `check_value(type, value)` validates one resource record value of a type (the DNS layer
-    /// knows the presentation formats); it returns a message for a bad value.
+    /// knows the presentation formats); it returns a message for a bad value. The zone may hold
+    /// Route 53's default quota of record sets, [`MAX_RECORD_SETS`].
     pub fn apply(
         &mut self,
         changes: &[Change],
         check_value: &dyn Fn(&str, &str) -> Result<(), String>,
+    ) -> Result<(), ChangeError> {
+        self.apply_within(changes, check_value, MAX_RECORD_SETS)
+    }
+
+    /// [`Self::apply`] for a zone whose quota of record sets is `max_sets` (a quota AWS raised
+    /// on request, as the lab resolver's `--max-record-sets-per-zone` models it).
+    pub fn apply_within(
+        &mut self,
+        changes: &[Change],
+        check_value: &dyn Fn(&str, &str) -> Result<(), String>,
+        max_sets: usize,
     ) -> Result<(), ChangeError> {
         validate_input(changes)?;
         let mut errors = Vec::new();
@@ -249,9 +262,11 @@ impl ZoneRecords {
             check_group(&self.origin, &next, name, rtype, &mut errors);
         }
         // A zone already beyond the quota (loaded from an older state file) may still shrink.
-        if next.len() > MAX_RECORD_SETS && next.len() > self.sets.len() {
+        if next.len() > max_sets && next.len() > self.sets.len() {
             errors.push(format!(
-                "The hosted zone {} would hold {} record sets; the limit is {MAX_RECORD_SETS}",
+                "The hosted zone {} would hold {} record sets; the limit is {max_sets} (Route 53's \
+                 quota of record sets per hosted zone: spread the names over hosted zones, or ask \
+                 AWS for a higher quota)",
                 self.origin,
                 next.len()
             ));
@@ -1058,5 +1073,16 @@ mod tests {
         z.apply(&[Change::delete(set(0))], &any).unwrap();
         z.apply(&[Change::create(set(MAX_RECORD_SETS))], &any)
             .unwrap();
+        // A raised quota: the same zone grows to it, and no further.
+        let raised = MAX_RECORD_SETS + 2;
+        z.apply_within(&[Change::create(set(0))], &any, raised)
+            .unwrap();
+        z.apply_within(&[Change::create(set(raised))], &any, raised)
+            .unwrap();
+        let e = batch_error(z.apply_within(&[Change::create(set(raised + 1))], &any, raised));
+        assert!(
+            e.contains("would hold 10003 record sets; the limit is 10002"),
+            "{e}"
+        );
     }
 }

@@ -7,8 +7,12 @@
 //! Probes, as Route 53 documents them ("How Amazon Route 53 determines whether a health check
 //! is healthy"): TCP connects within 10 s; HTTP and HTTPS connect within 4 s, then the status
 //! line must arrive within 2 s and be 2xx or 3xx; the `*_STR_MATCH` types also need
-//! `SearchString` in the first 5 120 bytes of the body (the lab searches the body as sent, so a
-//! chunked body is searched with its chunk sizes). HTTPS does not verify the certificate, as
+//! `SearchString` in the first 5 120 bytes of the body, which gets 2 s more after the status
+//! line ("After a Route 53 health checker receives the HTTP status code, it must receive the
+//! response body from the endpoint within the next two seconds"; the lab searches the body as
+//! sent, so a chunked body is searched with its chunk sizes, and stops reading once it found
+//! the string). Each result is named after the next of the check's checker Regions
+//! ([`crate::store::DueProbe`]). HTTPS does not verify the certificate, as
 //! Route 53 does not; the server name is `FullyQualifiedDomainName` when `EnableSNI` is on.
 //! Every probe goes to `IPAddress`: loopback in the lab.
 
@@ -21,7 +25,7 @@ use registry::clock::unix_now_ms;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::task::JoinSet;
-use tokio::time::timeout;
+use tokio::time::{Instant, timeout, timeout_at};
 use tokio_rustls::TlsConnector;
 use tokio_rustls::rustls::pki_types::ServerName;
 
@@ -36,6 +40,8 @@ const TCP_CONNECT: Duration = Duration::from_secs(10);
 const HTTP_CONNECT: Duration = Duration::from_secs(4);
 /// Route 53's time for an HTTP(S) response after the connection (TLS handshake included here).
 const HTTP_RESPONSE: Duration = Duration::from_secs(2);
+/// Route 53's time for the body of a `*_STR_MATCH` check, after the status line.
+const STR_MATCH_BODY: Duration = Duration::from_secs(2);
 /// The body bytes Route 53 searches for `SearchString`.
 const SEARCHED_BODY: usize = 5120;
 /// The most response-head bytes read (status line and headers).
@@ -57,7 +63,7 @@ pub async fn run(shared: Arc<Shared>) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     // Due times are on this monotonic clock (a wall clock stepped back would stall every check).
     let started = tokio::time::Instant::now();
-    let mut probes: JoinSet<(String, bool, String)> = JoinSet::new();
+    let mut probes: JoinSet<(String, &'static str, bool, String)> = JoinSet::new();
     // A status changed since the last tick: the snapshot is rebuilt at most once per tick, not
     // once per flip (200 checks may flip together).
     let mut changed = false;
@@ -72,15 +78,15 @@ pub async fn run(shared: Arc<Shared>) {
                 let due = store.take_due_probes(now_ms);
                 drop(store);
                 let mut skipped = 0usize;
-                for (id, config) in due {
+                for probe in due {
                     if probes.len() >= MAX_IN_FLIGHT {
                         skipped += 1;
                         continue;
                     }
                     let tls = tls.clone();
                     probes.spawn(async move {
-                        let (success, report) = probe_endpoint(&config, tls.as_ref()).await;
-                        (id, success, report)
+                        let (success, report) = probe_endpoint(&probe.config, tls.as_ref()).await;
+                        (probe.id, probe.region, success, report)
                     });
                 }
                 if skipped > 0 {
@@ -88,14 +94,14 @@ pub async fn run(shared: Arc<Shared>) {
                 }
             }
             Some(done) = probes.join_next() => {
-                let (id, success, report) = match done {
+                let (id, region, success, report) = match done {
                     Ok(result) => result,
                     Err(e) => {
                         tracing::error!(error = %e, "a health check probe failed to finish; its check keeps its status");
                         continue;
                     }
                 };
-                let observation = Observation { success, report, at_ms: unix_now_ms() };
+                let observation = Observation { region, success, report, at_ms: unix_now_ms() };
                 if shared.store.lock().await.record_probe(&id, observation) {
                     tracing::info!(id, healthy = success, "health check status changed");
                     changed = true;
@@ -111,6 +117,14 @@ const TIMED_OUT: &str = "Failure: Connection timed out. The endpoint or the inte
                          https://docs.aws.amazon.com/console/route53/health-checks";
 /// A response whose first line is not an HTTP status line (what it said is never quoted).
 const NOT_HTTP: &str = "Failure: The endpoint's response is not a valid HTTP response";
+
+/// The status text of a response whose status line did not arrive in time.
+fn late_response() -> String {
+    format!(
+        "Failure: The endpoint did not respond within {}s after the connection",
+        HTTP_RESPONSE.as_secs()
+    )
+}
 
 /// The status text of a connection that failed at once: the kind of error, never its message
 /// (a fixed text per kind, from the standard library).
@@ -152,36 +166,38 @@ async fn probe_endpoint(config: &HealthCheckConfig, tls: Option<&TlsConnector>) 
     if config.check_type == CheckType::Tcp {
         return (true, "Success: TCP connection established".into());
     }
-    let exchange = async {
-        if config.check_type.tls() {
-            let Some(connector) = tls else {
-                return Err("TLS is not available in this resolver");
-            };
-            let name = config
-                .fqdn
-                .as_deref()
-                .filter(|_| config.enable_sni.unwrap_or(true))
-                .and_then(|n| ServerName::try_from(n.trim_end_matches('.').to_owned()).ok())
-                .unwrap_or(ServerName::IpAddress(ip.into()));
-            let stream = connector
-                .connect(name, stream)
-                .await
-                .map_err(|_| "The TLS handshake with the endpoint failed")?;
-            http_exchange(stream, config, &host_header(config, addr)).await
-        } else {
-            http_exchange(stream, config, &host_header(config, addr)).await
+    // The status line is due HTTP_RESPONSE after the connection, the TLS handshake included.
+    let responded_by = Instant::now() + HTTP_RESPONSE;
+    let host = host_header(config, addr);
+    let outcome = if config.check_type.tls() {
+        let Some(connector) = tls else {
+            return (
+                false,
+                "Failure: TLS is not available in this resolver".into(),
+            );
+        };
+        let name = config
+            .fqdn
+            .as_deref()
+            .filter(|_| config.enable_sni.unwrap_or(true))
+            .and_then(|n| ServerName::try_from(n.trim_end_matches('.').to_owned()).ok())
+            .unwrap_or(ServerName::IpAddress(ip.into()));
+        match timeout_at(responded_by, connector.connect(name, stream)).await {
+            Err(_) => return (false, late_response()),
+            Ok(Err(_)) => {
+                return (
+                    false,
+                    "Failure: The TLS handshake with the endpoint failed".into(),
+                );
+            }
+            Ok(Ok(stream)) => http_exchange(stream, config, &host, responded_by).await,
         }
+    } else {
+        http_exchange(stream, config, &host, responded_by).await
     };
-    match timeout(HTTP_RESPONSE, exchange).await {
-        Err(_) => (
-            false,
-            format!(
-                "Failure: The endpoint did not respond within {}s after the connection",
-                HTTP_RESPONSE.as_secs()
-            ),
-        ),
-        Ok(Err(why)) => (false, format!("Failure: {why}")),
-        Ok(Ok(verdict)) => verdict,
+    match outcome {
+        Err(why) => (false, format!("Failure: {why}")),
+        Ok(verdict) => verdict,
     }
 }
 
@@ -199,11 +215,14 @@ fn host_header(config: &HealthCheckConfig, addr: SocketAddr) -> String {
     }
 }
 
-/// Sends the GET and judges the response (see the module).
+/// Sends the GET and judges the response (see the module): the request and the response head
+/// by `responded_by`, then, for the `*_STR_MATCH` types after a 2xx or 3xx status, the body
+/// within [`STR_MATCH_BODY`] more.
 async fn http_exchange<S: AsyncRead + AsyncWrite + Unpin>(
     mut stream: S,
     config: &HealthCheckConfig,
     host: &str,
+    responded_by: Instant,
 ) -> Result<(bool, String), &'static str> {
     let path = config.resource_path.as_deref().unwrap_or("/");
     let path = if path.starts_with('/') {
@@ -215,43 +234,100 @@ async fn http_exchange<S: AsyncRead + AsyncWrite + Unpin>(
         "GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: Amazon-Route53-Health-Check-Service \
          (ref wavelb-lab)\r\nAccept: */*\r\nConnection: close\r\n\r\n"
     );
-    stream
-        .write_all(request.as_bytes())
-        .await
-        .map_err(|_| "The request could not be sent to the endpoint")?;
-    let want_body = config.check_type.matches_string();
     let mut buf = Vec::with_capacity(4096);
+    let head = timeout_at(responded_by, async {
+        stream
+            .write_all(request.as_bytes())
+            .await
+            .map_err(|_| "The request could not be sent to the endpoint")?;
+        read_head(&mut stream, &mut buf).await
+    })
+    .await;
+    let head_end = match head {
+        Err(_) => return Ok((false, late_response())),
+        Ok(result) => result?,
+    };
+    let search = config.search_string.as_deref();
+    let (Some(end), Some(search)) = (head_end, search) else {
+        return Ok(judge(&buf, search));
+    };
+    let line_end = find(&buf, b"\r\n").unwrap_or(buf.len());
+    if !status_code(&buf[..line_end]).is_some_and(|code| (200..400).contains(&code)) {
+        return Ok(judge(&buf, Some(search)));
+    }
+    let body = timeout(
+        STR_MATCH_BODY,
+        read_body(&mut stream, &mut buf, end, search),
+    )
+    .await;
+    Ok(match body {
+        Err(_) => judge_cut(&buf, search),
+        Ok(result) => {
+            result?;
+            judge(&buf, Some(search))
+        }
+    })
+}
+
+/// One read; a TLS peer that closes without close_notify (common, and harmless here: the
+/// response is judged on what arrived) reads as the end.
+async fn read_some<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    buf: &mut Vec<u8>,
+) -> Result<usize, &'static str> {
     let mut chunk = [0u8; 4096];
-    // The end of the head, searched only in bytes not searched before (a target that sends one
-    // byte at a time costs one short search per byte, not a rescan of the buffer).
-    let mut head_end = None;
+    let n = match stream.read(&mut chunk).await {
+        Ok(n) => n,
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => 0,
+        Err(_) => return Err("The connection failed while reading the response"),
+    };
+    buf.extend_from_slice(&chunk[..n]);
+    Ok(n)
+}
+
+/// Reads into `buf` until the response head ends (its end is returned), [`MAX_HEAD`] bytes
+/// arrived or the endpoint closed (`None`). The end is searched only in bytes not searched
+/// before: a target that sends one byte at a time costs one short search per byte.
+async fn read_head<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    buf: &mut Vec<u8>,
+) -> Result<Option<usize>, &'static str> {
     let mut scanned = 0usize;
     loop {
-        if head_end.is_none() {
-            let from = scanned.saturating_sub(3);
-            head_end = find(&buf[from..], b"\r\n\r\n").map(|at| from + at + 4);
-            scanned = buf.len();
+        let from = scanned.saturating_sub(3);
+        if let Some(at) = find(&buf[from..], b"\r\n\r\n") {
+            return Ok(Some(from + at + 4));
         }
-        let enough = match head_end {
-            Some(end) => !want_body || buf.len() >= end + SEARCHED_BODY,
-            None => buf.len() >= MAX_HEAD,
-        };
-        if enough {
-            break;
+        scanned = buf.len();
+        if buf.len() >= MAX_HEAD || read_some(stream, buf).await? == 0 {
+            return Ok(None);
         }
-        let n = match stream.read(&mut chunk).await {
-            Ok(n) => n,
-            // A TLS peer that closes without close_notify (common, and harmless here: the
-            // response is judged on what arrived).
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => 0,
-            Err(_) => return Err("The connection failed while reading the response"),
-        };
-        if n == 0 {
-            break;
-        }
-        buf.extend_from_slice(&chunk[..n]);
     }
-    Ok(judge(&buf, config.search_string.as_deref()))
+}
+
+/// Reads the body after the head ending at `end` until its first [`SEARCHED_BODY`] bytes
+/// arrived, they hold `search`, or the endpoint closed; each new byte is searched once.
+async fn read_body<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    buf: &mut Vec<u8>,
+    end: usize,
+    search: &str,
+) -> Result<(), &'static str> {
+    let needle = search.as_bytes();
+    let mut searched = end;
+    loop {
+        let body_end = buf.len().min(end + SEARCHED_BODY);
+        let from = searched
+            .saturating_sub(needle.len().saturating_sub(1))
+            .max(end);
+        if find(&buf[from..body_end], needle).is_some() || body_end == end + SEARCHED_BODY {
+            return Ok(());
+        }
+        searched = body_end;
+        if read_some(stream, buf).await? == 0 {
+            return Ok(());
+        }
+    }
 }
 
 /// Where `needle` first starts in `haystack` (an empty needle: at 0).
@@ -290,6 +366,16 @@ fn status_text(code: u16) -> String {
 /// `search` in the first [`SEARCHED_BODY`] bytes of the body when given. The status text is
 /// made of the lab's own words and the status code's number only. Pure.
 fn judge(response: &[u8], search: Option<&str>) -> (bool, String) {
+    judge_body(response, search, false)
+}
+
+/// [`judge`] of a response whose body was cut after [`STR_MATCH_BODY`]: its status text says
+/// the body came too late when the string is not in what arrived. Pure.
+fn judge_cut(response: &[u8], search: &str) -> (bool, String) {
+    judge_body(response, Some(search), true)
+}
+
+fn judge_body(response: &[u8], search: Option<&str>, cut: bool) -> (bool, String) {
     if response.is_empty() {
         return (
             false,
@@ -308,13 +394,19 @@ fn judge(response: &[u8], search: Option<&str>) -> (bool, String) {
         let body_start = find(response, b"\r\n\r\n").map_or(response.len(), |at| at + 4);
         let body = &response[body_start..response.len().min(body_start + SEARCHED_BODY)];
         if find(body, search.as_bytes()).is_none() {
-            return (
-                false,
+            let why = if cut {
                 format!(
-                    "Failure: {shown}. The search string was not found in the first \
-                     {SEARCHED_BODY} bytes of the response body"
-                ),
-            );
+                    "The response body did not arrive within {}s after the status line, and \
+                     the part that did does not hold the search string",
+                    STR_MATCH_BODY.as_secs()
+                )
+            } else {
+                format!(
+                    "The search string was not found in the first {SEARCHED_BODY} bytes of the \
+                     response body"
+                )
+            };
+            return (false, format!("Failure: {shown}. {why}"));
         }
     }
     (true, format!("Success: {shown}"))
@@ -357,32 +449,42 @@ mod tests {
         .unwrap()
     }
 
-    /// A loopback server answering every `GET /health` with `reply` (nothing when empty, keeping
-    /// the connection open), after reading the request head; returns its port.
-    async fn server(reply: &'static [u8]) -> u16 {
+    /// A loopback listener that runs `handle` on every connection it accepts; returns its port.
+    async fn listen<F, Fut>(handle: F) -> u16
+    where
+        F: Fn(TcpStream) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         tokio::spawn(async move {
             loop {
-                let (mut conn, _) = listener.accept().await.unwrap();
-                tokio::spawn(async move {
-                    let mut head = Vec::new();
-                    let mut byte = [0u8; 1];
-                    while !head.ends_with(b"\r\n\r\n") && conn.read(&mut byte).await.unwrap() == 1 {
-                        head.push(byte[0]);
-                    }
-                    // A TCP probe closes without a request: nothing to answer.
-                    if !head.starts_with(b"GET /health HTTP/1.1\r\n") {
-                        return;
-                    }
-                    if reply.is_empty() {
-                        std::future::pending::<()>().await;
-                    }
-                    conn.write_all(reply).await.unwrap();
-                });
+                let (conn, _) = listener.accept().await.unwrap();
+                tokio::spawn(handle(conn));
             }
         });
         port
+    }
+
+    /// A loopback server answering every `GET /health` with `reply` (nothing when empty, keeping
+    /// the connection open), after reading the request head; returns its port.
+    async fn server(reply: &'static [u8]) -> u16 {
+        listen(move |mut conn| async move {
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && conn.read(&mut byte).await.unwrap() == 1 {
+                head.push(byte[0]);
+            }
+            // A TCP probe closes without a request: nothing to answer.
+            if !head.starts_with(b"GET /health HTTP/1.1\r\n") {
+                return;
+            }
+            if reply.is_empty() {
+                std::future::pending::<()>().await;
+            }
+            conn.write_all(reply).await.unwrap();
+        })
+        .await
     }
 
     #[tokio::test]
@@ -426,27 +528,23 @@ mod tests {
         filler: &'static [u8],
         pause: Duration,
     ) -> (u16, Arc<std::sync::atomic::AtomicUsize>) {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
         let sent = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let counter = sent.clone();
-        tokio::spawn(async move {
-            loop {
-                let (mut conn, _) = listener.accept().await.unwrap();
-                let counter = counter.clone();
-                tokio::spawn(async move {
-                    let mut request = [0u8; 1024];
-                    let _ = conn.read(&mut request).await;
-                    if conn.write_all(head).await.is_err() {
-                        return;
-                    }
-                    while conn.write_all(filler).await.is_ok() {
-                        counter.fetch_add(filler.len(), std::sync::atomic::Ordering::Relaxed);
-                        tokio::time::sleep(pause).await;
-                    }
-                });
+        let port = listen(move |mut conn| {
+            let counter = counter.clone();
+            async move {
+                let mut request = [0u8; 1024];
+                let _ = conn.read(&mut request).await;
+                if conn.write_all(head).await.is_err() {
+                    return;
+                }
+                while conn.write_all(filler).await.is_ok() {
+                    counter.fetch_add(filler.len(), std::sync::atomic::Ordering::Relaxed);
+                    tokio::time::sleep(pause).await;
+                }
             }
-        });
+        })
+        .await;
         (port, sent)
     }
 
@@ -496,6 +594,88 @@ mod tests {
         assert!(judge(b"HTTP/1.1 200 OK\r\n\r\nbody", Some("")).0);
     }
 
+    /// A loopback server that answers every request with `steps`, each `(pause, bytes)` sent
+    /// after its pause, then keeps the connection open; returns its port.
+    async fn scripted(steps: &'static [(u64, &'static [u8])]) -> u16 {
+        listen(move |mut conn| async move {
+            let mut request = [0u8; 1024];
+            let _ = conn.read(&mut request).await;
+            for (pause_ms, bytes) in steps {
+                tokio::time::sleep(Duration::from_millis(*pause_ms)).await;
+                if conn.write_all(bytes).await.is_err() {
+                    return;
+                }
+            }
+            std::future::pending::<()>().await;
+        })
+        .await
+    }
+
+    fn str_match(port: u16) -> HealthCheckConfig {
+        let mut c = config("HTTP", port);
+        c.check_type = CheckType::HttpStrMatch;
+        c.search_string = Some("needle".into());
+        c
+    }
+
+    #[tokio::test]
+    async fn string_matching_gives_the_body_two_seconds_after_the_status_line() {
+        // The status line at 1.5 s, the body 1.5 s later: 3 s after the connection, within
+        // 2 s of the status line (Route 53: the body has its own two seconds).
+        let late_body = scripted(&[
+            (1500, b"HTTP/1.1 200 OK\r\n\r\n"),
+            (1500, b"the needle is here"),
+        ])
+        .await;
+        let started = std::time::Instant::now();
+        assert_eq!(
+            probe_endpoint(&str_match(late_body), None).await,
+            (true, "Success: HTTP Status Code 200, OK".into())
+        );
+        assert!(started.elapsed() >= Duration::from_millis(2900));
+        // Found at once: judged without waiting for the end of a body that never ends.
+        let open = scripted(&[(0, b"HTTP/1.1 200 OK\r\n\r\nneedle")]).await;
+        let started = std::time::Instant::now();
+        assert!(probe_endpoint(&str_match(open), None).await.0);
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            started.elapsed()
+        );
+        // A body that stops short of the string: cut 2 s after the status line.
+        let stalled = scripted(&[(0, b"HTTP/1.1 200 OK\r\n\r\nno nee")]).await;
+        let started = std::time::Instant::now();
+        let (ok, report) = probe_endpoint(&str_match(stalled), None).await;
+        assert_eq!(
+            (ok, report.as_str()),
+            (
+                false,
+                "Failure: HTTP Status Code 200, OK. The response body did not arrive within 2s \
+                 after the status line, and the part that did does not hold the search string"
+            )
+        );
+        let took = started.elapsed();
+        assert!(
+            took >= STR_MATCH_BODY && took < STR_MATCH_BODY + Duration::from_secs(1),
+            "{took:?}"
+        );
+        // The status line itself still has 2 s; a failing status is judged without the body.
+        let slow_head = scripted(&[(2500, b"HTTP/1.1 200 OK\r\n\r\nneedle")]).await;
+        let (ok, report) = probe_endpoint(&str_match(slow_head), None).await;
+        assert!(
+            !ok && report.contains("within 2s after the connection"),
+            "{report}"
+        );
+        let failing = scripted(&[(0, b"HTTP/1.1 503 Busy\r\n\r\n")]).await;
+        let started = std::time::Instant::now();
+        let (ok, report) = probe_endpoint(&str_match(failing), None).await;
+        assert_eq!(
+            (ok, report.as_str()),
+            (false, "Failure: HTTP Status Code 503, Service Unavailable")
+        );
+        assert!(started.elapsed() < Duration::from_secs(1));
+    }
+
     /// What a hostile target may send: a secret in its first line, reason phrase, headers or
     /// body.
     const SECRET: &str = "AKIAIOSFODNN7EXAMPLE";
@@ -529,11 +709,12 @@ mod tests {
             for search in [None, Some("absent"), Some(SECRET)] {
                 let (_, report) = judge(&response, search);
                 let observation = Observation {
+                    region: crate::healthcheck::CHECKER_REGIONS[0],
                     success: false,
                     report,
                     at_ms: 0,
                 };
-                let xml = crate::xml::observations(&check, Some(&observation));
+                let xml = crate::xml::observations(&check, std::slice::from_ref(&observation));
                 assert!(
                     !observation.report.contains(SECRET) && !xml.contains(SECRET),
                     "{:?}: {xml}",

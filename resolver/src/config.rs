@@ -24,6 +24,9 @@ pub struct ResolverConfig {
     pub state_dir: Option<PathBuf>,
     /// `--max-record-sets`: record sets all zones hold together at most.
     pub max_record_sets: Option<usize>,
+    /// `--max-record-sets-per-zone`: record sets one hosted zone holds at most (Route 53's
+    /// quota per hosted zone, 10 000 unless AWS raised it).
+    pub max_record_sets_per_zone: Option<usize>,
     /// `--max-state-mib`: MiB all record sets hold together at most.
     pub max_state_mib: Option<u64>,
     /// `--propagation-delay`: how long changes stay PENDING.

@@ -23,8 +23,24 @@ pub const MAX_ID_CHARS: usize = 64;
 pub const MAX_CHILDREN: usize = 256;
 /// Route 53's longest `CallerReference` of a health check.
 pub const MAX_CALLER_REFERENCE_CHARS: usize = 64;
+/// Route 53's fewest `Regions` of a health check, when the element is given (API reference,
+/// `HealthCheckConfig`: "Array Members: Minimum number of 3 items. Maximum number of 64 items").
+pub const MIN_REGIONS: usize = 3;
 /// Route 53's most `Regions` of a health check.
 pub const MAX_REGIONS: usize = 64;
+/// The Regions Route 53's health checkers run in: the valid values of `HealthCheckRegion` (API
+/// reference, `HealthCheckConfig`, `Regions`). A check without `Regions` is checked from all
+/// of them.
+pub const CHECKER_REGIONS: [&str; 8] = [
+    "us-east-1",
+    "us-west-1",
+    "us-west-2",
+    "eu-west-1",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ap-northeast-1",
+    "sa-east-1",
+];
 
 /// The kinds of health check the lab runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -144,7 +160,8 @@ pub struct HealthCheckConfig {
     pub children: Vec<String>,
     /// `EnableSNI` (HTTPS types; default true).
     pub enable_sni: Option<bool>,
-    /// `Regions` (accepted and echoed; the lab probes from one place, region `lab`).
+    /// `Regions`: 3–64 of [`CHECKER_REGIONS`], or none (all of them). The lab probes from one
+    /// place and names each probe after the next of them in turn ([`Self::checker_regions`]).
     pub regions: Vec<String>,
 }
 
@@ -185,6 +202,36 @@ pub struct ConfigInput {
     /// UpdateHealthCheck's `ResetElements` (`FullyQualifiedDomainName`, `Regions`,
     /// `ResourcePath`, `ChildHealthChecks`).
     pub reset: Vec<String>,
+}
+
+/// `Regions` as Route 53 validates it: 3–64 members, each one of [`CHECKER_REGIONS`].
+fn checked_regions(regions: Vec<String>) -> Result<Vec<String>, String> {
+    let n = regions.len();
+    if !(MIN_REGIONS..=MAX_REGIONS).contains(&n) {
+        let bound = if n < MIN_REGIONS {
+            format!("greater than or equal to {MIN_REGIONS}")
+        } else {
+            format!("less than or equal to {MAX_REGIONS}")
+        };
+        return Err(format!(
+            "1 validation error detected: Value at 'healthCheckConfig.regions' failed to satisfy \
+             constraint: Member must have length {bound} (it has {n} members)"
+        ));
+    }
+    for r in &regions {
+        let r = bounded("regions.member", r.clone(), MAX_ID_CHARS)?;
+        if !CHECKER_REGIONS.contains(&r.as_str()) {
+            return Err(invalid(
+                "regions.member",
+                &r.escape_default().to_string(),
+                &format!(
+                    "Member must satisfy enum value set: [{}]",
+                    CHECKER_REGIONS.join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(regions)
 }
 
 fn invalid(field: &str, value: &str, constraint: &str) -> String {
@@ -399,16 +446,7 @@ impl ConfigInput {
                 .collect::<Result<_, _>>()?;
         }
         if let Some(regions) = self.regions {
-            if regions.len() > MAX_REGIONS {
-                return Err(format!(
-                    "Regions holds {} regions; at most {MAX_REGIONS}",
-                    regions.len()
-                ));
-            }
-            config.regions = regions
-                .into_iter()
-                .map(|r| bounded("regions.member", r, MAX_ID_CHARS))
-                .collect::<Result<_, _>>()?;
+            config.regions = checked_regions(regions)?;
         }
         Ok(config)
     }
@@ -460,11 +498,31 @@ impl HealthCheckConfig {
     pub fn effective_port(&self) -> Option<u16> {
         self.port.or(self.check_type.default_port())
     }
+
+    /// The checker Regions the probes are named after, in turn: `Regions` without repeats, or
+    /// every one of [`CHECKER_REGIONS`] when it is empty. A stored Region the API refuses now
+    /// (an older version accepted any) is skipped; never empty.
+    pub fn checker_regions(&self) -> Vec<&'static str> {
+        let mut out: Vec<&'static str> = Vec::new();
+        for r in &self.regions {
+            if let Some(known) = CHECKER_REGIONS.iter().find(|k| **k == r.as_str())
+                && !out.contains(known)
+            {
+                out.push(*known);
+            }
+        }
+        if out.is_empty() {
+            out = CHECKER_REGIONS.to_vec();
+        }
+        out
+    }
 }
 
 /// One probe's outcome, as GetHealthCheckStatus reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Observation {
+    /// The checker Region the probe is named after (one of [`CHECKER_REGIONS`]).
+    pub region: &'static str,
     /// True when the probe succeeded.
     pub success: bool,
     /// Route 53's status text: `Success: HTTP Status Code 200, OK`, `Failure: …`.
@@ -474,12 +532,15 @@ pub struct Observation {
 }
 
 /// What the lab knows of one health check's endpoint: the hysteresis of its results, the last
-/// result, and when it is next due. Runtime only (a restarted resolver starts again healthy).
+/// result of each checker Region, and when the next probe is due. Runtime only (a restarted
+/// resolver starts again healthy).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CheckState {
     health: TargetHealth,
-    /// The last probe's outcome.
-    pub last: Option<Observation>,
+    /// The last outcome of each checker Region, newest first (at most one per Region).
+    observations: Vec<Observation>,
+    /// Probes named so far: the next one is named after Region `named % regions`.
+    named: usize,
     /// When the next probe is due, in milliseconds of the checker's monotonic clock (0: now).
     pub next_due_ms: u64,
 }
@@ -494,6 +555,31 @@ impl CheckState {
         true
     }
 
+    /// The checker Region the next probe is named after: each of `regions` in turn (see
+    /// [`HealthCheckConfig::checker_regions`]).
+    pub fn next_region(&mut self, regions: &[&'static str]) -> &'static str {
+        let Some(n) = self.named.checked_rem(regions.len()) else {
+            return CHECKER_REGIONS[0];
+        };
+        self.named = self.named.wrapping_add(1);
+        regions[n]
+    }
+
+    /// The last outcome of each checker Region, newest first.
+    pub fn observations(&self) -> &[Observation] {
+        &self.observations
+    }
+
+    /// The newest outcome.
+    pub fn last(&self) -> Option<&Observation> {
+        self.observations.first()
+    }
+
+    /// Forgets the outcomes of Regions no longer in `regions` (after an update changed them).
+    pub fn keep_regions(&mut self, regions: &[&'static str]) {
+        self.observations.retain(|o| regions.contains(&o.region));
+    }
+
     /// Feeds one probe result; `FailureThreshold` consecutive results of the other kind change
     /// the endpoint's status. Returns true when the status changed.
     pub fn observe(&mut self, observation: Observation, failure_threshold: u32) -> bool {
@@ -503,7 +589,8 @@ impl CheckState {
             fall: failure_threshold,
         };
         self.health.observe(observation.success, thresholds);
-        self.last = Some(observation);
+        self.observations.retain(|o| o.region != observation.region);
+        self.observations.insert(0, observation);
         before != self.endpoint_healthy()
     }
 
@@ -558,6 +645,7 @@ mod tests {
 
     fn obs(success: bool, at_ms: u64) -> Observation {
         Observation {
+            region: CHECKER_REGIONS[0],
             success,
             report: String::new(),
             at_ms,
@@ -663,6 +751,88 @@ mod tests {
     ];
 
     #[test]
+    fn regions_take_three_to_sixty_four_of_the_eight_checker_regions() {
+        let with = |regions: &[&str]| {
+            let mut i = input("HTTP");
+            i.regions = Some(regions.iter().map(|r| (*r).to_owned()).collect());
+            i.create()
+        };
+        let three = ["us-east-1", "eu-west-1", "sa-east-1"];
+        assert_eq!(with(&three).unwrap().regions, three);
+        assert_eq!(with(&CHECKER_REGIONS).unwrap().regions, CHECKER_REGIONS);
+        let e = with(&three[..2]).unwrap_err();
+        assert!(e.contains("greater than or equal to 3"), "{e}");
+        let e = with(&[]).unwrap_err();
+        assert!(e.contains("greater than or equal to 3"), "{e}");
+        let many: Vec<&str> = CHECKER_REGIONS.iter().copied().cycle().take(65).collect();
+        let e = with(&many).unwrap_err();
+        assert!(e.contains("less than or equal to 64"), "{e}");
+        assert!(with(&many[..64]).is_ok());
+        for bad in ["lab", "us-east-2", "US-EAST-1", "eu-west-1\n"] {
+            let e = with(&["us-east-1", "us-west-1", bad]).unwrap_err();
+            assert!(
+                e.contains("regions.member") && e.contains("enum value set"),
+                "{bad}: {e}"
+            );
+            assert!(!e.contains('\n'), "{e}");
+        }
+        // UpdateHealthCheck: the same rule; ResetElements Regions goes back to all of them.
+        let c = with(&three).unwrap();
+        let update = |regions: Option<Vec<String>>, reset: Vec<String>| {
+            ConfigInput {
+                regions,
+                reset,
+                ..ConfigInput::default()
+            }
+            .update(&c)
+        };
+        assert!(update(Some(vec!["us-east-1".into()]), vec![]).is_err());
+        let reset = update(None, vec!["Regions".into()]).unwrap();
+        assert!(reset.regions.is_empty());
+        assert_eq!(reset.checker_regions(), CHECKER_REGIONS);
+    }
+
+    #[test]
+    fn probes_are_named_after_each_checker_region_in_turn() {
+        let mut c = input("HTTP").create().unwrap();
+        let mut s = CheckState::default();
+        let all = c.checker_regions();
+        let named: Vec<&str> = (0..10).map(|_| s.next_region(&all)).collect();
+        assert_eq!(&named[..8], &CHECKER_REGIONS);
+        assert_eq!(&named[8..], &CHECKER_REGIONS[..2]);
+        // Configured Regions, repeats once; one stored by an older version and now refused is
+        // skipped.
+        c.regions = ["sa-east-1", "lab", "us-west-2", "sa-east-1", "eu-west-1"]
+            .map(String::from)
+            .to_vec();
+        assert_eq!(c.checker_regions(), ["sa-east-1", "us-west-2", "eu-west-1"]);
+        c.regions = vec!["lab".into()];
+        assert_eq!(c.checker_regions(), CHECKER_REGIONS);
+        // One outcome per Region, newest first; a Region removed by an update is forgotten.
+        let mut s = CheckState::default();
+        let regions = ["us-east-1", "eu-west-1", "sa-east-1"];
+        for at in 1..=4 {
+            let region = s.next_region(&regions);
+            s.observe(
+                Observation {
+                    region,
+                    ..obs(at % 2 == 0, at)
+                },
+                1,
+            );
+        }
+        let seen: Vec<(&str, u64)> = s
+            .observations()
+            .iter()
+            .map(|o| (o.region, o.at_ms))
+            .collect();
+        assert_eq!(seen, [("us-east-1", 4), ("sa-east-1", 3), ("eu-west-1", 2)]);
+        assert_eq!(s.last().map(|o| o.region), Some("us-east-1"));
+        s.keep_regions(&["eu-west-1", "sa-east-1"]);
+        assert_eq!(s.observations().len(), 2);
+    }
+
+    #[test]
     fn updates_refuse_every_spelling_of_a_refused_address() {
         let c = input("HTTP").create().unwrap();
         for ip in REFUSED {
@@ -738,7 +908,7 @@ mod tests {
         assert!(!s.observe(obs(false, 3), 2));
         assert!(s.observe(obs(false, 4), 2), "two failures in a row");
         assert!(!s.endpoint_healthy());
-        assert_eq!(s.last.as_ref().map(|o| o.at_ms), Some(4));
+        assert_eq!(s.last().map(|o| o.at_ms), Some(4));
         assert!(!s.observe(obs(true, 5), 2));
         assert!(s.observe(obs(true, 6), 2));
         assert!(s.endpoint_healthy());

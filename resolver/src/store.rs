@@ -20,7 +20,7 @@ pub use bounds::{
 };
 pub use touched::Touched;
 
-pub use checks::{HealthCheck, MAX_DELETED_REFERENCES};
+pub use checks::{DueProbe, HealthCheck, MAX_DELETED_REFERENCES};
 pub use tags::{MAX_TAG_CHANGES, MAX_TAG_KEY_CHARS, MAX_TAG_VALUE_CHARS, MAX_TAGS, ResourceKind};
 
 use crate::healthcheck::CheckState;
@@ -292,9 +292,14 @@ impl Store {
         self.totals
     }
 
-    /// Bounds the whole state ([`StateLimits`]): a change past them is refused.
+    /// Bounds the whole state and each zone ([`StateLimits`]): a change past them is refused.
     pub fn set_limits(&mut self, limits: StateLimits) {
         self.limits = limits;
+    }
+
+    /// The quota of record sets in each hosted zone (GetHostedZoneLimit's `MAX_RRSETS_BY_ZONE`).
+    pub fn record_sets_per_zone(&self) -> usize {
+        self.limits.record_sets_per_zone
     }
 
     /// What the changes since the last call touched, leaving nothing touched.
@@ -552,7 +557,11 @@ impl Store {
         // An O(1) copy (a persistent map), changed in O(changes · log n); kept only if the
         // whole state stays within its bound.
         let mut records = zone.records.clone();
-        records.apply(changes, &crate::rdata::check)?;
+        records.apply_within(
+            changes,
+            &crate::rdata::check,
+            self.limits.record_sets_per_zone,
+        )?;
         let groups: BTreeSet<(Fqdn, String)> = changes
             .iter()
             .map(|c| (c.record_set.name.clone(), c.record_set.rtype.clone()))
@@ -1006,6 +1015,44 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn each_zone_holds_its_quota_of_record_sets_the_default_or_a_raised_one() {
+        let mut s = Store::default();
+        assert_eq!(s.record_sets_per_zone(), registry::zone::MAX_RECORD_SETS);
+        let (zone, _) = s.create_zone("lab.test", "r", None, 0).unwrap();
+        let (other, _) = s.create_zone("other.test", "o", None, 0).unwrap();
+        // The apex SOA and NS count: room for 2 more in each zone.
+        s.set_limits(StateLimits {
+            record_sets_per_zone: 4,
+            ..StateLimits::default()
+        });
+        let create = |name: &str, ids: &[&str]| -> Vec<Change> {
+            ids.iter()
+                .map(|id| Change::create(a(name, id, 1)))
+                .collect()
+        };
+        s.change(&zone.id, &create("www.lab.test", &["a", "b"]), None, 1)
+            .unwrap();
+        let e = s
+            .change(&zone.id, &create("www.lab.test", &["c"]), None, 2)
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("lab.test. would hold 5 record sets; the limit is 4"),
+            "{e}"
+        );
+        // The quota is per zone: another zone has its own.
+        s.change(&other.id, &create("www.other.test", &["a", "b"]), None, 3)
+            .unwrap();
+        s.set_limits(StateLimits {
+            record_sets_per_zone: 5,
+            ..StateLimits::default()
+        });
+        s.change(&zone.id, &create("www.lab.test", &["c"]), None, 4)
+            .unwrap();
+        assert_eq!(s.record_sets_per_zone(), 5);
+    }
+
+    #[test]
     fn the_whole_state_is_bounded_and_a_state_past_the_bound_may_shrink() {
         let mut s = Store::default();
         let (zone, _) = s.create_zone("lab.test", "r", None, 0).unwrap();
@@ -1014,6 +1061,7 @@ pub(crate) mod tests {
         s.set_limits(StateLimits {
             record_sets: 5,
             bytes: u64::MAX,
+            ..StateLimits::default()
         });
         let create = |ids: &[&str]| -> Vec<Change> {
             ids.iter()
@@ -1043,6 +1091,7 @@ pub(crate) mod tests {
         s.set_limits(StateLimits {
             record_sets: 2,
             bytes: 10,
+            ..StateLimits::default()
         });
         let e = s.change(&zone.id, &create(&["d"]), None, 4).unwrap_err();
         assert!(e.to_string().contains("--max-state-mib"), "{e}");

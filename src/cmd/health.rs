@@ -66,6 +66,7 @@ pub async fn run(cfg: Option<&Config>, args: HealthArgs) -> anyhow::Result<()> {
         .collect();
     // The zone tier, over this file's pools (in their hosted zone, known once it is opened).
     let mut warnings = Vec::new();
+    let mut tier_members = None;
     if let Some(global) = &cfg.global {
         let specs: Vec<_> = pools.iter().map(|(p, _)| p.clone()).collect();
         let spec = global
@@ -74,8 +75,22 @@ pub async fn run(cfg: Option<&Config>, args: HealthArgs) -> anyhow::Result<()> {
         warnings.extend(health::global::unsigned_tier_warning(&spec));
         health::regions::check_one_region(global, hc.probe_across_regions)
             .map_err(|e| UsageError(e.to_string()))?;
+        tier_members = Some(spec.members.len() + usize::from(spec.fallback.is_some()));
     }
     if args.check_config {
+        let zones: Vec<String> = pools.iter().map(|(_, zone)| zone_key(zone)).collect();
+        // The tier writes in the first pool's hosted zone.
+        let tier = tier_members.zip(zones.first().map(String::as_str));
+        let counts = registry::quota::count(
+            zones.iter().map(String::as_str),
+            tier.map(|(members, zone)| (zone, members)),
+        );
+        let quota = cfg.route53.max_record_sets_per_zone;
+        warnings.extend(
+            counts
+                .iter()
+                .filter_map(|(zone, used)| used.warning(zone, quota)),
+        );
         for w in &warnings {
             eprintln!("warning: {w}");
         }
@@ -85,6 +100,17 @@ pub async fn run(cfg: Option<&Config>, args: HealthArgs) -> anyhow::Result<()> {
             names.join(", "),
             prober.kind().as_str()
         );
+        for (zone, used) in &counts {
+            println!(
+                "hosted zone {zone}: up to {} record sets of its quota of {quota} ({} pool{} at {} \
+                 targets each, {} per target)",
+                used.full_sets(),
+                used.pools,
+                if used.pools == 1 { "" } else { "s" },
+                registry::quota::MAX_TARGETS_PER_POOL,
+                registry::quota::SETS_PER_TARGET,
+            );
+        }
         return Ok(());
     }
     let id = hc
@@ -196,6 +222,14 @@ pub async fn run(cfg: Option<&Config>, args: HealthArgs) -> anyhow::Result<()> {
     while tasks.join_next().await.is_some() {}
     crate::systemd::stopping();
     Ok(())
+}
+
+/// How `--check-config` names a pool's hosted zone: its name, or its id.
+fn zone_key(zone: &registry::config::ZoneRef) -> String {
+    match zone {
+        registry::config::ZoneRef::Name(name) => name.to_string(),
+        registry::config::ZoneRef::Id(id) => id.clone(),
+    }
 }
 
 /// The zone tier's controller over `pools` (opened as `writers`), writing through a sibling of

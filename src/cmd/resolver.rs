@@ -102,14 +102,20 @@ fn state_limits(
         .or(file.max_record_sets)
         .unwrap_or(defaults.record_sets);
     let mib = args.max_state_mib.or(file.max_state_mib);
-    if record_sets == 0 || mib == Some(0) {
+    let per_zone = args
+        .max_record_sets_per_zone
+        .or(file.max_record_sets_per_zone)
+        .unwrap_or(defaults.record_sets_per_zone);
+    if record_sets == 0 || mib == Some(0) || per_zone == 0 {
         return Err(UsageError(
-            "max_record_sets and max_state_mib: expected a value above 0".into(),
+            "max_record_sets, max_record_sets_per_zone and max_state_mib: expected a value above 0"
+                .into(),
         ));
     }
     Ok(resolver::store::StateLimits {
         record_sets,
         bytes: mib.map_or(defaults.bytes, |m| m.saturating_mul(1024 * 1024)),
+        record_sets_per_zone: per_zone,
     })
 }
 

@@ -1131,6 +1131,24 @@ async fn a_target_deleted_through_the_api_disappears_from_metrics() {
     assert!(text.contains(&format!("{} 1", series("t2"))), "{text}");
 }
 
+/// `wavelb health --check-config` with the configuration at `path`: it must succeed; its stdout
+/// and stderr.
+fn check_config(path: &std::path::Path) -> (String, String) {
+    let out = Command::new(BIN)
+        .args([
+            "--config",
+            path.to_str().unwrap(),
+            "health",
+            "--check-config",
+        ])
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    (String::from_utf8_lossy(&out.stdout).into_owned(), stderr)
+}
+
 /// Issue 23, item 8: `wavelb health --check-config` warns when `[global]` runs without an
 /// ownership key (anyone with zone write access can then pin a zone), and is quiet with one.
 #[test]
@@ -1175,23 +1193,7 @@ coordinates = [40.71, -74.01]
             ),
         )
         .unwrap();
-        let out = Command::new(BIN)
-            .args([
-                "--config",
-                path.to_str().unwrap(),
-                "health",
-                "--check-config",
-            ])
-            .env_remove("RUST_LOG")
-            .output()
-            .unwrap();
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stderr).into_owned()
+        check_config(&path).1
     };
     let unsigned = config("");
     assert!(
@@ -1202,6 +1204,44 @@ coordinates = [40.71, -74.01]
     );
     let signed = config(&format!("ownership_key_file = {:?}", key.to_str().unwrap()));
     assert!(!signed.contains("ownership key"), "{signed}");
+}
+
+/// Issue 25, item 9: `wavelb health --check-config` counts the record sets its pools can put in
+/// each hosted zone (two per target at 100 targets a pool, a lease per pool, the apex) and
+/// warns when a zone would pass Route 53's quota of 10 000, or the quota set in `[route53]`.
+#[test]
+fn check_config_counts_record_sets_per_hosted_zone_against_the_quota() {
+    let dir = tempfile::tempdir().unwrap();
+    let check = |pools: usize, route53: &str| {
+        let path = dir.path().join("fleet.toml");
+        let mut text: String = (0..pools)
+            .map(|i| format!("[[pool]]\nname = \"p{i}.lab.test\"\nzone = \"lab.test\"\n\n"))
+            .collect();
+        text.push_str("[[pool]]\nname = \"www.other.test\"\nzone = \"other.test\"\n\n");
+        text.push_str(&format!(
+            "[route53]\n{route53}\n\n[health]\n[health.probe]\nkind = \"udp\"\nport = 4000\n\
+             send = \"ping\"\nexpect = \"ping\"\n"
+        ));
+        std::fs::write(&path, text).unwrap();
+        check_config(&path)
+    };
+    let (stdout, stderr) = check(50, "");
+    assert!(
+        stdout.contains("hosted zone lab.test.: up to 10052 record sets of its quota of 10000")
+            && stdout.contains("hosted zone other.test.: up to 203 record sets"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("warning: hosted zone lab.test.: its 50 pools hold up to 10052")
+            && stderr.contains("over the quota of 10000")
+            && !stderr.contains("other.test"),
+        "{stderr}"
+    );
+    let (_, stderr) = check(40, "");
+    assert!(stderr.contains("near the quota of 10000"), "{stderr}");
+    let (stdout, stderr) = check(50, "max_record_sets_per_zone = 20000");
+    assert!(!stderr.contains("warning"), "{stderr}");
+    assert!(stdout.contains("of its quota of 20000"), "{stdout}");
 }
 
 /// Issue 23, item 8: a forged ownership record beside a zone's tier record makes the zone

@@ -812,6 +812,56 @@ fn route53_limits_refuse_long_comments_and_references_and_big_sets() {
     assert_eq!(status, 201, "{text}");
 }
 
+/// Issue 25, item 9: the quota of record sets per hosted zone is Route 53's 10 000 by default and
+/// `--max-record-sets-per-zone` when AWS raised it: GetHostedZoneLimit reports it, a change past
+/// it gets `InvalidChangeBatch` naming the zone, the count and the limit, and nothing of it is
+/// applied.
+#[test]
+fn each_hosted_zone_holds_its_quota_of_record_sets() {
+    let limit = |api: &str, zone: &str| {
+        let (status, body) = testkit::http(
+            "GET",
+            &format!("{api}/2013-04-01/hostedzonelimit/{zone}/MAX_RRSETS_BY_ZONE"),
+            "",
+        );
+        assert_eq!(status, 200, "{body}");
+        body
+    };
+    let r = resolver(&[]);
+    let api = r.field("api_url");
+    let text = limit(&api, &zone_id(&api, "lab.test"));
+    assert!(text.contains("<Value>10000</Value>"), "{text}");
+    // Raised to 5: the apex SOA and NS, and three more.
+    let r = resolver(&["--max-record-sets-per-zone", "5"]);
+    let api = r.field("api_url");
+    let zone = zone_id(&api, "lab.test");
+    let rrset = format!("{api}/2013-04-01/hostedzone/{zone}/rrset");
+    let one = vec!["192.0.2.1".to_owned()];
+    let create = |names: &[&str]| {
+        let changes: Vec<(&str, &str, &[String])> = names
+            .iter()
+            .map(|n| ("CREATE", *n, one.as_slice()))
+            .collect();
+        testkit::http("POST", &rrset, &batch_body(&changes, "quota"))
+    };
+    let (status, text) = create(&["a.lab.test", "b.lab.test"]);
+    assert_eq!(status, 200, "{text}");
+    let (status, text) = create(&["c.lab.test", "d.lab.test"]);
+    assert_eq!(status, 400, "{text}");
+    assert!(
+        text.contains("<Code>InvalidChangeBatch</Code>")
+            && text.contains("lab.test. would hold 6 record sets; the limit is 5"),
+        "{text}"
+    );
+    let text = limit(&api, &zone);
+    assert!(
+        text.contains("<Value>5</Value>") && text.contains("<Count>4</Count>"),
+        "{text}"
+    );
+    let (status, text) = create(&["c.lab.test"]);
+    assert_eq!(status, 200, "{text}");
+}
+
 /// `n` distinct IPv4 addresses in 10.`net`.0.0/16.
 fn addresses(net: usize, n: usize) -> Vec<String> {
     (0..n)
@@ -1205,6 +1255,22 @@ fn health_checks_probe_real_targets_and_steer_weighted_answers() {
         text.contains("ok: unhealthy skipped, all unhealthy answered"),
         "{text}"
     );
+}
+
+/// Issue 25, item 8: `Regions` takes 3–64 of Route 53's eight checker Regions, every
+/// observation names one of them in turn, and a string match's body has its own two seconds.
+#[test]
+fn health_checks_name_real_checker_regions_and_time_the_body_on_its_own() {
+    let r = resolver(&[]);
+    let out = py("route53_health.py", &["checkers", &r.field("api_url")]);
+    let text = assert_ok(&out, "checker Regions and the string match's body");
+    for line in [
+        "observations named: eu-west-1, sa-east-1",
+        "slow body: Success: HTTP Status Code 200, OK",
+        "ok: Regions validated",
+    ] {
+        assert!(text.contains(line), "{line}: {text}");
+    }
 }
 
 /// Runs the venv's aws CLI against `api` and parses its JSON output.

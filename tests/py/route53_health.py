@@ -9,6 +9,10 @@ Usage:
   python route53_health.py dns RESOLVER_URL DNS_HOST DNS_PORT
       Two HTTP targets, a health check each, two weighted records carrying them: a target that
       goes down stops being answered; when both are down, both are answered again.
+  python route53_health.py checkers RESOLVER_URL
+      Regions as Route 53 validates it (3-64 of the eight checker Regions), observations named
+      after each checker Region in turn, and a string match whose body comes after the status
+      line's two seconds but within its own.
   python route53_health.py secrets RESOLVER_URL
       Targets that answer with a secret in their first line, reason phrase, headers or body: no
       GetHealthCheckStatus answer quotes it.
@@ -38,6 +42,8 @@ import threading
 import time
 import uuid
 
+import boto3
+import botocore.config
 import dns.message
 import dns.query
 from botocore.exceptions import ClientError
@@ -341,7 +347,7 @@ def dns_scenario(resolver_url, host, port):
         for sid, check, value in (("one", checks[0], "192.0.2.1"), ("two", checks[1], "192.0.2.2"))]})
     for check in checks:
         ok = wait_status(r53, check, "Success")
-        assert ok["Region"] == "lab" and ok["IPAddress"] == "127.0.0.1", ok
+        assert ok["Region"] in CHECKER_REGIONS and ok["IPAddress"] == "127.0.0.1", ok
         assert ok["StatusReport"]["Status"] == "Success: HTTP Status Code 200, OK", ok
     wait_answers(host, port, www, {"192.0.2.1", "192.0.2.2"})
     kinds(r53)
@@ -358,15 +364,110 @@ def dns_scenario(resolver_url, host, port):
     print("ok: unhealthy skipped, all unhealthy answered")
 
 
-# What a hostile target sends; none of it may reach a status report.
-SECRET = "AKIAIOSFODNN7EXAMPLE"
+# Route 53's checker Regions: the valid values of HealthCheckRegion (API reference, HealthCheckConfig).
+CHECKER_REGIONS = ["us-east-1", "us-west-1", "us-west-2", "eu-west-1", "ap-southeast-1", "ap-southeast-2",
+                   "ap-northeast-1", "sa-east-1"]
 
 
-def raw_server(reply):
-    """A TCP server on 127.0.0.1 answering every connection with `reply` after the request head."""
+def refused(call, what, failures):
+    try:
+        call()
+        failures.append("%s was accepted" % what)
+    except ClientError as e:
+        if e.response["Error"]["Code"] != "InvalidInput":
+            failures.append("%s: %s" % (what, e.response["Error"]))
+
+
+def wait_observations(r53, check, count, deadline=30):
+    end = time.time() + deadline
+    while time.time() < end:
+        observations = r53.get_health_check_status(HealthCheckId=check)["HealthCheckObservations"]
+        if len(observations) >= count:
+            return observations
+        time.sleep(0.5)
+    sys.exit("FAILED: health check %s had fewer than %d observations within %ds" % (check, count, deadline))
+
+
+def checkers_scenario(resolver_url):
+    # boto3 checks Regions' length itself; the resolver must refuse what slips past it.
+    r53 = boto3.client("route53", endpoint_url=resolver_url, region_name="us-east-1",
+                       aws_access_key_id="lab", aws_secret_access_key="lab",
+                       config=botocore.config.Config(parameter_validation=False))
+    target = serve()
+    port = target.server_address[1]
+    failures = []
+    for regions, why in ((CHECKER_REGIONS[:2], "two Regions"), (["lab", "us-east-1", "us-west-1"], "Region lab"),
+                         (CHECKER_REGIONS * 8 + ["us-east-1"], "65 Regions")):
+        refused(lambda: r53.create_health_check(CallerReference=uuid.uuid4().hex,
+                                                HealthCheckConfig=http_config(port, Regions=regions)),
+                "CreateHealthCheck with %s" % why, failures)
+    three = ["sa-east-1", "eu-west-1", "ap-northeast-1"]
+    check = r53.create_health_check(CallerReference=uuid.uuid4().hex,
+                                    HealthCheckConfig=http_config(port, Regions=three))["HealthCheck"]
+    if check["HealthCheckConfig"]["Regions"] != three:
+        failures.append("Regions echoed as %s" % check["HealthCheckConfig"]["Regions"])
+    default = r53.create_health_check(CallerReference=uuid.uuid4().hex,
+                                      HealthCheckConfig=http_config(port))["HealthCheck"]["Id"]
+    refused(lambda: r53.update_health_check(HealthCheckId=check["Id"], Regions=three[:2]),
+            "UpdateHealthCheck with two Regions", failures)
+    # Each probe is named after the next configured Region; the newest observation comes first.
+    first = wait_observations(r53, check["Id"], 1)
+    second = wait_observations(r53, check["Id"], 2)
+    named = [o["Region"] for o in second]
+    if [first[0]["Region"]] != three[:1] or named != [three[1], three[0]]:
+        failures.append("observations named %s then %s, expected %s in turn" % (
+            [o["Region"] for o in first], named, three))
+    print("observations named: %s" % ", ".join(named))
+    # A check without Regions: all eight in turn, from the first (oldest last).
+    observed = [o["Region"] for o in wait_observations(r53, default, 1)][::-1]
+    if observed != CHECKER_REGIONS[:len(observed)]:
+        failures.append("a check without Regions was observed from %s" % observed)
+    reset = r53.update_health_check(HealthCheckId=check["Id"], ResetElements=["Regions"])["HealthCheck"]
+    if reset["HealthCheckConfig"].get("Regions"):
+        failures.append("ResetElements Regions left %s" % reset["HealthCheckConfig"]["Regions"])
+    # A string match: the status line after 1.5 s, the body 1.5 s later (3 s after the connection).
+    slow = scripted_server([(1.5, b"HTTP/1.1 200 OK\r\n\r\n"), (1.5, b"the needle")])
+    matched = r53.create_health_check(CallerReference=uuid.uuid4().hex, HealthCheckConfig={
+        "Type": "HTTP_STR_MATCH", "IPAddress": "127.0.0.1", "Port": slow.getsockname()[1], "ResourcePath": "/",
+        "SearchString": "needle", "RequestInterval": 10, "FailureThreshold": 1})["HealthCheck"]["Id"]
+    report = wait_observations(r53, matched, 1)[0]["StatusReport"]["Status"]
+    print("slow body: %s" % report)
+    if report != "Success: HTTP Status Code 200, OK":
+        failures.append("a body 1.5 s after the status line got %r" % report)
+    for c in (check["Id"], default, matched):
+        r53.delete_health_check(HealthCheckId=c)
+    slow.close()
+    target.shutdown()
+    if failures:
+        sys.exit("FAILED:\n" + "\n".join(failures))
+    print("ok: Regions validated, observations named after checker Regions, the body timed on its own")
+
+
+def scripted_server(steps, keep_open=True):
+    """A TCP server on 127.0.0.1 answering every connection, after the request head, with
+    `steps` ([(pause seconds, bytes)]), then closing it, or with `keep_open` keeping it open
+    until the client hangs up."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(16)
+
+    def one(conn):
+        with conn:
+            try:
+                conn.settimeout(10 if keep_open else 2)
+                head = b""
+                while b"\r\n\r\n" not in head and len(head) < 65536:
+                    chunk = conn.recv(4096)
+                    if not chunk:
+                        break
+                    head += chunk
+                for pause, data in steps:
+                    time.sleep(pause)  # the target's own slowness, not a synchronisation
+                    conn.sendall(data)
+                if keep_open:
+                    conn.recv(1)
+            except OSError:
+                pass
 
     def answer():
         while True:
@@ -374,20 +475,18 @@ def raw_server(reply):
                 conn, _ = listener.accept()
             except OSError:
                 return
-            with conn:
-                conn.settimeout(2)
-                head = b""
-                try:
-                    while b"\r\n\r\n" not in head and len(head) < 65536:
-                        chunk = conn.recv(4096)
-                        if not chunk:
-                            break
-                        head += chunk
-                    conn.sendall(reply)
-                except OSError:
-                    pass
+            threading.Thread(target=one, args=(conn,), daemon=True).start()
     threading.Thread(target=answer, daemon=True).start()
     return listener
+
+
+# What a hostile target sends; none of it may reach a status report.
+SECRET = "AKIAIOSFODNN7EXAMPLE"
+
+
+def raw_server(reply):
+    """A TCP server on 127.0.0.1 answering every connection with `reply` after the request head."""
+    return scripted_server([(0, reply)], keep_open=False)
 
 
 def secrets_scenario(resolver_url):
@@ -529,6 +628,8 @@ def stored_scenario(resolver_url, checks):
 
 if sys.argv[1] == "diff":
     diff(sys.argv[2], sys.argv[3])
+elif sys.argv[1] == "checkers":
+    checkers_scenario(sys.argv[2])
 elif sys.argv[1] == "secrets":
     secrets_scenario(sys.argv[2])
 elif sys.argv[1] == "metadata":

@@ -95,7 +95,7 @@ pub(super) async fn delete(shared: &Shared, id: &str) -> ApiResult {
     Ok(ok(StatusCode::OK, "DeleteHealthCheckResponse", ""))
 }
 
-/// `GET /2013-04-01/healthcheck/{id}/status`: the lab's one checker and its last result.
+/// `GET /2013-04-01/healthcheck/{id}/status`: the last result of each checker Region.
 pub(super) async fn status(shared: &Shared, id: &str) -> ApiResult {
     let store = shared.store.lock().await;
     let check = store.health_check(id)?;
@@ -105,10 +105,10 @@ pub(super) async fn status(shared: &Shared, id: &str) -> ApiResult {
              of its children"
         )));
     }
-    let last = store.check_state(id).and_then(|s| s.last.as_ref());
+    let observations = store.check_state(id).map_or(&[][..], |s| s.observations());
     Ok(ok(
         StatusCode::OK,
         "GetHealthCheckStatusResponse",
-        &xml::observations(check, last),
+        &xml::observations(check, observations),
     ))
 }

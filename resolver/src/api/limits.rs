@@ -30,7 +30,7 @@ pub(super) async fn hosted_zone(shared: &Shared, zone: &str, kind: &str) -> ApiR
         "MAX_RRSETS_BY_ZONE" => limit(
             "GetHostedZoneLimitResponse",
             kind,
-            registry::zone::MAX_RECORD_SETS,
+            store.record_sets_per_zone(),
             zone.records.len(),
         ),
         "MAX_VPCS_ASSOCIATED_BY_ZONE" => Err(ApiError::new(

@@ -11,13 +11,16 @@ pub const DEFAULT_MAX_RECORD_SETS: usize = 200_000;
 /// set identifiers, values, alias targets and health check ids, as [`set_bytes`] counts them.
 pub const DEFAULT_MAX_STATE_BYTES: u64 = 128 * 1024 * 1024;
 
-/// The bound on the whole state.
+/// The bound on the whole state, and Route 53's quota on each hosted zone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StateLimits {
     /// Record sets in all zones together.
     pub record_sets: usize,
     /// Bytes of all record sets together ([`set_bytes`]).
     pub bytes: u64,
+    /// Record sets in one hosted zone (`--max-record-sets-per-zone`): Route 53's quota,
+    /// [`registry::zone::MAX_RECORD_SETS`] unless AWS raised it on request.
+    pub record_sets_per_zone: usize,
 }
 
 impl Default for StateLimits {
@@ -25,6 +28,7 @@ impl Default for StateLimits {
         Self {
             record_sets: DEFAULT_MAX_RECORD_SETS,
             bytes: DEFAULT_MAX_STATE_BYTES,
+            record_sets_per_zone: registry::zone::MAX_RECORD_SETS,
         }
     }
 }

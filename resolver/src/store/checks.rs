@@ -224,8 +224,9 @@ impl Store {
     }
 
     /// The endpoint checks whose probe is due at `now_ms` (enabled ones only), each marked as
-    /// probed so that the next call leaves it out until its interval has passed.
-    pub fn take_due_probes(&mut self, now_ms: u64) -> Vec<(String, HealthCheckConfig)> {
+    /// probed so that the next call leaves it out until its interval has passed, and named after
+    /// the next of its checker Regions.
+    pub fn take_due_probes(&mut self, now_ms: u64) -> Vec<DueProbe> {
         let mut due = Vec::new();
         for (id, check) in &self.health_checks {
             let config = &check.config;
@@ -234,7 +235,11 @@ impl Store {
             }
             let state = self.check_states.entry(id.clone()).or_default();
             if state.take_due(now_ms, config.request_interval) {
-                due.push((id.clone(), config.clone()));
+                due.push(DueProbe {
+                    id: id.clone(),
+                    config: config.clone(),
+                    region: state.next_region(&config.checker_regions()),
+                });
             }
         }
         due
@@ -244,16 +249,26 @@ impl Store {
     /// statuses DNS answers use, CALCULATED parents included, may have changed). A check deleted
     /// meanwhile is ignored.
     pub fn record_probe(&mut self, id: &str, observation: Observation) -> bool {
-        let Some(threshold) = self
-            .health_checks
-            .get(id)
-            .map(|c| c.config.failure_threshold)
-        else {
+        let Some(config) = self.health_checks.get(id).map(|c| &c.config) else {
             return false;
         };
         let state = self.check_states.entry(id.to_owned()).or_default();
-        state.observe(observation, threshold)
+        let changed = state.observe(observation, config.failure_threshold);
+        state.keep_regions(&config.checker_regions());
+        changed
     }
+}
+
+/// A probe [`Store::take_due_probes`] found due: the check, its settings, and the checker Region
+/// its observation is named after.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueProbe {
+    /// The health check's id.
+    pub id: String,
+    /// Its settings when the probe was due.
+    pub config: HealthCheckConfig,
+    /// The checker Region of this probe (GetHealthCheckStatus's `Region`).
+    pub region: &'static str,
 }
 
 #[cfg(test)]
@@ -269,6 +284,7 @@ impl Store {
         };
         let (check, _) = self.create_health_check(reference, input).unwrap();
         let failure = Observation {
+            region: crate::healthcheck::CHECKER_REGIONS[0],
             success: false,
             report: "Failure: test".into(),
             at_ms: 1,
@@ -296,6 +312,7 @@ mod tests {
 
     fn failure(at_ms: u64) -> Observation {
         Observation {
+            region: crate::healthcheck::CHECKER_REGIONS[0],
             success: false,
             report: "Failure: test".into(),
             at_ms,

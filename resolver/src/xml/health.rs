@@ -162,12 +162,13 @@ pub fn health_check(check: &HealthCheck) -> String {
     )
 }
 
-/// `<HealthCheckObservations>` of GetHealthCheckStatus: the lab's one checker (region `lab`)
-/// and its last result, or none before the first probe.
-pub fn observations(check: &HealthCheck, last: Option<&Observation>) -> String {
+/// `<HealthCheckObservations>` of GetHealthCheckStatus: the last result of each checker Region
+/// the lab's one checker has named a probe after (newest first), none before the first probe.
+pub fn observations(check: &HealthCheck, observations: &[Observation]) -> String {
     let mut out = String::from("<HealthCheckObservations>");
-    if let Some(o) = last {
-        out.push_str("<HealthCheckObservation><Region>lab</Region>");
+    for o in observations {
+        out.push_str("<HealthCheckObservation>");
+        element(&mut out, "Region", o.region);
         if let Some(ip) = check.config.ip_address {
             element(&mut out, "IPAddress", ip);
         }
@@ -187,10 +188,17 @@ mod tests {
 
     #[test]
     fn a_create_request_as_boto3_sends_it_round_trips() {
-        let body = r#"<?xml version="1.0" encoding="UTF-8"?><CreateHealthCheckRequest xmlns="https://route53.amazonaws.com/doc/2013-04-01/"><CallerReference>r1</CallerReference><HealthCheckConfig><IPAddress>127.0.0.1</IPAddress><Port>8080</Port><Type>HTTP</Type><ResourcePath>/health</ResourcePath><RequestInterval>10</RequestInterval><FailureThreshold>2</FailureThreshold><Regions><Region>us-east-1</Region></Regions></HealthCheckConfig></CreateHealthCheckRequest>"#;
+        let body = r#"<?xml version="1.0" encoding="UTF-8"?><CreateHealthCheckRequest xmlns="https://route53.amazonaws.com/doc/2013-04-01/"><CallerReference>r1</CallerReference><HealthCheckConfig><IPAddress>127.0.0.1</IPAddress><Port>8080</Port><Type>HTTP</Type><ResourcePath>/health</ResourcePath><RequestInterval>10</RequestInterval><FailureThreshold>2</FailureThreshold><Regions><Region>us-east-1</Region><Region>eu-west-1</Region><Region>sa-east-1</Region></Regions></HealthCheckConfig></CreateHealthCheckRequest>"#;
         let req = parse_create_health_check(body).unwrap();
         assert_eq!(req.caller_reference, "r1");
-        assert_eq!(req.config.regions, Some(vec!["us-east-1".to_owned()]));
+        assert_eq!(
+            req.config.regions,
+            Some(
+                ["us-east-1", "eu-west-1", "sa-east-1"]
+                    .map(String::from)
+                    .to_vec()
+            )
+        );
         let created = req.config.clone().create().unwrap();
         let check = HealthCheck {
             id: "id-1".into(),
@@ -200,7 +208,9 @@ mod tests {
         };
         let written = health_check(&check);
         assert!(
-            written.contains("<Port>8080</Port><Type>HTTP</Type>"),
+            written.contains("<Port>8080</Port><Type>HTTP</Type>")
+                && written
+                    .contains("<Regions><Region>us-east-1</Region><Region>eu-west-1</Region>"),
             "{written}"
         );
         // The written config, read back as a request, is the same configuration.
