@@ -1206,6 +1206,51 @@ coordinates = [40.71, -74.01]
     assert!(!signed.contains("ownership key"), "{signed}");
 }
 
+/// Issue 25, item 3: one `wavelb health` probes every pool of its tier at their private
+/// addresses, which it reaches only inside its own VPC: `--check-config` refuses a tier over two
+/// parent Regions (exit 2, naming both), unless `[health] probe_across_regions = true`.
+#[test]
+fn check_config_refuses_a_tier_over_two_regions_unless_told_the_path_exists() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("us.toml");
+    let write = |health: &str| {
+        std::fs::write(
+            &path,
+            format!(
+                "[[pool]]\nname = \"www.lab.test\"\nzone = \"lab.test\"\n\
+                 [[pool]]\nname = \"api.lab.test\"\nzone = \"lab.test\"\n\
+                 [health]\n{health}\n[health.probe]\nkind = \"udp\"\nport = 4000\n\
+                 send = \"ping\"\nexpect = \"ping\"\n\
+                 [global]\nname = \"edge.lab.test\"\n\
+                 [[global.zone]]\npool = \"www.lab.test\"\nwavelength_zone = \"us-east-1-wl1-bos-wlz-1\"\n\
+                 [[global.zone]]\npool = \"api.lab.test\"\nwavelength_zone = \"usw2-wl1-las-wlz1\"\n"
+            ),
+        )
+        .unwrap();
+    };
+    write("");
+    let out = Command::new(BIN)
+        .args([
+            "--config",
+            path.to_str().unwrap(),
+            "health",
+            "--check-config",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(
+            "us-east-1 (us-east-1-wl1-bos-wlz-1) and us-west-2 (us-west-2-wl1-las-wlz-1)"
+        ) && stderr.contains("probe_across_regions = true"),
+        "{stderr}"
+    );
+    write("probe_across_regions = true");
+    let (stdout, _) = check_config(&path);
+    assert!(stdout.contains("configuration is valid"), "{stdout}");
+}
+
 /// Issue 25, item 9: `wavelb health --check-config` counts the record sets its pools can put in
 /// each hosted zone (two per target at 100 targets a pool, a lease per pool, the apex) and
 /// warns when a zone would pass Route 53's quota of 10 000, or the quota set in `[route53]`.
