@@ -18,4 +18,5 @@ pub mod metrics;
 pub mod readmit;
 pub mod tier;
 pub mod tier_controller;
+pub mod tier_rejects;
 pub mod witness;
