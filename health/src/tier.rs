@@ -299,6 +299,12 @@ mod tests {
         }
     }
 
+    /// A decision of a controller that just started (no hysteresis memory, no fallback
+    /// record, nothing stale) at time 0.
+    fn first(p: &TierPolicy, zones: &[ZoneInput]) -> TierDecision {
+        decide(p, zones, None, &[], &mut Hysteresis::default(), 0)
+    }
+
     /// Runs a decision and feeds its standings back, as the next round would read them.
     fn round(
         p: &TierPolicy,
@@ -537,25 +543,11 @@ mod tests {
             zone("pinned", 4, Some(true)),
         ];
         zones[2].foreign = true;
-        let d = decide(
-            &policy(true),
-            &zones,
-            None,
-            &[],
-            &mut Hysteresis::default(),
-            0,
-        );
+        let d = first(&policy(true), &zones);
         assert!(d.in_tier.is_empty(), "{d:?}");
         assert!(d.fallback_in);
         assert!(!d.wanted.contains_key("pinned"), "never planned");
-        let d = decide(
-            &policy(false),
-            &zones,
-            None,
-            &[],
-            &mut Hysteresis::default(),
-            0,
-        );
+        let d = first(&policy(false), &zones);
         assert_eq!(d.in_tier, ["nyc"]);
         assert_eq!(d.kept.as_deref(), Some("nyc"), "the healthiest owned zone");
     }
@@ -574,14 +566,7 @@ mod tests {
         };
         // Healthy verdicts (a target being unparked this round) but no records yet: out.
         let zones = vec![empty("bos", 2, None), zone("nyc", 4, None)];
-        let d = decide(
-            &policy(false),
-            &zones,
-            None,
-            &[],
-            &mut Hysteresis::default(),
-            0,
-        );
+        let d = first(&policy(false), &zones);
         assert_eq!(d.in_tier, ["nyc"]);
         assert_eq!(d.wanted["bos"].as_ref().unwrap().why, why::EMPTY_POOL);
         // A zone in the tier whose pool empties leaves at once, whatever leave_after says.
@@ -590,33 +575,26 @@ mod tests {
             ..policy(false)
         };
         let zones = vec![empty("bos", 2, Some(true)), zone("nyc", 4, Some(true))];
-        let d = decide(&p, &zones, None, &[], &mut Hysteresis::default(), 0);
+        let d = first(&p, &zones);
         assert_eq!(d.in_tier, ["nyc"]);
         // Every zone below min_healthy: the one kept has records, even with fewer healthy
         // targets than an empty one.
         let zones = vec![empty("bos", 1, None), zone("nyc", 0, None)];
-        let d = decide(&p, &zones, None, &[], &mut Hysteresis::default(), 0);
+        let d = first(&p, &zones);
         assert_eq!(
             (d.in_tier.as_slice(), d.kept.as_deref()),
             (["nyc".to_owned()].as_slice(), Some("nyc"))
         );
         // Every pool empty: one already in stays kept (its record is there) …
         let zones = vec![empty("bos", 0, Some(false)), empty("nyc", 0, Some(true))];
-        let d = decide(&p, &zones, None, &[], &mut Hysteresis::default(), 0);
+        let d = first(&p, &zones);
         assert_eq!(d.kept.as_deref(), Some("nyc"));
         // … but none that is out is put in.
         let zones = vec![empty("bos", 0, Some(false)), empty("nyc", 0, None)];
-        let d = decide(&p, &zones, None, &[], &mut Hysteresis::default(), 0);
+        let d = first(&p, &zones);
         assert!(d.in_tier.is_empty() && d.kept.is_none(), "{d:?}");
         // With a fallback, the fallback answers instead.
-        let d = decide(
-            &policy(true),
-            &zones,
-            None,
-            &[],
-            &mut Hysteresis::default(),
-            0,
-        );
+        let d = first(&policy(true), &zones);
         assert!(d.in_tier.is_empty() && d.fallback_in, "{d:?}");
     }
 }
