@@ -545,6 +545,12 @@ impl<S: PoolStore + 'static, P: Probe> Controller<S, P> {
                         .filter(|id| verdict(id) == Health::Healthy)
                         .count(),
                     total: counted.len(),
+                    records: sets
+                        .iter()
+                        .filter(|s| {
+                            s.name == self.pool.name && s.rtype == self.pool.record_type.as_str()
+                        })
+                        .count(),
                 });
             }
         }
@@ -1750,42 +1756,76 @@ mod tests {
             .collect()
     }
 
-    /// Two zones' pools, each with its own controller, and the zone tier over them, all in one
-    /// process as `wavelb health` runs them.
-    #[tokio::test(start_paused = true)]
-    async fn a_dead_zone_leaves_the_tier_and_returns_after_return_after() {
-        use crate::global::GlobalConfig;
-        use crate::tier_controller::TierController;
-        use registry::tier::classify as tier_view;
-
-        let store = Arc::new(MemoryStore::new(Fqdn::parse("example.com").unwrap()));
-        let pools: Vec<PoolSpec> = ["bos", "nyc"]
+    /// The pools `<zone>.example.com` of `zones`.
+    fn zone_pools(zones: &[&str]) -> Vec<PoolSpec> {
+        zones
             .iter()
             .map(|z| PoolSpec {
                 name: Fqdn::parse(&format!("{z}.example.com")).unwrap(),
                 ..pool()
             })
-            .collect();
-        register(&store, &pools[0], 1..=2).await;
-        register(&store, &pools[1], 3..=4).await;
-        let global: GlobalConfig = toml::from_str(
-            "name = \"edge.example.com\"\nreturn_after = \"30s\"\n\
-             [[zone]]\npool = \"bos.example.com\"\nwavelength_zone = \"bos\"\ncoordinates = [42.36, -71.06]\n\
-             [[zone]]\npool = \"nyc.example.com\"\nwavelength_zone = \"nyc\"\ncoordinates = [40.71, -74.01]\n",
-        )
-        .unwrap();
-        let spec = global.spec(&pools, "Z1").unwrap();
-        let mut registry = Registry::default();
-        let metrics = HealthMetrics::register(&mut registry);
-        let (tier, reports) = TierController::new(
+            .collect()
+    }
+
+    /// The zone tier `edge.example.com` over `pools` in `store` (the zone `bos`, `nyc` or `dfw`
+    /// of each placed at its city), `global` adding keys to its `[global]` table: its spec,
+    /// its controller (5 s rounds, a 15 s lease, the clock following tokio's), and one health
+    /// report per zone.
+    fn tier_over(
+        store: &Arc<MemoryStore>,
+        pools: &[PoolSpec],
+        global: &str,
+        metrics: &HealthMetrics,
+    ) -> (
+        registry::tier::TierSpec,
+        crate::tier_controller::TierController<MemoryStore>,
+        Vec<crate::tier_controller::HealthReport>,
+    ) {
+        let place = |z: &str| match z {
+            "bos" => "42.36, -71.06",
+            "nyc" => "40.71, -74.01",
+            _ => "32.78, -96.80",
+        };
+        let mut text = format!("name = \"edge.example.com\"\n{global}\n");
+        for p in pools {
+            let zone = p.name.without_dot().trim_end_matches(".example.com");
+            text.push_str(&format!(
+                "[[zone]]\npool = \"{}\"\nwavelength_zone = \"{zone}\"\ncoordinates = [{}]\n",
+                p.name.without_dot(),
+                place(zone)
+            ));
+        }
+        let global: crate::global::GlobalConfig = toml::from_str(&text).unwrap();
+        let spec = global.spec(pools, "Z1").unwrap();
+        let (tier, reports) = crate::tier_controller::TierController::new(
             spec.clone(),
             global.policy().unwrap(),
-            Arc::clone(&store),
+            Arc::clone(store),
             "c-a".into(),
             Duration::from_secs(15),
             Duration::from_secs(5),
             metrics.clone(),
         );
+        (
+            spec,
+            tier.with_clock(Clock::following_tokio(START)),
+            reports,
+        )
+    }
+
+    /// Two zones' pools, each with its own controller, and the zone tier over them, all in one
+    /// process as `wavelb health` runs them.
+    #[tokio::test(start_paused = true)]
+    async fn a_dead_zone_leaves_the_tier_and_returns_after_return_after() {
+        use registry::tier::classify as tier_view;
+
+        let store = Arc::new(MemoryStore::new(Fqdn::parse("example.com").unwrap()));
+        let pools = zone_pools(&["bos", "nyc"]);
+        register(&store, &pools[0], 1..=2).await;
+        register(&store, &pools[1], 3..=4).await;
+        let mut registry = Registry::default();
+        let metrics = HealthMetrics::register(&mut registry);
+        let (spec, tier, reports) = tier_over(&store, &pools, "return_after = \"30s\"", &metrics);
         let script = Arc::new(Script::default());
         let (stop, stopped) = watch::channel(false);
         let stopped = move || {
@@ -1809,10 +1849,7 @@ mod tests {
             .with_health_report(report);
             tasks.push(tokio::spawn(controller.run(stopped(), |_| {})));
         }
-        tasks.push(tokio::spawn(
-            tier.with_clock(Clock::following_tokio(START))
-                .run(stopped()),
-        ));
+        tasks.push(tokio::spawn(tier.run(stopped())));
         let published = |store: &MemoryStore| -> Vec<String> {
             tier_view(&spec, &store.sets())
                 .published()
@@ -1876,5 +1913,188 @@ mod tests {
         for t in tasks {
             t.await.unwrap();
         }
+    }
+
+    /// Issue 25, item 5: one zone never blocks the tier. (a) A zone whose pool has no records is
+    /// never planned in, even with healthy verdicts. (b) When Route 53 refuses one zone's change
+    /// for good (here its pool emptied after its controller reported records: an alias to it is
+    /// a permanent `InvalidChangeBatch`), the other zones' changes of the same round still land,
+    /// the refusal is counted and logged with the zone, the same change waits
+    /// `RETRY_AFTER_SECS` while later rounds write the others, and it lands once it can.
+    #[tokio::test(start_paused = true)]
+    async fn a_zone_whose_change_route53_refuses_never_blocks_the_others() {
+        use crate::metrics::TierZoneLabels;
+        use crate::tier::ZoneHealth;
+        use crate::tier_rejects::RETRY_AFTER_SECS;
+        use registry::tier::classify as tier_view;
+
+        let logs = Logs::default();
+        let _capture = logs.capture();
+        let store = Arc::new(MemoryStore::new(Fqdn::parse("example.com").unwrap()));
+        let pools = zone_pools(&["bos", "nyc", "dfw"]);
+        // bos's last agent has left: its pool has no records.
+        register(&store, &pools[1], 3..=3).await;
+        register(&store, &pools[2], 4..=4).await;
+        let mut registry = Registry::default();
+        let metrics = HealthMetrics::register(&mut registry);
+        let (spec, mut tier, reports) =
+            tier_over(&store, &pools, "return_after = \"0s\"", &metrics);
+        let health = |healthy, records| ZoneHealth {
+            healthy,
+            total: 1,
+            records,
+        };
+        let published = || -> Vec<String> {
+            tier_view(&spec, &store.sets())
+                .published()
+                .map(str::to_owned)
+                .collect()
+        };
+        let refused = || {
+            let c = store.calls();
+            c.batches - c.accepted
+        };
+        let zone = |id: &str| TierZoneLabels {
+            tier: "edge.example.com".into(),
+            zone: id.into(),
+        };
+        // (a) bos has a healthy verdict (a target unparked this round, say) but no records:
+        // never planned in; nothing is refused.
+        reports[0].publish(health(1, 0));
+        reports[1].publish(health(1, 1));
+        reports[2].publish(health(0, 1));
+        tier.round().await.unwrap();
+        assert_eq!(published(), ["nyc"]);
+        assert_eq!(refused(), 0, "no alias to an empty pool was submitted");
+        let view = tier_view(&spec, &store.sets());
+        assert_eq!(view.owned["bos"].standing.why, crate::tier::why::EMPTY_POOL);
+        assert_eq!(metrics.tier_rejected.get_or_create(&zone("bos")).get(), 0);
+
+        // (b) bos's controller reports a record it read just before the pool emptied, and dfw
+        // recovers in the same round: Route 53 refuses the batch; dfw's change still lands.
+        reports[0].publish(health(1, 1));
+        reports[2].publish(health(1, 1));
+        tier.round().await.unwrap();
+        assert_eq!(published(), ["dfw", "nyc"]);
+        assert_eq!(
+            refused(),
+            2,
+            "the common batch, then bos's change on its own"
+        );
+        assert_eq!(metrics.tier_rejected.get_or_create(&zone("bos")).get(), 1);
+        assert_eq!(metrics.tier_rejected.get_or_create(&zone("dfw")).get(), 0);
+        assert_eq!(metrics.tier_in.get_or_create(&zone("bos")).get(), 0);
+        assert_eq!(metrics.tier_in.get_or_create(&zone("dfw")).get(), 1);
+        assert_eq!(
+            logs.count("Route 53 refused this zone's change to the tier"),
+            1
+        );
+        assert_eq!(logs.count("zone=bos"), 1, "the zone is named");
+
+        // The next rounds hold bos's same change back (no request) and still write the others:
+        // nyc's pool loses its healthy target and nyc leaves.
+        reports[1].publish(health(0, 1));
+        tokio::time::advance(Duration::from_secs(5)).await;
+        tier.round().await.unwrap();
+        assert_eq!(published(), ["dfw"]);
+        assert_eq!(refused(), 2, "bos's change was not submitted again");
+
+        // bos's pool gets its agent back; after RETRY_AFTER_SECS its change is tried, alone,
+        // and lands.
+        register(&store, &pools[0], 1..=1).await;
+        tokio::time::advance(Duration::from_secs(RETRY_AFTER_SECS)).await;
+        tier.round().await.unwrap();
+        assert_eq!(published(), ["bos", "dfw"]);
+        assert_eq!(refused(), 2);
+        assert_eq!(metrics.tier_rejected.get_or_create(&zone("bos")).get(), 1);
+    }
+
+    /// Issue 25, item 5: a regional fallback Route 53 refuses (an alias to a name without
+    /// records) never empties the tier: when every zone fails, the zones stay until the
+    /// fallback is refused, then the healthiest is kept; the fallback is tried again, before
+    /// the zones it would replace, after `RETRY_AFTER_SECS`, and replaces them once it can.
+    #[tokio::test(start_paused = true)]
+    async fn a_fallback_route53_refuses_never_empties_the_tier() {
+        use crate::metrics::TierZoneLabels;
+        use crate::tier::ZoneHealth;
+        use crate::tier_rejects::RETRY_AFTER_SECS;
+        use registry::tier::{FALLBACK_ID, classify as tier_view};
+
+        let store = Arc::new(MemoryStore::new(Fqdn::parse("example.com").unwrap()));
+        let pools = zone_pools(&["bos", "nyc"]);
+        register(&store, &pools[0], 1..=1).await;
+        register(&store, &pools[1], 2..=2).await;
+        let mut registry = Registry::default();
+        let metrics = HealthMetrics::register(&mut registry);
+        let (spec, mut tier, reports) = tier_over(
+            &store,
+            &pools,
+            "fallback = { name = \"regional.example.com\", coordinates = [38.9, -77.0] }",
+            &metrics,
+        );
+        let published = || -> Vec<String> {
+            tier_view(&spec, &store.sets())
+                .published()
+                .map(str::to_owned)
+                .collect()
+        };
+        let fallback_refused = || {
+            metrics
+                .tier_rejected
+                .get_or_create(&TierZoneLabels {
+                    tier: "edge.example.com".into(),
+                    zone: FALLBACK_ID.into(),
+                })
+                .get()
+        };
+        let health = |healthy| ZoneHealth {
+            healthy,
+            total: 1,
+            records: 1,
+        };
+        reports[0].publish(health(1));
+        reports[1].publish(health(1));
+        tier.round().await.unwrap();
+        assert_eq!(published(), ["bos", "nyc"]);
+        // Every zone fails: the fallback would replace them, but Route 53 refuses its alias;
+        // the zones are not taken out for it.
+        reports[0].publish(health(0));
+        reports[1].publish(health(0));
+        tier.round().await.unwrap();
+        assert_eq!(published(), ["bos", "nyc"]);
+        assert_eq!(fallback_refused(), 1);
+        // Decided without the fallback: the healthiest zone is kept.
+        tokio::time::advance(Duration::from_secs(5)).await;
+        tier.round().await.unwrap();
+        assert_eq!(published(), ["bos"]);
+        let view = tier_view(&spec, &store.sets());
+        assert_eq!(
+            view.owned["bos"].standing.why,
+            crate::tier::why::KEPT_HEALTHIEST
+        );
+        // Tried again after RETRY_AFTER_SECS, first: refused again, bos stays.
+        tokio::time::advance(Duration::from_secs(RETRY_AFTER_SECS)).await;
+        tier.round().await.unwrap();
+        assert_eq!(published(), ["bos"]);
+        assert_eq!(fallback_refused(), 2);
+        // The regional name gets its record: the fallback replaces the failed zones.
+        store
+            .apply(&[registry::model::Change::create(RecordSet {
+                name: Fqdn::parse("regional.example.com").unwrap(),
+                rtype: "A".into(),
+                set_identifier: None,
+                weight: None,
+                ttl: Some(60),
+                values: vec!["198.51.100.7".into()],
+                alias: None,
+                geo: None,
+                opaque: None,
+                health_check_id: None,
+            })])
+            .unwrap();
+        tokio::time::advance(Duration::from_secs(RETRY_AFTER_SECS)).await;
+        tier.round().await.unwrap();
+        assert_eq!(published(), [FALLBACK_ID]);
+        assert_eq!(fallback_refused(), 2);
     }
 }

@@ -27,9 +27,12 @@ use serde::Deserialize;
 
 use crate::tier::{MinHealthy, TierPolicy};
 
-/// Route 53's limit on record sets with the same name and type under one routing policy (the
-/// tier's zones and its fallback).
-pub const MAX_ZONES: usize = 100;
+/// Route 53's quota on geoproximity record sets with the same name and type, which the tier's
+/// zones and its fallback share: "Geoproximity records per record name and type: 30" (Route 53
+/// Developer Guide, "Quotas", quotas on records:
+/// <https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/DNSLimitations.html>). The lab
+/// refuses the 31st with the same rule ([`registry::zone::MAX_GEO_PER_GROUP`]).
+pub const MAX_MEMBERS: usize = registry::zone::MAX_GEO_PER_GROUP;
 
 /// `[global]`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -194,11 +197,22 @@ impl GlobalConfig {
         Fqdn::parse(&self.name)
             .map_err(|e| ConfigError::new("global.name", &self.name, e.to_string()))?;
         self.policy()?;
-        if self.zones.is_empty() || self.zones.len() >= MAX_ZONES {
+        let fallback = usize::from(self.fallback.is_some());
+        if self.zones.is_empty() || self.zones.len() + fallback > MAX_MEMBERS {
             return Err(ConfigError::new(
                 "global.zone",
                 self.zones.len().to_string(),
-                format!("expected 1 to {} [[global.zone]] sections", MAX_ZONES - 1),
+                format!(
+                    "expected 1 to {} [[global.zone]] sections{}: Route 53 allows {MAX_MEMBERS} \
+                     geoproximity records per name and type (its quotas page, \"Geoproximity \
+                     records per record name and type\"), the fallback included",
+                    MAX_MEMBERS - fallback,
+                    if fallback == 1 {
+                        " with a fallback"
+                    } else {
+                        ""
+                    },
+                ),
             ));
         }
         if self.ttl == 0 || self.ttl > 86_400 {
@@ -440,6 +454,38 @@ bias = 10
         let p = g.policy().unwrap();
         assert_eq!((p.leave_after, p.return_after, p.fallback), (0, 30, true));
         assert_eq!(p.min_healthy, MinHealthy::Fraction(0.5));
+    }
+
+    /// Route 53 allows 30 geoproximity records per name and type (issue 25, item 4): 30 zones,
+    /// or 29 and the fallback; one more is refused, naming the quota.
+    #[test]
+    fn a_tier_has_at_most_thirty_members_counting_the_fallback() {
+        let tier = |zones: usize, fallback: bool| {
+            let mut text = String::from("name = \"edge.lab.test\"\n");
+            if fallback {
+                text.push_str(
+                    "fallback = { addresses = [\"198.51.100.7\"], region = \"us-east-1\" }\n",
+                );
+            }
+            for i in 0..zones {
+                text.push_str(&format!(
+                    "[[zone]]\npool = \"p{i}.lab.test\"\nwavelength_zone = \"z{i}\"\ncoordinates = [1, 2]\n"
+                ));
+            }
+            parse(&text).validate()
+        };
+        assert_eq!(MAX_MEMBERS, 30);
+        tier(30, false).unwrap();
+        tier(29, true).unwrap();
+        for (zones, fallback) in [(31, false), (30, true)] {
+            let e = tier(zones, fallback).unwrap_err().to_string();
+            assert!(
+                e.contains("global.zone")
+                    && e.contains("Geoproximity records per record name and type")
+                    && e.contains(&format!("expected 1 to {}", 30 - usize::from(fallback))),
+                "{e}"
+            );
+        }
     }
 
     #[test]

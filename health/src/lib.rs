@@ -19,4 +19,5 @@ pub mod readmit;
 pub mod regions;
 pub mod tier;
 pub mod tier_controller;
+pub mod tier_rejects;
 pub mod witness;

@@ -110,6 +110,8 @@ pub struct HealthMetrics {
     pub tier_foreign: Family<TierLabels, Gauge>,
     /// Tier members that turned from owned to foreign.
     pub tier_turned_foreign: Family<TierLabels, Counter>,
+    /// Changes of a zone's tier records that Route 53 refused for good.
+    pub tier_rejected: Family<TierZoneLabels, Counter>,
 }
 
 impl HealthMetrics {
@@ -134,6 +136,7 @@ impl HealthMetrics {
             turned_foreign: Family::default(),
             tier_foreign: Family::default(),
             tier_turned_foreign: Family::default(),
+            tier_rejected: Family::default(),
         };
         registry.register(
             "wavelb_target_healthy",
@@ -223,6 +226,13 @@ impl HealthMetrics {
             "wavelb_tier_turned_foreign",
             "Members of the zone tier that turned from owned to foreign",
             m.tier_turned_foreign.clone(),
+        );
+        registry.register(
+            "wavelb_tier_rejected_changes",
+            "Changes of a zone's records in the zone tier that Route 53 refused for a reason \
+             re-reading cannot fix (a permanent InvalidChangeBatch); the other zones' changes still \
+             go through",
+            m.tier_rejected.clone(),
         );
         m
     }

@@ -4,6 +4,10 @@
 //! `leave_after`, and returns once it has had enough for `return_after` (its own hysteresis, on
 //! top of the targets' rise/fall). The tier never goes empty: when every zone would be out, the
 //! regional fallback is published instead, or, without one, the healthiest zone is kept.
+//!
+//! A zone whose pool has no records is never put in (nor kept): Route 53 refuses to create an
+//! alias to a name without records (`InvalidChangeBatch`, "… but that target was not found"),
+//! and the whole batch with it.
 
 use std::collections::BTreeMap;
 
@@ -24,6 +28,8 @@ pub mod why {
     pub const EVERY_ZONE_OUT: &str = "every-zone-out";
     /// The fallback is out: some zone is in.
     pub const ZONES_AVAILABLE: &str = "zones-available";
+    /// Out: its pool has no records, and Route 53 refuses an alias to a name without any.
+    pub const EMPTY_POOL: &str = "empty-pool";
 }
 
 /// A zone's pool as its health controller sees it this round.
@@ -33,6 +39,9 @@ pub struct ZoneHealth {
     pub healthy: usize,
     /// Targets in the pool.
     pub total: usize,
+    /// Record sets at the pool's name and type (anyone's, as listed): an alias to the pool can
+    /// be created only while there is at least one (parked targets have none).
+    pub records: usize,
 }
 
 /// How many healthy targets keep a zone in the tier.
@@ -146,6 +155,12 @@ pub fn decide(
         let met = policy.min_healthy.met(health);
         let since = memory.observe(&z.id, met, now);
         let held = now.saturating_sub(since);
+        if health.records == 0 {
+            // Nothing to alias to: out at once, whatever the verdicts say (a target being
+            // unparked this round, say). Its hysteresis still runs.
+            next.push((i, false, why::EMPTY_POOL));
+            continue;
+        }
         let is_in = match (was_in, met) {
             (None, met) => met,
             (Some(true), true) => true,
@@ -163,16 +178,26 @@ pub fn decide(
     let any_in = next.iter().any(|(_, is_in, _)| *is_in);
     let mut kept = None;
     if !any_in && !policy.fallback {
-        // Never empty: keep the healthiest zone (most healthy targets; then one that is in
-        // now; then configuration order).
-        let best = next.iter_mut().max_by_key(|(i, _, _)| {
-            let z = &zones[*i];
-            (
-                z.health.map_or(0, |h| h.healthy),
-                z.standing.as_ref().is_some_and(|s| s.in_tier),
-                std::cmp::Reverse(*i),
-            )
-        });
+        // Never empty: keep the healthiest zone (one whose pool has records; then most healthy
+        // targets; then one that is in now; then configuration order). A zone whose pool is
+        // empty is kept only while it is in now: its record stays, but an alias to an empty
+        // pool is never created.
+        let has_records = |z: &ZoneInput| z.health.is_none_or(|h| h.records > 0);
+        let best = next
+            .iter_mut()
+            .filter(|(i, _, _)| {
+                let z = &zones[*i];
+                has_records(z) || z.standing.as_ref().is_some_and(|s| s.in_tier)
+            })
+            .max_by_key(|(i, _, _)| {
+                let z = &zones[*i];
+                (
+                    has_records(z),
+                    z.health.map_or(0, |h| h.healthy),
+                    z.standing.as_ref().is_some_and(|s| s.in_tier),
+                    std::cmp::Reverse(*i),
+                )
+            });
         if let Some(best) = best {
             best.1 = true;
             best.2 = why::KEPT_HEALTHIEST;
@@ -260,7 +285,11 @@ mod tests {
     fn zone(id: &str, healthy: usize, in_tier: Option<bool>) -> ZoneInput {
         ZoneInput {
             id: id.into(),
-            health: Some(ZoneHealth { healthy, total: 4 }),
+            health: Some(ZoneHealth {
+                healthy,
+                total: 4,
+                records: 4,
+            }),
             standing: in_tier.map(|in_tier| Standing {
                 in_tier,
                 since: 0,
@@ -268,6 +297,12 @@ mod tests {
             }),
             foreign: false,
         }
+    }
+
+    /// A decision of a controller that just started (no hysteresis memory, no fallback
+    /// record, nothing stale) at time 0.
+    fn first(p: &TierPolicy, zones: &[ZoneInput]) -> TierDecision {
+        decide(p, zones, None, &[], &mut Hysteresis::default(), 0)
     }
 
     /// Runs a decision and feeds its standings back, as the next round would read them.
@@ -292,7 +327,11 @@ mod tests {
 
     #[test]
     fn min_healthy_counts_targets_or_a_fraction_and_never_less_than_one() {
-        let h = |healthy, total| ZoneHealth { healthy, total };
+        let h = |healthy, total| ZoneHealth {
+            healthy,
+            total,
+            records: total,
+        };
         assert!(MinHealthy::Targets(2).met(h(2, 4)));
         assert!(!MinHealthy::Targets(2).met(h(1, 4)));
         assert!(MinHealthy::Fraction(0.5).met(h(2, 4)));
@@ -316,6 +355,7 @@ mod tests {
         zones[0].health = Some(ZoneHealth {
             healthy: 1,
             total: 4,
+            records: 4,
         });
         let d = round(&p, &mut zones, &mut fb, &mut mem, 101);
         assert_eq!(d.in_tier, ["bos", "nyc"]);
@@ -333,6 +373,7 @@ mod tests {
         zones[0].health = Some(ZoneHealth {
             healthy: 4,
             total: 4,
+            records: 4,
         });
         for t in [120, 130, 149] {
             assert_eq!(round(&p, &mut zones, &mut fb, &mut mem, t).in_tier, ["nyc"]);
@@ -342,11 +383,13 @@ mod tests {
         zones[0].health = Some(ZoneHealth {
             healthy: 0,
             total: 4,
+            records: 4,
         });
         round(&p, &mut zones, &mut fb, &mut mem, 150);
         zones[0].health = Some(ZoneHealth {
             healthy: 4,
             total: 4,
+            records: 4,
         });
         assert_eq!(
             round(&p, &mut zones, &mut fb, &mut mem, 160).in_tier,
@@ -375,14 +418,17 @@ mod tests {
         zones[0].health = Some(ZoneHealth {
             healthy: 0,
             total: 4,
+            records: 4,
         });
         zones[1].health = Some(ZoneHealth {
             healthy: 1,
             total: 4,
+            records: 4,
         });
         zones[2].health = Some(ZoneHealth {
             healthy: 0,
             total: 4,
+            records: 4,
         });
         let d = round(&p, &mut zones, &mut fb, &mut mem, 5);
         assert_eq!(d.in_tier, ["nyc"]);
@@ -392,6 +438,7 @@ mod tests {
         zones[1].health = Some(ZoneHealth {
             healthy: 0,
             total: 4,
+            records: 4,
         });
         let d = round(&p, &mut zones, &mut fb, &mut mem, 6);
         assert_eq!(d.in_tier, ["nyc"]);
@@ -400,6 +447,7 @@ mod tests {
         zones[0].health = Some(ZoneHealth {
             healthy: 4,
             total: 4,
+            records: 4,
         });
         let d = round(&p, &mut zones, &mut fb, &mut mem, 10);
         assert_eq!(
@@ -416,6 +464,7 @@ mod tests {
         zones[1].health = Some(ZoneHealth {
             healthy: 4,
             total: 4,
+            records: 4,
         });
         assert_eq!(
             round(&p, &mut zones, &mut fb, &mut mem, 12).in_tier,
@@ -438,6 +487,7 @@ mod tests {
             z.health = Some(ZoneHealth {
                 healthy: 0,
                 total: 4,
+                records: 4,
             });
         }
         let d = round(&p, &mut zones, &mut fb, &mut mem, 1);
@@ -446,6 +496,7 @@ mod tests {
         zones[1].health = Some(ZoneHealth {
             healthy: 3,
             total: 4,
+            records: 4,
         });
         // A zone that left waits return_after even when only the fallback is in.
         assert!(round(&p, &mut zones, &mut fb, &mut mem, 31).fallback_in);
@@ -492,26 +543,58 @@ mod tests {
             zone("pinned", 4, Some(true)),
         ];
         zones[2].foreign = true;
-        let d = decide(
-            &policy(true),
-            &zones,
-            None,
-            &[],
-            &mut Hysteresis::default(),
-            0,
-        );
+        let d = first(&policy(true), &zones);
         assert!(d.in_tier.is_empty(), "{d:?}");
         assert!(d.fallback_in);
         assert!(!d.wanted.contains_key("pinned"), "never planned");
-        let d = decide(
-            &policy(false),
-            &zones,
-            None,
-            &[],
-            &mut Hysteresis::default(),
-            0,
-        );
+        let d = first(&policy(false), &zones);
         assert_eq!(d.in_tier, ["nyc"]);
         assert_eq!(d.kept.as_deref(), Some("nyc"), "the healthiest owned zone");
+    }
+
+    /// Issue 25, item 5: a zone whose pool has no records is never put in, nor kept: Route 53
+    /// refuses an alias to it. One already in may be kept (its record stays; nothing is created).
+    #[test]
+    fn a_zone_whose_pool_has_no_records_is_never_put_in() {
+        let empty = |id: &str, healthy: usize, in_tier: Option<bool>| ZoneInput {
+            health: Some(ZoneHealth {
+                healthy,
+                total: 2,
+                records: 0,
+            }),
+            ..zone(id, 0, in_tier)
+        };
+        // Healthy verdicts (a target being unparked this round) but no records yet: out.
+        let zones = vec![empty("bos", 2, None), zone("nyc", 4, None)];
+        let d = first(&policy(false), &zones);
+        assert_eq!(d.in_tier, ["nyc"]);
+        assert_eq!(d.wanted["bos"].as_ref().unwrap().why, why::EMPTY_POOL);
+        // A zone in the tier whose pool empties leaves at once, whatever leave_after says.
+        let p = TierPolicy {
+            leave_after: 600,
+            ..policy(false)
+        };
+        let zones = vec![empty("bos", 2, Some(true)), zone("nyc", 4, Some(true))];
+        let d = first(&p, &zones);
+        assert_eq!(d.in_tier, ["nyc"]);
+        // Every zone below min_healthy: the one kept has records, even with fewer healthy
+        // targets than an empty one.
+        let zones = vec![empty("bos", 1, None), zone("nyc", 0, None)];
+        let d = first(&p, &zones);
+        assert_eq!(
+            (d.in_tier.as_slice(), d.kept.as_deref()),
+            (["nyc".to_owned()].as_slice(), Some("nyc"))
+        );
+        // Every pool empty: one already in stays kept (its record is there) …
+        let zones = vec![empty("bos", 0, Some(false)), empty("nyc", 0, Some(true))];
+        let d = first(&p, &zones);
+        assert_eq!(d.kept.as_deref(), Some("nyc"));
+        // … but none that is out is put in.
+        let zones = vec![empty("bos", 0, Some(false)), empty("nyc", 0, None)];
+        let d = first(&p, &zones);
+        assert!(d.in_tier.is_empty() && d.kept.is_none(), "{d:?}");
+        // With a fallback, the fallback answers instead.
+        let d = first(&policy(true), &zones);
+        assert!(d.in_tier.is_empty() && d.fallback_in, "{d:?}");
     }
 }

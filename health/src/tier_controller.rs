@@ -3,13 +3,22 @@
 //! leader lease, decide ([`crate::tier::decide`]), and write the plan
 //! ([`registry::tier::plan`]). The zones' health comes from the pools' own controllers in the
 //! same process ([`HealthReport`]).
+//!
+//! One zone never blocks the others: an alias to a pool the reports show without records is
+//! never planned, and a change Route 53 refuses for good (a permanent `InvalidChangeBatch`) is
+//! found by submitting the refused batch's groups one by one, then kept out of the others'
+//! batch ([`crate::tier_rejects`], which states the request cost). Each refusal is counted in
+//! `wavelb_tier_rejected_changes_total{tier,zone}` and logged with the zone.
 
+use std::collections::BTreeSet;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use registry::clock::Clock;
 use registry::model::{PoolSpec, RecordSet};
+use registry::name::Fqdn;
+use registry::plan::{ChangeGroup, Plan};
 use registry::pool::PoolView;
 use registry::reconcile::{Decide, Decision, ReconcileError, reconcile};
 use registry::store::{PoolStore, WriteError};
@@ -20,6 +29,7 @@ use crate::foreign::ForeignWatch;
 use crate::leader::{Candidate, lead};
 use crate::metrics::{HealthMetrics, TierLabels, TierZoneLabels};
 use crate::tier::{Hysteresis, TierDecision, TierPolicy, ZoneHealth, ZoneInput, decide, published};
+use crate::tier_rejects::{RETRY_AFTER_SECS, Rejects};
 
 /// Where a pool's controller reports its zone's health to the tier.
 #[derive(Debug, Clone)]
@@ -58,6 +68,10 @@ pub struct TierController<S> {
     /// Which members were foreign at the last read (to count and warn once per turn).
     foreign: ForeignWatch,
     leader: bool,
+    /// The zones whose change Route 53 refused for good.
+    rejects: Rejects,
+    /// The set identifiers with a record at the global name at the last read.
+    published: BTreeSet<String>,
 }
 
 impl<S: PoolStore + 'static> TierController<S> {
@@ -102,10 +116,22 @@ impl<S: PoolStore + 'static> TierController<S> {
             memory: Hysteresis::default(),
             foreign: ForeignWatch::default(),
             leader: false,
+            rejects: Rejects::default(),
+            published: BTreeSet::new(),
         };
-        // The tier's foreign-member series exist at 0 from the start, so an alert sees the
-        // first one.
+        // The tier's foreign-member and refused-change series exist at 0 from the start, so
+        // an alert sees the first one.
         let labels = controller.labels();
+        let ids = controller.spec.members.iter().map(|m| m.id.as_str());
+        let fallback = controller.spec.fallback.as_ref().map(|_| FALLBACK_ID);
+        for id in ids.chain(fallback) {
+            drop(
+                controller
+                    .metrics
+                    .tier_rejected
+                    .get_or_create(&controller.zone_labels(id)),
+            );
+        }
         drop(controller.metrics.tier_foreign.get_or_create(&labels));
         drop(
             controller
@@ -125,6 +151,13 @@ impl<S: PoolStore + 'static> TierController<S> {
     fn labels(&self) -> TierLabels {
         TierLabels {
             tier: self.spec.name.without_dot().to_owned(),
+        }
+    }
+
+    fn zone_labels(&self, id: &str) -> TierZoneLabels {
+        TierZoneLabels {
+            tier: self.spec.name.without_dot().to_owned(),
+            zone: id.to_owned(),
         }
     }
 
@@ -157,25 +190,117 @@ impl<S: PoolStore + 'static> TierController<S> {
         let mut round = Round {
             controller: self,
             store: &store,
+            sent: Plan::default(),
+            alone: Vec::new(),
         };
-        match reconcile(&*store, &pool, 1, &mut round).await {
-            Ok(done) => Ok(done.outcome),
+        let result = reconcile(&*store, &pool, 1, &mut round).await;
+        let Round { sent, alone, .. } = round;
+        let now = self.clock.unix_now();
+        let mut go_on = true;
+        let summary = match result {
+            Ok(done) => {
+                for g in &sent.groups {
+                    self.rejects.accepted(g);
+                }
+                done.outcome
+            }
             Err(ReconcileError::Write(WriteError::Conflict { messages })) => {
                 tracing::info!(
                     ?messages,
                     "the tier changed while we wrote; next round re-reads it"
                 );
-                Ok("the tier changed while we wrote; next round re-reads it".into())
+                return Ok("the tier changed while we wrote; next round re-reads it".into());
             }
-            Err(ReconcileError::Write(e) | ReconcileError::Decide(e)) => Err(e),
+            Err(ReconcileError::Write(WriteError::Rejected { messages })) => {
+                if let [group] = sent.groups.as_slice() {
+                    self.refused(group, &messages, now);
+                    go_on = group.target_id != FALLBACK_ID;
+                } else {
+                    tracing::warn!(
+                        tier = %self.spec.name,
+                        zones = ?sent.groups.iter().map(|g| g.target_id.as_str()).collect::<Vec<_>>(),
+                        ?messages,
+                        "Route 53 refused the zone tier's batch for a reason re-reading cannot fix; \
+                         submitting each zone's change on its own"
+                    );
+                    go_on = self.one_by_one(&store, sent.groups, now).await?;
+                }
+                format!("tier {}: some zones' changes were refused", self.spec.name)
+            }
+            Err(ReconcileError::Write(e) | ReconcileError::Decide(e)) => return Err(e),
+        };
+        if go_on {
+            self.one_by_one(&store, alone, now).await?;
         }
+        Ok(summary)
+    }
+
+    /// Submits each group in a batch of its own, so that a permanent refusal of one zone's
+    /// change costs no other zone its change. The fallback's group goes first: when Route 53
+    /// refuses it, the rest waits for the next round, decided without the fallback (the zones
+    /// it would have replaced are not all taken out for nothing). Stops at a failure that is
+    /// not about one batch (Route 53 unreachable, throttled past the retries). Returns false
+    /// when the fallback was refused.
+    async fn one_by_one(
+        &mut self,
+        store: &S,
+        mut groups: Vec<ChangeGroup>,
+        now: u64,
+    ) -> Result<bool, WriteError> {
+        groups.sort_by_key(|g| g.target_id != FALLBACK_ID);
+        for group in groups {
+            let plan = Plan {
+                groups: vec![group],
+                skipped: Vec::new(),
+            };
+            let group = &plan.groups[0];
+            match store.execute(&plan).await {
+                Ok(_) => self.rejects.accepted(group),
+                Err(WriteError::Rejected { messages }) => {
+                    self.refused(group, &messages, now);
+                    if group.target_id == FALLBACK_ID {
+                        return Ok(false);
+                    }
+                }
+                Err(WriteError::Conflict { messages }) => tracing::info!(
+                    tier = %self.spec.name,
+                    zone = %group.target_id,
+                    ?messages,
+                    "the zone's tier records changed while we wrote; next round re-reads them"
+                ),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(true)
+    }
+
+    /// Route 53 refused `group` for good: remembered, counted and logged with its zone; the
+    /// zone's `wavelb_tier_in` says what is still published.
+    fn refused(&mut self, group: &ChangeGroup, messages: &[String], now: u64) {
+        let zone = &group.target_id;
+        self.rejects.refused(group, now);
+        let labels = self.zone_labels(zone);
+        self.metrics.tier_rejected.get_or_create(&labels).inc();
+        self.metrics
+            .tier_in
+            .get_or_create(&labels)
+            .set(i64::from(self.published.contains(zone)));
+        tracing::error!(
+            tier = %self.spec.name,
+            zone = %zone,
+            ?messages,
+            retry_after_secs = RETRY_AFTER_SECS,
+            "Route 53 refused this zone's change to the tier for a reason re-reading cannot fix; \
+             the other zones' changes go on without it, and the same change is tried again after \
+             retry_after_secs"
+        );
     }
 
     async fn decide_round(
         &mut self,
         store: &S,
         sets: &[RecordSet],
-    ) -> Result<(registry::plan::Plan, String), WriteError> {
+    ) -> Result<(Plan, Vec<ChangeGroup>, String), WriteError> {
         let now = self.clock.unix_now();
         let candidate = Candidate {
             me: &self.id,
@@ -194,6 +319,10 @@ impl<S: PoolStore + 'static> TierController<S> {
             .get_or_create(&labels)
             .set(i64::from(self.leader));
         let view = records::classify(&self.spec, sets);
+        self.published = published(&self.spec, sets)
+            .into_keys()
+            .map(str::to_owned)
+            .collect();
         let turned = self.foreign.observe(
             view.owned.keys().map(String::as_str),
             view.foreign
@@ -221,14 +350,24 @@ impl<S: PoolStore + 'static> TierController<S> {
             .filter(|id| *id != FALLBACK_ID && self.spec.member(id).is_none())
             .cloned()
             .collect();
-        let decision = decide(
-            &self.policy,
+        // A fallback whose change Route 53 refused lately cannot stand in for the zones: the
+        // healthiest zone is kept instead, and the fallback's records are left as they are.
+        let fallback_refused = self.rejects.refused_recently(FALLBACK_ID, now);
+        let policy = TierPolicy {
+            fallback: self.policy.fallback && !fallback_refused,
+            ..self.policy
+        };
+        let mut decision = decide(
+            &policy,
             &inputs,
             fallback.as_ref(),
             &stale,
             &mut self.memory,
             now,
         );
+        if fallback_refused {
+            decision.wanted.remove(FALLBACK_ID);
+        }
         self.report(&inputs, &decision, &published(&self.spec, sets));
         let summary = format!(
             "tier {}: {} of {} zones in{}, {}",
@@ -243,16 +382,45 @@ impl<S: PoolStore + 'static> TierController<S> {
             if self.leader { "leader" } else { "follower" }
         );
         if !self.leader {
-            return Ok((registry::plan::Plan::default(), summary));
+            return Ok((Plan::default(), Vec::new(), summary));
         }
-        let plan = records::plan(&self.spec, &view, &decision.wanted);
+        let plan = records::plan(&self.spec, &view, &decision.wanted, |name| {
+            self.pool_has_records(name)
+        });
         for s in &plan.skipped {
             tracing::warn!(tier = %self.spec.name, zone = %s.target_id, reason = %s.reason, "not writing a tier record");
         }
         if !plan.is_empty() {
             tracing::info!(tier = %self.spec.name, in_tier = ?decision.in_tier, fallback = decision.fallback_in, kept = ?decision.kept, "changing the zone tier");
         }
-        Ok((plan, summary))
+        let mut sorted = self.rejects.sort(plan, now);
+        // A refused fallback tried again goes before the zones it would replace.
+        if let Some(i) = sorted.alone.iter().position(|g| g.target_id == FALLBACK_ID) {
+            let fallback = sorted.alone.remove(i);
+            if !self.one_by_one(store, vec![fallback], now).await? {
+                return Ok((Plan::default(), Vec::new(), summary));
+            }
+        }
+        for zone in &sorted.held {
+            tracing::debug!(tier = %self.spec.name, zone = %zone, "holding back a change Route 53 refused");
+            self.metrics
+                .tier_in
+                .get_or_create(&self.zone_labels(zone))
+                .set(i64::from(self.published.contains(zone)));
+        }
+        Ok((sorted.together, sorted.alone, summary))
+    }
+
+    /// Whether an alias to `name` can be created: a zone's pool only once its controller has
+    /// reported records in it; any other name (the fallback's alias target, which no
+    /// controller here watches) is left to Route 53, whose refusal costs no other zone its
+    /// change.
+    fn pool_has_records(&self, name: &Fqdn) -> bool {
+        let mut pools = self.spec.members.iter().zip(&self.zones);
+        match pools.find(|(m, _)| m.pool == *name) {
+            Some((_, rx)) => rx.borrow().is_some_and(|h| h.records > 0),
+            None => true,
+        }
     }
 
     /// Sets the tier's gauges. `published`: the set identifiers with a record at the global name
@@ -297,7 +465,7 @@ impl<S: PoolStore + 'static> TierController<S> {
             .get_or_create(&self.labels())
             .set(i64::from(decision.kept.is_some()));
         if let Some(kept) = &decision.kept {
-            tracing::error!(tier = %self.spec.name, zone = %kept, "every zone is below min_healthy and no fallback is configured: keeping the healthiest zone in the tier");
+            tracing::error!(tier = %self.spec.name, zone = %kept, "every zone is below min_healthy and no fallback is configured (or Route 53 refused it): keeping the healthiest zone in the tier");
         }
     }
 }
@@ -306,6 +474,10 @@ impl<S: PoolStore + 'static> TierController<S> {
 struct Round<'a, S> {
     controller: &'a mut TierController<S>,
     store: &'a S,
+    /// The plan handed to the loop (the zones with no refusal on record).
+    sent: Plan,
+    /// The groups of refused zones, submitted one by one after it.
+    alone: Vec<ChangeGroup>,
 }
 
 impl<S: PoolStore + 'static> Decide for Round<'_, S> {
@@ -316,7 +488,9 @@ impl<S: PoolStore + 'static> Decide for Round<'_, S> {
         _view: &PoolView,
         sets: &[RecordSet],
     ) -> Result<Decision<String>, WriteError> {
-        let (plan, summary) = self.controller.decide_round(self.store, sets).await?;
+        let (plan, alone, summary) = self.controller.decide_round(self.store, sets).await?;
+        self.sent = plan.clone();
+        self.alone = alone;
         Ok(Decision {
             plan,
             outcome: summary,

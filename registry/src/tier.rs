@@ -378,55 +378,79 @@ fn same_record(read: &RecordSet, wanted: &RecordSet) -> bool {
 }
 
 /// Plans the changes that make each set identifier in `wanted` stand as asked (`None`: remove
-/// its records), as conditional groups: an exact DELETE of what was read and a CREATE of what
-/// is wanted, in one batch, so Route 53 rejects them if anybody changed the records since.
-/// Foreign identifiers and identifiers the spec does not know (other than removals) are
-/// skipped.
-pub fn plan(spec: &TierSpec, view: &TierView, wanted: &BTreeMap<String, Option<Standing>>) -> Plan {
+/// its records), as conditional groups: for each of its two record sets (the geoproximity
+/// record, the ownership record) that differs from what is wanted, an exact DELETE of what was
+/// read and a CREATE of what is wanted, in one batch, so Route 53 rejects them if anybody
+/// changed the records since. A set that already says what is wanted is left alone (an
+/// unchanged alias is not created again). Foreign identifiers and identifiers the spec does not
+/// know (other than removals) are skipped, and so is a group that would create an alias to a
+/// name `has_records` says has none: Route 53 refuses that (`InvalidChangeBatch`, "… but that
+/// target was not found"), and with it every other change of the batch.
+pub fn plan(
+    spec: &TierSpec,
+    view: &TierView,
+    wanted: &BTreeMap<String, Option<Standing>>,
+    has_records: impl Fn(&Fqdn) -> bool,
+) -> Plan {
     let mut out = Plan::default();
     for (id, standing) in wanted {
-        let skip = |reason: &str| Skipped {
+        let skip = |reason: String| Skipped {
             target_id: id.clone(),
-            reason: reason.to_owned(),
+            reason,
         };
         if view.is_foreign(id) {
-            out.skipped
-                .push(skip("the set identifier belongs to a foreign record set"));
+            out.skipped.push(skip(
+                "the set identifier belongs to a foreign record set".into(),
+            ));
             continue;
         }
-        let read: Vec<&RecordSet> = view
-            .owned
-            .get(id)
-            .map(|e| e.record_set.iter().chain([&e.ownership_set]).collect())
-            .unwrap_or_default();
-        let want: Vec<RecordSet> = match standing {
-            None => Vec::new(),
+        let entry = view.owned.get(id);
+        let read = [
+            entry.and_then(|e| e.record_set.as_ref()),
+            entry.map(|e| &e.ownership_set),
+        ];
+        let want: [Option<RecordSet>; 2] = match standing {
+            None => [None, None],
             Some(standing) => {
                 let Some(record) = spec.record(id) else {
                     out.skipped
-                        .push(skip("neither a member of the tier nor its fallback"));
+                        .push(skip("neither a member of the tier nor its fallback".into()));
                     continue;
                 };
-                let mut sets = Vec::with_capacity(2);
-                if standing.in_tier {
-                    sets.push(record);
-                }
-                sets.push(spec.ownership_record(id, standing));
-                sets
+                [
+                    standing.in_tier.then_some(record),
+                    Some(spec.ownership_record(id, standing)),
+                ]
             }
         };
-        if read.len() == want.len() && read.iter().zip(&want).all(|(r, w)| same_record(r, w)) {
+        let mut deletes = Vec::new();
+        let mut creates = Vec::new();
+        for (r, w) in read.into_iter().zip(want) {
+            if let (Some(r), Some(w)) = (r, &w)
+                && same_record(r, w)
+            {
+                continue;
+            }
+            deletes.extend(r.cloned().map(Change::delete));
+            creates.extend(w.map(Change::create));
+        }
+        if deletes.is_empty() && creates.is_empty() {
             continue;
         }
-        let changes = read
-            .into_iter()
-            .cloned()
-            .map(Change::delete)
-            .chain(want.into_iter().map(Change::create))
-            .collect();
+        let empty_target = creates
+            .iter()
+            .filter_map(|c| c.record_set.alias.as_ref())
+            .find(|a| !has_records(&a.dns_name));
+        if let Some(alias) = empty_target {
+            out.skipped.push(skip(format!(
+                "its alias target {} has no records (Route 53 refuses an alias to it)",
+                alias.dns_name
+            )));
+            continue;
+        }
         out.groups.push(ChangeGroup {
             target_id: id.clone(),
-            changes,
+            changes: deletes.into_iter().chain(creates).collect(),
         });
     }
     out
@@ -506,8 +530,14 @@ mod tests {
     /// Reads `z` as `spec`, plans `wanted` and applies it.
     fn step(z: &mut ZoneRecords, spec: &TierSpec, wanted: &BTreeMap<String, Option<Standing>>) {
         let sets: Vec<RecordSet> = z.sets().cloned().collect();
-        let p = plan(spec, &classify(spec, &sets), wanted);
+        let p = plan(spec, &classify(spec, &sets), wanted, has_records(&sets));
         apply(z, &p);
+    }
+
+    /// Whether `sets` hold any record at a name, as the tier's controller learns it from the
+    /// pools' controllers.
+    fn has_records(sets: &[RecordSet]) -> impl Fn(&Fqdn) -> bool + '_ {
+        |name| sets.iter().any(|s| s.name == *name)
     }
 
     fn read(z: &ZoneRecords) -> TierView {
@@ -529,13 +559,13 @@ mod tests {
         assert_eq!(view.owned["nyc"].standing.why, "below-min-healthy");
         assert!(view.foreign.is_empty(), "{view:?}");
         // Asking again for the same is a no-op.
-        assert!(plan(&s, &view, &wanted).is_empty());
+        assert!(plan(&s, &view, &wanted, |_| true).is_empty());
         // Swap: one group per member, each an exact DELETE then CREATE.
         let swapped = BTreeMap::from([
             ("bos".to_owned(), standing(false, "below-min-healthy")),
             ("nyc".to_owned(), standing(true, "healthy")),
         ]);
-        let p = plan(&s, &view, &swapped);
+        let p = plan(&s, &view, &swapped, |_| true);
         assert_eq!(p.groups.len(), 2);
         apply(&mut z, &p);
         assert_eq!(read(&z).published().collect::<Vec<_>>(), ["nyc"]);
@@ -560,7 +590,7 @@ mod tests {
         let mut moved = spec();
         moved.members[0].place = place(42.0, -71.0);
         moved.members[0].bias = 20;
-        let p = plan(&moved, &read(&z), &wanted);
+        let p = plan(&moved, &read(&z), &wanted, |_| true);
         assert_eq!(p.groups.len(), 1);
         apply(&mut z, &p);
         let geo = read(&z).owned["bos"]
@@ -572,7 +602,7 @@ mod tests {
         assert_eq!(geo.coordinates, Some(("42.00".into(), "-71.00".into())));
         assert_eq!(geo.bias, Some(20));
         let stranger = BTreeMap::from([("sea".to_owned(), standing(true, "healthy"))]);
-        let p = plan(&spec(), &read(&z), &stranger);
+        let p = plan(&spec(), &read(&z), &stranger, |_| true);
         assert!(p.is_empty());
         assert_eq!(p.skipped[0].target_id, "sea");
     }
@@ -608,7 +638,7 @@ mod tests {
             ("theirs".to_owned(), None),
             ("nyc".to_owned(), standing(false, "below-min-healthy")),
         ]);
-        let p = plan(&s, &view, &remove);
+        let p = plan(&s, &view, &remove, |_| true);
         assert!(p.is_empty(), "{p:?}");
         assert_eq!(p.skipped.len(), 2);
         // Another owner's TXT, and a keyed tier reading an unsigned TXT.
@@ -634,6 +664,71 @@ mod tests {
         assert!(classify(&keyed, &sets).owned.contains_key("bos"));
     }
 
+    /// Issue 25, item 5: an alias to a pool without records is never planned (Route 53 would
+    /// refuse the whole batch), and an unchanged alias is not created again when only its
+    /// ownership record changes, so a zone whose pool emptied can still be written.
+    #[test]
+    fn an_alias_to_an_empty_pool_is_never_planned_and_an_unchanged_one_is_not_rewritten() {
+        let s = spec();
+        let mut z = zone();
+        // Deletes every record of the pool `edge.<id>.lab.test` (its last agent left).
+        let empty = |z: &mut ZoneRecords, id: &str| {
+            let name = Fqdn::parse(&format!("edge.{id}.lab.test")).unwrap();
+            let pool: Vec<Change> = z
+                .sets()
+                .filter(|r| r.name == name)
+                .cloned()
+                .map(Change::delete)
+                .collect();
+            z.apply(&pool, &|_, _| Ok(())).unwrap();
+        };
+        // nyc's pool empties: bos goes in, nyc's alias is skipped, with the reason.
+        empty(&mut z, "nyc");
+        let both = BTreeMap::from([
+            ("bos".to_owned(), standing(true, "healthy")),
+            ("nyc".to_owned(), standing(true, "healthy")),
+        ]);
+        let sets: Vec<RecordSet> = z.sets().cloned().collect();
+        let p = plan(&s, &classify(&s, &sets), &both, has_records(&sets));
+        assert_eq!(
+            p.groups
+                .iter()
+                .map(|g| g.target_id.as_str())
+                .collect::<Vec<_>>(),
+            ["bos"]
+        );
+        assert_eq!(p.skipped.len(), 1, "{p:?}");
+        assert_eq!(p.skipped[0].target_id, "nyc");
+        assert!(
+            p.skipped[0].reason.contains("edge.nyc.lab.test")
+                && p.skipped[0].reason.contains("no records"),
+            "{p:?}"
+        );
+        // Route 53 (the zone's rules) takes the plan.
+        apply(&mut z, &p);
+        assert_eq!(read(&z).published().collect::<Vec<_>>(), ["bos"]);
+        // bos's pool empties too; only its ownership record changes (kept while in): the
+        // alias is left alone, so the change is not refused.
+        empty(&mut z, "bos");
+        let kept = BTreeMap::from([("bos".to_owned(), standing(true, "kept-healthiest"))]);
+        let sets: Vec<RecordSet> = z.sets().cloned().collect();
+        let p = plan(&s, &classify(&s, &sets), &kept, has_records(&sets));
+        assert_eq!(p.groups.len(), 1, "{p:?}");
+        assert!(
+            p.groups[0]
+                .changes
+                .iter()
+                .all(|c| c.record_set.rtype == "TXT"),
+            "{p:?}"
+        );
+        apply(&mut z, &p);
+        assert_eq!(read(&z).owned["bos"].standing.why, "kept-healthiest");
+        // Taking it out deletes the alias (no target needed).
+        let out = BTreeMap::from([("bos".to_owned(), standing(false, "empty-pool"))]);
+        step(&mut z, &s, &out);
+        assert_eq!(read(&z).published().count(), 0);
+    }
+
     /// The tier may be the hosted zone's own name (`example.com`, not only `edge.example.com`):
     /// Route 53 allows alias records at the apex beside its SOA and NS, and geoproximity ones too.
     #[test]
@@ -654,6 +749,6 @@ mod tests {
                 .any(|s| s.name.without_dot() == "_wavelb.lab.test" && s.rtype == "TXT"),
             "{sets:?}"
         );
-        assert!(plan(&apex, &view, &both).is_empty());
+        assert!(plan(&apex, &view, &both, has_records(&sets)).is_empty());
     }
 }

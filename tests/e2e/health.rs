@@ -955,29 +955,18 @@ fn records_json(cfg: &std::path::Path) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-/// The zones `records list` shows in the tier.
-fn tier_in(listing: &serde_json::Value) -> Vec<String> {
-    listing["zones"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|z| z["in_tier"] == serde_json::json!(true))
-        .map(|z| z["zone"].as_str().unwrap().to_owned())
-        .collect()
-}
-
-/// Polls `wavelb records list` with `cfg` (up to 20 s) until the zones in the tier are `want`;
-/// returns that listing.
+/// Polls `records list` with `cfg` until `check` holds (20 s at most); returns that listing.
+/// The controller `c`'s metrics are shown if it never does.
 fn wait_for_tier(
     cfg: &std::path::Path,
     c: &Service,
     what: &str,
-    want: &[&str],
+    check: impl Fn(&serde_json::Value) -> bool,
 ) -> serde_json::Value {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let listing = records_json(cfg);
-        if tier_in(&listing) == want {
+        if check(&listing) {
             return listing;
         }
         assert!(
@@ -987,6 +976,17 @@ fn wait_for_tier(
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// The zones `records list` shows in the tier.
+fn tier_in(listing: &serde_json::Value) -> Vec<String> {
+    listing["zones"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|z| z["in_tier"] == serde_json::json!(true))
+        .map(|z| z["zone"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 /// Issue 25, item 7: the tier may be the hosted zone's own name, and a zone may be named by its
@@ -1006,12 +1006,9 @@ async fn a_tier_at_the_zone_apex_with_a_zone_id_goes_live_through_the_lab_api() 
         &["--config", cfg.to_str().unwrap(), "health"],
         &lab.log("apex"),
     );
-    let listing = wait_for_tier(
-        &cfg,
-        &c,
-        "both zones in at the apex",
-        &["us-east-1-wl1-bos-wlz-1", "us-east-1-wl1-nyc-wlz-1"],
-    );
+    let listing = wait_for_tier(&cfg, &c, "both zones in at the apex", |l| {
+        tier_in(l) == ["us-east-1-wl1-bos-wlz-1", "us-east-1-wl1-nyc-wlz-1"]
+    });
     let boston = registry::geo::wavelength_zone("us-east-1-wl1-bos-wlz-1").unwrap();
     let (lat, lon) = boston.coordinates.route53_strings();
     assert_eq!(
@@ -1038,7 +1035,7 @@ async fn a_zone_tier_follows_its_pools_through_the_strict_lab_api() {
         &["--config", cfg.to_str().unwrap(), "health"],
         &lab.log("tier"),
     );
-    let wait = |what: &str, want: &[&str]| wait_for_tier(&cfg, &c, what, want);
+    let wait = |what: &str, want: &[&str]| wait_for_tier(&cfg, &c, what, |l| tier_in(l) == want);
     let listing = wait("both zones in", &["bos", "nyc"]);
     let nyc_row = &listing["zones"][1];
     assert_eq!(
@@ -1093,6 +1090,73 @@ async fn a_zone_tier_follows_its_pools_through_the_strict_lab_api() {
     assert_eq!(
         testkit::metric(&metrics(&c), "wavelb_tier_kept{tier=\"edge.lab.test\"}"),
         Some(1.0)
+    );
+}
+
+/// Issue 25, item 5, through the binary and the lab's strict API (an alias to a name without
+/// records is refused, as Route 53 refuses it): a zone whose pool empties leaves the tier at
+/// once (`why=empty-pool`) while the other stays, and a regional fallback the lab refuses never
+/// blocks the zones' changes nor empties the tier: the healthiest zone is kept, and the refusal
+/// is counted and logged with its zone.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_empty_pool_or_a_refused_fallback_never_blocks_the_tier() {
+    // Zone "bos" is www.lab.test (t0, t1); zone "nyc" is api.lab.test (a0, a1).
+    let mut lab = lab(2).await;
+    let (api_pool, _nyc) = lab.second_pool(41).await;
+    let cfg = lab.two_pools_config(
+        "tier",
+        "[global]\nname = \"edge.lab.test\"\n\
+         fallback = { name = \"regional.lab.test\", coordinates = [38.9, -77.0] }\n\
+         [[global.zone]]\npool = \"www.lab.test\"\nwavelength_zone = \"bos\"\ncoordinates = [42.36, -71.06]\n\
+         [[global.zone]]\npool = \"api.lab.test\"\nwavelength_zone = \"nyc\"\ncoordinates = [40.71, -74.01]\n",
+    );
+    let c = Service::spawn_logged(
+        BIN,
+        &["--config", cfg.to_str().unwrap(), "health"],
+        &lab.log("tier"),
+    );
+    wait_for_tier(&cfg, &c, "both zones in", |l| tier_in(l) == ["bos", "nyc"]);
+    // nyc's pool loses every record (its targets still answer probes): it leaves at once.
+    let sets = writer(&lab.api).await.list_pool(&api_pool).await.unwrap();
+    let all: Vec<Change> = sets
+        .into_iter()
+        .filter(|s| {
+            s.set_identifier
+                .as_deref()
+                .is_some_and(|id| id.starts_with('a'))
+        })
+        .map(Change::delete)
+        .collect();
+    assert_eq!(all.len(), 4, "a0 and a1: address and ownership records");
+    raw_write(&lab.api, all).await;
+    let listing = wait_for_tier(&cfg, &c, "nyc out", |l| tier_in(l) == ["bos"]);
+    assert_eq!(listing["zones"][1]["why"], "empty-pool", "{listing:#}");
+    // Every target of bos dies: the fallback would replace it, but its alias has no target.
+    // bos is not taken out for it; it is kept as the healthiest zone with records.
+    for t in &mut lab.targets {
+        t.stop();
+    }
+    let rejected = "wavelb_tier_rejected_changes_total{tier=\"edge.lab.test\",zone=\"fallback\"}";
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while testkit::metric(&metrics(&c), rejected).unwrap_or(0.0) < 1.0 {
+        assert!(Instant::now() < deadline, "never refused: {}", metrics(&c));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let listing = wait_for_tier(&cfg, &c, "bos kept", |l| {
+        l["zones"][0]["why"] == "kept-healthiest"
+    });
+    assert_eq!(tier_in(&listing), ["bos"], "{listing:#}");
+    for _ in 0..10 {
+        assert_eq!(tier_in(&records_json(&cfg)), ["bos"], "never empty");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let log = std::fs::read_to_string(lab.log("tier")).unwrap();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("refused this zone's change to the tier")
+                && l.contains("fallback")
+                && l.contains("that target was not found")),
+        "{log}"
     );
 }
 
