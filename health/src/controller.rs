@@ -2009,6 +2009,54 @@ mod tests {
         assert_eq!(metrics.tier_rejected.get_or_create(&zone("bos")).get(), 1);
     }
 
+    /// Split zone by zone, the tier's batch is no longer all or nothing: the only zone in must
+    /// not be taken out by its own batch while the zone that was to replace it is refused. The
+    /// change that publishes goes first; refused, it holds the removals back, and the next
+    /// rounds count the refused zone as out, so the last zone stays (kept-healthiest).
+    #[tokio::test(start_paused = true)]
+    async fn a_refused_zone_never_replaces_the_last_zone_in() {
+        use crate::tier::ZoneHealth;
+        use registry::tier::classify as tier_view;
+
+        let store = Arc::new(MemoryStore::new(Fqdn::parse("example.com").unwrap()));
+        let pools = zone_pools(&["bos", "nyc"]);
+        // bos has a record; nyc's last agent has left.
+        register(&store, &pools[0], 1..=1).await;
+        let mut registry = Registry::default();
+        let metrics = HealthMetrics::register(&mut registry);
+        let (spec, mut tier, reports) =
+            tier_over(&store, &pools, "return_after = \"0s\"", &metrics);
+        let health = |healthy, records| ZoneHealth {
+            healthy,
+            total: 1,
+            records,
+        };
+        let view = || tier_view(&spec, &store.sets());
+        let published = || -> Vec<String> { view().published().map(str::to_owned).collect() };
+        reports[0].publish(health(1, 1));
+        reports[1].publish(health(0, 0));
+        tier.round().await.unwrap();
+        assert_eq!(published(), ["bos"]);
+        // bos loses its healthy target while nyc's controller reports a record it read just
+        // before its pool emptied: "bos out, nyc in" is refused (the alias to nyc), and bos
+        // stays.
+        reports[0].publish(health(0, 1));
+        reports[1].publish(health(1, 1));
+        tier.round().await.unwrap();
+        assert_eq!(published(), ["bos"], "the tier was emptied");
+        // Later rounds count nyc as out while it stands refused: bos is kept, never emptied.
+        for _ in 0..3 {
+            tokio::time::advance(Duration::from_secs(5)).await;
+            tier.round().await.unwrap();
+            assert_eq!(published(), ["bos"]);
+        }
+        assert_eq!(
+            view().owned["bos"].standing.why,
+            crate::tier::why::KEPT_HEALTHIEST
+        );
+        assert_eq!(view().owned["nyc"].standing.why, crate::tier::why::REFUSED);
+    }
+
     /// Issue 25, item 5: a regional fallback Route 53 refuses (an alias to a name without
     /// records) never empties the tier: when every zone fails, the zones stay until the
     /// fallback is refused, then the healthiest is kept; the fallback is tried again, before

@@ -30,6 +30,8 @@ pub mod why {
     pub const ZONES_AVAILABLE: &str = "zones-available";
     /// Out: its pool has no records, and Route 53 refuses an alias to a name without any.
     pub const EMPTY_POOL: &str = "empty-pool";
+    /// Route 53 refused to publish the zone's record lately (see `tier_rejects`).
+    pub const REFUSED: &str = "refused";
 }
 
 /// A zone's pool as its health controller sees it this round.
@@ -91,6 +93,10 @@ pub struct ZoneInput {
     /// while a record of it is published (Route 53 still answers that one: the tier's
     /// never-empty rule does not rely on a record this owner cannot vouch for).
     pub foreign: bool,
+    /// False while Route 53 refuses to publish its record (a change of it was refused for good
+    /// lately, and it is not published now): such a zone is never counted as in, so the
+    /// never-empty rule never leans on a record that may not come.
+    pub publishable: bool,
 }
 
 /// What this controller remembers between rounds: since when each zone has been on its side
@@ -161,6 +167,10 @@ pub fn decide(
             next.push((i, false, why::EMPTY_POOL));
             continue;
         }
+        if !z.publishable {
+            next.push((i, false, why::REFUSED));
+            continue;
+        }
         let is_in = match (was_in, met) {
             (None, met) => met,
             (Some(true), true) => true,
@@ -182,7 +192,9 @@ pub fn decide(
         // targets; then one that is in now; then configuration order). A zone whose pool is
         // empty is kept only while it is in now: its record stays, but an alias to an empty
         // pool is never created.
-        let has_records = |z: &ZoneInput| z.health.is_none_or(|h| h.records > 0);
+        // A zone not in now counts only with a pool known to have records and a record Route 53
+        // takes: keeping one that cannot be published would leave the tier empty.
+        let has_records = |z: &ZoneInput| z.publishable && z.health.is_some_and(|h| h.records > 0);
         let best = next
             .iter_mut()
             .filter(|(i, _, _)| {
@@ -296,6 +308,7 @@ mod tests {
                 why: why::HEALTHY.into(),
             }),
             foreign: false,
+            publishable: true,
         }
     }
 
@@ -596,5 +609,33 @@ mod tests {
         // With a fallback, the fallback answers instead.
         let d = first(&policy(true), &zones);
         assert!(d.in_tier.is_empty() && d.fallback_in, "{d:?}");
+    }
+
+    /// A zone whose record Route 53 refused lately (and that is not published) is never counted
+    /// as in: not put in, and not kept as the healthiest, so the never-empty rule keeps a zone
+    /// whose record is there. A zone whose health is not known yet is not kept either.
+    #[test]
+    fn a_zone_route53_refuses_is_never_counted_as_in() {
+        let refused = |id: &str, healthy: usize| ZoneInput {
+            publishable: false,
+            ..zone(id, healthy, None)
+        };
+        // bos is healthy but refused; nyc is in and healthy: only nyc.
+        let zones = vec![refused("bos", 4), zone("nyc", 4, Some(true))];
+        let d = first(&policy(false), &zones);
+        assert_eq!(d.in_tier, ["nyc"]);
+        assert_eq!(d.wanted["bos"].as_ref().unwrap().why, why::REFUSED);
+        // nyc falls below min_healthy while bos is refused: nyc is kept, not left for bos.
+        let zones = vec![refused("bos", 4), zone("nyc", 0, Some(true))];
+        let d = first(&policy(false), &zones);
+        assert_eq!(d.kept.as_deref(), Some("nyc"), "{d:?}");
+        // A zone out with unknown health is not chosen over one with records.
+        let unknown = ZoneInput {
+            health: None,
+            ..zone("bos", 0, Some(false))
+        };
+        let zones = vec![unknown, zone("nyc", 0, None)];
+        let d = first(&policy(false), &zones);
+        assert_eq!(d.kept.as_deref(), Some("nyc"), "{d:?}");
     }
 }

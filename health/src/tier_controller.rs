@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use registry::clock::Clock;
-use registry::model::{PoolSpec, RecordSet};
+use registry::model::{Action, PoolSpec, RecordSet};
 use registry::name::Fqdn;
 use registry::plan::{ChangeGroup, Plan};
 use registry::pool::PoolView;
@@ -241,14 +241,32 @@ impl<S: PoolStore + 'static> TierController<S> {
     /// it would have replaced are not all taken out for nothing). Stops at a failure that is
     /// not about one batch (Route 53 unreachable, throttled past the retries). Returns false
     /// when the fallback was refused.
+    ///
+    /// Split up, the batch is no longer all or nothing, so the groups that publish a record
+    /// (the fallback first) go before those that only remove or re-label: when one that
+    /// publishes is refused or conflicts, the removals wait for the next round, decided with
+    /// the refusal known, and the tier is never left without a record in between.
     async fn one_by_one(
         &mut self,
         store: &S,
         mut groups: Vec<ChangeGroup>,
         now: u64,
     ) -> Result<bool, WriteError> {
-        groups.sort_by_key(|g| g.target_id != FALLBACK_ID);
+        groups.sort_by_key(|g| (!publishes(g), g.target_id != FALLBACK_ID));
+        let mut publishing_failed = false;
+        // The lease was renewed at `now`; requests one by one can wait on the rate limit and
+        // retries. Past half the lease, the rest waits for the next round (which checks the lease
+        // again), so a deposed leader does not keep writing. (+1: `now` is in whole seconds.)
+        let lease_left = now
+            .saturating_add((self.lease_ttl.as_secs() / 2).max(1))
+            .saturating_add(1);
         for group in groups {
+            if publishing_failed && !publishes(&group) {
+                continue;
+            }
+            if self.clock.unix_now() >= lease_left {
+                return Ok(false);
+            }
             let plan = Plan {
                 groups: vec![group],
                 skipped: Vec::new(),
@@ -261,17 +279,24 @@ impl<S: PoolStore + 'static> TierController<S> {
                     if group.target_id == FALLBACK_ID {
                         return Ok(false);
                     }
+                    publishing_failed |= publishes(group);
                 }
-                Err(WriteError::Conflict { messages }) => tracing::info!(
-                    tier = %self.spec.name,
-                    zone = %group.target_id,
-                    ?messages,
-                    "the zone's tier records changed while we wrote; next round re-reads them"
-                ),
+                Err(WriteError::Conflict { messages }) => {
+                    tracing::info!(
+                        tier = %self.spec.name,
+                        zone = %group.target_id,
+                        ?messages,
+                        "the zone's tier records changed while we wrote; next round re-reads them"
+                    );
+                    if group.target_id == FALLBACK_ID {
+                        return Ok(false);
+                    }
+                    publishing_failed |= publishes(group);
+                }
                 Err(e) => return Err(e),
             }
         }
-        Ok(true)
+        Ok(!publishing_failed)
     }
 
     /// Route 53 refused `group` for good: remembered, counted and logged with its zone; the
@@ -341,6 +366,8 @@ impl<S: PoolStore + 'static> TierController<S> {
                 health: *rx.borrow(),
                 standing: view.owned.get(&m.id).map(|e| e.standing.clone()),
                 foreign: view.is_foreign(&m.id),
+                publishable: self.published.contains(&m.id)
+                    || !self.rejects.refused_recently(&m.id, now),
             })
             .collect();
         let fallback = view.owned.get(FALLBACK_ID).map(|e| e.standing.clone());
@@ -501,4 +528,13 @@ impl<S: PoolStore + 'static> Decide for Round<'_, S> {
     fn view(&self, _pool: &PoolSpec, _sets: &[RecordSet]) -> PoolView {
         PoolView::default()
     }
+}
+
+/// True when `group` creates or rewrites a record at the global name (not only its ownership
+/// TXT): one that puts a zone, or the fallback, into the answers.
+fn publishes(group: &ChangeGroup) -> bool {
+    group
+        .changes
+        .iter()
+        .any(|c| c.record_set.rtype != "TXT" && matches!(c.action, Action::Create | Action::Upsert))
 }

@@ -37,6 +37,14 @@ struct Refused {
     at: u64,
 }
 
+impl Refused {
+    /// True less than [`RETRY_AFTER_SECS`] after the refusal. A refusal dated after `now` (the
+    /// wall clock stepped back) counts as expired, so a clock jump never stretches a hold.
+    fn recent(&self, now: u64) -> bool {
+        self.at <= now && now < self.at.saturating_add(RETRY_AFTER_SECS)
+    }
+}
+
 /// What makes two changes of a zone the same for holding back: every change but the ownership
 /// TXT's.
 fn signature(group: &ChangeGroup) -> Vec<Change> {
@@ -71,10 +79,8 @@ impl Rejects {
     /// what is wanted now) are forgotten once [`RETRY_AFTER_SECS`] have passed since the
     /// refusal.
     pub fn sort(&mut self, plan: Plan, now: u64) -> Sorted {
-        self.zones.retain(|id, r| {
-            now < r.at.saturating_add(RETRY_AFTER_SECS)
-                || plan.groups.iter().any(|g| g.target_id == *id)
-        });
+        self.zones
+            .retain(|id, r| r.recent(now) || plan.groups.iter().any(|g| g.target_id == *id));
         let mut sorted = Sorted {
             together: Plan {
                 groups: Vec::new(),
@@ -85,10 +91,7 @@ impl Rejects {
         for group in plan.groups {
             match self.zones.get(&group.target_id) {
                 None => sorted.together.groups.push(group),
-                Some(r)
-                    if r.changes == signature(&group)
-                        && now < r.at.saturating_add(RETRY_AFTER_SECS) =>
-                {
+                Some(r) if r.changes == signature(&group) && r.recent(now) => {
                     sorted.held.push(group.target_id);
                 }
                 Some(_) => sorted.alone.push(group),
@@ -123,9 +126,7 @@ impl Rejects {
 
     /// True when `id`'s change was refused less than [`RETRY_AFTER_SECS`] ago.
     pub fn refused_recently(&self, id: &str, now: u64) -> bool {
-        self.zones
-            .get(id)
-            .is_some_and(|r| now < r.at.saturating_add(RETRY_AFTER_SECS))
+        self.zones.get(id).is_some_and(|r| r.recent(now))
     }
 }
 
@@ -230,5 +231,18 @@ mod tests {
         assert!(!r.is_refused("nyc") && !r.refused_recently("nyc", 104 + RETRY_AFTER_SECS));
         let s = r.sort(plan(&[nyc]), 106 + RETRY_AFTER_SECS);
         assert_eq!(ids(&s.together.groups), ["nyc"]);
+    }
+
+    #[test]
+    fn a_wall_clock_stepped_back_never_stretches_a_hold() {
+        let mut r = Rejects::default();
+        let nyc = group("nyc", "192.0.2.1");
+        r.refused(&nyc, 10_000);
+        assert!(r.refused_recently("nyc", 10_001));
+        // The clock steps back an hour: the refusal is in the future, so it no longer holds.
+        assert!(!r.refused_recently("nyc", 6_400));
+        let s = r.sort(plan(std::slice::from_ref(&nyc)), 6_400);
+        assert!(s.held.is_empty(), "{s:?}");
+        assert_eq!(ids(&s.alone), ["nyc"]);
     }
 }
