@@ -587,7 +587,7 @@ mod tests {
             leave_after: 600,
             ..policy(false)
         };
-        let zones = vec![empty("bos", 2, Some(true)), zone("nyc", 4, Some(true))];
+        let zones = vec![empty("bos", 0, Some(true)), zone("nyc", 4, Some(true))];
         let d = first(&p, &zones);
         assert_eq!(d.in_tier, ["nyc"]);
         // Every zone below min_healthy: the one kept has records, even with fewer healthy
