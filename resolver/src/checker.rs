@@ -235,12 +235,13 @@ async fn http_exchange<S: AsyncRead + AsyncWrite + Unpin>(
          (ref wavelb-lab)\r\nAccept: */*\r\nConnection: close\r\n\r\n"
     );
     let mut buf = Vec::with_capacity(4096);
+    let mut status_at = None;
     let head = timeout_at(responded_by, async {
         stream
             .write_all(request.as_bytes())
             .await
             .map_err(|_| "The request could not be sent to the endpoint")?;
-        read_head(&mut stream, &mut buf).await
+        read_head(&mut stream, &mut buf, &mut status_at).await
     })
     .await;
     let head_end = match head {
@@ -255,11 +256,9 @@ async fn http_exchange<S: AsyncRead + AsyncWrite + Unpin>(
     if !status_code(&buf[..line_end]).is_some_and(|code| (200..400).contains(&code)) {
         return Ok(judge(&buf, Some(search)));
     }
-    let body = timeout(
-        STR_MATCH_BODY,
-        read_body(&mut stream, &mut buf, end, search),
-    )
-    .await;
+    // The body's two seconds count from the status line, not from the end of the headers.
+    let body_by = status_at.unwrap_or_else(Instant::now) + STR_MATCH_BODY;
+    let body = timeout_at(body_by, read_body(&mut stream, &mut buf, end, search)).await;
     Ok(match body {
         Err(_) => judge_cut(&buf, search),
         Ok(result) => {
@@ -286,14 +285,19 @@ async fn read_some<S: AsyncRead + Unpin>(
 }
 
 /// Reads into `buf` until the response head ends (its end is returned), [`MAX_HEAD`] bytes
-/// arrived or the endpoint closed (`None`). The end is searched only in bytes not searched
-/// before: a target that sends one byte at a time costs one short search per byte.
+/// arrived or the endpoint closed (`None`); `status_at` is set when the status line's end
+/// arrived. Each end is searched only in bytes not searched before: a target that sends one
+/// byte at a time costs one short search per byte.
 async fn read_head<S: AsyncRead + Unpin>(
     stream: &mut S,
     buf: &mut Vec<u8>,
+    status_at: &mut Option<Instant>,
 ) -> Result<Option<usize>, &'static str> {
     let mut scanned = 0usize;
     loop {
+        if status_at.is_none() && find(&buf[scanned.saturating_sub(1)..], b"\r\n").is_some() {
+            *status_at = Some(Instant::now());
+        }
         let from = scanned.saturating_sub(3);
         if let Some(at) = find(&buf[from..], b"\r\n\r\n") {
             return Ok(Some(from + at + 4));
@@ -658,6 +662,18 @@ mod tests {
         assert!(
             took >= STR_MATCH_BODY && took < STR_MATCH_BODY + Duration::from_secs(1),
             "{took:?}"
+        );
+        // Slow headers do not move the body's deadline: it is 2 s after the status line.
+        let slow_headers = scripted(&[
+            (0, b"HTTP/1.1 200 OK\r\n"),
+            (1500, b"X-Slow: 1\r\n\r\n"),
+            (1500, b"needle"),
+        ])
+        .await;
+        let (ok, report) = probe_endpoint(&str_match(slow_headers), None).await;
+        assert!(
+            !ok && report.contains("did not arrive within 2s after the status line"),
+            "{report}"
         );
         // The status line itself still has 2 s; a failing status is judged without the body.
         let slow_head = scripted(&[(2500, b"HTTP/1.1 200 OK\r\n\r\nneedle")]).await;
