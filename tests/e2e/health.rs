@@ -163,6 +163,22 @@ expect = "ping"
         (api_pool, targets)
     }
 
+    /// Registers target `id` at `ip` (weight 50) in www.lab.test, with nothing listening there.
+    async fn add_silent_target(&self, id: &str, ip: &str) {
+        let p = pool();
+        let t = Target::active(id, vec![ip.parse().unwrap()], 50, 1);
+        let v = self.view().await;
+        writer(&self.api)
+            .await
+            .execute(&plan(
+                &p,
+                &v,
+                &BTreeMap::from([(t.id.clone(), Intent::Present(t))]),
+            ))
+            .await
+            .unwrap();
+    }
+
     /// [`Lab::config`] watching www.lab.test and api.lab.test (`[[pool]]` sections), with
     /// `sections` (TOML tables) after them.
     fn two_pools_config(&self, name: &str, sections: &str) -> std::path::PathBuf {
@@ -560,18 +576,7 @@ async fn garbage_collection_asks_ec2_whether_the_instance_is_gone() {
     let live = live.as_str();
     let mut lab = lab(4).await;
     // A fifth target named after the live instance, with nothing listening at its address.
-    let p = pool();
-    let t = Target::active(live, vec!["127.0.0.25".parse().unwrap()], 50, 1);
-    let v = lab.view().await;
-    writer(&lab.api)
-        .await
-        .execute(&plan(
-            &p,
-            &v,
-            &BTreeMap::from([(t.id.clone(), Intent::Present(t))]),
-        ))
-        .await
-        .unwrap();
+    lab.add_silent_target(live, "127.0.0.25").await;
     let extra =
         format!("gc_after = \"1s\"\n\n[ec2]\nendpoint_url = \"{moto}\"\nregion = \"us-east-1\"");
     let c = lab.controller("c1", &extra);
@@ -612,18 +617,7 @@ async fn garbage_collection_asks_each_pools_own_region() {
     let live = live.as_str();
     let mut lab = lab(4).await;
     let (_, _api) = lab.second_pool(41).await;
-    let p = pool();
-    let t = Target::active(live, vec!["127.0.0.25".parse().unwrap()], 50, 1);
-    let v = lab.view().await;
-    writer(&lab.api)
-        .await
-        .execute(&plan(
-            &p,
-            &v,
-            &BTreeMap::from([(t.id.clone(), Intent::Present(t))]),
-        ))
-        .await
-        .unwrap();
+    lab.add_silent_target(live, "127.0.0.25").await;
     let cfg = lab.two_pools_config(
         "gc-regions",
         &format!(
