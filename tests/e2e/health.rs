@@ -179,10 +179,10 @@ expect = "ping"
             .unwrap();
     }
 
-    /// [`Lab::config`] watching www.lab.test and api.lab.test (`[[pool]]` sections), with
-    /// `sections` (TOML tables) after them.
-    fn two_pools_config(&self, name: &str, sections: &str) -> std::path::PathBuf {
-        let cfg = self.config(name, "");
+    /// [`Lab::config`] (with `health` in its `[health]` table) watching www.lab.test and
+    /// api.lab.test (`[[pool]]` sections), with `sections` (TOML tables) after them.
+    fn two_pools_config(&self, name: &str, health: &str, sections: &str) -> std::path::PathBuf {
+        let cfg = self.config(name, health);
         let one = "[pool]\nname = \"www.lab.test\"\nzone = \"lab.test\"\nttl = 5\nowner_id = \"wavelb-lab\"\n";
         let text = std::fs::read_to_string(&cfg).unwrap();
         assert!(text.contains(one));
@@ -194,6 +194,22 @@ expect = "ping"
         );
         std::fs::write(&cfg, text.replace(one, &two)).unwrap();
         cfg
+    }
+
+    /// `wavelb health` over [`Lab::two_pools_config`]: its configuration file and the process.
+    fn two_pools_controller(
+        &self,
+        name: &str,
+        health: &str,
+        sections: &str,
+    ) -> (std::path::PathBuf, Service) {
+        let cfg = self.two_pools_config(name, health, sections);
+        let c = Service::spawn_logged(
+            BIN,
+            &["--config", cfg.to_str().unwrap(), "health"],
+            &self.log(name),
+        );
+        (cfg, c)
     }
 
     fn log(&self, name: &str) -> std::path::PathBuf {
@@ -405,12 +421,7 @@ async fn one_process_watches_several_pools() {
     let lab = lab(2).await;
     let (api_pool, mut api_targets) = lab.second_pool(31).await;
     let w = writer(&lab.api).await;
-    let cfg = lab.two_pools_config("multi", "");
-    let c = Service::spawn_logged(
-        BIN,
-        &["--config", cfg.to_str().unwrap(), "health"],
-        &lab.log("multi"),
-    );
+    let (_, c) = lab.two_pools_controller("multi", "", "");
     assert_eq!(
         c.ready["pools"],
         serde_json::json!(["www.lab.test", "api.lab.test"])
@@ -618,25 +629,16 @@ async fn garbage_collection_asks_each_pools_own_region() {
     let mut lab = lab(4).await;
     let (_, _api) = lab.second_pool(41).await;
     lab.add_silent_target(live, "127.0.0.25").await;
-    let cfg = lab.two_pools_config(
+    // The tier spans two Regions: this test's controller reaches both (loopback), and says so.
+    let (_, c) = lab.two_pools_controller(
         "gc-regions",
+        "gc_after = \"1s\"\nprobe_across_regions = true",
         &format!(
             "[global]\nname = \"edge.lab.test\"\n\
              [[global.zone]]\npool = \"www.lab.test\"\nwavelength_zone = \"usw2-wl1-las-wlz1\"\n\
              [[global.zone]]\npool = \"api.lab.test\"\nwavelength_zone = \"us-east-1-wl1-bos-wlz-1\"\n\
              [ec2]\nendpoint_url = \"{moto}\"\nregion = \"us-east-1\"\n"
         ),
-    );
-    // The tier spans two Regions: this test's controller reaches both (loopback), and says so.
-    let text = std::fs::read_to_string(&cfg).unwrap().replace(
-        "metrics_listen = \"127.0.0.1:0\"\n",
-        "metrics_listen = \"127.0.0.1:0\"\ngc_after = \"1s\"\nprobe_across_regions = true\n",
-    );
-    std::fs::write(&cfg, text).unwrap();
-    let c = Service::spawn_logged(
-        BIN,
-        &["--config", cfg.to_str().unwrap(), "health"],
-        &lab.log("gc-regions"),
     );
     lab.targets[2].stop();
     lab.wait_for("t2 deleted", Duration::from_secs(15), |v| {
@@ -989,16 +991,12 @@ fn tier_in(listing: &serde_json::Value) -> Vec<String> {
 async fn a_tier_at_the_zone_apex_with_a_zone_id_goes_live_through_the_lab_api() {
     let lab = lab(2).await;
     let (_, _nyc) = lab.second_pool(41).await;
-    let cfg = lab.two_pools_config(
+    let (cfg, c) = lab.two_pools_controller(
         "apex",
+        "",
         "[global]\nname = \"lab.test\"\n\
          [[global.zone]]\npool = \"www.lab.test\"\nwavelength_zone = \"use1-wl1-bos-wlz1\"\n\
          [[global.zone]]\npool = \"api.lab.test\"\nwavelength_zone = \"us-east-1-wl1-nyc-wlz-1\"\n",
-    );
-    let c = Service::spawn_logged(
-        BIN,
-        &["--config", cfg.to_str().unwrap(), "health"],
-        &lab.log("apex"),
     );
     let listing = wait_for_tier(&cfg, &c, "both zones in at the apex", |l| {
         tier_in(l) == ["us-east-1-wl1-bos-wlz-1", "us-east-1-wl1-nyc-wlz-1"]
@@ -1018,16 +1016,11 @@ async fn a_zone_tier_follows_its_pools_through_the_strict_lab_api() {
     // Zone "bos" is www.lab.test (t0, t1); zone "nyc" is api.lab.test (a0, a1).
     let mut lab = lab(2).await;
     let (_, mut nyc) = lab.second_pool(41).await;
-    let cfg = lab.two_pools_config(
-        "tier",
+    let (cfg, c) = lab.two_pools_controller(
+        "tier", "",
         "[global]\nname = \"edge.lab.test\"\nreturn_after = \"2s\"\n\
          [[global.zone]]\npool = \"www.lab.test\"\nwavelength_zone = \"bos\"\ncoordinates = [42.36, -71.06]\n\
          [[global.zone]]\npool = \"api.lab.test\"\nwavelength_zone = \"nyc\"\ncoordinates = [40.71, -74.01]\nbias = -20\n",
-    );
-    let c = Service::spawn_logged(
-        BIN,
-        &["--config", cfg.to_str().unwrap(), "health"],
-        &lab.log("tier"),
     );
     let wait = |what: &str, want: &[&str]| wait_for_tier(&cfg, &c, what, |l| tier_in(l) == want);
     let listing = wait("both zones in", &["bos", "nyc"]);
@@ -1097,17 +1090,12 @@ async fn an_empty_pool_or_a_refused_fallback_never_blocks_the_tier() {
     // Zone "bos" is www.lab.test (t0, t1); zone "nyc" is api.lab.test (a0, a1).
     let mut lab = lab(2).await;
     let (api_pool, _nyc) = lab.second_pool(41).await;
-    let cfg = lab.two_pools_config(
-        "tier",
+    let (cfg, c) = lab.two_pools_controller(
+        "tier", "",
         "[global]\nname = \"edge.lab.test\"\n\
          fallback = { name = \"regional.lab.test\", coordinates = [38.9, -77.0] }\n\
          [[global.zone]]\npool = \"www.lab.test\"\nwavelength_zone = \"bos\"\ncoordinates = [42.36, -71.06]\n\
          [[global.zone]]\npool = \"api.lab.test\"\nwavelength_zone = \"nyc\"\ncoordinates = [40.71, -74.01]\n",
-    );
-    let c = Service::spawn_logged(
-        BIN,
-        &["--config", cfg.to_str().unwrap(), "health"],
-        &lab.log("tier"),
     );
     wait_for_tier(&cfg, &c, "both zones in", |l| tier_in(l) == ["bos", "nyc"]);
     // nyc's pool loses every record (its targets still answer probes): it leaves at once.
@@ -1354,16 +1342,11 @@ fn check_config_counts_record_sets_per_hosted_zone_against_the_quota() {
 async fn a_forged_tier_member_is_counted_listed_and_warned_about_once() {
     let lab = lab(2).await;
     let (_, mut nyc) = lab.second_pool(51).await;
-    let cfg = lab.two_pools_config(
-        "forged",
+    let (cfg, c) = lab.two_pools_controller(
+        "forged", "",
         "[global]\nname = \"edge.lab.test\"\n\
          [[global.zone]]\npool = \"www.lab.test\"\nwavelength_zone = \"bos\"\ncoordinates = [42.36, -71.06]\n\
          [[global.zone]]\npool = \"api.lab.test\"\nwavelength_zone = \"nyc\"\ncoordinates = [40.71, -74.01]\n",
-    );
-    let c = Service::spawn_logged(
-        BIN,
-        &["--config", cfg.to_str().unwrap(), "health"],
-        &lab.log("forged"),
     );
     let deadline = Instant::now() + Duration::from_secs(20);
     while tier_in(&records_json(&cfg)) != ["bos", "nyc"] {
