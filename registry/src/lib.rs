@@ -17,6 +17,7 @@ pub mod escape;
 pub mod file;
 pub mod geo;
 pub mod limiter;
+pub mod listing;
 pub mod mac;
 pub mod memory;
 pub mod metrics;

@@ -755,6 +755,7 @@ async fn raw_write(api: &str, changes: Vec<Change>) {
                 changes,
             }],
             skipped: Vec::new(),
+            guard: None,
         })
         .await
         .unwrap();
@@ -1382,6 +1383,7 @@ async fn a_forged_tier_member_is_counted_listed_and_warned_about_once() {
                 changes: vec![Change::delete(ours), Change::create(forged)],
             }],
             skipped: Vec::new(),
+            guard: None,
         };
         // The controller may rewrite it at the same moment: read again and retry.
         if writer(&lab.api).await.execute(&plan).await.is_ok() {
