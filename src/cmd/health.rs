@@ -52,7 +52,7 @@ pub async fn run(cfg: Option<&Config>, args: HealthArgs) -> anyhow::Result<()> {
     let mut hc = cfg.health.clone().ok_or_else(|| {
         UsageError("`wavelb health` needs a [health] section with [health.probe]".into())
     })?;
-    if let Some(id) = args.controller_id {
+    if let Some(id) = args.controller_id.clone() {
         hc.controller_id = Some(id);
     }
     if let Some(addr) = args.metrics_listen {
@@ -102,6 +102,41 @@ pub async fn run(cfg: Option<&Config>, args: HealthArgs) -> anyhow::Result<()> {
             names.join(", "),
             prober.kind().as_str()
         );
+        let budget = budget(&zones, tier_members, &hc, &args);
+        let total: f64 = budget.iter().map(|(_, (b, _))| b.total()).sum();
+        println!(
+            "request budget in steady state: {total:.2} Route 53 requests/s of the account's {} \
+             ({} controller{}, {} targets per pool, agents every {} s; registry::budget)",
+            registry::budget::ACCOUNT_REQUESTS_PER_SECOND,
+            args.controllers,
+            if args.controllers == 1 { "" } else { "s" },
+            args.targets_per_pool,
+            args.agent_reconcile_interval.as_secs(),
+        );
+        for (zone, (b, _)) in &budget {
+            for line in &b.lines {
+                println!(
+                    "  hosted zone {zone}: {:.3}/s {}",
+                    line.per_second, line.what
+                );
+            }
+        }
+        let share = cfg.route53.budget_share;
+        match budget.as_slice() {
+            [(_, (b, fleet))] => {
+                if let Some(w) = b.warning(share, fleet) {
+                    eprintln!("warning: {w}");
+                }
+            }
+            _ if total > share * registry::budget::ACCOUNT_REQUESTS_PER_SECOND => eprintln!(
+                "warning: this fleet would spend {total:.2} Route 53 requests/s in steady state, \
+                 more than {:.0} % of the account's {}/s ([route53] budget_share); raise \
+                 poll_interval (and lease_ttl with it)",
+                share * 100.0,
+                registry::budget::ACCOUNT_REQUESTS_PER_SECOND
+            ),
+            _ => {}
+        }
         for (zone, used) in &counts {
             println!(
                 "hosted zone {zone}: up to {} record sets of its quota of {quota} ({} pool{} at {} \
@@ -265,6 +300,39 @@ pub fn services(
     }
     Ok(out)
 }
+
+/// The request budget of each hosted zone's service ([`registry::budget`]): its pools, the tier
+/// in the first pool's zone, at the configured intervals and `--check-config`'s fleet size.
+fn budget(
+    zones: &[String],
+    tier_members: Option<usize>,
+    hc: &health::config::HealthConfig,
+    args: &HealthArgs,
+) -> Vec<(String, Budgeted)> {
+    let mut out: Vec<(String, Budgeted)> = Vec::new();
+    for (i, zone) in zones.iter().enumerate() {
+        if let Some((_, b)) = out.iter_mut().find(|(z, _)| z == zone) {
+            b.1.pools += 1;
+            b.0 = registry::budget::model(&b.1);
+            continue;
+        }
+        let fleet = registry::budget::Fleet {
+            pools: 1,
+            targets_per_pool: usize::from(args.targets_per_pool),
+            tier_members: if i == 0 { tier_members.unwrap_or(0) } else { 0 },
+            controllers: usize::from(args.controllers),
+            poll_interval: hc.poll_interval,
+            lease_ttl: hc.lease_ttl,
+            // This zone's pools' agents.
+            agent_reconcile: Some(args.agent_reconcile_interval),
+        };
+        out.push((zone.clone(), (registry::budget::model(&fleet), fleet)));
+    }
+    out
+}
+
+/// A zone's budget and the fleet it was computed for.
+type Budgeted = (registry::budget::Budget, registry::budget::Fleet);
 
 /// How `--check-config` names a pool's hosted zone: its name, or its id.
 fn zone_key(zone: &registry::config::ZoneRef) -> String {
