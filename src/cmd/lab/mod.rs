@@ -359,6 +359,7 @@ pub async fn run(args: LabArgs) -> anyhow::Result<()> {
     };
     let mut console = console::Console {
         writer,
+        resolver: Arc::clone(&running.shared),
         zones: layout,
         zone_of,
         targets,
