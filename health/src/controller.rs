@@ -1141,7 +1141,7 @@ mod tests {
         for (base, held) in [("10s", true), ("0s", false)] {
             let cfg = config(&format!("readmit_backoff = \"{base}\""));
             let (store, script, running) = leading(4, cfg, None).await;
-            for _ in 0..2 {
+            for round in 0..2 {
                 script.set(ip(1), false);
                 within(Duration::from_secs(30), "quarantine", || {
                     state(&store, "i-1") == Some(TargetState::Quarantined)
@@ -1152,6 +1152,13 @@ mod tests {
                     running.healthy("i-1")
                 })
                 .await;
+                if round == 0 {
+                    // A first failure holds nothing back.
+                    within(Duration::from_secs(5), "restored", || {
+                        state(&store, "i-1") == Some(TargetState::Active)
+                    })
+                    .await;
+                }
             }
             // The second failure came 0 to 2 s after the first recovery: a flap.
             if held {
@@ -1357,6 +1364,28 @@ mod tests {
         })
         .await;
         b.stop().await;
+    }
+
+    /// Issue 25, item 1: while Route 53 throttles, scheduled rounds (listings) space out, up to
+    /// `MAX_BACKOFF` polls apart, while probing goes on and a verdict change still gets its
+    /// round at once: the writes come first.
+    #[tokio::test(start_paused = true)]
+    async fn throttling_spaces_the_listings_out_but_not_the_writes() {
+        let (store, script, running) = leading(4, config(""), None).await;
+        // Every request from now on is throttled once (200 ms each).
+        store.faults(|f| f.throttle_next = 10_000);
+        let before = store.calls().lists;
+        tokio::time::sleep(Duration::from_secs(120)).await;
+        let lists = store.calls().lists - before;
+        // Unthrottled: 24 rounds of 5 s. Throttled: 5, 10, 20, 40, 40 s apart.
+        assert!(lists <= 6, "{lists} listings in 120 s while throttled");
+        script.set(ip(1), false);
+        let took = within(Duration::from_secs(30), "quarantine", || {
+            state(&store, "i-1") == Some(TargetState::Quarantined)
+        })
+        .await;
+        assert!(took <= Duration::from_secs(5), "quarantined after {took:?}");
+        running.stop().await;
     }
 
     #[tokio::test(start_paused = true)]

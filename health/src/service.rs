@@ -44,6 +44,12 @@ use registry::metrics::PoolLabels;
 /// The longest spacing of scheduled listings under throttling, in `poll_interval`s.
 pub const MAX_BACKOFF: u32 = 8;
 
+/// The shortest time between two rounds a verdict change triggers. The first change is written
+/// at once; the changes that follow within this time (a zone's targets failing one by one over
+/// a probe interval) share the next round, so a zone of a hundred dying targets costs a few
+/// rounds, not a hundred.
+pub const MIN_ROUND_GAP: Duration = Duration::from_secs(1);
+
 /// At most one warning about implausible leases per this interval (every one is counted in
 /// `wavelb_health_lease_implausible_total`).
 const LEASE_WARN_EVERY: Duration = Duration::from_secs(60);
@@ -149,6 +155,8 @@ impl<S: PoolStore + 'static, P: Probe> Service<S, P> {
         let (tx, mut rx) = mpsc::unbounded_channel::<Observation>();
         let roots = self.roots();
         let mut next_round = Instant::now();
+        // When the last round a verdict change triggered ran.
+        let mut last_urgent: Option<Instant> = None;
         let mut announced = false;
         tokio::pin!(shutdown);
         loop {
@@ -170,7 +178,17 @@ impl<S: PoolStore + 'static, P: Probe> Service<S, P> {
                     while let Ok(obs) = rx.try_recv() {
                         urgent |= self.observe(obs);
                     }
-                    round_now = urgent;
+                    // Only a leader writes what a verdict changes: a follower waits for its
+                    // scheduled round (its decisions are for its gauges).
+                    if urgent && self.lease.leads() {
+                        match last_urgent.map(|at| at + MIN_ROUND_GAP) {
+                            Some(gap) if gap > Instant::now() => next_round = next_round.min(gap),
+                            _ => {
+                                round_now = true;
+                                last_urgent = Some(Instant::now());
+                            }
+                        }
+                    }
                 }
             }
             if !round_now {
