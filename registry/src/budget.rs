@@ -181,6 +181,69 @@ pub fn model(f: &Fleet) -> Budget {
     }
 }
 
+/// The fleets of docs/configuration.md's budget table.
+pub fn examples() -> Vec<(&'static str, Fleet)> {
+    let s = Duration::from_secs;
+    let fleet = |pools, targets, tier, controllers, poll, ttl, agents: Option<u64>| Fleet {
+        pools,
+        targets_per_pool: targets,
+        tier_members: tier,
+        controllers,
+        poll_interval: s(poll),
+        lease_ttl: s(ttl),
+        agent_reconcile: agents.map(s),
+    };
+    vec![
+        (
+            "`wavelb lab --zones 8` (8 pools of 2, a tier of 8; 1 controller, its 5 s rounds and 15 s lease)",
+            fleet(8, 2, 8, 1, 5, 15, None),
+        ),
+        (
+            "1 pool of 100, 2 controllers, the defaults",
+            fleet(1, 100, 0, 2, 5, 15, Some(300)),
+        ),
+        (
+            "8 zones of 50 with a tier, 2 controllers, the defaults",
+            fleet(8, 50, 8, 2, 5, 15, Some(300)),
+        ),
+        (
+            "13 zones of 100 with a tier, 2 controllers, the defaults",
+            fleet(13, 100, 13, 2, 5, 15, Some(300)),
+        ),
+        (
+            "13 zones of 100 with a tier, 2 controllers, `poll_interval = \"15s\"`, `lease_ttl = \"30s\"`",
+            fleet(13, 100, 13, 2, 15, 30, Some(300)),
+        ),
+        (
+            "the same, agents at `reconcile_interval = \"1200s\"`",
+            fleet(13, 100, 13, 2, 15, 30, Some(1200)),
+        ),
+    ]
+}
+
+/// docs/configuration.md's budget table: [`examples`] through [`model`].
+pub fn table() -> String {
+    let mut out = String::from(
+        "| fleet | record sets listed per round | controllers req/s | agents req/s | total req/s | of 5/s |\n\
+         | --- | ---: | ---: | ---: | ---: | ---: |\n",
+    );
+    for (what, fleet) in examples() {
+        let b = model(&fleet);
+        let agents = b.total() - b.controllers();
+        out.push_str(&format!(
+            "| {what} | {} ({} page{}) | {:.2} | {:.2} | {:.2} | {:.0} % |\n",
+            b.listed_sets,
+            b.pages,
+            if b.pages == 1 { "" } else { "s" },
+            b.controllers(),
+            agents,
+            b.total(),
+            100.0 * b.total() / ACCOUNT_REQUESTS_PER_SECOND
+        ));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -233,5 +296,18 @@ mod tests {
         assert!((b.controllers() - model(&fleet(13, 100, 2, 15, 30)).total()).abs() < 1e-9);
         let w = b.warning(0.5, &f).unwrap();
         assert!(w.contains("the agents alone exceed it"), "{w}");
+    }
+
+    /// docs/configuration.md's table is the model's: regenerate it with
+    /// `cargo test -p registry --lib budget -- --nocapture` and paste what this prints.
+    #[test]
+    fn the_docs_budget_table_is_the_models() {
+        let docs = include_str!("../../docs/configuration.md");
+        let table = table();
+        println!("{table}");
+        assert!(
+            docs.contains(&table),
+            "docs/configuration.md's budget table is out of date; it should read:\n{table}"
+        );
     }
 }
