@@ -83,6 +83,12 @@ pub struct HealthConfig {
     /// one parent Region is refused ([`crate::regions::check_one_region`]).
     #[serde(default)]
     pub probe_across_regions: bool,
+    /// The `[[pool]]` names this process watches (probes, and writes as the leader); default
+    /// every pool of the file. A zone tier's pools this process does not watch are read from the
+    /// health their own controllers record (`_wavelb-health.<pool>`), so a tier controller can
+    /// run anywhere: `watch = []` with `[global]` runs only the tier.
+    #[serde(default)]
+    pub watch: Option<Vec<String>>,
     /// `[health.probe]`: how to probe.
     pub probe: ProbeConfig,
 }

@@ -2327,4 +2327,125 @@ mod tests {
         let _ = stop.send(());
         task.await.unwrap();
     }
+
+    /// Issue 25, item 3: the tier's controller runs anywhere, on its pools' recorded health. One
+    /// service watches the pools (no tier; it records each pool's health), another runs only the
+    /// tier and reads those records: a zone whose targets die leaves the tier; when the pools'
+    /// controller stops, its records lapse and the tier keeps every zone as it stands (an
+    /// unknown zone is never taken out).
+    #[tokio::test(start_paused = true)]
+    async fn a_tier_controller_elsewhere_follows_the_pools_recorded_health() {
+        use registry::tier::classify as tier_view;
+
+        let store = Arc::new(MemoryStore::new(Fqdn::parse("example.com").unwrap()));
+        let pools = zone_pools(&["bos", "nyc"]);
+        register(&store, &pools[0], 1..=2).await;
+        register(&store, &pools[1], 3..=4).await;
+        let mut registry = Registry::default();
+        let metrics = HealthMetrics::register(&mut registry);
+        let script = Arc::new(Script::default());
+        let controllers = pools
+            .iter()
+            .map(|p| {
+                Controller::new(
+                    p.clone(),
+                    config(""),
+                    Arc::clone(&script),
+                    metrics.clone(),
+                    PoolMetrics::register(&mut registry),
+                )
+            })
+            .collect();
+        let watcher = crate::service::Service::new(
+            Arc::clone(&store),
+            controllers,
+            None,
+            Vec::new(),
+            config(""),
+            "c-pools".into(),
+            metrics.clone(),
+        )
+        .unwrap()
+        .with_clock(Clock::following_tokio(START));
+        let global = tier_config(&pools, "return_after = \"0s\"");
+        let spec = global.spec(&pools, "Z1").unwrap();
+        let tier_metrics = HealthMetrics::register(&mut Registry::default());
+        let tier = crate::tier_controller::TierController::new(
+            spec.clone(),
+            global.policy().unwrap(),
+            Duration::from_secs(15),
+            tier_metrics.clone(),
+        );
+        let tier_only = crate::service::Service::<MemoryStore, Script>::new(
+            Arc::clone(&store),
+            Vec::new(),
+            Some(tier),
+            pools.clone(),
+            config(""),
+            "c-tier".into(),
+            tier_metrics,
+        )
+        .unwrap()
+        .with_clock(Clock::following_tokio(START));
+        let (stop_pools, pools_stopped) = oneshot::channel::<()>();
+        let (stop_tier, tier_stopped) = oneshot::channel::<()>();
+        let pools_task = tokio::spawn(watcher.run(
+            async {
+                let _ = pools_stopped.await;
+            },
+            |_| {},
+        ));
+        let tier_task = tokio::spawn(tier_only.run(
+            async {
+                let _ = tier_stopped.await;
+            },
+            |_| {},
+        ));
+        let published = || -> Vec<String> {
+            tier_view(&spec, &store.sets())
+                .published()
+                .map(str::to_owned)
+                .collect()
+        };
+        within(
+            Duration::from_secs(30),
+            "both zones in, from the records",
+            || published() == ["bos", "nyc"],
+        )
+        .await;
+        // Boston dies: its controller records it, the tier's next round reads it.
+        script.set(ip(1), false);
+        script.set(ip(2), false);
+        let took = within(Duration::from_secs(30), "bos leaves", || {
+            published() == ["nyc"]
+        })
+        .await;
+        // Detection (≤ 4 s), the record at once, the tier's round (≤ 5 s).
+        assert!(took <= Duration::from_secs(10), "left after {took:?}");
+        script.set(ip(1), true);
+        script.set(ip(2), true);
+        within(Duration::from_secs(30), "bos returns", || {
+            published() == ["bos", "nyc"]
+        })
+        .await;
+        // The pools' controller stops: its records lapse (two lease TTLs), and nothing moves.
+        let _ = stop_pools.send(());
+        pools_task.await.unwrap();
+        script.set(ip(3), false);
+        script.set(ip(4), false);
+        throughout(
+            Duration::from_secs(90),
+            "unknown zones stay as they stand",
+            || published() == ["bos", "nyc"],
+        )
+        .await;
+        let sets = store.sets();
+        let now = START + 200;
+        assert!(
+            crate::recorded::read(&pools[0], &sets, now, 15).is_none(),
+            "the records lapsed"
+        );
+        let _ = stop_tier.send(());
+        tier_task.await.unwrap();
+    }
 }

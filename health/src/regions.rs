@@ -38,15 +38,20 @@ pub fn pool_regions(global: &GlobalConfig) -> BTreeMap<String, &'static str> {
         .collect()
 }
 
-/// Refuses a tier whose zones are in more than one parent Region, unless `across` (the
-/// operator's `[health] probe_across_regions = true`): one `wavelb health` probes every pool of
-/// its tier, and it reaches private addresses only inside its own VPC.
-pub fn check_one_region(global: &GlobalConfig, across: bool) -> Result<(), ConfigError> {
+/// Refuses a tier whose `watched` pools (those this process probes) lie in more than one parent
+/// Region, unless `across` (the operator's `[health] probe_across_regions = true`): a controller
+/// reaches private addresses only inside its own VPC. The tier's other pools are read from
+/// their recorded health, wherever their controllers run.
+pub fn check_one_region(
+    global: &GlobalConfig,
+    across: bool,
+    watched: impl Fn(&str) -> bool,
+) -> Result<(), ConfigError> {
     if across {
         return Ok(());
     }
     let mut by_region: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    for z in &global.zones {
+    for z in global.zones.iter().filter(|z| watched(&z.pool)) {
         if let Some(region) = zone_region(z.zone_name()) {
             by_region.entry(region).or_default().push(z.zone_name());
         }
@@ -62,9 +67,10 @@ pub fn check_one_region(global: &GlobalConfig, across: bool) -> Result<(), Confi
         "global.zone.wavelength_zone",
         spans.join(" and "),
         "the tier's zones are in more than one parent Region, and this controller probes them \
-         all at their private addresses, which it reaches only inside its own VPC: run the tier \
-         over one Region's zones, or set [health] probe_across_regions = true if this VPC \
-         reaches the others (VPC peering, a Transit Gateway)",
+         all at their private addresses, which it reaches only inside its own VPC: run one \
+         controller per Region over its pools and let the tier's controller read their recorded \
+         health ([health] watch = [] beside [global]), or set [health] probe_across_regions = \
+         true if this VPC reaches the others (VPC peering, a Transit Gateway)",
     ))
 }
 
@@ -114,18 +120,22 @@ mod tests {
             ("b.lab.test", "us-east-1-wl1-nyc-wlz-1"),
             ("c.lab.test", "somewhere"),
         ]);
-        assert_eq!(check_one_region(&one, false), Ok(()));
+        let all = |_: &str| true;
+        assert_eq!(check_one_region(&one, false, all), Ok(()));
         let two = tier(&[
             ("a.lab.test", "us-east-1-wl1-bos-wlz-1"),
             ("b.lab.test", "usw2-wl1-las-wlz1"),
         ]);
-        let e = check_one_region(&two, false).unwrap_err().to_string();
+        let e = check_one_region(&two, false, all).unwrap_err().to_string();
         assert!(
             e.contains(
                 "us-east-1 (us-east-1-wl1-bos-wlz-1) and us-west-2 (us-west-2-wl1-las-wlz-1)"
             ) && e.contains("probe_across_regions = true"),
             "{e}"
         );
-        assert_eq!(check_one_region(&two, true), Ok(()));
+        assert_eq!(check_one_region(&two, true, all), Ok(()));
+        // A tier controller that watches none of them (or one Region's) probes no other Region.
+        assert_eq!(check_one_region(&two, false, |_| false), Ok(()));
+        assert_eq!(check_one_region(&two, false, |p| p == "a.lab.test"), Ok(()));
     }
 }

@@ -62,9 +62,12 @@ pub async fn run(cfg: Option<&Config>, args: HealthArgs) -> anyhow::Result<()> {
     let prober = Arc::new(
         Prober::new(&hc.effective_probe()).map_err(|e| UsageError(format!("health.probe: {e}")))?,
     );
+    let watched = watched(&hc, &pools)?;
     let names: Vec<String> = pools
         .iter()
-        .map(|(p, _)| p.name.without_dot().to_owned())
+        .zip(&watched)
+        .filter(|(_, w)| **w)
+        .map(|((p, _), _)| p.name.without_dot().to_owned())
         .collect();
     // The zone tier, over this file's pools (in their hosted zone, known once it is opened).
     let mut warnings = Vec::new();
@@ -75,8 +78,24 @@ pub async fn run(cfg: Option<&Config>, args: HealthArgs) -> anyhow::Result<()> {
             .spec(&specs, "")
             .map_err(|e| UsageError(e.to_string()))?;
         warnings.extend(health::global::unsigned_tier_warning(&spec));
-        health::regions::check_one_region(global, hc.probe_across_regions)
+        let is_watched = |pool: &str| {
+            let name = Fqdn::from_api(pool);
+            pools
+                .iter()
+                .zip(&watched)
+                .any(|((p, _), w)| *w && p.name == name)
+        };
+        health::regions::check_one_region(global, hc.probe_across_regions, is_watched)
             .map_err(|e| UsageError(e.to_string()))?;
+        for ((p, _), w) in pools.iter().zip(&watched) {
+            if !*w && !spec.members.iter().any(|m| m.pool == p.name) {
+                warnings.push(format!(
+                    "[[pool]] {} is neither in [health] watch nor in the zone tier: this process \
+                     does nothing with it",
+                    p.name.without_dot()
+                ));
+            }
+        }
         tier_members = Some(spec.members.len() + usize::from(spec.fallback.is_some()));
     }
     if args.check_config {
@@ -96,12 +115,19 @@ pub async fn run(cfg: Option<&Config>, args: HealthArgs) -> anyhow::Result<()> {
         for w in &warnings {
             eprintln!("warning: {w}");
         }
-        println!(
-            "configuration is valid: pool{} {} probed with {}",
-            if names.len() == 1 { "" } else { "s" },
-            names.join(", "),
-            prober.kind().as_str()
-        );
+        if names.is_empty() {
+            println!(
+                "configuration is valid: no pool watched here; the zone tier reads its pools' \
+                 recorded health"
+            );
+        } else {
+            println!(
+                "configuration is valid: pool{} {} probed with {}",
+                if names.len() == 1 { "" } else { "s" },
+                names.join(", "),
+                prober.kind().as_str()
+            );
+        }
         let budget = budget(&zones, tier_members, &hc, &args);
         let total: f64 = budget.iter().map(|(_, (b, _))| b.total()).sum();
         println!(
@@ -189,7 +215,12 @@ pub async fn run(cfg: Option<&Config>, args: HealthArgs) -> anyhow::Result<()> {
         }
     }
     let services = services(
-        pools.into_iter().map(|(p, _)| p).zip(writers).collect(),
+        pools
+            .into_iter()
+            .zip(writers)
+            .zip(watched)
+            .map(|(((p, _), w), watched)| (p, w, watched))
+            .collect(),
         tier,
         &hc,
         &prober,
@@ -200,7 +231,7 @@ pub async fn run(cfg: Option<&Config>, args: HealthArgs) -> anyhow::Result<()> {
     let metrics_addr = crate::metrics_http::serve(hc.metrics_listen, registry).await?;
     println!(
         "{}",
-        serde_json::json!({ "metrics": metrics_addr.to_string(), "controller_id": id, "pool": names[0], "pools": names })
+        serde_json::json!({ "metrics": metrics_addr.to_string(), "controller_id": id, "pool": names.first(), "pools": names })
     );
     tracing::info!(pools = %names.join(","), controller = %id, metrics = %metrics_addr, "health controller starting");
     for w in &warnings {
@@ -249,10 +280,11 @@ pub async fn run(cfg: Option<&Config>, args: HealthArgs) -> anyhow::Result<()> {
 /// The health services of a process, built in one place for `wavelb health` and `wavelb lab`:
 /// one per hosted zone its pools are in, each with its pools' controllers, the zone tier when
 /// its pools are there, and one leader lease. `pools`: each pool with the writer of its hosted
-/// zone (siblings sharing one client and rate limit). `liveness`: the EC2 oracle of each pool
-/// that has one. Registers the health metrics in `registry`.
+/// zone (siblings sharing one client and rate limit), and whether this process watches it (a
+/// tier member it does not watch is read from its recorded health). `liveness`: the EC2 oracle
+/// of each pool that has one. Registers the health metrics in `registry`.
 pub fn services(
-    pools: Vec<(registry::model::PoolSpec, Writer)>,
+    pools: Vec<(registry::model::PoolSpec, Writer, bool)>,
     tier: Option<(registry::tier::TierSpec, TierPolicy)>,
     hc: &health::config::HealthConfig,
     prober: &Arc<Prober>,
@@ -262,8 +294,24 @@ pub fn services(
 ) -> anyhow::Result<Vec<Service<Writer, Prober>>> {
     let metrics = HealthMetrics::register(registry);
     let pool_metrics = PoolMetrics::register(registry);
-    let mut zones: Vec<(Arc<Writer>, Vec<Controller>)> = Vec::new();
-    for (pool, writer) in pools {
+    // Each hosted zone: its writer, the pools watched there, the pools only read there.
+    type Zone = (Arc<Writer>, Vec<Controller>, Vec<registry::model::PoolSpec>);
+    let mut zones: Vec<Zone> = Vec::new();
+    for (pool, writer, watched) in pools {
+        let i = match zones
+            .iter()
+            .position(|(w, _, _)| w.zone_id() == writer.zone_id())
+        {
+            Some(i) => i,
+            None => {
+                zones.push((Arc::new(writer), Vec::new(), Vec::new()));
+                zones.len() - 1
+            }
+        };
+        if !watched {
+            zones[i].2.push(pool);
+            continue;
+        }
         let mut controller = Controller::new(
             pool,
             hc.clone(),
@@ -274,24 +322,29 @@ pub fn services(
         if let Some(l) = liveness.remove(&controller.pool().name) {
             controller = controller.with_liveness(l);
         }
-        match zones
-            .iter_mut()
-            .find(|(w, _)| w.zone_id() == writer.zone_id())
-        {
-            Some((_, controllers)) => controllers.push(controller),
-            None => zones.push((Arc::new(writer), vec![controller])),
-        }
+        zones[i].1.push(controller);
     }
     let mut tier =
         tier.map(|(spec, policy)| TierController::new(spec, policy, hc.lease_ttl, metrics.clone()));
     let mut out = Vec::with_capacity(zones.len());
-    for (writer, controllers) in zones {
+    for (writer, controllers, unwatched) in zones {
         let here = tier.take_if(|t| t.spec().hosted_zone_id == writer.zone_id());
+        // The tier's pools this process does not watch: their recorded health.
+        let recorded: Vec<_> = match &here {
+            Some(t) => unwatched
+                .into_iter()
+                .filter(|p| t.spec().members.iter().any(|m| m.pool == p.name))
+                .collect(),
+            None => Vec::new(),
+        };
+        if controllers.is_empty() && here.is_none() {
+            continue;
+        }
         let service = Service::new(
             writer,
             controllers,
             here,
-            Vec::new(),
+            recorded,
             hc.clone(),
             id.to_owned(),
             metrics.clone(),
@@ -333,6 +386,29 @@ fn budget(
 
 /// A zone's budget and the fleet it was computed for.
 type Budgeted = (registry::budget::Budget, registry::budget::Fleet);
+
+/// Which of `pools` this process watches: `[health] watch`, or every one.
+fn watched(
+    hc: &health::config::HealthConfig,
+    pools: &[(registry::model::PoolSpec, registry::config::ZoneRef)],
+) -> anyhow::Result<Vec<bool>> {
+    let Some(watch) = &hc.watch else {
+        return Ok(vec![true; pools.len()]);
+    };
+    let mut names = Vec::with_capacity(watch.len());
+    for w in watch {
+        let name = Fqdn::parse(w).map_err(|e| UsageError(format!("[health] watch: {e}")))?;
+        if !pools.iter().any(|(p, _)| p.name == name) {
+            return Err(UsageError(format!(
+                "[health] watch: {} is not the name of a [[pool]] of this file",
+                registry::escape::escape(w)
+            ))
+            .into());
+        }
+        names.push(name);
+    }
+    Ok(pools.iter().map(|(p, _)| names.contains(&p.name)).collect())
+}
 
 /// How `--check-config` names a pool's hosted zone: its name, or its id.
 fn zone_key(zone: &registry::config::ZoneRef) -> String {

@@ -1302,6 +1302,36 @@ fn check_config_refuses_a_tier_over_two_regions_unless_told_the_path_exists() {
     write("probe_across_regions = true");
     let (stdout, _) = check_config(&path);
     assert!(stdout.contains("configuration is valid"), "{stdout}");
+    // Issue 25, item 3: a tier controller that watches none of the pools (it reads their
+    // recorded health), or one Region's, probes no other Region.
+    write("watch = []");
+    let (stdout, _) = check_config(&path);
+    assert!(
+        stdout.contains("configuration is valid: no pool watched here"),
+        "{stdout}"
+    );
+    write("watch = [\"www.lab.test\"]");
+    let (stdout, _) = check_config(&path);
+    assert!(
+        stdout.contains("pool www.lab.test probed with udp"),
+        "{stdout}"
+    );
+    write("watch = [\"nope.lab.test\"]");
+    let out = Command::new(BIN)
+        .args([
+            "--config",
+            path.to_str().unwrap(),
+            "health",
+            "--check-config",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("[health] watch: nope.lab.test is not the name of a [[pool]]"),
+        "{stderr}"
+    );
 }
 
 /// Issue 25, item 9: `wavelb health --check-config` counts the record sets its pools can put in

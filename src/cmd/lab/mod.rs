@@ -94,6 +94,7 @@ fn health_config(port: u16, interval: Duration) -> anyhow::Result<HealthConfig> 
         controller_id: Some("lab".into()),
         // The lab's zones span us-east-1 and us-west-2, all on loopback: every one is reachable.
         probe_across_regions: true,
+        watch: None,
         probe,
     };
     hc.validate()
@@ -127,7 +128,7 @@ async fn health_services(
     });
     let mut pools = Vec::with_capacity(layout.len());
     for z in layout {
-        pools.push((z.pool.clone(), writer.sibling(zone).await?));
+        pools.push((z.pool.clone(), writer.sibling(zone).await?, true));
     }
     crate::cmd::health::services(
         pools,
