@@ -171,19 +171,23 @@ impl LeaseKeeper {
             });
         };
         plan.guard = Some(guard.clone());
-        match store.execute(&plan).await {
-            Ok(done) => {
-                self.written(&guard);
-                Ok(done)
-            }
-            Err(e) => {
-                if matches!(e, WriteError::Conflict { .. }) {
-                    self.conflicted();
-                } else if self.held.is_none() {
+        let result = store.execute(&plan).await;
+        self.settle(guard, result.as_ref().map(|_| ()));
+        result
+    }
+
+    /// Takes the outcome of a write that carried `guard`: written, the lease is held as the
+    /// guard wrote it; a conflict forgets it; any other failure keeps it as held (or, not yet
+    /// held, keeps the guard for the next write).
+    pub fn settle(&mut self, guard: Guard, outcome: Result<(), &WriteError>) {
+        match outcome {
+            Ok(()) => self.written(&guard),
+            Err(WriteError::Conflict { .. }) => self.conflicted(),
+            Err(_) => {
+                if self.held.is_none() {
                     // Not applied (or not known to be): the next write tries the same guard.
                     self.next = Some(guard);
                 }
-                Err(e)
             }
         }
     }

@@ -26,7 +26,9 @@ use std::time::Duration;
 use registry::clock::Clock;
 use registry::model::{PoolSpec, RecordSet};
 use registry::name::Fqdn;
-use registry::plan::Plan;
+use registry::plan::{Guard, Plan};
+use registry::pool::PoolView;
+use registry::reconcile::{Decide, Decision, ReconcileError, reconcile};
 use registry::store::{PoolStore, WriteError};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -266,83 +268,43 @@ impl<S: PoolStore + 'static, P: Probe> Service<S, P> {
         }
     }
 
-    /// One round: list, read the lease, ask the liveness oracle, decide, write. Returns a
-    /// one-line summary.
+    /// One round through the one reconcile loop (a single attempt: a conflict is read again by
+    /// the next round): list every name once, read the lease, ask the liveness oracle, decide
+    /// every pool, write their plan under the lease; then the tier on the same listing. Returns
+    /// a one-line summary.
     async fn round(
         &mut self,
         roots: &[Fqdn],
         tx: &mpsc::UnboundedSender<Observation>,
     ) -> Result<String, WriteError> {
-        let sets = self.store.list_names(roots).await?;
-        self.renew_failed = false;
-        let now = self.clock.unix_now();
-        let mut odd = None;
-        let standing = self.lease.read(&sets, now, |l| odd = Some(l.clone()));
-        if let Some(l) = odd {
-            self.implausible_lease(&l, now);
-        }
-        let (leads, renew) = match &standing {
-            Standing::Lead { renew, .. } => (true, *renew),
-            Standing::Follow { .. } => (false, false),
+        let store = Arc::clone(&self.store);
+        let spec = self.lease.spec().clone();
+        let mut round = PoolsRound {
+            service: self,
+            roots,
+            tx,
+            guard: None,
+            sets: Vec::new(),
         };
-        self.follow_until = match standing {
-            Standing::Follow { expires, .. } => Some(expires),
-            Standing::Lead { .. } => None,
-        };
-        let views: Vec<_> = self
-            .pools
-            .iter_mut()
-            .map(|p| p.prepare(&sets, now, tx))
-            .collect();
-        // The only I/O between the listing and the write: EC2, for garbage collection.
-        let mut gone = Vec::with_capacity(self.pools.len());
-        for (p, view) in self.pools.iter().zip(&views) {
-            gone.push(if leads {
-                p.instances_gone(view, now).await
-            } else {
-                HashMap::new()
-            });
-        }
-        let me = self.lease.spec().name.clone();
-        let my_id = self.lease.holder().to_owned();
-        let ttl = self.ttl();
-        let mut groups = Vec::new();
-        let mut collected = Vec::new();
-        let mut health = Vec::with_capacity(self.pools.len());
-        let mut summaries = Vec::new();
-        for ((p, view), gone) in self.pools.iter_mut().zip(&views).zip(&gone) {
-            let blocked = older_lease(p.pool(), &me, &sets, &my_id, now, ttl);
-            if let Some(holder) = &blocked {
-                tracing::debug!(pool = %p.pool().name, %holder, "an older controller holds this pool's own lease; following it");
-            }
-            let r = p.decide(view, &sets, leads && blocked.is_none(), gone, now);
-            groups.extend(r.plan.groups);
-            collected.push(r.collected);
-            health.push(r.health);
-            summaries.push(format!("{}: {}", p.pool().name.without_dot(), r.summary));
-        }
-        if leads {
-            let going = renew || !groups.is_empty();
-            for (p, h) in self.pools.iter().zip(&health) {
-                if let Some(h) = h
-                    && let Some(g) = recorded::update(p.pool(), &sets, *h, now, ttl, going)
+        let result = reconcile(&*store, &spec, 1, &mut round).await;
+        let PoolsRound { guard, sets, .. } = round;
+        let decided = match result {
+            Ok(done) => {
+                if let Some(g) = guard
+                    && !done.submitted.is_empty()
                 {
-                    groups.push(g);
-                }
-            }
-        }
-        if leads && (renew || !groups.is_empty()) {
-            let plan = Plan {
-                groups,
-                ..Plan::default()
-            };
-            match self.lease.execute(&*self.store, plan, now).await {
-                Ok(_) => {
-                    for (p, ids) in self.pools.iter().zip(&collected) {
+                    self.lease.settle(g, Ok(()));
+                    for (p, ids) in self.pools.iter().zip(&done.outcome.collected) {
                         p.collected(ids);
                     }
                 }
-                Err(WriteError::Conflict { messages }) => {
+                done.outcome
+            }
+            Err(ReconcileError::Write(e) | ReconcileError::Decide(e)) => {
+                if let Some(g) = guard {
+                    self.lease.settle(g, Err(&e));
+                }
+                if let WriteError::Conflict { messages } = e {
                     tracing::info!(
                         ?messages,
                         "the records changed while we wrote; the next round re-reads them"
@@ -351,9 +313,17 @@ impl<S: PoolStore + 'static, P: Probe> Service<S, P> {
                         "the records changed while we wrote; next round re-reads them".into(),
                     );
                 }
-                Err(e) => return Err(e),
+                return Err(e);
             }
-        }
+        };
+        let Decided {
+            leads,
+            health,
+            mut summaries,
+            now,
+            ..
+        } = decided;
+        let ttl = self.ttl();
         if let Some(tier) = &mut self.tier {
             let members: Vec<Option<ZoneHealth>> = tier
                 .spec()
@@ -378,6 +348,89 @@ impl<S: PoolStore + 'static, P: Probe> Service<S, P> {
             }
         }
         Ok(summaries.join("; "))
+    }
+
+    /// The pools' part of a round on the listing `sets`: the lease, the probes to match, EC2 for
+    /// garbage collection, then every pool's decision and health record with no I/O. Returns
+    /// the plan (led by the lease's guard when this controller writes) and what was decided.
+    async fn decide_pools(
+        &mut self,
+        sets: &[RecordSet],
+        tx: &mpsc::UnboundedSender<Observation>,
+    ) -> (Plan, Decided) {
+        self.renew_failed = false;
+        let now = self.clock.unix_now();
+        let mut odd = None;
+        let standing = self.lease.read(sets, now, |l| odd = Some(l.clone()));
+        if let Some(l) = odd {
+            self.implausible_lease(&l, now);
+        }
+        let (leads, renew) = match &standing {
+            Standing::Lead { renew, .. } => (true, *renew),
+            Standing::Follow { .. } => (false, false),
+        };
+        self.follow_until = match standing {
+            Standing::Follow { expires, .. } => Some(expires),
+            Standing::Lead { .. } => None,
+        };
+        let views: Vec<_> = self
+            .pools
+            .iter_mut()
+            .map(|p| p.prepare(sets, now, tx))
+            .collect();
+        // The only I/O between the listing and the write: EC2, for garbage collection.
+        let mut gone = Vec::with_capacity(self.pools.len());
+        for (p, view) in self.pools.iter().zip(&views) {
+            gone.push(if leads {
+                p.instances_gone(view, now).await
+            } else {
+                HashMap::new()
+            });
+        }
+        let me = self.lease.spec().name.clone();
+        let my_id = self.lease.holder().to_owned();
+        let ttl = self.ttl();
+        let mut groups = Vec::new();
+        let mut collected = Vec::new();
+        let mut health = Vec::with_capacity(self.pools.len());
+        let mut summaries = Vec::new();
+        for ((p, view), gone) in self.pools.iter_mut().zip(&views).zip(&gone) {
+            let blocked = older_lease(p.pool(), &me, sets, &my_id, now, ttl);
+            if let Some(holder) = &blocked {
+                tracing::debug!(pool = %p.pool().name, %holder, "an older controller holds this pool's own lease; following it");
+            }
+            let r = p.decide(view, sets, leads && blocked.is_none(), gone, now);
+            groups.extend(r.plan.groups);
+            collected.push(r.collected);
+            health.push(r.health);
+            summaries.push(format!("{}: {}", p.pool().name.without_dot(), r.summary));
+        }
+        let mut plan = Plan::default();
+        if leads {
+            let going = renew || !groups.is_empty();
+            for (p, h) in self.pools.iter().zip(&health) {
+                if let Some(h) = h
+                    && let Some(g) = recorded::update(p.pool(), sets, *h, now, ttl, going)
+                {
+                    groups.push(g);
+                }
+            }
+            if renew || !groups.is_empty() {
+                plan = Plan {
+                    groups,
+                    guard: self.lease.guard(now),
+                    ..Plan::default()
+                };
+            }
+        }
+        let decided = Decided {
+            leads,
+            health,
+            collected,
+            summaries,
+            now,
+        };
+        (plan, decided)
     }
 
     fn ttl(&self) -> u64 {
@@ -440,5 +493,56 @@ fn older_lease(
             Some(l.holder)
         }
         _ => None,
+    }
+}
+
+/// What the pools decided in a round.
+struct Decided {
+    leads: bool,
+    health: Vec<Option<ZoneHealth>>,
+    collected: Vec<Vec<String>>,
+    summaries: Vec<String>,
+    now: u64,
+}
+
+/// A round's pools' decision for the one reconcile loop: it reads every name of the service in
+/// one walk, and keeps the listing and the lease's guard for the round's next steps.
+struct PoolsRound<'a, S, P> {
+    service: &'a mut Service<S, P>,
+    roots: &'a [Fqdn],
+    tx: &'a mpsc::UnboundedSender<Observation>,
+    guard: Option<Guard>,
+    sets: Vec<RecordSet>,
+}
+
+impl<S: PoolStore + 'static, P: Probe> Decide for PoolsRound<'_, S, P> {
+    type Outcome = Decided;
+    type Error = WriteError;
+
+    fn read<St: PoolStore>(
+        &self,
+        store: &St,
+        _pool: &PoolSpec,
+    ) -> impl Future<Output = Result<Vec<RecordSet>, WriteError>> + Send {
+        store.list_names(self.roots)
+    }
+
+    /// The pools classify their own slices ([`Controller::prepare`]).
+    fn view(&self, _pool: &PoolSpec, _sets: &[RecordSet]) -> PoolView {
+        PoolView::default()
+    }
+
+    async fn decide(
+        &mut self,
+        _view: &PoolView,
+        sets: &[RecordSet],
+    ) -> Result<Decision<Decided>, WriteError> {
+        let (plan, decided) = self.service.decide_pools(sets, self.tx).await;
+        self.guard = plan.guard.clone();
+        self.sets = sets.to_vec();
+        Ok(Decision {
+            plan,
+            outcome: decided,
+        })
     }
 }

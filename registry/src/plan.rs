@@ -86,10 +86,10 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// True when no target needs a change (a guard alone is written only on purpose: see
-    /// [`Plan::batches`]).
+    /// True when nothing is to be written: no group, and no guard (a guard alone is a lease
+    /// renewal, set only when it is due).
     pub fn is_empty(&self) -> bool {
-        self.groups.is_empty()
+        self.groups.is_empty() && self.guard.is_none()
     }
 
     /// Packs the groups into batches in order ([`batches`]), each batch led by the guard's

@@ -64,6 +64,17 @@ pub trait Decide {
         sets: &[RecordSet],
     ) -> impl Future<Output = Result<Decision<Self::Outcome>, Self::Error>> + Send;
 
+    /// What each attempt reads: the pool's names ([`PoolStore::list_pool`]). A decision over
+    /// several pools and a zone tier (the health service) reads them all in one walk
+    /// ([`PoolStore::list_names`]).
+    fn read<S: PoolStore>(
+        &self,
+        store: &S,
+        pool: &PoolSpec,
+    ) -> impl Future<Output = Result<Vec<RecordSet>, WriteError>> + Send {
+        store.list_pool(pool)
+    }
+
     /// The view `decide` gets: the pool's classification of the records read. A decision over
     /// records that are not a pool's (the zone tier classifies its own) returns an empty one,
     /// so nothing is classified, or reported as foreign, for nothing.
@@ -115,7 +126,7 @@ where
     let attempts = attempts.max(1);
     let mut attempt = 1;
     loop {
-        let sets = store.list_pool(pool).await?;
+        let sets = decide.read(store, pool).await?;
         let view = decide.view(pool, &sets);
         let Decision { plan, outcome } = decide
             .decide(&view, &sets)
