@@ -1738,6 +1738,94 @@ mod tests {
         }
     }
 
+    /// A zone holding the pools of `bos` (targets i-1, i-2) and `nyc` (i-3, i-4).
+    async fn two_zones() -> (Arc<MemoryStore>, Vec<PoolSpec>) {
+        let store = Arc::new(MemoryStore::new(Fqdn::parse("example.com").unwrap()));
+        let pools = zone_pools(&["bos", "nyc"]);
+        register(&store, &pools[0], 1..=2).await;
+        register(&store, &pools[1], 3..=4).await;
+        (store, pools)
+    }
+
+    /// A running service of its own: stop it with [`Spawned::stop`].
+    struct Spawned {
+        stop: oneshot::Sender<()>,
+        task: JoinHandle<()>,
+    }
+
+    impl Spawned {
+        async fn stop(self) {
+            let _ = self.stop.send(());
+            self.task.await.unwrap();
+        }
+    }
+
+    /// The tier of [`tier_config`] over `pools` with `global`'s keys, in hosted zone `Z1`.
+    fn tier_of(
+        pools: &[PoolSpec],
+        global: &str,
+        metrics: &HealthMetrics,
+    ) -> (
+        registry::tier::TierSpec,
+        crate::tier_controller::TierController,
+    ) {
+        let global = tier_config(pools, global);
+        let spec = global.spec(pools, "Z1").unwrap();
+        let tier = crate::tier_controller::TierController::new(
+            spec.clone(),
+            global.policy().unwrap(),
+            Duration::from_secs(15),
+            metrics.clone(),
+        );
+        (spec, tier)
+    }
+
+    /// Starts a service known as `id` that watches `pools` (probed by `script`, with
+    /// `config("")`), keeps `tier` when given and reads the `recorded` pools' health, its clock
+    /// following tokio's.
+    fn spawn_service(
+        store: &Arc<MemoryStore>,
+        pools: &[PoolSpec],
+        tier: Option<crate::tier_controller::TierController>,
+        recorded: Vec<PoolSpec>,
+        script: &Arc<Script>,
+        id: &str,
+        metrics: &HealthMetrics,
+    ) -> Spawned {
+        let mut registry = Registry::default();
+        let controllers = pools
+            .iter()
+            .map(|pool| {
+                Controller::new(
+                    pool.clone(),
+                    config(""),
+                    Arc::clone(script),
+                    metrics.clone(),
+                    PoolMetrics::register(&mut registry),
+                )
+            })
+            .collect();
+        let service = crate::service::Service::new(
+            Arc::clone(store),
+            controllers,
+            tier,
+            recorded,
+            config(""),
+            id.into(),
+            metrics.clone(),
+        )
+        .unwrap()
+        .with_clock(Clock::following_tokio(START));
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(service.run(
+            async {
+                let _ = stopped.await;
+            },
+            |_| {},
+        ));
+        Spawned { stop, task }
+    }
+
     /// The `[global]` tier `edge.example.com` over `pools` (the zone `bos`, `nyc` or `dfw` of
     /// each placed at its city), `global` adding keys to its table.
     fn tier_config(pools: &[PoolSpec], global: &str) -> crate::global::GlobalConfig {
@@ -1798,52 +1886,19 @@ mod tests {
     async fn a_dead_zone_leaves_the_tier_and_returns_after_return_after() {
         use registry::tier::classify as tier_view;
 
-        let store = Arc::new(MemoryStore::new(Fqdn::parse("example.com").unwrap()));
-        let pools = zone_pools(&["bos", "nyc"]);
-        register(&store, &pools[0], 1..=2).await;
-        register(&store, &pools[1], 3..=4).await;
-        let mut registry = Registry::default();
-        let metrics = HealthMetrics::register(&mut registry);
-        let global = tier_config(&pools, "return_after = \"30s\"");
-        let spec = global.spec(&pools, "Z1").unwrap();
-        let tier = crate::tier_controller::TierController::new(
-            spec.clone(),
-            global.policy().unwrap(),
-            Duration::from_secs(15),
-            metrics.clone(),
-        );
+        let (store, pools) = two_zones().await;
+        let metrics = HealthMetrics::register(&mut Registry::default());
+        let (spec, tier) = tier_of(&pools, "return_after = \"30s\"", &metrics);
         let script = Arc::new(Script::default());
-        let (stop, stopped) = watch::channel(false);
-        let controllers = pools
-            .iter()
-            .map(|pool| {
-                Controller::new(
-                    pool.clone(),
-                    config(""),
-                    Arc::clone(&script),
-                    metrics.clone(),
-                    PoolMetrics::register(&mut registry),
-                )
-            })
-            .collect();
-        let service = crate::service::Service::new(
-            Arc::clone(&store),
-            controllers,
+        let service = spawn_service(
+            &store,
+            &pools,
             Some(tier),
             Vec::new(),
-            config(""),
-            "c-a".into(),
-            metrics.clone(),
-        )
-        .unwrap()
-        .with_clock(Clock::following_tokio(START));
-        let task = tokio::spawn(service.run(
-            async move {
-                let mut rx = stopped.clone();
-                let _ = rx.wait_for(|s| *s).await;
-            },
-            |_| {},
-        ));
+            &script,
+            "c-a",
+            &metrics,
+        );
         let published = |store: &MemoryStore| -> Vec<String> {
             tier_view(&spec, &store.sets())
                 .published()
@@ -1903,8 +1958,7 @@ mod tests {
             published(&store).len() == 1
         })
         .await;
-        let _ = stop.send(true);
-        task.await.unwrap();
+        service.stop().await;
     }
 
     /// Issue 25, item 5: one zone never blocks the tier. (a) A zone whose pool has no records is
@@ -2256,45 +2310,17 @@ mod tests {
         }
         let mut registry = Registry::default();
         let metrics = HealthMetrics::register(&mut registry);
-        let global = tier_config(&pools, "return_after = \"0s\"");
-        let spec = global.spec(&pools, "Z1").unwrap();
-        let tier = crate::tier_controller::TierController::new(
-            spec.clone(),
-            global.policy().unwrap(),
-            Duration::from_secs(15),
-            metrics.clone(),
-        );
+        let (spec, tier) = tier_of(&pools, "return_after = \"0s\"", &metrics);
         let script = Arc::new(Script::default());
-        let controllers = pools
-            .iter()
-            .map(|p| {
-                Controller::new(
-                    p.clone(),
-                    config(""),
-                    Arc::clone(&script),
-                    metrics.clone(),
-                    PoolMetrics::register(&mut registry),
-                )
-            })
-            .collect();
-        let service = crate::service::Service::new(
-            Arc::clone(&store),
-            controllers,
+        let service = spawn_service(
+            &store,
+            &pools,
             Some(tier),
             Vec::new(),
-            config(""),
-            "c-a".into(),
-            metrics.clone(),
-        )
-        .unwrap()
-        .with_clock(Clock::following_tokio(START));
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(service.run(
-            async {
-                let _ = stopped.await;
-            },
-            |_| {},
-        ));
+            &script,
+            "c-a",
+            &metrics,
+        );
         let published = || {
             registry::tier::classify(&spec, &store.sets())
                 .published()
@@ -2324,8 +2350,7 @@ mod tests {
             let h = crate::recorded::read(p, &sets, now, 15).unwrap();
             assert_eq!((h.healthy, h.total, h.records), (3, 3, 3), "{}", p.name);
         }
-        let _ = stop.send(());
-        task.await.unwrap();
+        service.stop().await;
     }
 
     /// Issue 25, item 3: the tier's controller runs anywhere, on its pools' recorded health. One
@@ -2337,70 +2362,29 @@ mod tests {
     async fn a_tier_controller_elsewhere_follows_the_pools_recorded_health() {
         use registry::tier::classify as tier_view;
 
-        let store = Arc::new(MemoryStore::new(Fqdn::parse("example.com").unwrap()));
-        let pools = zone_pools(&["bos", "nyc"]);
-        register(&store, &pools[0], 1..=2).await;
-        register(&store, &pools[1], 3..=4).await;
-        let mut registry = Registry::default();
-        let metrics = HealthMetrics::register(&mut registry);
+        let (store, pools) = two_zones().await;
+        let metrics = HealthMetrics::register(&mut Registry::default());
         let script = Arc::new(Script::default());
-        let controllers = pools
-            .iter()
-            .map(|p| {
-                Controller::new(
-                    p.clone(),
-                    config(""),
-                    Arc::clone(&script),
-                    metrics.clone(),
-                    PoolMetrics::register(&mut registry),
-                )
-            })
-            .collect();
-        let watcher = crate::service::Service::new(
-            Arc::clone(&store),
-            controllers,
+        let watcher = spawn_service(
+            &store,
+            &pools,
             None,
             Vec::new(),
-            config(""),
-            "c-pools".into(),
-            metrics.clone(),
-        )
-        .unwrap()
-        .with_clock(Clock::following_tokio(START));
-        let global = tier_config(&pools, "return_after = \"0s\"");
-        let spec = global.spec(&pools, "Z1").unwrap();
-        let tier_metrics = HealthMetrics::register(&mut Registry::default());
-        let tier = crate::tier_controller::TierController::new(
-            spec.clone(),
-            global.policy().unwrap(),
-            Duration::from_secs(15),
-            tier_metrics.clone(),
+            &script,
+            "c-pools",
+            &metrics,
         );
-        let tier_only = crate::service::Service::<MemoryStore, Script>::new(
-            Arc::clone(&store),
-            Vec::new(),
+        let tier_metrics = HealthMetrics::register(&mut Registry::default());
+        let (spec, tier) = tier_of(&pools, "return_after = \"0s\"", &tier_metrics);
+        let tier_only = spawn_service(
+            &store,
+            &[],
             Some(tier),
             pools.clone(),
-            config(""),
-            "c-tier".into(),
-            tier_metrics,
-        )
-        .unwrap()
-        .with_clock(Clock::following_tokio(START));
-        let (stop_pools, pools_stopped) = oneshot::channel::<()>();
-        let (stop_tier, tier_stopped) = oneshot::channel::<()>();
-        let pools_task = tokio::spawn(watcher.run(
-            async {
-                let _ = pools_stopped.await;
-            },
-            |_| {},
-        ));
-        let tier_task = tokio::spawn(tier_only.run(
-            async {
-                let _ = tier_stopped.await;
-            },
-            |_| {},
-        ));
+            &script,
+            "c-tier",
+            &tier_metrics,
+        );
         let published = || -> Vec<String> {
             tier_view(&spec, &store.sets())
                 .published()
@@ -2429,8 +2413,7 @@ mod tests {
         })
         .await;
         // The pools' controller stops: its records lapse (two lease TTLs), and nothing moves.
-        let _ = stop_pools.send(());
-        pools_task.await.unwrap();
+        watcher.stop().await;
         script.set(ip(3), false);
         script.set(ip(4), false);
         throughout(
@@ -2445,7 +2428,6 @@ mod tests {
             crate::recorded::read(&pools[0], &sets, now, 15).is_none(),
             "the records lapsed"
         );
-        let _ = stop_tier.send(());
-        tier_task.await.unwrap();
+        tier_only.stop().await;
     }
 }

@@ -61,18 +61,7 @@ pub fn lease_record(pool: &PoolSpec, lease: &Lease) -> RecordSet {
             key.sign(&mac_parts(pool, &lease.holder, &expires))
         ));
     }
-    RecordSet {
-        name: pool.leader_name(),
-        rtype: "TXT".into(),
-        set_identifier: None,
-        weight: None,
-        ttl: Some(pool.ttl),
-        values: vec![txt::join_quoted(&parts)],
-        alias: None,
-        geo: None,
-        opaque: None,
-        health_check_id: None,
-    }
+    RecordSet::simple_txt(pool.leader_name(), pool.ttl, txt::join_quoted(&parts))
 }
 
 /// Finds and decodes the lease among the pool's listed record sets. A malformed lease record is

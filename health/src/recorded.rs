@@ -54,18 +54,7 @@ pub fn record(pool: &PoolSpec, health: ZoneHealth, expires: u64) -> RecordSet {
             key.sign(&mac_parts(pool, &c, &expires_text))
         ));
     }
-    RecordSet {
-        name: pool.health_name(),
-        rtype: "TXT".into(),
-        set_identifier: None,
-        weight: None,
-        ttl: Some(pool.ttl),
-        values: vec![txt::join_quoted(&parts)],
-        alias: None,
-        geo: None,
-        opaque: None,
-        health_check_id: None,
-    }
+    RecordSet::simple_txt(pool.health_name(), pool.ttl, txt::join_quoted(&parts))
 }
 
 /// The health record of `pool` among `sets`, as listed (decoded or not).

@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::listing::{ListFrom, Span, reversed};
-use crate::model::{Change, PoolSpec, RecordSet};
+use crate::model::{Change, RecordSet};
 use crate::name::Fqdn;
 use crate::plan::{BatchLimits, Plan};
 use crate::retry::is_cas_conflict;
@@ -148,15 +148,6 @@ impl MemoryStore {
 }
 
 impl PoolStore for MemoryStore {
-    async fn list_pool(&self, pool: &PoolSpec) -> Result<Vec<RecordSet>, WriteError> {
-        let names = [pool.name.clone(), pool.ownership_name(), pool.leader_name()];
-        let sets = self.list_names(std::slice::from_ref(&pool.name)).await?;
-        Ok(sets
-            .into_iter()
-            .filter(|s| names.contains(&s.name))
-            .collect())
-    }
-
     /// Serves the walk page by page from the zone in Route 53's listing order, each page a
     /// request (counted, and throttled when injected).
     async fn list_names(&self, roots: &[Fqdn]) -> Result<Vec<RecordSet>, WriteError> {
@@ -191,13 +182,7 @@ impl PoolStore for MemoryStore {
                 (sets[at..end].to_vec(), next)
             };
             let truncated = next.is_some();
-            from = span
-                .page(page, next, truncated)
-                .map_err(|e| WriteError::Api {
-                    operation: "ListResourceRecordSets",
-                    code: None,
-                    message: e.to_string(),
-                })?;
+            from = span.page(page, next, truncated)?;
         }
         Ok(span.finish())
     }

@@ -330,6 +330,23 @@ pub struct GeoProximity {
 }
 
 impl RecordSet {
+    /// A simple (not weighted) TXT record set of one value: the health controllers' lease and
+    /// recorded health.
+    pub fn simple_txt(name: Fqdn, ttl: u32, value: String) -> Self {
+        Self {
+            name,
+            rtype: "TXT".into(),
+            set_identifier: None,
+            weight: None,
+            ttl: Some(ttl),
+            values: vec![value],
+            alias: None,
+            geo: None,
+            opaque: None,
+            health_check_id: None,
+        }
+    }
+
     /// The identity Route 53 keys record sets by.
     pub fn key(&self) -> RecordKey {
         RecordKey {

@@ -87,6 +87,16 @@ pub enum WriteError {
     Build(String),
 }
 
+impl From<crate::listing::ListingError> for WriteError {
+    fn from(e: crate::listing::ListingError) -> Self {
+        Self::Api {
+            operation: "ListResourceRecordSets",
+            code: None,
+            message: e.to_string(),
+        }
+    }
+}
+
 /// A submitted change batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Submitted {
@@ -100,11 +110,21 @@ pub struct Submitted {
 
 /// What callers need from the hosted zone that holds a pool.
 pub trait PoolStore: Send + Sync {
-    /// The record sets at the pool's address, ownership and leader-lease names.
+    /// The record sets at the pool's address, ownership and leader-lease names (one walk
+    /// over the pool's part of the zone).
     fn list_pool(
         &self,
         pool: &PoolSpec,
-    ) -> impl Future<Output = Result<Vec<RecordSet>, WriteError>> + Send;
+    ) -> impl Future<Output = Result<Vec<RecordSet>, WriteError>> + Send {
+        async move {
+            let names = [pool.name.clone(), pool.ownership_name(), pool.leader_name()];
+            let sets = self.list_names(std::slice::from_ref(&pool.name)).await?;
+            Ok(sets
+                .into_iter()
+                .filter(|s| names.contains(&s.name))
+                .collect())
+        }
+    }
 
     /// Every record set at or below `roots`, read in one walk over the zone's listing
     /// ([`crate::listing::Span`]).

@@ -180,12 +180,7 @@ impl Writer {
     /// Lists the record sets at the pool's address, ownership and leader-lease names, following
     /// pagination to the end of the pool's part of the zone.
     pub async fn list_pool(&self, pool: &PoolSpec) -> Result<Vec<RecordSet>, WriteError> {
-        let names = [pool.name.clone(), pool.ownership_name(), pool.leader_name()];
-        let sets = self.list_names(std::slice::from_ref(&pool.name)).await?;
-        Ok(sets
-            .into_iter()
-            .filter(|s| names.contains(&s.name))
-            .collect())
+        PoolStore::list_pool(self, pool).await
     }
 
     /// Lists every record set at or below `roots` in one walk over the zone's listing
@@ -216,13 +211,7 @@ impl Writer {
                 rtype: page.next_record_type().map(|t| t.as_str().to_owned()),
                 identifier: page.next_record_identifier().map(str::to_owned),
             });
-            from = span
-                .page(sets, next, page.is_truncated())
-                .map_err(|e| WriteError::Api {
-                    operation: "ListResourceRecordSets",
-                    code: None,
-                    message: e.to_string(),
-                })?;
+            from = span.page(sets, next, page.is_truncated())?;
         }
         Ok(span.finish())
     }
@@ -478,10 +467,6 @@ fn xml_messages(body: &str) -> Vec<String> {
 }
 
 impl PoolStore for Writer {
-    async fn list_pool(&self, pool: &PoolSpec) -> Result<Vec<RecordSet>, WriteError> {
-        Writer::list_pool(self, pool).await
-    }
-
     async fn list_names(&self, roots: &[Fqdn]) -> Result<Vec<RecordSet>, WriteError> {
         Writer::list_names(self, roots).await
     }

@@ -1184,6 +1184,22 @@ fn check_config(path: &std::path::Path) -> (String, String) {
     check_config_with(path, &[])
 }
 
+/// `wavelb health --check-config` on `path`, refused as a usage error: its stderr.
+fn check_config_refused(path: &std::path::Path) -> String {
+    let out = Command::new(BIN)
+        .args([
+            "--config",
+            path.to_str().unwrap(),
+            "health",
+            "--check-config",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    stderr
+}
+
 /// [`check_config`] with more flags after `--check-config`.
 fn check_config_with(path: &std::path::Path, flags: &[&str]) -> (String, String) {
     let out = Command::new(BIN)
@@ -1282,17 +1298,7 @@ fn check_config_refuses_a_tier_over_two_regions_unless_told_the_path_exists() {
         .unwrap();
     };
     write("");
-    let out = Command::new(BIN)
-        .args([
-            "--config",
-            path.to_str().unwrap(),
-            "health",
-            "--check-config",
-        ])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let stderr = check_config_refused(&path);
     assert!(
         stderr.contains(
             "us-east-1 (us-east-1-wl1-bos-wlz-1) and us-west-2 (us-west-2-wl1-las-wlz-1)"
@@ -1317,17 +1323,7 @@ fn check_config_refuses_a_tier_over_two_regions_unless_told_the_path_exists() {
         "{stdout}"
     );
     write("watch = [\"nope.lab.test\"]");
-    let out = Command::new(BIN)
-        .args([
-            "--config",
-            path.to_str().unwrap(),
-            "health",
-            "--check-config",
-        ])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let stderr = check_config_refused(&path);
     assert!(
         stderr.contains("[health] watch: nope.lab.test is not the name of a [[pool]]"),
         "{stderr}"
