@@ -184,6 +184,11 @@ impl<P: Probe> Controller<P> {
         self.release_at
     }
 
+    /// Forgets when a hold ends until the next round decides (it set it).
+    pub(crate) fn clear_release(&mut self) {
+        self.release_at = None;
+    }
+
     /// Sets the pool's leader gauge.
     pub(crate) fn set_leader(&self, leads: bool) {
         self.metrics
@@ -1718,9 +1723,10 @@ mod tests {
     impl TierRounds {
         async fn round(&mut self) -> Result<(), registry::store::WriteError> {
             use registry::store::PoolStore;
+            let spec = self.tier.spec().pool_spec();
             let sets = self
                 .store
-                .list_names(std::slice::from_ref(&self.tier.spec().name))
+                .list_names(&[spec.name.clone(), spec.ownership_name(), spec.leader_name()])
                 .await?;
             let now = self.clock.unix_now();
             let leads = matches!(

@@ -6,9 +6,12 @@
 //! Renewal costs a request only when less than half of the lease remains and nothing else is
 //! being written: a write of target changes renews the lease for free, in its own batch.
 
+use std::time::Duration;
+
 use registry::model::{PoolSpec, RecordSet};
 use registry::plan::{Guard, Plan};
 use registry::store::{PoolStore, Submitted, WriteError};
+use tokio::time::Instant;
 
 use crate::lease::{self, Lease, LeaseStep};
 
@@ -41,8 +44,10 @@ pub struct LeaseKeeper {
     spec: PoolSpec,
     me: String,
     ttl: u64,
-    /// The lease record this controller holds, and when it lapses.
-    held: Option<(RecordSet, u64)>,
+    /// The lease record this controller holds, and since when (on tokio's clock, a second
+    /// before it was written: the record's expiry is in whole seconds); `None` when only a
+    /// listing showed it ours (after a restart), which makes the next round renew it.
+    held: Option<(RecordSet, Option<Instant>)>,
     /// The guard the round's first write carries (from the listing: a takeover, or the lease
     /// as listed); later writes renew from `held`.
     next: Option<Guard>,
@@ -76,12 +81,22 @@ impl LeaseKeeper {
     }
 
     /// When the held lease must be renewed even if no round comes first: a quarter of it left.
-    /// Rounds renew it from half on (with whatever else they write), so with `poll_interval`
-    /// under a quarter of the lease this is only a safety net.
-    pub fn renew_at(&self) -> Option<u64> {
-        self.held
-            .as_ref()
-            .map(|(_, expires)| expires.saturating_sub(self.ttl / 4))
+    /// Rounds renew it from half on (with whatever else they write), so this is a safety net.
+    pub fn renew_at(&self) -> Option<Instant> {
+        let (_, since) = self.held.as_ref()?;
+        Some((*since)? + self.ttl_duration().mul_f64(0.75))
+    }
+
+    fn ttl_duration(&self) -> Duration {
+        Duration::from_secs(self.ttl)
+    }
+
+    /// True when the held lease is past half its life (or its age is unknown).
+    fn past_half(&self) -> bool {
+        match &self.held {
+            Some((_, Some(since))) => since.elapsed() >= self.ttl_duration() / 2,
+            _ => true,
+        }
     }
 
     /// Reads the lease from a listing at `now`. `implausible` is told about another holder's
@@ -99,8 +114,15 @@ impl LeaseKeeper {
         {
             implausible(l);
         }
+        // Ours as listed: its age is known when it is the record this controller wrote.
         let ours = match &current {
-            Some((Ok(l), set)) if l.holder == self.me => Some((set.clone(), l.expires)),
+            Some((Ok(l), set)) if l.holder == self.me => {
+                let since = match &self.held {
+                    Some((held, since)) if held == set => *since,
+                    _ => None,
+                };
+                Some((set.clone(), since))
+            }
             _ => None,
         };
         match lease::step(&self.spec, current.clone(), &self.me, now, self.ttl) {
@@ -116,12 +138,10 @@ impl LeaseKeeper {
                 Standing::Follow { holder, expires }
             }
             LeaseStep::Write(guard) => {
-                let renew = ours
-                    .as_ref()
-                    .is_none_or(|(_, expires)| expires.saturating_sub(now) < self.ttl / 2 + 1);
                 // What is listed is what the next write must find: remember it as held only
                 // once it is ours.
                 self.held = ours;
+                let renew = self.past_half();
                 self.next = Some((*guard).clone());
                 Standing::Lead { guard, renew }
             }
@@ -194,13 +214,15 @@ impl LeaseKeeper {
 
     /// A write carrying `guard` succeeded: this controller holds the lease as `guard` wrote it.
     pub fn written(&mut self, guard: &Guard) {
-        let expires = lease::find(&self.spec, std::slice::from_ref(&guard.write))
-            .and_then(|(l, _)| l.ok())
-            .map_or(0, |l| l.expires);
         if self.held.is_none() {
             tracing::info!(name = %self.spec.name, controller = %self.me, "took the leader lease");
         }
-        self.held = Some((guard.write.clone(), expires));
+        // Counted from a second before now: the expiry was written in whole seconds, before
+        // the request went out.
+        let since = Instant::now()
+            .checked_sub(Duration::from_secs(1))
+            .unwrap_or_else(Instant::now);
+        self.held = Some((guard.write.clone(), Some(since)));
     }
 
     /// A write carrying the lease's compare-and-swap conflicted: the lease (or a target) changed
@@ -236,8 +258,8 @@ mod tests {
         zone.apply(&guard.changes(true), &|_, _| Ok(())).is_ok()
     }
 
-    #[test]
-    fn the_lease_is_written_when_taken_and_again_only_once_less_than_half_remains() {
+    #[tokio::test(start_paused = true)]
+    async fn the_lease_is_written_when_taken_and_again_only_once_less_than_half_remains() {
         let mut zone = ZoneRecords::new(Fqdn::parse("lab.test").unwrap());
         let mut a = LeaseKeeper::new(spec(), "a".into(), 20);
         let Standing::Lead { guard, renew } = a.read(&sets(&zone), 1_000, |_| {}) else {
@@ -246,25 +268,32 @@ mod tests {
         assert!(renew, "taking it is a write");
         assert!(write(&mut zone, &guard));
         a.written(&guard);
-        assert_eq!(a.renew_at(), Some(1_015));
+        let t0 = Instant::now();
+        // The safety net: a quarter of the lease left, counted from a second before the write.
+        assert_eq!(a.renew_at(), Some(t0 + Duration::from_secs(14)));
         // Rounds while more than half remains write nothing for the lease.
-        for now in [1_001, 1_005, 1_009] {
+        for at in [1, 5, 8] {
+            tokio::time::advance(Duration::from_secs(at) - t0.elapsed()).await;
+            let standing = a.read(&sets(&zone), 1_000 + at, |_| {});
             assert!(
-                matches!(
-                    a.read(&sets(&zone), now, |_| {}),
-                    Standing::Lead { renew: false, .. }
-                ),
-                "at {now}"
+                matches!(standing, Standing::Lead { renew: false, .. }),
+                "at {at} s"
             );
         }
-        let Standing::Lead { renew: true, .. } = a.read(&sets(&zone), 1_010, |_| {}) else {
+        tokio::time::advance(Duration::from_secs(1)).await;
+        let Standing::Lead { renew: true, .. } = a.read(&sets(&zone), 1_009, |_| {}) else {
             panic!("at half the lease, a renewal is due");
         };
         // A renewal between listings is a compare-and-swap on the lease as last written.
-        let renewal = a.renewal(1_010).unwrap();
+        let renewal = a.renewal(1_009).unwrap();
         assert!(write(&mut zone, &renewal));
         a.written(&renewal);
-        assert_eq!(a.renew_at(), Some(1_025));
+        let standing = a.read(&sets(&zone), 1_009, |_| {});
+        assert!(matches!(standing, Standing::Lead { renew: false, .. }));
+        // After a restart, the lease listed as ours is of unknown age: renewed at once.
+        let mut again = LeaseKeeper::new(spec(), "a".into(), 20);
+        let standing = again.read(&sets(&zone), 1_009, |_| {});
+        assert!(matches!(standing, Standing::Lead { renew: true, .. }));
     }
 
     #[test]

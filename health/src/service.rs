@@ -73,8 +73,10 @@ pub struct Service<S, P> {
     backoff: u32,
     /// When the lease this service follows lapses (unix seconds).
     follow_until: Option<u64>,
-    /// A renewal between rounds failed: the next round's listing decides.
-    renew_failed: bool,
+    /// A renewal between rounds failed: the next is tried no earlier than this.
+    renew_pause: Option<Instant>,
+    /// A write conflicted: read again soon, not at the next scheduled round.
+    reread: bool,
 }
 
 /// Where the one lease of a service lives: at the tier's name when there is a tier (so
@@ -124,7 +126,8 @@ impl<S: PoolStore + 'static, P: Probe> Service<S, P> {
             lease_warned: None,
             backoff: 1,
             follow_until: None,
-            renew_failed: false,
+            renew_pause: None,
+            reread: false,
         })
     }
 
@@ -135,16 +138,30 @@ impl<S: PoolStore + 'static, P: Probe> Service<S, P> {
         self
     }
 
-    /// The names one listing covers: each pool's, each recorded pool's, the tier's and the
-    /// lease's (each with everything below it).
+    /// The names one listing reads: each pool's address, ownership, lease (an earlier wavelb's)
+    /// and health names, each recorded pool's health, the tier's address and ownership names,
+    /// and the lease.
     fn roots(&self) -> Vec<Fqdn> {
-        self.pools
+        let mut names: Vec<Fqdn> = self
+            .pools
             .iter()
-            .map(|p| p.pool().name.clone())
-            .chain(self.recorded.iter().map(|p| p.name.clone()))
-            .chain(self.tier.iter().map(|t| t.spec().name.clone()))
-            .chain([self.lease.spec().name.clone()])
-            .collect()
+            .flat_map(|p| {
+                let p = p.pool();
+                [
+                    p.name.clone(),
+                    p.ownership_name(),
+                    p.leader_name(),
+                    p.health_name(),
+                ]
+            })
+            .chain(self.recorded.iter().map(PoolSpec::health_name))
+            .collect();
+        if let Some(t) = &self.tier {
+            let spec = t.spec().pool_spec();
+            names.extend([spec.name.clone(), spec.ownership_name()]);
+        }
+        names.push(self.lease.spec().leader_name());
+        names
     }
 
     /// Runs rounds, renewals and probes until `shutdown` resolves. `ready` is called once, after
@@ -205,6 +222,11 @@ impl<S: PoolStore + 'static, P: Probe> Service<S, P> {
                 Ok(_) => {}
                 Err(e) => {
                     tracing::warn!(error = %e, "health round failed; retrying next round");
+                    // A failed round decided nothing: a re-admission hold that ended waits for
+                    // the next round instead of re-listing at once, again and again.
+                    for p in &mut self.pools {
+                        p.clear_release();
+                    }
                 }
             }
             self.backoff = if self.store.throttled() > throttled {
@@ -219,6 +241,10 @@ impl<S: PoolStore + 'static, P: Probe> Service<S, P> {
                 );
             }
             next_round = Instant::now() + self.cfg.poll_interval * self.backoff;
+            // After a conflict, read again soon: verdict changes wait for a leader's round.
+            if std::mem::take(&mut self.reread) {
+                next_round = next_round.min(Instant::now() + MIN_ROUND_GAP);
+            }
             // A follower reads again as soon as the lease it follows lapses.
             if let Some(until) = self.follow_until {
                 let lapse = self.after_unix(until.saturating_add(1));
@@ -240,10 +266,8 @@ impl<S: PoolStore + 'static, P: Probe> Service<S, P> {
 
     /// When the held lease needs renewing between rounds.
     fn renew_at(&self) -> Option<Instant> {
-        if self.renew_failed {
-            return None;
-        }
-        self.lease.renew_at().map(|at| self.after_unix(at))
+        let at = self.lease.renew_at()?;
+        Some(self.renew_pause.map_or(at, |p| at.max(p)))
     }
 
     fn observe(&mut self, obs: Observation) -> bool {
@@ -262,8 +286,10 @@ impl<S: PoolStore + 'static, P: Probe> Service<S, P> {
                 tracing::warn!(name = %self.lease.spec().name, "the leader lease changed since it was written; the next round reads who holds it");
             }
             Err(e) => {
-                tracing::warn!(error = %e, "renewing the leader lease failed; the next round tries again");
-                self.renew_failed = true;
+                // Tried again soon: a lease that lapses deposes this leader.
+                let pause = self.cfg.poll_interval.min(self.cfg.lease_ttl / 8);
+                tracing::warn!(error = %e, retry_in_ms = pause.as_millis() as u64, "renewing the leader lease failed");
+                self.renew_pause = Some(Instant::now() + pause);
             }
         }
     }
@@ -305,6 +331,7 @@ impl<S: PoolStore + 'static, P: Probe> Service<S, P> {
                     self.lease.settle(g, Err(&e));
                 }
                 if let WriteError::Conflict { messages } = e {
+                    self.reread = true;
                     tracing::info!(
                         ?messages,
                         "the records changed while we wrote; the next round re-reads them"
@@ -358,7 +385,7 @@ impl<S: PoolStore + 'static, P: Probe> Service<S, P> {
         sets: &[RecordSet],
         tx: &mpsc::UnboundedSender<Observation>,
     ) -> (Plan, Decided) {
-        self.renew_failed = false;
+        self.renew_pause = None;
         let now = self.clock.unix_now();
         let mut odd = None;
         let standing = self.lease.read(sets, now, |l| odd = Some(l.clone()));

@@ -118,16 +118,15 @@ pub fn pages(sets: usize) -> usize {
     sets.div_ceil(PAGE_SIZE).max(1)
 }
 
-/// Seconds between lease renewals for `poll` and `ttl` (whole seconds, as the lease is
-/// written): the first round at or after half the lease renews it (a round renews once fewer
-/// than `ttl / 2 + 1` seconds are left), unless the safety net, a quarter before expiry, comes
-/// first.
+/// Seconds between lease renewals for `poll` and `ttl`: the first round at or after half the
+/// lease renews it (its age counted from a second before it was written, as its expiry is in
+/// whole seconds), unless the safety net, a quarter before expiry, comes first.
 pub fn renewal_every(poll: Duration, ttl: Duration) -> f64 {
     let ttl = ttl.as_secs().max(1) as f64;
     let poll = poll.as_secs_f64().max(0.1);
-    let half = ttl - (ttl / 2.0).floor();
-    let by_round = (half / poll).ceil() * poll;
-    by_round.min(ttl - (ttl / 4.0).floor())
+    let half = (ttl / 2.0 - 1.0).max(0.0);
+    let by_round = ((half / poll).ceil() * poll).max(poll);
+    by_round.min(ttl * 0.75 - 1.0)
 }
 
 /// The model.
@@ -265,9 +264,9 @@ mod tests {
         let s = Duration::from_secs;
         assert_eq!(renewal_every(s(5), s(15)), 10.0);
         assert_eq!(renewal_every(s(15), s(30)), 15.0);
-        assert_eq!(renewal_every(s(1), s(15)), 8.0);
+        assert_eq!(renewal_every(s(1), s(15)), 7.0);
         // The first round past half comes late: the safety net a quarter before expiry.
-        assert_eq!(renewal_every(s(10), s(21)), 16.0);
+        assert_eq!(renewal_every(Duration::from_millis(7_900), s(20)), 14.0);
     }
 
     #[test]

@@ -3,14 +3,16 @@
 //! with one `ListResourceRecordSets` walk per round, not one per pool.
 //!
 //! Route 53 lists record sets by name with labels reversed (`com.example.www.`), compared as
-//! ASCII ([`reversed`]), so every name's subtree is one contiguous run. The walk starts at the
-//! first root in that order and follows the pages while they stay inside a root or reach the
-//! next root; where a gap of other records begins at a page boundary, it jumps to the next root
-//! with a new request instead of paging through the gap. Roots adjacent in the zone's order (a
-//! tier and its pools under one parent, with nothing else between) cost the pages they fill and
-//! nothing more. Correctness does not rest on the order being exactly Route 53's: a root is
-//! complete only once a contiguous run of pages entered and left it, or passed where it would
-//! be; any other root is listed from its own name.
+//! ASCII ([`reversed`]), then by type and set identifier, so all the sets of one name are one
+//! contiguous run. The walk starts at the first wanted name in that order and follows the pages
+//! while the next page starts at a wanted name; where it would start in a gap of other names, it
+//! jumps to the next wanted name with a new request instead of paging through the gap (never
+//! more requests than following). Names adjacent in the zone's order (a pool's address,
+//! ownership, lease and health names) cost the pages they fill and nothing more. Only exact
+//! names are read, never what lies below them, so a tier at the zone's apex does not read the
+//! whole zone. A name counts as read once a contiguous run of pages passed where it sorts; that
+//! needs the order to be Route 53's, which [`reversed`] is for the names wavelb writes (letters,
+//! digits, `-`, `_`; Route 53 sorts escaped octal codes differently).
 
 use std::collections::HashSet;
 
@@ -70,26 +72,18 @@ pub enum ListingError {
     TooManyPages(usize),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum State {
-    Waiting,
-    Inside,
-    Done,
-}
-
 #[derive(Debug)]
-struct Root {
+struct Wanted {
     name: Fqdn,
     key: String,
-    state: State,
+    done: bool,
 }
 
-/// A walk over the listing for a set of names and everything below them: feed it the pages it
-/// asks for ([`Span::start`], then [`Span::page`] until it returns `None`), then take the
-/// record sets ([`Span::finish`]).
+/// A walk over the listing for a set of names: feed it the pages it asks for ([`Span::start`],
+/// then [`Span::page`] until it returns `None`), then take the record sets ([`Span::finish`]).
 #[derive(Debug)]
 pub struct Span {
-    roots: Vec<Root>,
+    names: Vec<Wanted>,
     /// The reversed key where the current contiguous run of pages began.
     run_from: String,
     out: Vec<RecordSet>,
@@ -102,21 +96,20 @@ pub struct Span {
 pub const MAX_PAGES: usize = 100_000;
 
 impl Span {
-    /// A walk over `roots` and their subtrees (a root inside another is covered by it).
-    pub fn new(roots: &[Fqdn]) -> Self {
-        let mut roots: Vec<Root> = roots
+    /// A walk over the record sets at exactly `names` (in any order, repeats ignored).
+    pub fn new(names: &[Fqdn]) -> Self {
+        let mut names: Vec<Wanted> = names
             .iter()
-            .filter(|r| !roots.iter().any(|o| o != *r && r.is_within(o)))
-            .map(|r| Root {
-                name: r.clone(),
-                key: reversed(r.as_str()),
-                state: State::Waiting,
+            .map(|n| Wanted {
+                name: n.clone(),
+                key: reversed(n.as_str()),
+                done: false,
             })
             .collect();
-        roots.sort_by(|a, b| a.key.cmp(&b.key));
-        roots.dedup_by(|a, b| a.key == b.key);
+        names.sort_by(|a, b| a.key.cmp(&b.key));
+        names.dedup_by(|a, b| a.key == b.key);
         Self {
-            roots,
+            names,
             run_from: String::new(),
             out: Vec::new(),
             seen: HashSet::new(),
@@ -129,8 +122,9 @@ impl Span {
         self.jump(None)
     }
 
-    /// Takes one page (`sets` in listing order; `next`: where the following page starts, `None`
-    /// at the zone's end) and returns the next request, or `None` when every root is read.
+    /// Takes one page (`sets` in listing order; `next`: where the following page starts;
+    /// `truncated`: whether there is one) and returns the next request, or `None` when every
+    /// name is read.
     pub fn page(
         &mut self,
         sets: Vec<RecordSet>,
@@ -142,32 +136,21 @@ impl Span {
             return Err(ListingError::TooManyPages(MAX_PAGES));
         }
         let mut fresh = 0usize;
-        let mut last_key = None;
         for set in sets {
             if !self.seen.insert(set.key()) {
                 continue;
             }
             fresh += 1;
-            let key = reversed(set.name.as_str());
-            self.pass(&key);
-            if let Some(root) = self
-                .roots
-                .iter_mut()
-                .find(|r| r.state != State::Done && set.name.is_within(&r.name))
-            {
-                root.state = State::Inside;
+            self.pass(&reversed(set.name.as_str()));
+            if self.names.iter().any(|n| !n.done && n.name == set.name) {
                 self.out.push(set);
             }
-            last_key = Some(key);
-        }
-        if self.roots.iter().all(|r| r.state == State::Done) {
-            return Ok(None);
         }
         if !truncated {
-            // The zone ends here: every root at or after this run's start is complete.
+            // The zone ends here: every name at or after this run's start is read.
             let from = self.run_from.clone();
-            for r in self.roots.iter_mut().filter(|r| r.key >= from) {
-                r.state = State::Done;
+            for n in self.names.iter_mut().filter(|n| n.key >= from) {
+                n.done = true;
             }
             return Ok(self.jump(None));
         }
@@ -176,52 +159,43 @@ impl Span {
             return Err(ListingError::NoProgress(next.name));
         }
         let next_key = reversed(&next.name);
-        // Inside a root, or the next page starts at or before the next root: follow the pages.
-        let inside = self.roots.iter().any(|r| r.state == State::Inside);
-        let ahead = self
-            .roots
-            .iter()
-            .filter(|r| r.state == State::Waiting && Some(&r.key) >= last_key.as_ref())
-            .map(|r| r.key.as_str())
-            .min();
-        if inside || ahead.is_some_and(|k| next_key.as_str() <= k || next_key.starts_with(k)) {
+        self.pass(&next_key);
+        // The next page starts at a wanted name (the rest of one, or the next one): follow it.
+        // Otherwise it starts in a gap: jump over it.
+        if self.names.iter().any(|n| !n.done && n.key == next_key) {
             return Ok(Some(next));
         }
-        Ok(self.jump(last_key.as_deref()))
+        Ok(self.jump(Some(&next_key)))
     }
 
-    /// The record sets read inside the roots, in listing order.
+    /// The record sets read at the names, in listing order.
     pub fn finish(self) -> Vec<RecordSet> {
         self.out
     }
 
-    /// Marks the roots the run has passed at `key`: a root whose subtree lies wholly before
-    /// `key` and at or after the run's start is complete (left, or empty).
+    /// Marks the names the run has passed at `key`: one that sorts before `key` and at or after
+    /// the run's start is read (its sets, if any, came before).
     fn pass(&mut self, key: &str) {
-        for r in &mut self.roots {
-            if r.state != State::Done
-                && r.key.as_str() >= self.run_from.as_str()
-                && r.key.as_str() < key
-                && !key.starts_with(r.key.as_str())
-            {
-                r.state = State::Done;
+        for n in &mut self.names {
+            if !n.done && n.key.as_str() >= self.run_from.as_str() && n.key.as_str() < key {
+                n.done = true;
             }
         }
     }
 
-    /// Starts a new run at the first waiting root after `after` (else the first waiting one).
+    /// Starts a new run at the first unread name after `after` (else the first unread one).
     fn jump(&mut self, after: Option<&str>) -> Option<ListFrom> {
-        let waiting = |r: &&Root| r.state == State::Waiting;
-        let root = after
+        let unread = |n: &&Wanted| !n.done;
+        let name = after
             .and_then(|a| {
-                self.roots
+                self.names
                     .iter()
-                    .filter(waiting)
-                    .find(|r| r.key.as_str() > a)
+                    .filter(unread)
+                    .find(|n| n.key.as_str() > a)
             })
-            .or_else(|| self.roots.iter().find(waiting))?;
-        self.run_from = root.key.clone();
-        Some(ListFrom::at(&root.name))
+            .or_else(|| self.names.iter().find(unread))?;
+        self.run_from = name.key.clone();
+        Some(ListFrom::at(&name.name))
     }
 }
 
@@ -280,17 +254,38 @@ mod tests {
         "edge.lab.test",
         "_wavelb.edge.lab.test",
         "_wavelb-leader.edge.lab.test",
+        "b.lab.test",
+        "c.lab.test",
+        "d.lab.test",
+        "e.lab.test",
+        "f.lab.test",
         "edge.bos.lab.test",
         "_wavelb.edge.bos.lab.test",
+        "x.edge.bos.lab.test",
         "edge.nyc.lab.test",
         "_wavelb.edge.nyc.lab.test",
         "_wavelb-health.edge.nyc.lab.test",
         "zzz.lab.test",
     ];
 
+    /// A pool's names (address, ownership, lease, health) and the tier's.
+    fn names(pools: &[&str]) -> Vec<String> {
+        pools
+            .iter()
+            .flat_map(|p| {
+                ["", "_wavelb.", "_wavelb-leader.", "_wavelb-health."].map(|l| format!("{l}{p}"))
+            })
+            .collect()
+    }
+
+    fn refs(v: &[String]) -> Vec<&str> {
+        v.iter().map(String::as_str).collect()
+    }
+
     #[test]
-    fn roots_far_apart_in_the_order_cost_one_request_each_and_nothing_else_is_read() {
-        let (read, requests) = walk(ZONE, &["edge.lab.test", "edge.nyc.lab.test"], 300);
+    fn only_the_wanted_names_are_read_and_one_page_is_one_request() {
+        let wanted = names(&["edge.lab.test", "edge.nyc.lab.test"]);
+        let (read, requests) = walk(ZONE, &refs(&wanted), 300);
         assert_eq!(
             read,
             [
@@ -302,52 +297,92 @@ mod tests {
                 "_wavelb.edge.nyc.lab.test",
             ]
         );
-        assert_eq!(read.len(), 6);
-        assert!(
-            !read
-                .iter()
-                .any(|n| n.contains("bos") || n == "zzz.lab.test")
-        );
-        // One page of 300 holds the whole zone: the walk reads it once.
         assert_eq!(requests, 1);
+        // A name's subtree is not read: the apex alone is its SOA and NS, not the zone.
+        let (read, _) = walk(ZONE, &["lab.test"], 300);
+        assert_eq!(read, ["lab.test"]);
     }
 
     #[test]
-    fn a_gap_at_a_page_boundary_is_jumped_over_and_adjacent_roots_share_pages() {
-        // Pages of two: the walk follows edge.lab.test's run, then jumps over the gap to the
-        // pools, which are adjacent and read as one run.
-        let roots = ["edge.lab.test", "edge.bos.lab.test", "edge.nyc.lab.test"];
-        let (read, requests) = walk(ZONE, &roots, 2);
+    fn a_gap_at_a_page_boundary_is_jumped_over() {
+        // Pages of two: where a page ends before a gap of other names (c … f.lab.test between
+        // the tier's names and nyc's), the walk jumps to the next wanted name instead of paging
+        // through the gap.
+        let wanted = names(&["edge.lab.test", "edge.bos.lab.test", "edge.nyc.lab.test"]);
+        let (read, requests) = walk(ZONE, &refs(&wanted), 2);
         assert_eq!(read.len(), 8, "{read:?}");
-        let per_root_walks: usize = roots.iter().map(|r| walk(ZONE, &[r], 2).1).sum();
-        assert!(
-            requests <= per_root_walks,
-            "{requests} requests, {per_root_walks} one root at a time"
-        );
+        assert!(!read.iter().any(|n| n.starts_with("x.")), "{read:?}");
+        // Following every page would take ten requests from edge.lab.test to the end.
+        assert!(requests <= 6, "{requests} requests");
     }
 
     #[test]
-    fn every_root_is_read_whole_whatever_the_page_size() {
-        let roots = [
+    fn every_name_is_read_whole_whatever_the_page_size_and_order() {
+        let mut wanted = names(&[
             "edge.nyc.lab.test",
             "a.lab.test",
             "edge.lab.test",
             "nope.lab.test",
-        ];
-        let (full, _) = walk(ZONE, &roots, 1000);
+        ]);
+        let (full, _) = walk(ZONE, &refs(&wanted), 1000);
+        assert_eq!(full.len(), 7, "{full:?}");
+        wanted.reverse();
         for page in 1..=12 {
-            let (read, requests) = walk(ZONE, &roots, page);
+            let (read, requests) = walk(ZONE, &refs(&wanted), page);
             assert_eq!(read, full, "page size {page}");
-            assert!(requests <= ZONE.len() + roots.len(), "page size {page}");
+            assert!(requests <= ZONE.len() + wanted.len(), "page size {page}");
+            // Never more than following every page from the first name.
+            let first = ZONE
+                .iter()
+                .filter(|n| reversed(n) >= reversed("a.lab.test"))
+                .count();
+            assert!(
+                requests <= first.div_ceil(page) + 1,
+                "page size {page}: {requests}"
+            );
         }
-        // A root with nothing below it ends the walk too.
+        // Names with nothing at them end the walk too.
         assert_eq!(walk(ZONE, &["nope.lab.test"], 3).0.len(), 0);
     }
 
     #[test]
-    fn a_root_inside_another_is_read_once() {
-        let (read, _) = walk(ZONE, &["lab.test", "edge.lab.test"], 4);
-        assert_eq!(read.len(), ZONE.len());
+    fn a_weighted_group_over_several_pages_is_read_whole() {
+        // One name, a hundred sets (a pool's A group), pages of seven.
+        let mut sets: Vec<RecordSet> = (0..100)
+            .map(|i| RecordSet {
+                set_identifier: Some(format!("i-{i:03}")),
+                ..set("www.lab.test")
+            })
+            .collect();
+        sets.push(set("a.lab.test"));
+        sets.push(set("zz.lab.test"));
+        sets.sort_by_key(|s| (reversed(s.name.as_str()), s.set_identifier.clone()));
+        let mut span = Span::new(&[Fqdn::parse("www.lab.test").unwrap()]);
+        let mut from = span.start();
+        let mut requests = 0;
+        while let Some(f) = from {
+            requests += 1;
+            let key = |s: &RecordSet| {
+                (
+                    reversed(s.name.as_str()),
+                    s.set_identifier.clone().unwrap_or_default(),
+                )
+            };
+            let at = sets.partition_point(|s| {
+                key(s) < (reversed(&f.name), f.identifier.clone().unwrap_or_default())
+            });
+            let end = (at + 7).min(sets.len());
+            let next = sets.get(end).map(|s| ListFrom {
+                name: s.name.as_str().to_owned(),
+                rtype: Some(s.rtype.clone()),
+                identifier: s.set_identifier.clone(),
+            });
+            from = span
+                .page(sets[at..end].to_vec(), next, end < sets.len())
+                .unwrap();
+        }
+        assert_eq!(span.finish().len(), 100);
+        assert_eq!(requests, 15);
     }
 
     #[test]

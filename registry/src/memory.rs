@@ -150,8 +150,8 @@ impl MemoryStore {
 impl PoolStore for MemoryStore {
     /// Serves the walk page by page from the zone in Route 53's listing order, each page a
     /// request (counted, and throttled when injected).
-    async fn list_names(&self, roots: &[Fqdn]) -> Result<Vec<RecordSet>, WriteError> {
-        let mut span = Span::new(roots);
+    async fn list_names(&self, names: &[Fqdn]) -> Result<Vec<RecordSet>, WriteError> {
+        let mut span = Span::new(names);
         let mut from = span.start();
         while let Some(start) = from {
             self.maybe_throttle().await;

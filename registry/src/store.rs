@@ -110,27 +110,22 @@ pub struct Submitted {
 
 /// What callers need from the hosted zone that holds a pool.
 pub trait PoolStore: Send + Sync {
-    /// The record sets at the pool's address, ownership and leader-lease names (one walk
-    /// over the pool's part of the zone).
+    /// The record sets at the pool's address, ownership and leader-lease names (one walk).
     fn list_pool(
         &self,
         pool: &PoolSpec,
     ) -> impl Future<Output = Result<Vec<RecordSet>, WriteError>> + Send {
         async move {
             let names = [pool.name.clone(), pool.ownership_name(), pool.leader_name()];
-            let sets = self.list_names(std::slice::from_ref(&pool.name)).await?;
-            Ok(sets
-                .into_iter()
-                .filter(|s| names.contains(&s.name))
-                .collect())
+            self.list_names(&names).await
         }
     }
 
-    /// Every record set at or below `roots`, read in one walk over the zone's listing
+    /// Every record set at exactly `names`, read in one walk over the zone's listing
     /// ([`crate::listing::Span`]).
     fn list_names(
         &self,
-        roots: &[Fqdn],
+        names: &[Fqdn],
     ) -> impl Future<Output = Result<Vec<RecordSet>, WriteError>> + Send;
 
     /// Submits every batch of `plan`, in order (waiting for INSYNC after each when the store is

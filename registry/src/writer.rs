@@ -183,10 +183,10 @@ impl Writer {
         PoolStore::list_pool(self, pool).await
     }
 
-    /// Lists every record set at or below `roots` in one walk over the zone's listing
-    /// ([`Span`]: adjacent roots share pages, a gap costs one request at the next root).
-    pub async fn list_names(&self, roots: &[Fqdn]) -> Result<Vec<RecordSet>, WriteError> {
-        let mut span = Span::new(roots);
+    /// Lists every record set at exactly `names` in one walk over the zone's listing ([`Span`]:
+    /// adjacent names share pages, a gap at a page boundary costs one request at the next name).
+    pub async fn list_names(&self, names: &[Fqdn]) -> Result<Vec<RecordSet>, WriteError> {
+        let mut span = Span::new(names);
         let mut from = span.start();
         while let Some(start) = from {
             let page = self
@@ -467,8 +467,8 @@ fn xml_messages(body: &str) -> Vec<String> {
 }
 
 impl PoolStore for Writer {
-    async fn list_names(&self, roots: &[Fqdn]) -> Result<Vec<RecordSet>, WriteError> {
-        Writer::list_names(self, roots).await
+    async fn list_names(&self, names: &[Fqdn]) -> Result<Vec<RecordSet>, WriteError> {
+        Writer::list_names(self, names).await
     }
 
     async fn execute(&self, plan: &Plan) -> Result<Vec<Submitted>, WriteError> {
