@@ -199,6 +199,14 @@ impl HealthConfig {
                 "expected at least 100ms",
             ));
         }
+        if self.lease_ttl > Duration::from_secs(1800) {
+            return Err(ConfigError::new(
+                "health.lease_ttl",
+                ms(self.lease_ttl),
+                "expected at most 30m (the pools' recorded health lives two lease TTLs, and a \
+                 reader believes no record that expires more than an hour ahead)",
+            ));
+        }
         if self.lease_ttl < self.poll_interval * 2 {
             return Err(ConfigError::new(
                 "health.lease_ttl",

@@ -2353,7 +2353,7 @@ mod tests {
         let sets = store.sets();
         let now = START + t0.elapsed().as_secs();
         for p in &pools {
-            let h = crate::recorded::read(p, &sets, now, 15).unwrap();
+            let h = crate::recorded::read(p, &sets, now).unwrap().unwrap();
             assert_eq!((h.healthy, h.total, h.records), (3, 3, 3), "{}", p.name);
         }
         service.stop().await;
@@ -2431,9 +2431,39 @@ mod tests {
         let sets = store.sets();
         let now = START + 200;
         assert!(
-            crate::recorded::read(&pools[0], &sets, now, 15).is_none(),
+            crate::recorded::read(&pools[0], &sets, now).is_err(),
             "the records lapsed"
         );
         tier_only.stop().await;
+    }
+
+    /// Review finding on issue 25, item 1: a change Route 53 refuses for good in one pool must
+    /// not hold the others back now that a round writes every pool in one batch. The hosted zone
+    /// is at its quota of record sets, so the pools' health records (new sets) are refused every
+    /// round; nyc's quarantine (no new set) still lands, written on its own.
+    #[tokio::test(start_paused = true)]
+    async fn a_pool_whose_change_is_refused_never_blocks_another() {
+        let logs = Logs::default();
+        let _capture = logs.capture();
+        let (store, pools) = two_zones().await;
+        // Room for the lease, and nothing more.
+        let full = store.sets().len() + 1;
+        store.faults(|f| f.max_record_sets = full);
+        let metrics = HealthMetrics::register(&mut Registry::default());
+        let script = Arc::new(Script::default());
+        let service = spawn_service(&store, &pools, None, Vec::new(), &script, "c-a", &metrics);
+        script.set(ip(3), false);
+        let nyc = |store: &MemoryStore| targets_of(store, &pools[1]);
+        within(Duration::from_secs(30), "nyc's i-3 quarantined", || {
+            nyc(&store)["i-3"].state == TargetState::Quarantined
+        })
+        .await;
+        assert!(
+            logs.count("Route 53 refused this pool's changes") >= 1
+                && logs.count("pool=bos.example.com") >= 1
+                && logs.count("what=\"health record\"") >= 1,
+            "the refusal is logged with its pool"
+        );
+        service.stop().await;
     }
 }

@@ -12,7 +12,6 @@ use registry::model::{Change, PoolSpec, RecordSet};
 use registry::plan::ChangeGroup;
 use registry::txt;
 
-use crate::lease::MAX_LEASE_TTLS;
 use crate::tier::ZoneHealth;
 
 /// The domain separator of a health record's MAC input.
@@ -63,6 +62,25 @@ pub fn find<'a>(pool: &PoolSpec, sets: &'a [RecordSet]) -> Option<&'a RecordSet>
     sets.iter().find(|s| s.name == name && s.rtype == "TXT")
 }
 
+/// Why the TXT records at `pool`'s health name are not a record this controller may replace:
+/// more than one, a weighted or otherwise non-simple one, or one that does not decode (or, with
+/// a key, does not verify). `None` when there is none, or one of ours.
+pub fn foreign(pool: &PoolSpec, sets: &[RecordSet]) -> Option<String> {
+    let name = pool.health_name();
+    let at: Vec<&RecordSet> = sets
+        .iter()
+        .filter(|s| s.name == name && s.rtype == "TXT")
+        .collect();
+    match at.as_slice() {
+        [] => None,
+        [one] if one.set_identifier.is_some() || one.routing_note().is_some() => {
+            Some("a weighted or routed TXT record set".into())
+        }
+        [one] => decode(pool, one).err(),
+        _ => Some(format!("{} TXT record sets", at.len())),
+    }
+}
+
 /// Decodes a health record; `Err` says why it is not believed.
 pub fn decode(pool: &PoolSpec, set: &RecordSet) -> Result<Recorded, String> {
     let [value] = set.values.as_slice() else {
@@ -110,12 +128,35 @@ pub fn decode(pool: &PoolSpec, set: &RecordSet) -> Result<Recorded, String> {
     Ok(Recorded { health, expires })
 }
 
-/// The health `pool`'s record says at `now`, when it is believed: decoded, not expired, and
-/// expiring no further ahead than [`MAX_LEASE_TTLS`] lease TTLs of `ttl` seconds.
-pub fn read(pool: &PoolSpec, sets: &[RecordSet], now: u64, ttl: u64) -> Option<ZoneHealth> {
-    let r = decode(pool, find(pool, sets)?).ok()?;
-    let live = r.expires > now && r.expires <= now.saturating_add(ttl * MAX_LEASE_TTLS);
-    live.then_some(r.health)
+/// The furthest ahead a believed record may expire, in seconds. A controller writes two lease
+/// TTLs ahead, and `lease_ttl` is at most half an hour, so this holds whatever `lease_ttl` the
+/// pool's controllers and the tier's use; a record further ahead was not written by one.
+pub const MAX_AHEAD_SECS: u64 = 3_600;
+
+/// The health `pool`'s record says at `now`: `Ok(None)` when there is none, `Err` with why it
+/// is not believed (foreign, expired: its controller stopped, or expiring more than
+/// [`MAX_AHEAD_SECS`] ahead).
+pub fn read(pool: &PoolSpec, sets: &[RecordSet], now: u64) -> Result<Option<ZoneHealth>, String> {
+    if let Some(why) = foreign(pool, sets) {
+        return Err(why);
+    }
+    let Some(set) = find(pool, sets) else {
+        return Ok(None);
+    };
+    let r = decode(pool, set)?;
+    if r.expires <= now {
+        return Err(format!(
+            "expired {} s ago: is its controller running?",
+            now - r.expires
+        ));
+    }
+    if r.expires > now.saturating_add(MAX_AHEAD_SECS) {
+        return Err(format!(
+            "expires {} s ahead, more than {MAX_AHEAD_SECS}",
+            r.expires - now
+        ));
+    }
+    Ok(Some(r.health))
 }
 
 /// The change group that records `health` for `pool` at `now`, replacing the record as listed
@@ -130,6 +171,10 @@ pub fn update(
     ttl: u64,
     refresh: bool,
 ) -> Option<ChangeGroup> {
+    // A record wavelb did not write is never replaced (nor deleted).
+    if foreign(pool, sets).is_some() {
+        return None;
+    }
     let current = find(pool, sets);
     let believed = current.and_then(|s| decode(pool, s).ok());
     let same = believed.is_some_and(|r| r.health == health && r.expires > now);
@@ -183,11 +228,12 @@ mod tests {
         for key in [false, true] {
             let p = pool(key);
             let sets = vec![record(&p, H, 1_030)];
-            assert_eq!(read(&p, &sets, 1_000, 30), Some(H));
-            assert_eq!(read(&p, &sets, 1_030, 30), None, "expired");
-            // An expiry further ahead than three TTLs is not believed.
-            let far = vec![record(&p, H, 1_000 + 91)];
-            assert_eq!(read(&p, &far, 1_000, 30), None);
+            assert_eq!(read(&p, &sets, 1_000), Ok(Some(H)));
+            assert!(read(&p, &sets, 1_030).unwrap_err().contains("expired"));
+            assert_eq!(read(&p, &[], 1_000), Ok(None));
+            // An expiry further ahead than an hour is not believed.
+            let far = vec![record(&p, H, 1_000 + MAX_AHEAD_SECS + 1)];
+            assert!(read(&p, &far, 1_000).unwrap_err().contains("ahead"));
         }
     }
 
@@ -198,7 +244,7 @@ mod tests {
         let mut edited = record(&keyed, H, 1_030);
         edited.values[0] = edited.values[0].replace("healthy=3", "healthy=0");
         for set in [unsigned, edited] {
-            assert_eq!(read(&keyed, &[set], 1_000, 30), None);
+            assert!(read(&keyed, &[set], 1_000).is_err());
         }
     }
 
@@ -241,5 +287,15 @@ mod tests {
         assert!(update(&p, &sets, worse, 1_001, 30, false).is_some());
         // Expired: written again even with the same counts.
         assert!(update(&p, &sets, H, 1_061, 30, false).is_some());
+        // Someone else's record there (weighted, or not ours): never replaced or deleted.
+        let mut weighted = record(&p, H, 1_060);
+        weighted.set_identifier = Some("x".into());
+        weighted.weight = Some(1);
+        let mut garbage = record(&p, H, 1_060);
+        garbage.values = vec!["\"mine\"".into()];
+        for set in [weighted, garbage] {
+            assert!(foreign(&p, std::slice::from_ref(&set)).is_some());
+            assert!(update(&p, &[set], ZoneHealth { healthy: 0, ..H }, 1_070, 30, true).is_none());
+        }
     }
 }

@@ -26,7 +26,7 @@ use std::time::Duration;
 use registry::clock::Clock;
 use registry::model::{PoolSpec, RecordSet};
 use registry::name::Fqdn;
-use registry::plan::{Guard, Plan};
+use registry::plan::{ChangeGroup, Guard, Plan};
 use registry::pool::PoolView;
 use registry::reconcile::{Decide, Decision, ReconcileError, reconcile};
 use registry::store::{PoolStore, WriteError};
@@ -77,6 +77,8 @@ pub struct Service<S, P> {
     renew_pause: Option<Instant>,
     /// A write conflicted: read again soon, not at the next scheduled round.
     reread: bool,
+    /// The recorded pools whose record was not believed at the last read (warned about once).
+    unbelieved: std::collections::HashSet<Fqdn>,
 }
 
 /// Where the one lease of a service lives: at the tier's name when there is a tier (so
@@ -128,6 +130,7 @@ impl<S: PoolStore + 'static, P: Probe> Service<S, P> {
             follow_until: None,
             renew_pause: None,
             reread: false,
+            unbelieved: std::collections::HashSet::new(),
         })
     }
 
@@ -311,38 +314,60 @@ impl<S: PoolStore + 'static, P: Probe> Service<S, P> {
             tx,
             guard: None,
             sets: Vec::new(),
+            decided: None,
         };
         let result = reconcile(&*store, &spec, 1, &mut round).await;
-        let PoolsRound { guard, sets, .. } = round;
-        let decided = match result {
+        let PoolsRound {
+            guard,
+            sets,
+            decided,
+            ..
+        } = round;
+        let mut written = false;
+        let error = match result {
             Ok(done) => {
-                if let Some(g) = guard
-                    && !done.submitted.is_empty()
-                {
-                    self.lease.settle(g, Ok(()));
-                    for (p, ids) in self.pools.iter().zip(&done.outcome.collected) {
-                        p.collected(ids);
-                    }
-                }
-                done.outcome
+                written = !done.submitted.is_empty();
+                None
             }
-            Err(ReconcileError::Write(e) | ReconcileError::Decide(e)) => {
-                if let Some(g) = guard {
-                    self.lease.settle(g, Err(&e));
+            Err(ReconcileError::Write(e) | ReconcileError::Decide(e)) => Some(e),
+        };
+        if let Some(g) = guard {
+            self.lease.settle(g, error.as_ref().map_or(Ok(()), Err));
+        }
+        // No decision: the listing failed.
+        let Some(decided) = decided else {
+            return Err(error.unwrap_or(WriteError::Build("no decision was made".into())));
+        };
+        match error {
+            None if written => {
+                for (p, ids) in self.pools.iter().zip(&decided.collected) {
+                    p.collected(ids);
                 }
-                if let WriteError::Conflict { messages } = e {
-                    self.reread = true;
-                    tracing::info!(
-                        ?messages,
-                        "the records changed while we wrote; the next round re-reads them"
-                    );
+            }
+            None => {}
+            Some(WriteError::Conflict { messages }) => {
+                self.reread = true;
+                tracing::info!(
+                    ?messages,
+                    "the records changed while we wrote; the next round re-reads them"
+                );
+                return Ok("the records changed while we wrote; next round re-reads them".into());
+            }
+            Some(WriteError::Rejected { messages }) => {
+                // One pool's refused change must not hold the others (or the tier) back.
+                tracing::warn!(
+                    ?messages,
+                    "Route 53 refused the pools' batch for a reason re-reading cannot fix; \
+                     submitting each pool's changes on its own"
+                );
+                if !self.one_pool_at_a_time(&decided).await? {
                     return Ok(
                         "the records changed while we wrote; next round re-reads them".into(),
                     );
                 }
-                return Err(e);
             }
-        };
+            Some(e) => return Err(e),
+        }
         let Decided {
             leads,
             health,
@@ -350,23 +375,29 @@ impl<S: PoolStore + 'static, P: Probe> Service<S, P> {
             now,
             ..
         } = decided;
-        let ttl = self.ttl();
         if let Some(tier) = &mut self.tier {
-            let members: Vec<Option<ZoneHealth>> = tier
-                .spec()
-                .members
-                .iter()
-                .map(
-                    |m| match self.pools.iter().position(|p| p.pool().name == m.pool) {
-                        Some(i) => health[i],
-                        None => self
-                            .recorded
-                            .iter()
-                            .find(|p| p.name == m.pool)
-                            .and_then(|p| recorded::read(p, &sets, now, ttl)),
+            let mut members: Vec<Option<ZoneHealth>> = Vec::new();
+            for m in &tier.spec().members {
+                let health = match self.pools.iter().position(|p| p.pool().name == m.pool) {
+                    Some(i) => health[i],
+                    None => match self.recorded.iter().find(|p| p.name == m.pool) {
+                        Some(p) => match recorded::read(p, &sets, now) {
+                            Ok(h) => {
+                                self.unbelieved.remove(&p.name);
+                                h
+                            }
+                            Err(why) => {
+                                if self.unbelieved.insert(p.name.clone()) {
+                                    tracing::warn!(pool = %p.name, %why, "the pool's recorded health is not believed: the tier leaves its zone as it stands until it is");
+                                }
+                                None
+                            }
+                        },
+                        None => None,
                     },
-                )
-                .collect();
+                };
+                members.push(health);
+            }
             let round = tier.decide(&sets, members, leads, now);
             summaries.push(round.summary.clone());
             if leads {
@@ -417,7 +448,7 @@ impl<S: PoolStore + 'static, P: Probe> Service<S, P> {
         let me = self.lease.spec().name.clone();
         let my_id = self.lease.holder().to_owned();
         let ttl = self.ttl();
-        let mut groups = Vec::new();
+        let mut plans: Vec<Vec<ChangeGroup>> = Vec::with_capacity(self.pools.len());
         let mut collected = Vec::new();
         let mut health = Vec::with_capacity(self.pools.len());
         let mut summaries = Vec::new();
@@ -427,21 +458,22 @@ impl<S: PoolStore + 'static, P: Probe> Service<S, P> {
                 tracing::debug!(pool = %p.pool().name, %holder, "an older controller holds this pool's own lease; following it");
             }
             let r = p.decide(view, sets, leads && blocked.is_none(), gone, now);
-            groups.extend(r.plan.groups);
+            plans.push(r.plan.groups);
             collected.push(r.collected);
             health.push(r.health);
             summaries.push(format!("{}: {}", p.pool().name.without_dot(), r.summary));
         }
         let mut plan = Plan::default();
         if leads {
-            let going = renew || !groups.is_empty();
-            for (p, h) in self.pools.iter().zip(&health) {
+            let going = renew || plans.iter().any(|g| !g.is_empty());
+            for ((p, h), groups) in self.pools.iter().zip(&health).zip(&mut plans) {
                 if let Some(h) = h
                     && let Some(g) = recorded::update(p.pool(), sets, *h, now, ttl, going)
                 {
                     groups.push(g);
                 }
             }
+            let groups: Vec<ChangeGroup> = plans.iter().flatten().cloned().collect();
             if renew || !groups.is_empty() {
                 plan = Plan {
                     groups,
@@ -453,11 +485,56 @@ impl<S: PoolStore + 'static, P: Probe> Service<S, P> {
         let decided = Decided {
             leads,
             health,
+            plans,
             collected,
             summaries,
             now,
         };
         (plan, decided)
+    }
+
+    /// Submits each pool's changes in a batch of its own, after Route 53 refused them together,
+    /// its target changes apart from its health record (which grows the zone, so a zone at its
+    /// quota refuses it): a refusal names its pool and costs no other change. False when a
+    /// write conflicted (the next round re-reads).
+    async fn one_pool_at_a_time(&mut self, decided: &Decided) -> Result<bool, WriteError> {
+        for (p, (groups, collected)) in self
+            .pools
+            .iter()
+            .zip(decided.plans.iter().zip(&decided.collected))
+        {
+            let (health, targets): (Vec<_>, Vec<_>) = groups
+                .iter()
+                .cloned()
+                .partition(|g| g.target_id == recorded::GROUP_ID);
+            for (groups, what) in [(targets, "target changes"), (health, "health record")] {
+                if groups.is_empty() {
+                    continue;
+                }
+                let is_targets = what == "target changes";
+                let plan = Plan {
+                    groups,
+                    ..Plan::default()
+                };
+                match self.lease.execute(&*self.store, plan, decided.now).await {
+                    Ok(_) if is_targets => p.collected(collected),
+                    Ok(_) => {}
+                    Err(WriteError::Rejected { messages }) => tracing::error!(
+                        pool = %p.pool().name,
+                        what,
+                        ?messages,
+                        "Route 53 refused this pool's changes for a reason re-reading cannot fix; \
+                         the other changes go on without them"
+                    ),
+                    Err(WriteError::Conflict { .. }) => {
+                        self.reread = true;
+                        return Ok(false);
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(true)
     }
 
     fn ttl(&self) -> u64 {
@@ -527,6 +604,8 @@ fn older_lease(
 struct Decided {
     leads: bool,
     health: Vec<Option<ZoneHealth>>,
+    /// Each pool's change groups (its health record's included).
+    plans: Vec<Vec<ChangeGroup>>,
     collected: Vec<Vec<String>>,
     summaries: Vec<String>,
     now: u64,
@@ -540,10 +619,11 @@ struct PoolsRound<'a, S, P> {
     tx: &'a mpsc::UnboundedSender<Observation>,
     guard: Option<Guard>,
     sets: Vec<RecordSet>,
+    decided: Option<Decided>,
 }
 
 impl<S: PoolStore + 'static, P: Probe> Decide for PoolsRound<'_, S, P> {
-    type Outcome = Decided;
+    type Outcome = ();
     type Error = WriteError;
 
     fn read<St: PoolStore>(
@@ -563,13 +643,11 @@ impl<S: PoolStore + 'static, P: Probe> Decide for PoolsRound<'_, S, P> {
         &mut self,
         _view: &PoolView,
         sets: &[RecordSet],
-    ) -> Result<Decision<Decided>, WriteError> {
+    ) -> Result<Decision<()>, WriteError> {
         let (plan, decided) = self.service.decide_pools(sets, self.tx).await;
         self.guard = plan.guard.clone();
         self.sets = sets.to_vec();
-        Ok(Decision {
-            plan,
-            outcome: decided,
-        })
+        self.decided = Some(decided);
+        Ok(Decision { plan, outcome: () })
     }
 }

@@ -35,6 +35,9 @@ pub struct Faults {
     pub fail_next: u32,
     /// Record sets per `ListResourceRecordSets` page (Route 53's largest, 300, by default).
     pub page_size: usize,
+    /// The hosted zone's quota of record sets (Route 53's 10 000 by default): a zone at it
+    /// refuses every batch that would grow it, for good.
+    pub max_record_sets: usize,
 }
 
 impl Default for Faults {
@@ -46,6 +49,7 @@ impl Default for Faults {
             insync_timeout: Duration::from_secs(300),
             fail_next: 0,
             page_size: 300,
+            max_record_sets: crate::zone::MAX_RECORD_SETS,
         }
     }
 }
@@ -201,7 +205,8 @@ impl PoolStore for MemoryStore {
                     last: "injected: the endpoint is unreachable".into(),
                 });
             }
-            match s.zone.apply(&batch.changes, &check_value) {
+            let quota = s.faults.max_record_sets;
+            match s.zone.apply_within(&batch.changes, &check_value, quota) {
                 Ok(()) => {}
                 Err(ChangeError::InvalidChangeBatch(messages)) if is_cas_conflict(&messages) => {
                     return Err(WriteError::Conflict { messages });

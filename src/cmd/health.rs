@@ -88,7 +88,20 @@ pub async fn run(cfg: Option<&Config>, args: HealthArgs) -> anyhow::Result<()> {
         health::regions::check_one_region(global, hc.probe_across_regions, is_watched)
             .map_err(|e| UsageError(e.to_string()))?;
         for ((p, _), w) in pools.iter().zip(&watched) {
-            if !*w && !spec.members.iter().any(|m| m.pool == p.name) {
+            let member = spec.members.iter().any(|m| m.pool == p.name);
+            // A record wavelb did not write never decides a deletion: without a key, anyone
+            // with write access to the zone could write a pool's health and take its zone out.
+            if !*w && member && p.ownership_key.is_none() {
+                return Err(UsageError(format!(
+                    "[health] watch leaves the tier's pool {} to its recorded health, which \
+                     without an ownership key anyone with write access to the hosted zone could \
+                     forge (and take its zone out of the tier): set ownership_key_file in its \
+                     [[pool]], the same key as its own controllers'",
+                    p.name.without_dot()
+                ))
+                .into());
+            }
+            if !*w && !member {
                 warnings.push(format!(
                     "[[pool]] {} is neither in [health] watch nor in the zone tier: this process \
                      does nothing with it",

@@ -1309,14 +1309,35 @@ fn check_config_refuses_a_tier_over_two_regions_unless_told_the_path_exists() {
     let (stdout, _) = check_config(&path);
     assert!(stdout.contains("configuration is valid"), "{stdout}");
     // Issue 25, item 3: a tier controller that watches none of the pools (it reads their
-    // recorded health), or one Region's, probes no other Region.
+    // recorded health), or one Region's, probes no other Region; the pools it reads must be
+    // signed, or anyone with write access to the zone could take a zone out.
     write("watch = []");
+    let stderr = check_config_refused(&path);
+    assert!(
+        stderr.contains("leaves the tier's pool www.lab.test to its recorded health")
+            && stderr.contains("ownership_key_file"),
+        "{stderr}"
+    );
+    let key = dir.path().join("key");
+    std::fs::write(&key, "0123456789abcdef0123456789abcdef").unwrap();
+    let text = std::fs::read_to_string(&path).unwrap().replace(
+        "zone = \"lab.test\"\n",
+        &format!(
+            "zone = \"lab.test\"\nownership_key_file = {:?}\n",
+            key.to_str().unwrap()
+        ),
+    );
+    std::fs::write(&path, &text).unwrap();
     let (stdout, _) = check_config(&path);
     assert!(
         stdout.contains("configuration is valid: no pool watched here"),
         "{stdout}"
     );
-    write("watch = [\"www.lab.test\"]");
+    std::fs::write(
+        &path,
+        text.replace("watch = []", "watch = [\"www.lab.test\"]"),
+    )
+    .unwrap();
     let (stdout, _) = check_config(&path);
     assert!(
         stdout.contains("pool www.lab.test probed with udp"),
