@@ -38,7 +38,8 @@ pub struct ResolverConfig {
     pub propagation_delay: Option<Duration>,
     /// `--api-rate-limit`: requests per second before `Throttling`.
     pub api_rate_limit: Option<f64>,
-    /// `--api-credentials`: a TOML file of SigV4 keys the API accepts.
+    /// `--api-credentials`: a TOML file of SigV4 keys the API accepts, each optionally held to an
+    /// IAM policy ([`load_credentials`]).
     pub api_credentials: Option<PathBuf>,
     /// `--api-insecure`: allow an unauthenticated API on a non-loopback address.
     pub api_insecure: Option<bool>,
