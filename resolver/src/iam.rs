@@ -24,7 +24,8 @@
 //!   holds when every request value matches, so also when the key is absent or empty;
 //!   `ForAnyValue` needs at least one value that matches, so never holds for an absent key
 //!   ("Single-valued vs. multivalued context keys", "Multivalued context key examples").
-//!   Condition key names are case-insensitive, operator names are not.
+//!   Condition key names are compared without regard to case (as IAM does); operator names and
+//!   element names exactly.
 //!
 //! # What is refused at load time (never allowed silently)
 //!
