@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The benchmarks, side by side with the peers (benches/README.md).
-# Usage: benches/run.sh [--smoke] [suite…]   suites: resolver micro failover storm prober footprint quic
+# Usage: benches/run.sh [--smoke] [suite…]   suites: resolver micro failover storm prober budget footprint quic
 #                                             loss client-failover flap zone-failover (the network testbed, benches/netlab)
 # Installs what it needs (Debian, as root), builds `wavelb --release`, runs every server on
 # loopback with the server pinned to core 0 and the load generator to core 1, stops everything it
@@ -16,11 +16,11 @@ suites=()
 for arg in "$@"; do
   case "$arg" in
     --smoke) smoke=1 ;;
-    resolver | micro | failover | storm | prober | footprint | quic | loss | client-failover | flap | zone-failover) suites+=("$arg") ;;
-    *) echo "usage: benches/run.sh [--smoke] [resolver|micro|failover|storm|prober|footprint|quic|loss|client-failover|flap|zone-failover]…" >&2; exit 2 ;;
+    resolver | micro | failover | storm | prober | budget | footprint | quic | loss | client-failover | flap | zone-failover) suites+=("$arg") ;;
+    *) echo "usage: benches/run.sh [--smoke] [resolver|micro|failover|storm|prober|budget|footprint|quic|loss|client-failover|flap|zone-failover]…" >&2; exit 2 ;;
   esac
 done
-[ ${#suites[@]} -gt 0 ] || suites=(resolver micro failover storm prober footprint quic loss client-failover flap zone-failover)
+[ ${#suites[@]} -gt 0 ] || suites=(resolver micro failover storm prober budget footprint quic loss client-failover flap zone-failover)
 started=$(date +%s)
 
 echo "== installing benchmark dependencies"

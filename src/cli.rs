@@ -225,6 +225,19 @@ pub struct HealthArgs {
     /// `/metrics` address (overrides `[health] metrics_listen`; port 0 picks one).
     #[arg(long, value_name = "ADDR:PORT")]
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// With --check-config: the health controllers that will watch these pools (for the
+    /// request budget).
+    #[arg(long, value_name = "N", default_value_t = 2, requires = "check_config",
+          value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub controllers: u16,
+    /// With --check-config: targets per pool (one agent each), for the request budget.
+    #[arg(long, value_name = "N", default_value_t = 100, requires = "check_config",
+          value_parser = clap::value_parser!(u16).range(1..=100))]
+    pub targets_per_pool: u16,
+    /// With --check-config: the agents' `reconcile_interval`, for the request budget.
+    #[arg(long, value_name = "DURATION", default_value = "300s", requires = "check_config",
+          value_parser = parse_duration)]
+    pub agent_reconcile_interval: std::time::Duration,
 }
 
 // The lab's default addresses: none is in /etc/services or used by a common service, and all

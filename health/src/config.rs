@@ -193,12 +193,13 @@ impl HealthConfig {
                 "expected at least 100ms",
             ));
         }
-        if self.lease_ttl <= self.poll_interval {
+        if self.lease_ttl < self.poll_interval * 2 {
             return Err(ConfigError::new(
                 "health.lease_ttl",
                 ms(self.lease_ttl),
                 format!(
-                    "expected more than health.poll_interval ({}), so the leader renews it in time",
+                    "expected at least twice health.poll_interval ({}): the rounds renew the lease \
+                     once half of it is left, so one must come in time",
                     ms(self.poll_interval)
                 ),
             ));

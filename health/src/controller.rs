@@ -10,14 +10,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rand::Rng;
-use registry::clock::Clock;
 use registry::metrics::{PoolLabels, PoolMetrics};
 use registry::model::{PoolSpec, RecordSet};
 use registry::plan::{Plan, plan};
-use registry::pool::{OwnedTarget, PoolView};
-use registry::reconcile::{Decide, Decision, ReconcileError, reconcile};
-use registry::store::{PoolStore, WriteError};
-use registry::writer::Writer;
+use registry::pool::{OwnedTarget, PoolView, classify};
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -25,14 +21,11 @@ use tokio::time::Instant;
 use crate::config::{HealthConfig, ProbeVia};
 use crate::decide::{PanicChange, Policy, decide, panic_change};
 use crate::foreign::ForeignWatch;
-use crate::leader::{Candidate, lead};
-use crate::lease;
 use crate::metrics::{
     DirectionLabels, FailureLabels, HealthMetrics, KindLabels, ProbeLabels, TargetLabels,
 };
 use crate::readmit::Readmission;
 use crate::tier::ZoneHealth;
-use crate::tier_controller::HealthReport;
 use crate::witness::Witness;
 use probe::state::{Health, TargetHealth, Thresholds, Transition};
 use probe::{ProbeKind, ProbeResult, Prober};
@@ -40,12 +33,9 @@ use probe::{ProbeKind, ProbeResult, Prober};
 /// How many recent probe results are kept per target for the transition log.
 const RECENT: usize = 5;
 
-/// At most one warning about implausible leases per this interval (every one is counted in
-/// `wavelb_health_lease_implausible_total`).
-const LEASE_WARN_EVERY: Duration = Duration::from_secs(60);
-
-/// One probe result, tagged with the target and the probe task's generation.
-struct Observation {
+/// One probe result, tagged with the pool, the target and the probe task's generation.
+pub(crate) struct Observation {
+    pub(crate) pool: usize,
     id: String,
     generation: u64,
     result: ProbeResult,
@@ -97,44 +87,53 @@ impl Probe for Prober {
     }
 }
 
-/// A running controller for one pool, writing through the store `S` (the Route 53 [`Writer`]
-/// in production) with the prober `P`.
-pub struct Controller<S = Writer, P = Prober> {
+/// One pool's part of a health service ([`crate::service::Service`]): its probe tasks, the
+/// targets' verdicts, and the decisions of a round on the pool as listed. It does no Route 53
+/// I/O itself: the service lists, holds the lease, and writes what the pools decide.
+pub struct Controller<P = Prober> {
     pool: PoolSpec,
-    store: Arc<S>,
+    /// This pool's place in its service (tags its probe results).
+    index: usize,
     cfg: HealthConfig,
     prober: Arc<P>,
-    clock: Clock,
-    id: String,
     metrics: HealthMetrics,
     pool_metrics: PoolMetrics,
     targets: HashMap<String, Probed>,
     next_generation: u64,
     semaphore: Arc<Semaphore>,
-    leader: bool,
     liveness: Option<Arc<dyn Liveness>>,
     witness: Witness,
     /// Which members were foreign at the last read (to count and warn once per turn).
     foreign: ForeignWatch,
-    lease_warned: Option<Instant>,
     /// When the earliest re-admission hold of a target that passes its probes ends (set by
     /// each round).
     release_at: Option<Instant>,
-    /// Where this pool's health goes when it is a zone of the tier.
-    report: Option<HealthReport>,
+    /// True when a zone tier counts this pool's health: every verdict change is news.
+    reports_to_tier: bool,
     /// How many quarantines the fraction guard held back in the last round (0: no panic).
     panic_withheld: usize,
 }
 
-impl<S: PoolStore + 'static, P: Probe> Controller<S, P> {
-    /// A controller for `pool` writing through `store`, known as `id` in the leader lease. One
-    /// process may run several (one per pool), sharing the prober and the metrics.
+/// What one pool decided in a round.
+#[derive(Debug, Default)]
+pub struct PoolRound {
+    /// The changes to write (empty for a follower).
+    pub plan: Plan,
+    /// A one-line summary.
+    pub summary: String,
+    /// The targets the plan garbage-collects.
+    pub collected: Vec<String>,
+    /// The pool's health, once every counted target has a verdict.
+    pub health: Option<ZoneHealth>,
+}
+
+impl<P: Probe> Controller<P> {
+    /// A controller for `pool`. One process may run several (one per pool), sharing the prober
+    /// and the metrics.
     pub fn new(
         pool: PoolSpec,
-        store: Arc<S>,
         cfg: HealthConfig,
         prober: Arc<P>,
-        id: String,
         metrics: HealthMetrics,
         pool_metrics: PoolMetrics,
     ) -> Self {
@@ -148,32 +147,57 @@ impl<S: PoolStore + 'static, P: Probe> Controller<S, P> {
         drop(pool_metrics.foreign.get_or_create(&label));
         Self {
             pool,
-            store,
+            index: 0,
             cfg,
             prober,
-            clock: Clock::System,
-            id,
             metrics,
             pool_metrics,
             targets: HashMap::new(),
             next_generation: 0,
             semaphore,
-            leader: false,
             liveness: None,
             witness: Witness::default(),
             foreign: ForeignWatch::default(),
-            lease_warned: None,
             release_at: None,
-            report: None,
+            reports_to_tier: false,
             panic_withheld: 0,
         }
     }
 
-    /// Reports the pool's health (healthy targets against all but draining ones) to the zone
-    /// tier after every round, once every target has a verdict.
-    pub fn with_health_report(mut self, report: HealthReport) -> Self {
-        self.report = Some(report);
-        self
+    /// The pool.
+    pub fn pool(&self) -> &PoolSpec {
+        &self.pool
+    }
+
+    /// Tags this pool's probe results with its place in the service.
+    pub(crate) fn set_index(&mut self, index: usize) {
+        self.index = index;
+    }
+
+    /// Marks the pool as one a zone tier counts: every verdict change triggers a round.
+    pub(crate) fn report_to_tier(&mut self) {
+        self.reports_to_tier = true;
+    }
+
+    /// When the earliest re-admission hold ends, if any target is held.
+    pub(crate) fn release_at(&self) -> Option<Instant> {
+        self.release_at
+    }
+
+    /// Sets the pool's leader gauge.
+    pub(crate) fn set_leader(&self, leads: bool) {
+        self.metrics
+            .leader
+            .get_or_create(&self.pool_label())
+            .set(i64::from(leads));
+    }
+
+    /// Stops the probe tasks (the service is stopping).
+    pub(crate) fn stop(&mut self) {
+        for (_, t) in self.targets.drain() {
+            t.task.abort();
+        }
+        self.set_leader(false);
     }
 
     /// Asks `liveness` before deleting a long-quarantined target; without it (labs), a target
@@ -183,81 +207,17 @@ impl<S: PoolStore + 'static, P: Probe> Controller<S, P> {
         self
     }
 
-    /// Reads the wall clock (leases, quarantine sightings, garbage collection) from `clock`
-    /// instead of the system's.
-    pub fn with_clock(mut self, clock: Clock) -> Self {
-        self.clock = clock;
-        self
-    }
-
     fn pool_label(&self) -> PoolLabels {
         PoolLabels {
             pool: self.pool.name.without_dot().to_owned(),
         }
     }
 
-    /// Runs rounds and probes until `shutdown` resolves. `ready` is called once, after the
-    /// first successful read of the pool.
-    pub async fn run(mut self, shutdown: impl Future<Output = ()>, mut ready: impl FnMut(&str)) {
-        // Unbounded on purpose: a round can take long (Route 53 throttling is retried for up
-        // to two minutes), and a bounded queue would then stall every probe task on `send`,
-        // leaving the verdicts stale exactly when they matter. The backlog is at most one
-        // observation per target and interval for the round's duration.
-        let (tx, mut rx) = mpsc::unbounded_channel::<Observation>();
-        let mut rounds = tokio::time::interval(self.cfg.poll_interval);
-        rounds.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut announced = false;
-        tokio::pin!(shutdown);
-        loop {
-            let mut round_now = false;
-            // A target held out by the re-admission back-off is let back by the first round after
-            // its hold ends, without waiting for the next poll.
-            let release = self.release_at;
-            tokio::select! {
-                _ = &mut shutdown => break,
-                _ = rounds.tick() => round_now = true,
-                () = tokio::time::sleep_until(release.unwrap_or_else(Instant::now)), if release.is_some() => {
-                    round_now = true;
-                    rounds.reset();
-                }
-                Some(obs) = rx.recv() => {
-                    let mut urgent = self.observe(obs);
-                    // Whatever queued up meanwhile (during the last round, say) goes into the
-                    // same round: a hundred targets failing together cost one write, not a
-                    // hundred rounds against Route 53's 5 requests/s.
-                    while let Ok(obs) = rx.try_recv() {
-                        urgent |= self.observe(obs);
-                    }
-                    if urgent {
-                        round_now = true;
-                        rounds.reset();
-                    }
-                }
-            }
-            if round_now {
-                match self.round(&tx).await {
-                    Ok(summary) if !announced => {
-                        announced = true;
-                        ready(&summary);
-                    }
-                    Ok(_) => {}
-                    Err(e) => {
-                        tracing::warn!(pool = %self.pool.name, error = %e, "health round failed; retrying next round")
-                    }
-                }
-            }
-        }
-        for (_, t) in self.targets.drain() {
-            t.task.abort();
-        }
-        self.metrics.leader.get_or_create(&self.pool_label()).set(0);
-    }
-
     /// Feeds one probe result into the target's state machine. True when the verdict changed in
     /// a way the pool may have to follow at once: to unhealthy, or back from unhealthy. A first
     /// verdict of healthy (every target, once, after a start) waits for the next round, unless
     /// the pool reports to the zone tier.
-    fn observe(&mut self, obs: Observation) -> bool {
+    pub(crate) fn observe(&mut self, obs: Observation) -> bool {
         let kind = self.prober.kind().as_str();
         let outcome = if obs.result.healthy {
             "healthy"
@@ -352,7 +312,7 @@ impl<S: PoolStore + 'static, P: Probe> Controller<S, P> {
         }
         // The zone tier counts every verdict (a first healthy one included): its round must see
         // the pool's health as soon as it changes.
-        to == Health::Unhealthy || from == Health::Unhealthy || self.report.is_some()
+        to == Health::Unhealthy || from == Health::Unhealthy || self.reports_to_tier
     }
 
     /// Where `owned` is probed.
@@ -420,6 +380,7 @@ impl<S: PoolStore + 'static, P: Probe> Controller<S, P> {
                 })
                 .set(Health::Unknown.gauge());
             let task = tokio::spawn(probe_loop(ProbeTask {
+                pool: self.index,
                 id: id.clone(),
                 generation,
                 addr,
@@ -450,54 +411,18 @@ impl<S: PoolStore + 'static, P: Probe> Controller<S, P> {
         }
     }
 
-    /// One round: read, lease, decide, write, through the one reconcile loop with a single
-    /// attempt (a conflict is read again by the next round). Returns a one-line summary.
-    async fn round(
+    /// A round's first step on the pool as listed: classify, note what was seen (witness,
+    /// metrics, foreign members), and start or stop probe tasks to match. Returns the view the
+    /// round decides on.
+    pub(crate) fn prepare(
         &mut self,
-        tx: &mpsc::UnboundedSender<Observation>,
-    ) -> Result<String, WriteError> {
-        let store = Arc::clone(&self.store);
-        let pool = self.pool.clone();
-        let mut round = Round {
-            controller: self,
-            store: &store,
-            tx,
-        };
-        let done = reconcile(&*store, &pool, 1, &mut round).await;
-        match done {
-            Ok(done) if !done.submitted.is_empty() => {
-                let (summary, collected) = done.outcome;
-                for id in &collected {
-                    tracing::warn!(target_id = %id, "deleted a target quarantined past gc_after");
-                }
-                self.metrics.gc_deleted.inc_by(collected.len() as u64);
-                Ok(summary)
-            }
-            Ok(done) => Ok(done.outcome.0),
-            Err(ReconcileError::Write(WriteError::Conflict { messages })) => {
-                tracing::info!(
-                    ?messages,
-                    "the pool changed while we wrote; next round re-reads it"
-                );
-                Ok("the pool changed while we wrote; next round re-reads it".into())
-            }
-            Err(ReconcileError::Write(e) | ReconcileError::Decide(e)) => Err(e),
-        }
-    }
-
-    /// The decisions of one round on what was read: the lease step (written at once), then
-    /// the plan for the targets when this controller leads. Returns the plan, the summary and
-    /// the targets the plan garbage-collects.
-    async fn decide_round(
-        &mut self,
-        store: &S,
-        view: &PoolView,
         sets: &[RecordSet],
+        now: u64,
         tx: &mpsc::UnboundedSender<Observation>,
-    ) -> Result<(Plan, String, Vec<String>), WriteError> {
-        let now = self.clock.unix_now();
-        self.witness.observe(view, now);
-        self.pool_metrics.observe(&self.pool, view);
+    ) -> PoolView {
+        let view = classify(&self.pool, sets);
+        self.witness.observe(&view, now);
+        self.pool_metrics.observe(&self.pool, &view);
         let turned = self.foreign.observe(
             view.owned.keys().map(String::as_str),
             view.foreign
@@ -506,60 +431,52 @@ impl<S: PoolStore + 'static, P: Probe> Controller<S, P> {
         );
         self.metrics
             .pool_turned_foreign(self.pool.name.without_dot(), &turned);
-        self.sync_probes(view, tx);
+        self.sync_probes(&view, tx);
+        view
+    }
+
+    /// The decisions of one round on what was read (no I/O): the pool's health, and when this
+    /// controller `leads`, the plan for the targets. `gone` is what the liveness oracle said
+    /// about the targets old enough for garbage collection ([`Controller::instances_gone`]).
+    pub(crate) fn decide(
+        &mut self,
+        view: &PoolView,
+        sets: &[RecordSet],
+        leads: bool,
+        gone: &HashMap<String, Option<bool>>,
+        now: u64,
+    ) -> PoolRound {
         let label = self.pool_label();
-
-        let lease_ttl = self.cfg.lease_ttl.as_secs().max(1);
-        let mut odd = None;
-        let candidate = Candidate {
-            me: &self.id,
-            now,
-            ttl: lease_ttl,
-            was_leader: self.leader,
-        };
-        self.leader = lead(store, &self.pool, sets, candidate, |l| {
-            odd = Some(l.clone())
-        })
-        .await?;
-        if let Some(l) = odd {
-            self.implausible_lease(&l, now);
-        }
-        self.metrics
-            .leader
-            .get_or_create(&label)
-            .set(i64::from(self.leader));
-
+        self.set_leader(leads);
         let verdicts = self.verdicts();
-        if let Some(report) = &self.report {
-            let counted: Vec<&str> = view
-                .owned
-                .values()
-                .filter(|o| o.target.state != registry::model::TargetState::Draining)
-                .map(|o| o.target.id.as_str())
-                .collect();
-            let verdict = |id: &str| verdicts.get(id).copied().unwrap_or(Health::Unknown);
-            if counted.iter().all(|id| verdict(id) != Health::Unknown) {
-                report.publish(ZoneHealth {
-                    healthy: counted
-                        .iter()
-                        .filter(|id| verdict(id) == Health::Healthy)
-                        .count(),
-                    total: counted.len(),
-                    records: sets
-                        .iter()
-                        .filter(|s| {
-                            s.name == self.pool.name && s.rtype == self.pool.record_type.as_str()
-                        })
-                        .count(),
-                });
-            }
-        }
+        let counted: Vec<&str> = view
+            .owned
+            .values()
+            .filter(|o| o.target.state != registry::model::TargetState::Draining)
+            .map(|o| o.target.id.as_str())
+            .collect();
+        let verdict = |id: &str| verdicts.get(id).copied().unwrap_or(Health::Unknown);
+        let health = counted
+            .iter()
+            .all(|id| verdict(id) != Health::Unknown)
+            .then(|| ZoneHealth {
+                healthy: counted
+                    .iter()
+                    .filter(|id| verdict(id) == Health::Healthy)
+                    .count(),
+                total: counted.len(),
+                records: sets
+                    .iter()
+                    .filter(|s| {
+                        s.name == self.pool.name && s.rtype == self.pool.record_type.as_str()
+                    })
+                    .count(),
+            });
         let policy = Policy {
             max_quarantined_fraction: self.cfg.max_quarantined_fraction,
             all_down: self.cfg.all_down,
             gc_after: self.cfg.gc_after.as_secs(),
         };
-        let gone = self.instances_gone(view, now).await;
         let decision = decide(
             view,
             &verdicts,
@@ -577,9 +494,9 @@ impl<S: PoolStore + 'static, P: Probe> Controller<S, P> {
             "{} targets, {} quarantined, {}",
             decision.members,
             decision.quarantined,
-            if self.leader { "leader" } else { "follower" }
+            if leads { "leader" } else { "follower" }
         );
-        if !self.leader {
+        if !leads {
             let current = view
                 .owned
                 .values()
@@ -589,7 +506,11 @@ impl<S: PoolStore + 'static, P: Probe> Controller<S, P> {
                 .quarantined
                 .get_or_create(&label)
                 .set(i64::try_from(current).unwrap_or(0));
-            return Ok((Plan::default(), summary, Vec::new()));
+            return PoolRound {
+                summary,
+                health,
+                ..PoolRound::default()
+            };
         }
         let planned = plan(&self.pool, view, &decision.intents);
         self.witness.parking(&decision.intents);
@@ -597,11 +518,24 @@ impl<S: PoolStore + 'static, P: Probe> Controller<S, P> {
             .quarantined
             .get_or_create(&label)
             .set(i64::try_from(decision.quarantined).unwrap_or(0));
-        Ok((planned, summary, decision.collected))
+        PoolRound {
+            plan: planned,
+            summary,
+            collected: decision.collected,
+            health,
+        }
+    }
+
+    /// After the round's plan was written: logs and counts the targets it garbage-collected.
+    pub(crate) fn collected(&self, ids: &[String]) {
+        for id in ids {
+            tracing::warn!(pool = %self.pool.name, target_id = %id, "deleted a target quarantined past gc_after");
+        }
+        self.metrics.gc_deleted.inc_by(ids.len() as u64);
     }
 }
 
-impl<S, P> Controller<S, P> {
+impl<P> Controller<P> {
     /// Logs the fraction guard's panic when it starts, changes or ends ([`panic_change`]), with
     /// its counts; the rounds in between log nothing.
     fn log_panic(&mut self, decision: &crate::decide::Decision) {
@@ -637,35 +571,7 @@ impl<S, P> Controller<S, P> {
     }
 }
 
-/// One round's decision for the reconcile loop: the controller, the store its lease is written
-/// through, and where probe tasks report.
-struct Round<'a, S, P> {
-    controller: &'a mut Controller<S, P>,
-    store: &'a S,
-    tx: &'a mpsc::UnboundedSender<Observation>,
-}
-
-impl<S: PoolStore + 'static, P: Probe> Decide for Round<'_, S, P> {
-    /// The summary line and the targets the plan garbage-collects.
-    type Outcome = (String, Vec<String>);
-    type Error = WriteError;
-    async fn decide(
-        &mut self,
-        view: &PoolView,
-        sets: &[RecordSet],
-    ) -> Result<Decision<Self::Outcome>, WriteError> {
-        let (plan, summary, collected) = self
-            .controller
-            .decide_round(self.store, view, sets, self.tx)
-            .await?;
-        Ok(Decision {
-            plan,
-            outcome: (summary, collected),
-        })
-    }
-}
-
-impl<S: PoolStore + 'static, P: Probe> Controller<S, P> {
+impl<P: Probe> Controller<P> {
     /// Every target's verdict for this round: its probes' verdict, except that a target the
     /// re-admission back-off holds stays unhealthy until its hold ends.
     fn verdicts(&mut self) -> HashMap<String, Health> {
@@ -709,34 +615,12 @@ impl<S: PoolStore + 'static, P: Probe> Controller<S, P> {
         verdicts
     }
 
-    /// Counts a lease whose expiry lies implausibly far ahead (it is taken over) and warns about
-    /// it, at most once per [`LEASE_WARN_EVERY`].
-    fn implausible_lease(&mut self, lease: &lease::Lease, now: u64) {
-        self.metrics
-            .lease_implausible
-            .get_or_create(&self.pool_label())
-            .inc();
-        if self
-            .lease_warned
-            .is_some_and(|at| at.elapsed() < LEASE_WARN_EVERY)
-        {
-            return;
-        }
-        self.lease_warned = Some(Instant::now());
-        tracing::warn!(
-            pool = %self.pool.name,
-            holder = %lease.holder,
-            expires = lease.expires,
-            now,
-            max_ahead_s = self.cfg.lease_ttl.as_secs().max(1) * lease::MAX_LEASE_TTLS,
-            "the leader lease expires implausibly far ahead (no controller writes that); \
-             treating it as expired and taking it over. Someone with zone write access wrote it, \
-             or a controller's clock is far off"
-        );
-    }
-
     /// Asks the liveness oracle about the targets old enough for garbage collection.
-    async fn instances_gone(&self, view: &PoolView, now: u64) -> HashMap<String, Option<bool>> {
+    pub(crate) async fn instances_gone(
+        &self,
+        view: &PoolView,
+        now: u64,
+    ) -> HashMap<String, Option<bool>> {
         let mut out = HashMap::new();
         let Some(liveness) = &self.liveness else {
             return out;
@@ -759,6 +643,7 @@ impl<S: PoolStore + 'static, P: Probe> Controller<S, P> {
 /// One target's probe task: probes `addr` once per `pace` (first after `offset`) and reports
 /// each result, tagged with `generation` so results of a replaced task are dropped.
 struct ProbeTask<P> {
+    pool: usize,
     id: String,
     generation: u64,
     addr: SocketAddr,
@@ -772,6 +657,7 @@ struct ProbeTask<P> {
 
 async fn probe_loop<P: Probe>(task: ProbeTask<P>) {
     let ProbeTask {
+        pool,
         id,
         generation,
         addr,
@@ -813,6 +699,7 @@ async fn probe_loop<P: Probe>(task: ProbeTask<P>) {
         };
         if tx
             .send(Observation {
+                pool,
                 id: id.clone(),
                 generation,
                 result,
@@ -848,15 +735,18 @@ mod tests {
     use prometheus_client::metrics::family::Family;
     use prometheus_client::metrics::gauge::Gauge;
     use prometheus_client::registry::Registry;
+    use registry::clock::Clock;
     use registry::memory::MemoryStore;
     use registry::model::{RecordType, Target, TargetState};
     use registry::name::Fqdn;
     use registry::plan::Intent;
     use registry::pool::classify;
-    use registry::reconcile::decide_with;
+    use registry::reconcile::{Decision, decide_with, reconcile};
+    use registry::store::PoolStore;
     use tokio::sync::oneshot;
 
     use super::*;
+    use crate::lease;
     use crate::metrics::TargetLabels;
 
     /// Unix time at the start of every test.
@@ -1045,10 +935,10 @@ mod tests {
         start_pool(pool(), store, script, cfg, id, liveness)
     }
 
-    /// [`start`] for `pool` (a pool with an ownership key, say).
-    fn start_pool(
+    /// [`start`] for `pool` (a pool with an ownership key, say), over any store.
+    fn start_pool<S: PoolStore + 'static>(
         pool: PoolSpec,
-        store: &Arc<MemoryStore>,
+        store: &Arc<S>,
         script: &Arc<Script>,
         cfg: HealthConfig,
         id: &str,
@@ -1058,21 +948,29 @@ mod tests {
         let metrics = HealthMetrics::register(&mut registry);
         let mut controller = Controller::new(
             pool,
-            Arc::clone(store),
-            cfg,
+            cfg.clone(),
             Arc::clone(script),
-            id.into(),
             metrics.clone(),
             PoolMetrics::register(&mut registry),
-        )
-        .with_clock(Clock::following_tokio(START));
+        );
         if let Some(l) = liveness {
             controller = controller.with_liveness(l);
         }
+        let service = crate::service::Service::new(
+            Arc::clone(store),
+            vec![controller],
+            None,
+            Vec::new(),
+            cfg,
+            id.into(),
+            metrics.clone(),
+        )
+        .unwrap()
+        .with_clock(Clock::following_tokio(START));
         let ready = Arc::new(Mutex::new(None));
         let (stop, stopped) = oneshot::channel::<()>();
         let announced = Arc::clone(&ready);
-        let task = tokio::spawn(controller.run(
+        let task = tokio::spawn(service.run(
             async {
                 let _ = stopped.await;
             },
@@ -1243,7 +1141,7 @@ mod tests {
         for (base, held) in [("10s", true), ("0s", false)] {
             let cfg = config(&format!("readmit_backoff = \"{base}\""));
             let (store, script, running) = leading(4, cfg, None).await;
-            for _ in 0..2 {
+            for round in 0..2 {
                 script.set(ip(1), false);
                 within(Duration::from_secs(30), "quarantine", || {
                     state(&store, "i-1") == Some(TargetState::Quarantined)
@@ -1254,6 +1152,13 @@ mod tests {
                     running.healthy("i-1")
                 })
                 .await;
+                if round == 0 {
+                    // A first failure holds nothing back.
+                    within(Duration::from_secs(5), "restored", || {
+                        state(&store, "i-1") == Some(TargetState::Active)
+                    })
+                    .await;
+                }
             }
             // The second failure came 0 to 2 s after the first recovery: a flap.
             if held {
@@ -1298,11 +1203,9 @@ mod tests {
             state(&store, "i-3") == Some(TargetState::Active)
         })
         .await;
-        assert_eq!(
-            store.calls().accepted - before,
-            4,
-            "only the lease renewals of four 5 s rounds were written"
-        );
+        // About 22 s went by: only the lease renewals, every other 5 s round, were written.
+        let written = store.calls().accepted - before;
+        assert!((2..=3).contains(&written), "{written} writes");
         running.stop().await;
     }
 
@@ -1463,11 +1366,33 @@ mod tests {
         b.stop().await;
     }
 
+    /// Issue 25, item 1: while Route 53 throttles, scheduled rounds (listings) space out, up to
+    /// `MAX_BACKOFF` polls apart, while probing goes on and a verdict change still gets its
+    /// round at once: the writes come first.
+    #[tokio::test(start_paused = true)]
+    async fn throttling_spaces_the_listings_out_but_not_the_writes() {
+        let (store, script, running) = leading(4, config(""), None).await;
+        // Every request from now on is throttled once (200 ms each).
+        store.faults(|f| f.throttle_next = 10_000);
+        let before = store.calls().lists;
+        tokio::time::sleep(Duration::from_secs(120)).await;
+        let lists = store.calls().lists - before;
+        // Unthrottled: 24 rounds of 5 s. Throttled: 5, 10, 20, 40, 40 s apart.
+        assert!(lists <= 6, "{lists} listings in 120 s while throttled");
+        script.set(ip(1), false);
+        let took = within(Duration::from_secs(30), "quarantine", || {
+            state(&store, "i-1") == Some(TargetState::Quarantined)
+        })
+        .await;
+        assert!(took <= Duration::from_secs(5), "quarantined after {took:?}");
+        running.stop().await;
+    }
+
     #[tokio::test(start_paused = true)]
     async fn a_throttled_round_still_quarantines() {
         let (store, script, running) = leading(4, config(""), None).await;
         store.faults(|f| {
-            f.throttle_next = 3;
+            f.throttle_next = 2;
             f.throttle_delay = Duration::from_secs(1);
         });
         script.set(ip(1), false);
@@ -1475,12 +1400,13 @@ mod tests {
             state(&store, "i-1") == Some(TargetState::Quarantined)
         })
         .await;
-        // The three throttled requests cost a second each on top of detection.
+        // The round's two requests (its listing, and one write carrying the lease with the
+        // quarantine) are throttled, and cost a second each on top of detection.
         assert!(
-            took >= Duration::from_secs(5) && took <= Duration::from_secs(8),
+            took >= Duration::from_secs(4) && took <= Duration::from_secs(7),
             "quarantined after {took:?}"
         );
-        assert_eq!(store.throttled(), 3);
+        assert_eq!(store.throttled(), 2);
         running.stop().await;
     }
 
@@ -1767,20 +1693,54 @@ mod tests {
             .collect()
     }
 
-    /// The zone tier `edge.example.com` over `pools` in `store` (the zone `bos`, `nyc` or `dfw`
-    /// of each placed at its city), `global` adding keys to its `[global]` table: its spec,
-    /// its controller (5 s rounds, a 15 s lease, the clock following tokio's), and one health
-    /// report per zone.
-    fn tier_over(
-        store: &Arc<MemoryStore>,
-        pools: &[PoolSpec],
-        global: &str,
-        metrics: &HealthMetrics,
-    ) -> (
-        registry::tier::TierSpec,
-        crate::tier_controller::TierController<MemoryStore>,
-        Vec<crate::tier_controller::HealthReport>,
-    ) {
+    /// One zone's health as a test publishes it to [`TierRounds`].
+    struct Report {
+        health: Arc<Mutex<Vec<Option<crate::tier::ZoneHealth>>>>,
+        i: usize,
+    }
+
+    impl Report {
+        fn publish(&self, health: crate::tier::ZoneHealth) {
+            self.health.lock().unwrap()[self.i] = Some(health);
+        }
+    }
+
+    /// The zone tier's rounds as a service runs them, with the zones' health set by the test:
+    /// list the tier's names, read the lease, decide, write under the lease.
+    struct TierRounds {
+        tier: crate::tier_controller::TierController,
+        lease: crate::leader::LeaseKeeper,
+        store: Arc<MemoryStore>,
+        health: Arc<Mutex<Vec<Option<crate::tier::ZoneHealth>>>>,
+        clock: Clock,
+    }
+
+    impl TierRounds {
+        async fn round(&mut self) -> Result<(), registry::store::WriteError> {
+            use registry::store::PoolStore;
+            let sets = self
+                .store
+                .list_names(std::slice::from_ref(&self.tier.spec().name))
+                .await?;
+            let now = self.clock.unix_now();
+            let leads = matches!(
+                self.lease.read(&sets, now, |_| {}),
+                crate::leader::Standing::Lead { .. }
+            );
+            let health = self.health.lock().unwrap().clone();
+            let round = self.tier.decide(&sets, health, leads, now);
+            if leads {
+                self.tier
+                    .write(&*self.store, &mut self.lease, round, &self.clock)
+                    .await?;
+            }
+            Ok(())
+        }
+    }
+
+    /// The `[global]` tier `edge.example.com` over `pools` (the zone `bos`, `nyc` or `dfw` of
+    /// each placed at its city), `global` adding keys to its table.
+    fn tier_config(pools: &[PoolSpec], global: &str) -> crate::global::GlobalConfig {
         let place = |z: &str| match z {
             "bos" => "42.36, -71.06",
             "nyc" => "40.71, -74.01",
@@ -1795,22 +1755,41 @@ mod tests {
                 place(zone)
             ));
         }
-        let global: crate::global::GlobalConfig = toml::from_str(&text).unwrap();
+        toml::from_str(&text).unwrap()
+    }
+
+    /// The zone tier over `pools` in `store`: its spec, its rounds (a 15 s lease, the clock
+    /// following tokio's), and one health report per zone.
+    fn tier_over(
+        store: &Arc<MemoryStore>,
+        pools: &[PoolSpec],
+        global: &str,
+        metrics: &HealthMetrics,
+    ) -> (registry::tier::TierSpec, TierRounds, Vec<Report>) {
+        let global = tier_config(pools, global);
         let spec = global.spec(pools, "Z1").unwrap();
-        let (tier, reports) = crate::tier_controller::TierController::new(
+        let tier = crate::tier_controller::TierController::new(
             spec.clone(),
             global.policy().unwrap(),
-            Arc::clone(store),
-            "c-a".into(),
             Duration::from_secs(15),
-            Duration::from_secs(5),
             metrics.clone(),
         );
-        (
-            spec,
-            tier.with_clock(Clock::following_tokio(START)),
-            reports,
-        )
+        let health = Arc::new(Mutex::new(vec![None; pools.len()]));
+        let reports = (0..pools.len())
+            .map(|i| Report {
+                health: Arc::clone(&health),
+                i,
+            })
+            .collect();
+        let lease = crate::leader::LeaseKeeper::new(spec.pool_spec(), "c-a".into(), 15);
+        let rounds = TierRounds {
+            tier,
+            lease,
+            store: Arc::clone(store),
+            health,
+            clock: Clock::following_tokio(START),
+        };
+        (spec, rounds, reports)
     }
 
     /// Two zones' pools, each with its own controller, and the zone tier over them, all in one
@@ -1825,31 +1804,46 @@ mod tests {
         register(&store, &pools[1], 3..=4).await;
         let mut registry = Registry::default();
         let metrics = HealthMetrics::register(&mut registry);
-        let (spec, tier, reports) = tier_over(&store, &pools, "return_after = \"30s\"", &metrics);
+        let global = tier_config(&pools, "return_after = \"30s\"");
+        let spec = global.spec(&pools, "Z1").unwrap();
+        let tier = crate::tier_controller::TierController::new(
+            spec.clone(),
+            global.policy().unwrap(),
+            Duration::from_secs(15),
+            metrics.clone(),
+        );
         let script = Arc::new(Script::default());
         let (stop, stopped) = watch::channel(false);
-        let stopped = move || {
-            let mut rx = stopped.clone();
+        let controllers = pools
+            .iter()
+            .map(|pool| {
+                Controller::new(
+                    pool.clone(),
+                    config(""),
+                    Arc::clone(&script),
+                    metrics.clone(),
+                    PoolMetrics::register(&mut registry),
+                )
+            })
+            .collect();
+        let service = crate::service::Service::new(
+            Arc::clone(&store),
+            controllers,
+            Some(tier),
+            Vec::new(),
+            config(""),
+            "c-a".into(),
+            metrics.clone(),
+        )
+        .unwrap()
+        .with_clock(Clock::following_tokio(START));
+        let task = tokio::spawn(service.run(
             async move {
+                let mut rx = stopped.clone();
                 let _ = rx.wait_for(|s| *s).await;
-            }
-        };
-        let mut tasks = Vec::new();
-        for (pool, report) in pools.iter().zip(reports) {
-            let controller = Controller::new(
-                pool.clone(),
-                Arc::clone(&store),
-                config(""),
-                Arc::clone(&script),
-                "c-a".into(),
-                metrics.clone(),
-                PoolMetrics::register(&mut registry),
-            )
-            .with_clock(Clock::following_tokio(START))
-            .with_health_report(report);
-            tasks.push(tokio::spawn(controller.run(stopped(), |_| {})));
-        }
-        tasks.push(tokio::spawn(tier.run(stopped())));
+            },
+            |_| {},
+        ));
         let published = |store: &MemoryStore| -> Vec<String> {
             tier_view(&spec, &store.sets())
                 .published()
@@ -1910,9 +1904,7 @@ mod tests {
         })
         .await;
         let _ = stop.send(true);
-        for t in tasks {
-            t.await.unwrap();
-        }
+        task.await.unwrap();
     }
 
     /// Issue 25, item 5: one zone never blocks the tier. (a) A zone whose pool has no records is
@@ -2144,5 +2136,195 @@ mod tests {
         tier.round().await.unwrap();
         assert_eq!(published(), [FALLBACK_ID]);
         assert_eq!(fallback_refused(), 2);
+    }
+
+    /// A store that holds every write at a gate while `hold` is set: a leader paused (a long GC,
+    /// a partition) between its listing and its write.
+    struct Gated {
+        inner: Arc<MemoryStore>,
+        hold: std::sync::atomic::AtomicBool,
+        open: tokio::sync::Notify,
+        held: std::sync::atomic::AtomicU32,
+    }
+
+    impl PoolStore for Gated {
+        async fn list_pool(
+            &self,
+            pool: &PoolSpec,
+        ) -> Result<Vec<RecordSet>, registry::store::WriteError> {
+            self.inner.list_pool(pool).await
+        }
+        async fn list_names(
+            &self,
+            roots: &[Fqdn],
+        ) -> Result<Vec<RecordSet>, registry::store::WriteError> {
+            self.inner.list_names(roots).await
+        }
+        async fn execute(
+            &self,
+            plan: &Plan,
+        ) -> Result<Vec<registry::store::Submitted>, registry::store::WriteError> {
+            use std::sync::atomic::Ordering;
+            if self.hold.load(Ordering::SeqCst) {
+                self.held.fetch_add(1, Ordering::SeqCst);
+                self.open.notified().await;
+            }
+            self.inner.execute(plan).await
+        }
+        async fn wait_insync(
+            &self,
+            change_id: &str,
+            submitted_at: Instant,
+        ) -> Result<(), registry::store::WriteError> {
+            self.inner.wait_insync(change_id, submitted_at).await
+        }
+        fn throttled(&self) -> u64 {
+            self.inner.throttled()
+        }
+    }
+
+    /// Issue 25, item 1: the lease's compare-and-swap travels in the same batch as the target
+    /// changes it allows. A leader that decided a quarantine, then stalled past its lease while
+    /// another controller took over, writes nothing when it wakes: its batch's exact DELETE of
+    /// the lease it held fails, and the quarantine with it.
+    #[tokio::test(start_paused = true)]
+    async fn a_deposed_leaders_write_fails_with_its_lease() {
+        use std::sync::atomic::Ordering;
+        let store = zone(4).await;
+        let gated = Arc::new(Gated {
+            inner: Arc::clone(&store),
+            hold: false.into(),
+            open: tokio::sync::Notify::new(),
+            held: 0.into(),
+        });
+        // a sees i-1 dead; b, elsewhere, sees every target well.
+        let a_view = Arc::new(Script::default());
+        let b_view = Arc::new(Script::default());
+        let a = start_pool(pool(), &gated, &a_view, config(""), "c-a", None);
+        within(Duration::from_secs(10), "a leads", || a.leads()).await;
+        let b = start(&store, &b_view, config(""), "c-b", None);
+        let holder = |store: &MemoryStore| {
+            lease::find(&pool(), &store.sets()).and_then(|(l, _)| l.ok().map(|l| l.holder))
+        };
+        gated.hold.store(true, Ordering::SeqCst);
+        a_view.set(ip(1), false);
+        within(Duration::from_secs(10), "a's quarantine is held", || {
+            gated.held.load(Ordering::SeqCst) == 1
+        })
+        .await;
+        // a stalls; its lease lapses and b takes it.
+        within(Duration::from_secs(30), "b takes over", || {
+            holder(&store).as_deref() == Some("c-b")
+        })
+        .await;
+        let accepted = store.calls().accepted;
+        gated.hold.store(false, Ordering::SeqCst);
+        gated.open.notify_waiters();
+        throughout(
+            Duration::from_secs(3),
+            "a's stale quarantine never lands",
+            || state(&store, "i-1") == Some(TargetState::Active),
+        )
+        .await;
+        assert_eq!(holder(&store).as_deref(), Some("c-b"));
+        // Once awake, a reads again, follows, and writes nothing more.
+        within(Duration::from_secs(10), "a follows", || !a.leads()).await;
+        throughout(Duration::from_secs(20), "b alone writes", || {
+            state(&store, "i-1") == Some(TargetState::Active)
+                && holder(&store).as_deref() == Some("c-b")
+        })
+        .await;
+        assert!(
+            store.calls().accepted > accepted,
+            "b renewed its lease meanwhile"
+        );
+        a.stop().await;
+        b.stop().await;
+    }
+
+    /// Issue 25, item 1: one listing per round for every pool and the tier of a service, and
+    /// one lease, renewed from half on by the rounds (with the pools' health records). In steady
+    /// state (no verdict changes) over 120 s, with 5 s rounds and a 15 s lease: 24 listings of
+    /// one page, and a renewal every other round (10 s).
+    #[tokio::test(start_paused = true)]
+    async fn a_service_lists_once_per_round_and_renews_its_one_lease_at_half() {
+        let t0 = Instant::now();
+        let store = Arc::new(MemoryStore::new(Fqdn::parse("example.com").unwrap()));
+        let pools = zone_pools(&["bos", "nyc", "dfw"]);
+        for (k, p) in (0u8..).zip(&pools) {
+            register(&store, p, (3 * k + 1)..=(3 * k + 3)).await;
+        }
+        let mut registry = Registry::default();
+        let metrics = HealthMetrics::register(&mut registry);
+        let global = tier_config(&pools, "return_after = \"0s\"");
+        let spec = global.spec(&pools, "Z1").unwrap();
+        let tier = crate::tier_controller::TierController::new(
+            spec.clone(),
+            global.policy().unwrap(),
+            Duration::from_secs(15),
+            metrics.clone(),
+        );
+        let script = Arc::new(Script::default());
+        let controllers = pools
+            .iter()
+            .map(|p| {
+                Controller::new(
+                    p.clone(),
+                    config(""),
+                    Arc::clone(&script),
+                    metrics.clone(),
+                    PoolMetrics::register(&mut registry),
+                )
+            })
+            .collect();
+        let service = crate::service::Service::new(
+            Arc::clone(&store),
+            controllers,
+            Some(tier),
+            Vec::new(),
+            config(""),
+            "c-a".into(),
+            metrics.clone(),
+        )
+        .unwrap()
+        .with_clock(Clock::following_tokio(START));
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(service.run(
+            async {
+                let _ = stopped.await;
+            },
+            |_| {},
+        ));
+        let published = || {
+            registry::tier::classify(&spec, &store.sets())
+                .published()
+                .count()
+        };
+        within(Duration::from_secs(20), "every zone in the tier", || {
+            published() == 3
+        })
+        .await;
+        // Let the health records settle, then count a steady two minutes.
+        tokio::time::advance(Duration::from_secs(10)).await;
+        let before = store.calls();
+        tokio::time::sleep(Duration::from_secs(120)).await;
+        let after = store.calls();
+        let lists = after.lists - before.lists;
+        let writes = after.batches - before.batches;
+        assert!((23..=25).contains(&lists), "{lists} listings in 120 s");
+        assert!((11..=13).contains(&writes), "{writes} writes in 120 s");
+        assert_eq!(
+            after.batches - before.batches,
+            after.accepted - before.accepted
+        );
+        // Every pool's health is recorded for a tier elsewhere to read.
+        let sets = store.sets();
+        let now = START + t0.elapsed().as_secs();
+        for p in &pools {
+            let h = crate::recorded::read(p, &sets, now, 15).unwrap();
+            assert_eq!((h.healthy, h.total, h.records), (3, 3, 3), "{}", p.name);
+        }
+        let _ = stop.send(());
+        task.await.unwrap();
     }
 }

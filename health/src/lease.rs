@@ -8,7 +8,8 @@
 //! `now + lease_ttl`), and when the pool has an ownership key, a lease without a valid `mac=` is
 //! treated as malformed. Either way it is replaced.
 
-use registry::model::{Change, PoolSpec, RecordSet};
+use registry::model::{PoolSpec, RecordSet};
+use registry::plan::Guard;
 use registry::txt;
 
 /// How many lease TTLs ahead of now an expiry may lie before the lease is treated as expired.
@@ -31,8 +32,10 @@ pub struct Lease {
 /// What this controller should do about the lease.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LeaseStep {
-    /// Write this change group (take or renew); on success this controller leads.
-    Write(Vec<Change>),
+    /// Take or renew: the lease as read and as it should be written. Written alone or leading
+    /// every batch of target changes ([`registry::plan::Plan::guard`]); on success this
+    /// controller leads.
+    Write(Box<Guard>),
     /// Someone else holds a live lease: follow (probe and report, never write targets).
     Follow {
         /// The leader.
@@ -45,7 +48,8 @@ fn mac_parts<'a>(pool: &'a PoolSpec, holder: &'a str, expires: &'a str) -> [&'a 
     [LEASE_MAC_CONTEXT, pool.name.as_str(), holder, expires]
 }
 
-fn lease_record(pool: &PoolSpec, lease: &Lease) -> RecordSet {
+/// The lease record `lease` at `pool`'s lease name.
+pub fn lease_record(pool: &PoolSpec, lease: &Lease) -> RecordSet {
     let expires = lease.expires.to_string();
     let mut parts = vec![
         format!("holder={}", lease.holder),
@@ -138,7 +142,7 @@ pub fn step(
         holder: me.to_owned(),
         expires: now.saturating_add(ttl),
     };
-    let mut changes = Vec::new();
+    let mut read = None;
     if let Some((lease, set)) = current {
         if let Ok(l) = &lease
             && l.holder != me
@@ -149,10 +153,12 @@ pub fn step(
                 holder: l.holder.clone(),
             };
         }
-        changes.push(Change::delete(set));
+        read = Some(set);
     }
-    changes.push(Change::create(lease_record(pool, &next)));
-    LeaseStep::Write(changes)
+    LeaseStep::Write(Box::new(Guard {
+        read,
+        write: lease_record(pool, &next),
+    }))
 }
 
 #[cfg(test)]
@@ -174,7 +180,9 @@ mod tests {
 
     fn apply(zone: &mut ZoneRecords, step: LeaseStep) -> Result<(), ()> {
         match step {
-            LeaseStep::Write(changes) => zone.apply(&changes, &|_, _| Ok(())).map_err(|_| ()),
+            LeaseStep::Write(guard) => zone
+                .apply(&guard.changes(true), &|_, _| Ok(()))
+                .map_err(|_| ()),
             LeaseStep::Follow { .. } => Err(()),
         }
     }
@@ -238,7 +246,7 @@ mod tests {
                 15
             ));
             assert!(
-                matches!(step(&p, current, "a", 1_000, 15), LeaseStep::Write(c) if c.len() == 2),
+                matches!(step(&p, current, "a", 1_000, 15), LeaseStep::Write(g) if g.read.is_some()),
                 "expires={expires}"
             );
         }
@@ -285,7 +293,7 @@ mod tests {
             let current = find(&keyed, std::slice::from_ref(&set));
             assert!(current.as_ref().unwrap().0.is_err(), "{set:?}");
             assert!(
-                matches!(step(&keyed, current, "a", 1_000, 15), LeaseStep::Write(c) if c.len() == 2)
+                matches!(step(&keyed, current, "a", 1_000, 15), LeaseStep::Write(g) if g.read.is_some())
             );
         }
     }
@@ -303,6 +311,6 @@ mod tests {
         set.values = vec!["\"garbage\"".into()];
         let current = find(&p, std::slice::from_ref(&set));
         assert!(current.as_ref().unwrap().0.is_err());
-        assert!(matches!(step(&p, current, "a", 1, 15), LeaseStep::Write(c) if c.len() == 2));
+        assert!(matches!(step(&p, current, "a", 1, 15), LeaseStep::Write(g) if g.read.is_some()));
     }
 }

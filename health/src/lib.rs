@@ -16,7 +16,10 @@ pub mod leader;
 pub mod lease;
 pub mod metrics;
 pub mod readmit;
+pub mod recorded;
 pub mod regions;
+#[cfg(feature = "sdk")]
+pub mod service;
 pub mod tier;
 pub mod tier_controller;
 pub mod tier_rejects;

@@ -1,8 +1,8 @@
-//! The adapter that keeps the zone tier: every `poll_interval`, and as soon as a zone's health
-//! changes, one round through the one reconcile loop: read the tier's names, take or renew its
-//! leader lease, decide ([`crate::tier::decide`]), and write the plan
-//! ([`registry::tier::plan`]). The zones' health comes from the pools' own controllers in the
-//! same process ([`HealthReport`]).
+//! The zone tier's part of a health service ([`crate::service::Service`]): in each of the
+//! service's rounds it decides on the tier's names as listed ([`crate::tier::decide`], planned
+//! by [`registry::tier::plan`]) and writes the plan under the service's lease. Each zone's
+//! health is its pool's, from the pool's controller when it runs in the same service, else as
+//! that controller recorded it ([`crate::recorded`]), so the tier's controller can run anywhere.
 //!
 //! One zone never blocks the others: an alias to a pool the reports show without records is
 //! never planned, and a change Route 53 refuses for good (a permanent `InvalidChangeBatch`) is
@@ -11,111 +11,65 @@
 //! `wavelb_tier_rejected_changes_total{tier,zone}` and logged with the zone.
 
 use std::collections::BTreeSet;
-use std::future::Future;
-use std::sync::Arc;
 use std::time::Duration;
 
 use registry::clock::Clock;
-use registry::model::{Action, PoolSpec, RecordSet};
+use registry::model::{Action, RecordSet};
 use registry::name::Fqdn;
 use registry::plan::{ChangeGroup, Plan};
-use registry::pool::PoolView;
-use registry::reconcile::{Decide, Decision, ReconcileError, reconcile};
 use registry::store::{PoolStore, WriteError};
 use registry::tier::{self as records, FALLBACK_ID, TierSpec};
-use tokio::sync::{Notify, watch};
 
 use crate::foreign::ForeignWatch;
-use crate::leader::{Candidate, lead};
+use crate::leader::LeaseKeeper;
 use crate::metrics::{HealthMetrics, TierLabels, TierZoneLabels};
 use crate::tier::{Hysteresis, TierDecision, TierPolicy, ZoneHealth, ZoneInput, decide, published};
 use crate::tier_rejects::{RETRY_AFTER_SECS, Rejects};
 
-/// Where a pool's controller reports its zone's health to the tier.
-#[derive(Debug, Clone)]
-pub struct HealthReport {
-    tx: watch::Sender<Option<ZoneHealth>>,
-    wake: Arc<Notify>,
-}
-
-impl HealthReport {
-    /// Publishes this round's health; wakes the tier when it changed.
-    pub fn publish(&self, health: ZoneHealth) {
-        let changed = self.tx.send_if_modified(|current| {
-            let changed = *current != Some(health);
-            *current = Some(health);
-            changed
-        });
-        if changed {
-            self.wake.notify_one();
-        }
-    }
-}
-
 /// The tier's controller.
-pub struct TierController<S> {
+pub struct TierController {
     spec: TierSpec,
     policy: TierPolicy,
-    store: Arc<S>,
-    zones: Vec<watch::Receiver<Option<ZoneHealth>>>,
-    wake: Arc<Notify>,
-    clock: Clock,
-    id: String,
     lease_ttl: Duration,
-    poll_interval: Duration,
     metrics: HealthMetrics,
     memory: Hysteresis,
     /// Which members were foreign at the last read (to count and warn once per turn).
     foreign: ForeignWatch,
-    leader: bool,
     /// The zones whose change Route 53 refused for good.
     rejects: Rejects,
     /// The set identifiers with a record at the global name at the last read.
     published: BTreeSet<String>,
+    /// Each member's health at the last round (whether a pool has records to alias).
+    health: Vec<Option<ZoneHealth>>,
 }
 
-impl<S: PoolStore + 'static> TierController<S> {
-    /// A controller for `spec`, writing through `store` (the tier's hosted zone), known as `id`
-    /// in the tier's leader lease. Returns it with one [`HealthReport`] per member, in
-    /// `spec.members` order, for the pools' controllers.
+/// What the tier decided in a round.
+#[derive(Debug, Default)]
+pub struct TierRound {
+    /// The zones with no refusal on record, in one plan.
+    pub together: Plan,
+    /// The groups of refused zones, submitted one by one after it.
+    pub alone: Vec<ChangeGroup>,
+    /// A one-line summary.
+    pub summary: String,
+}
+
+impl TierController {
+    /// A controller for `spec` whose writes last at most half of a `lease_ttl` lease.
     pub fn new(
         spec: TierSpec,
         policy: TierPolicy,
-        store: Arc<S>,
-        id: String,
         lease_ttl: Duration,
-        poll_interval: Duration,
         metrics: HealthMetrics,
-    ) -> (Self, Vec<HealthReport>) {
-        let wake = Arc::new(Notify::new());
-        let (reports, zones) = spec
-            .members
-            .iter()
-            .map(|_| {
-                let (tx, rx) = watch::channel(None);
-                (
-                    HealthReport {
-                        tx,
-                        wake: Arc::clone(&wake),
-                    },
-                    rx,
-                )
-            })
-            .unzip();
+    ) -> Self {
         let controller = Self {
+            health: vec![None; spec.members.len()],
             spec,
             policy,
-            store,
-            zones,
-            wake,
-            clock: Clock::System,
-            id,
             lease_ttl,
-            poll_interval,
             metrics,
             memory: Hysteresis::default(),
             foreign: ForeignWatch::default(),
-            leader: false,
             rejects: Rejects::default(),
             published: BTreeSet::new(),
         };
@@ -139,13 +93,20 @@ impl<S: PoolStore + 'static> TierController<S> {
                 .tier_turned_foreign
                 .get_or_create(&labels),
         );
-        (controller, reports)
+        controller
     }
 
-    /// Reads the wall clock from `clock` instead of the system's.
-    pub fn with_clock(mut self, clock: Clock) -> Self {
-        self.clock = clock;
-        self
+    /// The tier.
+    pub fn spec(&self) -> &TierSpec {
+        &self.spec
+    }
+
+    /// Sets the tier's leader gauge.
+    pub(crate) fn set_leader(&self, leads: bool) {
+        self.metrics
+            .tier_leader
+            .get_or_create(&self.labels())
+            .set(i64::from(leads));
     }
 
     fn labels(&self) -> TierLabels {
@@ -161,78 +122,70 @@ impl<S: PoolStore + 'static> TierController<S> {
         }
     }
 
-    /// Runs rounds until `shutdown` resolves.
-    pub async fn run(mut self, shutdown: impl Future<Output = ()>) {
-        let mut rounds = tokio::time::interval(self.poll_interval);
-        rounds.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let wake = Arc::clone(&self.wake);
-        tokio::pin!(shutdown);
-        loop {
-            tokio::select! {
-                _ = &mut shutdown => break,
-                _ = rounds.tick() => {}
-                () = wake.notified() => rounds.reset(),
-            }
-            if let Err(e) = self.round().await {
-                tracing::warn!(tier = %self.spec.name, error = %e, "zone tier round failed; retrying next round");
+    /// Writes a round's decision under `lease` (every batch carries its compare-and-swap): a
+    /// refused fallback tried again first, then the zones together, then the refused ones one
+    /// by one. A permanent refusal of the batch is narrowed down zone by zone.
+    pub(crate) async fn write<S: PoolStore>(
+        &mut self,
+        store: &S,
+        lease: &mut LeaseKeeper,
+        round: TierRound,
+        clock: &Clock,
+    ) -> Result<(), WriteError> {
+        let now = clock.unix_now();
+        let TierRound {
+            together,
+            mut alone,
+            ..
+        } = round;
+        // A refused fallback tried again goes before the zones it would replace.
+        if let Some(i) = alone.iter().position(|g| g.target_id == FALLBACK_ID) {
+            let fallback = alone.remove(i);
+            if !self
+                .one_by_one(store, lease, vec![fallback], now, clock)
+                .await?
+            {
+                return Ok(());
             }
         }
-        self.metrics
-            .tier_leader
-            .get_or_create(&self.labels())
-            .set(0);
-    }
-
-    /// One round; returns a one-line summary.
-    pub async fn round(&mut self) -> Result<String, WriteError> {
-        let store = Arc::clone(&self.store);
-        let pool = self.spec.pool_spec();
-        let mut round = Round {
-            controller: self,
-            store: &store,
-            sent: Plan::default(),
-            alone: Vec::new(),
-        };
-        let result = reconcile(&*store, &pool, 1, &mut round).await;
-        let Round { sent, alone, .. } = round;
-        let now = self.clock.unix_now();
         let mut go_on = true;
-        let summary = match result {
-            Ok(done) => {
-                for g in &sent.groups {
-                    self.rejects.accepted(g);
+        if !together.is_empty() {
+            let sent = together.groups.clone();
+            match lease.execute(store, together, now).await {
+                Ok(_) => {
+                    for g in &sent {
+                        self.rejects.accepted(g);
+                    }
                 }
-                done.outcome
-            }
-            Err(ReconcileError::Write(WriteError::Conflict { messages })) => {
-                tracing::info!(
-                    ?messages,
-                    "the tier changed while we wrote; next round re-reads it"
-                );
-                return Ok("the tier changed while we wrote; next round re-reads it".into());
-            }
-            Err(ReconcileError::Write(WriteError::Rejected { messages })) => {
-                if let [group] = sent.groups.as_slice() {
-                    self.refused(group, &messages, now);
-                    go_on = group.target_id != FALLBACK_ID;
-                } else {
-                    tracing::warn!(
-                        tier = %self.spec.name,
-                        zones = ?sent.groups.iter().map(|g| g.target_id.as_str()).collect::<Vec<_>>(),
+                Err(WriteError::Conflict { messages }) => {
+                    tracing::info!(
                         ?messages,
-                        "Route 53 refused the zone tier's batch for a reason re-reading cannot fix; \
-                         submitting each zone's change on its own"
+                        "the tier changed while we wrote; next round re-reads it"
                     );
-                    go_on = self.one_by_one(&store, sent.groups, now).await?;
+                    return Ok(());
                 }
-                format!("tier {}: some zones' changes were refused", self.spec.name)
+                Err(WriteError::Rejected { messages }) => {
+                    if let [group] = sent.as_slice() {
+                        self.refused(group, &messages, now);
+                        go_on = group.target_id != FALLBACK_ID;
+                    } else {
+                        tracing::warn!(
+                            tier = %self.spec.name,
+                            zones = ?sent.iter().map(|g| g.target_id.as_str()).collect::<Vec<_>>(),
+                            ?messages,
+                            "Route 53 refused the zone tier's batch for a reason re-reading cannot fix; \
+                             submitting each zone's change on its own"
+                        );
+                        go_on = self.one_by_one(store, lease, sent, now, clock).await?;
+                    }
+                }
+                Err(e) => return Err(e),
             }
-            Err(ReconcileError::Write(e) | ReconcileError::Decide(e)) => return Err(e),
-        };
-        if go_on {
-            self.one_by_one(&store, alone, now).await?;
         }
-        Ok(summary)
+        if go_on {
+            self.one_by_one(store, lease, alone, now, clock).await?;
+        }
+        Ok(())
     }
 
     /// Submits each group in a batch of its own, so that a permanent refusal of one zone's
@@ -246,11 +199,13 @@ impl<S: PoolStore + 'static> TierController<S> {
     /// (the fallback first) go before those that only remove or re-label: when one that
     /// publishes is refused or conflicts, the removals wait for the next round, decided with
     /// the refusal known, and the tier is never left without a record in between.
-    async fn one_by_one(
+    async fn one_by_one<S: PoolStore>(
         &mut self,
         store: &S,
+        lease: &mut LeaseKeeper,
         mut groups: Vec<ChangeGroup>,
         now: u64,
+        clock: &Clock,
     ) -> Result<bool, WriteError> {
         groups.sort_by_key(|g| (!publishes(g), g.target_id != FALLBACK_ID));
         let mut publishing_failed = false;
@@ -264,15 +219,15 @@ impl<S: PoolStore + 'static> TierController<S> {
             if publishing_failed && !publishes(&group) {
                 continue;
             }
-            if self.clock.unix_now() >= lease_left {
+            if clock.unix_now() >= lease_left {
                 return Ok(false);
             }
             let plan = Plan {
-                groups: vec![group],
-                skipped: Vec::new(),
+                groups: vec![group.clone()],
+                ..Plan::default()
             };
-            let group = &plan.groups[0];
-            match store.execute(&plan).await {
+            let group = &group;
+            match lease.execute(store, plan, clock.unix_now()).await {
                 Ok(_) => self.rejects.accepted(group),
                 Err(WriteError::Rejected { messages }) => {
                     self.refused(group, &messages, now);
@@ -321,28 +276,18 @@ impl<S: PoolStore + 'static> TierController<S> {
         );
     }
 
-    async fn decide_round(
+    /// Decides on the tier's names as listed (`sets`), with each member's `health` (in
+    /// `spec.members` order: `None` when unknown), at `now`. No I/O: [`TierController::write`]
+    /// writes what this returns, when this controller `leads`.
+    pub(crate) fn decide(
         &mut self,
-        store: &S,
         sets: &[RecordSet],
-    ) -> Result<(Plan, Vec<ChangeGroup>, String), WriteError> {
-        let now = self.clock.unix_now();
-        let candidate = Candidate {
-            me: &self.id,
-            now,
-            ttl: self.lease_ttl.as_secs().max(1),
-            was_leader: self.leader,
-        };
-        let pool = self.spec.pool_spec();
-        self.leader = lead(store, &pool, sets, candidate, |l| {
-            tracing::warn!(tier = %pool.name, holder = %l.holder, "the tier's leader lease expires implausibly far ahead; taking it over");
-        })
-        .await?;
-        let labels = self.labels();
-        self.metrics
-            .tier_leader
-            .get_or_create(&labels)
-            .set(i64::from(self.leader));
+        health: Vec<Option<ZoneHealth>>,
+        leads: bool,
+        now: u64,
+    ) -> TierRound {
+        self.set_leader(leads);
+        self.health = health;
         let view = records::classify(&self.spec, sets);
         self.published = published(&self.spec, sets)
             .into_keys()
@@ -360,10 +305,10 @@ impl<S: PoolStore + 'static> TierController<S> {
             .spec
             .members
             .iter()
-            .zip(&self.zones)
-            .map(|(m, rx)| ZoneInput {
+            .zip(&self.health)
+            .map(|(m, health)| ZoneInput {
                 id: m.id.clone(),
-                health: *rx.borrow(),
+                health: *health,
                 standing: view.owned.get(&m.id).map(|e| e.standing.clone()),
                 foreign: view.is_foreign(&m.id),
                 publishable: self.published.contains(&m.id)
@@ -406,10 +351,13 @@ impl<S: PoolStore + 'static> TierController<S> {
             } else {
                 ""
             },
-            if self.leader { "leader" } else { "follower" }
+            if leads { "leader" } else { "follower" }
         );
-        if !self.leader {
-            return Ok((Plan::default(), Vec::new(), summary));
+        if !leads {
+            return TierRound {
+                summary,
+                ..TierRound::default()
+            };
         }
         let plan = records::plan(&self.spec, &view, &decision.wanted, |name| {
             self.pool_has_records(name)
@@ -420,14 +368,7 @@ impl<S: PoolStore + 'static> TierController<S> {
         if !plan.is_empty() {
             tracing::info!(tier = %self.spec.name, in_tier = ?decision.in_tier, fallback = decision.fallback_in, kept = ?decision.kept, "changing the zone tier");
         }
-        let mut sorted = self.rejects.sort(plan, now);
-        // A refused fallback tried again goes before the zones it would replace.
-        if let Some(i) = sorted.alone.iter().position(|g| g.target_id == FALLBACK_ID) {
-            let fallback = sorted.alone.remove(i);
-            if !self.one_by_one(store, vec![fallback], now).await? {
-                return Ok((Plan::default(), Vec::new(), summary));
-            }
-        }
+        let sorted = self.rejects.sort(plan, now);
         for zone in &sorted.held {
             tracing::debug!(tier = %self.spec.name, zone = %zone, "holding back a change Route 53 refused");
             self.metrics
@@ -435,7 +376,11 @@ impl<S: PoolStore + 'static> TierController<S> {
                 .get_or_create(&self.zone_labels(zone))
                 .set(i64::from(self.published.contains(zone)));
         }
-        Ok((sorted.together, sorted.alone, summary))
+        TierRound {
+            together: sorted.together,
+            alone: sorted.alone,
+            summary,
+        }
     }
 
     /// Whether an alias to `name` can be created: a zone's pool only once its controller has
@@ -443,9 +388,9 @@ impl<S: PoolStore + 'static> TierController<S> {
     /// controller here watches) is left to Route 53, whose refusal costs no other zone its
     /// change.
     fn pool_has_records(&self, name: &Fqdn) -> bool {
-        let mut pools = self.spec.members.iter().zip(&self.zones);
+        let mut pools = self.spec.members.iter().zip(&self.health);
         match pools.find(|(m, _)| m.pool == *name) {
-            Some((_, rx)) => rx.borrow().is_some_and(|h| h.records > 0),
+            Some((_, health)) => health.is_some_and(|h| h.records > 0),
             None => true,
         }
     }
@@ -494,39 +439,6 @@ impl<S: PoolStore + 'static> TierController<S> {
         if let Some(kept) = &decision.kept {
             tracing::error!(tier = %self.spec.name, zone = %kept, "every zone is below min_healthy and no fallback is configured (or Route 53 refused it): keeping the healthiest zone in the tier");
         }
-    }
-}
-
-/// One round's decision for the reconcile loop.
-struct Round<'a, S> {
-    controller: &'a mut TierController<S>,
-    store: &'a S,
-    /// The plan handed to the loop (the zones with no refusal on record).
-    sent: Plan,
-    /// The groups of refused zones, submitted one by one after it.
-    alone: Vec<ChangeGroup>,
-}
-
-impl<S: PoolStore + 'static> Decide for Round<'_, S> {
-    type Outcome = String;
-    type Error = WriteError;
-    async fn decide(
-        &mut self,
-        _view: &PoolView,
-        sets: &[RecordSet],
-    ) -> Result<Decision<String>, WriteError> {
-        let (plan, alone, summary) = self.controller.decide_round(self.store, sets).await?;
-        self.sent = plan.clone();
-        self.alone = alone;
-        Ok(Decision {
-            plan,
-            outcome: summary,
-        })
-    }
-
-    /// The tier classifies its own records ([`records::classify`]).
-    fn view(&self, _pool: &PoolSpec, _sets: &[RecordSet]) -> PoolView {
-        PoolView::default()
     }
 }
 

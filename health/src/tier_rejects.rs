@@ -85,6 +85,7 @@ impl Rejects {
             together: Plan {
                 groups: Vec::new(),
                 skipped: plan.skipped,
+                guard: None,
             },
             ..Sorted::default()
         };
@@ -171,6 +172,7 @@ mod tests {
         Plan {
             groups: groups.to_vec(),
             skipped: Vec::new(),
+            guard: None,
         }
     }
 

@@ -345,6 +345,10 @@ pub struct Route53Config {
     /// it on request. Only counted against (`wavelb health --check-config`), never enforced.
     #[serde(default = "default_zone_quota")]
     pub max_record_sets_per_zone: usize,
+    /// The share of the account's 5 requests/s this fleet may plan to spend in steady state:
+    /// `wavelb health --check-config` warns above it ([`crate::budget`]). Never enforced.
+    #[serde(default = "default_budget_share")]
+    pub budget_share: f64,
 }
 
 fn default_region() -> String {
@@ -365,6 +369,9 @@ fn default_insync_timeout() -> Duration {
 fn default_request_timeout() -> Duration {
     Duration::from_secs(10)
 }
+fn default_budget_share() -> f64 {
+    0.5
+}
 fn default_zone_quota() -> usize {
     crate::quota::DEFAULT_QUOTA
 }
@@ -381,6 +388,7 @@ impl Default for Route53Config {
             insync_timeout: default_insync_timeout(),
             request_timeout: default_request_timeout(),
             max_record_sets_per_zone: default_zone_quota(),
+            budget_share: default_budget_share(),
         }
     }
 }
@@ -411,6 +419,13 @@ impl Route53Config {
                 "route53.max_record_sets_per_zone",
                 "0",
                 "expected the quota of record sets per hosted zone, 10000 unless AWS raised it",
+            ));
+        }
+        if !(self.budget_share > 0.0 && self.budget_share <= 1.0) {
+            return Err(ConfigError::new(
+                "route53.budget_share",
+                self.budget_share.to_string(),
+                "expected a fraction above 0 and at most 1 of the account's 5 requests/s",
             ));
         }
         if !(self.max_requests_per_second > 0.0 && self.max_requests_per_second <= 1000.0) {

@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod budget;
 pub mod clock;
 pub mod config;
 pub mod ec2;
@@ -17,6 +18,7 @@ pub mod escape;
 pub mod file;
 pub mod geo;
 pub mod limiter;
+pub mod listing;
 pub mod mac;
 pub mod memory;
 pub mod metrics;

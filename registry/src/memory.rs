@@ -10,9 +10,10 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::listing::{ListFrom, Span, reversed};
 use crate::model::{Change, PoolSpec, RecordSet};
 use crate::name::Fqdn;
-use crate::plan::{BatchLimits, Plan, batches};
+use crate::plan::{BatchLimits, Plan};
 use crate::retry::is_cas_conflict;
 use crate::store::{PoolStore, Submitted, WriteError};
 use crate::zone::{ChangeError, ZoneRecords};
@@ -32,6 +33,8 @@ pub struct Faults {
     /// The next this many `execute` calls fail as every request does while Route 53 is
     /// unreachable (`RetriesExhausted`), changing nothing.
     pub fail_next: u32,
+    /// Record sets per `ListResourceRecordSets` page (Route 53's largest, 300, by default).
+    pub page_size: usize,
 }
 
 impl Default for Faults {
@@ -42,6 +45,7 @@ impl Default for Faults {
             insync_after: Duration::ZERO,
             insync_timeout: Duration::from_secs(300),
             fail_next: 0,
+            page_size: 300,
         }
     }
 }
@@ -49,7 +53,7 @@ impl Default for Faults {
 /// What the store has served, for assertions.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Calls {
-    /// `list_pool` calls.
+    /// `ListResourceRecordSets` requests (pages).
     pub lists: u32,
     /// Change batches submitted (accepted or not).
     pub batches: u32,
@@ -145,20 +149,62 @@ impl MemoryStore {
 
 impl PoolStore for MemoryStore {
     async fn list_pool(&self, pool: &PoolSpec) -> Result<Vec<RecordSet>, WriteError> {
-        self.maybe_throttle().await;
-        let mut s = self.lock();
-        s.calls.lists += 1;
         let names = [pool.name.clone(), pool.ownership_name(), pool.leader_name()];
-        Ok(s.zone
-            .sets()
-            .filter(|set| names.contains(&set.name))
-            .cloned()
+        let sets = self.list_names(std::slice::from_ref(&pool.name)).await?;
+        Ok(sets
+            .into_iter()
+            .filter(|s| names.contains(&s.name))
             .collect())
+    }
+
+    /// Serves the walk page by page from the zone in Route 53's listing order, each page a
+    /// request (counted, and throttled when injected).
+    async fn list_names(&self, roots: &[Fqdn]) -> Result<Vec<RecordSet>, WriteError> {
+        let mut span = Span::new(roots);
+        let mut from = span.start();
+        while let Some(start) = from {
+            self.maybe_throttle().await;
+            let (page, next) = {
+                let mut s = self.lock();
+                s.calls.lists += 1;
+                let mut sets: Vec<RecordSet> = s.zone.sets().cloned().collect();
+                let key = |r: &RecordSet| {
+                    (
+                        reversed(r.name.as_str()),
+                        r.rtype.clone(),
+                        r.set_identifier.clone().unwrap_or_default(),
+                    )
+                };
+                sets.sort_by_key(key);
+                let first = (
+                    reversed(&start.name),
+                    start.rtype.clone().unwrap_or_default(),
+                    start.identifier.clone().unwrap_or_default(),
+                );
+                let at = sets.partition_point(|r| key(r) < first);
+                let end = (at + s.faults.page_size.max(1)).min(sets.len());
+                let next = sets.get(end).map(|r| ListFrom {
+                    name: r.name.as_str().to_owned(),
+                    rtype: Some(r.rtype.clone()),
+                    identifier: r.set_identifier.clone(),
+                });
+                (sets[at..end].to_vec(), next)
+            };
+            let truncated = next.is_some();
+            from = span
+                .page(page, next, truncated)
+                .map_err(|e| WriteError::Api {
+                    operation: "ListResourceRecordSets",
+                    code: None,
+                    message: e.to_string(),
+                })?;
+        }
+        Ok(span.finish())
     }
 
     async fn execute(&self, plan: &Plan) -> Result<Vec<Submitted>, WriteError> {
         let mut done = Vec::new();
-        for batch in batches(&plan.groups, BatchLimits::default())? {
+        for batch in plan.batches(BatchLimits::default())? {
             self.maybe_throttle().await;
             let mut s = self.lock();
             s.calls.batches += 1;

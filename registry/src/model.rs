@@ -19,6 +19,10 @@ pub const OWNERSHIP_LABEL: &str = "_wavelb";
 /// The label prepended to the pool name to form the health controllers' leader lease name.
 pub const LEADER_LABEL: &str = "_wavelb-leader";
 
+/// The label prepended to the pool name to form the name of its recorded health (what its
+/// health controller last saw, for a zone tier anywhere to read).
+pub const HEALTH_LABEL: &str = "_wavelb-health";
+
 /// The address family a pool publishes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum RecordType {
@@ -116,6 +120,11 @@ impl PoolSpec {
     /// The name of the health controllers' leader lease: `_wavelb-leader.<pool name>`.
     pub fn leader_name(&self) -> Fqdn {
         self.name.child(LEADER_LABEL)
+    }
+
+    /// The name of the pool's recorded health: `_wavelb-health.<pool name>`.
+    pub fn health_name(&self) -> Fqdn {
+        self.name.child(HEALTH_LABEL)
     }
 }
 

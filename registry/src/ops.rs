@@ -155,6 +155,7 @@ pub fn operator_plan(
     Ok(Plan {
         groups,
         skipped: Vec::new(),
+        guard: None,
     })
 }
 

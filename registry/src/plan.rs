@@ -80,12 +80,77 @@ pub struct Plan {
     pub groups: Vec<ChangeGroup>,
     /// Intents that were not planned, with reasons.
     pub skipped: Vec<Skipped>,
+    /// A record every batch of the plan must find exactly as read (the health controller's
+    /// leader lease): each batch carries it, so a writer that lost it writes nothing.
+    pub guard: Option<Guard>,
 }
 
 impl Plan {
-    /// True when nothing needs to be written.
+    /// True when no target needs a change (a guard alone is written only on purpose: see
+    /// [`Plan::batches`]).
     pub fn is_empty(&self) -> bool {
         self.groups.is_empty()
+    }
+
+    /// Packs the groups into batches in order ([`batches`]), each batch led by the guard's
+    /// compare-and-swap: the first one DELETEs the guard as read and CREATEs it as written, the
+    /// later ones DELETE and CREATE it as written. A plan with a guard and no groups is one
+    /// batch of the guard alone (a lease renewal). The guard's changes count against the
+    /// limits like a group's.
+    pub fn batches(&self, limits: BatchLimits) -> Result<Vec<Batch>, GroupTooLarge> {
+        let Some(guard) = &self.guard else {
+            return batches(&self.groups, limits);
+        };
+        let first = guard.changes(true);
+        let later = guard.changes(false);
+        // Room for the larger of the two guard variants in every batch.
+        let (a, b) = (BatchSize::of(&first), BatchSize::of(&later));
+        let room = BatchSize {
+            changes: a.changes.max(b.changes),
+            records: a.records.max(b.records),
+            chars: a.chars.max(b.chars),
+        };
+        let limits = BatchLimits {
+            max_changes: limits.max_changes.saturating_sub(room.changes),
+            max_records: limits.max_records.saturating_sub(room.records),
+            max_value_chars: limits.max_value_chars.saturating_sub(room.chars),
+        };
+        let mut packed = batches(&self.groups, limits)?;
+        if packed.is_empty() {
+            packed.push(Batch {
+                target_ids: Vec::new(),
+                changes: Vec::new(),
+            });
+        }
+        for (i, batch) in packed.iter_mut().enumerate() {
+            let lead = if i == 0 { &first } else { &later };
+            batch.changes.splice(0..0, lead.iter().cloned());
+        }
+        Ok(packed)
+    }
+}
+
+/// A record a plan's batches are conditional on: see [`Plan::guard`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Guard {
+    /// The record as read (`None`: it must not exist yet).
+    pub read: Option<RecordSet>,
+    /// The record as the first batch leaves it (a renewed lease, say).
+    pub write: RecordSet,
+}
+
+impl Guard {
+    /// The guard's changes in the first batch (`first`) or a later one.
+    pub fn changes(&self, first: bool) -> Vec<Change> {
+        let read = if first {
+            self.read.clone()
+        } else {
+            Some(self.write.clone())
+        };
+        read.map(Change::delete)
+            .into_iter()
+            .chain([Change::create(self.write.clone())])
+            .collect()
     }
 }
 
@@ -385,6 +450,82 @@ mod tests {
             ids(&batches(&upserts, limits).unwrap()),
             [vec!["a"], vec!["b"]]
         );
+    }
+
+    /// Every batch of a guarded plan leads with the guard's compare-and-swap: the first finds
+    /// it as read, the later ones as the first wrote it; Route 53's rules accept the sequence,
+    /// and refuse it whole once someone else rewrote the guard.
+    #[test]
+    fn every_batch_of_a_guarded_plan_carries_the_guard() {
+        let lease = |v: &str| RecordSet {
+            name: Fqdn::parse("_wavelb-leader.www.lab.test").unwrap(),
+            rtype: "TXT".into(),
+            set_identifier: None,
+            weight: None,
+            ttl: Some(5),
+            values: vec![format!("\"{v}\"")],
+            alias: None,
+            geo: None,
+            opaque: None,
+            health_check_id: None,
+        };
+        let limits = BatchLimits {
+            max_changes: 4,
+            ..BatchLimits::default()
+        };
+        let p = pool(RecordType::A);
+        let targets: Vec<Target> = (0..3).map(|i| target(RecordType::A, i, 1)).collect();
+        let mut planned = plan(&p, &classify(&p, &[]), &intents(&targets));
+        planned.guard = Some(Guard {
+            read: Some(lease("old")),
+            write: lease("new"),
+        });
+        let packed = planned.batches(limits).unwrap();
+        // Two changes of guard and two per target: one target per batch.
+        assert_eq!(
+            ids(&packed),
+            [vec!["i-0000"], vec!["i-0001"], vec!["i-0002"]]
+        );
+        assert_eq!(
+            packed[0].changes[..2],
+            [Change::delete(lease("old")), Change::create(lease("new"))]
+        );
+        for b in &packed[1..] {
+            assert_eq!(
+                b.changes[..2],
+                [Change::delete(lease("new")), Change::create(lease("new"))]
+            );
+        }
+        let zone_with = |value: &str| {
+            let mut zone = ZoneRecords::new(Fqdn::parse("lab.test").unwrap());
+            zone.apply(&[Change::create(lease(value))], &|_, _| Ok(()))
+                .unwrap();
+            zone
+        };
+        let mut zone = zone_with("old");
+        for b in &packed {
+            zone.apply(&b.changes, &|_, _| Ok(())).unwrap();
+        }
+        assert_eq!(
+            classify(&p, &zone.sets().cloned().collect::<Vec<_>>())
+                .owned
+                .len(),
+            3
+        );
+        // Someone else holds the guard now: the first batch, and its targets, are refused.
+        let mut taken = zone_with("theirs");
+        assert!(taken.apply(&packed[0].changes, &|_, _| Ok(())).is_err());
+        assert!(
+            classify(&p, &taken.sets().cloned().collect::<Vec<_>>())
+                .owned
+                .is_empty()
+        );
+        // A guard alone is one batch.
+        let alone = Plan {
+            guard: planned.guard.clone(),
+            ..Plan::default()
+        };
+        assert_eq!(alone.batches(limits).unwrap().len(), 1);
     }
 
     #[test]

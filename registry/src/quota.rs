@@ -3,9 +3,10 @@
 //!
 //! Every target costs two record sets, its address (A or AAAA) and its ownership TXT at
 //! `_wavelb.<pool>`; a pool holds at most [`MAX_TARGETS_PER_POOL`] targets (Route 53's 100
-//! weighted sets per name and type), and one more set, the health controllers' leader lease
-//! (`_wavelb-leader.<pool>`). A zone tier costs two sets per Wavelength zone (its alias and
-//! ownership TXT), as many for its fallback, and its lease. The zone's apex SOA and NS count too
+//! weighted sets per name and type), and one more set, its recorded health
+//! (`_wavelb-health.<pool>`). A zone tier costs two sets per Wavelength zone (its alias and
+//! ownership TXT), as many for its fallback. The health controllers' one lease in the zone
+//! (`_wavelb-leader.` the tier's name, or the first pool's without a tier) is one more. The zone's apex SOA and NS count too
 //! (Amazon Route 53 Developer Guide, "Quotas": "Records per hosted zone: 10,000", raised by AWS
 //! on request).
 
@@ -33,13 +34,17 @@ pub struct ZoneUse {
 }
 
 impl ZoneUse {
-    /// The record sets that are there whatever the targets: the apex, each pool's lease, the
-    /// tier's members and lease.
+    /// The record sets that are there whatever the targets: the apex, each pool's health
+    /// record, the tier's members, and the zone's one lease.
     pub fn fixed_sets(&self) -> usize {
         let tier = self
             .tier_members
-            .map_or(0, |members| members.saturating_mul(2).saturating_add(1));
-        APEX_SETS.saturating_add(self.pools).saturating_add(tier)
+            .map_or(0, |members| members.saturating_mul(2));
+        let lease = usize::from(self.pools > 0 || self.tier_members.is_some());
+        APEX_SETS
+            .saturating_add(self.pools)
+            .saturating_add(tier)
+            .saturating_add(lease)
     }
 
     /// The record sets of the zone with every pool full ([`MAX_TARGETS_PER_POOL`] targets).
@@ -107,13 +112,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn each_target_costs_two_sets_and_each_pool_a_lease() {
+    fn each_target_costs_two_sets_and_each_pool_its_health_record() {
         let one = ZoneUse {
             pools: 1,
             tier_members: None,
         };
-        assert_eq!(one.fixed_sets(), 3, "SOA, NS, the lease");
-        assert_eq!(one.full_sets(), 203);
+        assert_eq!(one.fixed_sets(), 4, "SOA, NS, the pool's health, the lease");
+        assert_eq!(one.full_sets(), 204);
         assert_eq!(one.targets_within(DEFAULT_QUOTA), 4998);
         // Eight Wavelength zones and a fallback behind one name, beside their eight pools.
         let tiered = ZoneUse {
@@ -127,23 +132,23 @@ mod tests {
 
     #[test]
     fn zones_near_or_over_the_quota_are_warned_about() {
-        // 39 full pools: 7 841 sets, under 80 % of 10 000; 40: 8 042, near; 50: 10 052, over.
+        // 39 full pools: 7 842 sets, under 80 % of 10 000; 40: 8 043, near; 50: 10 053, over.
         let pools = |n| ZoneUse {
             pools: n,
             tier_members: None,
         };
-        assert_eq!(pools(39).full_sets(), 7841);
+        assert_eq!(pools(39).full_sets(), 7842);
         assert!(pools(39).warning("z.", DEFAULT_QUOTA).is_none());
         let near = pools(40).warning("z.", DEFAULT_QUOTA).unwrap();
         assert!(
-            near.contains("up to 8042 record sets") && near.contains("near the quota of 10000"),
+            near.contains("up to 8043 record sets") && near.contains("near the quota of 10000"),
             "{near}"
         );
         let over = pools(50).warning("edge.test.", DEFAULT_QUOTA).unwrap();
         assert!(
             over.starts_with("hosted zone edge.test.: its 50 pools")
                 && over.contains("over the quota of 10000")
-                && over.contains("4974 targets fit")
+                && over.contains("4973 targets fit")
                 && over.contains("max_record_sets_per_zone"),
             "{over}"
         );

@@ -106,6 +106,13 @@ pub trait PoolStore: Send + Sync {
         pool: &PoolSpec,
     ) -> impl Future<Output = Result<Vec<RecordSet>, WriteError>> + Send;
 
+    /// Every record set at or below `roots`, read in one walk over the zone's listing
+    /// ([`crate::listing::Span`]).
+    fn list_names(
+        &self,
+        roots: &[Fqdn],
+    ) -> impl Future<Output = Result<Vec<RecordSet>, WriteError>> + Send;
+
     /// Submits every batch of `plan`, in order (waiting for INSYNC after each when the store is
     /// configured to). Stops at the first failure; the batches before it stay applied.
     fn execute(

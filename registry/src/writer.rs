@@ -1,7 +1,6 @@
 //! The one module that talks to Route 53. It owns rate limiting, retries, batching, listing with
 //! pagination, and waiting for INSYNC.
 
-use std::collections::HashSet;
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,10 +13,11 @@ use aws_smithy_types::error::display::DisplayErrorContext;
 
 use crate::config::{Route53Config, ZoneRef};
 use crate::limiter::TokenBucket;
+use crate::listing::{ListFrom, Span};
 use crate::metrics::{RequestLabels, RetryLabels, WriterMetrics};
 use crate::model::{PoolSpec, RecordSet};
 use crate::name::Fqdn;
-use crate::plan::{BatchLimits, Plan, batches};
+use crate::plan::{BatchLimits, Plan};
 use crate::retry::{Backoff, Disposition, Failure, disposition};
 use crate::sdk;
 pub use crate::store::{PoolStore, Submitted, WriteError};
@@ -180,74 +180,58 @@ impl Writer {
     /// Lists the record sets at the pool's address, ownership and leader-lease names, following
     /// pagination to the end of the pool's part of the zone.
     pub async fn list_pool(&self, pool: &PoolSpec) -> Result<Vec<RecordSet>, WriteError> {
-        let ownership = pool.ownership_name();
-        let leader = pool.leader_name();
-        let mut out = Vec::new();
-        let mut seen = HashSet::new();
-        let mut start: (String, Option<RrType>, Option<String>) =
-            (pool.name.as_str().to_owned(), None, None);
-        loop {
+        let names = [pool.name.clone(), pool.ownership_name(), pool.leader_name()];
+        let sets = self.list_names(std::slice::from_ref(&pool.name)).await?;
+        Ok(sets
+            .into_iter()
+            .filter(|s| names.contains(&s.name))
+            .collect())
+    }
+
+    /// Lists every record set at or below `roots` in one walk over the zone's listing
+    /// ([`Span`]: adjacent roots share pages, a gap costs one request at the next root).
+    pub async fn list_names(&self, roots: &[Fqdn]) -> Result<Vec<RecordSet>, WriteError> {
+        let mut span = Span::new(roots);
+        let mut from = span.start();
+        while let Some(start) = from {
             let page = self
                 .call("ListResourceRecordSets", || {
                     self.client
                         .list_resource_record_sets()
                         .hosted_zone_id(&self.zone_id)
-                        .start_record_name(&start.0)
-                        .set_start_record_type(start.1.clone())
-                        .set_start_record_identifier(start.2.clone())
+                        .start_record_name(&start.name)
+                        .set_start_record_type(start.rtype.as_deref().map(RrType::from))
+                        .set_start_record_identifier(start.identifier.clone())
                         .max_items(self.settings.page_size)
                         .send()
                 })
                 .await?;
-            let mut fresh = 0usize;
-            let mut left_pool = false;
-            for rrs in page.resource_record_sets() {
-                let set = sdk::from_sdk(rrs);
-                // Route 53 lists in reversed-label order, so a pool's subtree is contiguous.
-                if !set.name.is_within(&pool.name) {
-                    left_pool = true;
-                    break;
-                }
-                if seen.insert(set.key()) {
-                    fresh += 1;
-                    if set.name == pool.name || set.name == ownership || set.name == leader {
-                        out.push(set);
-                    }
-                }
-            }
-            if left_pool || !page.is_truncated() {
-                return Ok(out);
-            }
-            let Some(next_name) = page.next_record_name() else {
-                return Err(WriteError::Api {
+            let sets = page
+                .resource_record_sets()
+                .iter()
+                .map(sdk::from_sdk)
+                .collect();
+            let next = page.next_record_name().map(|name| ListFrom {
+                name: name.to_owned(),
+                rtype: page.next_record_type().map(|t| t.as_str().to_owned()),
+                identifier: page.next_record_identifier().map(str::to_owned),
+            });
+            from = span
+                .page(sets, next, page.is_truncated())
+                .map_err(|e| WriteError::Api {
                     operation: "ListResourceRecordSets",
                     code: None,
-                    message: "the response is truncated but has no NextRecordName".into(),
-                });
-            };
-            if fresh == 0 {
-                return Err(WriteError::Api {
-                    operation: "ListResourceRecordSets",
-                    code: None,
-                    message: format!(
-                        "pagination made no progress at {next_name} (the endpoint returned no \
-                         NextRecordIdentifier inside a weighted group)"
-                    ),
-                });
-            }
-            start = (
-                next_name.to_owned(),
-                page.next_record_type().cloned(),
-                page.next_record_identifier().map(str::to_owned),
-            );
+                    message: e.to_string(),
+                })?;
         }
+        Ok(span.finish())
     }
 
     /// Submits every batch of `plan`, in order, waiting for INSYNC after each when configured.
     /// Stops at the first failure; the batches before it stay applied.
     pub async fn execute(&self, plan: &Plan) -> Result<Vec<Submitted>, WriteError> {
         let mut done = Vec::new();
-        for batch in batches(&plan.groups, self.settings.limits)? {
+        for batch in plan.batches(self.settings.limits)? {
             let changes = batch
                 .changes
                 .iter()
@@ -496,6 +480,10 @@ fn xml_messages(body: &str) -> Vec<String> {
 impl PoolStore for Writer {
     async fn list_pool(&self, pool: &PoolSpec) -> Result<Vec<RecordSet>, WriteError> {
         Writer::list_pool(self, pool).await
+    }
+
+    async fn list_names(&self, roots: &[Fqdn]) -> Result<Vec<RecordSet>, WriteError> {
+        Writer::list_names(self, roots).await
     }
 
     async fn execute(&self, plan: &Plan) -> Result<Vec<Submitted>, WriteError> {

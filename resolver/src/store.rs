@@ -622,19 +622,9 @@ pub fn listing_key(set: &RecordSet) -> ListingKey {
     }
 }
 
-/// `www.example.com.` → `com.example.www.`: the key Route 53 sorts names by in
-/// ListResourceRecordSets and ListHostedZonesByName (the API reference pages of both): labels
-/// reversed, *with* the trailing dot, compared as ASCII. The dot matters when one reversed name
-/// is a prefix of another: `a-b.example.com.` (`com.example.a-b.`) lists before
-/// `a.example.com.` (`com.example.a.`) because `-` (45) sorts before `.` (46). It also keeps a
-/// name's subtree contiguous (every name below `www.example.com.` starts with
-/// `com.example.www.`), which the registry writer's listing relies on.
-pub fn reversed(name: &str) -> String {
-    let trimmed = name.trim_end_matches('.');
-    let mut key = trimmed.rsplit('.').collect::<Vec<_>>().join(".");
-    key.push('.');
-    key
-}
+/// Route 53's listing key of a name (`www.example.com.` → `com.example.www.`), shared with the
+/// registry writer's walk over the listing.
+pub use registry::listing::reversed;
 
 /// Where a ListResourceRecordSets page starts: the request's `name`, `type` and `identifier`
 /// parameters (a type needs a name, an identifier needs a type; the API checks that).

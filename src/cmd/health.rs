@@ -6,7 +6,9 @@ use std::sync::Arc;
 use anyhow::Context;
 use health::controller::{Controller, Liveness};
 use health::metrics::HealthMetrics;
-use health::tier_controller::{HealthReport, TierController};
+use health::service::Service;
+use health::tier::TierPolicy;
+use health::tier_controller::TierController;
 use probe::Prober;
 use prometheus_client::registry::Registry;
 use registry::metrics::{PoolMetrics, WriterMetrics};
@@ -50,7 +52,7 @@ pub async fn run(cfg: Option<&Config>, args: HealthArgs) -> anyhow::Result<()> {
     let mut hc = cfg.health.clone().ok_or_else(|| {
         UsageError("`wavelb health` needs a [health] section with [health.probe]".into())
     })?;
-    if let Some(id) = args.controller_id {
+    if let Some(id) = args.controller_id.clone() {
         hc.controller_id = Some(id);
     }
     if let Some(addr) = args.metrics_listen {
@@ -100,6 +102,41 @@ pub async fn run(cfg: Option<&Config>, args: HealthArgs) -> anyhow::Result<()> {
             names.join(", "),
             prober.kind().as_str()
         );
+        let budget = budget(&zones, tier_members, &hc, &args);
+        let total: f64 = budget.iter().map(|(_, (b, _))| b.total()).sum();
+        println!(
+            "request budget in steady state: {total:.2} Route 53 requests/s of the account's {} \
+             ({} controller{}, {} targets per pool, agents every {} s; registry::budget)",
+            registry::budget::ACCOUNT_REQUESTS_PER_SECOND,
+            args.controllers,
+            if args.controllers == 1 { "" } else { "s" },
+            args.targets_per_pool,
+            args.agent_reconcile_interval.as_secs(),
+        );
+        for (zone, (b, _)) in &budget {
+            for line in &b.lines {
+                println!(
+                    "  hosted zone {zone}: {:.3}/s {}",
+                    line.per_second, line.what
+                );
+            }
+        }
+        let share = cfg.route53.budget_share;
+        match budget.as_slice() {
+            [(_, (b, fleet))] => {
+                if let Some(w) = b.warning(share, fleet) {
+                    eprintln!("warning: {w}");
+                }
+            }
+            _ if total > share * registry::budget::ACCOUNT_REQUESTS_PER_SECOND => eprintln!(
+                "warning: this fleet would spend {total:.2} Route 53 requests/s in steady state, \
+                 more than {:.0} % of the account's {}/s ([route53] budget_share); raise \
+                 poll_interval (and lease_ttl with it)",
+                share * 100.0,
+                registry::budget::ACCOUNT_REQUESTS_PER_SECOND
+            ),
+            _ => {}
+        }
         for (zone, used) in &counts {
             println!(
                 "hosted zone {zone}: up to {} record sets of its quota of {quota} ({} pool{} at {} \
@@ -119,8 +156,6 @@ pub async fn run(cfg: Option<&Config>, args: HealthArgs) -> anyhow::Result<()> {
         .unwrap_or_else(default_controller_id);
     let mut registry = Registry::default();
     let writer_metrics = WriterMetrics::register(&mut registry);
-    let metrics = HealthMetrics::register(&mut registry);
-    let pool_metrics = PoolMetrics::register(&mut registry);
     // One writer per pool, all sharing the first one's client and rate limit.
     let mut writers: Vec<Writer> = Vec::with_capacity(pools.len());
     for (pool, zone) in &pools {
@@ -131,6 +166,37 @@ pub async fn run(cfg: Option<&Config>, args: HealthArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot open the hosted zone of pool {}", pool.name))?;
         writers.push(writer);
     }
+    let tier = match &cfg.global {
+        Some(global) => Some(tier_spec(global, &pools, &writers)?),
+        None => None,
+    };
+    // Each pool's EC2 Region: its tier zone's parent Region, else `[ec2] region` (or the SDK's
+    // chain). One client per Region asked.
+    let pool_regions = cfg
+        .global
+        .as_ref()
+        .map(health::regions::pool_regions)
+        .unwrap_or_default();
+    let mut liveness = HashMap::new();
+    if let Some(ec2) = &cfg.ec2 {
+        let mut clients = Ec2Liveness::connect(ec2).await?;
+        for (pool, _) in &pools {
+            let region = pool_regions.get(pool.name.without_dot()).copied();
+            liveness.insert(
+                pool.name.clone(),
+                clients.for_pool(&pool.name, region).await?,
+            );
+        }
+    }
+    let services = services(
+        pools.into_iter().map(|(p, _)| p).zip(writers).collect(),
+        tier,
+        &hc,
+        &prober,
+        &id,
+        &mut registry,
+        liveness,
+    )?;
     let metrics_addr = crate::metrics_http::serve(hc.metrics_listen, registry).await?;
     println!(
         "{}",
@@ -140,57 +206,18 @@ pub async fn run(cfg: Option<&Config>, args: HealthArgs) -> anyhow::Result<()> {
     for w in &warnings {
         tracing::warn!("{w}");
     }
-    // Each pool's EC2 Region: its tier zone's parent Region, else `[ec2] region` (or the SDK's
-    // chain). One client per Region asked.
-    let pool_regions = cfg
-        .global
-        .as_ref()
-        .map(health::regions::pool_regions)
-        .unwrap_or_default();
-    let mut liveness = match &cfg.ec2 {
-        Some(ec2) => Some(Ec2Liveness::connect(ec2).await?),
-        None => None,
-    };
     let (stop_tx, stop_rx) = watch::channel(false);
     let (ready_tx, mut ready_rx) = mpsc::unbounded_channel::<String>();
     let mut tasks = JoinSet::new();
-    let mut reports = match &cfg.global {
-        None => HashMap::new(),
-        Some(global) => {
-            let (tier, reports) =
-                tier_controller(global, &pools, &writers, &hc, &id, &metrics).await?;
-            let mut stop = stop_rx.clone();
-            tasks.spawn(tier.run(async move {
-                let _ = stop.wait_for(|s| *s).await;
-            }));
-            reports
-        }
-    };
-    for ((pool, _), writer) in pools.into_iter().zip(writers) {
-        let pool_name = pool.name.clone();
-        let mut controller = Controller::new(
-            pool,
-            Arc::new(writer),
-            hc.clone(),
-            prober.clone(),
-            id.clone(),
-            metrics.clone(),
-            pool_metrics.clone(),
-        );
-        if let Some(l) = &mut liveness {
-            let region = pool_regions.get(pool_name.without_dot()).copied();
-            controller = controller.with_liveness(l.for_pool(&pool_name, region).await?);
-        }
-        if let Some(report) = reports.remove(&pool_name) {
-            controller = controller.with_health_report(report);
-        }
+    let total = services.len();
+    for service in services {
         let mut stop = stop_rx.clone();
         let ready = ready_tx.clone();
         tasks.spawn(async move {
             let stopped = async move {
                 let _ = stop.wait_for(|s| *s).await;
             };
-            controller
+            service
                 .run(stopped, |summary| {
                     let _ = ready.send(summary.to_owned());
                 })
@@ -198,8 +225,7 @@ pub async fn run(cfg: Option<&Config>, args: HealthArgs) -> anyhow::Result<()> {
         });
     }
     drop(ready_tx);
-    // READY=1 once every pool has been read: until then a restart would lose nothing.
-    let total = names.len();
+    // READY=1 once every hosted zone has been read: until then a restart would lose nothing.
     let mut first = Vec::new();
     let shutdown = crate::systemd::shutdown_signal();
     tokio::pin!(shutdown);
@@ -209,11 +235,7 @@ pub async fn run(cfg: Option<&Config>, args: HealthArgs) -> anyhow::Result<()> {
             Some(summary) = ready_rx.recv(), if first.len() < total => {
                 first.push(summary);
                 if first.len() == total {
-                    crate::systemd::ready(&if total == 1 {
-                        first[0].clone()
-                    } else {
-                        format!("{total} pools read; {}", first.join("; "))
-                    });
+                    crate::systemd::ready(&first.join("; "));
                 }
             }
         }
@@ -224,6 +246,94 @@ pub async fn run(cfg: Option<&Config>, args: HealthArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The health services of a process, built in one place for `wavelb health` and `wavelb lab`:
+/// one per hosted zone its pools are in, each with its pools' controllers, the zone tier when
+/// its pools are there, and one leader lease. `pools`: each pool with the writer of its hosted
+/// zone (siblings sharing one client and rate limit). `liveness`: the EC2 oracle of each pool
+/// that has one. Registers the health metrics in `registry`.
+pub fn services(
+    pools: Vec<(registry::model::PoolSpec, Writer)>,
+    tier: Option<(registry::tier::TierSpec, TierPolicy)>,
+    hc: &health::config::HealthConfig,
+    prober: &Arc<Prober>,
+    id: &str,
+    registry: &mut Registry,
+    mut liveness: HashMap<Fqdn, Arc<dyn Liveness>>,
+) -> anyhow::Result<Vec<Service<Writer, Prober>>> {
+    let metrics = HealthMetrics::register(registry);
+    let pool_metrics = PoolMetrics::register(registry);
+    let mut zones: Vec<(Arc<Writer>, Vec<Controller>)> = Vec::new();
+    for (pool, writer) in pools {
+        let mut controller = Controller::new(
+            pool,
+            hc.clone(),
+            Arc::clone(prober),
+            metrics.clone(),
+            pool_metrics.clone(),
+        );
+        if let Some(l) = liveness.remove(&controller.pool().name) {
+            controller = controller.with_liveness(l);
+        }
+        match zones
+            .iter_mut()
+            .find(|(w, _)| w.zone_id() == writer.zone_id())
+        {
+            Some((_, controllers)) => controllers.push(controller),
+            None => zones.push((Arc::new(writer), vec![controller])),
+        }
+    }
+    let mut tier =
+        tier.map(|(spec, policy)| TierController::new(spec, policy, hc.lease_ttl, metrics.clone()));
+    let mut out = Vec::with_capacity(zones.len());
+    for (writer, controllers) in zones {
+        let here = tier.take_if(|t| t.spec().hosted_zone_id == writer.zone_id());
+        let service = Service::new(
+            writer,
+            controllers,
+            here,
+            Vec::new(),
+            hc.clone(),
+            id.to_owned(),
+            metrics.clone(),
+        )?;
+        out.push(service);
+    }
+    Ok(out)
+}
+
+/// The request budget of each hosted zone's service ([`registry::budget`]): its pools, the tier
+/// in the first pool's zone, at the configured intervals and `--check-config`'s fleet size.
+fn budget(
+    zones: &[String],
+    tier_members: Option<usize>,
+    hc: &health::config::HealthConfig,
+    args: &HealthArgs,
+) -> Vec<(String, Budgeted)> {
+    let mut out: Vec<(String, Budgeted)> = Vec::new();
+    for (i, zone) in zones.iter().enumerate() {
+        if let Some((_, b)) = out.iter_mut().find(|(z, _)| z == zone) {
+            b.1.pools += 1;
+            b.0 = registry::budget::model(&b.1);
+            continue;
+        }
+        let fleet = registry::budget::Fleet {
+            pools: 1,
+            targets_per_pool: usize::from(args.targets_per_pool),
+            tier_members: if i == 0 { tier_members.unwrap_or(0) } else { 0 },
+            controllers: usize::from(args.controllers),
+            poll_interval: hc.poll_interval,
+            lease_ttl: hc.lease_ttl,
+            // This zone's pools' agents.
+            agent_reconcile: Some(args.agent_reconcile_interval),
+        };
+        out.push((zone.clone(), (registry::budget::model(&fleet), fleet)));
+    }
+    out
+}
+
+/// A zone's budget and the fleet it was computed for.
+type Budgeted = (registry::budget::Budget, registry::budget::Fleet);
+
 /// How `--check-config` names a pool's hosted zone: its name, or its id.
 fn zone_key(zone: &registry::config::ZoneRef) -> String {
     match zone {
@@ -232,17 +342,13 @@ fn zone_key(zone: &registry::config::ZoneRef) -> String {
     }
 }
 
-/// The zone tier's controller over `pools` (opened as `writers`), writing through a sibling of
-/// the first zone's writer: the tier and every pool it points at must share a hosted zone
-/// (Route 53 aliases records in the same zone). Returns it with each pool's health report.
-async fn tier_controller(
+/// The zone tier over `pools` (opened as `writers`), in their hosted zone: the tier and every
+/// pool it points at must share one (Route 53 aliases records in the same zone).
+fn tier_spec(
     global: &health::global::GlobalConfig,
     pools: &[(registry::model::PoolSpec, registry::config::ZoneRef)],
     writers: &[Writer],
-    hc: &health::config::HealthConfig,
-    id: &str,
-    metrics: &HealthMetrics,
-) -> anyhow::Result<(TierController<Writer>, HashMap<Fqdn, HealthReport>)> {
+) -> anyhow::Result<(registry::tier::TierSpec, TierPolicy)> {
     let specs: Vec<_> = pools.iter().map(|(p, _)| p.clone()).collect();
     let zone_of = |name: &Fqdn| {
         pools
@@ -270,12 +376,8 @@ async fn tier_controller(
         .into());
     }
     spec.hosted_zone_id = first;
-    let (zone, writer) = zone_of(&spec.members[0].pool)
+    let (zone, _) = zone_of(&spec.members[0].pool)
         .ok_or_else(|| anyhow::anyhow!("the tier's first pool has no writer"))?;
-    let writer = writer
-        .sibling(zone)
-        .await
-        .with_context(|| format!("cannot open the hosted zone of the tier {}", spec.name))?;
     // The zone's own name is inside it: Route 53 allows alias (and geoproximity) records at
     // the apex, beside its SOA and NS, so the tier may be `example.com` itself.
     if let registry::config::ZoneRef::Name(zone) = zone
@@ -287,17 +389,8 @@ async fn tier_controller(
         ))
         .into());
     }
-    let pool_names: Vec<Fqdn> = spec.members.iter().map(|m| m.pool.clone()).collect();
-    let (tier, reports) = TierController::new(
-        spec,
-        global.policy().map_err(|e| UsageError(e.to_string()))?,
-        Arc::new(writer),
-        id.to_owned(),
-        hc.lease_ttl,
-        hc.poll_interval,
-        metrics.clone(),
-    );
-    Ok((tier, pool_names.into_iter().zip(reports).collect()))
+    let policy = global.policy().map_err(|e| UsageError(e.to_string()))?;
+    Ok((spec, policy))
 }
 
 /// Garbage collection asks EC2 whether an instance is gone (`[ec2]` present). EC2 answers for

@@ -766,6 +766,7 @@ async fn raw_write(api: &str, changes: Vec<Change>) {
                 changes,
             }],
             skipped: Vec::new(),
+            guard: None,
         })
         .await
         .unwrap();
@@ -1191,6 +1192,11 @@ async fn a_target_deleted_through_the_api_disappears_from_metrics() {
 /// `wavelb health --check-config` with the configuration at `path`: it must succeed; its stdout
 /// and stderr.
 fn check_config(path: &std::path::Path) -> (String, String) {
+    check_config_with(path, &[])
+}
+
+/// [`check_config`] with more flags after `--check-config`.
+fn check_config_with(path: &std::path::Path, flags: &[&str]) -> (String, String) {
     let out = Command::new(BIN)
         .args([
             "--config",
@@ -1198,6 +1204,7 @@ fn check_config(path: &std::path::Path) -> (String, String) {
             "health",
             "--check-config",
         ])
+        .args(flags)
         .env_remove("RUST_LOG")
         .output()
         .unwrap();
@@ -1309,7 +1316,8 @@ fn check_config_refuses_a_tier_over_two_regions_unless_told_the_path_exists() {
 }
 
 /// Issue 25, item 9: `wavelb health --check-config` counts the record sets its pools can put in
-/// each hosted zone (two per target at 100 targets a pool, a lease per pool, the apex) and
+/// each hosted zone (two per target at 100 targets a pool, a health record per pool, the
+/// zone's lease, the apex) and
 /// warns when a zone would pass Route 53's quota of 10 000, or the quota set in `[route53]`.
 #[test]
 fn check_config_counts_record_sets_per_hosted_zone_against_the_quota() {
@@ -1329,12 +1337,12 @@ fn check_config_counts_record_sets_per_hosted_zone_against_the_quota() {
     };
     let (stdout, stderr) = check(50, "");
     assert!(
-        stdout.contains("hosted zone lab.test.: up to 10052 record sets of its quota of 10000")
-            && stdout.contains("hosted zone other.test.: up to 203 record sets"),
+        stdout.contains("hosted zone lab.test.: up to 10053 record sets of its quota of 10000")
+            && stdout.contains("hosted zone other.test.: up to 204 record sets"),
         "{stdout}"
     );
     assert!(
-        stderr.contains("warning: hosted zone lab.test.: its 50 pools hold up to 10052")
+        stderr.contains("warning: hosted zone lab.test.: its 50 pools hold up to 10053")
             && stderr.contains("over the quota of 10000")
             && !stderr.contains("other.test"),
         "{stderr}"
@@ -1342,8 +1350,76 @@ fn check_config_counts_record_sets_per_hosted_zone_against_the_quota() {
     let (_, stderr) = check(40, "");
     assert!(stderr.contains("near the quota of 10000"), "{stderr}");
     let (stdout, stderr) = check(50, "max_record_sets_per_zone = 20000");
-    assert!(!stderr.contains("warning"), "{stderr}");
+    assert!(!stderr.contains("record sets"), "{stderr}");
     assert!(stdout.contains("of its quota of 20000"), "{stdout}");
+}
+
+/// Issue 25, item 2: `--check-config` prints the request budget's model (registry::budget)
+/// for the fleet it is told of, line by line, and warns above `[route53] budget_share` of the
+/// account's 5 requests/s with the poll_interval that would fit.
+#[test]
+fn check_config_prints_the_request_budget_and_warns_above_its_share() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fleet.toml");
+    let write = |route53: &str| {
+        let mut text = format!("[route53]\n{route53}\n");
+        for z in ["bos", "nyc"] {
+            text.push_str(&format!(
+                "[[pool]]\nname = \"edge.{z}.lab.test\"\nzone = \"lab.test\"\n"
+            ));
+        }
+        text.push_str(
+            "[health]\n[health.probe]\nkind = \"udp\"\nport = 4000\nsend = \"ping\"\n\
+             expect = \"ping\"\n[global]\nname = \"edge.lab.test\"\n[[global.zone]]\n\
+             pool = \"edge.bos.lab.test\"\nwavelength_zone = \"us-east-1-wl1-bos-wlz-1\"\n\
+             [[global.zone]]\npool = \"edge.nyc.lab.test\"\n\
+             wavelength_zone = \"us-east-1-wl1-nyc-wlz-1\"\n",
+        );
+        std::fs::write(&path, text).unwrap();
+    };
+    write("");
+    // One controller, two targets a pool, agents every minute: one page of 2 × 5 + 4 + 1 sets
+    // every 5 s, a renewal every 10 s, 4 agents' pages a minute.
+    let (stdout, stderr) = check_config_with(
+        &path,
+        &[
+            "--controllers",
+            "1",
+            "--targets-per-pool",
+            "2",
+            "--agent-reconcile-interval",
+            "60s",
+        ],
+    );
+    let model = registry::budget::model(&registry::budget::Fleet {
+        pools: 2,
+        targets_per_pool: 2,
+        tier_members: 2,
+        controllers: 1,
+        poll_interval: Duration::from_secs(5),
+        lease_ttl: Duration::from_secs(15),
+        agent_reconcile: Some(Duration::from_secs(60)),
+    });
+    assert!(
+        stdout.contains(&format!(
+            "request budget in steady state: {:.2} Route 53 requests/s",
+            model.total()
+        )) && stdout.contains("1 controller × 1 page (15 record sets) per 5 s")
+            && stdout.contains("lease renewals: the leader, every 10 s")
+            && stdout.contains("agents: 4 × 1 page per 60 s"),
+        "{stdout}"
+    );
+    assert!(!stderr.contains("requests/s"), "{stderr}");
+    // The defaults (two controllers, full pools, agents every 300 s) over a quarter of 5/s.
+    write("budget_share = 0.25");
+    let (_, stderr) = check_config(&path);
+    assert!(
+        stderr.contains("warning: this fleet would spend 1.57 Route 53 requests/s")
+            && stderr.contains("more than 25 % of the account's 5/s")
+            && stderr.contains("poll_interval = \"9s\"")
+            && stderr.contains("would fit"),
+        "{stderr}"
+    );
 }
 
 /// Issue 23, item 8: a forged ownership record beside a zone's tier record makes the zone
@@ -1393,6 +1469,7 @@ async fn a_forged_tier_member_is_counted_listed_and_warned_about_once() {
                 changes: vec![Change::delete(ours), Change::create(forged)],
             }],
             skipped: Vec::new(),
+            guard: None,
         };
         // The controller may rewrite it at the same moment: read again and retry.
         if writer(&lab.api).await.execute(&plan).await.is_ok() {

@@ -4,6 +4,7 @@
 //! `--plain`, or `--headless`.
 
 use std::io::IsTerminal;
+use std::sync::Arc;
 
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -58,8 +59,12 @@ impl Mode {
 
 /// What the console drives.
 pub struct Console {
-    /// The registry writer (same as the agent's).
+    /// The registry writer (same as the agent's), for commands.
     pub writer: Writer,
+    /// The in-process resolver's state, which the table is read from: looking costs the API
+    /// nothing, so the lab's request budget is its controllers' alone (as in production,
+    /// where no console reads Route 53 every two seconds).
+    pub resolver: Arc<resolver::shared::Shared>,
     /// The lab's zones and their pools (one for the default lab).
     pub zones: Vec<LabZone>,
     /// The zone (index into `zones`) of each target.
@@ -173,15 +178,12 @@ impl Console {
     /// Reads every pool (and the tier) and puts the table together. `Err`: why a pool could
     /// not be read, unescaped.
     pub async fn observe(&self) -> Result<Observed, String> {
-        let mut views = Vec::with_capacity(self.zones.len());
-        for z in &self.zones {
-            let sets = self
-                .writer
-                .list_pool(&z.pool)
-                .await
-                .map_err(|e| format!("cannot read pool {}: {e}", z.pool.name))?;
-            views.push(classify(&z.pool, &sets));
-        }
+        let sets = self.sets().await?;
+        let views: Vec<_> = self
+            .zones
+            .iter()
+            .map(|z| classify(&z.pool, &sets))
+            .collect();
         let counts = self.answer_counts();
         let facts: Vec<Facts> = (1..)
             .zip(&self.targets)
@@ -202,7 +204,7 @@ impl Console {
             .filter_map(|(z, v)| guard::note(z.pool.name.without_dot(), v, &up, self.guard))
             .collect();
         let tier = if self.multi() {
-            Some(registry::escape::escape(&self.tier_line().await).into_owned())
+            Some(registry::escape::escape(&self.tier_line(&sets)).into_owned())
         } else {
             None
         };
@@ -213,13 +215,19 @@ impl Console {
         })
     }
 
+    /// Every record set of the lab's hosted zone, read from the resolver's state.
+    async fn sets(&self) -> Result<Vec<RecordSet>, String> {
+        let store = self.resolver.store.lock().await;
+        let zone = store
+            .zone(self.writer.zone_id())
+            .map_err(|e| format!("cannot read the hosted zone: {e}"))?;
+        Ok(zone.records.sets().cloned().collect())
+    }
+
     /// One line on the zone tier: each zone in or out, and why.
-    async fn tier_line(&self) -> String {
+    fn tier_line(&self, sets: &[RecordSet]) -> String {
         let spec = zones::tier(&self.zones, self.writer.zone_id());
-        let view = match self.writer.list_pool(&spec.pool_spec()).await {
-            Ok(sets) => registry::tier::classify(&spec, &sets),
-            Err(e) => return format!("tier {}: cannot read it: {e}", spec.name),
-        };
+        let view = registry::tier::classify(&spec, sets);
         let parts: Vec<String> = (1..)
             .zip(&self.zones)
             .map(|(k, z)| match view.owned.get(z.id) {

@@ -22,16 +22,14 @@ use std::time::Duration;
 
 use anyhow::Context;
 use health::config::{HealthConfig, ProbeVia};
-use health::controller::Controller;
 use health::decide::AllDown;
-use health::metrics::HealthMetrics;
+use health::service::Service;
 use health::tier::{MinHealthy, TierPolicy};
-use health::tier_controller::TierController;
 use probe::{ProbeConfig, ProbeKind, Prober};
 use prometheus_client::registry::Registry;
 use registry::clock::unix_now;
 use registry::config::{Route53Config, ZoneRef};
-use registry::metrics::{PoolMetrics, WriterMetrics};
+use registry::metrics::WriterMetrics;
 use registry::model::{RecordSet, Target};
 use registry::name::Fqdn;
 use registry::plan::{Intent, plan};
@@ -103,22 +101,21 @@ fn health_config(port: u16, interval: Duration) -> anyhow::Result<HealthConfig> 
     Ok(hc)
 }
 
-/// The lab's health controllers, one per zone's pool, and with several zones the zone tier
-/// (min_healthy 1, return_after [`TIER_RETURN_AFTER`]); they share one writer client.
-async fn health_controllers(
+/// The lab's health service (built as `wavelb health` builds its own): one controller per
+/// zone's pool, and with several zones the zone tier (min_healthy 1, return_after
+/// [`TIER_RETURN_AFTER`]), sharing one writer client, one listing and one lease.
+async fn health_services(
     writer: &Writer,
     zone: &ZoneRef,
     layout: &[zones::LabZone],
     hc: HealthConfig,
     registry: &mut Registry,
-) -> anyhow::Result<(Vec<Controller>, Option<TierController<Writer>>)> {
+) -> anyhow::Result<Vec<Service<Writer, Prober>>> {
     let prober = Arc::new(
         Prober::new(&hc.effective_probe()).map_err(|e| anyhow::anyhow!("lab probe: {e}"))?,
     );
-    let metrics = HealthMetrics::register(registry);
-    let pool_metrics = PoolMetrics::register(registry);
-    let (tier, mut reports) = if layout.len() > 1 {
-        let (tier, reports) = TierController::new(
+    let tier = (layout.len() > 1).then(|| {
+        (
             zones::tier(layout, writer.zone_id()),
             TierPolicy {
                 min_healthy: MinHealthy::Targets(1),
@@ -126,33 +123,21 @@ async fn health_controllers(
                 return_after: TIER_RETURN_AFTER.as_secs(),
                 fallback: false,
             },
-            Arc::new(writer.sibling(zone).await?),
-            "lab".into(),
-            hc.lease_ttl,
-            hc.poll_interval,
-            metrics.clone(),
-        );
-        (Some(tier), reports.into_iter().map(Some).collect())
-    } else {
-        (None, vec![None])
-    };
-    let mut controllers = Vec::with_capacity(layout.len());
-    for (z, report) in layout.iter().zip(reports.iter_mut()) {
-        let mut c = Controller::new(
-            z.pool.clone(),
-            Arc::new(writer.sibling(zone).await?),
-            hc.clone(),
-            Arc::clone(&prober),
-            "lab".into(),
-            metrics.clone(),
-            pool_metrics.clone(),
-        );
-        if let Some(report) = report.take() {
-            c = c.with_health_report(report);
-        }
-        controllers.push(c);
+        )
+    });
+    let mut pools = Vec::with_capacity(layout.len());
+    for z in layout {
+        pools.push((z.pool.clone(), writer.sibling(zone).await?));
     }
-    Ok((controllers, tier))
+    crate::cmd::health::services(
+        pools,
+        tier,
+        &hc,
+        &prober,
+        "lab",
+        registry,
+        std::collections::HashMap::new(),
+    )
 }
 
 /// The error of a bind that failed: the OS error said once and, when the address is in use,
@@ -275,11 +260,11 @@ pub async fn run(args: LabArgs) -> anyhow::Result<()> {
             .with_context(|| format!("cannot register the demo targets of {}", z.pool.name))?;
     }
 
-    let (controllers, tier) = if args.no_health {
-        (Vec::new(), None)
+    let services = if args.no_health {
+        Vec::new()
     } else {
         let hc = health_config(port, args.probe_interval)?;
-        health_controllers(&writer, &zone, &layout, hc, &mut registry).await?
+        health_services(&writer, &zone, &layout, hc, &mut registry).await?
     };
     let metrics = crate::metrics_http::serve(args.metrics_listen, registry)
         .await
@@ -300,17 +285,14 @@ pub async fn run(args: LabArgs) -> anyhow::Result<()> {
             let _ = rx.wait_for(|s| *s).await;
         }
     };
-    let mut health_tasks: Vec<_> = controllers
+    let health_tasks: Vec<_> = services
         .into_iter()
-        .map(|c| {
-            tokio::spawn(c.run(stopped(), |summary| {
+        .map(|service| {
+            tokio::spawn(service.run(stopped(), |summary| {
                 tracing::info!(summary, "lab health controller running");
             }))
         })
         .collect();
-    if let Some(t) = tier {
-        health_tasks.push(tokio::spawn(t.run(stopped())));
-    }
 
     let dns = running.dns.first().copied().unwrap_or(args.dns_listen);
     println!(
@@ -377,6 +359,7 @@ pub async fn run(args: LabArgs) -> anyhow::Result<()> {
     };
     let mut console = console::Console {
         writer,
+        resolver: Arc::clone(&running.shared),
         zones: layout,
         zone_of,
         targets,

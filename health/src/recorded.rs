@@ -1,0 +1,256 @@
+//! A pool's health as its controller records it in Route 53, for a zone tier controller that
+//! runs elsewhere (another process, another Region) to read. Pure.
+//!
+//! The record is a TXT at `_wavelb-health.<pool>`: `healthy=H total=T records=R expires=E`
+//! (and `mac=` when the pool has an ownership key). The pool's leader writes it when the counts
+//! change, and refreshes it with the lease renewals it writes anyway, so it costs a request only
+//! when the zone's health changes. A reader treats it as unknown once it has expired (its
+//! controller stopped), when its expiry lies implausibly far ahead, or when its MAC does not
+//! verify: an unknown zone is left as it stands by the tier, never taken out on a record's say.
+
+use registry::model::{Change, PoolSpec, RecordSet};
+use registry::plan::ChangeGroup;
+use registry::txt;
+
+use crate::lease::MAX_LEASE_TTLS;
+use crate::tier::ZoneHealth;
+
+/// The domain separator of a health record's MAC input.
+const MAC_CONTEXT: &str = "wavelb-health-v1";
+
+/// The set identifier of a health record's change group (for batch comments and logs).
+pub const GROUP_ID: &str = "_wavelb-health";
+
+/// A decoded health record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Recorded {
+    /// The counts.
+    pub health: ZoneHealth,
+    /// When it lapses unless refreshed (unix seconds).
+    pub expires: u64,
+}
+
+fn mac_parts<'a>(pool: &'a PoolSpec, counts: &'a str, expires: &'a str) -> [&'a str; 4] {
+    [MAC_CONTEXT, pool.name.as_str(), counts, expires]
+}
+
+fn counts(h: &ZoneHealth) -> String {
+    format!("{}/{}/{}", h.healthy, h.total, h.records)
+}
+
+/// The record of `health` for `pool`, valid until `expires`.
+pub fn record(pool: &PoolSpec, health: ZoneHealth, expires: u64) -> RecordSet {
+    let expires_text = expires.to_string();
+    let mut parts = vec![
+        format!("healthy={}", health.healthy),
+        format!("total={}", health.total),
+        format!("records={}", health.records),
+        format!("expires={expires_text}"),
+    ];
+    if let Some(key) = &pool.ownership_key {
+        let c = counts(&health);
+        parts.push(format!(
+            "mac={}",
+            key.sign(&mac_parts(pool, &c, &expires_text))
+        ));
+    }
+    RecordSet {
+        name: pool.health_name(),
+        rtype: "TXT".into(),
+        set_identifier: None,
+        weight: None,
+        ttl: Some(pool.ttl),
+        values: vec![txt::join_quoted(&parts)],
+        alias: None,
+        geo: None,
+        opaque: None,
+        health_check_id: None,
+    }
+}
+
+/// The health record of `pool` among `sets`, as listed (decoded or not).
+pub fn find<'a>(pool: &PoolSpec, sets: &'a [RecordSet]) -> Option<&'a RecordSet> {
+    let name = pool.health_name();
+    sets.iter().find(|s| s.name == name && s.rtype == "TXT")
+}
+
+/// Decodes a health record; `Err` says why it is not believed.
+pub fn decode(pool: &PoolSpec, set: &RecordSet) -> Result<Recorded, String> {
+    let [value] = set.values.as_slice() else {
+        return Err(format!(
+            "expected one TXT value, found {}",
+            set.values.len()
+        ));
+    };
+    let mut fields: [Option<String>; 5] = Default::default();
+    const KEYS: [&str; 5] = ["healthy=", "total=", "records=", "expires=", "mac="];
+    for s in txt::split_quoted(value).map_err(|e| e.to_string())? {
+        for (i, k) in KEYS.iter().enumerate() {
+            if let Some(v) = s.strip_prefix(k) {
+                fields[i] = Some(v.to_owned());
+            }
+        }
+    }
+    let number = |i: usize| -> Result<u64, String> {
+        let text = fields[i]
+            .as_deref()
+            .ok_or_else(|| format!("{} is missing", KEYS[i]))?;
+        text.parse::<u64>()
+            .map_err(|_| format!("{}{text:?} is not a number", KEYS[i]))
+    };
+    let size = |i: usize| number(i).and_then(|n| usize::try_from(n).map_err(|e| e.to_string()));
+    let health = ZoneHealth {
+        healthy: size(0)?,
+        total: size(1)?,
+        records: size(2)?,
+    };
+    if health.healthy > health.total {
+        return Err("healthy= exceeds total=".into());
+    }
+    let expires = number(3)?;
+    if let Some(key) = &pool.ownership_key {
+        let c = counts(&health);
+        let e = expires.to_string();
+        let signed = fields[4]
+            .as_deref()
+            .is_some_and(|m| key.verify(&mac_parts(pool, &c, &e), m));
+        if !signed {
+            return Err("no mac= that verifies with this pool's ownership key".into());
+        }
+    }
+    Ok(Recorded { health, expires })
+}
+
+/// The health `pool`'s record says at `now`, when it is believed: decoded, not expired, and
+/// expiring no further ahead than [`MAX_LEASE_TTLS`] lease TTLs of `ttl` seconds.
+pub fn read(pool: &PoolSpec, sets: &[RecordSet], now: u64, ttl: u64) -> Option<ZoneHealth> {
+    let r = decode(pool, find(pool, sets)?).ok()?;
+    let live = r.expires > now && r.expires <= now.saturating_add(ttl * MAX_LEASE_TTLS);
+    live.then_some(r.health)
+}
+
+/// The change group that records `health` for `pool` at `now`, replacing the record as listed
+/// in `sets`. A record lives two lease TTLs (`ttl` seconds each); `None` when the record already
+/// says so and has more than one TTL left, or has not expired and `refresh` is false (nothing
+/// else is written: the lease renewals, at least one per TTL, refresh it for free).
+pub fn update(
+    pool: &PoolSpec,
+    sets: &[RecordSet],
+    health: ZoneHealth,
+    now: u64,
+    ttl: u64,
+    refresh: bool,
+) -> Option<ChangeGroup> {
+    let current = find(pool, sets);
+    let believed = current.and_then(|s| decode(pool, s).ok());
+    let same = believed.is_some_and(|r| r.health == health && r.expires > now);
+    let fresh = believed.is_some_and(|r| r.expires.saturating_sub(now) > ttl);
+    if same && (fresh || !refresh) {
+        return None;
+    }
+    let changes = current
+        .cloned()
+        .map(Change::delete)
+        .into_iter()
+        .chain([Change::create(record(
+            pool,
+            health,
+            now.saturating_add(ttl.saturating_mul(2)),
+        ))])
+        .collect();
+    Some(ChangeGroup {
+        target_id: GROUP_ID.into(),
+        changes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use registry::model::RecordType;
+    use registry::name::Fqdn;
+
+    fn pool(key: bool) -> PoolSpec {
+        PoolSpec {
+            name: Fqdn::parse("edge.bos.lab.test").unwrap(),
+            record_type: RecordType::A,
+            ttl: 5,
+            owner_id: "o".into(),
+            ownership_key: key.then(|| {
+                registry::mac::OwnershipKey::from_bytes(b"a shared key of 32 bytes, really")
+                    .unwrap()
+            }),
+        }
+    }
+
+    const H: ZoneHealth = ZoneHealth {
+        healthy: 3,
+        total: 4,
+        records: 4,
+    };
+
+    #[test]
+    fn a_record_reads_back_until_it_expires() {
+        for key in [false, true] {
+            let p = pool(key);
+            let sets = vec![record(&p, H, 1_030)];
+            assert_eq!(read(&p, &sets, 1_000, 30), Some(H));
+            assert_eq!(read(&p, &sets, 1_030, 30), None, "expired");
+            // An expiry further ahead than three TTLs is not believed.
+            let far = vec![record(&p, H, 1_000 + 91)];
+            assert_eq!(read(&p, &far, 1_000, 30), None);
+        }
+    }
+
+    #[test]
+    fn with_a_key_an_unsigned_or_edited_record_is_not_believed() {
+        let keyed = pool(true);
+        let unsigned = record(&pool(false), H, 1_030);
+        let mut edited = record(&keyed, H, 1_030);
+        edited.values[0] = edited.values[0].replace("healthy=3", "healthy=0");
+        for set in [unsigned, edited] {
+            assert_eq!(read(&keyed, &[set], 1_000, 30), None);
+        }
+    }
+
+    #[test]
+    fn garbage_is_refused_with_a_reason() {
+        let p = pool(false);
+        let mut set = record(&p, H, 1_030);
+        for (value, why) in [
+            (
+                "\"healthy=5\" \"total=4\" \"records=4\" \"expires=9\"",
+                "exceeds",
+            ),
+            (
+                "\"healthy=x\" \"total=4\" \"records=4\" \"expires=9\"",
+                "not a number",
+            ),
+            ("\"total=4\" \"records=4\" \"expires=9\"", "missing"),
+        ] {
+            set.values = vec![value.into()];
+            let err = decode(&p, &set).unwrap_err();
+            assert!(err.contains(why), "{value}: {err}");
+        }
+    }
+
+    #[test]
+    fn the_record_is_written_on_a_change_and_refreshed_only_with_other_writes() {
+        let p = pool(false);
+        // Nothing recorded: written.
+        let g = update(&p, &[], H, 1_000, 30, false).unwrap();
+        assert_eq!(g.changes.len(), 1);
+        let sets = vec![record(&p, H, 1_060)];
+        // Same counts, more than a TTL left: nothing, whatever else is written.
+        assert!(update(&p, &sets, H, 1_010, 30, true).is_none());
+        // Same counts, less than a TTL left: refreshed only when a batch goes anyway.
+        assert!(update(&p, &sets, H, 1_040, 30, false).is_none());
+        let g = update(&p, &sets, H, 1_040, 30, true).unwrap();
+        assert_eq!(g.changes.len(), 2, "an exact DELETE of the record as read");
+        // New counts: written at once.
+        let worse = ZoneHealth { healthy: 0, ..H };
+        assert!(update(&p, &sets, worse, 1_001, 30, false).is_some());
+        // Expired: written again even with the same counts.
+        assert!(update(&p, &sets, H, 1_061, 30, false).is_some());
+    }
+}

@@ -1,0 +1,444 @@
+//! The health service: every pool of one hosted zone that a process watches, and the zone tier
+//! over them, as one loop with one listing and one leader lease. `wavelb health` and `wavelb
+//! lab` build it in one place (the binary's `cmd::health::service`); this is the loop.
+//!
+//! A round lists the zone once ([`PoolStore::list_names`]: the pools, their ownership, lease and
+//! health names, and the tier's, in one walk), reads the lease ([`LeaseKeeper`]), asks the
+//! liveness oracle about garbage-collection candidates, then decides with no I/O: every pool
+//! ([`Controller::decide`]), each pool's recorded health ([`crate::recorded`]), the tier
+//! ([`TierController::decide`]). The leader writes what they decided, the pools' changes in one
+//! plan and the tier's after them, each batch carrying the lease's compare-and-swap, so a
+//! deposed leader's write fails whole.
+//!
+//! Request cost in steady state (no verdict changes), per service: one listing
+//! (`ceil(record sets / 300)` pages) per `poll_interval`, and one lease renewal per half
+//! `lease_ttl` for the leader (a round that writes renews it for free). A follower lists too,
+//! and lists again when the lease it follows lapses. Verdict changes cost one listing and one
+//! write per round, however many targets changed together. When Route 53 throttles a round,
+//! the next scheduled listings are spaced out (up to [`MAX_BACKOFF`] × `poll_interval`), while
+//! probing goes on and a verdict change still triggers a round at once: the writes come first.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use registry::clock::Clock;
+use registry::model::{PoolSpec, RecordSet};
+use registry::name::Fqdn;
+use registry::plan::Plan;
+use registry::store::{PoolStore, WriteError};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use crate::config::HealthConfig;
+use crate::controller::{Controller, Observation, Probe};
+use crate::leader::{LeaseKeeper, Standing};
+use crate::lease::{self, Lease};
+use crate::metrics::HealthMetrics;
+use crate::recorded;
+use crate::tier::ZoneHealth;
+use crate::tier_controller::TierController;
+use registry::metrics::PoolLabels;
+
+/// The longest spacing of scheduled listings under throttling, in `poll_interval`s.
+pub const MAX_BACKOFF: u32 = 8;
+
+/// The shortest time between two rounds a verdict change triggers. The first change is written
+/// at once; the changes that follow within this time (a zone's targets failing one by one over
+/// a probe interval) share the next round, so a zone of a hundred dying targets costs a few
+/// rounds, not a hundred.
+pub const MIN_ROUND_GAP: Duration = Duration::from_secs(1);
+
+/// At most one warning about implausible leases per this interval (every one is counted in
+/// `wavelb_health_lease_implausible_total`).
+const LEASE_WARN_EVERY: Duration = Duration::from_secs(60);
+
+/// The pools and tier of one hosted zone, watched by one process.
+pub struct Service<S, P> {
+    store: Arc<S>,
+    pools: Vec<Controller<P>>,
+    /// Tier members' pools that no controller of this service watches: their health is read
+    /// from their records.
+    recorded: Vec<PoolSpec>,
+    tier: Option<TierController>,
+    lease: LeaseKeeper,
+    cfg: HealthConfig,
+    clock: Clock,
+    metrics: HealthMetrics,
+    lease_warned: Option<Instant>,
+    /// Scheduled listings are `poll_interval` × this apart (doubled by a throttled round).
+    backoff: u32,
+    /// When the lease this service follows lapses (unix seconds).
+    follow_until: Option<u64>,
+    /// A renewal between rounds failed: the next round's listing decides.
+    renew_failed: bool,
+}
+
+/// Where the one lease of a service lives: at the tier's name when there is a tier (so
+/// controllers that share a tier share its lease), else at the pool name first in order (so
+/// the order of a configuration file does not matter).
+pub fn lease_spec(pools: &[PoolSpec], tier: Option<&TierController>) -> Option<PoolSpec> {
+    match tier {
+        Some(t) => Some(t.spec().pool_spec()),
+        None => pools.iter().min_by(|a, b| a.name.cmp(&b.name)).cloned(),
+    }
+}
+
+impl<S: PoolStore + 'static, P: Probe> Service<S, P> {
+    /// A service over `pools` (at least one, or a tier) in the hosted zone `store` writes to,
+    /// with the tier when given, known as `id` in the lease. `recorded`: the tier's pools no
+    /// controller here watches (their health comes from their records).
+    pub fn new(
+        store: Arc<S>,
+        mut pools: Vec<Controller<P>>,
+        tier: Option<TierController>,
+        recorded: Vec<PoolSpec>,
+        cfg: HealthConfig,
+        id: String,
+        metrics: HealthMetrics,
+    ) -> Result<Self, NoLease> {
+        let specs: Vec<PoolSpec> = pools.iter().map(|p| p.pool().clone()).collect();
+        let spec = lease_spec(&specs, tier.as_ref()).ok_or(NoLease)?;
+        for (i, p) in pools.iter_mut().enumerate() {
+            p.set_index(i);
+            if tier
+                .as_ref()
+                .is_some_and(|t| t.spec().members.iter().any(|m| m.pool == p.pool().name))
+            {
+                p.report_to_tier();
+            }
+        }
+        let lease = LeaseKeeper::new(spec, id, cfg.lease_ttl.as_secs());
+        Ok(Self {
+            store,
+            pools,
+            recorded,
+            tier,
+            lease,
+            cfg,
+            clock: Clock::System,
+            metrics,
+            lease_warned: None,
+            backoff: 1,
+            follow_until: None,
+            renew_failed: false,
+        })
+    }
+
+    /// Reads the wall clock (leases, quarantine sightings, garbage collection) from `clock`
+    /// instead of the system's.
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The names one listing covers: each pool's, each recorded pool's, the tier's and the
+    /// lease's (each with everything below it).
+    fn roots(&self) -> Vec<Fqdn> {
+        self.pools
+            .iter()
+            .map(|p| p.pool().name.clone())
+            .chain(self.recorded.iter().map(|p| p.name.clone()))
+            .chain(self.tier.iter().map(|t| t.spec().name.clone()))
+            .chain([self.lease.spec().name.clone()])
+            .collect()
+    }
+
+    /// Runs rounds, renewals and probes until `shutdown` resolves. `ready` is called once, after
+    /// the first successful round.
+    pub async fn run(mut self, shutdown: impl Future<Output = ()>, mut ready: impl FnMut(&str)) {
+        // Unbounded on purpose: a round can take long (Route 53 throttling is retried for up
+        // to two minutes), and a bounded queue would then stall every probe task on `send`,
+        // leaving the verdicts stale exactly when they matter. The backlog is at most one
+        // observation per target and interval for the round's duration.
+        let (tx, mut rx) = mpsc::unbounded_channel::<Observation>();
+        let roots = self.roots();
+        let mut next_round = Instant::now();
+        // When the last round a verdict change triggered ran.
+        let mut last_urgent: Option<Instant> = None;
+        let mut announced = false;
+        tokio::pin!(shutdown);
+        loop {
+            // A target held out by the re-admission back-off is let back by the first round
+            // after its hold ends, without waiting for the next poll.
+            let release = self.pools.iter().filter_map(Controller::release_at).min();
+            let renew = self.renew_at();
+            let mut round_now = false;
+            tokio::select! {
+                _ = &mut shutdown => break,
+                () = tokio::time::sleep_until(next_round) => round_now = true,
+                () = tokio::time::sleep_until(release.unwrap_or_else(Instant::now)), if release.is_some() => round_now = true,
+                () = tokio::time::sleep_until(renew.unwrap_or_else(Instant::now)), if renew.is_some() => self.renew().await,
+                Some(obs) = rx.recv() => {
+                    let mut urgent = self.observe(obs);
+                    // Whatever queued up meanwhile (during the last round, say) goes into the
+                    // same round: a hundred targets failing together cost one write, not a
+                    // hundred rounds against Route 53's 5 requests/s.
+                    while let Ok(obs) = rx.try_recv() {
+                        urgent |= self.observe(obs);
+                    }
+                    // Only a leader writes what a verdict changes: a follower waits for its
+                    // scheduled round (its decisions are for its gauges).
+                    if urgent && self.lease.leads() {
+                        match last_urgent.map(|at| at + MIN_ROUND_GAP) {
+                            Some(gap) if gap > Instant::now() => next_round = next_round.min(gap),
+                            _ => {
+                                round_now = true;
+                                last_urgent = Some(Instant::now());
+                            }
+                        }
+                    }
+                }
+            }
+            if !round_now {
+                continue;
+            }
+            let throttled = self.store.throttled();
+            match self.round(&roots, &tx).await {
+                Ok(summary) if !announced => {
+                    announced = true;
+                    ready(&summary);
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "health round failed; retrying next round");
+                }
+            }
+            self.backoff = if self.store.throttled() > throttled {
+                (self.backoff * 2).min(MAX_BACKOFF)
+            } else {
+                1
+            };
+            if self.backoff > 1 {
+                tracing::info!(
+                    backoff = self.backoff,
+                    "Route 53 throttled this round: listing less often until a round is not"
+                );
+            }
+            next_round = Instant::now() + self.cfg.poll_interval * self.backoff;
+            // A follower reads again as soon as the lease it follows lapses.
+            if let Some(until) = self.follow_until {
+                let lapse = self.after_unix(until.saturating_add(1));
+                next_round = next_round.min(lapse);
+            }
+        }
+        for p in &mut self.pools {
+            p.stop();
+        }
+        if let Some(t) = &self.tier {
+            t.set_leader(false);
+        }
+    }
+
+    /// The instant of tokio's clock when the wall clock reads `unix` (now if past).
+    fn after_unix(&self, unix: u64) -> Instant {
+        Instant::now() + Duration::from_secs(unix.saturating_sub(self.clock.unix_now()))
+    }
+
+    /// When the held lease needs renewing between rounds.
+    fn renew_at(&self) -> Option<Instant> {
+        if self.renew_failed {
+            return None;
+        }
+        self.lease.renew_at().map(|at| self.after_unix(at))
+    }
+
+    fn observe(&mut self, obs: Observation) -> bool {
+        match self.pools.get_mut(obs.pool) {
+            Some(p) => p.observe(obs),
+            None => false,
+        }
+    }
+
+    /// Renews the lease alone: one request, with nothing to list.
+    async fn renew(&mut self) {
+        let now = self.clock.unix_now();
+        match self.lease.execute(&*self.store, Plan::default(), now).await {
+            Ok(_) => {}
+            Err(WriteError::Conflict { .. }) => {
+                tracing::warn!(name = %self.lease.spec().name, "the leader lease changed since it was written; the next round reads who holds it");
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "renewing the leader lease failed; the next round tries again");
+                self.renew_failed = true;
+            }
+        }
+    }
+
+    /// One round: list, read the lease, ask the liveness oracle, decide, write. Returns a
+    /// one-line summary.
+    async fn round(
+        &mut self,
+        roots: &[Fqdn],
+        tx: &mpsc::UnboundedSender<Observation>,
+    ) -> Result<String, WriteError> {
+        let sets = self.store.list_names(roots).await?;
+        self.renew_failed = false;
+        let now = self.clock.unix_now();
+        let mut odd = None;
+        let standing = self.lease.read(&sets, now, |l| odd = Some(l.clone()));
+        if let Some(l) = odd {
+            self.implausible_lease(&l, now);
+        }
+        let (leads, renew) = match &standing {
+            Standing::Lead { renew, .. } => (true, *renew),
+            Standing::Follow { .. } => (false, false),
+        };
+        self.follow_until = match standing {
+            Standing::Follow { expires, .. } => Some(expires),
+            Standing::Lead { .. } => None,
+        };
+        let views: Vec<_> = self
+            .pools
+            .iter_mut()
+            .map(|p| p.prepare(&sets, now, tx))
+            .collect();
+        // The only I/O between the listing and the write: EC2, for garbage collection.
+        let mut gone = Vec::with_capacity(self.pools.len());
+        for (p, view) in self.pools.iter().zip(&views) {
+            gone.push(if leads {
+                p.instances_gone(view, now).await
+            } else {
+                HashMap::new()
+            });
+        }
+        let me = self.lease.spec().name.clone();
+        let my_id = self.lease.holder().to_owned();
+        let ttl = self.ttl();
+        let mut groups = Vec::new();
+        let mut collected = Vec::new();
+        let mut health = Vec::with_capacity(self.pools.len());
+        let mut summaries = Vec::new();
+        for ((p, view), gone) in self.pools.iter_mut().zip(&views).zip(&gone) {
+            let blocked = older_lease(p.pool(), &me, &sets, &my_id, now, ttl);
+            if let Some(holder) = &blocked {
+                tracing::debug!(pool = %p.pool().name, %holder, "an older controller holds this pool's own lease; following it");
+            }
+            let r = p.decide(view, &sets, leads && blocked.is_none(), gone, now);
+            groups.extend(r.plan.groups);
+            collected.push(r.collected);
+            health.push(r.health);
+            summaries.push(format!("{}: {}", p.pool().name.without_dot(), r.summary));
+        }
+        if leads {
+            let going = renew || !groups.is_empty();
+            for (p, h) in self.pools.iter().zip(&health) {
+                if let Some(h) = h
+                    && let Some(g) = recorded::update(p.pool(), &sets, *h, now, ttl, going)
+                {
+                    groups.push(g);
+                }
+            }
+        }
+        if leads && (renew || !groups.is_empty()) {
+            let plan = Plan {
+                groups,
+                ..Plan::default()
+            };
+            match self.lease.execute(&*self.store, plan, now).await {
+                Ok(_) => {
+                    for (p, ids) in self.pools.iter().zip(&collected) {
+                        p.collected(ids);
+                    }
+                }
+                Err(WriteError::Conflict { messages }) => {
+                    tracing::info!(
+                        ?messages,
+                        "the records changed while we wrote; the next round re-reads them"
+                    );
+                    return Ok(
+                        "the records changed while we wrote; next round re-reads them".into(),
+                    );
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        if let Some(tier) = &mut self.tier {
+            let members: Vec<Option<ZoneHealth>> = tier
+                .spec()
+                .members
+                .iter()
+                .map(
+                    |m| match self.pools.iter().position(|p| p.pool().name == m.pool) {
+                        Some(i) => health[i],
+                        None => self
+                            .recorded
+                            .iter()
+                            .find(|p| p.name == m.pool)
+                            .and_then(|p| recorded::read(p, &sets, now, ttl)),
+                    },
+                )
+                .collect();
+            let round = tier.decide(&sets, members, leads, now);
+            summaries.push(round.summary.clone());
+            if leads {
+                tier.write(&*self.store, &mut self.lease, round, &self.clock)
+                    .await?;
+            }
+        }
+        Ok(summaries.join("; "))
+    }
+
+    fn ttl(&self) -> u64 {
+        self.cfg.lease_ttl.as_secs().max(1)
+    }
+
+    /// Counts a lease whose expiry lies implausibly far ahead (it is taken over) and warns about
+    /// it, at most once per [`LEASE_WARN_EVERY`].
+    fn implausible_lease(&mut self, lease: &Lease, now: u64) {
+        self.metrics
+            .lease_implausible
+            .get_or_create(&PoolLabels {
+                pool: self.lease.spec().name.without_dot().to_owned(),
+            })
+            .inc();
+        if self
+            .lease_warned
+            .is_some_and(|at| at.elapsed() < LEASE_WARN_EVERY)
+        {
+            return;
+        }
+        self.lease_warned = Some(Instant::now());
+        tracing::warn!(
+            name = %self.lease.spec().name,
+            holder = %lease.holder,
+            expires = lease.expires,
+            now,
+            max_ahead_s = self.ttl() * lease::MAX_LEASE_TTLS,
+            "the leader lease expires implausibly far ahead (no controller writes that); \
+             treating it as expired and taking it over. Someone with zone write access wrote it, \
+             or a controller's clock is far off"
+        );
+    }
+}
+
+/// No pool and no tier: a service needs something to watch.
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error("a health service needs at least one pool or a zone tier")]
+pub struct NoLease;
+
+/// The holder of a live lease at `pool`'s own lease name written by another controller, when
+/// that name is not this service's lease (`lease_name`): a controller of an earlier wavelb,
+/// which kept one lease per pool. During a rolling upgrade the pool is left to it until its
+/// lease lapses, so two versions never write one pool at once.
+fn older_lease(
+    pool: &PoolSpec,
+    lease_name: &Fqdn,
+    sets: &[RecordSet],
+    me: &str,
+    now: u64,
+    ttl: u64,
+) -> Option<String> {
+    if pool.name == *lease_name {
+        return None;
+    }
+    match lease::find(pool, sets) {
+        Some((Ok(l), _))
+            if l.holder != me && l.expires > now && !lease::implausible(&l, now, ttl) =>
+        {
+            Some(l.holder)
+        }
+        _ => None,
+    }
+}
