@@ -90,7 +90,7 @@ async fn lab_of(servers: Vec<Echo>, records: Vec<Target>, resolver_args: &[&str]
 }
 
 impl Lab {
-    fn config(&self, name: &str, extra: &str) -> std::path::PathBuf {
+    pub(crate) fn config(&self, name: &str, extra: &str) -> std::path::PathBuf {
         let path = self.dir.path().join(format!("{name}.toml"));
         std::fs::write(
             &path,

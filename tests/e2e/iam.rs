@@ -2,7 +2,8 @@
 //! policy (`--api-credentials`, `policy = "PATH"`), and the policies `deploy/iam/` ships, their
 //! placeholders filled in, are enough for the agent (register, repair, drain) and for `wavelb
 //! health` with a zone tier (quarantine, restore, garbage collection, a zone leaving and
-//! returning), with nothing denied, while the agent's key cannot change the tier or another pool.
+//! returning) or without one (quarantine, restore), with nothing denied, while the agent's key
+//! cannot change the tier or another pool.
 //!
 //! Each test's resolver holds three keys: the agent's (the shipped agent policy), the
 //! controller's (the shipped health policy), and the test process's own (no policy: its reads and
@@ -95,9 +96,10 @@ impl Keys {
             .replace("edge.example.com", pool)
     }
 
-    /// The shipped health policy for `pools` and the tier `tier` in this zone: every name the
-    /// template gives for its one pool, given for each pool.
-    fn health_policy(&self, pools: &[&str], tier: &str) -> String {
+    /// The shipped health policy for `pools` and the tier `tier` (without one, the tier's names
+    /// deleted, as deploy/README.md says) in this zone: every name the template gives for its one
+    /// pool, given for each pool.
+    fn health_policy(&self, pools: &[&str], tier: Option<&str>) -> String {
         let text = shipped("health-policy.json").replace("ZONEID", &self.zone);
         let mut doc: serde_json::Value = serde_json::from_str(&text).unwrap();
         let names = &mut doc["Statement"][0]["Condition"]["ForAllValues:StringEquals"]["route53:ChangeResourceRecordSetsNormalizedRecordNames"];
@@ -113,7 +115,9 @@ impl Keys {
                 filled.extend(pools.iter().map(|p| name.replace("edge.example.com", p)));
             } else {
                 assert!(name.ends_with("global.example.com"), "{name}");
-                filled.push(name.replace("global.example.com", tier));
+                if let Some(tier) = tier {
+                    filled.push(name.replace("global.example.com", tier));
+                }
             }
         }
         *names = serde_json::json!(filled);
@@ -186,7 +190,7 @@ async fn the_agent_runs_under_the_shipped_policy_and_cannot_touch_the_tier_or_an
     let args = keys
         .resolver_args(
             &keys.agent_policy(&pool),
-            &keys.health_policy(&["www.lab.test"], "edge.lab.test"),
+            &keys.health_policy(&["www.lab.test"], Some("edge.lab.test")),
         )
         .await;
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -269,7 +273,7 @@ async fn the_controller_and_its_tier_run_under_the_shipped_policy_with_nothing_d
     let args = keys
         .resolver_args(
             &keys.agent_policy("edge.us-east-1-wl1-bos-wlz-1.lab.test"),
-            &keys.health_policy(&["www.lab.test", "api.lab.test"], "edge.lab.test"),
+            &keys.health_policy(&["www.lab.test", "api.lab.test"], Some("edge.lab.test")),
         )
         .await;
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -352,4 +356,52 @@ async fn the_controller_and_its_tier_run_under_the_shipped_policy_with_nothing_d
         "a name not in the policy",
     );
     assert_eq!(denied(&lab.resolver), 1.0);
+}
+
+/// Without a tier the controller's one lease is at its pool's `_wavelb-leader.` name: the shipped
+/// policy without the tier's names is enough for quarantine and restore.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_controller_without_a_tier_runs_under_the_shipped_policy_with_nothing_denied() {
+    let keys = Keys::new().await;
+    let args = keys
+        .resolver_args(
+            &keys.agent_policy("edge.us-east-1-wl1-bos-wlz-1.lab.test"),
+            &keys.health_policy(&["www.lab.test"], None),
+        )
+        .await;
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut lab: Lab = health::lab_with(3, &args).await;
+    let cfg = lab.config("iam-one-pool", "");
+    let log = lab.dir.path().join("iam-one-pool.log");
+    let c = Service::spawn_cmd_logged(
+        with_key(
+            Command::new(BIN).args(["--config", path(&cfg), "health"]),
+            HEALTH_KEY,
+        ),
+        &log,
+    );
+    lab.targets[1].stop();
+    lab.wait_for("t1 quarantined", Duration::from_secs(10), |v| {
+        health::state(v, "t1") == (0, 20, registry::model::TargetState::Quarantined)
+    })
+    .await;
+    lab.targets[1].resume();
+    lab.wait_for("t1 restored", Duration::from_secs(10), |v| {
+        health::state(v, "t1") == (20, 20, registry::model::TargetState::Active)
+    })
+    .await;
+    assert_eq!(
+        testkit::metric(
+            &health::metrics(&c),
+            "wavelb_health_leader{pool=\"www.lab.test\"}"
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        denied(&lab.resolver),
+        0.0,
+        "the controller was denied something"
+    );
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(!text.contains("AccessDenied"), "{text}");
 }
