@@ -358,3 +358,32 @@ geo_seed("pools-and-records", 0, [(g, 4 if i % 2 else 5, 30 * i + g, (i << 3) | 
 # CNAME groups chaining through each other and the groups.
 geo_seed("cname-chains", 0b1111, [(4, 4, 10, 0), (5, 4, 20, 8), (4, 0, 30, 16), (0, 1, 40, 1),
                                   (1, 2, 50, 1), (2, 3, 60, 1), (3, 0, 70, 1), (5, 5, 80, 24)])
+
+# ---- IAM policies (iam_policy) -------------------------------------------------------------
+# A policy document, a line `---`, then requests: `ACTION RESOURCE [CREATE|UPSERT|DELETE:NAME:TYPE...]`.
+
+ZONE = "arn:aws:route53:::hostedzone/Z1"
+REQUESTS = "\n".join([
+    f"route53:ChangeResourceRecordSets {ZONE} CREATE:edge.lab.test:A CREATE:_wavelb.edge.lab.test:TXT",
+    f"route53:ChangeResourceRecordSets {ZONE} DELETE:edge.lab.test:A CREATE:www.lab.test:A",
+    f"route53:ChangeResourceRecordSets {ZONE} UPSERT:edge.lab.test:AAAA",
+    f"route53:ListResourceRecordSets {ZONE}",
+    "route53:GetChange arn:aws:route53:::change/C1",
+    "route53:ListHostedZonesByName *",
+    "ec2:DescribeInstances *",
+])
+for policy in ("agent-policy.json", "health-policy.json"):
+    with open(os.path.join(HERE, "..", "deploy", "iam", policy)) as f:
+        text = f.read().replace("ZONEID", "Z1").replace("edge.example.com", "edge.lab.test")
+    write("iam_policy", policy.replace(".json", ""), text + "\n---\n" + REQUESTS)
+write("iam_policy", "deny-wins", """{"Version": "2012-10-17", "Statement": [
+ {"Effect": "Allow", "Action": "route53:*", "Resource": "*"},
+ {"Effect": "Deny", "NotAction": "route53:Get*", "NotResource": "arn:aws:route53:::change/*",
+  "Condition": {"ForAnyValue:StringLike": {"route53:ChangeResourceRecordSetsNormalizedRecordNames": ["*.prod.?ab.test", "\\\\052.*"]},
+                "ForAllValues:StringNotEquals": {"ROUTE53:ChangeResourceRecordSetsRecordTypes": "MX"}}}]}
+---
+""" + REQUESTS)
+write("iam_policy", "arn-wildcards", """{"Version": "2012-10-17", "Statement": {"Effect": "Allow",
+ "Action": ["route53:List*", "route53:?etChange"], "Resource": ["arn:*:route53:::hostedzone/Z?", "arn:aws:r*:::change/*"]}}
+---
+""" + REQUESTS)

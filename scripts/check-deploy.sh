@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Checks the deployment artefacts in deploy/: every CloudFormation template passes cfn-lint with no
-# error or warning, every IAM policy in deploy/iam/ is least-privilege enough for the agent
-# (see deploy/README.md), and the Prometheus rules pass `promtool check rules` and their unit tests
+# error or warning, every IAM policy in deploy/iam/ is least-privilege (see deploy/README.md: one
+# hosted zone, ForAllValues:StringEquals on the three record-set keys, no UPSERT, exactly the names
+# its program writes, listed in the README; `cargo test --test e2e iam::` proves them sufficient
+# in the lab), and the Prometheus rules pass `promtool check rules` and their unit tests
 # (`promtool test rules`). Prints `ok <file>` per file; exits non-zero on any failure.
 # Usage: scripts/check-deploy.sh   (venv: $WAVELB_VENV or ~/.cache/wavelb/venv)
 set -euo pipefail
@@ -23,19 +25,31 @@ for t in "${templates[@]}"; do
 done
 
 "$venv/bin/python" - "${policies[@]}" <<'PY' || status=1
-import json, sys
+import json, os, sys
 
 CRRS = "route53:changeresourcerecordsets"
 KEYS = {"route53:ChangeResourceRecordSetsNormalizedRecordNames",
         "route53:ChangeResourceRecordSetsRecordTypes",
         "route53:ChangeResourceRecordSetsActions"}
+NAMES = "route53:ChangeResourceRecordSetsNormalizedRecordNames"
+# The names each shipped policy must let its program write, for its placeholders: the agent its
+# pool and ownership TXTs; the health controller each pool's records, ownership TXTs, leader lease
+# and health records, and the tier's records, ownership TXTs and lease (docs/record-protocol.md).
+POOL, TIER = "edge.example.com", "global.example.com"
+EXPECTED_NAMES = {
+    "agent-policy.json": {POOL, "_wavelb." + POOL},
+    "health-policy.json": {POOL, "_wavelb." + POOL, "_wavelb-leader." + POOL,
+                           "_wavelb-health." + POOL,
+                           TIER, "_wavelb." + TIER, "_wavelb-leader." + TIER},
+}
 
 def as_list(v):
     return v if isinstance(v, list) else [v]
 
-def problems(doc):
+def problems(path, doc):
     if doc.get("Version") != "2012-10-17":
         yield 'Version is not "2012-10-17"'
+    names = set()
     for i, st in enumerate(as_list(doc.get("Statement", []))):
         name = st.get("Sid", f"statement {i}")
         if st.get("Effect") != "Allow":
@@ -46,21 +60,46 @@ def problems(doc):
         for a in actions:
             if a == "*" or a.endswith(":*"):
                 yield f"{name}: wildcard action {a!r}"
+            if not a.startswith("route53:") and not a.startswith("ec2:describe"):
+                yield f"{name}: {a!r}: only route53 and ec2:Describe* actions are wavelb's"
         if CRRS in actions:
             for r in as_list(st.get("Resource", [])):
                 if "*" in r:
                     yield f"{name}: ChangeResourceRecordSets on resource {r!r}, not one hosted zone"
-            present = {k for cond in st.get("Condition", {}).values() for k in cond}
-            for k in sorted(KEYS - present):
-                yield f"{name}: ChangeResourceRecordSets without the condition key {k}"
+            cond = st.get("Condition", {})
+            # ForAllValues: every change of a batch must match. ForAnyValue (or a plain
+            # operator, which IAM does not define for these multivalued keys) lets one listed
+            # change carry any other.
+            allvalues = cond.get("ForAllValues:StringEquals", {})
+            for k in sorted(KEYS - set(allvalues)):
+                yield f"{name}: ChangeResourceRecordSets without ForAllValues:StringEquals on {k}"
+            for op in cond:
+                if op != "ForAllValues:StringEquals":
+                    yield f"{name}: condition operator {op!r}; use ForAllValues:StringEquals"
+            acts = set(as_list(allvalues.get("route53:ChangeResourceRecordSetsActions", [])))
+            if "UPSERT" in acts:
+                yield f"{name}: UPSERT allowed; wavelb only CREATEs and DELETEs (conditional batches)"
+            names |= set(as_list(allvalues.get(NAMES, [])))
+    want = EXPECTED_NAMES.get(os.path.basename(path))
+    if want is None:
+        yield "no expected names for this policy in scripts/check-deploy.sh"
+    elif names != want:
+        for n in sorted(want - names):
+            yield f"the names lack {n!r}"
+        for n in sorted(names - want):
+            yield f"the names hold {n!r}, which wavelb never writes"
 
+with open("deploy/README.md") as f:
+    readme = f.read()
 failed = False
 for path in sys.argv[1:]:
     try:
         with open(path) as f:
-            found = list(problems(json.load(f)))
+            found = list(problems(path, json.load(f)))
     except (OSError, ValueError, AttributeError, TypeError) as e:
         found = [f"not a valid policy document: {e}"]
+    if "iam/" + os.path.basename(path) not in readme:
+        found.append("not in deploy/README.md's table")
     for p in found:
         print(f"FAIL {path}: {p}")
     if not found:

@@ -149,7 +149,8 @@ pub struct ResolverArgs {
     /// API requests per second before Throttling errors [default: unlimited].
     #[arg(long, value_name = "N")]
     pub api_rate_limit: Option<f64>,
-    /// TOML file of SigV4 keys ([[credentials]] access_key_id, secret_access_key) the API requires.
+    /// TOML file of SigV4 keys ([[credentials]] access_key_id, secret_access_key, and optionally
+    /// policy: an IAM policy JSON file the key is held to) the API requires.
     #[arg(long, value_name = "FILE")]
     pub api_credentials: Option<PathBuf>,
     /// Serve an unauthenticated API on a non-loopback address.

@@ -13,6 +13,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 
+use crate::config::ApiKeys;
+use crate::iam;
 use crate::shared::{Shared, WriteError};
 use crate::sigv4::{self, SignedRequest};
 use crate::store::{ListFrom, StoreError, list_page, reversed};
@@ -379,13 +381,46 @@ impl<'p> Operation<'p> {
             Self::GetAccountLimit { .. } => "GetAccountLimit",
         }
     }
+
+    /// The resource an IAM policy is evaluated on, as the Service Authorization Reference lists
+    /// it for the action ("Actions, resources, and condition keys for Amazon Route 53"): the
+    /// hosted zone, change or health check ARN the path names, or `*` for an action without
+    /// resource-level permissions. `ListTagsForResources` names its resources in the body; the
+    /// lab evaluates it on `*`.
+    fn resource(self) -> String {
+        let arn = |kind: &str, id: &str| format!("arn:aws:route53:::{kind}/{id}");
+        match self {
+            Self::GetHostedZone { zone }
+            | Self::DeleteHostedZone { zone }
+            | Self::ChangeResourceRecordSets { zone }
+            | Self::ListResourceRecordSets { zone }
+            | Self::GetHostedZoneLimit { zone, .. } => arn("hostedzone", zone),
+            Self::GetChange { change } => arn("change", change),
+            Self::GetHealthCheck { check }
+            | Self::UpdateHealthCheck { check }
+            | Self::DeleteHealthCheck { check }
+            | Self::GetHealthCheckStatus { check } => arn("healthcheck", check),
+            Self::ChangeTagsForResource { kind, id } | Self::ListTagsForResource { kind, id } => {
+                arn(kind, id)
+            }
+            Self::CreateHostedZone
+            | Self::ListHostedZones
+            | Self::ListHostedZonesByName
+            | Self::GetHostedZoneCount
+            | Self::CreateHealthCheck
+            | Self::ListHealthChecks
+            | Self::GetHealthCheckCount
+            | Self::ListTagsForResources { .. }
+            | Self::GetAccountLimit { .. } => "*".to_owned(),
+        }
+    }
 }
 
 /// The `operation` label of a request that names no operation the resolver implements.
 const UNKNOWN_OPERATION: &str = "Unknown";
 
-/// Authenticates, rate-limits and runs one request; returns the operation's name (for the
-/// metrics) and the response.
+/// Authenticates, authorises (the access key's IAM policy, if it has one), rate-limits and runs
+/// one request; returns the operation's name (for the metrics) and the response.
 async fn dispatch(
     shared: &Shared,
     method: &Method,
@@ -407,12 +442,29 @@ async fn dispatch(
             )),
         );
     };
-    let checked = match &shared.credentials {
-        Some(keys) => authenticate(shared, keys, method, path, query_text, headers, body),
-        None => local_only(headers, uri, shared.api_insecure),
+    let principal = match &shared.credentials {
+        Some(keys) => authenticate(shared, keys, method, path, query_text, headers, body).map(Some),
+        None => local_only(headers, uri, shared.api_insecure).map(|()| None),
     };
-    if let Err(e) = checked {
-        return (operation.name(), Err(e));
+    let principal = match principal {
+        Ok(p) => p,
+        Err(e) => return (operation.name(), Err(e)),
+    };
+    // The key's IAM policy, before the rate limit: a ChangeResourceRecordSets body is parsed
+    // here (its condition keys), and handed on so it is parsed once.
+    let mut batch = None;
+    if let Some(key) = &principal
+        && let Some(policy) = shared.credentials.as_ref().and_then(|k| k.policy(key))
+    {
+        if let Operation::ChangeResourceRecordSets { .. } = operation {
+            match parse_body(body, xml::parse_change_batch).await {
+                Ok(b) => batch = Some(b),
+                Err(e) => return (operation.name(), Err(e)),
+            }
+        }
+        if let Err(e) = authorize(shared, policy, key, operation, batch.as_ref()) {
+            return (operation.name(), Err(e));
+        }
     }
     if let Some(limiter) = &shared.rate_limit {
         let allowed = limiter
@@ -442,7 +494,7 @@ async fn dispatch(
         }
         Operation::GetHostedZone { zone } => get_zone(shared, zone).await,
         Operation::DeleteHostedZone { zone } => delete_zone(shared, zone).await,
-        Operation::ChangeResourceRecordSets { zone } => change(shared, zone, body).await,
+        Operation::ChangeResourceRecordSets { zone } => change(shared, zone, body, batch).await,
         Operation::ListResourceRecordSets { zone } => list_rrsets(shared, zone, &query).await,
         Operation::GetChange { change } => get_change(shared, change).await,
         Operation::CreateHealthCheck => checks::create(shared, body).await,
@@ -463,15 +515,55 @@ async fn dispatch(
     (operation.name(), result)
 }
 
+/// Evaluates `policy` for `operation` by access key `key` (with `batch`, the parsed body of a
+/// ChangeResourceRecordSets). A denied request is counted, logged and answered 403
+/// `AccessDenied` in AWS's words ([`iam::denied_message`]).
+fn authorize(
+    shared: &Shared,
+    policy: &iam::Policy,
+    key: &str,
+    operation: Operation<'_>,
+    batch: Option<&xml::ChangeBatch>,
+) -> Result<(), ApiError> {
+    let action = format!("route53:{}", operation.name());
+    let resource = operation.resource();
+    let changes = batch.map(|b| iam::ChangeContext::of(&b.changes));
+    let request = iam::Request {
+        action: &action,
+        resource: &resource,
+        changes: changes.as_ref(),
+    };
+    let decision = policy.evaluate(&request);
+    if decision == iam::Decision::Allow {
+        return Ok(());
+    }
+    shared.metrics.api_denied.inc();
+    tracing::info!(
+        access_key = key,
+        action = %action,
+        resource = %resource,
+        explicit = decision == iam::Decision::ExplicitDeny,
+        names = ?changes.as_ref().map(|c| &c.names),
+        "API request denied by the access key's IAM policy"
+    );
+    Err(ApiError::new(
+        403,
+        "AccessDenied",
+        iam::denied_message(key, &request, decision),
+    ))
+}
+
+/// Verifies the request's SigV4 signature against `keys`; returns the access key id that signed
+/// it.
 fn authenticate(
     shared: &Shared,
-    keys: &[sigv4::Credentials],
+    keys: &ApiKeys,
     method: &Method,
     path: &str,
     query: &str,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<(), ApiError> {
+) -> Result<String, ApiError> {
     let header_list: Vec<(String, String)> = headers
         .iter()
         .map(|(k, v)| {
@@ -490,12 +582,11 @@ fn authenticate(
     };
     sigv4::verify(
         &request,
-        keys,
+        &keys.credentials,
         SystemTime::now(),
         "route53",
         shared.unsigned_payload,
     )
-    .map(|_| ())
     .map_err(|e| ApiError::new(403, e.code(), e.to_string()))
 }
 
@@ -719,8 +810,17 @@ async fn zones_by_name(shared: &Shared, query: &HashMap<String, String>) -> ApiR
     Ok(ok(StatusCode::OK, "ListHostedZonesByNameResponse", &inner))
 }
 
-async fn change(shared: &Shared, zone_id: &str, body: &Bytes) -> ApiResult {
-    let batch = parse_body(body, xml::parse_change_batch).await?;
+/// ChangeResourceRecordSets; `parsed` is the body already parsed for the key's IAM policy.
+async fn change(
+    shared: &Shared,
+    zone_id: &str,
+    body: &Bytes,
+    parsed: Option<xml::ChangeBatch>,
+) -> ApiResult {
+    let batch = match parsed {
+        Some(batch) => batch,
+        None => parse_body(body, xml::parse_change_batch).await?,
+    };
     let change = shared
         .mutate(|store, now| store.change(zone_id, &batch.changes, batch.comment.clone(), now))
         .await?;
@@ -881,6 +981,43 @@ mod tests {
             "GET /",
         ] {
             assert_eq!(parse(request), None, "{request}");
+        }
+    }
+
+    #[test]
+    fn each_operation_is_authorised_on_the_resource_the_service_reference_names() {
+        let zone = "arn:aws:route53:::hostedzone/Z1";
+        for (operation, resource) in [
+            (Operation::ChangeResourceRecordSets { zone: "Z1" }, zone),
+            (Operation::ListResourceRecordSets { zone: "Z1" }, zone),
+            (
+                Operation::GetHostedZoneLimit {
+                    zone: "Z1",
+                    limit: "MAX_RRSETS_BY_ZONE",
+                },
+                zone,
+            ),
+            (
+                Operation::GetChange { change: "C42" },
+                "arn:aws:route53:::change/C42",
+            ),
+            (
+                Operation::GetHealthCheckStatus { check: "abc" },
+                "arn:aws:route53:::healthcheck/abc",
+            ),
+            (
+                Operation::ChangeTagsForResource {
+                    kind: "healthcheck",
+                    id: "abc",
+                },
+                "arn:aws:route53:::healthcheck/abc",
+            ),
+            (Operation::ListHostedZonesByName, "*"),
+            (Operation::CreateHostedZone, "*"),
+            (Operation::ListHealthChecks, "*"),
+            (Operation::GetAccountLimit { limit: "X" }, "*"),
+        ] {
+            assert_eq!(operation.resource(), resource, "{operation:?}");
         }
     }
 

@@ -11,7 +11,8 @@
 //!   [`fast`] answers the common query (A/AAAA for a weighted name) from pre-encoded wire data;
 //!   [`transport`]: how a query arrived and how large its reply may be.
 //! - [`shared`]: the state every listener shares (store, snapshot, metrics) and its write path.
-//! - [`api`] and [`xml`]: the REST/XML API; [`sigv4`] authenticates it.
+//! - [`api`] and [`xml`]: the REST/XML API; [`sigv4`] authenticates it, and [`iam`] evaluates
+//!   the IAM policy an access key may carry.
 //! - [`healthcheck`]: Route 53 health checks (settings, validation, the pure status step);
 //!   [`checker`] runs their probes and feeds the results to the store.
 //! - [`tcp`]: DNS over TCP; [`http`]: the API's HTTP server; [`conn`]: the connection caps both
@@ -34,6 +35,7 @@ pub mod fast;
 pub mod geotable;
 pub mod healthcheck;
 pub mod http;
+pub mod iam;
 pub mod metrics;
 mod mmsg;
 pub mod persist;

@@ -186,6 +186,8 @@ pub struct ResolverMetrics {
     pub api_requests: Family<ApiLabels, Counter>,
     /// API requests refused by the rate limit.
     pub api_throttled: Counter,
+    /// API requests the key's IAM policy denied (`AccessDenied`).
+    pub api_denied: Counter,
     /// ChangeResourceRecordSets batches applied (and made durable).
     pub zone_changes: Counter,
     /// Connections closed at once because a cap was reached, by listener and cap.
@@ -233,6 +235,7 @@ impl Default for ResolverMetrics {
             query_duration: Histogram::new(exponential_buckets(0.000_005, 2.0, 16)),
             api_requests: Family::default(),
             api_throttled: Counter::default(),
+            api_denied: Counter::default(),
             zone_changes: Counter::default(),
             connections_refused: Family::default(),
             connections_ended: Family::default(),
@@ -285,6 +288,11 @@ impl ResolverMetrics {
             "wavelb_api_throttled",
             "Route 53 API requests refused by --api-rate-limit",
             m.api_throttled.clone(),
+        );
+        registry.register(
+            "wavelb_api_denied",
+            "Route 53 API requests denied by the access key's IAM policy (AccessDenied)",
+            m.api_denied.clone(),
         );
         registry.register(
             "wavelb_zone_changes",

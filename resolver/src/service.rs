@@ -14,12 +14,13 @@ use registry::limiter::TokenBucket;
 use sha2::Digest;
 use tokio::net::{TcpListener, UdpSocket};
 
+use crate::config::ApiKeys;
 use crate::db::{Batch, DbError, StateDb};
 use crate::geotable::GeoTable;
 use crate::http::ApiLimits;
 use crate::metrics::ResolverMetrics;
 use crate::shared::Shared;
-use crate::sigv4::{Credentials, Payload};
+use crate::sigv4::Payload;
 use crate::snapshot::Snapshot;
 use crate::store::Store;
 use crate::tcp::TcpLimits;
@@ -41,8 +42,9 @@ pub struct Settings {
     pub propagation_delay: Duration,
     /// API requests per second before `Throttling`.
     pub api_rate_limit: Option<f64>,
-    /// SigV4 credentials the API accepts; `None` accepts unsigned requests.
-    pub api_credentials: Option<Vec<Credentials>>,
+    /// SigV4 credentials the API accepts, with their IAM policies; `None` accepts unsigned
+    /// requests (and evaluates no policy).
+    pub api_credentials: Option<ApiKeys>,
     /// Allow an unauthenticated API on a non-loopback address.
     pub api_insecure: bool,
     /// Accept SigV4 requests whose body is not signed (`x-amz-content-sha256: UNSIGNED-PAYLOAD`).

@@ -15,10 +15,11 @@ use arc_swap::ArcSwap;
 use registry::limiter::TokenBucket;
 
 use crate::answer::{self, Replied};
+use crate::config::ApiKeys;
 use crate::db::{Batch, DbError, StateDb};
 use crate::geotable::GeoTable;
 use crate::metrics::{QueryLabels, ResolverMetrics};
-use crate::sigv4::{Credentials, Payload};
+use crate::sigv4::Payload;
 use crate::snapshot::Snapshot;
 use crate::store::{ChangeRecord, Store, StoreError, Touched};
 use crate::transport::Transport;
@@ -37,9 +38,9 @@ pub struct Shared {
     pub propagation_delay: Duration,
     /// The API's request budget (`--api-rate-limit`); a request past it gets `Throttling`.
     pub rate_limit: Option<std::sync::Mutex<TokenBucket>>,
-    /// The SigV4 keys the API accepts; `None` serves unauthenticated requests from local
-    /// programs only.
-    pub credentials: Option<Vec<Credentials>>,
+    /// The SigV4 keys the API accepts, with the IAM policy each may carry; `None` serves
+    /// unauthenticated requests from local programs only.
+    pub credentials: Option<ApiKeys>,
     /// Whether signed requests may leave their body unsigned (`UNSIGNED-PAYLOAD`).
     pub unsigned_payload: Payload,
     /// `--api-insecure`: an unauthenticated API also answers requests for non-loopback IP hosts.

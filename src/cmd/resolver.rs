@@ -49,7 +49,7 @@ pub fn settings(
         .as_deref()
         .map(load_credentials)
         .transpose()
-        .map_err(UsageError)?;
+        .map_err(|e| UsageError(e.to_string()))?;
     let geo_table = match args.geo_table.as_deref().or(file.geo_table.as_deref()) {
         Some(path) => GeoTable::load(path).map_err(|e| UsageError(e.to_string()))?,
         None => GeoTable::lab(),

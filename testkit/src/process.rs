@@ -33,6 +33,12 @@ impl Service {
         Self::start(cmd.stderr(Stdio::inherit()))
     }
 
+    /// Starts a prepared command (its own environment, say) with its stderr written to `log`.
+    pub fn spawn_cmd_logged(cmd: &mut Command, log: &std::path::Path) -> Self {
+        let file = std::fs::File::create(log).expect("cannot create the log file");
+        Self::start(cmd.stderr(file))
+    }
+
     fn start(cmd: &mut Command) -> Self {
         let mut child = cmd
             .stdout(Stdio::piped())

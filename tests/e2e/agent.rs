@@ -22,13 +22,13 @@ const AZ: &str = "us-east-1-wl1-bos-wlz-1";
 const MAC: &str = "0e:11:22:33:44:55";
 
 pub(crate) struct Bed {
-    resolver: Service,
-    api: String,
+    pub(crate) resolver: Service,
+    pub(crate) api: String,
     imds: Imds,
-    dir: tempfile::TempDir,
+    pub(crate) dir: tempfile::TempDir,
 }
 
-fn pool() -> PoolSpec {
+pub(crate) fn pool() -> PoolSpec {
     PoolSpec {
         name: Fqdn::parse(&format!("edge.{AZ}.lab.test")).unwrap(),
         record_type: RecordType::A,
@@ -80,7 +80,7 @@ async fn bed_for(
 impl Bed {
     /// Writes an agent configuration. `[ec2]` always names an emulator (moto, which knows no
     /// instance unless a test created one): a test must never reach the real EC2 API.
-    fn config(&self, name: &str, agent: &str) -> PathBuf {
+    pub(crate) fn config(&self, name: &str, agent: &str) -> PathBuf {
         self.config_for(
             "edge.{wavelength_zone}.lab.test",
             name,
@@ -138,7 +138,7 @@ metrics_listen = "127.0.0.1:0"
         path
     }
 
-    async fn view(&self) -> PoolView {
+    pub(crate) async fn view(&self) -> PoolView {
         let p = pool();
         classify(&p, &writer(&self.api).await.list_pool(&p).await.unwrap())
     }
@@ -163,7 +163,12 @@ metrics_listen = "127.0.0.1:0"
         .await;
     }
 
-    async fn wait_for(&self, what: &str, deadline: Duration, check: impl Fn(&PoolView) -> bool) {
+    pub(crate) async fn wait_for(
+        &self,
+        what: &str,
+        deadline: Duration,
+        check: impl Fn(&PoolView) -> bool,
+    ) {
         let start = Instant::now();
         loop {
             let v = self.view().await;
@@ -189,7 +194,7 @@ pub(crate) fn agent(cfg: &Path, notify: Option<&Path>) -> Service {
     Service::spawn_cmd(&mut cmd)
 }
 
-fn signal(s: &Service, sig: &str) {
+pub(crate) fn signal(s: &Service, sig: &str) {
     assert!(
         Command::new("kill")
             .args([sig, &s.child.id().to_string()])
@@ -199,7 +204,7 @@ fn signal(s: &Service, sig: &str) {
     );
 }
 
-fn wait_exit(s: &mut Service, deadline: Duration) -> Option<i32> {
+pub(crate) fn wait_exit(s: &mut Service, deadline: Duration) -> Option<i32> {
     let start = Instant::now();
     loop {
         if let Some(status) = s.child.try_wait().unwrap() {
@@ -210,7 +215,7 @@ fn wait_exit(s: &mut Service, deadline: Duration) -> Option<i32> {
     }
 }
 
-const ID: &str = "i-0123456789abcdef0";
+pub(crate) const ID: &str = "i-0123456789abcdef0";
 
 #[tokio::test(flavor = "multi_thread")]
 async fn registers_then_says_ready_and_drains_in_order_on_sigterm() {

@@ -18,13 +18,13 @@ const BIN: &str = env!("CARGO_BIN_EXE_wavelb");
 
 pub(crate) struct Lab {
     pub(crate) resolver: Service,
-    api: String,
-    targets: Vec<Echo>,
-    dir: tempfile::TempDir,
-    port: u16,
+    pub(crate) api: String,
+    pub(crate) targets: Vec<Echo>,
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) port: u16,
 }
 
-fn pool() -> PoolSpec {
+pub(crate) fn pool() -> PoolSpec {
     PoolSpec {
         name: Fqdn::parse("www.lab.test").unwrap(),
         record_type: RecordType::A,
@@ -36,6 +36,11 @@ fn pool() -> PoolSpec {
 
 /// A resolver, `n` echo targets on 127.0.0.2x sharing one port, registered with weights 10, 20, …
 pub(crate) async fn lab(n: usize) -> Lab {
+    lab_with(n, &[]).await
+}
+
+/// [`lab`] with `resolver_args` appended to the resolver's command line.
+pub(crate) async fn lab_with(n: usize, resolver_args: &[&str]) -> Lab {
     let mut targets: Vec<Echo> = Vec::new();
     let mut port = 0;
     for i in 0..n {
@@ -58,12 +63,13 @@ pub(crate) async fn lab(n: usize) -> Lab {
             )
         })
         .collect();
-    lab_of(targets, records).await
+    lab_of(targets, records, resolver_args).await
 }
 
-/// A resolver with `records` registered; `servers` share one port, the probe port.
-async fn lab_of(servers: Vec<Echo>, records: Vec<Target>) -> Lab {
-    let resolver = testkit::process::resolver(BIN, &[]);
+/// A resolver (with `resolver_args`) with `records` registered; `servers` share one port, the
+/// probe port.
+async fn lab_of(servers: Vec<Echo>, records: Vec<Target>, resolver_args: &[&str]) -> Lab {
+    let resolver = testkit::process::resolver(BIN, resolver_args);
     let api = resolver.field("api_url");
     let p = pool();
     let intents: BTreeMap<String, Intent> = records
@@ -84,7 +90,7 @@ async fn lab_of(servers: Vec<Echo>, records: Vec<Target>) -> Lab {
 }
 
 impl Lab {
-    fn config(&self, name: &str, extra: &str) -> std::path::PathBuf {
+    pub(crate) fn config(&self, name: &str, extra: &str) -> std::path::PathBuf {
         let path = self.dir.path().join(format!("{name}.toml"));
         std::fs::write(
             &path,
@@ -139,7 +145,7 @@ expect = "ping"
 
     /// A second pool, api.lab.test, with two targets of its own (a0, a1 on 127.0.0.`first` and
     /// the next address, weight 50) on the same probe port, registered.
-    async fn second_pool(&self, first: u8) -> (PoolSpec, Vec<Echo>) {
+    pub(crate) async fn second_pool(&self, first: u8) -> (PoolSpec, Vec<Echo>) {
         let api_pool = PoolSpec {
             name: Fqdn::parse("api.lab.test").unwrap(),
             ..pool()
@@ -164,7 +170,7 @@ expect = "ping"
     }
 
     /// Registers target `id` at `ip` (weight 50) in www.lab.test, with nothing listening there.
-    async fn add_silent_target(&self, id: &str, ip: &str) {
+    pub(crate) async fn add_silent_target(&self, id: &str, ip: &str) {
         let p = pool();
         let t = Target::active(id, vec![ip.parse().unwrap()], 50, 1);
         let v = self.view().await;
@@ -181,7 +187,12 @@ expect = "ping"
 
     /// [`Lab::config`] (with `health` in its `[health]` table) watching www.lab.test and
     /// api.lab.test (`[[pool]]` sections), with `sections` (TOML tables) after them.
-    fn two_pools_config(&self, name: &str, health: &str, sections: &str) -> std::path::PathBuf {
+    pub(crate) fn two_pools_config(
+        &self,
+        name: &str,
+        health: &str,
+        sections: &str,
+    ) -> std::path::PathBuf {
         let cfg = self.config(name, health);
         let one = "[pool]\nname = \"www.lab.test\"\nzone = \"lab.test\"\nttl = 5\nowner_id = \"wavelb-lab\"\n";
         let text = std::fs::read_to_string(&cfg).unwrap();
@@ -216,12 +227,12 @@ expect = "ping"
         self.dir.path().join(format!("{name}.log"))
     }
 
-    async fn view(&self) -> PoolView {
+    pub(crate) async fn view(&self) -> PoolView {
         let p = pool();
         classify(&p, &writer(&self.api).await.list_pool(&p).await.unwrap())
     }
 
-    async fn wait_for(
+    pub(crate) async fn wait_for(
         &self,
         what: &str,
         deadline: Duration,
@@ -257,12 +268,12 @@ expect = "ping"
     }
 }
 
-fn state(v: &PoolView, id: &str) -> (u8, u8, TargetState) {
+pub(crate) fn state(v: &PoolView, id: &str) -> (u8, u8, TargetState) {
     let t = &v.owned[id].target;
     (t.weight, t.wanted_weight, t.state)
 }
 
-fn metrics(s: &Service) -> String {
+pub(crate) fn metrics(s: &Service) -> String {
     testkit::http_get(&format!("http://{}/metrics", s.field("metrics")))
 }
 
@@ -337,7 +348,7 @@ async fn targets_are_probed_at_their_private_probe_address_by_default() {
         t0.probe = Some(private.addr.ip().into());
         let mut t1 = Target::active("t1", vec!["127.0.0.42".parse().unwrap()], 20, 1);
         t1.probe = Some(other.addr.into());
-        lab_of(vec![private, other], vec![t0, t1]).await
+        lab_of(vec![private, other], vec![t0, t1], &[]).await
     }
     let lab = carrier_lab().await;
     let c = lab.controller("c1", "");
@@ -932,7 +943,7 @@ async fn a_lease_that_never_expires_is_taken_over() {
 }
 
 /// `wavelb records list --json` with `cfg`, parsed.
-fn records_json(cfg: &std::path::Path) -> serde_json::Value {
+pub(crate) fn records_json(cfg: &std::path::Path) -> serde_json::Value {
     let out = Command::new(BIN)
         .args([
             "--config",
@@ -954,7 +965,7 @@ fn records_json(cfg: &std::path::Path) -> serde_json::Value {
 
 /// Polls `records list` with `cfg` until `check` holds (20 s at most); returns that listing.
 /// The controller `c`'s metrics are shown if it never does.
-fn wait_for_tier(
+pub(crate) fn wait_for_tier(
     cfg: &std::path::Path,
     c: &Service,
     what: &str,
@@ -976,7 +987,7 @@ fn wait_for_tier(
 }
 
 /// The zones `records list` shows in the tier.
-fn tier_in(listing: &serde_json::Value) -> Vec<String> {
+pub(crate) fn tier_in(listing: &serde_json::Value) -> Vec<String> {
     listing["zones"]
         .as_array()
         .unwrap()
@@ -1567,7 +1578,7 @@ async fn hostile_set_identifiers_cannot_forge_a_health_log_line() {
         for (i, id) in (62u8..).zip(hostile_ids()) {
             records.push(Target::active(id, vec![[127, 0, 0, i].into()], 10, 1));
         }
-        let lab = lab_of(vec![live], records).await;
+        let lab = lab_of(vec![live], records, &[]).await;
         let cfg = lab.config("c1", "");
         let log = lab.log("c1");
         let _c = Service::spawn_logged(

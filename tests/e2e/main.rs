@@ -5,6 +5,7 @@
 mod agent;
 mod common;
 mod health;
+mod iam;
 mod lab;
 mod probe_cli;
 mod prometheus;
