@@ -1726,7 +1726,10 @@ mod tests {
             let spec = self.tier.spec().pool_spec();
             let sets = self
                 .store
-                .list_names(&[spec.name.clone(), spec.ownership_name(), spec.leader_name()])
+                .list_names(
+                    &[spec.name.clone(), spec.ownership_name(), spec.leader_name()],
+                    registry::listing::Walk::Jump,
+                )
                 .await?;
             let now = self.clock.unix_now();
             let leads = matches!(
@@ -2216,9 +2219,10 @@ mod tests {
         }
         async fn list_names(
             &self,
-            roots: &[Fqdn],
+            names: &[Fqdn],
+            walk: registry::listing::Walk,
         ) -> Result<Vec<RecordSet>, registry::store::WriteError> {
-            self.inner.list_names(roots).await
+            self.inner.list_names(names, walk).await
         }
         async fn execute(
             &self,

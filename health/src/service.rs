@@ -631,7 +631,7 @@ impl<S: PoolStore + 'static, P: Probe> Decide for PoolsRound<'_, S, P> {
         store: &St,
         _pool: &PoolSpec,
     ) -> impl Future<Output = Result<Vec<RecordSet>, WriteError>> + Send {
-        store.list_names(self.roots)
+        store.list_names(self.roots, registry::listing::Walk::Jump)
     }
 
     /// The pools classify their own slices ([`Controller::prepare`]).

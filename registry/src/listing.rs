@@ -89,6 +89,22 @@ pub struct Span {
     out: Vec<RecordSet>,
     seen: HashSet<RecordKey>,
     pages: usize,
+    /// Whether the walk jumps over gaps ([`Walk::Jump`]).
+    jumps: bool,
+}
+
+/// How a walk crosses the names between the wanted ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Walk {
+    /// Page by page from the first wanted name until past the last: what any endpoint with
+    /// Route 53's pagination answers right, moto (and so LocalStack) included, whose
+    /// `StartRecordName` must name an existing record and whose order puts `a` before `a-b`.
+    /// One pool's names (the agent, `wavelb records`) are adjacent, so this costs nothing.
+    Follow,
+    /// Jumps over a gap of other names at a page boundary with a new request at the next wanted
+    /// name, as Route 53 answers a `StartRecordName` that names nothing (the lab resolver too):
+    /// the health controller's walk over every pool and the tier.
+    Jump,
 }
 
 /// The most pages one walk reads: 10 000 record sets (Route 53's default quota per hosted
@@ -97,7 +113,7 @@ pub const MAX_PAGES: usize = 100_000;
 
 impl Span {
     /// A walk over the record sets at exactly `names` (in any order, repeats ignored).
-    pub fn new(names: &[Fqdn]) -> Self {
+    pub fn new(names: &[Fqdn], walk: Walk) -> Self {
         let mut names: Vec<Wanted> = names
             .iter()
             .map(|n| Wanted {
@@ -114,6 +130,7 @@ impl Span {
             out: Vec::new(),
             seen: HashSet::new(),
             pages: 0,
+            jumps: walk == Walk::Jump,
         }
     }
 
@@ -142,7 +159,8 @@ impl Span {
             }
             fresh += 1;
             self.pass(&reversed(set.name.as_str()));
-            if self.names.iter().any(|n| !n.done && n.name == set.name) {
+            // Kept whatever the order said: an emulator may sort names its own way.
+            if self.names.iter().any(|n| n.name == set.name) {
                 self.out.push(set);
             }
         }
@@ -160,9 +178,12 @@ impl Span {
         }
         let next_key = reversed(&next.name);
         self.pass(&next_key);
-        // The next page starts at a wanted name (the rest of one, or the next one): follow it.
-        // Otherwise it starts in a gap: jump over it.
-        if self.names.iter().any(|n| !n.done && n.key == next_key) {
+        if self.names.iter().all(|n| n.done) {
+            return Ok(None);
+        }
+        // The next page starts at a wanted name (the rest of one, or the next one), or this walk
+        // does not jump: follow it. Otherwise it starts in a gap: jump over it.
+        if !self.jumps || self.names.iter().any(|n| !n.done && n.key == next_key) {
             return Ok(Some(next));
         }
         Ok(self.jump(Some(&next_key)))
@@ -224,7 +245,7 @@ mod tests {
         let mut sets: Vec<RecordSet> = zone.iter().map(|n| set(n)).collect();
         sets.sort_by_key(|s| reversed(s.name.as_str()));
         let roots: Vec<Fqdn> = roots.iter().map(|r| Fqdn::parse(r).unwrap()).collect();
-        let mut span = Span::new(&roots);
+        let mut span = Span::new(&roots, Walk::Jump);
         let mut requests = 0;
         let mut from = span.start();
         while let Some(f) = from {
@@ -357,7 +378,7 @@ mod tests {
         sets.push(set("a.lab.test"));
         sets.push(set("zz.lab.test"));
         sets.sort_by_key(|s| (reversed(s.name.as_str()), s.set_identifier.clone()));
-        let mut span = Span::new(&[Fqdn::parse("www.lab.test").unwrap()]);
+        let mut span = Span::new(&[Fqdn::parse("www.lab.test").unwrap()], Walk::Jump);
         let mut from = span.start();
         let mut requests = 0;
         while let Some(f) = from {
@@ -387,7 +408,7 @@ mod tests {
 
     #[test]
     fn a_page_with_nothing_new_is_an_error_not_a_loop() {
-        let mut span = Span::new(&[Fqdn::parse("lab.test").unwrap()]);
+        let mut span = Span::new(&[Fqdn::parse("lab.test").unwrap()], Walk::Follow);
         let from = span.start().unwrap();
         let page = vec![set("a.lab.test")];
         assert!(span.page(page.clone(), Some(from.clone()), true).is_ok());
@@ -395,5 +416,61 @@ mod tests {
             span.page(page, Some(from), true),
             Err(ListingError::NoProgress("lab.test.".into()))
         );
+    }
+
+    /// moto (and so LocalStack) answers a start name that does not exist with an empty page
+    /// and sorts `_wavelb` before `_wavelb-leader`: a following walk from the first name reads
+    /// every wanted set in whatever order it comes.
+    #[test]
+    fn a_following_walk_reads_an_emulators_order() {
+        let zone = [
+            "lab.test",
+            "www.lab.test",
+            "0c1.www.lab.test",
+            "0c2.www.lab.test",
+            "0c3.www.lab.test",
+            "_wavelb.www.lab.test",
+            "_wavelb-leader.www.lab.test",
+            "zz.lab.test",
+        ];
+        let sets: Vec<RecordSet> = zone.iter().map(|n| set(n)).collect();
+        let wanted: Vec<Fqdn> = [
+            "www.lab.test",
+            "_wavelb.www.lab.test",
+            "_wavelb-leader.www.lab.test",
+        ]
+        .iter()
+        .map(|n| Fqdn::parse(n).unwrap())
+        .collect();
+        for page in 1..=4 {
+            let mut span = Span::new(&wanted, Walk::Follow);
+            let mut from = span.start();
+            let mut requests = 0;
+            while let Some(f) = from {
+                requests += 1;
+                assert!(requests < 20);
+                // Starts only at an exact name, in moto's order.
+                let at = sets.iter().position(|s| s.name.as_str() == f.name).unwrap();
+                let end = (at + page).min(sets.len());
+                let next = sets.get(end).map(|s| ListFrom::at(&s.name));
+                from = span
+                    .page(sets[at..end].to_vec(), next, end < sets.len())
+                    .unwrap();
+            }
+            let read: Vec<String> = span
+                .finish()
+                .iter()
+                .map(|s| s.name.without_dot().to_owned())
+                .collect();
+            assert_eq!(
+                read,
+                [
+                    "www.lab.test",
+                    "_wavelb.www.lab.test",
+                    "_wavelb-leader.www.lab.test"
+                ],
+                "pages of {page}"
+            );
+        }
     }
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::listing::{ListFrom, Span, reversed};
+use crate::listing::{ListFrom, Span, Walk, reversed};
 use crate::model::{Change, RecordSet};
 use crate::name::Fqdn;
 use crate::plan::{BatchLimits, Plan};
@@ -154,8 +154,8 @@ impl MemoryStore {
 impl PoolStore for MemoryStore {
     /// Serves the walk page by page from the zone in Route 53's listing order, each page a
     /// request (counted, and throttled when injected).
-    async fn list_names(&self, names: &[Fqdn]) -> Result<Vec<RecordSet>, WriteError> {
-        let mut span = Span::new(names);
+    async fn list_names(&self, names: &[Fqdn], walk: Walk) -> Result<Vec<RecordSet>, WriteError> {
+        let mut span = Span::new(names, walk);
         let mut from = span.start();
         while let Some(start) = from {
             self.maybe_throttle().await;

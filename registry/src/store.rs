@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::listing::Walk;
 use crate::model::{PoolSpec, RecordSet};
 use crate::name::Fqdn;
 use crate::plan::{GroupTooLarge, Plan};
@@ -117,7 +118,7 @@ pub trait PoolStore: Send + Sync {
     ) -> impl Future<Output = Result<Vec<RecordSet>, WriteError>> + Send {
         async move {
             let names = [pool.name.clone(), pool.ownership_name(), pool.leader_name()];
-            self.list_names(&names).await
+            self.list_names(&names, Walk::Follow).await
         }
     }
 
@@ -126,6 +127,7 @@ pub trait PoolStore: Send + Sync {
     fn list_names(
         &self,
         names: &[Fqdn],
+        walk: Walk,
     ) -> impl Future<Output = Result<Vec<RecordSet>, WriteError>> + Send;
 
     /// Submits every batch of `plan`, in order (waiting for INSYNC after each when the store is

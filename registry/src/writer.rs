@@ -13,7 +13,7 @@ use aws_smithy_types::error::display::DisplayErrorContext;
 
 use crate::config::{Route53Config, ZoneRef};
 use crate::limiter::TokenBucket;
-use crate::listing::{ListFrom, Span};
+use crate::listing::{ListFrom, Span, Walk};
 use crate::metrics::{RequestLabels, RetryLabels, WriterMetrics};
 use crate::model::{PoolSpec, RecordSet};
 use crate::name::Fqdn;
@@ -185,8 +185,12 @@ impl Writer {
 
     /// Lists every record set at exactly `names` in one walk over the zone's listing ([`Span`]:
     /// adjacent names share pages, a gap at a page boundary costs one request at the next name).
-    pub async fn list_names(&self, names: &[Fqdn]) -> Result<Vec<RecordSet>, WriteError> {
-        let mut span = Span::new(names);
+    pub async fn list_names(
+        &self,
+        names: &[Fqdn],
+        walk: Walk,
+    ) -> Result<Vec<RecordSet>, WriteError> {
+        let mut span = Span::new(names, walk);
         let mut from = span.start();
         while let Some(start) = from {
             let page = self
@@ -467,8 +471,8 @@ fn xml_messages(body: &str) -> Vec<String> {
 }
 
 impl PoolStore for Writer {
-    async fn list_names(&self, names: &[Fqdn]) -> Result<Vec<RecordSet>, WriteError> {
-        Writer::list_names(self, names).await
+    async fn list_names(&self, names: &[Fqdn], walk: Walk) -> Result<Vec<RecordSet>, WriteError> {
+        Writer::list_names(self, names, walk).await
     }
 
     async fn execute(&self, plan: &Plan) -> Result<Vec<Submitted>, WriteError> {
