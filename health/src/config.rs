@@ -199,6 +199,13 @@ impl HealthConfig {
                 "expected at least 100ms",
             ));
         }
+        if self.lease_ttl < Duration::from_secs(2) {
+            return Err(ConfigError::new(
+                "health.lease_ttl",
+                ms(self.lease_ttl),
+                "expected at least 2s (its expiry is written in whole seconds)",
+            ));
+        }
         if self.lease_ttl > Duration::from_secs(1800) {
             return Err(ConfigError::new(
                 "health.lease_ttl",

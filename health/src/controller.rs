@@ -2468,6 +2468,15 @@ mod tests {
                 && logs.count("what=\"health record\"") >= 1,
             "the refusal is logged with its pool"
         );
+        // The refused health records are not asked for again every round (for 5 minutes).
+        let refused = |c: registry::memory::Calls| c.batches - c.accepted;
+        let before = refused(store.calls());
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        assert_eq!(
+            refused(store.calls()),
+            before,
+            "no refused batch in a minute of rounds"
+        );
         service.stop().await;
     }
 }

@@ -51,6 +51,8 @@ pub struct LeaseKeeper {
     /// The guard the round's first write carries (from the listing: a takeover, or the lease
     /// as listed); later writes renew from `held`.
     next: Option<Guard>,
+    /// When the last guard was built (its expiry counts from then).
+    built: Option<Instant>,
 }
 
 impl LeaseKeeper {
@@ -62,6 +64,7 @@ impl LeaseKeeper {
             ttl: ttl.max(1),
             held: None,
             next: None,
+            built: None,
         }
     }
 
@@ -172,7 +175,17 @@ impl LeaseKeeper {
     /// The guard of this controller's next write at `now`: the one the listing gave, else a
     /// renewal of the lease as held. `None` when it may not write.
     pub fn guard(&mut self, now: u64) -> Option<Guard> {
-        self.next.take().or_else(|| self.renewal(now))
+        let read = match self.next.take() {
+            Some(listed) => listed.read,
+            None => Some(self.held.as_ref()?.0.clone()),
+        };
+        // The expiry written is `now + ttl`: the lease's age counts from here, not from when
+        // the write (retried under throttling, say) comes back.
+        self.built = Some(Instant::now());
+        Some(Guard {
+            read,
+            write: self.renewed(now),
+        })
     }
 
     /// Writes `plan` with the lease's compare-and-swap in every batch. A conflict forgets the
@@ -217,11 +230,9 @@ impl LeaseKeeper {
         if self.held.is_none() {
             tracing::info!(name = %self.spec.name, controller = %self.me, "took the leader lease");
         }
-        // Counted from a second before now: the expiry was written in whole seconds, before
-        // the request went out.
-        let since = Instant::now()
-            .checked_sub(Duration::from_secs(1))
-            .unwrap_or_else(Instant::now);
+        // Counted from a second before the guard was built: its expiry is in whole seconds.
+        let built = self.built.take().unwrap_or_else(Instant::now);
+        let since = built.checked_sub(Duration::from_secs(1)).unwrap_or(built);
         self.held = Some((guard.write.clone(), Some(since)));
     }
 

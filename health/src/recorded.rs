@@ -76,7 +76,15 @@ pub fn foreign(pool: &PoolSpec, sets: &[RecordSet]) -> Option<String> {
         [one] if one.set_identifier.is_some() || one.routing_note().is_some() => {
             Some("a weighted or routed TXT record set".into())
         }
-        [one] => decode(pool, one).err(),
+        // Ours if it parses, whatever its MAC: a record signed with a rotated key is replaced.
+        [one] => decode(
+            &PoolSpec {
+                ownership_key: None,
+                ..pool.clone()
+            },
+            one,
+        )
+        .err(),
         _ => Some(format!("{} TXT record sets", at.len())),
     }
 }
@@ -160,9 +168,10 @@ pub fn read(pool: &PoolSpec, sets: &[RecordSet], now: u64) -> Result<Option<Zone
 }
 
 /// The change group that records `health` for `pool` at `now`, replacing the record as listed
-/// in `sets`. A record lives two lease TTLs (`ttl` seconds each); `None` when the record already
-/// says so and has more than one TTL left, or has not expired and `refresh` is false (nothing
-/// else is written: the lease renewals, at least one per TTL, refresh it for free).
+/// in `sets`. A record lives four lease TTLs (`ttl` seconds each: longer than the listings'
+/// longest back-off, 8 polls, with a lease at least two polls long); `None` when the record
+/// already says so and has more than two TTLs left, or has not expired and `refresh` is false
+/// (nothing else is written: the rounds that renew the lease refresh it for free).
 pub fn update(
     pool: &PoolSpec,
     sets: &[RecordSet],
@@ -178,7 +187,7 @@ pub fn update(
     let current = find(pool, sets);
     let believed = current.and_then(|s| decode(pool, s).ok());
     let same = believed.is_some_and(|r| r.health == health && r.expires > now);
-    let fresh = believed.is_some_and(|r| r.expires.saturating_sub(now) > ttl);
+    let fresh = believed.is_some_and(|r| r.expires.saturating_sub(now) > ttl.saturating_mul(2));
     if same && (fresh || !refresh) {
         return None;
     }
@@ -189,7 +198,7 @@ pub fn update(
         .chain([Change::create(record(
             pool,
             health,
-            now.saturating_add(ttl.saturating_mul(2)),
+            now.saturating_add(ttl.saturating_mul(4)),
         ))])
         .collect();
     Some(ChangeGroup {
@@ -275,18 +284,23 @@ mod tests {
         // Nothing recorded: written.
         let g = update(&p, &[], H, 1_000, 30, false).unwrap();
         assert_eq!(g.changes.len(), 1);
-        let sets = vec![record(&p, H, 1_060)];
-        // Same counts, more than a TTL left: nothing, whatever else is written.
+        let sets = vec![record(&p, H, 1_120)];
+        // Same counts, more than two TTLs left: nothing, whatever else is written.
         assert!(update(&p, &sets, H, 1_010, 30, true).is_none());
-        // Same counts, less than a TTL left: refreshed only when a batch goes anyway.
-        assert!(update(&p, &sets, H, 1_040, 30, false).is_none());
-        let g = update(&p, &sets, H, 1_040, 30, true).unwrap();
+        // Same counts, less than two TTLs left: refreshed only when a batch goes anyway.
+        assert!(update(&p, &sets, H, 1_070, 30, false).is_none());
+        let g = update(&p, &sets, H, 1_070, 30, true).unwrap();
         assert_eq!(g.changes.len(), 2, "an exact DELETE of the record as read");
         // New counts: written at once.
         let worse = ZoneHealth { healthy: 0, ..H };
         assert!(update(&p, &sets, worse, 1_001, 30, false).is_some());
         // Expired: written again even with the same counts.
-        assert!(update(&p, &sets, H, 1_061, 30, false).is_some());
+        assert!(update(&p, &sets, H, 1_121, 30, false).is_some());
+        // Signed with a key since rotated: ours still, replaced.
+        let keyed = pool(true);
+        let old = vec![record(&pool(false), H, 1_120)];
+        assert!(foreign(&keyed, &old).is_none());
+        assert!(update(&keyed, &old, H, 1_010, 30, false).is_some());
         // Someone else's record there (weighted, or not ours): never replaced or deleted.
         let mut weighted = record(&p, H, 1_060);
         weighted.set_identifier = Some("x".into());

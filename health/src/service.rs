@@ -46,6 +46,9 @@ use registry::metrics::PoolLabels;
 /// The longest spacing of scheduled listings under throttling, in `poll_interval`s.
 pub const MAX_BACKOFF: u32 = 8;
 
+/// How long a pool's health record Route 53 refused for good is left out of the rounds.
+pub const RETRY_REFUSED: Duration = Duration::from_secs(300);
+
 /// The shortest time between two rounds a verdict change triggers. The first change is written
 /// at once; the changes that follow within this time (a zone's targets failing one by one over
 /// a probe interval) share the next round, so a zone of a hundred dying targets costs a few
@@ -79,6 +82,9 @@ pub struct Service<S, P> {
     reread: bool,
     /// The recorded pools whose record was not believed at the last read (warned about once).
     unbelieved: std::collections::HashSet<Fqdn>,
+    /// The pools whose health record Route 53 refused for good (a zone at its quota), and
+    /// when: not asked again for [`RETRY_REFUSED`].
+    refused_health: HashMap<Fqdn, Instant>,
 }
 
 /// Where the one lease of a service lives: at the tier's name when there is a tier (so
@@ -131,6 +137,7 @@ impl<S: PoolStore + 'static, P: Probe> Service<S, P> {
             renew_pause: None,
             reread: false,
             unbelieved: std::collections::HashSet::new(),
+            refused_health: HashMap::new(),
         })
     }
 
@@ -466,7 +473,12 @@ impl<S: PoolStore + 'static, P: Probe> Service<S, P> {
         let mut plan = Plan::default();
         if leads {
             let going = renew || plans.iter().any(|g| !g.is_empty());
+            self.refused_health
+                .retain(|_, at| at.elapsed() < RETRY_REFUSED);
             for ((p, h), groups) in self.pools.iter().zip(&health).zip(&mut plans) {
+                if self.refused_health.contains_key(&p.pool().name) {
+                    continue;
+                }
                 if let Some(h) = h
                     && let Some(g) = recorded::update(p.pool(), sets, *h, now, ttl, going)
                 {
@@ -516,16 +528,28 @@ impl<S: PoolStore + 'static, P: Probe> Service<S, P> {
                     groups,
                     ..Plan::default()
                 };
-                match self.lease.execute(&*self.store, plan, decided.now).await {
+                match self
+                    .lease
+                    .execute(&*self.store, plan, self.clock.unix_now())
+                    .await
+                {
                     Ok(_) if is_targets => p.collected(collected),
                     Ok(_) => {}
-                    Err(WriteError::Rejected { messages }) => tracing::error!(
-                        pool = %p.pool().name,
-                        what,
-                        ?messages,
-                        "Route 53 refused this pool's changes for a reason re-reading cannot fix; \
-                         the other changes go on without them"
-                    ),
+                    Err(WriteError::Rejected { messages }) => {
+                        if !is_targets {
+                            self.refused_health
+                                .insert(p.pool().name.clone(), Instant::now());
+                        }
+                        tracing::error!(
+                            pool = %p.pool().name,
+                            what,
+                            ?messages,
+                            retry_after_secs = RETRY_REFUSED.as_secs(),
+                            "Route 53 refused this pool's changes for a reason re-reading cannot \
+                             fix; the other changes go on without them (a health record is tried \
+                             again after retry_after_secs)"
+                        );
+                    }
                     Err(WriteError::Conflict { .. }) => {
                         self.reread = true;
                         return Ok(false);

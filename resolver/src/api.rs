@@ -385,8 +385,8 @@ impl<'p> Operation<'p> {
     /// The resource an IAM policy is evaluated on, as the Service Authorization Reference lists
     /// it for the action ("Actions, resources, and condition keys for Amazon Route 53"): the
     /// hosted zone, change or health check ARN the path names, or `*` for an action without
-    /// resource-level permissions. `ListTagsForResources` names its resources in the body; the
-    /// lab evaluates it on `*`.
+    /// resource-level permissions. `ListTagsForResources` names its resources in the body: it is
+    /// evaluated on each of them ([`dispatch`]), `*` here.
     fn resource(self) -> String {
         let arn = |kind: &str, id: &str| format!("arn:aws:route53:::{kind}/{id}");
         match self {
@@ -462,8 +462,25 @@ async fn dispatch(
                 Err(e) => return (operation.name(), Err(e)),
             }
         }
-        if let Err(e) = authorize(shared, policy, key, operation, batch.as_ref()) {
-            return (operation.name(), Err(e));
+        // ListTagsForResources is allowed only when every resource its body names is (at most
+        // the operation's 10: a longer list is refused by the operation, reading nothing).
+        let resources = match operation {
+            Operation::ListTagsForResources { kind } => {
+                match parse_body(body, xml::parse_resource_ids).await {
+                    Ok(ids) => ids
+                        .iter()
+                        .take(10)
+                        .map(|id| format!("arn:aws:route53:::{kind}/{id}"))
+                        .collect(),
+                    Err(e) => return (operation.name(), Err(e)),
+                }
+            }
+            _ => vec![operation.resource()],
+        };
+        for resource in &resources {
+            if let Err(e) = authorize(shared, policy, key, operation, resource, batch.as_ref()) {
+                return (operation.name(), Err(e));
+            }
         }
     }
     if let Some(limiter) = &shared.rate_limit {
@@ -523,14 +540,14 @@ fn authorize(
     policy: &iam::Policy,
     key: &str,
     operation: Operation<'_>,
+    resource: &str,
     batch: Option<&xml::ChangeBatch>,
 ) -> Result<(), ApiError> {
     let action = format!("route53:{}", operation.name());
-    let resource = operation.resource();
     let changes = batch.map(|b| iam::ChangeContext::of(&b.changes));
     let request = iam::Request {
         action: &action,
-        resource: &resource,
+        resource,
         changes: changes.as_ref(),
     };
     let decision = policy.evaluate(&request);

@@ -405,3 +405,39 @@ async fn a_controller_without_a_tier_runs_under_the_shipped_policy_with_nothing_
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(!text.contains("AccessDenied"), "{text}");
 }
+
+/// Review finding: ListTagsForResources names its resources in its body; a key is allowed it
+/// only for every hosted zone it names. A policy that allows everything but denies it on this
+/// zone: asking for this zone's tags (alone, or among others) is AccessDenied; asking for
+/// another zone's passes the policy (and finds no such zone).
+#[tokio::test(flavor = "multi_thread")]
+async fn list_tags_for_resources_is_held_to_every_zone_it_names() {
+    let keys = Keys::new().await;
+    let policy = format!(
+        r#"{{"Version": "2012-10-17", "Statement": [
+            {{"Effect": "Allow", "Action": "route53:*", "Resource": "*"}},
+            {{"Effect": "Deny", "Action": "route53:ListTagsForResources",
+              "Resource": "arn:aws:route53:::hostedzone/{}"}}]}}"#,
+        keys.zone
+    );
+    let args = keys
+        .resolver_args(&policy, &keys.health_policy(&["www.lab.test"], None))
+        .await;
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let resolver = testkit::process::resolver(BIN, &args);
+    let api = resolver.field("api_url");
+    let other = change_as(&api, AGENT_KEY, "ZNOSUCHZONE", &["TAGS"]);
+    assert_eq!(other["code"], "NoSuchHostedZone", "{other}");
+    for ids in [keys.zone.clone(), format!("ZNOSUCHZONE,{}", keys.zone)] {
+        let denied_now = change_as(&api, AGENT_KEY, &ids, &["TAGS"]);
+        assert_eq!(denied_now["code"], "AccessDenied", "{ids}: {denied_now}");
+        assert!(
+            denied_now["message"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("arn:aws:route53:::hostedzone/{}", keys.zone)),
+            "{denied_now}"
+        );
+    }
+    assert_eq!(denied(&resolver), 2.0);
+}

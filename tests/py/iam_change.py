@@ -2,7 +2,9 @@
 one JSON line: {"code": "OK"} or {"code": ..., "message": ..., "status": ...}.
 
 Usage: python iam_change.py API_URL ACCESS_KEY_ID SECRET ZONE_ID ACTION:NAME:TYPE...
-(each change one argument; an A record gets 192.0.2.1, any other type a TXT value)
+(each change one argument; an A record gets 192.0.2.1, any other type a TXT value), or
+       python iam_change.py API_URL ACCESS_KEY_ID SECRET ZONE_ID[,ZONE_ID...] TAGS
+(one ListTagsForResources of those hosted zones instead).
 """
 import json
 import sys
@@ -13,7 +15,7 @@ from botocore.exceptions import ClientError
 
 URL, KEY, SECRET, ZONE = sys.argv[1:5]
 changes = []
-for spec in sys.argv[5:]:
+for spec in [a for a in sys.argv[5:] if a != "TAGS"]:
     action, name, rtype = spec.split(":")
     value = "192.0.2.1" if rtype == "A" else '"iam-check"'
     changes.append({
@@ -29,7 +31,10 @@ client = boto3.client(
     config=Config(retries={"max_attempts": 1}),
 )
 try:
-    client.change_resource_record_sets(HostedZoneId=ZONE, ChangeBatch={"Changes": changes})
+    if sys.argv[5:] == ["TAGS"]:
+        client.list_tags_for_resources(ResourceType="hostedzone", ResourceIds=ZONE.split(","))
+    else:
+        client.change_resource_record_sets(HostedZoneId=ZONE, ChangeBatch={"Changes": changes})
     print(json.dumps({"code": "OK"}))
 except ClientError as e:
     print(json.dumps({
