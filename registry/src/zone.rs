@@ -280,7 +280,9 @@ impl ZoneRecords {
     }
 }
 
-fn validate_input(changes: &[Change]) -> Result<(), ChangeError> {
+/// Route 53's input checks of a batch as a whole (its size limits) before any record is looked
+/// at: the lab resolver runs them before it evaluates a policy over the batch's names.
+pub fn validate_input(changes: &[Change]) -> Result<(), ChangeError> {
     if changes.is_empty() {
         return Err(ChangeError::InvalidInput(
             "1 validation error detected: Value '[]' at 'changeBatch.changes' failed to satisfy constraint: Member must have length greater than or equal to 1".into(),

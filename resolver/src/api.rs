@@ -458,7 +458,12 @@ async fn dispatch(
     {
         if let Operation::ChangeResourceRecordSets { .. } = operation {
             match parse_body(body, xml::parse_change_batch).await {
-                Ok(b) => batch = Some(b),
+                // Within Route 53's batch limits first (1 000 changes and records, 32 000
+                // characters), so a policy's evaluation is bounded by them.
+                Ok(b) => match registry::zone::validate_input(&b.changes) {
+                    Ok(()) => batch = Some(b),
+                    Err(e) => return (operation.name(), Err(StoreError::Change(e).into())),
+                },
                 Err(e) => return (operation.name(), Err(e)),
             }
         }
