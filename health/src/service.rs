@@ -49,12 +49,6 @@ pub const MAX_BACKOFF: u32 = 8;
 /// How long a pool's health record Route 53 refused for good is left out of the rounds.
 pub const RETRY_REFUSED: Duration = Duration::from_secs(300);
 
-/// The shortest time between two rounds a verdict change triggers. The first change is written
-/// at once; the changes that follow within this time (a zone's targets failing one by one over
-/// a probe interval) share the next round, so a zone of a hundred dying targets costs a few
-/// rounds, not a hundred.
-pub const MIN_ROUND_GAP: Duration = Duration::from_secs(1);
-
 /// At most one warning about implausible leases per this interval (every one is counted in
 /// `wavelb_health_lease_implausible_total`).
 const LEASE_WARN_EVERY: Duration = Duration::from_secs(60);
@@ -210,7 +204,7 @@ impl<S: PoolStore + 'static, P: Probe> Service<S, P> {
                     // Only a leader writes what a verdict changes: a follower waits for its
                     // scheduled round (its decisions are for its gauges).
                     if urgent && self.lease.leads() {
-                        match last_urgent.map(|at| at + MIN_ROUND_GAP) {
+                        match last_urgent.map(|at| at + self.round_gap()) {
                             Some(gap) if gap > Instant::now() => next_round = next_round.min(gap),
                             _ => {
                                 round_now = true;
@@ -253,7 +247,7 @@ impl<S: PoolStore + 'static, P: Probe> Service<S, P> {
             next_round = Instant::now() + self.cfg.poll_interval * self.backoff;
             // After a conflict, read again soon: verdict changes wait for a leader's round.
             if std::mem::take(&mut self.reread) {
-                next_round = next_round.min(Instant::now() + MIN_ROUND_GAP);
+                next_round = next_round.min(Instant::now() + self.round_gap());
             }
             // A follower reads again as soon as the lease it follows lapses.
             if let Some(until) = self.follow_until {
@@ -267,6 +261,15 @@ impl<S: PoolStore + 'static, P: Probe> Service<S, P> {
         if let Some(t) = &self.tier {
             t.set_leader(false);
         }
+    }
+
+    /// The shortest time between two rounds a verdict change triggers: `fast_interval`, the
+    /// pace of a failing target's probes. The first change is written at once; the changes
+    /// that follow within it (a zone's targets failing one by one over a probe interval) share
+    /// the next round, so a zone of a hundred dying targets costs about interval /
+    /// fast_interval rounds (4 by default), not a hundred.
+    fn round_gap(&self) -> Duration {
+        self.cfg.fast_interval()
     }
 
     /// The instant of tokio's clock when the wall clock reads `unix` (now if past).
