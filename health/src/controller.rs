@@ -25,7 +25,7 @@ use crate::metrics::{
     DirectionLabels, FailureLabels, HealthMetrics, KindLabels, ProbeLabels, TargetLabels,
 };
 use crate::readmit::Readmission;
-use crate::tier::ZoneHealth;
+use crate::tier::{MinHealthy, ZoneHealth};
 use crate::witness::Witness;
 use probe::state::{Health, TargetHealth, Thresholds, Transition};
 use probe::{ProbeKind, ProbeResult, Prober};
@@ -108,10 +108,22 @@ pub struct Controller<P = Prober> {
     /// When the earliest re-admission hold of a target that passes its probes ends (set by
     /// each round).
     release_at: Option<Instant>,
-    /// True when a zone tier counts this pool's health: every verdict change is news.
-    reports_to_tier: bool,
+    /// The zone tier's `min_healthy` when a tier counts this pool's health.
+    tier_need: Option<MinHealthy>,
     /// How many quarantines the fraction guard held back in the last round (0: no panic).
     panic_withheld: usize,
+}
+
+/// How soon a probe result needs a round ([`Controller::observe`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Urgency {
+    /// Nothing to write: the next scheduled round will do.
+    None,
+    /// A verdict to write soon: the changes within `fast_interval` of the last round a change
+    /// triggered share the next one.
+    Soon,
+    /// A verdict that moves the zone tier: a round at once.
+    Now,
 }
 
 /// What one pool decided in a round.
@@ -159,7 +171,7 @@ impl<P: Probe> Controller<P> {
             witness: Witness::default(),
             foreign: ForeignWatch::default(),
             release_at: None,
-            reports_to_tier: false,
+            tier_need: None,
             panic_withheld: 0,
         }
     }
@@ -174,9 +186,10 @@ impl<P: Probe> Controller<P> {
         self.index = index;
     }
 
-    /// Marks the pool as one a zone tier counts: every verdict change triggers a round.
-    pub(crate) fn report_to_tier(&mut self) {
-        self.reports_to_tier = true;
+    /// Marks the pool as one a zone tier counts against `need`: every verdict change triggers a
+    /// round, at once when it moves the zone in or out ([`Urgency::Now`]).
+    pub(crate) fn report_to_tier(&mut self, need: MinHealthy) {
+        self.tier_need = Some(need);
     }
 
     /// When the earliest re-admission hold ends, if any target is held.
@@ -218,11 +231,12 @@ impl<P: Probe> Controller<P> {
         }
     }
 
-    /// Feeds one probe result into the target's state machine. True when the verdict changed in
-    /// a way the pool may have to follow at once: to unhealthy, or back from unhealthy. A first
-    /// verdict of healthy (every target, once, after a start) waits for the next round, unless
-    /// the pool reports to the zone tier.
-    pub(crate) fn observe(&mut self, obs: Observation) -> bool {
+    /// Feeds one probe result into the target's state machine; says how soon the verdict it
+    /// changed needs a round. A change to or from unhealthy is [`Urgency::Soon`]; so is every
+    /// change in a pool the zone tier counts. A first verdict of healthy (every target, once,
+    /// after a start) otherwise waits for the next round. A change that moves the tier is
+    /// [`Urgency::Now`] ([`Controller::moves_tier`]).
+    pub(crate) fn observe(&mut self, obs: Observation) -> Urgency {
         let kind = self.prober.kind().as_str();
         let outcome = if obs.result.healthy {
             "healthy"
@@ -259,10 +273,10 @@ impl<P: Probe> Controller<P> {
         );
         let pool = self.pool.name.without_dot().to_owned();
         let Some(t) = self.targets.get_mut(&obs.id) else {
-            return false;
+            return Urgency::None;
         };
         if t.generation != obs.generation {
-            return false;
+            return Urgency::None;
         }
         if t.recent.len() == RECENT {
             t.recent.pop_front();
@@ -280,7 +294,7 @@ impl<P: Probe> Controller<P> {
             })
             .set(t.health.state().gauge());
         let Some(Transition { from, to }) = transition else {
-            return false;
+            return Urgency::None;
         };
         let recent: Vec<String> = t
             .recent
@@ -317,7 +331,37 @@ impl<P: Probe> Controller<P> {
         }
         // The zone tier counts every verdict (a first healthy one included): its round must see
         // the pool's health as soon as it changes.
-        to == Health::Unhealthy || from == Health::Unhealthy || self.reports_to_tier
+        match self.tier_need {
+            Some(need) if self.moves_tier(need, from, to) => Urgency::Now,
+            Some(_) => Urgency::Soon,
+            None if to == Health::Unhealthy || from == Health::Unhealthy => Urgency::Soon,
+            None => Urgency::None,
+        }
+    }
+
+    /// True when a verdict change from `from` to `to` (already applied) changes the zone tier's
+    /// view of the pool: its health became known (the last target left `Unknown`), or the count
+    /// of healthy targets crossed `need`. At most a few such changes per zone and episode,
+    /// bounded by `rise`, `fall` and the re-admission back-off, so each may cost a round.
+    fn moves_tier(&self, need: MinHealthy, from: Health, to: Health) -> bool {
+        let count = |h: Health| {
+            self.targets
+                .values()
+                .filter(|t| t.health.state() == h)
+                .count()
+        };
+        if from == Health::Unknown && count(Health::Unknown) == 0 {
+            return true;
+        }
+        let healthy = count(Health::Healthy);
+        let before =
+            healthy + usize::from(from == Health::Healthy) - usize::from(to == Health::Healthy);
+        let zone = |healthy| ZoneHealth {
+            healthy,
+            total: self.targets.len(),
+            records: 0,
+        };
+        need.met(zone(before)) != need.met(zone(healthy))
     }
 
     /// Where `owned` is probed.
@@ -1967,6 +2011,88 @@ mod tests {
             published(&store).len() == 1
         })
         .await;
+        service.stop().await;
+    }
+
+    /// Issue 25: a zone crossing `min_healthy` moves the tier at once. The verdict changes that
+    /// follow a round within `fast_interval` share the next round (a dying zone of a hundred
+    /// targets costs a few rounds), but not the one that takes a zone out. Boston's ten targets
+    /// die together; their verdicts come 50–150 ms apart (the probes are spread over the
+    /// interval). The first is written at once. The second takes the zone below `min_healthy`
+    /// (90 %: 9 of 10), and Boston leaves the tier at the same instant, not after the gap (New
+    /// York's two targets stay healthy).
+    #[tokio::test(start_paused = true)]
+    async fn a_zone_crossing_min_healthy_moves_the_tier_at_once() {
+        use registry::tier::classify as tier_view;
+
+        let store = Arc::new(MemoryStore::new(Fqdn::parse("example.com").unwrap()));
+        let pools = zone_pools(&["bos", "nyc"]);
+        register(&store, &pools[0], 1..=10).await;
+        register(&store, &pools[1], 11..=12).await;
+        let metrics = HealthMetrics::register(&mut Registry::default());
+        let (spec, tier) = tier_of(&pools, "min_healthy = \"90%\"", &metrics);
+        let script = Arc::new(Script::default());
+        let service = spawn_service(
+            &store,
+            &pools,
+            Some(tier),
+            Vec::new(),
+            &script,
+            "c-a",
+            &metrics,
+        );
+        let in_tier = |store: &MemoryStore| {
+            tier_view(&spec, &store.sets())
+                .published()
+                .any(|z| z == "bos")
+        };
+        within(Duration::from_secs(20), "bos in the tier", || {
+            in_tier(&store)
+        })
+        .await;
+        let down = || {
+            (1..=10)
+                .filter(|i| {
+                    let labels = TargetLabels {
+                        pool: pools[0].name.without_dot().to_owned(),
+                        target: format!("i-{i}"),
+                    };
+                    metrics.target_healthy.get_or_create(&labels).get() == Health::Unhealthy.gauge()
+                })
+                .count()
+        };
+        for i in 1..=10 {
+            script.set(ip(i), false);
+        }
+        // Every millisecond of virtual time: when the first and the second verdicts changed, and
+        // when Boston left.
+        let started = Instant::now();
+        let (mut first, mut second) = (None, None);
+        let left = loop {
+            let n = down();
+            if n >= 1 {
+                first.get_or_insert_with(Instant::now);
+            }
+            if n >= 2 {
+                second.get_or_insert_with(Instant::now);
+            }
+            if !in_tier(&store) {
+                break Instant::now();
+            }
+            assert!(started.elapsed() < Duration::from_secs(5), "bos never left");
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        };
+        let (first, second) = (first.unwrap(), second.unwrap());
+        assert!(
+            second - first < config("").fast_interval(),
+            "the second verdict came {:?} after the first: the gap is not under test",
+            second - first
+        );
+        assert!(
+            left - second <= Duration::from_millis(2),
+            "bos left {:?} after the verdict that took it below min_healthy",
+            left - second
+        );
         service.stop().await;
     }
 

@@ -34,7 +34,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::config::HealthConfig;
-use crate::controller::{Controller, Observation, Probe};
+use crate::controller::{Controller, Observation, Probe, Urgency};
 use crate::leader::{LeaseKeeper, Standing};
 use crate::lease::{self, Lease};
 use crate::metrics::HealthMetrics;
@@ -108,11 +108,12 @@ impl<S: PoolStore + 'static, P: Probe> Service<S, P> {
         let spec = lease_spec(&specs, tier.as_ref()).ok_or(NoLease)?;
         for (i, p) in pools.iter_mut().enumerate() {
             p.set_index(i);
-            if tier
+            if let Some(need) = tier
                 .as_ref()
-                .is_some_and(|t| t.spec().members.iter().any(|m| m.pool == p.pool().name))
+                .filter(|t| t.spec().members.iter().any(|m| m.pool == p.pool().name))
+                .map(TierController::min_healthy)
             {
-                p.report_to_tier();
+                p.report_to_tier(need);
             }
         }
         let lease = LeaseKeeper::new(spec, id, cfg.lease_ttl.as_secs());
@@ -194,18 +195,22 @@ impl<S: PoolStore + 'static, P: Probe> Service<S, P> {
                 () = tokio::time::sleep_until(release.unwrap_or_else(Instant::now)), if release.is_some() => round_now = true,
                 () = tokio::time::sleep_until(renew.unwrap_or_else(Instant::now)), if renew.is_some() => self.renew().await,
                 Some(obs) = rx.recv() => {
-                    let mut urgent = self.observe(obs);
+                    let mut urgency = self.observe(obs);
                     // Whatever queued up meanwhile (during the last round, say) goes into the
                     // same round: a hundred targets failing together cost one write, not a
                     // hundred rounds against Route 53's 5 requests/s.
                     while let Ok(obs) = rx.try_recv() {
-                        urgent |= self.observe(obs);
+                        urgency = urgency.max(self.observe(obs));
                     }
                     // Only a leader writes what a verdict changes: a follower waits for its
                     // scheduled round (its decisions are for its gauges).
-                    if urgent && self.lease.leads() {
+                    // A zone crossing min_healthy skips the gap: the tier's failover waits for
+                    // no other zone's changes.
+                    if urgency > Urgency::None && self.lease.leads() {
                         match last_urgent.map(|at| at + self.round_gap()) {
-                            Some(gap) if gap > Instant::now() => next_round = next_round.min(gap),
+                            Some(gap) if gap > Instant::now() && urgency < Urgency::Now => {
+                                next_round = next_round.min(gap);
+                            }
                             _ => {
                                 round_now = true;
                                 last_urgent = Some(Instant::now());
@@ -267,7 +272,8 @@ impl<S: PoolStore + 'static, P: Probe> Service<S, P> {
     /// pace of a failing target's probes. The first change is written at once; the changes
     /// that follow within it (a zone's targets failing one by one over a probe interval) share
     /// the next round, so a zone of a hundred dying targets costs about interval /
-    /// fast_interval rounds (4 by default), not a hundred.
+    /// fast_interval rounds (4 by default), not a hundred. A change that moves the zone tier (a
+    /// pool crossing `min_healthy`, [`Urgency::Now`]) skips it.
     fn round_gap(&self) -> Duration {
         self.cfg.fast_interval()
     }
@@ -283,10 +289,10 @@ impl<S: PoolStore + 'static, P: Probe> Service<S, P> {
         Some(self.renew_pause.map_or(at, |p| at.max(p)))
     }
 
-    fn observe(&mut self, obs: Observation) -> bool {
+    fn observe(&mut self, obs: Observation) -> Urgency {
         match self.pools.get_mut(obs.pool) {
             Some(p) => p.observe(obs),
-            None => false,
+            None => Urgency::None,
         }
     }
 
