@@ -104,7 +104,9 @@ enum DrainCause {
     Command,
 }
 
-/// Counts SIGTERM/SIGINT; the count is what drains (1) and skips the drain's waits (2).
+/// Counts SIGTERM/SIGINT; the count is what drains (1) and skips the drain's waits (2). Every
+/// wait reads the count since the start, so a signal that arrives while the agent is busy (a
+/// reconcile, a discovery) is acted on when it is done, never lost.
 fn signal_counter() -> watch::Receiver<u32> {
     let (tx, rx) = watch::channel(0u32);
     tokio::spawn(async move {
@@ -127,12 +129,20 @@ fn signal_counter() -> watch::Receiver<u32> {
     rx
 }
 
-/// Sleeps for `d`, or returns `false` early when a signal arrives.
+/// Sleeps for `d`; `false` at once when a signal has arrived (now or before).
 async fn sleep_or_signal(d: Duration, signals: &mut watch::Receiver<u32>) -> bool {
-    let seen = *signals.borrow();
     tokio::select! {
-        _ = tokio::time::sleep(d) => true,
-        _ = signals.wait_for(|n| *n > seen) => false,
+        biased;
+        () = signalled(signals, 1) => false,
+        () = tokio::time::sleep(d) => true,
+    }
+}
+
+/// Resolves once `count` signals have arrived since the start (at once if they have); never
+/// when signals cannot be watched.
+async fn signalled(signals: &mut watch::Receiver<u32>, count: u32) {
+    if signals.wait_for(|n| *n >= count).await.is_err() {
+        std::future::pending::<()>().await;
     }
 }
 
@@ -566,8 +576,7 @@ impl<S: PoolStore> Running<'_, S> {
                 return false;
             }
             if placement == Placement::Terminating {
-                let seen = *self.signals.borrow();
-                let _ = self.signals.wait_for(|n| *n > seen).await;
+                signalled(&mut self.signals, 1).await;
                 return false;
             }
             let poll = self.agent.cfg.notice_poll_interval;
@@ -596,9 +605,8 @@ impl<S: PoolStore> Running<'_, S> {
         ));
         let mut signals = self.signals.clone();
         let cause = loop {
-            let seen = *signals.borrow();
             tokio::select! {
-                _ = signals.wait_for(|n| *n > seen) => break DrainCause::Signal,
+                () = signalled(&mut signals, 1) => break DrainCause::Signal,
                 _ = tokio::time::sleep_until(next_reconcile) => {
                     let throttled_before = self.writer.throttled();
                     self.rediscover().await;
@@ -633,8 +641,7 @@ impl<S: PoolStore> Running<'_, S> {
                 self.agent
                     .notify
                     .status("deregistered; waiting for the instance to stop");
-                let seen = *self.signals.borrow();
-                let _ = self.signals.wait_for(|n| *n > seen).await;
+                signalled(&mut self.signals, 1).await;
                 false
             }
         }
@@ -724,8 +731,8 @@ impl<S: PoolStore> Running<'_, S> {
         self.agent.notify.status("draining");
         let deadline = tokio::time::Instant::now() + self.agent.cfg.drain_timeout;
         if !now {
-            // Any signal after the one that started the drain (if any) skips the waits.
-            let skip_after = *self.signals.borrow();
+            // A signal beyond the one that started the drain (if one did) skips the waits.
+            let skip_at = if cause == DrainCause::Signal { 2 } else { 1 };
             let phase_one = async {
                 let (submitted, ttl) = self.drain_step_one().await?;
                 if let Err(e) = self
@@ -743,7 +750,7 @@ impl<S: PoolStore> Running<'_, S> {
             tokio::select! {
                 _ = phase_one => {}
                 _ = tokio::time::sleep_until(deadline) => tracing::warn!("drain_timeout reached; deleting now"),
-                _ = signals.wait_for(|n| *n > skip_after) => tracing::warn!("second signal: deleting now"),
+                () = signalled(&mut signals, skip_at) => tracing::warn!("a further signal: deleting now"),
             }
         }
         let deleted =
@@ -963,6 +970,49 @@ mod tests {
         assert!(view(&r).owned.is_empty());
         let said = second_bed.notify.0.lock().unwrap().clone();
         assert!(said.contains(&"STOPPING".to_owned()), "{said:?}");
+    }
+
+    /// A signal that arrives while the agent is busy (here a reconcile that Route 53 throttles
+    /// for 5 s) is acted on once the reconcile is done: the agent drains and deletes its
+    /// records. Each turn of the loop used to wait for a signal beyond the count it read, so
+    /// such a signal was lost and the agent served on until it was killed.
+    #[tokio::test(start_paused = true)]
+    async fn a_signal_during_a_reconcile_still_drains() {
+        let bed = bed("reconcile_interval = \"10s\"\ndrain_timeout = \"60s\"");
+        let agent = agent(&bed);
+        let (tx, rx) = watch::channel(0);
+        let mut r = registered(&agent, rx).await;
+        r.writer.faults(|f| {
+            f.throttle_next = 1;
+            f.throttle_delay = Duration::from_secs(5);
+        });
+        let identity = Identity {
+            target_id: "i-1".into(),
+            region: None,
+            az: None,
+            addresses: r.me.addresses.clone(),
+            private_ip: None,
+        };
+        let start = TokioInstant::now();
+        // The reconcile starts 8 to 12 s in (10 s ± 20 %) and is throttled for 5 s: at 12.5 s
+        // it is under way.
+        let signal = async {
+            tokio::time::sleep(Duration::from_millis(12_500)).await;
+            tx.send_modify(|n| *n += 1);
+        };
+        let (served, ()) = tokio::join!(
+            tokio::time::timeout(Duration::from_secs(600), r.serve(&identity)),
+            signal
+        );
+        assert_eq!(served, Ok(false), "the signal was lost: no drain");
+        assert_eq!(r.writer.throttled(), 1, "the reconcile was throttled");
+        assert!(view(&r).owned.is_empty(), "deleted");
+        // The drain began when the reconcile ended (≤ 17 s) and waited out drain_timeout (60 s).
+        assert!(
+            start.elapsed() <= Duration::from_secs(77),
+            "{:?}",
+            start.elapsed()
+        );
     }
 
     /// Registration against a throttled, then conflicting store: throttles cost time and are

@@ -2,11 +2,13 @@
 //! line on stdout.
 
 use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-/// A running service; killed (SIGKILL) when dropped.
+/// A running service; killed (SIGKILL) when dropped. One started with a log prints the log's
+/// last lines when dropped by a failing test, so a failure in CI says what the service saw.
 pub struct Service {
     /// The child process.
     pub child: Child,
@@ -14,7 +16,12 @@ pub struct Service {
     pub ready: serde_json::Value,
     /// The rest of its stdout, line by line.
     pub lines: mpsc::Receiver<String>,
+    /// Where its stderr goes, when to a file.
+    log: Option<PathBuf>,
 }
+
+/// How many of a logged service's last lines a failing test prints.
+const LOG_TAIL: usize = 80;
 
 impl Service {
     /// Starts `bin args…` and waits (up to 30 s) for its JSON ready line.
@@ -23,23 +30,22 @@ impl Service {
     }
 
     /// Starts `bin args…` with its stderr (the logs) written to `log`.
-    pub fn spawn_logged(bin: &str, args: &[&str], log: &std::path::Path) -> Self {
-        let file = std::fs::File::create(log).expect("cannot create the log file");
-        Self::start(Command::new(bin).args(args).stderr(file))
+    pub fn spawn_logged(bin: &str, args: &[&str], log: &Path) -> Self {
+        Self::spawn_cmd_logged(Command::new(bin).args(args), log)
     }
 
     /// Starts a prepared command (stderr inherited) and waits for its JSON ready line.
     pub fn spawn_cmd(cmd: &mut Command) -> Self {
-        Self::start(cmd.stderr(Stdio::inherit()))
+        Self::start(cmd.stderr(Stdio::inherit()), None)
     }
 
     /// Starts a prepared command (its own environment, say) with its stderr written to `log`.
-    pub fn spawn_cmd_logged(cmd: &mut Command, log: &std::path::Path) -> Self {
+    pub fn spawn_cmd_logged(cmd: &mut Command, log: &Path) -> Self {
         let file = std::fs::File::create(log).expect("cannot create the log file");
-        Self::start(cmd.stderr(file))
+        Self::start(cmd.stderr(file), Some(log.to_owned()))
     }
 
-    fn start(cmd: &mut Command) -> Self {
+    fn start(cmd: &mut Command, log: Option<PathBuf>) -> Self {
         let mut child = cmd
             .stdout(Stdio::piped())
             .spawn()
@@ -62,6 +68,7 @@ impl Service {
             child,
             ready,
             lines,
+            log,
         }
     }
 
@@ -91,6 +98,17 @@ impl Service {
 impl Drop for Service {
     fn drop(&mut self) {
         self.kill();
+        if let Some(log) = self.log.as_deref().filter(|_| std::thread::panicking()) {
+            let text = std::fs::read_to_string(log).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            let tail = &lines[lines.len().saturating_sub(LOG_TAIL)..];
+            eprintln!(
+                "---- the last {} lines of {}:\n{}\n----",
+                tail.len(),
+                log.display(),
+                tail.join("\n")
+            );
+        }
     }
 }
 

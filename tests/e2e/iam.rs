@@ -196,10 +196,14 @@ async fn the_agent_runs_under_the_shipped_policy_and_cannot_touch_the_tier_or_an
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let bed: Bed = agent::bed(&args).await;
     let cfg = bed.config("a", "");
-    let mut a = Service::spawn_cmd(with_key(
-        Command::new(BIN).args(["-q", "--config", path(&cfg), "agent"]),
-        AGENT_KEY,
-    ));
+    // Logged, so a failure prints what the agent saw.
+    let mut a = Service::spawn_cmd_logged(
+        with_key(
+            Command::new(BIN).args(["--config", path(&cfg), "agent"]),
+            AGENT_KEY,
+        ),
+        &bed.dir.path().join("agent.log"),
+    );
 
     // Register.
     bed.wait_for("registration", Duration::from_secs(15), |v| {
