@@ -4,7 +4,9 @@
 //! - [`config`]: the `[agent]` section.
 //! - [`imds`] and [`discovery`] (EC2 through `registry::ec2`): who and where this instance is.
 //! - [`lifecycle`]: pure decisions — register, repair drift, self-quarantine, drain.
-//! - `run` (with the default `sdk` feature): the adapter that applies them over time (timers, notices, signals).
+//! - [`run`]: the adapter that applies them over time (timers, notices, signals), over any
+//!   `registry::store::PoolStore` (the binary connects the Route 53 writer and installs the
+//!   signal handlers).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -14,5 +16,4 @@ pub mod discovery;
 pub mod imds;
 pub mod lifecycle;
 pub mod metrics;
-#[cfg(feature = "sdk")]
 pub mod run;

@@ -8,15 +8,15 @@ use probe::Prober;
 use probe::state::{Health, TargetHealth, Thresholds};
 use rand::Rng;
 use registry::clock::unix_now;
-use registry::config::{PoolConfig, Route53Config};
-use registry::metrics::{PoolLabels, PoolMetrics, WriterMetrics};
+use registry::config::PoolConfig;
+use registry::metrics::{PoolLabels, PoolMetrics};
 use registry::model::{PoolSpec, RecordSet};
 use registry::plan::{Intent, plan};
 use registry::pool::PoolView;
 use registry::reconcile::{Decision, ReconcileError, Reconciled, decide_with, reconcile};
 use registry::retry::Backoff;
 use registry::store::PoolStore;
-use registry::writer::{Submitted, WriteError, Writer};
+use registry::store::{Submitted, WriteError};
 use tokio::sync::watch;
 
 use crate::config::AgentConfig;
@@ -76,16 +76,12 @@ pub enum AgentError {
 pub struct Agent<'a> {
     /// `[pool]`.
     pub pool: &'a PoolConfig,
-    /// `[route53]`.
-    pub route53: &'a Route53Config,
     /// `[agent]`.
     pub cfg: &'a AgentConfig,
     /// `[ec2]`.
     pub ec2: &'a Ec2Source,
     /// Metrics.
     pub metrics: AgentMetrics,
-    /// The writer's metrics.
-    pub writer_metrics: WriterMetrics,
     /// What the agent saw of its pool (foreign records, a TTL mismatch).
     pub pool_metrics: PoolMetrics,
     /// systemd.
@@ -102,31 +98,6 @@ enum DrainCause {
     /// Auto Scaling `Standby` or `Warmed:*`: out of service for now.
     OutOfService,
     Command,
-}
-
-/// Counts SIGTERM/SIGINT; the count is what drains (1) and skips the drain's waits (2). Every
-/// wait reads the count since the start, so a signal that arrives while the agent is busy (a
-/// reconcile, a discovery) is acted on when it is done, never lost.
-fn signal_counter() -> watch::Receiver<u32> {
-    let (tx, rx) = watch::channel(0u32);
-    tokio::spawn(async move {
-        use tokio::signal::unix::{SignalKind, signal};
-        let (Ok(mut term), Ok(mut int)) = (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::interrupt()),
-        ) else {
-            tracing::error!("cannot watch SIGTERM/SIGINT");
-            return;
-        };
-        loop {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = int.recv() => {}
-            }
-            tx.send_modify(|n| *n += 1);
-        }
-    });
-    rx
 }
 
 /// Sleeps for `d`; `false` at once when a signal has arrived (now or before).
@@ -149,7 +120,7 @@ async fn signalled(signals: &mut watch::Receiver<u32>, count: u32) {
 /// How often a write is re-read and re-decided after another writer changed the pool first.
 const CONFLICT_ATTEMPTS: u32 = 3;
 
-struct Running<'a, S: PoolStore = Writer> {
+struct Running<'a, S: PoolStore> {
     agent: &'a Agent<'a>,
     pool: PoolSpec,
     writer: S,
@@ -161,8 +132,22 @@ struct Running<'a, S: PoolStore = Writer> {
 }
 
 /// Runs the agent in `mode` until it is done. `Ok` means exit 0.
-pub async fn run(agent: &Agent<'_>, mode: Mode) -> Result<(), AgentError> {
-    let mut signals = signal_counter();
+///
+/// `signals` counts the SIGTERMs and SIGINTs since the start (the binary installs the handlers):
+/// the first drains, the second skips the drain's waits. Every wait reads the count since the
+/// start, so a signal that arrives while the agent is busy (a reconcile, a discovery) is acted on
+/// when it is done, never lost. `connect` opens the pool's hosted zone (the binary: the Route 53
+/// writer; a test: the in-memory store); it is retried with a back-off until it works.
+pub async fn run<S, E>(
+    agent: &Agent<'_>,
+    mode: Mode,
+    mut signals: watch::Receiver<u32>,
+    connect: impl AsyncFn() -> Result<S, E>,
+) -> Result<(), AgentError>
+where
+    S: PoolStore,
+    E: std::fmt::Display,
+{
     let cfg = agent.cfg;
     if !matches!(mode, Mode::Deregister { .. }) && !cfg.startup_jitter.is_zero() {
         let jitter = cfg
@@ -182,14 +167,7 @@ pub async fn run(agent: &Agent<'_>, mode: Mode) -> Result<(), AgentError> {
         .pool
         .spec(&identity.placeholders())
         .map_err(|e| AgentError::Config(e.to_string()))?;
-    let zone = agent
-        .pool
-        .zone_ref()
-        .map_err(|e| AgentError::Config(e.to_string()))?;
-    // `--once` promises INSYNC before it exits.
-    let mut route53 = agent.route53.clone();
-    route53.wait_for_insync |= mode == Mode::Once;
-    let Some(writer) = connect_until_ok(agent, &route53, &zone, &mut signals).await else {
+    let Some(writer) = connect_until_ok(agent, connect, &mut signals).await else {
         return Ok(());
     };
     let probe = cfg.probe_address(identity.private_ip);
@@ -285,15 +263,14 @@ async fn discover_until_ok(
     }
 }
 
-async fn connect_until_ok(
+async fn connect_until_ok<S, E: std::fmt::Display>(
     agent: &Agent<'_>,
-    route53: &Route53Config,
-    zone: &registry::config::ZoneRef,
+    connect: impl AsyncFn() -> Result<S, E>,
     signals: &mut watch::Receiver<u32>,
-) -> Option<Writer> {
+) -> Option<S> {
     let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(10));
     loop {
-        match Writer::connect(route53, zone, agent.writer_metrics.clone()).await {
+        match connect().await {
             Ok(w) => return Some(w),
             Err(e) => {
                 tracing::warn!(error = %e, "cannot open the hosted zone; retrying");
@@ -847,7 +824,6 @@ mod tests {
 
     struct Bed {
         pool: PoolConfig,
-        route53: Route53Config,
         cfg: AgentConfig,
         ec2: Ec2Source,
         notify: Recorder,
@@ -864,7 +840,6 @@ mod tests {
         .unwrap();
         Bed {
             pool,
-            route53: Route53Config::default(),
             cfg,
             ec2: Ec2Source::default(),
             notify: Recorder::default(),
@@ -875,11 +850,9 @@ mod tests {
         let mut registry = Registry::default();
         Agent {
             pool: &bed.pool,
-            route53: &bed.route53,
             cfg: &bed.cfg,
             ec2: &bed.ec2,
             metrics: AgentMetrics::register(&mut registry),
-            writer_metrics: WriterMetrics::default(),
             pool_metrics: PoolMetrics::default(),
             notify: &bed.notify,
         }

@@ -7,7 +7,6 @@
 #![warn(missing_docs)]
 
 pub mod config;
-#[cfg(feature = "sdk")]
 pub mod controller;
 pub mod decide;
 pub mod foreign;
@@ -18,7 +17,6 @@ pub mod metrics;
 pub mod readmit;
 pub mod recorded;
 pub mod regions;
-#[cfg(feature = "sdk")]
 pub mod service;
 pub mod tier;
 pub mod tier_controller;

@@ -4,6 +4,8 @@ use agent::metrics::AgentMetrics;
 use agent::run::{Agent, AgentError, Mode};
 use prometheus_client::registry::Registry;
 use registry::metrics::{PoolMetrics, WriterMetrics};
+use registry::writer::Writer;
+use tokio::sync::watch;
 
 use crate::cli::AgentArgs;
 use crate::config::Config;
@@ -43,6 +45,10 @@ pub async fn run(cfg: Option<&Config>, args: AgentArgs) -> anyhow::Result<()> {
     let mut registry = Registry::default();
     let metrics = AgentMetrics::register(&mut registry);
     let writer_metrics = WriterMetrics::register(&mut registry);
+    let zone = pool.zone_ref().map_err(|e| UsageError(e.to_string()))?;
+    // `--once` promises INSYNC before it exits.
+    let mut route53 = cfg.route53.clone();
+    route53.wait_for_insync |= mode == Mode::Once;
     let pool_metrics = PoolMetrics::register(&mut registry);
     let ec2 = agent::discovery::Ec2Source::new(cfg.ec2.clone().unwrap_or_default());
     let metrics_addr = if mode == Mode::Run {
@@ -55,15 +61,15 @@ pub async fn run(cfg: Option<&Config>, args: AgentArgs) -> anyhow::Result<()> {
     tracing::info!(?mode, metrics = ?metrics_addr, "agent starting");
     let agent = Agent {
         pool,
-        route53: &cfg.route53,
         cfg: &agent_cfg,
         ec2: &ec2,
         metrics,
-        writer_metrics,
         pool_metrics,
         notify: &crate::systemd::Systemd,
     };
-    agent::run::run(&agent, mode).await.map_err(|e| match e {
+    let connect = async || Writer::connect(&route53, &zone, writer_metrics.clone()).await;
+    let run = agent::run::run(&agent, mode, signal_counter(), connect).await;
+    run.map_err(|e| match e {
         AgentError::Config(msg) => UsageError(msg).into(),
         // Route 53 refuses the batch for good (the pool is full, a value is bad): the
         // configuration or the pool must change, so exit 2 and let the unit not restart.
@@ -72,4 +78,28 @@ pub async fn run(cfg: Option<&Config>, args: AgentArgs) -> anyhow::Result<()> {
         }
         other => anyhow::Error::new(other),
     })
+}
+
+/// Counts SIGTERM and SIGINT from now on (the handlers are in place when it returns): the agent
+/// drains at the first and skips the drain's waits at the second ([`agent::run::run`]).
+fn signal_counter() -> watch::Receiver<u32> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (tx, rx) = watch::channel(0u32);
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::error!("cannot watch SIGTERM/SIGINT");
+        return rx;
+    };
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+            tx.send_modify(|n| *n += 1);
+        }
+    });
+    rx
 }
