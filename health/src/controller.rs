@@ -786,7 +786,7 @@ mod tests {
     use prometheus_client::registry::Registry;
     use registry::clock::Clock;
     use registry::memory::MemoryStore;
-    use registry::model::{RecordType, Target, TargetState};
+    use registry::model::{Target, TargetState};
     use registry::name::Fqdn;
     use registry::plan::Intent;
     use registry::pool::classify;
@@ -797,6 +797,7 @@ mod tests {
     use super::*;
     use crate::lease;
     use crate::metrics::TargetLabels;
+    use registry::testing::pool;
 
     /// Unix time at the start of every test.
     const START: u64 = 1_800_000_000;
@@ -861,16 +862,6 @@ mod tests {
             _id: &'a str,
         ) -> std::pin::Pin<Box<dyn Future<Output = Option<bool>> + Send + 'a>> {
             Box::pin(async move { Some(self.gone) })
-        }
-    }
-
-    fn pool() -> PoolSpec {
-        PoolSpec {
-            name: Fqdn::parse(POOL).unwrap(),
-            record_type: RecordType::A,
-            ttl: 30,
-            owner_id: "wavelb".into(),
-            ownership_key: None,
         }
     }
 
@@ -1614,7 +1605,7 @@ mod tests {
         .await;
         // Another owner's claim on i-4 (the pool has no key: another owner= makes it foreign).
         let mut theirs = targets(&store)["i-4"].ownership_record(&pool());
-        theirs.values = vec![theirs.values[0].replace("owner=wavelb", "owner=someone-else")];
+        theirs.values = vec![theirs.values[0].replace("owner=me", "owner=someone-else")];
         replace_ownership(&store, &pool(), "i-4", theirs);
         within(Duration::from_secs(10), "i-4's series removed", || {
             !running.text().contains(&series("i-4"))

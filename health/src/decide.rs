@@ -210,6 +210,7 @@ pub fn decide(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use registry::testing::pool;
 
     #[test]
     fn a_panic_is_told_when_it_starts_changes_and_ends() {
@@ -229,19 +230,8 @@ mod tests {
         }
         assert_eq!(told, [PanicChange::Entered, PanicChange::Left]);
     }
-    use registry::model::{PoolSpec, RecordType};
-    use registry::name::Fqdn;
-    use registry::pool::classify;
 
-    fn pool() -> PoolSpec {
-        PoolSpec {
-            name: Fqdn::parse("www.lab.test").unwrap(),
-            record_type: RecordType::A,
-            ttl: 5,
-            owner_id: "lab".into(),
-            ownership_key: None,
-        }
-    }
+    use registry::pool::classify;
 
     fn view(targets: &[Target]) -> PoolView {
         let p = pool();
@@ -510,7 +500,7 @@ mod tests {
             weight: Some(0),
             ttl: Some(p.ttl),
             values: vec![
-                r#""v=1" "owner=lab" "weight=255" "state=quarantined" "since=0" "parked=127.0.0.1""#
+                r#""v=1" "owner=me" "weight=255" "state=quarantined" "since=0" "parked=127.0.0.1""#
                     .into(),
             ],
             alias: None,

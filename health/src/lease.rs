@@ -153,19 +153,10 @@ pub fn step(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use registry::model::RecordType;
+    use registry::testing::pool;
+
     use registry::name::Fqdn;
     use registry::zone::ZoneRecords;
-
-    fn pool() -> PoolSpec {
-        PoolSpec {
-            name: Fqdn::parse("www.lab.test").unwrap(),
-            record_type: RecordType::A,
-            ttl: 5,
-            owner_id: "o".into(),
-            ownership_key: None,
-        }
-    }
 
     fn apply(zone: &mut ZoneRecords, step: LeaseStep) -> Result<(), ()> {
         match step {
@@ -184,7 +175,7 @@ mod tests {
     #[test]
     fn exactly_one_holder_and_takeover_after_expiry() {
         let p = pool();
-        let mut zone = ZoneRecords::new(Fqdn::parse("lab.test").unwrap());
+        let mut zone = ZoneRecords::new(Fqdn::parse("example.com").unwrap());
         // Both read "no lease" and race: the second CREATE fails, so only one leads.
         let a = step(&p, read(&zone), "a", 100, 15);
         let b = step(&p, read(&zone), "b", 100, 15);

@@ -20,6 +20,7 @@ pub mod geo;
 pub mod limiter;
 pub mod listing;
 pub mod mac;
+#[cfg(any(test, feature = "testing"))]
 pub mod memory;
 pub mod metrics;
 pub mod model;
@@ -36,6 +37,8 @@ pub mod retry;
 pub mod sdk;
 pub mod state;
 pub mod store;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod tier;
 pub mod txt;
 #[cfg(feature = "sdk")]

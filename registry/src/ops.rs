@@ -162,19 +162,10 @@ pub fn operator_plan(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Action, RecordType, Target};
-    use crate::name::Fqdn;
-    use crate::pool::classify;
+    use crate::model::{Action, Target};
+    use crate::testing::pool;
 
-    fn pool() -> PoolSpec {
-        PoolSpec {
-            name: Fqdn::parse("edge.example.com").unwrap(),
-            record_type: RecordType::A,
-            ttl: 30,
-            owner_id: "me".into(),
-            ownership_key: None,
-        }
-    }
+    use crate::pool::classify;
 
     fn created(plan: &Plan) -> Target {
         let p = pool();

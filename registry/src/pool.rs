@@ -288,18 +288,9 @@ fn decode_address_set(pool: &PoolSpec, set: &RecordSet) -> Result<(Vec<IpAddr>, 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{RecordType, TargetState};
+    use crate::model::TargetState;
     use crate::name::Fqdn;
-
-    pub(crate) fn pool() -> PoolSpec {
-        PoolSpec {
-            name: Fqdn::parse("edge.example.com").unwrap(),
-            record_type: RecordType::A,
-            ttl: 30,
-            owner_id: "me".into(),
-            ownership_key: None,
-        }
-    }
+    use crate::testing::pool;
 
     fn keyed() -> PoolSpec {
         PoolSpec {

@@ -171,19 +171,10 @@ mod tests {
 
     use super::*;
     use crate::memory::MemoryStore;
-    use crate::model::{Change, RecordType, Target};
+    use crate::model::{Change, Target};
     use crate::name::Fqdn;
     use crate::plan::{Intent, plan};
-
-    fn pool() -> PoolSpec {
-        PoolSpec {
-            name: Fqdn::parse("edge.example.com").unwrap(),
-            record_type: RecordType::A,
-            ttl: 30,
-            owner_id: "me".into(),
-            ownership_key: None,
-        }
-    }
+    use crate::testing::pool;
 
     fn target(weight: u8) -> Target {
         Target::active("i-1", vec!["192.0.2.1".parse().unwrap()], weight, 1)

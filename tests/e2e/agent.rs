@@ -10,8 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use registry::model::{PoolSpec, RecordType, TargetState};
-use registry::name::Fqdn;
+use registry::model::{PoolSpec, TargetState};
 use registry::plan::{Intent, plan};
 use registry::pool::{PoolView, classify};
 use testkit::imds::{Imds, Interface};
@@ -28,14 +27,9 @@ pub(crate) struct Bed {
     pub(crate) dir: tempfile::TempDir,
 }
 
-pub(crate) fn pool() -> PoolSpec {
-    PoolSpec {
-        name: Fqdn::parse(&format!("edge.{AZ}.lab.test")).unwrap(),
-        record_type: RecordType::A,
-        ttl: 2,
-        owner_id: "wavelb".into(),
-        ownership_key: None,
-    }
+/// The pool the agent's configuration names in zone `AZ`.
+pub(crate) fn agent_pool() -> PoolSpec {
+    registry::testing::pool_at(&format!("edge.{AZ}.lab.test"), 2, "wavelb")
 }
 
 pub(crate) async fn bed(extra_resolver: &[&str]) -> Bed {
@@ -139,7 +133,7 @@ metrics_listen = "127.0.0.1:0"
     }
 
     pub(crate) async fn view(&self) -> PoolView {
-        let p = pool();
+        let p = agent_pool();
         classify(&p, &writer(&self.api).await.list_pool(&p).await.unwrap())
     }
 
@@ -320,7 +314,7 @@ async fn repairs_a_deleted_record_and_respects_a_quarantine() {
         v.owned.contains_key(ID)
     })
     .await;
-    let p = pool();
+    let p = agent_pool();
     let w = writer(&bed.api).await;
     let v = bed.view().await;
     w.execute(&plan(
@@ -486,7 +480,7 @@ async fn an_agent_keeps_the_pools_ttl_and_reports_a_mismatch() {
     })
     .await;
     let operator = bed.config_for(
-        &pool().name.to_string(),
+        &agent_pool().name.to_string(),
         "operator",
         "",
         &testkit::moto_url(),
@@ -825,7 +819,7 @@ async fn the_self_check_gates_registration_and_quarantines_itself() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_101st_instance_of_a_pool_fails_clearly_instead_of_retrying() {
     let bed = bed(&[]).await;
-    let p = pool();
+    let p = agent_pool();
     let intents: BTreeMap<String, Intent> = (0..100u8)
         .map(|i| {
             let id = format!("i-full{i:03}");

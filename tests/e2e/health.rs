@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use registry::model::{Change, PoolSpec, RecordSet, RecordType, Target, TargetState};
+use registry::model::{Change, PoolSpec, RecordSet, Target, TargetState};
 use registry::name::Fqdn;
 use registry::plan::{ChangeGroup, Intent, Plan, plan};
 use registry::pool::{PoolView, classify};
@@ -24,14 +24,9 @@ pub(crate) struct Lab {
     pub(crate) port: u16,
 }
 
-pub(crate) fn pool() -> PoolSpec {
-    PoolSpec {
-        name: Fqdn::parse("www.lab.test").unwrap(),
-        record_type: RecordType::A,
-        ttl: 5,
-        owner_id: "wavelb-lab".into(),
-        ownership_key: None,
-    }
+/// The lab's pool, `www.lab.test`, as `wavelb lab` and these tests' configurations name it.
+pub(crate) fn lab_pool() -> PoolSpec {
+    registry::testing::pool_at("www.lab.test", 5, "wavelb-lab")
 }
 
 /// A resolver, `n` echo targets on 127.0.0.2x sharing one port, registered with weights 10, 20, …
@@ -71,7 +66,7 @@ pub(crate) async fn lab_with(n: usize, resolver_args: &[&str]) -> Lab {
 async fn lab_of(servers: Vec<Echo>, records: Vec<Target>, resolver_args: &[&str]) -> Lab {
     let resolver = testkit::process::resolver(BIN, resolver_args);
     let api = resolver.field("api_url");
-    let p = pool();
+    let p = lab_pool();
     let intents: BTreeMap<String, Intent> = records
         .into_iter()
         .map(|t| (t.id.clone(), Intent::Present(t)))
@@ -148,7 +143,7 @@ expect = "ping"
     pub(crate) async fn second_pool(&self, first: u8) -> (PoolSpec, Vec<Echo>) {
         let api_pool = PoolSpec {
             name: Fqdn::parse("api.lab.test").unwrap(),
-            ..pool()
+            ..lab_pool()
         };
         let targets: Vec<Echo> = (0..2)
             .map(|i| Echo::start(SocketAddr::from(([127, 0, 0, first + i], self.port))))
@@ -171,7 +166,7 @@ expect = "ping"
 
     /// Registers target `id` at `ip` (weight 50) in www.lab.test, with nothing listening there.
     pub(crate) async fn add_silent_target(&self, id: &str, ip: &str) {
-        let p = pool();
+        let p = lab_pool();
         let t = Target::active(id, vec![ip.parse().unwrap()], 50, 1);
         let v = self.view().await;
         writer(&self.api)
@@ -228,7 +223,7 @@ expect = "ping"
     }
 
     pub(crate) async fn view(&self) -> PoolView {
-        let p = pool();
+        let p = lab_pool();
         classify(&p, &writer(&self.api).await.list_pool(&p).await.unwrap())
     }
 
@@ -735,7 +730,7 @@ async fn two_controllers_one_leader_and_a_takeover() {
     )
     .await;
     assert_eq!(leader_of(follower), Some(1.0));
-    let sets = writer(&lab.api).await.list_pool(&pool()).await.unwrap();
+    let sets = writer(&lab.api).await.list_pool(&lab_pool()).await.unwrap();
     let lease = sets
         .iter()
         .find(|s| s.name.as_str().starts_with("_wavelb-leader."))
@@ -811,7 +806,7 @@ async fn wait_rounds(c: &Service, n: f64) {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_spoofed_quarantine_never_deletes_a_foreign_record() {
     let mut lab = lab(4).await;
-    let p = pool();
+    let p = lab_pool();
     // Another team's record in the weighted group, nothing answering at its address.
     let theirs = Target::active("other-team", vec!["127.0.0.40".parse().unwrap()], 10, 1);
     let foreign = theirs.address_record(&p);
@@ -859,7 +854,7 @@ async fn a_spoofed_quarantine_never_deletes_a_foreign_record() {
 async fn a_spoofed_parked_record_is_never_published() {
     let mut lab = lab(4).await;
     let _answers = Echo::start(SocketAddr::from(([127, 0, 0, 1], lab.port)));
-    let p = pool();
+    let p = lab_pool();
     let forged = txt(
         p.ownership_name(),
         Some("evil"),
@@ -908,7 +903,7 @@ async fn a_spoofed_parked_record_is_never_published() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_lease_that_never_expires_is_taken_over() {
     let mut lab = lab(4).await;
-    let p = pool();
+    let p = lab_pool();
     let lease = txt(
         p.leader_name(),
         None,
@@ -1166,7 +1161,7 @@ async fn a_target_deleted_through_the_api_disappears_from_metrics() {
         assert!(Instant::now() < deadline, "never healthy: {}", metrics(&c));
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let p = pool();
+    let p = lab_pool();
     let sets = writer(&lab.api).await.list_pool(&p).await.unwrap();
     let t1: Vec<Change> = sets
         .into_iter()
@@ -1489,7 +1484,7 @@ async fn a_forged_tier_member_is_counted_listed_and_warned_about_once() {
     }
     let tier = PoolSpec {
         name: Fqdn::parse("edge.lab.test").unwrap(),
-        ..pool()
+        ..lab_pool()
     };
     let gauge =
         |name: &str| testkit::metric(&metrics(&c), &format!("{name}{{tier=\"edge.lab.test\"}}"));

@@ -186,7 +186,11 @@ fn assert_access_denied(outcome: &serde_json::Value, key: &str, zone: &str, what
 #[tokio::test(flavor = "multi_thread")]
 async fn the_agent_runs_under_the_shipped_policy_and_cannot_touch_the_tier_or_another_pool() {
     let keys = Keys::new().await;
-    let pool = agent::pool().name.as_str().trim_end_matches('.').to_owned();
+    let pool = agent::agent_pool()
+        .name
+        .as_str()
+        .trim_end_matches('.')
+        .to_owned();
     let args = keys
         .resolver_args(
             &keys.agent_policy(&pool),
@@ -211,7 +215,7 @@ async fn the_agent_runs_under_the_shipped_policy_and_cannot_touch_the_tier_or_an
     })
     .await;
     // Repair drift: its records deleted behind its back come back.
-    let p = agent::pool();
+    let p = agent::agent_pool();
     let v = bed.view().await;
     writer(&bed.api)
         .await

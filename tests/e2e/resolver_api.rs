@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use registry::config::{Route53Config, ZoneRef};
 use registry::metrics::WriterMetrics;
-use registry::model::{PoolSpec, RecordType, Target, TargetState};
+use registry::model::{PoolSpec, Target, TargetState};
 use registry::name::Fqdn;
 use registry::plan::{BatchLimits, Intent, batches, plan};
 use registry::pool::classify;
@@ -51,14 +51,9 @@ fn boto3_scenario_matches_moto_except_where_route53_is_stricter() {
     assert!(text.contains("moto differs at duplicate-create:"), "{text}");
 }
 
-fn pool() -> PoolSpec {
-    PoolSpec {
-        name: Fqdn::parse("www.lab.test").unwrap(),
-        record_type: RecordType::A,
-        ttl: 30,
-        owner_id: "wavelb".into(),
-        ownership_key: None,
-    }
+/// The pool these tests write through the SDK writer.
+fn www() -> PoolSpec {
+    registry::testing::pool_at("www.lab.test", 30, "wavelb")
 }
 
 async fn writer(api: &str, page_size: i32) -> Writer {
@@ -101,7 +96,7 @@ async fn register(w: &Writer, p: &PoolSpec, id: impl Into<String>, weight: u8) {
 async fn writer_conflicts_and_pagination_against_strict_semantics() {
     let r = resolver(&[]);
     let api = r.field("api_url");
-    let p = pool();
+    let p = www();
     let w = writer(&api, 30).await;
     let targets: Vec<Target> = (0..100)
         .map(|i| {
@@ -201,7 +196,7 @@ fn row(config: &std::path::Path, id: &str) -> serde_json::Value {
 async fn records_quarantine_restore_cycle_end_to_end() {
     let r = resolver(&[]);
     let api = r.field("api_url");
-    let p = pool();
+    let p = www();
     let w = writer(&api, 300).await;
     register(&w, &p, "i-1", 10).await;
     // A second target keeps the pool's name in the zone once i-1 is removed (a name that
@@ -316,7 +311,7 @@ fn api_refuses_to_listen_beyond_loopback_without_credentials() {
 async fn rate_limit_throttles_and_the_writer_rides_it_out() {
     let r = resolver(&["--api-rate-limit", "5"]);
     let api = r.field("api_url");
-    let p = pool();
+    let p = www();
     let w = writer(&api, 300).await;
     for i in 0..12 {
         register(&w, &p, format!("i-{i}"), 1).await;
@@ -349,7 +344,7 @@ async fn changes_stay_pending_for_the_propagation_delay() {
     )
     .await
     .unwrap();
-    let p = pool();
+    let p = www();
     let t = Target::active("i-1", vec!["192.0.2.1".parse().unwrap()], 1, 1);
     let started = std::time::Instant::now();
     let done = w
@@ -462,7 +457,7 @@ fn acknowledged_changes_survive_kill_9() {
 async fn metrics_cover_queries_answers_and_the_api() {
     let r = resolver(&[]);
     let api = r.field("api_url");
-    let p = pool();
+    let p = www();
     let w = writer(&api, 300).await;
     register(&w, &p, "i-1", 10).await;
     let (host, port) = r
@@ -940,7 +935,7 @@ async fn batches_over_1000_records_are_refused_and_the_writer_splits_them() {
     assert_eq!(status, 200, "{text}");
 
     // 30 targets of 40 addresses: 60 changes, but 1 230 records.
-    let p = pool();
+    let p = www();
     let targets: Vec<Target> = (0..30)
         .map(|i| {
             let addrs = addresses(10 + i, 40)

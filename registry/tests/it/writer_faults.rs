@@ -8,22 +8,13 @@ use prometheus_client::encoding::text::encode;
 use prometheus_client::registry::Registry;
 use registry::config::{Route53Config, ZoneRef};
 use registry::metrics::WriterMetrics;
-use registry::model::{PoolSpec, RecordType, Target};
+use registry::model::Target;
 use registry::name::Fqdn;
 use registry::plan::{Intent, plan};
 use registry::pool::classify;
+use registry::testing::pool_at;
 use registry::writer::{WriteError, Writer, WriterSettings};
 use testkit::faulty::{Fault, FaultyRoute53, Op, Rrset};
-
-fn pool() -> PoolSpec {
-    PoolSpec {
-        name: Fqdn::parse("edge.lab.test").unwrap(),
-        record_type: RecordType::A,
-        ttl: 30,
-        owner_id: "wavelb".into(),
-        ownership_key: None,
-    }
-}
 
 async fn writer(fake: &FaultyRoute53, registry: &mut Registry) -> Writer {
     writer_tuned(fake, registry, |_| {}).await
@@ -60,7 +51,7 @@ async fn writer_tuned(
 }
 
 fn one_target_plan() -> registry::plan::Plan {
-    let p = pool();
+    let p = pool_at("edge.lab.test", 30, "wavelb");
     let t = Target::active("i-1", vec!["192.0.2.1".parse().unwrap()], 10, 1);
     plan(
         &p,
@@ -217,7 +208,7 @@ async fn deletes_precede_creates_in_one_batch() {
     let fake = FaultyRoute53::start("lab.test").await;
     let mut reg = Registry::default();
     let w = writer(&fake, &mut reg).await;
-    let p = pool();
+    let p = pool_at("edge.lab.test", 30, "wavelb");
     let old = Target::active("i-1", vec!["192.0.2.1".parse().unwrap()], 10, 1);
     let view = classify(&p, &[old.address_record(&p), old.ownership_record(&p)]);
     let new = old
@@ -283,7 +274,7 @@ async fn waits_for_insync_when_asked() {
 async fn pagination_resumes_inside_weighted_groups() {
     let fake = FaultyRoute53::start("lab.test").await;
     let mut reg = Registry::default();
-    let p = pool();
+    let p = pool_at("edge.lab.test", 30, "wavelb");
     let targets: Vec<Target> = (0..250)
         .map(|i| {
             Target::active(
