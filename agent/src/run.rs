@@ -469,8 +469,12 @@ impl<S: PoolStore> Running<'_, S> {
         }
     }
 
-    /// Registers, retrying until it works (or, in one-shot mode, failing). False on a signal.
+    /// Registers, retrying until it works (or, in one-shot mode, failing). False on a signal,
+    /// one that came before included: a stopping agent never registers.
     async fn register(&mut self, once: bool) -> Result<bool, AgentError> {
+        if *self.signals.borrow() > 0 {
+            return Ok(false);
+        }
         self.agent.metrics.set_state("registering");
         let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(15));
         // Blind CREATEs until Route 53 says the records exist; then read and reconcile.
@@ -583,6 +587,7 @@ impl<S: PoolStore> Running<'_, S> {
         let mut signals = self.signals.clone();
         let cause = loop {
             tokio::select! {
+                biased;
                 () = signalled(&mut signals, 1) => break DrainCause::Signal,
                 _ = tokio::time::sleep_until(next_reconcile) => {
                     let throttled_before = self.writer.throttled();
@@ -708,8 +713,13 @@ impl<S: PoolStore> Running<'_, S> {
         self.agent.notify.status("draining");
         let deadline = tokio::time::Instant::now() + self.agent.cfg.drain_timeout;
         if !now {
-            // A signal beyond the one that started the drain (if one did) skips the waits.
-            let skip_at = if cause == DrainCause::Signal { 2 } else { 1 };
+            // A signal beyond the one that started the drain skips the waits; for a drain that
+            // no signal started, one that arrives after it began.
+            let skip_at = if cause == DrainCause::Signal {
+                2
+            } else {
+                *self.signals.borrow() + 1
+            };
             let phase_one = async {
                 let (submitted, ttl) = self.drain_step_one().await?;
                 if let Err(e) = self
@@ -931,8 +941,10 @@ mod tests {
 
         let second_bed = super::tests::bed("drain_timeout = \"300s\"");
         let agent = super::tests::agent(&second_bed);
-        let (tx, rx) = watch::channel(1);
+        let (tx, rx) = watch::channel(0);
         let mut r = registered(&agent, rx).await;
+        // The signal that starts the drain.
+        tx.send_modify(|n| *n += 1);
         let start = TokioInstant::now();
         let second = async {
             tokio::time::sleep(Duration::from_secs(5)).await;
@@ -943,6 +955,27 @@ mod tests {
         assert!(view(&r).owned.is_empty());
         let said = second_bed.notify.0.lock().unwrap().clone();
         assert!(said.contains(&"STOPPING".to_owned()), "{said:?}");
+    }
+
+    /// Signals are counted from the start, so none is acted on twice or lost: one that came
+    /// before a drain no signal started (a Spot notice read at the same moment) does not skip
+    /// that drain's waits, and a stopping agent never registers (again, after a Standby spell).
+    #[tokio::test(start_paused = true)]
+    async fn a_signal_before_a_notice_drain_keeps_its_waits_and_stops_registration() {
+        let bed = bed("drain_timeout = \"300s\"");
+        let agent = agent(&bed);
+        let (tx, rx) = watch::channel(0);
+        let mut r = registered(&agent, rx).await;
+        tx.send_modify(|n| *n += 1);
+        let start = TokioInstant::now();
+        r.drain(DrainCause::Spot, false).await;
+        assert_eq!(start.elapsed(), Duration::from_secs(90), "INSYNC + one TTL");
+        assert!(view(&r).owned.is_empty(), "deleted");
+        assert!(
+            !r.register(false).await.unwrap(),
+            "registered after a signal"
+        );
+        assert!(view(&r).owned.is_empty(), "registered after a signal");
     }
 
     /// A signal that arrives while the agent is busy (here a reconcile that Route 53 throttles

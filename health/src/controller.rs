@@ -25,7 +25,7 @@ use crate::metrics::{
     DirectionLabels, FailureLabels, HealthMetrics, KindLabels, ProbeLabels, TargetLabels,
 };
 use crate::readmit::Readmission;
-use crate::tier::{MinHealthy, ZoneHealth};
+use crate::tier::{TierPolicy, ZoneHealth};
 use crate::witness::Witness;
 use probe::state::{Health, TargetHealth, Thresholds, Transition};
 use probe::{ProbeKind, ProbeResult, Prober};
@@ -108,10 +108,30 @@ pub struct Controller<P = Prober> {
     /// When the earliest re-admission hold of a target that passes its probes ends (set by
     /// each round).
     release_at: Option<Instant>,
-    /// The zone tier's `min_healthy` when a tier counts this pool's health.
-    tier_need: Option<MinHealthy>,
+    /// The zone tier's rules when a tier counts this pool's health.
+    tier: Option<TierPolicy>,
+    /// The targets the tier counts (every owned one but the draining), as of the last round.
+    counted: Vec<String>,
     /// How many quarantines the fraction guard held back in the last round (0: no panic).
     panic_withheld: usize,
+}
+
+/// A pool's health as the zone tier counts it: the `counted` targets' `verdict`s, once every one
+/// has a verdict; `records`: the record sets at the pool's name and type.
+fn zone_health(
+    counted: &[String],
+    records: usize,
+    verdict: impl Fn(&str) -> Health,
+) -> Option<ZoneHealth> {
+    let verdicts: Vec<Health> = counted.iter().map(|id| verdict(id)).collect();
+    verdicts
+        .iter()
+        .all(|v| *v != Health::Unknown)
+        .then(|| ZoneHealth {
+            healthy: verdicts.iter().filter(|v| **v == Health::Healthy).count(),
+            total: verdicts.len(),
+            records,
+        })
 }
 
 /// How soon a probe result needs a round ([`Controller::observe`]).
@@ -171,7 +191,8 @@ impl<P: Probe> Controller<P> {
             witness: Witness::default(),
             foreign: ForeignWatch::default(),
             release_at: None,
-            tier_need: None,
+            tier: None,
+            counted: Vec::new(),
             panic_withheld: 0,
         }
     }
@@ -186,10 +207,10 @@ impl<P: Probe> Controller<P> {
         self.index = index;
     }
 
-    /// Marks the pool as one a zone tier counts against `need`: every verdict change triggers a
+    /// Marks the pool as one a zone tier counts with `policy`: every verdict change triggers a
     /// round, at once when it moves the zone in or out ([`Urgency::Now`]).
-    pub(crate) fn report_to_tier(&mut self, need: MinHealthy) {
-        self.tier_need = Some(need);
+    pub(crate) fn report_to_tier(&mut self, policy: TierPolicy) {
+        self.tier = Some(policy);
     }
 
     /// When the earliest re-admission hold ends, if any target is held.
@@ -296,6 +317,14 @@ impl<P: Probe> Controller<P> {
         let Some(Transition { from, to }) = transition else {
             return Urgency::None;
         };
+        // What the tier counted this target as before the change: a healthy target still held
+        // by the re-admission back-off counts as unhealthy.
+        let counted_before = match from {
+            Health::Healthy if t.readmission.held(Instant::now(), backoff).is_some() => {
+                Health::Unhealthy
+            }
+            other => other,
+        };
         let recent: Vec<String> = t
             .recent
             .iter()
@@ -331,37 +360,47 @@ impl<P: Probe> Controller<P> {
         }
         // The zone tier counts every verdict (a first healthy one included): its round must see
         // the pool's health as soon as it changes.
-        match self.tier_need {
-            Some(need) if self.moves_tier(need, from, to) => Urgency::Now,
+        match self.tier {
+            Some(policy) if self.moves_tier(&policy, &obs.id, counted_before) => Urgency::Now,
             Some(_) => Urgency::Soon,
             None if to == Health::Unhealthy || from == Health::Unhealthy => Urgency::Soon,
             None => Urgency::None,
         }
     }
 
-    /// True when a verdict change from `from` to `to` (already applied) changes the zone tier's
-    /// view of the pool: its health became known (the last target left `Unknown`), or the count
-    /// of healthy targets crossed `need`. At most a few such changes per zone and episode,
-    /// bounded by `rise`, `fall` and the re-admission back-off, so each may cost a round.
-    fn moves_tier(&self, need: MinHealthy, from: Health, to: Health) -> bool {
-        let count = |h: Health| {
-            self.targets
-                .values()
-                .filter(|t| t.health.state() == h)
-                .count()
-        };
-        if from == Health::Unknown && count(Health::Unknown) == 0 {
-            return true;
+    /// True when the verdict change of target `id` (already applied; the tier counted it as
+    /// `before`) moves the zone in or out of the tier at the next round: its health became
+    /// known, or it fell below `min_healthy` with `leave_after` 0, or came back to it with
+    /// `return_after` 0 (a crossing that only starts a wait moves nothing yet). Counted as the
+    /// round counts ([`zone_health`]): the targets of the last listing but the draining, held
+    /// targets as unhealthy. At most a few such changes per zone and episode, bounded by `rise`,
+    /// `fall` and the re-admission back-off, so each may cost a round.
+    fn moves_tier(&self, policy: &TierPolicy, id: &str, before: Health) -> bool {
+        if !self.counted.iter().any(|c| c == id) {
+            return false;
         }
-        let healthy = count(Health::Healthy);
-        let before =
-            healthy + usize::from(from == Health::Healthy) - usize::from(to == Health::Healthy);
-        let zone = |healthy| ZoneHealth {
-            healthy,
-            total: self.targets.len(),
-            records: 0,
+        let now = Instant::now();
+        let backoff = self.cfg.backoff();
+        let current = |c: &str| match self.targets.get(c) {
+            Some(t) => match t.health.state() {
+                Health::Healthy if t.readmission.held(now, backoff).is_some() => Health::Unhealthy,
+                other => other,
+            },
+            None => Health::Unknown,
         };
-        need.met(zone(before)) != need.met(zone(healthy))
+        let after = zone_health(&self.counted, 0, current);
+        let before = zone_health(
+            &self.counted,
+            0,
+            |c| if c == id { before } else { current(c) },
+        );
+        let need = policy.min_healthy;
+        match (before.map(|h| need.met(h)), after.map(|h| need.met(h))) {
+            (None, Some(_)) => true,
+            (Some(true), Some(false)) => policy.leave_after == 0,
+            (Some(false), Some(true)) => policy.return_after == 0,
+            _ => false,
+        }
     }
 
     /// Where `owned` is probed.
@@ -498,29 +537,19 @@ impl<P: Probe> Controller<P> {
         let label = self.pool_label();
         self.set_leader(leads);
         let verdicts = self.verdicts();
-        let counted: Vec<&str> = view
+        self.counted = view
             .owned
             .values()
             .filter(|o| o.target.state != registry::model::TargetState::Draining)
-            .map(|o| o.target.id.as_str())
+            .map(|o| o.target.id.clone())
             .collect();
-        let verdict = |id: &str| verdicts.get(id).copied().unwrap_or(Health::Unknown);
-        let health = counted
+        let records = sets
             .iter()
-            .all(|id| verdict(id) != Health::Unknown)
-            .then(|| ZoneHealth {
-                healthy: counted
-                    .iter()
-                    .filter(|id| verdict(id) == Health::Healthy)
-                    .count(),
-                total: counted.len(),
-                records: sets
-                    .iter()
-                    .filter(|s| {
-                        s.name == self.pool.name && s.rtype == self.pool.record_type.as_str()
-                    })
-                    .count(),
-            });
+            .filter(|s| s.name == self.pool.name && s.rtype == self.pool.record_type.as_str())
+            .count();
+        let health = zone_health(&self.counted, records, |id| {
+            verdicts.get(id).copied().unwrap_or(Health::Unknown)
+        });
         let policy = Policy {
             max_quarantined_fraction: self.cfg.max_quarantined_fraction,
             all_down: self.cfg.all_down,
@@ -2085,6 +2114,72 @@ mod tests {
             left - second
         );
         service.stop().await;
+    }
+
+    /// What takes a zone across `min_healthy` is counted as the tier counts it. Boston: i-1 … i-3
+    /// active, i-4 draining, `min_healthy` 3, `leave_after` 0, `return_after` 30 s. i-1 failing
+    /// takes the tier's count from 3 to 2 (i-4 is not counted): a round at once. i-4 failing
+    /// moves nothing the tier counts: it waits for the next batched round, as does i-1's return,
+    /// which only starts `return_after`.
+    #[tokio::test(start_paused = true)]
+    async fn only_what_the_tier_counts_moves_it_at_once() {
+        let store = Arc::new(MemoryStore::new(Fqdn::parse("example.com").unwrap()));
+        let p = pool();
+        register(&store, &p, 1..=3).await;
+        let draining =
+            Target::active("i-4", vec![ip(4)], 10, START).with_state(TargetState::Draining, START);
+        let view = classify(&p, &store.sets());
+        let intents = BTreeMap::from([("i-4".to_owned(), Intent::Present(draining))]);
+        for group in registry::plan::plan(&p, &view, &intents).groups {
+            store.apply(&group.changes).unwrap();
+        }
+        let metrics = HealthMetrics::register(&mut Registry::default());
+        let mut c = Controller::new(
+            p.clone(),
+            config(""),
+            Arc::new(Script::default()),
+            metrics,
+            PoolMetrics::register(&mut Registry::default()),
+        );
+        c.report_to_tier(crate::tier::TierPolicy {
+            min_healthy: crate::tier::MinHealthy::Targets(3),
+            leave_after: 0,
+            return_after: 30,
+            fallback: false,
+        });
+        let (tx, _rx) = mpsc::unbounded_channel();
+        let sets = store.sets();
+        let view = classify(&p, &sets);
+        assert_eq!(view.owned["i-4"].target.state, TargetState::Draining);
+        c.sync_probes(&view, &tx);
+        let feed = |c: &mut Controller<Script>, id: &str, healthy: bool, times: usize| {
+            (0..times)
+                .map(|_| {
+                    c.observe(Observation {
+                        pool: 0,
+                        id: id.into(),
+                        generation: c.targets[id].generation,
+                        result: ProbeResult {
+                            healthy,
+                            latency: Duration::from_millis(1),
+                            reason: (!healthy).then_some(probe::Reason::Timeout),
+                            detail: "fed".into(),
+                            resent: 0,
+                        },
+                    })
+                })
+                .max()
+                .unwrap()
+        };
+        for i in 1..=4 {
+            feed(&mut c, &format!("i-{i}"), true, 2);
+        }
+        // The round that lists the pool learns what the tier counts.
+        c.decide(&view, &sets, true, &HashMap::new(), START);
+        assert_eq!(feed(&mut c, "i-1", false, 3), Urgency::Now, "3 → 2 counted");
+        assert_eq!(feed(&mut c, "i-4", false, 3), Urgency::Soon, "i-4 drains");
+        assert_eq!(feed(&mut c, "i-1", true, 2), Urgency::Soon, "return_after");
+        c.stop();
     }
 
     /// Issue 25, item 5: one zone never blocks the tier. (a) A zone whose pool has no records is

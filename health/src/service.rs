@@ -108,12 +108,12 @@ impl<S: PoolStore + 'static, P: Probe> Service<S, P> {
         let spec = lease_spec(&specs, tier.as_ref()).ok_or(NoLease)?;
         for (i, p) in pools.iter_mut().enumerate() {
             p.set_index(i);
-            if let Some(need) = tier
+            if let Some(policy) = tier
                 .as_ref()
                 .filter(|t| t.spec().members.iter().any(|m| m.pool == p.pool().name))
-                .map(TierController::min_healthy)
+                .map(TierController::policy)
             {
-                p.report_to_tier(need);
+                p.report_to_tier(policy);
             }
         }
         let lease = LeaseKeeper::new(spec, id, cfg.lease_ttl.as_secs());

@@ -23,9 +23,7 @@ use registry::tier::{self as records, FALLBACK_ID, TierSpec};
 use crate::foreign::ForeignWatch;
 use crate::leader::LeaseKeeper;
 use crate::metrics::{HealthMetrics, TierLabels, TierZoneLabels};
-use crate::tier::{
-    Hysteresis, MinHealthy, TierDecision, TierPolicy, ZoneHealth, ZoneInput, decide, published,
-};
+use crate::tier::{Hysteresis, TierDecision, TierPolicy, ZoneHealth, ZoneInput, decide, published};
 use crate::tier_rejects::{RETRY_AFTER_SECS, Rejects};
 
 /// The tier's controller.
@@ -98,9 +96,9 @@ impl TierController {
         controller
     }
 
-    /// How many healthy targets keep a zone in the tier.
-    pub fn min_healthy(&self) -> MinHealthy {
-        self.policy.min_healthy
+    /// The tier's rules (`min_healthy` and its waits).
+    pub fn policy(&self) -> TierPolicy {
+        self.policy
     }
 
     /// The tier.

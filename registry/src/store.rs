@@ -1,8 +1,8 @@
 //! The seam between what wavelb decides and Route 53: [`PoolStore`], what every caller needs
 //! from a hosted zone (list a pool, execute a plan, wait for INSYNC). Two implementations: the
 //! SDK writer (`writer::Writer`, the one place that talks to Route 53) and
-//! [`crate::memory::MemoryStore`] (Route 53's strict rules in memory, with injected faults, for
-//! in-process tests on tokio's paused clock).
+//! `memory::MemoryStore` (feature `testing`: Route 53's strict rules in memory, with injected
+//! faults, for in-process tests on tokio's paused clock).
 
 use std::future::Future;
 use std::time::Duration;

@@ -1,4 +1,5 @@
-//! Fixtures shared by the tests of every crate (feature `testing`, never in the binary): one
+//! Fixtures shared by the tests of every crate (feature `testing`, which only tests enable:
+//! `cargo test --workspace` unifies it into the binary's test build, where it is dead code): one
 //! constructor for the pool spec a test starts from.
 
 use crate::model::{PoolSpec, RecordType};

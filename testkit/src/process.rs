@@ -56,9 +56,10 @@ impl Service {
             Ok(line) => line,
             Err(e) => {
                 let _ = child.kill();
+                let status = child.wait();
                 panic!(
-                    "the service printed no ready line: {e}; status {:?}",
-                    child.try_wait()
+                    "the service printed no ready line: {e}; status {status:?}{}",
+                    log.as_deref().map(log_tail).unwrap_or_default()
                 );
             }
         };
@@ -99,17 +100,22 @@ impl Drop for Service {
     fn drop(&mut self) {
         self.kill();
         if let Some(log) = self.log.as_deref().filter(|_| std::thread::panicking()) {
-            let text = std::fs::read_to_string(log).unwrap_or_default();
-            let lines: Vec<&str> = text.lines().collect();
-            let tail = &lines[lines.len().saturating_sub(LOG_TAIL)..];
-            eprintln!(
-                "---- the last {} lines of {}:\n{}\n----",
-                tail.len(),
-                log.display(),
-                tail.join("\n")
-            );
+            eprintln!("{}", log_tail(log));
         }
     }
+}
+
+/// The last [`LOG_TAIL`] lines of the log at `log`, framed, for a failing test's output.
+fn log_tail(log: &Path) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    let tail = &lines[lines.len().saturating_sub(LOG_TAIL)..];
+    format!(
+        "\n---- the last {} lines of {}:\n{}\n----",
+        tail.len(),
+        log.display(),
+        tail.join("\n")
+    )
 }
 
 fn pump(stdout: ChildStdout) -> mpsc::Receiver<String> {
