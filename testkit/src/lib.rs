@@ -5,7 +5,7 @@
 //! - [`faulty::FaultyRoute53`]: a small Route 53 REST endpoint that answers with scripted
 //!   faults (the real Route 53 XML errors), so retry and conflict paths run through the real SDK.
 //! - [`repo_root`]: the checkout's scripts and fixtures, found at run time.
-//! - [`wait_until`]: polling with a deadline instead of sleeping.
+//! - [`wait`]: polling a condition with a deadline instead of sleeping.
 
 #![forbid(unsafe_code)]
 
@@ -14,8 +14,9 @@ pub mod faulty;
 pub mod imds;
 pub mod process;
 pub mod servers;
+pub mod wait;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The URL of the moto server started by `scripts/test.sh` (`WAVELB_MOTO_URL`).
 ///
@@ -63,26 +64,6 @@ pub fn unique_zone(prefix: &str) -> String {
         N.fetch_add(1, Ordering::Relaxed),
         rand::random::<u32>()
     )
-}
-
-/// Polls `check` every 20 ms until it returns `Some`, or panics after `deadline` saying what
-/// was awaited.
-pub async fn wait_until<T, F, Fut>(what: &str, deadline: Duration, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let start = Instant::now();
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(
-            start.elapsed() < deadline,
-            "timed out after {deadline:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 /// `cmd` with dummy AWS credentials, region us-east-1 and no instance metadata lookups: what

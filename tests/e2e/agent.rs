@@ -9,6 +9,7 @@ use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
+use testkit::wait;
 
 use registry::model::{PoolSpec, TargetState};
 use registry::plan::{Intent, plan};
@@ -163,19 +164,15 @@ metrics_listen = "127.0.0.1:0"
         deadline: Duration,
         check: impl Fn(&PoolView) -> bool,
     ) {
-        let start = Instant::now();
-        loop {
+        wait::until(what, deadline, || async {
             let v = self.view().await;
             if check(&v) {
-                return;
+                Ok(())
+            } else {
+                Err(format!("{:?}", v.owned))
             }
-            assert!(
-                start.elapsed() < deadline,
-                "timed out waiting for {what}: {:?}",
-                v.owned
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        })
+        .await;
     }
 }
 
@@ -199,14 +196,7 @@ pub(crate) fn signal(s: &Service, sig: &str) {
 }
 
 pub(crate) fn wait_exit(s: &mut Service, deadline: Duration) -> Option<i32> {
-    let start = Instant::now();
-    loop {
-        if let Some(status) = s.child.try_wait().unwrap() {
-            return status.code();
-        }
-        assert!(start.elapsed() < deadline, "the agent did not exit");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    crate::common::wait_exit(&mut s.child, deadline, "the agent to exit").code()
 }
 
 pub(crate) const ID: &str = "i-0123456789abcdef0";
@@ -292,17 +282,16 @@ async fn registers_then_says_ready_and_drains_in_order_on_sigterm() {
 /// Polls `agent`'s metrics until it has counted `n` reconciles that left another's quarantine.
 async fn wait_for_quarantined_by_other(agent: &Service, n: f64, what: &str) {
     let base = format!("http://{}/metrics", agent.field("metrics"));
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while testkit::metric(
-        &testkit::http_get(&base),
-        "wavelb_agent_reconcile_total{outcome=\"quarantined_by_other\"}",
-    )
-    .unwrap_or(0.0)
-        < n
-    {
-        assert!(Instant::now() < deadline, "{what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait::until(what, Duration::from_secs(15), || async {
+        let m = testkit::http_get(&base);
+        let seen = testkit::metric(
+            &m,
+            "wavelb_agent_reconcile_total{outcome=\"quarantined_by_other\"}",
+        )
+        .unwrap_or(0.0);
+        if seen >= n { Ok(()) } else { Err(m) }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -416,14 +405,15 @@ async fn warm_pool_instances_wait_and_standby_drains_until_in_service_again() {
     bed.imds.set_lifecycle("Warmed:Running");
     let mut a = agent(&bed.config("a", ""), None);
     // The agent has looked at the lifecycle state several times and still not registered.
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while bed.imds.lifecycle_reads() < 4 {
-        assert!(
-            Instant::now() < deadline,
-            "the agent never read the lifecycle state"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait::until(
+        "the agent to read the lifecycle state 4 times",
+        Duration::from_secs(15),
+        || async {
+            let reads = bed.imds.lifecycle_reads();
+            if reads >= 4 { Ok(()) } else { Err(reads) }
+        },
+    )
+    .await;
     assert!(
         bed.view().await.owned.is_empty(),
         "a warm pool instance registered"
@@ -514,22 +504,20 @@ async fn an_agent_keeps_the_pools_ttl_and_reports_a_mismatch() {
         testkit::metric(m, "wavelb_agent_reconcile_total{outcome=\"unchanged\"}").unwrap_or(0.0)
     };
     let seen = reconciles(&testkit::http_get(&base));
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
+    // Two reconciles after the change: each read the pool at 7 and left it there.
+    let m = wait::until("two reconciles", Duration::from_secs(15), || async {
         let m = testkit::http_get(&base);
-        // Two reconciles after the change: each read the pool at 7 and left it there.
         if reconciles(&m) >= seen + 2.0 {
-            assert!(
-                m.contains(
-                    "wavelb_pool_ttl_mismatch{pool=\"edge.us-east-1-wl1-bos-wlz-1.lab.test\"} 1"
-                ),
-                "{m}"
-            );
-            break;
+            Ok(m)
+        } else {
+            Err(m)
         }
-        assert!(Instant::now() < deadline, "no reconciles: {m}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    })
+    .await;
+    assert!(
+        m.contains("wavelb_pool_ttl_mismatch{pool=\"edge.us-east-1-wl1-bos-wlz-1.lab.test\"} 1"),
+        "{m}"
+    );
     assert_eq!(
         ttl_of(&bed.view().await),
         Some(7),
@@ -538,13 +526,16 @@ async fn an_agent_keeps_the_pools_ttl_and_reports_a_mismatch() {
 
     assert!(set_ttl("2").contains("TTL set to 2"));
     assert!(set_ttl("2").contains("the TTL is 2 already"));
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while !testkit::http_get(&base)
-        .contains("wavelb_pool_ttl_mismatch{pool=\"edge.us-east-1-wl1-bos-wlz-1.lab.test\"} 0")
-    {
-        assert!(Instant::now() < deadline, "the mismatch never cleared");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait::until("the mismatch to clear", Duration::from_secs(15), || async {
+        let m = testkit::http_get(&base);
+        if m.contains("wavelb_pool_ttl_mismatch{pool=\"edge.us-east-1-wl1-bos-wlz-1.lab.test\"} 0")
+        {
+            Ok(())
+        } else {
+            Err(m)
+        }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -552,11 +543,14 @@ async fn an_imds_outage_at_start_is_retried() {
     let bed = bed(&[]).await;
     bed.imds.set_down(true);
     let _a = agent(&bed.config("a", ""), None);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while bed.imds.tokens_issued() == 0 && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(bed.view().await.owned.is_empty());
+    // The outage lasts 10 s (no token can be issued while IMDS is down), and nothing is
+    // registered meanwhile.
+    wait::holds(
+        "no registration during the IMDS outage",
+        Duration::from_secs(10),
+        || async { bed.imds.tokens_issued() == 0 && bed.view().await.owned.is_empty() },
+    )
+    .await;
     bed.imds.set_down(false);
     bed.wait_for(
         "registration after the outage",
@@ -631,15 +625,19 @@ async fn reconciles_space_out_while_route53_throttles_them() {
         )
         .unwrap_or(0.0)
     };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !agents.iter().any(|a| interval(a) >= 2.0) {
-        assert!(
-            Instant::now() < deadline,
-            "no agent stretched its reconcile interval: {:?}",
-            agents.iter().map(interval).collect::<Vec<_>>()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    wait::until(
+        "an agent to stretch its reconcile interval",
+        Duration::from_secs(60),
+        || async {
+            let seen: Vec<f64> = agents.iter().map(interval).collect();
+            if seen.iter().any(|&i| i >= 2.0) {
+                Ok(())
+            } else {
+                Err(format!("{seen:?}"))
+            }
+        },
+    )
+    .await;
     assert!(agents.iter().all(|a| interval(a) <= 8.0), "at most 8x");
 }
 
@@ -776,14 +774,12 @@ async fn the_self_check_gates_registration_and_quarantines_itself() {
     );
     let _a = agent(&cfg, None);
     // Not registered while the local service fails its self-check.
-    let until = Instant::now() + Duration::from_millis(1500);
-    while Instant::now() < until {
-        assert!(
-            bed.view().await.owned.is_empty(),
-            "registered before the self-check passed"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait::holds(
+        "no registration before the self-check passed",
+        Duration::from_millis(1500),
+        || async { bed.view().await.owned.is_empty() },
+    )
+    .await;
     echo.resume();
     bed.wait_for(
         "registration once the self-check passes",
@@ -844,17 +840,11 @@ async fn the_101st_instance_of_a_pool_fails_clearly_instead_of_retrying() {
             .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let status = loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                break status;
-            }
-            if Instant::now() > deadline {
-                child.kill().unwrap();
-                panic!("agent {mode:?} kept retrying a batch Route 53 refuses for good");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        };
+        let status = crate::common::wait_exit(
+            &mut child,
+            Duration::from_secs(30),
+            &format!("agent {mode:?} to give up on a batch Route 53 refuses for good"),
+        );
         let mut stderr = String::new();
         std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
         assert_eq!(status.code(), Some(2), "{mode:?}: {stderr}");

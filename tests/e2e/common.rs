@@ -77,17 +77,29 @@ pub fn wait_for_log(
     within: std::time::Duration,
     done: impl Fn(&str) -> bool,
 ) -> String {
-    let deadline = std::time::Instant::now() + within;
-    loop {
+    let what = format!("the log {} to get what was awaited", path.display());
+    testkit::wait::until_blocking(&what, within, || {
         let text = std::fs::read_to_string(path).unwrap_or_default();
         if done(&text) {
-            return text;
+            Ok(text.clone())
+        } else {
+            Err(text)
         }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the log {} never got what was awaited:\n{text}",
-            path.display()
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    })
+}
+
+/// Waits up to `within` for `child` to exit and returns its status; kills it and panics naming
+/// `what` when it does not.
+pub fn wait_exit(
+    child: &mut std::process::Child,
+    within: std::time::Duration,
+    what: &str,
+) -> std::process::ExitStatus {
+    let waited = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        testkit::wait::until_blocking(what, within, || child.try_wait().unwrap())
+    }));
+    waited.unwrap_or_else(|panic| {
+        let _ = child.kill();
+        std::panic::resume_unwind(panic)
+    })
 }

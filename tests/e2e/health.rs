@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::process::Command;
 use std::time::{Duration, Instant};
+use testkit::wait;
 
 use registry::model::{Change, PoolSpec, RecordSet, Target, TargetState};
 use registry::name::Fqdn;
@@ -234,18 +235,15 @@ expect = "ping"
         check: impl Fn(&PoolView) -> bool,
     ) -> Duration {
         let start = Instant::now();
-        loop {
+        wait::until(what, deadline, || async {
             let v = self.view().await;
             if check(&v) {
-                return start.elapsed();
+                Ok(start.elapsed())
+            } else {
+                Err(format!("{:?}", v.owned))
             }
-            assert!(
-                start.elapsed() < deadline,
-                "timed out after {deadline:?} waiting for {what}: {:?}",
-                v.owned
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        })
+        .await
     }
 
     fn dig(&self, n: usize) -> Vec<String> {
@@ -272,20 +270,33 @@ pub(crate) fn metrics(s: &Service) -> String {
     testkit::http_get(&format!("http://{}/metrics", s.field("metrics")))
 }
 
+/// Polls `s`'s metrics until `done` holds for them (at most `within`) and returns them; the
+/// timeout names `what` and shows the last metrics read.
+pub(crate) async fn wait_metrics(
+    s: &Service,
+    what: &str,
+    within: Duration,
+    done: impl Fn(&str) -> bool,
+) -> String {
+    wait::until(what, within, || async {
+        let m = metrics(s);
+        if done(&m) { Ok(m) } else { Err(m) }
+    })
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_stopped_target_is_quarantined_and_restored_with_its_weight() {
     let mut lab = lab(4).await;
     let c = lab.controller("c1", "");
     // Everyone healthy first (rise = 2 probes), so the stop below is what is measured.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !metrics(&c).contains("wavelb_target_healthy{pool=\"www.lab.test\",target=\"t3\"} 1") {
-        assert!(
-            Instant::now() < deadline,
-            "targets never became healthy: {}",
-            metrics(&c)
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_metrics(
+        &c,
+        "targets to become healthy",
+        Duration::from_secs(10),
+        |m| m.contains("wavelb_target_healthy{pool=\"www.lab.test\",target=\"t3\"} 1"),
+    )
+    .await;
     lab.targets[1].stop();
     // fall × interval + one round (500ms), with slack for a loaded CI machine.
     let took = lab
@@ -347,19 +358,14 @@ async fn targets_are_probed_at_their_private_probe_address_by_default() {
     }
     let lab = carrier_lab().await;
     let c = lab.controller("c1", "");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let m = metrics(&c);
-        if ["t0", "t1"].iter().all(|t| {
+    wait_metrics(&c, "healthy via probe=", Duration::from_secs(10), |m| {
+        ["t0", "t1"].iter().all(|t| {
             m.contains(&format!(
                 "wavelb_target_healthy{{pool=\"www.lab.test\",target=\"{t}\"}} 1"
             ))
-        }) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "never healthy via probe=: {m}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        })
+    })
+    .await;
     let v = lab.view().await;
     assert_eq!(state(&v, "t0"), (10, 10, TargetState::Active));
     assert_eq!(state(&v, "t1"), (20, 20, TargetState::Active));
@@ -402,15 +408,19 @@ async fn first_verdicts_cost_no_rounds_and_a_failure_costs_one() {
         )
         .unwrap_or(0.0)
     };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while (0..8).any(|i| {
-        !metrics(&c).contains(&format!(
-            "wavelb_target_healthy{{pool=\"www.lab.test\",target=\"t{i}\"}} 1"
-        ))
-    }) {
-        assert!(Instant::now() < deadline, "targets never became healthy");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_metrics(
+        &c,
+        "targets to become healthy",
+        Duration::from_secs(10),
+        |m| {
+            (0..8).all(|i| {
+                m.contains(&format!(
+                    "wavelb_target_healthy{{pool=\"www.lab.test\",target=\"t{i}\"}} 1"
+                ))
+            })
+        },
+    )
+    .await;
     // Eight first verdicts of healthy change nothing in the pool: no round for them.
     assert_eq!(lists(&c), 1.0, "{}", metrics(&c));
 
@@ -432,33 +442,28 @@ async fn one_process_watches_several_pools() {
         c.ready["pools"],
         serde_json::json!(["www.lab.test", "api.lab.test"])
     );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !["t1", "a1"]
-        .iter()
-        .all(|t| metrics(&c).contains(&format!("target=\"{t}\"}} 1")))
-    {
-        assert!(
-            Instant::now() < deadline,
-            "targets never became healthy: {}",
-            metrics(&c)
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_metrics(
+        &c,
+        "targets to become healthy",
+        Duration::from_secs(10),
+        |m| {
+            ["t1", "a1"]
+                .iter()
+                .all(|t| m.contains(&format!("target=\"{t}\"}} 1")))
+        },
+    )
+    .await;
     api_targets[1].stop();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
+    let v = wait::until("a1 quarantined", Duration::from_secs(10), || async {
         let v = classify(&api_pool, &w.list_pool(&api_pool).await.unwrap());
         if v.owned["a1"].target.state == TargetState::Quarantined {
-            assert_eq!(v.owned["a0"].target.state, TargetState::Active);
-            break;
+            Ok(v)
+        } else {
+            Err(format!("{:?}", v.owned))
         }
-        assert!(
-            Instant::now() < deadline,
-            "a1 was not quarantined: {:?}",
-            v.owned
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    })
+    .await;
+    assert_eq!(v.owned["a0"].target.state, TargetState::Active);
     assert!(
         lab.view()
             .await
@@ -492,29 +497,30 @@ async fn the_fraction_guard_keeps_half_the_pool_in_rotation() {
             == 2
     })
     .await;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while testkit::metric(&metrics(&c), "wavelb_health_panic{pool=\"www.lab.test\"}") != Some(1.0) {
-        assert!(
-            Instant::now() < deadline,
-            "no panic metric: {}",
-            metrics(&c)
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    // Give the controller several more rounds: the guard must keep holding.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    let v = lab.view().await;
-    let quarantined: Vec<_> = v
-        .owned
-        .values()
-        .filter(|o| o.target.state == TargetState::Quarantined)
-        .collect();
-    assert_eq!(quarantined.len(), 2, "never more than half of 4");
-    assert_eq!(
-        v.owned["t3"].target.state,
-        TargetState::Active,
-        "the healthy target stays"
-    );
+    wait_metrics(&c, "the panic metric", Duration::from_secs(10), |m| {
+        testkit::metric(m, "wavelb_health_panic{pool=\"www.lab.test\"}") == Some(1.0)
+    })
+    .await;
+    // Several more rounds: the guard keeps holding (never more than half of 4 quarantined) and
+    // the healthy target stays.
+    wait::holds(
+        "the guard: two of 4 quarantined, t3 active",
+        Duration::from_millis(1500),
+        || async {
+            let v = lab.view().await;
+            let quarantined = v
+                .owned
+                .values()
+                .filter(|o| o.target.state == TargetState::Quarantined)
+                .count();
+            if quarantined == 2 && v.owned["t3"].target.state == TargetState::Active {
+                Ok(())
+            } else {
+                Err(format!("{:?}", v.owned))
+            }
+        },
+    )
+    .await;
     let answers = lab.dig(40);
     assert!(
         answers.iter().any(|a| a == "127.0.0.24"),
@@ -577,11 +583,7 @@ async fn long_quarantined_targets_are_garbage_collected() {
     let v = lab.view().await;
     assert_eq!(v.owned.len(), 3);
     assert!(v.foreign.is_empty());
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while testkit::metric(&metrics(&c), "wavelb_gc_deleted_total") != Some(1.0) {
-        assert!(Instant::now() < deadline, "gc metric: {}", metrics(&c));
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_gc_deleted(&c, Duration::from_secs(5)).await;
 }
 
 /// With `[ec2]`, garbage collection deletes a long-quarantined target only when EC2 says its
@@ -602,24 +604,32 @@ async fn garbage_collection_asks_ec2_whether_the_instance_is_gone() {
         !v.owned.contains_key("t2")
     })
     .await;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while testkit::metric(&metrics(&c), "wavelb_gc_deleted_total") != Some(1.0) {
-        assert!(Instant::now() < deadline, "gc metric: {}", metrics(&c));
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    // Several more rounds: the live instance's target stays, quarantined.
-    tokio::time::sleep(Duration::from_millis(2000)).await;
-    let v = lab.view().await;
-    assert_eq!(
-        v.owned[live].target.state,
-        TargetState::Quarantined,
-        "{:?}",
-        v.owned
-    );
-    assert_eq!(
-        testkit::metric(&metrics(&c), "wavelb_gc_deleted_total"),
-        Some(1.0)
-    );
+    wait_gc_deleted(&c, Duration::from_secs(10)).await;
+    // Several more rounds: the live instance's target stays, quarantined, and nothing more is
+    // collected.
+    wait::holds(
+        "the live instance's target kept, quarantined",
+        Duration::from_millis(2000),
+        || async {
+            let v = lab.view().await;
+            let kept = v.owned[live].target.state == TargetState::Quarantined
+                && testkit::metric(&metrics(&c), "wavelb_gc_deleted_total") == Some(1.0);
+            if kept {
+                Ok(())
+            } else {
+                Err(format!("{:?}\n{}", v.owned, metrics(&c)))
+            }
+        },
+    )
+    .await;
+}
+
+/// Waits (at most `within`) until controller `c` has collected exactly one target.
+async fn wait_gc_deleted(c: &Service, within: Duration) {
+    wait_metrics(c, "the gc metric at 1", within, |m| {
+        testkit::metric(m, "wavelb_gc_deleted_total") == Some(1.0)
+    })
+    .await;
 }
 
 /// Issue 25, item 3: EC2 answers for its own Region only, so garbage collection asks each pool's
@@ -700,25 +710,27 @@ async fn two_controllers_one_leader_and_a_takeover() {
     let mut b = lab.controller("ctl-b", extra);
     let leader_of =
         |s: &Service| testkit::metric(&metrics(s), "wavelb_health_leader{pool=\"www.lab.test\"}");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let (leader, follower) = loop {
+    let a_leads = wait::until("a single leader", Duration::from_secs(10), || async {
         match (leader_of(&a), leader_of(&b)) {
-            (Some(1.0), Some(0.0)) => break (&mut a, &mut b),
-            (Some(0.0), Some(1.0)) => break (&mut b, &mut a),
-            other => {
-                assert!(Instant::now() < deadline, "no single leader: {other:?}");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
+            (Some(1.0), Some(0.0)) => Ok(true),
+            (Some(0.0), Some(1.0)) => Ok(false),
+            other => Err(format!("{other:?}")),
         }
+    })
+    .await;
+    let (leader, follower) = if a_leads {
+        (&mut a, &mut b)
+    } else {
+        (&mut b, &mut a)
     };
     // Exactly one leader, for several rounds.
-    for _ in 0..5 {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        assert_eq!(
-            (leader_of(leader), leader_of(follower)),
-            (Some(1.0), Some(0.0))
-        );
-    }
+    wait::holds("the same single leader", Duration::from_secs(1), || async {
+        match (leader_of(leader), leader_of(follower)) {
+            (Some(1.0), Some(0.0)) => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
     let follower_id = follower.field("controller_id");
     leader.kill();
     lab.targets[0].stop();
@@ -793,11 +805,14 @@ async fn wait_rounds(c: &Service, n: f64) {
         .unwrap_or(0.0)
     };
     let until = lists() + n;
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while lists() < until {
-        assert!(Instant::now() < deadline, "no rounds: {}", metrics(c));
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait::until("rounds", Duration::from_secs(20), || async {
+        if lists() >= until {
+            Ok(())
+        } else {
+            Err(metrics(c))
+        }
+    })
+    .await;
 }
 
 /// Issue 11: a TXT written beside another team's address record, claiming it for this owner as
@@ -863,15 +878,10 @@ async fn a_spoofed_parked_record_is_never_published() {
     raw_write(&lab.api, vec![Change::create(forged.clone())]).await;
     let c = lab.controller("c1", "");
     // The claimed address answers: without the fix this is where it would be restored.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !metrics(&c).contains("wavelb_target_healthy{pool=\"www.lab.test\",target=\"evil\"} 1") {
-        assert!(
-            Instant::now() < deadline,
-            "evil never probed: {}",
-            metrics(&c)
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_metrics(&c, "evil probed", Duration::from_secs(10), |m| {
+        m.contains("wavelb_target_healthy{pool=\"www.lab.test\",target=\"evil\"} 1")
+    })
+    .await;
     // The controller leads and writes: a real failure is quarantined.
     lab.targets[1].stop();
     lab.wait_for("t1 quarantined", Duration::from_secs(10), |v| {
@@ -966,19 +976,14 @@ pub(crate) fn wait_for_tier(
     what: &str,
     check: impl Fn(&serde_json::Value) -> bool,
 ) -> serde_json::Value {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
+    wait::until_blocking(what, Duration::from_secs(20), || {
         let listing = records_json(cfg);
         if check(&listing) {
-            return listing;
+            Ok(listing)
+        } else {
+            Err(format!("the tier is {listing:#}\n{}", metrics(c)))
         }
-        assert!(
-            Instant::now() < deadline,
-            "{what}: the tier is {listing:#}\n{}",
-            metrics(c)
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    })
 }
 
 /// The zones `records list` shows in the tier.
@@ -1064,23 +1069,16 @@ async fn a_zone_tier_follows_its_pools_through_the_strict_lab_api() {
     for t in lab.targets.iter_mut().chain(nyc.iter_mut()) {
         t.stop();
     }
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let listing = records_json(&cfg);
-        let kept: Vec<&serde_json::Value> = listing["zones"]
-            .as_array()
-            .unwrap()
-            .iter()
+    let kept = |l: &serde_json::Value| -> Vec<serde_json::Value> {
+        let zones = l["zones"].as_array().unwrap().iter();
+        zones
             .filter(|z| z["why"] == "kept-healthiest")
-            .collect();
-        if kept.len() == 1 {
-            assert_eq!(tier_in(&listing).len(), 1, "{listing:#}");
-            assert_eq!(kept[0]["in_tier"], serde_json::json!(true));
-            break;
-        }
-        assert!(Instant::now() < deadline, "no zone kept: {listing:#}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+            .cloned()
+            .collect()
+    };
+    let listing = wait_for_tier(&cfg, &c, "a zone kept", |l| kept(l).len() == 1);
+    assert_eq!(tier_in(&listing).len(), 1, "{listing:#}");
+    assert_eq!(kept(&listing)[0]["in_tier"], serde_json::json!(true));
     assert_eq!(
         testkit::metric(&metrics(&c), "wavelb_tier_kept{tier=\"edge.lab.test\"}"),
         Some(1.0)
@@ -1126,19 +1124,30 @@ async fn an_empty_pool_or_a_refused_fallback_never_blocks_the_tier() {
         t.stop();
     }
     let rejected = "wavelb_tier_rejected_changes_total{tier=\"edge.lab.test\",zone=\"fallback\"}";
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while testkit::metric(&metrics(&c), rejected).unwrap_or(0.0) < 1.0 {
-        assert!(Instant::now() < deadline, "never refused: {}", metrics(&c));
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait::until_blocking("a refused change", Duration::from_secs(20), || {
+        let m = metrics(&c);
+        if testkit::metric(&m, rejected).unwrap_or(0.0) >= 1.0 {
+            Ok(())
+        } else {
+            Err(m)
+        }
+    });
     let listing = wait_for_tier(&cfg, &c, "bos kept", |l| {
         l["zones"][0]["why"] == "kept-healthiest"
     });
     assert_eq!(tier_in(&listing), ["bos"], "{listing:#}");
-    for _ in 0..10 {
-        assert_eq!(tier_in(&records_json(&cfg)), ["bos"], "never empty");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait::holds_blocking(
+        "the tier never empty, bos in",
+        Duration::from_secs(1),
+        || {
+            let listing = records_json(&cfg);
+            if tier_in(&listing) == ["bos"] {
+                Ok(())
+            } else {
+                Err(format!("{listing:#}"))
+            }
+        },
+    );
     let log = std::fs::read_to_string(lab.log("tier")).unwrap();
     assert!(
         log.lines()
@@ -1156,11 +1165,10 @@ async fn a_target_deleted_through_the_api_disappears_from_metrics() {
     let lab = lab(3).await;
     let c = lab.controller("c1", "");
     let series = |t: &str| format!("wavelb_target_healthy{{pool=\"www.lab.test\",target=\"{t}\"}}");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !(0..3).all(|i| metrics(&c).contains(&format!("{} 1", series(&format!("t{i}"))))) {
-        assert!(Instant::now() < deadline, "never healthy: {}", metrics(&c));
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_metrics(&c, "all healthy", Duration::from_secs(10), |m| {
+        (0..3).all(|i| m.contains(&format!("{} 1", series(&format!("t{i}")))))
+    })
+    .await;
     let p = lab_pool();
     let sets = writer(&lab.api).await.list_pool(&p).await.unwrap();
     let t1: Vec<Change> = sets
@@ -1170,16 +1178,10 @@ async fn a_target_deleted_through_the_api_disappears_from_metrics() {
         .collect();
     assert_eq!(t1.len(), 2, "t1's address and ownership records");
     raw_write(&lab.api, t1).await;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while metrics(&c).contains(&series("t1")) {
-        assert!(
-            Instant::now() < deadline,
-            "t1's series stayed: {}",
-            metrics(&c)
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let text = metrics(&c);
+    let text = wait_metrics(&c, "t1's series to go", Duration::from_secs(10), |m| {
+        !m.contains(&series("t1"))
+    })
+    .await;
     assert!(text.contains(&format!("{} 1", series("t0"))), "{text}");
     assert!(text.contains(&format!("{} 1", series("t2"))), "{text}");
 }
@@ -1477,11 +1479,19 @@ async fn a_forged_tier_member_is_counted_listed_and_warned_about_once() {
          [[global.zone]]\npool = \"www.lab.test\"\nwavelength_zone = \"bos\"\ncoordinates = [42.36, -71.06]\n\
          [[global.zone]]\npool = \"api.lab.test\"\nwavelength_zone = \"nyc\"\ncoordinates = [40.71, -74.01]\n",
     );
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while tier_in(&records_json(&cfg)) != ["bos", "nyc"] {
-        assert!(Instant::now() < deadline, "{:#}", records_json(&cfg));
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait::until(
+        "bos and nyc in the tier",
+        Duration::from_secs(20),
+        || async {
+            let listing = records_json(&cfg);
+            if tier_in(&listing) == ["bos", "nyc"] {
+                Ok(())
+            } else {
+                Err(format!("{listing:#}"))
+            }
+        },
+    )
+    .await;
     let tier = PoolSpec {
         name: Fqdn::parse("edge.lab.test").unwrap(),
         ..lab_pool()
@@ -1494,8 +1504,7 @@ async fn a_forged_tier_member_is_counted_listed_and_warned_about_once() {
     // nyc as its own at least once: what follows is a turn from owned to foreign.
     wait_rounds(&c, 12.0).await;
     // Someone with zone write access replaces nyc's ownership record with another owner's.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
+    wait::until("the record forged", Duration::from_secs(10), || async {
         let sets = writer(&lab.api).await.list_pool(&tier).await.unwrap();
         let ours = sets
             .iter()
@@ -1514,16 +1523,21 @@ async fn a_forged_tier_member_is_counted_listed_and_warned_about_once() {
             guard: None,
         };
         // The controller may rewrite it at the same moment: read again and retry.
-        if writer(&lab.api).await.execute(&plan).await.is_ok() {
-            break;
-        }
-        assert!(Instant::now() < deadline, "could not forge the record");
-    }
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while gauge("wavelb_tier_foreign_records") != Some(1.0) {
-        assert!(Instant::now() < deadline, "not counted: {}", metrics(&c));
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        writer(&lab.api)
+            .await
+            .execute(&plan)
+            .await
+            .map(drop)
+            .map_err(|e| format!("{e:?}"))
+    })
+    .await;
+    wait_metrics(
+        &c,
+        "the foreign record counted",
+        Duration::from_secs(10),
+        |m| testkit::metric(m, "wavelb_tier_foreign_records{tier=\"edge.lab.test\"}") == Some(1.0),
+    )
+    .await;
     // nyc's targets die: the foreign zone is not taken out, and is shown as foreign and in.
     for t in &mut nyc {
         t.stop();

@@ -4,7 +4,8 @@
 use std::io::Write;
 use std::net::UdpSocket;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use testkit::wait;
 
 use testkit::process::Service;
 
@@ -63,23 +64,16 @@ fn echo(addr: &str) -> bool {
 }
 
 fn wait_line(lab: &Service, what: &str, pred: impl Fn(&str) -> bool) -> String {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        if let Ok(line) = lab.lines.recv_timeout(Duration::from_millis(200))
-            && pred(&line)
-        {
-            return line;
-        }
-    }
-    panic!("timed out waiting for {what}");
+    wait::until_blocking(what, Duration::from_secs(20), || {
+        lab.lines
+            .recv_timeout(Duration::from_millis(200))
+            .ok()
+            .filter(|line| pred(line))
+    })
 }
 
-fn poll(what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !check() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+fn poll(what: &str, check: impl FnMut() -> bool) {
+    wait::until_blocking(what, Duration::from_secs(20), check);
 }
 
 #[test]
@@ -143,27 +137,17 @@ fn lab_serves_weighted_answers_and_obeys_commands() {
             .unwrap()
             .success()
     );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Some(s) = lab.child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(Instant::now() < deadline, "the lab did not stop on SIGINT");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = crate::common::wait_exit(
+        &mut lab.child,
+        Duration::from_secs(10),
+        "the lab to stop on SIGINT",
+    );
     assert_eq!(status.code(), Some(0));
 }
 
 /// Waits (up to 10 s) for the lab to exit, and returns its exit code.
 fn exit_code(lab: &mut Service) -> Option<i32> {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Some(s) = lab.child.try_wait().unwrap() {
-            return s.code();
-        }
-        assert!(Instant::now() < deadline, "the lab did not stop");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    crate::common::wait_exit(&mut lab.child, Duration::from_secs(10), "the lab to stop").code()
 }
 
 #[test]
@@ -267,18 +251,14 @@ impl Tmux {
 
     /// Polls the screen (up to 20 s) until `pred` holds, and returns it.
     fn wait(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
+        wait::until_blocking(what, Duration::from_secs(20), || {
             let screen = self.screen();
             if pred(&screen) {
-                return screen;
+                Ok(screen)
+            } else {
+                Err(format!("the screen:\n{screen}"))
             }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what}; the screen:\n{screen}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        })
     }
 }
 
@@ -484,14 +464,11 @@ fn lab_zones_send_clients_to_their_nearest_healthy_zone() {
     });
     writeln!(stdin, "revive-zone 1").unwrap();
     // Back after the lab's return_after (10 s).
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !in_zone(&dig_from(&dns, "10.1.0.0/16"), 1) {
-        assert!(
-            Instant::now() < deadline,
-            "zone 1's clients never came back"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait::until_blocking(
+        "zone 1's clients to come back",
+        Duration::from_secs(30),
+        || in_zone(&dig_from(&dns, "10.1.0.0/16"), 1),
+    );
     writeln!(stdin, "kill-zone 9").unwrap();
     wait_line(&lab, "an error for a bad zone", |l| {
         l.starts_with("! usage: kill-zone K (1-3)")
@@ -893,8 +870,11 @@ fn every_readme_console_line_holds_against_the_lab() {
             if let Some(rest) = real.strip_prefix("wavelb ") {
                 real = format!("{} {rest}", env!("CARGO_BIN_EXE_wavelb"));
             }
-            let deadline = Instant::now() + Duration::from_secs(30);
-            loop {
+            let what = format!(
+                "README line `{cmd}` (lab {args:?}) to show\n{}",
+                shown.join("\n")
+            );
+            wait::until_blocking(&what, Duration::from_secs(30), || {
                 let mut sh = Command::new("sh");
                 sh.args(["-c", &real]).env(
                     "PATH",
@@ -909,17 +889,15 @@ fn every_readme_console_line_holds_against_the_lab() {
                 let out = sh.output().unwrap();
                 let text = String::from_utf8_lossy(&out.stdout);
                 if out.status.success() && matches_readme(shown, &text) {
-                    break;
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "exit {:?}\n{text}{}",
+                        out.status.code(),
+                        String::from_utf8_lossy(&out.stderr)
+                    ))
                 }
-                assert!(
-                    Instant::now() < deadline,
-                    "README line `{cmd}` (lab {args:?}) shows\n{}\nbut gives (exit {:?})\n{text}{}",
-                    shown.join("\n"),
-                    out.status.code(),
-                    String::from_utf8_lossy(&out.stderr)
-                );
-                std::thread::sleep(Duration::from_millis(200));
-            }
+            });
         }
         writeln!(stdin, "quit").unwrap();
     }

@@ -13,7 +13,8 @@ use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use testkit::wait;
 
 use serde_json::Value;
 use testkit::process::Service;
@@ -28,18 +29,9 @@ fn metrics_of(s: &Service) -> String {
     testkit::http_get(&format!("http://{}/metrics", s.field("metrics")))
 }
 
-/// Polls `check` every 100 ms for up to `limit`; panics naming `what` when it never holds.
-fn poll(what: &str, limit: Duration, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !check() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 /// Polls `endpoint`'s `/metrics` until `series` has `value`.
 fn wait_for_series(endpoint: &Service, series: &str, value: f64) {
-    poll(
+    wait::until_blocking(
         &format!("{series} = {value}"),
         Duration::from_secs(30),
         || testkit::metric(&metrics_of(endpoint), series) == Some(value),
@@ -445,32 +437,24 @@ impl Prometheus {
             url: format!("http://{addr}"),
             log,
         };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
+        wait::until_blocking("prometheus to be ready", Duration::from_secs(60), || {
             if let Some(status) = p.child.try_wait().unwrap() {
                 panic!(
                     "prometheus exited ({status}) before it was ready (was {addr} taken?):\n{}",
                     std::fs::read_to_string(&p.log).unwrap_or_default()
                 );
             }
-            if TcpStream::connect(addr).is_ok()
+            TcpStream::connect(addr).is_ok()
                 && testkit::http("GET", &format!("{}/-/ready", p.url), "").0 == 200
-            {
-                return p;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "prometheus was not ready within 60 s"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        });
+        p
     }
 
-    /// Like [`poll`] (60 s), with the server's log in the panic message.
+    /// Like [`wait::until_blocking`] (60 s), with the server's log in the panic message.
     fn poll(&self, what: &str, check: impl FnMut() -> bool) {
         let log = self.log.clone();
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            poll(what, Duration::from_secs(60), check)
+            wait::until_blocking(what, Duration::from_secs(60), check)
         }));
         if result.is_err() {
             panic!(

@@ -276,15 +276,12 @@ fn wavelb_within(args: &[&str]) -> (Option<i32>, String) {
         .stderr(err.reopen().unwrap())
         .spawn()
         .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while child.try_wait().unwrap().is_none() {
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("wavelb {args:?} did not exit within 20 s");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    let code = child.wait().unwrap().code();
+    let code = crate::common::wait_exit(
+        &mut child,
+        std::time::Duration::from_secs(20),
+        &format!("wavelb {args:?} to exit"),
+    )
+    .code();
     (
         code,
         String::from_utf8_lossy(&std::fs::read(err.path()).unwrap()).into_owned(),

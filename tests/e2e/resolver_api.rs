@@ -14,6 +14,7 @@ use registry::plan::{BatchLimits, Intent, batches, plan};
 use registry::pool::classify;
 use registry::writer::{WriteError, Writer, WriterSettings};
 use testkit::process::Service;
+use testkit::wait;
 
 const BIN: &str = env!("CARGO_BIN_EXE_wavelb");
 
@@ -398,14 +399,14 @@ fn acknowledged_changes_survive_kill_9() {
             }
         })
     };
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while acked.lock().unwrap().len() < 40 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the streamer made no progress"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait::until_blocking(
+        "the streamer to ack 40 changes",
+        Duration::from_secs(60),
+        || {
+            let n = acked.lock().unwrap().len();
+            if n >= 40 { Ok(()) } else { Err(n) }
+        },
+    );
     r.kill();
     let _ = streamer.wait();
     reader.join().unwrap();
@@ -1384,18 +1385,21 @@ fn the_aws_cli_drives_health_checks_tags_and_limits() {
         "{updated}"
     );
     // The check probes a closed port on loopback: its first observation is a failure.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
-    let status = loop {
-        let status = aws(&api, &["get-health-check-status", "--health-check-id", &id]);
-        if status["HealthCheckObservations"]
-            .as_array()
-            .is_some_and(|o| !o.is_empty())
-            || std::time::Instant::now() > deadline
-        {
-            break status;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    };
+    let status = wait::until_blocking(
+        "a health check observation",
+        std::time::Duration::from_secs(15),
+        || {
+            let status = aws(&api, &["get-health-check-status", "--health-check-id", &id]);
+            if status["HealthCheckObservations"]
+                .as_array()
+                .is_some_and(|o| !o.is_empty())
+            {
+                Ok(status)
+            } else {
+                Err(status)
+            }
+        },
+    );
     let report = status["HealthCheckObservations"][0]["StatusReport"]["Status"]
         .as_str()
         .unwrap_or_default();

@@ -2,6 +2,7 @@
 //! kdig (tests/py/dns_conformance.py holds the checks).
 
 use testkit::process::Service;
+use testkit::wait;
 
 fn resolver() -> Service {
     testkit::process::resolver(env!("CARGO_BIN_EXE_wavelb"), &[])
@@ -125,19 +126,16 @@ async fn answers_within(
 /// Polls the resolver's metrics (up to 15 s) until `series` reaches `at_least`.
 fn wait_for_metric(r: &Service, series: &str, at_least: f64) {
     let url = format!("http://{}/metrics", r.field("metrics"));
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
-    loop {
+    let what = format!("{series} to reach {at_least}");
+    wait::until_blocking(&what, std::time::Duration::from_secs(15), || {
         let text = testkit::http_get(&url);
         let value = testkit::metric(&text, series).unwrap_or(0.0);
         if value >= at_least {
-            return;
+            Ok(())
+        } else {
+            Err(format!("{value}\n{text}"))
         }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{series} stayed at {value}, want {at_least}:\n{text}"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    });
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -202,15 +200,15 @@ async fn a_tcp_connection_flood_is_capped_and_leaves_the_api_and_other_sources_a
     // Freed places are served again.
     drop(other);
     drop(held);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        let mut again = connect_from("127.0.0.3", &dns).await;
-        if answers(&mut again, 4).await {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "no place was freed");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    wait::until(
+        "a freed place",
+        std::time::Duration::from_secs(10),
+        || async {
+            let mut again = connect_from("127.0.0.3", &dns).await;
+            answers(&mut again, 4).await
+        },
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -470,11 +468,11 @@ async fn a_tcp_hold_from_24_networks_leaves_a_new_client_answered_within_a_secon
             }
         }));
     }
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while answered.load(Ordering::Relaxed) < 96 * 20 {
-        assert!(Instant::now() < deadline, "the holders are not querying");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    wait::until("the holders to query", Duration::from_secs(20), || async {
+        let n = answered.load(Ordering::Relaxed);
+        if n >= 96 * 20 { Ok(()) } else { Err(n) }
+    })
+    .await;
     // A new client from a fresh /24 is answered within 1 s.
     let started = Instant::now();
     let limit = started + Duration::from_secs(1);
@@ -500,10 +498,10 @@ async fn a_tcp_hold_from_24_networks_leaves_a_new_client_answered_within_a_secon
     // It took a holder's place, and keeps its own while the holders go on querying. The
     // evicted connection's task counts its end when it wakes, which may be after the newcomer's
     // answer: poll for it.
-    testkit::wait_until(
+    wait::until(
         "the newcomer to evict a holder",
         Duration::from_secs(10),
-        || async { (evictions() >= 1.0).then_some(()) },
+        || async { evictions() >= 1.0 },
     )
     .await;
     let before = answered.load(Ordering::Relaxed);
@@ -762,11 +760,10 @@ fn a_flood_of_the_costliest_geoproximity_name_leaves_other_names_answered() {
         })
     };
     // The ordinary client starts once the flood is being answered.
-    let started = Instant::now() + Duration::from_secs(10);
-    while flood_answered.load(Ordering::Relaxed) < 1_000 {
-        assert!(Instant::now() < started, "the flood is not answered");
-        std::thread::yield_now();
-    }
+    wait::until_blocking("the flood to be answered", Duration::from_secs(10), || {
+        let n = flood_answered.load(Ordering::Relaxed);
+        if n >= 1_000 { Ok(()) } else { Err(n) }
+    });
     let client = std::net::UdpSocket::bind("127.0.0.2:0").unwrap();
     client
         .set_read_timeout(Some(Duration::from_secs(1)))
@@ -819,18 +816,22 @@ fn many_weighted_sets_stay_within_the_metrics_series_bound() {
     }
     let url = format!("http://{}/metrics", r.field("metrics"));
     // The snapshot is published with the change; poll until its series are there.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
-    let text = loop {
-        let text = testkit::http_get(&url);
-        let answers = text
-            .lines()
-            .filter(|l| l.starts_with("wavelb_dns_answers_total{"))
-            .count();
-        if answers > 2_000 || std::time::Instant::now() > deadline {
-            break text;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    };
+    let text = wait::until_blocking(
+        "the snapshot's answer series",
+        std::time::Duration::from_secs(15),
+        || {
+            let text = testkit::http_get(&url);
+            let answers = text
+                .lines()
+                .filter(|l| l.starts_with("wavelb_dns_answers_total{"))
+                .count();
+            if answers > 2_000 {
+                Ok(text)
+            } else {
+                Err(format!("{answers} answer series"))
+            }
+        },
+    );
     let answers: Vec<&str> = text
         .lines()
         .filter(|l| l.starts_with("wavelb_dns_answers_total{"))
