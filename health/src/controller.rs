@@ -1813,10 +1813,18 @@ mod tests {
 
     /// A zone holding the pools of `bos` (targets i-1, i-2) and `nyc` (i-3, i-4).
     async fn two_zones() -> (Arc<MemoryStore>, Vec<PoolSpec>) {
+        two_zones_of(1..=2, 3..=4).await
+    }
+
+    /// Boston's pool with the targets `bos`, New York's with `nyc`, as [`two_zones`].
+    async fn two_zones_of(
+        bos: std::ops::RangeInclusive<u8>,
+        nyc: std::ops::RangeInclusive<u8>,
+    ) -> (Arc<MemoryStore>, Vec<PoolSpec>) {
         let store = Arc::new(MemoryStore::new(Fqdn::parse("example.com").unwrap()));
         let pools = zone_pools(&["bos", "nyc"]);
-        register(&store, &pools[0], 1..=2).await;
-        register(&store, &pools[1], 3..=4).await;
+        register(&store, &pools[0], bos).await;
+        register(&store, &pools[1], nyc).await;
         (store, pools)
     }
 
@@ -2045,10 +2053,7 @@ mod tests {
     async fn a_zone_crossing_min_healthy_moves_the_tier_at_once() {
         use registry::tier::classify as tier_view;
 
-        let store = Arc::new(MemoryStore::new(Fqdn::parse("example.com").unwrap()));
-        let pools = zone_pools(&["bos", "nyc"]);
-        register(&store, &pools[0], 1..=10).await;
-        register(&store, &pools[1], 11..=12).await;
+        let (store, pools) = two_zones_of(1..=10, 11..=12).await;
         let metrics = HealthMetrics::register(&mut Registry::default());
         let (spec, tier) = tier_of(&pools, "min_healthy = \"90%\"", &metrics);
         let script = Arc::new(Script::default());
