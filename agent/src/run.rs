@@ -1,7 +1,6 @@
 //! The agent over time: start (jitter, discovery, self-check gate, register), run (reconcile,
 //! Spot and lifecycle notices, self-check), drain. Decisions come from [`crate::lifecycle`].
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use probe::Prober;
@@ -13,7 +12,9 @@ use registry::metrics::{PoolLabels, PoolMetrics};
 use registry::model::{PoolSpec, RecordSet};
 use registry::plan::{Intent, plan};
 use registry::pool::PoolView;
-use registry::reconcile::{Decision, ReconcileError, Reconciled, decide_with, reconcile};
+use registry::reconcile::{
+    CONFLICT_ATTEMPTS, Decision, ReconcileError, Reconciled, decide_with, intent_for, reconcile,
+};
 use registry::retry::Backoff;
 use registry::store::PoolStore;
 use registry::store::{Submitted, WriteError};
@@ -116,9 +117,6 @@ async fn signalled(signals: &mut watch::Receiver<u32>, count: u32) {
         std::future::pending::<()>().await;
     }
 }
-
-/// How often a write is re-read and re-decided after another writer changed the pool first.
-const CONFLICT_ATTEMPTS: u32 = 3;
 
 struct Running<'a, S: PoolStore> {
     agent: &'a Agent<'a>,
@@ -301,7 +299,7 @@ impl<S: PoolStore> Running<'_, S> {
             self.agent.pool_metrics.observe(&self.pool, view);
             let (intent, outcome) = decide(view)?;
             let intents = intent
-                .map(|i| BTreeMap::from([(self.me.id.clone(), i)]))
+                .map(|i| intent_for(&self.me.id, i))
                 .unwrap_or_default();
             Ok(Decision {
                 plan: plan(&self.pool, view, &intents),
@@ -446,11 +444,7 @@ impl<S: PoolStore> Running<'_, S> {
             return Ok(None);
         };
         // The one write that skips the loop's read, on purpose (see above).
-        let planned = plan(
-            &self.pool,
-            &empty,
-            &BTreeMap::from([(self.me.id.clone(), intent)]),
-        );
+        let planned = plan(&self.pool, &empty, &intent_for(&self.me.id, intent));
         match self.writer.execute(&planned).await {
             Ok(_) => {
                 self.agent

@@ -5,10 +5,11 @@
 //! The agent (register, repair, drain, delete), the health controller's round, `wavelb
 //! records` and the lab all write through [`reconcile`]; what differs is only the decision.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 
 use crate::model::{PoolSpec, RecordSet};
-use crate::plan::Plan;
+use crate::plan::{Intent, Plan};
 use crate::pool::{PoolView, classify};
 use crate::store::{PoolStore, Submitted, WriteError};
 
@@ -109,6 +110,16 @@ where
     ) -> impl Future<Output = Result<Decision<T>, E>> + Send {
         std::future::ready((self.0)(view, sets))
     }
+}
+
+/// How often a write is read and decided again when another writer changed the records first:
+/// the bound of every caller that has no reason for another (the agent, `wavelb records`, the
+/// lab).
+pub const CONFLICT_ATTEMPTS: u32 = 3;
+
+/// The intents of a decision about one target: `intent` for set identifier `id`.
+pub fn intent_for(id: &str, intent: Intent) -> BTreeMap<String, Intent> {
+    BTreeMap::from([(id.to_owned(), intent)])
 }
 
 /// Runs the loop: up to `attempts` (at least 1) reads and decisions, re-reading only after a

@@ -13,7 +13,7 @@ use registry::model::{PoolSpec, RecordSet};
 use registry::ops::{Operation, operator_plan};
 use registry::plan::{Plan, retarget_ttl};
 use registry::pool::{PoolView, classify};
-use registry::reconcile::{Decision, ReconcileError, decide_with, reconcile};
+use registry::reconcile::{CONFLICT_ATTEMPTS, Decision, ReconcileError, decide_with, reconcile};
 use registry::tier::{TierSpec, TierView};
 use registry::writer::{Submitted, Writer};
 use serde::Serialize;
@@ -21,9 +21,6 @@ use serde::Serialize;
 use crate::cli::{RecordsAction, RecordsArgs};
 use crate::config::Config;
 use crate::exit::UsageError;
-
-/// How often a change is re-read and re-planned when another writer got there first.
-const CONFLICT_ATTEMPTS: u32 = 3;
 
 /// Runs `wavelb records`.
 pub async fn run(cfg: Option<&Config>, args: RecordsArgs) -> anyhow::Result<()> {

@@ -12,17 +12,17 @@ use registry::clock::unix_now;
 use registry::model::RecordSet;
 use registry::ops::{Operation, operator_plan};
 use registry::pool::{PoolView, classify};
-use registry::reconcile::{Decision, decide_with, reconcile};
+use registry::reconcile::{CONFLICT_ATTEMPTS, Decision, decide_with, reconcile};
 use registry::writer::Writer;
 use resolver::metrics::AnswerLabels;
 
 use super::command::Command;
 pub use super::command::help;
 use super::guard::{self, Note};
+use super::set_id;
 use super::table::{self, Facts, Row};
 use super::targets::EchoTarget;
 use super::zones::{self, LabZone};
-use super::{CONFLICT_ATTEMPTS, set_id};
 
 /// How the console shows itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -34,7 +34,7 @@ use registry::model::{RecordSet, Target};
 use registry::name::Fqdn;
 use registry::plan::{Intent, plan};
 use registry::pool::PoolView;
-use registry::reconcile::{Decision, decide_with, reconcile};
+use registry::reconcile::{CONFLICT_ATTEMPTS, Decision, decide_with, reconcile};
 use registry::writer::Writer;
 use resolver::geotable::GeoTable;
 use resolver::service::{self, Settings};
@@ -60,8 +60,6 @@ const TIER_RETURN_AFTER: Duration = Duration::from_secs(10);
 const LAB_REQUESTS_PER_SECOND: f64 = 50.0;
 /// The lab's fraction guard: at most half of a pool's targets quarantined.
 const MAX_QUARANTINED_FRACTION: f64 = 0.5;
-/// How often the lab's writes are re-read and re-decided after a conflicting write.
-const CONFLICT_ATTEMPTS: u32 = 3;
 
 /// Demo target `i` (1-based) set identifier.
 pub fn set_id(i: usize) -> String {
