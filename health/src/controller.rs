@@ -1907,6 +1907,28 @@ mod tests {
         Spawned { stop, task }
     }
 
+    /// A service known as `c-a` over `pools` (probed by the returned script) keeping the tier of
+    /// [`tier_config`] with `global`: the tier's spec, the script, the running service.
+    fn spawn_tiered(
+        store: &Arc<MemoryStore>,
+        pools: &[PoolSpec],
+        global: &str,
+        metrics: &HealthMetrics,
+    ) -> (registry::tier::TierSpec, Arc<Script>, Spawned) {
+        let (spec, tier) = tier_of(pools, global, metrics);
+        let script = Arc::new(Script::default());
+        let service = spawn_service(
+            store,
+            pools,
+            Some(tier),
+            Vec::new(),
+            &script,
+            "c-a",
+            metrics,
+        );
+        (spec, script, service)
+    }
+
     /// The `[global]` tier `edge.example.com` over `pools` (the zone `bos`, `nyc` or `dfw` of
     /// each placed at its city), `global` adding keys to its table.
     fn tier_config(pools: &[PoolSpec], global: &str) -> crate::global::GlobalConfig {
@@ -1969,17 +1991,8 @@ mod tests {
 
         let (store, pools) = two_zones().await;
         let metrics = HealthMetrics::register(&mut Registry::default());
-        let (spec, tier) = tier_of(&pools, "return_after = \"30s\"", &metrics);
-        let script = Arc::new(Script::default());
-        let service = spawn_service(
-            &store,
-            &pools,
-            Some(tier),
-            Vec::new(),
-            &script,
-            "c-a",
-            &metrics,
-        );
+        let (spec, script, service) =
+            spawn_tiered(&store, &pools, "return_after = \"30s\"", &metrics);
         let published = |store: &MemoryStore| -> Vec<String> {
             tier_view(&spec, &store.sets())
                 .published()
@@ -2055,17 +2068,8 @@ mod tests {
 
         let (store, pools) = two_zones_of(1..=10, 11..=12).await;
         let metrics = HealthMetrics::register(&mut Registry::default());
-        let (spec, tier) = tier_of(&pools, "min_healthy = \"90%\"", &metrics);
-        let script = Arc::new(Script::default());
-        let service = spawn_service(
-            &store,
-            &pools,
-            Some(tier),
-            Vec::new(),
-            &script,
-            "c-a",
-            &metrics,
-        );
+        let (spec, script, service) =
+            spawn_tiered(&store, &pools, "min_healthy = \"90%\"", &metrics);
         let in_tier = |store: &MemoryStore| {
             tier_view(&spec, &store.sets())
                 .published()
@@ -2537,17 +2541,8 @@ mod tests {
         }
         let mut registry = Registry::default();
         let metrics = HealthMetrics::register(&mut registry);
-        let (spec, tier) = tier_of(&pools, "return_after = \"0s\"", &metrics);
-        let script = Arc::new(Script::default());
-        let service = spawn_service(
-            &store,
-            &pools,
-            Some(tier),
-            Vec::new(),
-            &script,
-            "c-a",
-            &metrics,
-        );
+        let (spec, _script, service) =
+            spawn_tiered(&store, &pools, "return_after = \"0s\"", &metrics);
         let published = || {
             registry::tier::classify(&spec, &store.sets())
                 .published()

@@ -333,9 +333,14 @@ impl RecordSet {
     /// A simple (not weighted) TXT record set of one value: the health controllers' lease and
     /// recorded health.
     pub fn simple_txt(name: Fqdn, ttl: u32, value: String) -> Self {
+        Self::simple(name, "TXT", ttl, value)
+    }
+
+    /// A simple-routing record set of `rtype` holding one value.
+    pub fn simple(name: Fqdn, rtype: &str, ttl: u32, value: String) -> Self {
         Self {
             name,
-            rtype: "TXT".into(),
+            rtype: rtype.into(),
             set_identifier: None,
             weight: None,
             ttl: Some(ttl),

@@ -398,17 +398,8 @@ impl Store {
             return Err(StoreError::TooManyHostedZones);
         }
         let id = self.fresh_id('Z');
-        let apex = |rtype: &str, ttl: u32, value: String| RecordSet {
-            name: name.clone(),
-            rtype: rtype.into(),
-            set_identifier: None,
-            weight: None,
-            ttl: Some(ttl),
-            values: vec![value],
-            alias: None,
-            geo: None,
-            opaque: None,
-            health_check_id: None,
+        let apex = |rtype: &str, ttl: u32, value: String| {
+            RecordSet::simple(name.clone(), rtype, ttl, value)
         };
         // The lab's name server is `ns.<zone>`, so a zone's name leaves room for it (a zone
         // Route 53 would take with a name of 251–253 characters is refused here). The SOA's

@@ -98,7 +98,7 @@ fn signal_counter() -> watch::Receiver<u32> {
                 _ = term.recv() => {}
                 _ = int.recv() => {}
             }
-            tx.send_modify(|n| *n += 1);
+            tx.send_modify(|n| *n = n.saturating_add(1));
         }
     });
     rx

@@ -1194,22 +1194,17 @@ fn check_config(path: &std::path::Path) -> (String, String) {
 
 /// `wavelb health --check-config` on `path`, refused as a usage error: its stderr.
 fn check_config_refused(path: &std::path::Path) -> String {
-    let out = Command::new(BIN)
-        .args([
-            "--config",
-            path.to_str().unwrap(),
-            "health",
-            "--check-config",
-        ])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
-    stderr
+    run_check_config(path, &[], 2).1
 }
 
 /// [`check_config`] with more flags after `--check-config`.
 fn check_config_with(path: &std::path::Path, flags: &[&str]) -> (String, String) {
+    run_check_config(path, flags, 0)
+}
+
+/// `wavelb health --check-config FLAGS…` on `path`, which must exit with `code`: its stdout and
+/// stderr.
+fn run_check_config(path: &std::path::Path, flags: &[&str], code: i32) -> (String, String) {
     let out = Command::new(BIN)
         .args([
             "--config",
@@ -1222,7 +1217,7 @@ fn check_config_with(path: &std::path::Path, flags: &[&str]) -> (String, String)
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(out.status.code(), Some(code), "{stderr}");
     (String::from_utf8_lossy(&out.stdout).into_owned(), stderr)
 }
 
