@@ -28,7 +28,7 @@ use crate::readmit::Readmission;
 use crate::tier::{TierPolicy, ZoneHealth};
 use crate::witness::Witness;
 use probe::state::{Health, TargetHealth, Thresholds, Transition};
-use probe::{ProbeKind, ProbeResult, Prober};
+use probe::{Probe, ProbeResult, Prober};
 
 /// How many recent probe results are kept per target for the transition log.
 const RECENT: usize = 5;
@@ -62,29 +62,6 @@ pub trait Liveness: Send + Sync {
         &'a self,
         id: &'a str,
     ) -> std::pin::Pin<Box<dyn Future<Output = Option<bool>> + Send + 'a>>;
-}
-
-/// What the controller needs from a prober: [`Prober`] in production; in-process tests script
-/// the answers.
-pub trait Probe: Send + Sync + 'static {
-    /// The probe kind, for metrics and logs.
-    fn kind(&self) -> ProbeKind;
-    /// The port a target is probed at unless its `probe=` address names one.
-    fn port(&self) -> Option<u16>;
-    /// Probes `addr` once. Never fails: a failure is an unhealthy [`ProbeResult`].
-    fn probe(&self, addr: SocketAddr) -> impl Future<Output = ProbeResult> + Send;
-}
-
-impl Probe for Prober {
-    fn kind(&self) -> ProbeKind {
-        Prober::kind(self)
-    }
-    fn port(&self) -> Option<u16> {
-        Prober::port(self)
-    }
-    fn probe(&self, addr: SocketAddr) -> impl Future<Output = ProbeResult> + Send {
-        Prober::probe(self, addr)
-    }
 }
 
 /// One pool's part of a health service ([`crate::service::Service`]): its probe tasks, the
@@ -810,6 +787,7 @@ mod tests {
     use std::net::{IpAddr, Ipv4Addr};
     use std::sync::Mutex;
 
+    use probe::ProbeKind;
     use prometheus_client::metrics::family::Family;
     use prometheus_client::metrics::gauge::Gauge;
     use prometheus_client::registry::Registry;

@@ -34,13 +34,14 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::config::HealthConfig;
-use crate::controller::{Controller, Observation, Probe, Urgency};
+use crate::controller::{Controller, Observation, Urgency};
 use crate::leader::{LeaseKeeper, Standing};
 use crate::lease::{self, Lease};
 use crate::metrics::HealthMetrics;
 use crate::recorded;
 use crate::tier::ZoneHealth;
 use crate::tier_controller::TierController;
+use probe::Probe;
 use registry::metrics::PoolLabels;
 
 /// The longest spacing of scheduled listings under throttling, in `poll_interval`s.

@@ -394,6 +394,29 @@ pub(crate) fn at_most_one(set: &[(Key, bool)]) -> Result<Option<Key>, ProbeConfi
     Ok(given.first().copied())
 }
 
+/// What probes a target: [`Prober`] in production; in-process tests (the health controller's,
+/// the agent's self-check) script the answers.
+pub trait Probe: Send + Sync + 'static {
+    /// The probe kind, for metrics and logs.
+    fn kind(&self) -> ProbeKind;
+    /// The port a target is probed at unless its `probe=` address names one.
+    fn port(&self) -> Option<u16>;
+    /// Probes `addr` once. Never fails: a failure is an unhealthy [`ProbeResult`].
+    fn probe(&self, addr: SocketAddr) -> impl Future<Output = ProbeResult> + Send;
+}
+
+impl Probe for Prober {
+    fn kind(&self) -> ProbeKind {
+        Prober::kind(self)
+    }
+    fn port(&self) -> Option<u16> {
+        Prober::port(self)
+    }
+    fn probe(&self, addr: SocketAddr) -> impl Future<Output = ProbeResult> + Send {
+        Prober::probe(self, addr)
+    }
+}
+
 impl Prober {
     /// Validates `cfg` and prepares everything a probe needs (payloads, regexes, TLS config,
     /// trust roots), so that probing does no parsing and cannot fail on configuration.

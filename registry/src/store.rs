@@ -149,3 +149,41 @@ pub trait PoolStore: Send + Sync {
     /// it before and after a round to space their rounds out under contention.
     fn throttled(&self) -> u64;
 }
+
+/// A shared store is a store: the agent owns what it connects, and a test keeps a handle on the
+/// same zone to look at it.
+impl<S: PoolStore> PoolStore for std::sync::Arc<S> {
+    fn list_pool(
+        &self,
+        pool: &PoolSpec,
+    ) -> impl Future<Output = Result<Vec<RecordSet>, WriteError>> + Send {
+        S::list_pool(self, pool)
+    }
+
+    fn list_names(
+        &self,
+        names: &[Fqdn],
+        walk: Walk,
+    ) -> impl Future<Output = Result<Vec<RecordSet>, WriteError>> + Send {
+        S::list_names(self, names, walk)
+    }
+
+    fn execute(
+        &self,
+        plan: &Plan,
+    ) -> impl Future<Output = Result<Vec<Submitted>, WriteError>> + Send {
+        S::execute(self, plan)
+    }
+
+    fn wait_insync(
+        &self,
+        change_id: &str,
+        submitted_at: Instant,
+    ) -> impl Future<Output = Result<(), WriteError>> + Send {
+        S::wait_insync(self, change_id, submitted_at)
+    }
+
+    fn throttled(&self) -> u64 {
+        S::throttled(self)
+    }
+}

@@ -51,6 +51,8 @@ pub async fn run(cfg: Option<&Config>, args: AgentArgs) -> anyhow::Result<()> {
     route53.wait_for_insync |= mode == Mode::Once;
     let pool_metrics = PoolMetrics::register(&mut registry);
     let ec2 = agent::discovery::Ec2Source::new(cfg.ec2.clone().unwrap_or_default());
+    let instance = agent::instance::Ec2Instance::new(&agent_cfg, ec2);
+    let self_check = agent::run::self_check(&agent_cfg).map_err(|e| UsageError(e.to_string()))?;
     let metrics_addr = if mode == Mode::Run {
         let addr = crate::metrics_http::serve(agent_cfg.metrics_listen, registry).await?;
         println!("{}", serde_json::json!({ "metrics": addr.to_string() }));
@@ -62,7 +64,8 @@ pub async fn run(cfg: Option<&Config>, args: AgentArgs) -> anyhow::Result<()> {
     let agent = Agent {
         pool,
         cfg: &agent_cfg,
-        ec2: &ec2,
+        instance: &instance,
+        self_check,
         metrics,
         pool_metrics,
         notify: &crate::systemd::Systemd,
