@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
+WIRE = Path(__file__).resolve().parent / "wire.py"
 SIDES = {"zone": 1, "carrier": 2, "region": 3}
 TARGET_BASE = 10  # targets are 10.77.1.10, .11, …
 LINKS = ("carrier-region", "carrier-zone", "region-zone")
@@ -112,7 +112,7 @@ class Testbed:
             run("ip", "netns", "exec", router, "sysctl", "-qw", key)
         self.impair(self.links)
         self.wire = subprocess.Popen(
-            ["ip", "netns", "exec", router, sys.executable, str(HERE / "wire.py"), str(self.config),
+            ["ip", "netns", "exec", router, sys.executable, str(WIRE), str(self.config),
              str(self.stats_path)], stdout=subprocess.PIPE, text=True, start_new_session=True)
         line = self.wire.stdout.readline()
         if "ready" not in line:
