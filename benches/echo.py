@@ -1,5 +1,6 @@
 """UDP echo targets for the benchmarks: one process serving `count` addresses from `first` upward
-(127.x, or the network testbed's zone subnet) on one port, optionally with a TCP listener per address for PowerDNS `ifportup`.
+(127.x, or the network testbed's zone subnet) on one port, optionally with a TCP listener per
+address for PowerDNS `ifportup`.
 Usage: echo.py FIRST_ADDR PORT [COUNT] [--tcp]. Prints "ready" once every socket is bound."""
 
 import ipaddress

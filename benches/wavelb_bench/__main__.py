@@ -31,10 +31,20 @@ from .suites import (
     zone_failover,
 )
 
-SUITES = {"resolver": resolver.run, "micro": micro.run, "failover": failover.run, "storm": storm.run,
-          "prober": prober.run, "budget": budget.run, "footprint": footprint.run, "quic": quic.run,
-          "loss": loss.run, "client-failover": client_failover.run, "flap": flap.run,
-          "zone-failover": zone_failover.run}
+SUITES = {
+    "resolver": resolver.run,
+    "micro": micro.run,
+    "failover": failover.run,
+    "storm": storm.run,
+    "prober": prober.run,
+    "budget": budget.run,
+    "footprint": footprint.run,
+    "quic": quic.run,
+    "loss": loss.run,
+    "client-failover": client_failover.run,
+    "flap": flap.run,
+    "zone-failover": zone_failover.run,
+}
 
 
 def main():

@@ -32,8 +32,14 @@ def quic_bench_exe():
     Built by run.sh (`cargo build --benches`); this asks cargo where it is."""
     env = dict(os.environ)
     env.setdefault("CARGO_TARGET_DIR", str(Path.home() / ".cache/wavelb/target"))  # as run.sh
-    r = subprocess.run(["cargo", *cargo_bench(), "quic_handshakes", "--no-run", "--message-format=json"],
-                       cwd=ROOT, capture_output=True, text=True, timeout=1800, env=env)
+    r = subprocess.run(
+        ["cargo", *cargo_bench(), "quic_handshakes", "--no-run", "--message-format=json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        env=env,
+    )
     exe = None
     for line in r.stdout.splitlines():
         try:
@@ -53,7 +59,8 @@ def quic_server(work, listen, core=None, name=None):
     `work`. Returns the process, with `.info` = its ready line ({"listen", "port", "cert", "spki_sha256"})."""
     d = work / (name or f"quic-{listen.replace(':', '-')}")
     d.mkdir(exist_ok=True)
-    p = PROCS.start([quic_bench_exe(), "serve", "--listen", listen, "--dir", str(d)], core=core,
-                    stdout=subprocess.PIPE, text=True)
+    p = PROCS.start(
+        [quic_bench_exe(), "serve", "--listen", listen, "--dir", str(d)], core=core, stdout=subprocess.PIPE, text=True
+    )
     p.info = json.loads(read_line(p, 15, want="{"))
     return p

@@ -37,8 +37,13 @@ def query(port, name="www.lab.test", timeout=0.5, addr="127.0.0.1"):
 
 def r53(api_url):
     """A boto3 Route 53 client of the lab resolver's API."""
-    return boto3.client("route53", endpoint_url=api_url, region_name="us-east-1",
-                        aws_access_key_id="bench", aws_secret_access_key="bench")
+    return boto3.client(
+        "route53",
+        endpoint_url=api_url,
+        region_name="us-east-1",
+        aws_access_key_id="bench",
+        aws_secret_access_key="bench",
+    )
 
 
 def lab_zone(client):
@@ -55,11 +60,21 @@ def register(api_url, targets, owner="wavelb-lab", ttl=30, pool="www.lab.test"):
     for sid, addr, weight in targets:
         txt = f'"v=1" "owner={owner}" "weight={weight}" "state=active" "since=1"'
         for name, rtype, w, value in ((pool, "A", weight, addr), (f"_wavelb.{pool}", "TXT", 0, txt)):
-            changes.append({"Action": "CREATE", "ResourceRecordSet": {
-                "Name": name, "Type": rtype, "SetIdentifier": sid, "Weight": w, "TTL": ttl,
-                "ResourceRecords": [{"Value": value}]}})
+            changes.append(
+                {
+                    "Action": "CREATE",
+                    "ResourceRecordSet": {
+                        "Name": name,
+                        "Type": rtype,
+                        "SetIdentifier": sid,
+                        "Weight": w,
+                        "TTL": ttl,
+                        "ResourceRecords": [{"Value": value}],
+                    },
+                }
+            )
     for i in range(0, len(changes), 400):  # within 1000 changes and 32 000 value characters
-        client.change_resource_record_sets(HostedZoneId=zone, ChangeBatch={"Changes": changes[i:i + 400]})
+        client.change_resource_record_sets(HostedZoneId=zone, ChangeBatch={"Changes": changes[i : i + 400]})
 
 
 def register_weights(api_url, weights=WEIGHTS, first=1, **kw):
@@ -77,9 +92,26 @@ class Wavelb:
         """`wavelb resolver` (zone lab.test) on loopback, run by `under` (a command prefix: valgrind)
         if given; the process, with `.info` = its ready line ({"dns", "api_url", "metrics", …}) and
         `.dns_port`."""
-        p = PROCS.start([*under, self.bin, "-q", "resolver", "--dns-listen", f"127.0.0.1:{dns_port}",
-                         "--api-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0",
-                         "--zone", "lab.test", *extra], core=core, stdout=subprocess.PIPE, text=True)
+        p = PROCS.start(
+            [
+                *under,
+                self.bin,
+                "-q",
+                "resolver",
+                "--dns-listen",
+                f"127.0.0.1:{dns_port}",
+                "--api-listen",
+                "127.0.0.1:0",
+                "--metrics-listen",
+                "127.0.0.1:0",
+                "--zone",
+                "lab.test",
+                *extra,
+            ],
+            core=core,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         info = json.loads(read_line(p, ready_s, want="{"))
         p.info = info
         p.dns_port = int(info["dns"][0].rsplit(":", 1)[1])
@@ -119,20 +151,31 @@ expect = "ping"
 
     def health(self, cfg, core=None, name="health"):
         """`wavelb health` with `cfg`, logging to <work>/<name>.log."""
-        return PROCS.start([self.bin, "--config", str(cfg), "health", "--controller-id", name],
-                           core=core, log_path=self.work / f"{name}.log")
+        return PROCS.start(
+            [self.bin, "--config", str(cfg), "health", "--controller-id", name],
+            core=core,
+            log_path=self.work / f"{name}.log",
+        )
 
     def health_metrics(self, name):
         """The /metrics URL of the health() process called `name`, read from its log."""
         log_file = self.work / f"{name}.log"
-        m = poll(f"{name}'s metrics address", 60,
-                 lambda: re.search(r'"metrics"\s*:\s*"([^"]+)"', log_file.read_text(errors="replace")))
+        m = poll(
+            f"{name}'s metrics address",
+            60,
+            lambda: re.search(r'"metrics"\s*:\s*"([^"]+)"', log_file.read_text(errors="replace")),
+        )
         return f"http://{m.group(1)}/metrics"
 
     def agent(self, cfg, **kw):
         """`wavelb agent` with `cfg` and the fake credentials it needs (no IMDS)."""
-        env = dict(os.environ, AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_REGION="us-east-1",
-                   AWS_EC2_METADATA_DISABLED="true")
+        env = dict(
+            os.environ,
+            AWS_ACCESS_KEY_ID="bench",
+            AWS_SECRET_ACCESS_KEY="bench",
+            AWS_REGION="us-east-1",
+            AWS_EC2_METADATA_DISABLED="true",
+        )
         return PROCS.start([self.bin, "-q", "--config", str(cfg), "agent"], env=env, **kw)
 
 
@@ -140,8 +183,9 @@ def with_pools(cfg, pools):
     """A health configuration's text with its `[pool]` section (naming pools[0]) as one `[[pool]]`
     section per name of `pools`."""
     head, rest = cfg.split("[route53]", 1)
-    sections = "".join(head.replace("[pool]", "[[pool]]").replace(f'name = "{pools[0]}"', f'name = "{pool}"')
-                       for pool in pools)
+    sections = "".join(
+        head.replace("[pool]", "[[pool]]").replace(f'name = "{pools[0]}"', f'name = "{pool}"') for pool in pools
+    )
     return sections + "[route53]" + rest
 
 
@@ -189,9 +233,7 @@ def registered(state_dir):
     try:
         db = sqlite3.connect(f"file:{state_dir / 'state.sqlite3'}?mode=ro", uri=True, timeout=5)
         try:
-            return db.execute(
-                "SELECT count(*) FROM record_sets WHERE record_set LIKE '%owner=storm%'"
-            ).fetchone()[0]
+            return db.execute("SELECT count(*) FROM record_sets WHERE record_set LIKE '%owner=storm%'").fetchone()[0]
         finally:
             db.close()
     except sqlite3.Error:

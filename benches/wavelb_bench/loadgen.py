@@ -17,8 +17,28 @@ from .stats import pct
 def dnsperf(port, datafile, secs, qps=None, verbose=False):
     """One dnsperf run: qps, lost, avg_ms, run_s (the load, without the final -t wait), cpu_pct
     (its own CPU over the load), argv; with `verbose`, p50_ms and p99_ms from its per-query lines."""
-    argv = ["taskset", "-c", str(LOADGEN_CORE), "dnsperf", "-s", "127.0.0.1", "-p", str(port), "-d", str(datafile),
-            "-l", str(secs), "-c", "8", "-q", "256", "-T", "1", "-t", "2"]
+    argv = [
+        "taskset",
+        "-c",
+        str(LOADGEN_CORE),
+        "dnsperf",
+        "-s",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "-d",
+        str(datafile),
+        "-l",
+        str(secs),
+        "-c",
+        "8",
+        "-q",
+        "256",
+        "-T",
+        "1",
+        "-t",
+        "2",
+    ]
     if qps:
         argv += ["-Q", str(int(qps))]
     if verbose:
@@ -39,12 +59,20 @@ def dnsperf(port, datafile, secs, qps=None, verbose=False):
     lost = re.search(r"Queries lost:\s+(\d+)", out)
     avg = re.search(r"Average Latency \(s\):\s+([\d.]+)", out)
     run = re.search(r"Run time \(s\):\s+([\d.]+)", out)  # the load, without the final -t wait
-    res = {"qps": float(m.group(1)) if m else 0.0, "lost": int(lost.group(1)) if lost else -1,
-           "avg_ms": float(avg.group(1)) * 1000 if avg else float("nan"), "argv": argv,
-           "run_s": float(run.group(1)) if run else float(secs), "cpu_pct": 100 * cpu / secs}
+    res = {
+        "qps": float(m.group(1)) if m else 0.0,
+        "lost": int(lost.group(1)) if lost else -1,
+        "avg_ms": float(avg.group(1)) * 1000 if avg else float("nan"),
+        "argv": argv,
+        "run_s": float(run.group(1)) if run else float(secs),
+        "cpu_pct": 100 * cpu / secs,
+    }
     if verbose:  # "> NOERROR www.lab.test A 0.000123": one line per completed query
-        lat = [float(f[-1]) * 1000 for f in (line.split() for line in out.splitlines() if line.startswith("> "))
-               if re.fullmatch(r"[\d.]+", f[-1])]
+        lat = [
+            float(f[-1]) * 1000
+            for f in (line.split() for line in out.splitlines() if line.startswith("> "))
+            if re.fullmatch(r"[\d.]+", f[-1])
+        ]
         res["p99_ms"] = pct(lat, 99)
         res["p50_ms"] = pct(lat, 50)
     return res
@@ -68,8 +96,21 @@ def dnsload(binary, port, datafile, secs, qps=None, timeout_ms=1000):
     """One dnsload run pinned to the load generator core: its JSON report (qps, lost, avg_ms,
     p99_ms, answers, cpu_pct = its own CPU over the run, …) plus argv. A reply later than
     timeout_ms counts lost (and the run ends at most that long after its `secs`)."""
-    argv = ["taskset", "-c", str(LOADGEN_CORE), str(binary), "--server", f"127.0.0.1:{port}", "--queries",
-            str(datafile), "--secs", str(secs), *DNSLOAD_ARGS, "--timeout-ms", str(timeout_ms)]
+    argv = [
+        "taskset",
+        "-c",
+        str(LOADGEN_CORE),
+        str(binary),
+        "--server",
+        f"127.0.0.1:{port}",
+        "--queries",
+        str(datafile),
+        "--secs",
+        str(secs),
+        *DNSLOAD_ARGS,
+        "--timeout-ms",
+        str(timeout_ms),
+    ]
     argv += ["--qps", str(int(qps))] if qps else []
     r = subprocess.run(argv, capture_output=True, text=True, timeout=secs + 30)
     if r.returncode != 0:

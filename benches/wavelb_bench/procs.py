@@ -24,8 +24,9 @@ class Procs:
         if core is not None:
             argv = ["taskset", "-c", str(core), *argv]
         out = stdout if stdout is not None else (open(log_path, "w") if log_path else subprocess.DEVNULL)
-        p = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT if log_path else subprocess.DEVNULL,
-                             start_new_session=True, **kw)
+        p = subprocess.Popen(
+            argv, stdout=out, stderr=subprocess.STDOUT if log_path else subprocess.DEVNULL, start_new_session=True, **kw
+        )
         self.procs.append(p)
         return p
 

@@ -123,16 +123,21 @@ def main():
     finally:
         PROCS.stop_all()
     base = rows[names[0]]
-    lines = [f"| profile (`[profile.release]`) | fresh build, wall | CPU | binary | instructions/query | "
-             f"÷ {names[0]} | max QPS (median of {a.qps_runs}) | ÷ {names[0]} |", "| --- |" + " ---: |" * 7]
+    lines = [
+        f"| profile (`[profile.release]`) | fresh build, wall | CPU | binary | instructions/query | "
+        f"÷ {names[0]} | max QPS (median of {a.qps_runs}) | ÷ {names[0]} |",
+        "| --- |" + " ---: |" * 7,
+    ]
     for n in names:
         r = rows[n]
         qps = statistics.median(r["qps"])
         wall = "—" if r["wall"] is None else f"{r['wall'] / 60:.1f} min"
         cpu = "—" if r["cpu"] is None else f"{r['cpu'] / 60:.1f} min"
         cfg = ", ".join(f"{k} = {v}" for k, v in CANDIDATES[n].items())
-        lines.append(f"| {n} ({cfg}) | {wall} | {cpu} | {r['size'] / 2**20:.1f} MiB | {r['ipq']:.0f} | "
-                     f"{r['ipq'] / base['ipq']:.2f} | {qps:.0f} | {qps / statistics.median(base['qps']):.2f} |")
+        lines.append(
+            f"| {n} ({cfg}) | {wall} | {cpu} | {r['size'] / 2**20:.1f} MiB | {r['ipq']:.0f} | "
+            f"{r['ipq'] / base['ipq']:.2f} | {qps:.0f} | {qps / statistics.median(base['qps']):.2f} |"
+        )
     with open(a.out, "a") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))

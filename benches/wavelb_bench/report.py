@@ -19,7 +19,7 @@ def met(ok):
 
 
 def verdict(value, ok):
-    """"**1.02× — met**"."""
+    """ "**1.02× — met**"."""
     return f"**{value} — {'met' if ok else 'MISSED'}**"
 
 
@@ -30,7 +30,7 @@ def limited_by(server_cpu, gen_cpu, gen):
 
 
 def shares(counts, weights=WEIGHTS):
-    """"10/20/30/40 % (max dev …)" of {address: answers}, in the order of `weights`."""
+    """ "10/20/30/40 % (max dev …)" of {address: answers}, in the order of `weights`."""
     n = sum(counts.values())
     if not n:
         return "no answers"

@@ -1,8 +1,9 @@
 """Clients behind the caching resolver: they query all the time (so the cache is in its steady
 state, refreshed by their own queries). On a stdin line "wait SECONDS" they print "cached" once
 their newest answer names a victim; on each stdin line "T_KILL TAIL" they report, once the
-victims (a comma-separated list of addresses) have been absent for TAIL seconds after T_KILL, when it was last seen and the first answer
-after that (time.monotonic(): one clock for every process on this machine).
+victims (a comma-separated list of addresses) have been absent for TAIL seconds after T_KILL, when
+they were last seen and the first answer after that (time.monotonic(): one clock for every process
+on this machine).
 
 Usage: clients.py SERVER NAME VICTIMS RATE [SOURCE] (run in the carrier namespace by unbound.py).
 """
@@ -20,6 +21,7 @@ source = sys.argv[5] if len(sys.argv) > 5 else None  # the clients' own address,
 answers = []  # (t, victim named)
 lock = threading.Lock()
 
+
 def ask():
     while True:
         t = time.monotonic()
@@ -33,6 +35,7 @@ def ask():
         except Exception:
             pass
         time.sleep(max(0.0, 1 / rate - (time.monotonic() - t)))
+
 
 threading.Thread(target=ask, daemon=True).start()
 print("ready", flush=True)

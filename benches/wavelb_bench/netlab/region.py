@@ -63,10 +63,17 @@ def health_cfg(ctx, name, api_url, interval, variant, pool="www.lab.test", timeo
     fall = 3 prober before them: one datagram per probe, one pace, no back-off)."""
     knobs = {
         "wavelb": "",
-        "plain": 'fast_interval = "{iv}ms"\nreadmit_backoff = "0s"'.format(iv=int(interval * 1000)),
+        "plain": f'fast_interval = "{int(interval * 1000)}ms"\nreadmit_backoff = "0s"',
     }[variant]
-    path = ctx.wavelb.health_config(name, api_url, PORT, interval, pool=pool, timeout=timeout,
-                                    extra=f'probe_via = "published"\nmax_quarantined_fraction = 0.5\n{knobs}\n{extra}')
+    path = ctx.wavelb.health_config(
+        name,
+        api_url,
+        PORT,
+        interval,
+        pool=pool,
+        timeout=timeout,
+        extra=f'probe_via = "published"\nmax_quarantined_fraction = 0.5\n{knobs}\n{extra}',
+    )
     if variant == "plain":
         path.write_text(path.read_text() + "retransmit = 0\n")
     return path

@@ -61,7 +61,9 @@ def start_unbound(ctx, tb, name, ecs=False):
     conf = d / "unbound.conf"
     text = UNBOUND_CONF.format(unbound=UNBOUND, dir=d, region=REGION_DNS)
     if ecs:
-        text = text.replace('    module-config: "iterator"\n', UNBOUND_ECS.format(region=REGION_DNS, clients=CLIENTS_NET))
+        text = text.replace(
+            '    module-config: "iterator"\n', UNBOUND_ECS.format(region=REGION_DNS, clients=CLIENTS_NET)
+        )
     conf.write_text(text)
     return PROCS.start(tb.argv("carrier", ["unbound", "-d", "-c", str(conf)]), log_path=d / "unbound.log")
 
@@ -97,4 +99,3 @@ def kill_and_watch(client, proc, ttl, victim, detected, what):
         raise RuntimeError(f"the clients never stopped getting {victim}")
     # The start of the absence that lasted: the first answer after the last one naming it.
     return det, max(0.0, seen["first_absent"] - t_kill), seen
-

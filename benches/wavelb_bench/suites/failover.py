@@ -42,7 +42,7 @@ def failover_trial(port, proc, restart, victim, limit_s, phase_s, rate=400, name
 
     def gone(seen):  # absent for ≥ 1 s and ≥ 200 answers in a row after the last sighting
         last = max((i for i, (_, v) in enumerate(seen) if v), default=-1)
-        tail = seen[last + 1:]
+        tail = seen[last + 1 :]
         return len(tail) >= 200 and tail[-1][0] - tail[0][0] >= 1.0
 
     seen = loop(gone, limit_s)
@@ -59,12 +59,15 @@ def quic_probe_table(cfg, port, cert):
     """Replaces the udp probe of a health configuration with a quic one: a full handshake with ALPN h3,
     the certificate checked against `cert` (the bench servers' own) for the default SNI localhost."""
     head = cfg.read_text().split("[health.probe]")[0]
-    cfg.write_text(head + f'''[health.probe]
+    cfg.write_text(
+        head
+        + f'''[health.probe]
 kind = "quic"
 port = {port}
 alpn = ["h3"]
 ca = "{cert}"
-''')
+'''
+    )
     return cfg
 
 
@@ -73,16 +76,22 @@ def run(ctx):
     intervals = [0.2] if ctx.smoke else [0.2, 1.0]
     # The rows to run (default all): udp, quic (wavelb's probes), pdns (the peer).
     wanted = os.environ.get("BENCH_FAILOVER_ROWS", "udp,quic,pdns").split(",")
-    out = [f"Four targets (weights 10/20/30/40) registered in `wavelb resolver`; `wavelb health` with fall 3, "
-           f"rise 2, poll_interval 1s, probe timeout min(500 ms, 0.75 × interval), `readmit_backoff = \"0s\"` (every trial restarts the same target; the flap suite measures the back-off). *udp* rows: UDP echo targets "
-           f"(benches/echo.py), `kind = \"udp\"`. *quic* rows: each target a quinn QUIC server process "
-           f"(`quic_handshakes serve`, benches/quic_handshakes.rs), `kind = \"quic\"` (full handshake, ALPN h3, "
-           f"certificate checked with `ca`). The 40-weight target's process is killed "
-           f"(SIGKILL) at a random moment of the probe cycle (a uniform wait of up to one interval once it is answered) and restarted; a dnspython loop queries the resolver at ~400 q/s. *Out* = kill → first "
-           f"query after the last answer naming it (then ≥ 200 answers and ≥ 1 s without it); *back* = "
-           f"restart → first answer naming it. {trials} trials each, one clock (monotonic).", "",
-           "| probe | interval | fall | trials | out p50 / p99 s | back p50 / p99 s | goal (out p99) |",
-           "| --- | ---: | ---: | ---: | ---: | ---: | --- |"]
+    out = [
+        f"Four targets (weights 10/20/30/40) registered in `wavelb resolver`; `wavelb health` with fall 3, "
+        "rise 2, poll_interval 1s, probe timeout min(500 ms, 0.75 × interval), `readmit_backoff = "
+        '"0s"` (every trial restarts the same target; the flap suite measures the back-off). '
+        "*udp* rows: UDP echo targets "
+        f'(benches/echo.py), `kind = "udp"`. *quic* rows: each target a quinn QUIC server process '
+        f'(`quic_handshakes serve`, benches/quic_handshakes.rs), `kind = "quic"` (full handshake, ALPN h3, '
+        f"certificate checked with `ca`). The 40-weight target's process is killed "
+        "(SIGKILL) at a random moment of the probe cycle (a uniform wait of up to one interval once "
+        "it is answered) and restarted; a dnspython loop queries the resolver at ~400 q/s. *Out* = kill → first "
+        f"query after the last answer naming it (then ≥ 200 answers and ≥ 1 s without it); *back* = "
+        f"restart → first answer naming it. {trials} trials each, one clock (monotonic).",
+        "",
+        "| probe | interval | fall | trials | out p50 / p99 s | back p50 / p99 s | goal (out p99) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
     fast = {}  # (kind, interval) → out p99, for the ratios to the peer
     peer_default = None
     victim = "127.0.0.14"
@@ -98,31 +107,33 @@ def run(ctx):
             register_weights(res.info["api_url"])
             # Every trial kills and restarts the same target: the re-admission back-off would hold
             # it out longer each time (the flap suite measures that), so it is off here.
-            cfg = ctx.wavelb.health_config(f"failover-{kind}-{interval}", res.info["api_url"], port, interval,
-                                           extra='readmit_backoff = "0s"')
+            cfg = ctx.wavelb.health_config(
+                f"failover-{kind}-{interval}", res.info["api_url"], port, interval, extra='readmit_backoff = "0s"'
+            )
             if kind == "quic":
                 quic_probe_table(cfg, port, others[0].info["cert"])
             h = ctx.wavelb.health(cfg, name=f"health-{kind}-{int(interval * 1000)}ms")
             proc = start(victim)
             outs, backs = [], []
             for i in range(trials):
-                o, b, proc = failover_trial(res.dns_port, proc, lambda start=start: start(victim), victim, 30,
-                                            interval)
+                o, b, proc = failover_trial(res.dns_port, proc, lambda start=start: start(victim), victim, 30, interval)
                 outs.append(o)
                 backs.append(b)
                 log(f"failover {kind} interval={interval}s trial {i + 1}: out {o:.3f}s back {b:.3f}s")
             goal = 1.0 if interval < 0.5 else 3.5
             p99 = pct(outs, 99)
             fast[(kind, interval)] = p99
-            out.append(f"| {kind} | {int(interval * 1000)} ms | 3 | {trials} | {pct(outs, 50):.2f} / {p99:.2f} "
-                       f"| {pct(backs, 50):.2f} / {pct(backs, 99):.2f} | ≤ {goal} s: {met(p99 <= goal)} |")
+            out.append(
+                f"| {kind} | {int(interval * 1000)} ms | 3 | {trials} | {pct(outs, 50):.2f} / {p99:.2f} "
+                f"| {pct(backs, 50):.2f} / {pct(backs, 99):.2f} | ≤ {goal} s: {met(p99 <= goal)} |"
+            )
             for p in [h, proc, *others, res]:
                 if p is not None:
                     PROCS.stop(p)
     # The peer: PowerDNS ifportup (TCP connect checks) at its default interval (5 s) and its fastest (1 s).
     if "pdns" in wanted and not shutil.which("pdns_server"):
         skipped_peer("pdns-ifportup failover", "pdns_server not installed")
-    for interval in (([1] if ctx.smoke else [5, 1]) if "pdns" in wanted else []):
+    for interval in ([1] if ctx.smoke else [5, 1]) if "pdns" in wanted else []:
         ptrials = 2 if ctx.smoke else int(os.environ.get("BENCH_PDNS_TRIALS", "20"))
         if not shutil.which("pdns_server"):
             break
@@ -131,13 +142,16 @@ def run(ctx):
         p, port = start_peer("pdns-ifportup", ctx.work, f"lua-health-checks-interval={interval}\n")
         outs, backs = [], []
         for i in range(ptrials):
-            o, b, proc = failover_trial(port, proc, lambda: echo(victim, 4000, tcp=True), victim, 60, interval,
-                                        name="up.lab.test")
+            o, b, proc = failover_trial(
+                port, proc, lambda: echo(victim, 4000, tcp=True), victim, 60, interval, name="up.lab.test"
+            )
             outs.append(o)
             backs.append(b)
             log(f"pdns ifportup interval={interval}s trial {i + 1}: out {o:.3f}s back {b:.3f}s")
-        out.append(f"| PowerDNS `ifportup` (TCP) | {interval} s | — | {ptrials} | {pct(outs, 50):.2f} / {pct(outs, 99):.2f} "
-                   f"| {pct(backs, 50):.2f} / {pct(backs, 99):.2f} | peer |")
+        out.append(
+            f"| PowerDNS `ifportup` (TCP) | {interval} s | — | {ptrials} | {pct(outs, 50):.2f} / {pct(outs, 99):.2f} "
+            f"| {pct(backs, 50):.2f} / {pct(backs, 99):.2f} | peer |"
+        )
         if peer_default is None:  # the default interval (5 s) in a full run; 1 s in smoke mode
             peer_default = (interval, pct(outs, 99))
         for q in [p, proc, *tcp]:
@@ -147,9 +161,14 @@ def run(ctx):
         peer_interval, peer_p99 = peer_default
         for (kind, interval), p99 in sorted(fast.items()):
             ratio = peer_p99 / p99
-            goal = (f" (goal ≥ 5× against the default 5 s: {met(ratio >= 5)})"
-                    if interval < 0.5 and peer_interval == 5 else "")
-            out.append(f"- out p99, PowerDNS `ifportup` at {peer_interval} s ÷ wavelb {kind} at {int(interval * 1000)} ms: "
-                       f"**{ratio:.1f}×**{goal}")
+            goal = (
+                f" (goal ≥ 5× against the default 5 s: {met(ratio >= 5)})"
+                if interval < 0.5 and peer_interval == 5
+                else ""
+            )
+            out.append(
+                f"- out p99, PowerDNS `ifportup` at {peer_interval} s ÷ wavelb {kind} at {int(interval * 1000)} ms: "
+                f"**{ratio:.1f}×**{goal}"
+            )
         out.append("")
     return out

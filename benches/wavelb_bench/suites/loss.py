@@ -35,33 +35,41 @@ def run(ctx):
     # (loss each way, mean outage ms): 0 = independent per packet; else the loss comes as outages
     # of the whole link (every target at once), the way a carrier network's blips come.
     settings = [(0.05, 0)] if ctx.smoke else [(0.0, 0), (0.01, 0), (0.05, 0), (0.20, 0), (0.05, OUTAGE_MS)]
-    out = [f"{n} UDP echo targets in the testbed's zone namespace; two `wavelb health` processes in the region "
-           f"namespace probe all of them at {int(1 / interval)} Hz (interval {int(interval * 1000)} ms, timeout "
-           f"500 ms, fall 3, rise 2) for {run_s} s per setting, longer (up to {2 * run_s} s) until each prober "
-           f"completed {min_probes:,} probes, through the wire (benches/netlab/wire.py: the "
-           f"userspace netem) with the loss shown **each way** and 50 ms ± 20 ms delay each way. Loss is "
-           f"independent per packet, except *in outages*: the zone–region link is down for exponentially "
-           f"distributed periods of mean {OUTAGE_MS} ms (each way, every target at once), up long enough "
-           f"between them for the loss shown. *wavelb* = the "
-           f"defaults (`retransmit = 3`, `fast_interval` = interval / 4 → its 100 ms floor, re-admission back-off); "
-           f"*plain* = `retransmit = 0`, one pace, no back-off: the fall = 3 prober wavelb had before. Both "
-           f"watch the same targets in the same run (two pools of the lab resolver). *False quarantines* = down "
-           f"verdicts of targets that never died, per 10 000 probes. Then {victims} targets are killed (their echo "
-           f"process, SIGKILL) at random moments; *detection* = kill → the target's verdict unhealthy (its "
-           f"`wavelb_target_healthy` gauge, read every 50 ms).", "",
-           f"*PowerDNS ifportup* = the peer: a LUA record over the same targets (`selector='all'`), TCP connect "
-           f"checks every second (`lua-health-checks-interval=1`, its fastest); its probes are counted as one "
-           f"per address and second, and a *false quarantine* is a live address dropping out of its answer "
-           f"(read every 500 ms).", "",
-           "| loss each way | prober | probes | false quarantines | per 10 000 probes | resends | detection p50 / p99 s | goal |",
-           "| ---: | --- | ---: | ---: | ---: | ---: | ---: | --- |"]
+    out = [
+        f"{n} UDP echo targets in the testbed's zone namespace; two `wavelb health` processes in the region "
+        f"namespace probe all of them at {int(1 / interval)} Hz (interval {int(interval * 1000)} ms, timeout "
+        f"500 ms, fall 3, rise 2) for {run_s} s per setting, longer (up to {2 * run_s} s) until each prober "
+        f"completed {min_probes:,} probes, through the wire (benches/netlab/wire.py: the "
+        f"userspace netem) with the loss shown **each way** and 50 ms ± 20 ms delay each way. Loss is "
+        f"independent per packet, except *in outages*: the zone–region link is down for exponentially "
+        f"distributed periods of mean {OUTAGE_MS} ms (each way, every target at once), up long enough "
+        f"between them for the loss shown. *wavelb* = the "
+        f"defaults (`retransmit = 3`, `fast_interval` = interval / 4 → its 100 ms floor, re-admission back-off); "
+        f"*plain* = `retransmit = 0`, one pace, no back-off: the fall = 3 prober wavelb had before. Both "
+        f"watch the same targets in the same run (two pools of the lab resolver). *False quarantines* = down "
+        f"verdicts of targets that never died, per 10 000 probes. Then {victims} targets are killed (their echo "
+        f"process, SIGKILL) at random moments; *detection* = kill → the target's verdict unhealthy (its "
+        f"`wavelb_target_healthy` gauge, read every 50 ms).",
+        "",
+        "*PowerDNS ifportup* = the peer: a LUA record over the same targets (`selector='all'`), TCP connect "
+        "checks every second (`lua-health-checks-interval=1`, its fastest); its probes are counted as one "
+        "per address and second, and a *false quarantine* is a live address dropping out of its answer "
+        "(read every 500 ms).",
+        "",
+        "| loss each way | prober | probes | false quarantines | per 10 000 probes | resends | "
+        "detection p50 / p99 s | goal |",
+        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
     lossless_p99 = {}
     with Testbed(ctx.work / "netlab-loss", targets=n) as tb:
         for loss, outage_ms in settings:
-            tb.impair({"region-zone": {"loss": loss, "outage_ms": outage_ms, **CARRIER_DELAY}},
-                      seed=int(loss * 1000) + outage_ms + 1)
-            rows = in_namespace(tb.ns["region"], loss_setting, ctx, tb, n, victims, interval, run_s,
-                                min_probes, loss, outage_ms)
+            tb.impair(
+                {"region-zone": {"loss": loss, "outage_ms": outage_ms, **CARRIER_DELAY}},
+                seed=int(loss * 1000) + outage_ms + 1,
+            )
+            rows = in_namespace(
+                tb.ns["region"], loss_setting, ctx, tb, n, victims, interval, run_s, min_probes, loss, outage_ms
+            )
             label = f"{loss:.0%}" + (f" in outages (mean {outage_ms} ms)" if outage_ms else "")
             for variant, r in rows.items():
                 per = 10_000 * r["false"] / max(1, r["probes"])
@@ -76,10 +84,14 @@ def run(ctx):
                     goal = f"< 1 per 10 000: {met(per < 1)}"
                 if loss == 0.0:
                     lossless_p99[variant] = r["p99"]
-                out.append(f"| {label} | {variant} | {r['probes']:,} | {r['false']} | {per:.2f} | {r['resent']:,} "
-                           f"| {r['p50']:.2f} / {r['p99']:.2f} | {goal} |")
-                log(f"loss {label} {variant}: probes {r['probes']} false {r['false']} resent {r['resent']} "
-                      f"detection p50 {r['p50']:.2f} p99 {r['p99']:.2f}")
+                out.append(
+                    f"| {label} | {variant} | {r['probes']:,} | {r['false']} | {per:.2f} | {r['resent']:,} "
+                    f"| {r['p50']:.2f} / {r['p99']:.2f} | {goal} |"
+                )
+                log(
+                    f"loss {label} {variant}: probes {r['probes']} false {r['false']} resent {r['resent']} "
+                    f"detection p50 {r['p50']:.2f} p99 {r['p99']:.2f}"
+                )
     out.append("")
     return out
 
@@ -136,22 +148,28 @@ def loss_setting(ctx, tb, n, victims, interval, run_s, min_probes, loss, outage_
     for v in variants:
         pools = [f"{v}{k}.lab.test" for k in range((n + per_pool - 1) // per_pool)]
         for k, pool in enumerate(pools):
-            register(api, [(f"t{i}", target_addr(i), 10)
-                           for i in range(k * per_pool, min(n, (k + 1) * per_pool))], pool=pool)
+            register(
+                api, [(f"t{i}", target_addr(i), 10) for i in range(k * per_pool, min(n, (k + 1) * per_pool))], pool=pool
+            )
         name = f"loss-{int(loss * 100)}-{outage_ms}-{v}"
         cfg = health_cfg(ctx, name, api, interval, v, pool=pools[0], timeout=0.5)
         cfg.write_text(with_pools(cfg.read_text(), pools))
         procs.append(ctx.wavelb.health(cfg, name=name))
         urls[v] = ctx.wavelb.health_metrics(name)
     for v in variants:
-        poll(f"{v}: every target with a verdict", 60,
-             lambda v=v: len([x for x in healthy_targets(urls[v]).values() if x != -1]) >= n, every=0.5)
+        poll(
+            f"{v}: every target with a verdict",
+            60,
+            lambda v=v: len([x for x in healthy_targets(urls[v]).values() if x != -1]) >= n,
+            every=0.5,
+        )
 
     def counters(url):
         down = sum(v for k, v in samples(url, "wavelb_health_transitions_total").items() if 'direction="down"' in k)
         probes = sum(samples(url, "wavelb_probe_duration_seconds_count").values())
         resent = sum(samples(url, "wavelb_probe_resent_total").values())
         return down, probes, resent
+
     before = {v: counters(urls[v]) for v in variants}
     # The window. PowerDNS has no per-target counters: its answer (every address it believes up)
     # is read every 500 ms, and each address that drops out of it counts as one exclusion.
@@ -197,21 +215,30 @@ def loss_setting(ctx, tb, n, victims, interval, run_s, min_probes, loss, outage_
         false_downs = after[v][0] - before[v][0]
         # Kills count once each; anything beyond them during the kill phase was a false one too.
         false_downs += max(0, final[v][0] - after[v][0] - victims)
-        rows[v] = {"probes": int(final[v][1] - before[v][1]), "false": int(false_downs),
-                   "resent": int(final[v][2] - before[v][2]),
-                   "p50": pct(detections[v], 50), "p99": pct(detections[v], 99)}
+        rows[v] = {
+            "probes": int(final[v][1] - before[v][1]),
+            "false": int(false_downs),
+            "resent": int(final[v][2] - before[v][2]),
+            "p50": pct(detections[v], 50),
+            "p99": pct(detections[v], 99),
+        }
         # Smoke runs exist so that the testbed cannot rot: fail on what only a broken one shows.
         if rows[v]["probes"] < n * run_s / interval / 4 or float("inf") in detections[v]:
-            raise RuntimeError(f"{v} at {loss:.0%} loss: {rows[v]['probes']} probes in {run_s} s, detections "
-                               f"{detections[v]}: the testbed or the prober is broken")
+            raise RuntimeError(
+                f"{v} at {loss:.0%} loss: {rows[v]['probes']} probes in {run_s} s, detections "
+                f"{detections[v]}: the testbed or the prober is broken"
+            )
     if loss > 0 and rows["wavelb"]["resent"] == 0:
         raise RuntimeError(f"no resend at {loss:.0%} loss: the wire does not drop packets")
     if pdns is not None:
         checks = (n - victims) * pdns_window  # one TCP check per address and second
         rows["PowerDNS ifportup (TCP, 1 s)"] = {
-            "probes": int(checks), "false": pdns_out, "resent": 0,
-            "p50": pct(detections["pdns"], 50), "p99": pct(detections["pdns"], 99)}
+            "probes": int(checks),
+            "false": pdns_out,
+            "resent": 0,
+            "p50": pct(detections["pdns"], 50),
+            "p99": pct(detections["pdns"], 99),
+        }
     for p in [*procs, alive, res, *([pdns] if pdns else [])]:
         PROCS.stop(p)
     return rows
-
