@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The benchmarks, side by side with the peers (benches/README.md).
 # Usage: benches/run.sh [--smoke] [suite…]   suites: resolver micro failover storm prober budget footprint quic
-#                                             loss client-failover flap zone-failover (the network testbed, benches/netlab)
+#                                             loss client-failover flap zone-failover (the network testbed, benches/wavelb_bench/netlab)
 # Installs what it needs (Debian, as root), builds `wavelb --release`, runs every server on
 # loopback with the server pinned to core 0 and the load generator to core 1, stops everything it
 # started, and writes docs/benchmarks.md (--smoke: a few seconds per suite, into a temp file).

@@ -39,7 +39,7 @@ def run(ctx):
         f"{n} UDP echo targets in the testbed's zone namespace; two `wavelb health` processes in the region "
         f"namespace probe all of them at {int(1 / interval)} Hz (interval {int(interval * 1000)} ms, timeout "
         f"500 ms, fall 3, rise 2) for {run_s} s per setting, longer (up to {2 * run_s} s) until each prober "
-        f"completed {min_probes:,} probes, through the wire (benches/netlab/wire.py: the "
+        f"completed {min_probes:,} probes, through the wire (benches/wavelb_bench/netlab/wire.py: the "
         f"userspace netem) with the loss shown **each way** and 50 ms ± 20 ms delay each way. Loss is "
         f"independent per packet, except *in outages*: the zone–region link is down for exponentially "
         f"distributed periods of mean {OUTAGE_MS} ms (each way, every target at once), up long enough "
