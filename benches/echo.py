@@ -1,5 +1,6 @@
 """UDP echo targets for the benchmarks: one process serving `count` addresses from `first` upward
-(127.x, or the network testbed's zone subnet) on one port, optionally with a TCP listener per address for PowerDNS `ifportup`.
+(127.x, or the network testbed's zone subnet) on one port, optionally with a TCP listener per
+address for PowerDNS `ifportup`.
 Usage: echo.py FIRST_ADDR PORT [COUNT] [--tcp]. Prints "ready" once every socket is bound."""
 
 import ipaddress
@@ -13,7 +14,7 @@ def main() -> None:
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     first, port = ipaddress.IPv4Address(args[0]), int(args[1])
     count = int(args[2]) if len(args) > 2 else 1
-    # Loopback, or the network testbed's zone subnet (inside the namespace benches/netlab made).
+    # Loopback, or the network testbed's zone subnet (inside the namespaces benches/wavelb_bench/netlab makes).
     allowed = [ipaddress.IPv4Network("127.0.0.0/8"), ipaddress.IPv4Network("10.77.1.0/24")]
     if not any(first in net and first + count - 1 in net for net in allowed):
         sys.exit("echo.py serves 127.0.0.0/8 or the testbed's 10.77.1.0/24 only")

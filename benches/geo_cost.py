@@ -25,8 +25,10 @@ NS = "https://route53.amazonaws.com/doc/2013-04-01/"
 
 
 def change_batch(api, zone, changes):
-    body = (f'<?xml version="1.0" encoding="UTF-8"?><ChangeResourceRecordSetsRequest xmlns="{NS}">'
-            f"<ChangeBatch><Changes>{''.join(changes)}</Changes></ChangeBatch></ChangeResourceRecordSetsRequest>")
+    body = (
+        f'<?xml version="1.0" encoding="UTF-8"?><ChangeResourceRecordSetsRequest xmlns="{NS}">'
+        f"<ChangeBatch><Changes>{''.join(changes)}</Changes></ChangeBatch></ChangeResourceRecordSetsRequest>"
+    )
     req = urllib.request.Request(f"{api}/2013-04-01/hostedzone/{zone}/rrset", body.encode(), method="POST")
     with urllib.request.urlopen(req, timeout=10) as r:
         assert r.status == 200, r.read()
@@ -34,20 +36,28 @@ def change_batch(api, zone, changes):
 
 def geo(action, name, set_id, i, zone, target):
     if target[0].isdigit():
-        content = f"<TTL>30</TTL><ResourceRecords><ResourceRecord><Value>{target}</Value></ResourceRecord></ResourceRecords>"
+        content = (
+            f"<TTL>30</TTL><ResourceRecords><ResourceRecord><Value>{target}</Value></ResourceRecord></ResourceRecords>"
+        )
     else:
-        content = (f"<AliasTarget><HostedZoneId>{zone}</HostedZoneId><DNSName>{target}</DNSName>"
-                   "<EvaluateTargetHealth>true</EvaluateTargetHealth></AliasTarget>")
-    return (f"<Change><Action>{action}</Action><ResourceRecordSet><Name>{name}</Name><Type>A</Type>"
-            f"<SetIdentifier>{set_id}</SetIdentifier>{content}<GeoProximityLocation><Coordinates>"
-            f"<Latitude>{i % 80}.5</Latitude><Longitude>{(i * 7) % 170}.25</Longitude></Coordinates>"
-            "</GeoProximityLocation></ResourceRecordSet></Change>")
+        content = (
+            f"<AliasTarget><HostedZoneId>{zone}</HostedZoneId><DNSName>{target}</DNSName>"
+            "<EvaluateTargetHealth>true</EvaluateTargetHealth></AliasTarget>"
+        )
+    return (
+        f"<Change><Action>{action}</Action><ResourceRecordSet><Name>{name}</Name><Type>A</Type>"
+        f"<SetIdentifier>{set_id}</SetIdentifier>{content}<GeoProximityLocation><Coordinates>"
+        f"<Latitude>{i % 80}.5</Latitude><Longitude>{(i * 7) % 170}.25</Longitude></Coordinates>"
+        "</GeoProximityLocation></ResourceRecordSet></Change>"
+    )
 
 
 def weighted(set_id, value):
-    return ("<Change><Action>CREATE</Action><ResourceRecordSet><Name>www.lab.test</Name><Type>A</Type>"
-            f"<SetIdentifier>{set_id}</SetIdentifier><Weight>10</Weight><TTL>30</TTL><ResourceRecords>"
-            f"<ResourceRecord><Value>{value}</Value></ResourceRecord></ResourceRecords></ResourceRecordSet></Change>")
+    return (
+        "<Change><Action>CREATE</Action><ResourceRecordSet><Name>www.lab.test</Name><Type>A</Type>"
+        f"<SetIdentifier>{set_id}</SetIdentifier><Weight>10</Weight><TTL>30</TTL><ResourceRecords>"
+        f"<ResourceRecord><Value>{value}</Value></ResourceRecord></ResourceRecords></ResourceRecordSet></Change>"
+    )
 
 
 def query(name, qid):
@@ -78,7 +88,7 @@ def load(dns, name, seconds, pid):
             s.recv(1500)
             answered += 1
             in_flight -= 1
-        except socket.timeout:
+        except TimeoutError:
             in_flight = 0
     cpu = cpu_seconds(pid) - cpu0
     s.close()
@@ -87,8 +97,23 @@ def load(dns, name, seconds, pid):
 
 def main():
     binary, seconds = sys.argv[1], float(sys.argv[2]) if len(sys.argv) > 2 else 5.0
-    proc = subprocess.Popen([binary, "-q", "resolver", "--dns-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0",
-                             "--metrics-listen", "127.0.0.1:0", "--zone", "lab.test"], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            binary,
+            "-q",
+            "resolver",
+            "--dns-listen",
+            "127.0.0.1:0",
+            "--api-listen",
+            "127.0.0.1:0",
+            "--metrics-listen",
+            "127.0.0.1:0",
+            "--zone",
+            "lab.test",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         ready = json.loads(proc.stdout.readline())
         api = ready["api_url"]
@@ -96,20 +121,34 @@ def main():
         dns = (host, int(port))
         with urllib.request.urlopen(f"{api}/2013-04-01/hostedzonesbyname?dnsname=lab.test", timeout=10) as r:
             zone = r.read().decode().split("<Id>/hostedzone/")[1].split("<")[0]
-        change_batch(api, zone, [weighted(f"t{i}", f"192.0.2.{i}") for i in range(1, 5)]
-                     + [geo("CREATE", n, "seed", 0, zone, "192.0.2.1") for n in ("a.lab.test", "b.lab.test")])
+        change_batch(
+            api,
+            zone,
+            [weighted(f"t{i}", f"192.0.2.{i}") for i in range(1, 5)]
+            + [geo("CREATE", n, "seed", 0, zone, "192.0.2.1") for n in ("a.lab.test", "b.lab.test")],
+        )
 
         def cross(action, i):
-            return [geo(action, "a.lab.test", f"m{i:02}", i, zone, "b.lab.test"),
-                    geo(action, "b.lab.test", f"m{i:02}", i, zone, "a.lab.test")]
+            return [
+                geo(action, "a.lab.test", f"m{i:02}", i, zone, "b.lab.test"),
+                geo(action, "b.lab.test", f"m{i:02}", i, zone, "a.lab.test"),
+            ]
+
         change_batch(api, zone, [c for i in range(29) for c in cross("CREATE", i)])
-        change_batch(api, zone, cross("CREATE", 29)
-                     + [geo("DELETE", n, "seed", 0, zone, "192.0.2.1") for n in ("a.lab.test", "b.lab.test")])
+        change_batch(
+            api,
+            zone,
+            cross("CREATE", 29)
+            + [geo("DELETE", n, "seed", 0, zone, "192.0.2.1") for n in ("a.lab.test", "b.lab.test")],
+        )
         out = {}
         for label, name in (("weighted", "www.lab.test"), ("worst", "a.lab.test")):
             answered, cpu = load(dns, name, seconds, proc.pid)
-            out[label] = {"answered": answered, "cpu_s": round(cpu, 3),
-                          "cpu_us_per_query": round(cpu / max(answered, 1) * 1e6, 2)}
+            out[label] = {
+                "answered": answered,
+                "cpu_s": round(cpu, 3),
+                "cpu_us_per_query": round(cpu / max(answered, 1) * 1e6, 2),
+            }
         out["ratio"] = round(out["worst"]["cpu_us_per_query"] / out["weighted"]["cpu_us_per_query"], 2)
         print(json.dumps(out))
     finally:

@@ -80,10 +80,26 @@ async def main():
     ok, lat, failures = await run_for(a.host, a.port, cfg, a.concurrency, a.secs, a.timeout)
     wall, cpu = time.monotonic() - t0, time.process_time() - c0
     first = failures.pop("first", None)
-    print(json.dumps({"client": "aioquic", "trust": a.trust, "concurrency": a.concurrency, "handshakes": ok,
-                      "failures": failures, "first_failure": first, "wall_s": wall, "cpu_s": cpu,
-                      "per_s": ok / wall, "per_cpu_s": ok / cpu if cpu > 0 else float("nan"),
-                      "p50_ms": pct(lat, 50), "p99_ms": pct(lat, 99), "max_ms": pct(lat, 100)}), flush=True)
+    print(
+        json.dumps(
+            {
+                "client": "aioquic",
+                "trust": a.trust,
+                "concurrency": a.concurrency,
+                "handshakes": ok,
+                "failures": failures,
+                "first_failure": first,
+                "wall_s": wall,
+                "cpu_s": cpu,
+                "per_s": ok / wall,
+                "per_cpu_s": ok / cpu if cpu > 0 else float("nan"),
+                "p50_ms": pct(lat, 50),
+                "p99_ms": pct(lat, 99),
+                "max_ms": pct(lat, 100),
+            }
+        ),
+        flush=True,
+    )
     if not ok:
         sys.exit(f"no aioquic handshake completed: {failures} (first: {first})")
 

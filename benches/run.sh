@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # The benchmarks, side by side with the peers (benches/README.md).
 # Usage: benches/run.sh [--smoke] [suite…]   suites: resolver micro failover storm prober budget footprint quic
-#                                             loss client-failover flap zone-failover (the network testbed, benches/netlab)
+#                                             loss client-failover flap zone-failover (the network testbed, benches/wavelb_bench/netlab)
 # Installs what it needs (Debian, as root), builds `wavelb --release`, runs every server on
 # loopback with the server pinned to core 0 and the load generator to core 1, stops everything it
 # started, and writes docs/benchmarks.md (--smoke: a few seconds per suite, into a temp file).
+# The suites are the Python package benches/wavelb_bench (`python -m wavelb_bench`, run from benches/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/wavelb/target}"
-export WAVELB_VENV="${WAVELB_VENV:-$HOME/.cache/wavelb/venv}"
+# Absolute paths: the runner runs in benches/.
+CARGO_TARGET_DIR="$(realpath -m "${CARGO_TARGET_DIR:-$HOME/.cache/wavelb/target}")"
+WAVELB_VENV="$(realpath -m "${WAVELB_VENV:-$HOME/.cache/wavelb/venv}")"
+export CARGO_TARGET_DIR WAVELB_VENV
 export AWS_EC2_METADATA_DISABLED=true
 
 smoke=0
@@ -47,7 +50,7 @@ fi
 scripts/ensure-venv.sh "$WAVELB_VENV"
 
 # One build with one feature resolution: every binary (wavelb, benches/dnsload) and bench target of
-# the workspace, so that bench.py's `cargo bench --workspace` calls reuse every artifact instead of
+# the workspace, so that the suites' `cargo bench --workspace` calls reuse every artifact instead of
 # building the tree again with other features. A full run uses the bench profile (release, thin
 # LTO). --smoke only checks that every suite runs: it uses the dev profile, whose resolution is the
 # one `cargo test --workspace` already built (scripts/test.sh), so it compiles only the bench targets.
@@ -66,7 +69,7 @@ fi
 tmp="$(mktemp)"
 bench_pid=
 cleanup() {
-  # bench.py stops its own servers; this covers an interrupt of the whole script.
+  # The runner stops its own servers; this covers an interrupt of the whole script.
   if [ -n "$bench_pid" ]; then kill "$bench_pid" 2>/dev/null || true; wait "$bench_pid" 2>/dev/null || true; fi
   rm -f "$tmp"
 }
@@ -88,7 +91,7 @@ trap cleanup EXIT INT TERM
 
 echo "== running: ${suites[*]} ($([ "$smoke" -eq 1 ] && echo smoke || echo full)); servers pinned to core 0, load generators to core 1"
 status=0
-"$WAVELB_VENV/bin/python" benches/bench.py --bin "$bin" --out "$tmp" $([ "$smoke" -eq 1 ] && echo --smoke) "${suites[@]}" &
+(cd benches && exec "$WAVELB_VENV/bin/python" -m wavelb_bench --bin "$bin" --out "$tmp" $([ "$smoke" -eq 1 ] && echo --smoke) "${suites[@]}") &
 bench_pid=$!
 wait "$bench_pid" || status=$?
 bench_pid=

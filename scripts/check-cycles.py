@@ -45,9 +45,7 @@ def strip_test_items(lines: list, with_tests: bool) -> list:
             indent = len(out[i]) - len(out[i].lstrip())
             j = i
             # Skip further attributes and doc comments to the item itself.
-            while j + 1 < len(out) and (
-                out[j + 1].strip().startswith("#[") or out[j + 1].strip().startswith("///")
-            ):
+            while j + 1 < len(out) and (out[j + 1].strip().startswith("#[") or out[j + 1].strip().startswith("///")):
                 j += 1
             j += 1
             end = j
@@ -148,7 +146,7 @@ def edges_of(src: Path, with_tests: bool):
     for f in files:
         here = module_of(src, f)
         lines = strip_test_items(f.read_text().splitlines(), with_tests)
-        lines = [strip_comments(l) for l in lines]
+        lines = [strip_comments(line) for line in lines]
         i = 0
         while i < len(lines):
             line, lineno = lines[i], i + 1

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Creates (idempotently) the Python virtual environment the test-suite needs:
-# moto's Route 53 / EC2 server and boto3 as a second, independent API client.
+# moto's Route 53 / EC2 server, boto3 as a second, independent API client, and the tools
+# (cfn-lint, ruff; scripts/requirements-test.txt pins every version).
 # Usage: scripts/ensure-venv.sh [VENV_DIR]   (default: $WAVELB_VENV or ~/.cache/wavelb/venv)
 set -euo pipefail
 venv="${1:-${WAVELB_VENV:-$HOME/.cache/wavelb/venv}}"

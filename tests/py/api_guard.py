@@ -8,6 +8,7 @@ Host, with an IP Host that is not loopback, and with Host localhost. With keys: 
 SigV4-signed (Host and Origin signed as sent), and a change batch signed with
 x-amz-content-sha256: UNSIGNED-PAYLOAD.
 """
+
 import json
 import re
 import sys
@@ -28,8 +29,7 @@ def fetch(method, url, headers, body=None):
     """Sends one request (signed when keys were given); returns (status, body text)."""
     if KEYS:
         req = botocore.awsrequest.AWSRequest(method=method, url=url, data=body, headers=headers)
-        botocore.auth.SigV4Auth(botocore.credentials.Credentials(*KEYS), "route53",
-                                "us-east-1").add_auth(req)
+        botocore.auth.SigV4Auth(botocore.credentials.Credentials(*KEYS), "route53", "us-east-1").add_auth(req)
         headers = dict(req.headers.items())
     r = urllib.request.Request(url, data=body, method=method, headers=headers)
     try:
@@ -55,13 +55,18 @@ result = {
 }
 if KEYS:
     zone = re.search(r"<Id>/hostedzone/([^<]*)</Id>", fetch("GET", ZONES, {})[1]).group(1)
-    batch = ('<?xml version="1.0" encoding="UTF-8"?><ChangeResourceRecordSetsRequest '
-             'xmlns="https://route53.amazonaws.com/doc/2013-04-01/"><ChangeBatch><Changes><Change>'
-             '<Action>UPSERT</Action><ResourceRecordSet><Name>unsigned.lab.test</Name><Type>A</Type>'
-             '<TTL>30</TTL><ResourceRecords><ResourceRecord><Value>192.0.2.7</Value>'
-             '</ResourceRecord></ResourceRecords></ResourceRecordSet></Change></Changes>'
-             '</ChangeBatch></ChangeResourceRecordSetsRequest>').encode()
-    result["unsigned_payload"] = send("POST", "%s/%s/rrset/" % (ZONES, zone),
-                                      {"Content-Type": "text/xml",
-                                       "X-Amz-Content-SHA256": "UNSIGNED-PAYLOAD"}, batch)
+    batch = (
+        b'<?xml version="1.0" encoding="UTF-8"?><ChangeResourceRecordSetsRequest '
+        b'xmlns="https://route53.amazonaws.com/doc/2013-04-01/"><ChangeBatch><Changes><Change>'
+        b"<Action>UPSERT</Action><ResourceRecordSet><Name>unsigned.lab.test</Name><Type>A</Type>"
+        b"<TTL>30</TTL><ResourceRecords><ResourceRecord><Value>192.0.2.7</Value>"
+        b"</ResourceRecord></ResourceRecords></ResourceRecordSet></Change></Changes>"
+        b"</ChangeBatch></ChangeResourceRecordSetsRequest>"
+    )
+    result["unsigned_payload"] = send(
+        "POST",
+        "%s/%s/rrset/" % (ZONES, zone),
+        {"Content-Type": "text/xml", "X-Amz-Content-SHA256": "UNSIGNED-PAYLOAD"},
+        batch,
+    )
 print(json.dumps(result))

@@ -4,7 +4,7 @@ Usage: python dns_conformance.py CHECK HOST:PORT API_URL [METRICS_HOST:PORT]
 Seeds the zone lab.test through the Route 53 API (boto3), then runs one group of checks and
 exits non-zero with a message on the first failure.
 """
-import os
+
 import random
 import socket
 import struct
@@ -25,8 +25,9 @@ CHECK, DNS_ADDR, API = sys.argv[1], sys.argv[2], sys.argv[3]
 METRICS = sys.argv[4] if len(sys.argv) > 4 else None
 HOST, PORT = DNS_ADDR.rsplit(":", 1)
 PORT = int(PORT)
-R53 = boto3.client("route53", endpoint_url=API, region_name="us-east-1",
-                   aws_access_key_id="lab", aws_secret_access_key="lab")
+R53 = boto3.client(
+    "route53", endpoint_url=API, region_name="us-east-1", aws_access_key_id="lab", aws_secret_access_key="lab"
+)
 SOCK = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 
 
@@ -50,23 +51,25 @@ def change(changes):
 
 def seed():
     big = ['"%s"' % ("x%02d" % i * 20) for i in range(40)]
-    change([
-        rrset("www.lab.test", "A", ["127.0.0.11"], set_id="w1", weight=10),
-        rrset("www.lab.test", "A", ["127.0.0.12"], set_id="w2", weight=20),
-        rrset("www.lab.test", "A", ["127.0.0.13"], set_id="w3", weight=30),
-        rrset("www.lab.test", "A", ["127.0.0.14"], set_id="w4", weight=40),
-        rrset("zero.lab.test", "A", ["127.0.0.21"], set_id="z1", weight=0),
-        rrset("zero.lab.test", "A", ["127.0.0.22"], set_id="z2", weight=5),
-        rrset("allzero.lab.test", "A", ["127.0.0.31"], set_id="a1", weight=0),
-        rrset("allzero.lab.test", "A", ["127.0.0.32"], set_id="a2", weight=0),
-        rrset("allzero.lab.test", "A", ["127.0.0.33"], set_id="a3", weight=0),
-        rrset("multi.lab.test", "A", ["127.0.0.41", "127.0.0.42", "127.0.0.43"]),
-        rrset("deep.ent.lab.test", "A", ["127.0.0.51"]),
-        rrset("txt.lab.test", "TXT", ['"hello world"']),
-        rrset("big.lab.test", "TXT", big),
-        rrset("alias.lab.test", "CNAME", ["www.lab.test."]),
-        rrset("many.lab.test", "A", ["127.0.1.%d" % i for i in range(1, 101)], set_id="m1", weight=1),
-    ])
+    change(
+        [
+            rrset("www.lab.test", "A", ["127.0.0.11"], set_id="w1", weight=10),
+            rrset("www.lab.test", "A", ["127.0.0.12"], set_id="w2", weight=20),
+            rrset("www.lab.test", "A", ["127.0.0.13"], set_id="w3", weight=30),
+            rrset("www.lab.test", "A", ["127.0.0.14"], set_id="w4", weight=40),
+            rrset("zero.lab.test", "A", ["127.0.0.21"], set_id="z1", weight=0),
+            rrset("zero.lab.test", "A", ["127.0.0.22"], set_id="z2", weight=5),
+            rrset("allzero.lab.test", "A", ["127.0.0.31"], set_id="a1", weight=0),
+            rrset("allzero.lab.test", "A", ["127.0.0.32"], set_id="a2", weight=0),
+            rrset("allzero.lab.test", "A", ["127.0.0.33"], set_id="a3", weight=0),
+            rrset("multi.lab.test", "A", ["127.0.0.41", "127.0.0.42", "127.0.0.43"]),
+            rrset("deep.ent.lab.test", "A", ["127.0.0.51"]),
+            rrset("txt.lab.test", "TXT", ['"hello world"']),
+            rrset("big.lab.test", "TXT", big),
+            rrset("alias.lab.test", "CNAME", ["www.lab.test."]),
+            rrset("many.lab.test", "A", ["127.0.1.%d" % i for i in range(1, 101)], set_id="m1", weight=1),
+        ]
+    )
 
 
 def ask(name, rtype="A", tcp=False, use_edns=0, payload=1232, raw=None):
@@ -159,7 +162,7 @@ def raw_exchange(payload, timeout=0.5):
     s.sendto(payload, (HOST, PORT))
     try:
         return s.recvfrom(4096)[0]
-    except socket.timeout:
+    except TimeoutError:
         return None
     finally:
         s.close()
@@ -201,7 +204,7 @@ def tcp_exchange(payload, timeout=3):
 WWW = b"\x03www\x03lab\x04test\x00\x00\x01\x00\x01"
 
 
-def header(qdcount, id_=0xbeef, flags=0x0100, arcount=0):
+def header(qdcount, id_=0xBEEF, flags=0x0100, arcount=0):
     return struct.pack("!HHHHHH", id_, flags, qdcount, 0, 0, arcount)
 
 
@@ -229,15 +232,18 @@ def check_hostile():
         check_header_only_formerr(tcp_exchange(q), q, what + " over TCP")
     # A big answer is truncated to the client's limit, the question kept.
     for payload, limit in [(None, 512), (4096, 1232), (1232, 1232)]:
-        q = dns.message.make_query("many.lab.test", "A", use_edns=-1 if payload is None else 0,
-                                   payload=payload or 512)
+        q = dns.message.make_query("many.lab.test", "A", use_edns=-1 if payload is None else 0, payload=payload or 512)
         wire = q.to_wire()
         reply = raw_exchange(wire, timeout=3)
-        check(reply is not None and 12 <= len(reply) <= limit,
-              "many A, EDNS %s: %s bytes, limit %d" % (payload, reply and len(reply), limit))
+        check(
+            reply is not None and 12 <= len(reply) <= limit,
+            "many A, EDNS %s: %s bytes, limit %d" % (payload, reply and len(reply), limit),
+        )
         r = dns.message.from_wire(reply)
-        check(r.flags & dns.flags.TC and len(r.question) == 1 and not r.answer,
-              "many A, EDNS %s: TC with the question only" % payload)
+        check(
+            r.flags & dns.flags.TC and len(r.question) == 1 and not r.answer,
+            "many A, EDNS %s: TC with the question only" % payload,
+        )
     r = ask("many.lab.test", tcp=True)
     check(not r.flags & dns.flags.TC and len(r.answer[0]) == 100, "TCP carries all 100 addresses")
     # Finding 7: classes other than IN are refused, never answered with AA.
@@ -245,8 +251,10 @@ def check_hostile():
         for tcp in [False, True]:
             q = dns.message.make_query("www.lab.test", "A", rdclass=rdclass)
             r = ask(None, tcp=tcp, raw=q)
-            check(r.rcode() == dns.rcode.REFUSED and not r.flags & dns.flags.AA and not r.answer,
-                  "class %s (tcp=%s): REFUSED without AA: %s" % (rdclass, tcp, r))
+            check(
+                r.rcode() == dns.rcode.REFUSED and not r.flags & dns.flags.AA and not r.answer,
+                "class %s (tcp=%s): REFUSED without AA: %s" % (rdclass, tcp, r),
+            )
     q = dns.message.make_query("version.bind", "TXT", rdclass="CH")
     r = ask(None, raw=q)
     check(r.rcode() == dns.rcode.REFUSED and not r.answer, "CH TXT version.bind is refused")
@@ -269,9 +277,13 @@ def dropped():
 
 
 def answer_series(text, set_id):
-    return [l for l in text.splitlines()
-            if l.startswith("wavelb_dns_answers_total{") and 'pool="www.lab.test"' in l
-            and 'set_id="%s"' % set_id in l]
+    return [
+        line
+        for line in text.splitlines()
+        if line.startswith("wavelb_dns_answers_total{")
+        and 'pool="www.lab.test"' in line
+        and 'set_id="%s"' % set_id in line
+    ]
 
 
 def check_metrics():
@@ -336,16 +348,25 @@ def check_weights():
     counts = distribution("allzero.lab.test", 3000)
     stat = chi_square(counts, {k: 1000 for k in ["127.0.0.31", "127.0.0.32", "127.0.0.33"]})
     check(stat < 13.816, "all-zero spreads uniformly: chi2=%.2f %s" % (stat, counts))
-    change([
-        rrset("www.lab.test", "A", ["127.0.0.14"], set_id="w4", weight=40, action="DELETE"),
-        rrset("www.lab.test", "A", ["127.0.0.14"], set_id="w4", weight=0),
-    ])
+    change(
+        [
+            rrset("www.lab.test", "A", ["127.0.0.14"], set_id="w4", weight=40, action="DELETE"),
+            rrset("www.lab.test", "A", ["127.0.0.14"], set_id="w4", weight=0),
+        ]
+    )
     counts = distribution("www.lab.test", 1000)
     check("127.0.0.14" not in counts, "a weight change shows right after the API call: %s" % counts)
 
 
 seed()
-{"authority": check_authority, "negative": check_negative, "protocol": check_protocol,
- "malformed": check_malformed, "clients": check_clients, "weights": check_weights,
- "hostile": check_hostile, "metrics": check_metrics}[CHECK]()
+{
+    "authority": check_authority,
+    "negative": check_negative,
+    "protocol": check_protocol,
+    "malformed": check_malformed,
+    "clients": check_clients,
+    "weights": check_weights,
+    "hostile": check_hostile,
+    "metrics": check_metrics,
+}[CHECK]()
 print("ok", CHECK)

@@ -13,6 +13,7 @@ alias records (Coordinates Boston 42.36,-71.06 â†’ bos, New York 40.71,-74.01 â†
 EvaluateTargetHealth). The lab resolver's built-in geo table places 127.0.0.0/10 in Boston and
 127.64.0.0/10 in New York. Exits non-zero with a message on the first failure.
 """
+
 import subprocess
 import sys
 import uuid
@@ -36,14 +37,23 @@ def check(cond, what):
 
 
 def client(url):
-    return boto3.client("route53", endpoint_url=url, region_name="us-east-1",
-                        aws_access_key_id="lab", aws_secret_access_key="lab")
+    return boto3.client(
+        "route53", endpoint_url=url, region_name="us-east-1", aws_access_key_id="lab", aws_secret_access_key="lab"
+    )
 
 
 def pool(action, name, set_id, address):
-    return {"Action": action, "ResourceRecordSet": {
-        "Name": name, "Type": "A", "SetIdentifier": set_id, "Weight": 1, "TTL": POOL_TTL,
-        "ResourceRecords": [{"Value": address}]}}
+    return {
+        "Action": action,
+        "ResourceRecordSet": {
+            "Name": name,
+            "Type": "A",
+            "SetIdentifier": set_id,
+            "Weight": 1,
+            "TTL": POOL_TTL,
+            "ResourceRecords": [{"Value": address}],
+        },
+    }
 
 
 def pools(action, zone="lab.test", only=None):
@@ -57,16 +67,23 @@ def pools(action, zone="lab.test", only=None):
 
 
 def edge(zone_id, set_id, lat, lon, target, zone="lab.test"):
-    return {"Action": "CREATE", "ResourceRecordSet": {
-        "Name": "edge." + zone, "Type": "A", "SetIdentifier": set_id,
-        "GeoProximityLocation": {"Coordinates": {"Latitude": lat, "Longitude": lon}},
-        "AliasTarget": {"HostedZoneId": zone_id, "DNSName": target + "." + zone,
-                        "EvaluateTargetHealth": True}}}
+    return {
+        "Action": "CREATE",
+        "ResourceRecordSet": {
+            "Name": "edge." + zone,
+            "Type": "A",
+            "SetIdentifier": set_id,
+            "GeoProximityLocation": {"Coordinates": {"Latitude": lat, "Longitude": lon}},
+            "AliasTarget": {"HostedZoneId": zone_id, "DNSName": target + "." + zone, "EvaluateTargetHealth": True},
+        },
+    }
 
 
 def batch(zone_id, zone="lab.test"):
-    return pools("CREATE", zone) + [edge(zone_id, "boston", "42.36", "-71.06", "bos", zone),
-                      edge(zone_id, "new-york", "40.71", "-74.01", "nyc", zone)]
+    return pools("CREATE", zone) + [
+        edge(zone_id, "boston", "42.36", "-71.06", "bos", zone),
+        edge(zone_id, "new-york", "40.71", "-74.01", "nyc", zone),
+    ]
 
 
 def ecs_query(subnet, name="edge.lab.test"):
@@ -104,8 +121,10 @@ def placed(subnet, host, port, want, scope):
         check(rrset.ttl == POOL_TTL, "TTL is the target's: %s" % rrset.ttl)
         o = echoed(r)
         address, prefix = subnet.split("/")
-        check((o.address, o.srclen, o.scopelen) == (address, int(prefix), scope),
-              "%s: echo %s/%s scope %s, want scope %s" % (subnet, o.address, o.srclen, o.scopelen, scope))
+        check(
+            (o.address, o.srclen, o.scopelen) == (address, int(prefix), scope),
+            "%s: echo %s/%s scope %s, want scope %s" % (subnet, o.address, o.srclen, o.scopelen, scope),
+        )
     check(seen == want, "%s: the weighted pool answers with every set: %s" % (subnet, seen))
 
 
@@ -128,10 +147,15 @@ def table(dns_addr, api):
 
 def lab(dns_addr, api):
     host, port, r53, zone_id = seeded(dns_addr, api)
-    listed = [s for s in r53.list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
-              if s["Name"] == "edge.lab.test."]
-    check(len(listed) == 2 and all("GeoProximityLocation" in s and "AliasTarget" in s for s in listed),
-          "the API lists both geoproximity aliases: %s" % listed)
+    listed = [
+        s
+        for s in r53.list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
+        if s["Name"] == "edge.lab.test."
+    ]
+    check(
+        len(listed) == 2 and all("GeoProximityLocation" in s and "AliasTarget" in s for s in listed),
+        "the API lists both geoproximity aliases: %s" % listed,
+    )
 
     placed("127.1.2.0/24", host, port, BOS, 10)
     placed("127.64.2.0/24", host, port, NYC, 10)
@@ -139,14 +163,19 @@ def lab(dns_addr, api):
     r = ask(dns.message.make_query("edge.lab.test", "A", use_edns=0), host, port)
     check(answers(r) <= BOS and not r.options, "source address: Boston, no echo: %s" % r)
 
-    out = subprocess.run(["dig", "@" + host, "-p", str(port), "edge.lab.test", "A", "+norec",
-                          "+subnet=127.64.9.0/24"], capture_output=True, text=True, timeout=20)
+    out = subprocess.run(
+        ["dig", "@" + host, "-p", str(port), "edge.lab.test", "A", "+norec", "+subnet=127.64.9.0/24"],
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
     check(out.returncode == 0, "dig failed: %s" % out.stderr)
     text = out.stdout
-    check("status: NOERROR" in text and "CLIENT-SUBNET: 127.64.9.0/24/10" in text,
-          "dig +subnet: NOERROR with scope 10\n" + text)
-    dug = {line.split()[-1] for line in text.splitlines()
-           if line.startswith("edge.lab.test.") and "\tA\t" in line}
+    check(
+        "status: NOERROR" in text and "CLIENT-SUBNET: 127.64.9.0/24/10" in text,
+        "dig +subnet: NOERROR with scope 10\n" + text,
+    )
+    dug = {line.split()[-1] for line in text.splitlines() if line.startswith("edge.lab.test.") and "\tA\t" in line}
     check(len(dug) == 1 and dug <= NYC, "dig +subnet gets a New York address: %s\n%s" % (dug, text))
 
     # Boston's pool loses its address records: Boston's clients get New York.
@@ -171,16 +200,24 @@ def moto(url):
     except ClientError as e:
         print("moto refuses the batch:", e.response["Error"]["Code"], e.response["Error"]["Message"])
         return
-    listed = [s for s in r53.list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
-              if s["Name"] == "edge.%s." % zone]
+    listed = [
+        s
+        for s in r53.list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
+        if s["Name"] == "edge.%s." % zone
+    ]
     check(len(listed) == 2, "moto lists both edge records: %s" % listed)
     for s in listed:
-        print("moto stores", s["SetIdentifier"], "GeoProximityLocation" if "GeoProximityLocation" in s
-              else "without GeoProximityLocation", "AliasTarget" if "AliasTarget" in s else "without AliasTarget",
-              s.get("GeoProximityLocation"))
+        print(
+            "moto stores",
+            s["SetIdentifier"],
+            "GeoProximityLocation" if "GeoProximityLocation" in s else "without GeoProximityLocation",
+            "AliasTarget" if "AliasTarget" in s else "without AliasTarget",
+            s.get("GeoProximityLocation"),
+        )
     try:
-        r53.change_resource_record_sets(HostedZoneId=zone_id,
-                                        ChangeBatch={"Changes": pools("DELETE", zone, only="bos")})
+        r53.change_resource_record_sets(
+            HostedZoneId=zone_id, ChangeBatch={"Changes": pools("DELETE", zone, only="bos")}
+        )
         print("moto accepts deleting the aliased pool")
     except ClientError as e:
         print("moto refuses deleting the aliased pool:", e.response["Error"]["Code"])

@@ -6,6 +6,7 @@ Usage: python iam_change.py API_URL ACCESS_KEY_ID SECRET ZONE_ID ACTION:NAME:TYP
        python iam_change.py API_URL ACCESS_KEY_ID SECRET ZONE_ID[,ZONE_ID...] TAGS
 (one ListTagsForResources of those hosted zones instead).
 """
+
 import json
 import sys
 
@@ -18,16 +19,24 @@ changes = []
 for spec in [a for a in sys.argv[5:] if a != "TAGS"]:
     action, name, rtype = spec.split(":")
     value = "192.0.2.1" if rtype == "A" else '"iam-check"'
-    changes.append({
-        "Action": action,
-        "ResourceRecordSet": {
-            "Name": name, "Type": rtype, "TTL": 60, "ResourceRecords": [{"Value": value}],
-        },
-    })
+    changes.append(
+        {
+            "Action": action,
+            "ResourceRecordSet": {
+                "Name": name,
+                "Type": rtype,
+                "TTL": 60,
+                "ResourceRecords": [{"Value": value}],
+            },
+        }
+    )
 
 client = boto3.client(
-    "route53", endpoint_url=URL, region_name="us-east-1",
-    aws_access_key_id=KEY, aws_secret_access_key=SECRET,
+    "route53",
+    endpoint_url=URL,
+    region_name="us-east-1",
+    aws_access_key_id=KEY,
+    aws_secret_access_key=SECRET,
     config=Config(retries={"max_attempts": 1}),
 )
 try:
@@ -37,8 +46,12 @@ try:
         client.change_resource_record_sets(HostedZoneId=ZONE, ChangeBatch={"Changes": changes})
     print(json.dumps({"code": "OK"}))
 except ClientError as e:
-    print(json.dumps({
-        "code": e.response["Error"]["Code"],
-        "message": e.response["Error"]["Message"],
-        "status": e.response["ResponseMetadata"]["HTTPStatusCode"],
-    }))
+    print(
+        json.dumps(
+            {
+                "code": e.response["Error"]["Code"],
+                "message": e.response["Error"]["Message"],
+                "status": e.response["ResponseMetadata"]["HTTPStatusCode"],
+            }
+        )
+    )

@@ -1,5 +1,6 @@
 """What the differential scenarios share: a boto3 Route 53 client for an endpoint, and the
 comparison of one scenario's outcomes on moto and on the lab resolver."""
+
 import json
 
 import boto3
@@ -7,18 +8,21 @@ from botocore.exceptions import ClientError
 
 
 def client(url):
-    return boto3.client("route53", endpoint_url=url, region_name="us-east-1",
-                        aws_access_key_id="lab", aws_secret_access_key="lab")
+    return boto3.client(
+        "route53", endpoint_url=url, region_name="us-east-1", aws_access_key_id="lab", aws_secret_access_key="lab"
+    )
 
 
 def recorder(out):
     """A `step(name, fn)` that records `fn()`'s outcome in `out[name]`: ["ok", value], or
     [error code, None] when Route 53 (or moto) refuses the call."""
+
     def step(name, fn):
         try:
             out[name] = ["ok", fn()]
         except ClientError as e:
             out[name] = [e.response["Error"]["Code"], None]
+
     return step
 
 

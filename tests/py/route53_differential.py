@@ -5,6 +5,7 @@ Every step's outcome is normalised and compared. Where moto is laxer than Route 
 DELETE, duplicate CREATE, weighted pagination, …) the resolver must show Route 53's documented
 behaviour instead; those steps are listed in ROUTE53_ONLY with what Route 53 does.
 """
+
 import json
 import sys
 import uuid
@@ -40,8 +41,16 @@ def norm_sets(sets, zone):
         if s["Name"] == zone and s["Type"] in ("NS", "SOA"):
             out.append([s["Name"], s["Type"]])
             continue
-        out.append([s["Name"], s["Type"], s.get("SetIdentifier"), s.get("Weight"), s.get("TTL"),
-                    sorted(r["Value"] for r in s.get("ResourceRecords", []))])
+        out.append(
+            [
+                s["Name"],
+                s["Type"],
+                s.get("SetIdentifier"),
+                s.get("Weight"),
+                s.get("TTL"),
+                sorted(r["Value"] for r in s.get("ResourceRecords", [])),
+            ]
+        )
     return out
 
 
@@ -53,26 +62,53 @@ def scenario(url):
 
     created = r53.create_hosted_zone(Name=zone, CallerReference=zone)
     zid = created["HostedZone"]["Id"]
-    out["create-zone"] = ["ok", [created["HostedZone"]["Name"], created["HostedZone"]["Config"].get("PrivateZone"),
-                                 created["ChangeInfo"]["Status"] in ("PENDING", "INSYNC"),
-                                 len(created["DelegationSet"]["NameServers"]) > 0]]
+    out["create-zone"] = [
+        "ok",
+        [
+            created["HostedZone"]["Name"],
+            created["HostedZone"]["Config"].get("PrivateZone"),
+            created["ChangeInfo"]["Status"] in ("PENDING", "INSYNC"),
+            len(created["DelegationSet"]["NameServers"]) > 0,
+        ],
+    ]
     step("get-zone", lambda: r53.get_hosted_zone(Id=zid)["HostedZone"]["Name"])
     step("zones-by-name", lambda: [z["Name"] for z in r53.list_hosted_zones_by_name(DNSName=zone)["HostedZones"]][:1])
     step("zones-listed", lambda: zid in [z["Id"] for z in r53.list_hosted_zones()["HostedZones"]])
     step("apex-records", lambda: norm_sets(r53.list_resource_record_sets(HostedZoneId=zid)["ResourceRecordSets"], zone))
-    change = lambda *cs: r53.change_resource_record_sets(HostedZoneId=zid, ChangeBatch={"Changes": list(cs)})["ChangeInfo"]["Status"] in ("PENDING", "INSYNC")
+
+    def change(*cs):
+        status = r53.change_resource_record_sets(HostedZoneId=zid, ChangeBatch={"Changes": list(cs)})["ChangeInfo"]
+        return status["Status"] in ("PENDING", "INSYNC")
+
     www = "www." + zone
-    step("create-weighted", lambda: change(
-        rr("CREATE", www, "A", ["192.0.2.1"], set_id="w1", weight=10),
-        rr("CREATE", www, "A", ["192.0.2.2"], set_id="w2", weight=20),
-        rr("CREATE", www, "A", ["192.0.2.3", "192.0.2.4"], set_id="w3", weight=0),
-        rr("CREATE", "_wavelb." + www, "TXT", ['"v=1" "owner=x"'], set_id="w1", weight=0)))
-    step("list-after-create", lambda: norm_sets(r53.list_resource_record_sets(HostedZoneId=zid)["ResourceRecordSets"], zone))
+    step(
+        "create-weighted",
+        lambda: change(
+            rr("CREATE", www, "A", ["192.0.2.1"], set_id="w1", weight=10),
+            rr("CREATE", www, "A", ["192.0.2.2"], set_id="w2", weight=20),
+            rr("CREATE", www, "A", ["192.0.2.3", "192.0.2.4"], set_id="w3", weight=0),
+            rr("CREATE", "_wavelb." + www, "TXT", ['"v=1" "owner=x"'], set_id="w1", weight=0),
+        ),
+    )
+    step(
+        "list-after-create",
+        lambda: norm_sets(r53.list_resource_record_sets(HostedZoneId=zid)["ResourceRecordSets"], zone),
+    )
     step("upsert", lambda: change(rr("UPSERT", www, "A", ["192.0.2.1"], set_id="w1", weight=50)))
     step("delete-exact", lambda: change(rr("DELETE", www, "A", ["192.0.2.2"], set_id="w2", weight=20)))
-    step("list-after-delete", lambda: norm_sets(r53.list_resource_record_sets(
-        HostedZoneId=zid, StartRecordName=www, StartRecordType="A")["ResourceRecordSets"], zone))
-    step("create-simple", lambda: change(*[rr("CREATE", "p%d.%s" % (i, zone), "A", ["198.51.100.%d" % i]) for i in range(10)]))
+    step(
+        "list-after-delete",
+        lambda: norm_sets(
+            r53.list_resource_record_sets(HostedZoneId=zid, StartRecordName=www, StartRecordType="A")[
+                "ResourceRecordSets"
+            ],
+            zone,
+        ),
+    )
+    step(
+        "create-simple",
+        lambda: change(*[rr("CREATE", "p%d.%s" % (i, zone), "A", ["198.51.100.%d" % i]) for i in range(10)]),
+    )
 
     def paged(max_items, **start):
         names, pages = [], 0
@@ -83,14 +119,23 @@ def scenario(url):
             names += [[s["Name"], s["Type"], s.get("SetIdentifier")] for s in page["ResourceRecordSets"]]
             if not page["IsTruncated"]:
                 return [names, pages]
-            kwargs = dict(HostedZoneId=zid, MaxItems=str(max_items), StartRecordName=page["NextRecordName"],
-                          StartRecordType=page["NextRecordType"])
+            kwargs = dict(
+                HostedZoneId=zid,
+                MaxItems=str(max_items),
+                StartRecordName=page["NextRecordName"],
+                StartRecordType=page["NextRecordType"],
+            )
             if "NextRecordIdentifier" in page:
                 kwargs["StartRecordIdentifier"] = page["NextRecordIdentifier"]
         return [names, "did not finish"]
 
     step("list-paged", lambda: paged(3, StartRecordName="p0." + zone))
-    step("create-other-weighted", lambda: change(*[rr("CREATE", "pw." + zone, "A", ["203.0.113.%d" % i], set_id="s%02d" % i, weight=1) for i in range(7)]))
+    step(
+        "create-other-weighted",
+        lambda: change(
+            *[rr("CREATE", "pw." + zone, "A", ["203.0.113.%d" % i], set_id="s%02d" % i, weight=1) for i in range(7)]
+        ),
+    )
     step("list-weighted-paged", lambda: paged(3, StartRecordName="pw." + zone, StartRecordType="A"))
     step("duplicate-create", lambda: change(rr("CREATE", www, "A", ["192.0.2.1"], set_id="w1", weight=50)))
     step("delete-wrong-values", lambda: change(rr("DELETE", www, "A", ["192.0.2.99"], set_id="w1", weight=50)))
@@ -98,11 +143,21 @@ def scenario(url):
     step("outside-zone", lambda: change(rr("CREATE", "www.elsewhere.test.", "A", ["192.0.2.1"])))
     step("weight-out-of-range", lambda: change(rr("CREATE", www, "A", ["192.0.2.1"], set_id="big", weight=256)))
     step("mix-weighted-and-simple", lambda: change(rr("CREATE", www, "A", ["192.0.2.1"])))
-    step("atomic-batch", lambda: change(
-        rr("CREATE", "atomic." + zone, "A", ["192.0.2.7"]),
-        rr("DELETE", "ghost." + zone, "A", ["192.0.2.1"])))
-    step("after-atomic-batch", lambda: [s["Name"] for s in r53.list_resource_record_sets(
-        HostedZoneId=zid, StartRecordName="atomic." + zone, MaxItems="1")["ResourceRecordSets"]])
+    step(
+        "atomic-batch",
+        lambda: change(
+            rr("CREATE", "atomic." + zone, "A", ["192.0.2.7"]), rr("DELETE", "ghost." + zone, "A", ["192.0.2.1"])
+        ),
+    )
+    step(
+        "after-atomic-batch",
+        lambda: [
+            s["Name"]
+            for s in r53.list_resource_record_sets(HostedZoneId=zid, StartRecordName="atomic." + zone, MaxItems="1")[
+                "ResourceRecordSets"
+            ]
+        ],
+    )
     step("no-such-zone", lambda: r53.get_hosted_zone(Id="ZNOSUCHZONE00")["HostedZone"]["Name"])
     step("no-such-change", lambda: r53.get_change(Id="CNOSUCHCHANGE0")["ChangeInfo"]["Status"])
     step("delete-nonempty-zone", lambda: r53.delete_hosted_zone(Id=zid)["ChangeInfo"]["Status"] != "")

@@ -30,11 +30,12 @@ Usage:
   python route53_health.py stored RESOLVER_URL CHECK_ID...
       Each check reports the lab's refusal to probe its stored address.
 """
+
 import datetime
-import json
-import socket
 import http.server
+import json
 import os
+import socket
 import ssl
 import sys
 import tempfile
@@ -51,7 +52,6 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-
 from route53_compare import client, compare, recorder
 
 # step -> Route 53's documented outcome (an error code, or "ok"), asserted on the resolver only.
@@ -88,17 +88,32 @@ ROUTE53_ONLY = {
 
 
 def http_config(port, **extra):
-    config = {"Type": "HTTP", "IPAddress": "127.0.0.1", "Port": port, "ResourcePath": "/health",
-              "RequestInterval": 10, "FailureThreshold": 1}
+    config = {
+        "Type": "HTTP",
+        "IPAddress": "127.0.0.1",
+        "Port": port,
+        "ResourcePath": "/health",
+        "RequestInterval": 10,
+        "FailureThreshold": 1,
+    }
     config.update(extra)
     return config
 
 
 def norm_check(hc):
     c = hc["HealthCheckConfig"]
-    return [c["Type"], c.get("IPAddress"), c.get("Port"), c.get("ResourcePath"),
-            c.get("RequestInterval"), c.get("FailureThreshold"), bool(c.get("Inverted")),
-            bool(c.get("Disabled")), hc["HealthCheckVersion"], len(hc["Id"]) > 0]
+    return [
+        c["Type"],
+        c.get("IPAddress"),
+        c.get("Port"),
+        c.get("ResourcePath"),
+        c.get("RequestInterval"),
+        c.get("FailureThreshold"),
+        bool(c.get("Inverted")),
+        bool(c.get("Disabled")),
+        hc["HealthCheckVersion"],
+        len(hc["Id"]) > 0,
+    ]
 
 
 def norm_tags(tag_set):
@@ -118,30 +133,67 @@ def scenario(url):
     out["create"] = ["ok", norm_check(created["HealthCheck"])]
     step("get", lambda: norm_check(r53.get_health_check(HealthCheckId=hid)["HealthCheck"]))
     step("listed", lambda: hid in [h["Id"] for h in r53.list_health_checks()["HealthChecks"]])
-    step("create-same-reference-same-config", lambda: r53.create_health_check(
-        CallerReference=ref, HealthCheckConfig=http_config(8080))["HealthCheck"]["Id"] == hid)
-    step("create-same-reference-other-config", lambda: r53.create_health_check(
-        CallerReference=ref, HealthCheckConfig=http_config(8081))["HealthCheck"]["Id"])
-    step("interval-20", lambda: r53.create_health_check(
-        CallerReference=uuid.uuid4().hex, HealthCheckConfig=http_config(80, RequestInterval=20))["HealthCheck"]["Id"])
-    step("threshold-11", lambda: r53.create_health_check(
-        CallerReference=uuid.uuid4().hex, HealthCheckConfig=http_config(80, FailureThreshold=11))["HealthCheck"]["Id"])
-    step("tcp-without-port", lambda: r53.create_health_check(
-        CallerReference=uuid.uuid4().hex, HealthCheckConfig={"Type": "TCP", "IPAddress": "127.0.0.1"})["HealthCheck"]["Id"])
-    tcp = r53.create_health_check(CallerReference=uuid.uuid4().hex,
-                                  HealthCheckConfig={"Type": "TCP", "IPAddress": "127.0.0.1", "Port": 9})
+    step(
+        "create-same-reference-same-config",
+        lambda: (
+            r53.create_health_check(CallerReference=ref, HealthCheckConfig=http_config(8080))["HealthCheck"]["Id"]
+            == hid
+        ),
+    )
+    step(
+        "create-same-reference-other-config",
+        lambda: r53.create_health_check(CallerReference=ref, HealthCheckConfig=http_config(8081))["HealthCheck"]["Id"],
+    )
+    step(
+        "interval-20",
+        lambda: r53.create_health_check(
+            CallerReference=uuid.uuid4().hex, HealthCheckConfig=http_config(80, RequestInterval=20)
+        )["HealthCheck"]["Id"],
+    )
+    step(
+        "threshold-11",
+        lambda: r53.create_health_check(
+            CallerReference=uuid.uuid4().hex, HealthCheckConfig=http_config(80, FailureThreshold=11)
+        )["HealthCheck"]["Id"],
+    )
+    step(
+        "tcp-without-port",
+        lambda: r53.create_health_check(
+            CallerReference=uuid.uuid4().hex, HealthCheckConfig={"Type": "TCP", "IPAddress": "127.0.0.1"}
+        )["HealthCheck"]["Id"],
+    )
+    tcp = r53.create_health_check(
+        CallerReference=uuid.uuid4().hex, HealthCheckConfig={"Type": "TCP", "IPAddress": "127.0.0.1", "Port": 9}
+    )
     tcp_id = tcp["HealthCheck"]["Id"]
     out["create-tcp"] = ["ok", norm_check(tcp["HealthCheck"])]
-    step("create-calculated", lambda: r53.create_health_check(
-        CallerReference=uuid.uuid4().hex,
-        HealthCheckConfig={"Type": "CALCULATED", "HealthThreshold": 1, "ChildHealthChecks": [hid, tcp_id]}
-    )["HealthCheck"]["HealthCheckConfig"]["ChildHealthChecks"] == [hid, tcp_id])
-    step("update", lambda: norm_check(r53.update_health_check(
-        HealthCheckId=hid, HealthCheckVersion=1, FailureThreshold=2)["HealthCheck"])[:-2])
+    step(
+        "create-calculated",
+        lambda: (
+            r53.create_health_check(
+                CallerReference=uuid.uuid4().hex,
+                HealthCheckConfig={"Type": "CALCULATED", "HealthThreshold": 1, "ChildHealthChecks": [hid, tcp_id]},
+            )["HealthCheck"]["HealthCheckConfig"]["ChildHealthChecks"]
+            == [hid, tcp_id]
+        ),
+    )
+    step(
+        "update",
+        lambda: norm_check(
+            r53.update_health_check(HealthCheckId=hid, HealthCheckVersion=1, FailureThreshold=2)["HealthCheck"]
+        )[:-2],
+    )
     step("update-version", lambda: r53.get_health_check(HealthCheckId=hid)["HealthCheck"]["HealthCheckVersion"])
-    step("update-stale-version", lambda: r53.update_health_check(
-        HealthCheckId=hid, HealthCheckVersion=1, FailureThreshold=3)["HealthCheck"]["HealthCheckVersion"])
-    step("status", lambda: [o["Region"] for o in r53.get_health_check_status(HealthCheckId=hid)["HealthCheckObservations"]][:0])
+    step(
+        "update-stale-version",
+        lambda: r53.update_health_check(HealthCheckId=hid, HealthCheckVersion=1, FailureThreshold=3)["HealthCheck"][
+            "HealthCheckVersion"
+        ],
+    )
+    step(
+        "status",
+        lambda: [o["Region"] for o in r53.get_health_check_status(HealthCheckId=hid)["HealthCheckObservations"]][:0],
+    )
     step("count", lambda: r53.get_health_check_count()["HealthCheckCount"])
 
     def paged():
@@ -154,48 +206,138 @@ def scenario(url):
                 return [sorted(ids) == ids, len(ids), pages]
             marker = page["NextMarker"]
         return "did not finish"
+
     step("list-paged", paged)
 
     www = "www." + zone
-    record = lambda action, check, value, set_id: {"Action": action, "ResourceRecordSet": {
-        "Name": www, "Type": "A", "TTL": 30, "SetIdentifier": set_id, "Weight": 1,
-        "HealthCheckId": check, "ResourceRecords": [{"Value": value}]}}
-    change = lambda *cs: r53.change_resource_record_sets(HostedZoneId=zid, ChangeBatch={"Changes": list(cs)})["ChangeInfo"]["Status"] != ""
+
+    def record(action, check, value, set_id):
+        return {
+            "Action": action,
+            "ResourceRecordSet": {
+                "Name": www,
+                "Type": "A",
+                "TTL": 30,
+                "SetIdentifier": set_id,
+                "Weight": 1,
+                "HealthCheckId": check,
+                "ResourceRecords": [{"Value": value}],
+            },
+        }
+
+    def change(*cs):
+        status = r53.change_resource_record_sets(HostedZoneId=zid, ChangeBatch={"Changes": list(cs)})["ChangeInfo"]
+        return status["Status"] != ""
+
     step("record-with-check", lambda: change(record("CREATE", hid, "192.0.2.1", "a")))
-    step("record-listed", lambda: [s.get("HealthCheckId") == hid for s in r53.list_resource_record_sets(
-        HostedZoneId=zid, StartRecordName=www, StartRecordType="A")["ResourceRecordSets"] if s["Name"] == www])
-    step("record-unknown-check", lambda: change(record("CREATE", "00000000-0000-4000-8000-000000000000", "192.0.2.2", "b")))
+    step(
+        "record-listed",
+        lambda: [
+            s.get("HealthCheckId") == hid
+            for s in r53.list_resource_record_sets(HostedZoneId=zid, StartRecordName=www, StartRecordType="A")[
+                "ResourceRecordSets"
+            ]
+            if s["Name"] == www
+        ],
+    )
+    step(
+        "record-unknown-check",
+        lambda: change(record("CREATE", "00000000-0000-4000-8000-000000000000", "192.0.2.2", "b")),
+    )
 
-    step("tags-add", lambda: r53.change_tags_for_resource(ResourceType="hostedzone", ResourceId=zid, AddTags=[
-        {"Key": "team", "Value": "edge"}, {"Key": "env", "Value": "lab"}]) is not None)
-    step("tags-add-check", lambda: r53.change_tags_for_resource(ResourceType="healthcheck", ResourceId=hid, AddTags=[
-        {"Key": "role", "Value": "origin"}]) is not None)
-    step("tags-remove", lambda: r53.change_tags_for_resource(ResourceType="hostedzone", ResourceId=zid,
-                                                               RemoveTagKeys=["env"]) is not None)
-    step("tags-list", lambda: norm_tags(r53.list_tags_for_resource(ResourceType="hostedzone", ResourceId=zid)["ResourceTagSet"]))
-    step("tags-list-check", lambda: norm_tags(r53.list_tags_for_resource(ResourceType="healthcheck", ResourceId=hid)["ResourceTagSet"]))
-    step("tags-many", lambda: [norm_tags(s) for s in r53.list_tags_for_resources(
-        ResourceType="hostedzone", ResourceIds=[zid])["ResourceTagSets"]])
-    step("tags-11", lambda: r53.change_tags_for_resource(ResourceType="hostedzone", ResourceId=zid, AddTags=[
-        {"Key": "k%d" % i, "Value": "v"} for i in range(11)]) is not None)
-    step("tags-missing-zone", lambda: r53.change_tags_for_resource(
-        ResourceType="hostedzone", ResourceId="ZNOSUCHZONE0000", AddTags=[{"Key": "k", "Value": "v"}]) is not None)
-    step("tags-many-11-ids", lambda: r53.list_tags_for_resources(ResourceType="hostedzone", ResourceIds=[zid] * 11) is not None)
+    step(
+        "tags-add",
+        lambda: (
+            r53.change_tags_for_resource(
+                ResourceType="hostedzone",
+                ResourceId=zid,
+                AddTags=[{"Key": "team", "Value": "edge"}, {"Key": "env", "Value": "lab"}],
+            )
+            is not None
+        ),
+    )
+    step(
+        "tags-add-check",
+        lambda: (
+            r53.change_tags_for_resource(
+                ResourceType="healthcheck", ResourceId=hid, AddTags=[{"Key": "role", "Value": "origin"}]
+            )
+            is not None
+        ),
+    )
+    step(
+        "tags-remove",
+        lambda: (
+            r53.change_tags_for_resource(ResourceType="hostedzone", ResourceId=zid, RemoveTagKeys=["env"]) is not None
+        ),
+    )
+    step(
+        "tags-list",
+        lambda: norm_tags(r53.list_tags_for_resource(ResourceType="hostedzone", ResourceId=zid)["ResourceTagSet"]),
+    )
+    step(
+        "tags-list-check",
+        lambda: norm_tags(r53.list_tags_for_resource(ResourceType="healthcheck", ResourceId=hid)["ResourceTagSet"]),
+    )
+    step(
+        "tags-many",
+        lambda: [
+            norm_tags(s)
+            for s in r53.list_tags_for_resources(ResourceType="hostedzone", ResourceIds=[zid])["ResourceTagSets"]
+        ],
+    )
+    step(
+        "tags-11",
+        lambda: (
+            r53.change_tags_for_resource(
+                ResourceType="hostedzone", ResourceId=zid, AddTags=[{"Key": "k%d" % i, "Value": "v"} for i in range(11)]
+            )
+            is not None
+        ),
+    )
+    step(
+        "tags-missing-zone",
+        lambda: (
+            r53.change_tags_for_resource(
+                ResourceType="hostedzone", ResourceId="ZNOSUCHZONE0000", AddTags=[{"Key": "k", "Value": "v"}]
+            )
+            is not None
+        ),
+    )
+    step(
+        "tags-many-11-ids",
+        lambda: r53.list_tags_for_resources(ResourceType="hostedzone", ResourceIds=[zid] * 11) is not None,
+    )
 
-    step("account-limit-zones", lambda: (lambda r: [r["Limit"]["Type"], r["Limit"]["Value"], r["Count"] >= 1])(
-        r53.get_account_limit(Type="MAX_HOSTED_ZONES_BY_OWNER")))
-    step("account-limit-checks", lambda: (lambda r: [r["Limit"]["Value"], r["Count"]])(
-        r53.get_account_limit(Type="MAX_HEALTH_CHECKS_BY_OWNER")))
+    step(
+        "account-limit-zones",
+        lambda: (lambda r: [r["Limit"]["Type"], r["Limit"]["Value"], r["Count"] >= 1])(
+            r53.get_account_limit(Type="MAX_HOSTED_ZONES_BY_OWNER")
+        ),
+    )
+    step(
+        "account-limit-checks",
+        lambda: (lambda r: [r["Limit"]["Value"], r["Count"]])(r53.get_account_limit(Type="MAX_HEALTH_CHECKS_BY_OWNER")),
+    )
     step("account-limit-bad", lambda: r53.get_account_limit(Type="MAX_NOTHING")["Count"])
-    step("zone-limit-rrsets", lambda: (lambda r: [r["Limit"]["Value"], r["Count"]])(
-        r53.get_hosted_zone_limit(Type="MAX_RRSETS_BY_ZONE", HostedZoneId=zid)))
-    step("zone-limit-vpcs", lambda: r53.get_hosted_zone_limit(Type="MAX_VPCS_ASSOCIATED_BY_ZONE", HostedZoneId=zid)["Count"])
+    step(
+        "zone-limit-rrsets",
+        lambda: (lambda r: [r["Limit"]["Value"], r["Count"]])(
+            r53.get_hosted_zone_limit(Type="MAX_RRSETS_BY_ZONE", HostedZoneId=zid)
+        ),
+    )
+    step(
+        "zone-limit-vpcs",
+        lambda: r53.get_hosted_zone_limit(Type="MAX_VPCS_ASSOCIATED_BY_ZONE", HostedZoneId=zid)["Count"],
+    )
 
     # Route 53 lets a health check that records use be deleted.
     step("delete-in-use", lambda: r53.delete_health_check(HealthCheckId=hid) is not None)
     step("get-deleted", lambda: r53.get_health_check(HealthCheckId=hid)["HealthCheck"]["Id"])
-    step("create-deleted-reference", lambda: r53.create_health_check(
-        CallerReference=ref, HealthCheckConfig=http_config(8080))["HealthCheck"]["Id"])
+    step(
+        "create-deleted-reference",
+        lambda: r53.create_health_check(CallerReference=ref, HealthCheckConfig=http_config(8080))["HealthCheck"]["Id"],
+    )
     return out
 
 
@@ -247,16 +389,26 @@ def self_signed(directory):
     """A self-signed certificate for "target.lab.test" (Route 53 does not verify certificates)."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "target.lab.test")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
-            .not_valid_after(now + datetime.timedelta(days=1)).sign(key, hashes.SHA256()))
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
     cert_path, key_path = os.path.join(directory, "cert.pem"), os.path.join(directory, "key.pem")
     with open(cert_path, "wb") as f:
         f.write(cert.public_bytes(serialization.Encoding.PEM))
     with open(key_path, "wb") as f:
-        f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                  serialization.NoEncryption()))
+        f.write(
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
     return cert_path, key_path
 
 
@@ -295,28 +447,44 @@ def kinds(r53):
     reports it."""
     with tempfile.TemporaryDirectory() as directory:
         secure, plain = serve(directory), serve()
-        port_of = lambda server: server.server_address[1]
+
+        def port_of(server):
+            return server.server_address[1]
+
         cases = [
-            ({"Type": "HTTPS_STR_MATCH", "SearchString": "healthy", "FullyQualifiedDomainName": "target.lab.test",
-              "ResourcePath": "/health", "Port": port_of(secure)}, "Success: HTTP Status Code 200, OK"),
-            ({"Type": "HTTP_STR_MATCH", "SearchString": "absent", "ResourcePath": "/health", "Port": port_of(plain)},
-             "Failure: HTTP Status Code 200, OK. The search string was not found"),
-            ({"Type": "HTTP", "ResourcePath": "/missing", "Port": port_of(plain)},
-             "Failure: HTTP Status Code 404"),
+            (
+                {
+                    "Type": "HTTPS_STR_MATCH",
+                    "SearchString": "healthy",
+                    "FullyQualifiedDomainName": "target.lab.test",
+                    "ResourcePath": "/health",
+                    "Port": port_of(secure),
+                },
+                "Success: HTTP Status Code 200, OK",
+            ),
+            (
+                {"Type": "HTTP_STR_MATCH", "SearchString": "absent", "ResourcePath": "/health", "Port": port_of(plain)},
+                "Failure: HTTP Status Code 200, OK. The search string was not found",
+            ),
+            ({"Type": "HTTP", "ResourcePath": "/missing", "Port": port_of(plain)}, "Failure: HTTP Status Code 404"),
             ({"Type": "TCP", "Port": port_of(plain)}, "Success: TCP connection established"),
         ]
         ids = []
         for extra, want in cases:
             config = {"IPAddress": "127.0.0.1", "RequestInterval": 10, "FailureThreshold": 1}
             config.update(extra)
-            check = r53.create_health_check(CallerReference=uuid.uuid4().hex, HealthCheckConfig=config)["HealthCheck"]["Id"]
+            check = r53.create_health_check(CallerReference=uuid.uuid4().hex, HealthCheckConfig=config)["HealthCheck"][
+                "Id"
+            ]
             ids.append(check)
             report = wait_status(r53, check, want.split(":")[0])["StatusReport"]["Status"]
             if not report.startswith(want):
                 sys.exit("FAILED: %s reported %r, expected %r" % (extra["Type"], report, want))
             print("%s: %s" % (extra["Type"], report))
-        calculated = r53.create_health_check(CallerReference=uuid.uuid4().hex, HealthCheckConfig={
-            "Type": "CALCULATED", "HealthThreshold": 2, "ChildHealthChecks": ids})["HealthCheck"]["Id"]
+        calculated = r53.create_health_check(
+            CallerReference=uuid.uuid4().hex,
+            HealthCheckConfig={"Type": "CALCULATED", "HealthThreshold": 2, "ChildHealthChecks": ids},
+        )["HealthCheck"]["Id"]
         try:
             r53.get_health_check_status(HealthCheckId=calculated)
             sys.exit("FAILED: GetHealthCheckStatus of a CALCULATED check answered")
@@ -336,15 +504,31 @@ def dns_scenario(resolver_url, host, port):
     one, two = serve(), serve()
     checks = []
     for server in (one, two):
-        hc = r53.create_health_check(CallerReference=uuid.uuid4().hex,
-                                     HealthCheckConfig=http_config(server.server_address[1]))
+        hc = r53.create_health_check(
+            CallerReference=uuid.uuid4().hex, HealthCheckConfig=http_config(server.server_address[1])
+        )
         checks.append(hc["HealthCheck"]["Id"])
     www = "www." + zone
-    r53.change_resource_record_sets(HostedZoneId=zid, ChangeBatch={"Changes": [
-        {"Action": "CREATE", "ResourceRecordSet": {
-            "Name": www, "Type": "A", "TTL": 5, "SetIdentifier": sid, "Weight": 1,
-            "HealthCheckId": check, "ResourceRecords": [{"Value": value}]}}
-        for sid, check, value in (("one", checks[0], "192.0.2.1"), ("two", checks[1], "192.0.2.2"))]})
+    r53.change_resource_record_sets(
+        HostedZoneId=zid,
+        ChangeBatch={
+            "Changes": [
+                {
+                    "Action": "CREATE",
+                    "ResourceRecordSet": {
+                        "Name": www,
+                        "Type": "A",
+                        "TTL": 5,
+                        "SetIdentifier": sid,
+                        "Weight": 1,
+                        "HealthCheckId": check,
+                        "ResourceRecords": [{"Value": value}],
+                    },
+                }
+                for sid, check, value in (("one", checks[0], "192.0.2.1"), ("two", checks[1], "192.0.2.2"))
+            ]
+        },
+    )
     for check in checks:
         ok = wait_status(r53, check, "Success")
         assert ok["Region"] in CHECKER_REGIONS and ok["IPAddress"] == "127.0.0.1", ok
@@ -365,8 +549,16 @@ def dns_scenario(resolver_url, host, port):
 
 
 # Route 53's checker Regions: the valid values of HealthCheckRegion (API reference, HealthCheckConfig).
-CHECKER_REGIONS = ["us-east-1", "us-west-1", "us-west-2", "eu-west-1", "ap-southeast-1", "ap-southeast-2",
-                   "ap-northeast-1", "sa-east-1"]
+CHECKER_REGIONS = [
+    "us-east-1",
+    "us-west-1",
+    "us-west-2",
+    "eu-west-1",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ap-northeast-1",
+    "sa-east-1",
+]
 
 
 def refused(call, what, failures):
@@ -390,46 +582,73 @@ def wait_observations(r53, check, count, deadline=30):
 
 def checkers_scenario(resolver_url):
     # boto3 checks Regions' length itself; the resolver must refuse what slips past it.
-    r53 = boto3.client("route53", endpoint_url=resolver_url, region_name="us-east-1",
-                       aws_access_key_id="lab", aws_secret_access_key="lab",
-                       config=botocore.config.Config(parameter_validation=False))
+    r53 = boto3.client(
+        "route53",
+        endpoint_url=resolver_url,
+        region_name="us-east-1",
+        aws_access_key_id="lab",
+        aws_secret_access_key="lab",
+        config=botocore.config.Config(parameter_validation=False),
+    )
     target = serve()
     port = target.server_address[1]
     failures = []
-    for regions, why in ((CHECKER_REGIONS[:2], "two Regions"), (["lab", "us-east-1", "us-west-1"], "Region lab"),
-                         (CHECKER_REGIONS * 8 + ["us-east-1"], "65 Regions")):
-        refused(lambda: r53.create_health_check(CallerReference=uuid.uuid4().hex,
-                                                HealthCheckConfig=http_config(port, Regions=regions)),
-                "CreateHealthCheck with %s" % why, failures)
+    for regions, why in (
+        (CHECKER_REGIONS[:2], "two Regions"),
+        (["lab", "us-east-1", "us-west-1"], "Region lab"),
+        (CHECKER_REGIONS * 8 + ["us-east-1"], "65 Regions"),
+    ):
+        refused(
+            lambda regions=regions: r53.create_health_check(
+                CallerReference=uuid.uuid4().hex, HealthCheckConfig=http_config(port, Regions=regions)
+            ),
+            "CreateHealthCheck with %s" % why,
+            failures,
+        )
     three = ["sa-east-1", "eu-west-1", "ap-northeast-1"]
-    check = r53.create_health_check(CallerReference=uuid.uuid4().hex,
-                                    HealthCheckConfig=http_config(port, Regions=three))["HealthCheck"]
+    check = r53.create_health_check(
+        CallerReference=uuid.uuid4().hex, HealthCheckConfig=http_config(port, Regions=three)
+    )["HealthCheck"]
     if check["HealthCheckConfig"]["Regions"] != three:
         failures.append("Regions echoed as %s" % check["HealthCheckConfig"]["Regions"])
-    default = r53.create_health_check(CallerReference=uuid.uuid4().hex,
-                                      HealthCheckConfig=http_config(port))["HealthCheck"]["Id"]
-    refused(lambda: r53.update_health_check(HealthCheckId=check["Id"], Regions=three[:2]),
-            "UpdateHealthCheck with two Regions", failures)
+    default = r53.create_health_check(CallerReference=uuid.uuid4().hex, HealthCheckConfig=http_config(port))[
+        "HealthCheck"
+    ]["Id"]
+    refused(
+        lambda: r53.update_health_check(HealthCheckId=check["Id"], Regions=three[:2]),
+        "UpdateHealthCheck with two Regions",
+        failures,
+    )
     # Each probe is named after the next configured Region; the newest observation comes first.
     first = wait_observations(r53, check["Id"], 1)
     second = wait_observations(r53, check["Id"], 2)
     named = [o["Region"] for o in second]
     if [first[0]["Region"]] != three[:1] or named != [three[1], three[0]]:
-        failures.append("observations named %s then %s, expected %s in turn" % (
-            [o["Region"] for o in first], named, three))
+        failures.append(
+            "observations named %s then %s, expected %s in turn" % ([o["Region"] for o in first], named, three)
+        )
     print("observations named: %s" % ", ".join(named))
     # A check without Regions: all eight in turn, from the first (oldest last).
     observed = [o["Region"] for o in wait_observations(r53, default, 1)][::-1]
-    if observed != CHECKER_REGIONS[:len(observed)]:
+    if observed != CHECKER_REGIONS[: len(observed)]:
         failures.append("a check without Regions was observed from %s" % observed)
     reset = r53.update_health_check(HealthCheckId=check["Id"], ResetElements=["Regions"])["HealthCheck"]
     if reset["HealthCheckConfig"].get("Regions"):
         failures.append("ResetElements Regions left %s" % reset["HealthCheckConfig"]["Regions"])
     # A string match: the status line after 1.5 s, the body 1.5 s later (3 s after the connection).
     slow = scripted_server([(1.5, b"HTTP/1.1 200 OK\r\n\r\n"), (1.5, b"the needle")])
-    matched = r53.create_health_check(CallerReference=uuid.uuid4().hex, HealthCheckConfig={
-        "Type": "HTTP_STR_MATCH", "IPAddress": "127.0.0.1", "Port": slow.getsockname()[1], "ResourcePath": "/",
-        "SearchString": "needle", "RequestInterval": 10, "FailureThreshold": 1})["HealthCheck"]["Id"]
+    matched = r53.create_health_check(
+        CallerReference=uuid.uuid4().hex,
+        HealthCheckConfig={
+            "Type": "HTTP_STR_MATCH",
+            "IPAddress": "127.0.0.1",
+            "Port": slow.getsockname()[1],
+            "ResourcePath": "/",
+            "SearchString": "needle",
+            "RequestInterval": 10,
+            "FailureThreshold": 1,
+        },
+    )["HealthCheck"]["Id"]
     report = wait_observations(r53, matched, 1)[0]["StatusReport"]["Status"]
     print("slow body: %s" % report)
     if report != "Success: HTTP Status Code 200, OK":
@@ -476,6 +695,7 @@ def scripted_server(steps, keep_open=True):
             except OSError:
                 return
             threading.Thread(target=one, args=(conn,), daemon=True).start()
+
     threading.Thread(target=answer, daemon=True).start()
     return listener
 
@@ -492,21 +712,36 @@ def raw_server(reply):
 def secrets_scenario(resolver_url):
     r53 = client(resolver_url)
     cases = [
-        ("HTTP", "%s wJalrXUtnFEMI/K7MDENG\r\n\r\n" % SECRET,
-         "Failure: The endpoint's response is not a valid HTTP response"),
+        (
+            "HTTP",
+            "%s wJalrXUtnFEMI/K7MDENG\r\n\r\n" % SECRET,
+            "Failure: The endpoint's response is not a valid HTTP response",
+        ),
         ("HTTP", "HTTP/1.1 200 %s\r\nContent-Length: 2\r\n\r\nhi" % SECRET, "Success: HTTP Status Code 200, OK"),
-        ("HTTP", "HTTP/1.1 500 %s\r\nX-Key: %s\r\n\r\n%s" % (SECRET, SECRET, SECRET),
-         "Failure: HTTP Status Code 500, Internal Server Error"),
+        (
+            "HTTP",
+            "HTTP/1.1 500 %s\r\nX-Key: %s\r\n\r\n%s" % (SECRET, SECRET, SECRET),
+            "Failure: HTTP Status Code 500, Internal Server Error",
+        ),
         ("HTTP", "HTTP/1.1 599 %s\r\n\r\n" % SECRET, "Failure: HTTP Status Code 599"),
-        ("HTTP_STR_MATCH", "HTTP/1.1 200 %s\r\n\r\n%s" % (SECRET, SECRET),
-         "Failure: HTTP Status Code 200, OK. The search string was not found"),
+        (
+            "HTTP_STR_MATCH",
+            "HTTP/1.1 200 %s\r\n\r\n%s" % (SECRET, SECRET),
+            "Failure: HTTP Status Code 200, OK. The search string was not found",
+        ),
     ]
     servers = []
     for kind, reply, want in cases:
         server = raw_server(reply.encode())
         servers.append(server)
-        config = {"Type": kind, "IPAddress": "127.0.0.1", "Port": server.getsockname()[1], "ResourcePath": "/",
-                  "RequestInterval": 10, "FailureThreshold": 1}
+        config = {
+            "Type": kind,
+            "IPAddress": "127.0.0.1",
+            "Port": server.getsockname()[1],
+            "ResourcePath": "/",
+            "RequestInterval": 10,
+            "FailureThreshold": 1,
+        }
         if kind == "HTTP_STR_MATCH":
             config["SearchString"] = "absent"
         check = r53.create_health_check(CallerReference=uuid.uuid4().hex, HealthCheckConfig=config)["HealthCheck"]["Id"]
@@ -544,9 +779,21 @@ def metadata():
 
 # Every spelling of a refused address (issue #23's list and more).
 REFUSED_SPELLINGS = [
-    "169.254.169.254", "::ffff:169.254.169.254", "::ffff:a9fe:a9fe", "0:0:0:0:0:ffff:a9fe:a9fe",
-    "::ffff:169.254.170.2", "169.254.170.2", "::169.254.169.254", "64:ff9b::a9fe:a9fe",
-    "::ffff:0.0.0.0", "0.1.2.3", "0.0.0.0", "::", "fd00:ec2::254", "fe80::1", "64:ff9b:1::a9fe:a9fe",
+    "169.254.169.254",
+    "::ffff:169.254.169.254",
+    "::ffff:a9fe:a9fe",
+    "0:0:0:0:0:ffff:a9fe:a9fe",
+    "::ffff:169.254.170.2",
+    "169.254.170.2",
+    "::169.254.169.254",
+    "64:ff9b::a9fe:a9fe",
+    "::ffff:0.0.0.0",
+    "0.1.2.3",
+    "0.0.0.0",
+    "::",
+    "fd00:ec2::254",
+    "fe80::1",
+    "64:ff9b:1::a9fe:a9fe",
     "0000:0000:0000:0000:0000:FFFF:A9FE:A9FE",
 ]
 # The ones a plain client in the namespace reaches the fake at (the test assigns their addresses
@@ -563,15 +810,32 @@ def refuse_scenario(resolver_url):
     r53 = client(resolver_url)
     victims = []
     for n in (2, 3, 4):
-        victims.append(r53.create_health_check(CallerReference=uuid.uuid4().hex, HealthCheckConfig={
-            "Type": "TCP", "IPAddress": "127.0.0.%d" % n, "Port": 81, "RequestInterval": 10,
-            "FailureThreshold": 1})["HealthCheck"]["Id"])
+        victims.append(
+            r53.create_health_check(
+                CallerReference=uuid.uuid4().hex,
+                HealthCheckConfig={
+                    "Type": "TCP",
+                    "IPAddress": "127.0.0.%d" % n,
+                    "Port": 81,
+                    "RequestInterval": 10,
+                    "FailureThreshold": 1,
+                },
+            )["HealthCheck"]["Id"]
+        )
     failures = []
     for address in REFUSED_SPELLINGS:
         for kind in ("HTTP", "TCP"):
             try:
-                r53.create_health_check(CallerReference=uuid.uuid4().hex, HealthCheckConfig={
-                    "Type": kind, "IPAddress": address, "Port": 80, "RequestInterval": 10, "FailureThreshold": 1})
+                r53.create_health_check(
+                    CallerReference=uuid.uuid4().hex,
+                    HealthCheckConfig={
+                        "Type": kind,
+                        "IPAddress": address,
+                        "Port": 80,
+                        "RequestInterval": 10,
+                        "FailureThreshold": 1,
+                    },
+                )
                 failures.append("CreateHealthCheck %s at %s was accepted" % (kind, address))
             except ClientError as e:
                 if e.response["Error"]["Code"] != "InvalidInput":
@@ -588,19 +852,23 @@ def refuse_scenario(resolver_url):
         sys.exit("FAILED: a refused check was stored")
     # The checker ran after every refusal: a control check's probe is observed.
     control = serve()
-    check = r53.create_health_check(CallerReference=uuid.uuid4().hex,
-                                    HealthCheckConfig=http_config(control.server_address[1]))["HealthCheck"]["Id"]
+    check = r53.create_health_check(
+        CallerReference=uuid.uuid4().hex, HealthCheckConfig=http_config(control.server_address[1])
+    )["HealthCheck"]["Id"]
     wait_status(r53, check, "Success")
     control.shutdown()
     print("victims %s" % " ".join(victims))
-    print("ok: %d spellings refused by CreateHealthCheck and UpdateHealthCheck; the control check was probed"
-          % len(REFUSED_SPELLINGS))
+    print(
+        "ok: %d spellings refused by CreateHealthCheck and UpdateHealthCheck; the control check was probed"
+        % len(REFUSED_SPELLINGS)
+    )
 
 
 def forge(path, replacements):
     """Rewrites the stored health checks in the state database at `path`, as a state written by
     an older version (or by hand) could hold them: each `old=new` replaced in their JSON."""
     import sqlite3
+
     db = sqlite3.connect(path)
     rows = db.execute("SELECT id, health_check FROM health_checks").fetchall()
     for pair in replacements:
@@ -609,8 +877,7 @@ def forge(path, replacements):
             sys.exit("FAILED: %s is in no stored health check" % old)
         rows = [(id_, check.replace(old, new)) for id_, check in rows]
     with db:
-        db.executemany("UPDATE health_checks SET health_check = ? WHERE id = ?",
-                       [(check, id_) for id_, check in rows])
+        db.executemany("UPDATE health_checks SET health_check = ? WHERE id = ?", [(check, id_) for id_, check in rows])
     db.close()
     print("ok: forged")
 

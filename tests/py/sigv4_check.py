@@ -3,6 +3,7 @@ requests are refused with Route 53-style errors.
 
 Usage: python sigv4_check.py API_URL ACCESS_KEY_ID SECRET
 """
+
 import sys
 import urllib.error
 import urllib.request
@@ -17,8 +18,9 @@ URL, KEY, SECRET = sys.argv[1], sys.argv[2], sys.argv[3]
 
 
 def client(key, secret):
-    return boto3.client("route53", endpoint_url=URL, region_name="us-east-1",
-                        aws_access_key_id=key, aws_secret_access_key=secret)
+    return boto3.client(
+        "route53", endpoint_url=URL, region_name="us-east-1", aws_access_key_id=key, aws_secret_access_key=secret
+    )
 
 
 def code_of(fn):
@@ -51,8 +53,8 @@ except urllib.error.HTTPError as e:
 
 def signed_request(body):
     req = botocore.awsrequest.AWSRequest(
-        method="POST", url=URL + "/2013-04-01%s/rrset/" % zid, data=body,
-        headers={"Content-Type": "text/xml"})
+        method="POST", url=URL + "/2013-04-01%s/rrset/" % zid, data=body, headers={"Content-Type": "text/xml"}
+    )
     botocore.auth.SigV4Auth(botocore.credentials.Credentials(KEY, SECRET), "route53", "us-east-1").add_auth(req)
     return req
 
@@ -66,11 +68,13 @@ def send(req, body):
         return e.code, e.read().decode()
 
 
-batch = ('<?xml version="1.0" encoding="UTF-8"?><ChangeResourceRecordSetsRequest '
-         'xmlns="https://route53.amazonaws.com/doc/2013-04-01/"><ChangeBatch><Changes><Change>'
-         '<Action>CREATE</Action><ResourceRecordSet><Name>a.signed.test</Name><Type>A</Type><TTL>30</TTL>'
-         '<ResourceRecords><ResourceRecord><Value>192.0.2.1</Value></ResourceRecord></ResourceRecords>'
-         '</ResourceRecordSet></Change></Changes></ChangeBatch></ChangeResourceRecordSetsRequest>').encode()
+batch = (
+    b'<?xml version="1.0" encoding="UTF-8"?><ChangeResourceRecordSetsRequest '
+    b'xmlns="https://route53.amazonaws.com/doc/2013-04-01/"><ChangeBatch><Changes><Change>'
+    b"<Action>CREATE</Action><ResourceRecordSet><Name>a.signed.test</Name><Type>A</Type><TTL>30</TTL>"
+    b"<ResourceRecords><ResourceRecord><Value>192.0.2.1</Value></ResourceRecord></ResourceRecords>"
+    b"</ResourceRecordSet></Change></Changes></ChangeBatch></ChangeResourceRecordSetsRequest>"
+)
 req = signed_request(batch)
 status, text = send(req, batch.replace(b"192.0.2.1", b"192.0.2.66"))
 expect((status, "SignatureDoesNotMatch" in text), (403, True), "a tampered body: " + text)

@@ -1,7 +1,7 @@
 //! dnsload: the resolver benchmark's own DNS load generator, for when dnsperf is the bottleneck
-//! (benches/bench.py runs both). One thread, non-blocking UDP sockets bound to 127.0.0.1 and
-//! connected to the server, queries sent with `sendmmsg` and replies drained with `recvmmsg`.
-//! Linux only.
+//! (benches/wavelb_bench/suites/resolver.py runs both). One thread, non-blocking UDP sockets
+//! bound to 127.0.0.1 and connected to the server, queries sent with `sendmmsg` and replies
+//! drained with `recvmmsg`. Linux only.
 //!
 //! Without `--qps` it keeps at most `--outstanding` queries in flight (max QPS); with `--qps R` it
 //! paces an open loop at R queries per second, one batch per tick (latency at a given load).

@@ -4,27 +4,25 @@ of `cargo build --release`, the binary's size), then the resolvers of every cand
 same load in one run: instructions per query under callgrind (a count, not a time: the same
 whatever else the machine does) and max QPS with benches/dnsload, the candidates interleaved.
 
-Usage: benches/profiles.py --work DIR [--reuse] [--only NAME,...] --out FILE
+Usage (from benches/): python -m wavelb_bench.profiles --work DIR [--reuse] [--only NAME,...] --out FILE
   --reuse   keep a candidate's target directory if its binary exists (no rebuild, no build time)
-Run through benches/run.sh's environment (the venv with boto3; dnsload built in release).
+Run in benches/run.sh's environment (the venv with boto3; dnsload built in release, DNSLOAD set).
 """
 
 import argparse
-import json
 import os
 import re
 import resource
 import statistics
 import subprocess
-import sys
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-import bench as b  # noqa: E402
-
-ROOT = HERE.parent
+from .cargo import ROOT
+from .lab import Wavelb, query, register_weights
+from .loadgen import dnsload, dnsload_bin
+from .procs import PROCS, free_port, poll
+from .report import log
 
 # name → `--config` overrides of [profile.release] (Cargo.toml holds the chosen one). A key
 # `package.<crate>.<setting>` overrides one crate: aws-sdk-ec2 is the longest unit of a fresh
@@ -59,23 +57,17 @@ def build(name, overrides, work, reuse):
     wall = time.monotonic() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    b.log(name, f"built in {wall:.0f} s wall, {cpu:.0f} s CPU")
+    log(name, f"built in {wall:.0f} s wall, {cpu:.0f} s CPU")
     return dict(wall=wall, cpu=cpu, size=binary.stat().st_size, bin=binary)
 
 
 def serve(binary, work, valgrind=None):
     """The lab resolver with the benchmark's four weighted targets; (process, DNS port)."""
-    wl = b.Wavelb(str(binary), work)
-    port = b.free_port()
-    argv = [str(binary), "-q", "resolver", "--dns-listen", f"127.0.0.1:{port}", "--api-listen",
-            "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", "--zone", "lab.test"]
-    if valgrind:
-        argv = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={valgrind}", *argv]
-    p = b.PROCS.start(argv, core=b.SERVER_CORE, stdout=subprocess.PIPE, text=True)
-    info = json.loads(b.read_line(p, deadline_s=120, want="{"))
-    wl.register(info["api_url"], [(f"t{i}", ip, w) for i, (ip, w) in enumerate(b.WEIGHTS.items(), 1)])
-    b.poll("the resolver to answer", 60, lambda: b.query(port, timeout=2))
-    return p, port
+    under = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={valgrind}"] if valgrind else []
+    p = Wavelb(str(binary), work).resolver(dns_port=free_port(), under=under, ready_s=120)
+    register_weights(p.info["api_url"])
+    poll("the resolver to answer", 60, lambda: query(p.dns_port, timeout=2))
+    return p, p.dns_port
 
 
 def instructions_per_query(binary, work, queries, name, n):
@@ -85,9 +77,9 @@ def instructions_per_query(binary, work, queries, name, n):
     p, port = serve(binary, work, valgrind=out)
     subprocess.run(["callgrind_control", "-z", str(p.pid)], check=True, capture_output=True, timeout=60)
     rate = 1000
-    r = b.dnsload(b.dnsload_bin(), port, queries, n / rate, qps=rate, timeout_ms=2000)
+    r = dnsload(dnsload_bin(), port, queries, n / rate, qps=rate, timeout_ms=2000)
     subprocess.run(["callgrind_control", "-d", str(p.pid)], check=True, capture_output=True, timeout=60)
-    b.PROCS.stop(p)
+    PROCS.stop(p)
     # The dump after the load is `<out>.1` (callgrind numbers its dumps; `<out>` is the exit's).
     dump = Path(f"{out}.1")
     m = re.search(r"^(?:summary|totals):\s+(\d+)", dump.read_text(errors="replace"), re.M)
@@ -120,27 +112,32 @@ def main():
     try:
         for n in names:
             rows[n]["ipq"], rows[n]["ipq_n"] = instructions_per_query(built[n]["bin"], work, queries, n, 20000)
-            b.log(n, f"{rows[n]['ipq']:.0f} instructions per query over {rows[n]['ipq_n']} answers")
+            log(n, f"{rows[n]['ipq']:.0f} instructions per query over {rows[n]['ipq_n']} answers")
         for _ in range(a.qps_runs):
             for n in names:  # interleaved, so a change in the machine's load hits every candidate
                 p, port = serve(built[n]["bin"], work)
-                r = b.dnsload(b.dnsload_bin(), port, queries, 5)
+                r = dnsload(dnsload_bin(), port, queries, 5)
                 rows[n]["qps"].append(r["qps"])
-                b.PROCS.stop(p)
-                b.log(n, f"{r['qps']:.0f} QPS")
+                PROCS.stop(p)
+                log(n, f"{r['qps']:.0f} QPS")
     finally:
-        b.PROCS.stop_all()
+        PROCS.stop_all()
     base = rows[names[0]]
-    lines = [f"| profile (`[profile.release]`) | fresh build, wall | CPU | binary | instructions/query | "
-             f"÷ {names[0]} | max QPS (median of {a.qps_runs}) | ÷ {names[0]} |", "| --- |" + " ---: |" * 7]
+    lines = [
+        f"| profile (`[profile.release]`) | fresh build, wall | CPU | binary | instructions/query | "
+        f"÷ {names[0]} | max QPS (median of {a.qps_runs}) | ÷ {names[0]} |",
+        "| --- |" + " ---: |" * 7,
+    ]
     for n in names:
         r = rows[n]
         qps = statistics.median(r["qps"])
         wall = "—" if r["wall"] is None else f"{r['wall'] / 60:.1f} min"
         cpu = "—" if r["cpu"] is None else f"{r['cpu'] / 60:.1f} min"
         cfg = ", ".join(f"{k} = {v}" for k, v in CANDIDATES[n].items())
-        lines.append(f"| {n} ({cfg}) | {wall} | {cpu} | {r['size'] / 2**20:.1f} MiB | {r['ipq']:.0f} | "
-                     f"{r['ipq'] / base['ipq']:.2f} | {qps:.0f} | {qps / statistics.median(base['qps']):.2f} |")
+        lines.append(
+            f"| {n} ({cfg}) | {wall} | {cpu} | {r['size'] / 2**20:.1f} MiB | {r['ipq']:.0f} | "
+            f"{r['ipq'] / base['ipq']:.2f} | {qps:.0f} | {qps / statistics.median(base['qps']):.2f} |"
+        )
     with open(a.out, "a") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))

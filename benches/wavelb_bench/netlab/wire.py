@@ -91,8 +91,8 @@ class Wire:
                 os.write(fd, pkt)
             except OSError:
                 pass
-        loop.call_later(delay / 1000.0, release)
 
+        loop.call_later(delay / 1000.0, release)
 
     def lost(self, link, pkt, p, now):
         """Whether this packet is lost: independently with probability `loss`, or, with

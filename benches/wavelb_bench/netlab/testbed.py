@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
+WIRE = Path(__file__).resolve().parent / "wire.py"
 SIDES = {"zone": 1, "carrier": 2, "region": 3}
 TARGET_BASE = 10  # targets are 10.77.1.10, .11, …
 LINKS = ("carrier-region", "carrier-zone", "region-zone")
@@ -91,8 +91,21 @@ class Testbed:
         router = self.ns["router"]
         for side, n in SIDES.items():
             r_end, s_end = f"{self.tag}{side[0]}r", f"{self.tag}{side[0]}s"
-            run("ip", "link", "add", r_end, "netns", router, "type", "veth", "peer", "name", s_end,
-                "netns", self.ns[side])
+            run(
+                "ip",
+                "link",
+                "add",
+                r_end,
+                "netns",
+                router,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                s_end,
+                "netns",
+                self.ns[side],
+            )
             # A /32 on the router side: no connected route, so the main table can send the subnet
             # into the wire while table 100 (packets coming out of the wire) sends it to the veth.
             run("ip", "-n", router, "addr", "add", f"{addr(side, 254)}/32", "dev", r_end)
@@ -103,17 +116,20 @@ class Testbed:
             run("ip", "-n", router, "route", "add", f"10.77.{n}.0/24", "dev", r_end, "table", "100")
         if self.targets:
             batch = "".join(f"addr add {target_addr(i)}/24 dev {self.tag}zs\n" for i in range(self.targets))
-            r = subprocess.run(["ip", "-n", self.ns["zone"], "-batch", "-"], input=batch, text=True,
-                               capture_output=True)
+            r = subprocess.run(
+                ["ip", "-n", self.ns["zone"], "-batch", "-"], input=batch, text=True, capture_output=True
+            )
             if r.returncode != 0:
                 raise RuntimeError(f"cannot add the target addresses: {r.stderr.strip()}")
-        for key in ("net.ipv4.ip_forward=1", "net.ipv4.conf.all.rp_filter=0",
-                    "net.ipv4.conf.default.rp_filter=0"):
+        for key in ("net.ipv4.ip_forward=1", "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.default.rp_filter=0"):
             run("ip", "netns", "exec", router, "sysctl", "-qw", key)
         self.impair(self.links)
         self.wire = subprocess.Popen(
-            ["ip", "netns", "exec", router, sys.executable, str(HERE / "wire.py"), str(self.config),
-             str(self.stats_path)], stdout=subprocess.PIPE, text=True, start_new_session=True)
+            ["ip", "netns", "exec", router, sys.executable, str(WIRE), str(self.config), str(self.stats_path)],
+            stdout=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
         line = self.wire.stdout.readline()
         if "ready" not in line:
             raise RuntimeError(f"the wire did not start (exit {self.wire.poll()})")
