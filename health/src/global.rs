@@ -11,15 +11,15 @@
 //!
 //! [[global.zone]]
 //! pool = "edge.us-east-1-wl1-bos-wlz-1.example.com"
-//! wavelength_zone = "us-east-1-wl1-bos-wlz-1"   # placed by registry::geo's table
+//! wavelength_zone = "us-east-1-wl1-bos-wlz-1"   # placed by geo's table
 //! bias = 0
 //! ```
 
 use std::net::IpAddr;
 use std::time::Duration;
 
+use geo::{self, Coordinates};
 use registry::config::{ConfigError, duration};
-use registry::geo::{self, Coordinates};
 use registry::model::PoolSpec;
 use registry::name::Fqdn;
 use registry::tier::{Fallback, FallbackTarget, TierMember, TierSpec};
@@ -263,7 +263,7 @@ impl GlobalConfig {
                     ConfigError::new(
                         "global.zone.wavelength_zone",
                         &z.wavelength_zone,
-                        "not in the built-in table of Wavelength zones (registry::geo); set \
+                        "not in the built-in table of Wavelength zones (geo); set \
                          coordinates = [latitude, longitude] for it",
                     )
                 }),
@@ -305,7 +305,7 @@ impl GlobalConfig {
                 ConfigError::new(
                     "global.fallback.region",
                     region,
-                    "not a Region in the built-in table (registry::geo); set region or \
+                    "not a Region in the built-in table (geo); set region or \
                      coordinates = [latitude, longitude]",
                 )
             })

@@ -11,8 +11,8 @@
 
 use std::collections::BTreeMap;
 
+use geo;
 use registry::config::ConfigError;
-use registry::geo;
 
 use crate::global::GlobalConfig;
 

@@ -16,7 +16,6 @@ pub mod config;
 pub mod ec2;
 pub mod escape;
 pub mod file;
-pub mod geo;
 pub mod limiter;
 pub mod listing;
 pub mod mac;

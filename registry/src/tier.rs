@@ -14,7 +14,6 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
-use crate::geo::Coordinates;
 use crate::mac::OwnershipKey;
 use crate::model::{
     AliasTarget, Change, GeoProximity, OWNERSHIP_RECORD_WEIGHT, PoolSpec, RecordSet, RecordType,
@@ -23,6 +22,7 @@ use crate::model::{
 use crate::name::Fqdn;
 use crate::plan::{ChangeGroup, Plan, Skipped};
 use crate::txt::{self, OwnershipRecord};
+use geo::Coordinates;
 
 /// The set identifier of the regional fallback record.
 pub const FALLBACK_ID: &str = "fallback";

@@ -10,9 +10,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use imbl::OrdMap;
 
-use crate::geo;
 use crate::model::{Action, Change, GeoProximity, RecordKey, RecordSet};
 use crate::name::Fqdn;
+use geo;
 
 /// Route 53's limit on weighted record sets with the same name and type.
 pub const MAX_WEIGHTED_PER_GROUP: usize = 100;
@@ -407,7 +407,7 @@ fn check_geo(geo: &GeoProximity) -> Result<(), String> {
         && geo::aws_region(region).is_none()
     {
         return Err(format!(
-            "Invalid request: AWSRegion {region:?} is not a Region this resolver knows (see registry::geo::AWS_REGIONS)"
+            "Invalid request: AWSRegion {region:?} is not a Region this resolver knows (see geo::AWS_REGIONS)"
         ));
     }
     if let Some(group) = &geo.local_zone_group
@@ -415,7 +415,7 @@ fn check_geo(geo: &GeoProximity) -> Result<(), String> {
     {
         return Err(format!(
             "Invalid request: LocalZoneGroup {group:?} is neither a Local Zone group this resolver \
-             knows nor named after a Region it knows (see registry::geo::LOCAL_ZONE_GROUPS)"
+             knows nor named after a Region it knows (see geo::LOCAL_ZONE_GROUPS)"
         ));
     }
     if let Some(bias) = geo.bias

@@ -21,10 +21,10 @@
 
 use std::net::IpAddr;
 
+use geo::Coordinates;
 use hickory_proto::op::{Edns, Message, OpCode, ResponseCode};
 use hickory_proto::rr::rdata::HINFO;
 use hickory_proto::rr::{DNSClass, RData, Record, RecordType};
-use registry::geo::Coordinates;
 
 use crate::ecs::{self, ClientSubnet};
 use crate::fast;

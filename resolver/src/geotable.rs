@@ -13,7 +13,7 @@ use std::fmt;
 use std::net::IpAddr;
 use std::path::Path;
 
-use registry::geo::Coordinates;
+use geo::Coordinates;
 
 /// The largest geo table file read (8 MiB).
 pub const MAX_FILE_BYTES: u64 = 8 << 20;

@@ -7,7 +7,7 @@
 //!   with the target's records (so the target's TTL); an alias to an alias is followed, at most
 //!   [`MAX_ALIAS_DEPTH`] deep, beyond which the target counts as having no records.
 //! - Geoproximity: among the usable members, the one with the smallest biased distance to the
-//!   client (Route 53's formula, `registry::geo::biased_distance_km`); ties go to the first in
+//!   client (Route 53's formula, `geo::biased_distance_km`); ties go to the first in
 //!   SetIdentifier order. A member with its own records is always usable (Route 53 treats
 //!   records without health checks as healthy); an alias member is unusable only with
 //!   `EvaluateTargetHealth` and a target without records of the type (then the next nearest
@@ -24,8 +24,8 @@
 //! accepts (at most 30 geoproximity members per name and type, `registry::zone`) makes a
 //! question cost more than [`MAX_ROUTE_WORK`], 20 times a weighted answer over four sets.
 
+use geo::{self, Coordinates};
 use hickory_proto::rr::{Record, RecordType};
-use registry::geo::{self, Coordinates};
 
 use crate::snapshot::{Alias, Content, Geo, Rrset, Weighted, WeightedSet, ZoneView};
 

@@ -9,9 +9,9 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
+use geo::{self, Coordinates};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use prometheus_client::metrics::counter::Counter;
-use registry::geo::{self, Coordinates};
 use registry::model::{GeoProximity, RecordSet};
 use registry::name::Fqdn;
 
@@ -182,7 +182,7 @@ pub enum Content {
 pub struct GeoMember {
     /// Its SetIdentifier.
     pub set_id: String,
-    /// Where it is: its `Coordinates`, or the coordinates `registry::geo` gives its
+    /// Where it is: its `Coordinates`, or the coordinates `geo` gives its
     /// `AWSRegion` or `LocalZoneGroup` (a lab approximation of Route 53's placement).
     pub place: Coordinates,
     /// Its `Bias`, −99 to 99 (0 when absent).

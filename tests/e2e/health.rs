@@ -1013,7 +1013,7 @@ async fn a_tier_at_the_zone_apex_with_a_zone_id_goes_live_through_the_lab_api() 
     let listing = wait_for_tier(&cfg, &c, "both zones in at the apex", |l| {
         tier_in(l) == ["us-east-1-wl1-bos-wlz-1", "us-east-1-wl1-nyc-wlz-1"]
     });
-    let boston = registry::geo::wavelength_zone("us-east-1-wl1-bos-wlz-1").unwrap();
+    let boston = geo::wavelength_zone("us-east-1-wl1-bos-wlz-1").unwrap();
     let (lat, lon) = boston.coordinates.route53_strings();
     assert_eq!(
         listing["zones"][0]["coordinates"],

@@ -4,7 +4,7 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use registry::geo::{self, Coordinates};
+use geo::{self, Coordinates};
 use registry::model::{PoolSpec, RecordType};
 use registry::name::Fqdn;
 use registry::tier::{TierMember, TierSpec};
