@@ -1,5 +1,5 @@
 //! Starting the DNS listeners on a [`Shared`] state: UDP and TCP bound on the same address (and
-//! port) for each DNS address, the batched UDP threads ([`crate::udp`]) and a DNS-over-TCP task
+//! port) for each DNS address, the batched UDP threads (`udp`) and a DNS-over-TCP task
 //! ([`crate::tcp`]) on each. Nothing here runs after start.
 
 use std::net::SocketAddr;

@@ -1,8 +1,9 @@
 //! The state every DNS listener shares: the snapshot queries are answered from (swapped whole
-//! after every change), the DNS metrics and where clients are; and the read path of a query ([`Shared::answer_query`]). It holds nothing of where the zones
-//! are kept or how they are changed: their owner publishes each change ([`Shared::publish`],
-//! [`Shared::publish_changed`]). The listeners ([`crate::udp`], [`crate::tcp`]) depend on this
-//! module; [`crate::listen`] starts them on it.
+//! after every change), the DNS metrics and where clients are; and the read path of a query
+//! (`Shared::answer_query`). It holds nothing of where the zones are kept or how they are
+//! changed: their owner publishes each change ([`Shared::publish`], [`Shared::publish_changed`]).
+//! The listeners (`udp`, [`crate::tcp`]) depend on this module; [`crate::listen`] starts them on
+//! it.
 
 use std::borrow::Cow;
 use std::sync::Arc;

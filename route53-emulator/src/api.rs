@@ -1,8 +1,8 @@
 //! The Route 53-compatible REST API (`/2013-04-01/…`): the subset aws-sdk-route53, the aws CLI,
 //! boto3 and Terraform use for hosted zones, record sets and changes, parsed once into an
-//! [`Operation`], authenticated, authorised, rate-limited and run here; the operations of health
+//! `Operation`, authenticated, authorised, rate-limited and run here; the operations of health
 //! checks (`health_checks/api.rs`), tags (`tags/api.rs`) and account and hosted zone limits
-//! (`limits/api.rs`) live in their features' folders. What they all share is [`reply`].
+//! (`limits/api.rs`) live in their features' folders. What they all share is `reply`.
 
 use std::collections::HashMap;
 use std::net::IpAddr;

@@ -1,7 +1,7 @@
 //! The state file of older versions (`state.json`): the whole [`Store`] as JSON behind a header
 //! with its length and SHA-256. It is only read now, once, when [`crate::db`] moves it into the
 //! state database; a torn or corrupt file is a clear error instead of an empty zone. (Tests
-//! write one with [`StateFile::save`], as the older versions did.)
+//! write one with `StateFile::save`, as the older versions did.)
 
 use std::fs;
 #[cfg(test)]
