@@ -12,6 +12,12 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use dns::answer::{reply, respond};
+use dns::fast;
+use dns::geotable::GeoTable;
+use dns::metrics::AnswerCounters;
+use dns::snapshot::{Snapshot, Weighted, WeightedSet};
+use dns::transport::Transport;
 use prometheus_client::metrics::counter::Counter;
 use registry::model::{AliasTarget, GeoProximity};
 use registry::model::{Change, PoolSpec, RecordSet, RecordType, Target, TargetState};
@@ -19,13 +25,7 @@ use registry::name::Fqdn;
 use registry::plan::{BatchLimits, Intent};
 use registry::pool::classify;
 use registry::txt::{OwnershipRecord, decode, encode};
-use resolver::answer::{reply, respond};
-use resolver::fast;
-use resolver::geotable::GeoTable;
-use resolver::metrics::AnswerCounters;
-use resolver::snapshot::{Snapshot, Weighted, WeightedSet};
-use resolver::store::Store;
-use resolver::transport::Transport;
+use route53_emulator::store::Store;
 
 /// The source address of every benchmarked query.
 const LOCAL: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
@@ -86,7 +86,7 @@ fn weighted_pick(c: &mut Criterion) {
 }
 
 fn response_encoding(c: &mut Criterion) {
-    let snapshot = Snapshot::of_store(&lab_store(), &AnswerCounters::default());
+    let snapshot = Snapshot::of_zones(&lab_store(), &AnswerCounters::default());
     let a = query("www.lab.test", 1, false);
     let a_edns = query("www.lab.test", 1, true);
     let nx = query("nope.lab.test", 1, false);
@@ -177,12 +177,12 @@ fn cross_aliased_store() -> Store {
 /// weighted one, on the general path (`respond`) and on the path the listeners run (`reply`:
 /// the fast path for the weighted name). `benches/run.sh micro` writes the ratios.
 fn geoproximity_worst(c: &mut Criterion) {
-    let snapshot = Snapshot::of_store(&cross_aliased_store(), &AnswerCounters::default())
+    let snapshot = Snapshot::of_zones(&cross_aliased_store(), &AnswerCounters::default())
         .with_geo_table(Arc::new(GeoTable::lab()));
     let weighted = query("www.lab.test", 1, false);
     let worst = query("a.lab.test", 1, false);
     let answered = respond(&snapshot, &worst, Transport::Udp, LOCAL, 0).unwrap();
-    assert_eq!(answered.work.units(), resolver::route::MAX_ROUTE_WORK);
+    assert_eq!(answered.work.units(), dns::route::MAX_ROUTE_WORK);
     let mut x = 1u64;
     let mut out = Vec::with_capacity(1232);
     let mut g = c.benchmark_group("geo");

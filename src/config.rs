@@ -19,7 +19,7 @@ pub struct Config {
     pub route53: Route53Config,
     /// `[resolver]`
     #[serde(default)]
-    pub resolver: resolver::config::ResolverConfig,
+    pub resolver: route53_emulator::config::ResolverConfig,
     /// `[health]`
     pub health: Option<health::config::HealthConfig>,
     /// `[global]`: one name over several zones' pools (read by `wavelb health`).

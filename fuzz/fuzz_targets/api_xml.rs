@@ -1,4 +1,4 @@
-//! The Route 53 API's XML bodies (`resolver::xml`) and ChangeBatch validation (`Store::change`
+//! The Route 53 API's XML bodies (`route53_emulator::xml`) and ChangeBatch validation (`Store::change`
 //! on a copy of a small store).
 //!
 //! Input: 1 selector byte, then the body. Selectors 0xF0–0xF3: CreateHealthCheck,
@@ -12,7 +12,7 @@
 //!   the snapshot builds;
 //! - a zone that is created is served, and a second create with the same CallerReference is
 //!   refused;
-//! - a health check's settings survive rendering (`xml::health_check`) and parsing again; a
+//! - a health check's settings survive rendering (`health_checks::xml::health_check`) and parsing again; a
 //!   second create with the same reference and settings returns the same check; a refused
 //!   create, update or tag change leaves the store unchanged; an update that changes the
 //!   settings bumps the version, one that changes nothing keeps it;
@@ -28,10 +28,13 @@ use std::sync::LazyLock;
 use libfuzzer_sys::fuzz_target;
 use registry::model::{Change, RecordSet};
 use registry::name::Fqdn;
-use resolver::metrics::AnswerCounters;
-use resolver::snapshot::Snapshot;
-use resolver::store::{MAX_TAG_KEY_CHARS, MAX_TAG_VALUE_CHARS, MAX_TAGS, ResourceKind, Store};
-use resolver::xml;
+use dns::metrics::AnswerCounters;
+use dns::snapshot::Snapshot;
+use route53_emulator::store::Store;
+use route53_emulator::tags::{MAX_TAG_KEY_CHARS, MAX_TAG_VALUE_CHARS, MAX_TAGS, ResourceKind};
+use route53_emulator::health_checks::xml as health_xml;
+use route53_emulator::tags::xml as tags_xml;
+use route53_emulator::xml;
 
 /// The body cap (see the module doc).
 const MAX_BODY: usize = 4096;
@@ -80,7 +83,7 @@ static BASE: LazyLock<(Store, String, String)> = LazyLock::new(|| {
         "<CallerReference>base</CallerReference><HealthCheckConfig><IPAddress>192.0.2.1</IPAddress>\
          <Port>80</Port><Type>HTTP</Type><ResourcePath>/</ResourcePath></HealthCheckConfig>",
     );
-    let req = xml::parse_create_health_check(&body).expect("a fixed request parses");
+    let req = health_xml::parse_create_health_check(&body).expect("a fixed request parses");
     let (check, _) = store
         .create_health_check(&req.caller_reference, req.config)
         .expect("a fixed health check is created");
@@ -127,7 +130,7 @@ fn change_batch(body: &str) {
         Ok(_) => {
             let zone = store.zone(zone_id).expect("the base zone");
             assert_ne!(zone.serial, serial, "an applied batch left the serial");
-            let _ = Snapshot::of_store(&store, &AnswerCounters::default());
+            let _ = Snapshot::of_zones(&store, &AnswerCounters::default());
         }
     }
 }
@@ -141,7 +144,7 @@ fn create_zone(body: &str) {
     let Ok((zone, _)) = store.create_zone(&req.name, &req.caller_reference, req.comment, 2) else {
         return;
     };
-    let snapshot = Snapshot::of_store(&store, &AnswerCounters::default());
+    let snapshot = Snapshot::of_zones(&store, &AnswerCounters::default());
     assert!(
         snapshot.zone_for(zone.name.as_str()).is_some(),
         "created zone {} is not served",
@@ -168,7 +171,7 @@ fn config_element(rendered: &str) -> &str {
 }
 
 fn create_health_check(body: &str) {
-    let Ok(req) = xml::parse_create_health_check(body) else {
+    let Ok(req) = health_xml::parse_create_health_check(body) else {
         return;
     };
     let (base, _, _) = &*BASE;
@@ -182,7 +185,7 @@ fn create_health_check(body: &str) {
         }
         Ok((check, _)) => check,
     };
-    let rendered = xml::health_check(&check);
+    let rendered = health_xml::health_check(&check);
     let again = xml::document(
         "CreateHealthCheckRequest",
         &format!(
@@ -190,9 +193,9 @@ fn create_health_check(body: &str) {
             config_element(&rendered)
         ),
     );
-    let again = xml::parse_create_health_check(&again).expect("a rendered check parses");
+    let again = health_xml::parse_create_health_check(&again).expect("a rendered check parses");
     // The rendering shows the port in effect (Route 53 fills in 80 or 443).
-    let with_port = |mut c: resolver::healthcheck::HealthCheckConfig| {
+    let with_port = |mut c: route53_emulator::health_checks::HealthCheckConfig| {
         c.port = c.effective_port();
         c
     };
@@ -211,7 +214,7 @@ fn create_health_check(body: &str) {
 }
 
 fn update_health_check(body: &str) {
-    let Ok(req) = xml::parse_update_health_check(body) else {
+    let Ok(req) = health_xml::parse_update_health_check(body) else {
         return;
     };
     let (base, _, check_id) = &*BASE;
@@ -232,7 +235,7 @@ fn update_health_check(body: &str) {
 }
 
 fn change_tags(body: &str) {
-    let Ok(change) = xml::parse_change_tags(body) else {
+    let Ok(change) = tags_xml::parse_change_tags(body) else {
         return;
     };
     let (base, _, check_id) = &*BASE;
@@ -269,7 +272,7 @@ fuzz_target!(|data: &[u8]| {
         0xF1 => update_health_check(body),
         0xF2 => change_tags(body),
         0xF3 => {
-            let _ = xml::parse_resource_ids(body);
+            let _ = tags_xml::parse_resource_ids(body);
         }
         s if s & 1 == 0 => create_zone(body),
         _ => change_batch(body),

@@ -1,5 +1,5 @@
-//! A raw DNS query through the resolver's whole answer path (`resolver::fast` and
-//! `resolver::answer`) over a small fixed snapshot, on UDP and TCP: weighted pools, and
+//! A raw DNS query through the resolver's whole answer path (`dns::fast` and
+//! `dns::answer`) over a small fixed snapshot, on UDP and TCP: weighted pools, and
 //! geoproximity records (aliases to the pools and one with its own records) placed with the
 //! built-in lab geo table, so queries with EDNS Client Subnet options are routed by them.
 //!
@@ -29,13 +29,13 @@ use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption};
 use libfuzzer_sys::fuzz_target;
 use registry::model::{AliasTarget, Change, GeoProximity, RecordSet};
 use registry::name::Fqdn;
-use resolver::answer::respond;
-use resolver::ecs;
-use resolver::geotable::GeoTable;
-use resolver::metrics::AnswerCounters;
-use resolver::snapshot::Snapshot;
-use resolver::store::Store;
-use resolver::transport::{Transport, reply_limit};
+use dns::answer::respond;
+use dns::ecs;
+use dns::geotable::GeoTable;
+use dns::metrics::AnswerCounters;
+use dns::snapshot::Snapshot;
+use dns::transport::{Transport, reply_limit};
+use route53_emulator::store::Store;
 
 /// An OPT record with no options: what an error reply may add to the query's size.
 const OPT_LEN: usize = 11;
@@ -168,7 +168,7 @@ static SNAPSHOT: LazyLock<Snapshot> = LazyLock::new(|| {
     store
         .change(&sub.id, &sub_changes, None, 1)
         .expect("fixed changes apply");
-    Snapshot::of_store(&store, &AnswerCounters::default()).with_geo_table(Arc::new(GeoTable::lab()))
+    Snapshot::of_zones(&store, &AnswerCounters::default()).with_geo_table(Arc::new(GeoTable::lab()))
 });
 
 fuzz_target!(|data: &[u8]| {
@@ -251,12 +251,12 @@ fuzz_target!(|data: &[u8]| {
     }
 
     let mut fast = Vec::new();
-    if resolver::fast::answer(snapshot, packet, transport, random, &mut fast).is_some() {
+    if dns::fast::answer(snapshot, packet, transport, random, &mut fast).is_some() {
         assert_eq!(&fast, reply, "the fast path and the general path disagree");
     }
     let mut sent = Vec::new();
     assert!(
-        resolver::answer::reply(snapshot, packet, transport, source, random, &mut sent).is_some()
+        dns::answer::reply(snapshot, packet, transport, source, random, &mut sent).is_some()
     );
     assert_eq!(&sent, reply, "the listeners' path sends other bytes");
 });

@@ -1,7 +1,7 @@
 //! Geoproximity and alias answers over states the API accepts, built from the input through the
 //! store's Route 53 rules (`registry::zone`: at most 30 geoproximity sets per name and type, an
 //! alias needs its target), then asked for from places the lab geo table knows and one it does
-//! not, through the resolver's whole answer path (`resolver::answer::respond`).
+//! not, through the resolver's whole answer path (`dns::answer::respond`).
 //!
 //! Input: 1 byte whose low four bits say which of `g0`…`g3` lose their seed member (a member
 //! with its own record each group starts with, so that aliases to it can be created; it gives
@@ -28,13 +28,13 @@ use std::sync::Arc;
 use libfuzzer_sys::fuzz_target;
 use registry::model::{AliasTarget, Change, GeoProximity, RecordSet};
 use registry::name::Fqdn;
-use resolver::answer::respond;
-use resolver::geotable::GeoTable;
-use resolver::metrics::AnswerCounters;
-use resolver::route::MAX_ROUTE_WORK;
-use resolver::snapshot::Snapshot;
-use resolver::store::Store;
-use resolver::transport::Transport;
+use dns::answer::respond;
+use dns::geotable::GeoTable;
+use dns::metrics::AnswerCounters;
+use dns::route::MAX_ROUTE_WORK;
+use dns::snapshot::Snapshot;
+use dns::transport::Transport;
+use route53_emulator::store::Store;
 
 const GROUPS: [&str; 4] = ["g0.lab.test", "g1.lab.test", "g2.lab.test", "g3.lab.test"];
 const CNAMES: [&str; 2] = ["c0.lab.test", "c1.lab.test"];
@@ -208,7 +208,7 @@ fuzz_target!(|data: &[u8]| {
             let _ = store.change(zid, &[Change::delete(seed(name))], None, 3);
         }
     }
-    let snapshot = Snapshot::of_store(&store, &AnswerCounters::default())
+    let snapshot = Snapshot::of_zones(&store, &AnswerCounters::default())
         .with_geo_table(Arc::new(GeoTable::lab()));
 
     let local = IpAddr::V4(Ipv4Addr::LOCALHOST);

@@ -1,4 +1,4 @@
-//! The resolver's geo table file (`resolver::geotable`, `--geo-table`).
+//! The resolver's geo table file (`dns::geotable`, `--geo-table`).
 //!
 //! Asserts, for any input:
 //! - `GeoTable::parse` never panics: a file is accepted or refused with its bad lines;
@@ -10,7 +10,7 @@
 use std::net::IpAddr;
 
 use libfuzzer_sys::fuzz_target;
-use resolver::geotable::GeoTable;
+use dns::geotable::GeoTable;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {

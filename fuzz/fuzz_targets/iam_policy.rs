@@ -1,4 +1,4 @@
-//! An access key's IAM policy (`resolver::iam`, `--api-credentials` `policy = "PATH"`), and its
+//! An access key's IAM policy (`aws_auth::iam`, `--api-credentials` `policy = "PATH"`), and its
 //! evaluation against requests.
 //!
 //! Input: a policy document, then a line `---`, then requests, one a line: `ACTION RESOURCE`
@@ -15,7 +15,7 @@
 use libfuzzer_sys::fuzz_target;
 use registry::model::{Action, Change, RecordSet};
 use registry::name::Fqdn;
-use resolver::iam::{ChangeContext, Decision, Policy, PolicyError, Request, denied_message};
+use aws_auth::iam::{ChangeContext, Decision, Policy, PolicyError, Request, denied_message};
 
 fn change(spec: &str) -> Option<Change> {
     let mut parts = spec.splitn(3, ':');

@@ -1,4 +1,4 @@
-//! The SigV4 `Authorization` header parser and verifier (`resolver::sigv4::verify`).
+//! The SigV4 `Authorization` header parser and verifier (`aws_auth::sigv4::verify`).
 //!
 //! Input: lines separated by `\n`: method, path, query, then headers as `name:value` (the
 //! `Authorization` header among them, or not), then, after an empty line, the body. The keys
@@ -14,7 +14,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use libfuzzer_sys::fuzz_target;
-use resolver::sigv4::{AuthError, Credentials, Payload, SignedRequest, verify};
+use aws_auth::sigv4::{AuthError, Credentials, Payload, SignedRequest, verify};
 
 const KEY_ID: &str = "AKIDEXAMPLE";
 const SECRET: &str = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";

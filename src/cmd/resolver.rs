@@ -4,13 +4,13 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context;
+use dns::conn::Caps;
+use dns::geotable::GeoTable;
+use dns::tcp::TcpLimits;
 use prometheus_client::registry::Registry;
-use resolver::config::{ResolverConfig, load_credentials};
-use resolver::conn::Caps;
-use resolver::geotable::GeoTable;
-use resolver::http::ApiLimits;
-use resolver::service::{self, Settings};
-use resolver::tcp::TcpLimits;
+use route53_emulator::config::{ResolverConfig, load_credentials};
+use route53_emulator::http::ApiLimits;
+use route53_emulator::service::{self, Settings};
 
 use crate::cli::ResolverArgs;
 use crate::config::Config;
@@ -95,8 +95,8 @@ pub fn settings(
 fn state_limits(
     file: &ResolverConfig,
     args: &ResolverArgs,
-) -> Result<resolver::store::StateLimits, UsageError> {
-    let defaults = resolver::store::StateLimits::default();
+) -> Result<route53_emulator::store::StateLimits, UsageError> {
+    let defaults = route53_emulator::store::StateLimits::default();
     let record_sets = args
         .max_record_sets
         .or(file.max_record_sets)
@@ -112,7 +112,7 @@ fn state_limits(
                 .into(),
         ));
     }
-    Ok(resolver::store::StateLimits {
+    Ok(route53_emulator::store::StateLimits {
         record_sets,
         bytes: mib.map_or(defaults.bytes, |m| m.saturating_mul(1024 * 1024)),
         record_sets_per_zone: per_zone,

@@ -1075,7 +1075,7 @@ fn after_2000_changes_the_change_log_and_state_database_stay_bounded() {
     assert_eq!(status, 404);
 }
 
-/// A `state.json` written by an older version (`resolver/tests/data/state-v1.json`: a zone with
+/// A `state.json` written by an older version (`route53-emulator/tests/data/state-v1.json`: a zone with
 /// a weighted set, a tagged health check; rewritten here as a still older version stored it,
 /// the change log a map by id and a counter at u64::MAX) is moved into the database at start:
 /// everything is there, the file is kept as `state.json.migrated`, the resolver takes changes,
@@ -1085,7 +1085,7 @@ fn an_older_state_file_is_migrated_with_its_counter_at_u64_max_and_accepts_a_cha
     let dir = tempfile::tempdir().unwrap();
     let state_arg = dir.path().to_str().unwrap();
     let fixture = format!(
-        "{}/resolver/tests/data/state-v1.json",
+        "{}/route53-emulator/tests/data/state-v1.json",
         testkit::repo_root().display()
     );
     testkit::python(

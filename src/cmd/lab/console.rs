@@ -6,6 +6,7 @@
 use std::io::IsTerminal;
 use std::sync::Arc;
 
+use dns::metrics::AnswerLabels;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use registry::clock::unix_now;
@@ -14,7 +15,6 @@ use registry::ops::{Operation, operator_plan};
 use registry::pool::{PoolView, classify};
 use registry::reconcile::{CONFLICT_ATTEMPTS, Decision, decide_with, reconcile};
 use registry::writer::Writer;
-use resolver::metrics::AnswerLabels;
 
 use super::command::Command;
 pub use super::command::help;
@@ -64,7 +64,7 @@ pub struct Console {
     /// The in-process resolver's state, which the table is read from: looking costs the API
     /// nothing, so the lab's request budget is its controllers' alone (as in production,
     /// where no console reads Route 53 every two seconds).
-    pub resolver: Arc<resolver::shared::Shared>,
+    pub resolver: Arc<route53_emulator::shared::Shared>,
     /// The lab's zones and their pools (one for the default lab).
     pub zones: Vec<LabZone>,
     /// The zone (index into `zones`) of each target.

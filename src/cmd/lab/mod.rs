@@ -21,6 +21,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context;
+use dns::geotable::GeoTable;
 use health::config::{HealthConfig, ProbeVia};
 use health::decide::AllDown;
 use health::service::Service;
@@ -36,8 +37,7 @@ use registry::plan::{Intent, plan};
 use registry::pool::PoolView;
 use registry::reconcile::{CONFLICT_ATTEMPTS, Decision, decide_with, reconcile};
 use registry::writer::Writer;
-use resolver::geotable::GeoTable;
-use resolver::service::{self, Settings};
+use route53_emulator::service::{self, Settings};
 use std::sync::Arc;
 
 use crate::cli::LabArgs;
@@ -174,7 +174,7 @@ pub async fn run(args: LabArgs) -> anyhow::Result<()> {
         api_listen: args.api_listen,
         zones: vec![ZONE.into()],
         state_dir: None,
-        state_limits: resolver::store::StateLimits::default(),
+        state_limits: route53_emulator::store::StateLimits::default(),
         propagation_delay: Duration::ZERO,
         api_rate_limit: None,
         api_credentials: None,
@@ -187,7 +187,7 @@ pub async fn run(args: LabArgs) -> anyhow::Result<()> {
     let mut registry = Registry::default();
     let running = match service::start(&settings, &mut registry).await {
         Ok(running) => running,
-        Err(service::StartError::Bind { addr, what, error }) => {
+        Err(service::StartError::Listen(dns::listen::ListenError::Bind { addr, what, error })) => {
             let (proto, flag) = match what {
                 "API" => (Proto::Tcp, "--api-listen"),
                 "DNS UDP" => (Proto::Udp, "--dns-listen"),
@@ -198,7 +198,7 @@ pub async fn run(args: LabArgs) -> anyhow::Result<()> {
         }
         Err(e) => return Err(anyhow::Error::new(e).context("cannot start the lab resolver")),
     };
-    let answers = running.shared.metrics.answers.family().clone();
+    let answers = running.shared.dns.metrics.answers.family().clone();
 
     // Demo targets share one port: the first binds (port 0 picks one), the rest follow.
     let mut targets = Vec::new();

@@ -1,0 +1,682 @@
+//! The Route 53 REST API's XML: parsing request bodies and writing response documents for hosted
+//! zones, record sets and changes, and the helpers every feature's XML shares (health checks:
+//! `health_checks/xml.rs`; tags: `tags/xml.rs`).
+
+use std::time::{Duration, UNIX_EPOCH};
+
+use registry::model::{Action, AliasTarget, Change, GeoProximity, RecordSet};
+use registry::name::Fqdn;
+use roxmltree::{Document, Node};
+
+use crate::store::{ChangeRecord, HostedZone};
+
+/// Route 53's XML namespace.
+pub const NS: &str = "https://route53.amazonaws.com/doc/2013-04-01/";
+
+/// A request body that is not the XML the operation expects.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct XmlError(pub String);
+
+/// The child elements of `node` named `name`, in order.
+pub(crate) fn elements<'a>(
+    node: Node<'a, 'a>,
+    name: &'a str,
+) -> impl Iterator<Item = Node<'a, 'a>> {
+    node.children()
+        .filter(move |c| c.is_element() && c.tag_name().name() == name)
+}
+
+pub(crate) fn child<'a>(node: Node<'a, 'a>, name: &'a str) -> Option<Node<'a, 'a>> {
+    elements(node, name).next()
+}
+
+pub(crate) fn text(node: Node<'_, '_>, name: &str) -> Option<String> {
+    child(node, name).map(|c| c.text().unwrap_or("").trim().to_owned())
+}
+
+/// The text of `name` as sent, spaces kept: for values where they matter (a health check's
+/// `SearchString`, a tag's `Value`).
+pub(crate) fn raw_text(node: Node<'_, '_>, name: &str) -> Option<String> {
+    child(node, name).map(|c| c.text().unwrap_or("").to_owned())
+}
+
+/// The deepest element nesting a request body may have. Route 53's request documents are at most 8
+/// elements deep (`ChangeResourceRecordSetsRequest/ChangeBatch/Changes/Change/ResourceRecordSet/
+/// ResourceRecords/ResourceRecord/Value`); roxmltree recurses once per level, so the depth is
+/// checked before it sees the body.
+pub const MAX_DEPTH: usize = 16;
+/// The most attributes (namespace declarations included) one element may carry. Route 53's
+/// documents carry one (`xmlns` on the root); roxmltree's duplicate check is quadratic in this.
+pub const MAX_ATTRIBUTES: usize = 8;
+/// The most elements a request body may hold. A 1 000-change batch needs about 1 000 × 12 elements
+/// plus 2 per value (Route 53 allows 1 000 `ResourceRecord` elements per request): ~14 000.
+pub const MAX_ELEMENTS: usize = 65_536;
+
+/// Checks, in one linear pass and without recursion, that `body` stays within [`MAX_DEPTH`],
+/// [`MAX_ATTRIBUTES`] and [`MAX_ELEMENTS`], and carries no DTD, so that handing it to roxmltree
+/// afterwards costs time and stack proportional to its length.
+///
+/// The scan follows XML's lexical rules as far as nesting is concerned: comments, CDATA sections
+/// and processing instructions are skipped up to their first terminator (as an XML parser does);
+/// attribute values are quoted strings after `=`, and may not contain `<` (as XML requires), so no
+/// tag can hide from the count. A body that is not well-formed may pass; the parser then refuses
+/// it at its first error, never deeper than the scan counted.
+///
+/// # Errors
+///
+/// An [`XmlError`] naming the limit that was exceeded, or the DTD.
+pub fn check_shape(body: &str) -> Result<(), XmlError> {
+    let bytes = body.as_bytes();
+    let (mut depth, mut elements, mut i) = (0usize, 0usize, 0usize);
+    while let Some(offset) = bytes[i..].iter().position(|&b| b == b'<') {
+        let rest = &bytes[i + offset..];
+        let skip_past = |terminator: &[u8], opener: usize| {
+            rest[opener..]
+                .windows(terminator.len())
+                .position(|w| w == terminator)
+                .map_or(bytes.len(), |p| i + offset + opener + p + terminator.len())
+        };
+        i = if rest.starts_with(b"<!--") {
+            skip_past(b"-->", 4)
+        } else if rest.starts_with(b"<![CDATA[") {
+            skip_past(b"]]>", 9)
+        } else if rest.starts_with(b"<?") {
+            skip_past(b"?>", 2)
+        } else if rest.starts_with(b"<!") {
+            return Err(XmlError(
+                "the request body carries a DTD or declaration (<!…>); Route 53 request \
+                 documents have none"
+                    .into(),
+            ));
+        } else if rest.starts_with(b"</") {
+            depth = depth.saturating_sub(1);
+            skip_past(b">", 2)
+        } else {
+            let tag = start_tag(&rest[1..])?;
+            elements += 1;
+            if elements > MAX_ELEMENTS {
+                return Err(XmlError(format!(
+                    "the request body has more than {MAX_ELEMENTS} elements"
+                )));
+            }
+            if !tag.self_closing {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Err(XmlError(format!(
+                        "the request body nests elements more than {MAX_DEPTH} levels deep"
+                    )));
+                }
+            }
+            i + offset + 1 + tag.len
+        };
+    }
+    Ok(())
+}
+
+/// A start tag as [`check_shape`] sees it.
+struct StartTag {
+    /// Bytes up to and including its `>` (or to the end of the body), after the `<`.
+    len: usize,
+    /// True for `<name …/>`.
+    self_closing: bool,
+}
+
+/// Scans the start tag that `tag` (the bytes after its `<`) begins, counting attributes.
+fn start_tag(tag: &[u8]) -> Result<StartTag, XmlError> {
+    let (mut attributes, mut quote, mut after_eq) = (0usize, None, false);
+    for (at, &b) in tag.iter().enumerate() {
+        match (quote, b) {
+            (Some(_), b'<') => {
+                return Err(XmlError(
+                    "an attribute value in the request body contains '<'".into(),
+                ));
+            }
+            (Some(q), _) if b == q => quote = None,
+            (Some(_), _) => {}
+            (None, b'=') => {
+                attributes += 1;
+                if attributes > MAX_ATTRIBUTES {
+                    return Err(XmlError(format!(
+                        "an element of the request body has more than {MAX_ATTRIBUTES} attributes"
+                    )));
+                }
+                after_eq = true;
+            }
+            (None, b'"' | b'\'') if after_eq => {
+                quote = Some(b);
+                after_eq = false;
+            }
+            (None, b'>') => {
+                return Ok(StartTag {
+                    len: at + 1,
+                    self_closing: at > 0 && tag[at - 1] == b'/',
+                });
+            }
+            (None, b'<') => {
+                return Err(XmlError("a tag in the request body contains '<'".into()));
+            }
+            (None, _) if b.is_ascii_whitespace() => {}
+            (None, _) => after_eq = false,
+        }
+    }
+    Ok(StartTag {
+        len: tag.len(),
+        self_closing: false,
+    })
+}
+
+/// Parses `body` after [`check_shape`], without DTDs and with at most [`MAX_ELEMENTS`] nodes of
+/// each kind (text, comments and instructions included, twice over).
+pub(crate) fn parse_doc(body: &str) -> Result<Document<'_>, XmlError> {
+    check_shape(body)?;
+    let options = roxmltree::ParsingOptions {
+        allow_dtd: false,
+        // 65 536 × 4 fits in u32; the pre-scan already bounds elements, this bounds the rest.
+        nodes_limit: u32::try_from(MAX_ELEMENTS * 4).unwrap_or(u32::MAX),
+    };
+    Document::parse_with_options(body, options)
+        .map_err(|e| XmlError(format!("the request body is not well-formed XML: {e}")))
+}
+
+/// The root element of `doc`, when it is `name`.
+pub(crate) fn expect_root<'a>(doc: &'a Document<'a>, name: &str) -> Result<Node<'a, 'a>, XmlError> {
+    let root = doc.root_element();
+    if root.tag_name().name() != name {
+        return Err(XmlError(format!(
+            "expected a {name} document, got <{}>",
+            root.tag_name().name()
+        )));
+    }
+    Ok(root)
+}
+
+/// A parsed CreateHostedZone request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreateZone {
+    /// The zone name.
+    pub name: String,
+    /// The idempotency token.
+    pub caller_reference: String,
+    /// The comment.
+    pub comment: Option<String>,
+    /// True when a private zone (with a VPC) was asked for.
+    pub private: bool,
+}
+
+/// Parses `CreateHostedZoneRequest`.
+pub fn parse_create_zone(body: &str) -> Result<CreateZone, XmlError> {
+    let doc = parse_doc(body)?;
+    let root = expect_root(&doc, "CreateHostedZoneRequest")?;
+    let name =
+        text(root, "Name").ok_or_else(|| XmlError("CreateHostedZoneRequest lacks Name".into()))?;
+    let caller_reference = text(root, "CallerReference")
+        .ok_or_else(|| XmlError("CreateHostedZoneRequest lacks CallerReference".into()))?;
+    let config = child(root, "HostedZoneConfig");
+    let comment = config
+        .and_then(|c| text(c, "Comment"))
+        .filter(|c| !c.is_empty());
+    let private = config.and_then(|c| text(c, "PrivateZone")).as_deref() == Some("true")
+        || child(root, "VPC").is_some();
+    Ok(CreateZone {
+        name,
+        caller_reference,
+        comment,
+        private,
+    })
+}
+
+/// A parsed ChangeResourceRecordSets request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeBatch {
+    /// The changes.
+    pub changes: Vec<Change>,
+    /// The batch comment.
+    pub comment: Option<String>,
+}
+
+/// Parses `ChangeResourceRecordSetsRequest`.
+pub fn parse_change_batch(body: &str) -> Result<ChangeBatch, XmlError> {
+    let doc = parse_doc(body)?;
+    let root = expect_root(&doc, "ChangeResourceRecordSetsRequest")?;
+    let batch = child(root, "ChangeBatch")
+        .ok_or_else(|| XmlError("the request lacks ChangeBatch".into()))?;
+    let comment = text(batch, "Comment").filter(|c| !c.is_empty());
+    let list =
+        child(batch, "Changes").ok_or_else(|| XmlError("ChangeBatch lacks Changes".into()))?;
+    let mut changes = Vec::new();
+    for (i, c) in list.children().filter(|c| c.is_element()).enumerate() {
+        let at = |what: &str| XmlError(format!("change {} {what}", i + 1));
+        let action = match text(c, "Action").as_deref() {
+            Some("CREATE") => Action::Create,
+            Some("DELETE") => Action::Delete,
+            Some("UPSERT") => Action::Upsert,
+            Some(other) => {
+                return Err(at(&format!(
+                    "has Action {other:?}; expected CREATE, DELETE or UPSERT"
+                )));
+            }
+            None => return Err(at("lacks Action")),
+        };
+        let rrs = child(c, "ResourceRecordSet").ok_or_else(|| at("lacks ResourceRecordSet"))?;
+        changes.push(Change {
+            action,
+            record_set: parse_record_set(rrs).map_err(|e| at(&e))?,
+        });
+    }
+    Ok(ChangeBatch { changes, comment })
+}
+
+fn parse_record_set(rrs: Node<'_, '_>) -> Result<RecordSet, String> {
+    let name = text(rrs, "Name").ok_or("lacks Name")?;
+    let name = Fqdn::parse(&name).map_err(|e| e.to_string())?;
+    let rtype = text(rrs, "Type").ok_or("lacks Type")?;
+    let number = |key: &str| -> Result<Option<i64>, String> {
+        text(rrs, key)
+            .map(|v| {
+                v.parse::<i64>()
+                    .map_err(|_| format!("has {key} {v:?}, not an integer"))
+            })
+            .transpose()
+    };
+    let ttl = number("TTL")?
+        .map(|t| {
+            u32::try_from(t)
+                .ok()
+                .filter(|t| *t <= 2_147_483_647)
+                .ok_or(format!("has TTL {t}; allowed 0-2147483647"))
+        })
+        .transpose()?;
+    let values = child(rrs, "ResourceRecords")
+        .map(|rr| {
+            rr.children()
+                .filter(|c| c.is_element())
+                .filter_map(|c| text(c, "Value"))
+                .collect()
+        })
+        .unwrap_or_default();
+    let unsupported: Vec<&str> = [
+        ("Region", "latency routing"),
+        ("Failover", "failover routing"),
+        ("GeoLocation", "geolocation routing"),
+        ("MultiValueAnswer", "multivalue answer routing"),
+        ("CidrRoutingConfig", "CIDR routing"),
+        ("TrafficPolicyInstanceId", "a traffic policy"),
+    ]
+    .iter()
+    .filter(|(tag, _)| child(rrs, tag).is_some())
+    .map(|(_, what)| *what)
+    .collect();
+    Ok(RecordSet {
+        name,
+        rtype,
+        set_identifier: text(rrs, "SetIdentifier"),
+        weight: number("Weight")?,
+        ttl,
+        values,
+        alias: child(rrs, "AliasTarget").map(parse_alias).transpose()?,
+        geo: child(rrs, "GeoProximityLocation")
+            .map(parse_geo)
+            .transpose()?,
+        opaque: (!unsupported.is_empty()).then(|| unsupported.join(", ")),
+        health_check_id: text(rrs, "HealthCheckId"),
+    })
+}
+
+fn parse_alias(a: Node<'_, '_>) -> Result<AliasTarget, String> {
+    let zone = text(a, "HostedZoneId").ok_or("has an AliasTarget without HostedZoneId")?;
+    let name = text(a, "DNSName").ok_or("has an AliasTarget without DNSName")?;
+    let evaluate = match text(a, "EvaluateTargetHealth").as_deref() {
+        Some("true") => true,
+        Some("false") => false,
+        Some(other) => {
+            return Err(format!(
+                "has EvaluateTargetHealth {other:?}; expected true or false"
+            ));
+        }
+        None => return Err("has an AliasTarget without EvaluateTargetHealth".into()),
+    };
+    Ok(AliasTarget {
+        hosted_zone_id: zone,
+        dns_name: Fqdn::parse(&name).map_err(|e| format!("has AliasTarget DNSName: {e}"))?,
+        evaluate_target_health: evaluate,
+    })
+}
+
+fn parse_geo(g: Node<'_, '_>) -> Result<GeoProximity, String> {
+    let coordinates = child(g, "Coordinates")
+        .map(|c| {
+            Ok::<_, String>((
+                text(c, "Latitude").ok_or("has Coordinates without Latitude")?,
+                text(c, "Longitude").ok_or("has Coordinates without Longitude")?,
+            ))
+        })
+        .transpose()?;
+    let bias = text(g, "Bias")
+        .map(|b| {
+            b.parse::<i64>()
+                .map_err(|_| format!("has Bias {b:?}, not an integer"))
+        })
+        .transpose()?;
+    Ok(GeoProximity {
+        aws_region: text(g, "AWSRegion"),
+        local_zone_group: text(g, "LocalZoneGroup"),
+        coordinates,
+        bias,
+    })
+}
+
+/// Escapes text for XML content.
+pub fn esc(s: &str) -> String {
+    // A carriage return as a character reference: a parser turns a literal one into '\n'.
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\r', "&#13;")
+}
+
+pub(crate) fn timestamp(ms: u64) -> String {
+    humantime::format_rfc3339_millis(UNIX_EPOCH + Duration::from_millis(ms)).to_string()
+}
+
+/// `<ChangeInfo>` with the status as of now.
+pub fn change_info(change: &ChangeRecord, insync: bool) -> String {
+    let comment = change
+        .comment
+        .as_ref()
+        .map(|c| format!("<Comment>{}</Comment>", esc(c)))
+        .unwrap_or_default();
+    format!(
+        "<ChangeInfo><Id>/change/{}</Id><Status>{}</Status><SubmittedAt>{}</SubmittedAt>{comment}</ChangeInfo>",
+        change.id,
+        if insync { "INSYNC" } else { "PENDING" },
+        timestamp(change.submitted_at_ms)
+    )
+}
+
+/// `<HostedZone>`.
+pub fn hosted_zone(zone: &HostedZone) -> String {
+    let comment = zone
+        .comment
+        .as_ref()
+        .map(|c| format!("<Comment>{}</Comment>", esc(c)))
+        .unwrap_or_default();
+    format!(
+        "<HostedZone><Id>/hostedzone/{}</Id><Name>{}</Name><CallerReference>{}</CallerReference><Config>{comment}<PrivateZone>false</PrivateZone></Config><ResourceRecordSetCount>{}</ResourceRecordSetCount></HostedZone>",
+        zone.id,
+        esc(zone.name.as_str()),
+        esc(&zone.caller_reference),
+        zone.records.len()
+    )
+}
+
+/// `<DelegationSet>`.
+pub fn delegation_set(zone: &HostedZone) -> String {
+    let servers: String = zone
+        .name_servers()
+        .iter()
+        .map(|n| format!("<NameServer>{}</NameServer>", esc(n)))
+        .collect();
+    format!("<DelegationSet><NameServers>{servers}</NameServers></DelegationSet>")
+}
+
+/// `<ResourceRecordSet>`.
+pub fn record_set(set: &RecordSet) -> String {
+    let mut out = format!(
+        "<ResourceRecordSet><Name>{}</Name><Type>{}</Type>",
+        esc(set.name.as_str()),
+        esc(&set.rtype)
+    );
+    if let Some(id) = &set.set_identifier {
+        out.push_str(&format!("<SetIdentifier>{}</SetIdentifier>", esc(id)));
+    }
+    if let Some(w) = set.weight {
+        out.push_str(&format!("<Weight>{w}</Weight>"));
+    }
+    if let Some(ttl) = set.ttl {
+        out.push_str(&format!("<TTL>{ttl}</TTL>"));
+    }
+    if !set.values.is_empty() || set.alias.is_none() {
+        out.push_str("<ResourceRecords>");
+        for v in &set.values {
+            out.push_str(&format!(
+                "<ResourceRecord><Value>{}</Value></ResourceRecord>",
+                esc(v)
+            ));
+        }
+        out.push_str("</ResourceRecords>");
+    }
+    if let Some(a) = &set.alias {
+        out.push_str(&format!(
+            "<AliasTarget><HostedZoneId>{}</HostedZoneId><DNSName>{}</DNSName><EvaluateTargetHealth>{}</EvaluateTargetHealth></AliasTarget>",
+            esc(&a.hosted_zone_id),
+            esc(a.dns_name.as_str()),
+            a.evaluate_target_health
+        ));
+    }
+    if let Some(id) = &set.health_check_id {
+        out.push_str(&format!("<HealthCheckId>{}</HealthCheckId>", esc(id)));
+    }
+    if let Some(g) = &set.geo {
+        out.push_str("<GeoProximityLocation>");
+        if let Some(r) = &g.aws_region {
+            out.push_str(&format!("<AWSRegion>{}</AWSRegion>", esc(r)));
+        }
+        if let Some(z) = &g.local_zone_group {
+            out.push_str(&format!("<LocalZoneGroup>{}</LocalZoneGroup>", esc(z)));
+        }
+        if let Some((lat, lon)) = &g.coordinates {
+            out.push_str(&format!(
+                "<Coordinates><Latitude>{}</Latitude><Longitude>{}</Longitude></Coordinates>",
+                esc(lat),
+                esc(lon)
+            ));
+        }
+        if let Some(b) = g.bias {
+            out.push_str(&format!("<Bias>{b}</Bias>"));
+        }
+        out.push_str("</GeoProximityLocation>");
+    }
+    out.push_str("</ResourceRecordSet>");
+    out
+}
+
+/// A whole response document: `<{root} xmlns=…>{inner}</{root}>`.
+pub fn document(root: &str, inner: &str) -> String {
+    format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<{root} xmlns=\"{NS}\">{inner}</{root}>")
+}
+
+/// Route 53's error document.
+pub fn error(code: &str, message: &str, request_id: &str, sender: bool) -> String {
+    document(
+        "ErrorResponse",
+        &format!(
+            "<Error><Type>{}</Type><Code>{}</Code><Message>{}</Message></Error><RequestId>{}</RequestId>",
+            if sender { "Sender" } else { "Receiver" },
+            esc(code),
+            esc(message),
+            esc(request_id)
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_change_batch_like_the_sdk_sends() {
+        let body = r#"<?xml version="1.0" encoding="UTF-8"?><ChangeResourceRecordSetsRequest xmlns="https://route53.amazonaws.com/doc/2013-04-01/"><ChangeBatch><Comment>c</Comment><Changes><Change><Action>DELETE</Action><ResourceRecordSet><Name>www.lab.test.</Name><Type>A</Type><SetIdentifier>i-1</SetIdentifier><Weight>10</Weight><TTL>30</TTL><ResourceRecords><ResourceRecord><Value>192.0.2.1</Value></ResourceRecord></ResourceRecords></ResourceRecordSet></Change><Change><Action>CREATE</Action><ResourceRecordSet><Name>x.lab.test</Name><Type>A</Type><SetIdentifier>bos</SetIdentifier><AliasTarget><HostedZoneId>Z</HostedZoneId><DNSName>y.lab.test</DNSName><EvaluateTargetHealth>true</EvaluateTargetHealth></AliasTarget><GeoProximityLocation><Coordinates><Latitude>42.36</Latitude><Longitude>-71.06</Longitude></Coordinates><Bias>-5</Bias></GeoProximityLocation></ResourceRecordSet></Change><Change><Action>CREATE</Action><ResourceRecordSet><Name>z.lab.test</Name><Type>A</Type><Failover>PRIMARY</Failover></ResourceRecordSet></Change></Changes></ChangeBatch></ChangeResourceRecordSetsRequest>"#;
+        let b = parse_change_batch(body).unwrap();
+        assert_eq!(b.comment.as_deref(), Some("c"));
+        assert_eq!(b.changes.len(), 3);
+        let first = &b.changes[0];
+        assert_eq!(first.action, Action::Delete);
+        assert_eq!(first.record_set.weight, Some(10));
+        assert_eq!(first.record_set.values, ["192.0.2.1"]);
+        let geo = &b.changes[1].record_set;
+        let alias = geo.alias.as_ref().unwrap();
+        assert_eq!(
+            (alias.hosted_zone_id.as_str(), alias.dns_name.as_str()),
+            ("Z", "y.lab.test.")
+        );
+        assert!(alias.evaluate_target_health);
+        let g = geo.geo.as_ref().unwrap();
+        assert_eq!(
+            g.coordinates,
+            Some(("42.36".to_owned(), "-71.06".to_owned()))
+        );
+        assert_eq!((g.bias, g.aws_region.as_ref()), (Some(-5), None));
+        assert_eq!(geo.opaque, None);
+        // Written back as listed, it parses to the same set.
+        let listed = format!(
+            "<ChangeResourceRecordSetsRequest><ChangeBatch><Changes><Change><Action>CREATE</Action>{}</Change></Changes></ChangeBatch></ChangeResourceRecordSetsRequest>",
+            record_set(geo)
+        );
+        assert_eq!(
+            parse_change_batch(&listed).unwrap().changes[0].record_set,
+            *geo
+        );
+        assert_eq!(
+            b.changes[2].record_set.opaque.as_deref(),
+            Some("failover routing")
+        );
+    }
+
+    #[test]
+    fn bad_bodies_say_what_is_wrong() {
+        assert!(
+            parse_change_batch("<nope")
+                .unwrap_err()
+                .0
+                .contains("not well-formed")
+        );
+        assert!(
+            parse_change_batch("<Other/>")
+                .unwrap_err()
+                .0
+                .contains("expected a ChangeResourceRecordSetsRequest")
+        );
+        let no_action = "<ChangeResourceRecordSetsRequest><ChangeBatch><Changes><Change><ResourceRecordSet/></Change></Changes></ChangeBatch></ChangeResourceRecordSetsRequest>";
+        assert_eq!(
+            parse_change_batch(no_action).unwrap_err().0,
+            "change 1 lacks Action"
+        );
+        let bad_ttl = "<ChangeResourceRecordSetsRequest><ChangeBatch><Changes><Change><Action>CREATE</Action><ResourceRecordSet><Name>a.b</Name><Type>A</Type><TTL>-1</TTL></ResourceRecordSet></Change></Changes></ChangeBatch></ChangeResourceRecordSetsRequest>";
+        assert!(
+            parse_change_batch(bad_ttl)
+                .unwrap_err()
+                .0
+                .contains("TTL -1")
+        );
+    }
+
+    fn nested(levels: usize) -> String {
+        format!("{}{}", "<a>".repeat(levels), "</a>".repeat(levels))
+    }
+
+    fn with_attributes(n: usize) -> String {
+        let attributes: String = (0..n).map(|i| format!(" a{i}='x>/'")).collect();
+        format!("<a{attributes}><b/></a>")
+    }
+
+    #[test]
+    fn depth_is_bounded_before_parsing() {
+        assert_eq!(check_shape(&nested(MAX_DEPTH)), Ok(()));
+        let err = check_shape(&nested(MAX_DEPTH + 1)).unwrap_err();
+        assert!(err.0.contains("more than 16 levels"), "{err}");
+        // Self-closing elements and closed siblings do not add depth.
+        let wide = format!("<r>{}</r>", "<a><b/></a>".repeat(1000));
+        assert_eq!(check_shape(&wide), Ok(()));
+        // Thousands of levels are refused by the scan; the parser never sees them.
+        let deep = format!("<ChangeResourceRecordSetsRequest>{}", nested(5000));
+        assert!(parse_change_batch(&deep).unwrap_err().0.contains("levels"));
+    }
+
+    #[test]
+    fn attributes_per_element_are_bounded() {
+        assert_eq!(check_shape(&with_attributes(MAX_ATTRIBUTES)), Ok(()));
+        let err = check_shape(&with_attributes(MAX_ATTRIBUTES + 1)).unwrap_err();
+        assert!(err.0.contains("more than 8 attributes"), "{err}");
+        // '=' inside a quoted value is not an attribute.
+        let quoted = format!("<a b=\"{}\"/>", "=".repeat(100));
+        assert_eq!(check_shape(&quoted), Ok(()));
+        let spread: String = (0..MAX_ATTRIBUTES + 1)
+            .map(|i| format!(" a{i} = \"\""))
+            .collect();
+        assert!(check_shape(&format!("<a{spread}/>")).is_err());
+    }
+
+    #[test]
+    fn elements_are_bounded() {
+        let at = format!("<r>{}</r>", "<a/>".repeat(MAX_ELEMENTS - 1));
+        assert_eq!(check_shape(&at), Ok(()));
+        let past = format!("<r>{}</r>", "<a/>".repeat(MAX_ELEMENTS));
+        assert!(check_shape(&past).unwrap_err().0.contains("65536 elements"));
+    }
+
+    #[test]
+    fn comments_cdata_and_instructions_do_not_confuse_the_scan() {
+        // Tags inside comments, CDATA and processing instructions are not elements (so these
+        // pass although they "contain" deep nesting)...
+        let hidden = nested(MAX_DEPTH + 1);
+        for wrapped in [
+            format!("<r><!--{hidden}--></r>"),
+            format!("<r><![CDATA[{hidden}]]></r>"),
+            format!("<?pi {hidden}?><r/>"),
+            "<r a='>'><!-- -- > --></r>".to_owned(),
+        ] {
+            assert_eq!(check_shape(&wrapped), Ok(()), "{wrapped}");
+        }
+        // ...but they end at their first terminator, as in the parser, so nothing after it hides.
+        for escaped in [
+            format!("<r><!-- --> {hidden}</r>"),
+            format!("<r><![CDATA[ ]]> {hidden}</r>"),
+            format!("<?pi ?>{hidden}"),
+        ] {
+            assert!(check_shape(&escaped).is_err(), "{escaped}");
+        }
+        // A quote that does not open an attribute value hides nothing, and '<' inside a value
+        // (which XML forbids) is refused.
+        assert!(check_shape(&format!("<r \"x>{hidden}\"")).is_err());
+        assert!(check_shape("<r a='<b>'/>").is_err());
+        // Unterminated constructs end the scan; the parser then refuses the body.
+        assert_eq!(check_shape("<r><!-- <a><a><a>"), Ok(()));
+        assert!(parse_change_batch("<r><!-- <a><a><a>").is_err());
+        // DTDs are refused outright (entities could otherwise build elements).
+        let dtd = "<!DOCTYPE r [<!ENTITY e '<a>'>]><r>&e;</r>";
+        assert!(check_shape(dtd).unwrap_err().0.contains("DTD"));
+    }
+
+    #[test]
+    fn the_sdk_request_shapes_pass_the_scan() {
+        let batch = r#"<?xml version="1.0" encoding="UTF-8"?><ChangeResourceRecordSetsRequest xmlns="https://route53.amazonaws.com/doc/2013-04-01/"><ChangeBatch><Changes><Change><Action>CREATE</Action><ResourceRecordSet><Name>a.lab.test</Name><Type>A</Type><TTL>30</TTL><ResourceRecords><ResourceRecord><Value>192.0.2.1</Value></ResourceRecord></ResourceRecords></ResourceRecordSet></Change></Changes></ChangeBatch></ChangeResourceRecordSetsRequest>"#;
+        assert_eq!(parse_change_batch(batch).map(|b| b.changes.len()), Ok(1));
+        let zone = r#"<?xml version="1.0" encoding="UTF-8"?><CreateHostedZoneRequest xmlns="https://route53.amazonaws.com/doc/2013-04-01/"><Name>z.test</Name><CallerReference>r</CallerReference><HostedZoneConfig><Comment>c</Comment></HostedZoneConfig></CreateHostedZoneRequest>"#;
+        assert_eq!(
+            parse_create_zone(zone).map(|z| z.comment),
+            Ok(Some("c".into()))
+        );
+    }
+
+    #[test]
+    fn escapes_text() {
+        assert_eq!(esc("<a&\"b\">"), "&lt;a&amp;&quot;b&quot;&gt;");
+        assert!(
+            record_set(&RecordSet {
+                name: Fqdn::parse("t.lab.test").unwrap(),
+                rtype: "TXT".into(),
+                set_identifier: None,
+                weight: None,
+                ttl: Some(5),
+                values: vec!["\"v=1\"".into()],
+                alias: None,
+                geo: None,
+                opaque: None,
+                health_check_id: None,
+            })
+            .contains("<Value>&quot;v=1&quot;</Value>")
+        );
+    }
+}
