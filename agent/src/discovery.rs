@@ -33,7 +33,7 @@ pub struct ImdsInterface {
 pub struct Ec2Source {
     cfg: Ec2Config,
     #[cfg(feature = "ec2")]
-    client: tokio::sync::OnceCell<registry::ec2::Ec2>,
+    client: tokio::sync::OnceCell<aws::ec2::Ec2>,
 }
 
 impl Ec2Source {
@@ -75,7 +75,7 @@ impl Ec2Source {
     ) -> Option<Result<Vec<Ec2Interface>, String>> {
         let client = self
             .client
-            .get_or_try_init(|| registry::ec2::Ec2::connect(&self.cfg, Some(region)))
+            .get_or_try_init(|| aws::ec2::Ec2::connect(&self.cfg, Some(region)))
             .await;
         Some(match client {
             Ok(client) => client.interfaces(instance_id, query).await,

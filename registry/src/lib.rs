@@ -1,11 +1,9 @@
 //! wavelb's shared core: the pool and record model, the ownership protocol (TXT codec and
-//! classification), the pure change planner, and the one Route 53 writer.
+//! classification), the pure change planner, and the one reconcile loop over the `PoolStore`
+//! seam (the Route 53 writer that implements it is in the `wavelb-aws` crate).
 //!
 //! Data flows one way: listed record sets → [`pool::classify`] → intents →
-//! [`plan::plan`] → [`plan::batches`] → `writer::Writer::execute`.
-//!
-//! The `sdk` feature (on by default) holds the AWS SDK client ([`sdk`]) and the writer
-//! ([`writer`]); without it the crate is the pure model, codec and planner.
+//! [`plan::plan`] → [`plan::batches`] → [`store::PoolStore::execute`]. No AWS SDK here.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -32,14 +30,10 @@ pub mod quota;
 pub mod rcode;
 pub mod reconcile;
 pub mod retry;
-#[cfg(feature = "sdk")]
-pub mod sdk;
 pub mod state;
 pub mod store;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod tier;
 pub mod txt;
-#[cfg(feature = "sdk")]
-pub mod writer;
 pub mod zone;

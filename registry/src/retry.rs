@@ -138,6 +138,15 @@ impl Backoff {
     }
 }
 
+/// Every `reason` of `wavelb_route53_retries_total` ([`disposition`] gives them).
+pub const RETRY_REASONS: [&str; 5] = [
+    "throttling",
+    "prior_request_not_complete",
+    "server_error",
+    "timeout",
+    "transport",
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -193,13 +202,13 @@ mod tests {
         for f in failures {
             if let Disposition::Retry(reason) = disposition(f) {
                 assert!(
-                    crate::metrics::RETRY_REASONS.contains(&reason),
+                    RETRY_REASONS.contains(&reason),
                     "{reason} is missing from RETRY_REASONS"
                 );
                 seen.insert(reason);
             }
         }
-        assert_eq!(seen.len(), crate::metrics::RETRY_REASONS.len(), "{seen:?}");
+        assert_eq!(seen.len(), RETRY_REASONS.len(), "{seen:?}");
     }
 
     #[test]

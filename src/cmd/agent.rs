@@ -2,9 +2,10 @@
 
 use agent::metrics::AgentMetrics;
 use agent::run::{Agent, AgentError, Mode};
+use aws::metrics::WriterMetrics;
+use aws::writer::Writer;
 use prometheus_client::registry::Registry;
-use registry::metrics::{PoolMetrics, WriterMetrics};
-use registry::writer::Writer;
+use registry::metrics::PoolMetrics;
 use tokio::sync::watch;
 
 use crate::cli::AgentArgs;
@@ -76,7 +77,7 @@ pub async fn run(cfg: Option<&Config>, args: AgentArgs) -> anyhow::Result<()> {
         AgentError::Config(msg) => UsageError(msg).into(),
         // Route 53 refuses the batch for good (the pool is full, a value is bad): the
         // configuration or the pool must change, so exit 2 and let the unit not restart.
-        e @ AgentError::Write(registry::writer::WriteError::Rejected { .. }) => {
+        e @ AgentError::Write(aws::writer::WriteError::Rejected { .. }) => {
             UsageError(e.to_string()).into()
         }
         other => anyhow::Error::new(other),

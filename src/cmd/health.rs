@@ -4,6 +4,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use anyhow::Context;
+use aws::metrics::WriterMetrics;
+use aws::writer::Writer;
 use health::controller::{Controller, Liveness};
 use health::metrics::HealthMetrics;
 use health::service::Service;
@@ -11,9 +13,8 @@ use health::tier::TierPolicy;
 use health::tier_controller::TierController;
 use probe::Prober;
 use prometheus_client::registry::Registry;
-use registry::metrics::{PoolMetrics, WriterMetrics};
+use registry::metrics::PoolMetrics;
 use registry::name::Fqdn;
-use registry::writer::Writer;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
@@ -536,7 +537,7 @@ impl Ec2Liveness {
 async fn ec2_client(
     ec2: &registry::config::Ec2Config,
 ) -> anyhow::Result<(Arc<dyn Liveness>, String)> {
-    struct Ec2(registry::ec2::Ec2);
+    struct Ec2(aws::ec2::Ec2);
     impl Liveness for Ec2 {
         fn instance_gone<'a>(
             &'a self,
@@ -546,7 +547,7 @@ async fn ec2_client(
             Box::pin(self.0.instance_gone(id))
         }
     }
-    let client = registry::ec2::Ec2::connect(ec2, None)
+    let client = aws::ec2::Ec2::connect(ec2, None)
         .await
         .map_err(|e| UsageError(format!("[ec2]: {e}")))?;
     let region = client.region().to_owned();

@@ -4,18 +4,18 @@
 use std::time::{Duration, UNIX_EPOCH};
 
 use anyhow::Context;
+use aws::metrics::WriterMetrics;
+use aws::writer::{Submitted, Writer};
 use health::global::GlobalConfig;
 use registry::clock::unix_now;
 use registry::config::{Placeholders, ZoneRef};
 use registry::escape::{Escaped, escape, json_safe};
-use registry::metrics::WriterMetrics;
 use registry::model::{PoolSpec, RecordSet};
 use registry::ops::{Operation, operator_plan};
 use registry::plan::{Plan, retarget_ttl};
 use registry::pool::{PoolView, classify};
 use registry::reconcile::{CONFLICT_ATTEMPTS, Decision, ReconcileError, decide_with, reconcile};
 use registry::tier::{TierSpec, TierView};
-use registry::writer::{Submitted, Writer};
 use serde::Serialize;
 
 use crate::cli::{RecordsAction, RecordsArgs};

@@ -1,9 +1,9 @@
 //! Helpers shared by the end-to-end tests of the binary.
 
+use aws::metrics::WriterMetrics;
+use aws::writer::Writer;
 use registry::config::{Route53Config, ZoneRef};
-use registry::metrics::WriterMetrics;
 use registry::name::Fqdn;
-use registry::writer::Writer;
 
 /// A registry writer for zone `lab.test` at `api`, patient enough for a throttled API.
 pub async fn writer(api: &str) -> Writer {

@@ -51,7 +51,7 @@ impl Keys {
     /// (with `agent_policy` and `health_policy`) and the test process's own key (no policy);
     /// returns the resolver's arguments: this state directory and the credentials.
     async fn resolver_args(&self, agent_policy: &str, health_policy: &str) -> Vec<String> {
-        let own = registry::sdk::credentials(Some("http://127.0.0.1:9"), "us-east-1")
+        let own = aws::sdk::credentials(Some("http://127.0.0.1:9"), "us-east-1")
             .await
             .provide_credentials()
             .await

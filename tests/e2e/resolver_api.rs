@@ -6,13 +6,13 @@ use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::Duration;
 
+use aws::metrics::WriterMetrics;
+use aws::writer::{WriteError, Writer, WriterSettings};
 use registry::config::{Route53Config, ZoneRef};
-use registry::metrics::WriterMetrics;
 use registry::model::{PoolSpec, Target, TargetState};
 use registry::name::Fqdn;
 use registry::plan::{BatchLimits, Intent, batches, plan};
 use registry::pool::classify;
-use registry::writer::{WriteError, Writer, WriterSettings};
 use testkit::process::Service;
 use testkit::wait;
 
@@ -72,7 +72,7 @@ async fn writer_with_limits(api: &str, page_size: i32, limits: BatchLimits) -> W
     settings.requests_per_second = 1000.0;
     settings.limits = limits;
     Writer::with_client(
-        registry::sdk::client(&cfg).await,
+        aws::sdk::client(&cfg).await,
         settings,
         &ZoneRef::Name(Fqdn::parse("lab.test").unwrap()),
         WriterMetrics::default(),
@@ -338,7 +338,7 @@ async fn changes_stay_pending_for_the_propagation_delay() {
     let mut settings = WriterSettings::from_config(&cfg);
     settings.insync_poll = Duration::from_millis(100);
     let w = Writer::with_client(
-        registry::sdk::client(&cfg).await,
+        aws::sdk::client(&cfg).await,
         settings,
         &ZoneRef::Name(Fqdn::parse("lab.test").unwrap()),
         WriterMetrics::default(),

@@ -1,6 +1,3 @@
-//! The registry's integration tests, in one test binary (one link of the AWS SDK): run one module
-//! with `cargo test --workspace --test it moto::`.
+//! The registry's integration tests: the planner's properties.
 
-mod moto;
 mod plan_props;
-mod writer_faults;

@@ -6,6 +6,7 @@
 use std::io::IsTerminal;
 use std::sync::Arc;
 
+use aws::writer::Writer;
 use dns::metrics::AnswerLabels;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -14,7 +15,6 @@ use registry::model::RecordSet;
 use registry::ops::{Operation, operator_plan};
 use registry::pool::{PoolView, classify};
 use registry::reconcile::{CONFLICT_ATTEMPTS, Decision, decide_with, reconcile};
-use registry::writer::Writer;
 
 use super::command::Command;
 pub use super::command::help;

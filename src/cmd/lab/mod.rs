@@ -21,6 +21,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context;
+use aws::metrics::WriterMetrics;
+use aws::writer::Writer;
 use dns::geotable::GeoTable;
 use health::config::{HealthConfig, ProbeVia};
 use health::decide::AllDown;
@@ -30,13 +32,11 @@ use probe::{ProbeConfig, ProbeKind, Prober};
 use prometheus_client::registry::Registry;
 use registry::clock::unix_now;
 use registry::config::{Route53Config, ZoneRef};
-use registry::metrics::WriterMetrics;
 use registry::model::{RecordSet, Target};
 use registry::name::Fqdn;
 use registry::plan::{Intent, plan};
 use registry::pool::PoolView;
 use registry::reconcile::{CONFLICT_ATTEMPTS, Decision, decide_with, reconcile};
-use registry::writer::Writer;
 use route53_emulator::service::{self, Settings};
 use std::sync::Arc;
 

@@ -3,16 +3,16 @@
 
 use std::collections::BTreeMap;
 
+use aws::metrics::WriterMetrics;
+use aws::writer::Writer;
 use aws_sdk_route53::types::{
     Change as SdkChange, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType,
 };
 use registry::config::{Route53Config, ZoneRef};
-use registry::metrics::WriterMetrics;
 use registry::model::{PoolSpec, RecordType, Target, TargetState};
 use registry::name::Fqdn;
 use registry::plan::{Intent, plan};
 use registry::pool::{ForeignReason, classify};
-use registry::writer::Writer;
 
 struct Lab {
     client: aws_sdk_route53::Client,
@@ -26,7 +26,7 @@ async fn lab() -> Lab {
         endpoint_url: Some(testkit::moto_url()),
         ..Route53Config::default()
     };
-    let client = registry::sdk::client(&cfg).await;
+    let client = aws::sdk::client(&cfg).await;
     let zone = Fqdn::parse(&testkit::unique_zone("moto")).unwrap();
     let created = client
         .create_hosted_zone()

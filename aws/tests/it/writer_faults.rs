@@ -4,16 +4,16 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use aws::metrics::WriterMetrics;
+use aws::writer::{WriteError, Writer, WriterSettings};
 use prometheus_client::encoding::text::encode;
 use prometheus_client::registry::Registry;
 use registry::config::{Route53Config, ZoneRef};
-use registry::metrics::WriterMetrics;
 use registry::model::Target;
 use registry::name::Fqdn;
 use registry::plan::{Intent, plan};
 use registry::pool::classify;
 use registry::testing::pool_at;
-use registry::writer::{WriteError, Writer, WriterSettings};
 use testkit::faulty::{Fault, FaultyRoute53, Op, Rrset};
 
 async fn writer(fake: &FaultyRoute53, registry: &mut Registry) -> Writer {
@@ -38,7 +38,7 @@ async fn writer_tuned(
     settings.requests_per_second = 1000.0;
     settings.insync_poll = Duration::from_millis(10);
     tune(&mut settings);
-    let client = registry::sdk::client(&cfg).await;
+    let client = aws::sdk::client(&cfg).await;
     let metrics = WriterMetrics::register(registry);
     Writer::with_client(
         client,
@@ -243,7 +243,7 @@ async fn waits_for_insync_when_asked() {
     let mut settings = WriterSettings::from_config(&cfg);
     settings.insync_poll = Duration::from_millis(10);
     let w = Writer::with_client(
-        registry::sdk::client(&cfg).await,
+        aws::sdk::client(&cfg).await,
         settings.clone(),
         &ZoneRef::Id("Z1".into()),
         WriterMetrics::register(&mut reg),
@@ -258,7 +258,7 @@ async fn waits_for_insync_when_asked() {
 
     settings.insync_timeout = Duration::from_millis(50);
     let impatient = Writer::with_client(
-        registry::sdk::client(&cfg).await,
+        aws::sdk::client(&cfg).await,
         settings,
         &ZoneRef::Id("Z1".into()),
         WriterMetrics::default(),

@@ -11,16 +11,16 @@ use aws_sdk_route53::types::{ChangeBatch, ChangeStatus, RrType};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_types::error::display::DisplayErrorContext;
 
-use crate::config::{Route53Config, ZoneRef};
-use crate::limiter::TokenBucket;
-use crate::listing::{ListFrom, Span, Walk};
 use crate::metrics::{RequestLabels, RetryLabels, WriterMetrics};
-use crate::model::{PoolSpec, RecordSet};
-use crate::name::Fqdn;
-use crate::plan::{BatchLimits, Plan};
-use crate::retry::{Backoff, Disposition, Failure, disposition};
 use crate::sdk;
-pub use crate::store::{PoolStore, Submitted, WriteError};
+use registry::config::{Route53Config, ZoneRef};
+use registry::limiter::TokenBucket;
+use registry::listing::{ListFrom, Span, Walk};
+use registry::model::{PoolSpec, RecordSet};
+use registry::name::Fqdn;
+use registry::plan::{BatchLimits, Plan};
+use registry::retry::{Backoff, Disposition, Failure, disposition};
+pub use registry::store::{PoolStore, Submitted, WriteError};
 
 /// Tunables of the writer, from `[route53]`.
 #[derive(Debug, Clone)]
@@ -388,7 +388,7 @@ impl Writer {
                                 .map_or(message, str::to_owned),
                         );
                     }
-                    if !crate::retry::is_cas_conflict(&messages) {
+                    if !registry::retry::is_cas_conflict(&messages) {
                         self.count(operation, "rejected");
                         return Err(WriteError::Rejected { messages });
                     }

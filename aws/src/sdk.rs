@@ -9,9 +9,9 @@ use aws_sdk_route53::types::{
     GeoProximityLocation, ResourceRecord, ResourceRecordSet, RrType,
 };
 
-use crate::config::Route53Config;
-use crate::model::{Action, AliasTarget, Change, GeoProximity, RecordSet};
-use crate::name::Fqdn;
+use registry::config::Route53Config;
+use registry::model::{Action, AliasTarget, Change, GeoProximity, RecordSet};
+use registry::name::Fqdn;
 
 /// Access key id of the fixed credentials used against a lab endpoint when no others exist.
 pub const LAB_ACCESS_KEY_ID: &str = "wavelb-lab";
