@@ -878,8 +878,14 @@ mod tests {
 
     /// `[health]` with 1 s probes, fall 3, rise 2, 5 s rounds, and `extra` lines.
     fn config(extra: &str) -> HealthConfig {
+        // 5 s rounds unless `extra` sets its own.
+        let poll = if extra.contains("poll_interval") {
+            ""
+        } else {
+            "poll_interval = \"5s\"\n"
+        };
         let cfg: HealthConfig = toml::from_str(&format!(
-            "interval = \"1s\"\ntimeout = \"500ms\"\nrise = 2\nfall = 3\npoll_interval = \"5s\"\n\
+            "interval = \"1s\"\ntimeout = \"500ms\"\nrise = 2\nfall = 3\n{poll}\
              {extra}\n[probe]\nkind = \"udp\"\nport = 4000\nsend = \"ping\"\nexpect = \"ping\"\n"
         ))
         .unwrap();
@@ -1850,6 +1856,7 @@ mod tests {
         script: &Arc<Script>,
         id: &str,
         metrics: &HealthMetrics,
+        extra: &str,
     ) -> Spawned {
         let mut registry = Registry::default();
         let controllers = pools
@@ -1857,7 +1864,7 @@ mod tests {
             .map(|pool| {
                 Controller::new(
                     pool.clone(),
-                    config(""),
+                    config(extra),
                     Arc::clone(script),
                     metrics.clone(),
                     PoolMetrics::register(&mut registry),
@@ -1869,7 +1876,7 @@ mod tests {
             controllers,
             tier,
             recorded,
-            config(""),
+            config(extra),
             id.into(),
             metrics.clone(),
         )
@@ -1903,6 +1910,7 @@ mod tests {
             &script,
             "c-a",
             metrics,
+            "",
         );
         (spec, script, service)
     }
@@ -2553,6 +2561,57 @@ mod tests {
         service.stop().await;
     }
 
+    /// Start-up's first verdicts (every target healthy) cost no round of their own: with the
+    /// periodic round a minute apart, eight targets turning healthy leave the listings at the
+    /// start's one. A failure costs exactly one round, at once.
+    #[tokio::test(start_paused = true)]
+    async fn first_verdicts_cost_no_rounds_and_a_failure_costs_one() {
+        let store = zone(8).await;
+        let script = Arc::new(Script::default());
+        let metrics = HealthMetrics::register(&mut Registry::default());
+        let service = spawn_service(
+            &store,
+            &[pool()],
+            None,
+            Vec::new(),
+            &script,
+            "c-a",
+            &metrics,
+            "poll_interval = \"60s\"\nlease_ttl = \"120s\"",
+        );
+        let healthy = |m: &HealthMetrics| {
+            (1..=8).all(|i| {
+                m.target_healthy
+                    .get_or_create(&TargetLabels {
+                        pool: "edge.example.com".into(),
+                        target: format!("i-{i}"),
+                    })
+                    .get()
+                    == 1
+            })
+        };
+        // The start's round (the listing, the lease taken), before any verdict (rise 2 at 1 s).
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let at_start = store.calls().lists;
+        within(Duration::from_secs(10), "every target healthy", || {
+            healthy(&metrics)
+        })
+        .await;
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        assert_eq!(store.calls().lists, at_start, "first verdicts cost a round");
+        script.set(ip(3), false);
+        within(Duration::from_secs(10), "i-3 quarantined", || {
+            targets_of(&store, &pool())["i-3"].state == TargetState::Quarantined
+        })
+        .await;
+        assert_eq!(
+            store.calls().lists,
+            at_start + 1,
+            "one round for the failure"
+        );
+        service.stop().await;
+    }
+
     /// Issue 25, item 3: the tier's controller runs anywhere, on its pools' recorded health. One
     /// service watches the pools (no tier; it records each pool's health), another runs only the
     /// tier and reads those records: a zone whose targets die leaves the tier; when the pools'
@@ -2573,6 +2632,7 @@ mod tests {
             &script,
             "c-pools",
             &metrics,
+            "",
         );
         let tier_metrics = HealthMetrics::register(&mut Registry::default());
         let (spec, tier) = tier_of(&pools, "return_after = \"0s\"", &tier_metrics);
@@ -2584,6 +2644,7 @@ mod tests {
             &script,
             "c-tier",
             &tier_metrics,
+            "",
         );
         let published = || -> Vec<String> {
             tier_view(&spec, &store.sets())
@@ -2645,7 +2706,16 @@ mod tests {
         store.faults(|f| f.max_record_sets = full);
         let metrics = HealthMetrics::register(&mut Registry::default());
         let script = Arc::new(Script::default());
-        let service = spawn_service(&store, &pools, None, Vec::new(), &script, "c-a", &metrics);
+        let service = spawn_service(
+            &store,
+            &pools,
+            None,
+            Vec::new(),
+            &script,
+            "c-a",
+            &metrics,
+            "",
+        );
         script.set(ip(3), false);
         let nyc = |store: &MemoryStore| targets_of(store, &pools[1]);
         within(Duration::from_secs(30), "nyc's i-3 quarantined", || {
