@@ -1845,6 +1845,12 @@ mod tests {
         (spec, tier)
     }
 
+    /// A spawned service's controller id, and its `[health]` lines beyond [`config`]'s.
+    struct Named<'a> {
+        id: &'a str,
+        extra: &'a str,
+    }
+
     /// Starts a service known as `id` that watches `pools` (probed by `script`, with
     /// `config("")`), keeps `tier` when given and reads the `recorded` pools' health, its clock
     /// following tokio's.
@@ -1854,10 +1860,10 @@ mod tests {
         tier: Option<crate::tier_controller::TierController>,
         recorded: Vec<PoolSpec>,
         script: &Arc<Script>,
-        id: &str,
         metrics: &HealthMetrics,
-        extra: &str,
+        named: Named<'_>,
     ) -> Spawned {
+        let Named { id, extra } = named;
         let mut registry = Registry::default();
         let controllers = pools
             .iter()
@@ -1908,9 +1914,11 @@ mod tests {
             Some(tier),
             Vec::new(),
             &script,
-            "c-a",
             metrics,
-            "",
+            Named {
+                id: "c-a",
+                extra: "",
+            },
         );
         (spec, script, service)
     }
@@ -2575,9 +2583,11 @@ mod tests {
             None,
             Vec::new(),
             &script,
-            "c-a",
             &metrics,
-            "poll_interval = \"60s\"\nlease_ttl = \"120s\"",
+            Named {
+                id: "c-a",
+                extra: "poll_interval = \"60s\"\nlease_ttl = \"120s\"",
+            },
         );
         let healthy = |m: &HealthMetrics| {
             (1..=8).all(|i| {
@@ -2630,9 +2640,11 @@ mod tests {
             None,
             Vec::new(),
             &script,
-            "c-pools",
             &metrics,
-            "",
+            Named {
+                id: "c-pools",
+                extra: "",
+            },
         );
         let tier_metrics = HealthMetrics::register(&mut Registry::default());
         let (spec, tier) = tier_of(&pools, "return_after = \"0s\"", &tier_metrics);
@@ -2642,9 +2654,11 @@ mod tests {
             Some(tier),
             pools.clone(),
             &script,
-            "c-tier",
             &tier_metrics,
-            "",
+            Named {
+                id: "c-tier",
+                extra: "",
+            },
         );
         let published = || -> Vec<String> {
             tier_view(&spec, &store.sets())
@@ -2712,9 +2726,11 @@ mod tests {
             None,
             Vec::new(),
             &script,
-            "c-a",
             &metrics,
-            "",
+            Named {
+                id: "c-a",
+                extra: "",
+            },
         );
         script.set(ip(3), false);
         let nyc = |store: &MemoryStore| targets_of(store, &pools[1]);
