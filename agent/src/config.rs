@@ -191,6 +191,14 @@ impl AgentConfig {
         if let Some(sc) = &self.self_check {
             probe::Prober::new(sc)
                 .map_err(|e| ConfigError::new("agent.self_check", "(section)", e.to_string()))?;
+            if sc.port.is_none() {
+                // The agent probes its local service on 127.0.0.1 at this port.
+                return Err(ConfigError::new(
+                    "agent.self_check.port",
+                    "(missing)",
+                    "set the port the local service listens on",
+                ));
+            }
         } else if self.self_quarantine {
             return Err(ConfigError::new(
                 "agent.self_quarantine",

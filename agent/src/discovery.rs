@@ -1,5 +1,5 @@
 //! Who and where this instance is, and which address it publishes: IMDSv2 for the identity and
-//! the interfaces, EC2 DescribeNetworkInterfaces (`registry::ec2`, feature `ec2`) for the
+//! the interfaces, EC2 DescribeNetworkInterfaces (`aws::ec2`, feature `ec2`) for the
 //! Carrier IP.
 
 use std::net::IpAddr;

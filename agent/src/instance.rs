@@ -70,3 +70,20 @@ impl Instance for Ec2Instance<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// IMDS is asked for notices unless the address and the target id are both configured.
+    #[test]
+    fn notices_need_imds_unless_the_agent_is_told_who_it_is() {
+        let cfg = |lines: &str| -> AgentConfig { toml::from_str(lines).unwrap() };
+        let on_ec2 = cfg("");
+        let told = cfg("address = \"192.0.2.10\"\ntarget_id = \"i-1\"");
+        let half = cfg("address = \"192.0.2.10\"");
+        assert!(Ec2Instance::new(&on_ec2, Ec2Source::default()).has_notices());
+        assert!(!Ec2Instance::new(&told, Ec2Source::default()).has_notices());
+        assert!(Ec2Instance::new(&half, Ec2Source::default()).has_notices());
+    }
+}

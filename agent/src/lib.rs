@@ -2,7 +2,7 @@
 //! record for it, and drains it cleanly on stop, Spot interruption or Auto Scaling termination.
 //!
 //! - [`config`]: the `[agent]` section.
-//! - [`imds`] and [`discovery`] (EC2 through `registry::ec2`): who and where this instance is;
+//! - [`imds`] and [`discovery`] (EC2 through `aws::ec2`, feature `ec2`): who and where this instance is;
 //!   [`instance`]: both behind one trait, with the Spot and Auto Scaling notices.
 //! - [`lifecycle`]: pure decisions — register, repair drift, self-quarantine, drain.
 //! - [`run`]: the adapter that applies them over time (timers, notices, signals), over any

@@ -2575,6 +2575,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn first_verdicts_cost_no_rounds_and_a_failure_costs_one() {
         let store = zone(8).await;
+        let registered = store.calls().lists;
         let script = Arc::new(Script::default());
         let metrics = HealthMetrics::register(&mut Registry::default());
         let service = spawn_service(
@@ -2603,6 +2604,7 @@ mod tests {
         // The start's round (the listing, the lease taken), before any verdict (rise 2 at 1 s).
         tokio::time::sleep(Duration::from_millis(500)).await;
         let at_start = store.calls().lists;
+        assert_eq!(at_start, registered + 1, "the start costs one listing");
         within(Duration::from_secs(10), "every target healthy", || {
             healthy(&metrics)
         })
