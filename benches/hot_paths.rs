@@ -264,7 +264,7 @@ fn txt_codec(c: &mut Criterion) {
         state: TargetState::Quarantined,
         since: 1_700_000_000,
         probe: Some("127.0.0.14:4433".parse().unwrap()),
-        by: Some("health".into()),
+        by: Some(registry::model::By::Health),
         why: None,
         parked: None,
         mac: None,

@@ -25,15 +25,15 @@
 
 use std::sync::LazyLock;
 
+use dns::metrics::AnswerCounters;
+use dns::snapshot::Snapshot;
 use libfuzzer_sys::fuzz_target;
 use registry::model::{Change, RecordSet};
 use registry::name::Fqdn;
-use dns::metrics::AnswerCounters;
-use dns::snapshot::Snapshot;
-use route53_emulator::store::Store;
-use route53_emulator::tags::{MAX_TAG_KEY_CHARS, MAX_TAG_VALUE_CHARS, MAX_TAGS, ResourceKind};
 use route53_emulator::health_checks::xml as health_xml;
+use route53_emulator::store::Store;
 use route53_emulator::tags::xml as tags_xml;
+use route53_emulator::tags::{MAX_TAG_KEY_CHARS, MAX_TAG_VALUE_CHARS, MAX_TAGS, ResourceKind};
 use route53_emulator::xml;
 
 /// The body cap (see the module doc).

@@ -24,17 +24,17 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::{Arc, LazyLock};
 
-use hickory_proto::op::{Message, ResponseCode};
-use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption};
-use libfuzzer_sys::fuzz_target;
-use registry::model::{AliasTarget, Change, GeoProximity, RecordSet};
-use registry::name::Fqdn;
 use dns::answer::respond;
 use dns::ecs;
 use dns::geotable::GeoTable;
 use dns::metrics::AnswerCounters;
 use dns::snapshot::Snapshot;
 use dns::transport::{Transport, reply_limit};
+use hickory_proto::op::{Message, ResponseCode};
+use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption};
+use libfuzzer_sys::fuzz_target;
+use registry::model::{AliasTarget, Change, GeoProximity, RecordSet};
+use registry::name::Fqdn;
 use route53_emulator::store::Store;
 
 /// An OPT record with no options: what an error reply may add to the query's size.
@@ -255,8 +255,6 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(&fast, reply, "the fast path and the general path disagree");
     }
     let mut sent = Vec::new();
-    assert!(
-        dns::answer::reply(snapshot, packet, transport, source, random, &mut sent).is_some()
-    );
+    assert!(dns::answer::reply(snapshot, packet, transport, source, random, &mut sent).is_some());
     assert_eq!(&sent, reply, "the listeners' path sends other bytes");
 });

@@ -25,15 +25,15 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
-use libfuzzer_sys::fuzz_target;
-use registry::model::{AliasTarget, Change, GeoProximity, RecordSet};
-use registry::name::Fqdn;
 use dns::answer::respond;
 use dns::geotable::GeoTable;
 use dns::metrics::AnswerCounters;
 use dns::route::MAX_ROUTE_WORK;
 use dns::snapshot::Snapshot;
 use dns::transport::Transport;
+use libfuzzer_sys::fuzz_target;
+use registry::model::{AliasTarget, Change, GeoProximity, RecordSet};
+use registry::name::Fqdn;
 use route53_emulator::store::Store;
 
 const GROUPS: [&str; 4] = ["g0.lab.test", "g1.lab.test", "g2.lab.test", "g3.lab.test"];

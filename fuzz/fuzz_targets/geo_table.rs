@@ -9,8 +9,8 @@
 
 use std::net::IpAddr;
 
-use libfuzzer_sys::fuzz_target;
 use dns::geotable::GeoTable;
+use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {

@@ -12,10 +12,10 @@
 //!   every explicit deny, and allows every other request (default deny, `Deny` beats `Allow`).
 #![no_main]
 
+use aws_auth::iam::{ChangeContext, Decision, Policy, PolicyError, Request, denied_message};
 use libfuzzer_sys::fuzz_target;
 use registry::model::{Action, Change, RecordSet};
 use registry::name::Fqdn;
-use aws_auth::iam::{ChangeContext, Decision, Policy, PolicyError, Request, denied_message};
 
 fn change(spec: &str) -> Option<Change> {
     let mut parts = spec.splitn(3, ':');

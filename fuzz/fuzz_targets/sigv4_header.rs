@@ -13,8 +13,8 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use libfuzzer_sys::fuzz_target;
 use aws_auth::sigv4::{AuthError, Credentials, Payload, SignedRequest, verify};
+use libfuzzer_sys::fuzz_target;
 
 const KEY_ID: &str = "AKIDEXAMPLE";
 const SECRET: &str = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";

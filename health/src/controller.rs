@@ -793,6 +793,7 @@ mod tests {
     use prometheus_client::registry::Registry;
     use registry::clock::Clock;
     use registry::memory::MemoryStore;
+    use registry::model::Why;
     use registry::model::{Target, TargetState};
     use registry::name::Fqdn;
     use registry::plan::Intent;
@@ -1096,7 +1097,11 @@ mod tests {
         );
         let t = &targets(&store)["i-2"];
         assert_eq!(
-            (t.weight, t.wanted_weight, t.by.as_deref()),
+            (
+                t.weight,
+                t.wanted_weight,
+                t.by.as_ref().map(registry::model::By::as_str)
+            ),
             (0, 10, Some("health"))
         );
         assert_eq!(quarantined(&store), 1, "only i-2");
@@ -1994,10 +1999,7 @@ mod tests {
         // timeouts) and no poll wait: the pool's round wakes the tier's.
         assert!(took <= Duration::from_secs(4), "left after {took:?}");
         let view = tier_view(&spec, &store.sets());
-        assert_eq!(
-            view.owned["bos"].standing.why,
-            crate::tier::why::BELOW_MIN_HEALTHY
-        );
+        assert_eq!(view.owned["bos"].standing.why, Some(Why::BelowMinHealthy));
         // It recovers: rise 2 at 1 s probes, then return_after (30 s) before it is back.
         script.set(ip(1), true);
         script.set(ip(2), true);
@@ -2221,7 +2223,7 @@ mod tests {
         assert_eq!(published(), ["nyc"]);
         assert_eq!(refused(), 0, "no alias to an empty pool was submitted");
         let view = tier_view(&spec, &store.sets());
-        assert_eq!(view.owned["bos"].standing.why, crate::tier::why::EMPTY_POOL);
+        assert_eq!(view.owned["bos"].standing.why, Some(Why::EmptyPool));
         assert_eq!(metrics.tier_rejected.get_or_create(&zone("bos")).get(), 0);
 
         // (b) bos's controller reports a record it read just before the pool emptied, and dfw
@@ -2304,11 +2306,8 @@ mod tests {
             tier.round().await.unwrap();
             assert_eq!(published(), ["bos"]);
         }
-        assert_eq!(
-            view().owned["bos"].standing.why,
-            crate::tier::why::KEPT_HEALTHIEST
-        );
-        assert_eq!(view().owned["nyc"].standing.why, crate::tier::why::REFUSED);
+        assert_eq!(view().owned["bos"].standing.why, Some(Why::KeptHealthiest));
+        assert_eq!(view().owned["nyc"].standing.why, Some(Why::Refused));
     }
 
     /// Issue 25, item 5: a regional fallback Route 53 refuses (an alias to a name without
@@ -2370,10 +2369,7 @@ mod tests {
         tier.round().await.unwrap();
         assert_eq!(published(), ["bos"]);
         let view = tier_view(&spec, &store.sets());
-        assert_eq!(
-            view.owned["bos"].standing.why,
-            crate::tier::why::KEPT_HEALTHIEST
-        );
+        assert_eq!(view.owned["bos"].standing.why, Some(Why::KeptHealthiest));
         // Tried again after RETRY_AFTER_SECS, first: refused again, bos stays.
         tokio::time::advance(Duration::from_secs(RETRY_AFTER_SECS)).await;
         tier.round().await.unwrap();

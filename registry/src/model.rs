@@ -6,8 +6,9 @@ use std::net::IpAddr;
 
 use crate::mac::OwnershipKey;
 use crate::name::Fqdn;
+pub use crate::probe_addr::ProbeAddr;
+pub use crate::state::{By, TargetState, Why};
 use crate::txt::{self, OwnershipRecord};
-pub use crate::{probe_addr::ProbeAddr, state::TargetState};
 
 /// The weight wavelb gives every ownership (TXT) record set. The TXT weight carries no meaning:
 /// the wanted weight lives inside the TXT value.
@@ -145,8 +146,8 @@ pub struct Target {
     pub since: u64,
     /// Where a health controller should probe, when not the published address.
     pub probe: Option<ProbeAddr>,
-    /// Who put the target in its current state (`health`, `agent`, `operator`), if recorded.
-    pub by: Option<String>,
+    /// Who put the target in its current state, if recorded.
+    pub by: Option<By>,
     /// True when the address record is removed on purpose (a health controller's `fail_closed`
     /// when every target is down): only the ownership record exists, and it keeps `addresses`.
     pub parked: bool,
@@ -211,8 +212,8 @@ impl Target {
     }
 
     /// Records who put the target in its current state.
-    pub fn by(mut self, who: &str) -> Self {
-        self.by = Some(who.to_owned());
+    pub fn by(mut self, who: By) -> Self {
+        self.by = Some(who);
         self
     }
 
