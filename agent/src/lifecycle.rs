@@ -7,6 +7,8 @@ use registry::model::{By, ProbeAddr, Target, TargetState};
 use registry::plan::Intent;
 use registry::pool::PoolView;
 
+use crate::metrics::AgentState;
+
 /// What this instance publishes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Me {
@@ -59,12 +61,11 @@ pub enum Status {
     SelfQuarantined,
 }
 
-impl Status {
-    /// The name used in metrics and `STATUS=`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Active => "active",
-            Status::SelfQuarantined => "self_quarantined",
+impl From<Status> for AgentState {
+    fn from(status: Status) -> Self {
+        match status {
+            Status::Active => AgentState::Active,
+            Status::SelfQuarantined => AgentState::SelfQuarantined,
         }
     }
 }

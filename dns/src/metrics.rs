@@ -281,6 +281,7 @@ mod tests {
     use super::*;
     use crate::snapshot::Snapshot;
     use crate::testing::LabZones;
+    use registry::model::RrType;
     use registry::model::{Change, RecordSet};
     use registry::name::Fqdn;
 
@@ -347,7 +348,7 @@ mod tests {
             .map(|id| {
                 Change::create(RecordSet {
                     name: Fqdn::parse("www.lab.test").unwrap(),
-                    rtype: "A".into(),
+                    rtype: RrType::A,
                     set_identifier: Some((*id).into()),
                     weight: Some(1),
                     ttl: Some(30),

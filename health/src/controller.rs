@@ -22,7 +22,8 @@ use crate::config::{HealthConfig, ProbeVia};
 use crate::decide::{PanicChange, Policy, decide, panic_change};
 use crate::foreign::ForeignWatch;
 use crate::metrics::{
-    DirectionLabels, FailureLabels, HealthMetrics, KindLabels, ProbeLabels, TargetLabels,
+    Direction, DirectionLabels, FailureLabels, HealthMetrics, KindLabels, ProbeLabels,
+    ProbeOutcome, TargetLabels,
 };
 use crate::readmit::Readmission;
 use crate::tier::{TierPolicy, ZoneHealth};
@@ -237,9 +238,9 @@ impl<P: Probe> Controller<P> {
     pub(crate) fn observe(&mut self, obs: Observation) -> Urgency {
         let kind = self.prober.kind().as_str();
         let outcome = if obs.result.healthy {
-            "healthy"
+            ProbeOutcome::Healthy
         } else {
-            "unhealthy"
+            ProbeOutcome::Unhealthy
         };
         self.metrics
             .probe_duration
@@ -314,7 +315,11 @@ impl<P: Probe> Controller<P> {
             t.readmission.failed(Instant::now(), backoff);
             t.hold_logged = false;
         }
-        let direction = if to == Health::Healthy { "up" } else { "down" };
+        let direction = if to == Health::Healthy {
+            Direction::Up
+        } else {
+            Direction::Down
+        };
         self.metrics
             .transitions
             .get_or_create(&DirectionLabels { direction })
@@ -522,7 +527,7 @@ impl<P: Probe> Controller<P> {
             .collect();
         let records = sets
             .iter()
-            .filter(|s| s.name == self.pool.name && s.rtype == self.pool.record_type.as_str())
+            .filter(|s| s.name == self.pool.name && s.rtype == self.pool.record_type)
             .count();
         let health = zone_health(&self.counted, records, |id| {
             verdicts.get(id).copied().unwrap_or(Health::Unknown)
@@ -793,8 +798,7 @@ mod tests {
     use prometheus_client::registry::Registry;
     use registry::clock::Clock;
     use registry::memory::MemoryStore;
-    use registry::model::Why;
-    use registry::model::{Target, TargetState};
+    use registry::model::{RrType, Target, TargetState, Why};
     use registry::name::Fqdn;
     use registry::plan::Intent;
     use registry::pool::classify;
@@ -1300,7 +1304,7 @@ mod tests {
             store
                 .sets()
                 .into_iter()
-                .filter(|s| s.name == pool().name && s.rtype == "A")
+                .filter(|s| s.name == pool().name && s.rtype == RrType::A)
                 .count()
         };
         within(
@@ -2379,7 +2383,7 @@ mod tests {
         store
             .apply(&[registry::model::Change::create(RecordSet {
                 name: Fqdn::parse("regional.example.com").unwrap(),
-                rtype: "A".into(),
+                rtype: RrType::A,
                 set_identifier: None,
                 weight: None,
                 ttl: Some(60),

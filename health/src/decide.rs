@@ -207,6 +207,7 @@ pub fn decide(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use registry::model::RrType;
     use registry::testing::pool;
 
     #[test]
@@ -492,7 +493,7 @@ mod tests {
         let p = pool();
         let forged = registry::model::RecordSet {
             name: p.ownership_name(),
-            rtype: "TXT".into(),
+            rtype: RrType::Txt,
             set_identifier: Some("evil".into()),
             weight: Some(0),
             ttl: Some(p.ttl),

@@ -236,7 +236,7 @@ pub fn decide(
 /// answers, whoever wrote it.
 pub fn published<'a>(spec: &TierSpec, sets: &'a [RecordSet]) -> BTreeMap<&'a str, &'a RecordSet> {
     sets.iter()
-        .filter(|s| s.name == spec.name && s.rtype == spec.record_type.as_str())
+        .filter(|s| s.name == spec.name && s.rtype == spec.record_type)
         .filter_map(|s| Some((s.set_identifier.as_deref()?, s)))
         .collect()
 }

@@ -7,6 +7,7 @@ use std::net::IpAddr;
 use crate::mac::OwnershipKey;
 use crate::name::Fqdn;
 pub use crate::probe_addr::ProbeAddr;
+pub use crate::rrtype::{RrType, UnknownRrType};
 pub use crate::state::{By, TargetState, Why};
 use crate::txt::{self, OwnershipRecord};
 
@@ -245,7 +246,7 @@ impl Target {
     pub fn address_record(&self, pool: &PoolSpec) -> RecordSet {
         RecordSet {
             name: pool.name.clone(),
-            rtype: pool.record_type.as_str().to_owned(),
+            rtype: pool.record_type.into(),
             set_identifier: Some(self.id.clone()),
             weight: Some(i64::from(self.weight)),
             ttl: Some(pool.ttl),
@@ -262,7 +263,7 @@ impl Target {
         let record = pool.sign_ownership(&self.id, self.ownership(&pool.owner_id));
         RecordSet {
             name: pool.ownership_name(),
-            rtype: "TXT".to_owned(),
+            rtype: RrType::Txt,
             set_identifier: Some(self.id.clone()),
             weight: Some(OWNERSHIP_RECORD_WEIGHT),
             ttl: Some(pool.ttl),
@@ -281,8 +282,8 @@ impl Target {
 pub struct RecordSet {
     /// Owner name.
     pub name: Fqdn,
-    /// Type code (`A`, `AAAA`, `TXT`, …).
-    pub rtype: String,
+    /// Type (`A`, `AAAA`, `TXT`, …).
+    pub rtype: RrType,
     /// SetIdentifier of a routing-policy record set.
     pub set_identifier: Option<String>,
     /// Weight of a weighted record set.
@@ -334,14 +335,14 @@ impl RecordSet {
     /// A simple (not weighted) TXT record set of one value: the health controllers' lease and
     /// recorded health.
     pub fn simple_txt(name: Fqdn, ttl: u32, value: String) -> Self {
-        Self::simple(name, "TXT", ttl, value)
+        Self::simple(name, RrType::Txt, ttl, value)
     }
 
     /// A simple-routing record set of `rtype` holding one value.
-    pub fn simple(name: Fqdn, rtype: &str, ttl: u32, value: String) -> Self {
+    pub fn simple(name: Fqdn, rtype: RrType, ttl: u32, value: String) -> Self {
         Self {
             name,
-            rtype: rtype.into(),
+            rtype,
             set_identifier: None,
             weight: None,
             ttl: Some(ttl),
@@ -357,7 +358,7 @@ impl RecordSet {
     pub fn key(&self) -> RecordKey {
         RecordKey {
             name: self.name.clone(),
-            rtype: self.rtype.clone(),
+            rtype: self.rtype,
             set_identifier: self.set_identifier.clone(),
         }
     }
@@ -392,8 +393,8 @@ impl RecordSet {
 pub struct RecordKey {
     /// Owner name.
     pub name: Fqdn,
-    /// Type code.
-    pub rtype: String,
+    /// Type.
+    pub rtype: RrType,
     /// SetIdentifier, if any.
     pub set_identifier: Option<String>,
 }

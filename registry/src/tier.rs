@@ -17,7 +17,7 @@ use std::net::IpAddr;
 use crate::mac::OwnershipKey;
 use crate::model::{
     AliasTarget, By, Change, GeoProximity, OWNERSHIP_RECORD_WEIGHT, PoolSpec, RecordSet,
-    RecordType, TargetState, Why,
+    RecordType, RrType, TargetState, Why,
 };
 use crate::name::Fqdn;
 use crate::plan::{ChangeGroup, Plan, Skipped};
@@ -183,7 +183,7 @@ impl TierSpec {
     pub fn record(&self, id: &str) -> Option<RecordSet> {
         let base = RecordSet {
             name: self.name.clone(),
-            rtype: self.record_type.as_str().to_owned(),
+            rtype: self.record_type.into(),
             set_identifier: Some(id.to_owned()),
             weight: None,
             ttl: None,
@@ -239,7 +239,7 @@ impl TierSpec {
         );
         RecordSet {
             name: pool.ownership_name(),
-            rtype: "TXT".into(),
+            rtype: RrType::Txt,
             set_identifier: Some(id.to_owned()),
             weight: Some(OWNERSHIP_RECORD_WEIGHT),
             ttl: Some(self.ttl),
@@ -260,8 +260,8 @@ pub fn classify(spec: &TierSpec, sets: &[RecordSet]) -> TierView {
     let mut ownerships: BTreeMap<&str, &RecordSet> = BTreeMap::new();
     let mut view = TierView::default();
     for s in sets {
-        let at_name = s.name == spec.name && s.rtype == spec.record_type.as_str();
-        let at_txt = s.name == ownership_name && s.rtype == "TXT";
+        let at_name = s.name == spec.name && s.rtype == spec.record_type;
+        let at_txt = s.name == ownership_name && s.rtype == RrType::Txt;
         match (&s.set_identifier, at_name, at_txt) {
             (Some(id), true, _) => {
                 records.insert(id, s);
@@ -509,7 +509,7 @@ mod tests {
             .map(|id| {
                 Change::create(RecordSet {
                     name: Fqdn::parse(&format!("edge.{id}.lab.test")).unwrap(),
-                    rtype: "A".into(),
+                    rtype: RrType::A,
                     set_identifier: Some("i-1".into()),
                     weight: Some(10),
                     ttl: Some(5),
@@ -724,7 +724,7 @@ mod tests {
             p.groups[0]
                 .changes
                 .iter()
-                .all(|c| c.record_set.rtype == "TXT"),
+                .all(|c| c.record_set.rtype == RrType::Txt),
             "{p:?}"
         );
         apply(&mut z, &p);
@@ -755,7 +755,7 @@ mod tests {
         assert_eq!(view.published().collect::<Vec<_>>(), ["bos", "nyc"]);
         assert!(
             sets.iter()
-                .any(|s| s.name.without_dot() == "_wavelb.lab.test" && s.rtype == "TXT"),
+                .any(|s| s.name.without_dot() == "_wavelb.lab.test" && s.rtype == RrType::Txt),
             "{sets:?}"
         );
         assert!(plan(&apex, &view, &both, has_records(&sets)).is_empty());

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use prometheus_client::registry::Registry;
 use registry::memory::MemoryStore;
-use registry::model::{Change, Target, TargetState};
+use registry::model::{Change, RrType, Target, TargetState};
 use registry::name::Fqdn;
 use registry::pool::classify;
 use tokio::time::Instant as TokioInstant;
@@ -454,7 +454,7 @@ async fn drift_is_repaired_and_the_self_check_quarantines_and_restores() {
         .writer
         .sets()
         .into_iter()
-        .find(|s| s.rtype == "A" && s.set_identifier.as_deref() == Some("i-1"))
+        .find(|s| s.rtype == RrType::A && s.set_identifier.as_deref() == Some("i-1"))
         .unwrap();
     let mut moved = a.clone();
     moved.values = vec!["198.51.100.9".into()];
@@ -574,7 +574,7 @@ async fn warm_pool_instances_wait_and_standby_drains_until_in_service_again() {
         a.metrics
             .state
             .get_or_create(&crate::metrics::StateLabels {
-                state: "out_of_service",
+                state: crate::metrics::AgentState::OutOfService,
             })
             .get()
     };
