@@ -20,7 +20,7 @@ use dns::snapshot::{Snapshot, Weighted, WeightedSet};
 use dns::transport::Transport;
 use prometheus_client::metrics::counter::Counter;
 use registry::model::{AliasTarget, GeoProximity};
-use registry::model::{Change, PoolSpec, RecordSet, RecordType, Target, TargetState};
+use registry::model::{Change, PoolSpec, RecordSet, RecordType, RrType, Target, TargetState};
 use registry::name::Fqdn;
 use registry::plan::{BatchLimits, Intent};
 use registry::pool::classify;
@@ -38,7 +38,7 @@ fn lab_store() -> Store {
         .map(|i| {
             Change::create(RecordSet {
                 name: Fqdn::parse("www.lab.test").unwrap(),
-                rtype: "A".into(),
+                rtype: RrType::A,
                 set_identifier: Some(format!("t{i}")),
                 weight: Some(i64::from(i) * 10),
                 ttl: Some(30),
@@ -128,7 +128,7 @@ fn geo_set(name: &str, id: &str, i: usize, zone_id: &str, target: &str) -> Recor
     let own = target.parse::<Ipv4Addr>().is_ok();
     RecordSet {
         name: Fqdn::parse(name).unwrap(),
-        rtype: "A".into(),
+        rtype: RrType::A,
         set_identifier: Some(id.into()),
         weight: None,
         ttl: own.then_some(30),
@@ -264,7 +264,7 @@ fn txt_codec(c: &mut Criterion) {
         state: TargetState::Quarantined,
         since: 1_700_000_000,
         probe: Some("127.0.0.14:4433".parse().unwrap()),
-        by: Some("health".into()),
+        by: Some(registry::model::By::Health),
         why: None,
         parked: None,
         mac: None,

@@ -3,12 +3,11 @@
 
 use std::net::IpAddr;
 
-use registry::model::{ProbeAddr, Target, TargetState};
+use registry::model::{By, ProbeAddr, Target, TargetState};
 use registry::plan::Intent;
 use registry::pool::PoolView;
 
-/// The `by=` value of states the agent sets on itself.
-pub const BY_AGENT: &str = "agent";
+use crate::metrics::AgentState;
 
 /// What this instance publishes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,12 +61,11 @@ pub enum Status {
     SelfQuarantined,
 }
 
-impl Status {
-    /// The name used in metrics and `STATUS=`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Active => "active",
-            Status::SelfQuarantined => "self_quarantined",
+impl From<Status> for AgentState {
+    fn from(status: Status) -> Self {
+        match status {
+            Status::Active => AgentState::Active,
+            Status::SelfQuarantined => AgentState::SelfQuarantined,
         }
     }
 }
@@ -90,9 +88,12 @@ pub fn reconcile(view: &PoolView, me: &Me, health: SelfHealth, now: u64) -> Reco
     let current = view.owned.get(&me.id).map(|o| &o.target);
     if let Some(t) = current
         && t.state == TargetState::Quarantined
-        && t.by.as_deref() != Some(BY_AGENT)
+        && t.by != Some(By::Agent)
     {
-        return Reconcile::QuarantinedBy(t.by.clone().unwrap_or_else(|| "someone else".into()));
+        return Reconcile::QuarantinedBy(
+            t.by.as_ref()
+                .map_or_else(|| "someone else".into(), ToString::to_string),
+        );
     }
     let base = match current {
         Some(t) => {
@@ -105,7 +106,7 @@ pub fn reconcile(view: &PoolView, me: &Me, health: SelfHealth, now: u64) -> Reco
         None => me.fresh(now),
     };
     if health == SelfHealth::Failing {
-        let q = base.with_state(TargetState::Quarantined, now).by(BY_AGENT);
+        let q = base.with_state(TargetState::Quarantined, now).by(By::Agent);
         return Reconcile::Write(Intent::Present(q), Status::SelfQuarantined);
     }
     let active = base.with_state(TargetState::Active, now);
@@ -174,7 +175,7 @@ pub fn start_drain(view: &PoolView, me: &Me, now: u64) -> Option<Intent> {
     Some(Intent::Present(
         t.unparked()
             .with_state(TargetState::Draining, now)
-            .by(BY_AGENT),
+            .by(By::Agent),
     ))
 }
 
@@ -256,7 +257,7 @@ mod tests {
         let q = me()
             .fresh(1)
             .with_state(TargetState::Quarantined, 5)
-            .by("health");
+            .by(By::Health);
         assert_eq!(
             reconcile(&view_of(&q), &me(), SelfHealth::Passing, 9),
             Reconcile::QuarantinedBy("health".into())
@@ -274,8 +275,8 @@ mod tests {
         let t = me().fresh(1);
         let q = written(reconcile(&view_of(&t), &me(), SelfHealth::Failing, 5));
         assert_eq!(
-            (q.weight, q.wanted_weight, q.state, q.by.as_deref()),
-            (0, 100, TargetState::Quarantined, Some(BY_AGENT))
+            (q.weight, q.wanted_weight, q.state, q.by.clone()),
+            (0, 100, TargetState::Quarantined, Some(By::Agent))
         );
         let r = written(reconcile(&view_of(&q), &me(), SelfHealth::Passing, 9));
         assert_eq!((r.weight, r.state, r.since), (100, TargetState::Active, 9));

@@ -8,18 +8,58 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::{Registry, Unit};
 use registry::metrics::PoolLabels;
 
+registry::label_values! {
+    /// The states the agent reports (`wavelb_agent_state`, `STATUS=`), in lifecycle order.
+    pub enum AgentState {
+        /// Started, nothing done yet.
+        Starting => "starting",
+        /// Registering its records.
+        Registering => "registering",
+        /// In rotation.
+        Active => "active",
+        /// Quarantined by a health controller or an operator.
+        Quarantined => "quarantined",
+        /// Quarantined by its own self-check.
+        SelfQuarantined => "self_quarantined",
+        /// Draining.
+        Draining => "draining",
+        /// Its records are deleted.
+        Deregistered => "deregistered",
+        /// Not registering: Auto Scaling has it out of service (a warm pool, Standby).
+        OutOfService => "out_of_service",
+    }
+}
+
+registry::label_values! {
+    /// How a reconcile ended (`wavelb_agent_reconcile_total`).
+    pub enum ReconcileOutcome {
+        /// The records were created.
+        Created => "created",
+        /// Nothing to change.
+        Unchanged => "unchanged",
+        /// Drift was repaired.
+        Repaired => "repaired",
+        /// Quarantined by someone else: left alone.
+        QuarantinedByOther => "quarantined_by_other",
+        /// A foreign record set holds the set identifier.
+        Foreign => "foreign",
+        /// The reconcile failed.
+        Error => "error",
+    }
+}
+
 /// Labels of `wavelb_agent_state`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 pub struct StateLabels {
-    /// The state name.
-    pub state: &'static str,
+    /// The state.
+    pub state: AgentState,
 }
 
 /// Labels of `wavelb_agent_reconcile_total`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 pub struct OutcomeLabels {
-    /// `created`, `unchanged`, `repaired`, `quarantined_by_other`, `foreign` or `error`.
-    pub outcome: &'static str,
+    /// How it ended.
+    pub outcome: ReconcileOutcome,
 }
 
 /// Labels of `wavelb_agent_info`.
@@ -32,18 +72,6 @@ pub struct InfoLabels {
     /// The published addresses.
     pub address: String,
 }
-
-/// Every state the agent reports, in lifecycle order.
-pub const STATES: [&str; 8] = [
-    "starting",
-    "registering",
-    "active",
-    "quarantined",
-    "self_quarantined",
-    "draining",
-    "deregistered",
-    "out_of_service",
-];
 
 /// The agent's metrics. Cloning shares the series.
 #[derive(Debug, Clone)]
@@ -114,7 +142,7 @@ impl AgentMetrics {
             "This instance: id, zone and published address",
             m.info.clone(),
         );
-        m.set_state("starting");
+        m.set_state(AgentState::Starting);
         m
     }
 
@@ -136,8 +164,8 @@ impl AgentMetrics {
     }
 
     /// Marks `state` as the current one.
-    pub fn set_state(&self, state: &'static str) {
-        for s in STATES {
+    pub fn set_state(&self, state: AgentState) {
+        for &s in AgentState::ALL {
             self.state
                 .get_or_create(&StateLabels { state: s })
                 .set(i64::from(s == state));

@@ -329,9 +329,7 @@ impl ChangeContext {
             context
                 .names
                 .insert(normalized_name(&change.record_set.name));
-            context
-                .types
-                .insert(change.record_set.rtype.to_ascii_uppercase());
+            context.types.insert(change.record_set.rtype.to_string());
             context.actions.insert(
                 match change.action {
                     ChangeAction::Create => "CREATE",
@@ -1093,7 +1091,7 @@ mod tests {
     fn set(name: &str, rtype: &str) -> RecordSet {
         RecordSet {
             name: Fqdn::parse(name).unwrap(),
-            rtype: rtype.into(),
+            rtype: rtype.parse().unwrap(),
             set_identifier: None,
             weight: None,
             ttl: Some(60),
@@ -1400,7 +1398,7 @@ mod tests {
         );
         assert_eq!(name("*.lab.test"), "\\052.lab.test");
         let context = batch(&[
-            (ChangeAction::Create, "A.lab.test", "a"),
+            (ChangeAction::Create, "A.lab.test", "A"),
             (ChangeAction::Upsert, "a.lab.test.", "A"),
         ]);
         assert_eq!(context.names, BTreeSet::from(["a.lab.test".to_owned()]));

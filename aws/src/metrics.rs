@@ -5,22 +5,52 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::{Registry, Unit};
-use registry::retry::RETRY_REASONS;
+use registry::retry::RetryReason;
+
+registry::label_values! {
+    /// A Route 53 API operation the writer calls.
+    pub enum Operation {
+        /// `ListHostedZonesByName`.
+        ListHostedZonesByName => "ListHostedZonesByName",
+        /// `ListResourceRecordSets`.
+        ListResourceRecordSets => "ListResourceRecordSets",
+        /// `ChangeResourceRecordSets`.
+        ChangeResourceRecordSets => "ChangeResourceRecordSets",
+        /// `GetChange`.
+        GetChange => "GetChange",
+    }
+}
+
+registry::label_values! {
+    /// How one attempt of a request ended.
+    pub enum RequestOutcome {
+        /// It succeeded.
+        Succeeded => "ok",
+        /// It failed and is retried.
+        Retry => "retry",
+        /// A lost compare-and-swap (`InvalidChangeBatch`): the caller re-reads.
+        Conflict => "conflict",
+        /// A permanent `InvalidChangeBatch`.
+        Rejected => "rejected",
+        /// Any other failure, or the retries ran out.
+        Error => "error",
+    }
+}
 
 /// Labels of `wavelb_route53_requests_total`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 pub struct RequestLabels {
     /// The API operation.
-    pub operation: &'static str,
-    /// `ok`, `retry`, `conflict`, `rejected` (a permanent `InvalidChangeBatch`) or `error`.
-    pub outcome: &'static str,
+    pub operation: Operation,
+    /// How the attempt ended.
+    pub outcome: RequestOutcome,
 }
 
 /// Labels of `wavelb_route53_retries_total`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 pub struct RetryLabels {
     /// Why the request was retried.
-    pub reason: &'static str,
+    pub reason: RetryReason,
 }
 
 /// The writer's metrics. Cloning shares the underlying series.
@@ -50,7 +80,7 @@ impl WriterMetrics {
         let m = Self::default();
         // Each reason's series exists at 0 from the start, so that an alert on the rate of
         // throttled retries sees the first one.
-        for reason in RETRY_REASONS {
+        for &reason in RetryReason::ALL {
             drop(m.retries.get_or_create(&RetryLabels { reason }));
         }
         registry.register(
@@ -83,7 +113,7 @@ mod tests {
         WriterMetrics::register(&mut registry);
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
-        for reason in RETRY_REASONS {
+        for reason in RetryReason::ALL {
             assert!(
                 text.contains(&format!(
                     "wavelb_route53_retries_total{{reason=\"{reason}\"}} 0\n"

@@ -94,7 +94,18 @@ async fn lab_credentials(url: &str) -> SharedCredentialsProvider {
 
 /// Converts a listed record set into the model: alias targets and geoproximity locations as they
 /// are; features wavelb does not model are noted in `opaque`, which makes the set foreign.
-pub fn from_sdk(rrs: &ResourceRecordSet) -> RecordSet {
+/// `None` for a type this wavelb does not know (one Route 53 added since): wavelb writes no
+/// such set, and one at a name it manages changes nothing it decides (a CNAME would, and is
+/// known), so the listing skips it with a warning.
+pub fn from_sdk(rrs: &ResourceRecordSet) -> Option<RecordSet> {
+    let Ok(rtype) = rrs.r#type().as_str().parse() else {
+        tracing::warn!(
+            name = rrs.name(),
+            rtype = rrs.r#type().as_str(),
+            "skipping a listed record set of a type this wavelb does not know"
+        );
+        return None;
+    };
     let mut notes = Vec::new();
     if rrs.region().is_some() {
         notes.push("latency routing");
@@ -117,9 +128,9 @@ pub fn from_sdk(rrs: &ResourceRecordSet) -> RecordSet {
     if rrs.traffic_policy_instance_id().is_some() {
         notes.push("a traffic policy");
     }
-    RecordSet {
+    Some(RecordSet {
         name: Fqdn::from_api(rrs.name()),
-        rtype: rrs.r#type().as_str().to_owned(),
+        rtype,
         set_identifier: rrs.set_identifier().map(str::to_owned),
         weight: rrs.weight(),
         ttl: rrs.ttl().and_then(|t| u32::try_from(t).ok()),
@@ -143,7 +154,7 @@ pub fn from_sdk(rrs: &ResourceRecordSet) -> RecordSet {
         }),
         opaque: (!notes.is_empty()).then(|| notes.join(", ")),
         health_check_id: None,
-    }
+    })
 }
 
 /// Converts a planned change into the SDK's type.

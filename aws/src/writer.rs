@@ -11,7 +11,7 @@ use aws_sdk_route53::types::{ChangeBatch, ChangeStatus, RrType};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_types::error::display::DisplayErrorContext;
 
-use crate::metrics::{RequestLabels, RetryLabels, WriterMetrics};
+use crate::metrics::{Operation, RequestLabels, RequestOutcome, RetryLabels, WriterMetrics};
 use crate::sdk;
 use registry::config::{Route53Config, ZoneRef};
 use registry::limiter::TokenBucket;
@@ -19,7 +19,7 @@ use registry::listing::{ListFrom, Span, Walk};
 use registry::model::{PoolSpec, RecordSet};
 use registry::name::Fqdn;
 use registry::plan::{BatchLimits, Plan};
-use registry::retry::{Backoff, Disposition, Failure, disposition};
+use registry::retry::{Backoff, Disposition, Failure, RetryReason, disposition};
 pub use registry::store::{PoolStore, Submitted, WriteError};
 
 /// Tunables of the writer, from `[route53]`.
@@ -153,7 +153,7 @@ impl Writer {
 
     async fn find_zone(&self, name: &Fqdn) -> Result<String, WriteError> {
         let out = self
-            .call("ListHostedZonesByName", || {
+            .call(Operation::ListHostedZonesByName, || {
                 self.client
                     .list_hosted_zones_by_name()
                     .dns_name(name.as_str())
@@ -194,7 +194,7 @@ impl Writer {
         let mut from = span.start();
         while let Some(start) = from {
             let page = self
-                .call("ListResourceRecordSets", || {
+                .call(Operation::ListResourceRecordSets, || {
                     self.client
                         .list_resource_record_sets()
                         .hosted_zone_id(&self.zone_id)
@@ -208,7 +208,7 @@ impl Writer {
             let sets = page
                 .resource_record_sets()
                 .iter()
-                .map(sdk::from_sdk)
+                .filter_map(sdk::from_sdk)
                 .collect();
             let next = page.next_record_name().map(|name| ListFrom {
                 name: name.to_owned(),
@@ -238,7 +238,7 @@ impl Writer {
                 .map_err(|e| WriteError::Build(e.to_string()))?;
             let submitted_at = tokio::time::Instant::now();
             let out = self
-                .call("ChangeResourceRecordSets", || {
+                .call(Operation::ChangeResourceRecordSets, || {
                     self.client
                         .change_resource_record_sets()
                         .hosted_zone_id(&self.zone_id)
@@ -284,7 +284,7 @@ impl Writer {
     ) -> Result<(), WriteError> {
         loop {
             let out = self
-                .call("GetChange", || {
+                .call(Operation::GetChange, || {
                     self.client.get_change().id(change_id).send()
                 })
                 .await?;
@@ -308,7 +308,7 @@ impl Writer {
     /// Runs one API operation under the rate limit, retrying what is retryable.
     async fn call<T, E, Fut>(
         &self,
-        operation: &'static str,
+        operation: Operation,
         mut send: impl FnMut() -> Fut,
     ) -> Result<T, WriteError>
     where
@@ -333,7 +333,7 @@ impl Writer {
             }
             let err = match send().await {
                 Ok(v) => {
-                    self.count(operation, "ok");
+                    self.count(operation, RequestOutcome::Succeeded);
                     return Ok(v);
                 }
                 Err(err) => err,
@@ -341,7 +341,7 @@ impl Writer {
             let (failure, code) = describe(&err);
             let message = DisplayErrorContext(&err).to_string();
             let disposition = disposition(failure);
-            let throttled = disposition == Disposition::Retry("throttling");
+            let throttled = disposition == Disposition::Retry(RetryReason::Throttling);
             if throttled {
                 self.throttled.fetch_add(1, Ordering::Relaxed);
             } else {
@@ -352,7 +352,7 @@ impl Writer {
                     if (throttled && started.elapsed() < settings.throttle_patience)
                         || (!throttled && counted < settings.max_attempts) =>
                 {
-                    self.count(operation, "retry");
+                    self.count(operation, RequestOutcome::Retry);
                     self.metrics
                         .retries
                         .get_or_create(&RetryLabels { reason })
@@ -365,16 +365,16 @@ impl Writer {
                     // Throttling is routine during a fleet-wide start: one line per request
                     // would flood the journal of every instance.
                     if throttled {
-                        tracing::debug!(operation, attempt, ?delay, "throttled; retrying");
+                        tracing::debug!(%operation, attempt, ?delay, "throttled; retrying");
                     } else {
-                        tracing::warn!(operation, attempt, reason, ?delay, error = %message, "retrying Route 53 request");
+                        tracing::warn!(%operation, attempt, %reason, ?delay, error = %message, "retrying Route 53 request");
                     }
                     tokio::time::sleep(delay).await;
                 }
                 Disposition::Retry(_) => {
-                    self.count(operation, "error");
+                    self.count(operation, RequestOutcome::Error);
                     return Err(WriteError::RetriesExhausted {
-                        operation,
+                        operation: operation.as_str(),
                         attempts: attempt,
                         last: message,
                     });
@@ -389,16 +389,16 @@ impl Writer {
                         );
                     }
                     if !registry::retry::is_cas_conflict(&messages) {
-                        self.count(operation, "rejected");
+                        self.count(operation, RequestOutcome::Rejected);
                         return Err(WriteError::Rejected { messages });
                     }
-                    self.count(operation, "conflict");
+                    self.count(operation, RequestOutcome::Conflict);
                     return Err(WriteError::Conflict { messages });
                 }
                 Disposition::Fail => {
-                    self.count(operation, "error");
+                    self.count(operation, RequestOutcome::Error);
                     return Err(WriteError::Api {
-                        operation,
+                        operation: operation.as_str(),
                         code: code.map(str::to_owned),
                         message,
                     });
@@ -407,7 +407,7 @@ impl Writer {
         }
     }
 
-    fn count(&self, operation: &'static str, outcome: &'static str) {
+    fn count(&self, operation: Operation, outcome: RequestOutcome) {
         self.metrics
             .requests
             .get_or_create(&RequestLabels { operation, outcome })

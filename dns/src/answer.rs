@@ -489,6 +489,7 @@ fn finish(
 mod tests {
     use super::*;
     use crate::metrics::AnswerCounters;
+    use registry::model::RrType;
 
     const LOCAL: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
     use crate::testing::LabZones;
@@ -501,7 +502,7 @@ mod tests {
     fn weighted(name: &str, id: &str, w: i64, values: Vec<String>) -> Change {
         Change::create(RecordSet {
             name: Fqdn::parse(name).unwrap(),
-            rtype: "A".into(),
+            rtype: RrType::A,
             set_identifier: Some(id.into()),
             weight: Some(w),
             ttl: Some(30),
@@ -907,7 +908,7 @@ mod tests {
         let edge = |id: &str, (lat, lon): (&str, &str), target: &str| {
             Change::create(RecordSet {
                 name: Fqdn::parse("edge.lab.test").unwrap(),
-                rtype: "A".into(),
+                rtype: RrType::A,
                 set_identifier: Some(id.into()),
                 weight: None,
                 ttl: None,

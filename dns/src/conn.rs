@@ -18,7 +18,7 @@ use prometheus_client::metrics::family::Family;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
 
-use crate::metrics::ConnectionLabels;
+use crate::metrics::{ConnectionLabels, Listener};
 pub use crate::slots::{Caps, Prefix, Refusal};
 use crate::slots::{Id, Table};
 
@@ -133,8 +133,8 @@ pub fn backoff(error: &std::io::Error) -> Duration {
 /// What an accept loop counts.
 #[derive(Debug, Clone)]
 pub struct Counters {
-    /// The listener's name in metrics and logs (`dns-tcp`, `api`).
-    pub listener: &'static str,
+    /// The listener, in metrics and logs.
+    pub listener: Listener,
     /// Connections refused, by listener and cap.
     pub refused: Family<ConnectionLabels, Counter>,
 }
@@ -178,7 +178,7 @@ pub async fn accept_loop<F, Fut>(
             Err(e) => {
                 if let Some(suppressed) = errors.record(Instant::now()) {
                     tracing::warn!(
-                        listener = counters.listener,
+                        listener = %counters.listener,
                         error = %e,
                         suppressed,
                         "cannot accept a connection (suppressed: similar errors since the last line)"

@@ -163,7 +163,7 @@ mod tests {
     fn set(name: &str, rtype: &str, id: Option<&str>, weight: i64, values: &[&str]) -> Change {
         Change::create(RecordSet {
             name: Fqdn::parse(name).unwrap(),
-            rtype: rtype.into(),
+            rtype: rtype.parse().unwrap(),
             set_identifier: id.map(Into::into),
             weight: id.map(|_| weight),
             ttl: Some(30),

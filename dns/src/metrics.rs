@@ -124,11 +124,32 @@ impl AnswerCounters {
     }
 }
 
+registry::label_values! {
+    /// A TCP listener with connection caps (`listener` of the connection series; logs name it
+    /// too).
+    pub enum Listener {
+        /// DNS over TCP.
+        DnsTcp => "dns-tcp",
+        /// The emulator's Route 53 API.
+        Api => "api",
+    }
+}
+
+registry::label_values! {
+    /// Why a query got no answer (`wavelb_dns_dropped_total`).
+    pub enum DropReason {
+        /// A datagram or TCP message with no DNS header, or a response.
+        NotAQuery => "not_a_query",
+        /// The kernel refused to send a UDP answer.
+        SendFailed => "send_failed",
+    }
+}
+
 /// Labels of `wavelb_connections_refused_total` and `wavelb_connections_ended_total`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 pub struct ConnectionLabels {
-    /// `dns-tcp` or `api`.
-    pub listener: &'static str,
+    /// The listener.
+    pub listener: Listener,
     /// Which cap refused it, or how it ended.
     pub reason: &'static str,
 }
@@ -137,7 +158,7 @@ pub struct ConnectionLabels {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 pub struct DropLabels {
     /// Why no answer went out.
-    pub reason: &'static str,
+    pub reason: DropReason,
 }
 
 /// Series of `wavelb_dns_dropped_total`, one per reason, created at 0 so that a rate over them
@@ -154,8 +175,8 @@ impl DroppedSeries {
     fn of(family: &Family<DropLabels, Counter>) -> Self {
         let series = |reason| family.get_or_create(&DropLabels { reason }).clone();
         Self {
-            not_a_query: series("not_a_query"),
-            send_failed: series("send_failed"),
+            not_a_query: series(DropReason::NotAQuery),
+            send_failed: series(DropReason::SendFailed),
         }
     }
 }
@@ -281,6 +302,7 @@ mod tests {
     use super::*;
     use crate::snapshot::Snapshot;
     use crate::testing::LabZones;
+    use registry::model::RrType;
     use registry::model::{Change, RecordSet};
     use registry::name::Fqdn;
 
@@ -347,7 +369,7 @@ mod tests {
             .map(|id| {
                 Change::create(RecordSet {
                     name: Fqdn::parse("www.lab.test").unwrap(),
-                    rtype: "A".into(),
+                    rtype: RrType::A,
                     set_identifier: Some((*id).into()),
                     weight: Some(1),
                     ttl: Some(30),

@@ -4,13 +4,24 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use hickory_proto::rr::rdata::{A, AAAA, CNAME, MX, NS, PTR, SOA, SRV, TXT};
 use hickory_proto::rr::{Name, RData};
+use registry::model::RrType;
 
 /// The record types the lab resolver accepts and serves.
-pub const SUPPORTED: [&str; 9] = ["A", "AAAA", "TXT", "CNAME", "NS", "MX", "SOA", "SRV", "PTR"];
+pub const SUPPORTED: [RrType; 9] = [
+    RrType::A,
+    RrType::Aaaa,
+    RrType::Txt,
+    RrType::Cname,
+    RrType::Ns,
+    RrType::Mx,
+    RrType::Soa,
+    RrType::Srv,
+    RrType::Ptr,
+];
 
 /// Parses one resource record value of type `rtype`. The error reads like Route 53's
 /// `FATAL problem` reasons.
-pub fn parse(rtype: &str, value: &str) -> Result<RData, String> {
+pub fn parse(rtype: RrType, value: &str) -> Result<RData, String> {
     let fields: Vec<&str> = value.split_ascii_whitespace().collect();
     let name = |s: &str| {
         Name::from_ascii(s)
@@ -39,15 +50,15 @@ pub fn parse(rtype: &str, value: &str) -> Result<RData, String> {
         }
     };
     match rtype {
-        "A" => value
+        RrType::A => value
             .parse::<Ipv4Addr>()
             .map(|ip| RData::A(A(ip)))
             .map_err(|_| "ARRDATAIllegalIPv4Address (Value is not a valid IPv4 address)".into()),
-        "AAAA" => value
+        RrType::Aaaa => value
             .parse::<Ipv6Addr>()
             .map(|ip| RData::AAAA(AAAA(ip)))
             .map_err(|_| "AAAARRDATAIllegalIPv6Address (Value is not a valid IPv6 address)".into()),
-        "TXT" => {
+        RrType::Txt => {
             let strings = registry::txt::split_quoted(value)
                 .map_err(|e| format!("TXTRRDATAIllegal ({e})"))?;
             if strings.iter().any(|s| s.len() > 255) {
@@ -55,26 +66,26 @@ pub fn parse(rtype: &str, value: &str) -> Result<RData, String> {
             }
             Ok(RData::TXT(TXT::new(strings)))
         }
-        "CNAME" => {
+        RrType::Cname => {
             arity(1)?;
             Ok(RData::CNAME(CNAME(name(fields[0])?)))
         }
-        "NS" => {
+        RrType::Ns => {
             arity(1)?;
             Ok(RData::NS(NS(name(fields[0])?)))
         }
-        "PTR" => {
+        RrType::Ptr => {
             arity(1)?;
             Ok(RData::PTR(PTR(name(fields[0])?)))
         }
-        "MX" => {
+        RrType::Mx => {
             arity(2)?;
             Ok(RData::MX(MX::new(
                 u16_of(fields[0], "Preference")?,
                 name(fields[1])?,
             )))
         }
-        "SRV" => {
+        RrType::Srv => {
             arity(4)?;
             Ok(RData::SRV(SRV::new(
                 u16_of(fields[0], "Priority")?,
@@ -83,7 +94,7 @@ pub fn parse(rtype: &str, value: &str) -> Result<RData, String> {
                 name(fields[3])?,
             )))
         }
-        "SOA" => {
+        RrType::Soa => {
             arity(7)?;
             let signed = |s: &str, what: &str| {
                 num(s, what).and_then(|n| {
@@ -102,19 +113,24 @@ pub fn parse(rtype: &str, value: &str) -> Result<RData, String> {
         }
         other => Err(format!(
             "UnsupportedType (the lab resolver serves {}; {other} is not supported)",
-            SUPPORTED.join(", ")
+            SUPPORTED.map(RrType::as_str).join(", ")
         )),
     }
 }
 
 /// Validation hook for [`registry::zone::ZoneRecords::apply`].
-pub fn check(rtype: &str, value: &str) -> Result<(), String> {
+pub fn check(rtype: RrType, value: &str) -> Result<(), String> {
     parse(rtype, value).map(|_| ())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// [`super::parse`] of a type written as text.
+    fn parse(rtype: &str, value: &str) -> Result<RData, String> {
+        super::parse(rtype.parse().unwrap(), value)
+    }
 
     #[test]
     fn parses_supported_types() {

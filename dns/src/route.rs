@@ -215,6 +215,7 @@ mod tests {
     use crate::metrics::AnswerCounters;
     use crate::snapshot::Snapshot;
     use crate::testing::LabZones;
+    use registry::model::RrType;
     use registry::model::{AliasTarget, Change, GeoProximity, RecordSet};
     use registry::name::Fqdn;
 
@@ -228,7 +229,7 @@ mod tests {
     fn plain(name: &str, id: Option<&str>, values: &[&str]) -> RecordSet {
         RecordSet {
             name: Fqdn::parse(name).unwrap(),
-            rtype: "A".into(),
+            rtype: RrType::A,
             set_identifier: id.map(Into::into),
             weight: id.map(|_| 1),
             ttl: Some(if id.is_some() { 30 } else { 45 }),

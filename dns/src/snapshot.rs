@@ -675,7 +675,7 @@ fn parse_values(set: &RecordSet, owner: &Name) -> Vec<Record> {
     let ttl = set.ttl.unwrap_or(0);
     let mut records = Vec::with_capacity(set.values.len());
     for value in &set.values {
-        match crate::rdata::parse(&set.rtype, value) {
+        match crate::rdata::parse(set.rtype, value) {
             Ok(rdata) => records.push(Record::from_rdata(owner.clone(), ttl, rdata)),
             Err(why) => {
                 tracing::warn!(name = %set.name, rtype = %set.rtype, value, why, "skipping a value")
@@ -758,7 +758,7 @@ fn build_nodes(src: &ZoneSource<'_>, answers: &AnswerCounters) -> HashMap<String
         };
         let (rtype, content) = match &set.alias {
             Some(alias) => {
-                let Ok(rtype) = set.rtype.parse::<RecordType>() else {
+                let Ok(rtype) = set.rtype.as_str().parse::<RecordType>() else {
                     tracing::warn!(name = %set.name, rtype = %set.rtype, "skipping an alias of an unknown type");
                     continue;
                 };
@@ -854,6 +854,7 @@ fn build_nodes(src: &ZoneSource<'_>, answers: &AnswerCounters) -> HashMap<String
 mod tests {
     use super::*;
     use crate::testing::LabZones;
+    use registry::model::RrType;
 
     fn group(weights: &[u8]) -> Weighted {
         Weighted::new(
@@ -926,7 +927,7 @@ mod tests {
         let set = |id: Option<&str>| {
             registry::model::Change::create(RecordSet {
                 name: Fqdn::parse("www.lab.test").unwrap(),
-                rtype: if id.is_some() { "A" } else { "TXT" }.into(),
+                rtype: if id.is_some() { RrType::A } else { RrType::Txt },
                 set_identifier: id.map(Into::into),
                 weight: id.map(|_| 1),
                 ttl: Some(30),
@@ -995,7 +996,7 @@ mod tests {
         let txt = |name: &str, id: &str| {
             registry::model::Change::create(RecordSet {
                 name: Fqdn::parse(name).unwrap(),
-                rtype: "TXT".into(),
+                rtype: RrType::Txt,
                 set_identifier: Some(id.into()),
                 weight: Some(0),
                 ttl: Some(30),
@@ -1100,7 +1101,7 @@ mod tests {
             .clone();
         let set = |name: &str, id: &str, w: i64| RecordSet {
             name: Fqdn::parse(name).unwrap(),
-            rtype: "A".into(),
+            rtype: RrType::A,
             set_identifier: Some(id.into()),
             weight: Some(w),
             ttl: Some(30),

@@ -15,7 +15,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::conn::{self, Caps, Counters, Limiter, Slot};
-use crate::metrics::ConnectionLabels;
+use crate::metrics::{ConnectionLabels, Listener};
 use crate::shared::Shared;
 use crate::transport::Transport;
 
@@ -88,7 +88,7 @@ impl Ended {
 /// Serves DNS over TCP on `listener` for ever.
 pub async fn serve(listener: TcpListener, shared: Arc<Shared>, limits: TcpLimits) {
     let counters = Counters {
-        listener: "dns-tcp",
+        listener: Listener::DnsTcp,
         refused: shared.metrics.connections_refused.clone(),
     };
     let limiter = Limiter::new(limits.caps, true);
@@ -113,7 +113,7 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>, limits: TcpLimits
                 .metrics
                 .connections_ended
                 .get_or_create(&ConnectionLabels {
-                    listener: "dns-tcp",
+                    listener: Listener::DnsTcp,
                     reason: ended.label(),
                 })
                 .inc();

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use registry::model::{Change, RecordSet};
+use registry::model::{Change, RecordSet, RrType};
 use registry::name::Fqdn;
 use registry::zone::{ChangeError, ZoneRecords};
 
@@ -46,10 +46,10 @@ impl LabZones {
         let records = ZoneRecords::from_sets(
             name.clone(),
             [
-                RecordSet::simple(name.clone(), "NS", 172_800, ns.clone()),
+                RecordSet::simple(name.clone(), RrType::Ns, 172_800, ns.clone()),
                 RecordSet::simple(
                     name.clone(),
-                    "SOA",
+                    RrType::Soa,
                     900,
                     format!("{ns} hostmaster.lab.test. 1 7200 900 1209600 86400"),
                 ),

@@ -28,7 +28,7 @@ use std::sync::LazyLock;
 use dns::metrics::AnswerCounters;
 use dns::snapshot::Snapshot;
 use libfuzzer_sys::fuzz_target;
-use registry::model::{Change, RecordSet};
+use registry::model::{Change, RecordSet, RrType};
 use registry::name::Fqdn;
 use route53_emulator::health_checks::xml as health_xml;
 use route53_emulator::store::Store;
@@ -48,7 +48,7 @@ static BASE: LazyLock<(Store, String, String)> = LazyLock::new(|| {
         .expect("zone");
     let set = |id: &str, ip: &str| RecordSet {
         name: Fqdn::parse("www.lab.test").expect("a valid fixed name"),
-        rtype: "A".into(),
+        rtype: RrType::A,
         set_identifier: Some(id.into()),
         weight: Some(1),
         ttl: Some(60),
@@ -60,7 +60,7 @@ static BASE: LazyLock<(Store, String, String)> = LazyLock::new(|| {
     };
     let txt = RecordSet {
         name: Fqdn::parse("www.lab.test").expect("a valid fixed name"),
-        rtype: "TXT".into(),
+        rtype: RrType::Txt,
         set_identifier: None,
         weight: None,
         ttl: Some(60),

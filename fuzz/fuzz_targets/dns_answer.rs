@@ -43,7 +43,7 @@ const OPT_LEN: usize = 11;
 fn set(name: &str, rtype: &str, id: Option<(&str, i64)>, values: &[&str]) -> RecordSet {
     RecordSet {
         name: Fqdn::parse(name).expect("a valid fixed name"),
-        rtype: rtype.into(),
+        rtype: rtype.parse().expect("a valid fixed type"),
         set_identifier: id.map(|(i, _)| i.to_owned()),
         weight: id.map(|(_, w)| w),
         ttl: Some(60),

@@ -65,7 +65,7 @@ fn set(
     let (lat, lon, bias) = place;
     RecordSet {
         name: fqdn(name),
-        rtype: rtype.into(),
+        rtype: rtype.parse().expect("a valid fixed type"),
         set_identifier: Some(id.into()),
         weight,
         ttl: alias.is_none().then_some(60),

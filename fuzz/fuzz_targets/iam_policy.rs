@@ -26,7 +26,7 @@ fn change(spec: &str) -> Option<Change> {
         _ => return None,
     };
     let name = Fqdn::parse(parts.next()?).ok()?;
-    let rtype = parts.next()?.to_owned();
+    let rtype = parts.next()?.parse().ok()?;
     Some(Change {
         action,
         record_set: RecordSet {

@@ -5,14 +5,15 @@
 //!   record;
 //! - `split_quoted(join_quoted(parts)) == parts` for any strings;
 //! - `decode(encode(record)) == record` for any record the protocol can hold (owner and `by`
-//!   tokens, a non-empty `parked` list), built from the input with `arbitrary`.
+//!   tokens, a non-empty `parked` list), built from the input with `arbitrary` (`by` as `By::parse`
+//!   reads it).
 #![no_main]
 
 use std::net::IpAddr;
 
 use arbitrary::{Arbitrary, Unstructured};
 use libfuzzer_sys::fuzz_target;
-use registry::model::{ProbeAddr, TargetState};
+use registry::model::{By, ProbeAddr, TargetState};
 use registry::txt::{self, OwnershipRecord};
 
 /// The fields of an [`OwnershipRecord`], in a form `arbitrary` can build.
@@ -44,7 +45,7 @@ impl Fields {
             state,
             since: self.since,
             probe: self.probe.map(|(ip, port)| ProbeAddr { ip, port }),
-            by: self.by,
+            by: self.by.as_deref().map(By::parse),
             why: None,
             parked: self.parked,
             mac: None,

@@ -22,7 +22,8 @@ use crate::config::{HealthConfig, ProbeVia};
 use crate::decide::{PanicChange, Policy, decide, panic_change};
 use crate::foreign::ForeignWatch;
 use crate::metrics::{
-    DirectionLabels, FailureLabels, HealthMetrics, KindLabels, ProbeLabels, TargetLabels,
+    Direction, DirectionLabels, FailureLabels, HealthMetrics, KindLabels, ProbeLabels,
+    ProbeOutcome, TargetLabels,
 };
 use crate::readmit::Readmission;
 use crate::tier::{TierPolicy, ZoneHealth};
@@ -237,9 +238,9 @@ impl<P: Probe> Controller<P> {
     pub(crate) fn observe(&mut self, obs: Observation) -> Urgency {
         let kind = self.prober.kind().as_str();
         let outcome = if obs.result.healthy {
-            "healthy"
+            ProbeOutcome::Healthy
         } else {
-            "unhealthy"
+            ProbeOutcome::Unhealthy
         };
         self.metrics
             .probe_duration
@@ -314,7 +315,11 @@ impl<P: Probe> Controller<P> {
             t.readmission.failed(Instant::now(), backoff);
             t.hold_logged = false;
         }
-        let direction = if to == Health::Healthy { "up" } else { "down" };
+        let direction = if to == Health::Healthy {
+            Direction::Up
+        } else {
+            Direction::Down
+        };
         self.metrics
             .transitions
             .get_or_create(&DirectionLabels { direction })
@@ -522,7 +527,7 @@ impl<P: Probe> Controller<P> {
             .collect();
         let records = sets
             .iter()
-            .filter(|s| s.name == self.pool.name && s.rtype == self.pool.record_type.as_str())
+            .filter(|s| s.name == self.pool.name && s.rtype == self.pool.record_type)
             .count();
         let health = zone_health(&self.counted, records, |id| {
             verdicts.get(id).copied().unwrap_or(Health::Unknown)
@@ -793,7 +798,7 @@ mod tests {
     use prometheus_client::registry::Registry;
     use registry::clock::Clock;
     use registry::memory::MemoryStore;
-    use registry::model::{Target, TargetState};
+    use registry::model::{RrType, Target, TargetState, Why};
     use registry::name::Fqdn;
     use registry::plan::Intent;
     use registry::pool::classify;
@@ -1102,7 +1107,11 @@ mod tests {
         );
         let t = &targets(&store)["i-2"];
         assert_eq!(
-            (t.weight, t.wanted_weight, t.by.as_deref()),
+            (
+                t.weight,
+                t.wanted_weight,
+                t.by.as_ref().map(registry::model::By::as_str)
+            ),
             (0, 10, Some("health"))
         );
         assert_eq!(quarantined(&store), 1, "only i-2");
@@ -1301,7 +1310,7 @@ mod tests {
             store
                 .sets()
                 .into_iter()
-                .filter(|s| s.name == pool().name && s.rtype == "A")
+                .filter(|s| s.name == pool().name && s.rtype == RrType::A)
                 .count()
         };
         within(
@@ -2010,10 +2019,7 @@ mod tests {
         // timeouts) and no poll wait: the pool's round wakes the tier's.
         assert!(took <= Duration::from_secs(4), "left after {took:?}");
         let view = tier_view(&spec, &store.sets());
-        assert_eq!(
-            view.owned["bos"].standing.why,
-            crate::tier::why::BELOW_MIN_HEALTHY
-        );
+        assert_eq!(view.owned["bos"].standing.why, Some(Why::BelowMinHealthy));
         // It recovers: rise 2 at 1 s probes, then return_after (30 s) before it is back.
         script.set(ip(1), true);
         script.set(ip(2), true);
@@ -2237,7 +2243,7 @@ mod tests {
         assert_eq!(published(), ["nyc"]);
         assert_eq!(refused(), 0, "no alias to an empty pool was submitted");
         let view = tier_view(&spec, &store.sets());
-        assert_eq!(view.owned["bos"].standing.why, crate::tier::why::EMPTY_POOL);
+        assert_eq!(view.owned["bos"].standing.why, Some(Why::EmptyPool));
         assert_eq!(metrics.tier_rejected.get_or_create(&zone("bos")).get(), 0);
 
         // (b) bos's controller reports a record it read just before the pool emptied, and dfw
@@ -2320,11 +2326,8 @@ mod tests {
             tier.round().await.unwrap();
             assert_eq!(published(), ["bos"]);
         }
-        assert_eq!(
-            view().owned["bos"].standing.why,
-            crate::tier::why::KEPT_HEALTHIEST
-        );
-        assert_eq!(view().owned["nyc"].standing.why, crate::tier::why::REFUSED);
+        assert_eq!(view().owned["bos"].standing.why, Some(Why::KeptHealthiest));
+        assert_eq!(view().owned["nyc"].standing.why, Some(Why::Refused));
     }
 
     /// Issue 25, item 5: a regional fallback Route 53 refuses (an alias to a name without
@@ -2386,10 +2389,7 @@ mod tests {
         tier.round().await.unwrap();
         assert_eq!(published(), ["bos"]);
         let view = tier_view(&spec, &store.sets());
-        assert_eq!(
-            view.owned["bos"].standing.why,
-            crate::tier::why::KEPT_HEALTHIEST
-        );
+        assert_eq!(view.owned["bos"].standing.why, Some(Why::KeptHealthiest));
         // Tried again after RETRY_AFTER_SECS, first: refused again, bos stays.
         tokio::time::advance(Duration::from_secs(RETRY_AFTER_SECS)).await;
         tier.round().await.unwrap();
@@ -2399,7 +2399,7 @@ mod tests {
         store
             .apply(&[registry::model::Change::create(RecordSet {
                 name: Fqdn::parse("regional.example.com").unwrap(),
-                rtype: "A".into(),
+                rtype: RrType::A,
                 set_identifier: None,
                 weight: None,
                 ttl: Some(60),

@@ -4,16 +4,13 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use registry::model::{Target, TargetState};
+use registry::model::{By, Target, TargetState};
 use registry::plan::Intent;
 use registry::pool::{OwnedTarget, PoolView};
 use serde::Deserialize;
 
 use crate::witness::Witness;
 use probe::state::Health;
-
-/// The `by=` value the controller writes on the targets it quarantines.
-pub const BY_HEALTH: &str = "health";
 
 /// What to do when every target of the pool is down.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -125,7 +122,7 @@ pub fn decide(
         ..Decision::default()
     };
     let all_down = !members.is_empty() && members.iter().all(|t| verdict(t) == Health::Unhealthy);
-    let ours = |t: &Target| t.by.as_deref().is_none_or(|b| b == BY_HEALTH);
+    let ours = |t: &Target| t.by.as_ref().is_none_or(|b| *b == By::Health);
 
     if all_down && policy.all_down == AllDown::FailClosed {
         // Everything failed and the operator asked for empty answers: remove every address
@@ -134,7 +131,7 @@ pub fn decide(
             let parked = (*t)
                 .clone()
                 .with_state(TargetState::Quarantined, now)
-                .by(BY_HEALTH)
+                .by(By::Health)
                 .parked();
             out.intents.insert(t.id.clone(), Intent::Present(parked));
         }
@@ -178,7 +175,7 @@ pub fn decide(
                     (**t)
                         .clone()
                         .with_state(TargetState::Quarantined, now)
-                        .by(BY_HEALTH),
+                        .by(By::Health),
                 ),
             );
         } else {
@@ -210,6 +207,7 @@ pub fn decide(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use registry::model::RrType;
     use registry::testing::pool;
 
     #[test]
@@ -292,7 +290,7 @@ mod tests {
                     (t.weight, t.wanted_weight, t.state),
                     (0, 10, TargetState::Quarantined)
                 );
-                assert_eq!(t.by.as_deref(), Some(BY_HEALTH));
+                assert_eq!(t.by, Some(By::Health));
             }
             Intent::Absent => panic!("quarantine, not delete"),
         }
@@ -408,11 +406,11 @@ mod tests {
         f[0] = f[0]
             .clone()
             .with_state(TargetState::Quarantined, 5)
-            .by(BY_HEALTH);
+            .by(By::Health);
         f[1] = f[1]
             .clone()
             .with_state(TargetState::Quarantined, 5)
-            .by("operator");
+            .by(By::Operator);
         let v = view(&f);
         let d = decide(
             &v,
@@ -440,7 +438,7 @@ mod tests {
             *t = t
                 .clone()
                 .with_state(TargetState::Quarantined, 0)
-                .by(BY_HEALTH);
+                .by(By::Health);
         }
         let v = view(&f);
         let bad = verdicts(&[("t0", Health::Unhealthy), ("t1", Health::Unhealthy)]);
@@ -495,7 +493,7 @@ mod tests {
         let p = pool();
         let forged = registry::model::RecordSet {
             name: p.ownership_name(),
-            rtype: "TXT".into(),
+            rtype: RrType::Txt,
             set_identifier: Some("evil".into()),
             weight: Some(0),
             ttl: Some(p.ttl),

@@ -8,7 +8,7 @@
 //! `now + lease_ttl`), and when the pool has an ownership key, a lease without a valid `mac=` is
 //! treated as malformed. Either way it is replaced.
 
-use registry::model::{PoolSpec, RecordSet};
+use registry::model::{PoolSpec, RecordSet, RrType};
 use registry::plan::Guard;
 use registry::txt;
 
@@ -69,7 +69,7 @@ pub fn lease_record(pool: &PoolSpec, lease: &Lease) -> RecordSet {
 pub fn find(pool: &PoolSpec, sets: &[RecordSet]) -> Option<(Result<Lease, String>, RecordSet)> {
     let set = sets
         .iter()
-        .find(|s| s.name == pool.leader_name() && s.rtype == "TXT")?;
+        .find(|s| s.name == pool.leader_name() && s.rtype == RrType::Txt)?;
     Some((decode(pool, set), set.clone()))
 }
 

@@ -19,13 +19,33 @@ pub struct TargetLabels {
     pub target: String,
 }
 
+registry::label_values! {
+    /// What one probe said (`outcome` of `wavelb_probe_duration_seconds`).
+    pub enum ProbeOutcome {
+        /// The target answered as expected.
+        Healthy => "healthy",
+        /// It did not.
+        Unhealthy => "unhealthy",
+    }
+}
+
+registry::label_values! {
+    /// Which way a verdict changed (`wavelb_health_transitions_total`).
+    pub enum Direction {
+        /// To healthy.
+        Up => "up",
+        /// To unhealthy.
+        Down => "down",
+    }
+}
+
 /// Labels of `wavelb_probe_duration_seconds`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 pub struct ProbeLabels {
     /// The probe kind.
     pub kind: &'static str,
-    /// `healthy` or `unhealthy`.
-    pub outcome: &'static str,
+    /// What the probe said.
+    pub outcome: ProbeOutcome,
 }
 
 /// Labels of `wavelb_probe_failures_total`.
@@ -47,8 +67,8 @@ pub struct KindLabels {
 /// Labels of `wavelb_health_transitions_total`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 pub struct DirectionLabels {
-    /// `up` or `down`.
-    pub direction: &'static str,
+    /// Which way.
+    pub direction: Direction,
 }
 
 /// Labels of the zone tier's per-zone series.

@@ -8,7 +8,7 @@
 //! controller stopped), when its expiry lies implausibly far ahead, or when its MAC does not
 //! verify: an unknown zone is left as it stands by the tier, never taken out on a record's say.
 
-use registry::model::{Change, PoolSpec, RecordSet};
+use registry::model::{Change, PoolSpec, RecordSet, RrType};
 use registry::plan::ChangeGroup;
 use registry::txt;
 
@@ -59,7 +59,8 @@ pub fn record(pool: &PoolSpec, health: ZoneHealth, expires: u64) -> RecordSet {
 /// The health record of `pool` among `sets`, as listed (decoded or not).
 pub fn find<'a>(pool: &PoolSpec, sets: &'a [RecordSet]) -> Option<&'a RecordSet> {
     let name = pool.health_name();
-    sets.iter().find(|s| s.name == name && s.rtype == "TXT")
+    sets.iter()
+        .find(|s| s.name == name && s.rtype == RrType::Txt)
 }
 
 /// Why the TXT records at `pool`'s health name are not a record this controller may replace:
@@ -69,7 +70,7 @@ pub fn foreign(pool: &PoolSpec, sets: &[RecordSet]) -> Option<String> {
     let name = pool.health_name();
     let at: Vec<&RecordSet> = sets
         .iter()
-        .filter(|s| s.name == name && s.rtype == "TXT")
+        .filter(|s| s.name == name && s.rtype == RrType::Txt)
         .collect();
     match at.as_slice() {
         [] => None,

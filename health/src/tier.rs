@@ -11,28 +11,8 @@
 
 use std::collections::BTreeMap;
 
-use registry::model::RecordSet;
+use registry::model::{RecordSet, Why};
 use registry::tier::{FALLBACK_ID, Standing, TierSpec};
-
-/// Why tokens written in the tier's ownership records (`why=`).
-pub mod why {
-    /// In: at or above `min_healthy`.
-    pub const HEALTHY: &str = "healthy";
-    /// Out (or leaving): below `min_healthy`.
-    pub const BELOW_MIN_HEALTHY: &str = "below-min-healthy";
-    /// Out, at or above `min_healthy` again, waiting out `return_after`.
-    pub const RECOVERING: &str = "recovering";
-    /// In although below `min_healthy`: every zone is out and there is no fallback.
-    pub const KEPT_HEALTHIEST: &str = "kept-healthiest";
-    /// The fallback is in: every zone is out.
-    pub const EVERY_ZONE_OUT: &str = "every-zone-out";
-    /// The fallback is out: some zone is in.
-    pub const ZONES_AVAILABLE: &str = "zones-available";
-    /// Out: its pool has no records, and Route 53 refuses an alias to a name without any.
-    pub const EMPTY_POOL: &str = "empty-pool";
-    /// Route 53 refused to publish the zone's record lately (see `tier_rejects`).
-    pub const REFUSED: &str = "refused";
-}
 
 /// A zone's pool as its health controller sees it this round.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -145,7 +125,7 @@ pub fn decide(
     now: u64,
 ) -> TierDecision {
     let mut wanted = BTreeMap::new();
-    let mut next: Vec<(usize, bool, &'static str)> = Vec::new();
+    let mut next: Vec<(usize, bool, Why)> = Vec::new();
     for (i, z) in zones.iter().enumerate() {
         if z.foreign {
             continue;
@@ -164,11 +144,11 @@ pub fn decide(
         if health.records == 0 {
             // Nothing to alias to: out at once, whatever the verdicts say (a target being
             // unparked this round, say). Its hysteresis still runs.
-            next.push((i, false, why::EMPTY_POOL));
+            next.push((i, false, Why::EmptyPool));
             continue;
         }
         if !z.publishable {
-            next.push((i, false, why::REFUSED));
+            next.push((i, false, Why::Refused));
             continue;
         }
         let is_in = match (was_in, met) {
@@ -179,9 +159,9 @@ pub fn decide(
             (Some(false), false) => false,
         };
         let why = match (met, is_in) {
-            (true, true) => why::HEALTHY,
-            (true, false) => why::RECOVERING,
-            (false, _) => why::BELOW_MIN_HEALTHY,
+            (true, true) => Why::Healthy,
+            (true, false) => Why::Recovering,
+            (false, _) => Why::BelowMinHealthy,
         };
         next.push((i, is_in, why));
     }
@@ -212,7 +192,7 @@ pub fn decide(
             });
         if let Some(best) = best {
             best.1 = true;
-            best.2 = why::KEPT_HEALTHIEST;
+            best.2 = Why::KeptHealthiest;
             kept = Some(zones[best.0].id.clone());
         }
     }
@@ -230,9 +210,9 @@ pub fn decide(
     let fallback_in = policy.fallback && in_tier.is_empty();
     if policy.fallback && (fallback_in || fallback.is_some()) {
         let why = if fallback_in {
-            why::EVERY_ZONE_OUT
+            Why::EveryZoneOut
         } else {
-            why::ZONES_AVAILABLE
+            Why::ZonesAvailable
         };
         wanted.insert(
             FALLBACK_ID.to_owned(),
@@ -256,28 +236,28 @@ pub fn decide(
 /// answers, whoever wrote it.
 pub fn published<'a>(spec: &TierSpec, sets: &'a [RecordSet]) -> BTreeMap<&'a str, &'a RecordSet> {
     sets.iter()
-        .filter(|s| s.name == spec.name && s.rtype == spec.record_type.as_str())
+        .filter(|s| s.name == spec.name && s.rtype == spec.record_type)
         .filter_map(|s| Some((s.set_identifier.as_deref()?, s)))
         .collect()
 }
 
 /// The why of a zone whose health is not known yet: what its record says.
-fn keep_why(z: &ZoneInput) -> &'static str {
-    match z.standing.as_ref().map(|s| s.why.as_str()) {
-        Some(why::HEALTHY) => why::HEALTHY,
-        Some(why::KEPT_HEALTHIEST) => why::KEPT_HEALTHIEST,
-        _ => why::BELOW_MIN_HEALTHY,
+fn keep_why(z: &ZoneInput) -> Why {
+    match z.standing.as_ref().and_then(|s| s.why.as_ref()) {
+        Some(Why::Healthy) => Why::Healthy,
+        Some(Why::KeptHealthiest) => Why::KeptHealthiest,
+        _ => Why::BelowMinHealthy,
     }
 }
 
-fn standing(read: Option<&Standing>, in_tier: bool, why: &str, now: u64) -> Standing {
+fn standing(read: Option<&Standing>, in_tier: bool, why: Why, now: u64) -> Standing {
     Standing {
         in_tier,
         since: match read {
             Some(s) if s.in_tier == in_tier => s.since,
             _ => now,
         },
-        why: why.to_owned(),
+        why: Some(why),
     }
 }
 
@@ -305,7 +285,7 @@ mod tests {
             standing: in_tier.map(|in_tier| Standing {
                 in_tier,
                 since: 0,
-                why: why::HEALTHY.into(),
+                why: Some(Why::Healthy),
             }),
             foreign: false,
             publishable: true,
@@ -374,7 +354,7 @@ mod tests {
         assert_eq!(d.in_tier, ["bos", "nyc"]);
         assert_eq!(
             d.wanted["bos"].as_ref().unwrap().why,
-            why::BELOW_MIN_HEALTHY
+            Some(Why::BelowMinHealthy)
         );
         let d = round(&p, &mut zones, &mut fb, &mut mem, 110);
         assert_eq!(d.in_tier, ["bos", "nyc"]);
@@ -391,7 +371,10 @@ mod tests {
         for t in [120, 130, 149] {
             assert_eq!(round(&p, &mut zones, &mut fb, &mut mem, t).in_tier, ["nyc"]);
         }
-        assert_eq!(zones[0].standing.as_ref().unwrap().why, why::RECOVERING);
+        assert_eq!(
+            zones[0].standing.as_ref().unwrap().why,
+            Some(Why::Recovering)
+        );
         // A relapse during the wait restarts it.
         zones[0].health = Some(ZoneHealth {
             healthy: 0,
@@ -446,7 +429,10 @@ mod tests {
         let d = round(&p, &mut zones, &mut fb, &mut mem, 5);
         assert_eq!(d.in_tier, ["nyc"]);
         assert_eq!(d.kept.as_deref(), Some("nyc"));
-        assert_eq!(d.wanted["nyc"].as_ref().unwrap().why, why::KEPT_HEALTHIEST);
+        assert_eq!(
+            d.wanted["nyc"].as_ref().unwrap().why,
+            Some(Why::KeptHealthiest)
+        );
         // Nothing healthy anywhere: the one that is in stays (not the first in order).
         zones[1].health = Some(ZoneHealth {
             healthy: 0,
@@ -472,7 +458,7 @@ mod tests {
             (d.in_tier.as_slice(), d.kept),
             (["bos".to_owned()].as_slice(), None)
         );
-        assert_eq!(d.wanted["bos"].as_ref().unwrap().why, why::HEALTHY);
+        assert_eq!(d.wanted["bos"].as_ref().unwrap().why, Some(Why::Healthy));
         // nyc recovers too: it waits return_after (30 s) like any zone that left.
         zones[1].health = Some(ZoneHealth {
             healthy: 4,
@@ -505,7 +491,7 @@ mod tests {
         }
         let d = round(&p, &mut zones, &mut fb, &mut mem, 1);
         assert!(d.in_tier.is_empty() && d.fallback_in && d.kept.is_none());
-        assert_eq!(fb.as_ref().unwrap().why, why::EVERY_ZONE_OUT);
+        assert_eq!(fb.as_ref().unwrap().why, Some(Why::EveryZoneOut));
         zones[1].health = Some(ZoneHealth {
             healthy: 3,
             total: 4,
@@ -518,7 +504,7 @@ mod tests {
             (d.in_tier.as_slice(), d.fallback_in),
             (["nyc".to_owned()].as_slice(), false)
         );
-        assert_eq!(fb.as_ref().unwrap().why, why::ZONES_AVAILABLE);
+        assert_eq!(fb.as_ref().unwrap().why, Some(Why::ZonesAvailable));
         // A fallback that is no longer configured is removed.
         let d = decide(&policy(false), &zones, fb.as_ref(), &[], &mut mem, 62);
         assert_eq!(d.wanted[FALLBACK_ID], None);
@@ -581,7 +567,7 @@ mod tests {
         let zones = vec![empty("bos", 2, None), zone("nyc", 4, None)];
         let d = first(&policy(false), &zones);
         assert_eq!(d.in_tier, ["nyc"]);
-        assert_eq!(d.wanted["bos"].as_ref().unwrap().why, why::EMPTY_POOL);
+        assert_eq!(d.wanted["bos"].as_ref().unwrap().why, Some(Why::EmptyPool));
         // A zone in the tier whose pool empties leaves at once, whatever leave_after says.
         let p = TierPolicy {
             leave_after: 600,
@@ -624,7 +610,7 @@ mod tests {
         let zones = vec![refused("bos", 4), zone("nyc", 4, Some(true))];
         let d = first(&policy(false), &zones);
         assert_eq!(d.in_tier, ["nyc"]);
-        assert_eq!(d.wanted["bos"].as_ref().unwrap().why, why::REFUSED);
+        assert_eq!(d.wanted["bos"].as_ref().unwrap().why, Some(Why::Refused));
         // nyc falls below min_healthy while bos is refused: nyc is kept, not left for bos.
         let zones = vec![refused("bos", 4), zone("nyc", 0, Some(true))];
         let d = first(&policy(false), &zones);

@@ -14,7 +14,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use registry::clock::Clock;
-use registry::model::{Action, RecordSet};
+use registry::model::{Action, RecordSet, RrType};
 use registry::name::Fqdn;
 use registry::plan::{ChangeGroup, Plan};
 use registry::store::{PoolStore, WriteError};
@@ -450,8 +450,7 @@ impl TierController {
 /// True when `group` creates or rewrites a record at the global name (not only its ownership
 /// TXT): one that puts a zone, or the fallback, into the answers.
 fn publishes(group: &ChangeGroup) -> bool {
-    group
-        .changes
-        .iter()
-        .any(|c| c.record_set.rtype != "TXT" && matches!(c.action, Action::Create | Action::Upsert))
+    group.changes.iter().any(|c| {
+        c.record_set.rtype != RrType::Txt && matches!(c.action, Action::Create | Action::Upsert)
+    })
 }

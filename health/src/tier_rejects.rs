@@ -24,7 +24,7 @@
 
 use std::collections::BTreeMap;
 
-use registry::model::Change;
+use registry::model::{Change, RrType};
 use registry::plan::{ChangeGroup, Plan};
 
 /// How long the same refused change waits before it is submitted again (seconds).
@@ -51,7 +51,7 @@ fn signature(group: &ChangeGroup) -> Vec<Change> {
     group
         .changes
         .iter()
-        .filter(|c| c.record_set.rtype != "TXT")
+        .filter(|c| c.record_set.rtype != RrType::Txt)
         .cloned()
         .collect()
 }
@@ -139,9 +139,9 @@ mod tests {
 
     /// A zone's group: its record at the global name says `value`, its ownership TXT `since`.
     fn group_since(id: &str, value: &str, since: u64) -> ChangeGroup {
-        let set = |name: &str, rtype: &str, value: String| RecordSet {
+        let set = |name: &str, rtype: RrType, value: String| RecordSet {
             name: Fqdn::parse(name).unwrap(),
-            rtype: rtype.into(),
+            rtype,
             set_identifier: Some(id.into()),
             weight: None,
             ttl: Some(60),
@@ -154,10 +154,10 @@ mod tests {
         ChangeGroup {
             target_id: id.into(),
             changes: vec![
-                Change::create(set("edge.lab.test", "A", value.into())),
+                Change::create(set("edge.lab.test", RrType::A, value.into())),
                 Change::create(set(
                     "_wavelb.edge.lab.test",
-                    "TXT",
+                    RrType::Txt,
                     format!("\"since={since}\""),
                 )),
             ],

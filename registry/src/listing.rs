@@ -38,7 +38,7 @@ pub fn reversed(name: &str) -> String {
 pub struct ListFrom {
     /// `StartRecordName`.
     pub name: String,
-    /// `StartRecordType`.
+    /// `StartRecordType`, as Route 53 gave it (passed back verbatim).
     pub rtype: Option<String>,
     /// `StartRecordIdentifier`.
     pub identifier: Option<String>,
@@ -233,11 +233,12 @@ impl Span {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::RrType;
 
     fn set(name: &str) -> RecordSet {
         RecordSet {
             name: Fqdn::parse(name).unwrap(),
-            rtype: "TXT".into(),
+            rtype: RrType::Txt,
             set_identifier: None,
             weight: None,
             ttl: Some(60),
@@ -405,7 +406,7 @@ mod tests {
             let end = (at + 7).min(sets.len());
             let next = sets.get(end).map(|s| ListFrom {
                 name: s.name.as_str().to_owned(),
-                rtype: Some(s.rtype.clone()),
+                rtype: Some(s.rtype.to_string()),
                 identifier: s.set_identifier.clone(),
             });
             from = span

@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::listing::{ListFrom, Span, Walk, reversed};
-use crate::model::{Change, RecordSet};
+use crate::model::{Change, RecordSet, RrType};
 use crate::name::Fqdn;
 use crate::plan::{BatchLimits, Plan};
 use crate::retry::is_cas_conflict;
@@ -81,10 +81,10 @@ pub struct MemoryStore {
 }
 
 /// The value check Route 53 applies to the types wavelb writes.
-fn check_value(rtype: &str, value: &str) -> Result<(), String> {
+fn check_value(rtype: RrType, value: &str) -> Result<(), String> {
     let ok = match rtype {
-        "A" => value.parse::<Ipv4Addr>().is_ok(),
-        "AAAA" => value.parse::<Ipv6Addr>().is_ok(),
+        RrType::A => value.parse::<Ipv4Addr>().is_ok(),
+        RrType::Aaaa => value.parse::<Ipv6Addr>().is_ok(),
         _ => true,
     };
     if ok {
@@ -166,7 +166,7 @@ impl PoolStore for MemoryStore {
                 let key = |r: &RecordSet| {
                     (
                         reversed(r.name.as_str()),
-                        r.rtype.clone(),
+                        r.rtype.to_string(),
                         r.set_identifier.clone().unwrap_or_default(),
                     )
                 };
@@ -180,7 +180,7 @@ impl PoolStore for MemoryStore {
                 let end = (at + s.faults.page_size.max(1)).min(sets.len());
                 let next = sets.get(end).map(|r| ListFrom {
                     name: r.name.as_str().to_owned(),
-                    rtype: Some(r.rtype.clone()),
+                    rtype: Some(r.rtype.to_string()),
                     identifier: r.set_identifier.clone(),
                 });
                 (sets[at..end].to_vec(), next)

@@ -6,8 +6,10 @@ use std::net::IpAddr;
 
 use crate::mac::OwnershipKey;
 use crate::name::Fqdn;
+pub use crate::probe_addr::ProbeAddr;
+pub use crate::rrtype::{RrType, UnknownRrType};
+pub use crate::state::{By, TargetState, Why};
 use crate::txt::{self, OwnershipRecord};
-pub use crate::{probe_addr::ProbeAddr, state::TargetState};
 
 /// The weight wavelb gives every ownership (TXT) record set. The TXT weight carries no meaning:
 /// the wanted weight lives inside the TXT value.
@@ -145,8 +147,8 @@ pub struct Target {
     pub since: u64,
     /// Where a health controller should probe, when not the published address.
     pub probe: Option<ProbeAddr>,
-    /// Who put the target in its current state (`health`, `agent`, `operator`), if recorded.
-    pub by: Option<String>,
+    /// Who put the target in its current state, if recorded.
+    pub by: Option<By>,
     /// True when the address record is removed on purpose (a health controller's `fail_closed`
     /// when every target is down): only the ownership record exists, and it keeps `addresses`.
     pub parked: bool,
@@ -211,8 +213,8 @@ impl Target {
     }
 
     /// Records who put the target in its current state.
-    pub fn by(mut self, who: &str) -> Self {
-        self.by = Some(who.to_owned());
+    pub fn by(mut self, who: By) -> Self {
+        self.by = Some(who);
         self
     }
 
@@ -244,7 +246,7 @@ impl Target {
     pub fn address_record(&self, pool: &PoolSpec) -> RecordSet {
         RecordSet {
             name: pool.name.clone(),
-            rtype: pool.record_type.as_str().to_owned(),
+            rtype: pool.record_type.into(),
             set_identifier: Some(self.id.clone()),
             weight: Some(i64::from(self.weight)),
             ttl: Some(pool.ttl),
@@ -261,7 +263,7 @@ impl Target {
         let record = pool.sign_ownership(&self.id, self.ownership(&pool.owner_id));
         RecordSet {
             name: pool.ownership_name(),
-            rtype: "TXT".to_owned(),
+            rtype: RrType::Txt,
             set_identifier: Some(self.id.clone()),
             weight: Some(OWNERSHIP_RECORD_WEIGHT),
             ttl: Some(pool.ttl),
@@ -280,8 +282,8 @@ impl Target {
 pub struct RecordSet {
     /// Owner name.
     pub name: Fqdn,
-    /// Type code (`A`, `AAAA`, `TXT`, …).
-    pub rtype: String,
+    /// Type (`A`, `AAAA`, `TXT`, …).
+    pub rtype: RrType,
     /// SetIdentifier of a routing-policy record set.
     pub set_identifier: Option<String>,
     /// Weight of a weighted record set.
@@ -333,14 +335,14 @@ impl RecordSet {
     /// A simple (not weighted) TXT record set of one value: the health controllers' lease and
     /// recorded health.
     pub fn simple_txt(name: Fqdn, ttl: u32, value: String) -> Self {
-        Self::simple(name, "TXT", ttl, value)
+        Self::simple(name, RrType::Txt, ttl, value)
     }
 
     /// A simple-routing record set of `rtype` holding one value.
-    pub fn simple(name: Fqdn, rtype: &str, ttl: u32, value: String) -> Self {
+    pub fn simple(name: Fqdn, rtype: RrType, ttl: u32, value: String) -> Self {
         Self {
             name,
-            rtype: rtype.into(),
+            rtype,
             set_identifier: None,
             weight: None,
             ttl: Some(ttl),
@@ -356,7 +358,7 @@ impl RecordSet {
     pub fn key(&self) -> RecordKey {
         RecordKey {
             name: self.name.clone(),
-            rtype: self.rtype.clone(),
+            rtype: self.rtype,
             set_identifier: self.set_identifier.clone(),
         }
     }
@@ -391,8 +393,8 @@ impl RecordSet {
 pub struct RecordKey {
     /// Owner name.
     pub name: Fqdn,
-    /// Type code.
-    pub rtype: String,
+    /// Type.
+    pub rtype: RrType,
     /// SetIdentifier, if any.
     pub set_identifier: Option<String>,
 }

@@ -3,12 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::model::{Change, PoolSpec, TargetState};
+use crate::model::{By, Change, PoolSpec, TargetState};
 use crate::plan::{ChangeGroup, Intent, Plan, plan};
 use crate::pool::PoolView;
-
-/// The `by=` value of states set by an operator.
-pub const OPERATOR: &str = "operator";
 
 /// What the operator asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,7 +80,7 @@ pub fn operator_plan(
         let intent = match op {
             Operation::SetWeight(w) => Intent::Present(t.with_wanted_weight(w)),
             Operation::Quarantine => {
-                Intent::Present(t.with_state(TargetState::Quarantined, now).by(OPERATOR))
+                Intent::Present(t.with_state(TargetState::Quarantined, now).by(By::Operator))
             }
             Operation::Restore => Intent::Present(t.with_state(TargetState::Active, now)),
             Operation::Remove => Intent::Absent,

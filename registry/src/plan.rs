@@ -367,7 +367,7 @@ mod tests {
     use std::net::IpAddr;
 
     use super::*;
-    use crate::model::{Action, RecordType};
+    use crate::model::{Action, RecordType, RrType};
     use crate::name::Fqdn;
     use crate::pool::classify;
     use crate::zone::ZoneRecords;
@@ -459,7 +459,7 @@ mod tests {
     fn every_batch_of_a_guarded_plan_carries_the_guard() {
         let lease = |v: &str| RecordSet {
             name: Fqdn::parse("_wavelb-leader.www.lab.test").unwrap(),
-            rtype: "TXT".into(),
+            rtype: RrType::Txt,
             set_identifier: None,
             weight: None,
             ttl: Some(5),

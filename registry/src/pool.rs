@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
-use crate::model::{PoolSpec, RecordSet, Target, TargetState};
+use crate::model::{PoolSpec, RecordSet, RrType, Target, TargetState};
 use crate::txt;
 
 /// A target this owner controls, with the exact record sets it was read from (needed for the
@@ -122,9 +122,9 @@ pub fn classify(pool: &PoolSpec, sets: &[RecordSet]) -> PoolView {
     let mut addresses: BTreeMap<Option<String>, &RecordSet> = BTreeMap::new();
     let mut ownership: BTreeMap<Option<String>, &RecordSet> = BTreeMap::new();
     for set in sets {
-        if set.name == pool.name && set.rtype == pool.record_type.as_str() {
+        if set.name == pool.name && set.rtype == pool.record_type {
             addresses.insert(set.set_identifier.clone(), set);
-        } else if set.name == ownership_name && set.rtype == "TXT" {
+        } else if set.name == ownership_name && set.rtype == RrType::Txt {
             ownership.insert(set.set_identifier.clone(), set);
         }
     }
@@ -305,7 +305,7 @@ mod tests {
     fn spoof(pool: &PoolSpec, id: &str, value: &str) -> RecordSet {
         RecordSet {
             name: pool.ownership_name(),
-            rtype: "TXT".into(),
+            rtype: RrType::Txt,
             set_identifier: Some(id.into()),
             weight: Some(0),
             ttl: Some(pool.ttl),

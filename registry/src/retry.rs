@@ -8,8 +8,8 @@ use rand::Rng;
 /// What to do with a failed request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Disposition {
-    /// Try again later; the label names why, for metrics.
-    Retry(&'static str),
+    /// Try again later, for this reason (a metrics label).
+    Retry(RetryReason),
     /// Route 53 refused the batch (`InvalidChangeBatch`): a lost compare-and-swap (re-read and
     /// re-plan) or a permanent rejection, told apart by [`is_cas_conflict`] on its messages.
     Conflict,
@@ -43,18 +43,20 @@ pub fn disposition(failure: Failure<'_>) -> Disposition {
     match failure {
         Failure::Service { code, status } => match code {
             Some("Throttling" | "ThrottlingException" | "RequestLimitExceeded") => {
-                Disposition::Retry("throttling")
+                Disposition::Retry(RetryReason::Throttling)
             }
-            Some("PriorRequestNotComplete") => Disposition::Retry("prior_request_not_complete"),
+            Some("PriorRequestNotComplete") => {
+                Disposition::Retry(RetryReason::PriorRequestNotComplete)
+            }
             Some("InvalidChangeBatch") => Disposition::Conflict,
-            _ if status.is_some_and(|s| s >= 500) => Disposition::Retry("server_error"),
-            _ if status == Some(429) => Disposition::Retry("throttling"),
+            _ if status.is_some_and(|s| s >= 500) => Disposition::Retry(RetryReason::ServerError),
+            _ if status == Some(429) => Disposition::Retry(RetryReason::Throttling),
             _ => Disposition::Fail,
         },
-        Failure::Timeout => Disposition::Retry("timeout"),
-        Failure::Transport => Disposition::Retry("transport"),
+        Failure::Timeout => Disposition::Retry(RetryReason::Timeout),
+        Failure::Transport => Disposition::Retry(RetryReason::Transport),
         Failure::BadResponse { status } if status.is_some_and(|s| s >= 500) => {
-            Disposition::Retry("server_error")
+            Disposition::Retry(RetryReason::ServerError)
         }
         Failure::BadResponse { .. } => Disposition::Fail,
     }
@@ -138,14 +140,22 @@ impl Backoff {
     }
 }
 
-/// Every `reason` of `wavelb_route53_retries_total` ([`disposition`] gives them).
-pub const RETRY_REASONS: [&str; 5] = [
-    "throttling",
-    "prior_request_not_complete",
-    "server_error",
-    "timeout",
-    "transport",
-];
+crate::label_values! {
+    /// Why a request is retried: the `reason` of `wavelb_route53_retries_total`
+    /// ([`disposition`] gives them).
+    pub enum RetryReason {
+        /// Route 53 throttled the request (or answered 429).
+        Throttling => "throttling",
+        /// `PriorRequestNotComplete`.
+        PriorRequestNotComplete => "prior_request_not_complete",
+        /// A 5xx answer.
+        ServerError => "server_error",
+        /// The attempt timed out.
+        Timeout => "timeout",
+        /// The request could not be sent, or the connection broke.
+        Transport => "transport",
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -158,11 +168,11 @@ mod tests {
         let svc = |code, status| disposition(Failure::Service { code, status });
         assert_eq!(
             svc(Some("Throttling"), Some(400)),
-            Disposition::Retry("throttling")
+            Disposition::Retry(RetryReason::Throttling)
         );
         assert_eq!(
             svc(Some("PriorRequestNotComplete"), Some(400)),
-            Disposition::Retry("prior_request_not_complete")
+            Disposition::Retry(RetryReason::PriorRequestNotComplete)
         );
         assert_eq!(
             svc(Some("InvalidChangeBatch"), Some(400)),
@@ -170,20 +180,26 @@ mod tests {
         );
         assert_eq!(
             svc(Some("InternalError"), Some(500)),
-            Disposition::Retry("server_error")
+            Disposition::Retry(RetryReason::ServerError)
         );
-        assert_eq!(svc(None, Some(503)), Disposition::Retry("server_error"));
+        assert_eq!(
+            svc(None, Some(503)),
+            Disposition::Retry(RetryReason::ServerError)
+        );
         assert_eq!(svc(Some("NoSuchHostedZone"), Some(404)), Disposition::Fail);
         assert_eq!(svc(Some("AccessDenied"), Some(403)), Disposition::Fail);
-        assert_eq!(disposition(Failure::Timeout), Disposition::Retry("timeout"));
+        assert_eq!(
+            disposition(Failure::Timeout),
+            Disposition::Retry(RetryReason::Timeout)
+        );
         assert_eq!(
             disposition(Failure::Transport),
-            Disposition::Retry("transport")
+            Disposition::Retry(RetryReason::Transport)
         );
     }
 
     #[test]
-    fn every_retry_reason_is_listed_in_retry_reasons() {
+    fn every_retry_reason_is_given_for_some_failure() {
         let codes = [
             None,
             Some("Throttling"),
@@ -201,14 +217,10 @@ mod tests {
         let mut seen = std::collections::BTreeSet::new();
         for f in failures {
             if let Disposition::Retry(reason) = disposition(f) {
-                assert!(
-                    RETRY_REASONS.contains(&reason),
-                    "{reason} is missing from RETRY_REASONS"
-                );
-                seen.insert(reason);
+                seen.insert(reason.as_str());
             }
         }
-        assert_eq!(seen.len(), RETRY_REASONS.len(), "{seen:?}");
+        assert_eq!(seen.len(), RetryReason::ALL.len(), "{seen:?}");
     }
 
     #[test]

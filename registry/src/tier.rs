@@ -16,8 +16,8 @@ use std::net::IpAddr;
 
 use crate::mac::OwnershipKey;
 use crate::model::{
-    AliasTarget, Change, GeoProximity, OWNERSHIP_RECORD_WEIGHT, PoolSpec, RecordSet, RecordType,
-    TargetState,
+    AliasTarget, By, Change, GeoProximity, OWNERSHIP_RECORD_WEIGHT, PoolSpec, RecordSet,
+    RecordType, RrType, TargetState, Why,
 };
 use crate::name::Fqdn;
 use crate::plan::{ChangeGroup, Plan, Skipped};
@@ -26,9 +26,6 @@ use geo::Coordinates;
 
 /// The set identifier of the regional fallback record.
 pub const FALLBACK_ID: &str = "fallback";
-
-/// Who writes tier records (`by=` of their TXT).
-const WRITER: &str = "health";
 
 /// One Wavelength zone of the tier.
 #[derive(Debug, Clone, PartialEq)]
@@ -92,8 +89,16 @@ pub struct Standing {
     pub in_tier: bool,
     /// Unix seconds when `in_tier` last changed.
     pub since: u64,
-    /// Why (a token: `healthy`, `below-min-healthy`, `kept-healthiest`, …).
-    pub why: String,
+    /// Why (`healthy`, `below-min-healthy`, `kept-healthiest`, …); `None` when the record
+    /// says nothing (wavelb always writes one).
+    pub why: Option<Why>,
+}
+
+impl Standing {
+    /// The `why=` token as shown to people: empty when the record gives none.
+    pub fn why_text(&self) -> &str {
+        self.why.as_ref().map_or("", Why::as_str)
+    }
 }
 
 /// A member this owner controls, with the record sets it was read from.
@@ -178,7 +183,7 @@ impl TierSpec {
     pub fn record(&self, id: &str) -> Option<RecordSet> {
         let base = RecordSet {
             name: self.name.clone(),
-            rtype: self.record_type.as_str().to_owned(),
+            rtype: self.record_type.into(),
             set_identifier: Some(id.to_owned()),
             weight: None,
             ttl: None,
@@ -226,15 +231,15 @@ impl TierSpec {
                 },
                 since: standing.since,
                 probe: None,
-                by: Some(WRITER.into()),
-                why: Some(standing.why.clone()),
+                by: Some(By::Health),
+                why: standing.why.clone(),
                 parked: None,
                 mac: None,
             },
         );
         RecordSet {
             name: pool.ownership_name(),
-            rtype: "TXT".into(),
+            rtype: RrType::Txt,
             set_identifier: Some(id.to_owned()),
             weight: Some(OWNERSHIP_RECORD_WEIGHT),
             ttl: Some(self.ttl),
@@ -255,8 +260,8 @@ pub fn classify(spec: &TierSpec, sets: &[RecordSet]) -> TierView {
     let mut ownerships: BTreeMap<&str, &RecordSet> = BTreeMap::new();
     let mut view = TierView::default();
     for s in sets {
-        let at_name = s.name == spec.name && s.rtype == spec.record_type.as_str();
-        let at_txt = s.name == ownership_name && s.rtype == "TXT";
+        let at_name = s.name == spec.name && s.rtype == spec.record_type;
+        let at_txt = s.name == ownership_name && s.rtype == RrType::Txt;
         match (&s.set_identifier, at_name, at_txt) {
             (Some(id), true, _) => {
                 records.insert(id, s);
@@ -326,7 +331,7 @@ fn owned(
         standing: Standing {
             in_tier,
             since: rec.since,
-            why: rec.why.unwrap_or_default(),
+            why: rec.why,
         },
         record_set: record.cloned(),
         ownership_set: ownership.clone(),
@@ -488,11 +493,11 @@ mod tests {
         }
     }
 
-    fn standing(in_tier: bool, why: &str) -> Option<Standing> {
+    fn standing(in_tier: bool, why: Why) -> Option<Standing> {
         Some(Standing {
             in_tier,
             since: 100,
-            why: why.into(),
+            why: Some(why),
         })
     }
 
@@ -504,7 +509,7 @@ mod tests {
             .map(|id| {
                 Change::create(RecordSet {
                     name: Fqdn::parse(&format!("edge.{id}.lab.test")).unwrap(),
-                    rtype: "A".into(),
+                    rtype: RrType::A,
                     set_identifier: Some("i-1".into()),
                     weight: Some(10),
                     ttl: Some(5),
@@ -550,27 +555,28 @@ mod tests {
         let mut z = zone();
         let s = spec();
         let wanted = BTreeMap::from([
-            ("bos".to_owned(), standing(true, "healthy")),
-            ("nyc".to_owned(), standing(false, "below-min-healthy")),
+            ("bos".to_owned(), standing(true, Why::Healthy)),
+            ("nyc".to_owned(), standing(false, Why::BelowMinHealthy)),
         ]);
         step(&mut z, &s, &wanted);
         let view = read(&z);
         assert_eq!(view.published().collect::<Vec<_>>(), ["bos"]);
-        assert_eq!(view.owned["nyc"].standing.why, "below-min-healthy");
+        assert_eq!(view.owned["nyc"].standing.why, Some(Why::BelowMinHealthy));
         assert!(view.foreign.is_empty(), "{view:?}");
         // Asking again for the same is a no-op.
         assert!(plan(&s, &view, &wanted, |_| true).is_empty());
         // Swap: one group per member, each an exact DELETE then CREATE.
         let swapped = BTreeMap::from([
-            ("bos".to_owned(), standing(false, "below-min-healthy")),
-            ("nyc".to_owned(), standing(true, "healthy")),
+            ("bos".to_owned(), standing(false, Why::BelowMinHealthy)),
+            ("nyc".to_owned(), standing(true, Why::Healthy)),
         ]);
         let p = plan(&s, &view, &swapped, |_| true);
         assert_eq!(p.groups.len(), 2);
         apply(&mut z, &p);
         assert_eq!(read(&z).published().collect::<Vec<_>>(), ["nyc"]);
         // The fallback with addresses, then removing everything.
-        let fallback = BTreeMap::from([(FALLBACK_ID.to_owned(), standing(true, "every-zone-out"))]);
+        let fallback =
+            BTreeMap::from([(FALLBACK_ID.to_owned(), standing(true, Why::EveryZoneOut))]);
         step(&mut z, &s, &fallback);
         let rec = &read(&z).owned[FALLBACK_ID];
         assert_eq!(rec.record_set.as_ref().unwrap().values, ["198.51.100.7"]);
@@ -585,7 +591,7 @@ mod tests {
     #[test]
     fn a_changed_place_is_rewritten_and_an_unknown_id_is_skipped() {
         let mut z = zone();
-        let wanted = BTreeMap::from([("bos".to_owned(), standing(true, "healthy"))]);
+        let wanted = BTreeMap::from([("bos".to_owned(), standing(true, Why::Healthy))]);
         step(&mut z, &spec(), &wanted);
         let mut moved = spec();
         moved.members[0].place = place(42.0, -71.0);
@@ -601,7 +607,7 @@ mod tests {
             .unwrap();
         assert_eq!(geo.coordinates, Some(("42.00".into(), "-71.00".into())));
         assert_eq!(geo.bias, Some(20));
-        let stranger = BTreeMap::from([("sea".to_owned(), standing(true, "healthy"))]);
+        let stranger = BTreeMap::from([("sea".to_owned(), standing(true, Why::Healthy))]);
         let p = plan(&spec(), &read(&z), &stranger, |_| true);
         assert!(p.is_empty());
         assert_eq!(p.skipped[0].target_id, "sea");
@@ -619,7 +625,7 @@ mod tests {
         let out = Standing {
             in_tier: false,
             since: 1,
-            why: "below-min-healthy".into(),
+            why: Some(Why::BelowMinHealthy),
         };
         z.apply(
             &[
@@ -636,7 +642,7 @@ mod tests {
         );
         let remove = BTreeMap::from([
             ("theirs".to_owned(), None),
-            ("nyc".to_owned(), standing(false, "below-min-healthy")),
+            ("nyc".to_owned(), standing(false, Why::BelowMinHealthy)),
         ]);
         let p = plan(&s, &view, &remove, |_| true);
         assert!(p.is_empty(), "{p:?}");
@@ -652,7 +658,7 @@ mod tests {
         let mut keyed = spec();
         keyed.ownership_key =
             Some(OwnershipKey::from_bytes(b"a shared key of 32 bytes, really").unwrap());
-        let bos = BTreeMap::from([("bos".to_owned(), standing(true, "healthy"))]);
+        let bos = BTreeMap::from([("bos".to_owned(), standing(true, Why::Healthy))]);
         let mut z2 = zone();
         step(&mut z2, &spec(), &bos);
         let sets: Vec<RecordSet> = z2.sets().cloned().collect();
@@ -685,8 +691,8 @@ mod tests {
         // nyc's pool empties: bos goes in, nyc's alias is skipped, with the reason.
         empty(&mut z, "nyc");
         let both = BTreeMap::from([
-            ("bos".to_owned(), standing(true, "healthy")),
-            ("nyc".to_owned(), standing(true, "healthy")),
+            ("bos".to_owned(), standing(true, Why::Healthy)),
+            ("nyc".to_owned(), standing(true, Why::Healthy)),
         ]);
         let sets: Vec<RecordSet> = z.sets().cloned().collect();
         let p = plan(&s, &classify(&s, &sets), &both, has_records(&sets));
@@ -710,7 +716,7 @@ mod tests {
         // bos's pool empties too; only its ownership record changes (kept while in): the
         // alias is left alone, so the change is not refused.
         empty(&mut z, "bos");
-        let kept = BTreeMap::from([("bos".to_owned(), standing(true, "kept-healthiest"))]);
+        let kept = BTreeMap::from([("bos".to_owned(), standing(true, Why::KeptHealthiest))]);
         let sets: Vec<RecordSet> = z.sets().cloned().collect();
         let p = plan(&s, &classify(&s, &sets), &kept, has_records(&sets));
         assert_eq!(p.groups.len(), 1, "{p:?}");
@@ -718,13 +724,16 @@ mod tests {
             p.groups[0]
                 .changes
                 .iter()
-                .all(|c| c.record_set.rtype == "TXT"),
+                .all(|c| c.record_set.rtype == RrType::Txt),
             "{p:?}"
         );
         apply(&mut z, &p);
-        assert_eq!(read(&z).owned["bos"].standing.why, "kept-healthiest");
+        assert_eq!(
+            read(&z).owned["bos"].standing.why,
+            Some(Why::KeptHealthiest)
+        );
         // Taking it out deletes the alias (no target needed).
-        let out = BTreeMap::from([("bos".to_owned(), standing(false, "empty-pool"))]);
+        let out = BTreeMap::from([("bos".to_owned(), standing(false, Why::EmptyPool))]);
         step(&mut z, &s, &out);
         assert_eq!(read(&z).published().count(), 0);
     }
@@ -737,8 +746,8 @@ mod tests {
         let mut apex = spec();
         apex.name = Fqdn::parse("lab.test").unwrap();
         let both = BTreeMap::from([
-            ("bos".to_owned(), standing(true, "healthy")),
-            ("nyc".to_owned(), standing(true, "healthy")),
+            ("bos".to_owned(), standing(true, Why::Healthy)),
+            ("nyc".to_owned(), standing(true, Why::Healthy)),
         ]);
         step(&mut z, &apex, &both);
         let sets: Vec<RecordSet> = z.sets().cloned().collect();
@@ -746,7 +755,7 @@ mod tests {
         assert_eq!(view.published().collect::<Vec<_>>(), ["bos", "nyc"]);
         assert!(
             sets.iter()
-                .any(|s| s.name.without_dot() == "_wavelb.lab.test" && s.rtype == "TXT"),
+                .any(|s| s.name.without_dot() == "_wavelb.lab.test" && s.rtype == RrType::Txt),
             "{sets:?}"
         );
         assert!(plan(&apex, &view, &both, has_records(&sets)).is_empty());

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use crate::probe_addr::ProbeAddr;
-use crate::state::TargetState;
+use crate::state::{By, TargetState, Why};
 
 /// The protocol version this codec writes and reads.
 pub const VERSION: &str = "1";
@@ -27,11 +27,11 @@ pub struct OwnershipRecord {
     pub since: u64,
     /// Where to probe, if not the published address (`probe=`).
     pub probe: Option<ProbeAddr>,
-    /// Who put the target in its state (`by=`), e.g. `health`, `agent`, `operator`.
-    pub by: Option<String>,
+    /// Who put the target in its state (`by=`).
+    pub by: Option<By>,
     /// Why it is in that state (`why=`, a token such as `below-min-healthy`), when the writer
     /// records one (the zone tier does).
-    pub why: Option<String>,
+    pub why: Option<Why>,
     /// Set when the address record was removed on purpose (`parked=ip,ip`): the addresses to
     /// publish again on restore.
     pub parked: Option<Vec<IpAddr>>,
@@ -163,7 +163,7 @@ pub fn decode(value: &str) -> Result<OwnershipRecord, TxtError> {
     };
     let by = match fields.get("by") {
         None => None,
-        Some(b) if is_token(b) => Some(b.clone()),
+        Some(b) if is_token(b) => Some(By::parse(b)),
         Some(b) => {
             return Err(TxtError::BadValue {
                 key: "by",
@@ -174,7 +174,7 @@ pub fn decode(value: &str) -> Result<OwnershipRecord, TxtError> {
     };
     let why = match fields.get("why") {
         None => None,
-        Some(w) if is_token(w) => Some(w.clone()),
+        Some(w) if is_token(w) => Some(Why::parse(w)),
         Some(w) => {
             return Err(TxtError::BadValue {
                 key: "why",
@@ -319,7 +319,7 @@ mod tests {
             state: TargetState::Quarantined,
             since: 1_700_000_000,
             probe: Some("10.0.0.5:4433".parse().unwrap()),
-            by: Some("health".into()),
+            by: Some(By::Health),
             why: None,
             parked: None,
             mac: None,
@@ -425,6 +425,7 @@ mod tests {
             parked in proptest::option::of(proptest::collection::vec(any::<std::net::IpAddr>(), 1..4)),
             mac in proptest::option::of("[0-9a-f]{64}"),
         ) {
+            let (by, why) = (by.as_deref().map(By::parse), why.as_deref().map(Why::parse));
             let rec = OwnershipRecord { owner, wanted_weight: weight, state, since, probe, by, why, parked, mac };
             prop_assert_eq!(decode(&encode(&rec)), Ok(rec.clone()));
             // What a MAC covers does not depend on the MAC, and survives a round trip.

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use imbl::OrdMap;
 
-use crate::model::{Action, Change, GeoProximity, RecordKey, RecordSet};
+use crate::model::{Action, Change, GeoProximity, RecordKey, RecordSet, RrType};
 use crate::name::Fqdn;
 use geo;
 
@@ -75,7 +75,7 @@ fn prefixed<'m, 'p>(
 }
 
 /// The key prefix of the sets at `name` with type `rtype` (see [`prefixed`]).
-fn group_prefix(name: &Fqdn, rtype: &str) -> String {
+fn group_prefix(name: &Fqdn, rtype: RrType) -> String {
     format!("{name} {rtype} ")
 }
 
@@ -131,7 +131,7 @@ impl ZoneRecords {
     pub fn group<'a>(
         &'a self,
         name: &Fqdn,
-        rtype: &str,
+        rtype: RrType,
     ) -> impl Iterator<Item = &'a RecordSet> + use<'a> {
         let prefix = group_prefix(name, rtype);
         let sets: Vec<&RecordSet> = prefixed(&self.sets, &prefix).map(|(_, s)| s).collect();
@@ -163,7 +163,7 @@ impl ZoneRecords {
     pub fn apply(
         &mut self,
         changes: &[Change],
-        check_value: &dyn Fn(&str, &str) -> Result<(), String>,
+        check_value: &dyn Fn(RrType, &str) -> Result<(), String>,
     ) -> Result<(), ChangeError> {
         self.apply_within(changes, check_value, MAX_RECORD_SETS)
     }
@@ -173,14 +173,14 @@ impl ZoneRecords {
     pub fn apply_within(
         &mut self,
         changes: &[Change],
-        check_value: &dyn Fn(&str, &str) -> Result<(), String>,
+        check_value: &dyn Fn(RrType, &str) -> Result<(), String>,
         max_sets: usize,
     ) -> Result<(), ChangeError> {
         validate_input(changes)?;
         let mut errors = Vec::new();
         let mut next = self.sets.clone();
-        let mut touched: BTreeSet<(Fqdn, String)> = BTreeSet::new();
-        let mut group_ttl: BTreeMap<(Fqdn, String), Option<u32>> = BTreeMap::new();
+        let mut touched: BTreeSet<(Fqdn, RrType)> = BTreeSet::new();
+        let mut group_ttl: BTreeMap<(Fqdn, RrType), Option<u32>> = BTreeMap::new();
         for change in changes {
             let set = &change.record_set;
             if !set.name.is_within(&self.origin) {
@@ -191,7 +191,7 @@ impl ZoneRecords {
                 continue;
             }
             if set.name == self.origin
-                && (set.rtype == "SOA" || set.rtype == "NS")
+                && (set.rtype == RrType::Soa || set.rtype == RrType::Ns)
                 && change.action != Action::Upsert
             {
                 errors.push(format!(
@@ -202,7 +202,7 @@ impl ZoneRecords {
             }
             if change.action != Action::Delete {
                 for value in &set.values {
-                    if let Err(why) = check_value(&set.rtype, value) {
+                    if let Err(why) = check_value(set.rtype, value) {
                         errors.push(format!(
                             "Invalid Resource Record: FATAL problem: {why} encountered with '{value}'"
                         ));
@@ -211,7 +211,7 @@ impl ZoneRecords {
             }
             let key = set.key();
             let k = map_key(&key);
-            touched.insert((set.name.clone(), set.rtype.clone()));
+            touched.insert((set.name.clone(), set.rtype));
             match change.action {
                 Action::Create => match next.entry(k) {
                     imbl::ordmap::Entry::Occupied(_) => errors.push(format!(
@@ -237,12 +237,12 @@ impl ZoneRecords {
                 }
             }
             if change.action != Action::Delete && set.weight.is_some() && set.alias.is_none() {
-                group_ttl.insert((set.name.clone(), set.rtype.clone()), set.ttl);
+                group_ttl.insert((set.name.clone(), set.rtype), set.ttl);
             }
         }
         // Route 53: within a weighted group, the TTL written last applies to every set.
         for ((name, rtype), ttl) in &group_ttl {
-            let prefix = group_prefix(name, rtype);
+            let prefix = group_prefix(name, *rtype);
             let stale: Vec<String> = prefixed(&next, &prefix)
                 .filter(|(_, s)| s.weight.is_some() && s.alias.is_none() && s.ttl != *ttl)
                 .map(|(k, _)| k.clone())
@@ -259,7 +259,7 @@ impl ZoneRecords {
             }
         }
         for (name, rtype) in &touched {
-            check_group(&self.origin, &next, name, rtype, &mut errors);
+            check_group(&self.origin, &next, name, *rtype, &mut errors);
         }
         // A zone already beyond the quota (loaded from an older state file) may still shrink.
         if next.len() > max_sets && next.len() > self.sets.len() {
@@ -452,7 +452,7 @@ fn check_alias(
         ));
     } else if *target == set.name {
         errors.push(format!("{head}, but an alias cannot target itself"));
-    } else if prefixed(sets, &group_prefix(target, &set.rtype))
+    } else if prefixed(sets, &group_prefix(target, set.rtype))
         .next()
         .is_none()
     {
@@ -473,7 +473,7 @@ fn check_group(
     origin: &Fqdn,
     sets: &OrdMap<String, RecordSet>,
     name: &Fqdn,
-    rtype: &str,
+    rtype: RrType,
     errors: &mut Vec<String>,
 ) {
     let group_prefix = group_prefix(name, rtype);
@@ -504,20 +504,20 @@ fn check_group(
     }
     let name_prefix = format!("{name} ");
     let at_name: Vec<&RecordSet> = prefixed(sets, &name_prefix).map(|(_, s)| s).collect();
-    let has_cname = at_name.iter().any(|s| s.rtype == "CNAME");
+    let has_cname = at_name.iter().any(|s| s.rtype == RrType::Cname);
     if has_cname {
         if name == origin {
             errors.push(format!(
                 "RRSet of type CNAME with DNS name {name} is not permitted at apex in zone {origin}"
             ));
-        } else if at_name.iter().any(|s| s.rtype != "CNAME") {
+        } else if at_name.iter().any(|s| s.rtype != RrType::Cname) {
             errors.push(format!(
                 "RRSet of type CNAME with DNS name {name} is not permitted as it conflicts with other records with the same DNS name in zone {origin}"
             ));
         }
         if at_name
             .iter()
-            .any(|s| s.rtype == "CNAME" && s.values.len() > 1)
+            .any(|s| s.rtype == RrType::Cname && s.values.len() > 1)
         {
             errors.push(format!(
                 "RRSet of type CNAME with DNS name {name} has more than one value; a CNAME holds exactly one"
@@ -561,7 +561,7 @@ mod tests {
     ) -> RecordSet {
         RecordSet {
             name: Fqdn::parse(name).unwrap(),
-            rtype: rtype.into(),
+            rtype: rtype.parse().unwrap(),
             set_identifier: id.map(str::to_owned),
             weight,
             ttl: Some(ttl),
@@ -573,7 +573,7 @@ mod tests {
         }
     }
 
-    fn any(_: &str, _: &str) -> Result<(), String> {
+    fn any(_: RrType, _: &str) -> Result<(), String> {
         Ok(())
     }
 
@@ -711,9 +711,9 @@ mod tests {
         );
         // Another type at the same name, or another name, has its own 30.
         let mut aaaa = member(30);
-        aaaa.rtype = "AAAA".into();
+        aaaa.rtype = RrType::Aaaa;
         let mut pool6 = bos_pool();
-        pool6.rtype = "AAAA".into();
+        pool6.rtype = RrType::Aaaa;
         pool6.values = vec!["2001:db8::1".into()];
         z.apply(&[Change::create(pool6), Change::create(aaaa)], &any)
             .unwrap();
@@ -830,8 +830,8 @@ mod tests {
             &any,
         ));
         assert!(e.contains("can only be changed with UPSERT"), "{e}");
-        let reject = |t: &str, v: &str| {
-            if t == "A" && v.parse::<std::net::Ipv4Addr>().is_err() {
+        let reject = |t: RrType, v: &str| {
+            if t == RrType::A && v.parse::<std::net::Ipv4Addr>().is_err() {
                 Err("ARRDATAIllegalIPv4Address".to_owned())
             } else {
                 Ok(())

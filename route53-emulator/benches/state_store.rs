@@ -16,7 +16,7 @@ use dns::geotable::GeoTable;
 use dns::metrics::DnsMetrics;
 use dns::snapshot::Snapshot;
 use dns::transport::Transport;
-use registry::model::{Change, RecordSet};
+use registry::model::{Change, RecordSet, RrType};
 use registry::name::Fqdn;
 use route53_emulator::db::{Batch, StateDb};
 use route53_emulator::metrics::ApiMetrics;
@@ -30,7 +30,7 @@ const ZONES: usize = 20;
 fn set(name: &str, id: &str) -> RecordSet {
     RecordSet {
         name: Fqdn::parse(name).unwrap(),
-        rtype: "A".into(),
+        rtype: RrType::A,
         set_identifier: Some(id.into()),
         weight: Some(10),
         ttl: Some(30),

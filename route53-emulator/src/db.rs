@@ -544,7 +544,7 @@ impl Batch {
         for (zone_id, name, rtype) in &touched.groups {
             let mut sets = Vec::new();
             if let Some(zone) = store.zone_by_id(zone_id) {
-                for set in zone.records.group(name, rtype) {
+                for set in zone.records.group(name, *rtype) {
                     let id = set.set_identifier.clone().unwrap_or_default();
                     sets.push((id, serde_json::to_string(set)?));
                 }
@@ -552,7 +552,7 @@ impl Batch {
             batch.groups.push(GroupRows {
                 zone_id: zone_id.clone(),
                 name: name.to_string(),
-                rtype: rtype.clone(),
+                rtype: rtype.to_string(),
                 sets,
             });
         }

@@ -23,7 +23,7 @@ use tokio::net::TcpListener;
 
 use crate::shared::Shared;
 use dns::conn::{self, Caps, Counters, Limiter};
-use dns::metrics::ConnectionLabels;
+use dns::metrics::{ConnectionLabels, Listener};
 
 /// The bounds on API connections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,7 +59,7 @@ impl Default for ApiLimits {
 /// Serves `router` on `listener` for ever.
 pub async fn serve(listener: TcpListener, router: Router, shared: Arc<Shared>, limits: ApiLimits) {
     let counters = Counters {
-        listener: "api",
+        listener: Listener::Api,
         refused: shared.dns.metrics.connections_refused.clone(),
     };
     let mut builder = hyper::server::conn::http1::Builder::new();
@@ -102,7 +102,7 @@ pub async fn serve(listener: TcpListener, router: Router, shared: Arc<Shared>, l
                 .metrics
                 .connections_ended
                 .get_or_create(&ConnectionLabels {
-                    listener: "api",
+                    listener: Listener::Api,
                     reason,
                 })
                 .inc();

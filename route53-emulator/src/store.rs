@@ -23,7 +23,7 @@ use crate::tags::{self, ResourceKind};
 
 use rand::Rng;
 
-use registry::model::{Action, Change, RecordSet};
+use registry::model::{Action, Change, RecordSet, RrType};
 use registry::name::Fqdn;
 use registry::zone::{ChangeError, ZoneRecords};
 use serde::{Deserialize, Serialize};
@@ -348,7 +348,7 @@ impl Store {
             t.zones.insert(zone.id.clone());
             for set in zone.records.sets() {
                 t.groups
-                    .insert((zone.id.clone(), set.name.clone(), set.rtype.clone()));
+                    .insert((zone.id.clone(), set.name.clone(), set.rtype));
             }
         }
         t.changes_logged = self.changes.len();
@@ -405,7 +405,7 @@ impl Store {
             return Err(StoreError::TooManyHostedZones);
         }
         let id = self.fresh_id('Z');
-        let apex = |rtype: &str, ttl: u32, value: String| {
+        let apex = |rtype: RrType, ttl: u32, value: String| {
             RecordSet::simple(name.clone(), rtype, ttl, value)
         };
         // The lab's name server is `ns.<zone>`, so a zone's name leaves room for it (a zone
@@ -422,9 +422,9 @@ impl Store {
         let records = ZoneRecords::from_sets(
             name.clone(),
             [
-                apex("NS", APEX_NS_TTL, ns.clone()),
+                apex(RrType::Ns, APEX_NS_TTL, ns.clone()),
                 apex(
-                    "SOA",
+                    RrType::Soa,
                     APEX_SOA_TTL,
                     format!("{ns} {SOA_RNAME} 1 7200 900 1209600 86400"),
                 ),
@@ -445,7 +445,7 @@ impl Store {
         for set in zone.records.sets() {
             self.touched
                 .groups
-                .insert((id.clone(), set.name.clone(), set.rtype.clone()));
+                .insert((id.clone(), set.name.clone(), set.rtype));
         }
         self.zones.insert(id, zone.clone());
         let change = self.record_change(None, now_ms);
@@ -488,7 +488,9 @@ impl Store {
     /// Deletes a zone; refused while it holds more than its apex SOA and NS.
     pub fn delete_zone(&mut self, id: &str, now_ms: u64) -> Result<ChangeRecord, StoreError> {
         let zone = self.zone(id)?;
-        let required = |s: &RecordSet| s.name == zone.name && (s.rtype == "SOA" || s.rtype == "NS");
+        let required = |s: &RecordSet| {
+            s.name == zone.name && (s.rtype == RrType::Soa || s.rtype == RrType::Ns)
+        };
         if zone.records.sets().any(|s| !required(s)) {
             return Err(StoreError::HostedZoneNotEmpty);
         }
@@ -499,7 +501,7 @@ impl Store {
             for set in gone.records.sets() {
                 self.touched
                     .groups
-                    .insert((id.clone(), set.name.clone(), set.rtype.clone()));
+                    .insert((id.clone(), set.name.clone(), set.rtype));
             }
         }
         let tags_key = tags::resource_key(ResourceKind::HostedZone, &id);
@@ -560,12 +562,16 @@ impl Store {
             &dns::rdata::check,
             self.limits.record_sets_per_zone,
         )?;
-        let groups: BTreeSet<(Fqdn, String)> = changes
+        let groups: BTreeSet<(Fqdn, RrType)> = changes
             .iter()
-            .map(|c| (c.record_set.name.clone(), c.record_set.rtype.clone()))
+            .map(|c| (c.record_set.name.clone(), c.record_set.rtype))
             .collect();
         let count = |r: &ZoneRecords| {
-            Totals::of(groups.iter().flat_map(|(name, rtype)| r.group(name, rtype)))
+            Totals::of(
+                groups
+                    .iter()
+                    .flat_map(|(name, rtype)| r.group(name, *rtype)),
+            )
         };
         let totals = self.totals.replace(count(&zone.records), count(&records));
         totals.check(self.totals, self.limits)?;
@@ -615,7 +621,7 @@ pub struct ListingKey {
 pub fn listing_key(set: &RecordSet) -> ListingKey {
     ListingKey {
         reversed_name: reversed(set.name.as_str()),
-        rtype: set.rtype.clone(),
+        rtype: set.rtype.to_string(),
         set_identifier: set.set_identifier.clone().unwrap_or_default(),
     }
 }
@@ -697,7 +703,7 @@ pub fn list_page<'a>(
     rest.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     let next = rest.get(max_items).map(|(_, n)| NextRecord {
         name: n.name.to_string(),
-        rtype: n.rtype.clone(),
+        rtype: n.rtype.to_string(),
         identifier: n.set_identifier.clone(),
     });
     let sets: Vec<&RecordSet> = rest.iter().take(max_items).map(|(_, s)| *s).collect();
@@ -728,7 +734,7 @@ pub(crate) mod tests {
     pub(crate) fn a(name: &str, id: &str, w: i64) -> RecordSet {
         RecordSet {
             name: Fqdn::parse(name).unwrap(),
-            rtype: "A".into(),
+            rtype: RrType::A,
             set_identifier: Some(id.into()),
             weight: Some(w),
             ttl: Some(30),

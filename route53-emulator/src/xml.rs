@@ -4,7 +4,7 @@
 
 use std::time::{Duration, UNIX_EPOCH};
 
-use registry::model::{Action, AliasTarget, Change, GeoProximity, RecordSet};
+use registry::model::{Action, AliasTarget, Change, GeoProximity, RecordSet, RrType};
 use registry::name::Fqdn;
 use roxmltree::{Document, Node};
 
@@ -271,6 +271,9 @@ fn parse_record_set(rrs: Node<'_, '_>) -> Result<RecordSet, String> {
     let name = text(rrs, "Name").ok_or("lacks Name")?;
     let name = Fqdn::parse(&name).map_err(|e| e.to_string())?;
     let rtype = text(rrs, "Type").ok_or("lacks Type")?;
+    let rtype: RrType = rtype
+        .parse()
+        .map_err(|_| format!("has Type {rtype:?}, not a Route 53 record type"))?;
     let number = |key: &str| -> Result<Option<i64>, String> {
         text(rrs, key)
             .map(|v| {
@@ -426,7 +429,7 @@ pub fn record_set(set: &RecordSet) -> String {
     let mut out = format!(
         "<ResourceRecordSet><Name>{}</Name><Type>{}</Type>",
         esc(set.name.as_str()),
-        esc(&set.rtype)
+        esc(set.rtype.as_str())
     );
     if let Some(id) = &set.set_identifier {
         out.push_str(&format!("<SetIdentifier>{}</SetIdentifier>", esc(id)));
@@ -570,6 +573,11 @@ mod tests {
                 .0
                 .contains("TTL -1")
         );
+        let bad_type = bad_ttl.replace("<Type>A</Type><TTL>-1", "<Type>a</Type><TTL>1");
+        assert_eq!(
+            parse_change_batch(&bad_type).unwrap_err().0,
+            "change 1 has Type \"a\", not a Route 53 record type"
+        );
     }
 
     fn nested(levels: usize) -> String {
@@ -666,7 +674,7 @@ mod tests {
         assert!(
             record_set(&RecordSet {
                 name: Fqdn::parse("t.lab.test").unwrap(),
-                rtype: "TXT".into(),
+                rtype: RrType::Txt,
                 set_identifier: None,
                 weight: None,
                 ttl: Some(5),

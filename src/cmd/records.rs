@@ -432,9 +432,9 @@ fn tier_rows(spec: &TierSpec, view: &TierView, sets: &[RecordSet]) -> Vec<TierRo
             since: entry.map(|e| e.standing.since),
             why: match entry {
                 Some(e) if spec.record(&id).is_none() => {
-                    format!("{} (no longer configured)", e.standing.why)
+                    format!("{} (no longer configured)", e.standing.why_text())
                 }
-                Some(e) => e.standing.why.clone(),
+                Some(e) => e.standing.why_text().to_owned(),
                 None => "not written yet (the health controller writes it)".into(),
             },
             foreign: false,
@@ -621,7 +621,7 @@ mod tests {
         let standing = registry::tier::Standing {
             in_tier: true,
             since: 5,
-            why: "healthy".into(),
+            why: Some(registry::model::Why::Healthy),
         };
         let mut theirs = spec.ownership_record("nyc", &standing);
         theirs.values =

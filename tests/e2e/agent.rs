@@ -343,7 +343,11 @@ async fn repairs_a_deleted_record_and_respects_a_quarantine() {
     wait_for_quarantined_by_other(&a, 2.0, "the agent did not reconcile twice").await;
     let t = bed.view().await.owned[ID].target.clone();
     assert_eq!(
-        (t.state, t.weight, t.by.as_deref()),
+        (
+            t.state,
+            t.weight,
+            t.by.as_ref().map(registry::model::By::as_str)
+        ),
         (TargetState::Quarantined, 0, Some("operator")),
         "never fights it"
     );
@@ -364,7 +368,11 @@ async fn repairs_a_deleted_record_and_respects_a_quarantine() {
     );
     let t = bed.view().await.owned[ID].target.clone();
     assert_eq!(
-        (t.state, t.weight, t.by.as_deref()),
+        (
+            t.state,
+            t.weight,
+            t.by.as_ref().map(registry::model::By::as_str)
+        ),
         (TargetState::Quarantined, 0, Some("operator")),
         "a restart does not clear it either"
     );

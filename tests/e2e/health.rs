@@ -8,7 +8,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 use testkit::wait;
 
-use registry::model::{Change, PoolSpec, RecordSet, Target, TargetState};
+use registry::model::{Change, PoolSpec, RecordSet, RrType, Target, TargetState};
 use registry::name::Fqdn;
 use registry::plan::{ChangeGroup, Intent, Plan, plan};
 use registry::pool::{PoolView, classify};
@@ -722,7 +722,7 @@ async fn raw_write(api: &str, changes: Vec<Change>) {
 fn txt(name: Fqdn, set_id: Option<&str>, value: &str) -> RecordSet {
     RecordSet {
         name,
-        rtype: "TXT".into(),
+        rtype: RrType::Txt,
         weight: set_id.map(|_| 0),
         set_identifier: set_id.map(str::to_owned),
         ttl: Some(5),

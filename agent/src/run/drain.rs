@@ -12,6 +12,7 @@ use registry::store::{PoolStore, Submitted};
 use super::{DrainCause, Running, signalled};
 use crate::instance::Instance;
 use crate::lifecycle::start_drain;
+use crate::metrics::AgentState;
 
 impl<S: PoolStore, I: Instance, P: Probe> Running<'_, S, I, P> {
     /// Weight 0 and `state=draining`; wait for INSYNC and one TTL; delete. Bounded by
@@ -21,7 +22,7 @@ impl<S: PoolStore, I: Instance, P: Probe> Running<'_, S, I, P> {
         if cause == DrainCause::Signal {
             self.agent.notify.stopping();
         }
-        self.agent.metrics.set_state("draining");
+        self.agent.metrics.set_state(AgentState::Draining);
         self.agent.notify.status("draining");
         let deadline = tokio::time::Instant::now() + self.agent.cfg.drain_timeout;
         if !now {
@@ -63,7 +64,7 @@ impl<S: PoolStore, I: Instance, P: Probe> Running<'_, S, I, P> {
         let m = &self.agent.metrics;
         m.drain_seconds.observe(started.elapsed().as_secs_f64());
         m.registered.get_or_create(&self.label()).set(0);
-        m.set_state("deregistered");
+        m.set_state(AgentState::Deregistered);
     }
 
     /// Drain step one, through the reconcile loop: the weight-0 change and the pool's TTL.

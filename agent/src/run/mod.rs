@@ -26,7 +26,7 @@ use tokio::sync::watch;
 use crate::config::AgentConfig;
 use crate::instance::Instance;
 use crate::lifecycle::{Me, Reconcile, SelfHealth, reconcile as reconcile_self};
-use crate::metrics::{AgentMetrics, OutcomeLabels};
+use crate::metrics::{AgentMetrics, AgentState, OutcomeLabels, ReconcileOutcome};
 
 mod drain;
 mod register;
@@ -292,9 +292,9 @@ impl<S: PoolStore, I: Instance, P: Probe> Running<'_, S, I, P> {
     }
 
     /// One reconcile. Returns the status to report.
-    async fn reconcile_once(&self) -> Result<&'static str, AgentError> {
+    async fn reconcile_once(&self) -> Result<AgentState, AgentError> {
         let m = &self.agent.metrics;
-        let outcome = |o: &'static str| {
+        let outcome = |o: ReconcileOutcome| {
             m.reconcile
                 .get_or_create(&OutcomeLabels { outcome: o })
                 .inc()
@@ -316,36 +316,36 @@ impl<S: PoolStore, I: Instance, P: Probe> Running<'_, S, I, P> {
             Ok(done) => done,
             Err(e) => {
                 outcome(if matches!(e, AgentError::Foreign { .. }) {
-                    "foreign"
+                    ReconcileOutcome::Foreign
                 } else {
-                    "error"
+                    ReconcileOutcome::Error
                 });
                 return Err(e);
             }
         };
         let state = match done.outcome {
             Err(by) => {
-                outcome("quarantined_by_other");
+                outcome(ReconcileOutcome::QuarantinedByOther);
                 tracing::info!(by, "quarantined by {by}; leaving the record alone");
-                "quarantined"
+                AgentState::Quarantined
             }
             Ok(status) => {
                 outcome(if done.submitted.is_empty() {
-                    "unchanged"
+                    ReconcileOutcome::Unchanged
                 } else {
-                    "repaired"
+                    ReconcileOutcome::Repaired
                 });
                 if !done.submitted.is_empty() && done.view.owned.contains_key(&self.me.id) {
                     tracing::warn!(id = %self.me.id, "repaired drift in this instance's records");
                 }
-                status.as_str()
+                status.into()
             }
         };
         self.registered_as(state);
         Ok(state)
     }
 
-    fn registered_as(&self, state: &'static str) {
+    fn registered_as(&self, state: AgentState) {
         let m = &self.agent.metrics;
         m.last_reconcile
             .set(i64::try_from(unix_now()).unwrap_or(i64::MAX));

@@ -60,7 +60,7 @@ use super::{Agent, AgentError, Running, signalled, sleep_or_signal};
 use crate::discovery::Identity;
 use crate::instance::Instance;
 use crate::lifecycle::{Placement, Reconcile, reconcile as reconcile_self};
-use crate::metrics::OutcomeLabels;
+use crate::metrics::{AgentState, OutcomeLabels, ReconcileOutcome};
 
 impl<S: PoolStore, I: Instance, P: Probe> Running<'_, S, I, P> {
     /// Probes the local service once; true when the verdict changed.
@@ -112,7 +112,7 @@ impl<S: PoolStore, I: Instance, P: Probe> Running<'_, S, I, P> {
     /// CREATE a set that exists, so this never overwrites a quarantine, a drain or a foreign
     /// record. `Ok(None)` means it refused: the records exist, read the pool and reconcile.
     /// (Lax emulators that accept a duplicate CREATE, such as moto, lose that guarantee.)
-    pub(super) async fn register_fresh(&self) -> Result<Option<&'static str>, AgentError> {
+    pub(super) async fn register_fresh(&self) -> Result<Option<AgentState>, AgentError> {
         let empty = PoolView::default();
         let Reconcile::Write(intent, status) =
             reconcile_self(&empty, &self.me, self.self_health(), unix_now())
@@ -126,10 +126,12 @@ impl<S: PoolStore, I: Instance, P: Probe> Running<'_, S, I, P> {
                 self.agent
                     .metrics
                     .reconcile
-                    .get_or_create(&OutcomeLabels { outcome: "created" })
+                    .get_or_create(&OutcomeLabels {
+                        outcome: ReconcileOutcome::Created,
+                    })
                     .inc();
-                self.registered_as(status.as_str());
-                Ok(Some(status.as_str()))
+                self.registered_as(status.into());
+                Ok(Some(status.into()))
             }
             Err(WriteError::Conflict { .. }) => {
                 tracing::debug!(id = %self.me.id, "records exist already; reading the pool");
@@ -145,7 +147,7 @@ impl<S: PoolStore, I: Instance, P: Probe> Running<'_, S, I, P> {
         if *self.signals.borrow() > 0 {
             return Ok(false);
         }
-        self.agent.metrics.set_state("registering");
+        self.agent.metrics.set_state(AgentState::Registering);
         let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(15));
         // Blind CREATEs until Route 53 says the records exist; then read and reconcile.
         let mut blind = true;
@@ -157,7 +159,7 @@ impl<S: PoolStore, I: Instance, P: Probe> Running<'_, S, I, P> {
             };
             match attempt {
                 Ok(Some(state)) => {
-                    tracing::info!(id = %self.me.id, pool = %self.pool.name, state, "registered");
+                    tracing::info!(id = %self.me.id, pool = %self.pool.name, %state, "registered");
                     return Ok(true);
                 }
                 Ok(None) => blind = false,
@@ -213,7 +215,7 @@ impl<S: PoolStore, I: Instance, P: Probe> Running<'_, S, I, P> {
             if told != Some(placement) {
                 let why = format!("not registering: Auto Scaling lifecycle state {placement:?}");
                 tracing::warn!("{why}");
-                self.agent.metrics.set_state("out_of_service");
+                self.agent.metrics.set_state(AgentState::OutOfService);
                 self.agent.notify.status(&why);
                 told = Some(placement);
             }

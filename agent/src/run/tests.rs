@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use prometheus_client::registry::Registry;
 use registry::memory::MemoryStore;
-use registry::model::{Change, Target, TargetState};
+use registry::model::{Change, RrType, Target, TargetState};
 use registry::name::Fqdn;
 use registry::pool::classify;
 use tokio::time::Instant as TokioInstant;
@@ -403,7 +403,7 @@ async fn registration_survives_throttling_and_respects_a_quarantine() {
     // An operator quarantined i-1 before this agent started.
     let mut q = Target::active("i-1", r.me.addresses.clone(), 60, 1)
         .with_state(TargetState::Quarantined, 2)
-        .by("operator");
+        .by(registry::model::By::Operator);
     q.probe = None;
     let creates: Vec<Change> = q
         .record_sets(&r.pool)
@@ -425,7 +425,11 @@ async fn registration_survives_throttling_and_respects_a_quarantine() {
     assert_eq!(start.elapsed(), Duration::from_secs(4));
     let t = view(&r).owned["i-1"].target.clone();
     assert_eq!(
-        (t.state, t.weight, t.by.as_deref()),
+        (
+            t.state,
+            t.weight,
+            t.by.as_ref().map(registry::model::By::as_str)
+        ),
         (TargetState::Quarantined, 0, Some("operator")),
         "the blind CREATE was refused and the reconcile left the quarantine alone"
     );
@@ -450,7 +454,7 @@ async fn drift_is_repaired_and_the_self_check_quarantines_and_restores() {
         .writer
         .sets()
         .into_iter()
-        .find(|s| s.rtype == "A" && s.set_identifier.as_deref() == Some("i-1"))
+        .find(|s| s.rtype == RrType::A && s.set_identifier.as_deref() == Some("i-1"))
         .unwrap();
     let mut moved = a.clone();
     moved.values = vec!["198.51.100.9".into()];
@@ -484,7 +488,12 @@ async fn drift_is_repaired_and_the_self_check_quarantines_and_restores() {
     r.reconcile_once().await.unwrap();
     let t = mine(&r);
     assert_eq!(
-        (t.state, t.weight, t.wanted_weight, t.by.as_deref()),
+        (
+            t.state,
+            t.weight,
+            t.wanted_weight,
+            t.by.as_ref().map(registry::model::By::as_str)
+        ),
         (TargetState::Quarantined, 0, 60, Some("agent"))
     );
     feed(&mut r, true, 2);
@@ -565,7 +574,7 @@ async fn warm_pool_instances_wait_and_standby_drains_until_in_service_again() {
         a.metrics
             .state
             .get_or_create(&crate::metrics::StateLabels {
-                state: "out_of_service",
+                state: crate::metrics::AgentState::OutOfService,
             })
             .get()
     };
@@ -725,7 +734,11 @@ async fn the_self_check_gates_registration_and_quarantines_itself() {
         sleep(4).await;
         let t = mine(&bed, &store).unwrap();
         assert_eq!(
-            (t.state, t.weight, t.by.as_deref()),
+            (
+                t.state,
+                t.weight,
+                t.by.as_ref().map(registry::model::By::as_str)
+            ),
             (TargetState::Quarantined, 0, Some("agent")),
             "fall failures quarantine it"
         );

@@ -287,7 +287,7 @@ async fn pagination_resumes_inside_weighted_groups() {
         .collect();
     let to_rrset = |s: registry::model::RecordSet| Rrset {
         name: s.name.to_string(),
-        rtype: s.rtype,
+        rtype: s.rtype.to_string(),
         set_id: s.set_identifier,
         weight: s.weight,
         ttl: s.ttl.unwrap(),

@@ -284,7 +284,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use registry::model::{Change, RecordSet};
+    use registry::model::{Change, RecordSet, RrType};
     use registry::name::Fqdn;
 
     fn http(port: &str) -> ConfigInput {
@@ -372,7 +372,7 @@ mod tests {
         let (zone, _) = s.create_zone("lab.test", "z", None, 0).unwrap();
         let set = |check: &str| RecordSet {
             name: Fqdn::parse("www.lab.test").unwrap(),
-            rtype: "A".into(),
+            rtype: RrType::A,
             set_identifier: Some("a".into()),
             weight: Some(1),
             ttl: Some(30),

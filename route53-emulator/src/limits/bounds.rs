@@ -94,7 +94,7 @@ impl Totals {
 pub fn set_bytes(set: &RecordSet) -> u64 {
     let len = |s: &str| s.len();
     let n = len(set.name.as_str())
-        + len(&set.rtype)
+        + len(set.rtype.as_str())
         + set.set_identifier.as_deref().map_or(0, len)
         + set.values.iter().map(|v| v.len()).sum::<usize>()
         + set.alias.as_ref().map_or(0, |a| len(a.dns_name.as_str()))

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use dns::snapshot::Changed;
 
+use registry::model::RrType;
 use registry::name::Fqdn;
 
 /// The parts of the store a change touched. Each is named by its key; whether it was created,
@@ -18,7 +19,7 @@ pub struct Touched {
     pub zone_list: bool,
     /// Record-set groups by (zone id, name, type): every set of the name and type is written
     /// again (a weighted group's TTL is one for all its sets).
-    pub groups: BTreeSet<(String, Fqdn, String)>,
+    pub groups: BTreeSet<(String, Fqdn, RrType)>,
     /// Changes appended to the log (the oldest beyond the bound are dropped).
     pub changes_logged: usize,
     /// Health checks by id (created, updated, deleted).

@@ -232,7 +232,7 @@ impl Console {
             .zip(&self.zones)
             .map(|(k, z)| match view.owned.get(z.id) {
                 Some(e) if e.record_set.is_some() => format!("{k} in"),
-                Some(e) => format!("{k} out ({})", e.standing.why),
+                Some(e) => format!("{k} out ({})", e.standing.why_text()),
                 None => format!("{k} not written yet"),
             })
             .collect();
