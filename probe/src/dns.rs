@@ -15,7 +15,7 @@ use std::str::FromStr;
 
 use hickory_proto::op::{Edns, Message, MessageType, Query, ResponseCode};
 use hickory_proto::rr::{Name, RecordType};
-use registry::rcode::rcode_name;
+use vocab::rcode::rcode_name;
 
 use super::key::Message as KeyMessage;
 use super::udp::exchange;
