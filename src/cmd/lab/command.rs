@@ -4,7 +4,7 @@ use registry::ops::Operation;
 
 /// One command typed into the console. Targets and zones are 1-based, as typed and shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Command {
+pub(super) enum Command {
     /// Stop the lab.
     Quit,
     /// List the commands.
@@ -22,7 +22,7 @@ pub enum Command {
 }
 
 /// The console's commands; `zones`: the multi-zone lab's as well.
-pub fn help(zones: bool) -> &'static str {
+pub(super) fn help(zones: bool) -> &'static str {
     if zones {
         "kill N | revive N | kill-zone K | revive-zone K | quarantine N | restore N | weight N W | help | quit"
     } else {
@@ -33,7 +33,7 @@ pub fn help(zones: bool) -> &'static str {
 /// Parses one typed line for a lab of `targets` targets in `zones` zones. `Ok(None)`: an empty
 /// line. `Err`: the line to show (a usage line, or the unknown command and the list); it may
 /// quote the typed text, so callers print it escaped.
-pub fn parse(line: &str, targets: usize, zones: usize) -> Result<Option<Command>, String> {
+pub(super) fn parse(line: &str, targets: usize, zones: usize) -> Result<Option<Command>, String> {
     let words: Vec<&str> = line.split_whitespace().collect();
     let number = |i: usize, max: usize| {
         words
