@@ -297,9 +297,19 @@ pub(crate) struct LabArgs {
 }
 
 /// Parses a duration flag such as `500ms` or `2s`.
-pub(crate) fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
-    humantime::parse_duration(text)
-        .map_err(|e| format!("{text:?} is not a duration ({e}); write e.g. 500ms or 2s"))
+pub(crate) fn parse_duration(text: &str) -> Result<std::time::Duration, NotADuration> {
+    humantime::parse_duration(text).map_err(|source| NotADuration {
+        text: text.to_owned(),
+        source,
+    })
+}
+
+/// A duration flag's value that is not a duration.
+#[derive(Debug, thiserror::Error)]
+#[error("{text:?} is not a duration ({source}); write e.g. 500ms or 2s")]
+pub(crate) struct NotADuration {
+    text: String,
+    source: humantime::DurationError,
 }
 
 /// `wavelb records`.

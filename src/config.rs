@@ -41,10 +41,10 @@ impl Config {
 
     /// Parses and validates a configuration document. A syntax or type error is one line: its
     /// line, column and a bounded, escaped excerpt ([`registry::file::error_at`]).
-    pub(crate) fn parse(text: &str) -> Result<Self, String> {
+    pub(crate) fn parse(text: &str) -> anyhow::Result<Self> {
         let cfg: Config = toml::from_str(text)
-            .map_err(|e| registry::file::error_at(text, e.span(), e.message()))?;
-        cfg.validate().map_err(|e| e.to_string())?;
+            .map_err(|e| anyhow::anyhow!(registry::file::error_at(text, e.span(), e.message())))?;
+        cfg.validate()?;
         Ok(cfg)
     }
 
@@ -141,15 +141,17 @@ mod tests {
     fn unknown_keys_and_sections_name_the_key() {
         let err =
             Config::parse("[pool]\nname = \"a.example.com\"\nzone = \"example.com\"\nttll = 3\n")
-                .unwrap_err();
+                .unwrap_err()
+                .to_string();
         assert!(err.contains("ttll"), "{err}");
-        let err = Config::parse("[pools]\n").unwrap_err();
+        let err = Config::parse("[pools]\n").unwrap_err().to_string();
         assert!(err.contains("pools"), "{err}");
         let err = Config::parse(
             "[[pool]]\nname = \"a.example.com\"\nzone = \"example.com\"\n\
              [[pool]]\nname = \"b.example.com\"\nzone = \"example.com\"\nttll = 3\n",
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("ttll"), "{err}");
     }
 
@@ -178,7 +180,8 @@ mod tests {
             "[[pool]]\nname = \"a.example.com\"\nzone = \"example.com\"\n\
              [[pool]]\nname = \"A.example.com\"\nzone = \"example.com\"\n",
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(
             dup.contains("pool.name") && dup.contains("own name"),
             "{dup}"
@@ -187,9 +190,13 @@ mod tests {
 
     #[test]
     fn wrong_types_and_values_name_the_key() {
-        let err = Config::parse("[route53]\nmax_attempts = \"many\"\n").unwrap_err();
+        let err = Config::parse("[route53]\nmax_attempts = \"many\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("max_attempts"), "{err}");
-        let err = Config::parse("[route53]\ninsync_timeout = \"soon\"\n").unwrap_err();
+        let err = Config::parse("[route53]\ninsync_timeout = \"soon\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("insync_timeout") && err.contains("\"soon\""),
             "{err}"
@@ -197,7 +204,8 @@ mod tests {
         let err = Config::parse(
             "[pool]\nname = \"a.example.com\"\nzone = \"example.com\"\nrecord_type = \"MX\"\n",
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("record_type") && err.contains("MX"), "{err}");
     }
 

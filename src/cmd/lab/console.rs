@@ -99,11 +99,11 @@ impl Console {
     /// Parses and runs one typed line: `None` to quit, else the outcome (`Ok`) or the error
     /// (`Err`) to show, unescaped (callers escape: messages may quote the typed line and the
     /// resolver's answers).
-    pub(super) async fn line(&mut self, line: &str) -> Option<Result<String, String>> {
+    pub(super) async fn line(&mut self, line: &str) -> Option<anyhow::Result<String>> {
         let command = match super::command::parse(line, self.targets.len(), self.zones.len()) {
             Ok(Some(c)) => c,
             Ok(None) => return Some(Ok(String::new())),
-            Err(e) => return Some(Err(e)),
+            Err(e) => return Some(Err(e.into())),
         };
         Some(match command {
             Command::Quit => return None,
@@ -118,13 +118,13 @@ impl Console {
                 .revive()
                 .await
                 .map(|()| format!("target {n} revived"))
-                .map_err(|e| format!("cannot revive target {n}: {e}")),
+                .map_err(|e| anyhow::anyhow!("cannot revive target {n}: {e}")),
             Command::Change(n, op) => self.change(n, op).await,
         })
     }
 
     /// Kills or revives every target of zone `k` (1-based).
-    async fn zone(&mut self, k: usize, kill: bool) -> Result<String, String> {
+    async fn zone(&mut self, k: usize, kill: bool) -> anyhow::Result<String> {
         for (t, zone) in self.targets.iter_mut().zip(&self.zone_of) {
             if *zone + 1 != k {
                 continue;
@@ -134,7 +134,7 @@ impl Console {
             } else {
                 t.revive()
                     .await
-                    .map_err(|e| format!("cannot revive {}: {e}", t.addr))?;
+                    .map_err(|e| anyhow::anyhow!("cannot revive {}: {e}", t.addr))?;
             }
         }
         let z = &self.zones[k - 1];
@@ -146,17 +146,14 @@ impl Console {
         ))
     }
 
-    async fn change(&self, n: usize, op: Operation) -> Result<String, String> {
+    async fn change(&self, n: usize, op: Operation) -> anyhow::Result<String> {
         let id = set_id(n);
         let pool = &self.zones[self.zone_of[n - 1]].pool;
         let mut decider = decide_with(|view: &PoolView, _: &[RecordSet]| {
-            let plan =
-                operator_plan(pool, view, &id, op, unix_now(), false).map_err(|e| e.to_string())?;
-            Ok::<_, String>(Decision { plan, outcome: () })
+            let plan = operator_plan(pool, view, &id, op, unix_now(), false)?;
+            Ok::<_, registry::ops::OpError>(Decision { plan, outcome: () })
         });
-        reconcile(&self.writer, pool, CONFLICT_ATTEMPTS, &mut decider)
-            .await
-            .map_err(|e| e.to_string())?;
+        reconcile(&self.writer, pool, CONFLICT_ATTEMPTS, &mut decider).await?;
         Ok(format!("{id}: done"))
     }
 
@@ -177,7 +174,7 @@ impl Console {
 
     /// Reads every pool (and the tier) and puts the table together. `Err`: why a pool could
     /// not be read, unescaped.
-    pub(super) async fn observe(&self) -> Result<Observed, String> {
+    pub(super) async fn observe(&self) -> anyhow::Result<Observed> {
         let sets = self.sets().await?;
         let views: Vec<_> = self
             .zones
@@ -216,11 +213,11 @@ impl Console {
     }
 
     /// Every record set of the lab's hosted zone, read from the resolver's state.
-    async fn sets(&self) -> Result<Vec<RecordSet>, String> {
+    async fn sets(&self) -> anyhow::Result<Vec<RecordSet>> {
         let store = self.resolver.store.lock().await;
         let zone = store
             .zone(self.writer.zone_id())
-            .map_err(|e| format!("cannot read the hosted zone: {e}"))?;
+            .map_err(|e| anyhow::anyhow!("cannot read the hosted zone: {e}"))?;
         Ok(zone.records.sets().cloned().collect())
     }
 

@@ -38,7 +38,7 @@ pub(super) async fn run(console: &mut Console, refresh: Duration, stdin: bool) {
                     Some(Ok(msg)) if msg.is_empty() => continue,
                     // Messages may quote the typed line and the resolver's answers: escaped.
                     Some(Ok(msg)) => println!("> {}", Escaped(&msg)),
-                    Some(Err(msg)) => println!("! {}", Escaped(&msg)),
+                    Some(Err(msg)) => println!("! {}", Escaped(&msg.to_string())),
                 },
                 Ok(None) => {
                     println!("> {EOF}");
@@ -52,10 +52,13 @@ pub(super) async fn run(console: &mut Console, refresh: Duration, stdin: bool) {
         }
         let text = match console.observe().await {
             Ok(seen) => text(&seen, console.multi()),
-            Err(e) => Text {
-                shape: e.clone(),
-                lines: vec![format!("! {}", Escaped(&e))],
-            },
+            Err(e) => {
+                let e = e.to_string();
+                Text {
+                    lines: vec![format!("! {}", Escaped(&e))],
+                    shape: e,
+                }
+            }
         };
         if text.shape != last {
             for line in &text.lines {

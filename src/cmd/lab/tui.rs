@@ -84,13 +84,13 @@ impl Ui {
     }
 
     /// Applies a look at the lab.
-    pub(super) fn saw(&mut self, seen: Result<Observed, String>) {
+    pub(super) fn saw(&mut self, seen: anyhow::Result<Observed>) {
         match seen {
             Ok(seen) => {
                 self.seen = Some(seen);
                 self.trouble = None;
             }
-            Err(e) => self.trouble = Some(escape(&e).into_owned()),
+            Err(e) => self.trouble = Some(escape(&e.to_string()).into_owned()),
         }
     }
 
@@ -321,7 +321,7 @@ impl Ui {
     }
 
     /// Shows a command's outcome (`None`: it was `quit`).
-    fn outcome(&mut self, now: u64, outcome: Result<String, String>) {
+    fn outcome(&mut self, now: u64, outcome: anyhow::Result<String>) {
         match outcome {
             Ok(msg) if msg.is_empty() => {}
             Ok(msg) => self.event(now, Kind::Done, &format!("> {msg}")),
@@ -672,7 +672,7 @@ mod tests {
     #[test]
     fn trouble_and_outside_text_are_escaped() {
         let mut ui = ui();
-        ui.saw(Err("cannot read pool: \x1b[2Jgone".into()));
+        ui.saw(Err(anyhow::anyhow!("cannot read pool: \x1b[2Jgone")));
         ui.event(0, Kind::Failed, "! unknown command \"\x1b[31m\"");
         let s = screen(&mut ui, 100, 20);
         assert!(s.contains("! cannot read pool: \\u{1b}[2Jgone"), "{s}");
