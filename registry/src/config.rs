@@ -64,15 +64,29 @@ fn ttl_seconds<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
 const TTL_EXPECTED: &str = "whole seconds, as an integer (30) or a duration (\"30s\", \"1m\")";
 
 /// A TTL written as a duration (`"30s"`, `"1m"`, `"1h 30m"`), in whole seconds.
-fn parse_ttl(text: &str) -> Result<i64, String> {
-    let duration = humantime::parse_duration(text)
-        .map_err(|e| format!("{text:?} is not a TTL ({e}); expected {TTL_EXPECTED}"))?;
+fn parse_ttl(text: &str) -> Result<i64, TtlError> {
+    let duration = humantime::parse_duration(text).map_err(|source| TtlError::NotADuration {
+        text: text.to_owned(),
+        source,
+    })?;
     if duration.subsec_nanos() != 0 {
-        return Err(format!(
-            "{text:?} is not a TTL: DNS TTLs are whole seconds; expected {TTL_EXPECTED}"
-        ));
+        return Err(TtlError::Fraction(text.to_owned()));
     }
     Ok(i64::try_from(duration.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// A TTL written as text that is not one.
+#[derive(Debug, thiserror::Error)]
+enum TtlError {
+    /// Not a duration at all.
+    #[error("{text:?} is not a TTL ({source}); expected {TTL_EXPECTED}")]
+    NotADuration {
+        text: String,
+        source: humantime::DurationError,
+    },
+    /// A duration with a fraction of a second.
+    #[error("{0:?} is not a TTL: DNS TTLs are whole seconds; expected {TTL_EXPECTED}")]
+    Fraction(String),
 }
 
 /// Where the pool's hosted zone is.
