@@ -14,7 +14,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     propagate_version = true,
     after_help = DOCS_HELP,
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     /// Configuration file (TOML). Every key: /usr/share/doc/wavelb/configuration.md, or
     /// docs/configuration.md in the source.
     #[arg(
@@ -64,17 +64,17 @@ pub struct Cli {
 
 /// The heading of the options every subcommand takes (`--config`, `--log-format`, `-v`, `-q`),
 /// apart from its own.
-pub const GLOBAL_HEADING: &str = "Global options";
+pub(crate) const GLOBAL_HEADING: &str = "Global options";
 
 /// Where the documentation is, installed and in the source: the end of `wavelb --help`, and of
 /// every man page (`src/cmd/manpages.rs`).
-pub const DOCS_HELP: &str = "Documentation: /usr/share/doc/wavelb/ (the Debian package), or docs/ \
+pub(crate) const DOCS_HELP: &str = "Documentation: /usr/share/doc/wavelb/ (the Debian package), or docs/ \
 in the source: configuration.md (every key of the configuration file), metrics.md, \
 record-protocol.md, route53-compatibility.md, robustness.md; README.md for the whole tour.";
 
 /// Log output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
+pub(crate) enum LogFormat {
     /// Human-readable lines.
     Text,
     /// One JSON object per line.
@@ -83,7 +83,7 @@ pub enum LogFormat {
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Keep this instance's weighted record in Route 53, and drain it on the way out.
     Agent(AgentArgs),
     /// Probe every target of a pool and quarantine the failed ones.
@@ -114,7 +114,7 @@ pub enum Command {
 
 /// `wavelb resolver`. Each flag overrides the `[resolver]` key of the same name.
 #[derive(Debug, Args)]
-pub struct ResolverArgs {
+pub(crate) struct ResolverArgs {
     /// Validate the configuration file and exit.
     #[arg(long)]
     pub check_config: bool,
@@ -195,7 +195,7 @@ pub struct ResolverArgs {
 /// `wavelb agent`: register this instance, keep its record right, drain on stop, Spot
 /// interruption or Auto Scaling termination.
 #[derive(Debug, Args)]
-pub struct AgentArgs {
+pub(crate) struct AgentArgs {
     /// Validate the configuration file and exit.
     #[arg(long)]
     pub check_config: bool,
@@ -215,7 +215,7 @@ pub struct AgentArgs {
 
 /// `wavelb health`: the health controller for the configured `[pool]`.
 #[derive(Debug, Args)]
-pub struct HealthArgs {
+pub(crate) struct HealthArgs {
     /// Validate the configuration file and exit.
     #[arg(long)]
     pub check_config: bool,
@@ -246,11 +246,11 @@ pub struct HealthArgs {
 // (Avahi and systemd-resolved hold it), 8053 often a BIND statistics channel and 9153 CoreDNS's
 // metrics port. README.md's lab lines, deploy/lab/pool.toml and the banner follow them.
 /// The lab's default DNS address.
-pub const LAB_DNS_LISTEN: &str = "127.0.0.1:15353";
+pub(crate) const LAB_DNS_LISTEN: &str = "127.0.0.1:15353";
 /// The lab's default Route 53 API address.
-pub const LAB_API_LISTEN: &str = "127.0.0.1:18053";
+pub(crate) const LAB_API_LISTEN: &str = "127.0.0.1:18053";
 /// The lab's default metrics address.
-pub const LAB_METRICS_LISTEN: &str = "127.0.0.1:19153";
+pub(crate) const LAB_METRICS_LISTEN: &str = "127.0.0.1:19153";
 
 /// `wavelb lab`: everything on loopback, no configuration needed.
 ///
@@ -259,7 +259,7 @@ pub const LAB_METRICS_LISTEN: &str = "127.0.0.1:19153";
 /// commands: kill N, revive N (stop/start demo target N's echo server); quarantine N, restore N,
 /// weight N W (change its record through the Route 53 API); help; quit.
 #[derive(Debug, Args)]
-pub struct LabArgs {
+pub(crate) struct LabArgs {
     /// DNS address of the lab resolver (UDP and TCP).
     #[arg(long, value_name = "ADDR:PORT", default_value = LAB_DNS_LISTEN)]
     pub dns_listen: std::net::SocketAddr,
@@ -297,15 +297,25 @@ pub struct LabArgs {
 }
 
 /// Parses a duration flag such as `500ms` or `2s`.
-pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
-    humantime::parse_duration(text)
-        .map_err(|e| format!("{text:?} is not a duration ({e}); write e.g. 500ms or 2s"))
+pub(crate) fn parse_duration(text: &str) -> Result<std::time::Duration, NotADuration> {
+    humantime::parse_duration(text).map_err(|source| NotADuration {
+        text: text.to_owned(),
+        source,
+    })
+}
+
+/// A duration flag's value that is not a duration.
+#[derive(Debug, thiserror::Error)]
+#[error("{text:?} is not a duration ({source}); write e.g. 500ms or 2s")]
+pub(crate) struct NotADuration {
+    text: String,
+    source: humantime::DurationError,
 }
 
 /// `wavelb records`.
 #[derive(Debug, Args)]
 #[command(subcommand_required = false, arg_required_else_help = true)]
-pub struct RecordsArgs {
+pub(crate) struct RecordsArgs {
     /// Validate the configuration file and exit.
     #[arg(long)]
     pub check_config: bool,
@@ -317,7 +327,7 @@ pub struct RecordsArgs {
 /// Operations of `wavelb records`. Changes are conditional: they fail rather than overwrite a
 /// record that changed since it was read, and they refuse foreign records without --force.
 #[derive(Debug, Subcommand)]
-pub enum RecordsAction {
+pub(crate) enum RecordsAction {
     /// List the pool's targets, foreign ones marked.
     List {
         /// Print JSON instead of a table.

@@ -10,7 +10,7 @@ use crate::exit::UsageError;
 /// The whole configuration file. Unknown keys are errors, so typos fail loudly.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Config {
+pub(crate) struct Config {
     /// `[pool]`, or several `[[pool]]` sections (only `wavelb health` watches more than one).
     #[serde(default, deserialize_with = "one_or_many")]
     pub pool: Vec<PoolConfig>,
@@ -33,7 +33,7 @@ pub struct Config {
 impl Config {
     /// Reads, parses and validates `path`. Every failure is a [`UsageError`] naming the file and
     /// the key.
-    pub fn load(path: &Path) -> Result<Self, UsageError> {
+    pub(crate) fn load(path: &Path) -> Result<Self, UsageError> {
         let text = registry::file::read_text(path, registry::file::MAX_CONFIG_BYTES)
             .map_err(|e| UsageError(format!("cannot read the configuration file: {e}")))?;
         Self::parse(&text).map_err(|e| UsageError(format!("{}: {e}", registry::file::shown(path))))
@@ -41,10 +41,10 @@ impl Config {
 
     /// Parses and validates a configuration document. A syntax or type error is one line: its
     /// line, column and a bounded, escaped excerpt ([`registry::file::error_at`]).
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub(crate) fn parse(text: &str) -> anyhow::Result<Self> {
         let cfg: Config = toml::from_str(text)
-            .map_err(|e| registry::file::error_at(text, e.span(), e.message()))?;
-        cfg.validate().map_err(|e| e.to_string())?;
+            .map_err(|e| anyhow::anyhow!(registry::file::error_at(text, e.span(), e.message())))?;
+        cfg.validate()?;
         Ok(cfg)
     }
 
@@ -74,7 +74,7 @@ impl Config {
     }
 
     /// The one `[pool]` section, which `command` cannot run without.
-    pub fn require_pool(&self, command: &str) -> Result<&PoolConfig, UsageError> {
+    pub(crate) fn require_pool(&self, command: &str) -> Result<&PoolConfig, UsageError> {
         match self.require_pools(command)? {
             [one] => Ok(one),
             many => Err(UsageError(format!(
@@ -86,7 +86,7 @@ impl Config {
     }
 
     /// The `[pool]` or `[[pool]]` sections, at least one.
-    pub fn require_pools(&self, command: &str) -> Result<&[PoolConfig], UsageError> {
+    pub(crate) fn require_pools(&self, command: &str) -> Result<&[PoolConfig], UsageError> {
         if self.pool.is_empty() {
             return Err(UsageError(format!(
                 "`wavelb {command}` needs a [pool] section (name, zone) in the configuration file"
@@ -97,7 +97,7 @@ impl Config {
 
     /// Every `[pool]`/`[[pool]]` section as a pool and the hosted zone it lives in (`command`
     /// needs at least one).
-    pub fn pool_specs(
+    pub(crate) fn pool_specs(
         &self,
         command: &str,
     ) -> Result<Vec<(registry::model::PoolSpec, registry::config::ZoneRef)>, UsageError> {
@@ -141,15 +141,17 @@ mod tests {
     fn unknown_keys_and_sections_name_the_key() {
         let err =
             Config::parse("[pool]\nname = \"a.example.com\"\nzone = \"example.com\"\nttll = 3\n")
-                .unwrap_err();
+                .unwrap_err()
+                .to_string();
         assert!(err.contains("ttll"), "{err}");
-        let err = Config::parse("[pools]\n").unwrap_err();
+        let err = Config::parse("[pools]\n").unwrap_err().to_string();
         assert!(err.contains("pools"), "{err}");
         let err = Config::parse(
             "[[pool]]\nname = \"a.example.com\"\nzone = \"example.com\"\n\
              [[pool]]\nname = \"b.example.com\"\nzone = \"example.com\"\nttll = 3\n",
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("ttll"), "{err}");
     }
 
@@ -178,7 +180,8 @@ mod tests {
             "[[pool]]\nname = \"a.example.com\"\nzone = \"example.com\"\n\
              [[pool]]\nname = \"A.example.com\"\nzone = \"example.com\"\n",
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(
             dup.contains("pool.name") && dup.contains("own name"),
             "{dup}"
@@ -187,9 +190,13 @@ mod tests {
 
     #[test]
     fn wrong_types_and_values_name_the_key() {
-        let err = Config::parse("[route53]\nmax_attempts = \"many\"\n").unwrap_err();
+        let err = Config::parse("[route53]\nmax_attempts = \"many\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("max_attempts"), "{err}");
-        let err = Config::parse("[route53]\ninsync_timeout = \"soon\"\n").unwrap_err();
+        let err = Config::parse("[route53]\ninsync_timeout = \"soon\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("insync_timeout") && err.contains("\"soon\""),
             "{err}"
@@ -197,7 +204,8 @@ mod tests {
         let err = Config::parse(
             "[pool]\nname = \"a.example.com\"\nzone = \"example.com\"\nrecord_type = \"MX\"\n",
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("record_type") && err.contains("MX"), "{err}");
     }
 

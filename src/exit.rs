@@ -7,10 +7,10 @@ use registry::escape::write_escaped;
 /// A failure caused by how wavelb was invoked or configured (exit code 2).
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
-pub struct UsageError(pub String);
+pub(crate) struct UsageError(pub String);
 
 /// Maps the outcome of a subcommand to the process exit code, printing the error chain.
-pub fn code(result: anyhow::Result<()>) -> ExitCode {
+pub(crate) fn code(result: anyhow::Result<()>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

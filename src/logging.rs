@@ -30,7 +30,7 @@ use tracing_subscriber::registry::LookupSpan;
 use crate::cli::LogFormat;
 
 /// Installs the global subscriber.
-pub fn init(format: LogFormat, verbose: u8, quiet: u8) {
+pub(crate) fn init(format: LogFormat, verbose: u8, quiet: u8) {
     let level = match (verbose, quiet) {
         (0, 0) => "info",
         (1, _) => "debug",
@@ -208,7 +208,7 @@ fn colour(terminal: bool, no_color: Option<&OsStr>) -> bool {
 /// the output of `?debug` values (already quoted and escaped by `Debug` for strings) keeps its
 /// backslashes readable and has any control character left in it escaped.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct EscapedFields;
+pub(crate) struct EscapedFields;
 
 impl<'w> FormatFields<'w> for EscapedFields {
     fn format_fields<R: RecordFields>(&self, mut writer: Writer<'w>, fields: R) -> fmt::Result {

@@ -19,14 +19,14 @@ static DROPPED: AtomicU64 = AtomicU64::new(0);
 
 /// Log lines go to the returned receiver (at most `capacity` waiting) until the [`Diverted`] is
 /// dropped; then to stderr again.
-pub fn divert(capacity: usize) -> (Diverted, mpsc::Receiver<String>) {
+pub(crate) fn divert(capacity: usize) -> (Diverted, mpsc::Receiver<String>) {
     let (tx, rx) = mpsc::channel(capacity.max(1));
     set(Some(tx));
     (Diverted(()), rx)
 }
 
 /// Lines dropped since the last call.
-pub fn dropped() -> u64 {
+pub(crate) fn dropped() -> u64 {
     DROPPED.swap(0, Ordering::Relaxed)
 }
 
@@ -38,7 +38,7 @@ fn set(tx: Option<mpsc::Sender<String>>) {
 
 /// While alive, log lines go to the UI.
 #[derive(Debug)]
-pub struct Diverted(());
+pub(crate) struct Diverted(());
 
 impl Drop for Diverted {
     fn drop(&mut self) {
@@ -47,7 +47,7 @@ impl Drop for Diverted {
 }
 
 /// The writer of one log event: stderr, or a buffer sent line by line when dropped.
-pub enum LogWriter {
+pub(crate) enum LogWriter {
     /// Not diverted.
     Stderr(std::io::Stderr),
     /// Diverted: the event's bytes, sent when the writer is dropped (tracing writes an event
@@ -56,7 +56,7 @@ pub enum LogWriter {
 }
 
 /// A writer for one log event (`tracing_subscriber`'s `MakeWriter`).
-pub fn writer() -> LogWriter {
+pub(crate) fn writer() -> LogWriter {
     match TAP
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -103,7 +103,7 @@ impl Drop for LogWriter {
 
 /// A log line for the screen: colour codes (`ESC [ … final byte`) removed, anything else
 /// escaped.
-pub fn screen_safe(line: &str) -> String {
+pub(crate) fn screen_safe(line: &str) -> String {
     let mut out = String::with_capacity(line.len());
     let mut chars = line.chars().peekable();
     while let Some(c) = chars.next() {

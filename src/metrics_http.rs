@@ -22,7 +22,7 @@ const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=
 const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// Binds `addr` and serves the registry until the process ends. Returns the bound address.
-pub async fn serve(addr: SocketAddr, registry: Registry) -> anyhow::Result<SocketAddr> {
+pub(crate) async fn serve(addr: SocketAddr, registry: Registry) -> anyhow::Result<SocketAddr> {
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
         format!("cannot listen for metrics on {addr}; pick another address or port")
     })?;

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 /// The transport of the port asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Proto {
+pub(crate) enum Proto {
     /// A UDP socket.
     Udp,
     /// A TCP listener.
@@ -18,7 +18,7 @@ pub enum Proto {
 
 /// One row of a `/proc/net` socket table.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Socket {
+pub(crate) struct Socket {
     /// The local address.
     pub local: SocketAddr,
     /// The TCP state (`0A` is LISTEN; UDP sockets show `07`).
@@ -31,7 +31,7 @@ pub struct Socket {
 
 /// A process (or, when it cannot be seen, a user) holding a port.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Holder {
+pub(crate) struct Holder {
     /// Its pid, when this user may read its file descriptors.
     pub pid: Option<u32>,
     /// Its name (`/proc/<pid>/comm`).
@@ -53,7 +53,7 @@ const TIME_LIMIT: Duration = Duration::from_millis(500);
 
 /// An address of a `/proc/net` table: `0100007F:3BC1` (IPv4) or 32 hex digits and a port
 /// (IPv6). The address words are in the kernel's byte order: read back as the host's.
-pub fn parse_address(text: &str) -> Option<SocketAddr> {
+pub(crate) fn parse_address(text: &str) -> Option<SocketAddr> {
     let (ip, port) = text.split_once(':')?;
     let port = u16::from_str_radix(port, 16).ok()?;
     let word = |hex: &str| u32::from_str_radix(hex, 16).ok().map(u32::to_ne_bytes);
@@ -72,7 +72,7 @@ pub fn parse_address(text: &str) -> Option<SocketAddr> {
 }
 
 /// The rows of a `/proc/net/{udp,tcp}{,6}` table (its header and malformed rows skipped).
-pub fn parse_table(text: &str) -> Vec<Socket> {
+pub(crate) fn parse_table(text: &str) -> Vec<Socket> {
     text.lines()
         .skip(1)
         .filter_map(|line| {
@@ -89,7 +89,7 @@ pub fn parse_table(text: &str) -> Vec<Socket> {
 
 /// Whether `socket` stops a bind of `want` over `proto`: the same port, the same address or a
 /// wildcard on either side (an IPv6 wildcard socket may take IPv4 too), and for TCP a listener.
-pub fn blocks(socket: &Socket, want: SocketAddr, proto: Proto) -> bool {
+pub(crate) fn blocks(socket: &Socket, want: SocketAddr, proto: Proto) -> bool {
     if socket.local.port() != want.port() || socket.inode == 0 {
         return false;
     }
@@ -105,7 +105,7 @@ pub fn blocks(socket: &Socket, want: SocketAddr, proto: Proto) -> bool {
 }
 
 /// The inode of a `/proc/<pid>/fd/<n>` link's target, when it is a socket (`socket:[123]`).
-pub fn socket_inode(link: &str) -> Option<u64> {
+pub(crate) fn socket_inode(link: &str) -> Option<u64> {
     link.strip_prefix("socket:[")?
         .strip_suffix(']')?
         .parse()
@@ -113,7 +113,7 @@ pub fn socket_inode(link: &str) -> Option<u64> {
 }
 
 /// The name of user `uid` in an `/etc/passwd` text.
-pub fn user_name(passwd: &str, uid: u32) -> Option<String> {
+pub(crate) fn user_name(passwd: &str, uid: u32) -> Option<String> {
     passwd.lines().find_map(|line| {
         let mut f = line.split(':');
         let name = f.next()?;
@@ -124,7 +124,7 @@ pub fn user_name(passwd: &str, uid: u32) -> Option<String> {
 
 /// How the holders read in a message: `python3 (pid 812, user avahi)`; a holder this user
 /// cannot see names its user and how to find the process. `None` when nothing was found.
-pub fn describe(holders: &[Holder], port: u16, proto: Proto) -> Option<String> {
+pub(crate) fn describe(holders: &[Holder], port: u16, proto: Proto) -> Option<String> {
     let user = |h: &Holder| h.user.clone().unwrap_or_else(|| format!("uid {}", h.uid));
     let parts: Vec<String> = holders
         .iter()
@@ -153,7 +153,7 @@ pub fn describe(holders: &[Holder], port: u16, proto: Proto) -> Option<String> {
 
 /// The processes holding `want` over `proto`, as far as `/proc` tells this user; empty when it
 /// tells nothing (not Linux, or the socket is gone). Bounded in processes, descriptors and time.
-pub fn find(want: SocketAddr, proto: Proto) -> Vec<Holder> {
+pub(crate) fn find(want: SocketAddr, proto: Proto) -> Vec<Holder> {
     let tables: &[&str] = match proto {
         Proto::Udp => &["/proc/net/udp", "/proc/net/udp6"],
         Proto::Tcp => &["/proc/net/tcp", "/proc/net/tcp6"],

@@ -5,7 +5,7 @@ use std::time::Duration;
 use sd_notify::NotifyState;
 
 /// Tells systemd the service is ready, and starts watchdog pings when `WatchdogSec` is set.
-pub fn ready(status: &str) {
+pub(crate) fn ready(status: &str) {
     notify(&[NotifyState::Ready, NotifyState::Status(status)]);
     let mut usec = 0;
     if sd_notify::watchdog_enabled(false, &mut usec) && usec > 0 {
@@ -21,12 +21,12 @@ pub fn ready(status: &str) {
 }
 
 /// Updates the one-line status `systemctl status` shows.
-pub fn status(text: &str) {
+pub(crate) fn status(text: &str) {
     notify(&[NotifyState::Status(text)]);
 }
 
 /// Tells systemd the service is stopping.
-pub fn stopping() {
+pub(crate) fn stopping() {
     notify(&[NotifyState::Stopping]);
 }
 
@@ -37,7 +37,7 @@ fn notify(states: &[NotifyState<'_>]) {
 }
 
 /// Resolves when SIGTERM or SIGINT arrives.
-pub async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let term = async {
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
             Ok(mut s) => {
@@ -56,7 +56,7 @@ pub async fn shutdown_signal() {
 }
 
 /// The agent's view of systemd.
-pub struct Systemd;
+pub(crate) struct Systemd;
 
 impl agent::run::Notifier for Systemd {
     fn ready(&self, status: &str) {

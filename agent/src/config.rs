@@ -4,7 +4,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use probe::ProbeConfig;
-use registry::config::{ConfigError, duration};
+use registry::config::ConfigError;
 use registry::model::ProbeAddr;
 use serde::Deserialize;
 
@@ -37,16 +37,28 @@ pub struct AgentConfig {
     pub interfaces: Interfaces,
     /// How often the agent re-reads its records and repairs drift (±20 % jitter; stretched up to
     /// 8× while Route 53 throttles). Each reconcile costs one API call from the account's 5/s.
-    #[serde(default = "default_reconcile", deserialize_with = "duration")]
+    #[serde(
+        default = "default_reconcile",
+        deserialize_with = "vocab::duration::deserialize"
+    )]
     pub reconcile_interval: Duration,
     /// The bound on the whole drain.
-    #[serde(default = "default_drain_timeout", deserialize_with = "duration")]
+    #[serde(
+        default = "default_drain_timeout",
+        deserialize_with = "vocab::duration::deserialize"
+    )]
     pub drain_timeout: Duration,
     /// A random wait of up to this long before registering.
-    #[serde(default = "default_jitter", deserialize_with = "duration")]
+    #[serde(
+        default = "default_jitter",
+        deserialize_with = "vocab::duration::deserialize"
+    )]
     pub startup_jitter: Duration,
     /// How often IMDS is polled for a Spot interruption or a lifecycle `Terminated`.
-    #[serde(default = "default_notice_poll", deserialize_with = "duration")]
+    #[serde(
+        default = "default_notice_poll",
+        deserialize_with = "vocab::duration::deserialize"
+    )]
     pub notice_poll_interval: Duration,
     /// `/metrics` and `/healthz`.
     #[serde(default = "default_metrics")]
@@ -72,7 +84,10 @@ pub struct AgentConfig {
     #[serde(default = "default_fall")]
     pub self_check_fall: u32,
     /// How often the self-check runs.
-    #[serde(default = "default_check_interval", deserialize_with = "duration")]
+    #[serde(
+        default = "default_check_interval",
+        deserialize_with = "vocab::duration::deserialize"
+    )]
     pub self_check_interval: Duration,
 }
 

@@ -10,6 +10,15 @@ use registry::config::Ec2Config;
 use registry::ec2::{Ec2Interface, InterfaceQuery};
 
 use crate::config::{AgentConfig, Interfaces};
+
+/// Why EC2 could not say which interfaces are this instance's (nothing to say without the
+/// `ec2` feature, which never asks).
+#[cfg(feature = "ec2")]
+pub type DescribeError = aws::ec2::InterfacesError;
+/// Why EC2 could not say which interfaces are this instance's (nothing to say without the
+/// `ec2` feature, which never asks).
+#[cfg(not(feature = "ec2"))]
+pub type DescribeError = std::convert::Infallible;
 use crate::imds::{Imds, ImdsError};
 
 /// One network interface as IMDS describes it.
@@ -54,7 +63,7 @@ impl Ec2Source {
         region: &str,
         instance_id: &str,
         imds: &[ImdsInterface],
-    ) -> Option<Result<Vec<Ec2Interface>, String>> {
+    ) -> Option<Result<Vec<Ec2Interface>, DescribeError>> {
         let ids: Option<Vec<String>> = imds.iter().map(|i| i.interface_id.clone()).collect();
         let query = match ids {
             Some(ids) if !ids.is_empty() => InterfaceQuery::Ids(ids),
@@ -72,14 +81,14 @@ impl Ec2Source {
         region: &str,
         instance_id: &str,
         query: &InterfaceQuery,
-    ) -> Option<Result<Vec<Ec2Interface>, String>> {
+    ) -> Option<Result<Vec<Ec2Interface>, DescribeError>> {
         let client = self
             .client
             .get_or_try_init(|| aws::ec2::Ec2::connect(&self.cfg, Some(region)))
             .await;
         Some(match client {
             Ok(client) => client.interfaces(instance_id, query).await,
-            Err(e) => Err(e.to_string()),
+            Err(e) => Err(e.into()),
         })
     }
 
@@ -89,7 +98,7 @@ impl Ec2Source {
         _region: &str,
         _instance_id: &str,
         _query: &InterfaceQuery,
-    ) -> Option<Result<Vec<Ec2Interface>, String>> {
+    ) -> Option<Result<Vec<Ec2Interface>, DescribeError>> {
         let _ = &self.cfg;
         None
     }

@@ -195,7 +195,7 @@ impl Imds {
                 .read_to_end(&mut raw)
                 .await
                 .map_err(|e| e.to_string())?;
-            parse_reply(&raw)
+            parse_reply(&raw).map_err(|e| e.to_string())
         };
         tokio::time::timeout(CALL_TIMEOUT, exchange)
             .await
@@ -204,16 +204,42 @@ impl Imds {
     }
 }
 
-fn parse_reply(raw: &[u8]) -> Result<Reply, String> {
+/// Why IMDS's HTTP response does not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum ReplyError {
+    /// No end of the headers.
+    #[error("a truncated HTTP response")]
+    Truncated,
+    /// No status code in the status line.
+    #[error("a response without an HTTP status")]
+    NoStatus,
+    /// A chunked body that does not decode.
+    #[error(transparent)]
+    Chunked(#[from] ChunkError),
+}
+
+/// Why a chunked body is not well-formed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ChunkError {
+    /// No line with the next chunk's size.
+    #[error("a truncated chunked body")]
+    TruncatedBody,
+    /// A chunk size that is not hex digits.
+    #[error("a bad chunk size")]
+    BadSize,
+    /// A chunk shorter than its size, or without its CRLF.
+    #[error("a truncated chunk")]
+    TruncatedChunk,
+}
+
+fn parse_reply(raw: &[u8]) -> Result<Reply, ReplyError> {
     let text = String::from_utf8_lossy(raw);
-    let (head, body) = text
-        .split_once("\r\n\r\n")
-        .ok_or("a truncated HTTP response")?;
+    let (head, body) = text.split_once("\r\n\r\n").ok_or(ReplyError::Truncated)?;
     let status = head
         .split_whitespace()
         .nth(1)
         .and_then(|s| s.parse::<u16>().ok())
-        .ok_or("a response without an HTTP status")?;
+        .ok_or(ReplyError::NoStatus)?;
     let chunked = head.lines().any(|l| {
         l.to_ascii_lowercase().starts_with("transfer-encoding:")
             && l.to_ascii_lowercase().contains("chunked")
@@ -231,17 +257,17 @@ fn parse_reply(raw: &[u8]) -> Result<Reply, String> {
 /// # Errors
 ///
 /// Why the body is not well-formed chunked encoding (a bad or truncated chunk).
-pub fn dechunk(mut body: &str) -> Result<String, String> {
+pub fn dechunk(mut body: &str) -> Result<String, ChunkError> {
     let mut out = String::new();
     loop {
-        let (size, rest) = body.split_once("\r\n").ok_or("a truncated chunked body")?;
-        let size = usize::from_str_radix(size.trim(), 16).map_err(|_| "a bad chunk size")?;
+        let (size, rest) = body.split_once("\r\n").ok_or(ChunkError::TruncatedBody)?;
+        let size = usize::from_str_radix(size.trim(), 16).map_err(|_| ChunkError::BadSize)?;
         if size == 0 {
             return Ok(out);
         }
-        let chunk = rest.get(..size).ok_or("a truncated chunk")?;
+        let chunk = rest.get(..size).ok_or(ChunkError::TruncatedChunk)?;
         out.push_str(chunk);
-        body = rest.get(size + 2..).ok_or("a truncated chunk")?;
+        body = rest.get(size + 2..).ok_or(ChunkError::TruncatedChunk)?;
     }
 }
 

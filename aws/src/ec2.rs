@@ -8,6 +8,32 @@ use aws_sdk_ec2::types::{Filter, NetworkInterface};
 use registry::config::Ec2Config;
 use registry::ec2::{Ec2Error, Ec2Interface, InterfaceQuery, MAX_PAGES};
 
+/// Why EC2 could not say which interfaces are attached.
+#[derive(Debug, thiserror::Error)]
+pub enum InterfacesError {
+    /// No client: no region for EC2.
+    #[error(transparent)]
+    Connect(#[from] Ec2Error),
+    /// DescribeNetworkInterfaces failed (shown with the SDK's whole error context).
+    #[error("{}", aws_sdk_ec2::error::DisplayErrorContext(.0))]
+    Api(
+        Box<
+            aws_sdk_ec2::error::SdkError<
+                aws_sdk_ec2::operation::describe_network_interfaces::DescribeNetworkInterfacesError,
+                aws_smithy_runtime_api::client::orchestrator::HttpResponse,
+            >,
+        >,
+    ),
+    /// Still more pages after [`MAX_PAGES`].
+    #[error("DescribeNetworkInterfaces for {instance_id} still had more pages after {max}")]
+    TooManyPages {
+        /// The instance asked about.
+        instance_id: String,
+        /// The bound on pages.
+        max: usize,
+    },
+}
+
 /// An EC2 client for one region.
 #[derive(Debug, Clone)]
 pub struct Ec2 {
@@ -47,7 +73,7 @@ impl Ec2 {
         &self,
         instance_id: &str,
         query: &InterfaceQuery,
-    ) -> Result<Vec<Ec2Interface>, String> {
+    ) -> Result<Vec<Ec2Interface>, InterfacesError> {
         let mut request = self.client.describe_network_interfaces().filters(
             Filter::builder()
                 .name("attachment.instance-id")
@@ -74,12 +100,13 @@ impl Ec2 {
             let Some(page) = pages.next().await else {
                 return Ok(out);
             };
-            let page = page.map_err(|e| aws_sdk_ec2::error::DisplayErrorContext(&e).to_string())?;
+            let page = page.map_err(|e| InterfacesError::Api(Box::new(e)))?;
             out.extend(page.network_interfaces().iter().map(convert));
         }
-        Err(format!(
-            "DescribeNetworkInterfaces for {instance_id} still had more pages after {MAX_PAGES}"
-        ))
+        Err(InterfacesError::TooManyPages {
+            instance_id: instance_id.to_owned(),
+            max: MAX_PAGES,
+        })
     }
 
     /// Whether an EC2 instance is gone: `Some(true)` when it is terminated (or shutting down) or

@@ -157,21 +157,39 @@ pub fn from_sdk(rrs: &ResourceRecordSet) -> Option<RecordSet> {
     })
 }
 
+/// Why a planned change cannot be put in the SDK's type.
+#[derive(Debug, thiserror::Error)]
+pub enum ToSdkError {
+    /// The record set uses a Route 53 feature wavelb does not model (it never writes one).
+    #[error("refusing to write {key} because it uses {note}")]
+    Opaque {
+        /// The record set.
+        key: registry::model::RecordKey,
+        /// The features it uses.
+        note: String,
+    },
+    /// A bias outside Route 53's range.
+    #[error("Bias {0} is outside -99..99")]
+    Bias(i64),
+    /// The SDK's builder refused a field.
+    #[error(transparent)]
+    Build(#[from] aws_smithy_types::error::operation::BuildError),
+}
+
 /// Converts a planned change into the SDK's type.
-pub fn to_sdk(change: &Change) -> Result<SdkChange, String> {
+pub fn to_sdk(change: &Change) -> Result<SdkChange, ToSdkError> {
     let set = &change.record_set;
     if let Some(note) = &set.opaque {
-        return Err(format!(
-            "refusing to write {} because it uses {note}",
-            set.key()
-        ));
+        return Err(ToSdkError::Opaque {
+            key: set.key(),
+            note: note.clone(),
+        });
     }
     let records = set
         .values
         .iter()
         .map(|v| ResourceRecord::builder().value(v).build())
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| e.to_string())?;
+        .collect::<Result<Vec<_>, _>>()?;
     let alias = set
         .alias
         .as_ref()
@@ -182,8 +200,7 @@ pub fn to_sdk(change: &Change) -> Result<SdkChange, String> {
                 .evaluate_target_health(a.evaluate_target_health)
                 .build()
         })
-        .transpose()
-        .map_err(|e| e.to_string())?;
+        .transpose()?;
     let geo = set
         .geo
         .as_ref()
@@ -192,13 +209,12 @@ pub fn to_sdk(change: &Change) -> Result<SdkChange, String> {
                 .coordinates
                 .as_ref()
                 .map(|(lat, lon)| Coordinates::builder().latitude(lat).longitude(lon).build())
-                .transpose()
-                .map_err(|e| e.to_string())?;
+                .transpose()?;
             let bias = g
                 .bias
-                .map(|b| i32::try_from(b).map_err(|_| format!("Bias {b} is outside -99..99")))
+                .map(|b| i32::try_from(b).map_err(|_| ToSdkError::Bias(b)))
                 .transpose()?;
-            Ok::<_, String>(
+            Ok::<_, ToSdkError>(
                 GeoProximityLocation::builder()
                     .set_aws_region(g.aws_region.clone())
                     .set_local_zone_group(g.local_zone_group.clone())
@@ -217,8 +233,7 @@ pub fn to_sdk(change: &Change) -> Result<SdkChange, String> {
         .set_resource_records((!records.is_empty() || alias.is_none()).then_some(records))
         .set_alias_target(alias)
         .set_geo_proximity_location(geo)
-        .build()
-        .map_err(|e| e.to_string())?;
+        .build()?;
     let action = match change.action {
         Action::Create => ChangeAction::Create,
         Action::Delete => ChangeAction::Delete,
@@ -228,5 +243,5 @@ pub fn to_sdk(change: &Change) -> Result<SdkChange, String> {
         .action(action)
         .resource_record_set(rrs)
         .build()
-        .map_err(|e| e.to_string())
+        .map_err(ToSdkError::from)
 }

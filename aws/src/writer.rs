@@ -230,7 +230,7 @@ impl Writer {
                 .iter()
                 .map(sdk::to_sdk)
                 .collect::<Result<Vec<_>, _>>()
-                .map_err(WriteError::Build)?;
+                .map_err(|e| WriteError::Build(e.to_string()))?;
             let change_batch = ChangeBatch::builder()
                 .set_changes(Some(changes))
                 .comment(batch.comment())

@@ -249,7 +249,10 @@ impl GeoTable {
                     };
                     family.insert(bits, len, coordinates);
                 }
-                Err(why) => errors.push(LineError { line, why }),
+                Err(why) => errors.push(LineError {
+                    line,
+                    why: why.to_string(),
+                }),
             }
         }
         if !errors.is_empty() {
@@ -293,40 +296,67 @@ impl GeoTable {
     }
 }
 
+/// Why a table entry does not parse.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+enum EntryError {
+    /// Not three fields.
+    #[error("expected 3 fields (CIDR LATITUDE LONGITUDE), found {0}")]
+    Fields(usize),
+    /// No `/`.
+    #[error("{0:?} is not a CIDR: expected ADDRESS/PREFIX-LENGTH")]
+    NotACidr(String),
+    /// Not an address.
+    #[error("{0:?} is not an IPv4 or IPv6 address")]
+    NotAnAddress(String),
+    /// A prefix length beyond the family's width (or not a number).
+    #[error("prefix length {text:?} is not a number from 0 to {width}")]
+    PrefixLength { text: String, width: u8 },
+    /// Host bits set.
+    #[error("{0} has bits set beyond its prefix length; write its network address")]
+    HostBits(String),
+    /// A latitude or longitude that is not a finite number.
+    #[error("{axis} {text:?} is not a decimal number of degrees")]
+    Degrees { axis: &'static str, text: String },
+    /// Coordinates out of range.
+    #[error(transparent)]
+    Coordinates(#[from] geo::GeoError),
+}
+
 /// One entry: `CIDR LATITUDE LONGITUDE`, comment and blanks already removed.
-fn parse_line(content: &str) -> Result<(IpAddr, u8, Coordinates), String> {
+fn parse_line(content: &str) -> Result<(IpAddr, u8, Coordinates), EntryError> {
     let fields: Vec<&str> = content.split_whitespace().collect();
     let [cidr, lat, lon] = fields.as_slice() else {
-        return Err(format!(
-            "expected 3 fields (CIDR LATITUDE LONGITUDE), found {}",
-            fields.len()
-        ));
+        return Err(EntryError::Fields(fields.len()));
     };
     let (addr, len) = cidr
         .split_once('/')
-        .ok_or_else(|| format!("{cidr:?} is not a CIDR: expected ADDRESS/PREFIX-LENGTH"))?;
+        .ok_or_else(|| EntryError::NotACidr((*cidr).to_owned()))?;
     let addr: IpAddr = addr
         .parse()
-        .map_err(|_| format!("{addr:?} is not an IPv4 or IPv6 address"))?;
+        .map_err(|_| EntryError::NotAnAddress(addr.to_owned()))?;
     let (bits, width) = address_bits(addr);
-    let len: u8 = len
-        .parse()
-        .ok()
-        .filter(|l| *l <= width)
-        .ok_or_else(|| format!("prefix length {len:?} is not a number from 0 to {width}"))?;
+    let len: u8 =
+        len.parse()
+            .ok()
+            .filter(|l| *l <= width)
+            .ok_or_else(|| EntryError::PrefixLength {
+                text: len.to_owned(),
+                width,
+            })?;
     if mask(bits, width, len) != bits {
-        return Err(format!(
-            "{cidr} has bits set beyond its prefix length; write its network address"
-        ));
+        return Err(EntryError::HostBits((*cidr).to_owned()));
     }
-    let degrees = |text: &str, what: &str| {
+    let degrees = |text: &str, axis: &'static str| {
         text.parse::<f64>()
             .ok()
             .filter(|d| d.is_finite())
-            .ok_or_else(|| format!("{what} {text:?} is not a decimal number of degrees"))
+            .ok_or_else(|| EntryError::Degrees {
+                axis,
+                text: text.to_owned(),
+            })
     };
     let (lat, lon) = (degrees(lat, "latitude")?, degrees(lon, "longitude")?);
-    let coordinates = Coordinates::new(lat, lon).map_err(|e| e.to_string())?;
+    let coordinates = Coordinates::new(lat, lon)?;
     Ok((addr, len, coordinates))
 }
 

@@ -9,7 +9,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use registry::rcode::rcode_name;
+use vocab::rcode::rcode_name;
 
 use crate::answer::{self, Replied};
 use crate::geotable::GeoTable;

@@ -678,7 +678,7 @@ fn parse_values(set: &RecordSet, owner: &Name) -> Vec<Record> {
         match crate::rdata::parse(set.rtype, value) {
             Ok(rdata) => records.push(Record::from_rdata(owner.clone(), ttl, rdata)),
             Err(why) => {
-                tracing::warn!(name = %set.name, rtype = %set.rtype, value, why, "skipping a value")
+                tracing::warn!(name = %set.name, rtype = %set.rtype, value, %why, "skipping a value")
             }
         }
     }

@@ -12,7 +12,7 @@ use crate::snapshot::{Changed, ZoneRef, Zones};
 
 /// One test zone.
 #[derive(Debug, Clone)]
-pub struct LabZone {
+pub(crate) struct LabZone {
     /// `Z1`, `Z2`, … in creation order.
     pub id: String,
     /// The apex.
@@ -25,7 +25,7 @@ pub struct LabZone {
 
 /// Zones and health check statuses, changed as the store changes them.
 #[derive(Debug, Clone, Default)]
-pub struct LabZones {
+pub(crate) struct LabZones {
     zones: Vec<LabZone>,
     health: BTreeMap<String, bool>,
     changed: Changed,
@@ -34,7 +34,7 @@ pub struct LabZones {
 impl LabZones {
     /// Creates a zone with an apex NS (`ns.<zone>`) and SOA; the reference, comment and time
     /// are the store's arguments, unused here.
-    pub fn create_zone(
+    pub(crate) fn create_zone(
         &mut self,
         name: &str,
         _reference: &str,
@@ -67,7 +67,7 @@ impl LabZones {
     }
 
     /// Applies `changes` to zone `id` with Route 53's rules and counts the serial up.
-    pub fn change(
+    pub(crate) fn change(
         &mut self,
         id: &str,
         changes: &[Change],
@@ -88,7 +88,7 @@ impl LabZones {
     }
 
     /// A health check that is unhealthy; its id.
-    pub fn failed_test_check(&mut self, reference: &str) -> String {
+    pub(crate) fn failed_test_check(&mut self, reference: &str) -> String {
         let id = format!("check-{reference}");
         self.health.insert(id.clone(), false);
         self.changed.everything = true;
@@ -96,12 +96,12 @@ impl LabZones {
     }
 
     /// What the changes since the last call touched.
-    pub fn take_touched(&mut self) -> Changed {
+    pub(crate) fn take_touched(&mut self) -> Changed {
         std::mem::take(&mut self.changed)
     }
 
     /// The zones in creation order.
-    pub fn zones(&self) -> impl Iterator<Item = &LabZone> {
+    pub(crate) fn zones(&self) -> impl Iterator<Item = &LabZone> {
         self.zones.iter()
     }
 }

@@ -3,8 +3,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use registry::config::{ConfigError, duration};
-use serde::{Deserialize, Deserializer};
+use registry::config::ConfigError;
+use serde::Deserialize;
 
 use crate::decide::AllDown;
 use probe::ProbeConfig;
@@ -28,10 +28,13 @@ pub enum ProbeVia {
 #[serde(deny_unknown_fields)]
 pub struct HealthConfig {
     /// How often every target is probed (at least 100ms).
-    #[serde(default = "default_interval", deserialize_with = "duration")]
+    #[serde(
+        default = "default_interval",
+        deserialize_with = "vocab::duration::deserialize"
+    )]
     pub interval: Duration,
     /// The bound on one probe; overrides `[health.probe] timeout`.
-    #[serde(default, deserialize_with = "optional_duration")]
+    #[serde(default, deserialize_with = "vocab::duration::deserialize_optional")]
     pub timeout: Option<Duration>,
     /// Consecutive successes to become healthy.
     #[serde(default = "default_rise")]
@@ -43,17 +46,26 @@ pub struct HealthConfig {
     /// but a clean healthy streak), as HAProxy's `fastinter`: detection and recovery take
     /// `fall` or `rise` fast probes after the first slow one. Default `interval / 4`, at least
     /// 100ms; at most `interval`.
-    #[serde(default, deserialize_with = "optional_duration")]
+    #[serde(default, deserialize_with = "vocab::duration::deserialize_optional")]
     pub fast_interval: Option<Duration>,
     /// The hold after a target's first flap (it failed again within `readmit_backoff_max` of
     /// being readmitted), doubled at each further flap; `"0s"` turns the back-off off.
-    #[serde(default = "default_readmit_backoff", deserialize_with = "duration")]
+    #[serde(
+        default = "default_readmit_backoff",
+        deserialize_with = "vocab::duration::deserialize"
+    )]
     pub readmit_backoff: Duration,
     /// The longest re-admission hold, and the window that makes a failure a flap.
-    #[serde(default = "default_readmit_backoff_max", deserialize_with = "duration")]
+    #[serde(
+        default = "default_readmit_backoff_max",
+        deserialize_with = "vocab::duration::deserialize"
+    )]
     pub readmit_backoff_max: Duration,
     /// How often the pool is read and written (also right after a verdict changes).
-    #[serde(default = "default_poll", deserialize_with = "duration")]
+    #[serde(
+        default = "default_poll",
+        deserialize_with = "vocab::duration::deserialize"
+    )]
     pub poll_interval: Duration,
     /// `/metrics` and `/healthz`.
     #[serde(default = "default_metrics")]
@@ -68,10 +80,16 @@ pub struct HealthConfig {
     #[serde(default = "default_all_down")]
     pub all_down: AllDown,
     /// Delete targets quarantined this long whose instance is gone.
-    #[serde(default = "default_gc_after", deserialize_with = "duration")]
+    #[serde(
+        default = "default_gc_after",
+        deserialize_with = "vocab::duration::deserialize"
+    )]
     pub gc_after: Duration,
     /// How long a leader lease lasts unless renewed (renewed every round).
-    #[serde(default = "default_lease_ttl", deserialize_with = "duration")]
+    #[serde(
+        default = "default_lease_ttl",
+        deserialize_with = "vocab::duration::deserialize"
+    )]
     pub lease_ttl: Duration,
     /// At most this many probes run at once.
     #[serde(default = "default_concurrency")]
@@ -93,9 +111,6 @@ pub struct HealthConfig {
     pub probe: ProbeConfig,
 }
 
-fn optional_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-    duration(d).map(Some)
-}
 fn default_interval() -> Duration {
     Duration::from_secs(1)
 }

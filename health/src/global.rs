@@ -19,7 +19,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use geo::{self, Coordinates};
-use registry::config::{ConfigError, duration};
+use registry::config::ConfigError;
 use registry::model::PoolSpec;
 use registry::name::Fqdn;
 use registry::tier::{Fallback, FallbackTarget, TierMember, TierSpec};
@@ -46,10 +46,16 @@ pub struct GlobalConfig {
     pub min_healthy: MinHealthySetting,
     /// How long a zone stays below `min_healthy` before it leaves. Default `0s` (the targets'
     /// own `fall` already filtered blips).
-    #[serde(default = "default_leave_after", deserialize_with = "duration")]
+    #[serde(
+        default = "default_leave_after",
+        deserialize_with = "vocab::duration::deserialize"
+    )]
     pub leave_after: Duration,
     /// How long a zone that left must meet `min_healthy` before it returns. Default `30s`.
-    #[serde(default = "default_return_after", deserialize_with = "duration")]
+    #[serde(
+        default = "default_return_after",
+        deserialize_with = "vocab::duration::deserialize"
+    )]
     pub return_after: Duration,
     /// TTL of the tier's ownership records and of a fallback with addresses. Default 60.
     #[serde(default = "default_ttl")]

@@ -12,6 +12,8 @@ use registry::model::{PoolSpec, RecordSet, RrType};
 use registry::plan::Guard;
 use registry::txt;
 
+use crate::txt_record::RecordError;
+
 /// How many lease TTLs ahead of now an expiry may lie before the lease is treated as expired.
 /// A controller writes `now + lease_ttl`, so this leaves two lease TTLs for clock skew between
 /// controllers (and for a peer configured with a longer `lease_ttl`, up to three times ours).
@@ -66,24 +68,24 @@ pub fn lease_record(pool: &PoolSpec, lease: &Lease) -> RecordSet {
 
 /// Finds and decodes the lease among the pool's listed record sets. A malformed lease record is
 /// returned as `Err` with the record, so it can be replaced (it protects nothing).
-pub fn find(pool: &PoolSpec, sets: &[RecordSet]) -> Option<(Result<Lease, String>, RecordSet)> {
+pub fn find(
+    pool: &PoolSpec,
+    sets: &[RecordSet],
+) -> Option<(Result<Lease, RecordError>, RecordSet)> {
     let set = sets
         .iter()
         .find(|s| s.name == pool.leader_name() && s.rtype == RrType::Txt)?;
     Some((decode(pool, set), set.clone()))
 }
 
-fn decode(pool: &PoolSpec, set: &RecordSet) -> Result<Lease, String> {
+fn decode(pool: &PoolSpec, set: &RecordSet) -> Result<Lease, RecordError> {
     let [value] = set.values.as_slice() else {
-        return Err(format!(
-            "expected one TXT value, found {}",
-            set.values.len()
-        ));
+        return Err(RecordError::Values(set.values.len()));
     };
     let mut holder = None;
     let mut expires = None;
     let mut mac = None;
-    for s in txt::split_quoted(value).map_err(|e| e.to_string())? {
+    for s in txt::split_quoted(value)? {
         if let Some(h) = s.strip_prefix("holder=") {
             holder = Some(h.to_owned());
         } else if let Some(e) = s.strip_prefix("expires=") {
@@ -92,18 +94,18 @@ fn decode(pool: &PoolSpec, set: &RecordSet) -> Result<Lease, String> {
             mac = Some(m.to_owned());
         }
     }
-    let holder = holder.ok_or("holder= is missing")?;
+    let holder = holder.ok_or(RecordError::Missing("holder="))?;
     if !txt::is_token(&holder) {
-        return Err("holder= is not 1-64 letters, digits, '.', '_' or '-'".into());
+        return Err(RecordError::Holder);
     }
-    let expires_text = expires.ok_or("expires= is missing")?;
+    let expires_text = expires.ok_or(RecordError::Missing("expires="))?;
     let expires = expires_text
         .parse::<u64>()
-        .map_err(|_| format!("expires={expires_text:?} is not unix seconds"))?;
+        .map_err(|_| RecordError::NotUnixSeconds(expires_text.clone()))?;
     if let Some(key) = &pool.ownership_key {
         let signed = mac.is_some_and(|m| key.verify(&mac_parts(pool, &holder, &expires_text), &m));
         if !signed {
-            return Err("no mac= that verifies with this pool's ownership key".into());
+            return Err(RecordError::Unsigned);
         }
     }
     Ok(Lease { holder, expires })
@@ -122,7 +124,7 @@ pub fn implausible(lease: &Lease, now: u64, ttl: u64) -> bool {
 /// read.
 pub fn step(
     pool: &PoolSpec,
-    current: Option<(Result<Lease, String>, RecordSet)>,
+    current: Option<(Result<Lease, RecordError>, RecordSet)>,
     me: &str,
     now: u64,
     ttl: u64,
@@ -167,7 +169,7 @@ mod tests {
         }
     }
 
-    fn read(zone: &ZoneRecords) -> Option<(Result<Lease, String>, RecordSet)> {
+    fn read(zone: &ZoneRecords) -> Option<(Result<Lease, RecordError>, RecordSet)> {
         let sets: Vec<_> = zone.sets().cloned().collect();
         find(&pool(), &sets)
     }
@@ -204,7 +206,7 @@ mod tests {
         p: &PoolSpec,
         holder: &str,
         expires: u64,
-    ) -> Option<(Result<Lease, String>, RecordSet)> {
+    ) -> Option<(Result<Lease, RecordError>, RecordSet)> {
         let set = lease_record(
             p,
             &Lease {

@@ -21,4 +21,5 @@ pub mod service;
 pub mod tier;
 pub mod tier_controller;
 pub mod tier_rejects;
+pub mod txt_record;
 pub mod witness;

@@ -13,6 +13,7 @@ use registry::plan::ChangeGroup;
 use registry::txt;
 
 use crate::tier::ZoneHealth;
+use crate::txt_record::RecordError;
 
 /// The domain separator of a health record's MAC input.
 const MAC_CONTEXT: &str = "wavelb-health-v1";
@@ -66,7 +67,7 @@ pub fn find<'a>(pool: &PoolSpec, sets: &'a [RecordSet]) -> Option<&'a RecordSet>
 /// Why the TXT records at `pool`'s health name are not a record this controller may replace:
 /// more than one, a weighted or otherwise non-simple one, or one that does not decode (or, with
 /// a key, does not verify). `None` when there is none, or one of ours.
-pub fn foreign(pool: &PoolSpec, sets: &[RecordSet]) -> Option<String> {
+pub fn foreign(pool: &PoolSpec, sets: &[RecordSet]) -> Option<RecordError> {
     let name = pool.health_name();
     let at: Vec<&RecordSet> = sets
         .iter()
@@ -75,7 +76,7 @@ pub fn foreign(pool: &PoolSpec, sets: &[RecordSet]) -> Option<String> {
     match at.as_slice() {
         [] => None,
         [one] if one.set_identifier.is_some() || one.routing_note().is_some() => {
-            Some("a weighted or routed TXT record set".into())
+            Some(RecordError::Routed)
         }
         // Ours if it parses, whatever its MAC: a record signed with a rotated key is replaced.
         [one] => decode(
@@ -86,42 +87,39 @@ pub fn foreign(pool: &PoolSpec, sets: &[RecordSet]) -> Option<String> {
             one,
         )
         .err(),
-        _ => Some(format!("{} TXT record sets", at.len())),
+        _ => Some(RecordError::Several(at.len())),
     }
 }
 
 /// Decodes a health record; `Err` says why it is not believed.
-pub fn decode(pool: &PoolSpec, set: &RecordSet) -> Result<Recorded, String> {
+pub fn decode(pool: &PoolSpec, set: &RecordSet) -> Result<Recorded, RecordError> {
     let [value] = set.values.as_slice() else {
-        return Err(format!(
-            "expected one TXT value, found {}",
-            set.values.len()
-        ));
+        return Err(RecordError::Values(set.values.len()));
     };
     let mut fields: [Option<String>; 5] = Default::default();
     const KEYS: [&str; 5] = ["healthy=", "total=", "records=", "expires=", "mac="];
-    for s in txt::split_quoted(value).map_err(|e| e.to_string())? {
+    for s in txt::split_quoted(value)? {
         for (i, k) in KEYS.iter().enumerate() {
             if let Some(v) = s.strip_prefix(k) {
                 fields[i] = Some(v.to_owned());
             }
         }
     }
-    let number = |i: usize| -> Result<u64, String> {
-        let text = fields[i]
-            .as_deref()
-            .ok_or_else(|| format!("{} is missing", KEYS[i]))?;
-        text.parse::<u64>()
-            .map_err(|_| format!("{}{text:?} is not a number", KEYS[i]))
+    let number = |i: usize| -> Result<u64, RecordError> {
+        let text = fields[i].as_deref().ok_or(RecordError::Missing(KEYS[i]))?;
+        text.parse::<u64>().map_err(|_| RecordError::NotANumber {
+            key: KEYS[i],
+            text: text.to_owned(),
+        })
     };
-    let size = |i: usize| number(i).and_then(|n| usize::try_from(n).map_err(|e| e.to_string()));
+    let size = |i: usize| Ok::<_, RecordError>(usize::try_from(number(i)?)?);
     let health = ZoneHealth {
         healthy: size(0)?,
         total: size(1)?,
         records: size(2)?,
     };
     if health.healthy > health.total {
-        return Err("healthy= exceeds total=".into());
+        return Err(RecordError::HealthyExceedsTotal);
     }
     let expires = number(3)?;
     if let Some(key) = &pool.ownership_key {
@@ -131,7 +129,7 @@ pub fn decode(pool: &PoolSpec, set: &RecordSet) -> Result<Recorded, String> {
             .as_deref()
             .is_some_and(|m| key.verify(&mac_parts(pool, &c, &e), m));
         if !signed {
-            return Err("no mac= that verifies with this pool's ownership key".into());
+            return Err(RecordError::Unsigned);
         }
     }
     Ok(Recorded { health, expires })
@@ -145,7 +143,11 @@ pub const MAX_AHEAD_SECS: u64 = 3_600;
 /// The health `pool`'s record says at `now`: `Ok(None)` when there is none, `Err` with why it
 /// is not believed (foreign, expired: its controller stopped, or expiring more than
 /// [`MAX_AHEAD_SECS`] ahead).
-pub fn read(pool: &PoolSpec, sets: &[RecordSet], now: u64) -> Result<Option<ZoneHealth>, String> {
+pub fn read(
+    pool: &PoolSpec,
+    sets: &[RecordSet],
+    now: u64,
+) -> Result<Option<ZoneHealth>, RecordError> {
     if let Some(why) = foreign(pool, sets) {
         return Err(why);
     }
@@ -154,16 +156,13 @@ pub fn read(pool: &PoolSpec, sets: &[RecordSet], now: u64) -> Result<Option<Zone
     };
     let r = decode(pool, set)?;
     if r.expires <= now {
-        return Err(format!(
-            "expired {} s ago: is its controller running?",
-            now - r.expires
-        ));
+        return Err(RecordError::Expired(now - r.expires));
     }
     if r.expires > now.saturating_add(MAX_AHEAD_SECS) {
-        return Err(format!(
-            "expires {} s ahead, more than {MAX_AHEAD_SECS}",
-            r.expires - now
-        ));
+        return Err(RecordError::TooFarAhead {
+            ahead: r.expires - now,
+            max: MAX_AHEAD_SECS,
+        });
     }
     Ok(Some(r.health))
 }
@@ -239,11 +238,21 @@ mod tests {
             let p = pool(key);
             let sets = vec![record(&p, H, 1_030)];
             assert_eq!(read(&p, &sets, 1_000), Ok(Some(H)));
-            assert!(read(&p, &sets, 1_030).unwrap_err().contains("expired"));
+            assert!(
+                read(&p, &sets, 1_030)
+                    .unwrap_err()
+                    .to_string()
+                    .contains("expired")
+            );
             assert_eq!(read(&p, &[], 1_000), Ok(None));
             // An expiry further ahead than an hour is not believed.
             let far = vec![record(&p, H, 1_000 + MAX_AHEAD_SECS + 1)];
-            assert!(read(&p, &far, 1_000).unwrap_err().contains("ahead"));
+            assert!(
+                read(&p, &far, 1_000)
+                    .unwrap_err()
+                    .to_string()
+                    .contains("ahead")
+            );
         }
     }
 
@@ -274,7 +283,7 @@ mod tests {
             ("\"total=4\" \"records=4\" \"expires=9\"", "missing"),
         ] {
             set.values = vec![value.into()];
-            let err = decode(&p, &set).unwrap_err();
+            let err = decode(&p, &set).unwrap_err().to_string();
             assert!(err.contains(why), "{value}: {err}");
         }
     }

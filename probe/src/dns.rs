@@ -15,7 +15,7 @@ use std::str::FromStr;
 
 use hickory_proto::op::{Edns, Message, MessageType, Query, ResponseCode};
 use hickory_proto::rr::{Name, RecordType};
-use registry::rcode::rcode_name;
+use vocab::rcode::rcode_name;
 
 use super::key::Message as KeyMessage;
 use super::udp::exchange;
@@ -103,7 +103,7 @@ impl DnsProbe {
         let reply = exchange(target, &bytes, resend).await?;
         let detail = self
             .judge(query.metadata.id, &reply.bytes)
-            .map_err(Failure::bad_reply)?;
+            .map_err(|e| Failure::bad_reply(e.to_string()))?;
         Ok(reply.success(detail))
     }
 
@@ -112,40 +112,40 @@ impl DnsProbe {
     /// # Errors
     ///
     /// Why `reply` is not a healthy answer to the query.
-    pub fn judge(&self, id: u16, reply: &[u8]) -> Result<String, String> {
-        let msg = Message::from_vec(reply)
-            .map_err(|e| format!("not a DNS message ({} bytes): {e}", reply.len()))?;
+    pub fn judge(&self, id: u16, reply: &[u8]) -> Result<String, DnsReplyError> {
+        let msg = Message::from_vec(reply).map_err(|source| DnsReplyError::NotDns {
+            len: reply.len(),
+            source,
+        })?;
         if msg.metadata.message_type != MessageType::Response {
-            return Err("a DNS query, not a response".to_owned());
+            return Err(DnsReplyError::Query);
         }
         if msg.metadata.id != id {
-            return Err(format!(
-                "response id {} does not match the query id {id}",
-                msg.metadata.id
-            ));
+            return Err(DnsReplyError::Id {
+                theirs: msg.metadata.id,
+                ours: id,
+            });
         }
         let rcode = msg.metadata.response_code;
         // A server without EDNS may answer FORMERR without a question section; check the
         // response code first so that the detail names it.
         if rcode != ResponseCode::NoError {
-            return Err(format!(
-                "{} for {} {}",
-                rcode_name(u16::from(rcode)),
-                self.name,
-                self.qtype
-            ));
+            return Err(DnsReplyError::Rcode {
+                rcode: u16::from(rcode),
+                name: self.name.clone(),
+                qtype: self.qtype,
+            });
         }
         match msg.queries.first() {
             // Name equality is case-insensitive.
             Some(q) if q.name() == &self.name && q.query_type() == self.qtype => {}
             Some(q) => {
-                return Err(format!(
-                    "response for {} {}, not for our question",
-                    q.name(),
-                    q.query_type()
-                ));
+                return Err(DnsReplyError::Question {
+                    name: q.name().clone(),
+                    qtype: q.query_type(),
+                });
             }
-            None => return Err("response without a question section".to_owned()),
+            None => return Err(DnsReplyError::NoQuestion),
         }
         let answers: Vec<String> = msg
             .answers
@@ -186,14 +186,72 @@ impl DnsProbe {
                 if answers.len() > 4 {
                     got.push("…".to_owned());
                 }
-                Err(format!(
-                    "no {} answer matches {want}; got [{}]{truncated}",
-                    self.qtype,
-                    got.join(", ")
-                ))
+                Err(DnsReplyError::NoMatch {
+                    qtype: self.qtype,
+                    want,
+                    got,
+                    truncated,
+                })
             }
         }
     }
+}
+
+/// Why a DNS reply is not a healthy answer to the probe's query.
+#[derive(Debug, thiserror::Error)]
+pub enum DnsReplyError {
+    /// Not a DNS message.
+    #[error("not a DNS message ({len} bytes): {source}")]
+    NotDns {
+        /// The reply's length.
+        len: usize,
+        /// Why it does not decode.
+        source: hickory_proto::serialize::binary::DecodeError,
+    },
+    /// A query, not a response.
+    #[error("a DNS query, not a response")]
+    Query,
+    /// The response to another query.
+    #[error("response id {theirs} does not match the query id {ours}")]
+    Id {
+        /// The response's id.
+        theirs: u16,
+        /// Our query's.
+        ours: u16,
+    },
+    /// A response code other than NOERROR.
+    #[error("{} for {name} {qtype}", rcode_name(*.rcode))]
+    Rcode {
+        /// The response code.
+        rcode: u16,
+        /// Our question's name.
+        name: Name,
+        /// Our question's type.
+        qtype: RecordType,
+    },
+    /// The response to another question.
+    #[error("response for {name} {qtype}, not for our question")]
+    Question {
+        /// Its question's name.
+        name: Name,
+        /// Its question's type.
+        qtype: RecordType,
+    },
+    /// No question section.
+    #[error("response without a question section")]
+    NoQuestion,
+    /// No answer matches `expect` or `expect_regex`.
+    #[error("no {qtype} answer matches {want}; got [{}]{truncated}", got.join(", "))]
+    NoMatch {
+        /// The question's type.
+        qtype: RecordType,
+        /// What was expected (`"text"` or `/regex/`).
+        want: String,
+        /// The first answers (at most 4, then `…`).
+        got: Vec<String>,
+        /// ` (truncated)` when the response was.
+        truncated: &'static str,
+    },
 }
 
 fn parse_qtype(text: &str) -> Result<RecordType, ProbeConfigError> {
@@ -258,9 +316,14 @@ mod tests {
     fn error_rcodes_are_bad_replies() {
         let p = probe("svc.example", None, None, None);
         let (id, r) = answer(&p, ResponseCode::Refused, &[]);
-        assert!(p.judge(id, &r).unwrap_err().contains("REFUSED"));
+        assert!(p.judge(id, &r).unwrap_err().to_string().contains("REFUSED"));
         let (id, r) = answer(&p, ResponseCode::NXDomain, &[]);
-        assert!(p.judge(id, &r).unwrap_err().contains("NXDOMAIN"));
+        assert!(
+            p.judge(id, &r)
+                .unwrap_err()
+                .to_string()
+                .contains("NXDOMAIN")
+        );
         assert!(p.judge(id, b"garbage").is_err());
     }
 
@@ -270,7 +333,12 @@ mod tests {
         let (id, r) = answer(&p, ResponseCode::NoError, &[[192, 0, 2, 1], [192, 0, 2, 7]]);
         assert!(p.judge(id, &r).is_ok());
         let (id, r) = answer(&p, ResponseCode::NoError, &[[192, 0, 2, 1]]);
-        assert!(p.judge(id, &r).unwrap_err().contains("192.0.2.1"));
+        assert!(
+            p.judge(id, &r)
+                .unwrap_err()
+                .to_string()
+                .contains("192.0.2.1")
+        );
         let (id, r) = answer(&p, ResponseCode::NoError, &[]);
         assert!(p.judge(id, &r).is_err(), "expect needs an answer");
         let p = probe("svc.example", None, None, Some(r"^192\.0\.2\."));

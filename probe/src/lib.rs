@@ -104,7 +104,7 @@ pub struct ProbeConfig {
     /// The bound on one whole probe (default 1s).
     #[serde(
         default = "default_timeout",
-        deserialize_with = "registry::config::duration"
+        deserialize_with = "vocab::duration::deserialize"
     )]
     pub timeout: Duration,
     /// `udp`: the payload as text (sent as its UTF-8 bytes).

@@ -22,7 +22,7 @@ pub(crate) async fn run(target: SocketAddr, resend: Resend) -> Outcome {
     let version = reserved_version(rand::random());
     let reply = exchange(target, &initial(version, &dcid, &scid), resend).await?;
     let detail = parse_version_negotiation(&reply.bytes, version, &dcid, &scid)
-        .map_err(Failure::bad_reply)?;
+        .map_err(|e| Failure::bad_reply(e.to_string()))?;
     Ok(reply.success(detail))
 }
 
@@ -48,62 +48,82 @@ pub fn initial(version: u32, dcid: &[u8], scid: &[u8]) -> Vec<u8> {
     p
 }
 
+/// Why a reply is not a Version Negotiation for our packet.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VersionNegotiationError {
+    /// Too short for a long header (this many bytes).
+    #[error("{0} byte reply is too short for a QUIC long header")]
+    Short(usize),
+    /// A short-header packet (its first byte).
+    #[error("a QUIC short-header packet (first byte 0x{0:02x}), not a version negotiation")]
+    ShortHeader(u8),
+    /// A long header of another version.
+    #[error("a long-header packet of version 0x{0:08x}, not a version negotiation (0)")]
+    Version(u32),
+    /// No connection id length.
+    #[error("truncated connection id")]
+    TruncatedCid,
+    /// A connection id longer than the packet.
+    #[error("connection id overruns the packet")]
+    CidOverrun,
+    /// The connection ids are not ours, swapped.
+    #[error("version negotiation does not echo our connection ids")]
+    NotOurs,
+    /// The version list's length (bytes).
+    #[error("version list of {0} bytes is not a non-empty multiple of 4")]
+    List(usize),
+    /// The list offers our reserved version.
+    #[error("version negotiation lists our reserved version 0x{0:08x}")]
+    ListsOurs(u32),
+}
+
 /// Checks that `reply` is a Version Negotiation for our packet; returns the versions offered.
 pub fn parse_version_negotiation(
     reply: &[u8],
     our_version: u32,
     dcid: &[u8],
     scid: &[u8],
-) -> Result<String, String> {
+) -> Result<String, VersionNegotiationError> {
     if reply.len() < 7 {
-        return Err(format!(
-            "{} byte reply is too short for a QUIC long header",
-            reply.len()
-        ));
+        return Err(VersionNegotiationError::Short(reply.len()));
     }
     if reply[0] & 0x80 == 0 {
-        return Err(format!(
-            "a QUIC short-header packet (first byte 0x{:02x}), not a version negotiation",
-            reply[0]
-        ));
+        return Err(VersionNegotiationError::ShortHeader(reply[0]));
     }
     let version = u32::from_be_bytes([reply[1], reply[2], reply[3], reply[4]]);
     if version != 0 {
-        return Err(format!(
-            "a long-header packet of version 0x{version:08x}, not a version negotiation (0)"
-        ));
+        return Err(VersionNegotiationError::Version(version));
     }
     let mut at = 5;
     let their_dcid = take_cid(reply, &mut at)?;
     let their_scid = take_cid(reply, &mut at)?;
     if their_dcid != scid || their_scid != dcid {
-        return Err("version negotiation does not echo our connection ids".to_owned());
+        return Err(VersionNegotiationError::NotOurs);
     }
     let list = &reply[at..];
     if list.is_empty() || !list.len().is_multiple_of(4) {
-        return Err(format!(
-            "version list of {} bytes is not a non-empty multiple of 4",
-            list.len()
-        ));
+        return Err(VersionNegotiationError::List(list.len()));
     }
     let versions: Vec<u32> = list
         .chunks_exact(4)
         .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]))
         .collect();
     if versions.contains(&our_version) {
-        return Err(format!(
-            "version negotiation lists our reserved version 0x{our_version:08x}"
-        ));
+        return Err(VersionNegotiationError::ListsOurs(our_version));
     }
     let shown: Vec<String> = versions.iter().map(|v| format!("0x{v:08x}")).collect();
     Ok(format!("version negotiation: {}", shown.join(", ")))
 }
 
-fn take_cid<'a>(reply: &'a [u8], at: &mut usize) -> Result<&'a [u8], String> {
-    let len = usize::from(*reply.get(*at).ok_or("truncated connection id")?);
+fn take_cid<'a>(reply: &'a [u8], at: &mut usize) -> Result<&'a [u8], VersionNegotiationError> {
+    let len = usize::from(
+        *reply
+            .get(*at)
+            .ok_or(VersionNegotiationError::TruncatedCid)?,
+    );
     let cid = reply
         .get(*at + 1..*at + 1 + len)
-        .ok_or("connection id overruns the packet")?;
+        .ok_or(VersionNegotiationError::CidOverrun)?;
     *at += 1 + len;
     Ok(cid)
 }

@@ -29,7 +29,8 @@ pub(crate) async fn run(target: SocketAddr, resend: Resend) -> Outcome {
     let socket_id = rand::random_range(1..0x3FFF_FFFF_u32);
     let isn = rand::random_range(0..0x7FFF_FFFF_u32);
     let reply = exchange(target, &induction(socket_id, isn, target.ip()), resend).await?;
-    let detail = parse_induction_response(&reply.bytes, socket_id).map_err(Failure::bad_reply)?;
+    let detail = parse_induction_response(&reply.bytes, socket_id)
+        .map_err(|e| Failure::bad_reply(e.to_string()))?;
     Ok(reply.success(detail))
 }
 
@@ -70,51 +71,82 @@ fn be32(b: &[u8], at: usize) -> u32 {
     u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
 }
 
+/// Why a reply is not the listener's answer to our INDUCTION.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SrtError {
+    /// Shorter than a handshake (this many bytes).
+    #[error("{0} byte reply is shorter than an SRT handshake ({HANDSHAKE_LEN})")]
+    Short(usize),
+    /// A data packet.
+    #[error("an SRT data packet, not a handshake")]
+    Data,
+    /// Another control packet type.
+    #[error("SRT control packet type 0x{0:04x}, not a handshake")]
+    Control(u32),
+    /// A handshake for another socket.
+    #[error("handshake for socket id {theirs:#x}, not ours ({ours:#x})")]
+    Socket {
+        /// The destination socket id in the reply.
+        theirs: u32,
+        /// Ours.
+        ours: u32,
+    },
+    /// The listener rejected us (the handshake type; the reason is it minus 1000).
+    #[error("the listener rejected the handshake (code {0}, reason {reason})", reason = .0 - HS_REJECT_BASE)]
+    Rejected(u32),
+    /// Another handshake type.
+    #[error("handshake type {0:#x}, not INDUCTION (1)")]
+    HandshakeType(u32),
+    /// Not HSv5 with the SRT magic.
+    #[error(
+        "handshake version {version} extension 0x{extension:04x}, want version 5 with the SRT magic 0x4a17"
+    )]
+    Version {
+        /// The handshake version.
+        version: u32,
+        /// The extension field.
+        extension: u16,
+    },
+    /// No SYN cookie.
+    #[error("induction response without a SYN cookie")]
+    NoCookie,
+}
+
 /// Checks the listener's answer to our INDUCTION; returns a detail, or why it is wrong.
-pub fn parse_induction_response(reply: &[u8], socket_id: u32) -> Result<String, String> {
+pub fn parse_induction_response(reply: &[u8], socket_id: u32) -> Result<String, SrtError> {
     if reply.len() < HANDSHAKE_LEN {
-        return Err(format!(
-            "{} byte reply is shorter than an SRT handshake ({HANDSHAKE_LEN})",
-            reply.len()
-        ));
+        return Err(SrtError::Short(reply.len()));
     }
     let first = be32(reply, 0);
     if first & 0x8000_0000 == 0 {
-        return Err("an SRT data packet, not a handshake".to_owned());
+        return Err(SrtError::Data);
     }
     let control_type = (first >> 16) & 0x7FFF;
     if control_type != 0 {
-        return Err(format!(
-            "SRT control packet type 0x{control_type:04x}, not a handshake"
-        ));
+        return Err(SrtError::Control(control_type));
     }
     let dest = be32(reply, 12);
     if dest != socket_id {
-        return Err(format!(
-            "handshake for socket id {dest:#x}, not ours ({socket_id:#x})"
-        ));
+        return Err(SrtError::Socket {
+            theirs: dest,
+            ours: socket_id,
+        });
     }
     let hs_type = be32(reply, 36);
     if hs_type >= HS_REJECT_BASE {
-        return Err(format!(
-            "the listener rejected the handshake (code {}, reason {})",
-            hs_type,
-            hs_type - HS_REJECT_BASE
-        ));
+        return Err(SrtError::Rejected(hs_type));
     }
     if hs_type != HS_INDUCTION {
-        return Err(format!("handshake type {hs_type:#x}, not INDUCTION (1)"));
+        return Err(SrtError::HandshakeType(hs_type));
     }
     let version = be32(reply, 16);
     let extension = u16::from_be_bytes([reply[22], reply[23]]);
     if version != HS_VERSION_SRT1 || extension != SRT_MAGIC {
-        return Err(format!(
-            "handshake version {version} extension 0x{extension:04x}, want version 5 with the SRT magic 0x4a17"
-        ));
+        return Err(SrtError::Version { version, extension });
     }
     let cookie = be32(reply, 44);
     if cookie == 0 {
-        return Err("induction response without a SYN cookie".to_owned());
+        return Err(SrtError::NoCookie);
     }
     Ok(format!(
         "srt listener, handshake v{version}, socket id {:#x}",
@@ -159,7 +191,7 @@ mod tests {
         assert!(parse_induction_response(&listener_reply(9, 4, 2, 1, 42), 9).is_err());
         assert!(parse_induction_response(&listener_reply(9, 5, 0x4A17, 1, 0), 9).is_err());
         let rejected = parse_induction_response(&listener_reply(9, 5, 0x4A17, 1003, 42), 9);
-        assert!(rejected.unwrap_err().contains("rejected"));
+        assert!(rejected.unwrap_err().to_string().contains("rejected"));
         assert!(parse_induction_response(&[0x80; 20], 9).is_err());
     }
 }

@@ -19,7 +19,8 @@ pub(crate) async fn run(target: SocketAddr, resend: Resend) -> Outcome {
     // Every send carries the same transaction id, as RFC 8489 section 6.2.1 retransmits.
     let txid: [u8; 12] = rand::random();
     let reply = exchange(target, &request(&txid), resend).await?;
-    let detail = parse_response(&reply.bytes, &txid).map_err(Failure::bad_reply)?;
+    let detail =
+        parse_response(&reply.bytes, &txid).map_err(|e| Failure::bad_reply(e.to_string()))?;
     Ok(reply.success(detail))
 }
 
@@ -33,32 +34,66 @@ pub fn request(txid: &[u8; 12]) -> [u8; HEADER_LEN] {
     msg
 }
 
+/// Why a reply is not a Binding Success Response to our request.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StunError {
+    /// Shorter than the 20-byte header (this many bytes).
+    #[error("{0} byte reply is shorter than a STUN header")]
+    Short(usize),
+    /// The top two bits of the type are set.
+    #[error("not a STUN message (type 0x{0:04x})")]
+    NotStun(u16),
+    /// Not RFC 5389's magic cookie.
+    #[error("wrong magic cookie 0x{0:08x}")]
+    Cookie(u32),
+    /// The header's length does not fit the datagram.
+    #[error("message length {length} does not fit the {datagram} byte datagram")]
+    Length {
+        /// The header's message length.
+        length: usize,
+        /// The datagram's size.
+        datagram: usize,
+    },
+    /// Another request's transaction id.
+    #[error("transaction id does not match the request")]
+    Transaction,
+    /// Fewer than 4 bytes left for an attribute header.
+    #[error("truncated attribute header")]
+    AttributeHeader,
+    /// An attribute longer than what is left.
+    #[error("attribute 0x{0:04x} overruns the message")]
+    Overrun(u16),
+    /// A Binding Error Response, with its ERROR-CODE as the server wrote it (escaped).
+    #[error("binding error response {0}")]
+    ErrorResponse(String),
+    /// Another message type.
+    #[error("unexpected STUN message type 0x{0:04x} (want a binding success 0x0101)")]
+    Unexpected(u16),
+}
+
 /// Checks that `reply` is a Binding Success Response to `txid`; returns a detail such as
 /// `mapped 198.51.100.7:40000`, or why it is not.
-pub fn parse_response(reply: &[u8], txid: &[u8; 12]) -> Result<String, String> {
+pub fn parse_response(reply: &[u8], txid: &[u8; 12]) -> Result<String, StunError> {
     if reply.len() < HEADER_LEN {
-        return Err(format!(
-            "{} byte reply is shorter than a STUN header",
-            reply.len()
-        ));
+        return Err(StunError::Short(reply.len()));
     }
     let msg_type = u16::from_be_bytes([reply[0], reply[1]]);
     if msg_type & 0xC000 != 0 {
-        return Err(format!("not a STUN message (type 0x{msg_type:04x})"));
+        return Err(StunError::NotStun(msg_type));
     }
     let length = usize::from(u16::from_be_bytes([reply[2], reply[3]]));
     let cookie = u32::from_be_bytes([reply[4], reply[5], reply[6], reply[7]]);
     if cookie != MAGIC_COOKIE {
-        return Err(format!("wrong magic cookie 0x{cookie:08x}"));
+        return Err(StunError::Cookie(cookie));
     }
     if !length.is_multiple_of(4) || HEADER_LEN + length != reply.len() {
-        return Err(format!(
-            "message length {length} does not fit the {} byte datagram",
-            reply.len()
-        ));
+        return Err(StunError::Length {
+            length,
+            datagram: reply.len(),
+        });
     }
     if reply[8..20] != txid[..] {
-        return Err("transaction id does not match the request".to_owned());
+        return Err(StunError::Transaction);
     }
     let attrs = attributes(&reply[HEADER_LEN..])?;
     match msg_type {
@@ -84,26 +119,24 @@ pub fn parse_response(reply: &[u8], txid: &[u8; 12]) -> Result<String, String> {
                 .find(|(t, _)| *t == ATTR_ERROR_CODE)
                 .map(|(_, v)| error_code(v))
                 .unwrap_or_else(|| "without an ERROR-CODE".to_owned());
-            Err(format!("binding error response {error}"))
+            Err(StunError::ErrorResponse(error))
         }
-        other => Err(format!(
-            "unexpected STUN message type 0x{other:04x} (want a binding success 0x0101)"
-        )),
+        other => Err(StunError::Unexpected(other)),
     }
 }
 
 /// Splits the attribute section into (type, value) pairs, checking every length.
-fn attributes(mut rest: &[u8]) -> Result<Vec<(u16, &[u8])>, String> {
+fn attributes(mut rest: &[u8]) -> Result<Vec<(u16, &[u8])>, StunError> {
     let mut out = Vec::new();
     while !rest.is_empty() {
         if rest.len() < 4 {
-            return Err("truncated attribute header".to_owned());
+            return Err(StunError::AttributeHeader);
         }
         let kind = u16::from_be_bytes([rest[0], rest[1]]);
         let len = usize::from(u16::from_be_bytes([rest[2], rest[3]]));
         let padded = len.div_ceil(4) * 4;
         if rest.len() < 4 + padded {
-            return Err(format!("attribute 0x{kind:04x} overruns the message"));
+            return Err(StunError::Overrun(kind));
         }
         out.push((kind, &rest[4..4 + len]));
         rest = &rest[4 + padded..];
@@ -215,7 +248,7 @@ mod tests {
             &txid,
             &[(ATTR_ERROR_CODE, b"\0\0\x04\x14Unknown Attribute")],
         );
-        let err = parse_response(&msg, &txid).unwrap_err();
+        let err = parse_response(&msg, &txid).unwrap_err().to_string();
         assert!(err.contains("420 Unknown Attribute"), "{err}");
     }
 

@@ -121,7 +121,9 @@ impl UdpProbe {
 
     pub(crate) async fn run(&self, target: SocketAddr, resend: Resend) -> Outcome {
         let reply = exchange(target, &self.payload, resend).await?;
-        let detail = self.judge(&reply.bytes).map_err(Failure::bad_reply)?;
+        let detail = self
+            .judge(&reply.bytes)
+            .map_err(|e| Failure::bad_reply(e.to_string()))?;
         Ok(reply.success(detail))
     }
 
@@ -130,16 +132,27 @@ impl UdpProbe {
     /// # Errors
     ///
     /// What arrived (an escaped excerpt) and what was expected.
-    pub fn judge(&self, reply: &[u8]) -> Result<String, String> {
+    pub fn judge(&self, reply: &[u8]) -> Result<String, Mismatch> {
         if self.expect.matches(reply) {
             Ok(format!("{} byte reply", reply.len()))
         } else {
-            Err(format!(
-                "got \"{}\" ({} bytes), expected {}",
-                excerpt(reply),
-                reply.len(),
-                self.expect.describe()
-            ))
+            Err(Mismatch {
+                excerpt: excerpt(reply),
+                len: reply.len(),
+                expected: self.expect.describe(),
+            })
         }
     }
+}
+
+/// A UDP reply that does not match what the probe expects.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("got \"{excerpt}\" ({len} bytes), expected {expected}")]
+pub struct Mismatch {
+    /// An escaped excerpt of the reply.
+    pub excerpt: String,
+    /// The reply's length in bytes.
+    pub len: usize,
+    /// What was expected, described (`"PONG"`, `/^ok/`, …).
+    pub expected: String,
 }

@@ -37,16 +37,6 @@ impl ConfigError {
     }
 }
 
-/// Deserialises a human-readable duration such as `"500ms"`, `"30s"` or `"2m"`.
-pub fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    let text = String::deserialize(d)?;
-    humantime::parse_duration(&text).map_err(|e| {
-        serde::de::Error::custom(format!(
-            "{text:?} is not a duration ({e}); write e.g. \"500ms\", \"30s\" or \"2m\""
-        ))
-    })
-}
-
 /// Deserialises a TTL in whole seconds, written as an integer (`30`) or as a duration (`"30s"`,
 /// `"1m"`). The range is checked by [`PoolConfig::validate`].
 fn ttl_seconds<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
@@ -74,15 +64,29 @@ fn ttl_seconds<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
 const TTL_EXPECTED: &str = "whole seconds, as an integer (30) or a duration (\"30s\", \"1m\")";
 
 /// A TTL written as a duration (`"30s"`, `"1m"`, `"1h 30m"`), in whole seconds.
-fn parse_ttl(text: &str) -> Result<i64, String> {
-    let duration = humantime::parse_duration(text)
-        .map_err(|e| format!("{text:?} is not a TTL ({e}); expected {TTL_EXPECTED}"))?;
+fn parse_ttl(text: &str) -> Result<i64, TtlError> {
+    let duration = humantime::parse_duration(text).map_err(|source| TtlError::NotADuration {
+        text: text.to_owned(),
+        source,
+    })?;
     if duration.subsec_nanos() != 0 {
-        return Err(format!(
-            "{text:?} is not a TTL: DNS TTLs are whole seconds; expected {TTL_EXPECTED}"
-        ));
+        return Err(TtlError::Fraction(text.to_owned()));
     }
     Ok(i64::try_from(duration.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// A TTL written as text that is not one.
+#[derive(Debug, thiserror::Error)]
+enum TtlError {
+    /// Not a duration at all.
+    #[error("{text:?} is not a TTL ({source}); expected {TTL_EXPECTED}")]
+    NotADuration {
+        text: String,
+        source: humantime::DurationError,
+    },
+    /// A duration with a fraction of a second.
+    #[error("{0:?} is not a TTL: DNS TTLs are whole seconds; expected {TTL_EXPECTED}")]
+    Fraction(String),
 }
 
 /// Where the pool's hosted zone is.
@@ -330,16 +334,25 @@ pub struct Route53Config {
     #[serde(default = "default_attempts")]
     pub max_attempts: u32,
     /// The longest wait between retries of a throttled request (jittered, from 200ms up).
-    #[serde(default = "default_throttle_max_delay", deserialize_with = "duration")]
+    #[serde(
+        default = "default_throttle_max_delay",
+        deserialize_with = "vocab::duration::deserialize"
+    )]
     pub throttle_max_delay: Duration,
     /// Poll GetChange after every batch until the change is INSYNC.
     #[serde(default)]
     pub wait_for_insync: bool,
     /// How long to wait for INSYNC before giving up.
-    #[serde(default = "default_insync_timeout", deserialize_with = "duration")]
+    #[serde(
+        default = "default_insync_timeout",
+        deserialize_with = "vocab::duration::deserialize"
+    )]
     pub insync_timeout: Duration,
     /// How long one HTTP attempt may take before it is abandoned and retried.
-    #[serde(default = "default_request_timeout", deserialize_with = "duration")]
+    #[serde(
+        default = "default_request_timeout",
+        deserialize_with = "vocab::duration::deserialize"
+    )]
     pub request_timeout: Duration,
     /// The account's quota of record sets per hosted zone: Route 53's 10 000 unless AWS raised
     /// it on request. Only counted against (`wavelb health --check-config`), never enforced.

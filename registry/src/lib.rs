@@ -27,7 +27,6 @@ pub mod plan;
 pub mod pool;
 pub mod probe_addr;
 pub mod quota;
-pub mod rcode;
 pub mod reconcile;
 pub mod retry;
 pub mod rrtype;

@@ -81,7 +81,7 @@ pub struct MemoryStore {
 }
 
 /// The value check Route 53 applies to the types wavelb writes.
-fn check_value(rtype: RrType, value: &str) -> Result<(), String> {
+fn check_value(rtype: RrType, value: &str) -> Result<(), crate::zone::ValueError> {
     let ok = match rtype {
         RrType::A => value.parse::<Ipv4Addr>().is_ok(),
         RrType::Aaaa => value.parse::<Ipv6Addr>().is_ok(),
@@ -90,9 +90,14 @@ fn check_value(rtype: RrType, value: &str) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!("AR{rtype}RDATAIllegalIPAddress"))
+        Err(Box::new(IllegalAddress(rtype)))
     }
 }
+
+/// An `A` or `AAAA` value that is not an address of its family.
+#[derive(Debug, thiserror::Error)]
+#[error("AR{0}RDATAIllegalIPAddress")]
+struct IllegalAddress(RrType);
 
 impl MemoryStore {
     /// An empty hosted zone named `origin`.

@@ -14,6 +14,11 @@ use crate::model::{Action, Change, GeoProximity, RecordKey, RecordSet, RrType};
 use crate::name::Fqdn;
 use geo;
 
+/// Why a resource record value is not valid for its type, from the check the caller hands
+/// [`ZoneRecords::apply`] (the DNS layer's record data parser, or the in-memory store's address
+/// check): its own typed error, boxed, since this crate does not know the formats.
+pub type ValueError = Box<dyn std::error::Error + Send + Sync>;
+
 /// Route 53's limit on weighted record sets with the same name and type.
 pub const MAX_WEIGHTED_PER_GROUP: usize = 100;
 /// Route 53's quota on geoproximity record sets with the same name and type (Route 53 quotas
@@ -158,12 +163,12 @@ impl ZoneRecords {
     /// Applies a batch atomically: either every change applies or nothing changes.
     ///
     /// `check_value(type, value)` validates one resource record value of a type (the DNS layer
-    /// knows the presentation formats); it returns a message for a bad value. The zone may hold
+    /// knows the presentation formats); its error says why a value is bad. The zone may hold
     /// Route 53's default quota of record sets, [`MAX_RECORD_SETS`].
     pub fn apply(
         &mut self,
         changes: &[Change],
-        check_value: &dyn Fn(RrType, &str) -> Result<(), String>,
+        check_value: &dyn Fn(RrType, &str) -> Result<(), ValueError>,
     ) -> Result<(), ChangeError> {
         self.apply_within(changes, check_value, MAX_RECORD_SETS)
     }
@@ -173,7 +178,7 @@ impl ZoneRecords {
     pub fn apply_within(
         &mut self,
         changes: &[Change],
-        check_value: &dyn Fn(RrType, &str) -> Result<(), String>,
+        check_value: &dyn Fn(RrType, &str) -> Result<(), ValueError>,
         max_sets: usize,
     ) -> Result<(), ChangeError> {
         validate_input(changes)?;
@@ -390,44 +395,64 @@ pub fn validate_input(changes: &[Change]) -> Result<(), ChangeError> {
 
 /// Route 53's `GeoProximityLocation` rules: exactly one place, coordinates in its decimal
 /// format, a known Region or Local Zone group, a bias of −99 to 99.
-fn check_geo(geo: &GeoProximity) -> Result<(), String> {
+fn check_geo(geo: &GeoProximity) -> Result<(), GeoLocationError> {
     let places = usize::from(geo.aws_region.is_some())
         + usize::from(geo.local_zone_group.is_some())
         + usize::from(geo.coordinates.is_some());
     if places != 1 {
-        return Err(format!(
-            "Invalid request: Expected exactly one of [AWSRegion, LocalZoneGroup, or Coordinates], but found {} in GeoProximityLocation",
-            if places == 0 { "none" } else { "more than one" }
-        ));
+        return Err(GeoLocationError::Places(places));
     }
     if let Some((lat, lon)) = &geo.coordinates {
-        geo::Coordinates::parse_route53(lat, lon).map_err(|e| format!("Invalid request: {e}"))?;
+        geo::Coordinates::parse_route53(lat, lon).map_err(GeoLocationError::Coordinates)?;
     }
     if let Some(region) = &geo.aws_region
         && geo::aws_region(region).is_none()
     {
-        return Err(format!(
-            "Invalid request: AWSRegion {region:?} is not a Region this resolver knows (see geo::AWS_REGIONS)"
-        ));
+        return Err(GeoLocationError::Region(region.clone()));
     }
     if let Some(group) = &geo.local_zone_group
         && geo::local_zone_group_coordinates(group).is_none()
     {
-        return Err(format!(
-            "Invalid request: LocalZoneGroup {group:?} is neither a Local Zone group this resolver \
-             knows nor named after a Region it knows (see geo::LOCAL_ZONE_GROUPS)"
-        ));
+        return Err(GeoLocationError::LocalZoneGroup(group.clone()));
     }
     if let Some(bias) = geo.bias
         && !(i64::from(geo::MIN_BIAS)..=i64::from(geo::MAX_BIAS)).contains(&bias)
     {
-        return Err(format!(
-            "1 validation error detected: Value '{bias}' at 'changeBatch.changes.member.resourceRecordSet.geoProximityLocation.bias' failed to satisfy constraint: Member must have value between {} and {}",
-            geo::MIN_BIAS,
-            geo::MAX_BIAS
-        ));
+        return Err(GeoLocationError::Bias(bias));
     }
     Ok(())
+}
+
+/// Why a `GeoProximityLocation` breaks Route 53's rules, in its words.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+enum GeoLocationError {
+    /// Not exactly one place (this many).
+    #[error(
+        "Invalid request: Expected exactly one of [AWSRegion, LocalZoneGroup, or Coordinates], but found {} in GeoProximityLocation",
+        if *.0 == 0 { "none" } else { "more than one" }
+    )]
+    Places(usize),
+    /// Coordinates outside Route 53's format.
+    #[error("Invalid request: {0}")]
+    Coordinates(geo::GeoError),
+    /// An unknown Region.
+    #[error(
+        "Invalid request: AWSRegion {0:?} is not a Region this resolver knows (see geo::AWS_REGIONS)"
+    )]
+    Region(String),
+    /// An unknown Local Zone group.
+    #[error(
+        "Invalid request: LocalZoneGroup {0:?} is neither a Local Zone group this resolver knows \
+         nor named after a Region it knows (see geo::LOCAL_ZONE_GROUPS)"
+    )]
+    LocalZoneGroup(String),
+    /// A bias outside −99 to 99.
+    #[error(
+        "1 validation error detected: Value '{0}' at 'changeBatch.changes.member.resourceRecordSet.geoProximityLocation.bias' failed to satisfy constraint: Member must have value between {min} and {max}",
+        min = geo::MIN_BIAS,
+        max = geo::MAX_BIAS
+    )]
+    Bias(i64),
 }
 
 /// Route 53's alias rule: the target lies in the zone and exists (after the batch) with the
@@ -573,7 +598,7 @@ mod tests {
         }
     }
 
-    fn any(_: RrType, _: &str) -> Result<(), String> {
+    fn any(_: RrType, _: &str) -> Result<(), ValueError> {
         Ok(())
     }
 
@@ -832,7 +857,7 @@ mod tests {
         assert!(e.contains("can only be changed with UPSERT"), "{e}");
         let reject = |t: RrType, v: &str| {
             if t == RrType::A && v.parse::<std::net::Ipv4Addr>().is_err() {
-                Err("ARRDATAIllegalIPv4Address".to_owned())
+                Err("ARRDATAIllegalIPv4Address".into())
             } else {
                 Ok(())
             }

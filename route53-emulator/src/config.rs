@@ -34,7 +34,7 @@ pub struct ResolverConfig {
     /// `--max-state-mib`: MiB all record sets hold together at most.
     pub max_state_mib: Option<u64>,
     /// `--propagation-delay`: how long changes stay PENDING.
-    #[serde(default, deserialize_with = "optional_duration")]
+    #[serde(default, deserialize_with = "vocab::duration::deserialize_optional")]
     pub propagation_delay: Option<Duration>,
     /// `--api-rate-limit`: requests per second before `Throttling`.
     pub api_rate_limit: Option<f64>,
@@ -52,27 +52,23 @@ pub struct ResolverConfig {
     /// network (a /24 for IPv4, a /56 for IPv6).
     pub dns_tcp_max_per_source: Option<usize>,
     /// `--dns-tcp-timeout`: DNS-over-TCP idle, read and write timeout.
-    #[serde(default, deserialize_with = "optional_duration")]
+    #[serde(default, deserialize_with = "vocab::duration::deserialize_optional")]
     pub dns_tcp_timeout: Option<Duration>,
     /// `--dns-tcp-max-queries`: queries answered on one DNS-over-TCP connection.
     pub dns_tcp_max_queries: Option<usize>,
     /// `--dns-tcp-lifetime`: how long a DNS-over-TCP connection may stay open.
-    #[serde(default, deserialize_with = "optional_duration")]
+    #[serde(default, deserialize_with = "vocab::duration::deserialize_optional")]
     pub dns_tcp_lifetime: Option<Duration>,
     /// `--api-max-connections`: open API connections at most.
     pub api_max_connections: Option<usize>,
     /// `--api-max-per-source`: open API connections at most from one source network (/24, /56).
     pub api_max_per_source: Option<usize>,
     /// `--api-header-timeout`: time to send a request's head; the keep-alive idle timeout.
-    #[serde(default, deserialize_with = "optional_duration")]
+    #[serde(default, deserialize_with = "vocab::duration::deserialize_optional")]
     pub api_header_timeout: Option<Duration>,
     /// `--geo-table`: a file of `CIDR LATITUDE LONGITUDE` lines placing clients for
     /// geoproximity answers (`dns::geotable`); the built-in lab table without it.
     pub geo_table: Option<PathBuf>,
-}
-
-fn optional_duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-    registry::config::duration(d).map(Some)
 }
 
 #[derive(Debug, Deserialize)]

@@ -39,8 +39,42 @@ pub enum PersistError {
         /// The state file that was read.
         path: PathBuf,
         /// What is wrong with it.
-        why: String,
+        why: Unusable,
     },
+}
+
+/// What is wrong with a state file (or with the state, when it cannot be written).
+#[derive(Debug, thiserror::Error)]
+pub enum Unusable {
+    /// No newline at all.
+    #[error("it has no header line (truncated or not a wavelb state file)")]
+    NoHeader,
+    /// The header line is not UTF-8.
+    #[error("the header is not text")]
+    HeaderNotText,
+    /// The header's magic is wrong.
+    #[error("the header {0:?} does not start with {MAGIC:?}")]
+    Magic(String),
+    /// The header lacks a field.
+    #[error("the header lacks len= or sha256=")]
+    HeaderFields,
+    /// The payload's length is not the header's.
+    #[error("it is truncated or extended: the header says {header} bytes, the file holds {held}")]
+    Length {
+        /// The header's `len=`.
+        header: usize,
+        /// The bytes after the header.
+        held: usize,
+    },
+    /// The checksum does not match.
+    #[error("its checksum does not match its content")]
+    Checksum,
+    /// The JSON does not parse.
+    #[error("its content does not parse: {0}")]
+    Content(serde_json::Error),
+    /// The state does not serialise.
+    #[error("cannot serialise the state: {0}")]
+    Serialise(serde_json::Error),
 }
 
 /// The state file in one directory.
@@ -105,7 +139,7 @@ impl StateFile {
         };
         let bytes = encode(store).map_err(|e| PersistError::Corrupt {
             path: self.path.clone(),
-            why: format!("cannot serialise the state: {e}"),
+            why: Unusable::Serialise(e),
         })?;
         let tmp = self.path.with_extension("json.tmp");
         let mut file = File::create(&tmp).map_err(io("cannot create", &tmp))?;
@@ -131,15 +165,15 @@ fn encode(store: &Store) -> Result<Vec<u8>, serde_json::Error> {
     Ok(out)
 }
 
-fn decode(bytes: &[u8]) -> Result<Store, String> {
+fn decode(bytes: &[u8]) -> Result<Store, Unusable> {
     let newline = bytes
         .iter()
         .position(|&b| b == b'\n')
-        .ok_or("it has no header line (truncated or not a wavelb state file)")?;
-    let header = std::str::from_utf8(&bytes[..newline]).map_err(|_| "the header is not text")?;
+        .ok_or(Unusable::NoHeader)?;
+    let header = std::str::from_utf8(&bytes[..newline]).map_err(|_| Unusable::HeaderNotText)?;
     let rest = header
         .strip_prefix(MAGIC)
-        .ok_or_else(|| format!("the header {header:?} does not start with {MAGIC:?}"))?;
+        .ok_or_else(|| Unusable::Magic(header.to_owned()))?;
     let mut len = None;
     let mut digest = None;
     for field in rest.split_whitespace() {
@@ -149,18 +183,18 @@ fn decode(bytes: &[u8]) -> Result<Store, String> {
             digest = Some(v.to_owned());
         }
     }
-    let (len, digest) = len.zip(digest).ok_or("the header lacks len= or sha256=")?;
+    let (len, digest) = len.zip(digest).ok_or(Unusable::HeaderFields)?;
     let payload = &bytes[newline + 1..];
     if payload.len() != len {
-        return Err(format!(
-            "it is truncated or extended: the header says {len} bytes, the file holds {}",
-            payload.len()
-        ));
+        return Err(Unusable::Length {
+            header: len,
+            held: payload.len(),
+        });
     }
     if hex(&Sha256::digest(payload)) != digest {
-        return Err("its checksum does not match its content".into());
+        return Err(Unusable::Checksum);
     }
-    serde_json::from_slice(payload).map_err(|e| format!("its content does not parse: {e}"))
+    serde_json::from_slice(payload).map_err(Unusable::Content)
 }
 
 fn hex(bytes: &[u8]) -> String {

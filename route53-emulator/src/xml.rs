@@ -5,7 +5,7 @@
 use std::time::{Duration, UNIX_EPOCH};
 
 use registry::model::{Action, AliasTarget, Change, GeoProximity, RecordSet, RrType};
-use registry::name::Fqdn;
+use registry::name::{Fqdn, NameError};
 use roxmltree::{Document, Node};
 
 use crate::store::{ChangeRecord, HostedZone};
@@ -261,33 +261,62 @@ pub fn parse_change_batch(body: &str) -> Result<ChangeBatch, XmlError> {
         let rrs = child(c, "ResourceRecordSet").ok_or_else(|| at("lacks ResourceRecordSet"))?;
         changes.push(Change {
             action,
-            record_set: parse_record_set(rrs).map_err(|e| at(&e))?,
+            record_set: parse_record_set(rrs).map_err(|e| at(&e.to_string()))?,
         });
     }
     Ok(ChangeBatch { changes, comment })
 }
 
-fn parse_record_set(rrs: Node<'_, '_>) -> Result<RecordSet, String> {
-    let name = text(rrs, "Name").ok_or("lacks Name")?;
-    let name = Fqdn::parse(&name).map_err(|e| e.to_string())?;
-    let rtype = text(rrs, "Type").ok_or("lacks Type")?;
-    let rtype: RrType = rtype
-        .parse()
-        .map_err(|_| format!("has Type {rtype:?}, not a Route 53 record type"))?;
-    let number = |key: &str| -> Result<Option<i64>, String> {
-        text(rrs, key)
-            .map(|v| {
-                v.parse::<i64>()
-                    .map_err(|_| format!("has {key} {v:?}, not an integer"))
-            })
-            .transpose()
-    };
+/// Why a `ResourceRecordSet` element does not parse (after `Change N `, which the caller adds).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum RecordSetError {
+    /// A required element is missing.
+    #[error("lacks {0}")]
+    Lacks(&'static str),
+    /// `Name` is not a domain name.
+    #[error(transparent)]
+    Name(#[from] NameError),
+    /// A number that is not an integer (`TTL`, `Weight`, `Bias`).
+    #[error("has {key} {value:?}, not an integer")]
+    NotInteger { key: &'static str, value: String },
+    /// `TTL` out of Route 53's range.
+    #[error("has TTL {0}; allowed 0-2147483647")]
+    Ttl(i64),
+    /// `AliasTarget` without one of its elements.
+    #[error("has an AliasTarget without {0}")]
+    AliasLacks(&'static str),
+    /// `EvaluateTargetHealth` that is not a boolean.
+    #[error("has EvaluateTargetHealth {0:?}; expected true or false")]
+    EvaluateTargetHealth(String),
+    /// `AliasTarget`'s `DNSName` is not a domain name.
+    #[error("has AliasTarget DNSName: {0}")]
+    AliasName(NameError),
+    /// `Coordinates` without one of its elements.
+    #[error("has Coordinates without {0}")]
+    CoordinatesLack(&'static str),
+    /// `Type` that is not a Route 53 record type.
+    #[error("has Type {0:?}, not a Route 53 record type")]
+    Type(String),
+}
+
+fn integer(key: &'static str, value: String) -> Result<i64, RecordSetError> {
+    value
+        .parse::<i64>()
+        .map_err(|_| RecordSetError::NotInteger { key, value })
+}
+
+fn parse_record_set(rrs: Node<'_, '_>) -> Result<RecordSet, RecordSetError> {
+    let name = text(rrs, "Name").ok_or(RecordSetError::Lacks("Name"))?;
+    let name = Fqdn::parse(&name)?;
+    let rtype = text(rrs, "Type").ok_or(RecordSetError::Lacks("Type"))?;
+    let rtype: RrType = rtype.parse().map_err(|_| RecordSetError::Type(rtype))?;
+    let number = |key: &'static str| text(rrs, key).map(|v| integer(key, v)).transpose();
     let ttl = number("TTL")?
         .map(|t| {
             u32::try_from(t)
                 .ok()
                 .filter(|t| *t <= 2_147_483_647)
-                .ok_or(format!("has TTL {t}; allowed 0-2147483647"))
+                .ok_or(RecordSetError::Ttl(t))
         })
         .transpose()?;
     let values = child(rrs, "ResourceRecords")
@@ -326,41 +355,32 @@ fn parse_record_set(rrs: Node<'_, '_>) -> Result<RecordSet, String> {
     })
 }
 
-fn parse_alias(a: Node<'_, '_>) -> Result<AliasTarget, String> {
-    let zone = text(a, "HostedZoneId").ok_or("has an AliasTarget without HostedZoneId")?;
-    let name = text(a, "DNSName").ok_or("has an AliasTarget without DNSName")?;
+fn parse_alias(a: Node<'_, '_>) -> Result<AliasTarget, RecordSetError> {
+    let zone = text(a, "HostedZoneId").ok_or(RecordSetError::AliasLacks("HostedZoneId"))?;
+    let name = text(a, "DNSName").ok_or(RecordSetError::AliasLacks("DNSName"))?;
     let evaluate = match text(a, "EvaluateTargetHealth").as_deref() {
         Some("true") => true,
         Some("false") => false,
-        Some(other) => {
-            return Err(format!(
-                "has EvaluateTargetHealth {other:?}; expected true or false"
-            ));
-        }
-        None => return Err("has an AliasTarget without EvaluateTargetHealth".into()),
+        Some(other) => return Err(RecordSetError::EvaluateTargetHealth(other.to_owned())),
+        None => return Err(RecordSetError::AliasLacks("EvaluateTargetHealth")),
     };
     Ok(AliasTarget {
         hosted_zone_id: zone,
-        dns_name: Fqdn::parse(&name).map_err(|e| format!("has AliasTarget DNSName: {e}"))?,
+        dns_name: Fqdn::parse(&name).map_err(RecordSetError::AliasName)?,
         evaluate_target_health: evaluate,
     })
 }
 
-fn parse_geo(g: Node<'_, '_>) -> Result<GeoProximity, String> {
+fn parse_geo(g: Node<'_, '_>) -> Result<GeoProximity, RecordSetError> {
     let coordinates = child(g, "Coordinates")
         .map(|c| {
-            Ok::<_, String>((
-                text(c, "Latitude").ok_or("has Coordinates without Latitude")?,
-                text(c, "Longitude").ok_or("has Coordinates without Longitude")?,
+            Ok::<_, RecordSetError>((
+                text(c, "Latitude").ok_or(RecordSetError::CoordinatesLack("Latitude"))?,
+                text(c, "Longitude").ok_or(RecordSetError::CoordinatesLack("Longitude"))?,
             ))
         })
         .transpose()?;
-    let bias = text(g, "Bias")
-        .map(|b| {
-            b.parse::<i64>()
-                .map_err(|_| format!("has Bias {b:?}, not an integer"))
-        })
-        .transpose()?;
+    let bias = text(g, "Bias").map(|b| integer("Bias", b)).transpose()?;
     Ok(GeoProximity {
         aws_region: text(g, "AWSRegion"),
         local_zone_group: text(g, "LocalZoneGroup"),

@@ -13,7 +13,7 @@ use crate::config::Config;
 use crate::exit::UsageError;
 
 /// Runs `wavelb agent`.
-pub async fn run(cfg: Option<&Config>, args: AgentArgs) -> anyhow::Result<()> {
+pub(crate) async fn run(cfg: Option<&Config>, args: AgentArgs) -> anyhow::Result<()> {
     let cfg = cfg.ok_or_else(|| {
         UsageError("`wavelb agent` needs a configuration file: pass --config PATH".into())
     })?;

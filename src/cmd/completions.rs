@@ -7,7 +7,7 @@ use clap::CommandFactory;
 use clap_complete::Shell;
 
 /// The completion script for `shell`.
-pub fn script(shell: Shell) -> Vec<u8> {
+pub(crate) fn script(shell: Shell) -> Vec<u8> {
     let mut cli = crate::cli::Cli::command();
     let mut out = Vec::new();
     clap_complete::generate(shell, &mut cli, "wavelb", &mut out);
@@ -16,7 +16,7 @@ pub fn script(shell: Shell) -> Vec<u8> {
 
 /// Prints the completion script for `shell` to standard output. A reader that goes away early
 /// (`| head`) ends it quietly.
-pub fn run(shell: Shell) -> anyhow::Result<()> {
+pub(crate) fn run(shell: Shell) -> anyhow::Result<()> {
     match std::io::stdout().lock().write_all(&script(shell)) {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(anyhow::anyhow!(
             "cannot write the {shell} completion script: {e}"

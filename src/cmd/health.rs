@@ -23,7 +23,7 @@ use crate::config::Config;
 use crate::exit::UsageError;
 
 /// A default controller id: the host name and the process id, as protocol tokens.
-pub fn default_controller_id() -> String {
+pub(crate) fn default_controller_id() -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
         .or_else(|| std::env::var("HOSTNAME").ok())
@@ -45,7 +45,7 @@ pub fn default_controller_id() -> String {
 
 /// Runs `wavelb health` until SIGTERM or SIGINT: one controller per `[pool]`/`[[pool]]` section,
 /// in one process, sharing the prober, the metrics endpoint and the Route 53 request budget.
-pub async fn run(cfg: Option<&Config>, args: HealthArgs) -> anyhow::Result<()> {
+pub(crate) async fn run(cfg: Option<&Config>, args: HealthArgs) -> anyhow::Result<()> {
     let cfg = cfg.ok_or_else(|| {
         UsageError("`wavelb health` needs a configuration file: pass --config PATH".into())
     })?;
@@ -297,7 +297,7 @@ pub async fn run(cfg: Option<&Config>, args: HealthArgs) -> anyhow::Result<()> {
 /// zone (siblings sharing one client and rate limit), and whether this process watches it (a
 /// tier member it does not watch is read from its recorded health). `liveness`: the EC2 oracle
 /// of each pool that has one. Registers the health metrics in `registry`.
-pub fn services(
+pub(crate) fn services(
     pools: Vec<(registry::model::PoolSpec, Writer, bool)>,
     tier: Option<(registry::tier::TierSpec, TierPolicy)>,
     hc: &health::config::HealthConfig,

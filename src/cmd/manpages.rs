@@ -8,7 +8,7 @@ use std::path::Path;
 use clap::CommandFactory;
 
 /// Every page as (file name, roff text): `wavelb.1` first, then `wavelb-<subcommand>.1`.
-pub fn pages() -> anyhow::Result<Vec<(String, Vec<u8>)>> {
+pub(crate) fn pages() -> anyhow::Result<Vec<(String, Vec<u8>)>> {
     let mut cli = crate::cli::Cli::command();
     // Building propagates the global options (--config, -v, …) and the version to the subcommands.
     cli.build();
@@ -55,7 +55,7 @@ fn render(cmd: clap::Command) -> anyhow::Result<Vec<u8>> {
 
 /// Where the documentation is installed (the Debian package, scripts/package.sh) and where it
 /// is in the source.
-pub const DOCS: &[(&str, &str)] = &[
+pub(crate) const DOCS: &[(&str, &str)] = &[
     ("configuration.md", "every key of the configuration file"),
     (
         "metrics.md",
@@ -73,7 +73,7 @@ pub const DOCS: &[(&str, &str)] = &[
 ];
 
 /// The installed documentation's directory.
-pub const DOC_DIR: &str = "/usr/share/doc/wavelb";
+pub(crate) const DOC_DIR: &str = "/usr/share/doc/wavelb";
 
 /// The SEE ALSO section of page `name` (roff): the main page (on a subcommand's page), then
 /// every document of [`DOCS`] by its installed path, and the examples.
@@ -122,7 +122,7 @@ fn escape(text: &str) -> String {
 }
 
 /// Writes every page into `dir` (created if missing) and prints one line per file.
-pub fn run(dir: &Path) -> anyhow::Result<()> {
+pub(crate) fn run(dir: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| {
         anyhow::anyhow!(
             "cannot create the man page directory {}: {e}",

@@ -3,12 +3,12 @@
 //! crates of the same names (`agent`, `health`, `probe`, `resolver`) hold the work; these modules
 //! only wire it to the process (signals, systemd notify, metrics endpoint, exit codes).
 
-pub mod agent;
-pub mod completions;
-pub mod health;
-pub mod lab;
-pub mod manpages;
-pub mod probe;
-pub mod records;
-pub mod resolver;
-pub mod version;
+pub(crate) mod agent;
+pub(crate) mod completions;
+pub(crate) mod health;
+pub(crate) mod lab;
+pub(crate) mod manpages;
+pub(crate) mod probe;
+pub(crate) mod records;
+pub(crate) mod resolver;
+pub(crate) mod version;

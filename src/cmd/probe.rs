@@ -25,7 +25,7 @@ const JSON: &str = "json";
 ///
 /// Exit codes: 0 healthy, 1 unhealthy, 2 bad usage.
 #[derive(Debug)]
-pub struct ProbeArgs {
+pub(crate) struct ProbeArgs {
     /// The probe kind.
     pub kind: ProbeKind,
     /// The target: IP:PORT, [IPv6]:PORT or HOSTNAME:PORT.
@@ -214,7 +214,7 @@ fn json(kind: ProbeKind, target: SocketAddr, r: &ProbeResult) -> serde_json::Val
 }
 
 /// Runs `wavelb probe`.
-pub async fn run(args: ProbeArgs) -> anyhow::Result<()> {
+pub(crate) async fn run(args: ProbeArgs) -> anyhow::Result<()> {
     let prober = Prober::new(&args.config()?).map_err(|e| UsageError(e.render(Naming::Cli)))?;
     let target = resolve(&args.target).await?;
     let result = prober.probe(target).await;

@@ -23,7 +23,7 @@ use crate::config::Config;
 use crate::exit::UsageError;
 
 /// Runs `wavelb records`.
-pub async fn run(cfg: Option<&Config>, args: RecordsArgs) -> anyhow::Result<()> {
+pub(crate) async fn run(cfg: Option<&Config>, args: RecordsArgs) -> anyhow::Result<()> {
     let cfg = cfg.ok_or_else(|| {
         UsageError("`wavelb records` needs a configuration file: pass --config PATH".into())
     })?;

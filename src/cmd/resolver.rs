@@ -17,11 +17,11 @@ use crate::config::Config;
 use crate::exit::UsageError;
 
 /// Default DNS address.
-pub const DEFAULT_DNS: &str = "127.0.0.1:5353";
+pub(crate) const DEFAULT_DNS: &str = "127.0.0.1:5353";
 /// Default API address.
-pub const DEFAULT_API: &str = "127.0.0.1:8053";
+pub(crate) const DEFAULT_API: &str = "127.0.0.1:8053";
 /// Default metrics address.
-pub const DEFAULT_METRICS: &str = "127.0.0.1:9153";
+pub(crate) const DEFAULT_METRICS: &str = "127.0.0.1:9153";
 
 fn addr(text: &str) -> SocketAddr {
     // The defaults above are literal socket addresses; parsing them cannot fail.
@@ -30,7 +30,7 @@ fn addr(text: &str) -> SocketAddr {
 }
 
 /// The resolver's settings: flags over `[resolver]` over defaults.
-pub fn settings(
+pub(crate) fn settings(
     cfg: Option<&Config>,
     args: &ResolverArgs,
 ) -> Result<(Settings, SocketAddr), UsageError> {
@@ -202,7 +202,7 @@ fn connection_limits(
 }
 
 /// Runs `wavelb resolver` until SIGTERM or SIGINT.
-pub async fn run(cfg: Option<&Config>, args: ResolverArgs) -> anyhow::Result<()> {
+pub(crate) async fn run(cfg: Option<&Config>, args: ResolverArgs) -> anyhow::Result<()> {
     let (settings, metrics_listen) = settings(cfg, &args)?;
     if args.check_config {
         println!("configuration is valid");

@@ -8,7 +8,7 @@
 
 /// How this binary was built.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BuildInfo {
+pub(crate) struct BuildInfo {
     /// The crate version.
     pub version: &'static str,
     /// The git commit, if the build was given one.
@@ -23,7 +23,7 @@ pub struct BuildInfo {
 
 impl BuildInfo {
     /// This binary's.
-    pub fn current() -> Self {
+    pub(crate) fn current() -> Self {
         let env = if cfg!(target_env = "gnu") {
             "-gnu"
         } else if cfg!(target_env = "musl") {
@@ -49,7 +49,7 @@ impl BuildInfo {
 
     /// The lines `wavelb version` prints: `wavelb VERSION` (as `--version` says), then one
     /// `key: value` line each.
-    pub fn report(&self) -> String {
+    pub(crate) fn report(&self) -> String {
         let features = if self.features.is_empty() {
             "(none)".to_owned()
         } else {
@@ -67,7 +67,7 @@ impl BuildInfo {
 }
 
 /// Prints the version and the build.
-pub fn run() {
+pub(crate) fn run() {
     print!("{}", BuildInfo::current().report());
 }
 

@@ -6,7 +6,7 @@ use registry::config::{Route53Config, ZoneRef};
 use registry::name::Fqdn;
 
 /// A registry writer for zone `lab.test` at `api`, patient enough for a throttled API.
-pub async fn writer(api: &str) -> Writer {
+pub(crate) async fn writer(api: &str) -> Writer {
     let cfg = Route53Config {
         endpoint_url: Some(api.to_owned()),
         max_requests_per_second: 1000.0,
@@ -24,12 +24,12 @@ pub async fn writer(api: &str) -> Writer {
 
 /// The audit's forged log line (issue #23): text from outside that, unescaped, would start a
 /// line of its own in a log.
-pub const FORGED: &str = "2026-12-07T00:00:00Z ERROR wavelb: leader lease stolen";
+pub(crate) const FORGED: &str = "2026-12-07T00:00:00Z ERROR wavelb: leader lease stolen";
 
 /// Set identifiers, TXT values and API fields that carry [`FORGED`] behind a line break, a
 /// carriage return, a Unicode line separator and a C1 next-line (all legal in XML 1.0, so they
 /// reach the resolver through its API).
-pub fn hostile_ids() -> [String; 3] {
+pub(crate) fn hostile_ids() -> [String; 3] {
     [
         format!("w1\n{FORGED}"),
         format!("w2\r{FORGED}"),
@@ -41,7 +41,7 @@ pub fn hostile_ids() -> [String; 3] {
 /// format each starts with tracing's timestamp (with fractional seconds) and a level; in JSON
 /// each parses as one object with a `level`. No line starts with [`FORGED`], and no control
 /// character, line separator or bidirectional override is in any line.
-pub fn assert_well_formed_log(log: &str, json: bool) {
+pub(crate) fn assert_well_formed_log(log: &str, json: bool) {
     for line in log.lines() {
         assert!(!line.starts_with(FORGED), "a forged line: {line:?}\n{log}");
         assert!(
@@ -72,7 +72,7 @@ pub fn assert_well_formed_log(log: &str, json: bool) {
 }
 
 /// Polls the file at `path` until `done` holds for its text (at most `within`); returns it.
-pub fn wait_for_log(
+pub(crate) fn wait_for_log(
     path: &std::path::Path,
     within: std::time::Duration,
     done: impl Fn(&str) -> bool,
@@ -90,7 +90,7 @@ pub fn wait_for_log(
 
 /// Waits up to `within` for `child` to exit and returns its status; kills it and panics naming
 /// `what` when it does not.
-pub fn wait_exit(
+pub(crate) fn wait_exit(
     child: &mut std::process::Child,
     within: std::time::Duration,
     what: &str,

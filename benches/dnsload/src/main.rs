@@ -460,7 +460,7 @@ fn run(args: &Args) -> Result<serde_json::Value, String> {
         .filter(|&r| st.rcodes[usize::from(r)] > 0)
         .map(|r| {
             (
-                registry::rcode::rcode_name(u16::from(r)).into_owned(),
+                vocab::rcode::rcode_name(u16::from(r)).into_owned(),
                 st.rcodes[usize::from(r)],
             )
         })

@@ -22,7 +22,7 @@ const TYPES: &[(&str, u16)] = &[
 ];
 
 /// The record type named `s` (case-insensitive), or `TYPEn`.
-pub fn parse_type(s: &str) -> Option<u16> {
+pub(crate) fn parse_type(s: &str) -> Option<u16> {
     let upper = s.to_ascii_uppercase();
     if let Some(&(_, t)) = TYPES.iter().find(|(n, _)| *n == upper) {
         return Some(t);
@@ -32,7 +32,7 @@ pub fn parse_type(s: &str) -> Option<u16> {
 
 /// One query in wire format: id 0 (the sender patches bytes 0..2), RD set as dnsperf does, one
 /// question of class IN, no EDNS.
-pub fn encode_query(name: &str, qtype: u16) -> Result<Vec<u8>, String> {
+pub(crate) fn encode_query(name: &str, qtype: u16) -> Result<Vec<u8>, String> {
     let mut q = vec![0, 0, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
     let trimmed = name.strip_suffix('.').unwrap_or(name);
     if !trimmed.is_empty() {
@@ -55,7 +55,7 @@ pub fn encode_query(name: &str, qtype: u16) -> Result<Vec<u8>, String> {
 
 /// The queries of a file in dnsperf's format: `name [TYPE]` per line (type A when absent), blank
 /// lines and `;` comments skipped. Errors name the line.
-pub fn parse_queries(text: &str) -> Result<Vec<Vec<u8>>, String> {
+pub(crate) fn parse_queries(text: &str) -> Result<Vec<Vec<u8>>, String> {
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let line = line.trim();
@@ -76,7 +76,7 @@ pub fn parse_queries(text: &str) -> Result<Vec<Vec<u8>>, String> {
 
 /// What the load generator needs from one reply.
 #[derive(Debug, PartialEq, Eq)]
-pub struct Reply {
+pub(crate) struct Reply {
     /// The DNS id, to match the query.
     pub id: u16,
     /// The response code (the header's 4 bits).
@@ -87,7 +87,7 @@ pub struct Reply {
 
 /// Parses a reply; `None` when it is shorter than a header or not a response (QR clear). A
 /// malformed body still yields the id and rcode, with no address.
-pub fn parse_reply(buf: &[u8]) -> Option<Reply> {
+pub(crate) fn parse_reply(buf: &[u8]) -> Option<Reply> {
     if buf.len() < 12 || buf[2] & 0x80 == 0 {
         return None;
     }
@@ -135,7 +135,7 @@ fn skip_name(buf: &[u8], mut pos: usize) -> Option<usize> {
 }
 
 /// The nearest-rank `p`-th percentile of sorted values (`None` when empty).
-pub fn percentile(sorted: &[u32], p: f64) -> Option<u32> {
+pub(crate) fn percentile(sorted: &[u32], p: f64) -> Option<u32> {
     let n = sorted.len();
     let rank = ((p / 100.0 * n as f64).ceil() as usize).clamp(1, n.max(1));
     sorted.get(rank - 1).copied()

@@ -294,7 +294,7 @@ mod tests {
                     ip_address: Some(text.clone()),
                     ..Default::default()
                 };
-                let e = input.create().expect_err("accepted by CreateHealthCheck");
+                let e = input.create().expect_err("accepted by CreateHealthCheck").to_string();
                 prop_assert!(e.contains(&text), "{}", e);
             }
         }

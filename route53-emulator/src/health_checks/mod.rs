@@ -99,7 +99,7 @@ impl CheckType {
     }
 
     /// The type named `s`; `Err` with Route 53's message for anything else.
-    pub fn parse(s: &str) -> Result<Self, String> {
+    pub fn parse(s: &str) -> Result<Self, InvalidConfig> {
         Ok(match s {
             "HTTP" => Self::Http,
             "HTTPS" => Self::Https,
@@ -108,19 +108,9 @@ impl CheckType {
             "TCP" => Self::Tcp,
             "CALCULATED" => Self::Calculated,
             "CLOUDWATCH_METRIC" | "RECOVERY_CONTROL" => {
-                return Err(format!(
-                    "health checks of type {s} are not supported by the lab resolver (it runs \
-                     HTTP, HTTPS, HTTP_STR_MATCH, HTTPS_STR_MATCH, TCP and CALCULATED)"
-                ));
+                return Err(InvalidConfig::UnsupportedType(s.to_owned()));
             }
-            other => {
-                return Err(format!(
-                    "1 validation error detected: Value '{other}' at 'healthCheckConfig.type' \
-                     failed to satisfy constraint: Member must satisfy enum value set: [HTTP, \
-                     HTTPS, HTTP_STR_MATCH, HTTPS_STR_MATCH, TCP, CALCULATED, \
-                     CLOUDWATCH_METRIC, RECOVERY_CONTROL]"
-                ));
-            }
+            other => return Err(invalid("type", other, Constraint::OneOf(&ROUTE53_TYPES))),
         })
     }
 
@@ -225,18 +215,20 @@ pub struct ConfigInput {
 }
 
 /// `Regions` as Route 53 validates it: 3–64 members, each one of [`CHECKER_REGIONS`].
-fn checked_regions(regions: Vec<String>) -> Result<Vec<String>, String> {
+fn checked_regions(regions: Vec<String>) -> Result<Vec<String>, InvalidConfig> {
     let n = regions.len();
     if !(MIN_REGIONS..=MAX_REGIONS).contains(&n) {
         let bound = if n < MIN_REGIONS {
-            format!("greater than or equal to {MIN_REGIONS}")
+            Bound::AtLeast(MIN_REGIONS)
         } else {
-            format!("less than or equal to {MAX_REGIONS}")
+            Bound::AtMost(MAX_REGIONS)
         };
-        return Err(format!(
-            "1 validation error detected: Value at 'healthCheckConfig.regions' failed to satisfy \
-             constraint: Member must have length {bound} (it has {n} members)"
-        ));
+        return Err(InvalidConfig::Length {
+            field: "regions",
+            bound,
+            count: n,
+            unit: " members",
+        });
     }
     for r in &regions {
         let r = bounded("regions.member", r.clone(), MAX_ID_CHARS)?;
@@ -244,65 +236,207 @@ fn checked_regions(regions: Vec<String>) -> Result<Vec<String>, String> {
             return Err(invalid(
                 "regions.member",
                 &r.escape_default().to_string(),
-                &format!(
-                    "Member must satisfy enum value set: [{}]",
-                    CHECKER_REGIONS.join(", ")
-                ),
+                Constraint::OneOf(&CHECKER_REGIONS),
             ));
         }
     }
     Ok(regions)
 }
 
-fn invalid(field: &str, value: &str, constraint: &str) -> String {
-    format!(
+/// The `Type` values Route 53 knows (the lab runs all but the last two).
+const ROUTE53_TYPES: [&str; 8] = [
+    "HTTP",
+    "HTTPS",
+    "HTTP_STR_MATCH",
+    "HTTPS_STR_MATCH",
+    "TCP",
+    "CALCULATED",
+    "CLOUDWATCH_METRIC",
+    "RECOVERY_CONTROL",
+];
+
+/// The elements UpdateHealthCheck's `ResetElements` may name.
+const RESET_ELEMENTS: [&str; 4] = [
+    "FullyQualifiedDomainName",
+    "Regions",
+    "ResourcePath",
+    "ChildHealthChecks",
+];
+
+/// A health check configuration Route 53 refuses, as its `InvalidInput`: the field, the value
+/// and the rule. Displayed as Route 53's message, which the API returns verbatim.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidConfig {
+    /// CreateHealthCheck without `Type`.
+    #[error("HealthCheckConfig lacks Type")]
+    MissingType,
+    /// A type Route 53 has and the lab does not run.
+    #[error(
+        "health checks of type {0} are not supported by the lab resolver (it runs HTTP, HTTPS, \
+         HTTP_STR_MATCH, HTTPS_STR_MATCH, TCP and CALCULATED)"
+    )]
+    UnsupportedType(String),
+    /// A value that breaks a field's rule (`healthCheckConfig.<field>`).
+    #[error(
         "1 validation error detected: Value '{value}' at 'healthCheckConfig.{field}' failed to \
          satisfy constraint: {constraint}"
-    )
+    )]
+    Constraint {
+        /// The field, as Route 53 names it (`requestInterval`, `regions.member`).
+        field: &'static str,
+        /// The value as written (escaped where it may hold control characters).
+        value: String,
+        /// The rule.
+        constraint: Constraint,
+    },
+    /// A list or text outside its length bound.
+    #[error(
+        "1 validation error detected: Value at 'healthCheckConfig.{field}' failed to satisfy \
+         constraint: Member must have length {bound} (it has {count}{unit})"
+    )]
+    Length {
+        /// The field, as Route 53 names it.
+        field: &'static str,
+        /// The bound broken.
+        bound: Bound,
+        /// The length it has.
+        count: usize,
+        /// What is counted (` members`, ` characters`), or nothing.
+        unit: &'static str,
+    },
+    /// `IPAddress` is not an address.
+    #[error("Invalid IP address '{0}': IPAddress must be an IPv4 or IPv6 address")]
+    NotAnAddress(String),
+    /// `IPAddress` is one Route 53 never probes ([`address::refused`]).
+    #[error(
+        "Invalid IP address '{written}': {refused}. Route 53 does not check link-local, \
+         multicast, broadcast, reserved or unspecified addresses, however they are written (the \
+         lab allows loopback and private ones)"
+    )]
+    RefusedAddress {
+        /// The address as written.
+        written: String,
+        /// What it reaches, and why that is refused.
+        refused: address::Refused,
+    },
+    /// UpdateHealthCheck with `Type` or `RequestInterval`.
+    #[error(
+        "UpdateHealthCheck cannot change Type or RequestInterval; create a new health check \
+         instead"
+    )]
+    Immutable,
+    /// An endpoint check without `IPAddress` (the lab does not resolve names).
+    #[error(
+        "A health check of type {} needs IPAddress in the lab resolver (it does not resolve \
+         FullyQualifiedDomainName; set both to send the name as Host)",
+        .0.as_str()
+    )]
+    NeedsAddress(CheckType),
+    /// A TCP check without `Port`.
+    #[error("Port is required for a health check of type TCP")]
+    TcpNeedsPort,
+    /// `HealthThreshold` or `ChildHealthChecks` on an endpoint check.
+    #[error(
+        "HealthThreshold and ChildHealthChecks are only valid for CALCULATED health checks, not \
+         {}",
+        .0.as_str()
+    )]
+    ChildrenNeedCalculated(CheckType),
+    /// An endpoint's fields on a CALCULATED check.
+    #[error(
+        "IPAddress, Port and FullyQualifiedDomainName are not valid for a CALCULATED health check"
+    )]
+    EndpointOnCalculated,
+    /// A `*_STR_MATCH` type without `SearchString`.
+    #[error("SearchString is required for type {}", .0.as_str())]
+    SearchStringRequired(CheckType),
+    /// `SearchString` on a type that does not match strings.
+    #[error("SearchString is not valid for type {}", .0.as_str())]
+    SearchStringInvalid(CheckType),
+    /// `ResourcePath` on a TCP check.
+    #[error("ResourcePath is not valid for a health check of type TCP")]
+    TcpResourcePath,
 }
 
-fn number(field: &str, value: &str, min: u32, max: u32) -> Result<u32, String> {
+/// A rule a field's value breaks, in Route 53's words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Constraint {
+    /// One of a fixed set.
+    #[error("Member must satisfy enum value set: [{}]", .0.join(", "))]
+    OneOf(&'static [&'static str]),
+    /// A number in a range.
+    #[error("Member must have value between {0} and {1}")]
+    Between(u32, u32),
+    /// `RequestInterval`.
+    #[error("Member must be 10 or 30 (seconds)")]
+    TenOrThirty,
+    /// A boolean.
+    #[error("Member must be true or false")]
+    Boolean,
+    /// One token of an HTTP request line.
+    #[error("Member must not contain spaces or control characters")]
+    OneToken,
+    /// Not empty.
+    #[error("Member must have length greater than or equal to 1")]
+    NotEmpty,
+}
+
+/// A length bound, in Route 53's words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Bound {
+    /// At least this many.
+    #[error("greater than or equal to {0}")]
+    AtLeast(usize),
+    /// At most this many.
+    #[error("less than or equal to {0}")]
+    AtMost(usize),
+}
+
+fn invalid(field: &'static str, value: &str, constraint: Constraint) -> InvalidConfig {
+    InvalidConfig::Constraint {
+        field,
+        value: value.to_owned(),
+        constraint,
+    }
+}
+
+fn number(field: &'static str, value: &str, min: u32, max: u32) -> Result<u32, InvalidConfig> {
     value
         .parse::<u32>()
         .ok()
         .filter(|n| (min..=max).contains(n))
-        .ok_or_else(|| {
-            invalid(
-                field,
-                value,
-                &format!("Member must have value between {min} and {max}"),
-            )
-        })
+        .ok_or_else(|| invalid(field, value, Constraint::Between(min, max)))
 }
 
-fn boolean(field: &str, value: &str) -> Result<bool, String> {
+fn boolean(field: &'static str, value: &str) -> Result<bool, InvalidConfig> {
     match value {
         "true" => Ok(true),
         "false" => Ok(false),
-        other => Err(invalid(field, other, "Member must be true or false")),
+        other => Err(invalid(field, other, Constraint::Boolean)),
     }
 }
 
-fn bounded(field: &str, value: String, max: usize) -> Result<String, String> {
-    let chars = value.chars().count();
-    if chars > max {
-        return Err(format!(
-            "1 validation error detected: Value at 'healthCheckConfig.{field}' failed to satisfy \
-             constraint: Member must have length less than or equal to {max} (it has {chars} \
-             characters)"
-        ));
+fn bounded(field: &'static str, value: String, max: usize) -> Result<String, InvalidConfig> {
+    let count = value.chars().count();
+    if count > max {
+        return Err(InvalidConfig::Length {
+            field,
+            bound: Bound::AtMost(max),
+            count,
+            unit: " characters",
+        });
     }
     Ok(value)
 }
 
 /// `value` when it is one token of an HTTP request line or `Host` header: no whitespace or
 /// control characters (which would end the line and start another header).
-fn one_token(field: &str, value: String) -> Result<String, String> {
+fn one_token(field: &'static str, value: String) -> Result<String, InvalidConfig> {
     if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(invalid(
             field,
             &value.escape_default().to_string(),
-            "Member must not contain spaces or control characters",
+            Constraint::OneToken,
         ));
     }
     Ok(value)
@@ -315,21 +449,14 @@ impl ConfigInput {
     /// # Errors
     ///
     /// An `InvalidInput` message naming the field and the rule.
-    pub fn create(self) -> Result<HealthCheckConfig, String> {
-        let type_text = self
-            .check_type
-            .clone()
-            .ok_or("HealthCheckConfig lacks Type")?;
+    pub fn create(self) -> Result<HealthCheckConfig, InvalidConfig> {
+        let type_text = self.check_type.clone().ok_or(InvalidConfig::MissingType)?;
         let check_type = CheckType::parse(&type_text)?;
         let request_interval = match &self.request_interval {
             None => 30,
             Some(v) if v == "10" || v == "30" => number("requestInterval", v, 10, 30)?,
             Some(v) => {
-                return Err(invalid(
-                    "requestInterval",
-                    v,
-                    "Member must be 10 or 30 (seconds)",
-                ));
+                return Err(invalid("requestInterval", v, Constraint::TenOrThirty));
             }
         };
         let blank = HealthCheckConfig {
@@ -369,13 +496,9 @@ impl ConfigInput {
     /// # Errors
     ///
     /// An `InvalidInput` message naming the field and the rule.
-    pub fn update(self, current: &HealthCheckConfig) -> Result<HealthCheckConfig, String> {
+    pub fn update(self, current: &HealthCheckConfig) -> Result<HealthCheckConfig, InvalidConfig> {
         if self.check_type.is_some() || self.request_interval.is_some() {
-            return Err(
-                "UpdateHealthCheck cannot change Type or RequestInterval; create a new \
-                        health check instead"
-                    .into(),
-            );
+            return Err(InvalidConfig::Immutable);
         }
         let config = self.apply(current.clone())?;
         config.check()?;
@@ -383,7 +506,7 @@ impl ConfigInput {
     }
 
     /// The fields both requests share, written over `config`.
-    fn apply(self, mut config: HealthCheckConfig) -> Result<HealthCheckConfig, String> {
+    fn apply(self, mut config: HealthCheckConfig) -> Result<HealthCheckConfig, InvalidConfig> {
         for element in &self.reset {
             match element.as_str() {
                 "FullyQualifiedDomainName" => config.fqdn = None,
@@ -394,22 +517,20 @@ impl ConfigInput {
                     return Err(invalid(
                         "resetElements",
                         other,
-                        "Member must satisfy enum value set: [FullyQualifiedDomainName, Regions, \
-                         ResourcePath, ChildHealthChecks]",
+                        Constraint::OneOf(&RESET_ELEMENTS),
                     ));
                 }
             }
         }
         if let Some(ip) = self.ip_address {
-            let parsed = ip.parse::<IpAddr>().map_err(|_| {
-                format!("Invalid IP address '{ip}': IPAddress must be an IPv4 or IPv6 address")
-            })?;
+            let Ok(parsed) = ip.parse::<IpAddr>() else {
+                return Err(InvalidConfig::NotAnAddress(ip));
+            };
             if let Some(refused) = address::refused(parsed) {
-                return Err(format!(
-                    "Invalid IP address '{ip}': {refused}. Route 53 does not check link-local, \
-                     multicast, broadcast, reserved or unspecified addresses, however they are \
-                     written (the lab allows loopback and private ones)"
-                ));
+                return Err(InvalidConfig::RefusedAddress {
+                    written: ip,
+                    refused,
+                });
             }
             config.ip_address = Some(parsed);
         }
@@ -427,11 +548,7 @@ impl ConfigInput {
         }
         if let Some(s) = self.search_string {
             if s.is_empty() {
-                return Err(invalid(
-                    "searchString",
-                    &s,
-                    "Member must have length greater than or equal to 1",
-                ));
+                return Err(invalid("searchString", &s, Constraint::NotEmpty));
             }
             config.search_string = Some(bounded("searchString", s, MAX_STRING_CHARS)?);
         }
@@ -453,12 +570,12 @@ impl ConfigInput {
         }
         if let Some(children) = self.children {
             if children.len() > MAX_CHILDREN {
-                return Err(format!(
-                    "1 validation error detected: Value at 'healthCheckConfig.childHealthChecks' \
-                     failed to satisfy constraint: Member must have length less than or equal to \
-                     {MAX_CHILDREN} (it has {})",
-                    children.len()
-                ));
+                return Err(InvalidConfig::Length {
+                    field: "childHealthChecks",
+                    bound: Bound::AtMost(MAX_CHILDREN),
+                    count: children.len(),
+                    unit: "",
+                });
             }
             config.children = children
                 .into_iter()
@@ -474,42 +591,30 @@ impl ConfigInput {
 
 impl HealthCheckConfig {
     /// Route 53's rules on which fields go with which type.
-    fn check(&self) -> Result<(), String> {
+    fn check(&self) -> Result<(), InvalidConfig> {
         let t = self.check_type;
         if t.probes() {
             if self.ip_address.is_none() {
-                return Err(format!(
-                    "A health check of type {} needs IPAddress in the lab resolver (it does not \
-                     resolve FullyQualifiedDomainName; set both to send the name as Host)",
-                    t.as_str()
-                ));
+                return Err(InvalidConfig::NeedsAddress(t));
             }
             if t == CheckType::Tcp && self.port.is_none() {
-                return Err("Port is required for a health check of type TCP".into());
+                return Err(InvalidConfig::TcpNeedsPort);
             }
             if self.health_threshold.is_some() || !self.children.is_empty() {
-                return Err(format!(
-                    "HealthThreshold and ChildHealthChecks are only valid for CALCULATED health \
-                     checks, not {}",
-                    t.as_str()
-                ));
+                return Err(InvalidConfig::ChildrenNeedCalculated(t));
             }
         } else if self.ip_address.is_some() || self.port.is_some() || self.fqdn.is_some() {
-            return Err(
-                "IPAddress, Port and FullyQualifiedDomainName are not valid for a CALCULATED \
-                 health check"
-                    .into(),
-            );
+            return Err(InvalidConfig::EndpointOnCalculated);
         }
         if t.matches_string() != self.search_string.is_some() {
             return Err(if t.matches_string() {
-                format!("SearchString is required for type {}", t.as_str())
+                InvalidConfig::SearchStringRequired(t)
             } else {
-                format!("SearchString is not valid for type {}", t.as_str())
+                InvalidConfig::SearchStringInvalid(t)
             });
         }
         if t == CheckType::Tcp && self.resource_path.is_some() {
-            return Err("ResourcePath is not valid for a health check of type TCP".into());
+            return Err(InvalidConfig::TcpResourcePath);
         }
         Ok(())
     }
@@ -688,7 +793,7 @@ mod tests {
     fn validation_names_the_field() {
         let err = |mut i: ConfigInput, f: fn(&mut ConfigInput)| {
             f(&mut i);
-            i.create().unwrap_err()
+            i.create().unwrap_err().to_string()
         };
         let e = err(input("HTTP"), |i| i.request_interval = Some("20".into()));
         assert!(e.contains("requestInterval"), "{e}");
@@ -711,7 +816,7 @@ mod tests {
             assert!(e.contains("'x'"), "{e}");
             let mut i = input("HTTP");
             i.ip_address = Some(ip.into());
-            let e = i.create().unwrap_err();
+            let e = i.create().unwrap_err().to_string();
             assert!(e.contains(ip) && e.contains("link-local"), "{ip}: {e}");
         }
         for ip in ["127.0.0.1", "::1", "10.1.2.3", "192.0.2.7"] {
@@ -747,7 +852,12 @@ mod tests {
         };
         assert!(calc.clone().create().is_ok());
         calc.health_threshold = Some("257".into());
-        assert!(calc.create().unwrap_err().contains("healthThreshold"));
+        assert!(
+            calc.create()
+                .unwrap_err()
+                .to_string()
+                .contains("healthThreshold")
+        );
     }
 
     /// The metadata services and the other refused addresses in the spellings of issue #23.
@@ -780,16 +890,18 @@ mod tests {
         let three = ["us-east-1", "eu-west-1", "sa-east-1"];
         assert_eq!(with(&three).unwrap().regions, three);
         assert_eq!(with(&CHECKER_REGIONS).unwrap().regions, CHECKER_REGIONS);
-        let e = with(&three[..2]).unwrap_err();
+        let e = with(&three[..2]).unwrap_err().to_string();
         assert!(e.contains("greater than or equal to 3"), "{e}");
-        let e = with(&[]).unwrap_err();
+        let e = with(&[]).unwrap_err().to_string();
         assert!(e.contains("greater than or equal to 3"), "{e}");
         let many: Vec<&str> = CHECKER_REGIONS.iter().copied().cycle().take(65).collect();
-        let e = with(&many).unwrap_err();
+        let e = with(&many).unwrap_err().to_string();
         assert!(e.contains("less than or equal to 64"), "{e}");
         assert!(with(&many[..64]).is_ok());
         for bad in ["lab", "us-east-2", "US-EAST-1", "eu-west-1\n"] {
-            let e = with(&["us-east-1", "us-west-1", bad]).unwrap_err();
+            let e = with(&["us-east-1", "us-west-1", bad])
+                .unwrap_err()
+                .to_string();
             assert!(
                 e.contains("regions.member") && e.contains("enum value set"),
                 "{bad}: {e}"
@@ -861,7 +973,8 @@ mod tests {
                 ..ConfigInput::default()
             }
             .update(&c)
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
             assert!(e.contains(ip) && e.contains("link-local"), "{ip}: {e}");
         }
         let moved = ConfigInput {
@@ -879,7 +992,13 @@ mod tests {
             fqdn: Some("instance-data.ec2.internal".into()),
             ..ConfigInput::default()
         };
-        assert!(named.create().unwrap_err().contains("needs IPAddress"));
+        assert!(
+            named
+                .create()
+                .unwrap_err()
+                .to_string()
+                .contains("needs IPAddress")
+        );
         let c = input("HTTP").create().unwrap();
         let reset = ConfigInput {
             reset: vec!["FullyQualifiedDomainName".into()],
@@ -891,7 +1010,8 @@ mod tests {
             ..ConfigInput::default()
         }
         .update(&c)
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("resetElements"), "{e}");
     }
 
@@ -916,7 +1036,12 @@ mod tests {
             request_interval: Some("30".into()),
             ..ConfigInput::default()
         };
-        assert!(bad.update(&c).unwrap_err().contains("RequestInterval"));
+        assert!(
+            bad.update(&c)
+                .unwrap_err()
+                .to_string()
+                .contains("RequestInterval")
+        );
     }
 
     #[test]

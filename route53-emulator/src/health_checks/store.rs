@@ -54,7 +54,7 @@ impl Store {
                  (it has {chars} characters)"
             )));
         }
-        let config = input.create().map_err(input_error)?;
+        let config = input.create().map_err(|e| input_error(e.to_string()))?;
         if let Some(existing) = self
             .health_checks
             .values()
@@ -148,7 +148,9 @@ impl Store {
                 current: current.version,
             });
         }
-        let config = input.update(&current.config).map_err(input_error)?;
+        let config = input
+            .update(&current.config)
+            .map_err(|e| input_error(e.to_string()))?;
         if config.children.iter().any(|c| c == id) {
             return Err(input_error(format!(
                 "The health check {id} cannot be its own child"

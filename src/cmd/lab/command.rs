@@ -4,7 +4,7 @@ use registry::ops::Operation;
 
 /// One command typed into the console. Targets and zones are 1-based, as typed and shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Command {
+pub(super) enum Command {
     /// Stop the lab.
     Quit,
     /// List the commands.
@@ -22,7 +22,7 @@ pub enum Command {
 }
 
 /// The console's commands; `zones`: the multi-zone lab's as well.
-pub fn help(zones: bool) -> &'static str {
+pub(super) fn help(zones: bool) -> &'static str {
     if zones {
         "kill N | revive N | kill-zone K | revive-zone K | quarantine N | restore N | weight N W | help | quit"
     } else {
@@ -30,10 +30,16 @@ pub fn help(zones: bool) -> &'static str {
     }
 }
 
+/// A typed line the console cannot run: the line to show (a usage line, or the unknown command
+/// and the list), written for the operator at the console.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub(super) struct Usage(String);
+
 /// Parses one typed line for a lab of `targets` targets in `zones` zones. `Ok(None)`: an empty
 /// line. `Err`: the line to show (a usage line, or the unknown command and the list); it may
 /// quote the typed text, so callers print it escaped.
-pub fn parse(line: &str, targets: usize, zones: usize) -> Result<Option<Command>, String> {
+pub(super) fn parse(line: &str, targets: usize, zones: usize) -> Result<Option<Command>, Usage> {
     let words: Vec<&str> = line.split_whitespace().collect();
     let number = |i: usize, max: usize| {
         words
@@ -44,7 +50,7 @@ pub fn parse(line: &str, targets: usize, zones: usize) -> Result<Option<Command>
     // Exactly one argument, in range, or the usage line.
     let one = |max: usize, usage: &str| match (words.len(), number(1, max)) {
         (2, Some(n)) => Ok(n),
-        _ => Err(format!("usage: {usage} (1-{max})")),
+        _ => Err(Usage(format!("usage: {usage} (1-{max})"))),
     };
     let command = match words.as_slice() {
         [] => return Ok(None),
@@ -55,8 +61,11 @@ pub fn parse(line: &str, targets: usize, zones: usize) -> Result<Option<Command>
         ["kill", ..] => Command::Kill(one(targets, "kill N")?),
         ["revive", ..] => Command::Revive(one(targets, "revive N")?),
         ["quarantine" | "restore" | "weight", ..] => {
-            let usage =
-                || format!("usage: quarantine N | restore N | weight N W (N 1-{targets}, W 0-255)");
+            let usage = || {
+                Usage(format!(
+                    "usage: quarantine N | restore N | weight N W (N 1-{targets}, W 0-255)"
+                ))
+            };
             let n = number(1, targets).ok_or_else(usage)?;
             let op = match (words[0], words.len()) {
                 ("quarantine", 2) => Operation::Quarantine,
@@ -67,10 +76,10 @@ pub fn parse(line: &str, targets: usize, zones: usize) -> Result<Option<Command>
             Command::Change(n, op)
         }
         _ => {
-            return Err(format!(
+            return Err(Usage(format!(
                 "unknown command {line:?}; commands: {}",
                 help(zones > 1)
-            ));
+            )));
         }
     };
     Ok(Some(command))
@@ -110,38 +119,44 @@ mod tests {
     #[test]
     fn a_bad_argument_gets_the_usage_line() {
         let usage = "usage: quarantine N | restore N | weight N W (N 1-4, W 0-255)";
-        assert_eq!(parse("weight 2 abc", 4, 1), Err(usage.into()));
-        assert_eq!(parse("weight 2 256", 4, 1), Err(usage.into()));
-        assert_eq!(parse("weight 2", 4, 1), Err(usage.into()));
-        assert_eq!(parse("quarantine 5", 4, 1), Err(usage.into()));
-        assert_eq!(parse("quarantine 0", 4, 1), Err(usage.into()));
-        assert_eq!(parse("restore 1 2", 4, 1), Err(usage.into()));
-        assert_eq!(parse("kill x", 4, 1), Err("usage: kill N (1-4)".into()));
-        assert_eq!(parse("kill", 4, 1), Err("usage: kill N (1-4)".into()));
+        assert_eq!(parse("weight 2 abc", 4, 1), Err(Usage(usage.into())));
+        assert_eq!(parse("weight 2 256", 4, 1), Err(Usage(usage.into())));
+        assert_eq!(parse("weight 2", 4, 1), Err(Usage(usage.into())));
+        assert_eq!(parse("quarantine 5", 4, 1), Err(Usage(usage.into())));
+        assert_eq!(parse("quarantine 0", 4, 1), Err(Usage(usage.into())));
+        assert_eq!(parse("restore 1 2", 4, 1), Err(Usage(usage.into())));
+        assert_eq!(
+            parse("kill x", 4, 1),
+            Err(Usage("usage: kill N (1-4)".into()))
+        );
+        assert_eq!(
+            parse("kill", 4, 1),
+            Err(Usage("usage: kill N (1-4)".into()))
+        );
         assert_eq!(
             parse("revive 1 2", 4, 1),
-            Err("usage: revive N (1-4)".into())
+            Err(Usage("usage: revive N (1-4)".into()))
         );
         assert_eq!(
             parse("kill-zone 9", 6, 3),
-            Err("usage: kill-zone K (1-3)".into())
+            Err(Usage("usage: kill-zone K (1-3)".into()))
         );
     }
 
     #[test]
     fn an_unknown_command_lists_the_commands() {
-        let e = parse("bogus", 4, 1).unwrap_err();
+        let e = parse("bogus", 4, 1).unwrap_err().0;
         assert!(
             e.starts_with("unknown command \"bogus\"; commands: kill N"),
             "{e}"
         );
         // Zone commands exist only with zones.
-        let e = parse("kill-zone 1", 4, 1).unwrap_err();
+        let e = parse("kill-zone 1", 4, 1).unwrap_err().0;
         assert!(e.starts_with("unknown command"), "{e}");
         assert!(
             !e.split("commands:").nth(1).unwrap().contains("kill-zone"),
             "{e}"
         );
-        assert!(parse("x", 6, 3).unwrap_err().contains("kill-zone K"));
+        assert!(parse("x", 6, 3).unwrap_err().0.contains("kill-zone K"));
     }
 }

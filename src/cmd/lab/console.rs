@@ -17,7 +17,7 @@ use registry::pool::{PoolView, classify};
 use registry::reconcile::{CONFLICT_ATTEMPTS, Decision, decide_with, reconcile};
 
 use super::command::Command;
-pub use super::command::help;
+pub(super) use super::command::help;
 use super::guard::{self, Note};
 use super::set_id;
 use super::table::{self, Facts, Row};
@@ -26,7 +26,7 @@ use super::zones::{self, LabZone};
 
 /// How the console shows itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
+pub(super) enum Mode {
     /// The terminal UI: stdin and stdout are a terminal, and neither `--plain` nor
     /// `--headless` was given.
     Tui,
@@ -38,7 +38,7 @@ pub enum Mode {
 
 impl Mode {
     /// The mode for the flags and what stdin and stdout are.
-    pub fn choose(plain: bool, headless: bool, stdin_tty: bool, stdout_tty: bool) -> Self {
+    pub(super) fn choose(plain: bool, headless: bool, stdin_tty: bool, stdout_tty: bool) -> Self {
         match (headless, plain || !stdin_tty || !stdout_tty) {
             (true, _) => Self::Headless,
             (false, true) => Self::Lines,
@@ -47,7 +47,7 @@ impl Mode {
     }
 
     /// The mode for the flags in this process.
-    pub fn detect(plain: bool, headless: bool) -> Self {
+    pub(super) fn detect(plain: bool, headless: bool) -> Self {
         Self::choose(
             plain,
             headless,
@@ -58,7 +58,7 @@ impl Mode {
 }
 
 /// What the console drives.
-pub struct Console {
+pub(super) struct Console {
     /// The registry writer (same as the agent's), for commands.
     pub writer: Writer,
     /// The in-process resolver's state, which the table is read from: looking costs the API
@@ -81,7 +81,7 @@ pub struct Console {
 
 /// What one look at the lab found.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Observed {
+pub(super) struct Observed {
     /// The targets table.
     pub rows: Vec<Row>,
     /// The zone tier's line (a multi-zone lab), escaped.
@@ -92,18 +92,18 @@ pub struct Observed {
 
 impl Console {
     /// True with several zones.
-    pub fn multi(&self) -> bool {
+    pub(super) fn multi(&self) -> bool {
         self.zones.len() > 1
     }
 
     /// Parses and runs one typed line: `None` to quit, else the outcome (`Ok`) or the error
     /// (`Err`) to show, unescaped (callers escape: messages may quote the typed line and the
     /// resolver's answers).
-    pub async fn line(&mut self, line: &str) -> Option<Result<String, String>> {
+    pub(super) async fn line(&mut self, line: &str) -> Option<anyhow::Result<String>> {
         let command = match super::command::parse(line, self.targets.len(), self.zones.len()) {
             Ok(Some(c)) => c,
             Ok(None) => return Some(Ok(String::new())),
-            Err(e) => return Some(Err(e)),
+            Err(e) => return Some(Err(e.into())),
         };
         Some(match command {
             Command::Quit => return None,
@@ -118,13 +118,13 @@ impl Console {
                 .revive()
                 .await
                 .map(|()| format!("target {n} revived"))
-                .map_err(|e| format!("cannot revive target {n}: {e}")),
+                .map_err(|e| anyhow::anyhow!("cannot revive target {n}: {e}")),
             Command::Change(n, op) => self.change(n, op).await,
         })
     }
 
     /// Kills or revives every target of zone `k` (1-based).
-    async fn zone(&mut self, k: usize, kill: bool) -> Result<String, String> {
+    async fn zone(&mut self, k: usize, kill: bool) -> anyhow::Result<String> {
         for (t, zone) in self.targets.iter_mut().zip(&self.zone_of) {
             if *zone + 1 != k {
                 continue;
@@ -134,7 +134,7 @@ impl Console {
             } else {
                 t.revive()
                     .await
-                    .map_err(|e| format!("cannot revive {}: {e}", t.addr))?;
+                    .map_err(|e| anyhow::anyhow!("cannot revive {}: {e}", t.addr))?;
             }
         }
         let z = &self.zones[k - 1];
@@ -146,22 +146,19 @@ impl Console {
         ))
     }
 
-    async fn change(&self, n: usize, op: Operation) -> Result<String, String> {
+    async fn change(&self, n: usize, op: Operation) -> anyhow::Result<String> {
         let id = set_id(n);
         let pool = &self.zones[self.zone_of[n - 1]].pool;
         let mut decider = decide_with(|view: &PoolView, _: &[RecordSet]| {
-            let plan =
-                operator_plan(pool, view, &id, op, unix_now(), false).map_err(|e| e.to_string())?;
-            Ok::<_, String>(Decision { plan, outcome: () })
+            let plan = operator_plan(pool, view, &id, op, unix_now(), false)?;
+            Ok::<_, registry::ops::OpError>(Decision { plan, outcome: () })
         });
-        reconcile(&self.writer, pool, CONFLICT_ATTEMPTS, &mut decider)
-            .await
-            .map_err(|e| e.to_string())?;
+        reconcile(&self.writer, pool, CONFLICT_ATTEMPTS, &mut decider).await?;
         Ok(format!("{id}: done"))
     }
 
     /// Each target's answers served so far, in target order.
-    pub fn answer_counts(&self) -> Vec<u64> {
+    pub(super) fn answer_counts(&self) -> Vec<u64> {
         (1..)
             .zip(&self.zone_of)
             .map(|(n, k)| {
@@ -177,7 +174,7 @@ impl Console {
 
     /// Reads every pool (and the tier) and puts the table together. `Err`: why a pool could
     /// not be read, unescaped.
-    pub async fn observe(&self) -> Result<Observed, String> {
+    pub(super) async fn observe(&self) -> anyhow::Result<Observed> {
         let sets = self.sets().await?;
         let views: Vec<_> = self
             .zones
@@ -216,11 +213,11 @@ impl Console {
     }
 
     /// Every record set of the lab's hosted zone, read from the resolver's state.
-    async fn sets(&self) -> Result<Vec<RecordSet>, String> {
+    async fn sets(&self) -> anyhow::Result<Vec<RecordSet>> {
         let store = self.resolver.store.lock().await;
         let zone = store
             .zone(self.writer.zone_id())
-            .map_err(|e| format!("cannot read the hosted zone: {e}"))?;
+            .map_err(|e| anyhow::anyhow!("cannot read the hosted zone: {e}"))?;
         Ok(zone.records.sets().cloned().collect())
     }
 

@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 
 /// What a line of the event log is, for its colour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub(super) enum Kind {
     /// A command as typed.
     Typed,
     /// A command's outcome.
@@ -21,7 +21,7 @@ const KEEP: usize = 2000;
 
 /// The event log. Its lines are already escaped (no control character reaches the screen).
 #[derive(Debug, Clone, Default)]
-pub struct EventLog {
+pub(super) struct EventLog {
     lines: VecDeque<(Kind, String)>,
     /// Lines scrolled back from the newest (0: following the newest).
     back: usize,
@@ -29,7 +29,7 @@ pub struct EventLog {
 
 impl EventLog {
     /// Adds a line; when scrolled back, the view stays where it is.
-    pub fn push(&mut self, kind: Kind, line: String) {
+    pub(super) fn push(&mut self, kind: Kind, line: String) {
         self.lines.push_back((kind, line));
         if self.lines.len() > KEEP {
             self.lines.pop_front();
@@ -39,12 +39,12 @@ impl EventLog {
     }
 
     /// Lines scrolled back from the newest.
-    pub fn back(&self) -> usize {
+    pub(super) fn back(&self) -> usize {
         self.back
     }
 
     /// Scrolls `page` lines back (`up`) or forward, within the log.
-    pub fn scroll(&mut self, up: bool, page: usize) {
+    pub(super) fn scroll(&mut self, up: bool, page: usize) {
         let page = page.max(1);
         self.back = if up {
             (self.back + page).min(self.lines.len().saturating_sub(1))
@@ -55,7 +55,7 @@ impl EventLog {
 
     /// The screen rows of a window `width` wide and `height` high: the lines up to the scroll
     /// position, each wrapped at `width` characters, the last `height` rows of them.
-    pub fn window(&self, width: usize, height: usize) -> Vec<(Kind, String)> {
+    pub(super) fn window(&self, width: usize, height: usize) -> Vec<(Kind, String)> {
         let width = width.max(1);
         let end = self.lines.len() - self.back.min(self.lines.len());
         let mut rows: Vec<(Kind, String)> = Vec::new();

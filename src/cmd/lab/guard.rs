@@ -11,7 +11,7 @@ use registry::pool::PoolView;
 
 /// A pool with dead targets in its answers.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Note {
+pub(super) struct Note {
     /// The pool's name, without the final dot.
     pub pool: String,
     /// Members whose echo server is down.
@@ -33,7 +33,7 @@ pub struct Note {
 /// lab runs with `--no-health`). `up(id)` tells whether the lab's target `id` runs (`None`: not
 /// one of the lab's). A target just killed while the guard has room is not noted: the
 /// controller quarantines it within its `fall` probes.
-pub fn note(
+pub(super) fn note(
     pool: &str,
     view: &PoolView,
     up: &dyn Fn(&str) -> Option<bool>,

@@ -5,7 +5,7 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 /// What a key asks of the UI.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Action {
+pub(super) enum Action {
     /// Nothing beyond the command line's own change (if any).
     None,
     /// Run this line (already taken off the command line and added to the history).
@@ -23,7 +23,7 @@ const HISTORY: usize = 100;
 
 /// The command line: its text, the cursor (in characters) and the history of submitted lines.
 #[derive(Debug, Clone, Default)]
-pub struct Input {
+pub(super) struct Input {
     text: String,
     cursor: usize,
     history: Vec<String>,
@@ -35,17 +35,17 @@ pub struct Input {
 
 impl Input {
     /// The text on the command line.
-    pub fn text(&self) -> &str {
+    pub(super) fn text(&self) -> &str {
         &self.text
     }
 
     /// The cursor's position, in characters from the start.
-    pub fn cursor(&self) -> usize {
+    pub(super) fn cursor(&self) -> usize {
         self.cursor
     }
 
     /// Applies one key.
-    pub fn key(&mut self, key: KeyEvent) -> Action {
+    pub(super) fn key(&mut self, key: KeyEvent) -> Action {
         if key.kind == KeyEventKind::Release {
             return Action::None;
         }

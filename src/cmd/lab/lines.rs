@@ -12,12 +12,13 @@ use super::console::{Console, Observed};
 use super::table;
 
 /// What the lab prints when stdin ends.
-pub const EOF: &str = "stdin closed: the lab stops (wavelb lab --headless serves without reading stdin, until Ctrl-C or SIGTERM)";
+pub(super) const EOF: &str = "stdin closed: the lab stops (wavelb lab --headless serves without reading stdin, until Ctrl-C or SIGTERM)";
 /// What the lab prints when it starts headless.
-pub const HEADLESS: &str = "headless: no commands are read; the lab serves until Ctrl-C or SIGTERM";
+pub(super) const HEADLESS: &str =
+    "headless: no commands are read; the lab serves until Ctrl-C or SIGTERM";
 
 /// Runs until quit, a signal or (`stdin`) the end of stdin; without `stdin`, stdin is not read.
-pub async fn run(console: &mut Console, refresh: Duration, stdin: bool) {
+pub(super) async fn run(console: &mut Console, refresh: Duration, stdin: bool) {
     if !stdin {
         println!("> {HEADLESS}");
     }
@@ -37,7 +38,7 @@ pub async fn run(console: &mut Console, refresh: Duration, stdin: bool) {
                     Some(Ok(msg)) if msg.is_empty() => continue,
                     // Messages may quote the typed line and the resolver's answers: escaped.
                     Some(Ok(msg)) => println!("> {}", Escaped(&msg)),
-                    Some(Err(msg)) => println!("! {}", Escaped(&msg)),
+                    Some(Err(msg)) => println!("! {}", Escaped(&msg.to_string())),
                 },
                 Ok(None) => {
                     println!("> {EOF}");
@@ -51,10 +52,13 @@ pub async fn run(console: &mut Console, refresh: Duration, stdin: bool) {
         }
         let text = match console.observe().await {
             Ok(seen) => text(&seen, console.multi()),
-            Err(e) => Text {
-                shape: e.clone(),
-                lines: vec![format!("! {}", Escaped(&e))],
-            },
+            Err(e) => {
+                let e = e.to_string();
+                Text {
+                    lines: vec![format!("! {}", Escaped(&e))],
+                    shape: e,
+                }
+            }
         };
         if text.shape != last {
             for line in &text.lines {
@@ -68,7 +72,7 @@ pub async fn run(console: &mut Console, refresh: Duration, stdin: bool) {
 /// The table as lines, and its shape: the same text without the answer counts, which change
 /// all the time.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Text {
+pub(super) struct Text {
     /// What decides whether the table is printed again.
     pub shape: String,
     /// The lines to print.
@@ -77,7 +81,7 @@ pub struct Text {
 
 /// The plain table of what the console saw: header, one row per target with its answers, the
 /// tier's line, then a line per pool whose dead targets stay in the answers.
-pub fn text(seen: &Observed, multi: bool) -> Text {
+pub(super) fn text(seen: &Observed, multi: bool) -> Text {
     let mut shape = Vec::new();
     let mut lines = vec![table::plain_header(multi)];
     for row in &seen.rows {

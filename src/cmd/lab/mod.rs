@@ -45,15 +45,15 @@ use crate::port_holder::{self, Proto};
 use targets::EchoTarget;
 
 /// The lab's zone.
-pub const ZONE: &str = "lab.test";
+pub(crate) const ZONE: &str = "lab.test";
 /// The lab's weighted name.
-pub const POOL: &str = "www.lab.test";
+pub(crate) const POOL: &str = "www.lab.test";
 /// The owner of the lab's records.
-pub const OWNER: &str = "wavelb-lab";
+pub(crate) const OWNER: &str = "wavelb-lab";
 /// The demo targets' weights, in order.
-pub const WEIGHTS: [u8; 4] = [10, 20, 30, 40];
+pub(crate) const WEIGHTS: [u8; 4] = [10, 20, 30, 40];
 /// The lab's record TTL: low, so clients see changes quickly.
-pub const TTL: u32 = 5;
+pub(crate) const TTL: u32 = 5;
 /// How long a zone of a multi-zone lab that left the tier must be healthy before it returns.
 const TIER_RETURN_AFTER: Duration = Duration::from_secs(10);
 /// The lab's API request rate (its resolver has no budget; Route 53's is 5/s).
@@ -62,7 +62,7 @@ const LAB_REQUESTS_PER_SECOND: f64 = 50.0;
 const MAX_QUARANTINED_FRACTION: f64 = 0.5;
 
 /// Demo target `i` (1-based) set identifier.
-pub fn set_id(i: usize) -> String {
+pub(crate) fn set_id(i: usize) -> String {
     format!("demo-{i}")
 }
 
@@ -161,7 +161,7 @@ fn bind_failed(
 }
 
 /// Runs the lab until Ctrl-C, SIGTERM or `quit`.
-pub async fn run(args: LabArgs) -> anyhow::Result<()> {
+pub(crate) async fn run(args: LabArgs) -> anyhow::Result<()> {
     let layout = zones::layout(args.zones);
     let geo_table = if layout.len() > 1 {
         GeoTable::parse("wavelb lab --zones", &zones::geo_table(&layout))
@@ -400,7 +400,7 @@ async fn show(
 /// The aws CLI line the banner shows: it works as printed on a fresh machine. The lab's API is
 /// unauthenticated (loopback only), so the request needs no signature and no credentials; Route
 /// 53 is global, but the CLI still wants a region.
-pub fn aws_line(api_url: &str) -> String {
+pub(crate) fn aws_line(api_url: &str) -> String {
     format!(
         "aws --endpoint-url {api_url} --region us-east-1 --no-sign-request route53 list-hosted-zones"
     )
@@ -409,7 +409,7 @@ pub fn aws_line(api_url: &str) -> String {
 /// The configuration file of the lab's pool `name` for `wavelb records` against the lab's API
 /// at `api_url`: its owner and TTL are the lab's, so its records are this file's to change.
 /// `deploy/lab/pool.toml` is this file for the default lab (a test holds them equal).
-pub fn pool_file(name: &Fqdn, api_url: &str) -> String {
+pub(crate) fn pool_file(name: &Fqdn, api_url: &str) -> String {
     format!(
         "# The pool of `wavelb lab`, for `wavelb --config THIS_FILE records list` (set-weight,\n\
          # quarantine, restore...). The lab writes its records as owner {OWNER} with a TTL of\n\

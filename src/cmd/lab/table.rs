@@ -8,7 +8,7 @@ use registry::pool::PoolView;
 
 /// What the lab itself knows of target N (index N-1).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Facts {
+pub(super) struct Facts {
     /// Its set identifier.
     pub id: String,
     /// Where its echo server listens.
@@ -23,7 +23,7 @@ pub struct Facts {
 
 /// One row of the table.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Row {
+pub(super) struct Row {
     /// The target's number in commands (1-based).
     pub n: usize,
     /// Its zone (1-based) in a multi-zone lab.
@@ -41,7 +41,7 @@ pub struct Row {
 }
 
 /// The rows: one per target, read from its zone's pool view (`views[facts.zone]`).
-pub fn rows(facts: &[Facts], views: &[PoolView]) -> Vec<Row> {
+pub(super) fn rows(facts: &[Facts], views: &[PoolView]) -> Vec<Row> {
     let multi = views.len() > 1;
     (1..)
         .zip(facts)
@@ -64,7 +64,7 @@ pub fn rows(facts: &[Facts], views: &[PoolView]) -> Vec<Row> {
 }
 
 /// The header of the plain table (`multi`: with the ZONE column).
-pub fn plain_header(multi: bool) -> String {
+pub(super) fn plain_header(multi: bool) -> String {
     format!(
         "{:<3} {}{:<8} {:<18} {:>6} {:>6}  {:<12} {:<6} {:>8}",
         "#",
@@ -80,7 +80,7 @@ pub fn plain_header(multi: bool) -> String {
 }
 
 /// A row of the plain table without its answer count (what changes the table's shape).
-pub fn plain_row(row: &Row) -> String {
+pub(super) fn plain_row(row: &Row) -> String {
     let zone = row.zone.map_or(String::new(), |k| format!("{k:<5}"));
     let (weight, wanted, state) = row
         .record
@@ -103,14 +103,14 @@ pub fn plain_row(row: &Row) -> String {
 /// The answer counts of the last few refreshes, for each target's share of the recent answers
 /// (the counters only grow: a share is the growth over the window).
 #[derive(Debug, Clone)]
-pub struct AnswerWindow {
+pub(super) struct AnswerWindow {
     samples: VecDeque<Vec<u64>>,
     keep: usize,
 }
 
 impl AnswerWindow {
     /// A window over the last `refreshes` refreshes (at least 1).
-    pub fn new(refreshes: usize) -> Self {
+    pub(super) fn new(refreshes: usize) -> Self {
         Self {
             samples: VecDeque::new(),
             keep: refreshes.max(1) + 1,
@@ -118,7 +118,7 @@ impl AnswerWindow {
     }
 
     /// Adds one refresh's counts (one per target, in target order).
-    pub fn push(&mut self, counts: Vec<u64>) {
+    pub(super) fn push(&mut self, counts: Vec<u64>) {
         if self.samples.back().is_some_and(|s| s.len() != counts.len()) {
             self.samples.clear();
         }
@@ -129,7 +129,7 @@ impl AnswerWindow {
     }
 
     /// Answers per target served within the window.
-    pub fn recent(&self) -> Vec<u64> {
+    pub(super) fn recent(&self) -> Vec<u64> {
         match (self.samples.front(), self.samples.back()) {
             (Some(first), Some(last)) => last
                 .iter()
@@ -141,7 +141,7 @@ impl AnswerWindow {
     }
 
     /// Each target's share (0-1) of the answers within the window; `None` when there were none.
-    pub fn shares(&self) -> Option<Vec<f64>> {
+    pub(super) fn shares(&self) -> Option<Vec<f64>> {
         let recent = self.recent();
         let total: u64 = recent.iter().sum();
         (total > 0).then(|| recent.iter().map(|r| *r as f64 / total as f64).collect())
@@ -149,7 +149,7 @@ impl AnswerWindow {
 }
 
 /// A horizontal bar of `width` cells for `share` (0-1), in eighths of a cell.
-pub fn bar(share: f64, width: usize) -> String {
+pub(super) fn bar(share: f64, width: usize) -> String {
     const EIGHTHS: [char; 8] = [' ', '▏', '▎', '▍', '▌', '▋', '▊', '▉'];
     // The product is within 0..=8*width: the cast cannot truncate a meaningful value.
     let eighths = (share.clamp(0.0, 1.0) * (width * 8) as f64).round() as usize;

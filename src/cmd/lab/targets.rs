@@ -7,7 +7,7 @@ use tokio::net::UdpSocket;
 use tokio::task::JoinHandle;
 
 /// One demo target.
-pub struct EchoTarget {
+pub(super) struct EchoTarget {
     /// Where it listens.
     pub addr: SocketAddr,
     task: Option<JoinHandle<()>>,
@@ -15,26 +15,26 @@ pub struct EchoTarget {
 
 impl EchoTarget {
     /// Binds `addr` and starts echoing.
-    pub async fn start(addr: SocketAddr) -> std::io::Result<Self> {
+    pub(super) async fn start(addr: SocketAddr) -> std::io::Result<Self> {
         let mut t = Self { addr, task: None };
         t.revive().await?;
         Ok(t)
     }
 
     /// True while the echo server runs.
-    pub fn alive(&self) -> bool {
+    pub(super) fn alive(&self) -> bool {
         self.task.as_ref().is_some_and(|t| !t.is_finished())
     }
 
     /// Stops the echo server and closes its socket.
-    pub fn kill(&mut self) {
+    pub(super) fn kill(&mut self) {
         if let Some(task) = self.task.take() {
             task.abort();
         }
     }
 
     /// Starts the echo server again (no-op when it runs).
-    pub async fn revive(&mut self) -> std::io::Result<()> {
+    pub(super) async fn revive(&mut self) -> std::io::Result<()> {
         if self.alive() {
             return Ok(());
         }

@@ -36,7 +36,7 @@ const SHARE_WINDOW: Duration = Duration::from_secs(10);
 const LOG_BACKLOG: usize = 1024;
 
 /// What the UI shows, apart from the console's own state.
-pub struct Ui {
+pub(super) struct Ui {
     /// The title line: where the lab listens.
     pub title: String,
     /// The command line.
@@ -63,7 +63,7 @@ pub struct Ui {
 
 impl Ui {
     /// A UI for a lab refreshed every `refresh`.
-    pub fn new(title: String, refresh: Duration, multi: bool) -> Self {
+    pub(super) fn new(title: String, refresh: Duration, multi: bool) -> Self {
         let refreshes = (SHARE_WINDOW.as_millis() / refresh.as_millis().max(1)).clamp(1, 100);
         // At most 100: the cast cannot truncate.
         let refreshes = refreshes as usize;
@@ -84,25 +84,25 @@ impl Ui {
     }
 
     /// Applies a look at the lab.
-    pub fn saw(&mut self, seen: Result<Observed, String>) {
+    pub(super) fn saw(&mut self, seen: anyhow::Result<Observed>) {
         match seen {
             Ok(seen) => {
                 self.seen = Some(seen);
                 self.trouble = None;
             }
-            Err(e) => self.trouble = Some(escape(&e).into_owned()),
+            Err(e) => self.trouble = Some(escape(&e.to_string()).into_owned()),
         }
     }
 
     /// Adds a line to the event log, escaped, after the time of day (UTC, as the log lines)
     /// of `now` (unix seconds).
-    pub fn event(&mut self, now: u64, kind: Kind, text: &str) {
+    pub(super) fn event(&mut self, now: u64, kind: Kind, text: &str) {
         self.log
             .push(kind, format!("{} {}", time_of_day(now), escape(text)));
     }
 
     /// Draws the whole screen.
-    pub fn draw(&mut self, frame: &mut Frame<'_>) {
+    pub(super) fn draw(&mut self, frame: &mut Frame<'_>) {
         let area = frame.area();
         let rows = self.seen.as_ref().map_or(0, |s| s.rows.len());
         let said: Vec<(Style, String)> = self
@@ -300,7 +300,7 @@ impl Ui {
 
     /// Applies terminal events: keys edit the command line, scroll the log, quit, or queue a
     /// line to run; anything else (a resize) only asks for a redraw.
-    pub fn on_events(&mut self, events: impl IntoIterator<Item = Event>) {
+    pub(super) fn on_events(&mut self, events: impl IntoIterator<Item = Event>) {
         for ev in events {
             let Event::Key(key) = ev else { continue };
             match self.input.key(key) {
@@ -314,14 +314,14 @@ impl Ui {
     }
 
     /// Adds the lab's log lines (escaped already by `logtap::screen_safe`).
-    pub fn on_logs(&mut self, lines: impl IntoIterator<Item = String>) {
+    pub(super) fn on_logs(&mut self, lines: impl IntoIterator<Item = String>) {
         for line in lines {
             self.log.push(Kind::Log, short_time(&line));
         }
     }
 
     /// Shows a command's outcome (`None`: it was `quit`).
-    fn outcome(&mut self, now: u64, outcome: Result<String, String>) {
+    fn outcome(&mut self, now: u64, outcome: anyhow::Result<String>) {
         match outcome {
             Ok(msg) if msg.is_empty() => {}
             Ok(msg) => self.event(now, Kind::Done, &format!("> {msg}")),
@@ -426,7 +426,7 @@ fn read_events(stop: Arc<AtomicBool>) -> (std::thread::JoinHandle<()>, mpsc::Rec
 }
 
 /// Runs the terminal UI until quit, Ctrl-C or a signal.
-pub async fn run(console: &mut Console, refresh: Duration) -> anyhow::Result<()> {
+pub(super) async fn run(console: &mut Console, refresh: Duration) -> anyhow::Result<()> {
     let mut ui = Ui::new(console.title.clone(), refresh, console.multi());
     // Dropped in reverse order: keys stop, the terminal is restored, then logs go to stderr.
     // Log lines to a terminal would scribble over the UI: they go to its event log. Sent
@@ -672,7 +672,7 @@ mod tests {
     #[test]
     fn trouble_and_outside_text_are_escaped() {
         let mut ui = ui();
-        ui.saw(Err("cannot read pool: \x1b[2Jgone".into()));
+        ui.saw(Err(anyhow::anyhow!("cannot read pool: \x1b[2Jgone")));
         ui.event(0, Kind::Failed, "! unknown command \"\x1b[31m\"");
         let s = screen(&mut ui, 100, 20);
         assert!(s.contains("! cannot read pool: \\u{1b}[2Jgone"), "{s}");

@@ -13,7 +13,7 @@ use super::{OWNER, POOL, TTL, ZONE};
 
 /// The Wavelength zones `--zones N` simulates, in order: spread over the US so that each has a
 /// distinct nearest neighbour.
-pub const LAB_ZONES: [&str; 8] = [
+pub(super) const LAB_ZONES: [&str; 8] = [
     "us-east-1-wl1-bos-wlz-1",
     "us-east-1-wl1-nyc-wlz-1",
     "us-east-1-wl1-dfw-wlz-1",
@@ -25,10 +25,10 @@ pub const LAB_ZONES: [&str; 8] = [
 ];
 
 /// The global name of a multi-zone lab.
-pub const GLOBAL: &str = "edge.lab.test";
+pub(super) const GLOBAL: &str = "edge.lab.test";
 
 /// One simulated zone.
-pub struct LabZone {
+pub(super) struct LabZone {
     /// The Wavelength zone id (the tier's SetIdentifier).
     pub id: &'static str,
     /// Its city.
@@ -55,7 +55,7 @@ fn pool(name: &str) -> PoolSpec {
 /// The lab's zones: `n` = 1 is the single pool `www.lab.test` with four targets (weights 10,
 /// 20, 30, 40 on 127.0.0.11-14); more are the first `n` of [`LAB_ZONES`], zone K with targets
 /// 127.0.K.11-12 (weights 10, 20) in pool `edge.<zone id>.lab.test`.
-pub fn layout(n: u8) -> Vec<LabZone> {
+pub(super) fn layout(n: u8) -> Vec<LabZone> {
     if n <= 1 {
         return vec![LabZone {
             id: "lab",
@@ -91,7 +91,7 @@ pub fn layout(n: u8) -> Vec<LabZone> {
 
 /// The geo table of a multi-zone lab: 10.K.0.0/16 a few kilometres from zone K's city, and
 /// loopback (queries without a Client Subnet) at zone 1.
-pub fn geo_table(zones: &[LabZone]) -> String {
+pub(super) fn geo_table(zones: &[LabZone]) -> String {
     let mut text = String::from("# wavelb lab --zones: CIDR LATITUDE LONGITUDE\n");
     for (k, z) in (1..).zip(zones) {
         text.push_str(&format!(
@@ -115,7 +115,7 @@ pub fn geo_table(zones: &[LabZone]) -> String {
 }
 
 /// The zone tier over `zones` in the hosted zone `zone_id`.
-pub fn tier(zones: &[LabZone], zone_id: &str) -> TierSpec {
+pub(super) fn tier(zones: &[LabZone], zone_id: &str) -> TierSpec {
     TierSpec {
         name: pool(GLOBAL).name,
         record_type: RecordType::A,
