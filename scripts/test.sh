@@ -57,7 +57,7 @@ PY
 
 phase "cargo fmt --check"
 cargo fmt --all -- --check
-for src in registry/src aws/src agent/src health/src probe/src dns/src route53-emulator/src aws-auth/src src; do scripts/check-cycles.py "$src"; done  # no import cycles between modules
+for src in vocab/src registry/src aws/src agent/src health/src probe/src dns/src route53-emulator/src aws-auth/src src; do scripts/check-cycles.py "$src"; done  # no import cycles between modules
 phase "ruff (lint and format of every Python file: ruff.toml)"
 "$WAVELB_VENV/bin/ruff" check .
 "$WAVELB_VENV/bin/ruff" format --check .

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use crate::mac::OwnershipKey;
 use crate::name::Fqdn;
 pub use crate::probe_addr::ProbeAddr;
-pub use crate::rrtype::{RrType, UnknownRrType};
+pub use crate::rrtype::{RecordType, RrType, UnknownRrType};
 pub use crate::state::{By, TargetState, Why};
 use crate::txt::{self, OwnershipRecord};
 
@@ -24,40 +24,6 @@ pub const LEADER_LABEL: &str = "_wavelb-leader";
 /// The label prepended to the pool name to form the name of its recorded health (what its
 /// health controller last saw, for a zone tier anywhere to read).
 pub const HEALTH_LABEL: &str = "_wavelb-health";
-
-/// The address family a pool publishes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-pub enum RecordType {
-    /// IPv4 addresses.
-    A,
-    /// IPv6 addresses.
-    #[serde(rename = "AAAA")]
-    Aaaa,
-}
-
-impl RecordType {
-    /// The Route 53 type code.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RecordType::A => "A",
-            RecordType::Aaaa => "AAAA",
-        }
-    }
-
-    /// True when `addr` belongs to this family.
-    pub fn fits(self, addr: &IpAddr) -> bool {
-        matches!(
-            (self, addr),
-            (RecordType::A, IpAddr::V4(_)) | (RecordType::Aaaa, IpAddr::V6(_))
-        )
-    }
-}
-
-impl fmt::Display for RecordType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// A pool: one weighted DNS name and the rules every target record in it follows.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,9 +3,42 @@
 
 use std::cmp::Ordering;
 use std::fmt;
+use std::net::IpAddr;
 use std::str::FromStr;
 
-use crate::model::RecordType;
+/// The address family a pool publishes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum RecordType {
+    /// IPv4 addresses.
+    A,
+    /// IPv6 addresses.
+    #[serde(rename = "AAAA")]
+    Aaaa,
+}
+
+impl RecordType {
+    /// The Route 53 type code.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordType::A => "A",
+            RecordType::Aaaa => "AAAA",
+        }
+    }
+
+    /// True when `addr` belongs to this family.
+    pub fn fits(self, addr: &IpAddr) -> bool {
+        matches!(
+            (self, addr),
+            (RecordType::A, IpAddr::V4(_)) | (RecordType::Aaaa, IpAddr::V6(_))
+        )
+    }
+}
+
+impl fmt::Display for RecordType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 macro_rules! rr_types {
     ($($(#[$vmeta:meta])* $variant:ident => $text:literal,)+) => {

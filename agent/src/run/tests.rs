@@ -231,6 +231,30 @@ fn view(r: &Run<'_>) -> PoolView {
     classify(&r.pool, &r.writer.sets())
 }
 
+/// The whole agent of a test, running: its store, the signal it stops on, whether it returned.
+struct Drive<'a> {
+    agent: &'a Agent<'a, Scripted, Local>,
+    store: Arc<MemoryStore>,
+    signals: watch::Sender<u32>,
+    stopped: AtomicBool,
+}
+
+/// Runs the whole agent of `bed` (mode `Run`) beside `script`, which drives the instance, looks at
+/// the store as time passes, and stops the agent with a signal last. Returns the store.
+async fn drive(bed: &Bed, script: impl AsyncFnOnce(&Drive<'_>)) -> Arc<MemoryStore> {
+    let agent = agent(bed);
+    let (signals, rx) = watch::channel(0);
+    let d = Drive {
+        agent: &agent,
+        store: Arc::new(store()),
+        signals,
+        stopped: AtomicBool::new(false),
+    };
+    let (ran, ()) = tokio::join!(whole(&agent, &d.store, rx, &d.stopped), script(&d));
+    ran.unwrap();
+    d.store
+}
+
 /// The whole agent (`run` in mode `Run`) over `store`, which the test also holds; `stopped` is
 /// set when it returns.
 async fn whole(
@@ -512,13 +536,13 @@ async fn spot_and_lifecycle_notices_drain_and_the_agent_stays_deregistered() {
             true,
             "notice_poll_interval = \"5s\"\nreconcile_interval = \"30s\"",
         );
-        let a = agent(&bed);
-        let store = Arc::new(store());
-        let (tx, rx) = watch::channel(0);
-        let stopped = AtomicBool::new(false);
-        let script = async {
+        let store = drive(&bed, async |d: &Drive<'_>| {
             sleep(1).await;
-            assert_eq!(state_of(mine(&bed, &store)), ACTIVE, "{notice}: registered");
+            assert_eq!(
+                state_of(mine(&bed, &d.store)),
+                ACTIVE,
+                "{notice}: registered"
+            );
             match notice {
                 "spot" => bed.instance.spot("terminate"),
                 _ => bed.instance.place(Some(Placement::Terminating)),
@@ -526,28 +550,31 @@ async fn spot_and_lifecycle_notices_drain_and_the_agent_stays_deregistered() {
             // Read at the next poll (5 s after the start), drained, deleted one TTL later.
             sleep(6).await;
             assert_eq!(
-                state_of(mine(&bed, &store)),
+                state_of(mine(&bed, &d.store)),
                 Some((TargetState::Draining, 0)),
                 "{notice}: draining"
             );
             sleep(30).await;
-            assert_eq!(mine(&bed, &store), None, "{notice}: deleted after one TTL");
+            assert_eq!(
+                mine(&bed, &d.store),
+                None,
+                "{notice}: deleted after one TTL"
+            );
             sleep(3600).await;
             assert!(
-                !stopped.load(Ordering::Relaxed),
+                !d.stopped.load(Ordering::Relaxed),
                 "{notice}: the agent stays up"
             );
-            assert_eq!(mine(&bed, &store), None, "{notice}: and deregistered");
+            assert_eq!(mine(&bed, &d.store), None, "{notice}: and deregistered");
             assert!(
                 bed.said()
                     .contains(&"STATUS deregistered; waiting for the instance to stop".into()),
                 "{notice}: {:?}",
                 bed.said()
             );
-            tx.send_modify(|n| *n += 1);
-        };
-        let (ran, ()) = tokio::join!(whole(&a, &store, rx, &stopped), script);
-        ran.unwrap();
+            d.signals.send_modify(|n| *n += 1);
+        })
+        .await;
         assert_eq!(
             store.calls().accepted,
             3,
@@ -566,45 +593,45 @@ async fn warm_pool_instances_wait_and_standby_drains_until_in_service_again() {
         "notice_poll_interval = \"5s\"\nreconcile_interval = \"30s\"",
     );
     bed.instance.place(Some(Placement::Warmed));
-    let a = agent(&bed);
-    let store = Arc::new(store());
-    let (tx, rx) = watch::channel(0);
-    let stopped = AtomicBool::new(false);
-    let out_of_service = || {
-        a.metrics
-            .state
-            .get_or_create(&crate::metrics::StateLabels {
-                state: crate::metrics::AgentState::OutOfService,
-            })
-            .get()
-    };
-    let script = async {
+    let store = drive(&bed, async |d: &Drive<'_>| {
+        let out_of_service = || {
+            d.agent
+                .metrics
+                .state
+                .get_or_create(&crate::metrics::StateLabels {
+                    state: crate::metrics::AgentState::OutOfService,
+                })
+                .get()
+        };
         sleep(60).await;
-        assert_eq!(mine(&bed, &store), None, "a warm pool instance registered");
+        assert_eq!(
+            mine(&bed, &d.store),
+            None,
+            "a warm pool instance registered"
+        );
         assert!(bed.instance.placement_reads.load(Ordering::Relaxed) >= 12);
         assert_eq!(out_of_service(), 1);
         assert_eq!(ready_count(&bed), 0, "READY before registering");
 
         bed.instance.place(Some(Placement::InService));
         sleep(6).await;
-        assert_eq!(state_of(mine(&bed, &store)), ACTIVE, "in service");
+        assert_eq!(state_of(mine(&bed, &d.store)), ACTIVE, "in service");
         assert_eq!(ready_count(&bed), 1);
 
         bed.instance.place(Some(Placement::Standby));
         sleep(6 + 30).await;
-        assert_eq!(mine(&bed, &store), None, "Standby drained it");
+        assert_eq!(mine(&bed, &d.store), None, "Standby drained it");
         sleep(60).await;
-        assert_eq!(mine(&bed, &store), None, "registered in Standby");
-        assert!(!stopped.load(Ordering::Relaxed), "the agent stays up");
+        assert_eq!(mine(&bed, &d.store), None, "registered in Standby");
+        assert!(!d.stopped.load(Ordering::Relaxed), "the agent stays up");
 
         bed.instance.place(Some(Placement::InService));
         sleep(6).await;
-        assert_eq!(state_of(mine(&bed, &store)), ACTIVE, "back in service");
+        assert_eq!(state_of(mine(&bed, &d.store)), ACTIVE, "back in service");
         assert_eq!(ready_count(&bed), 2);
-        tx.send_modify(|n| *n += 1);
-    };
-    let (ran, ()) = tokio::join!(whole(&a, &store, rx, &stopped), script);
-    ran.unwrap();
+        d.signals.send_modify(|n| *n += 1);
+    })
+    .await;
     assert_eq!(mine(&bed, &store), None, "the signal deregistered it");
 }
 
@@ -618,13 +645,9 @@ async fn an_imds_outage_is_retried_at_the_start_and_ignored_while_serving() {
         "notice_poll_interval = \"5s\"\nreconcile_interval = \"10s\"",
     );
     bed.instance.find(None);
-    let a = agent(&bed);
-    let store = Arc::new(store());
-    let (tx, rx) = watch::channel(0);
-    let stopped = AtomicBool::new(false);
-    let script = async {
+    drive(&bed, async |d: &Drive<'_>| {
         sleep(30).await;
-        assert_eq!(mine(&bed, &store), None);
+        assert_eq!(mine(&bed, &d.store), None);
         assert!(bed.instance.discoveries.load(Ordering::Relaxed) >= 4);
         assert!(
             bed.said()
@@ -635,19 +658,22 @@ async fn an_imds_outage_is_retried_at_the_start_and_ignored_while_serving() {
         );
         bed.instance.find(Some(identity("i-1", "192.0.2.10")));
         sleep(11).await;
-        assert_eq!(state_of(mine(&bed, &store)), ACTIVE, "registered");
+        assert_eq!(state_of(mine(&bed, &d.store)), ACTIVE, "registered");
 
         bed.instance.find(None);
         bed.instance.place(None);
-        let lists = store.calls().lists;
+        let lists = d.store.calls().lists;
         sleep(120).await;
-        assert_eq!(state_of(mine(&bed, &store)), ACTIVE, "an outage drained it");
-        assert!(store.calls().lists >= lists + 9, "reconciles went on");
-        assert!(!stopped.load(Ordering::Relaxed));
-        tx.send_modify(|n| *n += 1);
-    };
-    let (ran, ()) = tokio::join!(whole(&a, &store, rx, &stopped), script);
-    ran.unwrap();
+        assert_eq!(
+            state_of(mine(&bed, &d.store)),
+            ACTIVE,
+            "an outage drained it"
+        );
+        assert!(d.store.calls().lists >= lists + 9, "reconciles went on");
+        assert!(!d.stopped.load(Ordering::Relaxed));
+        d.signals.send_modify(|n| *n += 1);
+    })
+    .await;
 }
 
 /// While Route 53 throttles the agent's requests, its reconciles space out: the interval doubles
@@ -656,42 +682,37 @@ async fn an_imds_outage_is_retried_at_the_start_and_ignored_while_serving() {
 #[tokio::test(start_paused = true)]
 async fn reconciles_space_out_while_route53_throttles_them() {
     let bed = bed("reconcile_interval = \"10s\"");
-    let a = agent(&bed);
-    let store = Arc::new(store());
-    let (tx, rx) = watch::channel(0);
-    let stopped = AtomicBool::new(false);
-    let interval = || a.metrics.reconcile_interval.get();
-    let script = async {
+    drive(&bed, async |d: &Drive<'_>| {
+        let interval = || d.agent.metrics.reconcile_interval.get();
         sleep(1).await;
-        assert_eq!(state_of(mine(&bed, &store)), ACTIVE);
+        assert_eq!(state_of(mine(&bed, &d.store)), ACTIVE);
         assert_eq!(interval(), 10);
-        store.faults(|f| f.throttle_next = u32::MAX);
+        d.store.faults(|f| f.throttle_next = u32::MAX);
         // 10 + 20 + 40 + 80 s, each up to 20 % longer.
         sleep(180).await;
         assert_eq!(interval(), 80, "stretched to 8x");
-        let lists = store.calls().lists;
+        let lists = d.store.calls().lists;
         sleep(600).await;
         // Each gap is 64 to 96 s plus the 0.2 s a throttled request costs: 6 to 10 in 600 s.
-        let throttled = store.calls().lists - lists;
+        let throttled = d.store.calls().lists - lists;
         assert!(
             (6..=10).contains(&throttled),
             "{throttled} reconciles in 600 s at 80 s ± 20 %"
         );
-        store.faults(|f| f.throttle_next = 0);
+        d.store.faults(|f| f.throttle_next = 0);
         // At most 96 s until the next round, then 40 + 20 + 10 s.
         sleep(96 + 84).await;
         assert_eq!(interval(), 10, "back to the configured interval");
-        let lists = store.calls().lists;
+        let lists = d.store.calls().lists;
         sleep(600).await;
-        let relaxed = store.calls().lists - lists;
+        let relaxed = d.store.calls().lists - lists;
         assert!(
             (50..=75).contains(&relaxed),
             "{relaxed} reconciles in 600 s at 10 s ± 20 %"
         );
-        tx.send_modify(|n| *n += 1);
-    };
-    let (ran, ()) = tokio::join!(whole(&a, &store, rx, &stopped), script);
-    ran.unwrap();
+        d.signals.send_modify(|n| *n += 1);
+    })
+    .await;
 }
 
 /// With a self-check, the agent registers, and says READY, only once the local service passes
@@ -704,15 +725,11 @@ async fn the_self_check_gates_registration_and_quarantines_itself() {
          self_check_fall = 3\nself_check_interval = \"1s\"\n\
          [self_check]\nkind = \"udp\"\nport = 4000\nsend = \"ping\"",
     );
-    let a = agent(&bed);
-    let store = Arc::new(store());
-    let (tx, rx) = watch::channel(0);
-    let stopped = AtomicBool::new(false);
-    let script = async {
+    drive(&bed, async |d: &Drive<'_>| {
         // Half a second off the self-check's 1 s probes, so no look lands on a check.
         tokio::time::sleep(Duration::from_millis(30_500)).await;
         assert_eq!(
-            mine(&bed, &store),
+            mine(&bed, &d.store),
             None,
             "registered while failing its self-check"
         );
@@ -724,7 +741,7 @@ async fn the_self_check_gates_registration_and_quarantines_itself() {
         bed.local.pass(true);
         sleep(2).await;
         assert_eq!(
-            state_of(mine(&bed, &store)),
+            state_of(mine(&bed, &d.store)),
             ACTIVE,
             "registered after rise passes"
         );
@@ -732,7 +749,7 @@ async fn the_self_check_gates_registration_and_quarantines_itself() {
 
         bed.local.pass(false);
         sleep(4).await;
-        let t = mine(&bed, &store).unwrap();
+        let t = mine(&bed, &d.store).unwrap();
         assert_eq!(
             (
                 t.state,
@@ -745,14 +762,13 @@ async fn the_self_check_gates_registration_and_quarantines_itself() {
         bed.local.pass(true);
         sleep(3).await;
         assert_eq!(
-            state_of(mine(&bed, &store)),
+            state_of(mine(&bed, &d.store)),
             ACTIVE,
             "rise passes restore it"
         );
-        tx.send_modify(|n| *n += 1);
-    };
-    let (ran, ()) = tokio::join!(whole(&a, &store, rx, &stopped), script);
-    ran.unwrap();
+        d.signals.send_modify(|n| *n += 1);
+    })
+    .await;
 }
 
 /// A Carrier IP re-associated to the instance is published at the next reconcile; a discovery
@@ -760,13 +776,9 @@ async fn the_self_check_gates_registration_and_quarantines_itself() {
 #[tokio::test(start_paused = true)]
 async fn a_reassociated_address_is_published_at_the_next_reconcile() {
     let bed = bed_with(true, "reconcile_interval = \"10s\"");
-    let a = agent(&bed);
-    let store = Arc::new(store());
-    let (tx, rx) = watch::channel(0);
-    let stopped = AtomicBool::new(false);
-    let addresses = || mine(&bed, &store).map(|t| t.addresses);
-    let ip = |s: &str| vec![s.parse::<std::net::IpAddr>().unwrap()];
-    let script = async {
+    drive(&bed, async |d: &Drive<'_>| {
+        let addresses = || mine(&bed, &d.store).map(|t| t.addresses);
+        let ip = |s: &str| vec![s.parse::<std::net::IpAddr>().unwrap()];
         sleep(1).await;
         assert_eq!(addresses(), Some(ip("192.0.2.10")));
         bed.instance.find(Some(identity("i-1", "192.0.2.99")));
@@ -780,14 +792,13 @@ async fn a_reassociated_address_is_published_at_the_next_reconcile() {
         assert_eq!(addresses(), Some(ip("192.0.2.99")), "a failed discovery");
         let pool = bed.pool.spec(&Default::default()).unwrap();
         assert_eq!(
-            classify(&pool, &store.sets()).owned.len(),
+            classify(&pool, &d.store.sets()).owned.len(),
             1,
             "only i-1 is registered"
         );
-        tx.send_modify(|n| *n += 1);
-    };
-    let (ran, ()) = tokio::join!(whole(&a, &store, rx, &stopped), script);
-    ran.unwrap();
+        d.signals.send_modify(|n| *n += 1);
+    })
+    .await;
 }
 
 /// Auto Scaling's `Terminated` read before the first registration: the agent never registers
@@ -797,27 +808,22 @@ async fn a_reassociated_address_is_published_at_the_next_reconcile() {
 async fn an_instance_out_of_service_at_the_start_is_never_registered() {
     let bed = bed_with(true, "notice_poll_interval = \"5s\"");
     bed.instance.place(Some(Placement::Terminating));
-    let a = agent(&bed);
-    let store = Arc::new(store());
-    let (tx, rx) = watch::channel(0);
-    let stopped = AtomicBool::new(false);
-    let script = async {
+    let store = drive(&bed, async |d: &Drive<'_>| {
         sleep(600).await;
         assert_eq!(
-            mine(&bed, &store),
+            mine(&bed, &d.store),
             None,
             "a terminating instance registered"
         );
-        assert!(!stopped.load(Ordering::Relaxed), "the agent stays up");
+        assert!(!d.stopped.load(Ordering::Relaxed), "the agent stays up");
         assert_eq!(
             bed.instance.placement_reads.load(Ordering::Relaxed),
             1,
             "Terminated is final: no more polls"
         );
-        tx.send_modify(|n| *n += 1);
-    };
-    let (ran, ()) = tokio::join!(whole(&a, &store, rx, &stopped), script);
-    ran.unwrap();
+        d.signals.send_modify(|n| *n += 1);
+    })
+    .await;
     assert_eq!(store.calls().batches, 0);
 
     let bed = bed_with(true, "");
@@ -837,25 +843,20 @@ async fn an_instance_out_of_service_at_the_start_is_never_registered() {
 #[tokio::test(start_paused = true)]
 async fn a_signal_while_out_of_service_stops_the_agent() {
     let bed = bed_with(true, "notice_poll_interval = \"5s\"");
-    let a = agent(&bed);
-    let store = Arc::new(store());
-    let (tx, rx) = watch::channel(0);
-    let stopped = AtomicBool::new(false);
-    let script = async {
+    let store = drive(&bed, async |d: &Drive<'_>| {
         sleep(1).await;
-        assert_eq!(state_of(mine(&bed, &store)), ACTIVE);
+        assert_eq!(state_of(mine(&bed, &d.store)), ACTIVE);
         bed.instance.place(Some(Placement::Standby));
         sleep(6 + 30 + 60).await;
-        assert_eq!(mine(&bed, &store), None, "Standby drained it");
-        assert!(!stopped.load(Ordering::Relaxed));
-        tx.send_modify(|n| *n += 1);
+        assert_eq!(mine(&bed, &d.store), None, "Standby drained it");
+        assert!(!d.stopped.load(Ordering::Relaxed));
+        d.signals.send_modify(|n| *n += 1);
         tokio::time::sleep(Duration::from_millis(1)).await;
         assert!(
-            stopped.load(Ordering::Relaxed),
+            d.stopped.load(Ordering::Relaxed),
             "the signal did not stop it"
         );
-    };
-    let (ran, ()) = tokio::join!(whole(&a, &store, rx, &stopped), script);
-    ran.unwrap();
+    })
+    .await;
     assert_eq!(mine(&bed, &store), None);
 }
