@@ -96,10 +96,11 @@ async fn lab_credentials(url: &str) -> SharedCredentialsProvider {
 /// are; features wavelb does not model are noted in `opaque`, which makes the set foreign.
 /// `None` for a type this wavelb does not know (one Route 53 added since): wavelb writes no
 /// such set, and one at a name it manages changes nothing it decides (a CNAME would, and is
-/// known), so the listing skips it with a warning.
+/// known), so the listing skips it. Said at debug level: the listing runs every round, and a
+/// warning per set per round would let anyone who can write the zone flood the log.
 pub fn from_sdk(rrs: &ResourceRecordSet) -> Option<RecordSet> {
     let Ok(rtype) = rrs.r#type().as_str().parse() else {
-        tracing::warn!(
+        tracing::debug!(
             name = rrs.name(),
             rtype = rrs.r#type().as_str(),
             "skipping a listed record set of a type this wavelb does not know"
