@@ -20,10 +20,13 @@ use dns::snapshot::{Snapshot, Weighted, WeightedSet};
 use dns::transport::Transport;
 use prometheus_client::metrics::counter::Counter;
 use registry::model::{AliasTarget, GeoProximity};
-use registry::model::{Change, PoolSpec, RecordSet, RecordType, RrType, Target, TargetState};
+use registry::model::{
+    Change, PoolSpec, RecordSet, RecordType, RrType, SetId, Target, TargetState,
+};
 use registry::name::Fqdn;
 use registry::plan::{BatchLimits, Intent};
 use registry::pool::classify;
+use registry::testing::sid;
 use registry::txt::{OwnershipRecord, decode, encode};
 use route53_emulator::store::Store;
 
@@ -223,13 +226,20 @@ fn planner(c: &mut Criterion) {
     let n = 100u32;
     let address = |i: u32| IpAddr::V4(Ipv4Addr::from(0x7f00_0000 + 0x100 + i));
     let targets: Vec<Target> = (0..n)
-        .map(|i| Target::active(format!("i-{i:017x}"), vec![address(i)], 10, 1_700_000_000))
+        .map(|i| {
+            Target::active(
+                sid(&format!("i-{i:017x}")),
+                vec![address(i)],
+                10,
+                1_700_000_000,
+            )
+        })
         .collect();
     let listed: Vec<RecordSet> = targets.iter().flat_map(|t| t.record_sets(&pool)).collect();
     let view = classify(&pool, &listed);
     assert_eq!(view.owned.len(), n as usize);
     // Every target changes: half are quarantined, half get a new weight.
-    let intents: BTreeMap<String, Intent> = targets
+    let intents: BTreeMap<SetId, Intent> = targets
         .iter()
         .enumerate()
         .map(|(i, t)| {

@@ -207,6 +207,16 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("record_type") && err.contains("MX"), "{err}");
+        // A set identifier Route 53 would not take is refused where the file is read.
+        for id in [String::new(), "i".repeat(129)] {
+            let err = Config::parse(&format!("[agent]\ntarget_id = \"{id}\"\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("target_id") && err.contains("set identifier"),
+                "{err}"
+            );
+        }
     }
 
     /// The health issue's minimal configuration must work exactly as written.

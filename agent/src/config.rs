@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use probe::ProbeConfig;
 use registry::config::ConfigError;
-use registry::model::ProbeAddr;
+use registry::model::{ProbeAddr, SetId};
 use serde::Deserialize;
 
 /// Which network interfaces' public addresses are published.
@@ -28,7 +28,7 @@ pub struct AgentConfig {
     /// Publish this address instead of discovering the Carrier IP (labs, non-EC2 hosts).
     pub address: Option<IpAddr>,
     /// The set identifier to use instead of the instance id (with `address`, IMDS is not needed).
-    pub target_id: Option<String>,
+    pub target_id: Option<SetId>,
     /// The IMDS endpoint (`http://169.254.169.254`, or `http://[fd00:ec2::254]` for IPv6).
     #[serde(default = "default_imds")]
     pub imds_endpoint: String,
@@ -146,15 +146,6 @@ impl AgentConfig {
                 "agent.imds_endpoint",
                 format!("{:?}", self.imds_endpoint),
                 "expected an http:// URL such as \"http://169.254.169.254\"",
-            ));
-        }
-        if let Some(id) = &self.target_id
-            && (id.is_empty() || id.chars().count() > 128)
-        {
-            return Err(ConfigError::new(
-                "agent.target_id",
-                format!("{id:?}"),
-                "expected 1-128 characters",
             ));
         }
         for (key, d, min) in [

@@ -5,6 +5,7 @@
 use std::net::IpAddr;
 
 use registry::config::Placeholders;
+use registry::model::{SetId, SetIdError};
 
 use registry::config::Ec2Config;
 use registry::ec2::{Ec2Interface, InterfaceQuery};
@@ -108,7 +109,7 @@ impl Ec2Source {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
     /// The set identifier: the instance id, or `[agent] target_id`.
-    pub target_id: String,
+    pub target_id: SetId,
     /// The region (`{region}`).
     pub region: Option<String>,
     /// The availability zone, e.g. `us-east-1-wl1-bos-wlz-1` (`{az}` and `{wavelength_zone}`).
@@ -154,6 +155,11 @@ pub enum DiscoveryError {
         /// What EC2 said, if asked.
         ec2: String,
     },
+    /// IMDS answered an instance id Route 53 would not take as a set identifier.
+    #[error(
+        "IMDS answered an instance id that is not a set identifier ({0}); set [agent] target_id"
+    )]
+    InstanceId(SetIdError),
 }
 
 /// Picks the addresses to publish. EC2's answer wins (Carrier IP first, then the public IP);
@@ -288,8 +294,12 @@ pub async fn discover(cfg: &AgentConfig, ec2: &Ec2Source) -> Result<Identity, Di
             addresses
         }
     };
+    let target_id = match &cfg.target_id {
+        Some(id) => id.clone(),
+        None => SetId::new(instance_id).map_err(DiscoveryError::InstanceId)?,
+    };
     Ok(Identity {
-        target_id: cfg.target_id.clone().unwrap_or(instance_id),
+        target_id,
         region: Some(region),
         az: Some(az),
         addresses,

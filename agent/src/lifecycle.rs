@@ -3,7 +3,7 @@
 
 use std::net::IpAddr;
 
-use registry::model::{By, ProbeAddr, Target, TargetState};
+use registry::model::{By, ProbeAddr, SetId, Target, TargetState};
 use registry::plan::Intent;
 use registry::pool::PoolView;
 
@@ -13,7 +13,7 @@ use crate::metrics::AgentState;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Me {
     /// The set identifier.
-    pub id: String,
+    pub id: SetId,
     /// The addresses.
     pub addresses: Vec<IpAddr>,
     /// The wanted weight.
@@ -197,6 +197,7 @@ mod tests {
     use registry::model::{PoolSpec, RecordType};
     use registry::name::Fqdn;
     use registry::pool::classify;
+    use registry::testing::sid;
 
     fn pool(owner: &str) -> PoolSpec {
         PoolSpec {
@@ -210,7 +211,7 @@ mod tests {
 
     fn me() -> Me {
         Me {
-            id: "i-1".into(),
+            id: sid("i-1"),
             addresses: vec!["155.146.0.1".parse().unwrap()],
             weight: 100,
             probe: None,

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use rand::Rng;
 use registry::metrics::{PoolLabels, PoolMetrics};
-use registry::model::{PoolSpec, RecordSet};
+use registry::model::{PoolSpec, RecordSet, SetId};
 use registry::plan::{Plan, plan};
 use registry::pool::{OwnedTarget, PoolView, classify};
 use tokio::sync::{Semaphore, mpsc, watch};
@@ -37,7 +37,7 @@ const RECENT: usize = 5;
 /// One probe result, tagged with the pool, the target and the probe task's generation.
 pub(crate) struct Observation {
     pub(crate) pool: usize,
-    id: String,
+    id: SetId,
     generation: u64,
     result: ProbeResult,
 }
@@ -76,7 +76,7 @@ pub struct Controller<P = Prober> {
     prober: Arc<P>,
     metrics: HealthMetrics,
     pool_metrics: PoolMetrics,
-    targets: HashMap<String, Probed>,
+    targets: HashMap<SetId, Probed>,
     next_generation: u64,
     semaphore: Arc<Semaphore>,
     liveness: Option<Arc<dyn Liveness>>,
@@ -89,7 +89,7 @@ pub struct Controller<P = Prober> {
     /// The zone tier's rules when a tier counts this pool's health.
     tier: Option<TierPolicy>,
     /// The targets the tier counts (every owned one but the draining), as of the last round.
-    counted: Vec<String>,
+    counted: Vec<SetId>,
     /// How many quarantines the fraction guard held back in the last round (0: no panic).
     panic_withheld: usize,
 }
@@ -97,7 +97,7 @@ pub struct Controller<P = Prober> {
 /// A pool's health as the zone tier counts it: the `counted` targets' `verdict`s, once every one
 /// has a verdict; `records`: the record sets at the pool's name and type.
 fn zone_health(
-    counted: &[String],
+    counted: &[SetId],
     records: usize,
     verdict: impl Fn(&str) -> Health,
 ) -> Option<ZoneHealth> {
@@ -132,7 +132,7 @@ pub struct PoolRound {
     /// A one-line summary.
     pub summary: String,
     /// The targets the plan garbage-collects.
-    pub collected: Vec<String>,
+    pub collected: Vec<SetId>,
     /// The pool's health, once every counted target has a verdict.
     pub health: Option<ZoneHealth>,
 }
@@ -289,7 +289,7 @@ impl<P: Probe> Controller<P> {
             .target_healthy
             .get_or_create(&TargetLabels {
                 pool,
-                target: obs.id.clone(),
+                target: obs.id.to_string(),
             })
             .set(t.health.state().gauge());
         let Some(Transition { from, to }) = transition else {
@@ -404,7 +404,7 @@ impl<P: Probe> Controller<P> {
 
     /// Starts, restarts or stops probe tasks so they match the owned targets.
     fn sync_probes(&mut self, view: &PoolView, tx: &mpsc::UnboundedSender<Observation>) {
-        let wanted: HashMap<String, SocketAddr> = view
+        let wanted: HashMap<SetId, SocketAddr> = view
             .owned
             .values()
             .filter_map(|o| match self.probe_addr(o) {
@@ -415,7 +415,7 @@ impl<P: Probe> Controller<P> {
                 }
             })
             .collect();
-        let mut stopped: Vec<String> = Vec::new();
+        let mut stopped: Vec<SetId> = Vec::new();
         self.targets.retain(|id, t| {
             let keep = wanted.get(id) == Some(&t.addr);
             if !keep {
@@ -424,7 +424,7 @@ impl<P: Probe> Controller<P> {
             }
             keep
         });
-        let new: Vec<(String, SocketAddr)> = wanted
+        let new: Vec<(SetId, SocketAddr)> = wanted
             .into_iter()
             .filter(|(id, _)| !self.targets.contains_key(id))
             .collect();
@@ -446,7 +446,7 @@ impl<P: Probe> Controller<P> {
                 .target_healthy
                 .get_or_create(&TargetLabels {
                     pool: self.pool.name.without_dot().to_owned(),
-                    target: id.clone(),
+                    target: id.to_string(),
                 })
                 .set(Health::Unknown.gauge());
             let task = tokio::spawn(probe_loop(ProbeTask {
@@ -494,7 +494,7 @@ impl<P: Probe> Controller<P> {
         self.witness.observe(&view, now);
         self.pool_metrics.observe(&self.pool, &view);
         let turned = self.foreign.observe(
-            view.owned.keys().map(String::as_str),
+            view.owned.keys().map(|id| id.as_str()),
             view.foreign
                 .iter()
                 .map(|f| (f.id.clone(), f.reason.to_string())),
@@ -513,7 +513,7 @@ impl<P: Probe> Controller<P> {
         view: &PoolView,
         sets: &[RecordSet],
         leads: bool,
-        gone: &HashMap<String, Option<bool>>,
+        gone: &HashMap<SetId, Option<bool>>,
         now: u64,
     ) -> PoolRound {
         let label = self.pool_label();
@@ -587,7 +587,7 @@ impl<P: Probe> Controller<P> {
     }
 
     /// After the round's plan was written: logs and counts the targets it garbage-collected.
-    pub(crate) fn collected(&self, ids: &[String]) {
+    pub(crate) fn collected(&self, ids: &[SetId]) {
         for id in ids {
             tracing::warn!(pool = %self.pool.name, target_id = %id, "deleted a target quarantined past gc_after");
         }
@@ -634,7 +634,7 @@ impl<P> Controller<P> {
 impl<P: Probe> Controller<P> {
     /// Every target's verdict for this round: its probes' verdict, except that a target the
     /// re-admission back-off holds stays unhealthy until its hold ends.
-    fn verdicts(&mut self) -> HashMap<String, Health> {
+    fn verdicts(&mut self) -> HashMap<SetId, Health> {
         let now = Instant::now();
         let backoff = self.cfg.backoff();
         let mut held = 0_i64;
@@ -680,7 +680,7 @@ impl<P: Probe> Controller<P> {
         &self,
         view: &PoolView,
         now: u64,
-    ) -> HashMap<String, Option<bool>> {
+    ) -> HashMap<SetId, Option<bool>> {
         let mut out = HashMap::new();
         let Some(liveness) = &self.liveness else {
             return out;
@@ -704,7 +704,7 @@ impl<P: Probe> Controller<P> {
 /// each result, tagged with `generation` so results of a replaced task are dropped.
 struct ProbeTask<P> {
     pool: usize,
-    id: String,
+    id: SetId,
     generation: u64,
     addr: SocketAddr,
     prober: Arc<P>,
@@ -804,6 +804,7 @@ mod tests {
     use registry::pool::classify;
     use registry::reconcile::{Decision, decide_with, reconcile};
     use registry::store::PoolStore;
+    use registry::testing::sid;
     use tokio::sync::oneshot;
 
     use super::*;
@@ -909,9 +910,9 @@ mod tests {
     /// Registers targets `i-k` at 192.0.2.k for every k in `ids` into `pool`, as agents do.
     async fn register(store: &MemoryStore, pool: &PoolSpec, ids: std::ops::RangeInclusive<u8>) {
         let pool = pool.clone();
-        let intents: BTreeMap<String, Intent> = ids
+        let intents: BTreeMap<SetId, Intent> = ids
             .map(|i| {
-                let t = Target::active(format!("i-{i}"), vec![ip(i)], 10, START);
+                let t = Target::active(sid(&format!("i-{i}")), vec![ip(i)], 10, START);
                 (t.id.clone(), Intent::Present(t))
             })
             .collect();
@@ -925,7 +926,7 @@ mod tests {
     }
 
     /// The owned targets as the zone holds them now.
-    fn targets(store: &MemoryStore) -> BTreeMap<String, Target> {
+    fn targets(store: &MemoryStore) -> BTreeMap<SetId, Target> {
         targets_of(store, &pool())
     }
 
@@ -1475,7 +1476,7 @@ mod tests {
     /// Removes `id` from `pool` through the one reconcile loop, as a deregistering agent does.
     async fn deregister(store: &MemoryStore, pool: &PoolSpec, id: &str) {
         let pool = pool.clone();
-        let intents = BTreeMap::from([(id.to_owned(), Intent::Absent)]);
+        let intents = BTreeMap::from([(sid(id), Intent::Absent)]);
         let mut remove = decide_with(|view: &PoolView, _: &[RecordSet]| {
             Ok::<_, std::convert::Infallible>(Decision {
                 plan: plan(&pool, view, &intents),
@@ -1736,7 +1737,7 @@ mod tests {
     }
 
     /// The targets `pool` owns in the zone now.
-    fn targets_of(store: &MemoryStore, pool: &PoolSpec) -> BTreeMap<String, Target> {
+    fn targets_of(store: &MemoryStore, pool: &PoolSpec) -> BTreeMap<SetId, Target> {
         classify(pool, &store.sets())
             .owned
             .into_values()
@@ -2135,10 +2136,10 @@ mod tests {
         let store = Arc::new(MemoryStore::new(Fqdn::parse("example.com").unwrap()));
         let p = pool();
         register(&store, &p, 1..=3).await;
-        let draining =
-            Target::active("i-4", vec![ip(4)], 10, START).with_state(TargetState::Draining, START);
+        let draining = Target::active(sid("i-4"), vec![ip(4)], 10, START)
+            .with_state(TargetState::Draining, START);
         let view = classify(&p, &store.sets());
-        let intents = BTreeMap::from([("i-4".to_owned(), Intent::Present(draining))]);
+        let intents = BTreeMap::from([(sid("i-4"), Intent::Present(draining))]);
         for group in registry::plan::plan(&p, &view, &intents).groups {
             store.apply(&group.changes).unwrap();
         }
@@ -2166,7 +2167,7 @@ mod tests {
                 .map(|_| {
                     c.observe(Observation {
                         pool: 0,
-                        id: id.into(),
+                        id: sid(id),
                         generation: c.targets[id].generation,
                         result: ProbeResult {
                             healthy,

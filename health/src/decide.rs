@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use registry::model::{By, Target, TargetState};
+use registry::model::{By, SetId, Target, TargetState};
 use registry::plan::Intent;
 use registry::pool::{OwnedTarget, PoolView};
 use serde::Deserialize;
@@ -40,11 +40,11 @@ pub struct Policy {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Decision {
     /// Per target: quarantine, restore (`Present`) or delete (`Absent`).
-    pub intents: BTreeMap<String, Intent>,
+    pub intents: BTreeMap<SetId, Intent>,
     /// Targets that should be quarantined but were held back by the fraction guard.
-    pub withheld: Vec<String>,
+    pub withheld: Vec<SetId>,
     /// Targets deleted as dead.
-    pub collected: Vec<String>,
+    pub collected: Vec<SetId>,
     /// Quarantined targets once the decision applies.
     pub quarantined: usize,
     /// Targets counted in the pool (owned, with an address record, not draining).
@@ -96,7 +96,7 @@ pub fn panic_change(before: usize, now: usize) -> Option<PanicChange> {
 /// published.
 pub fn decide(
     view: &PoolView,
-    verdicts: &HashMap<String, Health>,
+    verdicts: &HashMap<SetId, Health>,
     policy: &Policy,
     witness: &Witness,
     instance_gone: &dyn Fn(&str) -> Option<bool>,
@@ -208,7 +208,7 @@ pub fn decide(
 mod tests {
     use super::*;
     use registry::model::RrType;
-    use registry::testing::pool;
+    use registry::testing::{pool, sid};
 
     #[test]
     fn a_panic_is_told_when_it_starts_changes_and_ends() {
@@ -244,7 +244,7 @@ mod tests {
         (0..n)
             .map(|i| {
                 Target::active(
-                    format!("t{i}"),
+                    sid(&format!("t{i}")),
                     vec![format!("10.0.0.{i}").parse().unwrap()],
                     10,
                     0,
@@ -259,8 +259,8 @@ mod tests {
         gc_after: 600,
     };
 
-    fn verdicts(pairs: &[(&str, Health)]) -> HashMap<String, Health> {
-        pairs.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect()
+    fn verdicts(pairs: &[(&str, Health)]) -> HashMap<SetId, Health> {
+        pairs.iter().map(|(k, v)| (sid(k), *v)).collect()
     }
 
     fn no_ec2(_: &str) -> Option<bool> {

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use geo::{self, Coordinates};
 use registry::config::ConfigError;
-use registry::model::PoolSpec;
+use registry::model::{PoolSpec, SetId};
 use registry::name::Fqdn;
 use registry::tier::{Fallback, FallbackTarget, TierMember, TierSpec};
 use serde::Deserialize;
@@ -347,8 +347,15 @@ impl GlobalConfig {
                 ));
             }
             first.get_or_insert(pool);
+            let id = SetId::new(z.zone_name()).map_err(|e| {
+                ConfigError::new(
+                    "global.zone.wavelength_zone",
+                    &z.wavelength_zone,
+                    e.to_string(),
+                )
+            })?;
             members.push(TierMember {
-                id: z.zone_name().to_owned(),
+                id,
                 pool: pool.name.clone(),
                 place: self.zone_place(z)?,
                 bias: z.bias,

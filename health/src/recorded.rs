@@ -8,7 +8,7 @@
 //! controller stopped), when its expiry lies implausibly far ahead, or when its MAC does not
 //! verify: an unknown zone is left as it stands by the tier, never taken out on a record's say.
 
-use registry::model::{Change, PoolSpec, RecordSet, RrType};
+use registry::model::{Change, PoolSpec, RecordSet, RrType, SetId};
 use registry::plan::ChangeGroup;
 use registry::txt;
 
@@ -20,6 +20,12 @@ const MAC_CONTEXT: &str = "wavelb-health-v1";
 
 /// The set identifier of a health record's change group (for batch comments and logs).
 pub const GROUP_ID: &str = "_wavelb-health";
+
+/// [`GROUP_ID`] as the [`SetId`] of a planned group.
+fn group_id() -> SetId {
+    // A non-empty constant of 14 characters: always a valid set identifier.
+    SetId::new(GROUP_ID).expect("GROUP_ID is a valid set identifier")
+}
 
 /// A decoded health record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -202,7 +208,7 @@ pub fn update(
         ))])
         .collect();
     Some(ChangeGroup {
-        target_id: GROUP_ID.into(),
+        target_id: group_id(),
         changes,
     })
 }

@@ -24,7 +24,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use registry::clock::Clock;
-use registry::model::{PoolSpec, RecordSet};
+use registry::model::{PoolSpec, RecordSet, SetId};
 use registry::name::Fqdn;
 use registry::plan::{ChangeGroup, Guard, Plan};
 use registry::pool::PoolView;
@@ -640,7 +640,7 @@ struct Decided {
     health: Vec<Option<ZoneHealth>>,
     /// Each pool's change groups (its health record's included).
     plans: Vec<Vec<ChangeGroup>>,
-    collected: Vec<Vec<String>>,
+    collected: Vec<Vec<SetId>>,
     summaries: Vec<String>,
     now: u64,
 }

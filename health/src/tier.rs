@@ -11,8 +11,8 @@
 
 use std::collections::BTreeMap;
 
-use registry::model::{RecordSet, Why};
-use registry::tier::{FALLBACK_ID, Standing, TierSpec};
+use registry::model::{RecordSet, SetId, Why};
+use registry::tier::{Standing, TierSpec, fallback_id};
 
 /// A zone's pool as its health controller sees it this round.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,7 +64,7 @@ pub struct TierPolicy {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ZoneInput {
     /// Its set identifier (the zone id).
-    pub id: String,
+    pub id: SetId,
     /// Its pool's health; `None` until its controller has verdicts.
     pub health: Option<ZoneHealth>,
     /// Where its ownership record says it stands; `None` when it has none yet.
@@ -83,16 +83,16 @@ pub struct ZoneInput {
 /// of `min_healthy`. Lost on restart, which only delays a return by `return_after`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Hysteresis {
-    met_since: BTreeMap<String, (bool, u64)>,
+    met_since: BTreeMap<SetId, (bool, u64)>,
 }
 
 impl Hysteresis {
     /// Records this round's `met` for `id`; returns since when it has held.
-    fn observe(&mut self, id: &str, met: bool, now: u64) -> u64 {
+    fn observe(&mut self, id: &SetId, met: bool, now: u64) -> u64 {
         match self.met_since.get(id) {
             Some((was, since)) if *was == met => *since,
             _ => {
-                self.met_since.insert(id.to_owned(), (met, now));
+                self.met_since.insert(id.clone(), (met, now));
                 now
             }
         }
@@ -104,13 +104,13 @@ impl Hysteresis {
 pub struct TierDecision {
     /// How every zone (and the fallback) should stand; `None` removes its records. Zones
     /// whose health is unknown and that have no records yet are absent (nothing to write).
-    pub wanted: BTreeMap<String, Option<Standing>>,
+    pub wanted: BTreeMap<SetId, Option<Standing>>,
     /// The zones in the tier after this decision, in input order.
-    pub in_tier: Vec<String>,
+    pub in_tier: Vec<SetId>,
     /// True when the fallback is published after this decision.
     pub fallback_in: bool,
     /// The zone kept in although below `min_healthy` (no fallback, every zone out).
-    pub kept: Option<String>,
+    pub kept: Option<SetId>,
 }
 
 /// Decides the tier for this round. `zones` in configuration order; `fallback` is where the
@@ -120,7 +120,7 @@ pub fn decide(
     policy: &TierPolicy,
     zones: &[ZoneInput],
     fallback: Option<&Standing>,
-    stale: &[String],
+    stale: &[SetId],
     memory: &mut Hysteresis,
     now: u64,
 ) -> TierDecision {
@@ -215,11 +215,11 @@ pub fn decide(
             Why::ZonesAvailable
         };
         wanted.insert(
-            FALLBACK_ID.to_owned(),
+            fallback_id(),
             Some(standing(fallback, fallback_in, why, now)),
         );
     } else if !policy.fallback && fallback.is_some() {
-        wanted.insert(FALLBACK_ID.to_owned(), None);
+        wanted.insert(fallback_id(), None);
     }
     for id in stale {
         wanted.insert(id.clone(), None);
@@ -264,6 +264,8 @@ fn standing(read: Option<&Standing>, in_tier: bool, why: Why, now: u64) -> Stand
 #[cfg(test)]
 mod tests {
     use super::*;
+    use registry::testing::sid;
+    use registry::tier::FALLBACK_ID;
 
     fn policy(fallback: bool) -> TierPolicy {
         TierPolicy {
@@ -276,7 +278,7 @@ mod tests {
 
     fn zone(id: &str, healthy: usize, in_tier: Option<bool>) -> ZoneInput {
         ZoneInput {
-            id: id.into(),
+            id: sid(id),
             health: Some(ZoneHealth {
                 healthy,
                 total: 4,
@@ -451,12 +453,12 @@ mod tests {
         let d = round(&p, &mut zones, &mut fb, &mut mem, 10);
         assert_eq!(
             (d.in_tier.as_slice(), d.kept.as_deref()),
-            (["bos".to_owned()].as_slice(), Some("bos"))
+            ([sid("bos")].as_slice(), Some("bos"))
         );
         let d = round(&p, &mut zones, &mut fb, &mut mem, 11);
         assert_eq!(
             (d.in_tier.as_slice(), d.kept),
-            (["bos".to_owned()].as_slice(), None)
+            ([sid("bos")].as_slice(), None)
         );
         assert_eq!(d.wanted["bos"].as_ref().unwrap().why, Some(Why::Healthy));
         // nyc recovers too: it waits return_after (30 s) like any zone that left.
@@ -502,7 +504,7 @@ mod tests {
         let d = round(&p, &mut zones, &mut fb, &mut mem, 61);
         assert_eq!(
             (d.in_tier.as_slice(), d.fallback_in),
-            (["nyc".to_owned()].as_slice(), false)
+            ([sid("nyc")].as_slice(), false)
         );
         assert_eq!(fb.as_ref().unwrap().why, Some(Why::ZonesAvailable));
         // A fallback that is no longer configured is removed.
@@ -516,7 +518,7 @@ mod tests {
         let mut zones = vec![zone("bos", 0, Some(true)), zone("nyc", 4, Some(false))];
         zones[0].health = None;
         zones[1].foreign = true;
-        let stale = vec!["sea".to_owned()];
+        let stale = vec![sid("sea")];
         let d = decide(&p, &zones, None, &stale, &mut Hysteresis::default(), 0);
         assert_eq!(d.in_tier, ["bos"]);
         assert!(!d.wanted.contains_key("nyc"));
@@ -582,7 +584,7 @@ mod tests {
         let d = first(&p, &zones);
         assert_eq!(
             (d.in_tier.as_slice(), d.kept.as_deref()),
-            (["nyc".to_owned()].as_slice(), Some("nyc"))
+            ([sid("nyc")].as_slice(), Some("nyc"))
         );
         // Every pool empty: one already in stays kept (its record is there) …
         let zones = vec![empty("bos", 0, Some(false)), empty("nyc", 0, Some(true))];

@@ -14,7 +14,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use registry::clock::Clock;
-use registry::model::{Action, RecordSet, RrType};
+use registry::model::{Action, RecordSet, RrType, SetId};
 use registry::name::Fqdn;
 use registry::plan::{ChangeGroup, Plan};
 use registry::store::{PoolStore, WriteError};
@@ -269,7 +269,7 @@ impl TierController {
         self.metrics
             .tier_in
             .get_or_create(&labels)
-            .set(i64::from(self.published.contains(zone)));
+            .set(i64::from(self.published.contains(zone.as_str())));
         tracing::error!(
             tier = %self.spec.name,
             zone = %zone,
@@ -299,7 +299,7 @@ impl TierController {
             .map(str::to_owned)
             .collect();
         let turned = self.foreign.observe(
-            view.owned.keys().map(String::as_str),
+            view.owned.keys().map(|id| id.as_str()),
             view.foreign
                 .iter()
                 .map(|f| (f.id.clone(), f.reason.clone())),
@@ -316,12 +316,12 @@ impl TierController {
                 health: *health,
                 standing: view.owned.get(&m.id).map(|e| e.standing.clone()),
                 foreign: view.is_foreign(&m.id),
-                publishable: self.published.contains(&m.id)
+                publishable: self.published.contains(m.id.as_str())
                     || !self.rejects.refused_recently(&m.id, now),
             })
             .collect();
         let fallback = view.owned.get(FALLBACK_ID).map(|e| e.standing.clone());
-        let stale: Vec<String> = view
+        let stale: Vec<SetId> = view
             .owned
             .keys()
             .filter(|id| *id != FALLBACK_ID && self.spec.member(id).is_none())
@@ -379,7 +379,7 @@ impl TierController {
             self.metrics
                 .tier_in
                 .get_or_create(&self.zone_labels(zone))
-                .set(i64::from(self.published.contains(zone)));
+                .set(i64::from(self.published.contains(zone.as_str())));
         }
         TierRound {
             together: sorted.together,

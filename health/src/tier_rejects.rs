@@ -24,7 +24,7 @@
 
 use std::collections::BTreeMap;
 
-use registry::model::{Change, RrType};
+use registry::model::{Change, RrType, SetId};
 use registry::plan::{ChangeGroup, Plan};
 
 /// How long the same refused change waits before it is submitted again (seconds).
@@ -59,7 +59,7 @@ fn signature(group: &ChangeGroup) -> Vec<Change> {
 /// The zones whose last change Route 53 refused for good.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Rejects {
-    zones: BTreeMap<String, Refused>,
+    zones: BTreeMap<SetId, Refused>,
 }
 
 /// A round's plan, sorted for submission.
@@ -71,7 +71,7 @@ pub struct Sorted {
     /// [`RETRY_AFTER_SECS`]: one batch each.
     pub alone: Vec<ChangeGroup>,
     /// The zones whose same refused change is held back this round.
-    pub held: Vec<String>,
+    pub held: Vec<SetId>,
 }
 
 impl Rejects {
@@ -136,6 +136,7 @@ mod tests {
     use super::*;
     use registry::model::RecordSet;
     use registry::name::Fqdn;
+    use registry::testing::sid;
 
     /// A zone's group: its record at the global name says `value`, its ownership TXT `since`.
     fn group_since(id: &str, value: &str, since: u64) -> ChangeGroup {
@@ -152,7 +153,7 @@ mod tests {
             health_check_id: None,
         };
         ChangeGroup {
-            target_id: id.into(),
+            target_id: sid(id),
             changes: vec![
                 Change::create(set("edge.lab.test", RrType::A, value.into())),
                 Change::create(set(
@@ -215,7 +216,7 @@ mod tests {
         assert!(r.refused_recently("nyc", 102));
         // A change of its ownership record alone is accepted, but proves nothing.
         let txt_only = ChangeGroup {
-            target_id: "nyc".into(),
+            target_id: sid("nyc"),
             changes: nyc.changes[1..].to_vec(),
         };
         r.accepted(&txt_only);

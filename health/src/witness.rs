@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 
-use registry::model::TargetState;
+use registry::model::{SetId, TargetState};
 use registry::plan::Intent;
 use registry::pool::PoolView;
 
@@ -20,9 +20,9 @@ use registry::pool::PoolView;
 pub struct Witness {
     /// Per target: when (unix seconds) this controller first saw it quarantined, in an unbroken
     /// run of reads.
-    quarantined_since: HashMap<String, u64>,
+    quarantined_since: HashMap<SetId, u64>,
     /// Per target: the addresses this controller parked (removed from DNS on purpose).
-    parked: HashMap<String, Vec<IpAddr>>,
+    parked: HashMap<SetId, Vec<IpAddr>>,
 }
 
 impl Witness {
@@ -48,7 +48,7 @@ impl Witness {
 
     /// Remembers the targets `intents` park, before they are written. If the write fails, the
     /// next [`Witness::observe`] forgets them again.
-    pub fn parking(&mut self, intents: &BTreeMap<String, Intent>) {
+    pub fn parking(&mut self, intents: &BTreeMap<SetId, Intent>) {
         for (id, intent) in intents {
             if let Intent::Present(t) = intent
                 && t.parked
@@ -77,6 +77,7 @@ mod tests {
     use registry::model::{PoolSpec, RecordType, Target};
     use registry::name::Fqdn;
     use registry::pool::classify;
+    use registry::testing::sid;
 
     fn view(targets: &[Target]) -> PoolView {
         let p = PoolSpec {
@@ -91,7 +92,7 @@ mod tests {
     }
 
     fn target(id: &str) -> Target {
-        Target::active(id, vec!["10.0.0.1".parse().unwrap()], 10, 0)
+        Target::active(sid(id), vec!["10.0.0.1".parse().unwrap()], 10, 0)
     }
 
     #[test]
@@ -120,9 +121,9 @@ mod tests {
         let mut w = Witness::default();
         let parked = target("a").with_state(TargetState::Quarantined, 5).parked();
         w.parking(&BTreeMap::from([
-            ("a".to_owned(), Intent::Present(parked.clone())),
-            ("b".to_owned(), Intent::Present(target("b"))),
-            ("c".to_owned(), Intent::Absent),
+            (sid("a"), Intent::Present(parked.clone())),
+            (sid("b"), Intent::Present(target("b"))),
+            (sid("c"), Intent::Absent),
         ]));
         let ip: Vec<IpAddr> = vec!["10.0.0.1".parse().unwrap()];
         assert!(w.parked("a", &ip));

@@ -30,6 +30,7 @@ pub mod quota;
 pub mod reconcile;
 pub mod retry;
 pub mod rrtype;
+pub mod set_id;
 pub mod state;
 pub mod store;
 #[cfg(any(test, feature = "testing"))]

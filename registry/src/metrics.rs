@@ -121,6 +121,7 @@ mod tests {
     use super::*;
     use crate::model::{PoolSpec, RecordType, Target};
     use crate::name::Fqdn;
+    use crate::testing::sid;
 
     #[test]
     fn foreign_records_and_a_ttl_mismatch_are_reported() {
@@ -133,7 +134,7 @@ mod tests {
             owner_id: "me".into(),
             ownership_key: None,
         };
-        let bare = Target::active("x", vec!["192.0.2.1".parse().unwrap()], 1, 1);
+        let bare = Target::active(sid("x"), vec!["192.0.2.1".parse().unwrap()], 1, 1);
         m.observe(
             &pool,
             &crate::pool::classify(&pool, &[bare.address_record(&pool)]),

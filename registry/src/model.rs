@@ -8,6 +8,7 @@ use crate::mac::OwnershipKey;
 use crate::name::Fqdn;
 pub use crate::probe_addr::ProbeAddr;
 pub use crate::rrtype::{RecordType, RrType, UnknownRrType};
+pub use crate::set_id::{SetId, SetIdError};
 pub use crate::state::{By, TargetState, Why};
 use crate::txt::{self, OwnershipRecord};
 
@@ -100,7 +101,7 @@ impl PoolSpec {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Target {
     /// The SetIdentifier shared by both record sets (the EC2 instance id for agents).
-    pub id: String,
+    pub id: SetId,
     /// The addresses published in the address record.
     pub addresses: Vec<IpAddr>,
     /// The weight published on the address record (0 while quarantined or draining).
@@ -122,9 +123,9 @@ pub struct Target {
 
 impl Target {
     /// A new active target publishing `addresses` at `weight`.
-    pub fn active(id: impl Into<String>, addresses: Vec<IpAddr>, weight: u8, now: u64) -> Self {
+    pub fn active(id: SetId, addresses: Vec<IpAddr>, weight: u8, now: u64) -> Self {
         Self {
-            id: id.into(),
+            id,
             addresses,
             weight,
             wanted_weight: weight,
@@ -213,7 +214,7 @@ impl Target {
         RecordSet {
             name: pool.name.clone(),
             rtype: pool.record_type.into(),
-            set_identifier: Some(self.id.clone()),
+            set_identifier: Some(self.id.as_str().to_owned()),
             weight: Some(i64::from(self.weight)),
             ttl: Some(pool.ttl),
             values: self.addresses.iter().map(ToString::to_string).collect(),
@@ -226,11 +227,11 @@ impl Target {
 
     /// The ownership (TXT) record set for this target in `pool`, signed when the pool has a key.
     pub fn ownership_record(&self, pool: &PoolSpec) -> RecordSet {
-        let record = pool.sign_ownership(&self.id, self.ownership(&pool.owner_id));
+        let record = pool.sign_ownership(self.id.as_str(), self.ownership(&pool.owner_id));
         RecordSet {
             name: pool.ownership_name(),
             rtype: RrType::Txt,
-            set_identifier: Some(self.id.clone()),
+            set_identifier: Some(self.id.as_str().to_owned()),
             weight: Some(OWNERSHIP_RECORD_WEIGHT),
             ttl: Some(pool.ttl),
             values: vec![txt::encode(&record)],

@@ -1,11 +1,10 @@
 //! Operator actions on one target (`wavelb records set-weight|quarantine|restore|remove`),
 //! decided as plans. Owned targets go through the planner; foreign ones only with `force`.
 
-use std::collections::BTreeMap;
-
-use crate::model::{By, Change, PoolSpec, TargetState};
+use crate::model::{By, Change, PoolSpec, SetId, TargetState};
 use crate::plan::{ChangeGroup, Intent, Plan, plan};
 use crate::pool::PoolView;
+use crate::reconcile::intent_for;
 
 /// What the operator asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,7 +84,7 @@ pub fn operator_plan(
             Operation::Restore => Intent::Present(t.with_state(TargetState::Active, now)),
             Operation::Remove => Intent::Absent,
         };
-        return Ok(plan(pool, view, &BTreeMap::from([(id.to_owned(), intent)])));
+        return Ok(plan(pool, view, &intent_for(&owned.target.id, intent)));
     }
     let foreign = view
         .foreign
@@ -103,6 +102,12 @@ pub fn operator_plan(
         action: verb(op),
         why: why.into(),
     };
+    // A listed set identifier Route 53 would not take cannot be written back.
+    let set_id = SetId::new(id).map_err(|e| OpError::Impossible {
+        id: id.into(),
+        action: verb(op),
+        why: e.to_string(),
+    })?;
     let changes = match op {
         Operation::SetWeight(_) | Operation::Quarantine => {
             let weight = match op {
@@ -145,7 +150,7 @@ pub fn operator_plan(
         Vec::new()
     } else {
         vec![ChangeGroup {
-            target_id: id.into(),
+            target_id: set_id,
             changes,
         }]
     };
@@ -161,6 +166,7 @@ mod tests {
     use super::*;
     use crate::model::{Action, Target};
     use crate::testing::pool;
+    use crate::testing::sid;
 
     use crate::pool::classify;
 
@@ -188,7 +194,7 @@ mod tests {
     #[test]
     fn quarantine_then_restore_puts_back_the_wanted_weight() {
         let p = pool();
-        let t = Target::active("i-1", vec!["192.0.2.1".parse().unwrap()], 77, 10);
+        let t = Target::active(sid("i-1"), vec!["192.0.2.1".parse().unwrap()], 77, 10);
         let q = created(
             &operator_plan(&p, &view_of(&t), "i-1", Operation::Quarantine, 20, false).unwrap(),
         );
@@ -217,7 +223,7 @@ mod tests {
     #[test]
     fn foreign_targets_need_force_and_cannot_be_restored() {
         let p = pool();
-        let t = Target::active("x", vec!["192.0.2.9".parse().unwrap()], 7, 1);
+        let t = Target::active(sid("x"), vec!["192.0.2.9".parse().unwrap()], 7, 1);
         let view = classify(&p, &[t.address_record(&p)]);
         assert!(matches!(
             operator_plan(&p, &view, "x", Operation::Quarantine, 2, false),
@@ -240,7 +246,7 @@ mod tests {
     #[test]
     fn orphan_ownership_record_can_only_be_removed() {
         let p = pool();
-        let t = Target::active("i-1", vec!["192.0.2.1".parse().unwrap()], 7, 1);
+        let t = Target::active(sid("i-1"), vec!["192.0.2.1".parse().unwrap()], 7, 1);
         let view = classify(&p, &[t.ownership_record(&p)]);
         assert!(matches!(
             operator_plan(&p, &view, "i-1", Operation::Quarantine, 2, false),

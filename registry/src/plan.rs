@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::model::{Change, PoolSpec, RecordSet, Target};
+use crate::model::{Change, PoolSpec, RecordSet, SetId, Target};
 use crate::pool::PoolView;
 
 /// What one owner wants for one set identifier. Identifiers without an intent are left alone.
@@ -20,7 +20,7 @@ pub enum Intent {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChangeGroup {
     /// The set identifier the group is about.
-    pub target_id: String,
+    pub target_id: SetId,
     /// Exact-match DELETEs of what was read, then CREATEs of what is wanted.
     pub changes: Vec<Change>,
 }
@@ -68,7 +68,7 @@ impl BatchSize {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Skipped {
     /// The set identifier.
-    pub target_id: String,
+    pub target_id: SetId,
     /// Why.
     pub reason: String,
 }
@@ -164,7 +164,7 @@ impl Guard {
 /// `pool.ttl`: Route 53 applies the last TTL written to the whole weighted group, so writers
 /// that disagree would flip every client's TTL back and forth ([`PoolView::ttl_mismatch`]
 /// reports it; [`retarget_ttl`] changes it on purpose).
-pub fn plan(pool: &PoolSpec, view: &PoolView, intents: &BTreeMap<String, Intent>) -> Plan {
+pub fn plan(pool: &PoolSpec, view: &PoolView, intents: &BTreeMap<SetId, Intent>) -> Plan {
     let existing;
     let pool = match view.ttl_mismatch(pool) {
         Some(ttl) => {
@@ -271,7 +271,7 @@ impl Default for BatchLimits {
 )]
 pub struct GroupTooLarge {
     /// The target.
-    pub target_id: String,
+    pub target_id: SetId,
     /// Its change count.
     pub changes: usize,
     /// Its `ResourceRecord` elements (UPSERTs count twice).
@@ -290,7 +290,7 @@ pub struct GroupTooLarge {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Batch {
     /// The targets whose groups this batch carries, in order.
-    pub target_ids: Vec<String>,
+    pub target_ids: Vec<SetId>,
     /// The changes, DELETEs and CREATEs of each group together.
     pub changes: Vec<Change>,
 }
@@ -364,6 +364,7 @@ pub fn batches(groups: &[ChangeGroup], limits: BatchLimits) -> Result<Vec<Batch>
 
 #[cfg(test)]
 mod tests {
+    use crate::testing::sid;
     use std::net::IpAddr;
 
     use super::*;
@@ -393,10 +394,10 @@ mod tests {
                 text.parse().unwrap()
             })
             .collect();
-        Target::active(format!("i-{i:04}"), addresses, 10, 1)
+        Target::active(sid(&format!("i-{i:04}")), addresses, 10, 1)
     }
 
-    fn intents(targets: &[Target]) -> BTreeMap<String, Intent> {
+    fn intents(targets: &[Target]) -> BTreeMap<SetId, Intent> {
         targets
             .iter()
             .map(|t| (t.id.clone(), Intent::Present(t.clone())))
@@ -410,7 +411,7 @@ mod tests {
             .map(|v| format!("10.1.{}.{}", v / 256, v % 256))
             .collect();
         ChangeGroup {
-            target_id: id.into(),
+            target_id: sid(id),
             changes: vec![Change {
                 action,
                 record_set: set,
@@ -421,7 +422,7 @@ mod tests {
     fn ids(packed: &[Batch]) -> Vec<Vec<&str>> {
         packed
             .iter()
-            .map(|b| b.target_ids.iter().map(String::as_str).collect())
+            .map(|b| b.target_ids.iter().map(|id| id.as_str()).collect())
             .collect()
     }
 

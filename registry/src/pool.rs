@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
-use crate::model::{PoolSpec, RecordSet, RrType, Target, TargetState};
+use crate::model::{PoolSpec, RecordSet, RrType, SetId, Target, TargetState};
 use crate::txt;
 
 /// A target this owner controls, with the exact record sets it was read from (needed for the
@@ -75,7 +75,7 @@ pub struct ForeignTarget {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PoolView {
     /// Targets this owner controls, by set identifier.
-    pub owned: BTreeMap<String, OwnedTarget>,
+    pub owned: BTreeMap<SetId, OwnedTarget>,
     /// Everything else at the pool's names.
     pub foreign: Vec<ForeignTarget>,
     /// The TTL of the pool's weighted address records as listed (the most common one, the
@@ -176,6 +176,7 @@ fn judge(
             "a record set without a SetIdentifier (simple routing)".into(),
         ));
     };
+    let id = SetId::new(id).map_err(|e| ForeignReason::Unmanageable(e.to_string()))?;
     let Some(ownership_set) = ownership_set else {
         return Err(ForeignReason::MissingOwnership);
     };
@@ -193,7 +194,7 @@ fn judge(
     if let Some(note) = ownership_set.routing_note() {
         return Err(ForeignReason::Unmanageable(note));
     }
-    let authenticated = pool.authenticates(id, &record);
+    let authenticated = pool.authenticates(id.as_str(), &record);
     if pool.ownership_key.is_some() && !authenticated {
         return Err(ForeignReason::Unauthenticated(
             match record.mac {
@@ -211,7 +212,7 @@ fn judge(
     consistency(&record, address_set.map(|_| weight)).map_err(ForeignReason::Inconsistent)?;
     Ok(OwnedTarget {
         target: Target {
-            id: id.to_owned(),
+            id,
             addresses,
             weight,
             wanted_weight: record.wanted_weight,
@@ -291,6 +292,7 @@ mod tests {
     use crate::model::TargetState;
     use crate::name::Fqdn;
     use crate::testing::pool;
+    use crate::testing::sid;
 
     fn keyed() -> PoolSpec {
         PoolSpec {
@@ -329,7 +331,7 @@ mod tests {
     fn a_claim_that_contradicts_the_address_record_is_foreign() {
         let p = pool();
         // Another team's record, and a TXT claiming it is ours and quarantined since 1970.
-        let theirs = Target::active("i-9", vec!["192.0.2.9".parse().unwrap()], 10, 5);
+        let theirs = Target::active(sid("i-9"), vec!["192.0.2.9".parse().unwrap()], 10, 5);
         let forged = spoof(
             &p,
             "i-9",
@@ -367,7 +369,7 @@ mod tests {
     #[test]
     fn parked_records_must_look_parked() {
         let p = pool();
-        let a = Target::active("i-1", vec!["192.0.2.1".parse().unwrap()], 10, 5);
+        let a = Target::active(sid("i-1"), vec!["192.0.2.1".parse().unwrap()], 10, 5);
         let parked_txt = spoof(
             &p,
             "i-1",
@@ -398,7 +400,7 @@ mod tests {
     #[test]
     fn with_a_key_only_signed_records_are_owned() {
         let p = keyed();
-        let t = Target::active("i-1", vec!["192.0.2.1".parse().unwrap()], 10, 5).parked();
+        let t = Target::active(sid("i-1"), vec!["192.0.2.1".parse().unwrap()], 10, 5).parked();
         let t = t.with_state(TargetState::Quarantined, 6);
         let signed = t.record_sets(&p);
         let view = classify(&p, &signed);
@@ -440,11 +442,11 @@ mod tests {
     #[test]
     fn owned_and_foreign() {
         let pool = pool();
-        let mine = Target::active("i-1", vec!["192.0.2.1".parse().unwrap()], 10, 5);
+        let mine = Target::active(sid("i-1"), vec!["192.0.2.1".parse().unwrap()], 10, 5);
         let mut theirs_pool = pool.clone();
         theirs_pool.owner_id = "them".into();
-        let theirs = Target::active("i-2", vec!["192.0.2.2".parse().unwrap()], 20, 5);
-        let bare = Target::active("i-3", vec!["192.0.2.3".parse().unwrap()], 30, 5);
+        let theirs = Target::active(sid("i-2"), vec!["192.0.2.2".parse().unwrap()], 20, 5);
+        let bare = Target::active(sid("i-3"), vec!["192.0.2.3".parse().unwrap()], 30, 5);
         let sets = vec![
             mine.address_record(&pool),
             mine.ownership_record(&pool),
@@ -466,7 +468,7 @@ mod tests {
     #[test]
     fn malformed_txt_is_foreign_not_fatal() {
         let pool = pool();
-        let t = Target::active("i-1", vec!["192.0.2.1".parse().unwrap()], 10, 5);
+        let t = Target::active(sid("i-1"), vec!["192.0.2.1".parse().unwrap()], 10, 5);
         let mut txt = t.ownership_record(&pool);
         txt.values = vec!["\"v=1\" \"owner=me\" \"weight=banana\"".into()];
         let view = classify(&pool, &[t.address_record(&pool), txt]);
@@ -477,10 +479,30 @@ mod tests {
         ));
     }
 
+    /// A pair that names us but carries a set identifier Route 53 would not take (a lax API, or
+    /// a hand-edited state file) is foreign: it cannot be written back, so it is never planned.
+    #[test]
+    fn a_set_identifier_route53_would_not_take_is_foreign() {
+        let pool = pool();
+        let t = Target::active(sid("i-1"), vec!["192.0.2.1".parse().unwrap()], 10, 5);
+        for bad in [String::new(), "x".repeat(SetId::MAX_CHARS + 1)] {
+            let mut sets = t.record_sets(&pool);
+            for s in &mut sets {
+                s.set_identifier = Some(bad.clone());
+            }
+            let view = classify(&pool, &sets);
+            assert!(view.owned.is_empty(), "{bad:?}");
+            assert!(matches!(
+                &view.foreign[0].reason,
+                ForeignReason::Unmanageable(why) if why.contains("set identifier")
+            ));
+        }
+    }
+
     #[test]
     fn orphan_ownership_record_is_owned_with_no_address() {
         let pool = pool();
-        let t = Target::active("i-1", vec!["192.0.2.1".parse().unwrap()], 10, 5)
+        let t = Target::active(sid("i-1"), vec!["192.0.2.1".parse().unwrap()], 10, 5)
             .with_state(TargetState::Quarantined, 9);
         let view = classify(&pool, &[t.ownership_record(&pool)]);
         let owned = &view.owned["i-1"];
@@ -492,7 +514,7 @@ mod tests {
     #[test]
     fn wrong_family_is_unmanageable() {
         let pool = pool();
-        let t = Target::active("i-1", vec!["2001:db8::1".parse().unwrap()], 10, 5);
+        let t = Target::active(sid("i-1"), vec!["2001:db8::1".parse().unwrap()], 10, 5);
         let view = classify(&pool, &[t.address_record(&pool), t.ownership_record(&pool)]);
         assert!(matches!(
             view.foreign[0].reason,
@@ -508,14 +530,14 @@ mod tests {
         use crate::plan::{Intent, plan, retarget_ttl};
         use crate::zone::ZoneRecords;
         let at_60 = PoolSpec { ttl: 60, ..pool() };
-        let a = Target::active("a", vec!["192.0.2.1".parse().unwrap()], 10, 1);
-        let b = Target::active("b", vec!["192.0.2.2".parse().unwrap()], 10, 1);
+        let a = Target::active(sid("a"), vec!["192.0.2.1".parse().unwrap()], 10, 1);
+        let b = Target::active(sid("b"), vec!["192.0.2.2".parse().unwrap()], 10, 1);
         let mut sets = a.record_sets(&at_60);
         sets.extend(b.record_sets(&pool()));
         // The address group holds a at 60 and b at 30: a tie keeps the lower.
         assert_eq!(classify(&pool(), &sets).group_ttl, Some(30));
         sets.extend(
-            Target::active("c", vec!["192.0.2.3".parse().unwrap()], 10, 1).record_sets(&at_60),
+            Target::active(sid("c"), vec!["192.0.2.3".parse().unwrap()], 10, 1).record_sets(&at_60),
         );
         let view = classify(&pool(), &sets);
         assert_eq!(view.group_ttl, Some(60), "the most common TTL");
@@ -525,7 +547,7 @@ mod tests {
 
         // A writer at 30 changing b's weight writes it at the pool's 60.
         let intents = std::collections::BTreeMap::from([(
-            "b".to_owned(),
+            sid("b"),
             Intent::Present(b.clone().with_wanted_weight(20)),
         )]);
         let p = plan(&pool(), &view, &intents);

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 
-use crate::model::{PoolSpec, RecordSet};
+use crate::model::{PoolSpec, RecordSet, SetId};
 use crate::plan::{Intent, Plan};
 use crate::pool::{PoolView, classify};
 use crate::store::{PoolStore, Submitted, WriteError};
@@ -118,8 +118,8 @@ where
 pub const CONFLICT_ATTEMPTS: u32 = 3;
 
 /// The intents of a decision about one target: `intent` for set identifier `id`.
-pub fn intent_for(id: &str, intent: Intent) -> BTreeMap<String, Intent> {
-    BTreeMap::from([(id.to_owned(), intent)])
+pub fn intent_for(id: &SetId, intent: Intent) -> BTreeMap<SetId, Intent> {
+    BTreeMap::from([(id.clone(), intent)])
 }
 
 /// Runs the loop: up to `attempts` (at least 1) reads and decisions, re-reading only after a
@@ -178,6 +178,7 @@ where
 
 #[cfg(test)]
 mod tests {
+    use crate::testing::sid;
     use std::collections::BTreeMap;
 
     use super::*;
@@ -188,11 +189,11 @@ mod tests {
     use crate::testing::pool;
 
     fn target(weight: u8) -> Target {
-        Target::active("i-1", vec!["192.0.2.1".parse().unwrap()], weight, 1)
+        Target::active(sid("i-1"), vec!["192.0.2.1".parse().unwrap()], weight, 1)
     }
 
     fn set_weight(view: &PoolView, weight: u8) -> Decision<u8> {
-        let intents = BTreeMap::from([("i-1".to_owned(), Intent::Present(target(weight)))]);
+        let intents = BTreeMap::from([(sid("i-1"), Intent::Present(target(weight)))]);
         Decision {
             plan: plan(&pool(), view, &intents),
             outcome: weight,
@@ -228,7 +229,7 @@ mod tests {
                     let p = plan(
                         &pool(),
                         view,
-                        &BTreeMap::from([("i-1".to_owned(), Intent::Present(theirs))]),
+                        &BTreeMap::from([(sid("i-1"), Intent::Present(theirs))]),
                     );
                     store.apply(&p.groups[0].changes).unwrap();
                 }
@@ -262,7 +263,7 @@ mod tests {
                 let p = plan(
                     &pool(),
                     view,
-                    &BTreeMap::from([("i-1".to_owned(), Intent::Present(target(flip)))]),
+                    &BTreeMap::from([(sid("i-1"), Intent::Present(target(flip)))]),
                 );
                 store.apply(&p.groups[0].changes).unwrap();
                 Ok::<_, String>(set_weight(view, 99))

@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::listing::Walk;
-use crate::model::{PoolSpec, RecordSet};
+use crate::model::{PoolSpec, RecordSet, SetId};
 use crate::name::Fqdn;
 use crate::plan::{GroupTooLarge, Plan};
 
@@ -104,7 +104,7 @@ pub struct Submitted {
     /// The change id (without the `/change/` prefix).
     pub change_id: String,
     /// The targets whose changes it carried.
-    pub target_ids: Vec<String>,
+    pub target_ids: Vec<SetId>,
     /// True once GetChange reported INSYNC.
     pub insync: bool,
 }

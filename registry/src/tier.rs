@@ -17,7 +17,7 @@ use std::net::IpAddr;
 use crate::mac::OwnershipKey;
 use crate::model::{
     AliasTarget, By, Change, GeoProximity, OWNERSHIP_RECORD_WEIGHT, PoolSpec, RecordSet,
-    RecordType, RrType, TargetState, Why,
+    RecordType, RrType, SetId, TargetState, Why,
 };
 use crate::name::Fqdn;
 use crate::plan::{ChangeGroup, Plan, Skipped};
@@ -27,11 +27,17 @@ use geo::Coordinates;
 /// The set identifier of the regional fallback record.
 pub const FALLBACK_ID: &str = "fallback";
 
+/// [`FALLBACK_ID`] as a [`SetId`].
+pub fn fallback_id() -> SetId {
+    // A non-empty constant of 8 characters: always a valid set identifier.
+    SetId::new(FALLBACK_ID).expect("FALLBACK_ID is a valid set identifier")
+}
+
 /// One Wavelength zone of the tier.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TierMember {
     /// The set identifier: the Wavelength zone id (`us-east-1-wl1-bos-wlz-1`).
-    pub id: String,
+    pub id: SetId,
     /// The zone's weighted pool, the alias target.
     pub pool: Fqdn,
     /// Where the zone is.
@@ -125,7 +131,7 @@ pub struct ForeignMember {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TierView {
     /// Owned members (and the fallback) by set identifier.
-    pub owned: BTreeMap<String, TierEntry>,
+    pub owned: BTreeMap<SetId, TierEntry>,
     /// Everything else at the tier's names.
     pub foreign: Vec<ForeignMember>,
 }
@@ -281,9 +287,16 @@ pub fn classify(spec: &TierSpec, sets: &[RecordSet]) -> TierView {
     ids.dedup();
     for id in ids {
         let record = records.get(id).copied();
-        match owned(&pool, id, record, ownerships.get(id).copied()) {
-            Ok(entry) => {
-                view.owned.insert(id.to_owned(), entry);
+        match SetId::new(id)
+            .map_err(|e| e.to_string())
+            .and_then(|set_id| {
+                Ok((
+                    set_id,
+                    owned(&pool, id, record, ownerships.get(id).copied())?,
+                ))
+            }) {
+            Ok((set_id, entry)) => {
+                view.owned.insert(set_id, entry);
             }
             Err(reason) => view.foreign.push(ForeignMember {
                 id: Some(id.to_owned()),
@@ -394,7 +407,7 @@ fn same_record(read: &RecordSet, wanted: &RecordSet) -> bool {
 pub fn plan(
     spec: &TierSpec,
     view: &TierView,
-    wanted: &BTreeMap<String, Option<Standing>>,
+    wanted: &BTreeMap<SetId, Option<Standing>>,
     has_records: impl Fn(&Fqdn) -> bool,
 ) -> Plan {
     let mut out = Plan::default();
@@ -464,6 +477,7 @@ pub fn plan(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::sid;
     use crate::zone::ZoneRecords;
 
     fn place(lat: f64, lon: f64) -> Coordinates {
@@ -472,7 +486,7 @@ mod tests {
 
     pub(crate) fn spec() -> TierSpec {
         let member = |id: &str, lat, lon| TierMember {
-            id: id.into(),
+            id: sid(id),
             pool: Fqdn::parse(&format!("edge.{id}.lab.test")).unwrap(),
             place: place(lat, lon),
             bias: 0,
@@ -533,7 +547,7 @@ mod tests {
     }
 
     /// Reads `z` as `spec`, plans `wanted` and applies it.
-    fn step(z: &mut ZoneRecords, spec: &TierSpec, wanted: &BTreeMap<String, Option<Standing>>) {
+    fn step(z: &mut ZoneRecords, spec: &TierSpec, wanted: &BTreeMap<SetId, Option<Standing>>) {
         let sets: Vec<RecordSet> = z.sets().cloned().collect();
         let p = plan(spec, &classify(spec, &sets), wanted, has_records(&sets));
         apply(z, &p);
@@ -555,8 +569,8 @@ mod tests {
         let mut z = zone();
         let s = spec();
         let wanted = BTreeMap::from([
-            ("bos".to_owned(), standing(true, Why::Healthy)),
-            ("nyc".to_owned(), standing(false, Why::BelowMinHealthy)),
+            (sid("bos"), standing(true, Why::Healthy)),
+            (sid("nyc"), standing(false, Why::BelowMinHealthy)),
         ]);
         step(&mut z, &s, &wanted);
         let view = read(&z);
@@ -567,22 +581,21 @@ mod tests {
         assert!(plan(&s, &view, &wanted, |_| true).is_empty());
         // Swap: one group per member, each an exact DELETE then CREATE.
         let swapped = BTreeMap::from([
-            ("bos".to_owned(), standing(false, Why::BelowMinHealthy)),
-            ("nyc".to_owned(), standing(true, Why::Healthy)),
+            (sid("bos"), standing(false, Why::BelowMinHealthy)),
+            (sid("nyc"), standing(true, Why::Healthy)),
         ]);
         let p = plan(&s, &view, &swapped, |_| true);
         assert_eq!(p.groups.len(), 2);
         apply(&mut z, &p);
         assert_eq!(read(&z).published().collect::<Vec<_>>(), ["nyc"]);
         // The fallback with addresses, then removing everything.
-        let fallback =
-            BTreeMap::from([(FALLBACK_ID.to_owned(), standing(true, Why::EveryZoneOut))]);
+        let fallback = BTreeMap::from([(fallback_id(), standing(true, Why::EveryZoneOut))]);
         step(&mut z, &s, &fallback);
         let rec = &read(&z).owned[FALLBACK_ID];
         assert_eq!(rec.record_set.as_ref().unwrap().values, ["198.51.100.7"]);
-        let gone: BTreeMap<String, Option<Standing>> = [FALLBACK_ID, "bos", "nyc"]
+        let gone: BTreeMap<SetId, Option<Standing>> = [FALLBACK_ID, "bos", "nyc"]
             .iter()
-            .map(|id| ((*id).to_owned(), None))
+            .map(|id| (sid(id), None))
             .collect();
         step(&mut z, &s, &gone);
         assert!(read(&z).owned.is_empty());
@@ -591,7 +604,7 @@ mod tests {
     #[test]
     fn a_changed_place_is_rewritten_and_an_unknown_id_is_skipped() {
         let mut z = zone();
-        let wanted = BTreeMap::from([("bos".to_owned(), standing(true, Why::Healthy))]);
+        let wanted = BTreeMap::from([(sid("bos"), standing(true, Why::Healthy))]);
         step(&mut z, &spec(), &wanted);
         let mut moved = spec();
         moved.members[0].place = place(42.0, -71.0);
@@ -607,7 +620,7 @@ mod tests {
             .unwrap();
         assert_eq!(geo.coordinates, Some(("42.00".into(), "-71.00".into())));
         assert_eq!(geo.bias, Some(20));
-        let stranger = BTreeMap::from([("sea".to_owned(), standing(true, Why::Healthy))]);
+        let stranger = BTreeMap::from([(sid("sea"), standing(true, Why::Healthy))]);
         let p = plan(&spec(), &read(&z), &stranger, |_| true);
         assert!(p.is_empty());
         assert_eq!(p.skipped[0].target_id, "sea");
@@ -641,8 +654,8 @@ mod tests {
             "{view:?}"
         );
         let remove = BTreeMap::from([
-            ("theirs".to_owned(), None),
-            ("nyc".to_owned(), standing(false, Why::BelowMinHealthy)),
+            (sid("theirs"), None),
+            (sid("nyc"), standing(false, Why::BelowMinHealthy)),
         ]);
         let p = plan(&s, &view, &remove, |_| true);
         assert!(p.is_empty(), "{p:?}");
@@ -658,7 +671,7 @@ mod tests {
         let mut keyed = spec();
         keyed.ownership_key =
             Some(OwnershipKey::from_bytes(b"a shared key of 32 bytes, really").unwrap());
-        let bos = BTreeMap::from([("bos".to_owned(), standing(true, Why::Healthy))]);
+        let bos = BTreeMap::from([(sid("bos"), standing(true, Why::Healthy))]);
         let mut z2 = zone();
         step(&mut z2, &spec(), &bos);
         let sets: Vec<RecordSet> = z2.sets().cloned().collect();
@@ -691,8 +704,8 @@ mod tests {
         // nyc's pool empties: bos goes in, nyc's alias is skipped, with the reason.
         empty(&mut z, "nyc");
         let both = BTreeMap::from([
-            ("bos".to_owned(), standing(true, Why::Healthy)),
-            ("nyc".to_owned(), standing(true, Why::Healthy)),
+            (sid("bos"), standing(true, Why::Healthy)),
+            (sid("nyc"), standing(true, Why::Healthy)),
         ]);
         let sets: Vec<RecordSet> = z.sets().cloned().collect();
         let p = plan(&s, &classify(&s, &sets), &both, has_records(&sets));
@@ -716,7 +729,7 @@ mod tests {
         // bos's pool empties too; only its ownership record changes (kept while in): the
         // alias is left alone, so the change is not refused.
         empty(&mut z, "bos");
-        let kept = BTreeMap::from([("bos".to_owned(), standing(true, Why::KeptHealthiest))]);
+        let kept = BTreeMap::from([(sid("bos"), standing(true, Why::KeptHealthiest))]);
         let sets: Vec<RecordSet> = z.sets().cloned().collect();
         let p = plan(&s, &classify(&s, &sets), &kept, has_records(&sets));
         assert_eq!(p.groups.len(), 1, "{p:?}");
@@ -733,7 +746,7 @@ mod tests {
             Some(Why::KeptHealthiest)
         );
         // Taking it out deletes the alias (no target needed).
-        let out = BTreeMap::from([("bos".to_owned(), standing(false, Why::EmptyPool))]);
+        let out = BTreeMap::from([(sid("bos"), standing(false, Why::EmptyPool))]);
         step(&mut z, &s, &out);
         assert_eq!(read(&z).published().count(), 0);
     }
@@ -746,8 +759,8 @@ mod tests {
         let mut apex = spec();
         apex.name = Fqdn::parse("lab.test").unwrap();
         let both = BTreeMap::from([
-            ("bos".to_owned(), standing(true, Why::Healthy)),
-            ("nyc".to_owned(), standing(true, Why::Healthy)),
+            (sid("bos"), standing(true, Why::Healthy)),
+            (sid("nyc"), standing(true, Why::Healthy)),
         ]);
         step(&mut z, &apex, &both);
         let sets: Vec<RecordSet> = z.sets().cloned().collect();

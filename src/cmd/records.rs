@@ -10,7 +10,7 @@ use health::global::GlobalConfig;
 use registry::clock::unix_now;
 use registry::config::{Placeholders, ZoneRef};
 use registry::escape::{Escaped, escape, json_safe};
-use registry::model::{PoolSpec, RecordSet};
+use registry::model::{PoolSpec, RecordSet, SetId};
 use registry::ops::{Operation, operator_plan};
 use registry::plan::{Plan, retarget_ttl};
 use registry::pool::{PoolView, classify};
@@ -244,7 +244,7 @@ fn rows(view: &PoolView) -> Vec<Row> {
         .owned
         .values()
         .map(|o| Row {
-            set_id: o.target.id.clone(),
+            set_id: o.target.id.to_string(),
             addresses: o.target.addresses.iter().map(ToString::to_string).collect(),
             weight: o.address_set.as_ref().and_then(|s| s.weight),
             wanted_weight: Some(o.target.wanted_weight),
@@ -403,7 +403,7 @@ fn tier_rows(spec: &TierSpec, view: &TierView, sets: &[RecordSet]) -> Vec<TierRo
         None => s.values.join(","),
     };
     let mut rows: Vec<TierRow> = Vec::new();
-    let mut ids: Vec<String> = spec.members.iter().map(|m| m.id.clone()).collect();
+    let mut ids: Vec<SetId> = spec.members.iter().map(|m| m.id.clone()).collect();
     ids.extend(
         view.owned
             .keys()
@@ -424,7 +424,7 @@ fn tier_rows(spec: &TierSpec, view: &TierView, sets: &[RecordSet]) -> Vec<TierRo
             continue;
         }
         rows.push(TierRow {
-            zone: id.clone(),
+            zone: id.to_string(),
             in_tier: published.is_some(),
             coordinates: geo.coordinates,
             bias: geo.bias.unwrap_or(0),
@@ -562,6 +562,7 @@ mod tests {
     use registry::mac::OwnershipKey;
     use registry::model::{RecordType, Target, TargetState};
     use registry::name::Fqdn;
+    use registry::testing::sid;
 
     fn pool(key: bool) -> PoolSpec {
         PoolSpec {
@@ -579,8 +580,8 @@ mod tests {
     #[test]
     fn a_spoofed_member_is_listed_as_foreign_with_its_reason() {
         let keyed = pool(true);
-        let signed = Target::active("i-1", vec!["192.0.2.1".parse().unwrap()], 10, 5);
-        let spoofed = Target::active("i-2", vec!["192.0.2.2".parse().unwrap()], 10, 5)
+        let signed = Target::active(sid("i-1"), vec!["192.0.2.1".parse().unwrap()], 10, 5);
+        let spoofed = Target::active(sid("i-2"), vec!["192.0.2.2".parse().unwrap()], 10, 5)
             .with_state(TargetState::Quarantined, 6);
         let mut sets = signed.record_sets(&keyed);
         sets.extend(spoofed.record_sets(&pool(false)));

@@ -11,9 +11,10 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 use testkit::wait;
 
-use registry::model::{PoolSpec, TargetState};
+use registry::model::{PoolSpec, SetId, TargetState};
 use registry::plan::{Intent, plan};
 use registry::pool::{PoolView, classify};
+use registry::testing::sid;
 use testkit::imds::{Imds, Interface};
 use testkit::process::Service;
 
@@ -306,13 +307,9 @@ async fn repairs_a_deleted_record_and_respects_a_quarantine() {
     let p = agent_pool();
     let w = writer(&bed.api).await;
     let v = bed.view().await;
-    w.execute(&plan(
-        &p,
-        &v,
-        &BTreeMap::from([(ID.to_owned(), Intent::Absent)]),
-    ))
-    .await
-    .unwrap();
+    w.execute(&plan(&p, &v, &BTreeMap::from([(sid(ID), Intent::Absent)])))
+        .await
+        .unwrap();
     bed.wait_for("the record restored", Duration::from_secs(10), |v| {
         v.owned.get(ID).is_some_and(|o| o.target.weight == 60)
     })
@@ -747,12 +744,12 @@ async fn the_self_check_gates_registration() {
 async fn the_101st_instance_of_a_pool_fails_clearly_instead_of_retrying() {
     let bed = bed(&[]).await;
     let p = agent_pool();
-    let intents: BTreeMap<String, Intent> = (0..100u8)
+    let intents: BTreeMap<SetId, Intent> = (0..100u8)
         .map(|i| {
             let id = format!("i-full{i:03}");
             let addr = std::net::IpAddr::from([198, 51, 100, i]);
-            let target = registry::model::Target::active(id.clone(), vec![addr], 10, 1);
-            (id, Intent::Present(target))
+            let target = registry::model::Target::active(sid(&id), vec![addr], 10, 1);
+            (target.id.clone(), Intent::Present(target))
         })
         .collect();
     writer(&bed.api)

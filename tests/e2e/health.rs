@@ -8,10 +8,11 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 use testkit::wait;
 
-use registry::model::{Change, PoolSpec, RecordSet, RrType, Target, TargetState};
+use registry::model::{Change, PoolSpec, RecordSet, RrType, SetId, Target, TargetState};
 use registry::name::Fqdn;
 use registry::plan::{ChangeGroup, Intent, Plan, plan};
 use registry::pool::{PoolView, classify};
+use registry::testing::sid;
 use testkit::echo::Echo;
 use testkit::process::Service;
 
@@ -52,7 +53,7 @@ pub(crate) async fn lab_with(n: usize, resolver_args: &[&str]) -> Lab {
         .enumerate()
         .map(|(i, e)| {
             Target::active(
-                format!("t{i}"),
+                sid(&format!("t{i}")),
                 vec![e.addr.ip()],
                 u8::try_from(10 * (i + 1)).unwrap(),
                 1,
@@ -68,7 +69,7 @@ async fn lab_of(servers: Vec<Echo>, records: Vec<Target>, resolver_args: &[&str]
     let resolver = testkit::process::resolver(BIN, resolver_args);
     let api = resolver.field("api_url");
     let p = lab_pool();
-    let intents: BTreeMap<String, Intent> = records
+    let intents: BTreeMap<SetId, Intent> = records
         .into_iter()
         .map(|t| (t.id.clone(), Intent::Present(t)))
         .collect();
@@ -149,11 +150,11 @@ expect = "ping"
         let targets: Vec<Echo> = (0..2)
             .map(|i| Echo::start(SocketAddr::from(([127, 0, 0, first + i], self.port))))
             .collect();
-        let intents: BTreeMap<String, Intent> = targets
+        let intents: BTreeMap<SetId, Intent> = targets
             .iter()
             .enumerate()
             .map(|(i, e)| {
-                let t = Target::active(format!("a{i}"), vec![e.addr.ip()], 50, 1);
+                let t = Target::active(sid(&format!("a{i}")), vec![e.addr.ip()], 50, 1);
                 (t.id.clone(), Intent::Present(t))
             })
             .collect();
@@ -168,7 +169,7 @@ expect = "ping"
     /// Registers target `id` at `ip` (weight 50) in www.lab.test, with nothing listening there.
     pub(crate) async fn add_silent_target(&self, id: &str, ip: &str) {
         let p = lab_pool();
-        let t = Target::active(id, vec![ip.parse().unwrap()], 50, 1);
+        let t = Target::active(sid(id), vec![ip.parse().unwrap()], 50, 1);
         let v = self.view().await;
         writer(&self.api)
             .await
@@ -350,9 +351,9 @@ async fn targets_are_probed_at_their_private_probe_address_by_default() {
         let port = private.addr.port();
         let other = Echo::start(SocketAddr::from(([127, 0, 0, 32], port)));
         // The published "Carrier IPs" answer nothing, as seen from a Region subnet.
-        let mut t0 = Target::active("t0", vec!["127.0.0.41".parse().unwrap()], 10, 1);
+        let mut t0 = Target::active(sid("t0"), vec!["127.0.0.41".parse().unwrap()], 10, 1);
         t0.probe = Some(private.addr.ip().into());
-        let mut t1 = Target::active("t1", vec!["127.0.0.42".parse().unwrap()], 20, 1);
+        let mut t1 = Target::active(sid("t1"), vec!["127.0.0.42".parse().unwrap()], 20, 1);
         t1.probe = Some(other.addr.into());
         lab_of(vec![private, other], vec![t0, t1], &[]).await
     }
@@ -708,7 +709,7 @@ async fn raw_write(api: &str, changes: Vec<Change>) {
         .await
         .execute(&Plan {
             groups: vec![ChangeGroup {
-                target_id: "raw".into(),
+                target_id: sid("raw"),
                 changes,
             }],
             skipped: Vec::new(),
@@ -762,7 +763,12 @@ async fn a_spoofed_quarantine_never_deletes_a_foreign_record() {
     let mut lab = lab(4).await;
     let p = lab_pool();
     // Another team's record in the weighted group, nothing answering at its address.
-    let theirs = Target::active("other-team", vec!["127.0.0.40".parse().unwrap()], 10, 1);
+    let theirs = Target::active(
+        sid("other-team"),
+        vec!["127.0.0.40".parse().unwrap()],
+        10,
+        1,
+    );
     let foreign = theirs.address_record(&p);
     let forged = txt(
         p.ownership_name(),
@@ -1410,7 +1416,7 @@ async fn a_forged_tier_member_is_counted_listed_and_warned_about_once() {
         assert_ne!(forged, ours);
         let plan = Plan {
             groups: vec![ChangeGroup {
-                target_id: "nyc".into(),
+                target_id: sid("nyc"),
                 changes: vec![Change::delete(ours), Change::create(forged)],
             }],
             skipped: Vec::new(),
@@ -1476,10 +1482,10 @@ async fn hostile_set_identifiers_cannot_forge_a_health_log_line() {
     use crate::common::{FORGED, assert_well_formed_log, hostile_ids, wait_for_log};
     for format in ["text", "json"] {
         let live = Echo::start(SocketAddr::from(([127, 0, 0, 61], 0)));
-        let mut records = vec![Target::active("t0", vec![live.addr.ip()], 10, 1)];
+        let mut records = vec![Target::active(sid("t0"), vec![live.addr.ip()], 10, 1)];
         // Nothing listens on 127.0.0.62-64: these targets are judged dead and logged.
         for (i, id) in (62u8..).zip(hostile_ids()) {
-            records.push(Target::active(id, vec![[127, 0, 0, i].into()], 10, 1));
+            records.push(Target::active(sid(&id), vec![[127, 0, 0, i].into()], 10, 1));
         }
         let lab = lab_of(vec![live], records, &[]).await;
         let cfg = lab.config("c1", "");

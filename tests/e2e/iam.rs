@@ -14,6 +14,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use aws_credential_types::provider::ProvideCredentials;
+use registry::testing::sid;
 use testkit::process::Service;
 
 use crate::agent::{self, Bed};
@@ -222,10 +223,7 @@ async fn the_agent_runs_under_the_shipped_policy_and_cannot_touch_the_tier_or_an
         .execute(&registry::plan::plan(
             &p,
             &v,
-            &std::collections::BTreeMap::from([(
-                agent::ID.to_owned(),
-                registry::plan::Intent::Absent,
-            )]),
+            &std::collections::BTreeMap::from([(sid(agent::ID), registry::plan::Intent::Absent)]),
         ))
         .await
         .unwrap();

@@ -297,9 +297,10 @@ fn wavelb_within(args: &[&str]) -> (Option<i32>, String) {
 #[tokio::test(flavor = "multi_thread")]
 async fn hostile_set_identifiers_cannot_forge_a_line_in_records_output() {
     use crate::common::{FORGED, assert_well_formed_log, hostile_ids};
-    use registry::model::{PoolSpec, RecordType, Target};
+    use registry::model::{PoolSpec, RecordType, SetId, Target};
     use registry::plan::{Intent, plan};
     use registry::pool::classify;
+    use registry::testing::sid;
 
     let resolver = testkit::process::resolver(env!("CARGO_BIN_EXE_wavelb"), &[]);
     let api = resolver.field("api_url");
@@ -310,11 +311,11 @@ async fn hostile_set_identifiers_cannot_forge_a_line_in_records_output() {
         owner_id: "wavelb".into(),
         ownership_key: None,
     };
-    let intents: std::collections::BTreeMap<String, Intent> = hostile_ids()
+    let intents: std::collections::BTreeMap<SetId, Intent> = hostile_ids()
         .into_iter()
         .zip(1u8..)
         .map(|(id, i)| {
-            let t = Target::active(id, vec![[127, 0, 0, i].into()], 10, 1);
+            let t = Target::active(sid(&id), vec![[127, 0, 0, i].into()], 10, 1);
             (t.id.clone(), Intent::Present(t))
         })
         .collect();
@@ -327,10 +328,10 @@ async fn hostile_set_identifiers_cannot_forge_a_line_in_records_output() {
         owner_id: format!("them\n{FORGED}"),
         ..pool.clone()
     };
-    let foreign: std::collections::BTreeMap<String, Intent> = [(
-        format!("f1\n{FORGED}"),
+    let foreign: std::collections::BTreeMap<SetId, Intent> = [(
+        sid(&format!("f1\n{FORGED}")),
         Intent::Present(Target::active(
-            format!("f1\n{FORGED}"),
+            sid(&format!("f1\n{FORGED}")),
             vec![[127, 0, 0, 9].into()],
             5,
             1,

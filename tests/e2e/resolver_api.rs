@@ -13,6 +13,7 @@ use registry::model::{PoolSpec, Target, TargetState};
 use registry::name::Fqdn;
 use registry::plan::{BatchLimits, Intent, batches, plan};
 use registry::pool::classify;
+use registry::testing::sid;
 use testkit::process::Service;
 use testkit::wait;
 
@@ -82,8 +83,8 @@ async fn writer_with_limits(api: &str, page_size: i32, limits: BatchLimits) -> W
 }
 
 /// Registers one target at 192.0.2.1 through `w`.
-async fn register(w: &Writer, p: &PoolSpec, id: impl Into<String>, weight: u8) {
-    let t = Target::active(id, vec!["192.0.2.1".parse().unwrap()], weight, 1);
+async fn register(w: &Writer, p: &PoolSpec, id: &str, weight: u8) {
+    let t = Target::active(sid(id), vec!["192.0.2.1".parse().unwrap()], weight, 1);
     w.execute(&plan(
         p,
         &classify(p, &[]),
@@ -102,7 +103,7 @@ async fn writer_conflicts_and_pagination_against_strict_semantics() {
     let targets: Vec<Target> = (0..100)
         .map(|i| {
             Target::active(
-                format!("i-{i:03}"),
+                sid(&format!("i-{i:03}")),
                 vec![format!("10.0.0.{i}").parse().unwrap()],
                 10,
                 1,
@@ -315,7 +316,7 @@ async fn rate_limit_throttles_and_the_writer_rides_it_out() {
     let p = www();
     let w = writer(&api, 300).await;
     for i in 0..12 {
-        register(&w, &p, format!("i-{i}"), 1).await;
+        register(&w, &p, &format!("i-{i}"), 1).await;
     }
     assert_eq!(
         classify(&p, &w.list_pool(&p).await.unwrap()).owned.len(),
@@ -346,7 +347,7 @@ async fn changes_stay_pending_for_the_propagation_delay() {
     .await
     .unwrap();
     let p = www();
-    let t = Target::active("i-1", vec!["192.0.2.1".parse().unwrap()], 1, 1);
+    let t = Target::active(sid("i-1"), vec!["192.0.2.1".parse().unwrap()], 1, 1);
     let started = std::time::Instant::now();
     let done = w
         .execute(&plan(
@@ -943,7 +944,7 @@ async fn batches_over_1000_records_are_refused_and_the_writer_splits_them() {
                 .iter()
                 .map(|a| a.parse().unwrap())
                 .collect();
-            Target::active(format!("i-{i:03}"), addrs, 10, 1)
+            Target::active(sid(&format!("i-{i:03}")), addrs, 10, 1)
         })
         .collect();
     let intents: BTreeMap<_, _> = targets

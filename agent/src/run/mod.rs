@@ -13,7 +13,7 @@ use rand::Rng;
 use registry::clock::unix_now;
 use registry::config::PoolConfig;
 use registry::metrics::{PoolLabels, PoolMetrics};
-use registry::model::{PoolSpec, RecordSet};
+use registry::model::{PoolSpec, RecordSet, SetId};
 use registry::plan::{Intent, plan};
 use registry::pool::PoolView;
 use registry::reconcile::{
@@ -70,7 +70,7 @@ pub enum AgentError {
     )]
     Foreign {
         /// The set identifier.
-        id: String,
+        id: SetId,
         /// Why it is foreign.
         why: String,
     },

@@ -10,6 +10,7 @@ use registry::memory::MemoryStore;
 use registry::model::{Change, RrType, Target, TargetState};
 use registry::name::Fqdn;
 use registry::pool::classify;
+use registry::testing::sid;
 use tokio::time::Instant as TokioInstant;
 
 use probe::state::Thresholds;
@@ -54,7 +55,7 @@ struct Scripted {
 
 fn identity(id: &str, address: &str) -> Identity {
     Identity {
-        target_id: id.into(),
+        target_id: sid(id),
         region: Some("us-east-1".into()),
         az: Some("us-east-1-wl1-bos-wlz-1".into()),
         addresses: vec![address.parse().unwrap()],
@@ -213,7 +214,7 @@ fn running<'a>(
         pool: agent.pool.spec(&Default::default()).unwrap(),
         writer: store,
         me: Me {
-            id: "i-1".into(),
+            id: sid("i-1"),
             addresses: vec!["192.0.2.10".parse().unwrap()],
             weight: 60,
             probe: None,
@@ -388,7 +389,7 @@ async fn a_signal_during_a_reconcile_still_drains() {
         f.throttle_delay = Duration::from_secs(5);
     });
     let identity = Identity {
-        target_id: "i-1".into(),
+        target_id: sid("i-1"),
         region: None,
         az: None,
         addresses: r.me.addresses.clone(),
@@ -425,7 +426,7 @@ async fn registration_survives_throttling_and_respects_a_quarantine() {
     let (_tx, rx) = watch::channel(0);
     let r = running(&agent, store(), rx);
     // An operator quarantined i-1 before this agent started.
-    let mut q = Target::active("i-1", r.me.addresses.clone(), 60, 1)
+    let mut q = Target::active(sid("i-1"), r.me.addresses.clone(), 60, 1)
         .with_state(TargetState::Quarantined, 2)
         .by(registry::model::By::Operator);
     q.probe = None;

@@ -13,6 +13,7 @@ use registry::model::{PoolSpec, RecordType, Target, TargetState};
 use registry::name::Fqdn;
 use registry::plan::{Intent, plan};
 use registry::pool::{ForeignReason, classify};
+use registry::testing::sid;
 
 struct Lab {
     client: aws_sdk_route53::Client,
@@ -71,7 +72,7 @@ fn targets(n: usize) -> Vec<Target> {
     (0..n)
         .map(|i| {
             Target::active(
-                format!("i-{i:05}"),
+                sid(&format!("i-{i:05}")),
                 vec![
                     format!("10.{}.{}.{}", i / 65536, (i / 256) % 256, i % 256)
                         .parse()

@@ -14,6 +14,7 @@ use registry::name::Fqdn;
 use registry::plan::{Intent, plan};
 use registry::pool::classify;
 use registry::testing::pool_at;
+use registry::testing::sid;
 use testkit::faulty::{Fault, FaultyRoute53, Op, Rrset};
 
 async fn writer(fake: &FaultyRoute53, registry: &mut Registry) -> Writer {
@@ -52,11 +53,11 @@ async fn writer_tuned(
 
 fn one_target_plan() -> registry::plan::Plan {
     let p = pool_at("edge.lab.test", 30, "wavelb");
-    let t = Target::active("i-1", vec!["192.0.2.1".parse().unwrap()], 10, 1);
+    let t = Target::active(sid("i-1"), vec!["192.0.2.1".parse().unwrap()], 10, 1);
     plan(
         &p,
         &classify(&p, &[]),
-        &BTreeMap::from([("i-1".to_owned(), Intent::Present(t))]),
+        &BTreeMap::from([(sid("i-1"), Intent::Present(t))]),
     )
 }
 
@@ -209,7 +210,7 @@ async fn deletes_precede_creates_in_one_batch() {
     let mut reg = Registry::default();
     let w = writer(&fake, &mut reg).await;
     let p = pool_at("edge.lab.test", 30, "wavelb");
-    let old = Target::active("i-1", vec!["192.0.2.1".parse().unwrap()], 10, 1);
+    let old = Target::active(sid("i-1"), vec!["192.0.2.1".parse().unwrap()], 10, 1);
     let view = classify(&p, &[old.address_record(&p), old.ownership_record(&p)]);
     let new = old
         .clone()
@@ -217,7 +218,7 @@ async fn deletes_precede_creates_in_one_batch() {
     let planned = plan(
         &p,
         &view,
-        &BTreeMap::from([("i-1".to_owned(), Intent::Present(new))]),
+        &BTreeMap::from([(sid("i-1"), Intent::Present(new))]),
     );
     w.execute(&planned).await.unwrap();
     let bodies = fake.change_bodies();
@@ -278,7 +279,7 @@ async fn pagination_resumes_inside_weighted_groups() {
     let targets: Vec<Target> = (0..250)
         .map(|i| {
             Target::active(
-                format!("i-{i:04}"),
+                sid(&format!("i-{i:04}")),
                 vec![format!("10.0.{}.{}", i / 200, i % 200).parse().unwrap()],
                 1,
                 1,

@@ -165,7 +165,7 @@ impl Console {
                 self.answers
                     .get(&AnswerLabels {
                         pool: self.zones[*k].pool.name.without_dot().to_owned(),
-                        set_id: set_id(n),
+                        set_id: set_id(n).to_string(),
                     })
                     .map_or(0, |c| c.get())
             })

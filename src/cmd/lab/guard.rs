@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use registry::model::TargetState;
+use registry::model::{SetId, TargetState};
 use registry::pool::PoolView;
 
 /// A pool with dead targets in its answers.
@@ -21,7 +21,7 @@ pub(super) struct Note {
     /// Members quarantined.
     pub quarantined: usize,
     /// The active members that are down: still answered.
-    pub held: Vec<String>,
+    pub held: Vec<SetId>,
     /// True when every active member with a weight is down: every answer goes to a dead target.
     pub all_answers_dead: bool,
     /// The guard's fraction; `None` when the lab runs no health controller.
@@ -52,7 +52,7 @@ pub(super) fn note(
         .iter()
         .filter(|t| t.state == TargetState::Quarantined)
         .count();
-    let held: Vec<String> = members
+    let held: Vec<SetId> = members
         .iter()
         .filter(|t| t.state == TargetState::Active && down(&t.id))
         .map(|t| t.id.clone())
@@ -91,7 +91,12 @@ impl Note {
 
 impl fmt::Display for Note {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let held = self.held.join(", ");
+        let held = self
+            .held
+            .iter()
+            .map(|id| id.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
         let verb = if self.held.len() == 1 { "is" } else { "are" };
         write!(
             f,
@@ -124,13 +129,14 @@ mod tests {
     use super::*;
     use crate::cmd::lab::table::tests::{pool, view};
     use registry::model::Target;
+    use registry::testing::sid;
 
     fn fleet(weights: &[u8]) -> Vec<Target> {
         (1..)
             .zip(weights)
             .map(|(i, w)| {
                 Target::active(
-                    format!("demo-{i}"),
+                    sid(&format!("demo-{i}")),
                     vec![format!("127.0.0.{}", 10 + i).parse().unwrap()],
                     *w,
                     1,
@@ -185,7 +191,7 @@ mod tests {
             Some(0.5),
         )
         .expect("a note");
-        assert_eq!(n.held, vec!["demo-3".to_owned()]);
+        assert_eq!(n.held, vec![sid("demo-3")]);
         assert!(!n.all_answers_dead, "demo-4 still answers");
         assert_eq!(
             n.to_string(),
@@ -227,7 +233,7 @@ mod tests {
         let v = view(&p, &ts);
         let dead = alive(&["demo-1", "demo-2", "demo-3", "demo-4"]);
         let n = note("www.lab.test", &v, &dead, Some(0.5)).expect("a note");
-        assert_eq!(n.held, vec!["demo-3".to_owned(), "demo-4".to_owned()]);
+        assert_eq!(n.held, vec![sid("demo-3"), sid("demo-4")]);
         assert_eq!(n.down, 4);
         assert!(n.all_answers_dead);
         assert!(

@@ -108,12 +108,13 @@ mod tests {
     use super::*;
     use crate::cmd::lab::guard::Note;
     use crate::cmd::lab::table::Row;
+    use registry::testing::sid;
 
     fn row(n: usize, answers: u64) -> Row {
         Row {
             n,
             zone: None,
-            id: format!("demo-{n}"),
+            id: sid(&format!("demo-{n}")),
             addr: format!("127.0.0.{}:4000", 10 + n).parse().unwrap(),
             record: Some((10, 10, "active".into())),
             up: true,
@@ -152,7 +153,7 @@ mod tests {
                 down: 1,
                 members: 1,
                 quarantined: 0,
-                held: vec!["demo-1\n".into()],
+                held: vec![sid("demo-1\n")],
                 all_answers_dead: true,
                 fraction: Some(0.5),
             }],

@@ -32,7 +32,7 @@ use probe::{ProbeConfig, ProbeKind, Prober};
 use prometheus_client::registry::Registry;
 use registry::clock::unix_now;
 use registry::config::{Route53Config, ZoneRef};
-use registry::model::{RecordSet, Target};
+use registry::model::{RecordSet, SetId, Target};
 use registry::name::Fqdn;
 use registry::plan::{Intent, plan};
 use registry::pool::PoolView;
@@ -62,8 +62,9 @@ const LAB_REQUESTS_PER_SECOND: f64 = 50.0;
 const MAX_QUARANTINED_FRACTION: f64 = 0.5;
 
 /// Demo target `i` (1-based) set identifier.
-pub(crate) fn set_id(i: usize) -> String {
-    format!("demo-{i}")
+pub(crate) fn set_id(i: usize) -> SetId {
+    // "demo-" and a number: never empty, far under 128 characters.
+    SetId::new(format!("demo-{i}")).expect("a demo target's set identifier is valid")
 }
 
 /// The `[health]` of the lab's controllers: UDP probes ("ping" echoed) every `interval`.
@@ -237,7 +238,7 @@ pub(crate) async fn run(args: LabArgs) -> anyhow::Result<()> {
         .context("cannot reach the lab resolver's API")?;
     let mut n = 0;
     for z in &layout {
-        let intents: BTreeMap<String, Intent> = z
+        let intents: BTreeMap<SetId, Intent> = z
             .targets
             .iter()
             .map(|(w, _)| {

@@ -4,13 +4,14 @@
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 
+use registry::model::SetId;
 use registry::pool::PoolView;
 
 /// What the lab itself knows of target N (index N-1).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Facts {
     /// Its set identifier.
-    pub id: String,
+    pub id: SetId,
     /// Where its echo server listens.
     pub addr: SocketAddr,
     /// Its zone (index into the views).
@@ -29,7 +30,7 @@ pub(super) struct Row {
     /// Its zone (1-based) in a multi-zone lab.
     pub zone: Option<usize>,
     /// Its set identifier.
-    pub id: String,
+    pub id: SetId,
     /// Its echo server's address.
     pub addr: SocketAddr,
     /// The published weight, the wanted weight and the state; `None` when its records are missing.
@@ -166,6 +167,7 @@ pub(crate) mod tests {
     use registry::model::{PoolSpec, RecordType, Target, TargetState};
     use registry::name::Fqdn;
     use registry::pool::classify;
+    use registry::testing::sid;
 
     pub(crate) fn pool(name: &str) -> PoolSpec {
         PoolSpec {
@@ -188,7 +190,7 @@ pub(crate) mod tests {
 
     fn facts(n: usize, zone: usize, up: bool, answers: u64) -> Facts {
         Facts {
-            id: format!("demo-{n}"),
+            id: sid(&format!("demo-{n}")),
             addr: format!("127.0.0.{}:4000", 10 + n).parse().unwrap(),
             zone,
             up,
@@ -199,8 +201,8 @@ pub(crate) mod tests {
     #[test]
     fn rows_read_each_target_from_its_pool() {
         let p = pool("www.lab.test");
-        let t1 = Target::active("demo-1", vec!["127.0.0.11".parse().unwrap()], 10, 1);
-        let t2 = Target::active("demo-2", vec!["127.0.0.12".parse().unwrap()], 20, 1)
+        let t1 = Target::active(sid("demo-1"), vec!["127.0.0.11".parse().unwrap()], 10, 1);
+        let t2 = Target::active(sid("demo-2"), vec!["127.0.0.12".parse().unwrap()], 20, 1)
             .with_state(TargetState::Quarantined, 2);
         let v = view(&p, &[t1, t2]);
         let rows = rows(
@@ -232,7 +234,7 @@ pub(crate) mod tests {
     fn a_multi_zone_row_names_its_zone() {
         let a = pool("edge.a.lab.test");
         let b = pool("edge.b.lab.test");
-        let t = Target::active("demo-2", vec!["127.0.2.11".parse().unwrap()], 10, 1);
+        let t = Target::active(sid("demo-2"), vec!["127.0.2.11".parse().unwrap()], 10, 1);
         let rows = rows(
             &[facts(1, 0, true, 0), facts(2, 1, true, 0)],
             &[view(&a, &[]), view(&b, &[t])],

@@ -526,13 +526,14 @@ mod tests {
     use ratatui::Terminal;
     use ratatui::backend::TestBackend;
     use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    use registry::testing::sid;
 
     fn rows() -> Vec<Row> {
         (1..=4)
             .map(|n| Row {
                 n,
                 zone: None,
-                id: format!("demo-{n}"),
+                id: sid(&format!("demo-{n}")),
                 addr: format!("127.0.0.{}:4000", 10 + n).parse().unwrap(),
                 record: Some(if n == 2 {
                     (0, 20, "quarantined".into())
@@ -573,7 +574,7 @@ mod tests {
                 down: 3,
                 members: 4,
                 quarantined: 2,
-                held: vec!["demo-3".into()],
+                held: vec![sid("demo-3")],
                 all_answers_dead: false,
                 fraction: Some(0.5),
             }],

@@ -5,7 +5,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use geo::{self, Coordinates};
-use registry::model::{PoolSpec, RecordType};
+use registry::model::{PoolSpec, RecordType, SetId};
 use registry::name::Fqdn;
 use registry::tier::{TierMember, TierSpec};
 
@@ -127,7 +127,8 @@ pub(super) fn tier(zones: &[LabZone], zone_id: &str) -> TierSpec {
         members: zones
             .iter()
             .map(|z| TierMember {
-                id: z.id.to_owned(),
+                // A zone id from the built-in table: never empty, far under 128 characters.
+                id: SetId::new(z.id).expect("a lab zone id is a valid set identifier"),
                 pool: z.pool.name.clone(),
                 place: z.place,
                 bias: 0,
