@@ -35,6 +35,7 @@ use route53_emulator::store::Store;
 use route53_emulator::tags::xml as tags_xml;
 use route53_emulator::tags::{MAX_TAG_KEY_CHARS, MAX_TAG_VALUE_CHARS, MAX_TAGS, ResourceKind};
 use route53_emulator::xml;
+use route53_emulator::zones::xml as zones_xml;
 
 /// The body cap (see the module doc).
 const MAX_BODY: usize = 4096;
@@ -136,7 +137,7 @@ fn change_batch(body: &str) {
 }
 
 fn create_zone(body: &str) {
-    let Ok(req) = xml::parse_create_zone(body) else {
+    let Ok(req) = zones_xml::parse_create_zone(body) else {
         return;
     };
     let (base, _, _) = &*BASE;

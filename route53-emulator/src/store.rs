@@ -1,10 +1,13 @@
-//! The resolver's state: hosted zones, their record sets and the change log. Pure: times are
-//! passed in and ids are random (Route 53's shape), so the API layer and tests drive it without
-//! a clock.
+//! The resolver's state, which every feature shares: the [`Store`] (hosted zones with their
+//! record sets, the change log, health checks and tags), its errors ([`StoreError`]), what a
+//! change touched ([`Touched`]) and what the features' parts of it share (ids in Route 53's
+//! shape, length checks). Pure: times are passed in and ids are random, so the API layer and
+//! tests drive it without a clock.
 //!
-//! Bounded as Route 53 bounds an account ([`MAX_HOSTED_ZONES`], [`MAX_COMMENT_CHARS`],
-//! [`MAX_CALLER_REFERENCE_CHARS`]; per zone and batch, `registry::zone`), and the change log
-//! keeps the last [`MAX_CHANGE_LOG`] changes: GetChange of an older one answers as if INSYNC.
+//! Each feature's part of `impl Store` is in its folder: `zones/store.rs`,
+//! `health_checks/store.rs`, `tags/store.rs`. Here: record sets (ChangeResourceRecordSets, the
+//! listing order) and the change log, which keeps the last [`MAX_CHANGE_LOG`] changes: GetChange
+//! of an older one answers as if INSYNC.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -19,7 +22,7 @@ pub use crate::limits::bounds::{
 };
 
 use crate::health_checks::{CheckState, HealthCheck};
-use crate::tags::{self, ResourceKind};
+use crate::zones::{HostedZone, MAX_HOSTED_ZONES};
 
 use rand::Rng;
 
@@ -28,54 +31,12 @@ use registry::name::Fqdn;
 use registry::zone::{ChangeError, ZoneRecords};
 use serde::{Deserialize, Serialize};
 
-/// The TTL Route 53 gives a new zone's apex NS record.
-const APEX_NS_TTL: u32 = 172_800;
-/// The TTL Route 53 gives a new zone's apex SOA record.
-const APEX_SOA_TTL: u32 = 900;
-/// Route 53's default quota on hosted zones per account.
-pub const MAX_HOSTED_ZONES: usize = 500;
 /// Route 53's longest `Comment` (of a hosted zone or a change batch), in characters.
 pub use registry::zone::MAX_COMMENT_CHARS;
-/// Route 53's longest `CallerReference`, in characters.
-pub const MAX_CALLER_REFERENCE_CHARS: usize = 128;
 /// Changes the log keeps; older ones are forgotten (GetChange answers them INSYNC).
 pub const MAX_CHANGE_LOG: usize = 1000;
 /// Random characters after the `Z` or `C` of an id (Route 53's ids are up to 32 characters).
 const ID_CHARS: usize = 20;
-
-/// A hosted zone.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HostedZone {
-    /// The id, without `/hostedzone/`.
-    pub id: String,
-    /// Its name.
-    pub name: Fqdn,
-    /// The caller reference it was created with.
-    pub caller_reference: String,
-    /// The optional comment.
-    pub comment: Option<String>,
-    /// The SOA serial served; it increases with every change.
-    pub serial: u32,
-    /// The record sets.
-    pub records: ZoneRecords,
-}
-
-impl HostedZone {
-    /// The zone as the DNS snapshot reads it.
-    pub fn as_served(&self) -> dns::snapshot::ZoneRef<'_> {
-        dns::snapshot::ZoneRef {
-            id: &self.id,
-            name: &self.name,
-            serial: self.serial,
-            records: &self.records,
-        }
-    }
-
-    /// The name servers of the zone's delegation set.
-    pub fn name_servers(&self) -> Vec<String> {
-        vec![format!("ns.{}", self.name)]
-    }
-}
 
 /// A submitted change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -176,7 +137,7 @@ pub struct Store {
     /// Route 53 refuses to reuse them.
     #[serde(default)]
     pub(crate) deleted_check_references: Vector<String>,
-    /// The tags of hosted zones and health checks, by [`tags::resource_key`].
+    /// The tags of hosted zones and health checks, by [`crate::tags::resource_key`].
     #[serde(default)]
     pub(crate) tags: OrdMap<String, BTreeMap<String, String>>,
     /// What the probes found, by health check id. Not persisted: a restarted resolver starts
@@ -235,7 +196,7 @@ fn has_id_shape(id: &str, prefix: char) -> bool {
 
 /// `InvalidInput` when `value` is longer than `max` characters (the value is not echoed: it can
 /// be megabytes long).
-fn check_length(field: &str, value: &str, max: usize) -> Result<(), StoreError> {
+pub(crate) fn check_length(field: &str, value: &str, max: usize) -> Result<(), StoreError> {
     let chars = value.chars().count();
     if chars > max {
         return Err(StoreError::Change(ChangeError::InvalidInput(format!(
@@ -262,12 +223,6 @@ pub struct Parts {
     /// The tags by resource key ([`Store::tag_entries`]).
     pub tags: Vec<(String, BTreeMap<String, String>)>,
 }
-
-/// The SOA's RNAME of every zone the lab creates: Route 53's own mailbox, outside the zone.
-pub const SOA_RNAME: &str = "awsdns-hostmaster.amazon.com.";
-
-/// The longest zone name the lab creates: `ns.<zone>`, its name server, is a domain name too.
-pub const MAX_LAB_ZONE_NAME_CHARS: usize = 250;
 
 impl Store {
     /// A store holding `parts` (as the database read them).
@@ -334,11 +289,6 @@ impl Store {
         self.tags.get(key)
     }
 
-    /// A zone by its id exactly (without `/hostedzone/`), if it exists.
-    pub fn zone_by_id(&self, id: &str) -> Option<&HostedZone> {
-        self.zones.get(id)
-    }
-
     /// Marks everything as touched (written again by the database, rebuilt by the snapshot):
     /// for a state loaded from elsewhere (the old state file).
     pub fn touch_everything(&mut self) {
@@ -368,92 +318,8 @@ impl Store {
         }
     }
 
-    /// Creates a hosted zone with its apex SOA and NS record sets.
-    pub fn create_zone(
-        &mut self,
-        name: &str,
-        caller_reference: &str,
-        comment: Option<String>,
-        now_ms: u64,
-    ) -> Result<(HostedZone, ChangeRecord), StoreError> {
-        let name = Fqdn::parse(name).map_err(|e| StoreError::InvalidDomainName(e.to_string()))?;
-        if caller_reference.is_empty() {
-            return Err(StoreError::Change(ChangeError::InvalidInput(
-                "1 validation error detected: Value at 'callerReference' failed to satisfy \
-                 constraint: Member must have length greater than or equal to 1"
-                    .into(),
-            )));
-        }
-        check_length(
-            "callerReference",
-            caller_reference,
-            MAX_CALLER_REFERENCE_CHARS,
-        )?;
-        if let Some(c) = &comment {
-            check_length("hostedZoneConfig.comment", c, MAX_COMMENT_CHARS)?;
-        }
-        if self
-            .zones
-            .values()
-            .any(|z| z.caller_reference == caller_reference)
-        {
-            return Err(StoreError::HostedZoneAlreadyExists(
-                caller_reference.to_owned(),
-            ));
-        }
-        if self.zones.len() >= MAX_HOSTED_ZONES {
-            return Err(StoreError::TooManyHostedZones);
-        }
-        let id = self.fresh_id('Z');
-        let apex = |rtype: RrType, ttl: u32, value: String| {
-            RecordSet::simple(name.clone(), rtype, ttl, value)
-        };
-        // The lab's name server is `ns.<zone>`, so a zone's name leaves room for it (a zone
-        // Route 53 would take with a name of 251–253 characters is refused here). The SOA's
-        // RNAME is Route 53's own, outside the zone, so the zone's length never decides it.
-        let ns = Fqdn::parse(&format!("ns.{name}"))
-            .map_err(|_| {
-                StoreError::InvalidDomainName(format!(
-                    "the zone name {name} leaves no room for the lab's name server ns.{name}: \
-                     a zone name has at most {MAX_LAB_ZONE_NAME_CHARS} characters in the lab"
-                ))
-            })?
-            .to_string();
-        let records = ZoneRecords::from_sets(
-            name.clone(),
-            [
-                apex(RrType::Ns, APEX_NS_TTL, ns.clone()),
-                apex(
-                    RrType::Soa,
-                    APEX_SOA_TTL,
-                    format!("{ns} {SOA_RNAME} 1 7200 900 1209600 86400"),
-                ),
-            ],
-        );
-        let zone = HostedZone {
-            id: id.clone(),
-            name,
-            caller_reference: caller_reference.to_owned(),
-            comment,
-            serial: 1,
-            records,
-        };
-        let added = Totals::of(zone.records.sets());
-        self.totals = self.totals.replace(Totals::default(), added);
-        self.touched.zone_list = true;
-        self.touched.zones.insert(id.clone());
-        for set in zone.records.sets() {
-            self.touched
-                .groups
-                .insert((id.clone(), set.name.clone(), set.rtype));
-        }
-        self.zones.insert(id, zone.clone());
-        let change = self.record_change(None, now_ms);
-        Ok((zone, change))
-    }
-
     /// Logs a change, forgetting the oldest beyond [`MAX_CHANGE_LOG`].
-    fn record_change(&mut self, comment: Option<String>, now_ms: u64) -> ChangeRecord {
+    pub(crate) fn record_change(&mut self, comment: Option<String>, now_ms: u64) -> ChangeRecord {
         let change = ChangeRecord {
             id: self.fresh_id('C'),
             submitted_at_ms: now_ms,
@@ -470,47 +336,6 @@ impl Store {
             }
         }
         change
-    }
-
-    /// A zone by id (with or without `/hostedzone/`).
-    pub fn zone(&self, id: &str) -> Result<&HostedZone, StoreError> {
-        let id = id.trim_start_matches("/hostedzone/");
-        self.zones
-            .get(id)
-            .ok_or_else(|| StoreError::NoSuchHostedZone(id.to_owned()))
-    }
-
-    /// All zones, in id order.
-    pub fn zones(&self) -> impl Iterator<Item = &HostedZone> {
-        self.zones.values()
-    }
-
-    /// Deletes a zone; refused while it holds more than its apex SOA and NS.
-    pub fn delete_zone(&mut self, id: &str, now_ms: u64) -> Result<ChangeRecord, StoreError> {
-        let zone = self.zone(id)?;
-        let required = |s: &RecordSet| {
-            s.name == zone.name && (s.rtype == RrType::Soa || s.rtype == RrType::Ns)
-        };
-        if zone.records.sets().any(|s| !required(s)) {
-            return Err(StoreError::HostedZoneNotEmpty);
-        }
-        let id = zone.id.clone();
-        if let Some(gone) = self.zones.remove(&id) {
-            let removed = Totals::of(gone.records.sets());
-            self.totals = self.totals.replace(removed, Totals::default());
-            for set in gone.records.sets() {
-                self.touched
-                    .groups
-                    .insert((id.clone(), set.name.clone(), set.rtype));
-            }
-        }
-        let tags_key = tags::resource_key(ResourceKind::HostedZone, &id);
-        if self.tags.remove(&tags_key).is_some() {
-            self.touched.tags.insert(tags_key);
-        }
-        self.touched.zone_list = true;
-        self.touched.zones.insert(id);
-        Ok(self.record_change(None, now_ms))
     }
 
     /// Applies a change batch atomically (Route 53's rules), bumping the zone's serial.
@@ -747,43 +572,6 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn zone_lifecycle() {
-        let mut s = Store::default();
-        let (zone, _) = s.create_zone("Lab.Test", "ref-1", None, 0).unwrap();
-        assert_eq!(zone.name.as_str(), "lab.test.");
-        assert_eq!(zone.records.len(), 2, "apex SOA and NS");
-        assert!(matches!(
-            s.create_zone("other.test", "ref-1", None, 0),
-            Err(StoreError::HostedZoneAlreadyExists(_))
-        ));
-        s.change(
-            &zone.id,
-            &[Change::create(a("www.lab.test", "x", 1))],
-            None,
-            1,
-        )
-        .unwrap();
-        assert_eq!(s.zone(&zone.id).unwrap().serial, 2);
-        assert_eq!(
-            s.delete_zone(&zone.id, 2),
-            Err(StoreError::HostedZoneNotEmpty)
-        );
-        s.change(
-            &zone.id,
-            &[Change::delete(a("www.lab.test", "x", 1))],
-            None,
-            3,
-        )
-        .unwrap();
-        s.delete_zone(&format!("/hostedzone/{}", zone.id), 4)
-            .unwrap();
-        assert!(matches!(
-            s.zone(&zone.id),
-            Err(StoreError::NoSuchHostedZone(_))
-        ));
-    }
-
-    #[test]
     fn listing_order_and_pages_resume_inside_weighted_groups() {
         let mut s = Store::default();
         let (zone, _) = s.create_zone("lab.test", "r", None, 0).unwrap();
@@ -936,60 +724,6 @@ pub(crate) mod tests {
         }
         assert_eq!(got.len(), expected.len());
         assert!(got.iter().zip(&expected).all(|(a, b)| std::ptr::eq(*a, *b)));
-    }
-
-    fn input_error(r: Result<impl std::fmt::Debug, StoreError>) -> String {
-        match r {
-            Err(StoreError::Change(ChangeError::InvalidInput(m))) => m,
-            other => panic!("expected InvalidInput, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn comments_and_caller_references_have_route53_lengths() {
-        let mut s = Store::default();
-        let long_ref = "r".repeat(MAX_CALLER_REFERENCE_CHARS + 1);
-        let m = input_error(s.create_zone("lab.test", &long_ref, None, 0));
-        assert!(m.contains("callerReference") && m.contains("128"), "{m}");
-        assert!(!m.contains(&long_ref), "the value is not echoed: {m}");
-        input_error(s.create_zone("lab.test", "", None, 0));
-        let m = input_error(s.create_zone("lab.test", "r", Some("c".repeat(257)), 0));
-        assert!(m.contains("256"), "{m}");
-        // At the limits, in characters (not bytes), everything is accepted.
-        let (zone, _) = s
-            .create_zone(
-                "lab.test",
-                &"é".repeat(MAX_CALLER_REFERENCE_CHARS),
-                Some("é".repeat(MAX_COMMENT_CHARS)),
-                0,
-            )
-            .unwrap();
-        let create = [Change::create(a("www.lab.test", "x", 1))];
-        let m = input_error(s.change(&zone.id, &create, Some("c".repeat(257)), 1));
-        assert!(m.contains("changeBatch.comment"), "{m}");
-        assert_eq!(
-            s.zone(&zone.id).unwrap().records.len(),
-            2,
-            "nothing applied"
-        );
-        s.change(&zone.id, &create, Some("c".repeat(256)), 1)
-            .unwrap();
-    }
-
-    #[test]
-    fn an_account_holds_at_most_500_zones() {
-        let mut s = Store::default();
-        for i in 0..MAX_HOSTED_ZONES {
-            s.create_zone(&format!("z{i}.test"), &format!("r{i}"), None, 0)
-                .unwrap();
-        }
-        assert_eq!(
-            s.create_zone("one-more.test", "r-more", None, 0),
-            Err(StoreError::TooManyHostedZones)
-        );
-        let first = s.zones().next().unwrap().id.clone();
-        s.delete_zone(&first, 1).unwrap();
-        s.create_zone("one-more.test", "r-more", None, 1).unwrap();
     }
 
     #[test]
@@ -1175,83 +909,5 @@ pub(crate) mod tests {
         let mut again: Store = serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap();
         again.recount();
         assert_eq!(again, s, "the new form round-trips");
-    }
-
-    use dns::metrics::AnswerCounters;
-    use dns::snapshot::Snapshot;
-
-    /// Every zone the API creates is served by DNS: a name the API accepts but the DNS view
-    /// cannot read would be a zone that silently answers nothing (found by fuzz/api_xml).
-    #[test]
-    fn every_created_zone_is_served() {
-        for name in [
-            "-",
-            "test",
-            "a",
-            "_",
-            "-.test",
-            "a-.test",
-            "-a.test",
-            "_x.test",
-            "ok.test",
-            "x--y.test",
-        ] {
-            let mut s = Store::default();
-            if let Ok((zone, _)) = s.create_zone(name, "ref", None, 0) {
-                let snap = Snapshot::of_zones(&s, &AnswerCounters::default());
-                assert!(
-                    snap.zone_for(zone.name.as_str()).is_some(),
-                    "{name} is not served"
-                );
-            }
-        }
-    }
-
-    /// A zone name of 242–250 characters was accepted but not served: its SOA named
-    /// `hostmaster.<zone>`, a name past 253 characters (found by fuzz/api_xml). The lab's SOA
-    /// names Route 53's mailbox now, and a zone name leaves room for `ns.<zone>`.
-    #[test]
-    fn long_zone_names_are_served_up_to_the_labs_bound_and_refused_past_it() {
-        let name_of = |len: usize| {
-            let mut labels = Vec::new();
-            let mut left = len;
-            while left > 0 {
-                let n = left.min(63);
-                labels.push("a".repeat(n));
-                left = left.saturating_sub(n + 1);
-            }
-            let name = labels.join(".");
-            assert!(
-                name.len() == len || name.len() == len - 1,
-                "{len}: {}",
-                name.len()
-            );
-            name
-        };
-        let mut served = 0;
-        for len in 240..=crate::store::MAX_LAB_ZONE_NAME_CHARS {
-            let name = name_of(len);
-            let mut s = Store::default();
-            let (zone, _) = s.create_zone(&name, "ref", None, 0).unwrap();
-            let snap = Snapshot::of_zones(&s, &AnswerCounters::default());
-            assert!(
-                snap.zone_for(zone.name.as_str()).is_some(),
-                "{len} is not served"
-            );
-            served += 1;
-        }
-        assert_eq!(served, 11);
-        for len in crate::store::MAX_LAB_ZONE_NAME_CHARS + 2..=253 {
-            let name = name_of(len);
-            if name.len() <= crate::store::MAX_LAB_ZONE_NAME_CHARS {
-                continue;
-            }
-            let mut s = Store::default();
-            let e = s
-                .create_zone(&name, "ref", None, 0)
-                .unwrap_err()
-                .to_string();
-            assert!(e.contains("ns."), "{len}: {e}");
-        }
     }
 }

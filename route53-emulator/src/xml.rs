@@ -1,5 +1,6 @@
-//! The Route 53 REST API's XML: parsing request bodies and writing response documents for hosted
-//! zones, record sets and changes, and the helpers every feature's XML shares (health checks:
+//! The Route 53 REST API's XML: the helpers every feature's XML shares (the shape check before
+//! parsing, element access, escaping, the response and error documents), and the parsing and
+//! writing of record sets and changes (hosted zones: `zones/xml.rs`; health checks:
 //! `health_checks/xml.rs`; tags: `tags/xml.rs`).
 
 use std::time::{Duration, UNIX_EPOCH};
@@ -8,7 +9,7 @@ use registry::model::{Action, AliasTarget, Change, GeoProximity, RecordSet, RrTy
 use registry::name::{Fqdn, NameError};
 use roxmltree::{Document, Node};
 
-use crate::store::{ChangeRecord, HostedZone};
+use crate::store::ChangeRecord;
 
 /// Route 53's XML namespace.
 pub const NS: &str = "https://route53.amazonaws.com/doc/2013-04-01/";
@@ -189,41 +190,6 @@ pub(crate) fn expect_root<'a>(doc: &'a Document<'a>, name: &str) -> Result<Node<
         )));
     }
     Ok(root)
-}
-
-/// A parsed CreateHostedZone request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CreateZone {
-    /// The zone name.
-    pub name: String,
-    /// The idempotency token.
-    pub caller_reference: String,
-    /// The comment.
-    pub comment: Option<String>,
-    /// True when a private zone (with a VPC) was asked for.
-    pub private: bool,
-}
-
-/// Parses `CreateHostedZoneRequest`.
-pub fn parse_create_zone(body: &str) -> Result<CreateZone, XmlError> {
-    let doc = parse_doc(body)?;
-    let root = expect_root(&doc, "CreateHostedZoneRequest")?;
-    let name =
-        text(root, "Name").ok_or_else(|| XmlError("CreateHostedZoneRequest lacks Name".into()))?;
-    let caller_reference = text(root, "CallerReference")
-        .ok_or_else(|| XmlError("CreateHostedZoneRequest lacks CallerReference".into()))?;
-    let config = child(root, "HostedZoneConfig");
-    let comment = config
-        .and_then(|c| text(c, "Comment"))
-        .filter(|c| !c.is_empty());
-    let private = config.and_then(|c| text(c, "PrivateZone")).as_deref() == Some("true")
-        || child(root, "VPC").is_some();
-    Ok(CreateZone {
-        name,
-        caller_reference,
-        comment,
-        private,
-    })
 }
 
 /// A parsed ChangeResourceRecordSets request.
@@ -416,32 +382,6 @@ pub fn change_info(change: &ChangeRecord, insync: bool) -> String {
         if insync { "INSYNC" } else { "PENDING" },
         timestamp(change.submitted_at_ms)
     )
-}
-
-/// `<HostedZone>`.
-pub fn hosted_zone(zone: &HostedZone) -> String {
-    let comment = zone
-        .comment
-        .as_ref()
-        .map(|c| format!("<Comment>{}</Comment>", esc(c)))
-        .unwrap_or_default();
-    format!(
-        "<HostedZone><Id>/hostedzone/{}</Id><Name>{}</Name><CallerReference>{}</CallerReference><Config>{comment}<PrivateZone>false</PrivateZone></Config><ResourceRecordSetCount>{}</ResourceRecordSetCount></HostedZone>",
-        zone.id,
-        esc(zone.name.as_str()),
-        esc(&zone.caller_reference),
-        zone.records.len()
-    )
-}
-
-/// `<DelegationSet>`.
-pub fn delegation_set(zone: &HostedZone) -> String {
-    let servers: String = zone
-        .name_servers()
-        .iter()
-        .map(|n| format!("<NameServer>{}</NameServer>", esc(n)))
-        .collect();
-    format!("<DelegationSet><NameServers>{servers}</NameServers></DelegationSet>")
 }
 
 /// `<ResourceRecordSet>`.
@@ -681,11 +621,6 @@ mod tests {
     fn the_sdk_request_shapes_pass_the_scan() {
         let batch = r#"<?xml version="1.0" encoding="UTF-8"?><ChangeResourceRecordSetsRequest xmlns="https://route53.amazonaws.com/doc/2013-04-01/"><ChangeBatch><Changes><Change><Action>CREATE</Action><ResourceRecordSet><Name>a.lab.test</Name><Type>A</Type><TTL>30</TTL><ResourceRecords><ResourceRecord><Value>192.0.2.1</Value></ResourceRecord></ResourceRecords></ResourceRecordSet></Change></Changes></ChangeBatch></ChangeResourceRecordSetsRequest>"#;
         assert_eq!(parse_change_batch(batch).map(|b| b.changes.len()), Ok(1));
-        let zone = r#"<?xml version="1.0" encoding="UTF-8"?><CreateHostedZoneRequest xmlns="https://route53.amazonaws.com/doc/2013-04-01/"><Name>z.test</Name><CallerReference>r</CallerReference><HostedZoneConfig><Comment>c</Comment></HostedZoneConfig></CreateHostedZoneRequest>"#;
-        assert_eq!(
-            parse_create_zone(zone).map(|z| z.comment),
-            Ok(Some("c".into()))
-        );
     }
 
     #[test]
