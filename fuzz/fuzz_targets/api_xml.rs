@@ -30,6 +30,7 @@ use dns::snapshot::Snapshot;
 use libfuzzer_sys::fuzz_target;
 use registry::model::{Change, RecordSet, RrType};
 use registry::name::Fqdn;
+use route53_emulator::changes::xml as changes_xml;
 use route53_emulator::health_checks::xml as health_xml;
 use route53_emulator::store::Store;
 use route53_emulator::tags::xml as tags_xml;
@@ -91,7 +92,7 @@ static BASE: LazyLock<(Store, String, String)> = LazyLock::new(|| {
     (store, zone.id, check.id)
 });
 
-fn render_batch(batch: &xml::ChangeBatch) -> String {
+fn render_batch(batch: &changes_xml::ChangeBatch) -> String {
     let comment = batch
         .comment
         .as_ref()
@@ -115,12 +116,12 @@ fn render_batch(batch: &xml::ChangeBatch) -> String {
 }
 
 fn change_batch(body: &str) {
-    let Ok(batch) = xml::parse_change_batch(body) else {
+    let Ok(batch) = changes_xml::parse_change_batch(body) else {
         return;
     };
     if batch.changes.iter().all(|c| c.record_set.opaque.is_none()) {
-        let again =
-            xml::parse_change_batch(&render_batch(&batch)).expect("a rendered ChangeBatch parses");
+        let again = changes_xml::parse_change_batch(&render_batch(&batch))
+            .expect("a rendered ChangeBatch parses");
         assert_eq!(again, batch, "a ChangeBatch does not survive rendering");
     }
     let (base, zone_id, _) = &*BASE;

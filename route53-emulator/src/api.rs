@@ -1,9 +1,9 @@
 //! The Route 53-compatible REST API (`/2013-04-01/…`): the subset aws-sdk-route53, the aws CLI,
 //! boto3 and Terraform use, parsed once into an `Operation`, authenticated, authorised,
-//! rate-limited and run here: record sets and changes here; the operations of hosted zones
-//! (`zones/api.rs`), health checks (`health_checks/api.rs`), tags (`tags/api.rs`) and account
-//! and hosted zone limits (`limits/api.rs`) live in their features' folders. What they all
-//! share is `reply`.
+//! rate-limited and run here: ListResourceRecordSets here; the operations of hosted zones
+//! (`zones/api.rs`), changes (`changes/api.rs`), health checks (`health_checks/api.rs`), tags
+//! (`tags/api.rs`) and account and hosted zone limits (`limits/api.rs`) live in their
+//! features' folders. What they all share is `reply`.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -19,6 +19,8 @@ use axum::response::{IntoResponse, Response};
 use aws_auth::iam;
 use aws_auth::sigv4::{self, SignedRequest};
 
+use crate::changes::api as changes;
+use crate::changes::xml::{ChangeBatch, parse_change_batch};
 use crate::config::ApiKeys;
 use crate::health_checks::api as checks;
 use crate::limits::api as limits;
@@ -335,7 +337,7 @@ async fn dispatch(
         && let Some(policy) = shared.credentials.as_ref().and_then(|k| k.policy(key))
     {
         if let Operation::ChangeResourceRecordSets { .. } = operation {
-            match parse_body(body, xml::parse_change_batch).await {
+            match parse_body(body, parse_change_batch).await {
                 // Within Route 53's batch limits first (1 000 changes and records, 32 000
                 // characters), so a policy's evaluation is bounded by them.
                 Ok(b) => match registry::zone::validate_input(&b.changes) {
@@ -387,9 +389,11 @@ async fn dispatch(
         Operation::GetHostedZoneCount => zones::count(shared).await,
         Operation::GetHostedZone { zone } => zones::get(shared, zone).await,
         Operation::DeleteHostedZone { zone } => zones::delete(shared, zone).await,
-        Operation::ChangeResourceRecordSets { zone } => change(shared, zone, body, batch).await,
+        Operation::ChangeResourceRecordSets { zone } => {
+            changes::change(shared, zone, body, batch).await
+        }
         Operation::ListResourceRecordSets { zone } => list_rrsets(shared, zone, &query).await,
-        Operation::GetChange { change } => get_change(shared, change).await,
+        Operation::GetChange { change } => changes::get(shared, change).await,
         Operation::CreateHealthCheck => checks::create(shared, body).await,
         Operation::ListHealthChecks => checks::list(shared, &query).await,
         Operation::GetHealthCheckCount => checks::count(shared).await,
@@ -417,7 +421,7 @@ fn authorize(
     key: &str,
     operation: Operation<'_>,
     resource: &str,
-    batch: Option<&xml::ChangeBatch>,
+    batch: Option<&ChangeBatch>,
 ) -> Result<(), ApiError> {
     let action = format!("route53:{}", operation.name());
     let changes = batch.map(|b| iam::ChangeContext::of(&b.changes));
@@ -569,28 +573,6 @@ fn url_query(q: &str) -> HashMap<String, String> {
         .collect()
 }
 
-/// ChangeResourceRecordSets; `parsed` is the body already parsed for the key's IAM policy.
-async fn change(
-    shared: &Shared,
-    zone_id: &str,
-    body: &Bytes,
-    parsed: Option<xml::ChangeBatch>,
-) -> ApiResult {
-    let batch = match parsed {
-        Some(batch) => batch,
-        None => parse_body(body, xml::parse_change_batch).await?,
-    };
-    let change = shared
-        .mutate(|store, now| store.change(zone_id, &batch.changes, batch.comment.clone(), now))
-        .await?;
-    shared.metrics.zone_changes.inc();
-    Ok(ok(
-        StatusCode::OK,
-        "ChangeResourceRecordSetsResponse",
-        &xml::change_info(&change, shared.insync(&change)),
-    ))
-}
-
 async fn list_rrsets(shared: &Shared, zone_id: &str, query: &HashMap<String, String>) -> ApiResult {
     let max = max_items(query, MAX_RRSET_ITEMS, MAX_RRSET_ITEMS)?;
     let name = query.get("name").map(String::as_str);
@@ -634,16 +616,6 @@ async fn list_rrsets(shared: &Shared, zone_id: &str, query: &HashMap<String, Str
     }
     inner.push_str(&format!("<MaxItems>{max}</MaxItems>"));
     Ok(ok(StatusCode::OK, "ListResourceRecordSetsResponse", &inner))
-}
-
-async fn get_change(shared: &Shared, id: &str) -> ApiResult {
-    let store = shared.store.lock().await;
-    let change = store.get_change(id)?;
-    Ok(ok(
-        StatusCode::OK,
-        "GetChangeResponse",
-        &xml::change_info(&change, shared.insync(&change)),
-    ))
 }
 
 #[cfg(test)]

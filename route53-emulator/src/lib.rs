@@ -3,11 +3,10 @@
 //! against it unchanged. Its zones are served by the DNS server (`wavelb-dns`): after every
 //! change the emulator publishes a new snapshot to it.
 //!
-//! The core (record sets and changes, and what every feature shares):
-//! - [`store`]: the state every feature keeps its part of, record sets (Route 53's change rules
-//!   via `registry::zone`) and changes; [`db`] makes every acknowledged change durable (SQLite,
-//!   the rows it touched); [`persist`] reads an older version's state file once, to move it
-//!   into the database.
+//! The core (record sets, and what every feature shares):
+//! - [`store`]: the state every feature keeps its part of, and the listing order of record
+//!   sets; [`db`] makes every acknowledged change durable (SQLite, the rows it touched);
+//!   [`persist`] reads an older version's state file once, to move it into the database.
 //! - [`api`] and [`xml`]: the REST/XML API (one `Operation` per request: authenticated with
 //!   `aws_auth::sigv4`, authorised by `aws_auth::iam`, rate-limited, run); [`http`]: its HTTP
 //!   server, over `dns::conn`'s connection caps.
@@ -17,6 +16,8 @@
 //! One folder per feature beside the core, each holding its state, XML and operations:
 //! - [`zones`]: hosted zones (CreateHostedZone's checks, the apex SOA and NS, the delegation
 //!   set).
+//! - [`changes`]: ChangeResourceRecordSets (Route 53's change rules via `registry::zone`), the
+//!   change log and GetChange.
 //! - [`health_checks`]: Route 53 health checks (settings, validation, the pure status step; the
 //!   checker that probes them; their part of the store, the XML and the API).
 //! - [`tags`]: the tags of hosted zones and health checks.
@@ -30,6 +31,7 @@
 #![warn(missing_docs)]
 
 pub mod api;
+pub mod changes;
 pub mod config;
 pub mod db;
 pub mod health_checks;

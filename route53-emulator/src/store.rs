@@ -4,12 +4,11 @@
 //! shape, length checks). Pure: times are passed in and ids are random, so the API layer and
 //! tests drive it without a clock.
 //!
-//! Each feature's part of `impl Store` is in its folder: `zones/store.rs`,
-//! `health_checks/store.rs`, `tags/store.rs`. Here: record sets (ChangeResourceRecordSets, the
-//! listing order) and the change log, which keeps the last [`MAX_CHANGE_LOG`] changes: GetChange
-//! of an older one answers as if INSYNC.
+//! Each feature's part of `impl Store` is in its folder: `zones/store.rs`, `changes/store.rs`
+//! (ChangeResourceRecordSets, the change log, GetChange), `health_checks/store.rs`,
+//! `tags/store.rs`. Here: the listing order of record sets.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use imbl::{OrdMap, Vector};
 
@@ -21,33 +20,21 @@ pub use crate::limits::bounds::{
     DEFAULT_MAX_RECORD_SETS, DEFAULT_MAX_STATE_BYTES, StateLimits, Totals, set_bytes,
 };
 
+use crate::changes::ChangeRecord;
 use crate::health_checks::{CheckState, HealthCheck};
 use crate::zones::{HostedZone, MAX_HOSTED_ZONES};
 
 use rand::Rng;
 
-use registry::model::{Action, Change, RecordSet, RrType};
+use registry::model::RecordSet;
 use registry::name::Fqdn;
-use registry::zone::{ChangeError, ZoneRecords};
+use registry::zone::ChangeError;
 use serde::{Deserialize, Serialize};
 
 /// Route 53's longest `Comment` (of a hosted zone or a change batch), in characters.
 pub use registry::zone::MAX_COMMENT_CHARS;
-/// Changes the log keeps; older ones are forgotten (GetChange answers them INSYNC).
-pub const MAX_CHANGE_LOG: usize = 1000;
 /// Random characters after the `Z` or `C` of an id (Route 53's ids are up to 32 characters).
 const ID_CHARS: usize = 20;
-
-/// A submitted change.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ChangeRecord {
-    /// The id, without `/change/`.
-    pub id: String,
-    /// When it was accepted, in unix milliseconds.
-    pub submitted_at_ms: u64,
-    /// The batch comment.
-    pub comment: Option<String>,
-}
 
 /// Errors of the store, mapped onto Route 53 error codes by the API.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -124,8 +111,8 @@ pub(crate) fn input_error(message: impl Into<String>) -> StoreError {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Store {
     pub(crate) zones: OrdMap<String, HostedZone>,
-    /// The last [`MAX_CHANGE_LOG`] changes, oldest first.
-    #[serde(deserialize_with = "change_log")]
+    /// The last [`crate::changes::MAX_CHANGE_LOG`] changes, oldest first.
+    #[serde(deserialize_with = "crate::changes::change_log")]
     pub(crate) changes: Vector<ChangeRecord>,
     /// When the newest change dropped from the log was submitted; `None` before any was.
     #[serde(default)]
@@ -156,27 +143,8 @@ pub struct Store {
     pub(crate) touched: Touched,
 }
 
-/// The change log as written now (oldest first) or by older versions (a map by id).
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum ChangeLog {
-    List(Vector<ChangeRecord>),
-    ById(BTreeMap<String, ChangeRecord>),
-}
-
-fn change_log<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vector<ChangeRecord>, D::Error> {
-    Ok(match ChangeLog::deserialize(d)? {
-        ChangeLog::List(list) => list,
-        ChangeLog::ById(map) => {
-            let mut list: Vec<ChangeRecord> = map.into_values().collect();
-            list.sort_by_key(|c| c.submitted_at_ms);
-            list.into_iter().collect()
-        }
-    })
-}
-
 /// A random id in Route 53's shape: `prefix` and upper-case letters and digits.
-fn random_id(prefix: char) -> String {
+pub(crate) fn random_id(prefix: char) -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
     let mut rng = rand::rng();
     std::iter::once(prefix)
@@ -185,7 +153,7 @@ fn random_id(prefix: char) -> String {
 }
 
 /// True for an id this store could have given out with `prefix`.
-fn has_id_shape(id: &str, prefix: char) -> bool {
+pub(crate) fn has_id_shape(id: &str, prefix: char) -> bool {
     id.strip_prefix(prefix).is_some_and(|rest| {
         rest.len() == ID_CHARS
             && rest
@@ -269,11 +237,6 @@ impl Store {
         std::mem::take(&mut self.touched)
     }
 
-    /// Every change in the log, oldest first, and when the newest forgotten one was submitted.
-    pub fn change_log(&self) -> (impl Iterator<Item = &ChangeRecord>, Option<u64>) {
-        (self.changes.iter(), self.forgotten_until_ms)
-    }
-
     /// The caller references of deleted health checks, oldest first.
     pub fn deleted_check_references(&self) -> impl Iterator<Item = &String> {
         self.deleted_check_references.iter()
@@ -315,116 +278,6 @@ impl Store {
             if !self.zones.contains_key(&id) && !self.changes.iter().any(|c| c.id == id) {
                 return id;
             }
-        }
-    }
-
-    /// Logs a change, forgetting the oldest beyond [`MAX_CHANGE_LOG`].
-    pub(crate) fn record_change(&mut self, comment: Option<String>, now_ms: u64) -> ChangeRecord {
-        let change = ChangeRecord {
-            id: self.fresh_id('C'),
-            submitted_at_ms: now_ms,
-            comment,
-        };
-        self.changes.push_back(change.clone());
-        self.touched.changes_logged += 1;
-        while self.changes.len() > MAX_CHANGE_LOG {
-            if let Some(old) = self.changes.pop_front() {
-                self.forgotten_until_ms = Some(
-                    self.forgotten_until_ms
-                        .map_or(old.submitted_at_ms, |t| t.max(old.submitted_at_ms)),
-                );
-            }
-        }
-        change
-    }
-
-    /// Applies a change batch atomically (Route 53's rules), bumping the zone's serial.
-    pub fn change(
-        &mut self,
-        zone_id: &str,
-        changes: &[Change],
-        comment: Option<String>,
-        now_ms: u64,
-    ) -> Result<ChangeRecord, StoreError> {
-        if let Some(c) = &comment {
-            check_length("changeBatch.comment", c, MAX_COMMENT_CHARS)?;
-        }
-        let id = self.zone(zone_id)?.id.clone();
-        // The lab models aliases to record sets in the same hosted zone only.
-        let elsewhere: Vec<String> = changes
-            .iter()
-            .filter(|c| c.action != Action::Delete)
-            .filter_map(|c| c.record_set.alias.as_ref().map(|a| (c, a)))
-            .filter(|(_, a)| a.hosted_zone_id.trim_start_matches("/hostedzone/") != id)
-            .map(|(c, a)| {
-                format!(
-                    "Tried to create an alias that targets {}, type {} in zone {}, but the lab resolver \
-                     supports alias targets in the same hosted zone ({id}) only",
-                    a.dns_name, c.record_set.rtype, a.hosted_zone_id
-                )
-            })
-            .collect();
-        if !elsewhere.is_empty() {
-            return Err(ChangeError::InvalidChangeBatch(elsewhere).into());
-        }
-        if let Some(missing) = changes
-            .iter()
-            .filter(|c| c.action != Action::Delete)
-            .filter_map(|c| c.record_set.health_check_id.as_ref())
-            .find(|id| !self.health_checks.contains_key(id.as_str()))
-        {
-            return Err(StoreError::NoSuchHealthCheck(missing.clone()));
-        }
-        let zone = self
-            .zones
-            .get_mut(&id)
-            .ok_or_else(|| StoreError::NoSuchHostedZone(id.clone()))?;
-        // An O(1) copy (a persistent map), changed in O(changes · log n); kept only if the
-        // whole state stays within its bound.
-        let mut records = zone.records.clone();
-        records.apply_within(
-            changes,
-            &dns::rdata::check,
-            self.limits.record_sets_per_zone,
-        )?;
-        let groups: BTreeSet<(Fqdn, RrType)> = changes
-            .iter()
-            .map(|c| (c.record_set.name.clone(), c.record_set.rtype))
-            .collect();
-        let count = |r: &ZoneRecords| {
-            Totals::of(
-                groups
-                    .iter()
-                    .flat_map(|(name, rtype)| r.group(name, *rtype)),
-            )
-        };
-        let totals = self.totals.replace(count(&zone.records), count(&records));
-        totals.check(self.totals, self.limits)?;
-        zone.records = records;
-        zone.serial = zone.serial.wrapping_add(1).max(1);
-        self.totals = totals;
-        self.touched.zones.insert(id.clone());
-        for (name, rtype) in groups {
-            self.touched.groups.insert((id.clone(), name, rtype));
-        }
-        Ok(self.record_change(comment, now_ms))
-    }
-
-    /// A change by id (with or without `/change/`). A change already dropped from the log (an id
-    /// of this store's shape while the log has forgotten some) comes back without its comment,
-    /// submitted when the newest forgotten one was: long applied, so INSYNC.
-    pub fn get_change(&self, id: &str) -> Result<ChangeRecord, StoreError> {
-        let id = id.trim_start_matches("/change/");
-        if let Some(c) = self.changes.iter().find(|c| c.id == id) {
-            return Ok(c.clone());
-        }
-        match self.forgotten_until_ms {
-            Some(at) if has_id_shape(id, 'C') => Ok(ChangeRecord {
-                id: id.to_owned(),
-                submitted_at_ms: at,
-                comment: None,
-            }),
-            _ => Err(StoreError::NoSuchChange(id.to_owned())),
         }
     }
 }
@@ -553,6 +406,8 @@ impl dns::snapshot::Zones for Store {
 
 #[cfg(test)]
 pub(crate) mod tests {
+    use registry::model::{Change, RrType};
+
     use super::*;
 
     /// A weighted A record set of `name`, set identifier `id`, weight `w` (TTL 30).
@@ -727,143 +582,6 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn the_change_log_keeps_the_last_changes_and_old_ids_answer_as_applied() {
-        let mut s = Store::default();
-        let (zone, first) = s.create_zone("lab.test", "r", None, 5).unwrap();
-        let mut ids = vec![first.id.clone()];
-        for i in 0..(MAX_CHANGE_LOG + 100) {
-            let set = a("www.lab.test", "x", 1);
-            let change = if i % 2 == 0 {
-                Change::create(set)
-            } else {
-                Change::delete(set)
-            };
-            let now = 10 + u64::try_from(i).unwrap();
-            ids.push(s.change(&zone.id, &[change], None, now).unwrap().id);
-        }
-        assert_eq!(s.changes.len(), MAX_CHANGE_LOG);
-        let distinct: std::collections::BTreeSet<&String> = ids.iter().collect();
-        assert_eq!(distinct.len(), ids.len(), "ids are distinct");
-        assert!(ids.iter().all(|id| has_id_shape(id, 'C')), "{ids:?}");
-        // The first change was forgotten: it answers, submitted no later than the log's horizon.
-        let old = s.get_change(&format!("/change/{}", first.id)).unwrap();
-        assert_eq!(old.id, first.id);
-        assert!(old.submitted_at_ms <= s.changes[0].submitted_at_ms);
-        let last = ids.last().unwrap();
-        assert_eq!(&s.get_change(last).unwrap().id, last);
-        // Not an id this store gives out: unknown.
-        assert!(matches!(
-            s.get_change("nope"),
-            Err(StoreError::NoSuchChange(_))
-        ));
-    }
-
-    #[test]
-    fn each_zone_holds_its_quota_of_record_sets_the_default_or_a_raised_one() {
-        let mut s = Store::default();
-        assert_eq!(s.record_sets_per_zone(), registry::zone::MAX_RECORD_SETS);
-        let (zone, _) = s.create_zone("lab.test", "r", None, 0).unwrap();
-        let (other, _) = s.create_zone("other.test", "o", None, 0).unwrap();
-        // The apex SOA and NS count: room for 2 more in each zone.
-        s.set_limits(StateLimits {
-            record_sets_per_zone: 4,
-            ..StateLimits::default()
-        });
-        let create = |name: &str, ids: &[&str]| -> Vec<Change> {
-            ids.iter()
-                .map(|id| Change::create(a(name, id, 1)))
-                .collect()
-        };
-        s.change(&zone.id, &create("www.lab.test", &["a", "b"]), None, 1)
-            .unwrap();
-        let e = s
-            .change(&zone.id, &create("www.lab.test", &["c"]), None, 2)
-            .unwrap_err();
-        assert!(
-            e.to_string()
-                .contains("lab.test. would hold 5 record sets; the limit is 4"),
-            "{e}"
-        );
-        // The quota is per zone: another zone has its own.
-        s.change(&other.id, &create("www.other.test", &["a", "b"]), None, 3)
-            .unwrap();
-        s.set_limits(StateLimits {
-            record_sets_per_zone: 5,
-            ..StateLimits::default()
-        });
-        s.change(&zone.id, &create("www.lab.test", &["c"]), None, 4)
-            .unwrap();
-        assert_eq!(s.record_sets_per_zone(), 5);
-    }
-
-    #[test]
-    fn the_whole_state_is_bounded_and_a_state_past_the_bound_may_shrink() {
-        let mut s = Store::default();
-        let (zone, _) = s.create_zone("lab.test", "r", None, 0).unwrap();
-        s.take_touched();
-        // The apex SOA and NS count: room for 3 more.
-        s.set_limits(StateLimits {
-            record_sets: 5,
-            bytes: u64::MAX,
-            ..StateLimits::default()
-        });
-        let create = |ids: &[&str]| -> Vec<Change> {
-            ids.iter()
-                .map(|id| Change::create(a("www.lab.test", id, 1)))
-                .collect()
-        };
-        s.change(&zone.id, &create(&["a", "b"]), None, 1).unwrap();
-        let e = s
-            .change(&zone.id, &create(&["c", "d"]), None, 2)
-            .unwrap_err();
-        let m = e.to_string();
-        assert!(
-            matches!(e, StoreError::Change(ChangeError::InvalidChangeBatch(_)))
-                && m.contains("6 record sets")
-                && m.contains("limit is 5")
-                && m.contains("--max-record-sets"),
-            "{m}"
-        );
-        assert_eq!(s.totals().sets, 4, "nothing applied");
-        assert_eq!(
-            s.take_touched().groups.len(),
-            1,
-            "only the first change touched"
-        );
-        s.change(&zone.id, &create(&["c"]), None, 3).unwrap();
-        // Lowered below the state: deleting is allowed, adding is not.
-        s.set_limits(StateLimits {
-            record_sets: 2,
-            bytes: 10,
-            ..StateLimits::default()
-        });
-        let e = s.change(&zone.id, &create(&["d"]), None, 4).unwrap_err();
-        assert!(e.to_string().contains("--max-state-mib"), "{e}");
-        s.change(
-            &zone.id,
-            &[Change::delete(a("www.lab.test", "a", 1))],
-            None,
-            5,
-        )
-        .unwrap();
-        assert_eq!(s.totals().sets, 4);
-        let mut recounted = s.clone();
-        recounted.recount();
-        assert_eq!(recounted.totals(), s.totals());
-    }
-
-    #[test]
-    fn before_anything_is_forgotten_an_unknown_id_is_no_such_change() {
-        let mut s = Store::default();
-        s.create_zone("lab.test", "r", None, 0).unwrap();
-        let unknown = random_id('C');
-        assert!(matches!(
-            s.get_change(&unknown),
-            Err(StoreError::NoSuchChange(_))
-        ));
-    }
-
-    #[test]
     fn ids_are_random_in_route53_shape_and_never_reuse_a_taken_one() {
         let mut s = Store::default();
         let (z1, c1) = s.create_zone("a.test", "r1", None, 0).unwrap();
@@ -883,31 +601,5 @@ pub(crate) mod tests {
             let id = s.fresh_id('Z');
             assert!(id != z1.id && id != z2.id);
         }
-    }
-
-    #[test]
-    fn an_older_state_with_a_change_map_and_a_counter_at_the_top_loads_and_takes_changes() {
-        let old = serde_json::json!({
-            "zones": {},
-            "changes": {
-                "C2": {"id": "C2", "submitted_at_ms": 20, "comment": null},
-                "C1": {"id": "C1", "submitted_at_ms": 10, "comment": "first"}
-            },
-            "counter": u64::MAX
-        });
-        let mut s: Store = serde_json::from_value(old).unwrap();
-        assert_eq!(s.changes[0].id, "C1", "ordered by submission");
-        assert_eq!(s.get_change("C2").unwrap().submitted_at_ms, 20);
-        let (zone, _) = s.create_zone("lab.test", "r", None, 30).unwrap();
-        s.change(
-            &zone.id,
-            &[Change::create(a("www.lab.test", "x", 1))],
-            None,
-            31,
-        )
-        .unwrap();
-        let mut again: Store = serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap();
-        again.recount();
-        assert_eq!(again, s, "the new form round-trips");
     }
 }

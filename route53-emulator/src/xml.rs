@@ -1,15 +1,13 @@
 //! The Route 53 REST API's XML: the helpers every feature's XML shares (the shape check before
 //! parsing, element access, escaping, the response and error documents), and the parsing and
-//! writing of record sets and changes (hosted zones: `zones/xml.rs`; health checks:
-//! `health_checks/xml.rs`; tags: `tags/xml.rs`).
+//! writing of record sets (hosted zones: `zones/xml.rs`; changes: `changes/xml.rs`; health
+//! checks: `health_checks/xml.rs`; tags: `tags/xml.rs`).
 
 use std::time::{Duration, UNIX_EPOCH};
 
-use registry::model::{Action, AliasTarget, Change, GeoProximity, RecordSet, RrType};
+use registry::model::{AliasTarget, GeoProximity, RecordSet, RrType};
 use registry::name::{Fqdn, NameError};
 use roxmltree::{Document, Node};
-
-use crate::store::ChangeRecord;
 
 /// Route 53's XML namespace.
 pub const NS: &str = "https://route53.amazonaws.com/doc/2013-04-01/";
@@ -192,50 +190,9 @@ pub(crate) fn expect_root<'a>(doc: &'a Document<'a>, name: &str) -> Result<Node<
     Ok(root)
 }
 
-/// A parsed ChangeResourceRecordSets request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ChangeBatch {
-    /// The changes.
-    pub changes: Vec<Change>,
-    /// The batch comment.
-    pub comment: Option<String>,
-}
-
-/// Parses `ChangeResourceRecordSetsRequest`.
-pub fn parse_change_batch(body: &str) -> Result<ChangeBatch, XmlError> {
-    let doc = parse_doc(body)?;
-    let root = expect_root(&doc, "ChangeResourceRecordSetsRequest")?;
-    let batch = child(root, "ChangeBatch")
-        .ok_or_else(|| XmlError("the request lacks ChangeBatch".into()))?;
-    let comment = text(batch, "Comment").filter(|c| !c.is_empty());
-    let list =
-        child(batch, "Changes").ok_or_else(|| XmlError("ChangeBatch lacks Changes".into()))?;
-    let mut changes = Vec::new();
-    for (i, c) in list.children().filter(|c| c.is_element()).enumerate() {
-        let at = |what: &str| XmlError(format!("change {} {what}", i + 1));
-        let action = match text(c, "Action").as_deref() {
-            Some("CREATE") => Action::Create,
-            Some("DELETE") => Action::Delete,
-            Some("UPSERT") => Action::Upsert,
-            Some(other) => {
-                return Err(at(&format!(
-                    "has Action {other:?}; expected CREATE, DELETE or UPSERT"
-                )));
-            }
-            None => return Err(at("lacks Action")),
-        };
-        let rrs = child(c, "ResourceRecordSet").ok_or_else(|| at("lacks ResourceRecordSet"))?;
-        changes.push(Change {
-            action,
-            record_set: parse_record_set(rrs).map_err(|e| at(&e.to_string()))?,
-        });
-    }
-    Ok(ChangeBatch { changes, comment })
-}
-
 /// Why a `ResourceRecordSet` element does not parse (after `Change N `, which the caller adds).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-enum RecordSetError {
+pub(crate) enum RecordSetError {
     /// A required element is missing.
     #[error("lacks {0}")]
     Lacks(&'static str),
@@ -271,7 +228,7 @@ fn integer(key: &'static str, value: String) -> Result<i64, RecordSetError> {
         .map_err(|_| RecordSetError::NotInteger { key, value })
 }
 
-fn parse_record_set(rrs: Node<'_, '_>) -> Result<RecordSet, RecordSetError> {
+pub(crate) fn parse_record_set(rrs: Node<'_, '_>) -> Result<RecordSet, RecordSetError> {
     let name = text(rrs, "Name").ok_or(RecordSetError::Lacks("Name"))?;
     let name = Fqdn::parse(&name)?;
     let rtype = text(rrs, "Type").ok_or(RecordSetError::Lacks("Type"))?;
@@ -369,21 +326,6 @@ pub(crate) fn timestamp(ms: u64) -> String {
     humantime::format_rfc3339_millis(UNIX_EPOCH + Duration::from_millis(ms)).to_string()
 }
 
-/// `<ChangeInfo>` with the status as of now.
-pub fn change_info(change: &ChangeRecord, insync: bool) -> String {
-    let comment = change
-        .comment
-        .as_ref()
-        .map(|c| format!("<Comment>{}</Comment>", esc(c)))
-        .unwrap_or_default();
-    format!(
-        "<ChangeInfo><Id>/change/{}</Id><Status>{}</Status><SubmittedAt>{}</SubmittedAt>{comment}</ChangeInfo>",
-        change.id,
-        if insync { "INSYNC" } else { "PENDING" },
-        timestamp(change.submitted_at_ms)
-    )
-}
-
 /// `<ResourceRecordSet>`.
 pub fn record_set(set: &RecordSet) -> String {
     let mut out = format!(
@@ -468,78 +410,6 @@ pub fn error(code: &str, message: &str, request_id: &str, sender: bool) -> Strin
 mod tests {
     use super::*;
 
-    #[test]
-    fn parses_a_change_batch_like_the_sdk_sends() {
-        let body = r#"<?xml version="1.0" encoding="UTF-8"?><ChangeResourceRecordSetsRequest xmlns="https://route53.amazonaws.com/doc/2013-04-01/"><ChangeBatch><Comment>c</Comment><Changes><Change><Action>DELETE</Action><ResourceRecordSet><Name>www.lab.test.</Name><Type>A</Type><SetIdentifier>i-1</SetIdentifier><Weight>10</Weight><TTL>30</TTL><ResourceRecords><ResourceRecord><Value>192.0.2.1</Value></ResourceRecord></ResourceRecords></ResourceRecordSet></Change><Change><Action>CREATE</Action><ResourceRecordSet><Name>x.lab.test</Name><Type>A</Type><SetIdentifier>bos</SetIdentifier><AliasTarget><HostedZoneId>Z</HostedZoneId><DNSName>y.lab.test</DNSName><EvaluateTargetHealth>true</EvaluateTargetHealth></AliasTarget><GeoProximityLocation><Coordinates><Latitude>42.36</Latitude><Longitude>-71.06</Longitude></Coordinates><Bias>-5</Bias></GeoProximityLocation></ResourceRecordSet></Change><Change><Action>CREATE</Action><ResourceRecordSet><Name>z.lab.test</Name><Type>A</Type><Failover>PRIMARY</Failover></ResourceRecordSet></Change></Changes></ChangeBatch></ChangeResourceRecordSetsRequest>"#;
-        let b = parse_change_batch(body).unwrap();
-        assert_eq!(b.comment.as_deref(), Some("c"));
-        assert_eq!(b.changes.len(), 3);
-        let first = &b.changes[0];
-        assert_eq!(first.action, Action::Delete);
-        assert_eq!(first.record_set.weight, Some(10));
-        assert_eq!(first.record_set.values, ["192.0.2.1"]);
-        let geo = &b.changes[1].record_set;
-        let alias = geo.alias.as_ref().unwrap();
-        assert_eq!(
-            (alias.hosted_zone_id.as_str(), alias.dns_name.as_str()),
-            ("Z", "y.lab.test.")
-        );
-        assert!(alias.evaluate_target_health);
-        let g = geo.geo.as_ref().unwrap();
-        assert_eq!(
-            g.coordinates,
-            Some(("42.36".to_owned(), "-71.06".to_owned()))
-        );
-        assert_eq!((g.bias, g.aws_region.as_ref()), (Some(-5), None));
-        assert_eq!(geo.opaque, None);
-        // Written back as listed, it parses to the same set.
-        let listed = format!(
-            "<ChangeResourceRecordSetsRequest><ChangeBatch><Changes><Change><Action>CREATE</Action>{}</Change></Changes></ChangeBatch></ChangeResourceRecordSetsRequest>",
-            record_set(geo)
-        );
-        assert_eq!(
-            parse_change_batch(&listed).unwrap().changes[0].record_set,
-            *geo
-        );
-        assert_eq!(
-            b.changes[2].record_set.opaque.as_deref(),
-            Some("failover routing")
-        );
-    }
-
-    #[test]
-    fn bad_bodies_say_what_is_wrong() {
-        assert!(
-            parse_change_batch("<nope")
-                .unwrap_err()
-                .0
-                .contains("not well-formed")
-        );
-        assert!(
-            parse_change_batch("<Other/>")
-                .unwrap_err()
-                .0
-                .contains("expected a ChangeResourceRecordSetsRequest")
-        );
-        let no_action = "<ChangeResourceRecordSetsRequest><ChangeBatch><Changes><Change><ResourceRecordSet/></Change></Changes></ChangeBatch></ChangeResourceRecordSetsRequest>";
-        assert_eq!(
-            parse_change_batch(no_action).unwrap_err().0,
-            "change 1 lacks Action"
-        );
-        let bad_ttl = "<ChangeResourceRecordSetsRequest><ChangeBatch><Changes><Change><Action>CREATE</Action><ResourceRecordSet><Name>a.b</Name><Type>A</Type><TTL>-1</TTL></ResourceRecordSet></Change></Changes></ChangeBatch></ChangeResourceRecordSetsRequest>";
-        assert!(
-            parse_change_batch(bad_ttl)
-                .unwrap_err()
-                .0
-                .contains("TTL -1")
-        );
-        let bad_type = bad_ttl.replace("<Type>A</Type><TTL>-1", "<Type>a</Type><TTL>1");
-        assert_eq!(
-            parse_change_batch(&bad_type).unwrap_err().0,
-            "change 1 has Type \"a\", not a Route 53 record type"
-        );
-    }
-
     fn nested(levels: usize) -> String {
         format!("{}{}", "<a>".repeat(levels), "</a>".repeat(levels))
     }
@@ -559,7 +429,7 @@ mod tests {
         assert_eq!(check_shape(&wide), Ok(()));
         // Thousands of levels are refused by the scan; the parser never sees them.
         let deep = format!("<ChangeResourceRecordSetsRequest>{}", nested(5000));
-        assert!(parse_change_batch(&deep).unwrap_err().0.contains("levels"));
+        assert!(parse_doc(&deep).unwrap_err().0.contains("levels"));
     }
 
     #[test]
@@ -611,16 +481,10 @@ mod tests {
         assert!(check_shape("<r a='<b>'/>").is_err());
         // Unterminated constructs end the scan; the parser then refuses the body.
         assert_eq!(check_shape("<r><!-- <a><a><a>"), Ok(()));
-        assert!(parse_change_batch("<r><!-- <a><a><a>").is_err());
+        assert!(parse_doc("<r><!-- <a><a><a>").is_err());
         // DTDs are refused outright (entities could otherwise build elements).
         let dtd = "<!DOCTYPE r [<!ENTITY e '<a>'>]><r>&e;</r>";
         assert!(check_shape(dtd).unwrap_err().0.contains("DTD"));
-    }
-
-    #[test]
-    fn the_sdk_request_shapes_pass_the_scan() {
-        let batch = r#"<?xml version="1.0" encoding="UTF-8"?><ChangeResourceRecordSetsRequest xmlns="https://route53.amazonaws.com/doc/2013-04-01/"><ChangeBatch><Changes><Change><Action>CREATE</Action><ResourceRecordSet><Name>a.lab.test</Name><Type>A</Type><TTL>30</TTL><ResourceRecords><ResourceRecord><Value>192.0.2.1</Value></ResourceRecord></ResourceRecords></ResourceRecordSet></Change></Changes></ChangeBatch></ChangeResourceRecordSetsRequest>"#;
-        assert_eq!(parse_change_batch(batch).map(|b| b.changes.len()), Ok(1));
     }
 
     #[test]

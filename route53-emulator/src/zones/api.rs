@@ -8,9 +8,10 @@ use axum::http::StatusCode;
 
 use super::xml;
 use crate::api::reply::{ApiError, ApiResult, marker_page, max_items, ok, parse_body};
+use crate::changes::xml::change_info;
 use crate::shared::Shared;
 use crate::store::reversed;
-use crate::xml::{change_info, esc};
+use crate::xml::esc;
 
 /// Route 53's largest page of hosted zones.
 const MAX_ZONE_ITEMS: usize = 100;

@@ -10,7 +10,7 @@ use super::{
     APEX_NS_TTL, APEX_SOA_TTL, HostedZone, MAX_CALLER_REFERENCE_CHARS, MAX_HOSTED_ZONES,
     MAX_LAB_ZONE_NAME_CHARS, SOA_RNAME,
 };
-use crate::store::ChangeRecord;
+use crate::changes::ChangeRecord;
 use crate::store::{MAX_COMMENT_CHARS, Store, StoreError, Totals, check_length};
 use crate::tags::{self, ResourceKind};
 
