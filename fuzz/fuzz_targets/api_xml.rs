@@ -1,13 +1,14 @@
-//! The Route 53 API's XML bodies (`route53_emulator::xml`) and ChangeBatch validation (`Store::change`
-//! on a copy of a small store).
+//! The Route 53 API's XML bodies (each feature's `xml` module in `route53_emulator`, over the shared
+//! `route53_emulator::xml`) and ChangeBatch validation (`Store::change` on a copy of a small store).
 //!
 //! Input: 1 selector byte, then the body. Selectors 0xF0–0xF3: CreateHealthCheck,
 //! UpdateHealthCheck (of a check in the store), ChangeTagsForResource (of that check),
 //! ListTagsForResources; any other even byte: CreateHostedZone, odd: ChangeResourceRecordSets.
 //!
 //! Asserts:
-//! - a ChangeBatch that parses renders back (`xml::record_set`) to a document that parses to the
-//!   same changes (sets with unsupported routing, which the renderer cannot express, excepted);
+//! - a ChangeBatch that parses renders back (`record_sets::xml::record_set`) to a document that
+//!   parses to the same changes (sets with unsupported routing, which the renderer cannot express,
+//!   excepted);
 //! - a batch is atomic: refused, the store is unchanged; applied, the zone's serial moved and
 //!   the snapshot builds;
 //! - a zone that is created is served, and a second create with the same CallerReference is
@@ -32,6 +33,7 @@ use registry::model::{Change, RecordSet, RrType};
 use registry::name::Fqdn;
 use route53_emulator::changes::xml as changes_xml;
 use route53_emulator::health_checks::xml as health_xml;
+use route53_emulator::record_sets::xml as record_sets_xml;
 use route53_emulator::store::Store;
 use route53_emulator::tags::xml as tags_xml;
 use route53_emulator::tags::{MAX_TAG_KEY_CHARS, MAX_TAG_VALUE_CHARS, MAX_TAGS, ResourceKind};
@@ -105,7 +107,7 @@ fn render_batch(batch: &changes_xml::ChangeBatch) -> String {
             format!(
                 "<Change><Action>{}</Action>{}</Change>",
                 c.action.as_str(),
-                xml::record_set(&c.record_set)
+                record_sets_xml::record_set(&c.record_set)
             )
         })
         .collect();

@@ -1,9 +1,9 @@
 //! The Route 53-compatible REST API (`/2013-04-01/…`): the subset aws-sdk-route53, the aws CLI,
 //! boto3 and Terraform use, parsed once into an `Operation`, authenticated, authorised,
-//! rate-limited and run here: ListResourceRecordSets here; the operations of hosted zones
-//! (`zones/api.rs`), changes (`changes/api.rs`), health checks (`health_checks/api.rs`), tags
-//! (`tags/api.rs`) and account and hosted zone limits (`limits/api.rs`) live in their
-//! features' folders. What they all share is `reply`.
+//! rate-limited and dispatched here to its feature's folder: hosted zones (`zones/api.rs`),
+//! record sets (`record_sets/api.rs`), changes (`changes/api.rs`), health checks
+//! (`health_checks/api.rs`), tags (`tags/api.rs`) and account and hosted zone limits
+//! (`limits/api.rs`). What they all share is `reply`.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -13,7 +13,7 @@ use std::time::{Instant, SystemTime};
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, Method, Uri, header};
 use axum::response::{IntoResponse, Response};
 
 use aws_auth::iam;
@@ -24,8 +24,9 @@ use crate::changes::xml::{ChangeBatch, parse_change_batch};
 use crate::config::ApiKeys;
 use crate::health_checks::api as checks;
 use crate::limits::api as limits;
+use crate::record_sets::api as record_sets;
 use crate::shared::Shared;
-use crate::store::{ListFrom, StoreError, list_page};
+use crate::store::StoreError;
 use crate::tags::api as tags;
 use crate::xml;
 use crate::zones::api as zones;
@@ -33,10 +34,8 @@ use crate::zones::api as zones;
 pub(crate) mod reply;
 
 pub use reply::MAX_BODY;
-use reply::{ApiError, ApiResult, max_items, ok, parse_body, request_id};
+use reply::{ApiError, ApiResult, parse_body, request_id};
 
-/// Route 53's largest page of record sets.
-const MAX_RRSET_ITEMS: usize = 300;
 /// The API's axum router: every request, whatever its path, goes to one handler that parses
 /// the operation, authenticates, rate-limits and answers in Route 53's XML.
 pub fn router(shared: Arc<Shared>) -> Router {
@@ -392,7 +391,7 @@ async fn dispatch(
         Operation::ChangeResourceRecordSets { zone } => {
             changes::change(shared, zone, body, batch).await
         }
-        Operation::ListResourceRecordSets { zone } => list_rrsets(shared, zone, &query).await,
+        Operation::ListResourceRecordSets { zone } => record_sets::list(shared, zone, &query).await,
         Operation::GetChange { change } => changes::get(shared, change).await,
         Operation::CreateHealthCheck => checks::create(shared, body).await,
         Operation::ListHealthChecks => checks::list(shared, &query).await,
@@ -571,51 +570,6 @@ fn url_query(q: &str) -> HashMap<String, String> {
             (decode(k), decode(v))
         })
         .collect()
-}
-
-async fn list_rrsets(shared: &Shared, zone_id: &str, query: &HashMap<String, String>) -> ApiResult {
-    let max = max_items(query, MAX_RRSET_ITEMS, MAX_RRSET_ITEMS)?;
-    let name = query.get("name").map(String::as_str);
-    let rtype = query.get("type").map(String::as_str);
-    let identifier = query.get("identifier").map(String::as_str);
-    if rtype.is_some() && name.is_none() {
-        return Err(ApiError::input(
-            "The input is not valid: type requires name",
-        ));
-    }
-    if identifier.is_some() && rtype.is_none() {
-        return Err(ApiError::input(
-            "The input is not valid: identifier requires name and type",
-        ));
-    }
-    let store = shared.store.lock().await;
-    let zone = store.zone(zone_id)?;
-    let from = name.map(|name| ListFrom {
-        name,
-        rtype,
-        identifier,
-    });
-    let page = list_page(zone, from, max);
-    let sets: String = page.sets.iter().map(|s| xml::record_set(s)).collect();
-    let mut inner = format!(
-        "<ResourceRecordSets>{sets}</ResourceRecordSets><IsTruncated>{}</IsTruncated>",
-        page.next.is_some()
-    );
-    if let Some(next) = &page.next {
-        inner.push_str(&format!(
-            "<NextRecordName>{}</NextRecordName><NextRecordType>{}</NextRecordType>",
-            xml::esc(&next.name),
-            xml::esc(&next.rtype)
-        ));
-        if let Some(i) = &next.identifier {
-            inner.push_str(&format!(
-                "<NextRecordIdentifier>{}</NextRecordIdentifier>",
-                xml::esc(i)
-            ));
-        }
-    }
-    inner.push_str(&format!("<MaxItems>{max}</MaxItems>"));
-    Ok(ok(StatusCode::OK, "ListResourceRecordSetsResponse", &inner))
 }
 
 #[cfg(test)]

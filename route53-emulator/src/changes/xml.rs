@@ -4,7 +4,8 @@
 use registry::model::{Action, Change};
 
 use super::ChangeRecord;
-use crate::xml::{XmlError, child, esc, expect_root, parse_doc, parse_record_set, text, timestamp};
+use crate::record_sets::xml::parse_record_set;
+use crate::xml::{XmlError, child, esc, expect_root, parse_doc, text, timestamp};
 
 /// A parsed ChangeResourceRecordSets request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,7 +66,7 @@ pub fn change_info(change: &ChangeRecord, insync: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::xml::record_set;
+    use crate::record_sets::xml::record_set;
 
     #[test]
     fn parses_a_change_batch_like_the_sdk_sends() {

@@ -9,8 +9,8 @@ use axum::http::StatusCode;
 use super::xml;
 use crate::api::reply::{ApiError, ApiResult, marker_page, max_items, ok, parse_body};
 use crate::changes::xml::change_info;
+use crate::record_sets::reversed;
 use crate::shared::Shared;
-use crate::store::reversed;
 use crate::xml::esc;
 
 /// Route 53's largest page of hosted zones.
