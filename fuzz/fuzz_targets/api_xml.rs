@@ -1,13 +1,14 @@
-//! The Route 53 API's XML bodies (`route53_emulator::xml`) and ChangeBatch validation (`Store::change`
-//! on a copy of a small store).
+//! The Route 53 API's XML bodies (each feature's `xml` module in `route53_emulator`, over the shared
+//! `route53_emulator::xml`) and ChangeBatch validation (`Store::change` on a copy of a small store).
 //!
 //! Input: 1 selector byte, then the body. Selectors 0xF0–0xF3: CreateHealthCheck,
 //! UpdateHealthCheck (of a check in the store), ChangeTagsForResource (of that check),
 //! ListTagsForResources; any other even byte: CreateHostedZone, odd: ChangeResourceRecordSets.
 //!
 //! Asserts:
-//! - a ChangeBatch that parses renders back (`xml::record_set`) to a document that parses to the
-//!   same changes (sets with unsupported routing, which the renderer cannot express, excepted);
+//! - a ChangeBatch that parses renders back (`record_sets::xml::record_set`) to a document that
+//!   parses to the same changes (sets with unsupported routing, which the renderer cannot express,
+//!   excepted);
 //! - a batch is atomic: refused, the store is unchanged; applied, the zone's serial moved and
 //!   the snapshot builds;
 //! - a zone that is created is served, and a second create with the same CallerReference is
@@ -30,11 +31,14 @@ use dns::snapshot::Snapshot;
 use libfuzzer_sys::fuzz_target;
 use registry::model::{Change, RecordSet, RrType};
 use registry::name::Fqdn;
+use route53_emulator::changes::xml as changes_xml;
 use route53_emulator::health_checks::xml as health_xml;
+use route53_emulator::record_sets::xml as record_sets_xml;
 use route53_emulator::store::Store;
 use route53_emulator::tags::xml as tags_xml;
 use route53_emulator::tags::{MAX_TAG_KEY_CHARS, MAX_TAG_VALUE_CHARS, MAX_TAGS, ResourceKind};
 use route53_emulator::xml;
+use route53_emulator::zones::xml as zones_xml;
 
 /// The body cap (see the module doc).
 const MAX_BODY: usize = 4096;
@@ -90,7 +94,7 @@ static BASE: LazyLock<(Store, String, String)> = LazyLock::new(|| {
     (store, zone.id, check.id)
 });
 
-fn render_batch(batch: &xml::ChangeBatch) -> String {
+fn render_batch(batch: &changes_xml::ChangeBatch) -> String {
     let comment = batch
         .comment
         .as_ref()
@@ -103,7 +107,7 @@ fn render_batch(batch: &xml::ChangeBatch) -> String {
             format!(
                 "<Change><Action>{}</Action>{}</Change>",
                 c.action.as_str(),
-                xml::record_set(&c.record_set)
+                record_sets_xml::record_set(&c.record_set)
             )
         })
         .collect();
@@ -114,12 +118,12 @@ fn render_batch(batch: &xml::ChangeBatch) -> String {
 }
 
 fn change_batch(body: &str) {
-    let Ok(batch) = xml::parse_change_batch(body) else {
+    let Ok(batch) = changes_xml::parse_change_batch(body) else {
         return;
     };
     if batch.changes.iter().all(|c| c.record_set.opaque.is_none()) {
-        let again =
-            xml::parse_change_batch(&render_batch(&batch)).expect("a rendered ChangeBatch parses");
+        let again = changes_xml::parse_change_batch(&render_batch(&batch))
+            .expect("a rendered ChangeBatch parses");
         assert_eq!(again, batch, "a ChangeBatch does not survive rendering");
     }
     let (base, zone_id, _) = &*BASE;
@@ -136,7 +140,7 @@ fn change_batch(body: &str) {
 }
 
 fn create_zone(body: &str) {
-    let Ok(req) = xml::parse_create_zone(body) else {
+    let Ok(req) = zones_xml::parse_create_zone(body) else {
         return;
     };
     let (base, _, _) = &*BASE;

@@ -1,8 +1,9 @@
 //! The Route 53-compatible REST API (`/2013-04-01/…`): the subset aws-sdk-route53, the aws CLI,
-//! boto3 and Terraform use for hosted zones, record sets and changes, parsed once into an
-//! `Operation`, authenticated, authorised, rate-limited and run here; the operations of health
-//! checks (`health_checks/api.rs`), tags (`tags/api.rs`) and account and hosted zone limits
-//! (`limits/api.rs`) live in their features' folders. What they all share is `reply`.
+//! boto3 and Terraform use, parsed once into an `Operation`, authenticated, authorised,
+//! rate-limited and dispatched here to its feature's folder: hosted zones (`zones/api.rs`),
+//! record sets (`record_sets/api.rs`), changes (`changes/api.rs`), health checks
+//! (`health_checks/api.rs`), tags (`tags/api.rs`) and account and hosted zone limits
+//! (`limits/api.rs`). What they all share is `reply`.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -12,29 +13,29 @@ use std::time::{Instant, SystemTime};
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, Method, Uri, header};
 use axum::response::{IntoResponse, Response};
 
 use aws_auth::iam;
 use aws_auth::sigv4::{self, SignedRequest};
 
+use crate::changes::api as changes;
+use crate::changes::xml::{ChangeBatch, parse_change_batch};
 use crate::config::ApiKeys;
 use crate::health_checks::api as checks;
 use crate::limits::api as limits;
+use crate::record_sets::api as record_sets;
 use crate::shared::Shared;
-use crate::store::{ListFrom, StoreError, list_page, reversed};
+use crate::store::StoreError;
 use crate::tags::api as tags;
 use crate::xml;
+use crate::zones::api as zones;
 
 pub(crate) mod reply;
 
 pub use reply::MAX_BODY;
-use reply::{ApiError, ApiResult, marker_page, max_items, ok, parse_body, request_id};
+use reply::{ApiError, ApiResult, parse_body, request_id};
 
-/// Route 53's largest page of record sets.
-const MAX_RRSET_ITEMS: usize = 300;
-/// Route 53's largest page of hosted zones.
-const MAX_ZONE_ITEMS: usize = 100;
 /// The API's axum router: every request, whatever its path, goes to one handler that parses
 /// the operation, authenticates, rate-limits and answers in Route 53's XML.
 pub fn router(shared: Arc<Shared>) -> Router {
@@ -335,7 +336,7 @@ async fn dispatch(
         && let Some(policy) = shared.credentials.as_ref().and_then(|k| k.policy(key))
     {
         if let Operation::ChangeResourceRecordSets { .. } = operation {
-            match parse_body(body, xml::parse_change_batch).await {
+            match parse_body(body, parse_change_batch).await {
                 // Within Route 53's batch limits first (1 000 changes and records, 32 000
                 // characters), so a policy's evaluation is bounded by them.
                 Ok(b) => match registry::zone::validate_input(&b.changes) {
@@ -381,22 +382,17 @@ async fn dispatch(
     }
     let query = url_query(query_text);
     let result = match operation {
-        Operation::CreateHostedZone => create_zone(shared, body).await,
-        Operation::ListHostedZones => list_zones(shared, &query).await,
-        Operation::ListHostedZonesByName => zones_by_name(shared, &query).await,
-        Operation::GetHostedZoneCount => {
-            let n = shared.store.lock().await.zones().count();
-            Ok(ok(
-                StatusCode::OK,
-                "GetHostedZoneCountResponse",
-                &format!("<HostedZoneCount>{n}</HostedZoneCount>"),
-            ))
+        Operation::CreateHostedZone => zones::create(shared, body).await,
+        Operation::ListHostedZones => zones::list(shared, &query).await,
+        Operation::ListHostedZonesByName => zones::list_by_name(shared, &query).await,
+        Operation::GetHostedZoneCount => zones::count(shared).await,
+        Operation::GetHostedZone { zone } => zones::get(shared, zone).await,
+        Operation::DeleteHostedZone { zone } => zones::delete(shared, zone).await,
+        Operation::ChangeResourceRecordSets { zone } => {
+            changes::change(shared, zone, body, batch).await
         }
-        Operation::GetHostedZone { zone } => get_zone(shared, zone).await,
-        Operation::DeleteHostedZone { zone } => delete_zone(shared, zone).await,
-        Operation::ChangeResourceRecordSets { zone } => change(shared, zone, body, batch).await,
-        Operation::ListResourceRecordSets { zone } => list_rrsets(shared, zone, &query).await,
-        Operation::GetChange { change } => get_change(shared, change).await,
+        Operation::ListResourceRecordSets { zone } => record_sets::list(shared, zone, &query).await,
+        Operation::GetChange { change } => changes::get(shared, change).await,
         Operation::CreateHealthCheck => checks::create(shared, body).await,
         Operation::ListHealthChecks => checks::list(shared, &query).await,
         Operation::GetHealthCheckCount => checks::count(shared).await,
@@ -424,7 +420,7 @@ fn authorize(
     key: &str,
     operation: Operation<'_>,
     resource: &str,
-    batch: Option<&xml::ChangeBatch>,
+    batch: Option<&ChangeBatch>,
 ) -> Result<(), ApiError> {
     let action = format!("route53:{}", operation.name());
     let changes = batch.map(|b| iam::ChangeContext::of(&b.changes));
@@ -574,177 +570,6 @@ fn url_query(q: &str) -> HashMap<String, String> {
             (decode(k), decode(v))
         })
         .collect()
-}
-
-async fn create_zone(shared: &Shared, body: &Bytes) -> ApiResult {
-    let req = parse_body(body, xml::parse_create_zone).await?;
-    if req.private {
-        return Err(ApiError::input(
-            "private hosted zones (VPC associations) are not supported by the lab resolver",
-        ));
-    }
-    let (zone, change) = shared
-        .mutate(|store, now| {
-            store.create_zone(&req.name, &req.caller_reference, req.comment.clone(), now)
-        })
-        .await?;
-    let inner = format!(
-        "{}{}{}",
-        xml::hosted_zone(&zone),
-        xml::change_info(&change, shared.insync(&change)),
-        xml::delegation_set(&zone)
-    );
-    let mut resp = ok(StatusCode::CREATED, "CreateHostedZoneResponse", &inner);
-    if let Ok(v) = format!("/2013-04-01/hostedzone/{}", zone.id).parse() {
-        resp.headers_mut().insert("location", v);
-    }
-    Ok(resp)
-}
-
-async fn get_zone(shared: &Shared, id: &str) -> ApiResult {
-    let store = shared.store.lock().await;
-    let zone = store.zone(id)?;
-    let inner = format!("{}{}", xml::hosted_zone(zone), xml::delegation_set(zone));
-    Ok(ok(StatusCode::OK, "GetHostedZoneResponse", &inner))
-}
-
-async fn delete_zone(shared: &Shared, id: &str) -> ApiResult {
-    let change = shared
-        .mutate(|store, now| store.delete_zone(id, now))
-        .await?;
-    Ok(ok(
-        StatusCode::OK,
-        "DeleteHostedZoneResponse",
-        &xml::change_info(&change, shared.insync(&change)),
-    ))
-}
-
-async fn list_zones(shared: &Shared, query: &HashMap<String, String>) -> ApiResult {
-    let max = max_items(query, MAX_ZONE_ITEMS, MAX_ZONE_ITEMS)?;
-    let store = shared.store.lock().await;
-    let marker = query.get("marker").map(String::as_str);
-    let (page, tail) = marker_page(store.zones(), |z| z.id.as_str(), marker, max);
-    let zones: String = page.iter().map(|z| xml::hosted_zone(z)).collect();
-    let inner = format!("<HostedZones>{zones}</HostedZones>{tail}");
-    Ok(ok(StatusCode::OK, "ListHostedZonesResponse", &inner))
-}
-
-async fn zones_by_name(shared: &Shared, query: &HashMap<String, String>) -> ApiResult {
-    let max = max_items(query, MAX_ZONE_ITEMS, MAX_ZONE_ITEMS)?;
-    let dns_name = query.get("dnsname").filter(|n| !n.is_empty());
-    let zone_id = query.get("hostedzoneid").filter(|n| !n.is_empty());
-    if zone_id.is_some() && dns_name.is_none() {
-        return Err(ApiError::input("hostedzoneid requires dnsname"));
-    }
-    let store = shared.store.lock().await;
-    let mut zones: Vec<_> = store.zones().collect();
-    zones.sort_by_key(|z| (reversed(z.name.as_str()), z.id.clone()));
-    let start = dns_name.map(|n| {
-        (
-            reversed(registry::name::Fqdn::from_api(n).as_str()),
-            zone_id.cloned().unwrap_or_default(),
-        )
-    });
-    let from = start.as_ref().map_or(0, |k| {
-        zones.partition_point(|z| (reversed(z.name.as_str()), z.id.clone()) < *k)
-    });
-    let rest = &zones[from..];
-    let page: String = rest.iter().take(max).map(|z| xml::hosted_zone(z)).collect();
-    let mut inner = format!("<HostedZones>{page}</HostedZones>");
-    if let Some(n) = dns_name {
-        inner.push_str(&format!("<DNSName>{}</DNSName>", xml::esc(n)));
-    }
-    if let Some(z) = zone_id {
-        inner.push_str(&format!("<HostedZoneId>{}</HostedZoneId>", xml::esc(z)));
-    }
-    let next = rest.get(max);
-    inner.push_str(&format!("<IsTruncated>{}</IsTruncated>", next.is_some()));
-    if let Some(n) = next {
-        inner.push_str(&format!(
-            "<NextDNSName>{}</NextDNSName><NextHostedZoneId>{}</NextHostedZoneId>",
-            xml::esc(n.name.as_str()),
-            n.id
-        ));
-    }
-    inner.push_str(&format!("<MaxItems>{max}</MaxItems>"));
-    Ok(ok(StatusCode::OK, "ListHostedZonesByNameResponse", &inner))
-}
-
-/// ChangeResourceRecordSets; `parsed` is the body already parsed for the key's IAM policy.
-async fn change(
-    shared: &Shared,
-    zone_id: &str,
-    body: &Bytes,
-    parsed: Option<xml::ChangeBatch>,
-) -> ApiResult {
-    let batch = match parsed {
-        Some(batch) => batch,
-        None => parse_body(body, xml::parse_change_batch).await?,
-    };
-    let change = shared
-        .mutate(|store, now| store.change(zone_id, &batch.changes, batch.comment.clone(), now))
-        .await?;
-    shared.metrics.zone_changes.inc();
-    Ok(ok(
-        StatusCode::OK,
-        "ChangeResourceRecordSetsResponse",
-        &xml::change_info(&change, shared.insync(&change)),
-    ))
-}
-
-async fn list_rrsets(shared: &Shared, zone_id: &str, query: &HashMap<String, String>) -> ApiResult {
-    let max = max_items(query, MAX_RRSET_ITEMS, MAX_RRSET_ITEMS)?;
-    let name = query.get("name").map(String::as_str);
-    let rtype = query.get("type").map(String::as_str);
-    let identifier = query.get("identifier").map(String::as_str);
-    if rtype.is_some() && name.is_none() {
-        return Err(ApiError::input(
-            "The input is not valid: type requires name",
-        ));
-    }
-    if identifier.is_some() && rtype.is_none() {
-        return Err(ApiError::input(
-            "The input is not valid: identifier requires name and type",
-        ));
-    }
-    let store = shared.store.lock().await;
-    let zone = store.zone(zone_id)?;
-    let from = name.map(|name| ListFrom {
-        name,
-        rtype,
-        identifier,
-    });
-    let page = list_page(zone, from, max);
-    let sets: String = page.sets.iter().map(|s| xml::record_set(s)).collect();
-    let mut inner = format!(
-        "<ResourceRecordSets>{sets}</ResourceRecordSets><IsTruncated>{}</IsTruncated>",
-        page.next.is_some()
-    );
-    if let Some(next) = &page.next {
-        inner.push_str(&format!(
-            "<NextRecordName>{}</NextRecordName><NextRecordType>{}</NextRecordType>",
-            xml::esc(&next.name),
-            xml::esc(&next.rtype)
-        ));
-        if let Some(i) = &next.identifier {
-            inner.push_str(&format!(
-                "<NextRecordIdentifier>{}</NextRecordIdentifier>",
-                xml::esc(i)
-            ));
-        }
-    }
-    inner.push_str(&format!("<MaxItems>{max}</MaxItems>"));
-    Ok(ok(StatusCode::OK, "ListResourceRecordSetsResponse", &inner))
-}
-
-async fn get_change(shared: &Shared, id: &str) -> ApiResult {
-    let store = shared.store.lock().await;
-    let change = store.get_change(id)?;
-    Ok(ok(
-        StatusCode::OK,
-        "GetChangeResponse",
-        &xml::change_info(&change, shared.insync(&change)),
-    ))
 }
 
 #[cfg(test)]

@@ -17,10 +17,12 @@ use registry::name::Fqdn;
 use registry::zone::ZoneRecords;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
+use crate::changes::{ChangeRecord, MAX_CHANGE_LOG};
 use crate::health_checks::HealthCheck;
 use crate::health_checks::store::MAX_DELETED_REFERENCES;
 use crate::persist::{PersistError, StateFile};
-use crate::store::{ChangeRecord, HostedZone, MAX_CHANGE_LOG, Parts, Store, Touched};
+use crate::store::{Parts, Store, Touched};
+use crate::zones::HostedZone;
 
 /// The database's file name inside the state directory.
 pub const FILE_NAME: &str = "state.sqlite3";

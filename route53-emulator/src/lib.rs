@@ -3,9 +3,8 @@
 //! against it unchanged. Its zones are served by the DNS server (`wavelb-dns`): after every
 //! change the emulator publishes a new snapshot to it.
 //!
-//! The core (zones, record sets and changes):
-//! - [`store`]: hosted zones, record sets (Route 53's change rules via `registry::zone`) and
-//!   changes; [`db`] makes every acknowledged change durable (SQLite, the rows it touched);
+//! The core, which every feature shares:
+//! - [`store`]: the state every feature keeps its part of; [`db`] makes every acknowledged change durable (SQLite, the rows it touched);
 //!   [`persist`] reads an older version's state file once, to move it into the database.
 //! - [`api`] and [`xml`]: the REST/XML API (one `Operation` per request: authenticated with
 //!   `aws_auth::sigv4`, authorised by `aws_auth::iam`, rate-limited, run); [`http`]: its HTTP
@@ -14,6 +13,11 @@
 //!   publishes to, the API's settings and metrics) and its write path.
 //!
 //! One folder per feature beside the core, each holding its state, XML and operations:
+//! - [`zones`]: hosted zones (CreateHostedZone's checks, the apex SOA and NS, the delegation
+//!   set).
+//! - [`record_sets`]: Route 53's listing order and ListResourceRecordSets' pages.
+//! - [`changes`]: ChangeResourceRecordSets (Route 53's change rules via `registry::zone`), the
+//!   change log and GetChange.
 //! - [`health_checks`]: Route 53 health checks (settings, validation, the pure status step; the
 //!   checker that probes them; their part of the store, the XML and the API).
 //! - [`tags`]: the tags of hosted zones and health checks.
@@ -27,6 +31,7 @@
 #![warn(missing_docs)]
 
 pub mod api;
+pub mod changes;
 pub mod config;
 pub mod db;
 pub mod health_checks;
@@ -34,8 +39,10 @@ pub mod http;
 pub mod limits;
 pub mod metrics;
 pub mod persist;
+pub mod record_sets;
 pub mod service;
 pub mod shared;
 pub mod store;
 pub mod tags;
 pub mod xml;
+pub mod zones;

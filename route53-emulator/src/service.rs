@@ -202,7 +202,7 @@ pub async fn start(settings: &Settings, registry: &mut Registry) -> Result<Runni
 /// digest of a name too long for Route 53's 128 characters.
 fn startup_reference(name: &registry::name::Fqdn) -> String {
     let plain = format!("wavelb-resolver:{name}");
-    if plain.chars().count() <= crate::store::MAX_CALLER_REFERENCE_CHARS {
+    if plain.chars().count() <= crate::zones::MAX_CALLER_REFERENCE_CHARS {
         return plain;
     }
     let digest = sha2::Sha256::digest(name.as_str().as_bytes());

@@ -12,10 +12,11 @@ use registry::clock::unix_now_ms;
 use aws_auth::sigv4::Payload;
 use registry::limiter::TokenBucket;
 
+use crate::changes::ChangeRecord;
 use crate::config::ApiKeys;
 use crate::db::{Batch, DbError, StateDb};
 use crate::metrics::ApiMetrics;
-use crate::store::{ChangeRecord, Store, StoreError, Touched};
+use crate::store::{Store, StoreError, Touched};
 
 /// State shared by the API and the health checker.
 pub struct Shared {

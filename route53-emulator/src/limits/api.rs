@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use crate::api::reply::{ApiError, ApiResult, ok};
 use crate::health_checks::MAX_HEALTH_CHECKS;
 use crate::shared::Shared;
-use crate::store::MAX_HOSTED_ZONES;
+use crate::zones::MAX_HOSTED_ZONES;
 
 /// Route 53's default quota on reusable delegation sets (the lab has none).
 const MAX_REUSABLE_DELEGATION_SETS: usize = 100;
