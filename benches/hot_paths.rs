@@ -48,6 +48,7 @@ fn lab_store() -> Store {
                 values: vec![format!("127.0.0.1{i}")],
                 alias: None,
                 geo: None,
+                cidr: None,
                 opaque: None,
                 health_check_id: None,
             })
@@ -145,6 +146,7 @@ fn geo_set(name: &str, id: &str, i: usize, zone_id: &str, target: &str) -> Recor
             coordinates: Some(((i % 80).to_string(), ((i * 7) % 170).to_string())),
             ..GeoProximity::default()
         }),
+        cidr: None,
         opaque: None,
         health_check_id: None,
     }

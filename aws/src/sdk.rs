@@ -5,12 +5,12 @@ use aws_credential_types::Credentials;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use aws_sdk_route53::config::{Region, retry::RetryConfig, timeout::TimeoutConfig};
 use aws_sdk_route53::types::{
-    AliasTarget as SdkAliasTarget, Change as SdkChange, ChangeAction, Coordinates,
-    GeoProximityLocation, ResourceRecord, ResourceRecordSet, RrType,
+    AliasTarget as SdkAliasTarget, Change as SdkChange, ChangeAction, CidrRoutingConfig,
+    Coordinates, GeoProximityLocation, ResourceRecord, ResourceRecordSet, RrType,
 };
 
 use registry::config::Route53Config;
-use registry::model::{Action, AliasTarget, Change, GeoProximity, RecordSet};
+use registry::model::{Action, AliasTarget, Change, CidrRouting, GeoProximity, RecordSet};
 use registry::name::Fqdn;
 
 /// Access key id of the fixed credentials used against a lab endpoint when no others exist.
@@ -120,9 +120,6 @@ pub fn from_sdk(rrs: &ResourceRecordSet) -> Option<RecordSet> {
     if rrs.multi_value_answer().is_some() {
         notes.push("multivalue answer routing");
     }
-    if rrs.cidr_routing_config().is_some() {
-        notes.push("CIDR routing");
-    }
     if rrs.health_check_id().is_some() {
         notes.push("a Route 53 health check");
     }
@@ -152,6 +149,10 @@ pub fn from_sdk(rrs: &ResourceRecordSet) -> Option<RecordSet> {
                 .coordinates()
                 .map(|c| (c.latitude().to_owned(), c.longitude().to_owned())),
             bias: g.bias().map(i64::from),
+        }),
+        cidr: rrs.cidr_routing_config().map(|c| CidrRouting {
+            collection_id: c.collection_id().to_owned(),
+            location_name: c.location_name().to_owned(),
         }),
         opaque: (!notes.is_empty()).then(|| notes.join(", ")),
         health_check_id: None,
@@ -225,6 +226,16 @@ pub fn to_sdk(change: &Change) -> Result<SdkChange, ToSdkError> {
             )
         })
         .transpose()?;
+    let cidr = set
+        .cidr
+        .as_ref()
+        .map(|c| {
+            CidrRoutingConfig::builder()
+                .collection_id(&c.collection_id)
+                .location_name(&c.location_name)
+                .build()
+        })
+        .transpose()?;
     let rrs = ResourceRecordSet::builder()
         .name(set.name.as_str())
         .r#type(RrType::from(set.rtype.as_str()))
@@ -234,6 +245,7 @@ pub fn to_sdk(change: &Change) -> Result<SdkChange, ToSdkError> {
         .set_resource_records((!records.is_empty() || alias.is_none()).then_some(records))
         .set_alias_target(alias)
         .set_geo_proximity_location(geo)
+        .set_cidr_routing_config(cidr)
         .build()?;
     let action = match change.action {
         Action::Create => ChangeAction::Create,

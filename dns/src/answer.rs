@@ -509,6 +509,7 @@ mod tests {
             values,
             alias: None,
             geo: None,
+            cidr: None,
             opaque: None,
             health_check_id: None,
         })
@@ -922,6 +923,7 @@ mod tests {
                     coordinates: Some((lat.into(), lon.into())),
                     ..Default::default()
                 }),
+                cidr: None,
                 opaque: None,
                 health_check_id: None,
             })

@@ -170,6 +170,7 @@ mod tests {
             values: values.iter().map(|v| (*v).to_owned()).collect(),
             alias: None,
             geo: None,
+            cidr: None,
             opaque: None,
             health_check_id: None,
         })

@@ -15,6 +15,8 @@ use std::path::Path;
 
 use geo::Coordinates;
 
+use crate::prefix::{PrefixTable, address_bits, mask};
+
 /// The largest geo table file read (8 MiB).
 pub const MAX_FILE_BYTES: u64 = 8 << 20;
 /// The most entries a table holds.
@@ -49,73 +51,10 @@ pub struct Located {
     pub scope: u8,
 }
 
-/// One address family's entries, keyed by prefix length and masked network.
-#[derive(Debug, Clone, Default)]
-struct Family {
-    /// The prefix lengths present, longest first.
-    lengths: Vec<u8>,
-    entries: HashMap<(u8, u128), Located>,
-}
-
-impl Family {
-    fn lookup(&self, bits: u128, width: u8) -> Option<Located> {
-        self.lengths
-            .iter()
-            .find_map(|&len| self.entries.get(&(len, mask(bits, width, len))))
-            .copied()
-    }
-
-    /// Adds an entry (already checked to be new), keeping `lengths` sorted.
-    fn insert(&mut self, network: u128, len: u8, coordinates: Coordinates) {
-        if let Err(at) = self.lengths.binary_search_by(|l| len.cmp(l)) {
-            self.lengths.insert(at, len);
-        }
-        self.entries.insert(
-            (len, network),
-            Located {
-                coordinates,
-                scope: len,
-            },
-        );
-    }
-
-    /// Raises each entry's scope to the longest entry nested inside it (see [`Located::scope`]).
-    fn nest(&mut self, width: u8) {
-        let keys: Vec<(u8, u128)> = self.entries.keys().copied().collect();
-        for (len, network) in keys {
-            for &shorter in self.lengths.iter().filter(|&&l| l < len) {
-                if let Some(outer) = self
-                    .entries
-                    .get_mut(&(shorter, mask(network, width, shorter)))
-                {
-                    outer.scope = outer.scope.max(len);
-                }
-            }
-        }
-    }
-}
-
-/// The first `len` of the `width` low bits of `bits`; the rest zero.
-fn mask(bits: u128, width: u8, len: u8) -> u128 {
-    if len == 0 {
-        return 0;
-    }
-    bits & (u128::MAX << (width - len.min(width)))
-}
-
-/// An address as the low bits of a `u128`, with its family's width.
-fn address_bits(addr: IpAddr) -> (u128, u8) {
-    match addr {
-        IpAddr::V4(a) => (u128::from(u32::from(a)), 32),
-        IpAddr::V6(a) => (u128::from(a), 128),
-    }
-}
-
 /// Client locations by longest prefix match.
 #[derive(Debug, Clone, Default)]
 pub struct GeoTable {
-    v4: Family,
-    v6: Family,
+    entries: PrefixTable<Coordinates>,
 }
 
 /// One bad line of a geo table.
@@ -242,12 +181,7 @@ impl GeoTable {
                         continue;
                     }
                     seen.insert(key, line);
-                    let family = if width == 32 {
-                        &mut table.v4
-                    } else {
-                        &mut table.v6
-                    };
-                    family.insert(bits, len, coordinates);
+                    table.entries.insert(addr, len, coordinates);
                 }
                 Err(why) => errors.push(LineError {
                     line,
@@ -261,33 +195,23 @@ impl GeoTable {
                 lines: errors,
             });
         }
-        table.v4.nest(32);
-        table.v6.nest(128);
+        table.entries.nest();
         Ok(table)
     }
 
-    /// Where `addr` is: the longest prefix that contains it, or `None` when none does.
+    /// Where `addr` is: the longest prefix that contains it, or `None` when none does. An
+    /// IPv4-mapped IPv6 address is placed as its IPv4 address; its scope counts the 96 bits of
+    /// the mapping prefix too.
     pub fn lookup(&self, addr: IpAddr) -> Option<Located> {
-        match addr {
-            IpAddr::V4(v4) => self.v4.lookup(u128::from(u32::from(v4)), 32),
-            // An IPv4-mapped IPv6 address is placed as its IPv4 address; its scope counts the
-            // 96 bits of the mapping prefix too.
-            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-                Some(v4) => self
-                    .v4
-                    .lookup(u128::from(u32::from(v4)), 32)
-                    .map(|l| Located {
-                        scope: l.scope + 96,
-                        ..l
-                    }),
-                None => self.v6.lookup(u128::from(v6), 128),
-            },
-        }
+        self.entries.lookup(addr, None).map(|hit| Located {
+            coordinates: *hit.value,
+            scope: hit.scope,
+        })
     }
 
     /// How many entries the table holds.
     pub fn len(&self) -> usize {
-        self.v4.entries.len() + self.v6.entries.len()
+        self.entries.len()
     }
 
     /// True for a table without entries (every client's place is unknown).

@@ -22,6 +22,7 @@
 #![warn(missing_docs)]
 
 pub mod answer;
+pub mod cidr;
 pub mod conn;
 pub mod ecs;
 pub mod fast;
@@ -29,6 +30,7 @@ pub mod geotable;
 pub mod listen;
 pub mod metrics;
 mod mmsg;
+mod prefix;
 pub mod rdata;
 pub mod route;
 pub mod shared;

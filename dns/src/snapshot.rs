@@ -934,6 +934,7 @@ mod tests {
                 values: vec![if id.is_some() { "192.0.2.1" } else { "\"x\"" }.into()],
                 alias: None,
                 geo: None,
+                cidr: None,
                 opaque: None,
                 health_check_id: None,
             })
@@ -1003,6 +1004,7 @@ mod tests {
                 values: vec!["\"v=1 owner=wavelb\"".into()],
                 alias: None,
                 geo: None,
+                cidr: None,
                 opaque: None,
                 health_check_id: None,
             })
@@ -1108,6 +1110,7 @@ mod tests {
             values: vec!["192.0.2.7".into()],
             alias: None,
             geo: None,
+            cidr: None,
             opaque: None,
             health_check_id: None,
         };

@@ -59,6 +59,7 @@ static BASE: LazyLock<(Store, String, String)> = LazyLock::new(|| {
         values: vec![ip.into()],
         alias: None,
         geo: None,
+        cidr: None,
         opaque: None,
         health_check_id: None,
     };
@@ -71,6 +72,7 @@ static BASE: LazyLock<(Store, String, String)> = LazyLock::new(|| {
         values: vec!["\"v=1 owner=fuzz\"".into()],
         alias: None,
         geo: None,
+        cidr: None,
         opaque: None,
         health_check_id: None,
     };

@@ -50,6 +50,7 @@ fn set(name: &str, rtype: &str, id: Option<(&str, i64)>, values: &[&str]) -> Rec
         values: values.iter().map(|v| (*v).to_owned()).collect(),
         alias: None,
         geo: None,
+        cidr: None,
         opaque: None,
         health_check_id: None,
     }

@@ -80,6 +80,7 @@ fn set(
             bias: (bias != 0).then_some(bias),
             ..GeoProximity::default()
         }),
+        cidr: None,
         opaque: None,
         health_check_id: None,
     }

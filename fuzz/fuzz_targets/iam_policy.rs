@@ -38,6 +38,7 @@ fn change(spec: &str) -> Option<Change> {
             values: vec!["192.0.2.1".into()],
             alias: None,
             geo: None,
+            cidr: None,
             opaque: None,
             health_check_id: None,
         },

@@ -2407,6 +2407,7 @@ mod tests {
                 values: vec!["198.51.100.7".into()],
                 alias: None,
                 geo: None,
+                cidr: None,
                 opaque: None,
                 health_check_id: None,
             })])

@@ -503,6 +503,7 @@ mod tests {
             ],
             alias: None,
             geo: None,
+            cidr: None,
             opaque: None,
             health_check_id: None,
         };

@@ -149,6 +149,7 @@ mod tests {
             values: vec![value],
             alias: None,
             geo: None,
+            cidr: None,
             opaque: None,
             health_check_id: None,
         };

@@ -245,6 +245,7 @@ mod tests {
             values: vec!["\"x\"".into()],
             alias: None,
             geo: None,
+            cidr: None,
             opaque: None,
             health_check_id: None,
         }

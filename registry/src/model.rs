@@ -220,6 +220,7 @@ impl Target {
             values: self.addresses.iter().map(ToString::to_string).collect(),
             alias: None,
             geo: None,
+            cidr: None,
             opaque: None,
             health_check_id: None,
         }
@@ -237,6 +238,7 @@ impl Target {
             values: vec![txt::encode(&record)],
             alias: None,
             geo: None,
+            cidr: None,
             opaque: None,
             health_check_id: None,
         }
@@ -263,6 +265,9 @@ pub struct RecordSet {
     pub alias: Option<AliasTarget>,
     /// A geoproximity record's location and bias (`GeoProximityLocation`).
     pub geo: Option<GeoProximity>,
+    /// An IP-based record's collection and location (`CidrRoutingConfig`).
+    #[serde(default)]
+    pub cidr: Option<CidrRouting>,
     /// Set when the record set uses features wavelb does not model (another routing policy, a
     /// health check). Such a set is always foreign and is never written back.
     pub opaque: Option<String>,
@@ -283,6 +288,19 @@ pub struct AliasTarget {
     /// True when the alias inherits the health of its target (`EvaluateTargetHealth`).
     pub evaluate_target_health: bool,
 }
+
+/// An IP-based record's `CidrRoutingConfig`: the CIDR collection, and the location in it whose
+/// clients this record answers (`*`: the default record, every client no location holds).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct CidrRouting {
+    /// `CollectionId`, the collection's id (a UUID).
+    pub collection_id: String,
+    /// `LocationName`: 1 to 16 of `[0-9A-Za-z_-]`, or `*`.
+    pub location_name: String,
+}
+
+/// The `LocationName` of an IP-based group's default record.
+pub const CIDR_DEFAULT_LOCATION: &str = "*";
 
 /// A geoproximity record's `GeoProximityLocation`, exactly as the API carries it: Route 53
 /// wants exactly one of the three places (checked by [`crate::zone`]).
@@ -316,6 +334,7 @@ impl RecordSet {
             values: vec![value],
             alias: None,
             geo: None,
+            cidr: None,
             opaque: None,
             health_check_id: None,
         }
@@ -340,6 +359,9 @@ impl RecordSet {
         }
         if self.health_check_id.is_some() {
             return Some("a Route 53 health check".into());
+        }
+        if self.cidr.is_some() {
+            return Some("IP-based routing".into());
         }
         match (&self.alias, &self.geo) {
             (Some(_), Some(_)) => Some("an alias target, geoproximity routing".into()),

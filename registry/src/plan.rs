@@ -467,6 +467,7 @@ mod tests {
             values: vec![format!("\"{v}\"")],
             alias: None,
             geo: None,
+            cidr: None,
             opaque: None,
             health_check_id: None,
         };

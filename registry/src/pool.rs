@@ -314,6 +314,7 @@ mod tests {
             values: vec![value.into()],
             alias: None,
             geo: None,
+            cidr: None,
             opaque: None,
             health_check_id: None,
         }

@@ -196,6 +196,7 @@ impl TierSpec {
             values: Vec::new(),
             alias: None,
             geo: None,
+            cidr: None,
             opaque: None,
             health_check_id: None,
         };
@@ -252,6 +253,7 @@ impl TierSpec {
             values: vec![txt::encode(&rec)],
             alias: None,
             geo: None,
+            cidr: None,
             opaque: None,
             health_check_id: None,
         }
@@ -530,6 +532,7 @@ mod tests {
                     values: vec!["192.0.2.1".into()],
                     alias: None,
                     geo: None,
+                    cidr: None,
                     opaque: None,
                     health_check_id: None,
                 })

@@ -10,7 +10,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use imbl::OrdMap;
 
-use crate::model::{Action, Change, GeoProximity, RecordKey, RecordSet, RrType};
+use crate::model::{
+    Action, CIDR_DEFAULT_LOCATION, Change, CidrRouting, GeoProximity, RecordKey, RecordSet, RrType,
+};
 use crate::name::Fqdn;
 use geo;
 
@@ -338,7 +340,9 @@ pub fn validate_input(changes: &[Change]) -> Result<(), ChangeError> {
                 "1 validation error detected: Value '{w}' at 'changeBatch.changes.member.resourceRecordSet.weight' failed to satisfy constraint: Member must have value between 0 and 255"
             )));
         }
-        let policies = usize::from(s.weight.is_some()) + usize::from(s.geo.is_some());
+        let policies = usize::from(s.weight.is_some())
+            + usize::from(s.geo.is_some())
+            + usize::from(s.cidr.is_some());
         let found = |n: usize| if n == 0 { "none" } else { "more than one" };
         match &s.set_identifier {
             Some(id) if id.is_empty() || id.chars().count() > 128 => {
@@ -382,6 +386,11 @@ pub fn validate_input(changes: &[Change]) -> Result<(), ChangeError> {
                 ChangeError::InvalidInput(format!("{why}, in Change with {}", describe(change)))
             })?;
         }
+        if let Some(cidr) = &s.cidr {
+            check_cidr_routing(s.rtype, cidr).map_err(|why| {
+                ChangeError::InvalidInput(format!("{why}, in Change with {}", describe(change)))
+            })?;
+        }
         if s.values.len() > MAX_VALUES_PER_SET {
             return Err(ChangeError::InvalidChangeBatch(vec![format!(
                 "Cannot have more than {MAX_VALUES_PER_SET} records in a RRSet: {} has {}",
@@ -389,6 +398,65 @@ pub fn validate_input(changes: &[Change]) -> Result<(), ChangeError> {
                 s.values.len()
             )]));
         }
+    }
+    Ok(())
+}
+
+/// The record types IP-based routing serves (Route 53's developer guide).
+const CIDR_TYPES: [RrType; 10] = [
+    RrType::A,
+    RrType::Aaaa,
+    RrType::Caa,
+    RrType::Cname,
+    RrType::Mx,
+    RrType::Naptr,
+    RrType::Ptr,
+    RrType::Spf,
+    RrType::Srv,
+    RrType::Txt,
+];
+
+/// The longest `LocationName`.
+pub const MAX_CIDR_LOCATION_CHARS: usize = 16;
+
+/// True for a CIDR collection id in Route 53's form: a lowercase UUID.
+pub fn is_collection_id(id: &str) -> bool {
+    let groups: Vec<&str> = id.split('-').collect();
+    groups.len() == 5
+        && groups.iter().zip([8, 4, 4, 4, 12]).all(|(g, n)| {
+            g.len() == n
+                && g.bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        })
+}
+
+/// True for a `LocationName` of a collection: 1 to 16 of `[0-9A-Za-z_-]`.
+pub fn is_location_name(name: &str) -> bool {
+    (1..=MAX_CIDR_LOCATION_CHARS).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// Route 53's `CidrRoutingConfig` rules: a collection id, a location name (or `*`), a type IP-based
+/// routing serves.
+fn check_cidr_routing(rtype: RrType, cidr: &CidrRouting) -> Result<(), String> {
+    if !is_collection_id(&cidr.collection_id) {
+        return Err(format!(
+            "1 validation error detected: Value '{}' at 'changeBatch.changes.member.resourceRecordSet.cidrRoutingConfig.collectionId' failed to satisfy constraint: Member must satisfy regular expression pattern: [0-9a-f]{{8}}-(?:[0-9a-f]{{4}}-){{3}}[0-9a-f]{{12}}",
+            cidr.collection_id
+        ));
+    }
+    if cidr.location_name != CIDR_DEFAULT_LOCATION && !is_location_name(&cidr.location_name) {
+        return Err(format!(
+            "1 validation error detected: Value '{}' at 'changeBatch.changes.member.resourceRecordSet.cidrRoutingConfig.locationName' failed to satisfy constraint: Member must have length less than or equal to 16 and satisfy regular expression pattern: [0-9A-Za-z_\\-\\*]+",
+            cidr.location_name
+        ));
+    }
+    if !CIDR_TYPES.contains(&rtype) {
+        return Err(format!(
+            "Invalid request: IP-based routing does not serve type {rtype}"
+        ));
     }
     Ok(())
 }
@@ -487,10 +555,11 @@ fn check_alias(
 
 /// The routing policy of a record set, for the rule that a name and type holds one policy.
 fn policy(set: &RecordSet) -> &'static str {
-    match (set.weight.is_some(), set.geo.is_some()) {
-        (true, _) => "weighted",
-        (false, true) => "geoproximity",
-        (false, false) => "simple",
+    match (set.weight.is_some(), set.geo.is_some(), set.cidr.is_some()) {
+        (true, _, _) => "weighted",
+        (false, true, _) => "geoproximity",
+        (false, false, true) => "IP-based",
+        (false, false, false) => "simple",
     }
 }
 
@@ -512,8 +581,28 @@ fn check_group(
                 "RRSet with DNS name {name}, type {rtype} cannot mix weighted and non-weighted record sets"
             ));
         } else {
+            let mixed: Vec<&str> = policies.iter().copied().collect();
             errors.push(format!(
-                "RRSet with DNS name {name}, type {rtype} cannot mix geoproximity and simple record sets"
+                "RRSet with DNS name {name}, type {rtype} cannot mix {} record sets",
+                mixed.join(" and ")
+            ));
+        }
+    }
+    // IP-based routing: one collection for the whole group, each location (and the default)
+    // answered by one record set.
+    let cidr: Vec<&CidrRouting> = group.iter().filter_map(|s| s.cidr.as_ref()).collect();
+    let collections: BTreeSet<&str> = cidr.iter().map(|c| c.collection_id.as_str()).collect();
+    if collections.len() > 1 {
+        errors.push(format!(
+            "RRSet with DNS name {name}, type {rtype} uses more than one CIDR collection; every IP-based record set of a name and type uses the same one"
+        ));
+    }
+    let mut locations = BTreeSet::new();
+    for c in &cidr {
+        if !locations.insert(c.location_name.as_str()) {
+            errors.push(format!(
+                "RRSet with DNS name {name}, type {rtype} has more than one record set for CIDR location {}",
+                c.location_name
             ));
         }
     }
@@ -563,6 +652,7 @@ fn same_content(a: &RecordSet, b: &RecordSet) -> bool {
         && a.weight == b.weight
         && a.alias == b.alias
         && a.geo == b.geo
+        && a.cidr == b.cidr
         && a.opaque == b.opaque
         && a.health_check_id == b.health_check_id
         && sorted(a) == sorted(b)
@@ -593,6 +683,7 @@ mod tests {
             values: values.iter().map(|v| (*v).to_owned()).collect(),
             alias: None,
             geo: None,
+            cidr: None,
             opaque: None,
             health_check_id: None,
         }

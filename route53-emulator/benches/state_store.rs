@@ -37,6 +37,7 @@ fn set(name: &str, id: &str) -> RecordSet {
         values: vec!["192.0.2.1".into()],
         alias: None,
         geo: None,
+        cidr: None,
         opaque: None,
         health_check_id: None,
     }

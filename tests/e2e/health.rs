@@ -730,6 +730,7 @@ fn txt(name: Fqdn, set_id: Option<&str>, value: &str) -> RecordSet {
         values: vec![value.into()],
         alias: None,
         geo: None,
+        cidr: None,
         opaque: None,
         health_check_id: None,
     }

@@ -381,6 +381,7 @@ mod tests {
             values: vec!["192.0.2.1".into()],
             alias: None,
             geo: None,
+            cidr: None,
             opaque: None,
             health_check_id: Some(check.into()),
         };

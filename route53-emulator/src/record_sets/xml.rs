@@ -1,7 +1,7 @@
 //! The XML of record sets: the `<ResourceRecordSet>` element, parsed (each change of a
 //! ChangeResourceRecordSets request) and written (ListResourceRecordSets).
 
-use registry::model::{AliasTarget, GeoProximity, RecordSet, RrType};
+use registry::model::{AliasTarget, CidrRouting, GeoProximity, RecordSet, RrType};
 use registry::name::{Fqdn, NameError};
 use roxmltree::Node;
 
@@ -37,6 +37,9 @@ pub(crate) enum RecordSetError {
     /// `Type` that is not a Route 53 record type.
     #[error("has Type {0:?}, not a Route 53 record type")]
     Type(String),
+    /// `CidrRoutingConfig` without one of its elements.
+    #[error("has a CidrRoutingConfig without {0}")]
+    CidrLacks(&'static str),
 }
 
 fn integer(key: &'static str, value: String) -> Result<i64, RecordSetError> {
@@ -72,7 +75,6 @@ pub(crate) fn parse_record_set(rrs: Node<'_, '_>) -> Result<RecordSet, RecordSet
         ("Failover", "failover routing"),
         ("GeoLocation", "geolocation routing"),
         ("MultiValueAnswer", "multivalue answer routing"),
-        ("CidrRoutingConfig", "CIDR routing"),
         ("TrafficPolicyInstanceId", "a traffic policy"),
     ]
     .iter()
@@ -90,8 +92,18 @@ pub(crate) fn parse_record_set(rrs: Node<'_, '_>) -> Result<RecordSet, RecordSet
         geo: child(rrs, "GeoProximityLocation")
             .map(parse_geo)
             .transpose()?,
+        cidr: child(rrs, "CidrRoutingConfig")
+            .map(parse_cidr_routing)
+            .transpose()?,
         opaque: (!unsupported.is_empty()).then(|| unsupported.join(", ")),
         health_check_id: text(rrs, "HealthCheckId"),
+    })
+}
+
+fn parse_cidr_routing(c: Node<'_, '_>) -> Result<CidrRouting, RecordSetError> {
+    Ok(CidrRouting {
+        collection_id: text(c, "CollectionId").ok_or(RecordSetError::CidrLacks("CollectionId"))?,
+        location_name: text(c, "LocationName").ok_or(RecordSetError::CidrLacks("LocationName"))?,
     })
 }
 
@@ -166,6 +178,13 @@ pub fn record_set(set: &RecordSet) -> String {
     if let Some(id) = &set.health_check_id {
         out.push_str(&format!("<HealthCheckId>{}</HealthCheckId>", esc(id)));
     }
+    if let Some(c) = &set.cidr {
+        out.push_str(&format!(
+            "<CidrRoutingConfig><CollectionId>{}</CollectionId><LocationName>{}</LocationName></CidrRoutingConfig>",
+            esc(&c.collection_id),
+            esc(&c.location_name)
+        ));
+    }
     if let Some(g) = &set.geo {
         out.push_str("<GeoProximityLocation>");
         if let Some(r) = &g.aws_region {
@@ -206,6 +225,7 @@ mod tests {
                 values: vec!["\"v=1\"".into()],
                 alias: None,
                 geo: None,
+                cidr: None,
                 opaque: None,
                 health_check_id: None,
             })
