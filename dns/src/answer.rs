@@ -15,13 +15,14 @@
 //! EDNS Client Subnet (RFC 7871, [`crate::ecs`]): a query's option places the client (through
 //! the snapshot's geo table) instead of its source address; a malformed one, or two, get
 //! FORMERR. Every other reply to a query with the option echoes it, with SCOPE PREFIX-LENGTH 0
-//! unless a geoproximity group decided the answer: then the geo table entry's scope
-//! ([`crate::geotable::Located::scope`]), or, for a client the table does not place, the
-//! SOURCE PREFIX-LENGTH (the answer holds for the subnet given, and no wider).
+//! unless a geoproximity or IP-based group decided the answer ([`route::Routed::scope`]): for
+//! geoproximity, the geo table entry's scope ([`crate::geotable::Located::scope`]), or, for a
+//! client the table does not place, the SOURCE PREFIX-LENGTH (the answer holds for the subnet
+//! given, and no wider); for IP-based routing, the collection's ([`crate::cidr`]); the longest
+//! when both decided parts of it.
 
 use std::net::IpAddr;
 
-use geo::Coordinates;
 use hickory_proto::op::{Edns, Message, OpCode, ResponseCode};
 use hickory_proto::rr::rdata::HINFO;
 use hickory_proto::rr::{DNSClass, RData, Record, RecordType};
@@ -250,53 +251,43 @@ pub fn respond<'s>(
         return Some(finish(resp, env, Some(qtype), None, limit));
     };
     resp.metadata.authoritative = true;
-    let place = Place::of(snapshot, subnet, source);
+    let client = client(snapshot, subnet, source);
     let routed = answer_in_zone(
         zone,
         &qname,
         query.name.clone(),
         qtype,
-        &place,
+        &client,
         random,
         &mut resp,
     );
-    if routed.by_location {
-        echo(&mut resp, subnet, place.scope);
+    if let Some(scope) = routed.scope {
+        echo(&mut resp, subnet, scope);
     }
     let mut out = finish(resp, env, Some(qtype), routed.picked, limit);
     out.work = routed.work;
     Some(out)
 }
 
-/// Where the client is, and for how much of its subnet that holds.
-#[derive(Debug, Clone, Copy)]
-struct Place {
-    /// The client's place; `None` when the geo table does not place it.
-    at: Option<Coordinates>,
-    /// The SCOPE PREFIX-LENGTH of an answer that depends on it (see the module's doc).
-    scope: u8,
-}
-
-impl Place {
-    /// The place of the Client Subnet `subnet` when the query has one (a SOURCE PREFIX-LENGTH
-    /// of 0 reveals nothing: unknown, RFC 7871 §7.1.2), else of the source address.
-    fn of(snapshot: &Snapshot, subnet: Option<ClientSubnet>, source: IpAddr) -> Self {
-        let table = snapshot.geo_table();
-        let (located, unknown_scope) = match subnet {
-            Some(s) if s.source_prefix == 0 => (None, 0),
-            Some(s) => (table.lookup(s.address), s.source_prefix),
-            None => (table.lookup(source), 0),
-        };
-        match located {
-            Some(l) => Self {
-                at: Some(l.coordinates),
-                scope: l.scope,
-            },
-            None => Self {
-                at: None,
-                scope: unknown_scope,
-            },
-        }
+/// The client of a query: the Client Subnet `subnet` when the query has one (a SOURCE
+/// PREFIX-LENGTH of 0 reveals nothing: an unknown place, RFC 7871 §7.1.2), else the source
+/// address; placed by the snapshot's geo table (see the module's doc for the scopes).
+fn client(snapshot: &Snapshot, subnet: Option<ClientSubnet>, source: IpAddr) -> route::Client {
+    let table = snapshot.geo_table();
+    let (address, revealed) = match subnet {
+        Some(s) => (s.address, s.source_prefix),
+        None => (source, if source.is_ipv4() { 32 } else { 128 }),
+    };
+    let (located, unknown_scope) = match subnet {
+        Some(s) if s.source_prefix == 0 => (None, 0),
+        Some(s) => (table.lookup(s.address), s.source_prefix),
+        None => (table.lookup(source), 0),
+    };
+    route::Client {
+        place: located.map(|l| l.coordinates),
+        place_scope: located.map_or(unknown_scope, |l| l.scope),
+        address,
+        source: revealed,
     }
 }
 
@@ -315,8 +306,9 @@ fn echo(resp: &mut Message, subnet: Option<ClientSubnet>, scope: u8) {
 struct Answered<'s> {
     /// The last weighted set answered.
     picked: Option<&'s WeightedSet>,
-    /// True when a geoproximity group decided part of it.
-    by_location: bool,
+    /// Set when a geoproximity or IP-based group decided part of it: for how many leading bits
+    /// of the client's address the answer holds.
+    scope: Option<u8>,
     /// The routing work of the whole question, every CNAME it followed included.
     work: route::Work,
 }
@@ -326,7 +318,7 @@ fn answer_in_zone<'s>(
     qname: &str,
     original: hickory_proto::rr::Name,
     qtype: RecordType,
-    place: &Place,
+    client: &route::Client,
     random: u64,
     resp: &mut Message,
 ) -> Answered<'s> {
@@ -362,11 +354,11 @@ fn answer_in_zone<'s>(
             None => None,
         };
         let routed = found.map(|(rtype, rrset)| {
-            route::route(zone, rrset, rtype, place.at, random, &mut answered.work)
+            route::route(zone, rrset, rtype, client, random, &mut answered.work)
         });
         if let Some(routed) = routed {
             answered.picked = routed.picked.or(answered.picked);
-            answered.by_location |= routed.by_location;
+            answered.scope = answered.scope.max(routed.scope);
         }
         let records = routed.map_or(&[][..], |r| r.records);
         if records.is_empty() {
@@ -400,7 +392,12 @@ fn answer_in_zone<'s>(
 }
 
 fn node_ttl(node: &crate::snapshot::Node) -> u32 {
-    use crate::snapshot::Content;
+    fn first_ttl(content: &crate::snapshot::Content) -> Option<u32> {
+        match content {
+            crate::snapshot::Content::Records(records) => records.first().map(|r| r.ttl),
+            crate::snapshot::Content::Alias(_) => None,
+        }
+    }
     node.rrsets
         .values()
         .filter_map(|r| match r {
@@ -410,10 +407,12 @@ fn node_ttl(node: &crate::snapshot::Node) -> u32 {
                 .first()
                 .and_then(|s| s.records.first())
                 .map(|r| r.ttl),
-            Rrset::Geo(g) => g.members.iter().find_map(|m| match &m.content {
-                Content::Records(records) => records.first().map(|r| r.ttl),
-                Content::Alias(_) => None,
-            }),
+            Rrset::Geo(g) => g.members.iter().find_map(|m| first_ttl(&m.content)),
+            Rrset::Cidr(g) => g
+                .default
+                .iter()
+                .chain(g.locations.values())
+                .find_map(|m| first_ttl(&m.content)),
             Rrset::Alias(_) => None,
         })
         .min()
@@ -1005,6 +1004,123 @@ mod tests {
         });
         let addresses = m.answers.iter().map(|r| r.data.to_string()).collect();
         (m.metadata.response_code, addresses, echoed)
+    }
+
+    const COLLECTION: &str = "0b5c3a3e-5f3c-4c2e-9d2b-7a1e3c9f0a11";
+
+    /// `carrier.lab.test` A: IP-based, location `a` (198.51.100.0/24) → 192.0.2.1, `b`
+    /// (203.0.0.0/8 and 2001:db8::/32) → an alias to `b.lab.test`, and, when `default`, `*` →
+    /// 192.0.2.9. `b_check`: the `b` record's health check fails.
+    fn cidr_snapshot(default: bool, b_check: bool) -> Snapshot {
+        let mut s = LabZones::default();
+        let (zone, _) = s.create_zone("lab.test", "r", None, 0).unwrap();
+        s.put_collection(
+            COLLECTION,
+            &[
+                ("198.51.100.0/24", "a"),
+                ("203.0.0.0/8", "b"),
+                ("203.0.0.0/24", "a"),
+                ("2001:db8::/32", "b"),
+            ],
+        );
+        let failed = b_check.then(|| s.failed_test_check("b"));
+        let member = |id: &str, location: &str| RecordSet {
+            name: Fqdn::parse("carrier.lab.test").unwrap(),
+            rtype: RrType::A,
+            set_identifier: Some(id.into()),
+            weight: None,
+            ttl: Some(60),
+            values: vec!["192.0.2.1".into()],
+            alias: None,
+            geo: None,
+            cidr: Some(registry::model::CidrRouting {
+                collection_id: COLLECTION.into(),
+                location_name: location.into(),
+            }),
+            opaque: None,
+            health_check_id: None,
+        };
+        let mut b = member("carrier-b", "b");
+        b.ttl = None;
+        b.values = Vec::new();
+        b.alias = Some(registry::model::AliasTarget {
+            hosted_zone_id: zone.id.clone(),
+            dns_name: Fqdn::parse("b.lab.test").unwrap(),
+            evaluate_target_health: true,
+        });
+        b.health_check_id = failed;
+        let mut changes = vec![
+            weighted("b.lab.test", "b", 1, vec!["198.51.100.77".into()]),
+            Change::create(member("carrier-a", "a")),
+            Change::create(b),
+        ];
+        if default {
+            let mut d = member("everyone-else", "*");
+            d.values = vec!["192.0.2.9".into()];
+            changes.push(Change::create(d));
+        }
+        s.change(&zone.id, &changes, None, 1).unwrap();
+        Snapshot::of_zones(&s, &AnswerCounters::default())
+    }
+
+    #[test]
+    fn ip_based_records_answer_by_client_subnet_then_by_source_with_the_collections_scope() {
+        let snap = cidr_snapshot(true, false);
+        let a = vec!["192.0.2.1".to_owned()];
+        let b = vec!["198.51.100.77".to_owned()];
+        let other = vec!["192.0.2.9".to_owned()];
+        let q = |o: (u16, Vec<u8>)| with_options("carrier.lab.test.", &[o]);
+        let ok = ResponseCode::NoError;
+        // The longest block no longer than the subnet: 203.0.0.0/24 is in `a`, inside `b`'s /8.
+        assert_eq!(
+            ask(&snap, &q(ecs(1, 24, 0, &[203, 0, 0])), "127.0.0.1"),
+            (ok, a.clone(), Some((24, 24)))
+        );
+        // A /16 cannot match the /24: the /8 answers, for as far as a /24 (the nested block).
+        assert_eq!(
+            ask(&snap, &q(ecs(1, 16, 0, &[203, 0])), "127.0.0.1"),
+            (ok, b.clone(), Some((16, 24)))
+        );
+        assert_eq!(
+            ask(&snap, &q(ecs(1, 24, 0, &[203, 7, 7])), "127.0.0.1"),
+            (ok, b.clone(), Some((24, 24)))
+        );
+        // IPv6 in `b`'s /32.
+        let v6 = q(ecs(2, 56, 0, &[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0]));
+        assert_eq!(
+            ask(&snap, &v6, "127.0.0.1"),
+            (ok, b.clone(), Some((56, 32)))
+        );
+        // No location holds it: the default record.
+        assert_eq!(
+            ask(&snap, &q(ecs(1, 24, 0, &[192, 0, 2])), "198.51.100.1"),
+            (ok, other.clone(), Some((24, 24)))
+        );
+        // Nothing revealed: the default, for everyone.
+        assert_eq!(
+            ask(&snap, &q(ecs(1, 0, 0, &[])), "198.51.100.1"),
+            (ok, other.clone(), Some((0, 0)))
+        );
+        // Without the option, the source address decides, and nothing is echoed.
+        let plain = edns_query("carrier.lab.test.", 1232);
+        assert_eq!(ask(&snap, &plain, "198.51.100.1"), (ok, a.clone(), None));
+        assert_eq!(ask(&snap, &plain, "127.0.0.1"), (ok, other.clone(), None));
+        // An unhealthy location's record gives way to the default.
+        let failing = cidr_snapshot(true, true);
+        assert_eq!(
+            ask(&failing, &q(ecs(1, 24, 0, &[203, 7, 7])), "127.0.0.1").1,
+            other
+        );
+        // No default record: a client no location holds gets no records (NOERROR, NODATA).
+        let bare = cidr_snapshot(false, false);
+        assert_eq!(
+            ask(&bare, &q(ecs(1, 24, 0, &[192, 0, 2])), "127.0.0.1"),
+            (ok, Vec::new(), Some((24, 24)))
+        );
+        assert_eq!(
+            ask(&bare, &q(ecs(1, 24, 0, &[198, 51, 100])), "127.0.0.1").1,
+            a
+        );
     }
 
     #[test]

@@ -16,6 +16,13 @@
 //!   [`Geo::candidates`]). No usable member: no records (NOERROR/NODATA). A client whose place
 //!   is unknown gets the first usable member in SetIdentifier order (a lab approximation).
 //!
+//! - IP-based (`CidrRoutingConfig`): the client's subnet ([`Client::address`],
+//!   [`Client::source`]) is looked up in the group's collection ([`crate::cidr`]); the member of
+//!   the location found answers, or, when that location has no member, its member is unhealthy,
+//!   or it is an alias with `EvaluateTargetHealth` to a target without records, the default
+//!   member (`*`). No default: no records. The answer's scope is the collection's
+//!   ([`crate::cidr::CidrMatch::scope`]).
+//!
 //! **Work.** Every step is counted in [`Work`] (members looked at, alias targets looked up,
 //! distances computed), and one question, with every CNAME it follows, may do at most
 //! [`MAX_ROUTE_WORK`] units: a step past it counts as having no records (the next geoproximity
@@ -24,10 +31,14 @@
 //! accepts (at most 30 geoproximity members per name and type, `registry::zone`) makes a
 //! question cost more than [`MAX_ROUTE_WORK`], 20 times a weighted answer over four sets.
 
+use std::net::{IpAddr, Ipv4Addr};
+
 use geo::Coordinates;
 use hickory_proto::rr::{Record, RecordType};
 
-use crate::snapshot::{Alias, Content, Geo, Rrset, Weighted, WeightedSet, ZoneView};
+use crate::snapshot::{
+    Alias, Cidr, CidrMember, Content, Geo, Rrset, Weighted, WeightedSet, ZoneView,
+};
 
 /// How deep alias chains are followed.
 pub const MAX_ALIAS_DEPTH: usize = 8;
@@ -78,19 +89,46 @@ pub struct Routed<'s> {
     pub records: &'s [Record],
     /// The weighted set answered, when a weighted group decided.
     pub picked: Option<&'s WeightedSet>,
-    /// True when a geoproximity group was consulted: the answer may depend on where the client
-    /// is (its EDNS Client Subnet scope is the geo table's).
-    pub by_location: bool,
+    /// Set when a geoproximity or IP-based group was consulted: the answer depends on where
+    /// the client is, and holds for this many leading bits of its address (its EDNS Client
+    /// Subnet scope): the geo table's, the collection's, the longest of them.
+    pub scope: Option<u8>,
 }
 
-/// Routes `rrset`, of type `rtype` in `zone`, for a client at `client` (`None`: unknown),
+/// What routing knows of the client.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Client {
+    /// Its place (the geo table's); `None` when unknown.
+    pub place: Option<Coordinates>,
+    /// For how many leading bits of its address that place holds.
+    pub place_scope: u8,
+    /// Its address: its EDNS Client Subnet's, else the query's source address.
+    pub address: IpAddr,
+    /// How many bits of `address` it revealed: the subnet's SOURCE PREFIX-LENGTH, or the whole
+    /// source address (32, 128).
+    pub source: u8,
+}
+
+impl Client {
+    /// A client at `place`, whose address nothing is known of (no IP-based location holds it).
+    pub fn at(place: Option<Coordinates>) -> Self {
+        Self {
+            place,
+            place_scope: 0,
+            address: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            source: 0,
+        }
+    }
+}
+
+/// Routes `rrset`, of type `rtype` in `zone`, for `client`,
 /// adding what it does to `work` (the question's work so far: a question that follows CNAMEs
 /// routes more than once on one budget).
 pub fn route<'s>(
     zone: &'s ZoneView,
     rrset: &'s Rrset,
     rtype: RecordType,
-    client: Option<Coordinates>,
+    client: &Client,
     random: u64,
     work: &mut Work,
 ) -> Routed<'s> {
@@ -100,15 +138,15 @@ pub fn route<'s>(
         client,
         random,
         work,
-        by_location: false,
+        scope: None,
     };
     let found = walk.resolve(rrset, 0);
-    let by_location = walk.by_location;
+    let scope = walk.scope;
     let (records, picked) = found.unwrap_or((&[], None));
     Routed {
         records,
         picked,
-        by_location,
+        scope,
     }
 }
 
@@ -129,10 +167,10 @@ type Found<'s> = Option<(&'s [Record], Option<&'s WeightedSet>)>;
 struct Walk<'s, 'w> {
     zone: &'s ZoneView,
     rtype: RecordType,
-    client: Option<Coordinates>,
+    client: &'w Client,
     random: u64,
     work: &'w mut Work,
-    by_location: bool,
+    scope: Option<u8>,
 }
 
 impl<'s> Walk<'s, '_> {
@@ -150,9 +188,46 @@ impl<'s> Walk<'s, '_> {
             }
             Rrset::Alias(alias) => self.follow(alias, depth),
             Rrset::Geo(group) => {
-                self.by_location = true;
+                self.depends_on(self.client.place_scope);
                 self.nearest_usable(group, depth)
             }
+            Rrset::Cidr(group) => self.by_subnet(group, depth),
+        }
+    }
+
+    /// Notes that the answer depends on the client's first `scope` bits.
+    fn depends_on(&mut self, scope: u8) {
+        self.scope = Some(self.scope.map_or(scope, |s| s.max(scope)));
+    }
+
+    /// The records of the member of `group` for the client's location, else of its default.
+    fn by_subnet(&mut self, group: &'s Cidr, depth: usize) -> Found<'s> {
+        if !self.work.charge(1, 0) {
+            return None;
+        }
+        let found = group.table.lookup(self.client.address, self.client.source);
+        self.depends_on(found.scope);
+        let member = found
+            .location
+            .and_then(|l| group.locations.get(l))
+            .filter(|m| m.healthy);
+        if let Some(member) = member {
+            let records = self.content(member, depth);
+            if records.is_some() || !member.evaluates_target_health() {
+                return records;
+            }
+        }
+        let default = group.default.as_ref()?;
+        if !self.work.charge(1, 0) {
+            return None;
+        }
+        self.content(default, depth)
+    }
+
+    fn content(&mut self, member: &'s CidrMember, depth: usize) -> Found<'s> {
+        match &member.content {
+            Content::Records(records) => Some((records.as_slice(), None)),
+            Content::Alias(alias) => self.follow(alias, depth),
         }
     }
 
@@ -168,7 +243,7 @@ impl<'s> Walk<'s, '_> {
         let mut order = [(0.0f64, 0usize); MAX_ORDERED];
         let order = &mut order[..candidates.len()];
         for (slot, &index) in order.iter_mut().zip(candidates) {
-            let distance = match (self.client, group.members.get(index)) {
+            let distance = match (self.client.place, group.members.get(index)) {
                 (Some(client), Some(m)) => {
                     self.work.distances += 1;
                     geo::biased_distance_km(geo::distance_km(client, m.place), m.bias)
@@ -308,11 +383,11 @@ mod tests {
             zone,
             rrset,
             RecordType::A,
-            client,
+            &Client::at(client),
             random,
             &mut Work::default(),
         );
-        assert!(routed.by_location);
+        assert!(routed.scope.is_some());
         let ttl = routed.records.first().map_or(0, |r| r.ttl);
         (
             routed.records.iter().map(|r| r.data.to_string()).collect(),
@@ -449,13 +524,13 @@ mod tests {
                 zone,
                 rrset,
                 RecordType::A,
-                at(BOSTON),
+                &Client::at(at(BOSTON)),
                 0,
                 &mut Work::default(),
             )
         };
         assert_eq!(a("a3.lab.test.").records.len(), 1);
-        assert!(!a("a3.lab.test.").by_location);
+        assert!(a("a3.lab.test.").scope.is_none());
         assert!(a("a9.lab.test.").records.is_empty(), "9 hops are too deep");
         // Three members at the client's place: "aaa-deep" comes first but its chain is too
         // deep (unusable), so the next, "aab-close", answers through a3 → a2 → a1 → nyc.
@@ -537,7 +612,14 @@ mod tests {
         let zone = &snap.zones()[0];
         let rrset = &zone.nodes[name].rrsets[&RecordType::A];
         let mut work = Work::default();
-        route(zone, rrset, RecordType::A, client, random, &mut work);
+        route(
+            zone,
+            rrset,
+            RecordType::A,
+            &Client::at(client),
+            random,
+            &mut work,
+        );
         work
     }
 
@@ -605,7 +687,7 @@ mod tests {
             zone,
             rrset,
             RecordType::A,
-            at(BOSTON),
+            &Client::at(at(BOSTON)),
             0,
             &mut Work::default(),
         );
@@ -636,7 +718,14 @@ mod tests {
         let zone = &snap.zones()[0];
         let rrset = &zone.nodes["edge.lab.test."].rrsets[&RecordType::A];
         let mut work = Work::default();
-        let routed = route(zone, rrset, RecordType::A, at(BOSTON), 0, &mut work);
+        let routed = route(
+            zone,
+            rrset,
+            RecordType::A,
+            &Client::at(at(BOSTON)),
+            0,
+            &mut work,
+        );
         assert_eq!(routed.records.len(), 1, "the farthest member answers");
         assert_eq!(
             work,
@@ -690,10 +779,10 @@ mod tests {
                 let Some(rrset) = node.rrsets.get(&RecordType::A) else { continue };
                 let zone = &snap.zones()[0];
                 let mut work = Work::default();
-                let first = route(zone, rrset, RecordType::A, client, random, &mut work);
+                let first = route(zone, rrset, RecordType::A, &Client::at(client), random, &mut work);
                 proptest::prop_assert!(work.units() <= MAX_ROUTE_WORK, "{:?}", work);
                 proptest::prop_assert!(work.distances <= work.members, "{:?}", work);
-                let again = route(zone, rrset, RecordType::A, client, random, &mut Work::default());
+                let again = route(zone, rrset, RecordType::A, &Client::at(client), random, &mut Work::default());
                 proptest::prop_assert_eq!(first.records, again.records);
             }
         }

@@ -15,10 +15,11 @@ use std::sync::Arc;
 use geo::Coordinates;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use prometheus_client::metrics::counter::Counter;
-use registry::model::{GeoProximity, RecordSet};
+use registry::model::{CIDR_DEFAULT_LOCATION, GeoProximity, RecordSet};
 use registry::name::Fqdn;
 use registry::zone::ZoneRecords;
 
+use crate::cidr::CidrTable;
 use crate::geotable::GeoTable;
 
 use crate::metrics::{AnswerCounters, AnswerLabels};
@@ -229,6 +230,39 @@ impl Geo {
     }
 }
 
+/// One record set of an IP-based group.
+#[derive(Debug, Clone)]
+pub struct CidrMember {
+    /// Its SetIdentifier.
+    pub set_id: String,
+    /// Its records or its alias target.
+    pub content: Content,
+    /// False when its health check (`HealthCheckId`) is unhealthy: [`crate::route`] answers
+    /// with the default member instead.
+    pub healthy: bool,
+}
+
+impl CidrMember {
+    /// True for an alias with `EvaluateTargetHealth`: a target without records makes it
+    /// unusable.
+    pub fn evaluates_target_health(&self) -> bool {
+        matches!(&self.content, Content::Alias(a) if a.evaluate_target_health)
+    }
+}
+
+/// An IP-based group (same name and type, `CidrRoutingConfig`): the member of the client's
+/// location answers, else the default's ([`crate::route`]).
+#[derive(Debug, Clone)]
+pub struct Cidr {
+    /// The group's collection (empty when the collection is unknown: every client gets the
+    /// default).
+    pub table: Arc<CidrTable>,
+    /// The members by `LocationName`.
+    pub locations: HashMap<String, CidrMember>,
+    /// The member of location `*`.
+    pub default: Option<CidrMember>,
+}
+
 /// The record sets of one name and type.
 #[derive(Debug, Clone)]
 pub enum Rrset {
@@ -238,6 +272,8 @@ pub enum Rrset {
     Weighted(Arc<Weighted>),
     /// Geoproximity routing: the nearest usable member answers. Never on the fast path.
     Geo(Arc<Geo>),
+    /// IP-based routing: the member of the client's location answers. Never on the fast path.
+    Cidr(Arc<Cidr>),
     /// A simple alias record: its target answers.
     Alias(Alias),
 }
@@ -345,6 +381,11 @@ pub trait Zones {
     /// The status of every health check by id (true: healthy); a set whose `HealthCheckId` is
     /// missing here counts as healthy.
     fn health_statuses(&self) -> BTreeMap<String, bool>;
+    /// Every CIDR collection's blocks, by collection id; an IP-based set whose collection is
+    /// missing here answers every client with its group's default.
+    fn cidr_tables(&self) -> BTreeMap<String, Arc<CidrTable>> {
+        BTreeMap::new()
+    }
 }
 
 /// What a change touched, as a snapshot rebuilds it ([`Snapshot::updated`]).
@@ -370,6 +411,8 @@ pub struct ZoneSource<'a> {
     /// The status of every health check by id ([`Zones::health_statuses`]); a set whose
     /// `HealthCheckId` is missing here counts as healthy.
     pub health: &'a BTreeMap<String, bool>,
+    /// The CIDR collections' blocks by collection id ([`Zones::cidr_tables`]).
+    pub cidr: &'a BTreeMap<String, Arc<CidrTable>>,
 }
 
 /// Every served zone and the fast-path table, built from the zones after each change and read
@@ -450,6 +493,7 @@ impl Snapshot {
             return self.clone();
         }
         let health = zones.health_statuses();
+        let cidr = zones.cidr_tables();
         let mut next = self.clone();
         for (zone_id, names) in &changed.names {
             let Some(zone) = zones.zone_by_id(zone_id) else {
@@ -460,7 +504,7 @@ impl Snapshot {
             };
             for name in names.iter().chain(std::iter::once(zone.name)) {
                 let sets: Vec<&RecordSet> = zone.records.at_name(name).collect();
-                next.rebuild_name(index, name, &sets, &health, answers);
+                next.rebuild_name(index, name, &sets, (&health, &cidr), answers);
             }
             let origin = zone.name.as_str();
             let view = &mut next.zones[index];
@@ -481,7 +525,7 @@ impl Snapshot {
         index: usize,
         name: &Fqdn,
         sets: &[&RecordSet],
-        health: &BTreeMap<String, bool>,
+        (health, cidr): (&BTreeMap<String, bool>, &BTreeMap<String, Arc<CidrTable>>),
         answers: &AnswerCounters,
     ) {
         let key = name.as_str().to_owned();
@@ -492,6 +536,7 @@ impl Snapshot {
             serial: 0,
             sets: sets.to_vec(),
             health,
+            cidr,
         };
         let new = build_nodes(&src, answers).remove(&key);
         let old = match &new {
@@ -555,6 +600,7 @@ impl Snapshot {
     /// Builds the snapshot of every zone in `zones`, counting answers in `answers`.
     pub fn of_zones(zones: &impl Zones, answers: &AnswerCounters) -> Self {
         let health = zones.health_statuses();
+        let cidr = zones.cidr_tables();
         let sources: Vec<ZoneSource<'_>> = zones
             .zones()
             .map(|z| ZoneSource {
@@ -563,6 +609,7 @@ impl Snapshot {
                 serial: z.serial,
                 sets: z.records.sets().collect(),
                 health: &health,
+                cidr: &cidr,
             })
             .collect();
         Self::build(&sources, answers)
@@ -750,6 +797,7 @@ fn build_nodes(src: &ZoneSource<'_>, answers: &AnswerCounters) -> HashMap<String
     let mut nodes: HashMap<String, Node> = HashMap::new();
     let mut weighted: HashMap<(String, RecordType), Vec<WeightedSet>> = HashMap::new();
     let mut geo: HashMap<(String, RecordType), Vec<GeoMember>> = HashMap::new();
+    let mut ip_based: HashMap<(String, RecordType), Cidr> = HashMap::new();
     for set in &src.sets {
         let key = set.name.as_str().to_owned();
         let Ok(owner) = Name::from_ascii(&key) else {
@@ -776,6 +824,30 @@ fn build_nodes(src: &ZoneSource<'_>, answers: &AnswerCounters) -> HashMap<String
                 (first.record_type(), Content::Records(records))
             }
         };
+        if let (Some(id), Some(routing)) = (&set.set_identifier, &set.cidr) {
+            let group = ip_based.entry((key, rtype)).or_insert_with(|| Cidr {
+                table: src
+                    .cidr
+                    .get(&routing.collection_id)
+                    .cloned()
+                    .unwrap_or_default(),
+                locations: HashMap::new(),
+                default: None,
+            });
+            let member = CidrMember {
+                set_id: id.clone(),
+                content,
+                healthy: set_healthy(set, src.health),
+            };
+            if routing.location_name == CIDR_DEFAULT_LOCATION {
+                group.default = Some(member);
+            } else {
+                group
+                    .locations
+                    .insert(routing.location_name.clone(), member);
+            }
+            continue;
+        }
         if let (Some(id), Some(location)) = (&set.set_identifier, &set.geo) {
             let Some(place) = place(location) else {
                 tracing::warn!(name = %set.name, set_id = %id, "skipping a geoproximity set whose place is unknown");
@@ -838,6 +910,13 @@ fn build_nodes(src: &ZoneSource<'_>, answers: &AnswerCounters) -> HashMap<String
             .or_default()
             .rrsets
             .insert(rtype, Rrset::Geo(Arc::new(Geo::new(members))));
+    }
+    for ((key, rtype), group) in ip_based {
+        nodes
+            .entry(key)
+            .or_default()
+            .rrsets
+            .insert(rtype, Rrset::Cidr(Arc::new(group)));
     }
     for ((key, rtype), mut sets) in weighted {
         sets.sort_by(|a, b| a.set_id.cmp(&b.set_id));

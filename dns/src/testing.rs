@@ -3,11 +3,13 @@
 //! are; there is no bound, no change log and no validation beyond them.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use registry::model::{Change, RecordSet, RrType};
 use registry::name::Fqdn;
 use registry::zone::{ChangeError, ZoneRecords};
 
+use crate::cidr::CidrTable;
 use crate::snapshot::{Changed, ZoneRef, Zones};
 
 /// One test zone.
@@ -28,6 +30,7 @@ pub(crate) struct LabZone {
 pub(crate) struct LabZones {
     zones: Vec<LabZone>,
     health: BTreeMap<String, bool>,
+    cidr: BTreeMap<String, Arc<CidrTable>>,
     changed: Changed,
 }
 
@@ -95,6 +98,24 @@ impl LabZones {
         id
     }
 
+    /// Puts the CIDR collection `id` with `blocks` (`network/len`, location).
+    pub(crate) fn put_collection(&mut self, id: &str, blocks: &[(&str, &str)]) {
+        let parsed: Vec<(std::net::IpAddr, u8, &str)> = blocks
+            .iter()
+            .map(|(cidr, location)| {
+                let (addr, len) = cidr.split_once('/').expect("a test's CIDR");
+                (
+                    addr.parse().expect("a test's address"),
+                    len.parse().expect("a test's length"),
+                    *location,
+                )
+            })
+            .collect();
+        self.cidr
+            .insert(id.to_owned(), Arc::new(CidrTable::new(parsed)));
+        self.changed.everything = true;
+    }
+
     /// What the changes since the last call touched.
     pub(crate) fn take_touched(&mut self) -> Changed {
         std::mem::take(&mut self.changed)
@@ -126,5 +147,9 @@ impl Zones for LabZones {
 
     fn health_statuses(&self) -> BTreeMap<String, bool> {
         self.health.clone()
+    }
+
+    fn cidr_tables(&self) -> BTreeMap<String, Arc<CidrTable>> {
+        self.cidr.clone()
     }
 }

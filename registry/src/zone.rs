@@ -693,6 +693,97 @@ mod tests {
         Ok(())
     }
 
+    const COLLECTION: &str = "0b5c3a3e-5f3c-4c2e-9d2b-7a1e3c9f0a11";
+
+    fn ip_based(id: &str, collection: &str, location: &str, rtype: &str) -> RecordSet {
+        let mut s = rs(
+            "carrier.lab.test",
+            rtype,
+            Some(id),
+            None,
+            60,
+            &["192.0.2.1"],
+        );
+        if rtype == "NS" {
+            s.values = vec!["ns.lab.test.".into()];
+        }
+        s.cidr = Some(CidrRouting {
+            collection_id: collection.into(),
+            location_name: location.into(),
+        });
+        s
+    }
+
+    #[test]
+    fn ip_based_sets_follow_route53s_rules() {
+        let mut z = ZoneRecords::new(origin());
+        let create = |sets: Vec<RecordSet>| -> Vec<Change> {
+            sets.into_iter().map(Change::create).collect()
+        };
+        // One collection, one set per location, the default `*` among them.
+        z.apply(
+            &create(vec![
+                ip_based("a", COLLECTION, "carrier-a", "A"),
+                ip_based("d", COLLECTION, "*", "A"),
+            ]),
+            &any,
+        )
+        .unwrap();
+        assert_eq!(z.len(), 2);
+        let refused =
+            |z: &mut ZoneRecords, sets: Vec<RecordSet>| errors(z.apply(&create(sets), &any));
+        let other = "1b5c3a3e-5f3c-4c2e-9d2b-7a1e3c9f0a11";
+        let e = refused(&mut z, vec![ip_based("b", other, "carrier-b", "A")]);
+        assert!(e.contains("more than one CIDR collection"), "{e}");
+        let e = refused(&mut z, vec![ip_based("b", COLLECTION, "carrier-a", "A")]);
+        assert!(
+            e.contains("more than one record set for CIDR location carrier-a"),
+            "{e}"
+        );
+        let e = refused(
+            &mut z,
+            vec![rs(
+                "carrier.lab.test",
+                "A",
+                Some("w"),
+                Some(1),
+                60,
+                &["192.0.2.2"],
+            )],
+        );
+        assert!(e.contains("cannot mix"), "{e}");
+        // Input rules: the id's form, the location's, the types IP-based routing serves, one
+        // routing policy, a SetIdentifier.
+        for (set, why) in [
+            (ip_based("x", "not-a-uuid", "a", "A"), "collectionId"),
+            (
+                ip_based("x", COLLECTION, "seventeen-chars-x", "A"),
+                "locationName",
+            ),
+            (ip_based("x", COLLECTION, "a b", "A"), "locationName"),
+            (
+                ip_based("x", COLLECTION, "a", "NS"),
+                "does not serve type NS",
+            ),
+        ] {
+            let e = refused(&mut z, vec![set]);
+            assert!(e.contains(why), "{why}: {e}");
+        }
+        let mut both = ip_based("x", COLLECTION, "c", "A");
+        both.weight = Some(1);
+        assert!(refused(&mut z, vec![both]).contains("Expected exactly one of"));
+        let mut anonymous = ip_based("x", COLLECTION, "c", "A");
+        anonymous.set_identifier = None;
+        assert!(refused(&mut z, vec![anonymous]).contains("Missing field 'SetIdentifier'"));
+        // DELETE matches the routing too.
+        let mut moved = ip_based("a", COLLECTION, "carrier-z", "A");
+        let e = errors(z.apply(&[Change::delete(moved.clone())], &any));
+        assert!(e.contains("do not match"), "{e}");
+        moved.cidr = ip_based("a", COLLECTION, "carrier-a", "A").cidr;
+        z.apply(&[Change::delete(moved)], &any).unwrap();
+        assert_eq!(z.len(), 1);
+    }
+
     fn errors(r: Result<(), ChangeError>) -> String {
         r.unwrap_err().to_string()
     }
