@@ -136,6 +136,29 @@ def api_seed(name, selector, body):
 
 
 api_seed(
+    "cidr-create",
+    0xF4,
+    '%s<CreateCidrCollectionRequest xmlns="%s"><Name>edge-blocks</Name>'
+    "<CallerReference>tf-1700000000</CallerReference></CreateCidrCollectionRequest>" % (PROLOG, NS),
+)
+api_seed(
+    "cidr-change",
+    0xF5,
+    '%s<ChangeCidrCollectionRequest xmlns="%s"><Changes><member><LocationName>edge</LocationName>'
+    "<Action>DELETE_IF_EXISTS</Action><CidrList><Cidr>192.0.2.0/24</Cidr></CidrList></member>"
+    "<member><LocationName>core</LocationName><Action>PUT</Action><CidrList>"
+    "<Cidr>192.0.2.0/24</Cidr><Cidr>198.51.100.0/24</Cidr><Cidr>2001:db8:1::/48</Cidr>"
+    "</CidrList></member></Changes><CollectionVersion>2</CollectionVersion>"
+    "</ChangeCidrCollectionRequest>" % (PROLOG, NS),
+)
+api_seed(
+    "cidr-change-doc-spelling",
+    0xF5,
+    '<ChangeCidrCollectionRequest xmlns="%s"><Changes><CidrCollectionChange>'
+    "<LocationName>edge</LocationName><Action>PUT</Action><CidrList><Cidr>10.0.0.1/8</Cidr>"
+    "</CidrList></CidrCollectionChange></Changes></ChangeCidrCollectionRequest>" % NS,
+)
+api_seed(
     "create-zone",
     0,
     '%s<CreateHostedZoneRequest xmlns="%s"><Name>example.test.</Name>'

@@ -1,9 +1,10 @@
 //! The Route 53 API's XML bodies (each feature's `xml` module in `route53_emulator`, over the shared
 //! `route53_emulator::xml`) and ChangeBatch validation (`Store::change` on a copy of a small store).
 //!
-//! Input: 1 selector byte, then the body. Selectors 0xF0–0xF3: CreateHealthCheck,
+//! Input: 1 selector byte, then the body. Selectors 0xF0–0xF5: CreateHealthCheck,
 //! UpdateHealthCheck (of a check in the store), ChangeTagsForResource (of that check),
-//! ListTagsForResources; any other even byte: CreateHostedZone, odd: ChangeResourceRecordSets.
+//! ListTagsForResources, CreateCidrCollection, ChangeCidrCollection (of a collection in the
+//! store); any other even byte: CreateHostedZone, odd: ChangeResourceRecordSets.
 //!
 //! Asserts:
 //! - a ChangeBatch that parses renders back (`record_sets::xml::record_set`) to a document that
@@ -17,7 +18,11 @@
 //!   second create with the same reference and settings returns the same check; a refused
 //!   create, update or tag change leaves the store unchanged; an update that changes the
 //!   settings bumps the version, one that changes nothing keeps it;
-//! - applied tag changes leave at most `MAX_TAGS` tags, each within its bounds.
+//! - applied tag changes leave at most `MAX_TAGS` tags, each within its bounds;
+//! - a refused CreateCidrCollection or ChangeCidrCollection leaves the store unchanged; a created
+//!   collection is answered again, unchanged, to a retry; an applied change bumps the version
+//!   exactly when it changed a block, leaves only canonical blocks in valid locations within the
+//!   lab's quotas, and the collection survives its stored (JSON) form.
 //!
 //! Bodies are capped at `MAX_BODY` bytes for now: before issue 11's depth limit, a body nested
 //! 2 000 to 4 000 levels deep overflows a 2 MiB stack inside roxmltree (finding 1); 4 KiB nests
@@ -32,9 +37,13 @@ use libfuzzer_sys::fuzz_target;
 use registry::model::{Change, RecordSet, RrType};
 use registry::name::Fqdn;
 use route53_emulator::changes::xml as changes_xml;
+use route53_emulator::cidr_collections::xml as cidr_xml;
+use route53_emulator::cidr_collections::{
+    self as cidr, CidrCollection, MAX_BLOCKS_PER_COLLECTION, MAX_LOCATIONS_PER_COLLECTION,
+};
 use route53_emulator::health_checks::xml as health_xml;
 use route53_emulator::record_sets::xml as record_sets_xml;
-use route53_emulator::store::Store;
+use route53_emulator::store::{Store, StoreError};
 use route53_emulator::tags::xml as tags_xml;
 use route53_emulator::tags::{MAX_TAG_KEY_CHARS, MAX_TAG_VALUE_CHARS, MAX_TAGS, ResourceKind};
 use route53_emulator::xml;
@@ -94,6 +103,25 @@ static BASE: LazyLock<(Store, String, String)> = LazyLock::new(|| {
         .create_health_check(&req.caller_reference, req.config)
         .expect("a fixed health check is created");
     (store, zone.id, check.id)
+});
+
+/// A store holding CIDR collection `lab` with blocks in location `edge`; the collection's id.
+static CIDR_BASE: LazyLock<(Store, String)> = LazyLock::new(|| {
+    let mut store = Store::default();
+    let (collection, _) = store
+        .create_cidr_collection("lab", "fuzz")
+        .expect("a fixed collection is created");
+    let body = xml::document(
+        "ChangeCidrCollectionRequest",
+        "<Changes><member><LocationName>edge</LocationName><Action>PUT</Action><CidrList>\
+         <Cidr>192.0.2.0/24</Cidr><Cidr>2001:db8::/32</Cidr></CidrList></member></Changes>",
+    );
+    let req = cidr_xml::parse_change(&body).expect("a fixed change parses");
+    let changes = cidr::check_changes(&req.changes).expect("fixed changes check");
+    store
+        .change_cidr_collection(&collection.id, None, &changes, 1)
+        .expect("fixed changes apply");
+    (store, collection.id)
 });
 
 fn render_batch(batch: &changes_xml::ChangeBatch) -> String {
@@ -263,6 +291,70 @@ fn change_tags(body: &str) {
     }
 }
 
+fn create_cidr_collection(body: &str) {
+    let Ok(req) = cidr_xml::parse_create(body) else {
+        return;
+    };
+    let (base, _) = &*CIDR_BASE;
+    let mut store = base.clone();
+    let Ok((collection, _)) = store.create_cidr_collection(&req.name, &req.caller_reference) else {
+        return assert_eq!(
+            &store, base,
+            "a refused CreateCidrCollection changed the store"
+        );
+    };
+    assert!(cidr::is_collection_id(&collection.id), "{}", collection.id);
+    let mut again = store.clone();
+    let (same, created) = again
+        .create_cidr_collection(&req.name, &req.caller_reference)
+        .expect("a retry is answered");
+    assert!(
+        !created && same == collection && again == store,
+        "a retry changed the collections"
+    );
+}
+
+fn change_cidr_collection(body: &str) {
+    let Ok(req) = cidr_xml::parse_change(body) else {
+        return;
+    };
+    let (base, id) = &*CIDR_BASE;
+    let mut store = base.clone();
+    let applied = cidr::check_changes(&req.changes)
+        .map_err(StoreError::from)
+        .and_then(|changes| store.change_cidr_collection(id, req.version, &changes, 2));
+    if applied.is_err() {
+        return assert_eq!(
+            &store, base,
+            "a refused ChangeCidrCollection changed the store"
+        );
+    }
+    let before = base.cidr_collection(id).expect("the base collection");
+    let after = store.cidr_collection(id).expect("the collection");
+    let changed = after.blocks().ne(before.blocks());
+    assert_eq!(
+        after.version,
+        before.version + u64::from(changed),
+        "the version does not count the change"
+    );
+    assert!(after.blocks().count() <= MAX_BLOCKS_PER_COLLECTION);
+    assert!(after.locations().len() <= MAX_LOCATIONS_PER_COLLECTION);
+    for (block, location) in after.blocks() {
+        assert_eq!(
+            cidr::parse_block(&block.to_string()),
+            Ok(block),
+            "a stored block is not canonical"
+        );
+        assert_eq!(cidr::check_location_name(location), Ok(()));
+    }
+    let json = serde_json::to_string(after).expect("a collection serialises");
+    let loaded: CidrCollection = serde_json::from_str(&json).expect("a stored collection loads");
+    assert_eq!(
+        &loaded, after,
+        "a collection does not survive its stored form"
+    );
+}
+
 fuzz_target!(|data: &[u8]| {
     let Some((&selector, body)) = data.split_first() else {
         return;
@@ -280,6 +372,8 @@ fuzz_target!(|data: &[u8]| {
         0xF3 => {
             let _ = tags_xml::parse_resource_ids(body);
         }
+        0xF4 => create_cidr_collection(body),
+        0xF5 => change_cidr_collection(body),
         s if s & 1 == 0 => create_zone(body),
         _ => change_batch(body),
     }

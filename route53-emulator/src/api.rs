@@ -2,8 +2,8 @@
 //! boto3 and Terraform use, parsed once into an `Operation`, authenticated, authorised,
 //! rate-limited and dispatched here to its feature's folder: hosted zones (`zones/api.rs`),
 //! record sets (`record_sets/api.rs`), changes (`changes/api.rs`), health checks
-//! (`health_checks/api.rs`), tags (`tags/api.rs`) and account and hosted zone limits
-//! (`limits/api.rs`). What they all share is `reply`.
+//! (`health_checks/api.rs`), tags (`tags/api.rs`), CIDR collections (`cidr_collections/api.rs`)
+//! and account and hosted zone limits (`limits/api.rs`). What they all share is `reply`.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -21,6 +21,7 @@ use aws_auth::sigv4::{self, SignedRequest};
 
 use crate::changes::api as changes;
 use crate::changes::xml::{ChangeBatch, parse_change_batch};
+use crate::cidr_collections::api as cidr;
 use crate::config::ApiKeys;
 use crate::health_checks::api as checks;
 use crate::limits::api as limits;
@@ -192,6 +193,30 @@ enum Operation<'p> {
         /// The limit's type (`MAX_HOSTED_ZONES_BY_OWNER`, …).
         limit: &'p str,
     },
+    /// `POST /2013-04-01/cidrcollection`.
+    CreateCidrCollection,
+    /// `GET /2013-04-01/cidrcollection`.
+    ListCidrCollections,
+    /// `POST /2013-04-01/cidrcollection/{collection}`.
+    ChangeCidrCollection {
+        /// The collection id, as the path names it.
+        collection: &'p str,
+    },
+    /// `GET /2013-04-01/cidrcollection/{collection}`.
+    ListCidrLocations {
+        /// The collection id, as the path names it.
+        collection: &'p str,
+    },
+    /// `GET /2013-04-01/cidrcollection/{collection}/cidrblocks`.
+    ListCidrBlocks {
+        /// The collection id, as the path names it.
+        collection: &'p str,
+    },
+    /// `DELETE /2013-04-01/cidrcollection/{collection}`.
+    DeleteCidrCollection {
+        /// The collection id, as the path names it.
+        collection: &'p str,
+    },
 }
 
 impl<'p> Operation<'p> {
@@ -229,6 +254,20 @@ impl<'p> Operation<'p> {
                 Self::GetHostedZoneLimit { zone, limit }
             }
             ("GET", ["2013-04-01", "accountlimit", limit]) => Self::GetAccountLimit { limit },
+            ("POST", ["2013-04-01", "cidrcollection"]) => Self::CreateCidrCollection,
+            ("GET", ["2013-04-01", "cidrcollection"]) => Self::ListCidrCollections,
+            ("POST", ["2013-04-01", "cidrcollection", collection]) => {
+                Self::ChangeCidrCollection { collection }
+            }
+            ("GET", ["2013-04-01", "cidrcollection", collection]) => {
+                Self::ListCidrLocations { collection }
+            }
+            ("GET", ["2013-04-01", "cidrcollection", collection, "cidrblocks"]) => {
+                Self::ListCidrBlocks { collection }
+            }
+            ("DELETE", ["2013-04-01", "cidrcollection", collection]) => {
+                Self::DeleteCidrCollection { collection }
+            }
             _ => return None,
         })
     }
@@ -258,14 +297,21 @@ impl<'p> Operation<'p> {
             Self::ListTagsForResources { .. } => "ListTagsForResources",
             Self::GetHostedZoneLimit { .. } => "GetHostedZoneLimit",
             Self::GetAccountLimit { .. } => "GetAccountLimit",
+            Self::CreateCidrCollection => "CreateCidrCollection",
+            Self::ListCidrCollections => "ListCidrCollections",
+            Self::ChangeCidrCollection { .. } => "ChangeCidrCollection",
+            Self::ListCidrLocations { .. } => "ListCidrLocations",
+            Self::ListCidrBlocks { .. } => "ListCidrBlocks",
+            Self::DeleteCidrCollection { .. } => "DeleteCidrCollection",
         }
     }
 
     /// The resource an IAM policy is evaluated on, as the Service Authorization Reference lists
     /// it for the action ("Actions, resources, and condition keys for Amazon Route 53"): the
-    /// hosted zone, change or health check ARN the path names, or `*` for an action without
-    /// resource-level permissions. `ListTagsForResources` names its resources in the body: it is
-    /// evaluated on each of them ([`dispatch`]), `*` here.
+    /// hosted zone, change, health check or CIDR collection ARN the path names, or `*` for an
+    /// action without resource-level permissions (CreateCidrCollection's collection does not
+    /// exist yet: `*`, as CreateHealthCheck's). `ListTagsForResources` names its resources in
+    /// the body: it is evaluated on each of them ([`dispatch`]), `*` here.
     fn resource(self) -> String {
         let arn = |kind: &str, id: &str| format!("arn:aws:route53:::{kind}/{id}");
         match self {
@@ -282,6 +328,10 @@ impl<'p> Operation<'p> {
             Self::ChangeTagsForResource { kind, id } | Self::ListTagsForResource { kind, id } => {
                 arn(kind, id)
             }
+            Self::ChangeCidrCollection { collection }
+            | Self::ListCidrLocations { collection }
+            | Self::ListCidrBlocks { collection }
+            | Self::DeleteCidrCollection { collection } => arn("cidrcollection", collection),
             Self::CreateHostedZone
             | Self::ListHostedZones
             | Self::ListHostedZonesByName
@@ -290,7 +340,9 @@ impl<'p> Operation<'p> {
             | Self::ListHealthChecks
             | Self::GetHealthCheckCount
             | Self::ListTagsForResources { .. }
-            | Self::GetAccountLimit { .. } => "*".to_owned(),
+            | Self::GetAccountLimit { .. }
+            | Self::CreateCidrCollection
+            | Self::ListCidrCollections => "*".to_owned(),
         }
     }
 }
@@ -407,6 +459,18 @@ async fn dispatch(
             limits::hosted_zone(shared, zone, limit).await
         }
         Operation::GetAccountLimit { limit } => limits::account(shared, limit).await,
+        Operation::CreateCidrCollection => cidr::create(shared, body).await,
+        Operation::ListCidrCollections => cidr::list(shared, &query).await,
+        Operation::ChangeCidrCollection { collection } => {
+            cidr::change(shared, collection, body).await
+        }
+        Operation::ListCidrLocations { collection } => {
+            cidr::list_locations(shared, collection, &query).await
+        }
+        Operation::ListCidrBlocks { collection } => {
+            cidr::list_blocks(shared, collection, &query).await
+        }
+        Operation::DeleteCidrCollection { collection } => cidr::delete(shared, collection).await,
     };
     (operation.name(), result)
 }
@@ -616,6 +680,12 @@ mod tests {
             "POST /2013-04-01/tags/hostedzone",
             "GET /2013-04-01/hostedzonelimit/Z1/MAX_RRSETS_BY_ZONE",
             "GET /2013-04-01/accountlimit/MAX_HOSTED_ZONES_BY_OWNER",
+            "POST /2013-04-01/cidrcollection",
+            "GET /2013-04-01/cidrcollection/",
+            "POST /2013-04-01/cidrcollection/c1",
+            "GET /2013-04-01/cidrcollection/c1",
+            "GET /2013-04-01/cidrcollection/c1/cidrblocks",
+            "DELETE /2013-04-01/cidrcollection/c1",
         ];
         let operations = [
             Operation::CreateHostedZone,
@@ -650,6 +720,12 @@ mod tests {
             Operation::GetAccountLimit {
                 limit: "MAX_HOSTED_ZONES_BY_OWNER",
             },
+            Operation::CreateCidrCollection,
+            Operation::ListCidrCollections,
+            Operation::ChangeCidrCollection { collection: "c1" },
+            Operation::ListCidrLocations { collection: "c1" },
+            Operation::ListCidrBlocks { collection: "c1" },
+            Operation::DeleteCidrCollection { collection: "c1" },
         ];
         for (request, operation) in requests.into_iter().zip(operations) {
             assert_eq!(parse(request), Some(operation), "{request}");
@@ -666,6 +742,9 @@ mod tests {
             "GET /2013-04-01//hostedzone",
             "GET /2012-12-12/hostedzone",
             "DELETE /2013-04-01/change/C42",
+            "PUT /2013-04-01/cidrcollection/c1",
+            "POST /2013-04-01/cidrcollection/c1/cidrblocks",
+            "DELETE /2013-04-01/cidrcollection",
             "GET /",
         ] {
             assert_eq!(parse(request), None, "{request}");
@@ -704,6 +783,16 @@ mod tests {
             (Operation::CreateHostedZone, "*"),
             (Operation::ListHealthChecks, "*"),
             (Operation::GetAccountLimit { limit: "X" }, "*"),
+            (
+                Operation::ChangeCidrCollection { collection: "c1" },
+                "arn:aws:route53:::cidrcollection/c1",
+            ),
+            (
+                Operation::ListCidrBlocks { collection: "c1" },
+                "arn:aws:route53:::cidrcollection/c1",
+            ),
+            (Operation::CreateCidrCollection, "*"),
+            (Operation::ListCidrCollections, "*"),
         ] {
             assert_eq!(operation.resource(), resource, "{operation:?}");
         }

@@ -4,9 +4,10 @@
 //! with the `sqlite3` tool, is in docs/robustness.md ("The state database").
 //!
 //! The tables hold what [`Store`] holds, one row per zone, record set, change, health check,
-//! deleted caller reference and tag, the record sets and health checks as JSON. A state file of
-//! an older version (`state.json`, [`crate::persist`]) is moved into a new database at start
-//! and renamed `state.json.migrated`.
+//! deleted caller reference, tag and CIDR collection, the record sets, health checks and CIDR
+//! collections (each with its blocks, at most [`MAX_BLOCKS_PER_COLLECTION`]) as JSON. A state
+//! file of an older version (`state.json`, [`crate::persist`]) is moved into a new database at
+//! start and renamed `state.json.migrated`.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
@@ -18,6 +19,9 @@ use registry::zone::ZoneRecords;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use crate::changes::{ChangeRecord, MAX_CHANGE_LOG};
+use crate::cidr_collections::CidrCollection;
+#[cfg(doc)]
+use crate::cidr_collections::MAX_BLOCKS_PER_COLLECTION;
 use crate::health_checks::HealthCheck;
 use crate::health_checks::store::MAX_DELETED_REFERENCES;
 use crate::persist::{PersistError, StateFile};
@@ -28,7 +32,9 @@ use crate::zones::HostedZone;
 pub const FILE_NAME: &str = "state.sqlite3";
 /// What an older state file is renamed to once its content is in the database.
 const MIGRATED_SUFFIX: &str = "migrated";
-/// The schema this version writes (`meta.schema_version`).
+/// The schema this version writes (`meta.schema_version`). Tables added since (`cidr_collections`)
+/// are created in an older database at open (`CREATE TABLE IF NOT EXISTS`) and an older wavelb
+/// ignores them, so they did not change the version.
 const SCHEMA_VERSION: i64 = 1;
 /// How long a statement waits for a lock another connection (an operator's `sqlite3`) holds.
 const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
@@ -72,6 +78,10 @@ CREATE TABLE IF NOT EXISTS tags (
     key TEXT NOT NULL,
     value TEXT NOT NULL,
     PRIMARY KEY (resource, key)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS cidr_collections (
+    id TEXT PRIMARY KEY,
+    collection TEXT NOT NULL
 ) WITHOUT ROWID;
 ";
 
@@ -232,12 +242,13 @@ impl StateDb {
         Ok(())
     }
 
-    /// True when the database holds no zone, change or health check.
+    /// True when the database holds no zone, change, health check or CIDR collection.
     fn is_empty(&self) -> Result<bool, DbError> {
         self.conn
             .query_row(
                 "SELECT NOT EXISTS (SELECT 1 FROM zones) AND NOT EXISTS (SELECT 1 FROM changes) \
-                 AND NOT EXISTS (SELECT 1 FROM health_checks)",
+                 AND NOT EXISTS (SELECT 1 FROM health_checks) \
+                 AND NOT EXISTS (SELECT 1 FROM cidr_collections)",
                 [],
                 |r| r.get(0),
             )
@@ -452,6 +463,27 @@ impl StateDb {
             }
             parts.tags = tags.into_iter().collect();
         }
+        {
+            let mut stmt = self
+                .conn
+                .prepare("SELECT id, collection FROM cidr_collections")
+                .map_err(self.sqlite("read CIDR collections"))?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+                .map_err(self.sqlite("read CIDR collections"))?;
+            for row in rows {
+                let (id, json) = row.map_err(self.sqlite("read CIDR collections"))?;
+                let collection: CidrCollection = serde_json::from_str(&json)
+                    .map_err(|e| corrupt(format!("CIDR collection {id} does not parse: {e}")))?;
+                if collection.id != id {
+                    return Err(corrupt(format!(
+                        "the row of CIDR collection {id} holds collection {}",
+                        collection.id
+                    )));
+                }
+                parts.cidr_collections.push(collection);
+            }
+        }
         Ok(Store::from_parts(parts))
     }
 
@@ -522,6 +554,8 @@ pub struct Batch {
     references: Vec<String>,
     /// Tags by resource: the whole set now (empty: none).
     tags: Vec<(String, BTreeMap<String, String>)>,
+    /// CIDR collections by id: the JSON to write, or `None` to delete.
+    cidr_collections: Vec<(String, Option<String>)>,
     /// The older state file this batch moves into the database.
     migrated_from: Option<String>,
 }
@@ -583,6 +617,13 @@ impl Batch {
         for key in &touched.tags {
             let tags = store.tags_by_key(key).cloned().unwrap_or_default();
             batch.tags.push((key.clone(), tags));
+        }
+        for id in &touched.cidr_collections {
+            let json = store
+                .cidr_collection(id)
+                .map(serde_json::to_string)
+                .transpose()?;
+            batch.cidr_collections.push((id.clone(), json));
         }
         Ok(batch)
     }
@@ -692,6 +733,19 @@ fn write_rows(tx: &Transaction<'_>, b: &Batch) -> rusqlite::Result<()> {
             insert.execute(params![resource, key, value])?;
         }
     }
+    for (id, json) in &b.cidr_collections {
+        match json {
+            Some(json) => tx
+                .prepare_cached(
+                    "INSERT INTO cidr_collections (id, collection) VALUES (?1, ?2) \
+                     ON CONFLICT (id) DO UPDATE SET collection = excluded.collection",
+                )?
+                .execute(params![id, json])?,
+            None => tx
+                .prepare_cached("DELETE FROM cidr_collections WHERE id = ?1")?
+                .execute(params![id])?,
+        };
+    }
     if let Some(from) = &b.migrated_from {
         tx.prepare_cached(
             "INSERT INTO meta (key, value) VALUES ('migrated_from', ?1) \
@@ -705,6 +759,7 @@ fn write_rows(tx: &Transaction<'_>, b: &Batch) -> rusqlite::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cidr_collections::{ChangeAction, CidrChange};
     use crate::store::tests::a;
     use crate::tags::ResourceKind;
     use registry::model::Change;
@@ -764,7 +819,34 @@ mod tests {
             )
             .unwrap()
         });
+        let (collection, _) = commit(db, &mut s, |s| {
+            s.create_cidr_collection("kept", "r").unwrap()
+        })
+        .0;
+        commit(db, &mut s, |s| {
+            s.change_cidr_collection(
+                &collection.id,
+                None,
+                &[cidr_put("edge", &["192.0.2.0/24", "2001:db8::/32"])],
+                3,
+            )
+            .unwrap()
+        });
+        let (gone, _) = commit(db, &mut s, |s| {
+            s.create_cidr_collection("gone", "r").unwrap()
+        })
+        .0;
+        commit(db, &mut s, |s| s.delete_cidr_collection(&gone.id).unwrap());
         s
+    }
+
+    /// A PUT of `blocks` into `location`.
+    fn cidr_put(location: &str, blocks: &[&str]) -> CidrChange {
+        CidrChange {
+            location: location.into(),
+            action: ChangeAction::Put,
+            blocks: blocks.iter().map(|b| b.parse().unwrap()).collect(),
+        }
     }
 
     /// `s` as a restarted resolver holds it: probe results are not kept (every check starts
@@ -781,6 +863,7 @@ mod tests {
                 .tag_entries()
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
+            cidr_collections: s.cidr_collections().cloned().collect(),
         })
     }
 
@@ -797,6 +880,15 @@ mod tests {
         assert_eq!(loaded.health_statuses().get(&check), Some(&true));
         assert_eq!(saved.health_statuses().get(&check), Some(&false));
         assert_eq!(loaded.totals(), saved.totals());
+        let collections: Vec<(&str, u64, usize)> = loaded
+            .cidr_collections()
+            .map(|c| (c.name.as_str(), c.version, c.blocks().count()))
+            .collect();
+        assert_eq!(
+            collections,
+            [("kept", 2, 2)],
+            "the deleted one stays deleted"
+        );
         // The old change ids answer, with their comments.
         let (log, _) = saved.change_log();
         for c in log {
@@ -948,5 +1040,63 @@ mod tests {
         // The zone's row (serial), the set's row, the change's row.
         assert_eq!(small, 3);
         assert_eq!(large, small);
+    }
+
+    #[test]
+    fn a_cidr_collection_change_writes_its_row_and_the_change_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut db, mut s) = StateDb::open(dir.path()).unwrap();
+        let ((c, _), rows) = commit(&mut db, &mut s, |s| {
+            s.create_cidr_collection("lab", "r").unwrap()
+        });
+        assert_eq!(rows, 1, "the collection's row");
+        let (_, rows) = commit(&mut db, &mut s, |s| {
+            s.change_cidr_collection(&c.id, Some(1), &[cidr_put("a", &["10.0.0.0/8"])], 1)
+                .unwrap()
+        });
+        assert_eq!(rows, 2, "the collection's row and the change's");
+        let (_, rows) = commit(&mut db, &mut s, |s| {
+            s.change_cidr_collection(&c.id, Some(2), &[cidr_put("a", &["10.0.0.0/8"])], 2)
+                .unwrap()
+        });
+        assert_eq!(rows, 1, "a no-op: the change's row only");
+        drop(db);
+        let (mut db, mut loaded) = StateDb::open(dir.path()).unwrap();
+        assert_eq!(loaded, as_reloaded(&s));
+        assert_eq!(loaded.cidr_collection(&c.id).unwrap().version, 2);
+        // A collection the database holds goes on changing (its version was kept).
+        commit(&mut db, &mut loaded, |s| {
+            s.change_cidr_collection(&c.id, Some(2), &[cidr_put("b", &["192.0.2.0/24"])], 3)
+                .unwrap()
+        });
+        drop(db);
+        let (_, again) = StateDb::open(dir.path()).unwrap();
+        assert_eq!(again.cidr_collection(&c.id).unwrap().version, 3);
+        assert_eq!(again.cidr_collection(&c.id).unwrap().blocks().count(), 2);
+    }
+
+    #[test]
+    fn a_cidr_collection_row_that_does_not_check_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut db, mut s) = StateDb::open(dir.path()).unwrap();
+        let ((c, _), _) = commit(&mut db, &mut s, |s| {
+            s.create_cidr_collection("lab", "r").unwrap()
+        });
+        let json = serde_json::to_string(&c)
+            .unwrap()
+            .replace(r#""locations":{}"#, r#""locations":{"a":["10.0.0.1/8"]}"#);
+        db.conn
+            .execute(
+                "UPDATE cidr_collections SET collection = ?1 WHERE id = ?2",
+                params![json, c.id],
+            )
+            .unwrap();
+        drop(db);
+        let e = StateDb::open(dir.path()).unwrap_err().to_string();
+        assert!(
+            e.contains(&format!("CIDR collection {} does not parse", c.id))
+                && e.contains("host bits"),
+            "{e}"
+        );
     }
 }

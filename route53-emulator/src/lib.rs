@@ -1,6 +1,6 @@
-//! wavelb's Route 53 emulator: hosted zones, record sets, changes, health checks and tags behind
-//! a Route 53-compatible API, so the agent, the health controller, the aws CLI and boto3 run
-//! against it unchanged. Its zones are served by the DNS server (`wavelb-dns`): after every
+//! wavelb's Route 53 emulator: hosted zones, record sets, changes, health checks, tags and CIDR
+//! collections behind a Route 53-compatible API, so the agent, the health controller, the aws
+//! CLI and boto3 run against it unchanged. Its zones are served by the DNS server (`wavelb-dns`): after every
 //! change the emulator publishes a new snapshot to it.
 //!
 //! The core, which every feature shares:
@@ -21,6 +21,8 @@
 //! - [`health_checks`]: Route 53 health checks (settings, validation, the pure status step; the
 //!   checker that probes them; their part of the store, the XML and the API).
 //! - [`tags`]: the tags of hosted zones and health checks.
+//! - [`cidr_collections`]: CIDR collections (IP-based routing's blocks by location: the model,
+//!   Route 53's rules and the lab's quotas, ChangeCidrCollection's semantics, the listings).
 //! - [`limits`]: the state's bound and the account and zone limits the API reports.
 //!
 //! - [`config`]: `[resolver]` and the credentials file; [`metrics`]: the API's metrics.
@@ -32,6 +34,7 @@
 
 pub mod api;
 pub mod changes;
+pub mod cidr_collections;
 pub mod config;
 pub mod db;
 pub mod health_checks;

@@ -1,12 +1,13 @@
 //! The resolver's state, which every feature shares: the [`Store`] (hosted zones with their
-//! record sets, the change log, health checks and tags), its errors ([`StoreError`]), what a
-//! change touched ([`Touched`]) and what the features' parts of it share (ids in Route 53's
-//! shape, length checks). Pure: times are passed in and ids are random, so the API layer and
+//! record sets, the change log, health checks, tags and CIDR collections), its errors
+//! ([`StoreError`]), what a change touched ([`Touched`]) and what the features' parts of it share
+//! (ids in Route 53's shape, length checks). Pure: times are passed in and ids are random, so the API layer and
 //! tests drive it without a clock.
 //!
 //! Each feature's part of `impl Store` is in its folder: `zones/store.rs`, `changes/store.rs`
 //! (ChangeResourceRecordSets, the change log, GetChange), `health_checks/store.rs`,
-//! `tags/store.rs`; `record_sets/store.rs` reads a zone's record sets page by page.
+//! `tags/store.rs`, `cidr_collections/store.rs`; `record_sets/store.rs` reads a zone's record sets
+//! page by page.
 
 use std::collections::BTreeMap;
 
@@ -21,6 +22,7 @@ pub use crate::limits::bounds::{
 };
 
 use crate::changes::ChangeRecord;
+use crate::cidr_collections::{CidrCollection, CidrError};
 use crate::health_checks::{CheckState, HealthCheck};
 use crate::zones::{HostedZone, MAX_HOSTED_ZONES};
 
@@ -90,6 +92,10 @@ pub enum StoreError {
         /// The health check's version.
         current: u64,
     },
+    /// A CIDR collection operation's refusal (`InvalidInput`, `NoSuchCidrCollectionException`,
+    /// `LimitsExceeded`, …).
+    #[error(transparent)]
+    Cidr(#[from] CidrError),
 }
 
 /// `InvalidInput` with `message`.
@@ -125,6 +131,9 @@ pub struct Store {
     /// The tags of hosted zones and health checks, by [`crate::tags::resource_key`].
     #[serde(default)]
     pub(crate) tags: OrdMap<String, BTreeMap<String, String>>,
+    /// The CIDR collections by id.
+    #[serde(default)]
+    pub(crate) cidr_collections: OrdMap<String, CidrCollection>,
     /// What the probes found, by health check id. Not persisted: a restarted resolver starts
     /// every check healthy, as Route 53 does a new one.
     #[serde(skip)]
@@ -148,6 +157,23 @@ pub(crate) fn random_id(prefix: char) -> String {
     std::iter::once(prefix)
         .chain((0..ID_CHARS).map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())])))
         .collect()
+}
+
+/// A random id in Route 53's health check and CIDR collection shape (a lower-case UUID, version
+/// 4).
+pub(crate) fn random_uuid() -> String {
+    let mut bytes: [u8; 16] = rand::rng().random();
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
 }
 
 /// True for an id this store could have given out with `prefix`.
@@ -188,6 +214,8 @@ pub struct Parts {
     pub deleted_check_references: Vec<String>,
     /// The tags by resource key ([`Store::tag_entries`]).
     pub tags: Vec<(String, BTreeMap<String, String>)>,
+    /// The CIDR collections.
+    pub cidr_collections: Vec<CidrCollection>,
 }
 
 impl Store {
@@ -204,6 +232,11 @@ impl Store {
                 .collect(),
             deleted_check_references: parts.deleted_check_references.into_iter().collect(),
             tags: parts.tags.into_iter().collect(),
+            cidr_collections: parts
+                .cidr_collections
+                .into_iter()
+                .map(|c| (c.id.clone(), c))
+                .collect(),
             ..Self::default()
         };
         store.recount();
@@ -266,6 +299,8 @@ impl Store {
         t.checks.extend(self.health_checks.keys().cloned());
         t.references_kept = self.deleted_check_references.len();
         t.tags.extend(self.tags.keys().cloned());
+        t.cidr_collections
+            .extend(self.cidr_collections.keys().cloned());
     }
 
     /// A fresh id with `prefix` that no zone and no logged change holds.

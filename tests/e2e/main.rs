@@ -3,6 +3,7 @@
 //! `cargo test --workspace --test e2e agent::`.
 
 mod agent;
+mod cidr_collections;
 mod common;
 mod health;
 mod iam;

@@ -8,6 +8,7 @@ use axum::body::Bytes;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
+use crate::cidr_collections::CidrError;
 use crate::shared::WriteError;
 use crate::store::StoreError;
 use crate::xml::{self, XmlError};
@@ -84,7 +85,26 @@ impl From<StoreError> for ApiError {
             StoreError::HealthCheckVersionMismatch { .. } => {
                 Self::new(409, "HealthCheckVersionMismatch", message)
             }
+            StoreError::Cidr(e) => Self::cidr(&e, message),
         }
+    }
+}
+
+impl ApiError {
+    /// A CIDR collection operation's refusal with Route 53's code and status (the API
+    /// reference's error lists; exceptions without an `httpError` in the model are 400).
+    fn cidr(e: &CidrError, message: String) -> Self {
+        let (status, code) = match e {
+            CidrError::InvalidInput(_) => (400, "InvalidInput"),
+            CidrError::NoSuchCollection(_) => (404, "NoSuchCidrCollectionException"),
+            CidrError::NoSuchLocation(_) => (404, "NoSuchCidrLocationException"),
+            CidrError::AlreadyExists(_) => (400, "CidrCollectionAlreadyExistsException"),
+            CidrError::InUse(_) => (400, "CidrCollectionInUseException"),
+            CidrError::VersionMismatch { .. } => (409, "CidrCollectionVersionMismatchException"),
+            CidrError::BlockInUse(_) => (400, "CidrBlockInUseException"),
+            CidrError::LimitsExceeded(_) => (400, "LimitsExceeded"),
+        };
+        Self::new(status, code, message)
     }
 }
 

@@ -3,34 +3,16 @@
 
 use std::collections::BTreeMap;
 
-use rand::Rng;
-
 use crate::health_checks::{
     self as healthcheck, CheckState, CheckType, ConfigInput, HealthCheck, HealthCheckConfig,
     MAX_CALLER_REFERENCE_CHARS, MAX_HEALTH_CHECKS, Observation,
 };
-use crate::store::{Store, StoreError, input_error};
+use crate::store::{Store, StoreError, input_error, random_uuid};
 use crate::tags::{self, ResourceKind};
 
 /// The caller references of deleted health checks the store remembers (Route 53 forgets them
 /// "after a number of days"; the lab after this many deletions).
 pub const MAX_DELETED_REFERENCES: usize = 1000;
-
-/// A random id in Route 53's health check shape (a lower-case UUID, version 4).
-fn random_uuid() -> String {
-    let mut bytes: [u8; 16] = rand::rng().random();
-    bytes[6] = (bytes[6] & 0x0f) | 0x40;
-    bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..]
-    )
-}
 
 impl Store {
     /// Creates a health check, or returns the existing one when `caller_reference` was used

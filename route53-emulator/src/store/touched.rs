@@ -28,14 +28,16 @@ pub struct Touched {
     pub references_kept: usize,
     /// Tagged resources by their key in the store.
     pub tags: BTreeSet<String>,
+    /// CIDR collections by id (created, changed, deleted).
+    pub cidr_collections: BTreeSet<String>,
 }
 
 impl Touched {
-    /// What the DNS snapshot rebuilds: everything when a zone was created or deleted or a
-    /// health check changed, otherwise each touched zone (its serial) and the names of the
-    /// groups touched in it.
+    /// What the DNS snapshot rebuilds: everything when a zone was created or deleted, a health
+    /// check changed or a CIDR collection did (record sets in any zone may route by it),
+    /// otherwise each touched zone (its serial) and the names of the groups touched in it.
     pub fn changed(&self) -> Changed {
-        if self.zone_list || !self.checks.is_empty() {
+        if self.zone_list || !self.checks.is_empty() || !self.cidr_collections.is_empty() {
             return Changed {
                 everything: true,
                 names: BTreeMap::new(),
@@ -63,6 +65,7 @@ impl Touched {
             && self.checks.is_empty()
             && self.references_kept == 0
             && self.tags.is_empty()
+            && self.cidr_collections.is_empty()
     }
 }
 
