@@ -391,7 +391,8 @@ pub trait Zones {
 /// What a change touched, as a snapshot rebuilds it ([`Snapshot::updated`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Changed {
-    /// A zone was created or deleted, or a health check changed: everything is rebuilt.
+    /// A zone was created or deleted, a health check or a CIDR collection changed: everything
+    /// is rebuilt.
     pub everything: bool,
     /// By zone id, the names whose record sets changed (none: the zone's serial only).
     pub names: BTreeMap<String, BTreeSet<Fqdn>>,

@@ -315,8 +315,8 @@ impl Store {
     }
 }
 
-/// The zones DNS serves: the DNS server builds its snapshot from the store's zones and the
-/// status of its health checks.
+/// The zones DNS serves: the DNS server builds its snapshot from the store's zones, the
+/// status of its health checks and its CIDR collections' blocks.
 impl dns::snapshot::Zones for Store {
     fn zones(&self) -> impl Iterator<Item = dns::snapshot::ZoneRef<'_>> {
         self.zones.values().map(HostedZone::as_served)
@@ -328,6 +328,21 @@ impl dns::snapshot::Zones for Store {
 
     fn health_statuses(&self) -> BTreeMap<String, bool> {
         Store::health_statuses(self)
+    }
+
+    fn cidr_tables(&self) -> BTreeMap<String, std::sync::Arc<dns::cidr::CidrTable>> {
+        self.cidr_collections
+            .iter()
+            .map(|(id, c)| {
+                let blocks = c
+                    .blocks()
+                    .map(|(net, location)| (net.network(), net.prefix_len(), location));
+                (
+                    id.clone(),
+                    std::sync::Arc::new(dns::cidr::CidrTable::new(blocks)),
+                )
+            })
+            .collect()
     }
 }
 

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use registry::model::{Action, Change, RrType};
+use registry::model::{Action, CIDR_DEFAULT_LOCATION, Change, RrType};
 use registry::name::Fqdn;
 use registry::zone::{ChangeError, ZoneRecords};
 
@@ -73,6 +73,27 @@ impl Store {
             .find(|id| !self.health_checks.contains_key(id.as_str()))
         {
             return Err(StoreError::NoSuchHealthCheck(missing.clone()));
+        }
+        // An IP-based set names a collection the store holds, and a location in it (or `*`).
+        let unknown: Vec<String> = changes
+            .iter()
+            .filter(|c| c.action != Action::Delete)
+            .filter_map(|c| c.record_set.cidr.as_ref().map(|r| (c, r)))
+            .filter_map(|(c, r)| {
+                let why = match self.cidr_collection(&r.collection_id) {
+                    None => format!("CIDR collection {} does not exist", r.collection_id),
+                    Some(_) if r.location_name == CIDR_DEFAULT_LOCATION => return None,
+                    Some(col) if col.has_location(&r.location_name) => return None,
+                    Some(_) => format!(
+                        "CIDR location {} does not exist in collection {}",
+                        r.location_name, r.collection_id
+                    ),
+                };
+                Some(format!("{why}, in the record set {}", c.record_set.key()))
+            })
+            .collect();
+        if !unknown.is_empty() {
+            return Err(ChangeError::InvalidChangeBatch(unknown).into());
         }
         let zone = self
             .zones

@@ -172,14 +172,7 @@ pub fn check_caller_reference(reference: &str) -> Result<(), CidrError> {
 
 /// True for an id in Route 53's collection shape: a lower-case UUID,
 /// `[0-9a-f]{8}-(?:[0-9a-f]{4}-){3}[0-9a-f]{12}`.
-pub fn is_collection_id(id: &str) -> bool {
-    let groups: Vec<&str> = id.split('-').collect();
-    groups.len() == 5
-        && groups
-            .iter()
-            .zip([8, 4, 4, 4, 12])
-            .all(|(g, n)| g.len() == n && g.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
-}
+pub use registry::zone::is_collection_id;
 
 /// `Ok` for a collection id of Route 53's shape (a path's `{Id}`).
 ///
@@ -405,7 +398,12 @@ impl CidrCollection {
         self.blocks.is_empty()
     }
 
-    /// The locations, by name.
+    /// True when `location` holds a block (a location exists while it has one).
+    pub fn has_location(&self, location: &str) -> bool {
+        self.blocks.values().any(|l| l == location)
+    }
+
+    /// The locations of the collection, in name order.
     pub fn locations(&self) -> BTreeSet<&str> {
         self.blocks.values().map(String::as_str).collect()
     }

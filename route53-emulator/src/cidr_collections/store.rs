@@ -35,14 +35,19 @@ impl Store {
             .ok_or_else(|| CidrError::NoSuchCollection(id.to_owned()).into())
     }
 
-    /// Whether record sets use collection `collection_id` (with `location`: that location of
-    /// it), so that it must not go away. Always false for now: record sets do not name
-    /// collections yet. When `CidrRoutingConfig` lands, this answers whether any record set's
-    /// `CollectionId` is `collection_id` (and, with `location`, its `LocationName` is it);
-    /// DeleteCidrCollection and ChangeCidrCollection already ask it.
+    /// Whether a record set uses collection `collection_id` (with `location`: that location of
+    /// it), so that it must not go away: DeleteCidrCollection and a ChangeCidrCollection that
+    /// would empty a location ask it. One pass over every record set of every zone (the state's
+    /// bound, `--max-record-sets`), on an API request the rate limiter has let in.
     pub fn cidr_in_use(&self, collection_id: &str, location: Option<&str>) -> bool {
-        let _ = (collection_id, location);
-        false
+        self.zones.values().any(|z| {
+            z.records.sets().any(|s| {
+                s.cidr.as_ref().is_some_and(|r| {
+                    r.collection_id == collection_id
+                        && location.is_none_or(|l| r.location_name == l)
+                })
+            })
+        })
     }
 
     /// Creates a collection, or returns the one of the same name when it was created with the
