@@ -379,6 +379,65 @@ pub struct WavelengthZone {
     pub region: &'static str,
     /// The city's centre, to two decimals.
     pub coordinates: Coordinates,
+    /// The telecommunications carrier whose network the zone sits in ([`Carrier`]): only that
+    /// carrier's subscribers reach its Carrier IPs.
+    pub carrier: Carrier,
+}
+
+/// A carrier that hosts Wavelength Zones (sources in docs/geo-sources.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Carrier {
+    /// Verizon (United States).
+    Verizon,
+    /// KDDI (Japan).
+    Kddi,
+    /// Bell (Canada).
+    Bell,
+    /// Vodafone UK (United Kingdom).
+    VodafoneUk,
+    /// BT (United Kingdom).
+    Bt,
+}
+
+impl Carrier {
+    /// Every carrier, in declaration order.
+    pub const ALL: [Carrier; 5] = [
+        Carrier::Verizon,
+        Carrier::Kddi,
+        Carrier::Bell,
+        Carrier::VodafoneUk,
+        Carrier::Bt,
+    ];
+
+    /// The carrier's name as configuration files and output write it: lower case, `-` for
+    /// spaces (`vodafone-uk`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Carrier::Verizon => "verizon",
+            Carrier::Kddi => "kddi",
+            Carrier::Bell => "bell",
+            Carrier::VodafoneUk => "vodafone-uk",
+            Carrier::Bt => "bt",
+        }
+    }
+
+    /// The carrier named `name` ([`Carrier::as_str`]'s spelling, any case).
+    pub fn parse(name: &str) -> Option<Carrier> {
+        Carrier::ALL
+            .into_iter()
+            .find(|c| c.as_str().eq_ignore_ascii_case(name))
+    }
+
+    /// The Wavelength Zones in this carrier's network.
+    pub fn zones(self) -> impl Iterator<Item = &'static WavelengthZone> {
+        WAVELENGTH_ZONES.iter().filter(move |z| z.carrier == self)
+    }
+}
+
+impl std::fmt::Display for Carrier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// An AWS Region and where the lab places it (for `AWSRegion` geoproximity records).
@@ -409,14 +468,15 @@ const fn wlz(
     id: &'static str,
     city: &'static str,
     region: &'static str,
-    latitude: f64,
-    longitude: f64,
+    (latitude, longitude): (f64, f64),
+    carrier: Carrier,
 ) -> WavelengthZone {
     WavelengthZone {
         id,
         city,
         region,
         coordinates: Coordinates::fixed(latitude, longitude),
+        carrier,
     }
 }
 
@@ -447,35 +507,35 @@ const fn lzg(
 #[rustfmt::skip]
 pub const WAVELENGTH_ZONES: &[WavelengthZone] = &[
     // US East (N. Virginia), Verizon.
-    wlz("us-east-1-wl1-atl-wlz-1", "Atlanta", "us-east-1", 33.75, -84.39),
-    wlz("us-east-1-wl1-bna-wlz-1", "Nashville", "us-east-1", 36.16, -86.78),
-    wlz("us-east-1-wl1-bos-wlz-1", "Boston", "us-east-1", 42.36, -71.06),
-    wlz("us-east-1-wl1-chi-wlz-1", "Chicago", "us-east-1", 41.88, -87.63),
-    wlz("us-east-1-wl1-clt-wlz-1", "Charlotte", "us-east-1", 35.23, -80.84),
-    wlz("us-east-1-wl1-dfw-wlz-1", "Dallas", "us-east-1", 32.78, -96.80),
-    wlz("us-east-1-wl1-dtw-wlz-1", "Detroit", "us-east-1", 42.33, -83.05),
-    wlz("us-east-1-wl1-iah-wlz-1", "Houston", "us-east-1", 29.76, -95.37),
-    wlz("us-east-1-wl1-mia-wlz-1", "Miami", "us-east-1", 25.76, -80.19),
-    wlz("us-east-1-wl1-msp-wlz-1", "Minneapolis", "us-east-1", 44.98, -93.27),
-    wlz("us-east-1-wl1-nyc-wlz-1", "New York", "us-east-1", 40.71, -74.01),
-    wlz("us-east-1-wl1-tpa-wlz-1", "Tampa", "us-east-1", 27.95, -82.46),
-    wlz("us-east-1-wl1-was-wlz-1", "Washington, DC", "us-east-1", 38.91, -77.04),
+    wlz("us-east-1-wl1-atl-wlz-1", "Atlanta", "us-east-1", (33.75, -84.39), Carrier::Verizon),
+    wlz("us-east-1-wl1-bna-wlz-1", "Nashville", "us-east-1", (36.16, -86.78), Carrier::Verizon),
+    wlz("us-east-1-wl1-bos-wlz-1", "Boston", "us-east-1", (42.36, -71.06), Carrier::Verizon),
+    wlz("us-east-1-wl1-chi-wlz-1", "Chicago", "us-east-1", (41.88, -87.63), Carrier::Verizon),
+    wlz("us-east-1-wl1-clt-wlz-1", "Charlotte", "us-east-1", (35.23, -80.84), Carrier::Verizon),
+    wlz("us-east-1-wl1-dfw-wlz-1", "Dallas", "us-east-1", (32.78, -96.80), Carrier::Verizon),
+    wlz("us-east-1-wl1-dtw-wlz-1", "Detroit", "us-east-1", (42.33, -83.05), Carrier::Verizon),
+    wlz("us-east-1-wl1-iah-wlz-1", "Houston", "us-east-1", (29.76, -95.37), Carrier::Verizon),
+    wlz("us-east-1-wl1-mia-wlz-1", "Miami", "us-east-1", (25.76, -80.19), Carrier::Verizon),
+    wlz("us-east-1-wl1-msp-wlz-1", "Minneapolis", "us-east-1", (44.98, -93.27), Carrier::Verizon),
+    wlz("us-east-1-wl1-nyc-wlz-1", "New York", "us-east-1", (40.71, -74.01), Carrier::Verizon),
+    wlz("us-east-1-wl1-tpa-wlz-1", "Tampa", "us-east-1", (27.95, -82.46), Carrier::Verizon),
+    wlz("us-east-1-wl1-was-wlz-1", "Washington, DC", "us-east-1", (38.91, -77.04), Carrier::Verizon),
     // US West (Oregon), Verizon.
-    wlz("us-west-2-wl1-den-wlz-1", "Denver", "us-west-2", 39.74, -104.99),
-    wlz("us-west-2-wl1-las-wlz-1", "Las Vegas", "us-west-2", 36.17, -115.14),
-    wlz("us-west-2-wl1-lax-wlz-1", "Los Angeles", "us-west-2", 34.05, -118.24),
-    wlz("us-west-2-wl1-phx-wlz-1", "Phoenix", "us-west-2", 33.45, -112.07),
-    wlz("us-west-2-wl1-sea-wlz-1", "Seattle", "us-west-2", 47.61, -122.33),
-    wlz("us-west-2-wl1-sfo-wlz-1", "San Francisco Bay Area", "us-west-2", 37.77, -122.42),
+    wlz("us-west-2-wl1-den-wlz-1", "Denver", "us-west-2", (39.74, -104.99), Carrier::Verizon),
+    wlz("us-west-2-wl1-las-wlz-1", "Las Vegas", "us-west-2", (36.17, -115.14), Carrier::Verizon),
+    wlz("us-west-2-wl1-lax-wlz-1", "Los Angeles", "us-west-2", (34.05, -118.24), Carrier::Verizon),
+    wlz("us-west-2-wl1-phx-wlz-1", "Phoenix", "us-west-2", (33.45, -112.07), Carrier::Verizon),
+    wlz("us-west-2-wl1-sea-wlz-1", "Seattle", "us-west-2", (47.61, -122.33), Carrier::Verizon),
+    wlz("us-west-2-wl1-sfo-wlz-1", "San Francisco Bay Area", "us-west-2", (37.77, -122.42), Carrier::Verizon),
     // Asia Pacific (Tokyo), KDDI.
-    wlz("ap-northeast-1-wl1-nrt-wlz-1", "Tokyo", "ap-northeast-1", 35.69, 139.69),
-    wlz("ap-northeast-1-wl1-kix-wlz-1", "Osaka", "ap-northeast-1", 34.69, 135.50),
+    wlz("ap-northeast-1-wl1-nrt-wlz-1", "Tokyo", "ap-northeast-1", (35.69, 139.69), Carrier::Kddi),
+    wlz("ap-northeast-1-wl1-kix-wlz-1", "Osaka", "ap-northeast-1", (34.69, 135.50), Carrier::Kddi),
     // Canada (Central), Bell.
-    wlz("ca-central-1-wl1-yto-wlz-1", "Toronto", "ca-central-1", 43.65, -79.38),
-    // Europe (London).
-    wlz("eu-west-2-wl1-lon-wlz-1", "London", "eu-west-2", 51.51, -0.13),
-    wlz("eu-west-2-wl1-man-wlz-1", "Manchester", "eu-west-2", 53.48, -2.24),
-    wlz("eu-west-2-wl2-man-wlz-1", "Manchester", "eu-west-2", 53.48, -2.24),
+    wlz("ca-central-1-wl1-yto-wlz-1", "Toronto", "ca-central-1", (43.65, -79.38), Carrier::Bell),
+    // Europe (London): Vodafone UK, and BT in its second Manchester zone.
+    wlz("eu-west-2-wl1-lon-wlz-1", "London", "eu-west-2", (51.51, -0.13), Carrier::VodafoneUk),
+    wlz("eu-west-2-wl1-man-wlz-1", "Manchester", "eu-west-2", (53.48, -2.24), Carrier::VodafoneUk),
+    wlz("eu-west-2-wl2-man-wlz-1", "Manchester", "eu-west-2", (53.48, -2.24), Carrier::Bt),
 ];
 
 /// The commercial AWS Regions and the city the lab places each at (see the module doc).
@@ -970,6 +1030,25 @@ mod tests {
         assert_eq!(Coordinates::parse_route53(&lat, &lon), Ok(c), "{what}");
     }
 
+    /// Every carrier hosts a zone, and a carrier's zones are exactly the table's rows naming it
+    /// (the two Manchester zones are two carriers: a client of one cannot reach the other).
+    #[test]
+    fn carriers_split_the_zones() {
+        let mut counted = 0;
+        for c in Carrier::ALL {
+            let zones: Vec<&str> = c.zones().map(|z| z.id).collect();
+            assert!(!zones.is_empty(), "{c} hosts no zone");
+            counted += zones.len();
+        }
+        assert_eq!(counted, WAVELENGTH_ZONES.len());
+        assert_eq!(Carrier::Verizon.zones().count(), 19);
+        let man = |id| wavelength_zone(id).map(|z| z.carrier);
+        assert_eq!(man("eu-west-2-wl1-man-wlz-1"), Some(Carrier::VodafoneUk));
+        assert_eq!(man("eu-west-2-wl2-man-wlz-1"), Some(Carrier::Bt));
+        assert_eq!(Carrier::parse("Vodafone-UK"), Some(Carrier::VodafoneUk));
+        assert_eq!(Carrier::parse("t-mobile"), None);
+    }
+
     #[test]
     fn every_wavelength_zone_is_valid() {
         let mut ids = HashSet::new();
@@ -992,6 +1071,7 @@ mod tests {
             assert!(z.id.ends_with("-wlz-1"), "{}", z.id);
             assert!(!z.city.is_empty());
             assert_eq!(wavelength_zone(z.id), Some(z));
+            assert_eq!(Carrier::parse(z.carrier.as_str()), Some(z.carrier));
         }
         assert_eq!(
             wavelength_zone("us-east-1-wl1-bos-wlz-1").map(|z| z.city),
