@@ -20,7 +20,7 @@ which_target=$1
 seconds=$2
 shift 2
 
-all_targets=(dns_answer api_xml txt_codec sigv4_header probe_replies imds_chunked geo_table geo_route iam_policy)
+all_targets=(dns_answer api_xml txt_codec sigv4_header probe_replies imds_chunked geo_table geo_route iam_policy cidr_source)
 if [ "$which_target" = all ]; then
   targets=("${all_targets[@]}")
 else

@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 pub mod budget;
+pub mod cidr;
 pub mod clock;
 pub mod config;
 pub mod ec2;

@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use imbl::OrdMap;
 
+use crate::cidr::{is_collection_id, is_location_name};
 use crate::model::{
     Action, CIDR_DEFAULT_LOCATION, Change, CidrRouting, GeoProximity, RecordKey, RecordSet, RrType,
 };
@@ -415,28 +416,6 @@ const CIDR_TYPES: [RrType; 10] = [
     RrType::Srv,
     RrType::Txt,
 ];
-
-/// The longest `LocationName`.
-pub const MAX_CIDR_LOCATION_CHARS: usize = 16;
-
-/// True for a CIDR collection id in Route 53's form: a lowercase UUID.
-pub fn is_collection_id(id: &str) -> bool {
-    let groups: Vec<&str> = id.split('-').collect();
-    groups.len() == 5
-        && groups.iter().zip([8, 4, 4, 4, 12]).all(|(g, n)| {
-            g.len() == n
-                && g.bytes()
-                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        })
-}
-
-/// True for a `LocationName` of a collection: 1 to 16 of `[0-9A-Za-z_-]`.
-pub fn is_location_name(name: &str) -> bool {
-    (1..=MAX_CIDR_LOCATION_CHARS).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-}
 
 /// Route 53's `CidrRoutingConfig` rules: a collection id, a location name (or `*`), a type IP-based
 /// routing serves.

@@ -16,7 +16,6 @@
 //! which choices are the lab's.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::IpAddr;
 
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
@@ -47,10 +46,9 @@ pub const MAX_CALLER_REFERENCE_CHARS: usize = 64;
 pub const MAX_LOCATION_CHARS: usize = 16;
 /// Route 53's longest `Cidr` (1–50 characters).
 pub const MAX_CIDR_CHARS: usize = 50;
-/// The longest IPv4 prefix a block may have (Developer Guide, "IP-based routing": /1 to /24).
-pub const MAX_V4_PREFIX: u8 = 24;
-/// The longest IPv6 prefix a block may have (/1 to /48).
-pub const MAX_V6_PREFIX: u8 = 48;
+/// The longest IPv4 and IPv6 prefixes a block may have (Developer Guide, "IP-based routing":
+/// /1 to /24, /1 to /48): the rule is `registry::cidr`'s, shared with wavelb's writers.
+pub use registry::cidr::{MAX_V4_PREFIX, MAX_V6_PREFIX};
 /// The default and the largest page of the three listings (`maxresults`). Route 53 documents
 /// neither; the lab's choice, as its other listings' default.
 pub const MAX_PAGE: usize = 100;
@@ -172,7 +170,7 @@ pub fn check_caller_reference(reference: &str) -> Result<(), CidrError> {
 
 /// True for an id in Route 53's collection shape: a lower-case UUID,
 /// `[0-9a-f]{8}-(?:[0-9a-f]{4}-){3}[0-9a-f]{12}`.
-pub use registry::zone::is_collection_id;
+pub use registry::cidr::is_collection_id;
 
 /// `Ok` for a collection id of Route 53's shape (a path's `{Id}`).
 ///
@@ -212,38 +210,9 @@ pub fn parse_block(text: &str) -> Result<IpNet, CidrError> {
             format!("Member must have length between 1 and {MAX_CIDR_CHARS} (it has {chars})"),
         ));
     }
-    let bad =
-        |why: &str| CidrError::InvalidInput(format!("The CIDR block {text:?} is not valid: {why}"));
-    let (address, prefix) = text
-        .split_once('/')
-        .ok_or_else(|| bad("it lacks a prefix length (/N)"))?;
-    let address: IpAddr = address
-        .parse()
-        .map_err(|_| bad("its address is not an IPv4 or IPv6 address"))?;
-    let len: u8 = prefix
-        .parse()
-        .ok()
-        .filter(|n: &u8| n.to_string() == prefix)
-        .ok_or_else(|| bad("its prefix length is not a number"))?;
-    let (min, max) = match address {
-        IpAddr::V4(_) => (1, MAX_V4_PREFIX),
-        IpAddr::V6(_) => (1, MAX_V6_PREFIX),
-    };
-    if !(min..=max).contains(&len) {
-        return Err(bad(&format!(
-            "an {} block's prefix length must be /{min} to /{max} (a /0 block is the default \
-             location \"*\" of a record set)",
-            if address.is_ipv4() { "IPv4" } else { "IPv6" }
-        )));
-    }
-    let net = IpNet::new(address, len).map_err(|_| bad("its prefix length is too long"))?;
-    if net.trunc() != net {
-        return Err(bad(&format!(
-            "it has host bits set; the block is {}",
-            net.trunc()
-        )));
-    }
-    Ok(net)
+    registry::cidr::parse_block(text).map_err(|why| {
+        CidrError::InvalidInput(format!("The CIDR block {text:?} is not valid: {why}"))
+    })
 }
 
 /// What one change does (`Action`).
