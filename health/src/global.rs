@@ -22,7 +22,7 @@ use geo::{self, Coordinates};
 use registry::config::ConfigError;
 use registry::model::{PoolSpec, SetId};
 use registry::name::Fqdn;
-use registry::tier::{Fallback, FallbackTarget, TierMember, TierSpec};
+use registry::tier::{Fallback, FallbackTarget, Placement, TierMember, TierSpec};
 use serde::Deserialize;
 
 use crate::tier::{MinHealthy, TierPolicy};
@@ -357,8 +357,10 @@ impl GlobalConfig {
             members.push(TierMember {
                 id,
                 pool: pool.name.clone(),
-                place: self.zone_place(z)?,
-                bias: z.bias,
+                placement: Placement::Geo {
+                    place: self.zone_place(z)?,
+                    bias: z.bias,
+                },
             });
         }
         // validate() guarantees at least one zone, so `first` is set.
@@ -372,7 +374,10 @@ impl GlobalConfig {
         let fallback = match &self.fallback {
             None => None,
             Some(f) => Some(Fallback {
-                place: self.fallback_place(f)?,
+                placement: Placement::Geo {
+                    place: self.fallback_place(f)?,
+                    bias: 0,
+                },
                 target: self.fallback_target(f)?,
             }),
         };
@@ -390,6 +395,7 @@ impl GlobalConfig {
             ownership_key: first.ownership_key.clone(),
             members,
             fallback,
+            cidr_collection: None,
         })
     }
 }
@@ -458,12 +464,19 @@ bias = 10
         let spec = g.spec(&pools, "Z1").unwrap();
         assert_eq!(spec.members.len(), 2);
         let bos = geo::wavelength_zone("us-east-1-wl1-bos-wlz-1").unwrap();
-        assert_eq!(spec.members[0].place, bos.coordinates);
-        assert_eq!(spec.members[1].bias, 10);
+        assert!(
+            matches!(spec.members[0].placement, Placement::Geo { place, .. } if place == bos.coordinates)
+        );
+        assert!(matches!(
+            spec.members[1].placement,
+            Placement::Geo { bias: 10, .. }
+        ));
         assert_eq!(spec.owner_id, "lab");
         // The fallback sits at the first zone's Region.
         let region = geo::aws_region(bos.region).unwrap().coordinates;
-        assert_eq!(spec.fallback.unwrap().place, region);
+        assert!(
+            matches!(spec.fallback.unwrap().placement, Placement::Geo { place, .. } if place == region)
+        );
         let p = g.policy().unwrap();
         assert_eq!((p.leave_after, p.return_after, p.fallback), (0, 30, true));
         assert_eq!(p.min_healthy, MinHealthy::Fraction(0.5));

@@ -16,8 +16,8 @@ use std::net::IpAddr;
 
 use crate::mac::OwnershipKey;
 use crate::model::{
-    AliasTarget, By, Change, GeoProximity, OWNERSHIP_RECORD_WEIGHT, PoolSpec, RecordSet,
-    RecordType, RrType, SetId, TargetState, Why,
+    AliasTarget, By, Change, CidrRouting, GeoProximity, OWNERSHIP_RECORD_WEIGHT, PoolSpec,
+    RecordSet, RecordType, RrType, SetId, TargetState, Why,
 };
 use crate::name::Fqdn;
 use crate::plan::{ChangeGroup, Plan, Skipped};
@@ -33,17 +33,35 @@ pub fn fallback_id() -> SetId {
     SetId::new(FALLBACK_ID).expect("FALLBACK_ID is a valid set identifier")
 }
 
-/// One Wavelength zone of the tier.
+/// Which clients a member's (or the fallback's) record answers.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Placement {
+    /// Geoproximity (`GeoProximityLocation`): Route 53 answers a client with the record nearest
+    /// to it by biased distance. The zone tier's members.
+    Geo {
+        /// Where the record is.
+        place: Coordinates,
+        /// Route 53's bias, −99 to 99.
+        bias: i32,
+    },
+    /// IP-based (`CidrRoutingConfig`): Route 53 answers the clients whose subnet is in this
+    /// location of the tier's collection ([`TierSpec::cidr_collection`]); `*` every client no
+    /// location holds. The carrier layer's members.
+    Cidr {
+        /// The `LocationName`.
+        location: String,
+    },
+}
+
+/// One member of the tier: a Wavelength zone (geoproximity), or a carrier (IP-based).
 #[derive(Debug, Clone, PartialEq)]
 pub struct TierMember {
-    /// The set identifier: the Wavelength zone id (`us-east-1-wl1-bos-wlz-1`).
+    /// The set identifier: the Wavelength zone id (`us-east-1-wl1-bos-wlz-1`), or the carrier.
     pub id: SetId,
-    /// The zone's weighted pool, the alias target.
+    /// The alias target: the zone's weighted pool, or the carrier's own tier.
     pub pool: Fqdn,
-    /// Where the zone is.
-    pub place: Coordinates,
-    /// Route 53's bias, −99 to 99.
-    pub bias: i32,
+    /// Which clients its record answers.
+    pub placement: Placement,
 }
 
 /// What the regional fallback answers with.
@@ -58,8 +76,8 @@ pub enum FallbackTarget {
 /// The regional fallback, used only while every zone is out of the tier.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Fallback {
-    /// Where its record is placed (the Region's location).
-    pub place: Coordinates,
+    /// Which clients its record answers: the Region's location (geoproximity), or `*` (IP-based).
+    pub placement: Placement,
     /// What it answers with.
     pub target: FallbackTarget,
 }
@@ -86,6 +104,9 @@ pub struct TierSpec {
     pub members: Vec<TierMember>,
     /// The regional fallback, if any.
     pub fallback: Option<Fallback>,
+    /// The CIDR collection of IP-based members (`None` while it is not known: their records
+    /// cannot be written, and are skipped).
+    pub cidr_collection: Option<String>,
 }
 
 /// Where one member (or the fallback) stands in the tier, as its TXT records it.
@@ -169,12 +190,26 @@ impl TierSpec {
         self.members.iter().find(|m| m.id == id)
     }
 
-    fn geo(place: Coordinates, bias: i32) -> GeoProximity {
-        GeoProximity {
-            coordinates: Some(place.route53_strings()),
-            bias: (bias != 0).then_some(i64::from(bias)),
-            ..GeoProximity::default()
-        }
+    /// `base` routed as `placement` says; `None` for an IP-based placement while the
+    /// collection is not known.
+    fn placed(&self, base: RecordSet, placement: &Placement) -> Option<RecordSet> {
+        Some(match placement {
+            Placement::Geo { place, bias } => RecordSet {
+                geo: Some(GeoProximity {
+                    coordinates: Some(place.route53_strings()),
+                    bias: (*bias != 0).then_some(i64::from(*bias)),
+                    ..GeoProximity::default()
+                }),
+                ..base
+            },
+            Placement::Cidr { location } => RecordSet {
+                cidr: Some(CidrRouting {
+                    collection_id: self.cidr_collection.clone()?,
+                    location_name: location.clone(),
+                }),
+                ..base
+            },
+        })
     }
 
     fn alias(&self, target: &Fqdn) -> AliasTarget {
@@ -201,26 +236,25 @@ impl TierSpec {
             health_check_id: None,
         };
         if let Some(m) = self.member(id) {
-            return Some(RecordSet {
+            let record = RecordSet {
                 alias: Some(self.alias(&m.pool)),
-                geo: Some(Self::geo(m.place, m.bias)),
                 ..base
-            });
+            };
+            return self.placed(record, &m.placement);
         }
         let fallback = self.fallback.as_ref().filter(|_| id == FALLBACK_ID)?;
-        Some(match &fallback.target {
+        let record = match &fallback.target {
             FallbackTarget::Addresses(addrs) => RecordSet {
                 ttl: Some(self.ttl),
                 values: addrs.iter().map(ToString::to_string).collect(),
-                geo: Some(Self::geo(fallback.place, 0)),
                 ..base
             },
             FallbackTarget::Alias(name) => RecordSet {
                 alias: Some(self.alias(name)),
-                geo: Some(Self::geo(fallback.place, 0)),
                 ..base
             },
-        })
+        };
+        self.placed(record, &fallback.placement)
     }
 
     /// The ownership record of `id` standing as `standing`, signed when the tier has a key.
@@ -338,8 +372,8 @@ fn owned(
         if !in_tier {
             return Err("a published record whose ownership record says it is out".into());
         }
-        if r.geo.is_none() || r.weight.is_some() || r.opaque.is_some() {
-            return Err("not a geoproximity record wavelb writes".into());
+        if r.geo.is_some() == r.cidr.is_some() || r.weight.is_some() || r.opaque.is_some() {
+            return Err("not a geoproximity or IP-based record wavelb writes".into());
         }
     }
     Ok(TierEntry {
@@ -394,6 +428,7 @@ fn same_record(read: &RecordSet, wanted: &RecordSet) -> bool {
         && read.opaque.is_none()
         && alias(read) == alias(wanted)
         && place(read) == place(wanted)
+        && read.cidr == wanted.cidr
         && values(read) == values(wanted)
 }
 
@@ -433,8 +468,14 @@ pub fn plan(
             None => [None, None],
             Some(standing) => {
                 let Some(record) = spec.record(id) else {
-                    out.skipped
-                        .push(skip("neither a member of the tier nor its fallback".into()));
+                    out.skipped.push(skip(
+                        if spec.member(id).is_some() || id.as_str() == FALLBACK_ID {
+                            "an IP-based record, and the tier's CIDR collection is not known yet"
+                        } else {
+                            "neither a member of the tier nor its fallback"
+                        }
+                        .into(),
+                    ));
                     continue;
                 };
                 [
@@ -479,6 +520,7 @@ pub fn plan(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::CIDR_DEFAULT_LOCATION;
     use crate::testing::sid;
     use crate::zone::ZoneRecords;
 
@@ -490,8 +532,10 @@ mod tests {
         let member = |id: &str, lat, lon| TierMember {
             id: sid(id),
             pool: Fqdn::parse(&format!("edge.{id}.lab.test")).unwrap(),
-            place: place(lat, lon),
-            bias: 0,
+            placement: Placement::Geo {
+                place: place(lat, lon),
+                bias: 0,
+            },
         };
         TierSpec {
             name: Fqdn::parse("edge.lab.test").unwrap(),
@@ -503,9 +547,13 @@ mod tests {
             ownership_key: None,
             members: vec![member("bos", 42.36, -71.06), member("nyc", 40.71, -74.01)],
             fallback: Some(Fallback {
-                place: place(38.9, -77.0),
+                placement: Placement::Geo {
+                    place: place(38.9, -77.0),
+                    bias: 0,
+                },
                 target: FallbackTarget::Addresses(vec!["198.51.100.7".parse().unwrap()]),
             }),
+            cidr_collection: None,
         }
     }
 
@@ -567,6 +615,75 @@ mod tests {
         classify(&spec(), &sets)
     }
 
+    /// The carrier layer: the same records and ownership as the zone tier, placed by IP-based
+    /// routing: each carrier's location aliases to that carrier's tier (here the two pools), and
+    /// `*` to the Region. No record is planned before the collection is known.
+    #[test]
+    fn an_ip_based_tier_is_planned_read_and_kept_like_the_zone_tier() {
+        let mut z = zone();
+        let mut carriers = spec();
+        let cidr = |location: &str| Placement::Cidr {
+            location: location.into(),
+        };
+        carriers.members[0].placement = cidr("carrier-a");
+        carriers.members[1].placement = cidr("carrier-b");
+        if let Some(f) = carriers.fallback.as_mut() {
+            f.placement = cidr(CIDR_DEFAULT_LOCATION);
+            f.target = FallbackTarget::Alias(Fqdn::parse("edge.nyc.lab.test").unwrap());
+        }
+        let all_in: BTreeMap<SetId, Option<Standing>> = [sid("bos"), sid("nyc"), fallback_id()]
+            .into_iter()
+            .map(|id| (id, standing(true, Why::Healthy)))
+            .collect();
+        let unknown = plan(&carriers, &TierView::default(), &all_in, |_| true);
+        assert!(unknown.groups.is_empty());
+        assert_eq!(unknown.skipped.len(), 3);
+        assert!(
+            unknown.skipped[0]
+                .reason
+                .contains("collection is not known")
+        );
+
+        carriers.cidr_collection = Some("0b5c3a3e-5f3c-4c2e-9d2b-7a1e3c9f0a11".into());
+        let sets: Vec<RecordSet> = z.sets().cloned().collect();
+        let p = plan(
+            &carriers,
+            &classify(&carriers, &sets),
+            &all_in,
+            has_records(&sets),
+        );
+        apply(&mut z, &p);
+        let sets: Vec<RecordSet> = z.sets().cloned().collect();
+        let view = classify(&carriers, &sets);
+        assert!(view.foreign.is_empty(), "{:?}", view.foreign);
+        let locations: BTreeMap<&str, &str> = view
+            .owned
+            .iter()
+            .filter_map(|(id, e)| {
+                let r = e.record_set.as_ref()?.cidr.as_ref()?;
+                Some((id.as_str(), r.location_name.as_str()))
+            })
+            .collect();
+        assert_eq!(
+            locations,
+            BTreeMap::from([
+                ("bos", "carrier-a"),
+                ("fallback", "*"),
+                ("nyc", "carrier-b")
+            ])
+        );
+        assert!(plan(&carriers, &view, &all_in, has_records(&sets)).is_empty());
+        // Read as the zone tier (geoproximity), the same records are not what it would write:
+        // it rewrites them, never taking one kind for the other.
+        let as_geo = plan(
+            &spec(),
+            &classify(&spec(), &sets),
+            &all_in,
+            has_records(&sets),
+        );
+        assert!(!as_geo.groups.is_empty());
+    }
+
     #[test]
     fn members_go_in_and_out_and_the_plan_reaches_what_was_asked() {
         let mut z = zone();
@@ -610,8 +727,10 @@ mod tests {
         let wanted = BTreeMap::from([(sid("bos"), standing(true, Why::Healthy))]);
         step(&mut z, &spec(), &wanted);
         let mut moved = spec();
-        moved.members[0].place = place(42.0, -71.0);
-        moved.members[0].bias = 20;
+        moved.members[0].placement = Placement::Geo {
+            place: place(42.0, -71.0),
+            bias: 20,
+        };
         let p = plan(&moved, &read(&z), &wanted, |_| true);
         assert_eq!(p.groups.len(), 1);
         apply(&mut z, &p);

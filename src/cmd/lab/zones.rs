@@ -7,7 +7,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use geo::{self, Coordinates};
 use registry::model::{PoolSpec, RecordType, SetId};
 use registry::name::Fqdn;
-use registry::tier::{TierMember, TierSpec};
+use registry::tier::{Placement, TierMember, TierSpec};
 
 use super::{OWNER, POOL, TTL, ZONE};
 
@@ -130,11 +130,14 @@ pub(super) fn tier(zones: &[LabZone], zone_id: &str) -> TierSpec {
                 // A zone id from the built-in table: never empty, far under 128 characters.
                 id: SetId::new(z.id).expect("a lab zone id is a valid set identifier"),
                 pool: z.pool.name.clone(),
-                place: z.place,
-                bias: 0,
+                placement: Placement::Geo {
+                    place: z.place,
+                    bias: 0,
+                },
             })
             .collect(),
         fallback: None,
+        cidr_collection: None,
     }
 }
 
