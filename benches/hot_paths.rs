@@ -49,6 +49,7 @@ fn lab_store() -> Store {
                 alias: None,
                 geo: None,
                 cidr: None,
+                multivalue: false,
                 opaque: None,
                 health_check_id: None,
             })
@@ -147,6 +148,7 @@ fn geo_set(name: &str, id: &str, i: usize, zone_id: &str, target: &str) -> Recor
             ..GeoProximity::default()
         }),
         cidr: None,
+        multivalue: false,
         opaque: None,
         health_check_id: None,
     }

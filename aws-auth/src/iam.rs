@@ -1099,6 +1099,7 @@ mod tests {
             alias: None,
             geo: None,
             cidr: None,
+            multivalue: false,
             opaque: None,
             health_check_id: None,
         }

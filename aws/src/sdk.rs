@@ -117,8 +117,8 @@ pub fn from_sdk(rrs: &ResourceRecordSet) -> Option<RecordSet> {
     if rrs.geo_location().is_some() {
         notes.push("geolocation routing");
     }
-    if rrs.multi_value_answer().is_some() {
-        notes.push("multivalue answer routing");
+    if rrs.multi_value_answer() == Some(false) {
+        notes.push("MultiValueAnswer false");
     }
     if rrs.health_check_id().is_some() {
         notes.push("a Route 53 health check");
@@ -154,6 +154,7 @@ pub fn from_sdk(rrs: &ResourceRecordSet) -> Option<RecordSet> {
             collection_id: c.collection_id().to_owned(),
             location_name: c.location_name().to_owned(),
         }),
+        multivalue: rrs.multi_value_answer() == Some(true),
         opaque: (!notes.is_empty()).then(|| notes.join(", ")),
         health_check_id: None,
     })
@@ -246,6 +247,7 @@ pub fn to_sdk(change: &Change) -> Result<SdkChange, ToSdkError> {
         .set_alias_target(alias)
         .set_geo_proximity_location(geo)
         .set_cidr_routing_config(cidr)
+        .set_multi_value_answer(set.multivalue.then_some(true))
         .build()?;
     let action = match change.action {
         Action::Create => ChangeAction::Create,

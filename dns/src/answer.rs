@@ -413,6 +413,7 @@ fn node_ttl(node: &crate::snapshot::Node) -> u32 {
                 .iter()
                 .chain(g.locations.values())
                 .find_map(|m| first_ttl(&m.content)),
+            Rrset::Multivalue(g) => g.answer(0).first().map(|r| r.ttl),
             Rrset::Alias(_) => None,
         })
         .min()
@@ -509,6 +510,7 @@ mod tests {
             alias: None,
             geo: None,
             cidr: None,
+            multivalue: false,
             opaque: None,
             health_check_id: None,
         })
@@ -923,6 +925,7 @@ mod tests {
                     ..Default::default()
                 }),
                 cidr: None,
+                multivalue: false,
                 opaque: None,
                 health_check_id: None,
             })
@@ -1037,6 +1040,7 @@ mod tests {
                 collection_id: COLLECTION.into(),
                 location_name: location.into(),
             }),
+            multivalue: false,
             opaque: None,
             health_check_id: None,
         };
@@ -1121,6 +1125,75 @@ mod tests {
             ask(&bare, &q(ecs(1, 24, 0, &[198, 51, 100])), "127.0.0.1").1,
             a
         );
+    }
+
+    /// `mv.lab.test` A: `n` multivalue answer sets, `mv-00` … with 192.0.2.N; the first
+    /// `failing` of them with a failing health check.
+    fn multivalue_snapshot(n: usize, failing: usize) -> Snapshot {
+        let mut s = LabZones::default();
+        let (zone, _) = s.create_zone("lab.test", "r", None, 0).unwrap();
+        let changes: Vec<Change> = (0..n)
+            .map(|i| {
+                let mut c = weighted(
+                    "mv.lab.test",
+                    &format!("mv-{i:02}"),
+                    1,
+                    vec![format!("192.0.2.{i}")],
+                );
+                c.record_set.weight = None;
+                c.record_set.multivalue = true;
+                if i < failing {
+                    c.record_set.health_check_id = Some(s.failed_test_check(&format!("mv{i}")));
+                }
+                c
+            })
+            .collect();
+        s.change(&zone.id, &changes, None, 1).unwrap();
+        Snapshot::of_zones(&s, &AnswerCounters::default())
+    }
+
+    fn answered(snap: &Snapshot, random: u64) -> Vec<String> {
+        let mut out = Vec::new();
+        reply(
+            snap,
+            &query("mv.lab.test."),
+            Transport::Udp,
+            "127.0.0.1".parse().unwrap(),
+            random,
+            &mut out,
+        )
+        .unwrap();
+        let m = Message::from_vec(&out).unwrap();
+        let mut a: Vec<String> = m.answers.iter().map(|r| r.data.to_string()).collect();
+        a.sort();
+        a
+    }
+
+    #[test]
+    fn multivalue_answers_carry_up_to_eight_healthy_sets() {
+        // Five sets, two failing: the three healthy ones, every time.
+        let snap = multivalue_snapshot(5, 2);
+        for random in 0..20 {
+            assert_eq!(
+                answered(&snap, random),
+                ["192.0.2.2", "192.0.2.3", "192.0.2.4"]
+            );
+        }
+        // Every set failing: Route 53 answers with the unhealthy ones.
+        assert_eq!(answered(&multivalue_snapshot(3, 3), 7).len(), 3);
+        // Twelve healthy: eight at a time, different resolvers different combinations, and
+        // every set in some answer.
+        let snap = multivalue_snapshot(12, 0);
+        let mut seen = std::collections::BTreeSet::new();
+        let mut combinations = std::collections::BTreeSet::new();
+        for random in 0..24 {
+            let a = answered(&snap, random);
+            assert_eq!(a.len(), 8, "{a:?}");
+            combinations.insert(a.clone());
+            seen.extend(a);
+        }
+        assert_eq!(seen.len(), 12);
+        assert!(combinations.len() > 1);
     }
 
     #[test]

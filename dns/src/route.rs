@@ -192,6 +192,13 @@ impl<'s> Walk<'s, '_> {
                 self.nearest_usable(group, depth)
             }
             Rrset::Cidr(group) => self.by_subnet(group, depth),
+            Rrset::Multivalue(group) => {
+                if !self.work.charge(1, 0) {
+                    return None;
+                }
+                let records = group.answer(self.random);
+                (!records.is_empty()).then_some((records, None))
+            }
         }
     }
 
@@ -312,6 +319,7 @@ mod tests {
             alias: None,
             geo: None,
             cidr: None,
+            multivalue: false,
             opaque: None,
             health_check_id: None,
         }

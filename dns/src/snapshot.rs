@@ -263,6 +263,69 @@ pub struct Cidr {
     pub default: Option<CidrMember>,
 }
 
+/// The most record sets a multivalue answer holds (Route 53: "up to eight healthy records").
+pub const MULTIVALUE_ANSWER_SETS: usize = 8;
+
+/// A multivalue answer group (same name and type, `MultiValueAnswer`): up to
+/// [`MULTIVALUE_ANSWER_SETS`] of its sets answer together. The candidates are the healthy sets,
+/// or every set when none is (Route 53 then answers with unhealthy ones); with more than eight,
+/// each answer is a window of eight consecutive candidates (in SetIdentifier order, wrapping)
+/// starting at a random one, so different resolvers get different combinations (a lab
+/// approximation of Route 53's). Every window is one slice of [`Multivalue::windows`], built
+/// once, so an answer costs no allocation.
+#[derive(Debug, Clone)]
+pub struct Multivalue {
+    /// The candidates' records twice over, in SetIdentifier order.
+    windows: Vec<Record>,
+    /// Where each candidate's records start in `windows` (one more entry per wrap).
+    starts: Vec<usize>,
+    /// How many candidates there are.
+    candidates: usize,
+}
+
+impl Multivalue {
+    /// The group of `sets` (SetIdentifier, records, healthy), in SetIdentifier order.
+    pub fn new(sets: &[(String, Vec<Record>, bool)]) -> Self {
+        let healthy: Vec<&Vec<Record>> = sets.iter().filter(|s| s.2).map(|s| &s.1).collect();
+        let candidates: Vec<&Vec<Record>> = if healthy.is_empty() {
+            sets.iter().map(|s| &s.1).collect()
+        } else {
+            healthy
+        };
+        let mut windows = Vec::new();
+        let mut starts = Vec::new();
+        for records in candidates.iter().chain(candidates.iter()) {
+            starts.push(windows.len());
+            windows.extend(records.iter().cloned());
+        }
+        starts.push(windows.len());
+        Self {
+            windows,
+            starts,
+            candidates: candidates.len(),
+        }
+    }
+
+    /// The records of one answer: every candidate's when there are at most eight, else the
+    /// eight from the candidate `random` picks.
+    pub fn answer(&self, random: u64) -> &[Record] {
+        let n = self.candidates;
+        if n <= MULTIVALUE_ANSWER_SETS {
+            return self
+                .windows
+                .get(..self.starts.get(n).copied().unwrap_or(0))
+                .unwrap_or(&[]);
+        }
+        // n > 8 > 0, so the modulo is defined and the window stays within the doubled list.
+        let first = usize::try_from(random % n as u64).unwrap_or(0);
+        let (from, to) = (
+            self.starts[first],
+            self.starts[first + MULTIVALUE_ANSWER_SETS],
+        );
+        &self.windows[from..to]
+    }
+}
+
 /// The record sets of one name and type.
 #[derive(Debug, Clone)]
 pub enum Rrset {
@@ -274,6 +337,8 @@ pub enum Rrset {
     Geo(Arc<Geo>),
     /// IP-based routing: the member of the client's location answers. Never on the fast path.
     Cidr(Arc<Cidr>),
+    /// Multivalue answer routing: up to eight healthy sets answer together.
+    Multivalue(Arc<Multivalue>),
     /// A simple alias record: its target answers.
     Alias(Alias),
 }
@@ -799,6 +864,8 @@ fn build_nodes(src: &ZoneSource<'_>, answers: &AnswerCounters) -> HashMap<String
     let mut weighted: HashMap<(String, RecordType), Vec<WeightedSet>> = HashMap::new();
     let mut geo: HashMap<(String, RecordType), Vec<GeoMember>> = HashMap::new();
     let mut ip_based: HashMap<(String, RecordType), Cidr> = HashMap::new();
+    let mut multivalue: HashMap<(String, RecordType), Vec<(String, Vec<Record>, bool)>> =
+        HashMap::new();
     for set in &src.sets {
         let key = set.name.as_str().to_owned();
         let Ok(owner) = Name::from_ascii(&key) else {
@@ -869,6 +936,15 @@ fn build_nodes(src: &ZoneSource<'_>, answers: &AnswerCounters) -> HashMap<String
             continue;
         }
         let records = match content {
+            Content::Records(records) if set.multivalue => {
+                let id = set.set_identifier.clone().unwrap_or_default();
+                let healthy = set_healthy(set, src.health);
+                multivalue
+                    .entry((key, rtype))
+                    .or_default()
+                    .push((id, records, healthy));
+                continue;
+            }
             Content::Records(records) => records,
             Content::Alias(alias) if set.set_identifier.is_none() => {
                 nodes
@@ -911,6 +987,14 @@ fn build_nodes(src: &ZoneSource<'_>, answers: &AnswerCounters) -> HashMap<String
             .or_default()
             .rrsets
             .insert(rtype, Rrset::Geo(Arc::new(Geo::new(members))));
+    }
+    for ((key, rtype), mut sets) in multivalue {
+        sets.sort_by(|a, b| a.0.cmp(&b.0));
+        nodes
+            .entry(key)
+            .or_default()
+            .rrsets
+            .insert(rtype, Rrset::Multivalue(Arc::new(Multivalue::new(&sets))));
     }
     for ((key, rtype), group) in ip_based {
         nodes
@@ -1015,6 +1099,7 @@ mod tests {
                 alias: None,
                 geo: None,
                 cidr: None,
+                multivalue: false,
                 opaque: None,
                 health_check_id: None,
             })
@@ -1085,6 +1170,7 @@ mod tests {
                 alias: None,
                 geo: None,
                 cidr: None,
+                multivalue: false,
                 opaque: None,
                 health_check_id: None,
             })
@@ -1191,6 +1277,7 @@ mod tests {
             alias: None,
             geo: None,
             cidr: None,
+            multivalue: false,
             opaque: None,
             health_check_id: None,
         };

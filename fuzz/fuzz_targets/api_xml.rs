@@ -69,6 +69,7 @@ static BASE: LazyLock<(Store, String, String)> = LazyLock::new(|| {
         alias: None,
         geo: None,
         cidr: None,
+        multivalue: false,
         opaque: None,
         health_check_id: None,
     };
@@ -82,6 +83,7 @@ static BASE: LazyLock<(Store, String, String)> = LazyLock::new(|| {
         alias: None,
         geo: None,
         cidr: None,
+        multivalue: false,
         opaque: None,
         health_check_id: None,
     };

@@ -51,6 +51,7 @@ fn set(name: &str, rtype: &str, id: Option<(&str, i64)>, values: &[&str]) -> Rec
         alias: None,
         geo: None,
         cidr: None,
+        multivalue: false,
         opaque: None,
         health_check_id: None,
     }

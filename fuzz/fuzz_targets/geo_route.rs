@@ -81,6 +81,7 @@ fn set(
             ..GeoProximity::default()
         }),
         cidr: None,
+        multivalue: false,
         opaque: None,
         health_check_id: None,
     }

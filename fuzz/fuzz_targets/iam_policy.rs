@@ -39,6 +39,7 @@ fn change(spec: &str) -> Option<Change> {
             alias: None,
             geo: None,
             cidr: None,
+            multivalue: false,
             opaque: None,
             health_check_id: None,
         },

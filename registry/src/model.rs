@@ -221,6 +221,7 @@ impl Target {
             alias: None,
             geo: None,
             cidr: None,
+            multivalue: false,
             opaque: None,
             health_check_id: None,
         }
@@ -239,6 +240,7 @@ impl Target {
             alias: None,
             geo: None,
             cidr: None,
+            multivalue: false,
             opaque: None,
             health_check_id: None,
         }
@@ -268,6 +270,10 @@ pub struct RecordSet {
     /// An IP-based record's collection and location (`CidrRoutingConfig`).
     #[serde(default)]
     pub cidr: Option<CidrRouting>,
+    /// A multivalue answer record (`MultiValueAnswer`: true): Route 53 answers with up to eight
+    /// of its group's healthy records.
+    #[serde(default)]
+    pub multivalue: bool,
     /// Set when the record set uses features wavelb does not model (another routing policy, a
     /// health check). Such a set is always foreign and is never written back.
     pub opaque: Option<String>,
@@ -335,6 +341,7 @@ impl RecordSet {
             alias: None,
             geo: None,
             cidr: None,
+            multivalue: false,
             opaque: None,
             health_check_id: None,
         }
@@ -362,6 +369,9 @@ impl RecordSet {
         }
         if self.cidr.is_some() {
             return Some("IP-based routing".into());
+        }
+        if self.multivalue {
+            return Some("multivalue answer routing".into());
         }
         match (&self.alias, &self.geo) {
             (Some(_), Some(_)) => Some("an alias target, geoproximity routing".into()),

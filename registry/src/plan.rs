@@ -468,6 +468,7 @@ mod tests {
             alias: None,
             geo: None,
             cidr: None,
+            multivalue: false,
             opaque: None,
             health_check_id: None,
         };

@@ -232,6 +232,7 @@ impl TierSpec {
             alias: None,
             geo: None,
             cidr: None,
+            multivalue: false,
             opaque: None,
             health_check_id: None,
         };
@@ -288,6 +289,7 @@ impl TierSpec {
             alias: None,
             geo: None,
             cidr: None,
+            multivalue: false,
             opaque: None,
             health_check_id: None,
         }
@@ -581,6 +583,7 @@ mod tests {
                     alias: None,
                     geo: None,
                     cidr: None,
+                    multivalue: false,
                     opaque: None,
                     health_check_id: None,
                 })

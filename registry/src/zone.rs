@@ -30,6 +30,9 @@ pub const MAX_WEIGHTED_PER_GROUP: usize = 100;
 pub const MAX_GEO_PER_GROUP: usize = 30;
 /// Route 53's limit on changes in one batch.
 pub const MAX_CHANGES: usize = 1000;
+/// The most multivalue answer record sets per name and type: Route 53 documents none; the lab
+/// bounds a group as it does a weighted one, so an answer's work stays bounded.
+pub const MAX_MULTIVALUE_PER_GROUP: usize = 100;
 /// Route 53's limit on values (resource records) in one record set.
 pub const MAX_VALUES_PER_SET: usize = 400;
 /// Route 53's limit on `ResourceRecord` elements (values) in one batch (UPSERT values count
@@ -343,7 +346,8 @@ pub fn validate_input(changes: &[Change]) -> Result<(), ChangeError> {
         }
         let policies = usize::from(s.weight.is_some())
             + usize::from(s.geo.is_some())
-            + usize::from(s.cidr.is_some());
+            + usize::from(s.cidr.is_some())
+            + usize::from(s.multivalue);
         let found = |n: usize| if n == 0 { "none" } else { "more than one" };
         match &s.set_identifier {
             Some(id) if id.is_empty() || id.chars().count() > 128 => {
@@ -386,6 +390,12 @@ pub fn validate_input(changes: &[Change]) -> Result<(), ChangeError> {
             check_geo(geo).map_err(|why| {
                 ChangeError::InvalidInput(format!("{why}, in Change with {}", describe(change)))
             })?;
+        }
+        if s.multivalue && (s.alias.is_some() || matches!(s.rtype, RrType::Ns | RrType::Cname)) {
+            return Err(ChangeError::InvalidInput(format!(
+                "Invalid request: a multivalue answer record cannot be an alias, an NS or a CNAME record, in Change with {}",
+                describe(change)
+            )));
         }
         if let Some(cidr) = &s.cidr {
             check_cidr_routing(s.rtype, cidr).map_err(|why| {
@@ -534,11 +544,16 @@ fn check_alias(
 
 /// The routing policy of a record set, for the rule that a name and type holds one policy.
 fn policy(set: &RecordSet) -> &'static str {
-    match (set.weight.is_some(), set.geo.is_some(), set.cidr.is_some()) {
-        (true, _, _) => "weighted",
-        (false, true, _) => "geoproximity",
-        (false, false, true) => "IP-based",
-        (false, false, false) => "simple",
+    if set.weight.is_some() {
+        "weighted"
+    } else if set.geo.is_some() {
+        "geoproximity"
+    } else if set.cidr.is_some() {
+        "IP-based"
+    } else if set.multivalue {
+        "multivalue answer"
+    } else {
+        "simple"
     }
 }
 
@@ -590,6 +605,12 @@ fn check_group(
             "RRSet with DNS name {name}, type {rtype} has {weighted} weighted record sets; the limit is {MAX_WEIGHTED_PER_GROUP}"
         ));
     }
+    let multivalue = group.iter().filter(|s| s.multivalue).count();
+    if multivalue > MAX_MULTIVALUE_PER_GROUP {
+        errors.push(format!(
+            "RRSet with DNS name {name}, type {rtype} has {multivalue} multivalue answer record sets; the lab's limit is {MAX_MULTIVALUE_PER_GROUP}"
+        ));
+    }
     if geoproximity > MAX_GEO_PER_GROUP {
         errors.push(format!(
             "RRSet with DNS name {name}, type {rtype} has {geoproximity} geoproximity record sets; the limit is {MAX_GEO_PER_GROUP}"
@@ -632,6 +653,7 @@ fn same_content(a: &RecordSet, b: &RecordSet) -> bool {
         && a.alias == b.alias
         && a.geo == b.geo
         && a.cidr == b.cidr
+        && a.multivalue == b.multivalue
         && a.opaque == b.opaque
         && a.health_check_id == b.health_check_id
         && sorted(a) == sorted(b)
@@ -663,6 +685,7 @@ mod tests {
             alias: None,
             geo: None,
             cidr: None,
+            multivalue: false,
             opaque: None,
             health_check_id: None,
         }
@@ -691,6 +714,61 @@ mod tests {
             location_name: location.into(),
         });
         s
+    }
+
+    #[test]
+    fn multivalue_answer_sets_follow_route53s_rules() {
+        let mv = |id: &str, rtype: &str, value: &str| {
+            let mut s = rs("mv.lab.test", rtype, Some(id), None, 60, &[value]);
+            s.multivalue = true;
+            s
+        };
+        let mut z = ZoneRecords::new(origin());
+        let create = |sets: Vec<RecordSet>| -> Vec<Change> {
+            sets.into_iter().map(Change::create).collect()
+        };
+        z.apply(
+            &create(vec![mv("a", "A", "192.0.2.1"), mv("b", "A", "192.0.2.2")]),
+            &any,
+        )
+        .unwrap();
+        let e = errors(z.apply(
+            &create(vec![rs(
+                "mv.lab.test",
+                "A",
+                Some("w"),
+                Some(1),
+                60,
+                &["192.0.2.3"],
+            )]),
+            &any,
+        ));
+        assert!(e.contains("cannot mix"), "{e}");
+        for bad in [
+            mv("c", "CNAME", "x.lab.test."),
+            mv("c", "NS", "ns.lab.test."),
+        ] {
+            let e = errors(z.apply(&create(vec![bad]), &any));
+            assert!(e.contains("cannot be an alias, an NS or a CNAME"), "{e}");
+        }
+        let mut anonymous = mv("c", "A", "192.0.2.4");
+        anonymous.set_identifier = None;
+        assert!(
+            errors(z.apply(&create(vec![anonymous]), &any))
+                .contains("Missing field 'SetIdentifier'")
+        );
+        let many: Vec<RecordSet> = (0..MAX_MULTIVALUE_PER_GROUP)
+            .map(|i| mv(&format!("m{i}"), "AAAA", &format!("2001:db8::{i:x}")))
+            .collect();
+        z.apply(&create(many), &any).unwrap();
+        let e = errors(z.apply(
+            &create(vec![mv("one-more", "AAAA", "2001:db8::ffff")]),
+            &any,
+        ));
+        assert!(
+            e.contains("multivalue answer record sets; the lab's limit"),
+            "{e}"
+        );
     }
 
     #[test]

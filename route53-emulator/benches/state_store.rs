@@ -38,6 +38,7 @@ fn set(name: &str, id: &str) -> RecordSet {
         alias: None,
         geo: None,
         cidr: None,
+        multivalue: false,
         opaque: None,
         health_check_id: None,
     }

@@ -731,6 +731,7 @@ fn txt(name: Fqdn, set_id: Option<&str>, value: &str) -> RecordSet {
         alias: None,
         geo: None,
         cidr: None,
+        multivalue: false,
         opaque: None,
         health_check_id: None,
     }

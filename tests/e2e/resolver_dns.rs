@@ -350,6 +350,56 @@ fn ip_based_records_answer_by_client_subnet() {
     assert!(text.contains("ok lab"), "{text}");
 }
 
+/// Issue 27, item 5: boto3 writes ten multivalue answer records (`MultiValueAnswer`), lists
+/// them back, and `dig` gets eight of them in one answer, never a record beyond the ten.
+#[test]
+fn multivalue_answer_records_through_boto3_and_dig() {
+    let r = resolver();
+    let out = testkit::python(
+        r#"
+import sys, uuid, boto3
+r53 = boto3.client("route53", endpoint_url=sys.argv[1], region_name="us-east-1",
+                   aws_access_key_id="lab", aws_secret_access_key="lab")
+zone = r53.create_hosted_zone(Name="mv.test", CallerReference=str(uuid.uuid4()))["HostedZone"]["Id"]
+changes = [{"Action": "CREATE", "ResourceRecordSet": {
+    "Name": "svc.mv.test", "Type": "A", "SetIdentifier": "s%02d" % i, "MultiValueAnswer": True,
+    "TTL": 30, "ResourceRecords": [{"Value": "192.0.2.%d" % i}]}} for i in range(10)]
+r53.change_resource_record_sets(HostedZoneId=zone, ChangeBatch={"Changes": changes})
+sets = r53.list_resource_record_sets(HostedZoneId=zone, StartRecordName="svc.mv.test")["ResourceRecordSets"]
+print(sum(1 for s in sets if s.get("MultiValueAnswer") is True))
+"#,
+        &[&r.field("api_url")],
+    );
+    assert_eq!(out.trim(), "10", "{out}");
+    let (host, port) = r
+        .dns()
+        .rsplit_once(':')
+        .map(|(h, p)| (h.to_owned(), p.to_owned()))
+        .unwrap();
+    let dig = std::process::Command::new("dig")
+        .args([
+            format!("@{host}"),
+            "-p".into(),
+            port,
+            "svc.mv.test".into(),
+            "A".into(),
+            "+short".into(),
+            "+tries=1".into(),
+        ])
+        .output()
+        .unwrap();
+    let answer: Vec<String> = String::from_utf8_lossy(&dig.stdout)
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(answer.len(), 8, "{answer:?}");
+    assert!(
+        answer.iter().all(|a| a.starts_with("192.0.2.")
+            && a["192.0.2.".len()..].parse::<u8>().is_ok_and(|n| n < 10)),
+        "{answer:?}"
+    );
+}
+
 /// The same calls against moto server: moto has no CIDR collections (printed, and recorded in
 /// docs/route53-compatibility.md).
 #[test]

@@ -37,6 +37,9 @@ pub(crate) enum RecordSetError {
     /// `Type` that is not a Route 53 record type.
     #[error("has Type {0:?}, not a Route 53 record type")]
     Type(String),
+    /// `MultiValueAnswer` that is not a boolean.
+    #[error("has MultiValueAnswer {0:?}; expected true or false")]
+    MultiValueAnswer(String),
     /// `CidrRoutingConfig` without one of its elements.
     #[error("has a CidrRoutingConfig without {0}")]
     CidrLacks(&'static str),
@@ -70,17 +73,26 @@ pub(crate) fn parse_record_set(rrs: Node<'_, '_>) -> Result<RecordSet, RecordSet
                 .collect()
         })
         .unwrap_or_default();
-    let unsupported: Vec<&str> = [
+    let multivalue = match text(rrs, "MultiValueAnswer").as_deref() {
+        None => false,
+        Some("true") => true,
+        // Present but false: a routing policy the lab does not model.
+        Some("false") => false,
+        Some(other) => return Err(RecordSetError::MultiValueAnswer(other.to_owned())),
+    };
+    let mut unsupported: Vec<&str> = [
         ("Region", "latency routing"),
         ("Failover", "failover routing"),
         ("GeoLocation", "geolocation routing"),
-        ("MultiValueAnswer", "multivalue answer routing"),
         ("TrafficPolicyInstanceId", "a traffic policy"),
     ]
     .iter()
     .filter(|(tag, _)| child(rrs, tag).is_some())
     .map(|(_, what)| *what)
     .collect();
+    if !multivalue && child(rrs, "MultiValueAnswer").is_some() {
+        unsupported.push("MultiValueAnswer false");
+    }
     Ok(RecordSet {
         name,
         rtype,
@@ -95,6 +107,7 @@ pub(crate) fn parse_record_set(rrs: Node<'_, '_>) -> Result<RecordSet, RecordSet
         cidr: child(rrs, "CidrRoutingConfig")
             .map(parse_cidr_routing)
             .transpose()?,
+        multivalue,
         opaque: (!unsupported.is_empty()).then(|| unsupported.join(", ")),
         health_check_id: text(rrs, "HealthCheckId"),
     })
@@ -175,6 +188,9 @@ pub fn record_set(set: &RecordSet) -> String {
             a.evaluate_target_health
         ));
     }
+    if set.multivalue {
+        out.push_str("<MultiValueAnswer>true</MultiValueAnswer>");
+    }
     if let Some(id) = &set.health_check_id {
         out.push_str(&format!("<HealthCheckId>{}</HealthCheckId>", esc(id)));
     }
@@ -226,6 +242,7 @@ mod tests {
                 alias: None,
                 geo: None,
                 cidr: None,
+                multivalue: false,
                 opaque: None,
                 health_check_id: None,
             })
