@@ -285,7 +285,7 @@ pub struct Multivalue {
 
 impl Multivalue {
     /// The group of `sets` (SetIdentifier, records, healthy), in SetIdentifier order.
-    pub fn new(sets: &[(String, Vec<Record>, bool)]) -> Self {
+    pub fn new(sets: &[MultivalueSet]) -> Self {
         let healthy: Vec<&Vec<Record>> = sets.iter().filter(|s| s.2).map(|s| &s.1).collect();
         let candidates: Vec<&Vec<Record>> = if healthy.is_empty() {
             sets.iter().map(|s| &s.1).collect()
@@ -325,6 +325,9 @@ impl Multivalue {
         &self.windows[from..to]
     }
 }
+
+/// One set of a multivalue answer group as built: its SetIdentifier, records and health.
+pub type MultivalueSet = (String, Vec<Record>, bool);
 
 /// The record sets of one name and type.
 #[derive(Debug, Clone)]
@@ -864,8 +867,7 @@ fn build_nodes(src: &ZoneSource<'_>, answers: &AnswerCounters) -> HashMap<String
     let mut weighted: HashMap<(String, RecordType), Vec<WeightedSet>> = HashMap::new();
     let mut geo: HashMap<(String, RecordType), Vec<GeoMember>> = HashMap::new();
     let mut ip_based: HashMap<(String, RecordType), Cidr> = HashMap::new();
-    let mut multivalue: HashMap<(String, RecordType), Vec<(String, Vec<Record>, bool)>> =
-        HashMap::new();
+    let mut multivalue: HashMap<(String, RecordType), Vec<MultivalueSet>> = HashMap::new();
     for set in &src.sets {
         let key = set.name.as_str().to_owned();
         let Ok(owner) = Name::from_ascii(&key) else {
