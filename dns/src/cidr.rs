@@ -9,7 +9,8 @@
 //!
 //! The scope ([`CidrMatch::scope`]): a matched block's nested scope ([`crate::prefix`]); for
 //! no match, the longest block length of the client's family, which no block can split
-//! further (0 when a client revealed nothing). Lookups cost one hash probe per block length
+//! further, and at least 1 for a collection with blocks (a scope of 0 is cached for every
+//! client, of either family); 0 when a client revealed nothing or the collection is empty. Lookups cost one hash probe per block length
 //! present, however many blocks a collection holds (the emulator bounds a collection at
 //! 1 000 blocks).
 
@@ -58,9 +59,11 @@ impl CidrTable {
                 location: Some(hit.value),
                 scope: hit.scope,
             },
+            // Never 0 for a collection with blocks: resolvers cache a scope-0 answer for every
+            // client, of either family, and the other family's blocks would be ignored.
             None => CidrMatch {
                 location: None,
-                scope: self.blocks.longest(addr),
+                scope: self.blocks.longest(addr).max(u8::from(!self.is_empty())),
             },
         }
     }
@@ -115,6 +118,9 @@ mod tests {
         assert_eq!(at(&t, "192.0.2.1", 24), (None, 24));
         assert_eq!(at(&t, "192.0.2.1", 32), (None, 24));
         assert_eq!(at(&t, "2001:db9::1", 56), (None, 32));
+        // A family the collection holds no block of: the default, but never for everyone.
+        let v6_only = CidrTable::new([("2001:db8::".parse().unwrap(), 32, "b")]);
+        assert_eq!(at(&v6_only, "192.0.2.1", 24), (None, 1));
         // Nothing revealed: the default, for everyone.
         assert_eq!(at(&t, "198.51.100.7", 0), (None, 0));
         assert!(CidrTable::default().is_empty());

@@ -124,17 +124,19 @@ impl fmt::Display for LineError {
 /// Why a source of blocks was refused: nothing of it is used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "the CIDR blocks of {origin} are refused; fix these lines (each is one block, ADDRESS/N):{}",
+    "the CIDR blocks of {} are refused; fix these lines (each is one block, ADDRESS/N):{}",
+    crate::escape::escape(origin),
     show(origin, lines)
 )]
 pub struct SourceError {
-    /// Where the blocks came from (a file's name, escaped, or the configuration key).
+    /// Where the blocks came from (a file's name, or the configuration key); escaped when shown.
     pub origin: String,
     /// Every bad line, in order.
     pub lines: Vec<LineError>,
 }
 
 fn show(origin: &str, lines: &[LineError]) -> String {
+    let origin = crate::escape::escape(origin);
     let mut out = String::new();
     for e in lines.iter().take(SHOWN_ERRORS) {
         out.push_str(&format!(
@@ -160,6 +162,15 @@ fn show(origin: &str, lines: &[LineError]) -> String {
 ///
 /// [`SourceError`] with every bad line.
 pub fn parse_source(origin: &str, text: &str, max: usize) -> Result<BTreeSet<IpNet>, SourceError> {
+    if text.len() as u64 > MAX_SOURCE_BYTES {
+        return Err(SourceError {
+            origin: origin.to_owned(),
+            lines: vec![LineError {
+                line: 1,
+                why: format!("{} bytes; the limit is {MAX_SOURCE_BYTES}", text.len()),
+            }],
+        });
+    }
     let mut blocks = BTreeSet::new();
     let mut first_line: BTreeMap<IpNet, usize> = BTreeMap::new();
     let mut lines = Vec::new();
@@ -347,9 +358,16 @@ mod tests {
                 why: "more than 4 blocks".into()
             }]
         );
-        // Outside text in a bad line is escaped when shown.
-        let err = parse_source("e", "\u{1b}[31m/24\n", 4).unwrap_err();
+        // Outside text in a bad line, and in the origin, is escaped when shown.
+        let err = parse_source("e\u{1b}", "\u{1b}[31m/24\n", 4).unwrap_err();
         assert!(!err.to_string().contains('\u{1b}'), "{err}");
+        // Past the byte bound: refused before a line is read.
+        let big = "#".repeat(usize::try_from(MAX_SOURCE_BYTES).unwrap() + 1);
+        assert!(
+            parse_source("big", &big, 4).unwrap_err().lines[0]
+                .why
+                .contains("the limit is")
+        );
     }
 
     fn wanted(pairs: &[(&str, &[&str])]) -> BTreeMap<String, BTreeSet<IpNet>> {

@@ -74,7 +74,9 @@ impl Store {
         {
             return Err(StoreError::NoSuchHealthCheck(missing.clone()));
         }
-        // An IP-based set names a collection the store holds, and a location in it (or `*`).
+        // An IP-based set names a collection the store holds, and a location in it (or `*`),
+        // once the batch passed Route 53's input checks (an id of the wrong shape is InvalidInput).
+        registry::zone::validate_input(changes)?;
         let unknown: Vec<String> = changes
             .iter()
             .filter(|c| c.action != Action::Delete)

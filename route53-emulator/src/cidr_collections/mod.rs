@@ -27,8 +27,9 @@ pub mod xml;
 /// The lab's quota of CIDR collections per account. No AWS source states Route 53's; third-party
 /// write-ups say 5 (unverified), and the lab keeps that. Past it: `LimitsExceeded`.
 pub const MAX_COLLECTIONS: usize = 5;
-/// The lab's quota of CIDR blocks in one collection (third-party, unverified: 1 000).
-pub const MAX_BLOCKS_PER_COLLECTION: usize = 1000;
+/// The lab's quota of CIDR blocks in one collection (third-party, unverified: 1 000):
+/// `registry::cidr`'s, which wavelb's writers plan within.
+pub use registry::cidr::MAX_BLOCKS as MAX_BLOCKS_PER_COLLECTION;
 /// The lab's quota of locations in one collection (third-party, unverified: 100).
 pub const MAX_LOCATIONS_PER_COLLECTION: usize = 100;
 /// Route 53's most `Changes` in one ChangeCidrCollection (API reference: 1–1 000 items).
@@ -36,14 +37,13 @@ pub const MAX_CHANGES: usize = 1000;
 /// Route 53's most `Cidr` in one change's `CidrList` (1–1 000 items).
 pub const MAX_CIDRS_PER_CHANGE: usize = 1000;
 /// Route 53's most CIDR blocks in one ChangeCidrCollection, all changes together ("The max
-/// number of CIDR blocks included in the request is 1000").
-pub const MAX_BLOCKS_PER_REQUEST: usize = 1000;
+/// number of CIDR blocks included in the request is 1000"), and its longest `LocationName`
+/// (1–16 of `[0-9A-Za-z_-]`): `registry::cidr`'s.
+pub use registry::cidr::{MAX_BLOCKS_PER_REQUEST, MAX_LOCATION_CHARS};
 /// Route 53's longest collection `Name` (1–64 of `[0-9A-Za-z_-]`).
 pub const MAX_NAME_CHARS: usize = 64;
 /// Route 53's longest `CallerReference` of a collection (1–64 ASCII characters).
 pub const MAX_CALLER_REFERENCE_CHARS: usize = 64;
-/// Route 53's longest `LocationName` (1–16 of `[0-9A-Za-z_-]`).
-pub const MAX_LOCATION_CHARS: usize = 16;
 /// Route 53's longest `Cidr` (1–50 characters).
 pub const MAX_CIDR_CHARS: usize = 50;
 /// The longest IPv4 and IPv6 prefixes a block may have (Developer Guide, "IP-based routing":

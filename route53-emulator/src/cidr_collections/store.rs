@@ -4,6 +4,8 @@
 //! hook record sets will use to keep a collection they name from going away
 //! ([`Store::cidr_in_use`]).
 
+use std::collections::BTreeSet;
+
 use super::{
     CidrChange, CidrCollection, CidrError, MAX_COLLECTIONS, check_caller_reference,
     check_collection_id, check_collection_name,
@@ -35,10 +37,22 @@ impl Store {
             .ok_or_else(|| CidrError::NoSuchCollection(id.to_owned()).into())
     }
 
-    /// Whether a record set uses collection `collection_id` (with `location`: that location of
-    /// it), so that it must not go away: DeleteCidrCollection and a ChangeCidrCollection that
-    /// would empty a location ask it. One pass over every record set of every zone (the state's
-    /// bound, `--max-record-sets`), on an API request the rate limiter has let in.
+    /// The locations of collection `collection_id` that record sets use (`*` included), so that
+    /// they must not go away: a ChangeCidrCollection that would empty one asks. One pass over
+    /// every record set of every zone (the state's bound, `--max-record-sets`), once per request
+    /// the rate limiter has let in, however many locations it empties.
+    pub fn cidr_locations_in_use(&self, collection_id: &str) -> BTreeSet<&str> {
+        self.zones
+            .values()
+            .flat_map(|z| z.records.sets())
+            .filter_map(|s| s.cidr.as_ref())
+            .filter(|r| r.collection_id == collection_id)
+            .map(|r| r.location_name.as_str())
+            .collect()
+    }
+
+    /// Whether a record set uses collection `collection_id` (with `location`: that location), so
+    /// that it must not go away (DeleteCidrCollection asks). One pass over every record set.
     pub fn cidr_in_use(&self, collection_id: &str, location: Option<&str>) -> bool {
         self.zones.values().any(|z| {
             z.records.sets().any(|s| {
@@ -108,7 +122,12 @@ impl Store {
     ) -> Result<ChangeRecord, StoreError> {
         let current = self.find_cidr_collection(id)?;
         let (next, removed) = current.apply(version, changes)?;
-        if let Some(location) = removed.iter().find(|l| self.cidr_in_use(id, Some(l))) {
+        let used = if removed.is_empty() {
+            BTreeSet::new()
+        } else {
+            self.cidr_locations_in_use(id)
+        };
+        if let Some(location) = removed.iter().find(|l| used.contains(l.as_str())) {
             return Err(CidrError::BlockInUse(format!(
                 "location {location} of collection {id} is used by record sets; the change would \
                  remove its last block. Change those record sets first"
