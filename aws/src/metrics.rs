@@ -18,6 +18,14 @@ registry::label_values! {
         ChangeResourceRecordSets => "ChangeResourceRecordSets",
         /// `GetChange`.
         GetChange => "GetChange",
+        /// `ListCidrCollections`.
+        ListCidrCollections => "ListCidrCollections",
+        /// `ListCidrBlocks`.
+        ListCidrBlocks => "ListCidrBlocks",
+        /// `CreateCidrCollection`.
+        CreateCidrCollection => "CreateCidrCollection",
+        /// `ChangeCidrCollection`.
+        ChangeCidrCollection => "ChangeCidrCollection",
     }
 }
 
@@ -28,7 +36,8 @@ registry::label_values! {
         Succeeded => "ok",
         /// It failed and is retried.
         Retry => "retry",
-        /// A lost compare-and-swap (`InvalidChangeBatch`): the caller re-reads.
+        /// A lost compare-and-swap (`InvalidChangeBatch`, or a CIDR collection's
+        /// `CidrCollectionVersionMismatchException`): the caller re-reads.
         Conflict => "conflict",
         /// A permanent `InvalidChangeBatch`.
         Rejected => "rejected",

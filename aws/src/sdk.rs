@@ -5,10 +5,13 @@ use aws_credential_types::Credentials;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use aws_sdk_route53::config::{Region, retry::RetryConfig, timeout::TimeoutConfig};
 use aws_sdk_route53::types::{
-    AliasTarget as SdkAliasTarget, Change as SdkChange, ChangeAction, CidrRoutingConfig,
-    Coordinates, GeoProximityLocation, ResourceRecord, ResourceRecordSet, RrType,
+    AliasTarget as SdkAliasTarget, Change as SdkChange, ChangeAction, CidrBlockSummary,
+    CidrCollectionChange, CidrCollectionChangeAction, CidrRoutingConfig, Coordinates,
+    GeoProximityLocation, ResourceRecord, ResourceRecordSet, RrType,
 };
+use ipnet::IpNet;
 
+use registry::cidr::LocationChange;
 use registry::config::Route53Config;
 use registry::model::{Action, AliasTarget, Change, CidrRouting, GeoProximity, RecordSet};
 use registry::name::Fqdn;
@@ -259,4 +262,51 @@ pub fn to_sdk(change: &Change) -> Result<SdkChange, ToSdkError> {
         .resource_record_set(rrs)
         .build()
         .map_err(ToSdkError::from)
+}
+
+/// Converts one change of a ChangeCidrCollection request into the SDK's type.
+pub fn cidr_change_to_sdk(change: &LocationChange) -> Result<CidrCollectionChange, ToSdkError> {
+    let action = match change.action {
+        registry::cidr::Action::Put => CidrCollectionChangeAction::Put,
+        registry::cidr::Action::DeleteIfExists => CidrCollectionChangeAction::DeleteIfExists,
+    };
+    CidrCollectionChange::builder()
+        .location_name(&change.location)
+        .action(action)
+        .set_cidr_list(Some(
+            change.blocks.iter().map(ToString::to_string).collect(),
+        ))
+        .build()
+        .map_err(ToSdkError::from)
+}
+
+/// Why a listed CIDR block cannot be taken.
+#[derive(Debug, thiserror::Error)]
+pub enum CidrBlockError {
+    /// The listing left out the block or its location.
+    #[error("a listed CIDR block lacks its {0}")]
+    Missing(&'static str),
+    /// The block is not one Route 53 takes (`registry::cidr::parse_block`).
+    #[error("the listed CIDR block {text:?} is not valid: {why}")]
+    Block {
+        /// The block as listed, escaped.
+        text: String,
+        /// What is wrong with it.
+        why: registry::cidr::BlockError,
+    },
+}
+
+/// A listed block and its location (ListCidrBlocks).
+pub fn cidr_block_from_sdk(summary: &CidrBlockSummary) -> Result<(IpNet, String), CidrBlockError> {
+    let text = summary
+        .cidr_block()
+        .ok_or(CidrBlockError::Missing("block"))?;
+    let location = summary
+        .location_name()
+        .ok_or(CidrBlockError::Missing("location"))?;
+    let block = registry::cidr::parse_block(text).map_err(|why| CidrBlockError::Block {
+        text: registry::escape::escape(text).into_owned(),
+        why,
+    })?;
+    Ok((block, location.to_owned()))
 }

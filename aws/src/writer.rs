@@ -1,6 +1,8 @@
 //! The one module that talks to Route 53. It owns rate limiting, retries, batching, listing with
-//! pagination, and waiting for INSYNC.
+//! pagination, and waiting for INSYNC; and the account's CIDR collections (find, create,
+//! change at a version), through the same rate limit and retries.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -10,9 +12,11 @@ use aws_sdk_route53::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_route53::types::{ChangeBatch, ChangeStatus, RrType};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_types::error::display::DisplayErrorContext;
+use ipnet::IpNet;
 
 use crate::metrics::{Operation, RequestLabels, RequestOutcome, RetryLabels, WriterMetrics};
 use crate::sdk;
+use registry::cidr::{CidrCollectionState, LocationChange};
 use registry::config::{Route53Config, ZoneRef};
 use registry::limiter::TokenBucket;
 use registry::listing::{ListFrom, Span, Walk};
@@ -305,6 +309,150 @@ impl Writer {
         }
     }
 
+    /// Finds the CIDR collection named `name` and lists its blocks: ListCidrCollections page by
+    /// page until the name is seen, then every page of ListCidrBlocks (all locations). The
+    /// version is the one the collection listing gave: a change between the two listings makes
+    /// the blocks newer than it, and a change planned from them a conflict, which re-reads.
+    pub async fn find_cidr_collection(
+        &self,
+        name: &str,
+    ) -> Result<Option<CidrCollectionState>, WriteError> {
+        let operation = Operation::ListCidrCollections;
+        let mut token: Option<String> = None;
+        let found = loop {
+            let page = self
+                .call(operation, || {
+                    self.client
+                        .list_cidr_collections()
+                        .set_next_token(token.clone())
+                        .send()
+                })
+                .await?;
+            if let Some(c) = page
+                .cidr_collections()
+                .iter()
+                .find(|c| c.name() == Some(name))
+            {
+                break Some(collection_identity(operation, c.id(), c.version())?);
+            }
+            match next_token(operation, token.as_deref(), page.next_token())? {
+                Some(next) => token = Some(next),
+                None => break None,
+            }
+        };
+        let Some((id, version)) = found else {
+            return Ok(None);
+        };
+        let blocks = self.list_cidr_blocks(&id).await?;
+        Ok(Some(CidrCollectionState {
+            id,
+            version,
+            blocks,
+        }))
+    }
+
+    /// Every block of collection `id` with its location: ListCidrBlocks, page by page.
+    async fn list_cidr_blocks(&self, id: &str) -> Result<BTreeMap<IpNet, String>, WriteError> {
+        let operation = Operation::ListCidrBlocks;
+        let mut blocks = BTreeMap::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = self
+                .call(operation, || {
+                    self.client
+                        .list_cidr_blocks()
+                        .collection_id(id)
+                        .set_next_token(token.clone())
+                        .send()
+                })
+                .await?;
+            for summary in page.cidr_blocks() {
+                let (block, location) = sdk::cidr_block_from_sdk(summary)
+                    .map_err(|e| bad_answer(operation, &e.to_string()))?;
+                if let Some(other) = blocks.insert(block, location.clone())
+                    && other != location
+                {
+                    return Err(bad_answer(
+                        operation,
+                        &format!("{block} is listed in locations {other} and {location}"),
+                    ));
+                }
+            }
+            match next_token(operation, token.as_deref(), page.next_token())? {
+                Some(next) => token = Some(next),
+                None => return Ok(blocks),
+            }
+        }
+    }
+
+    /// Creates the empty CIDR collection `name`; see [`PoolStore::create_cidr_collection`]. A
+    /// retry Route 53 answers with a collection changed since (version past 1) has its blocks
+    /// listed.
+    pub async fn create_cidr_collection(
+        &self,
+        name: &str,
+        caller_reference: &str,
+    ) -> Result<CidrCollectionState, WriteError> {
+        let operation = Operation::CreateCidrCollection;
+        let out = self
+            .call(operation, || {
+                self.client
+                    .create_cidr_collection()
+                    .name(name)
+                    .caller_reference(caller_reference)
+                    .send()
+            })
+            .await?;
+        let collection = out
+            .collection()
+            .ok_or_else(|| bad_answer(operation, "the answer holds no Collection"))?;
+        let (id, version) = collection_identity(operation, collection.id(), collection.version())?;
+        tracing::info!(%id, name, version, "CIDR collection created");
+        let blocks = if version == 1 {
+            BTreeMap::new()
+        } else {
+            self.list_cidr_blocks(&id).await?
+        };
+        Ok(CidrCollectionState {
+            id,
+            version,
+            blocks,
+        })
+    }
+
+    /// Sends one ChangeCidrCollection at `version`; see [`PoolStore::change_cidr_collection`].
+    pub async fn change_cidr_collection(
+        &self,
+        id: &str,
+        version: i64,
+        changes: &[LocationChange],
+    ) -> Result<i64, WriteError> {
+        let sdk_changes = changes
+            .iter()
+            .map(sdk::cidr_change_to_sdk)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| WriteError::Build(e.to_string()))?;
+        let out = self
+            .call(Operation::ChangeCidrCollection, || {
+                self.client
+                    .change_cidr_collection()
+                    .id(id)
+                    .collection_version(version)
+                    .set_changes(Some(sdk_changes.clone()))
+                    .send()
+            })
+            .await?;
+        tracing::debug!(
+            collection = id,
+            version,
+            change_id = out.id(),
+            changes = changes.len(),
+            blocks = changes.iter().map(|c| c.blocks.len()).sum::<usize>(),
+            "CIDR collection change accepted"
+        );
+        Ok(version.saturating_add(1))
+    }
+
     /// Runs one API operation under the rate limit, retrying what is retryable.
     async fn call<T, E, Fut>(
         &self,
@@ -339,7 +487,9 @@ impl Writer {
                 Err(err) => err,
             };
             let (failure, code) = describe(&err);
-            let message = DisplayErrorContext(&err).to_string();
+            // Route 53's text is outside text: escaped once here, for every log line and error.
+            let message =
+                registry::escape::escape(&DisplayErrorContext(&err).to_string()).into_owned();
             let disposition = disposition(failure);
             let throttled = disposition == Disposition::Retry(RetryReason::Throttling);
             if throttled {
@@ -395,6 +545,16 @@ impl Writer {
                     self.count(operation, RequestOutcome::Conflict);
                     return Err(WriteError::Conflict { messages });
                 }
+                Disposition::VersionMismatch => {
+                    self.count(operation, RequestOutcome::Conflict);
+                    let text = err
+                        .as_service_error()
+                        .and_then(|e| e.message())
+                        .map_or(message, |m| registry::escape::escape(m).into_owned());
+                    return Err(WriteError::Conflict {
+                        messages: vec![text],
+                    });
+                }
                 Disposition::Fail => {
                     self.count(operation, RequestOutcome::Error);
                     return Err(WriteError::Api {
@@ -449,6 +609,55 @@ fn describe<E: ProvideErrorMetadata>(
     }
 }
 
+/// A CIDR collection's id and version as an answer gives them, checked: the id goes into
+/// request paths.
+fn collection_identity(
+    operation: Operation,
+    id: Option<&str>,
+    version: Option<i64>,
+) -> Result<(String, i64), WriteError> {
+    let id = id.ok_or_else(|| bad_answer(operation, "a collection lacks its Id"))?;
+    if !registry::cidr::is_collection_id(id) {
+        return Err(bad_answer(
+            operation,
+            &format!(
+                "the collection id {:?} is not a lower-case UUID",
+                registry::escape::escape(id)
+            ),
+        ));
+    }
+    let version = version
+        .filter(|v| *v >= 1)
+        .ok_or_else(|| bad_answer(operation, "a collection lacks its Version (1 or more)"))?;
+    Ok((id.to_owned(), version))
+}
+
+/// The next page's token, or `None` after the last page. A token answered again for itself
+/// would page forever: an error instead.
+fn next_token(
+    operation: Operation,
+    sent: Option<&str>,
+    next: Option<&str>,
+) -> Result<Option<String>, WriteError> {
+    match next {
+        Some(next) if Some(next) == sent => Err(bad_answer(
+            operation,
+            "the answer's NextToken is the one the request sent",
+        )),
+        Some(next) => Ok(Some(next.to_owned())),
+        None => Ok(None),
+    }
+}
+
+/// An answer the writer cannot use.
+fn bad_answer(operation: Operation, why: &str) -> WriteError {
+    WriteError::Api {
+        operation: operation.as_str(),
+        code: None,
+        message: format!("unusable answer: {why}"),
+    }
+}
+
 fn raw_body<E>(err: &SdkError<E, HttpResponse>) -> Option<&str> {
     err.raw_response()
         .and_then(|r| r.body().bytes())
@@ -489,5 +698,29 @@ impl PoolStore for Writer {
 
     fn throttled(&self) -> u64 {
         Writer::throttled(self)
+    }
+
+    async fn find_cidr_collection(
+        &self,
+        name: &str,
+    ) -> Result<Option<CidrCollectionState>, WriteError> {
+        Writer::find_cidr_collection(self, name).await
+    }
+
+    async fn create_cidr_collection(
+        &self,
+        name: &str,
+        caller_reference: &str,
+    ) -> Result<CidrCollectionState, WriteError> {
+        Writer::create_cidr_collection(self, name, caller_reference).await
+    }
+
+    async fn change_cidr_collection(
+        &self,
+        id: &str,
+        version: i64,
+        changes: &[LocationChange],
+    ) -> Result<i64, WriteError> {
+        Writer::change_cidr_collection(self, id, version, changes).await
     }
 }

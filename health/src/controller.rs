@@ -2463,6 +2463,32 @@ mod tests {
         fn throttled(&self) -> u64 {
             self.inner.throttled()
         }
+        async fn find_cidr_collection(
+            &self,
+            name: &str,
+        ) -> Result<Option<registry::cidr::CidrCollectionState>, registry::store::WriteError>
+        {
+            self.inner.find_cidr_collection(name).await
+        }
+        async fn create_cidr_collection(
+            &self,
+            name: &str,
+            caller_reference: &str,
+        ) -> Result<registry::cidr::CidrCollectionState, registry::store::WriteError> {
+            self.inner
+                .create_cidr_collection(name, caller_reference)
+                .await
+        }
+        async fn change_cidr_collection(
+            &self,
+            id: &str,
+            version: i64,
+            changes: &[registry::cidr::LocationChange],
+        ) -> Result<i64, registry::store::WriteError> {
+            self.inner
+                .change_cidr_collection(id, version, changes)
+                .await
+        }
     }
 
     /// Issue 25, item 1: the lease's compare-and-swap travels in the same batch as the target

@@ -235,6 +235,20 @@ pub struct LocationChange {
     pub blocks: Vec<IpNet>,
 }
 
+/// A CIDR collection as listed (ListCidrCollections, then ListCidrBlocks): what
+/// [`collection_requests`] plans from and the version its ChangeCidrCollection requests name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CidrCollectionState {
+    /// The collection id (a lower-case UUID, [`is_collection_id`]).
+    pub id: String,
+    /// `Version`: 1 at creation, one more with every change. A ChangeCidrCollection naming
+    /// another is refused (`CidrCollectionVersionMismatchException`), so a change planned from
+    /// this listing applies only to the collection as listed.
+    pub version: i64,
+    /// Every block and the location it is in.
+    pub blocks: BTreeMap<IpNet, String>,
+}
+
 /// The ChangeCidrCollection requests, in order, that make a collection holding `current`
 /// (block → location, as listed) hold exactly `wanted` (location → blocks). Empty when it does
 /// already. One request when the whole change fits in [`MAX_BLOCKS_PER_REQUEST`] blocks, so a

@@ -13,6 +13,10 @@ pub enum Disposition {
     /// Route 53 refused the batch (`InvalidChangeBatch`): a lost compare-and-swap (re-read and
     /// re-plan) or a permanent rejection, told apart by [`is_cas_conflict`] on its messages.
     Conflict,
+    /// Route 53 refused a ChangeCidrCollection made at a version the collection no longer has
+    /// (`CidrCollectionVersionMismatchException`): always a lost compare-and-swap; re-read the
+    /// collection and re-plan.
+    VersionMismatch,
     /// Give up: retrying cannot help.
     Fail,
 }
@@ -49,6 +53,7 @@ pub fn disposition(failure: Failure<'_>) -> Disposition {
                 Disposition::Retry(RetryReason::PriorRequestNotComplete)
             }
             Some("InvalidChangeBatch") => Disposition::Conflict,
+            Some("CidrCollectionVersionMismatchException") => Disposition::VersionMismatch,
             _ if status.is_some_and(|s| s >= 500) => Disposition::Retry(RetryReason::ServerError),
             _ if status == Some(429) => Disposition::Retry(RetryReason::Throttling),
             _ => Disposition::Fail,
@@ -186,6 +191,20 @@ mod tests {
             svc(None, Some(503)),
             Disposition::Retry(RetryReason::ServerError)
         );
+        assert_eq!(
+            svc(Some("CidrCollectionVersionMismatchException"), Some(409)),
+            Disposition::VersionMismatch
+        );
+        // A CIDR collection's permanent errors: Route 53's message is the answer.
+        for code in [
+            "CidrBlockInUseException",
+            "LimitsExceeded",
+            "InvalidInput",
+            "CidrCollectionAlreadyExistsException",
+            "NoSuchCidrCollectionException",
+        ] {
+            assert_eq!(svc(Some(code), Some(400)), Disposition::Fail, "{code}");
+        }
         assert_eq!(svc(Some("NoSuchHostedZone"), Some(404)), Disposition::Fail);
         assert_eq!(svc(Some("AccessDenied"), Some(403)), Disposition::Fail);
         assert_eq!(

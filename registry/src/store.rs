@@ -1,5 +1,6 @@
 //! The seam between what wavelb decides and Route 53: [`PoolStore`], what every caller needs
-//! from a hosted zone (list a pool, execute a plan, wait for INSYNC). Two implementations: the
+//! from a hosted zone (list a pool, execute a plan, wait for INSYNC) and from the account's CIDR
+//! collections (find one by name, create it, change it at a version). Two implementations: the
 //! SDK writer (`writer::Writer`, the one place that talks to Route 53) and
 //! `memory::MemoryStore` (feature `testing`: Route 53's strict rules in memory, with injected
 //! faults, for in-process tests on tokio's paused clock).
@@ -9,6 +10,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::cidr::{CidrCollectionState, LocationChange};
 use crate::listing::Walk;
 use crate::model::{PoolSpec, RecordSet, SetId};
 use crate::name::Fqdn;
@@ -17,8 +19,10 @@ use crate::plan::{GroupTooLarge, Plan};
 /// Why a Route 53 operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
-    /// Route 53 rejected the batch (`InvalidChangeBatch`): most often someone changed the
-    /// records since they were read. Re-read the pool and plan again.
+    /// A compare-and-swap lost: Route 53 rejected the batch (`InvalidChangeBatch`) because
+    /// someone changed the records since they were read, or refused a ChangeCidrCollection
+    /// because the collection's version is no longer the one it was read at
+    /// (`CidrCollectionVersionMismatchException`). Re-read and plan again.
     #[error("Route 53 rejected the change batch (re-read and re-plan): {}", messages.join("; "))]
     Conflict {
         /// Route 53's messages.
@@ -148,6 +152,51 @@ pub trait PoolStore: Send + Sync {
     /// How many requests were throttled so far. Callers that poll on their own schedule compare
     /// it before and after a round to space their rounds out under contention.
     fn throttled(&self) -> u64;
+
+    /// The CIDR collection named `name` with every block and its location; `None` when the
+    /// account has none of that name.
+    ///
+    /// Cost: one ListCidrCollections request per page of the account's collections (one: an
+    /// account holds a handful), then one ListCidrBlocks request per page of the collection's
+    /// blocks (every location). Each goes through the store's rate limit.
+    fn find_cidr_collection(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<CidrCollectionState>, WriteError>> + Send;
+
+    /// Creates the empty CIDR collection `name` (version 1). Route 53 takes the same name with
+    /// the same `caller_reference` again as a retry of the same request and answers with the
+    /// existing collection, which this returns as it is (with its blocks); the same name with
+    /// another reference is refused (`CidrCollectionAlreadyExistsException`, a [`WriteError::Api`]).
+    ///
+    /// Cost: one CreateCidrCollection request (and, for a retry answered with a collection
+    /// changed since, the ListCidrBlocks pages of its blocks).
+    fn create_cidr_collection(
+        &self,
+        name: &str,
+        caller_reference: &str,
+    ) -> impl Future<Output = Result<CidrCollectionState, WriteError>> + Send;
+
+    /// Applies one ChangeCidrCollection request (one of [`crate::cidr::collection_requests`]'
+    /// requests, atomically: a block can move between locations in it) to collection `id`, only
+    /// if its version is still `version`. Returns `version + 1`: Route 53's answer carries no
+    /// version, and a request that changes a block (every one `collection_requests` plans from
+    /// the listing does) makes it one more. Should a request have changed nothing, the next
+    /// change made with the returned version is a conflict, and the re-read puts it right.
+    ///
+    /// A collection changed since it was read at `version` is a [`WriteError::Conflict`]:
+    /// re-read it and plan again (so is a retry of a request that was applied but whose answer
+    /// was lost). A block in two locations (`CidrBlockInUseException`), a quota
+    /// (`LimitsExceeded`) or a bad value (`InvalidInput`) is a [`WriteError::Api`] with Route
+    /// 53's code and message.
+    ///
+    /// Cost: one ChangeCidrCollection request.
+    fn change_cidr_collection(
+        &self,
+        id: &str,
+        version: i64,
+        changes: &[LocationChange],
+    ) -> impl Future<Output = Result<i64, WriteError>> + Send;
 }
 
 /// A shared store is a store: the agent owns what it connects, and a test keeps a handle on the
@@ -185,5 +234,29 @@ impl<S: PoolStore> PoolStore for std::sync::Arc<S> {
 
     fn throttled(&self) -> u64 {
         S::throttled(self)
+    }
+
+    fn find_cidr_collection(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<CidrCollectionState>, WriteError>> + Send {
+        S::find_cidr_collection(self, name)
+    }
+
+    fn create_cidr_collection(
+        &self,
+        name: &str,
+        caller_reference: &str,
+    ) -> impl Future<Output = Result<CidrCollectionState, WriteError>> + Send {
+        S::create_cidr_collection(self, name, caller_reference)
+    }
+
+    fn change_cidr_collection(
+        &self,
+        id: &str,
+        version: i64,
+        changes: &[LocationChange],
+    ) -> impl Future<Output = Result<i64, WriteError>> + Send {
+        S::change_cidr_collection(self, id, version, changes)
     }
 }
