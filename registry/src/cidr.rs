@@ -251,46 +251,54 @@ pub struct CidrCollectionState {
 
 /// The ChangeCidrCollection requests, in order, that make a collection holding `current`
 /// (block → location, as listed) hold exactly `wanted` (location → blocks). Empty when it does
-/// already. One request when the whole change fits in [`MAX_BLOCKS_PER_REQUEST`] blocks, so a
-/// block moving between locations moves atomically. A larger change is split: every removal
-/// first, then every addition, each in requests of at most [`MAX_BLOCKS_PER_REQUEST`] blocks: a
-/// moving block is then in no location for a moment, and its clients get the default record
-/// (the Region), which every client can reach, never another carrier's zones.
+/// already. One request when the whole change fits in [`MAX_BLOCKS_PER_REQUEST`] blocks. A
+/// larger change is split, in an order that never empties a location still wanted (record sets
+/// name it, and Route 53 would be asked to route them to nothing): first the blocks new to the
+/// collection, then the blocks that move (each move's removal and addition in one request, so a
+/// moving block is never in no location), then the blocks no longer wanted anywhere. Within a
+/// request, removals come before additions.
 pub fn collection_requests(
     current: &BTreeMap<IpNet, String>,
     wanted: &BTreeMap<String, BTreeSet<IpNet>>,
 ) -> Vec<Vec<LocationChange>> {
-    let mut removals: BTreeMap<&str, Vec<IpNet>> = BTreeMap::new();
-    for (block, location) in current {
-        let stays = wanted.get(location).is_some_and(|b| b.contains(block));
-        if !stays {
-            removals.entry(location).or_default().push(*block);
-        }
-    }
-    let mut additions: BTreeMap<&str, Vec<IpNet>> = BTreeMap::new();
+    // A unit is never split across requests: one step, or a move's two.
+    let mut additions: Vec<Vec<(Action, &str, IpNet)>> = Vec::new();
+    let mut moves: Vec<Vec<(Action, &str, IpNet)>> = Vec::new();
+    let mut removals: Vec<Vec<(Action, &str, IpNet)>> = Vec::new();
+    let mut wanted_at: BTreeMap<IpNet, &str> = BTreeMap::new();
     for (location, blocks) in wanted {
         for block in blocks {
-            if current.get(block) != Some(location) {
-                additions.entry(location).or_default().push(*block);
-            }
+            wanted_at.insert(*block, location);
         }
     }
-    // Every (action, location, block), removals first; then at most the bound a request, each
-    // request's blocks grouped back into one change per location and action.
-    let steps: Vec<(Action, &str, IpNet)> =
-        [(removals, Action::DeleteIfExists), (additions, Action::Put)]
-            .into_iter()
-            .flat_map(|(by_location, action)| {
-                by_location.into_iter().flat_map(move |(location, blocks)| {
-                    blocks.into_iter().map(move |b| (action, location, b))
-                })
-            })
-            .collect();
-    steps
-        .chunks(MAX_BLOCKS_PER_REQUEST)
-        .map(|request| {
+    for (block, location) in &wanted_at {
+        match current.get(block) {
+            None => additions.push(vec![(Action::Put, location, *block)]),
+            Some(now) if now == location => {}
+            Some(now) => moves.push(vec![
+                (Action::DeleteIfExists, now.as_str(), *block),
+                (Action::Put, location, *block),
+            ]),
+        }
+    }
+    for (block, location) in current {
+        if !wanted_at.contains_key(block) {
+            removals.push(vec![(Action::DeleteIfExists, location.as_str(), *block)]);
+        }
+    }
+    let mut requests: Vec<Vec<(Action, &str, IpNet)>> = Vec::new();
+    for unit in additions.into_iter().chain(moves).chain(removals) {
+        match requests.last_mut() {
+            Some(r) if r.len() + unit.len() <= MAX_BLOCKS_PER_REQUEST => r.extend(unit),
+            _ => requests.push(unit),
+        }
+    }
+    requests
+        .into_iter()
+        .map(|mut steps| {
+            steps.sort_unstable();
             let mut changes: Vec<LocationChange> = Vec::new();
-            for &(action, location, block) in request {
+            for (action, location, block) in steps {
                 match changes.last_mut() {
                     Some(c) if c.action == action && c.location == location => c.blocks.push(block),
                     _ => changes.push(LocationChange {
@@ -468,7 +476,8 @@ mod tests {
     }
 
     #[test]
-    fn a_change_past_one_request_is_split_removals_first() {
+    fn a_change_past_one_request_never_empties_a_wanted_location() {
+        // Location a renumbers all 900 blocks, and 300 of its old ones move to b.
         let old: Vec<String> = (0..900)
             .map(|i| format!("10.{}.{}.0/24", i / 256, i % 256))
             .collect();
@@ -479,12 +488,25 @@ mod tests {
         let after = wanted(&[("a", &as_refs(&new)), ("b", &as_refs(&old[..300]))]);
         let mut current = flat(&before);
         let requests = collection_requests(&current, &after);
-        // 600 removals + 1200 additions: two requests at least, none over the bound.
-        assert!(requests.len() >= 2);
-        let actions: Vec<Action> = requests.iter().flatten().map(|c| c.action).collect();
-        let mut sorted = actions.clone();
-        sorted.sort();
-        assert_eq!(actions, sorted, "every removal comes before every addition");
+        // 900 additions, 300 moves (two steps each), 600 removals: at least three requests.
+        assert!(requests.len() >= 3, "{}", requests.len());
+        for request in &requests {
+            let actions: Vec<Action> = request.iter().map(|c| c.action).collect();
+            assert!(
+                actions.is_sorted(),
+                "removals before additions in a request"
+            );
+            apply(&mut current, std::slice::from_ref(request));
+            for location in ["a", "b"] {
+                let had = flat(&before).values().any(|l| l == location);
+                if had {
+                    assert!(
+                        current.values().any(|l| l == location),
+                        "{location} emptied"
+                    );
+                }
+            }
+        }
         apply(&mut current, &requests);
         assert_eq!(current, flat(&after));
     }
