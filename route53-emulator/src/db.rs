@@ -32,10 +32,14 @@ use crate::zones::HostedZone;
 pub const FILE_NAME: &str = "state.sqlite3";
 /// What an older state file is renamed to once its content is in the database.
 const MIGRATED_SUFFIX: &str = "migrated";
-/// The schema this version writes (`meta.schema_version`). Tables added since (`cidr_collections`)
-/// are created in an older database at open (`CREATE TABLE IF NOT EXISTS`) and an older wavelb
-/// ignores them, so they did not change the version.
-const SCHEMA_VERSION: i64 = 1;
+/// The schema this version writes (`meta.schema_version`). 2: record sets may carry
+/// `CidrRoutingConfig` and `MultiValueAnswer`, and CIDR collections have a table. A version-1
+/// database is opened and marked 2 (its rows read as they are: the new fields default to
+/// absent); a wavelb that reads only version 1 refuses a version-2 database instead of loading
+/// IP-based and multivalue sets as plain ones and losing their routing at its next write.
+const SCHEMA_VERSION: i64 = 2;
+/// The oldest schema this version opens (and upgrades to [`SCHEMA_VERSION`]).
+const OLDEST_SCHEMA_VERSION: i64 = 1;
 /// How long a statement waits for a lock another connection (an operator's `sqlite3`) holds.
 const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
@@ -229,6 +233,14 @@ impl StateDb {
                     .map_err(self.sqlite("write the schema version"))?;
             }
             Some(Ok(SCHEMA_VERSION)) => {}
+            Some(Ok(old)) if (OLDEST_SCHEMA_VERSION..SCHEMA_VERSION).contains(&old) => {
+                self.conn
+                    .execute(
+                        "UPDATE meta SET value = ?1 WHERE key = 'schema_version'",
+                        params![SCHEMA_VERSION.to_string()],
+                    )
+                    .map_err(self.sqlite("write the schema version"))?;
+            }
             Some(other) => {
                 return Err(DbError::Corrupt {
                     path: self.path.clone(),
@@ -894,6 +906,41 @@ mod tests {
         for c in log {
             assert_eq!(loaded.get_change(&c.id).unwrap(), *c);
         }
+    }
+
+    /// A version-1 database opens, keeps its state and is marked version 2; a database of a
+    /// version this wavelb does not know is refused.
+    #[test]
+    fn an_older_schema_is_upgraded_and_a_newer_one_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut db, _) = StateDb::open(dir.path()).unwrap();
+        let saved = everything(&mut db);
+        let set_version = |db: &StateDb, v: &str| {
+            db.conn
+                .execute(
+                    "UPDATE meta SET value = ?1 WHERE key = 'schema_version'",
+                    params![v],
+                )
+                .unwrap();
+        };
+        let version = |db: &StateDb| -> String {
+            db.conn
+                .query_row(
+                    "SELECT value FROM meta WHERE key = 'schema_version'",
+                    [],
+                    |r| r.get(0),
+                )
+                .unwrap()
+        };
+        set_version(&db, "1");
+        drop(db);
+        let (db, loaded) = StateDb::open(dir.path()).unwrap();
+        assert_eq!(loaded, as_reloaded(&saved));
+        assert_eq!(version(&db), SCHEMA_VERSION.to_string());
+        set_version(&db, "3");
+        drop(db);
+        let err = StateDb::open(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("written by a newer one"), "{err}");
     }
 
     #[test]
