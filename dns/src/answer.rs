@@ -1169,6 +1169,74 @@ mod tests {
         a
     }
 
+    /// Weighted alias records: `w.lab.test` aliases to `a.lab.test` (weight 1) and
+    /// `b.lab.test` (weight 3), both with `EvaluateTargetHealth`. Answers follow the weights;
+    /// once `a`'s records are gone its turn goes to `b`.
+    #[test]
+    fn weighted_alias_records_answer_by_weight_and_pass_an_empty_targets_turn() {
+        let mut s = LabZones::default();
+        let (zone, _) = s.create_zone("lab.test", "r", None, 0).unwrap();
+        let mut pools = vec![
+            weighted("a.lab.test", "a", 1, vec!["192.0.2.1".into()]),
+            weighted("b.lab.test", "b", 1, vec!["192.0.2.2".into()]),
+        ];
+        for p in &mut pools {
+            p.record_set.set_identifier = None;
+            p.record_set.weight = None;
+        }
+        let alias = |id: &str, w: i64, target: &str| {
+            let mut c = weighted("w.lab.test", id, w, Vec::new());
+            c.record_set.ttl = None;
+            c.record_set.alias = Some(registry::model::AliasTarget {
+                hosted_zone_id: zone.id.clone(),
+                dns_name: Fqdn::parse(target).unwrap(),
+                evaluate_target_health: true,
+            });
+            c
+        };
+        let mut changes = pools.clone();
+        changes.extend([
+            alias("to-a", 1, "a.lab.test"),
+            alias("to-b", 3, "b.lab.test"),
+        ]);
+        s.change(&zone.id, &changes, None, 1).unwrap();
+        let snap = Snapshot::of_zones(&s, &AnswerCounters::default());
+        let answer = |snap: &Snapshot, random: u64| {
+            let mut out = Vec::new();
+            reply(
+                snap,
+                &query("w.lab.test."),
+                Transport::Udp,
+                "127.0.0.1".parse().unwrap(),
+                random,
+                &mut out,
+            )
+            .unwrap();
+            let m = Message::from_vec(&out).unwrap();
+            m.answers
+                .iter()
+                .map(|r| r.data.to_string())
+                .collect::<Vec<_>>()
+        };
+        let count = |snap: &Snapshot, address: &str| {
+            (0..400).filter(|&r| answer(snap, r) == [address]).count()
+        };
+        assert_eq!(
+            (count(&snap, "192.0.2.1"), count(&snap, "192.0.2.2")),
+            (100, 300)
+        );
+        // a's address record is deleted (Route 53 allows it): its alias passes its turn to b.
+        s.change(
+            &zone.id,
+            &[Change::delete(pools[0].record_set.clone())],
+            None,
+            2,
+        )
+        .unwrap();
+        let snap = Snapshot::of_zones(&s, &AnswerCounters::default());
+        assert_eq!(count(&snap, "192.0.2.2"), 400);
+    }
+
     #[test]
     fn multivalue_answers_carry_up_to_eight_healthy_sets() {
         // Five sets, two failing: the three healthy ones, every time.

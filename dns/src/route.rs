@@ -182,9 +182,28 @@ impl<'s> Walk<'s, '_> {
                 if !self.work.charge(pick_probes(group), 0) {
                     return None;
                 }
-                group
-                    .pick(self.random)
-                    .map(|set| (set.records.as_slice(), Some(set)))
+                let picked = group.pick(self.random)?;
+                let found = self.weighted_set(picked, depth);
+                if found.is_some()
+                    || !picked
+                        .alias
+                        .as_ref()
+                        .is_some_and(|a| a.evaluate_target_health)
+                {
+                    return found;
+                }
+                // A weighted alias whose target has no records is unhealthy: the next set that
+                // takes part answers in its place (a lab approximation of Route 53's re-pick).
+                for next in group.eligible_from(picked) {
+                    if !self.work.charge(1, 0) {
+                        return None;
+                    }
+                    let found = self.weighted_set(next, depth);
+                    if found.is_some() {
+                        return found;
+                    }
+                }
+                None
             }
             Rrset::Alias(alias) => self.follow(alias, depth),
             Rrset::Geo(group) => {
@@ -199,6 +218,16 @@ impl<'s> Walk<'s, '_> {
                 let records = group.answer(self.random);
                 (!records.is_empty()).then_some((records, None))
             }
+        }
+    }
+
+    /// The records of one weighted set: its own, or its alias target's.
+    fn weighted_set(&mut self, set: &'s WeightedSet, depth: usize) -> Found<'s> {
+        match &set.alias {
+            None => (!set.records.is_empty()).then_some((set.records.as_slice(), Some(set))),
+            Some(alias) => self
+                .follow(alias, depth)
+                .map(|(records, _)| (records, Some(set))),
         }
     }
 

@@ -31,8 +31,11 @@ pub struct WeightedSet {
     pub set_id: String,
     /// Its Route 53 weight (0-255): its share of answers is weight / the group's total.
     pub weight: u8,
-    /// All its records, answered together.
+    /// All its records, answered together (none for a weighted alias).
     pub records: Vec<Record>,
+    /// A weighted alias record's target: what it answers in its place ([`crate::route`] follows
+    /// it). Never on the fast path.
+    pub alias: Option<Alias>,
     /// False when its health check (`HealthCheckId`) is unhealthy: [`Weighted::pick`] skips it
     /// while a healthy set is left. True for a set without a health check.
     pub healthy: bool,
@@ -52,9 +55,18 @@ impl WeightedSet {
             set_id,
             weight,
             records,
+            alias: None,
             healthy: true,
             served,
             wire,
+        }
+    }
+
+    /// A weighted alias record to `alias`; `served` is the counter its answers increment.
+    pub fn alias(set_id: String, weight: u8, alias: Alias, served: Counter) -> Self {
+        Self {
+            alias: Some(alias),
+            ..Self::new(set_id, weight, Vec::new(), served)
         }
     }
 
@@ -148,6 +160,19 @@ impl Weighted {
             cumulative,
             total,
         }
+    }
+
+    /// The sets that take part, from the one at `picked` (an index into `sets`) on, wrapping: the
+    /// order a weighted alias with `EvaluateTargetHealth` whose target has no records passes its
+    /// turn in.
+    pub fn eligible_from(&self, picked: &WeightedSet) -> impl Iterator<Item = &WeightedSet> {
+        let start = self
+            .eligible
+            .iter()
+            .position(|&i| std::ptr::eq(&self.sets[i], picked))
+            .unwrap_or(0);
+        let n = self.eligible.len();
+        (1..n).filter_map(move |k| self.sets.get(self.eligible[(start + k) % n]))
     }
 
     /// Picks one set as Route 53 does among the sets that take part (see the type): with
@@ -956,8 +981,19 @@ fn build_nodes(src: &ZoneSource<'_>, answers: &AnswerCounters) -> HashMap<String
                     .insert(rtype, Rrset::Alias(alias));
                 continue;
             }
-            Content::Alias(_) => {
-                tracing::warn!(name = %set.name, "weighted alias records are not served by the lab");
+            Content::Alias(alias) => {
+                if let (Some(id), Some(w)) = (&set.set_identifier, set.weight) {
+                    let served = answer_label(&key, id)
+                        .map(|labels| answers.series(&labels))
+                        .unwrap_or_default();
+                    let weighted_alias =
+                        WeightedSet::alias(id.clone(), u8::try_from(w).unwrap_or(0), alias, served)
+                            .with_health(set_healthy(set, src.health));
+                    weighted
+                        .entry((key, rtype))
+                        .or_default()
+                        .push(weighted_alias);
+                }
                 continue;
             }
         };
