@@ -278,13 +278,11 @@ async fn a_pipelining_client_that_never_reads_is_cut_at_the_write_timeout() {
 }
 
 /// Runs `tests/py/geoproximity.py` with `args`; returns its output, failing on a non-zero exit.
-fn geoproximity(args: &[&str]) -> String {
-    let script = format!(
-        "{}/tests/py/geoproximity.py",
-        testkit::repo_root().display()
-    );
+/// Runs `tests/py/{script}` with `args` in the venv; its output (the test fails when it does).
+fn py_script(script: &str, args: &[&str]) -> String {
+    let path = format!("{}/tests/py/{script}", testkit::repo_root().display());
     let out = std::process::Command::new(testkit::venv_python())
-        .arg(script)
+        .arg(path)
         .args(args)
         .output()
         .expect("cannot run python");
@@ -293,8 +291,12 @@ fn geoproximity(args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(out.status.success(), "geoproximity.py {args:?}: {text}");
+    assert!(out.status.success(), "{script} {args:?}: {text}");
     text
+}
+
+fn geoproximity(args: &[&str]) -> String {
+    py_script("geoproximity.py", args)
 }
 
 /// Issue 15: boto3 writes weighted pools `bos` and `nyc` and geoproximity aliases at `edge`
@@ -321,21 +323,8 @@ fn the_geoproximity_batch_against_moto() {
     );
 }
 
-/// Runs tests/py/ip_based.py with `args`, and its output.
 fn ip_based(args: &[&str]) -> String {
-    let script = format!("{}/tests/py/ip_based.py", testkit::repo_root().display());
-    let out = std::process::Command::new(testkit::venv_python())
-        .arg(script)
-        .args(args)
-        .output()
-        .expect("cannot run python");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "ip_based.py {args:?}: {text}");
-    text
+    py_script("ip_based.py", args)
 }
 
 /// Issue 27: boto3 creates a CIDR collection and IP-based records (one an alias, one the
