@@ -475,6 +475,26 @@ mod tests {
         v.iter().map(String::as_str).collect()
     }
 
+    /// Removing 1 000 blocks first would empty `a` (its 100 old blocks and `b`'s 900 fill the
+    /// first request) before its 100 new ones arrive: additions come first.
+    #[test]
+    fn a_location_renumbered_beside_a_large_removal_is_never_empty() {
+        let a_old: Vec<String> = (0..100).map(|i| format!("10.0.{i}.0/24")).collect();
+        let b_old: Vec<String> = (0..900)
+            .map(|i| format!("10.{}.{}.0/24", 1 + i / 256, i % 256))
+            .collect();
+        let a_new: Vec<String> = (0..100).map(|i| format!("10.9.{i}.0/24")).collect();
+        let mut current = flat(&wanted(&[("a", &as_refs(&a_old)), ("b", &as_refs(&b_old))]));
+        let after = wanted(&[("a", &as_refs(&a_new))]);
+        let requests = collection_requests(&current, &after);
+        assert_eq!(requests.len(), 2);
+        for request in &requests {
+            apply(&mut current, std::slice::from_ref(request));
+            assert!(current.values().any(|l| l == "a"), "a emptied");
+        }
+        assert_eq!(current, flat(&after));
+    }
+
     #[test]
     fn a_change_past_one_request_never_empties_a_wanted_location() {
         // Location a renumbers all 900 blocks, and 300 of its old ones move to b.
