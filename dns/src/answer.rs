@@ -326,7 +326,7 @@ fn answer_in_zone<'s>(
     let mut owner = original;
     let mut answered = Answered::default();
     for _ in 0..MAX_CNAME_CHAIN {
-        let Some(node) = zone.nodes.get(&name) else {
+        let Some(node) = node_for(zone, &name) else {
             if resp.answers.is_empty() {
                 if !zone.interior.contains(&name) {
                     set_rcode(resp, ResponseCode::NXDomain);
@@ -381,7 +381,7 @@ fn answer_in_zone<'s>(
             return answered;
         };
         let target_key = target.to_lowercase().to_ascii();
-        if zone.nodes.contains_key(&target_key) || zone.interior.contains(&target_key) {
+        if zone.interior.contains(&target_key) || node_for(zone, &target_key).is_some() {
             name = target_key;
             owner = target;
         } else {
@@ -389,6 +389,31 @@ fn answer_in_zone<'s>(
         }
     }
     answered
+}
+
+/// The node that answers `name` (lower case, trailing dot) in `zone`: its own; for a name that
+/// does not exist (no records, no names below it), the wildcard `*.` of its closest encloser,
+/// the nearest ancestor that exists (RFC 4592, as Route 53 serves `*` records: `*.example.com`
+/// answers `a.example.com` and `b.a.example.com`, but not a name that exists, nor a name below
+/// an existing name with no wildcard of its own). At most one lookup per label of `name`.
+fn node_for<'z>(zone: &'z ZoneView, name: &str) -> Option<&'z crate::snapshot::Node> {
+    if let Some(node) = zone.nodes.get(name) {
+        return Some(node);
+    }
+    if zone.interior.contains(name) {
+        return None;
+    }
+    let mut rest = name;
+    while let Some((_, parent)) = rest.split_once('.') {
+        if parent.len() < zone.origin.len() {
+            return None;
+        }
+        if zone.nodes.contains_key(parent) || zone.interior.contains(parent) {
+            return zone.nodes.get(&format!("*.{parent}"));
+        }
+        rest = parent;
+    }
+    None
 }
 
 fn node_ttl(node: &crate::snapshot::Node) -> u32 {
@@ -1168,6 +1193,68 @@ mod tests {
         let mut a: Vec<String> = m.answers.iter().map(|r| r.data.to_string()).collect();
         a.sort();
         a
+    }
+
+    /// Wildcard records (RFC 4592, as Route 53 serves them): `*.lab.test` answers names that do
+    /// not exist, at any depth, with the question's name as owner; not a name that exists (of
+    /// another type: NODATA), nor a name below an existing one without a wildcard of its own.
+    #[test]
+    fn wildcard_records_answer_names_that_do_not_exist() {
+        let mut s = LabZones::default();
+        let (zone, _) = s.create_zone("lab.test", "r", None, 0).unwrap();
+        let simple = |name: &str, value: &str| {
+            let mut c = weighted(name, "x", 1, vec![value.into()]);
+            c.record_set.set_identifier = None;
+            c.record_set.weight = None;
+            c
+        };
+        let changes = vec![
+            simple("*.lab.test", "192.0.2.9"),
+            simple("www.lab.test", "192.0.2.1"),
+            simple("x.y.lab.test", "192.0.2.2"),
+        ];
+        s.change(&zone.id, &changes, None, 1).unwrap();
+        let snap = Snapshot::of_zones(&s, &AnswerCounters::default());
+        let ask = |name: &str, rtype: RecordType| {
+            let mut m = Message::query();
+            m.queries
+                .push(Query::query(Name::from_ascii(name).unwrap(), rtype));
+            let mut out = Vec::new();
+            reply(
+                &snap,
+                &m.to_vec().unwrap(),
+                Transport::Udp,
+                "127.0.0.1".parse().unwrap(),
+                0,
+                &mut out,
+            )
+            .unwrap();
+            let r = Message::from_vec(&out).unwrap();
+            let answers: Vec<(String, String)> = r
+                .answers
+                .iter()
+                .map(|a| (a.name.to_ascii(), a.data.to_string()))
+                .collect();
+            (r.metadata.response_code, answers)
+        };
+        let ok = ResponseCode::NoError;
+        let wild = |name: &str| (ok, vec![(name.to_owned(), "192.0.2.9".to_owned())]);
+        assert_eq!(ask("foo.lab.test.", RecordType::A), wild("foo.lab.test."));
+        assert_eq!(ask("a.b.lab.test.", RecordType::A), wild("a.b.lab.test."));
+        assert_eq!(
+            ask("www.lab.test.", RecordType::A).1,
+            [("www.lab.test.".to_owned(), "192.0.2.1".to_owned())]
+        );
+        // A name that exists, of another type: NODATA, not the wildcard.
+        assert_eq!(ask("www.lab.test.", RecordType::AAAA), (ok, Vec::new()));
+        // y.lab.test exists (a name below it): NODATA; below it, no wildcard of its own: NXDOMAIN.
+        assert_eq!(ask("y.lab.test.", RecordType::A), (ok, Vec::new()));
+        assert_eq!(
+            ask("z.y.lab.test.", RecordType::A).0,
+            ResponseCode::NXDomain
+        );
+        // The wildcard's own name answers as itself.
+        assert_eq!(ask("*.lab.test.", RecordType::A), wild("*.lab.test."));
     }
 
     /// Weighted alias records: `w.lab.test` aliases to `a.lab.test` (weight 1) and

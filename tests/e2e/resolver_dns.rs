@@ -339,6 +339,56 @@ fn ip_based_records_answer_by_client_subnet() {
     assert!(text.contains("ok lab"), "{text}");
 }
 
+/// Issue 27, item 5: boto3 writes a wildcard record; `dig` gets it for names that do not exist,
+/// at any depth, and NXDOMAIN nowhere below the zone's wildcard.
+#[test]
+fn wildcard_records_through_boto3_and_dig() {
+    let r = resolver();
+    testkit::python(
+        r#"
+import sys, uuid, boto3
+r53 = boto3.client("route53", endpoint_url=sys.argv[1], region_name="us-east-1",
+                   aws_access_key_id="lab", aws_secret_access_key="lab")
+zone = r53.create_hosted_zone(Name="wc.test", CallerReference=str(uuid.uuid4()))["HostedZone"]["Id"]
+r53.change_resource_record_sets(HostedZoneId=zone, ChangeBatch={"Changes": [
+    {"Action": "CREATE", "ResourceRecordSet": {"Name": "*.wc.test", "Type": "A", "TTL": 30,
+     "ResourceRecords": [{"Value": "192.0.2.77"}]}}]})
+"#,
+        &[&r.field("api_url")],
+    );
+    let (host, port) = r
+        .dns()
+        .rsplit_once(':')
+        .map(|(h, p)| (h.to_owned(), p.to_owned()))
+        .unwrap();
+    let dig = |name: &str| {
+        let out = std::process::Command::new("dig")
+            .args([
+                format!("@{host}"),
+                "-p".into(),
+                port.clone(),
+                name.into(),
+                "A".into(),
+                "+tries=1".into(),
+                "+noall".into(),
+                "+answer".into(),
+                "+comments".into(),
+            ])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    for name in ["anything.wc.test", "deep.er.wc.test"] {
+        let text = dig(name);
+        assert!(
+            text.contains("status: NOERROR")
+                && text.contains(&format!("{name}."))
+                && text.contains("192.0.2.77"),
+            "{name}: {text}"
+        );
+    }
+}
+
 /// Issue 27, item 5: boto3 writes ten multivalue answer records (`MultiValueAnswer`), lists
 /// them back, and `dig` gets eight of them in one answer, never a record beyond the ten.
 #[test]
